@@ -1,0 +1,263 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/fargo-run/fargo/internal/api/sigv4"
+	"github.com/fargo-run/fargo/internal/tenant"
+)
+
+// Verifier checks a request's SigV4 signature.
+type Verifier interface {
+	Verify(r *http.Request, body []byte) (sigv4.Identity, error)
+}
+
+// Config is what a Router needs.
+type Config struct {
+	// MaxBodyBytes bounds request bodies.
+	MaxBodyBytes int64
+	// Verifier checks signatures.
+	Verifier Verifier
+	// Logger receives one line per failed request.
+	Logger *slog.Logger
+	// Registry serves /v2/ (nil: reserved, answers UNSUPPORTED).
+	Registry http.Handler
+	// Metrics serves GET /metrics (nil: 404).
+	Metrics http.Handler
+}
+
+// Router is the http.Handler of fargo's listener.
+type Router struct {
+	cfg     Config
+	json    map[string]*JSONService  // by target prefix
+	query   map[string]*QueryService // by signing name
+	metrics *Metrics
+	ready   atomic.Bool
+}
+
+// NewRouter returns a router serving the given services.
+func NewRouter(cfg Config, m *Metrics, jsonServices []*JSONService, queryServices []*QueryService) *Router {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	r := &Router{cfg: cfg, json: map[string]*JSONService{}, query: map[string]*QueryService{}, metrics: m}
+	for _, s := range jsonServices {
+		r.json[s.TargetPrefix] = s
+	}
+	for _, s := range queryServices {
+		r.query[s.Name] = s
+	}
+	return r
+}
+
+// SetReady makes /healthz answer 200.
+func (rt *Router) SetReady(ok bool) { rt.ready.Store(ok) }
+
+// ServeHTTP implements http.Handler.
+func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch {
+	case r.URL.Path == "/v2" || strings.HasPrefix(r.URL.Path, "/v2/"):
+		if rt.cfg.Registry != nil {
+			rt.cfg.Registry.ServeHTTP(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusNotFound)
+		_, _ = io.WriteString(w, `{"errors":[{"code":"UNSUPPORTED","message":"the registry is not enabled"}]}`)
+		return
+	case r.URL.Path == "/healthz" && (r.Method == http.MethodGet || r.Method == http.MethodHead):
+		if !rt.ready.Load() {
+			http.Error(w, "starting", http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = io.WriteString(w, "ok\n")
+		return
+	case r.URL.Path == "/metrics" && r.Method == http.MethodGet && rt.cfg.Metrics != nil:
+		rt.cfg.Metrics.ServeHTTP(w, r)
+		return
+	}
+	start := time.Now()
+	reqID := uuid.NewString()
+	w.Header().Set("x-amzn-RequestId", reqID)
+
+	if target := r.Header.Get("X-Amz-Target"); target != "" {
+		rt.serveJSON(w, r, target, reqID, start)
+		return
+	}
+	rt.serveQuery(w, r, reqID, start)
+}
+
+// readBody reads the whole body, failing with 413 past the limit.
+func (rt *Router) readBody(r *http.Request) ([]byte, *Error) {
+	if r.ContentLength > rt.cfg.MaxBodyBytes {
+		return nil, tooLarge(rt.cfg.MaxBodyBytes)
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, rt.cfg.MaxBodyBytes+1))
+	if err != nil {
+		return nil, Errorf("SerializationException", "Could not read the request body.")
+	}
+	if int64(len(body)) > rt.cfg.MaxBodyBytes {
+		return nil, tooLarge(rt.cfg.MaxBodyBytes)
+	}
+	return body, nil
+}
+
+func tooLarge(limit int64) *Error {
+	return &Error{Code: "RequestEntityTooLargeException", Status: http.StatusRequestEntityTooLarge,
+		Message: "Request body is larger than the limit of " + strconv.FormatInt(limit, 10) + " bytes."}
+}
+
+func (rt *Router) authenticate(r *http.Request, body []byte, signingName string, query bool) (sigv4.Identity, *Error) {
+	id, err := rt.cfg.Verifier.Verify(r, body)
+	if err != nil {
+		var se *sigv4.Error
+		if errors.As(err, &se) {
+			return id, &Error{Code: se.Code(query), Message: se.Message, Status: se.HTTPStatus(query)}
+		}
+		return id, &Error{Code: "InternalFailure", Message: "internal error", Status: http.StatusInternalServerError}
+	}
+	if signingName != "" && id.Service != signingName {
+		code, status := "InvalidSignatureException", http.StatusBadRequest
+		if query {
+			code, status = "SignatureDoesNotMatch", http.StatusForbidden
+		}
+		return id, &Error{Code: code, Status: status,
+			Message: "Credential should be scoped to correct service: '" + signingName + "'. "}
+	}
+	return id, nil
+}
+
+func (rt *Router) serveJSON(w http.ResponseWriter, r *http.Request, target, reqID string, start time.Time) {
+	prefix, op, _ := strings.Cut(target, ".")
+	svc := rt.json[prefix]
+	svcName, opLabel := "unknown", "unknown"
+	if svc != nil {
+		svcName = svc.Name
+		if svc.Known(op) {
+			opLabel = op
+		}
+	}
+	contentType := "application/x-amz-json-1.1"
+	if svc != nil && svc.JSONVersion == "1.0" {
+		contentType = "application/x-amz-json-1.0"
+	}
+	msgKey := "message"
+	if svc != nil && svc.MessageKey != "" {
+		msgKey = svc.MessageKey
+	}
+	fail := func(e *Error) {
+		rt.metrics.observe(svcName, opLabel, e.Code, start)
+		writeJSONError(w, contentType, msgKey, e)
+	}
+	if r.Method != http.MethodPost {
+		fail(&Error{Code: "UnknownOperationException", Status: http.StatusMethodNotAllowed, Message: "awsJson requests must use POST."})
+		return
+	}
+	body, e := rt.readBody(r)
+	if e != nil {
+		fail(e)
+		return
+	}
+	signing := ""
+	if svc != nil {
+		signing = svc.Name
+	}
+	id, e := rt.authenticate(r, body, signing, false)
+	if e != nil {
+		fail(e)
+		return
+	}
+	if svc == nil || !svc.Known(op) {
+		fail(Errorf("UnknownOperationException", "Unknown operation %s", sanitizeTarget(target)))
+		return
+	}
+	h := svc.Handlers[op]
+	if h == nil {
+		fail(Errorf("UnknownOperationException", "Operation %s is not implemented by fargo yet.", op))
+		return
+	}
+	req := &Request{
+		Scope:     tenant.Scope{Account: id.Account, Region: id.Region},
+		Identity:  id,
+		Operation: op,
+		RequestID: reqID,
+		Body:      body,
+	}
+	out, err := h(r.Context(), req)
+	if err != nil {
+		fail(rt.mapError(r.Context(), svc.Name, op, svc.MapError, err))
+		return
+	}
+	buf, err := json.Marshal(out)
+	if err != nil {
+		fail(rt.mapError(r.Context(), svc.Name, op, nil, err))
+		return
+	}
+	rt.metrics.observe(svcName, opLabel, "200", start)
+	w.Header().Set("Content-Type", contentType)
+	w.Header().Set("Content-Length", strconv.Itoa(len(buf)))
+	_, _ = w.Write(buf)
+}
+
+// mapError turns any error into a wire error: *Error as is, then the
+// service's mapping, else a logged 500.
+func (rt *Router) mapError(ctx context.Context, service, op string, mapFn func(error) *Error, err error) *Error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	if mapFn != nil {
+		if e := mapFn(err); e != nil {
+			return e
+		}
+	}
+	if errors.Is(err, context.Canceled) {
+		return &Error{Code: "RequestCanceled", Message: "The request was canceled.", Status: 499}
+	}
+	rt.cfg.Logger.ErrorContext(ctx, "request failed", "service", service, "operation", op, "err", err)
+	code := "ServerException"
+	switch service {
+	case "application-autoscaling":
+		code = "InternalServiceException"
+	case "servicediscovery", "logs":
+		code = "ServiceUnavailableException"
+	}
+	return &Error{Code: code, Message: "An internal error occurred.", Status: http.StatusInternalServerError}
+}
+
+func writeJSONError(w http.ResponseWriter, contentType, msgKey string, e *Error) {
+	body := make(map[string]any, 2+len(e.Fields))
+	for k, v := range e.Fields {
+		body[k] = v
+	}
+	body["__type"] = e.Code
+	body[msgKey] = e.Message
+	buf, _ := json.Marshal(body)
+	w.Header().Set("Content-Type", contentType)
+	w.Header().Set("X-Amzn-ErrorType", e.Code)
+	w.WriteHeader(e.status())
+	_, _ = w.Write(buf)
+}
+
+func sanitizeTarget(s string) string {
+	if len(s) > 128 {
+		s = s[:128]
+	}
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return -1
+		}
+		return r
+	}, s)
+}
