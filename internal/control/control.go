@@ -1,0 +1,103 @@
+// Package control is the ECS control plane's domain: clusters, task
+// definitions (and later tasks, services and container instances), their
+// rules, and how they are kept in the store. It knows nothing about wire
+// formats; internal/api/ecs converts to and from the AWS shapes.
+//
+// Store layout (all under ecs/<account>/<region>/, see internal/store):
+//
+//	clusters/<name>                      Cluster (JSON)
+//	families/<family>                    family: last revision, latest ACTIVE revision
+//	taskdefs/<family>/<rev %010d>        TaskDefinition (JSON)
+//	tdstatus/<STATUS>/<family>/<rev>     index of revisions by status (empty value)
+//
+// Every state change is one store.Update transaction, so a crash leaves
+// either the old state or the new one, never half of it.
+package control
+
+import (
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/fargo-run/fargo/internal/errdefs"
+	"github.com/fargo-run/fargo/internal/store"
+	"github.com/fargo-run/fargo/internal/tenant"
+)
+
+// Sentinel errors the API adapter maps to specific AWS codes. Each belongs
+// to an errdefs class.
+var (
+	ErrClusterNotFound    = errdefs.New(errdefs.ErrNotFound, "Cluster not found.")
+	ErrTaskDefNotFound    = errdefs.New(errdefs.ErrNotFound, "Unable to describe task definition.")
+	ErrResourceNotFound   = errdefs.New(errdefs.ErrNotFound, "The specified resource could not be found.")
+	ErrInvalidParameter   = errdefs.New(errdefs.ErrInvalidArgument, "invalid parameter")
+	ErrClusterHasServices = errdefs.New(errdefs.ErrConflict, "The Cluster cannot be deleted while Services are active.")
+	ErrClusterHasTasks    = errdefs.New(errdefs.ErrConflict, "The Cluster cannot be deleted while Tasks are active.")
+	ErrClusterHasInstance = errdefs.New(errdefs.ErrConflict, "The Cluster cannot be deleted while Container Instances are active.")
+)
+
+// InvalidParameterf returns an error the API answers as
+// InvalidParameterException (rather than ClientException).
+func InvalidParameterf(format string, args ...any) error {
+	return &paramError{msg: fmt.Sprintf(format, args...)}
+}
+
+type paramError struct{ msg string }
+
+func (e *paramError) Error() string { return e.msg }
+func (e *paramError) Is(target error) bool {
+	return target == ErrInvalidParameter || target == errdefs.ErrInvalidArgument
+}
+
+// Config is what the control plane needs.
+type Config struct {
+	// Now is the clock (nil: time.Now).
+	Now func() time.Time
+	// Logger logs state changes.
+	Logger *slog.Logger
+}
+
+// Control is the ECS control plane of one fargo server.
+type Control struct {
+	st     store.Store
+	now    func() time.Time
+	log    *slog.Logger
+	seeded sync.Map // tenant.Scope -> struct{}: default cluster exists
+}
+
+// New returns a control plane over st.
+func New(cfg Config, st store.Store) *Control {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Control{st: st, now: cfg.Now, log: cfg.Logger}
+}
+
+func keyPrefix(s tenant.Scope) string { return s.KeyPrefix("ecs") }
+
+// get reads and decodes one JSON record; store.ErrNotFound passes through.
+func get[T any](tx store.ReadTx, key string) (*T, error) {
+	kv, err := tx.Get(key)
+	if err != nil {
+		return nil, err
+	}
+	v := new(T)
+	if err := json.Unmarshal(kv.Value, v); err != nil {
+		return nil, fmt.Errorf("decode %s: %w", key, err)
+	}
+	return v, nil
+}
+
+// put encodes and writes one JSON record.
+func put(tx store.Tx, key string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", key, err)
+	}
+	return tx.Put(key, b)
+}
