@@ -1,0 +1,57 @@
+// Package registry is fargo's OCI registry (distribution-spec 1.1) with ECR's
+// semantics: the /v2/ API that docker, crane and skopeo push to and pull
+// from, and the scope-aware domain methods the ECR API adapter (api/ecr)
+// calls. Every request acts in one tenant.Scope (account and region),
+// chosen from the Host header: <account>.dkr.ecr.<region>.localhost[:port],
+// or Config.DefaultScope for any other host.
+//
+// # Storage layout
+//
+// Metadata lives in the store, one transaction per state change; content
+// lives in files, one copy per digest per account:
+//
+//	store (JSON values)
+//	  ecr/<acct>/<region>/repos/<name>            Repository
+//	  ecr/<acct>/<region>/images/<name>/<digest>  Image (manifest metadata)
+//	  ecr/<acct>/<region>/tags/<name>/<tag>       "<digest>"
+//	  ecr/<acct>/<region>/blobs/<name>/<digest>   blobLink: pullable from <name>
+//	  ecr/<acct>/<region>/uploads/<id>            Upload session
+//
+//	DataDir/
+//	  blobs/<acct>/<sha256|sha512>/<hex[:2]>/<hex>   layers, configs and the
+//	                                                 manifests' exact bytes
+//	  uploads/<id>                                   session data (offset = size)
+//	  uploads/put-*                                  monolithic puts in flight
+//
+// Names may contain '/', so the keys of "a" are a prefix of those of "a/b";
+// per-repository listings keep only keys with no '/' after the prefix
+// (digests and tags never have one).
+//
+// A blob is pullable from a repository only through a link: written when it
+// is uploaded or mounted into the repository, and for a manifest's own bytes
+// when the manifest is pushed. A manifest is accepted only if its config and
+// layers are linked and an index's children are images of the repository.
+//
+// # Upload pipeline
+//
+//	POST  /blobs/uploads/         -> StartUpload: create uploads/<id>, then the record
+//	PATCH (Content-Range a-b)     -> AppendUpload: a must equal the size (else 416 +
+//	                                 Range); a failed chunk is truncated away
+//	PUT   ?digest=d [last chunk]  -> CompleteUpload:
+//	        hash uploads/<id> == d ? --no--> DIGEST_INVALID (session kept)
+//	        fsync(file)
+//	        [gcMu shared] rename -> blobs/<acct>/<algo>/<ab>/<hex>; fsync(dir)
+//	                      (already there: drop the upload, refresh mtime)
+//	        one store tx: delete uploads/<id>, put blobs/<name>/<d>
+//
+// A crash before the rename leaves only an upload file (collected by age); a
+// crash after it leaves an unlinked blob (collected by CollectGarbage).
+// Nothing is ever visible before its digest is verified and durable.
+//
+// # Errors
+//
+// Domain methods return errors that match (errors.Is) a sentinel of this
+// package (ErrRepositoryNotFound, ErrTagImmutable, ...), each of which
+// matches an errdefs class; the messages are ECR's. ociStatus maps them to
+// OCI codes in one place.
+package registry

@@ -1,0 +1,99 @@
+package registry
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestParseRoute(t *testing.T) {
+	for _, tc := range []struct {
+		path string
+		want route
+		ok   bool
+	}{
+		{"/v2/", route{Kind: routeBase}, true},
+		{"/v2", route{Kind: routeBase}, true},
+		{"/v2/_catalog", route{Kind: routeCatalog}, true},
+		{"/v2/team/app/web/manifests/latest", route{routeManifest, "team/app/web", "latest"}, true},
+		{"/v2/a/manifests/b/manifests/v1", route{routeManifest, "a/manifests/b", "v1"}, true},
+		{"/v2/x/blobs/blobs/uploads/", route{routeUploadStart, "x/blobs", ""}, true},
+		{"/v2/ab/blobs/uploads", route{routeUploadStart, "ab", ""}, true},
+		{"/v2/ab/blobs/uploads/123", route{routeUpload, "ab", "123"}, true},
+		{"/v2/ab/blobs/sha256:00", route{routeBlob, "ab", "sha256:00"}, true},
+		{"/v2/ab/tags/list", route{routeTags, "ab", ""}, true},
+		{"/v2/ab/tags/manifests/x", route{routeManifest, "ab/tags", "x"}, true},
+		{"/v2/ab/referrers/sha256:00", route{routeReferrers, "ab", "sha256:00"}, true},
+		{"/v2/ab/tags/other", route{}, false},
+		{"/v2/ab/manifests/", route{}, false},
+		{"/v2/a/../b/manifests/x", route{}, false},
+		{"/v2/../manifests/x", route{}, false},
+		{"/v2//manifests/x", route{}, false},
+		{"/v2/manifests/x", route{}, false},
+		{"/v3/ab/manifests/x", route{}, false},
+		{"/v2/ab/blobs/uploads/a/b", route{}, false},
+	} {
+		got, err := parseRoute(tc.path)
+		if (err == nil) != tc.ok || (tc.ok && got != tc.want) {
+			t.Errorf("%s: %+v %v, want %+v ok=%v", tc.path, got, err, tc.want, tc.ok)
+		}
+	}
+}
+
+// FuzzParseRoute: never panics; what parses has a valid name and renders
+// back to a path that parses to the same route.
+func FuzzParseRoute(f *testing.F) {
+	for _, s := range []string{"/v2/", "/v2/_catalog", "/v2/a/b/manifests/c", "/v2/ab/blobs/uploads/x",
+		"/v2/ab/blobs/sha256:1", "/v2/ab/tags/list", "/v2/ab/referrers/d", "/v2/a/../manifests/x", "/v2/x/blobs/blobs/uploads/"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, path string) {
+		rt, err := parseRoute(path)
+		if err != nil {
+			return
+		}
+		if rt.Kind != routeBase && rt.Kind != routeCatalog {
+			if ValidateRepositoryName(rt.Name) != nil || strings.Contains(rt.Name, "..") {
+				t.Fatalf("%q: invalid name %q accepted", path, rt.Name)
+			}
+		}
+		again, err := parseRoute(rt.path())
+		if err != nil || again != rt {
+			t.Fatalf("%q: %+v renders to %q which parses to %+v %v", path, rt, rt.path(), again, err)
+		}
+	})
+}
+
+// FuzzParseManifest: never panics; an accepted manifest has a supported
+// media type and valid descriptors.
+func FuzzParseManifest(f *testing.F) {
+	cfg := `{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:` + strings.Repeat("a", 64) + `","size":2}`
+	f.Add("", `{"schemaVersion":2,"config":`+cfg+`,"layers":[`+cfg+`]}`)
+	f.Add(MediaTypeOCIIndex, `{"schemaVersion":2,"manifests":[`+cfg+`]}`)
+	f.Add(MediaTypeDockerManifest, `{"schemaVersion":2,"mediaType":"`+MediaTypeDockerManifest+`","config":`+cfg+`}`)
+	f.Add("application/json", `{"schemaVersion":2,"config":`+cfg+`,"subject":`+cfg+`}`)
+	f.Add("", `{"schemaVersion":1}`)
+	f.Add("text/plain; x", `[]`)
+	f.Fuzz(func(t *testing.T, contentType, body string) {
+		m, mt, err := parseManifest(contentType, []byte(body))
+		if err != nil {
+			return
+		}
+		if !isManifestType(mt) {
+			t.Fatalf("accepted media type %q", mt)
+		}
+		img := Image{Config: m.Config, Layers: m.Layers, Manifests: m.Manifests}
+		for _, d := range append(img.blobDigests(), digestsOf(m.Manifests)...) {
+			if ValidateDigest(d) != nil {
+				t.Fatalf("accepted digest %q", d)
+			}
+		}
+	})
+}
+
+func digestsOf(ds []Descriptor) []string {
+	var out []string
+	for _, d := range ds {
+		out = append(out, d.Digest)
+	}
+	return out
+}

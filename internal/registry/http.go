@@ -1,0 +1,230 @@
+package registry
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"github.com/fargo-run/fargo/internal/errdefs"
+	"github.com/fargo-run/fargo/internal/tenant"
+)
+
+// request is one authenticated /v2/ request.
+type request struct {
+	w     http.ResponseWriter
+	req   *http.Request
+	ctx   context.Context
+	scope tenant.Scope
+	who   Principal
+	rt    route
+}
+
+// Handler serves the OCI distribution API under /v2/ (mount it there: it
+// reads the full request path).
+func (r *Registry) Handler() http.Handler { return http.HandlerFunc(r.serveHTTP) }
+
+func (r *Registry) serveHTTP(w http.ResponseWriter, req *http.Request) {
+	w.Header().Set("Docker-Distribution-Api-Version", "registry/2.0")
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			r.log.ErrorContext(req.Context(), "registry handler panic", "method", req.Method, "path", req.URL.Path, "panic", v)
+			r.writeError(w, req, errors.New("panic"))
+		}
+	}()
+	scope := ScopeFromHost(req.Host, r.cfg.DefaultScope)
+	who, err := r.cfg.Auth.Authenticate(req)
+	if err != nil {
+		if !errors.Is(err, errdefs.ErrPermissionDenied) {
+			err = errdefs.New(ErrUnauthenticated, errdefs.Message(err))
+		}
+		r.writeError(w, req, err)
+		return
+	}
+	rt, err := parseRoute(req.URL.Path)
+	if err != nil {
+		r.writeError(w, req, err)
+		return
+	}
+	q := &request{w: w, req: req, ctx: req.Context(), scope: scope, who: who, rt: rt}
+	if err := r.dispatch(q); err != nil {
+		var re *RangeError
+		if errors.As(err, &re) {
+			w.Header().Set("Location", rt.path())
+			w.Header().Set("Range", rangeHeader(re.Offset))
+		}
+		r.writeError(w, req, err)
+	}
+}
+
+// methods maps each route kind's methods to the ECR action they need.
+var methods = map[routeKind]map[string]string{
+	routeBase:        {"GET": "", "HEAD": ""},
+	routeCatalog:     {"GET": ActionDescribeRepos},
+	routeManifest:    {"GET": ActionPull, "HEAD": ActionPull, "PUT": ActionPush, "DELETE": ActionDelete},
+	routeBlob:        {"GET": ActionPullLayer, "HEAD": ActionPullLayer, "DELETE": ActionDelete},
+	routeUploadStart: {"POST": ActionUpload},
+	routeUpload:      {"GET": ActionUpload, "PATCH": ActionUpload, "PUT": ActionUpload, "DELETE": ActionUpload},
+	routeTags:        {"GET": ActionListImages},
+	routeReferrers:   {"GET": ActionPull},
+}
+
+func (r *Registry) dispatch(q *request) error {
+	action, ok := methods[q.rt.Kind][q.req.Method]
+	if !ok {
+		return errMethodNotAllowed
+	}
+	if action != "" {
+		if err := r.auth.Authorize(q.ctx, q.who, q.scope, q.rt.Name, action); err != nil {
+			return err
+		}
+	}
+	switch q.rt.Kind {
+	case routeBase:
+		return writeJSON(q, http.StatusOK, "application/json", struct{}{})
+	case routeCatalog:
+		return r.serveCatalog(q)
+	case routeManifest:
+		return r.serveManifest(q)
+	case routeBlob:
+		return r.serveBlob(q)
+	case routeUploadStart:
+		return r.serveUploadStart(q)
+	case routeUpload:
+		return r.serveUpload(q)
+	case routeTags:
+		return r.serveTags(q)
+	case routeReferrers:
+		return r.serveReferrers(q)
+	}
+	return errRouteNotFound
+}
+
+func writeJSON(q *request, status int, contentType string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	h := q.w.Header()
+	h.Set("Content-Type", contentType)
+	h.Set("Content-Length", itoa64(int64(len(b))))
+	q.w.WriteHeader(status)
+	if q.req.Method != http.MethodHead {
+		q.w.Write(b)
+	}
+	return nil
+}
+
+// writeEmpty answers with no body.
+func writeEmpty(q *request, status int) {
+	q.w.Header().Set("Content-Length", "0")
+	q.w.WriteHeader(status)
+}
+
+func itoa64(n int64) string { return strconv.FormatInt(n, 10) }
+
+// rangeHeader renders an upload's progress as "0-<last byte>" ("0-0" when
+// empty, as the reference registry does).
+func rangeHeader(offset int64) string {
+	if offset <= 0 {
+		return "0-0"
+	}
+	return "0-" + itoa64(offset-1)
+}
+
+// pageParams reads ?n= and ?last= (n < 0 or not a number: invalid).
+func pageParams(q *request) (n int, last string, zero bool, err error) {
+	v := q.req.URL.Query()
+	last = v.Get("last")
+	if s := v.Get("n"); s != "" {
+		n, err = strconv.Atoi(s)
+		if err != nil || n < 0 {
+			return 0, "", false, errdefs.Invalidf("Invalid parameter n='%s': it must be a non-negative integer", truncate(s, 20))
+		}
+		zero = n == 0
+	}
+	return n, last, zero, nil
+}
+
+// setNextLink adds the RFC 5988 Link header of the next page.
+func setNextLink(q *request, path string, n int, last string) {
+	v := url.Values{}
+	if n > 0 {
+		v.Set("n", strconv.Itoa(n))
+	}
+	v.Set("last", last)
+	q.w.Header().Set("Link", "<"+path+"?"+v.Encode()+`>; rel="next"`)
+}
+
+func (r *Registry) serveCatalog(q *request) error {
+	n, last, zero, err := pageParams(q)
+	if err != nil {
+		return err
+	}
+	names, more := []string{}, false
+	if !zero {
+		if names, more, err = r.ListRepositoryNames(q.ctx, q.scope, last, n); err != nil {
+			return err
+		}
+	}
+	if more {
+		setNextLink(q, "/v2/_catalog", n, names[len(names)-1])
+	}
+	return writeJSON(q, http.StatusOK, "application/json", map[string][]string{"repositories": names})
+}
+
+func (r *Registry) serveTags(q *request) error {
+	n, last, zero, err := pageParams(q)
+	if err != nil {
+		return err
+	}
+	tags, more := []string{}, false
+	if !zero {
+		if tags, more, err = r.ListTags(q.ctx, q.scope, q.rt.Name, last, n); err != nil {
+			return err
+		}
+	} else if _, err := r.GetRepository(q.ctx, q.scope, q.rt.Name); err != nil {
+		return err
+	}
+	if more {
+		setNextLink(q, q.rt.path(), n, tags[len(tags)-1])
+	}
+	return writeJSON(q, http.StatusOK, "application/json", struct {
+		Name string   `json:"name"`
+		Tags []string `json:"tags"`
+	}{q.rt.Name, tags})
+}
+
+func (r *Registry) serveReferrers(q *request) error {
+	at := q.req.URL.Query().Get("artifactType")
+	descs, err := r.Referrers(q.ctx, q.scope, q.rt.Name, q.rt.Ref, at)
+	if err != nil {
+		return err
+	}
+	if at != "" {
+		q.w.Header().Set("OCI-Filters-Applied", "artifactType")
+	}
+	return writeJSON(q, http.StatusOK, MediaTypeOCIIndex, struct {
+		SchemaVersion int          `json:"schemaVersion"`
+		MediaType     string       `json:"mediaType"`
+		Manifests     []Descriptor `json:"manifests"`
+	}{2, MediaTypeOCIIndex, descs})
+}
+
+// readLimited reads at most limit bytes of body; more is ErrManifestTooLarge.
+func readLimited(body io.Reader, limit int64) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(body, limit+1))
+	if err != nil {
+		return nil, errdefs.Newf(errdefs.ErrInvalidArgument, "Reading the request body failed: %v", err)
+	}
+	if int64(len(b)) > limit {
+		return nil, errdefs.Newf(ErrManifestTooLarge, "The manifest exceeds the limit of %d bytes", limit)
+	}
+	return b, nil
+}

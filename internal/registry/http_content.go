@@ -1,0 +1,216 @@
+package registry
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/fargo-run/fargo/internal/errdefs"
+)
+
+func (r *Registry) serveManifest(q *request) error {
+	switch q.req.Method {
+	case http.MethodGet, http.MethodHead:
+		img, body, err := r.GetManifest(q.ctx, q.scope, q.rt.Name, q.rt.Ref)
+		if err != nil {
+			return err
+		}
+		h := q.w.Header()
+		h.Set("Content-Type", img.MediaType)
+		h.Set("Docker-Content-Digest", img.Digest)
+		h.Set("ETag", `"`+img.Digest+`"`)
+		h.Set("Content-Length", itoa64(int64(len(body))))
+		q.w.WriteHeader(http.StatusOK)
+		if q.req.Method == http.MethodGet {
+			q.w.Write(body)
+		}
+		return nil
+	case http.MethodPut:
+		body, err := readLimited(q.req.Body, r.cfg.MaxManifestBytes)
+		if err != nil {
+			return err
+		}
+		res, err := r.PutManifest(q.ctx, q.scope, q.rt.Name, q.rt.Ref, q.req.Header.Get("Content-Type"), body)
+		if err != nil {
+			return err
+		}
+		h := q.w.Header()
+		h.Set("Location", route{Kind: routeManifest, Name: q.rt.Name, Ref: res.Image.Digest}.path())
+		h.Set("Docker-Content-Digest", res.Image.Digest)
+		if res.Image.Subject != nil {
+			h.Set("OCI-Subject", res.Image.Subject.Digest)
+		}
+		writeEmpty(q, http.StatusCreated)
+		return nil
+	case http.MethodDelete:
+		id, err := ParseReference(q.rt.Ref)
+		if err != nil {
+			return err
+		}
+		if _, err := r.DeleteImage(q.ctx, q.scope, q.rt.Name, id); err != nil {
+			return err
+		}
+		writeEmpty(q, http.StatusAccepted)
+		return nil
+	}
+	return errMethodNotAllowed
+}
+
+func (r *Registry) serveBlob(q *request) error {
+	if q.req.Method == http.MethodDelete {
+		if err := r.DeleteBlob(q.ctx, q.scope, q.rt.Name, q.rt.Ref); err != nil {
+			return err
+		}
+		writeEmpty(q, http.StatusAccepted)
+		return nil
+	}
+	f, info, err := r.OpenBlob(q.ctx, q.scope, q.rt.Name, q.rt.Ref)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	h := q.w.Header()
+	h.Set("Docker-Content-Digest", info.Digest)
+	h.Set("ETag", `"`+info.Digest+`"`)
+	h.Set("Content-Type", "application/octet-stream")
+	// Content is immutable by digest: ServeContent does Range, HEAD,
+	// If-None-Match / If-Range against the ETag and Content-Length.
+	http.ServeContent(q.w, q.req, "", time.Time{}, f)
+	return nil
+}
+
+// setUploadHeaders describes an upload session in a response.
+func setUploadHeaders(q *request, up Upload) {
+	h := q.w.Header()
+	h.Set("Location", route{Kind: routeUpload, Name: q.rt.Name, Ref: up.ID}.path())
+	h.Set("Range", rangeHeader(up.Offset))
+	h.Set("Docker-Upload-UUID", up.ID)
+}
+
+func (r *Registry) blobCreated(q *request, info BlobInfo) {
+	h := q.w.Header()
+	h.Set("Location", route{Kind: routeBlob, Name: q.rt.Name, Ref: info.Digest}.path())
+	h.Set("Docker-Content-Digest", info.Digest)
+	writeEmpty(q, http.StatusCreated)
+}
+
+// serveUploadStart is POST /v2/<name>/blobs/uploads/: a cross-repository
+// mount (?mount=&from=), a monolithic upload (?digest=), or a new session.
+// A mount that cannot be done falls back to a new session, as the spec says.
+func (r *Registry) serveUploadStart(q *request) error {
+	v := q.req.URL.Query()
+	if mount, from := v.Get("mount"), v.Get("from"); mount != "" && from != "" {
+		err := r.auth.Authorize(q.ctx, q.who, q.scope, from, ActionPullLayer)
+		if err == nil {
+			var info BlobInfo
+			if info, err = r.MountBlob(q.ctx, q.scope, q.rt.Name, from, mount); err == nil {
+				r.blobCreated(q, info)
+				return nil
+			}
+		}
+		if !errors.Is(err, errdefs.ErrNotFound) && !errors.Is(err, errdefs.ErrPermissionDenied) && !errors.Is(err, ErrNameInvalid) {
+			return err
+		}
+	} else if digest := v.Get("digest"); digest != "" {
+		info, err := r.PutBlob(q.ctx, q.scope, q.rt.Name, digest, q.req.ContentLength, q.req.Body)
+		if err != nil {
+			return err
+		}
+		r.blobCreated(q, info)
+		return nil
+	}
+	up, err := r.StartUpload(q.ctx, q.scope, q.rt.Name)
+	if err != nil {
+		return err
+	}
+	setUploadHeaders(q, up)
+	writeEmpty(q, http.StatusAccepted)
+	return nil
+}
+
+// parseContentRange reads "Content-Range: <start>-<end>" (a "bytes "
+// prefix is tolerated). ok is false when the header is absent.
+func parseContentRange(h string, contentLength int64) (start int64, ok bool, err error) {
+	if h == "" {
+		return -1, false, nil
+	}
+	s := strings.TrimPrefix(strings.TrimSpace(h), "bytes ")
+	a, b, found := strings.Cut(s, "-")
+	start, err1 := strconv.ParseInt(a, 10, 64)
+	end, err2 := strconv.ParseInt(b, 10, 64)
+	if !found || err1 != nil || err2 != nil || start < 0 || end < start {
+		return 0, false, &RangeError{Offset: -1}
+	}
+	if contentLength >= 0 && end-start+1 != contentLength {
+		return 0, false, errdefs.Newf(ErrSizeInvalid, "Content-Range %s does not match Content-Length %d", truncate(h, 50), contentLength)
+	}
+	return start, true, nil
+}
+
+// serveUpload is GET (status), PATCH (chunk), PUT (complete) and DELETE
+// (cancel) of /v2/<name>/blobs/uploads/<id>.
+func (r *Registry) serveUpload(q *request) error {
+	id := q.rt.Ref
+	switch q.req.Method {
+	case http.MethodGet:
+		up, err := r.UploadStatus(q.ctx, q.scope, q.rt.Name, id)
+		if err != nil {
+			return err
+		}
+		setUploadHeaders(q, up)
+		writeEmpty(q, http.StatusNoContent)
+		return nil
+	case http.MethodPatch:
+		up, err := r.appendChunk(q, id)
+		if err != nil {
+			return err
+		}
+		setUploadHeaders(q, up)
+		writeEmpty(q, http.StatusAccepted)
+		return nil
+	case http.MethodPut:
+		digest := q.req.URL.Query().Get("digest")
+		if err := ValidateDigest(digest); err != nil {
+			return err
+		}
+		if q.req.ContentLength != 0 {
+			if _, err := r.appendChunk(q, id); err != nil {
+				return err
+			}
+		}
+		info, err := r.CompleteUpload(q.ctx, q.scope, q.rt.Name, id, digest)
+		if err != nil {
+			return err
+		}
+		r.blobCreated(q, info)
+		return nil
+	case http.MethodDelete:
+		if err := r.CancelUpload(q.ctx, q.scope, q.rt.Name, id); err != nil {
+			return err
+		}
+		writeEmpty(q, http.StatusNoContent)
+		return nil
+	}
+	return errMethodNotAllowed
+}
+
+// appendChunk appends the request body at its Content-Range (or at the end
+// for a streamed upload without one).
+func (r *Registry) appendChunk(q *request, id string) (Upload, error) {
+	start, _, err := parseContentRange(q.req.Header.Get("Content-Range"), q.req.ContentLength)
+	var re *RangeError
+	if errors.As(err, &re) {
+		// Malformed range: answer 416 with where the upload really is.
+		up, serr := r.UploadStatus(q.ctx, q.scope, q.rt.Name, id)
+		if serr != nil {
+			return Upload{}, serr
+		}
+		return Upload{}, &RangeError{Offset: up.Offset}
+	}
+	if err != nil {
+		return Upload{}, err
+	}
+	return r.AppendUpload(q.ctx, q.scope, q.rt.Name, id, start, q.req.Body)
+}

@@ -1,0 +1,514 @@
+package registry
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/fargo-run/fargo/internal/errdefs"
+	"github.com/fargo-run/fargo/internal/store"
+	"github.com/fargo-run/fargo/internal/tenant"
+)
+
+// Image is a manifest in a repository, stored as JSON under
+// ecr/<account>/<region>/images/<repo>/<digest>; the manifest bytes are a
+// blob of the account.
+type Image struct {
+	Repository   string `json:"repository"`
+	Digest       string `json:"digest"`
+	MediaType    string `json:"mediaType"`
+	ArtifactType string `json:"artifactType,omitempty"`
+	// ManifestSize is the length of the manifest bytes.
+	ManifestSize int64 `json:"manifestSize"`
+	// Size is ECR's imageSizeInBytes: config plus layers, compressed; for an
+	// index, the sum of its children's sizes.
+	Size        int64             `json:"size"`
+	PushedAt    time.Time         `json:"pushedAt"`
+	Config      *Descriptor       `json:"config,omitempty"`
+	Layers      []Descriptor      `json:"layers,omitempty"`
+	Manifests   []Descriptor      `json:"manifests,omitempty"`
+	Subject     *Descriptor       `json:"subject,omitempty"`
+	Annotations map[string]string `json:"annotations,omitempty"`
+	// Tags are the image's tags, sorted; filled by DescribeImages and
+	// PutManifest (not stored in the image record).
+	Tags []string `json:"-"`
+}
+
+// blobDigests are the blobs the image needs in its repository: config and
+// layers, except foreign layers that carry their own URLs.
+func (img *Image) blobDigests() []string {
+	var out []string
+	if img.Config != nil {
+		out = append(out, img.Config.Digest)
+	}
+	for _, l := range img.Layers {
+		if len(l.URLs) == 0 {
+			out = append(out, l.Digest)
+		}
+	}
+	return out
+}
+
+// PutManifestResult is what PutManifest did.
+type PutManifestResult struct {
+	Image Image
+	// ImageCreated: the manifest was not in the repository before.
+	ImageCreated bool
+	// TagChanged: the tag was created or moved.
+	TagChanged bool
+	// PreviousDigest is the image the tag pointed at before it moved.
+	PreviousDigest string
+}
+
+// Changed reports whether the push changed anything; when it did not, the
+// ECR PutImage adapter answers ImageAlreadyExists (see ImageAlreadyExists).
+func (p PutManifestResult) Changed() bool { return p.ImageCreated || p.TagChanged }
+
+// PutManifest stores a manifest in repo under reference, a tag or a digest.
+// mediaType is the Content-Type it was pushed with (may be empty: the
+// manifest's own mediaType field decides). The bytes are kept as they are.
+// Pushing the same manifest and tag again succeeds and changes nothing. On a
+// MUTABLE repository a tag moves and its old image stays, untagged.
+//
+// Errors: ErrNameInvalid, ErrReferenceInvalid, ErrDigestInvalid (reference
+// is a digest that the bytes do not have), ErrManifestTooLarge,
+// ErrManifestInvalid, ErrRepositoryNotFound, ErrManifestBlobUnknown (a
+// config or layer not in the repository), ErrReferencedImagesNotFound (a
+// child manifest of an index not in the repository), ErrTagImmutable.
+func (r *Registry) PutManifest(ctx context.Context, scope tenant.Scope, repo, reference, mediaType string, body []byte) (PutManifestResult, error) {
+	if err := ValidateRepositoryName(repo); err != nil {
+		return PutManifestResult{}, err
+	}
+	ref, err := ParseReference(reference)
+	if err != nil {
+		return PutManifestResult{}, err
+	}
+	if int64(len(body)) > r.cfg.MaxManifestBytes {
+		return PutManifestResult{}, errdefs.Newf(ErrManifestTooLarge, "The manifest is %d bytes; the limit is %d bytes", len(body), r.cfg.MaxManifestBytes)
+	}
+	m, mt, err := parseManifest(mediaType, body)
+	if err != nil {
+		return PutManifestResult{}, err
+	}
+	digest := computeDigest(body, ref.Digest)
+	if ref.Digest != "" && ref.Digest != digest {
+		return PutManifestResult{}, errdefs.Newf(ErrDigestInvalid, "The provided digest '%s' does not match the digest of the manifest '%s'", ref.Digest, digest)
+	}
+	now := r.now().UTC()
+	img := Image{
+		Repository: repo, Digest: digest, MediaType: mt, ArtifactType: m.ArtifactType,
+		ManifestSize: int64(len(body)), PushedAt: now,
+		Config: m.Config, Layers: m.Layers, Manifests: m.Manifests, Subject: m.Subject, Annotations: m.Annotations,
+	}
+	if img.Config != nil {
+		img.Size = img.Config.Size
+	}
+	for _, l := range img.Layers {
+		img.Size += l.Size
+	}
+	val, err := json.Marshal(img) // replaced below if the index size changes
+	if err != nil {
+		return PutManifestResult{}, err
+	}
+
+	r.gcMu.RLock()
+	defer r.gcMu.RUnlock()
+	// The bytes first; if the transaction then fails, GC collects them.
+	if err := r.writeBlobBytes(scope.Account, digest, body); err != nil {
+		return PutManifestResult{}, err
+	}
+	var res PutManifestResult
+	_, err = r.st.Update(ctx, func(tx store.Tx) error {
+		res = PutManifestResult{Image: img}
+		rp, err := getRepo(tx, scope, repo)
+		if err != nil {
+			return err
+		}
+		existing, err := getImage(tx, scope, repo, digest)
+		switch {
+		case err == nil:
+			res.Image = existing
+		case errors.Is(err, ErrImageNotFound):
+			if err := checkReferences(tx, scope, repo, &res.Image); err != nil {
+				return err
+			}
+			v := val
+			if len(res.Image.Manifests) > 0 {
+				if v, err = json.Marshal(res.Image); err != nil {
+					return err
+				}
+			}
+			if err := tx.Put(imageKey(scope, repo, digest), v); err != nil {
+				return err
+			}
+			if err := putLink(tx, scope, repo, digest, img.ManifestSize, now); err != nil {
+				return err
+			}
+			res.ImageCreated = true
+		default:
+			return err
+		}
+		if ref.Tag != "" {
+			prev, err := tx.Get(tagKey(scope, repo, ref.Tag))
+			switch {
+			case err == nil && string(prev.Value) == digest:
+			case err == nil && rp.ImageTagMutability == Immutable:
+				return errdefs.Newf(ErrTagImmutable, "The image tag '%s' already exists in the '%s' repository and cannot be overwritten because the repository is immutable.", ref.Tag, repo)
+			case err == nil || errors.Is(err, store.ErrNotFound):
+				if err == nil {
+					res.PreviousDigest = string(prev.Value)
+				}
+				if err := tx.Put(tagKey(scope, repo, ref.Tag), []byte(digest)); err != nil {
+					return err
+				}
+				res.TagChanged = true
+			default:
+				return err
+			}
+		}
+		res.Image.Tags, err = tagsOf(tx, scope, repo, digest)
+		return err
+	})
+	if err != nil {
+		return PutManifestResult{}, err
+	}
+	if res.Changed() {
+		r.log.InfoContext(ctx, "image pushed", "account", scope.Account, "region", scope.Region,
+			"repository", repo, "digest", digest, "tag", ref.Tag, "created", res.ImageCreated)
+	}
+	return res, nil
+}
+
+// checkReferences verifies that the image's blobs are linked into repo and
+// its child manifests are images of repo, and sums an index's size.
+func checkReferences(tx store.ReadTx, scope tenant.Scope, repo string, img *Image) error {
+	var missing []string
+	for _, d := range img.blobDigests() {
+		if _, err := getLink(tx, scope, repo, d); errors.Is(err, ErrBlobNotFound) {
+			missing = append(missing, d)
+		} else if err != nil {
+			return err
+		}
+	}
+	if len(missing) > 0 {
+		return errdefs.Newf(ErrManifestBlobUnknown, "The following layers were not found in the repository '%s': %s", repo, strings.Join(missing, ", "))
+	}
+	for _, c := range img.Manifests {
+		child, err := getImage(tx, scope, repo, c.Digest)
+		if errors.Is(err, ErrImageNotFound) {
+			missing = append(missing, c.Digest)
+			continue
+		} else if err != nil {
+			return err
+		}
+		img.Size += child.Size
+	}
+	if len(missing) > 0 {
+		return errdefs.Newf(ErrReferencedImagesNotFound, "The following referenced images were not found in the repository '%s': %s", repo, strings.Join(missing, ", "))
+	}
+	return nil
+}
+
+func getImage(tx store.ReadTx, scope tenant.Scope, repo, digest string) (Image, error) {
+	kv, err := tx.Get(imageKey(scope, repo, digest))
+	if errors.Is(err, store.ErrNotFound) {
+		return Image{}, imageNotFound()
+	}
+	if err != nil {
+		return Image{}, err
+	}
+	var img Image
+	if err := json.Unmarshal(kv.Value, &img); err != nil {
+		return Image{}, fmt.Errorf("registry: decode %s: %w", kv.Key, err)
+	}
+	return img, nil
+}
+
+func listImages(tx store.ReadTx, scope tenant.Scope, repo string) ([]Image, error) {
+	kvs, err := listDirect(tx, imagePrefix(scope, repo))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Image, 0, len(kvs))
+	for _, kv := range kvs {
+		var img Image
+		if err := json.Unmarshal(kv.Value, &img); err != nil {
+			return nil, fmt.Errorf("registry: decode %s: %w", kv.Key, err)
+		}
+		out = append(out, img)
+	}
+	return out, nil
+}
+
+// resolve finds the image an ImageID names. With both a digest and a tag,
+// the tag must point at the digest.
+func resolve(tx store.ReadTx, scope tenant.Scope, repo string, id ImageID) (Image, error) {
+	digest := id.Digest
+	if id.Tag != "" {
+		kv, err := tx.Get(tagKey(scope, repo, id.Tag))
+		if errors.Is(err, store.ErrNotFound) {
+			return Image{}, imageNotFound()
+		} else if err != nil {
+			return Image{}, err
+		}
+		if digest != "" && digest != string(kv.Value) {
+			return Image{}, imageNotFound()
+		}
+		digest = string(kv.Value)
+	}
+	if digest == "" {
+		return Image{}, errdefs.New(ErrReferenceInvalid, "An image id needs a digest or a tag")
+	}
+	return getImage(tx, scope, repo, digest)
+}
+
+func checkImageID(id ImageID) error {
+	if id.Digest == "" && id.Tag == "" {
+		return errdefs.New(ErrReferenceInvalid, "An image id needs a digest or a tag")
+	}
+	if id.Digest != "" {
+		if err := ValidateDigest(id.Digest); err != nil {
+			return err
+		}
+	}
+	if id.Tag != "" {
+		return ValidateTag(id.Tag)
+	}
+	return nil
+}
+
+// GetManifest returns the image a reference (tag or digest) names in repo
+// and its manifest bytes, exactly as pushed. Image.Tags is not filled.
+// Errors: ErrNameInvalid, ErrReferenceInvalid, ErrDigestInvalid,
+// ErrRepositoryNotFound, ErrImageNotFound.
+func (r *Registry) GetManifest(ctx context.Context, scope tenant.Scope, repo, reference string) (Image, []byte, error) {
+	id, err := ParseReference(reference)
+	if err != nil {
+		return Image{}, nil, err
+	}
+	return r.GetImage(ctx, scope, repo, id)
+}
+
+// GetImage is GetManifest by ImageID (digest, tag, or both).
+func (r *Registry) GetImage(ctx context.Context, scope tenant.Scope, repo string, id ImageID) (Image, []byte, error) {
+	if err := ValidateRepositoryName(repo); err != nil {
+		return Image{}, nil, err
+	}
+	if err := checkImageID(id); err != nil {
+		return Image{}, nil, err
+	}
+	var img Image
+	err := r.st.View(ctx, func(tx store.ReadTx) error {
+		if _, err := getRepo(tx, scope, repo); err != nil {
+			return err
+		}
+		var err error
+		img, err = resolve(tx, scope, repo, id)
+		return err
+	})
+	if err != nil {
+		return Image{}, nil, err
+	}
+	b, err := os.ReadFile(r.blobPath(scope.Account, img.Digest))
+	if err != nil {
+		r.log.WarnContext(ctx, "manifest bytes missing", "repository", repo, "digest", img.Digest, "error", err)
+		return Image{}, nil, imageNotFound()
+	}
+	return img, b, nil
+}
+
+// tagsOf returns the tags pointing at digest, sorted.
+func tagsOf(tx store.ReadTx, scope tenant.Scope, repo, digest string) ([]string, error) {
+	all, err := tagMap(tx, scope, repo)
+	if err != nil {
+		return nil, err
+	}
+	return all[digest], nil
+}
+
+// tagMap maps digests to their sorted tags.
+func tagMap(tx store.ReadTx, scope tenant.Scope, repo string) (map[string][]string, error) {
+	kvs, err := listDirect(tx, tagPrefix(scope, repo))
+	if err != nil {
+		return nil, err
+	}
+	m := make(map[string][]string)
+	for _, kv := range kvs { // key order: tags come sorted
+		d := string(kv.Value)
+		m[d] = append(m[d], lastSegment(kv.Key))
+	}
+	return m, nil
+}
+
+// DeleteImage deletes by ImageID, with ECR's semantics: by digest it
+// removes the image and every tag pointing at it; by tag it removes the tag,
+// and the image too when that was its last tag. It returns the id of what
+// was deleted (digest and, if given, tag). Blob files go at the next garbage
+// collection. Errors: ErrNameInvalid, ErrReferenceInvalid, ErrDigestInvalid,
+// ErrRepositoryNotFound, ErrImageNotFound.
+func (r *Registry) DeleteImage(ctx context.Context, scope tenant.Scope, repo string, id ImageID) (ImageID, error) {
+	if err := ValidateRepositoryName(repo); err != nil {
+		return ImageID{}, err
+	}
+	if err := checkImageID(id); err != nil {
+		return ImageID{}, err
+	}
+	var out ImageID
+	_, err := r.st.Update(ctx, func(tx store.Tx) error {
+		if _, err := getRepo(tx, scope, repo); err != nil {
+			return err
+		}
+		img, err := resolve(tx, scope, repo, id)
+		if err != nil {
+			return err
+		}
+		out = ImageID{Digest: img.Digest, Tag: id.Tag}
+		tags, err := tagsOf(tx, scope, repo, img.Digest)
+		if err != nil {
+			return err
+		}
+		if id.Tag != "" {
+			if err := tx.Delete(tagKey(scope, repo, id.Tag)); err != nil {
+				return err
+			}
+			if len(tags) > 1 {
+				return nil // other tags keep the image
+			}
+		} else {
+			for _, t := range tags {
+				if err := tx.Delete(tagKey(scope, repo, t)); err != nil {
+					return err
+				}
+			}
+		}
+		if err := tx.Delete(imageKey(scope, repo, img.Digest)); err != nil {
+			return err
+		}
+		return tx.Delete(linkKey(scope, repo, img.Digest))
+	})
+	if err != nil {
+		return ImageID{}, err
+	}
+	r.log.InfoContext(ctx, "image deleted", "account", scope.Account, "region", scope.Region, "repository", repo, "digest", out.Digest, "tag", out.Tag)
+	return out, nil
+}
+
+// Tag status filters of ListImages.
+const (
+	TagStatusAny      = "ANY"
+	TagStatusTagged   = "TAGGED"
+	TagStatusUntagged = "UNTAGGED"
+)
+
+// ListImages lists repo's images as ECR does: one ImageID (digest and tag)
+// per tag, sorted by tag, then untagged images by digest only, sorted by
+// digest. tagStatus filters (TagStatusAny when empty). Errors:
+// ErrNameInvalid, errdefs.ErrInvalidArgument, ErrRepositoryNotFound.
+func (r *Registry) ListImages(ctx context.Context, scope tenant.Scope, repo, tagStatus string) ([]ImageID, error) {
+	if err := ValidateRepositoryName(repo); err != nil {
+		return nil, err
+	}
+	if tagStatus == "" {
+		tagStatus = TagStatusAny
+	}
+	if tagStatus != TagStatusAny && tagStatus != TagStatusTagged && tagStatus != TagStatusUntagged {
+		return nil, errdefs.Invalidf("Invalid parameter at 'filter.tagStatus': '%s' is not one of TAGGED, UNTAGGED, ANY", tagStatus)
+	}
+	var out []ImageID
+	err := r.st.View(ctx, func(tx store.ReadTx) error {
+		if _, err := getRepo(tx, scope, repo); err != nil {
+			return err
+		}
+		if tagStatus != TagStatusUntagged {
+			kvs, err := listDirect(tx, tagPrefix(scope, repo))
+			if err != nil {
+				return err
+			}
+			for _, kv := range kvs {
+				out = append(out, ImageID{Digest: string(kv.Value), Tag: lastSegment(kv.Key)})
+			}
+		}
+		if tagStatus != TagStatusTagged {
+			tags, err := tagMap(tx, scope, repo)
+			if err != nil {
+				return err
+			}
+			kvs, err := listDirect(tx, imagePrefix(scope, repo))
+			if err != nil {
+				return err
+			}
+			for _, kv := range kvs {
+				if d := lastSegment(kv.Key); len(tags[d]) == 0 {
+					out = append(out, ImageID{Digest: d})
+				}
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// DescribeImages returns the images ids name (all of repo's images when ids
+// is empty), with their tags, without duplicates, newest push first. Errors:
+// ErrNameInvalid, ErrReferenceInvalid, ErrDigestInvalid,
+// ErrRepositoryNotFound, ErrImageNotFound (for the first unknown id).
+func (r *Registry) DescribeImages(ctx context.Context, scope tenant.Scope, repo string, ids []ImageID) ([]Image, error) {
+	if err := ValidateRepositoryName(repo); err != nil {
+		return nil, err
+	}
+	for _, id := range ids {
+		if err := checkImageID(id); err != nil {
+			return nil, err
+		}
+	}
+	var out []Image
+	err := r.st.View(ctx, func(tx store.ReadTx) error {
+		if _, err := getRepo(tx, scope, repo); err != nil {
+			return err
+		}
+		tags, err := tagMap(tx, scope, repo)
+		if err != nil {
+			return err
+		}
+		if len(ids) == 0 {
+			out, err = listImages(tx, scope, repo)
+			if err != nil {
+				return err
+			}
+		} else {
+			seen := map[string]bool{}
+			for _, id := range ids {
+				img, err := resolve(tx, scope, repo, id)
+				if errors.Is(err, ErrImageNotFound) {
+					return errdefs.Newf(ErrImageNotFound, "The image with imageId {imageDigest:'%s', imageTag:'%s'} does not exist within the repository with name '%s' in the registry with id '%s'",
+						id.Digest, id.Tag, repo, scope.Account)
+				} else if err != nil {
+					return err
+				}
+				if !seen[img.Digest] {
+					seen[img.Digest] = true
+					out = append(out, img)
+				}
+			}
+		}
+		for i := range out {
+			out[i].Tags = tags[out[i].Digest]
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if !out[i].PushedAt.Equal(out[j].PushedAt) {
+			return out[i].PushedAt.After(out[j].PushedAt)
+		}
+		return out[i].Digest < out[j].Digest
+	})
+	return out, nil
+}

@@ -1,0 +1,269 @@
+package registry
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/fargo-run/fargo/internal/errdefs"
+	"github.com/fargo-run/fargo/internal/store"
+	"github.com/fargo-run/fargo/internal/tenant"
+)
+
+// Defaults of Config.
+const (
+	DefaultMaxManifestBytes = 4 << 20
+	DefaultGCGracePeriod    = time.Hour
+	DefaultUploadMaxAge     = 24 * time.Hour
+)
+
+// Config configures a Registry. Zero values take the documented defaults.
+type Config struct {
+	// DataDir holds blobs (DataDir/blobs) and in-progress uploads
+	// (DataDir/uploads). Required.
+	DataDir string
+	// DefaultScope is the account and region of requests whose Host does
+	// not name one (<account>.dkr.ecr.<region>.localhost). Required.
+	DefaultScope tenant.Scope
+	// MaxManifestBytes caps manifest size (default 4 MiB, as ECR).
+	MaxManifestBytes int64
+	// Auth authenticates /v2/ requests. Required.
+	Auth Authenticator
+	// Authorizer decides whether a principal may act on a repository;
+	// default SameAccount.
+	Authorizer Authorizer
+	// GCGracePeriod protects blobs and links younger than this from garbage
+	// collection even when no image references them yet (a push in flight
+	// uploads layers before its manifest). Default 1 h.
+	GCGracePeriod time.Duration
+	// UploadMaxAge is the age after which an upload session that has not
+	// been written to is abandoned and collected. Default 24 h.
+	UploadMaxAge time.Duration
+	// Now is the clock; nil means time.Now. Tests move it.
+	Now func() time.Time
+}
+
+// Principal is who a request acts as.
+type Principal struct {
+	Account string // 12-digit account id
+}
+
+// Authenticator identifies the principal of a /v2/ request. It returns an
+// error matching ErrUnauthenticated when credentials are missing or wrong
+// (answered 401 with a Basic challenge), or another
+// errdefs.ErrPermissionDenied error, e.g. for an expired token (403 DENIED).
+type Authenticator interface {
+	Authenticate(r *http.Request) (Principal, error)
+}
+
+// Registry actions passed to Authorizer.Authorize, named after the ECR IAM
+// actions that guard the same operations.
+const (
+	ActionPull          = "ecr:BatchGetImage"
+	ActionPullLayer     = "ecr:GetDownloadUrlForLayer"
+	ActionPush          = "ecr:PutImage"
+	ActionUpload        = "ecr:InitiateLayerUpload"
+	ActionDelete        = "ecr:BatchDeleteImage"
+	ActionListImages    = "ecr:ListImages"
+	ActionDescribeRepos = "ecr:DescribeRepositories"
+	ActionCheckLayers   = "ecr:BatchCheckLayerAvailability"
+)
+
+// Authorizer decides whether principal may perform action on repo in scope
+// (repo is "" for registry-wide actions such as the catalog). It returns nil
+// or an errdefs.ErrPermissionDenied error.
+type Authorizer interface {
+	Authorize(ctx context.Context, p Principal, scope tenant.Scope, repo, action string) error
+}
+
+// SameAccount is the default Authorizer: a principal may do anything in its
+// own account and nothing in another one.
+type SameAccount struct{}
+
+// Authorize implements Authorizer.
+func (SameAccount) Authorize(_ context.Context, p Principal, scope tenant.Scope, repo, action string) error {
+	if p.Account == scope.Account {
+		return nil
+	}
+	return errdefs.Newf(ErrDenied, "User in account '%s' is not authorized to perform: %s on resource: %s because no resource-based policy allows the %s action",
+		p.Account, action, scope.ARN("ecr", "repository/"+repo), action)
+}
+
+// StaticToken authenticates "Authorization: Basic base64(AWS:<Token>)" as
+// Account. It is meant for tests and single-user development setups; the
+// server plugs in the real ECR token checker.
+type StaticToken struct {
+	Token   string
+	Account string
+}
+
+// Authenticate implements Authenticator.
+func (a StaticToken) Authenticate(r *http.Request) (Principal, error) {
+	user, pass, ok := r.BasicAuth()
+	if !ok {
+		return Principal{}, errdefs.New(ErrUnauthenticated, "Not Authorized")
+	}
+	if user != "AWS" || subtle.ConstantTimeCompare([]byte(pass), []byte(a.Token)) != 1 {
+		return Principal{}, errdefs.New(ErrUnauthenticated, "Your authorization token is invalid.")
+	}
+	return Principal{Account: a.Account}, nil
+}
+
+// BasicToken extracts <token> from "Authorization: Basic base64(AWS:<token>)",
+// for Authenticators that check ECR tokens.
+func BasicToken(r *http.Request) (string, bool) {
+	h := r.Header.Get("Authorization")
+	scheme, payload, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Basic") {
+		return "", false
+	}
+	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(payload))
+	if err != nil {
+		return "", false
+	}
+	user, pass, ok := strings.Cut(string(raw), ":")
+	if !ok || user != "AWS" {
+		return "", false
+	}
+	return pass, true
+}
+
+// Registry is the OCI registry with ECR semantics. Its domain methods are
+// safe for concurrent use and scope-aware; Handler serves /v2/.
+type Registry struct {
+	cfg  Config
+	st   store.Store
+	log  *slog.Logger
+	now  func() time.Time
+	auth Authorizer
+
+	blobsDir   string
+	uploadsDir string
+
+	// gcMu orders garbage collection against everything that creates a
+	// reference to a blob file (upload commit, mount, manifest put): those
+	// hold it shared across "file exists" + "store link" so the sweep,
+	// which holds it exclusively, never deletes a file that just gained a
+	// reference. See gc.go.
+	gcMu sync.RWMutex
+	// uploadLocks serializes writers of one upload session.
+	uploadLocks sync.Map // id -> *sync.Mutex
+}
+
+// New returns a Registry storing metadata in st and content under
+// cfg.DataDir.
+func New(cfg Config, st store.Store, log *slog.Logger) (*Registry, error) {
+	if cfg.DataDir == "" {
+		return nil, errors.New("registry: Config.DataDir is required")
+	}
+	if cfg.DefaultScope.Account == "" || cfg.DefaultScope.Region == "" {
+		return nil, errors.New("registry: Config.DefaultScope is required")
+	}
+	if cfg.Auth == nil {
+		return nil, errors.New("registry: Config.Auth is required")
+	}
+	if st == nil {
+		return nil, errors.New("registry: a store is required")
+	}
+	if cfg.MaxManifestBytes <= 0 {
+		cfg.MaxManifestBytes = DefaultMaxManifestBytes
+	}
+	if cfg.GCGracePeriod <= 0 {
+		cfg.GCGracePeriod = DefaultGCGracePeriod
+	}
+	if cfg.UploadMaxAge <= 0 {
+		cfg.UploadMaxAge = DefaultUploadMaxAge
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	r := &Registry{
+		cfg:        cfg,
+		st:         st,
+		log:        log,
+		now:        cfg.Now,
+		auth:       cfg.Authorizer,
+		blobsDir:   filepath.Join(cfg.DataDir, "blobs"),
+		uploadsDir: filepath.Join(cfg.DataDir, "uploads"),
+	}
+	if r.now == nil {
+		r.now = time.Now
+	}
+	if r.auth == nil {
+		r.auth = SameAccount{}
+	}
+	for _, d := range []string{r.blobsDir, r.uploadsDir} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return nil, fmt.Errorf("registry: %w", err)
+		}
+	}
+	return r, nil
+}
+
+// hostScopeRE matches <account>.dkr.ecr.<region>.localhost.
+var hostScopeRE = regexp.MustCompile(`^([0-9]{12})\.dkr\.ecr\.([a-z0-9-]{1,32})\.localhost$`)
+
+// ScopeFromHost returns the scope a Host header selects:
+// "<account>.dkr.ecr.<region>.localhost[:port]" selects that account and
+// region, anything else the default.
+func ScopeFromHost(host string, def tenant.Scope) tenant.Scope {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	m := hostScopeRE.FindStringSubmatch(strings.ToLower(host))
+	if m == nil {
+		return def
+	}
+	return tenant.Scope{Account: m[1], Region: m[2]}
+}
+
+// Store keys (see the package doc).
+func repoKey(s tenant.Scope, name string) string {
+	return s.KeyPrefix("ecr") + "repos/" + name
+}
+func imagePrefix(s tenant.Scope, repo string) string {
+	return s.KeyPrefix("ecr") + "images/" + repo + "/"
+}
+func imageKey(s tenant.Scope, repo, digest string) string { return imagePrefix(s, repo) + digest }
+func tagPrefix(s tenant.Scope, repo string) string {
+	return s.KeyPrefix("ecr") + "tags/" + repo + "/"
+}
+func tagKey(s tenant.Scope, repo, tag string) string { return tagPrefix(s, repo) + tag }
+func linkPrefix(s tenant.Scope, repo string) string {
+	return s.KeyPrefix("ecr") + "blobs/" + repo + "/"
+}
+func linkKey(s tenant.Scope, repo, digest string) string { return linkPrefix(s, repo) + digest }
+func uploadKey(s tenant.Scope, id string) string {
+	return s.KeyPrefix("ecr") + "uploads/" + id
+}
+
+// listDirect lists the keys directly under prefix: a repository "a" must not
+// see the keys of "a/b", whose keys share the prefix but have a '/' in the
+// remainder (digests and tags never contain one).
+func listDirect(tx store.ReadTx, prefix string) ([]store.KV, error) {
+	kvs, err := tx.List(prefix)
+	if err != nil {
+		return nil, err
+	}
+	out := kvs[:0]
+	for _, kv := range kvs {
+		if !strings.Contains(kv.Key[len(prefix):], "/") {
+			out = append(out, kv)
+		}
+	}
+	return out, nil
+}
+
+// lastSegment returns the part of key after its last '/'.
+func lastSegment(key string) string { return key[strings.LastIndexByte(key, '/')+1:] }
