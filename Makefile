@@ -1,0 +1,58 @@
+# fargo: `make run` starts fargo, `make test` passes the tests. Both install
+# what they need first (idempotently): Debian packages and Go modules.
+
+GO      ?= go
+BIN     := bin/fargo
+PKGS    := ./...
+# Debian packages the tests drive: the AWS CLI.
+APT_PKGS := awscli
+
+.PHONY: all build run test bench deps generate vet fmt clean fuzz
+
+all: build
+
+# deps installs what the build and the tests need, once.
+deps:
+	@missing=""; \
+	command -v aws >/dev/null 2>&1 || missing="$$missing awscli"; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+	@$(GO) mod download
+
+build:
+	@mkdir -p bin
+	$(GO) build -trimpath -o $(BIN) ./cmd/fargo
+
+# run starts fargo on 127.0.0.1:4566 with its data in ~/.local/share/fargo.
+# Extra flags: make run ARGS="--dev".
+run: deps build
+	./$(BIN) server $(ARGS)
+
+generate:
+	$(GO) generate ./internal/api/...
+
+vet:
+	$(GO) vet $(PKGS)
+
+test: deps vet build
+	$(GO) test -count=1 -timeout 30m $(PKGS)
+
+# fuzz runs each fuzz target for FUZZTIME (the seed corpora run in `make test`).
+FUZZTIME ?= 30s
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzJSONRequest$$' -fuzztime $(FUZZTIME) ./internal/api/
+	$(GO) test -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME) ./internal/api/sigv4/
+	$(GO) test -run '^$$' -fuzz '^FuzzPrepareTaskDefinition$$' -fuzztime $(FUZZTIME) ./internal/control/
+
+# bench measures fargo beside a named peer in the same run (see test/bench).
+bench: deps build
+	$(GO) run ./test/bench
+
+fmt:
+	gofmt -w cmd internal test
+
+clean:
+	rm -rf bin

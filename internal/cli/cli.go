@@ -1,0 +1,145 @@
+// Package cli is fargo's command tree: it parses flags and environment
+// variables into internal/config structs and hands them to the role that
+// runs. It holds no logic of its own.
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/fargo-run/fargo/internal/config"
+	"github.com/fargo-run/fargo/internal/server"
+	"github.com/fargo-run/fargo/internal/version"
+)
+
+// ErrUsage marks command-line mistakes (exit code 2).
+var ErrUsage = errors.New("usage")
+
+// Env reads environment variables (os.Getenv in main; a map in tests).
+type Env func(string) string
+
+// Run runs the command named by args (without the program name).
+func Run(ctx context.Context, args []string, env Env, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		usage(stderr)
+		return ErrUsage
+	}
+	switch args[0] {
+	case "server":
+		return runServer(ctx, args[1:], env, stdout, stderr)
+	case "version", "--version", "-version":
+		fmt.Fprintln(stdout, "fargo", version.String())
+		return nil
+	case "help", "-h", "--help":
+		usage(stdout)
+		return nil
+	}
+	fmt.Fprintf(stderr, "fargo: unknown command %q\n", args[0])
+	usage(stderr)
+	return ErrUsage
+}
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, `fargo: the AWS container stack (ECS on Fargate, ECR, ...) on your own machine.
+
+Usage:
+  fargo server [flags]   run the control plane and the API on one listener
+  fargo version          print the version
+
+Run 'fargo server -h' for the server's flags.
+`)
+}
+
+func runServer(ctx context.Context, args []string, env Env, stdout, stderr io.Writer) error {
+	cfg := config.DefaultServer()
+	fs := flag.NewFlagSet("fargo server", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var logLevel string
+	var logJSON bool
+	str(fs, env, &cfg.Listen, "listen", "FARGO_LISTEN", cfg.Listen, "address of the API listener")
+	str(fs, env, &cfg.DataDir, "data-dir", "FARGO_DATA_DIR", cfg.DataDir, "directory of the store and the credentials")
+	str(fs, env, &cfg.AccountID, "account-id", "FARGO_ACCOUNT_ID", cfg.AccountID, "account of the administrator key and of dev mode's test keys")
+	str(fs, env, &cfg.Region, "region", "FARGO_REGION", cfg.Region, "default region")
+	boolean(fs, env, &cfg.Dev, "dev", "FARGO_DEV", false, "dev mode: also accept the test keys test/test (and <12-digit account>/test)")
+	boolean(fs, env, &cfg.WriteProfile, "write-profile", "FARGO_WRITE_PROFILE", true, `write the AWS CLI profile "fargo" on start`)
+	str(fs, env, &logLevel, "log-level", "FARGO_LOG_LEVEL", "info", "debug, info, warn or error")
+	boolean(fs, env, &logJSON, "log-json", "FARGO_LOG_JSON", false, "log as JSON lines")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return fmt.Errorf("%w: %v", ErrUsage, err)
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected arguments %q", ErrUsage, fs.Args())
+	}
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("%w: %v", ErrUsage, err)
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(logLevel)); err != nil {
+		return fmt.Errorf("%w: log-level %q: %v", ErrUsage, logLevel, err)
+	}
+	hopts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler = slog.NewTextHandler(stderr, hopts)
+	if logJSON {
+		h = slog.NewJSONHandler(stderr, hopts)
+	}
+	log := slog.New(h)
+
+	srv, err := server.New(ctx, cfg, server.Options{Logger: log, Getenv: env, Banner: stdout})
+	if err != nil {
+		return err
+	}
+	return srv.Run(ctx)
+}
+
+// str defines a string flag whose default comes from an environment
+// variable when set.
+func str(fs *flag.FlagSet, env Env, p *string, name, envName, def, help string) {
+	if v := env(envName); v != "" {
+		def = v
+	}
+	fs.StringVar(p, name, def, help+" (env "+envName+")")
+}
+
+// boolean defines a bool flag whose default comes from an environment
+// variable ("1", "true", "yes" are true).
+func boolean(fs *flag.FlagSet, env Env, p *bool, name, envName string, def bool, help string) {
+	if v := env(envName); v != "" {
+		if b, err := strconv.ParseBool(v); err == nil {
+			def = b
+		} else {
+			def = strings.EqualFold(v, "yes") || strings.EqualFold(v, "on")
+		}
+	}
+	fs.BoolVar(p, name, def, help+" (env "+envName+")")
+}
+
+// ExitCode maps an error from Run to a process exit code.
+func ExitCode(err error) int {
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, ErrUsage):
+		return 2
+	default:
+		return 1
+	}
+}
+
+// Main is main's body, separate so tests can run it.
+func Main(ctx context.Context) int {
+	err := Run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	if err != nil && !errors.Is(err, context.Canceled) {
+		fmt.Fprintln(os.Stderr, "fargo:", err)
+	}
+	return ExitCode(err)
+}

@@ -1,0 +1,96 @@
+// Package config holds the settings of each fargo role as one plain struct,
+// with documented defaults and a Validate method. Flags and environment
+// variables are parsed into these structs by internal/cli; nothing here reads
+// the process environment itself.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+)
+
+// Defaults.
+const (
+	DefaultListen    = "127.0.0.1:4566"
+	DefaultRegion    = "us-east-1"
+	DefaultAccountID = "000000000000"
+	// DevAccessKeyID and DevSecretAccessKey are the well-known test keys
+	// that dev mode accepts, as other emulators do.
+	DevAccessKeyID     = "test"
+	DevSecretAccessKey = "test"
+	// DefaultMaxBodyBytes bounds an API request body. ECR's UploadLayerPart
+	// carries up to 20 MiB of layer data, base64-encoded in JSON.
+	DefaultMaxBodyBytes = 32 << 20
+)
+
+var (
+	accountRe = regexp.MustCompile(`^[0-9]{12}$`)
+	regionRe  = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]+$`)
+)
+
+// Server is the configuration of `fargo server`.
+type Server struct {
+	// Listen is the address of the one listener that serves every API.
+	Listen string
+	// DataDir holds the store and the credentials.
+	DataDir string
+	// AccountID is the account of the administrator key pair and of dev
+	// mode's test keys.
+	AccountID string
+	// Region is the default region: the one written into the AWS CLI
+	// profile and meant by registry hosts that don't name one.
+	Region string
+	// Dev accepts the well-known test keys (see internal/auth).
+	Dev bool
+	// WriteProfile writes the AWS CLI profile "fargo" on start.
+	WriteProfile bool
+	// MaxBodyBytes bounds API request bodies.
+	MaxBodyBytes int64
+}
+
+// DefaultServer returns a Server with every default filled in.
+func DefaultServer() Server {
+	return Server{
+		Listen:       DefaultListen,
+		DataDir:      defaultDataDir(),
+		AccountID:    DefaultAccountID,
+		Region:       DefaultRegion,
+		WriteProfile: true,
+		MaxBodyBytes: DefaultMaxBodyBytes,
+	}
+}
+
+func defaultDataDir() string {
+	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
+		return filepath.Join(d, "fargo")
+	}
+	if h, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(h, ".local", "share", "fargo")
+	}
+	return "fargo-data"
+}
+
+// Validate reports the first invalid setting.
+func (c Server) Validate() error {
+	var errs []error
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		errs = append(errs, fmt.Errorf("listen %q: %w", c.Listen, err))
+	}
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("data-dir must not be empty"))
+	}
+	if !accountRe.MatchString(c.AccountID) {
+		errs = append(errs, fmt.Errorf("account-id %q: must be 12 digits", c.AccountID))
+	}
+	if !regionRe.MatchString(c.Region) {
+		errs = append(errs, fmt.Errorf("region %q: not a region name such as us-east-1", c.Region))
+	}
+	if c.MaxBodyBytes <= 0 {
+		errs = append(errs, errors.New("max body bytes must be positive"))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,222 @@
+// Package server is the composition root of fargo's control plane: it opens
+// the store, loads the keys, builds the domain services and the API router,
+// and runs the one listener until its context ends. Only cmd (through
+// internal/cli) and tests import it.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/fargo-run/fargo/internal/api"
+	"github.com/fargo-run/fargo/internal/api/sigv4"
+	"github.com/fargo-run/fargo/internal/auth"
+	"github.com/fargo-run/fargo/internal/config"
+	"github.com/fargo-run/fargo/internal/control"
+	"github.com/fargo-run/fargo/internal/store/bolt"
+)
+
+// Options are the server's process-level dependencies.
+type Options struct {
+	// Logger is the structured log (nil: discard).
+	Logger *slog.Logger
+	// Getenv reads the environment (for the AWS CLI profile paths).
+	Getenv func(string) string
+	// Banner receives the human-readable "how to use me" text (nil: none).
+	Banner io.Writer
+}
+
+// Server is a running-to-be fargo control plane.
+type Server struct {
+	cfg    config.Server
+	opts   Options
+	log    *slog.Logger
+	st     *bolt.Store
+	keys   *auth.Keyring
+	admin  auth.Key
+	fresh  bool // the admin key was created by this start
+	router *api.Router
+	ln     net.Listener
+}
+
+// New opens the data directory and builds the server; it does not listen
+// yet. Callers must call Run (or Close).
+func New(ctx context.Context, cfg config.Server, opts Options) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Getenv == nil {
+		opts.Getenv = os.Getenv
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data dir: %w", err)
+	}
+	st, err := bolt.Open(filepath.Join(cfg.DataDir, "fargo.db"), bolt.Options{Logger: opts.Logger})
+	if err != nil {
+		return nil, fmt.Errorf("open store in %s: %w", cfg.DataDir, err)
+	}
+	s := &Server{cfg: cfg, opts: opts, log: opts.Logger, st: st}
+	if err := s.build(ctx); err != nil {
+		_ = st.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Server) build(ctx context.Context) error {
+	keys, err := auth.Open(ctx, s.st, auth.Options{
+		Dev: s.cfg.Dev, DevAccount: s.cfg.AccountID, DevSecret: config.DevSecretAccessKey,
+	})
+	if err != nil {
+		return err
+	}
+	admin, fresh, err := keys.EnsureAdmin(ctx, s.cfg.AccountID)
+	if err != nil {
+		return err
+	}
+	s.keys, s.admin, s.fresh = keys, admin, fresh
+
+	reg := prometheus.NewRegistry()
+	if err := reg.Register(collectors.NewGoCollector()); err != nil {
+		return err
+	}
+	if err := reg.Register(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})); err != nil {
+		return err
+	}
+	metrics, err := api.NewMetrics(reg)
+	if err != nil {
+		return err
+	}
+	ctl := control.New(control.Config{Logger: s.log}, s.st)
+	jsonSvcs, querySvcs := services(ctl)
+	s.router = api.NewRouter(api.Config{
+		MaxBodyBytes: s.cfg.MaxBodyBytes,
+		Verifier:     &sigv4.Verifier{Credentials: keys},
+		Logger:       s.log,
+		Metrics:      promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
+	}, metrics, jsonSvcs, querySvcs)
+	return nil
+}
+
+// Listen binds the listener (Run calls it when needed). Tests listen on
+// port 0 and read Addr.
+func (s *Server) Listen() error {
+	if s.ln != nil {
+		return nil
+	}
+	ln, err := net.Listen("tcp", s.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	s.ln = ln
+	return nil
+}
+
+// Addr is the listener's address (after Listen).
+func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// Endpoint is the URL clients use: the listener's address, with an
+// unspecified host replaced by loopback.
+func (s *Server) Endpoint() string {
+	host, port, _ := net.SplitHostPort(s.Addr())
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, port)
+}
+
+// Handler is the server's http.Handler (for in-process tests).
+func (s *Server) Handler() http.Handler { return s.router }
+
+// AdminKey is the administrator key pair.
+func (s *Server) AdminKey() auth.Key { return s.admin }
+
+// Run serves until ctx ends, then shuts down gracefully and closes the
+// store. It always closes the server.
+func (s *Server) Run(ctx context.Context) error {
+	defer s.Close()
+	if err := s.Listen(); err != nil {
+		return err
+	}
+	if err := s.announce(); err != nil {
+		return err
+	}
+	hs := &http.Server{
+		Handler:           s.router,
+		ReadHeaderTimeout: 30 * time.Second,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(s.ln) }()
+	s.router.SetReady(true)
+	s.log.Info("fargo ready", "endpoint", s.Endpoint(), "account", s.cfg.AccountID, "region", s.cfg.Region, "dev", s.cfg.Dev, "data_dir", s.cfg.DataDir)
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	s.router.SetReady(false)
+	s.log.Info("shutting down")
+	shutCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := hs.Shutdown(shutCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		s.log.Warn("shutdown", "err", err)
+	}
+	return nil
+}
+
+// Close releases the store and the listener.
+func (s *Server) Close() error {
+	if s.ln != nil {
+		_ = s.ln.Close()
+	}
+	return s.st.Close()
+}
+
+// announce writes the AWS CLI profile and tells the user how to connect.
+func (s *Server) announce() error {
+	ep := s.Endpoint()
+	profileNote := ""
+	if s.cfg.WriteProfile {
+		creds, conf, err := auth.ProfilePaths(s.opts.Getenv)
+		if err == nil {
+			err = auth.WriteCLIProfile(creds, conf, auth.CLIProfile{Name: "fargo", Key: s.admin, Region: s.cfg.Region, EndpointURL: ep})
+		}
+		if err != nil {
+			s.log.Warn("could not write the AWS CLI profile", "err", err)
+		} else {
+			profileNote = fmt.Sprintf("  AWS CLI profile \"fargo\" written to %s and %s:\n    aws --profile fargo ecs list-clusters\n", conf, creds)
+		}
+	}
+	if s.opts.Banner == nil {
+		return nil
+	}
+	fmt.Fprintf(s.opts.Banner, "fargo is listening on %s (account %s, region %s)\n", ep, s.cfg.AccountID, s.cfg.Region)
+	fmt.Fprint(s.opts.Banner, profileNote)
+	if s.fresh {
+		fmt.Fprintf(s.opts.Banner, "  Created the administrator key pair (kept in %s):\n", s.cfg.DataDir)
+		fmt.Fprintf(s.opts.Banner, "    export AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s AWS_REGION=%s AWS_ENDPOINT_URL=%s\n",
+			s.admin.AccessKeyID, s.admin.SecretAccessKey, s.cfg.Region, ep)
+	} else {
+		fmt.Fprintf(s.opts.Banner, "  Administrator access key: %s (secret in the \"fargo\" profile)\n", s.admin.AccessKeyID)
+	}
+	if s.cfg.Dev {
+		fmt.Fprintf(s.opts.Banner, "  Dev mode: the test keys test/test act for account %s.\n", s.cfg.AccountID)
+	}
+	return nil
+}

@@ -1,0 +1,49 @@
+package server
+
+import (
+	"github.com/fargo-run/fargo/internal/api"
+	"github.com/fargo-run/fargo/internal/api/autoscalingwire"
+	"github.com/fargo-run/fargo/internal/api/cloudwatchwire"
+	"github.com/fargo-run/fargo/internal/api/ecrwire"
+	"github.com/fargo-run/fargo/internal/api/ecs"
+	"github.com/fargo-run/fargo/internal/api/elbv2wire"
+	"github.com/fargo-run/fargo/internal/api/logswire"
+	"github.com/fargo-run/fargo/internal/api/servicediscoverywire"
+	"github.com/fargo-run/fargo/internal/api/sts"
+	"github.com/fargo-run/fargo/internal/api/wire"
+	"github.com/fargo-run/fargo/internal/control"
+)
+
+// services lists every AWS service on the listener. Services fargo does not
+// implement yet are still routed, so that their operations answer
+// UnknownOperationException (JSON) or InvalidAction (query) in the
+// service's own error shape.
+func services(ctl *control.Control) ([]*api.JSONService, []*api.QueryService) {
+	jsonSvcs := []*api.JSONService{
+		ecs.New(ctl),
+		modelService(ecrwire.SigningName, ecrwire.TargetPrefix, ecrwire.JSONVersion, "message", ecrwire.Operations),
+		modelService(logswire.SigningName, logswire.TargetPrefix, logswire.JSONVersion, "message", logswire.Operations),
+		modelService(autoscalingwire.SigningName, autoscalingwire.TargetPrefix, autoscalingwire.JSONVersion, "Message", autoscalingwire.Operations),
+		modelService(servicediscoverywire.SigningName, servicediscoverywire.TargetPrefix, servicediscoverywire.JSONVersion, "Message", servicediscoverywire.Operations),
+		// CloudWatch's awsJson1_0 form; its query form is below.
+		modelService(cloudwatchwire.SigningName, "GraniteServiceVersion20100801", "1.0", "message", cloudwatchwire.Operations),
+	}
+	querySvcs := []*api.QueryService{
+		sts.New(),
+		{Name: elbv2wire.SigningName, Version: elbv2wire.APIVersion, XMLNS: "http://elasticloadbalancing.amazonaws.com/doc/" + elbv2wire.APIVersion + "/"},
+		{Name: cloudwatchwire.SigningName, Version: cloudwatchwire.APIVersion, XMLNS: "http://monitoring.amazonaws.com/doc/" + cloudwatchwire.APIVersion + "/"},
+	}
+	return jsonSvcs, querySvcs
+}
+
+// modelService is a JSON service known from its model, with no operation
+// implemented yet.
+func modelService(name, prefix, version, msgKey string, ops map[string]wire.OperationInfo) *api.JSONService {
+	return &api.JSONService{
+		Name: name, TargetPrefix: prefix, JSONVersion: version, MessageKey: msgKey,
+		Known: func(op string) bool {
+			_, ok := ops[op]
+			return ok
+		},
+	}
+}

@@ -1,0 +1,206 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+)
+
+// process is a server under test.
+type process struct {
+	name string
+	url  string
+	cmd  *exec.Cmd
+}
+
+// startProcess starts a server on a free port (passed as the last argument,
+// or in envPort) and waits until readyPath answers.
+func startProcess(ctx context.Context, name string, argv []string, envPort, readyPath string) (*process, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	addr := l.Addr().String()
+	l.Close()
+	_, port, _ := net.SplitHostPort(addr)
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.Env = os.Environ()
+	if envPort != "" {
+		cmd.Env = append(cmd.Env, envPort+"="+addr)
+	} else {
+		cmd.Args = append(cmd.Args, port)
+	}
+	var logs bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", name, err)
+	}
+	p := &process{name: name, url: "http://" + addr, cmd: cmd}
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get(p.url + readyPath)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode < 500 {
+				return p, nil
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	p.stop()
+	return nil, fmt.Errorf("%s did not start: %s", name, logs.String())
+}
+
+func (p *process) stop() {
+	if p.cmd.Process != nil {
+		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { _ = p.cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+			<-done
+		}
+	}
+}
+
+// apiOp is one benchmarked operation.
+type apiOp struct {
+	name    string
+	service string // SigV4 signing name
+	target  string // X-Amz-Target
+	body    func(i int) string
+	setup   func(url string) error
+}
+
+const ecsPrefix = "AmazonEC2ContainerServiceV20141113."
+
+const benchTaskDef = `{"family":"bench","executionRoleArn":"arn:aws:iam::000000000000:role/ecsTaskExecutionRole","requiresCompatibilities":["FARGATE"],"networkMode":"awsvpc","cpu":"256","memory":"512",` +
+	`"containerDefinitions":[{"name":"web","image":"nginx","essential":true,"portMappings":[{"containerPort":80}]}]}`
+
+func apiOps() []apiOp {
+	setup := func(url string) error {
+		for _, c := range []struct{ target, body string }{
+			{ecsPrefix + "CreateCluster", `{"clusterName":"bench"}`},
+			{ecsPrefix + "RegisterTaskDefinition", benchTaskDef},
+		} {
+			status, body, err := send(http.DefaultClient, url, "ecs", c.target, c.body)
+			if err != nil {
+				return err
+			}
+			if status != 200 {
+				return fmt.Errorf("%s: %d %s", c.target, status, body)
+			}
+		}
+		return nil
+	}
+	return []apiOp{
+		{name: "DescribeTaskDefinition", service: "ecs", target: ecsPrefix + "DescribeTaskDefinition",
+			body: func(int) string { return `{"taskDefinition":"bench"}` }, setup: setup},
+		{name: "ListClusters", service: "ecs", target: ecsPrefix + "ListClusters",
+			body: func(int) string { return `{}` }, setup: setup},
+		{name: "RegisterTaskDefinition", service: "ecs", target: ecsPrefix + "RegisterTaskDefinition",
+			body: func(i int) string { return strings.Replace(benchTaskDef, `"bench"`, fmt.Sprintf(`"bench%d"`, i%8), 1) }, setup: setup},
+	}
+}
+
+var signer = v4.NewSigner()
+
+// send signs and sends one awsJson request.
+func send(c *http.Client, url, service, target, body string) (int, string, error) {
+	req, err := http.NewRequest(http.MethodPost, url+"/", strings.NewReader(body))
+	if err != nil {
+		return 0, "", err
+	}
+	req.Header.Set("Content-Type", "application/x-amz-json-1.1")
+	req.Header.Set("X-Amz-Target", target)
+	sum := sha256.Sum256([]byte(body))
+	if err := signer.SignHTTP(context.Background(), aws.Credentials{AccessKeyID: "test", SecretAccessKey: "test"},
+		req, hex.EncodeToString(sum[:]), service, "us-east-1", time.Now()); err != nil {
+		return 0, "", err
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), nil
+}
+
+type result struct {
+	rps      float64
+	p50, p99 time.Duration
+	errors   int
+}
+
+// load runs op from n clients for d and reports throughput and latency.
+func load(url string, op apiOp, n int, d time.Duration) (result, error) {
+	tr := &http.Transport{MaxIdleConnsPerHost: n, MaxConnsPerHost: n}
+	defer tr.CloseIdleConnections()
+	c := &http.Client{Transport: tr, Timeout: 30 * time.Second}
+	var mu sync.Mutex
+	var lat []time.Duration
+	errs := 0
+	var firstErr error
+	stop := time.Now().Add(d)
+	start := time.Now()
+	var wg sync.WaitGroup
+	for w := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var mine []time.Duration
+			bad := 0
+			for i := w; time.Now().Before(stop); i += n {
+				t0 := time.Now()
+				status, body, err := send(c, url, op.service, op.target, op.body(i))
+				mine = append(mine, time.Since(t0))
+				if err != nil || status != 200 {
+					bad++
+					mu.Lock()
+					if firstErr == nil {
+						firstErr = fmt.Errorf("status %d: %s %v", status, body, err)
+					}
+					mu.Unlock()
+				}
+			}
+			mu.Lock()
+			lat = append(lat, mine...)
+			errs += bad
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	if len(lat) == 0 {
+		return result{}, fmt.Errorf("no request completed")
+	}
+	if errs > len(lat)/10 {
+		return result{}, fmt.Errorf("%d of %d requests failed, first: %v", errs, len(lat), firstErr)
+	}
+	slices.Sort(lat)
+	return result{
+		rps:    float64(len(lat)-errs) / elapsed.Seconds(),
+		p50:    lat[len(lat)/2],
+		p99:    lat[len(lat)*99/100],
+		errors: errs,
+	}, nil
+}
