@@ -1,0 +1,282 @@
+package network
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/fargo-run/fargo/internal/errdefs"
+	"golang.org/x/sys/unix"
+)
+
+// PortMapping asks for a container port to be published on the host
+// (bridge network mode).
+type PortMapping struct {
+	HostIP        netip.Addr // zero: Config.PublishIP
+	HostPort      uint16     // 0: an ephemeral port the kernel picks
+	ContainerPort uint16
+	Protocol      string // "tcp" (default) or "udp"
+}
+
+// Binding is a published port, as DescribeTasks' networkBindings and the
+// metadata endpoint's Ports show it.
+type Binding struct {
+	HostIP        netip.Addr `json:"hostIp"`
+	HostPort      uint16     `json:"hostPort"`
+	ContainerPort uint16     `json:"containerPort"`
+	Protocol      string     `json:"protocol"`
+}
+
+// Timeouts of the port proxies.
+const (
+	proxyDialTimeout = 5 * time.Second
+	udpIdleTimeout   = 60 * time.Second
+)
+
+// PublishPorts publishes container ports of a set-up task on the host, each
+// through a userspace proxy to the task's IP (see the package doc for why
+// not DNAT). Bindings are persisted and re-published by Recover. On error
+// nothing of this call stays published.
+func (m *Manager) PublishPorts(ctx context.Context, taskID string, ports []PortMapping) ([]Binding, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return nil, errdefs.Newf(errdefs.ErrUnavailable, "network: manager closed")
+	}
+	t, ok := m.st.Tasks[taskID]
+	if !ok || !t.Ready || t.busy {
+		return nil, errdefs.NotFoundf("network: no network for task %s", taskID)
+	}
+	var started []*proxy
+	var out []Binding
+	fail := func(err error) ([]Binding, error) {
+		for _, p := range started {
+			p.Close()
+		}
+		return nil, err
+	}
+	for _, pm := range ports {
+		b := Binding{HostIP: pm.HostIP, HostPort: pm.HostPort, ContainerPort: pm.ContainerPort, Protocol: pm.Protocol}
+		if !b.HostIP.IsValid() {
+			b.HostIP = m.cfg.PublishIP
+		}
+		if b.Protocol == "" {
+			b.Protocol = "tcp"
+		}
+		if b.Protocol != "tcp" && b.Protocol != "udp" {
+			return fail(errdefs.Invalidf("network: protocol %q is not tcp or udp", pm.Protocol))
+		}
+		if b.ContainerPort == 0 {
+			return fail(errdefs.Invalidf("network: container port 0"))
+		}
+		p, err := startProxy(b, netip.AddrPortFrom(t.IP, b.ContainerPort), m.log.With("task", taskID))
+		if err != nil {
+			return fail(err)
+		}
+		started = append(started, p)
+		out = append(out, p.binding)
+	}
+	t.Ports = append(t.Ports, out...)
+	if err := m.st.save(m.cfg.StateDir); err != nil {
+		t.Ports = t.Ports[:len(t.Ports)-len(out)]
+		return fail(err)
+	}
+	m.proxies[taskID] = append(m.proxies[taskID], started...)
+	return out, nil
+}
+
+// proxy forwards one published port to a task.
+type proxy struct {
+	binding Binding
+	target  netip.AddrPort
+	log     *slog.Logger
+
+	ln  net.Listener // tcp
+	pc  *net.UDPConn // udp
+	wg  sync.WaitGroup
+	mu  sync.Mutex
+	cs  map[io.Closer]struct{} // live tcp connections and udp sessions
+	end bool
+}
+
+// startProxy listens on the binding's host address and serves it. A
+// binding with HostPort 0 comes back with the port the kernel chose.
+func startProxy(b Binding, target netip.AddrPort, log *slog.Logger) (*proxy, error) {
+	p := &proxy{binding: b, target: target, log: log, cs: map[io.Closer]struct{}{}}
+	addr := net.JoinHostPort(b.HostIP.String(), strconv.Itoa(int(b.HostPort)))
+	var port int
+	switch b.Protocol {
+	case "tcp":
+		ln, err := net.Listen("tcp4", addr)
+		if err != nil {
+			return nil, portError(b, err)
+		}
+		p.ln = ln
+		port = ln.Addr().(*net.TCPAddr).Port
+		p.wg.Go(p.serveTCP)
+	case "udp":
+		ua, err := net.ResolveUDPAddr("udp4", addr)
+		if err != nil {
+			return nil, portError(b, err)
+		}
+		pc, err := net.ListenUDP("udp4", ua)
+		if err != nil {
+			return nil, portError(b, err)
+		}
+		p.pc = pc
+		port = pc.LocalAddr().(*net.UDPAddr).Port
+		p.wg.Go(p.serveUDP)
+	}
+	p.binding.HostPort = uint16(port)
+	log.Info("port published", "host", net.JoinHostPort(b.HostIP.String(), strconv.Itoa(port)), "protocol", b.Protocol, "target", target)
+	return p, nil
+}
+
+func portError(b Binding, err error) error {
+	if errors.Is(err, unix.EADDRINUSE) {
+		return errdefs.Conflictf("network: host port %s/%d is in use", b.Protocol, b.HostPort)
+	}
+	return fmt.Errorf("network: publish %s/%d: %w", b.Protocol, b.HostPort, err)
+}
+
+// Close stops listening and cuts the connections in flight.
+func (p *proxy) Close() {
+	p.mu.Lock()
+	p.end = true
+	for c := range p.cs {
+		c.Close()
+	}
+	p.mu.Unlock()
+	if p.ln != nil {
+		p.ln.Close()
+	}
+	if p.pc != nil {
+		p.pc.Close()
+	}
+	p.wg.Wait()
+}
+
+// track registers a closer to be cut by Close; false when closing.
+func (p *proxy) track(c io.Closer) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.end {
+		return false
+	}
+	p.cs[c] = struct{}{}
+	return true
+}
+
+func (p *proxy) untrack(c io.Closer) {
+	p.mu.Lock()
+	delete(p.cs, c)
+	p.mu.Unlock()
+}
+
+func (p *proxy) serveTCP() {
+	for {
+		c, err := p.ln.Accept()
+		if err != nil {
+			if !errors.Is(err, net.ErrClosed) {
+				p.log.Warn("port proxy accept", "err", err)
+			}
+			return
+		}
+		if !p.track(c) {
+			c.Close()
+			return
+		}
+		p.wg.Go(func() {
+			defer p.untrack(c)
+			defer c.Close()
+			p.pipeTCP(c.(*net.TCPConn))
+		})
+	}
+}
+
+// pipeTCP copies both ways, passing half-closes through.
+func (p *proxy) pipeTCP(client *net.TCPConn) {
+	d := net.Dialer{Timeout: proxyDialTimeout}
+	uc, err := d.Dial("tcp4", p.target.String())
+	if err != nil {
+		p.log.Debug("port proxy dial", "target", p.target, "err", err)
+		return
+	}
+	upstream := uc.(*net.TCPConn)
+	if !p.track(upstream) {
+		upstream.Close()
+		return
+	}
+	defer p.untrack(upstream)
+	defer upstream.Close()
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		io.Copy(upstream, client) //nolint:errcheck // the peer's close ends it
+		upstream.CloseWrite()
+	})
+	io.Copy(client, upstream) //nolint:errcheck // the peer's close ends it
+	client.CloseWrite()
+	wg.Wait()
+}
+
+// serveUDP keeps one upstream socket per client address; replies go back
+// from the published port. Sessions idle for udpIdleTimeout are dropped.
+func (p *proxy) serveUDP() {
+	sessions := map[netip.AddrPort]*net.UDPConn{}
+	var smu sync.Mutex
+	buf := make([]byte, 65535)
+	for {
+		n, client, err := p.pc.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			if !errors.Is(err, net.ErrClosed) {
+				p.log.Warn("port proxy read", "err", err)
+			}
+			return
+		}
+		smu.Lock()
+		up, ok := sessions[client]
+		if !ok {
+			up, err = net.DialUDP("udp4", nil, net.UDPAddrFromAddrPort(p.target))
+			if err != nil || !p.track(up) {
+				smu.Unlock()
+				if up != nil {
+					up.Close()
+				}
+				continue
+			}
+			sessions[client] = up
+			p.wg.Go(func() {
+				defer func() {
+					smu.Lock()
+					delete(sessions, client)
+					smu.Unlock()
+					p.untrack(up)
+					up.Close()
+				}()
+				rbuf := make([]byte, 65535)
+				for {
+					up.SetReadDeadline(time.Now().Add(udpIdleTimeout))
+					n, err := up.Read(rbuf)
+					if err != nil {
+						return
+					}
+					if _, err := p.pc.WriteToUDPAddrPort(rbuf[:n], client); err != nil {
+						return
+					}
+				}
+			})
+		}
+		smu.Unlock()
+		up.Write(buf[:n]) //nolint:errcheck // datagrams may be lost
+	}
+}
