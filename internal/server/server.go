@@ -25,7 +25,9 @@ import (
 	"github.com/fargo-run/fargo/internal/auth"
 	"github.com/fargo-run/fargo/internal/config"
 	"github.com/fargo-run/fargo/internal/control"
+	"github.com/fargo-run/fargo/internal/registry"
 	"github.com/fargo-run/fargo/internal/store/bolt"
+	"github.com/fargo-run/fargo/internal/tenant"
 )
 
 // Options are the server's process-level dependencies.
@@ -49,6 +51,8 @@ type Server struct {
 	fresh  bool // the admin key was created by this start
 	router *api.Router
 	ln     net.Listener
+	images *registry.Registry
+	tokens *auth.TokenIssuer
 }
 
 // New opens the data directory and builds the server; it does not listen
@@ -102,14 +106,31 @@ func (s *Server) build(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	tokens, err := auth.NewTokenIssuer(ctx, s.st, nil)
+	if err != nil {
+		return err
+	}
+	images, err := registry.New(registry.Config{
+		DataDir:      filepath.Join(s.cfg.DataDir, "registry"),
+		DefaultScope: tenant.Scope{Account: s.cfg.AccountID, Region: s.cfg.Region},
+		Auth:         registryAuth{tokens: tokens},
+	}, s.st, s.log.With("component", "registry"))
+	if err != nil {
+		return fmt.Errorf("registry: %w", err)
+	}
 	ctl := control.New(control.Config{Logger: s.log}, s.st)
-	jsonSvcs, querySvcs := services(ctl)
+	jsonSvcs, querySvcs := services(deps{
+		control: ctl, registry: images, tokens: tokens, store: s.st, cfg: s.cfg,
+		registryHost: s.registryHost,
+	})
 	s.router = api.NewRouter(api.Config{
 		MaxBodyBytes: s.cfg.MaxBodyBytes,
 		Verifier:     &sigv4.Verifier{Credentials: keys},
 		Logger:       s.log,
+		Registry:     images.Handler(),
 		Metrics:      promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
 	}, metrics, jsonSvcs, querySvcs)
+	s.images, s.tokens = images, tokens
 	return nil
 }
 
@@ -138,6 +159,17 @@ func (s *Server) Endpoint() string {
 		host = "127.0.0.1"
 	}
 	return "http://" + net.JoinHostPort(host, port)
+}
+
+// registryHost is the host:port of the registry in repository URIs: the
+// listener's address, with loopback spelled "localhost" (docker allows
+// plain HTTP to it).
+func (s *Server) registryHost() string {
+	if s.ln == nil {
+		return s.cfg.Listen
+	}
+	_, port, _ := net.SplitHostPort(s.Addr())
+	return net.JoinHostPort("localhost", port)
 }
 
 // Handler is the server's http.Handler (for in-process tests).

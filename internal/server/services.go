@@ -11,16 +11,32 @@ import (
 	"github.com/fargo-run/fargo/internal/api/servicediscoverywire"
 	"github.com/fargo-run/fargo/internal/api/sts"
 	"github.com/fargo-run/fargo/internal/api/wire"
+	"github.com/fargo-run/fargo/internal/auth"
+	"github.com/fargo-run/fargo/internal/config"
 	"github.com/fargo-run/fargo/internal/control"
+	"github.com/fargo-run/fargo/internal/registry"
+	"github.com/fargo-run/fargo/internal/store"
 )
+
+// deps are what the API adapters are built from.
+type deps struct {
+	control  *control.Control
+	registry *registry.Registry
+	tokens   *auth.TokenIssuer
+	store    store.Store
+	// registryHost returns the host:port clients reach the registry at
+	// (known once the listener is bound).
+	registryHost func() string
+	cfg          config.Server
+}
 
 // services lists every AWS service on the listener. Services fargo does not
 // implement yet are still routed, so that their operations answer
 // UnknownOperationException (JSON) or InvalidAction (query) in the
 // service's own error shape.
-func services(ctl *control.Control) ([]*api.JSONService, []*api.QueryService) {
+func services(d deps) ([]*api.JSONService, []*api.QueryService) {
 	jsonSvcs := []*api.JSONService{
-		ecs.New(ctl),
+		ecs.New(d.control),
 		modelService(ecrwire.SigningName, ecrwire.TargetPrefix, ecrwire.JSONVersion, "message", ecrwire.Operations),
 		modelService(logswire.SigningName, logswire.TargetPrefix, logswire.JSONVersion, "message", logswire.Operations),
 		modelService(autoscalingwire.SigningName, autoscalingwire.TargetPrefix, autoscalingwire.JSONVersion, "Message", autoscalingwire.Operations),
