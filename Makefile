@@ -4,8 +4,10 @@
 GO      ?= go
 BIN     := bin/fargo
 PKGS    := ./...
-# Debian packages the tests drive: the AWS CLI.
-APT_PKGS := awscli
+# Debian packages fargo and its tests need, as "command:package" pairs:
+# runc runs the containers; Debian's AWS CLI v2 (/usr/bin/aws, which has
+# `aws logs tail`) and skopeo are real clients the tests drive.
+APT_DEPS := /usr/bin/aws:awscli skopeo:skopeo runc:runc
 
 .PHONY: all build run test bench deps generate vet fmt clean fuzz
 
@@ -14,11 +16,14 @@ all: build
 # deps installs what the build and the tests need, once.
 deps:
 	@missing=""; \
-	command -v aws >/dev/null 2>&1 || missing="$$missing awscli"; \
+	for pair in $(APT_DEPS); do \
+		cmd=$${pair%%:*}; pkg=$${pair##*:}; \
+		command -v $$cmd >/dev/null 2>&1 || missing="$$missing $$pkg"; \
+	done; \
 	if [ -n "$$missing" ]; then \
-		echo "installing:$$missing"; \
+		echo "installing Debian packages:$$missing"; \
 		if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
-		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 	@$(GO) mod download
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -320,20 +321,26 @@ func (c *Control) ActiveCluster(ctx context.Context, s tenant.Scope, ref string)
 	return cl, nil
 }
 
-// Counts returns the live counts of a cluster.
+// Counts returns the live counts of a cluster, derived from its tasks.
 func (c *Control) Counts(ctx context.Context, s tenant.Scope, cl *Cluster) ClusterCounts {
-	// No task or service exists yet in this version of the control plane,
-	// so every count is truly zero; statistics list the same keys AWS does.
-	return ClusterCounts{Statistics: []KeyValue{
-		{Name: "runningEC2TasksCount", Value: "0"},
-		{Name: "runningFargateTasksCount", Value: "0"},
-		{Name: "pendingEC2TasksCount", Value: "0"},
-		{Name: "pendingFargateTasksCount", Value: "0"},
-		{Name: "activeEC2ServiceCount", Value: "0"},
-		{Name: "activeFargateServiceCount", Value: "0"},
-		{Name: "drainingEC2ServiceCount", Value: "0"},
-		{Name: "drainingFargateServiceCount", Value: "0"},
-	}}
+	running, pending, err := c.countTasks(ctx, s, cl.Name)
+	if err != nil {
+		c.log.Warn("count tasks", "cluster", cl.Name, "err", err)
+	}
+	n := func(v int) string { return strconv.Itoa(v) }
+	return ClusterCounts{
+		RunningTasks: running, PendingTasks: pending,
+		Statistics: []KeyValue{
+			{Name: "runningEC2TasksCount", Value: "0"},
+			{Name: "runningFargateTasksCount", Value: n(running)},
+			{Name: "pendingEC2TasksCount", Value: "0"},
+			{Name: "pendingFargateTasksCount", Value: n(pending)},
+			{Name: "activeEC2ServiceCount", Value: "0"},
+			{Name: "activeFargateServiceCount", Value: "0"},
+			{Name: "drainingEC2ServiceCount", Value: "0"},
+			{Name: "drainingFargateServiceCount", Value: "0"},
+		},
+	}
 }
 
 // DescribeClusters returns the clusters named (default: "default") and the
@@ -430,6 +437,19 @@ func (c *Control) DeleteCluster(ctx context.Context, s tenant.Scope, ref string)
 		}
 		if cl.Status != StatusActive {
 			return ErrClusterNotFound
+		}
+		tasks, err := tx.List(keyPrefix(s) + "tasks/" + name + "/")
+		if err != nil {
+			return err
+		}
+		for _, kv := range tasks {
+			t, err := decode[Task](kv)
+			if err != nil {
+				return err
+			}
+			if t.Active() {
+				return ErrClusterHasTasks
+			}
 		}
 		cl.Status = StatusInactive
 		cl.DeletedAt = c.now().UTC()

@@ -105,7 +105,7 @@ func (a *Adapter) listClusters(ctx context.Context, req *api.Request, in *w.List
 	if arns == nil {
 		arns = []string{}
 	}
-	return &w.ListClustersResponse{ClusterArns: arns, NextToken: optString(next)}, nil
+	return &w.ListClustersResponse{ClusterArns: arns, NextToken: optStr(next)}, nil
 }
 
 func (a *Adapter) deleteCluster(ctx context.Context, req *api.Request, in *w.DeleteClusterRequest) (*w.DeleteClusterResponse, error) {
@@ -226,20 +226,20 @@ func clusterConfigToWire(in *control.ClusterConfiguration) *w.ClusterConfigurati
 	}
 	out := &w.ClusterConfiguration{}
 	if e := in.ExecuteCommand; e != nil {
-		out.ExecuteCommandConfiguration = &w.ExecuteCommandConfiguration{KmsKeyId: optString(e.KmsKeyID), Logging: optString(e.Logging)}
+		out.ExecuteCommandConfiguration = &w.ExecuteCommandConfiguration{KmsKeyId: optStr(e.KmsKeyID), Logging: optStr(e.Logging)}
 		if l := e.Log; l != nil {
 			out.ExecuteCommandConfiguration.LogConfiguration = &w.ExecuteCommandLogConfiguration{
-				CloudWatchLogGroupName:      optString(l.CloudWatchLogGroupName),
+				CloudWatchLogGroupName:      optStr(l.CloudWatchLogGroupName),
 				CloudWatchEncryptionEnabled: wire.Bool(l.CloudWatchEncryptionEnabled),
-				S3BucketName:                optString(l.S3BucketName),
+				S3BucketName:                optStr(l.S3BucketName),
 				S3EncryptionEnabled:         wire.Bool(l.S3EncryptionEnabled),
-				S3KeyPrefix:                 optString(l.S3KeyPrefix),
+				S3KeyPrefix:                 optStr(l.S3KeyPrefix),
 			}
 		}
 	}
 	if m := in.ManagedStorage; m != nil {
 		out.ManagedStorageConfiguration = &w.ManagedStorageConfiguration{
-			KmsKeyId: optString(m.KmsKeyID), FargateEphemeralStorageKmsKeyId: optString(m.FargateEphemeralStorageKmsKeyID),
+			KmsKeyId: optStr(m.KmsKeyID), FargateEphemeralStorageKmsKeyId: optStr(m.FargateEphemeralStorageKmsKeyID),
 		}
 	}
 	return out
@@ -248,7 +248,7 @@ func clusterConfigToWire(in *control.ClusterConfiguration) *w.ClusterConfigurati
 func failuresToWire(in []control.Failure) []w.Failure {
 	out := []w.Failure{}
 	for _, f := range in {
-		out = append(out, w.Failure{Arn: optString(f.ARN), Reason: optString(f.Reason), Detail: optString(f.Detail)})
+		out = append(out, w.Failure{Arn: optStr(f.ARN), Reason: optStr(f.Reason), Detail: optStr(f.Detail)})
 	}
 	return out
 }

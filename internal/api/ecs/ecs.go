@@ -53,6 +53,18 @@ func New(ctl *control.Control) *api.JSONService {
 	}
 }
 
+// TaskHandlers are the task operations; the server adds them once an agent
+// runs the tasks they create.
+func TaskHandlers(ctl *control.Control) map[string]api.Handler {
+	a := &Adapter{ctl: ctl}
+	return map[string]api.Handler{
+		"RunTask":       api.JSON(a.runTask),
+		"StopTask":      api.JSON(a.stopTask),
+		"DescribeTasks": api.JSON(a.describeTasks),
+		"ListTasks":     api.JSON(a.listTasks),
+	}
+}
+
 // mapError maps control-plane errors to ECS error codes.
 func mapError(err error) *api.Error {
 	msg := errdefs.Message(err)
@@ -105,11 +117,4 @@ func page(maxResults *int32, token *string, def, max int) control.Page {
 		p.Token = *token
 	}
 	return p
-}
-
-func optString(s string) *string {
-	if s == "" {
-		return nil
-	}
-	return &s
 }

@@ -64,7 +64,7 @@ func (a *Adapter) listTaskDefinitions(ctx context.Context, req *api.Request, in 
 	if arns == nil {
 		arns = []string{}
 	}
-	return &w.ListTaskDefinitionsResponse{TaskDefinitionArns: arns, NextToken: optString(next)}, nil
+	return &w.ListTaskDefinitionsResponse{TaskDefinitionArns: arns, NextToken: optStr(next)}, nil
 }
 
 func (a *Adapter) listTaskDefinitionFamilies(ctx context.Context, req *api.Request, in *w.ListTaskDefinitionFamiliesRequest) (*w.ListTaskDefinitionFamiliesResponse, error) {
@@ -76,7 +76,7 @@ func (a *Adapter) listTaskDefinitionFamilies(ctx context.Context, req *api.Reque
 	if fams == nil {
 		fams = []string{}
 	}
-	return &w.ListTaskDefinitionFamiliesResponse{Families: fams, NextToken: optString(next)}, nil
+	return &w.ListTaskDefinitionFamiliesResponse{Families: fams, NextToken: optStr(next)}, nil
 }
 
 func (a *Adapter) tagResource(ctx context.Context, req *api.Request, in *w.TagResourceRequest) (*w.TagResourceResponse, error) {

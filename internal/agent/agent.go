@@ -1,0 +1,159 @@
+// Package agent runs the tasks the control plane places on this host. It
+// is the composition root of a node: one goroutine owns each task and moves
+// it from its known status towards its desired status, with the concerns
+// split into hooks (network, images, containers, logs, health, metadata).
+//
+//	control plane ──WatchNode──► reconcile ──► runner (one per task)
+//	      ▲                                      │ network.Setup  (PROVISIONING→PENDING)
+//	      │                                      │ images.Pull    (pullStartedAt/StoppedAt)
+//	      │                                      │ runtime.Start  (ACTIVATING→RUNNING)
+//	      └──── UpdateTaskState ◄────────────────┤ wait / health / logs
+//	                                             │ runtime.Stop   (DEACTIVATING→STOPPING)
+//	                                             └ teardown       (DEPROVISIONING→STOPPED)
+//
+// The agent talks to the control plane only through ControlPlane (the node
+// protocol), so the same code runs in-process or on another host. State it
+// must remember lives in the control plane's store (the task records) and
+// in the runtime's monitor files, so a restarted agent re-adopts running
+// containers and learns the real exit codes of those that ended meanwhile.
+package agent
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/fargo-run/fargo/internal/control"
+)
+
+// Config configures an agent.
+type Config struct {
+	// Node is this host's id in the control plane.
+	Node string
+	// StateDir holds per-task files (generated /etc files, log offsets).
+	StateDir string
+	// CPU (units) and Memory (MiB) are the capacity offered to the
+	// scheduler; MaxTaskCPU and MaxTaskMemory bound one task.
+	CPU, Memory, MaxTaskCPU, MaxTaskMemory int
+	// KeepTasks leaves tasks running when the agent stops (live restore).
+	KeepTasks bool
+	// MetadataEndpoint is the base of ECS_CONTAINER_METADATA_URI_V4
+	// ("http://169.254.170.2/v4"), "" when the endpoint is not served.
+	MetadataEndpoint string
+	// Resync is how often the agent reconciles without a signal.
+	Resync time.Duration
+	Logger *slog.Logger
+}
+
+// Deps are the agent's collaborators.
+type Deps struct {
+	Control ControlPlane
+	Images  Images
+	Network Network
+	Runtime Runtime
+	Logs    LogSink
+}
+
+// Agent runs a node's tasks.
+type Agent struct {
+	cfg  Config
+	deps Deps
+	log  *slog.Logger
+
+	mu      sync.Mutex
+	runners map[string]*runner // by task id
+	wg      sync.WaitGroup
+	meta    *metadataIndex
+}
+
+// New returns an agent.
+func New(cfg Config, deps Deps) (*Agent, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Resync == 0 {
+		cfg.Resync = 5 * time.Second
+	}
+	if err := os.MkdirAll(filepath.Join(cfg.StateDir, "tasks"), 0o700); err != nil {
+		return nil, err
+	}
+	return &Agent{cfg: cfg, deps: deps, log: cfg.Logger, runners: map[string]*runner{}, meta: newMetadataIndex()}, nil
+}
+
+// Run registers the node and runs its tasks until ctx ends. Then it stops
+// every task (unless KeepTasks) and returns once the runners are done.
+func (a *Agent) Run(ctx context.Context) error {
+	if err := a.deps.Control.RegisterNode(ctx, control.Node{ID: a.cfg.Node, CPU: a.cfg.CPU, Memory: a.cfg.Memory,
+		MaxTaskCPU: a.cfg.MaxTaskCPU, MaxTaskMemory: a.cfg.MaxTaskMemory}); err != nil {
+		return err
+	}
+	signals, err := a.deps.Control.WatchNode(ctx, a.cfg.Node)
+	if err != nil {
+		return err
+	}
+	tick := time.NewTicker(a.cfg.Resync)
+	defer tick.Stop()
+	a.reconcile(ctx)
+	for {
+		select {
+		case <-ctx.Done():
+			a.shutdown()
+			return nil
+		case _, ok := <-signals:
+			if !ok {
+				if ctx.Err() == nil {
+					// The watch ended (e.g. a slow watcher was dropped): watch again.
+					if signals, err = a.deps.Control.WatchNode(ctx, a.cfg.Node); err != nil {
+						a.log.Warn("watch node", "err", err)
+						signals = nil
+					}
+				}
+				continue
+			}
+		case <-tick.C:
+		}
+		a.reconcile(ctx)
+	}
+}
+
+// reconcile starts a runner for each task without one and tells every
+// runner the latest desired status.
+func (a *Agent) reconcile(ctx context.Context) {
+	tasks, refs, err := a.deps.Control.NodeTasks(ctx, a.cfg.Node)
+	if err != nil {
+		if ctx.Err() == nil {
+			a.log.Warn("list node tasks", "err", err)
+		}
+		return
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for i, t := range tasks {
+		r, ok := a.runners[t.ID]
+		if !ok {
+			r = newRunner(a, refs[i], t)
+			a.runners[t.ID] = r
+			a.wg.Add(1)
+			go func() {
+				defer a.wg.Done()
+				r.run(context.WithoutCancel(ctx), ctx.Done())
+				a.mu.Lock()
+				delete(a.runners, t.ID)
+				a.mu.Unlock()
+			}()
+			continue
+		}
+		if t.DesiredStatus == control.TaskStopped {
+			r.requestStop()
+		}
+	}
+}
+
+// shutdown waits for the runners: each either stops its task or, with
+// KeepTasks, leaves it running for the next agent to adopt.
+func (a *Agent) shutdown() {
+	a.wg.Wait()
+}

@@ -1,0 +1,310 @@
+package agent
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fargo-run/fargo/internal/control"
+	"github.com/fargo-run/fargo/internal/store/bolt"
+	"github.com/fargo-run/fargo/internal/tenant"
+)
+
+var scope = tenant.Scope{Account: "123456789012", Region: "us-east-1"}
+
+type harness struct {
+	t      *testing.T
+	ctl    *control.Control
+	rt     *fakeRuntime
+	images *fakeImages
+	net    *fakeNetwork
+	logs   *fakeLogs
+	dir    string
+	cancel context.CancelFunc
+	done   chan struct{}
+	keep   bool
+}
+
+func newHarness(t *testing.T) *harness {
+	dir := t.TempDir()
+	st, err := bolt.Open(filepath.Join(dir, "db"), bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	h := &harness{t: t, ctl: control.New(control.Config{}, st), rt: newFakeRuntime(), dir: dir,
+		images: &fakeImages{mounted: map[string]bool{}, configs: map[string]ImageConfig{
+			"app":    {Cmd: []string{"serve"}, Env: []string{"PATH=/bin", "FROM_IMAGE=1"}},
+			"exit3":  {Cmd: []string{"exit", "3"}},
+			"exit0":  {Cmd: []string{"exit", "0"}},
+			"oom":    {Cmd: []string{"oom"}},
+			"nocmd":  {Cmd: []string{"missing"}},
+			"stubby": {Cmd: []string{"ignore"}},
+		}},
+		net:  &fakeNetwork{up: map[string]*Attachment{}},
+		logs: &fakeLogs{groups: map[string]bool{}, streams: map[string][]LogEvent{}}}
+	h.start()
+	t.Cleanup(h.stop)
+	return h
+}
+
+func (h *harness) start() {
+	a, err := New(Config{Node: "local", StateDir: filepath.Join(h.dir, "agent"), CPU: 8192, Memory: 16384, MaxTaskCPU: 4096,
+		MaxTaskMemory: 8192, KeepTasks: h.keep, Resync: 100 * time.Millisecond, MetadataEndpoint: "http://169.254.170.2/v4"},
+		Deps{Control: h.ctl, Images: h.images, Network: h.net, Runtime: h.rt, Logs: h.logs})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	h.cancel, h.done = cancel, make(chan struct{})
+	go func() { defer close(h.done); _ = a.Run(ctx) }()
+}
+
+func (h *harness) stop() {
+	if h.cancel == nil {
+		return
+	}
+	h.cancel()
+	<-h.done
+	h.cancel = nil
+}
+
+func (h *harness) register(family string, cds ...control.ContainerDefinition) {
+	h.t.Helper()
+	for i := range cds {
+		if cds[i].Memory == nil {
+			m := 128
+			cds[i].Memory = &m
+		}
+	}
+	td := &control.TaskDefinition{Family: family, NetworkMode: "awsvpc", ExecutionRoleArn: "arn:aws:iam::123456789012:role/exec", RequiresCompatibilities: []string{"FARGATE"},
+		Cpu: "256", Memory: "512", ContainerDefinitions: cds}
+	if _, err := h.ctl.RegisterTaskDefinition(context.Background(), scope, td, "test"); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+func (h *harness) run(family string) *control.Task {
+	h.t.Helper()
+	res, err := h.ctl.RunTask(context.Background(), scope, control.RunTaskInput{TaskDefinition: family, LaunchType: "FARGATE",
+		NetworkConfiguration: &control.NetworkConfiguration{Subnets: []string{"subnet-12345"}}})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if len(res.Tasks) != 1 {
+		h.t.Fatalf("failures: %+v", res.Failures)
+	}
+	return res.Tasks[0]
+}
+
+// wait polls the task until cond holds.
+func (h *harness) wait(id string, what string, cond func(*control.Task) bool) *control.Task {
+	h.t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	var last *control.Task
+	for time.Now().Before(deadline) {
+		ts, _, err := h.ctl.DescribeTasks(context.Background(), scope, "", []string{id})
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		if len(ts) == 1 {
+			last = ts[0]
+			if cond(last) {
+				return last
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	h.t.Fatalf("task never %s: %+v", what, last)
+	return nil
+}
+
+func status(s string) func(*control.Task) bool {
+	return func(t *control.Task) bool { return t.LastStatus == s }
+}
+
+func essential(b bool) *bool { return &b }
+
+func TestTaskRunsAndStopsOnRequest(t *testing.T) {
+	h := newHarness(t)
+	h.register("web", control.ContainerDefinition{Name: "web", Image: "app",
+		Environment: []control.KeyValuePair{{Name: "FROM_DEF", Value: "2"}}})
+	task := h.wait(h.run("web").ID, "RUNNING", status(control.TaskRunning))
+	if task.StartedAt.IsZero() || task.PullStartedAt.IsZero() || task.PullStoppedAt.IsZero() || task.ConnectivityAt.IsZero() {
+		t.Fatalf("timestamps: %+v", task)
+	}
+	if len(task.Attachments) != 1 || task.Attachments[0].Status != "ATTACHED" || detail(task.Attachments[0].Details, "privateIPv4Address", "") == "" {
+		t.Fatalf("attachment: %+v", task.Attachments)
+	}
+	c := task.Containers[0]
+	if c.LastStatus != control.ContainerRunning || c.RuntimeID == "" || len(c.NetworkInterfaces) != 1 || c.ImageDigest == "" {
+		t.Fatalf("container: %+v", c)
+	}
+	spec := h.rt.containers[c.RuntimeID].spec
+	env := strings.Join(spec.Env, " ")
+	for _, want := range []string{"FROM_IMAGE=1", "FROM_DEF=2", "ECS_CONTAINER_METADATA_URI_V4=http://169.254.170.2/v4/" + task.ID + "-", "AWS_EXECUTION_ENV=AWS_ECS_FARGATE"} {
+		if !strings.Contains(env, want) {
+			t.Fatalf("env %q lacks %q", env, want)
+		}
+	}
+	if !containsUlimit(spec.Ulimits, "nofile", 1024, 4096) {
+		t.Fatalf("ulimits %+v", spec.Ulimits)
+	}
+	if _, err := h.ctl.StopTask(context.Background(), scope, "", task.ID, ""); err != nil {
+		t.Fatal(err)
+	}
+	task = h.wait(task.ID, "STOPPED", status(control.TaskStopped))
+	if task.StopCode != control.StopUserInitiated || task.StoppedReason != "Task stopped by user" || *task.Containers[0].ExitCode != 143 ||
+		task.StoppedAt.IsZero() || task.ExecutionStoppedAt.IsZero() {
+		t.Fatalf("stopped: %+v %+v", task, task.Containers[0])
+	}
+	if h.rt.running() != 0 || len(h.images.mounted) != 0 || len(h.net.up) != 0 || len(h.rt.cgroups) != 0 {
+		t.Fatalf("left behind: containers %d mounts %v net %v cgroups %v", h.rt.running(), h.images.mounted, h.net.up, h.rt.cgroups)
+	}
+}
+
+func containsUlimit(us []Ulimit, name string, soft, hard uint64) bool {
+	for _, u := range us {
+		if u.Name == name && u.Soft == soft && u.Hard == hard {
+			return true
+		}
+	}
+	return false
+}
+
+func TestEssentialExitStopsTask(t *testing.T) {
+	h := newHarness(t)
+	h.register("batch",
+		control.ContainerDefinition{Name: "main", Image: "exit3"},
+		control.ContainerDefinition{Name: "side", Image: "app", Essential: essential(false)})
+	task := h.wait(h.run("batch").ID, "STOPPED", status(control.TaskStopped))
+	if task.StopCode != control.StopEssentialContainerExited || task.StoppedReason != "Essential container in task exited" {
+		t.Fatalf("stop: %s %q", task.StopCode, task.StoppedReason)
+	}
+	if *task.Container("main").ExitCode != 3 || *task.Container("side").ExitCode != 143 {
+		t.Fatalf("exit codes: %+v", task.Containers)
+	}
+}
+
+func TestOOMReason(t *testing.T) {
+	h := newHarness(t)
+	h.register("hog", control.ContainerDefinition{Name: "hog", Image: "oom"})
+	task := h.wait(h.run("hog").ID, "STOPPED", status(control.TaskStopped))
+	c := task.Container("hog")
+	if *c.ExitCode != 137 || c.Reason != "OutOfMemoryError: Container killed due to memory usage" {
+		t.Fatalf("oom container: %+v", c)
+	}
+}
+
+func TestPullAndStartFailures(t *testing.T) {
+	h := newHarness(t)
+	h.register("nopull", control.ContainerDefinition{Name: "x", Image: "does-not-exist"})
+	task := h.wait(h.run("nopull").ID, "STOPPED", status(control.TaskStopped))
+	if task.StopCode != control.StopTaskFailedToStart || !strings.HasPrefix(task.StoppedReason, "CannotPullContainerError:") ||
+		!strings.HasPrefix(task.Containers[0].Reason, "CannotPullContainerError:") || task.Containers[0].LastStatus != control.ContainerStopped {
+		t.Fatalf("pull failure: %+v", task)
+	}
+	h.register("nocmd", control.ContainerDefinition{Name: "x", Image: "nocmd"})
+	task = h.wait(h.run("nocmd").ID, "STOPPED", status(control.TaskStopped))
+	if task.StopCode != control.StopTaskFailedToStart || !strings.Contains(task.StoppedReason, "CannotStartContainerError") {
+		t.Fatalf("start failure: %+v", task)
+	}
+}
+
+func TestDependsOnOrder(t *testing.T) {
+	h := newHarness(t)
+	h.register("deps",
+		control.ContainerDefinition{Name: "init", Image: "exit0", Essential: essential(false)},
+		control.ContainerDefinition{Name: "app", Image: "app", DependsOn: []control.ContainerDependency{{ContainerName: "init", Condition: "SUCCESS"}}})
+	task := h.wait(h.run("deps").ID, "RUNNING", status(control.TaskRunning))
+	if task.Container("init").ExitCode == nil || *task.Container("init").ExitCode != 0 || task.Container("app").LastStatus != control.ContainerRunning {
+		t.Fatalf("deps: %+v", task.Containers)
+	}
+	h.register("baddeps",
+		control.ContainerDefinition{Name: "init", Image: "exit3", Essential: essential(false)},
+		control.ContainerDefinition{Name: "app", Image: "app", DependsOn: []control.ContainerDependency{{ContainerName: "init", Condition: "SUCCESS"}}})
+	task = h.wait(h.run("baddeps").ID, "STOPPED", status(control.TaskStopped))
+	if task.StopCode != control.StopTaskFailedToStart || !strings.Contains(task.StoppedReason, "SUCCESS") || task.Container("app").RuntimeID != "" {
+		t.Fatalf("failed dependency: %+v", task)
+	}
+}
+
+func TestHealthCheck(t *testing.T) {
+	h := newHarness(t)
+	five, one := 5, 1
+	h.register("hc", control.ContainerDefinition{Name: "web", Image: "app",
+		HealthCheck: &control.HealthCheck{Command: []string{"CMD", "true"}, Interval: &five, Retries: &one}})
+	task := h.wait(h.run("hc").ID, "HEALTHY", func(t *control.Task) bool { return t.HealthStatus == "HEALTHY" })
+	if task.Containers[0].HealthStatus != "HEALTHY" {
+		t.Fatalf("container health %+v", task.Containers[0])
+	}
+	h.rt.mu.Lock()
+	h.rt.execCode[task.Containers[0].RuntimeID] = 1
+	h.rt.mu.Unlock()
+	h.wait(task.ID, "UNHEALTHY", func(t *control.Task) bool { return t.HealthStatus == "UNHEALTHY" })
+}
+
+func TestShutdownStopsTasksUnlessKept(t *testing.T) {
+	h := newHarness(t)
+	h.register("web", control.ContainerDefinition{Name: "web", Image: "app"})
+	id := h.wait(h.run("web").ID, "RUNNING", status(control.TaskRunning)).ID
+	h.stop()
+	task := h.wait(id, "STOPPED", status(control.TaskStopped))
+	if task.StopCode != control.StopTerminationNotice || task.StoppedReason != reasonShutdown {
+		t.Fatalf("shutdown: %s %q", task.StopCode, task.StoppedReason)
+	}
+
+	// Live restore: with KeepTasks the container survives the agent and the
+	// next agent re-adopts it, then sees its real exit.
+	h.keep = true
+	h.start()
+	id = h.wait(h.run("web").ID, "RUNNING", status(control.TaskRunning)).ID
+	h.stop()
+	if h.rt.running() != 1 {
+		t.Fatalf("kept task's container gone: %d", h.rt.running())
+	}
+	h.start()
+	time.Sleep(300 * time.Millisecond)
+	task = h.wait(id, "still RUNNING", status(control.TaskRunning))
+	h.rt.finish(task.Containers[0].RuntimeID, ExitStatus{Code: 7})
+	task = h.wait(id, "STOPPED", status(control.TaskStopped))
+	if *task.Containers[0].ExitCode != 7 || task.StopCode != control.StopEssentialContainerExited {
+		t.Fatalf("re-adopted exit: %+v", task)
+	}
+}
+
+func TestAwslogsShipping(t *testing.T) {
+	h := newHarness(t)
+	h.register("logs", control.ContainerDefinition{Name: "web", Image: "app", LogConfiguration: &control.LogConfiguration{
+		LogDriver: "awslogs", Options: map[string]string{"awslogs-group": "/ecs/logs", "awslogs-region": "us-east-1",
+			"awslogs-stream-prefix": "ecs", "awslogs-create-group": "true"}}})
+	// The fake runtime's log file for the container.
+	logFile := filepath.Join(t.TempDir(), "out.log")
+	if err := os.WriteFile(logFile, []byte(`{"t":"2026-11-22T10:00:00Z","s":"stdout","l":"hello"}`+"\n"+`{"t":"2026-11-22T10:00:01Z","s":"stderr","l":"world"}`+"\n"+`{"t":"2026`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	h.rt.mu.Lock()
+	h.rt.logs = logPaths{file: logFile}
+	h.rt.mu.Unlock()
+	task := h.wait(h.run("logs").ID, "RUNNING", status(control.TaskRunning))
+	key := "/ecs/logs|ecs/web/" + task.ID
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		h.logs.mu.Lock()
+		n := len(h.logs.streams[key])
+		h.logs.mu.Unlock()
+		if n == 2 {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	h.logs.mu.Lock()
+	got := h.logs.streams[key]
+	h.logs.mu.Unlock()
+	if len(got) != 2 || got[0].Message != "hello" || got[1].Message != "world" {
+		t.Fatalf("shipped %+v (streams %v)", got, h.logs.streams)
+	}
+}

@@ -1,0 +1,186 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/fargo-run/fargo/internal/control"
+)
+
+// Dependency conditions.
+const (
+	condStart    = "START"
+	condComplete = "COMPLETE"
+	condSuccess  = "SUCCESS"
+	condHealthy  = "HEALTHY"
+)
+
+// startContainers starts the task's containers in dependsOn order (the
+// task definition was validated to be acyclic), re-adopting containers a
+// previous agent started. Each started container gets a waiter, and, as
+// configured, a log shipper and a health checker.
+func (r *runner) startContainers(ctx, hookCtx context.Context) (string, string, error) {
+	pending := make([]*control.ContainerDefinition, 0, len(r.td.ContainerDefinitions))
+	for i := range r.td.ContainerDefinitions {
+		pending = append(pending, &r.td.ContainerDefinitions[i])
+	}
+	for len(pending) > 0 {
+		progressed := false
+		for i := 0; i < len(pending); i++ {
+			cd := pending[i]
+			ready, failed := r.dependenciesMet(cd)
+			if failed != "" {
+				reason := fmt.Sprintf("DependencyError: container %s dependency %s", cd.Name, failed)
+				return control.StopTaskFailedToStart, reason, fmt.Errorf("%s", reason)
+			}
+			if !ready {
+				continue
+			}
+			if code, reason, err := r.startContainer(ctx, hookCtx, cd); err != nil {
+				return code, reason, err
+			}
+			pending = append(pending[:i], pending[i+1:]...)
+			i--
+			progressed = true
+		}
+		if len(pending) == 0 {
+			break
+		}
+		if progressed {
+			continue
+		}
+		// Wait for a dependency to change: an exit, a health report, or a stop.
+		timeout := time.NewTimer(r.startTimeout(pending))
+		select {
+		case e := <-r.exits:
+			r.containerExited(ctx, e)
+		case h := <-r.health:
+			r.healthChanged(ctx, h)
+		case <-r.stopCh:
+			timeout.Stop()
+			return control.StopUserInitiated, "", fmt.Errorf("stopped while starting")
+		case <-timeout.C:
+			reason := fmt.Sprintf("ContainerRuntimeTimeoutError: Could not transition to started; timed out waiting for the dependencies of container %s", pending[0].Name)
+			return control.StopTaskFailedToStart, reason, fmt.Errorf("%s", reason)
+		}
+		timeout.Stop()
+	}
+	return "", "", nil
+}
+
+// startTimeout is how long to wait for dependencies: the largest
+// startTimeout of the waiting containers, 3 minutes by default.
+func (r *runner) startTimeout(pending []*control.ContainerDefinition) time.Duration {
+	d := 3 * time.Minute
+	for _, cd := range pending {
+		if cd.StartTimeout != nil {
+			d = max(d, time.Duration(*cd.StartTimeout)*time.Second)
+		}
+	}
+	return d
+}
+
+// dependenciesMet reports whether a container may start, or why it never
+// will.
+func (r *runner) dependenciesMet(cd *control.ContainerDefinition) (bool, string) {
+	for _, dep := range cd.DependsOn {
+		started := r.started[dep.ContainerName]
+		exit, exited := r.exited[dep.ContainerName]
+		switch dep.Condition {
+		case condStart:
+			if !started {
+				return false, ""
+			}
+		case condComplete:
+			if !exited {
+				return false, ""
+			}
+		case condSuccess:
+			if !exited {
+				return false, ""
+			}
+			if exit.Code != 0 {
+				return false, fmt.Sprintf("%s exited with code %d (condition SUCCESS)", dep.ContainerName, exit.Code)
+			}
+		case condHealthy:
+			switch r.healthy[dep.ContainerName] {
+			case healthHealthy:
+			case healthUnhealthy:
+				return false, fmt.Sprintf("%s is UNHEALTHY (condition HEALTHY)", dep.ContainerName)
+			default:
+				if exited {
+					return false, fmt.Sprintf("%s exited before it was HEALTHY", dep.ContainerName)
+				}
+				return false, ""
+			}
+		}
+	}
+	return true, ""
+}
+
+// startContainer starts (or re-adopts) one container.
+func (r *runner) startContainer(ctx, hookCtx context.Context, cd *control.ContainerDefinition) (string, string, error) {
+	id := containerID(r.ref.ID, cd.Name)
+	rt := r.a.deps.Runtime
+	st, err := rt.State(ctx, id)
+	if err != nil {
+		return control.StopTaskFailedToStart, "ContainerRuntimeError: " + err.Error(), err
+	}
+	if st.Exists {
+		r.log.Info("re-adopting container", "container", cd.Name, "running", st.Running)
+	} else {
+		if cd.LogConfiguration != nil && cd.LogConfiguration.LogDriver == "awslogs" {
+			if err := r.prepareAwslogs(ctx, cd); err != nil {
+				reason := fmt.Sprintf("CannotStartContainerError: failed to initialize logging driver: %v", err)
+				r.report(ctx, control.TaskStateChange{Containers: []control.ContainerStateChange{{Name: cd.Name, Reason: reason}}})
+				return control.StopTaskFailedToStart, reason, err
+			}
+		}
+		img := r.images[cd.Name]
+		rootfs, err := r.a.deps.Images.Mount(ctx, img, id)
+		if err != nil {
+			return control.StopTaskFailedToStart, "ResourceInitializationError: failed to mount the container's filesystem: " + err.Error(), err
+		}
+		spec, err := buildSpec(specInput{scope: r.ref.Scope, task: r.task, td: r.td, cd: cd, image: img.Config,
+			rootfs: rootfs, att: r.att, cgroup: r.cgroup, metadata: r.metadataURI(cd.Name), hostsDir: r.hostsDir()})
+		if err != nil {
+			reason := "CannotStartContainerError: " + err.Error()
+			r.report(ctx, control.TaskStateChange{Containers: []control.ContainerStateChange{{Name: cd.Name, Reason: reason}}})
+			return control.StopTaskFailedToStart, reason, err
+		}
+		if err := rt.Start(ctx, spec); err != nil {
+			reason := "CannotStartContainerError: " + err.Error()
+			r.report(ctx, control.TaskStateChange{Containers: []control.ContainerStateChange{{Name: cd.Name, Reason: reason}}})
+			return control.StopTaskFailedToStart, reason, err
+		}
+	}
+	r.started[cd.Name] = true
+	r.report(ctx, control.TaskStateChange{Containers: []control.ContainerStateChange{{Name: cd.Name, LastStatus: control.ContainerRunning, RuntimeID: id}}})
+	go func() {
+		status, err := rt.Wait(ctx, id)
+		r.exits <- containerExit{name: cd.Name, status: status, err: err}
+	}()
+	if cd.LogConfiguration != nil && cd.LogConfiguration.LogDriver == "awslogs" {
+		r.startShipper(hookCtx, cd)
+	}
+	if cd.HealthCheck != nil {
+		go r.checkHealth(hookCtx, cd)
+	}
+	return "", "", nil
+}
+
+func (r *runner) hostsDir() string {
+	if r.att == nil {
+		return ""
+	}
+	return r.dir
+}
+
+// metadataURI is ECS_CONTAINER_METADATA_URI_V4 for a container.
+func (r *runner) metadataURI(name string) string {
+	if r.a.cfg.MetadataEndpoint == "" || r.att == nil {
+		return ""
+	}
+	return r.a.cfg.MetadataEndpoint + "/" + metadataID(r.ref.ID, name)
+}

@@ -1,0 +1,166 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"syscall"
+	"time"
+
+	"github.com/fargo-run/fargo/internal/control"
+	"github.com/fargo-run/fargo/internal/tenant"
+)
+
+// ControlPlane is the node protocol as the agent sees it. In-process it is
+// *control.Control itself; a remote agent gets an HTTP client with the same
+// methods.
+type ControlPlane interface {
+	RegisterNode(ctx context.Context, n control.Node) error
+	NodeTasks(ctx context.Context, node string) ([]*control.Task, []control.TaskRef, error)
+	WatchNode(ctx context.Context, node string) (<-chan struct{}, error)
+	UpdateTaskState(ctx context.Context, ref control.TaskRef, ch control.TaskStateChange) (*control.Task, error)
+	TaskDefinitionOf(ctx context.Context, s tenant.Scope, t *control.Task) (*control.TaskDefinition, error)
+}
+
+// ImageConfig is the part of an image's configuration a container uses.
+type ImageConfig struct {
+	Env        []string
+	Entrypoint []string
+	Cmd        []string
+	WorkingDir string
+	User       string
+	StopSignal string
+}
+
+// Image is a pulled image.
+type Image struct {
+	Ref    string
+	Digest string
+	Config ImageConfig
+	handle any // the image store's own record
+}
+
+// ErrImageNotFound and ErrImageAuth classify pull failures (both become
+// CannotPullContainerError stop reasons).
+var (
+	ErrImageNotFound = errors.New("image not found")
+	ErrImageAuth     = errors.New("image pull not authorized")
+)
+
+// Images pulls and mounts images.
+type Images interface {
+	Pull(ctx context.Context, s tenant.Scope, ref string) (*Image, error)
+	Mount(ctx context.Context, img *Image, containerID string) (rootfs string, err error)
+	Unmount(ctx context.Context, containerID string) error
+}
+
+// Network gives tasks their network namespace and IP.
+type Network interface {
+	Setup(ctx context.Context, taskID string, s tenant.Scope) (*Attachment, error)
+	Teardown(ctx context.Context, taskID string) error
+}
+
+// Attachment is a task's network: its namespace and ENI.
+type Attachment struct {
+	NetNSPath  string
+	IP         string
+	PrefixLen  int
+	Gateway    string
+	MAC        string
+	SubnetCIDR string
+	SubnetID   string
+	ENIID      string
+	DNSName    string
+}
+
+// ContainerSpec is one container as the runtime runs it.
+type ContainerSpec struct {
+	ID             string
+	TaskID         string
+	Rootfs         string
+	Args           []string
+	Env            []string
+	Cwd            string
+	User           string
+	Hostname       string
+	ReadonlyRootfs bool
+	NetNSPath      string
+	Ulimits        []Ulimit
+	CgroupParent   string
+	CPUShares      int
+	MemoryLimit    int64 // bytes, 0 = none
+	MemoryReserve  int64 // bytes, 0 = none
+	StopSignal     syscall.Signal
+	Labels         map[string]string
+	Mounts         []Mount
+}
+
+// Ulimit is a resource limit.
+type Ulimit struct {
+	Name       string
+	Soft, Hard uint64
+}
+
+// Mount is a bind mount into a container.
+type Mount struct {
+	Source, Destination string
+	ReadOnly            bool
+}
+
+// ExitStatus is how a container ended.
+type ExitStatus struct {
+	Code       int
+	OOMKilled  bool
+	FinishedAt time.Time
+}
+
+// ContainerState is what the runtime knows of a container.
+type ContainerState struct {
+	Running   bool
+	Exists    bool
+	StartedAt time.Time
+	Exit      *ExitStatus
+}
+
+// Runtime runs containers (runc under a monitor that outlives fargo).
+type Runtime interface {
+	// CreateTaskCgroup makes the task-level cgroup (cpu units, MiB) and
+	// returns the parent path for its containers.
+	CreateTaskCgroup(taskID string, cpu, memoryMiB int) (string, error)
+	RemoveTaskCgroup(taskID string) error
+	Start(ctx context.Context, spec ContainerSpec) error
+	Stop(ctx context.Context, id string, sig syscall.Signal, timeout time.Duration) error
+	Wait(ctx context.Context, id string) (ExitStatus, error)
+	State(ctx context.Context, id string) (ContainerState, error)
+	Delete(ctx context.Context, id string) error
+	Exec(ctx context.Context, id string, args []string, timeout time.Duration) (int, []byte, error)
+	// LogPath is the file of the container's output records.
+	LogPath(id string) string
+	Stats(ctx context.Context, id string) (Stats, error)
+}
+
+// Stats are a container's cgroup statistics.
+type Stats struct {
+	Read           time.Time
+	CPUTotalNanos  uint64
+	CPUPerCPUNanos []uint64
+	SystemCPUNanos uint64
+	OnlineCPUs     int
+	MemoryUsage    uint64
+	MemoryMaxUsage uint64
+	MemoryLimit    uint64
+	MemoryStats    map[string]uint64
+	PIDs           uint64
+}
+
+// LogSink receives container output (the awslogs driver's destination).
+type LogSink interface {
+	EnsureGroup(ctx context.Context, s tenant.Scope, group string) error
+	EnsureStream(ctx context.Context, s tenant.Scope, group, stream string) error
+	Put(ctx context.Context, s tenant.Scope, group, stream string, events []LogEvent) error
+}
+
+// LogEvent is one line of output.
+type LogEvent struct {
+	Timestamp time.Time
+	Message   string
+}

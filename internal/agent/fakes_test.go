@@ -1,0 +1,256 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/fargo-run/fargo/internal/tenant"
+)
+
+// fakeImages serves images from a map of ref -> config.
+type fakeImages struct {
+	mu      sync.Mutex
+	configs map[string]ImageConfig
+	mounted map[string]bool
+}
+
+func (f *fakeImages) Pull(_ context.Context, _ tenant.Scope, ref string) (*Image, error) {
+	cfg, ok := f.configs[ref]
+	if !ok {
+		return nil, fmt.Errorf("%s: %w", ref, ErrImageNotFound)
+	}
+	return &Image{Ref: ref, Digest: "sha256:" + strings.Repeat("a", 64), Config: cfg}, nil
+}
+
+func (f *fakeImages) Mount(_ context.Context, _ *Image, id string) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.mounted[id] = true
+	return "/rootfs/" + id, nil
+}
+
+func (f *fakeImages) Unmount(_ context.Context, id string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.mounted, id)
+	return nil
+}
+
+// fakeNetwork hands out 10.0.0.x addresses.
+type fakeNetwork struct {
+	mu   sync.Mutex
+	next int
+	up   map[string]*Attachment
+}
+
+func (f *fakeNetwork) Setup(_ context.Context, taskID string, _ tenant.Scope) (*Attachment, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if a, ok := f.up[taskID]; ok {
+		return a, nil
+	}
+	f.next++
+	a := &Attachment{NetNSPath: "/run/netns/" + taskID, IP: fmt.Sprintf("10.0.0.%d", f.next+1), PrefixLen: 24, Gateway: "10.0.0.1",
+		MAC: "0a:00:00:00:00:01", SubnetCIDR: "10.0.0.0/24", SubnetID: "subnet-1", ENIID: "eni-1", DNSName: "ip-10-0-0-2.ec2.internal"}
+	f.up[taskID] = a
+	return a, nil
+}
+
+func (f *fakeNetwork) Teardown(_ context.Context, taskID string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.up, taskID)
+	return nil
+}
+
+// fakeContainer behaves as its command says: "exit N" exits with N after a
+// moment; "serve" runs until signalled (exit 143 on SIGTERM, 137 on
+// SIGKILL); "ignore" ignores SIGTERM; "oom" is killed with 137 + OOM.
+type fakeContainer struct {
+	spec   ContainerSpec
+	done   chan struct{}
+	status ExitStatus
+}
+
+type fakeRuntime struct {
+	mu         sync.Mutex
+	containers map[string]*fakeContainer
+	execCode   map[string]int // container id -> health check exit code
+	cgroups    map[string]bool
+	logs       logPaths
+}
+
+// logPaths maps every container to one file (enough for the tests).
+type logPaths struct{ file string }
+
+func newFakeRuntime() *fakeRuntime {
+	return &fakeRuntime{containers: map[string]*fakeContainer{}, execCode: map[string]int{}, cgroups: map[string]bool{}}
+}
+
+func (f *fakeRuntime) CreateTaskCgroup(taskID string, _, _ int) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.cgroups[taskID] = true
+	return "/fargo/" + taskID, nil
+}
+
+func (f *fakeRuntime) RemoveTaskCgroup(taskID string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.cgroups, taskID)
+	return nil
+}
+
+func (f *fakeRuntime) Start(_ context.Context, spec ContainerSpec) error {
+	if spec.Args[0] == "missing" {
+		return fmt.Errorf(`exec: "missing": executable file not found in $PATH`)
+	}
+	c := &fakeContainer{spec: spec, done: make(chan struct{})}
+	f.mu.Lock()
+	f.containers[spec.ID] = c
+	f.mu.Unlock()
+	switch spec.Args[0] {
+	case "exit":
+		code := 0
+		fmt.Sscan(spec.Args[1], &code)
+		go func() {
+			time.Sleep(50 * time.Millisecond)
+			f.finish(spec.ID, ExitStatus{Code: code})
+		}()
+	case "oom":
+		go func() {
+			time.Sleep(50 * time.Millisecond)
+			f.finish(spec.ID, ExitStatus{Code: 137, OOMKilled: true})
+		}()
+	}
+	return nil
+}
+
+func (f *fakeRuntime) finish(id string, st ExitStatus) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c := f.containers[id]
+	select {
+	case <-c.done:
+		return
+	default:
+	}
+	st.FinishedAt = time.Now()
+	c.status = st
+	close(c.done)
+}
+
+func (f *fakeRuntime) Stop(_ context.Context, id string, sig syscall.Signal, timeout time.Duration) error {
+	f.mu.Lock()
+	c := f.containers[id]
+	f.mu.Unlock()
+	if c == nil {
+		return nil
+	}
+	if c.spec.Args[0] == "ignore" {
+		go func() {
+			time.Sleep(timeout)
+			f.finish(id, ExitStatus{Code: 137})
+		}()
+		return nil
+	}
+	f.finish(id, ExitStatus{Code: 128 + int(sig)})
+	return nil
+}
+
+func (f *fakeRuntime) Wait(ctx context.Context, id string) (ExitStatus, error) {
+	f.mu.Lock()
+	c := f.containers[id]
+	f.mu.Unlock()
+	if c == nil {
+		return ExitStatus{}, fmt.Errorf("no container %s", id)
+	}
+	select {
+	case <-c.done:
+		return c.status, nil
+	case <-ctx.Done():
+		return ExitStatus{}, ctx.Err()
+	}
+}
+
+func (f *fakeRuntime) State(_ context.Context, id string) (ContainerState, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c := f.containers[id]
+	if c == nil {
+		return ContainerState{}, nil
+	}
+	select {
+	case <-c.done:
+		st := c.status
+		return ContainerState{Exists: true, Exit: &st}, nil
+	default:
+		return ContainerState{Exists: true, Running: true}, nil
+	}
+}
+
+func (f *fakeRuntime) Delete(_ context.Context, id string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.containers, id)
+	return nil
+}
+
+func (f *fakeRuntime) Exec(_ context.Context, id string, _ []string, _ time.Duration) (int, []byte, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.execCode[id], nil, nil
+}
+
+func (f *fakeRuntime) LogPath(id string) string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.logs.file
+}
+
+func (f *fakeRuntime) Stats(context.Context, string) (Stats, error) {
+	return Stats{Read: time.Now(), MemoryUsage: 1 << 20}, nil
+}
+
+func (f *fakeRuntime) running() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.containers)
+}
+
+// fakeLogs records what the shippers put.
+type fakeLogs struct {
+	mu      sync.Mutex
+	groups  map[string]bool
+	streams map[string][]LogEvent
+}
+
+func (f *fakeLogs) EnsureGroup(_ context.Context, _ tenant.Scope, g string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.groups[g] = true
+	return nil
+}
+
+func (f *fakeLogs) EnsureStream(_ context.Context, _ tenant.Scope, g, s string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.groups[g] {
+		return fmt.Errorf("ResourceNotFoundException: The specified log group does not exist.")
+	}
+	if _, ok := f.streams[g+"|"+s]; !ok {
+		f.streams[g+"|"+s] = nil
+	}
+	return nil
+}
+
+func (f *fakeLogs) Put(_ context.Context, _ tenant.Scope, g, s string, ev []LogEvent) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.streams[g+"|"+s] = append(f.streams[g+"|"+s], ev...)
+	return nil
+}

@@ -1,0 +1,116 @@
+package agent
+
+import (
+	"context"
+	"time"
+
+	"github.com/fargo-run/fargo/internal/control"
+)
+
+// Health statuses.
+const (
+	healthHealthy   = "HEALTHY"
+	healthUnhealthy = "UNHEALTHY"
+	healthUnknown   = "UNKNOWN"
+)
+
+type healthReport struct {
+	name   string
+	status string
+}
+
+// checkHealth runs a container's health check (CMD or CMD-SHELL) inside
+// it, as Docker does: every interval, each try bounded by timeout; retries
+// consecutive failures make it UNHEALTHY; failures during startPeriod do
+// not count, and the first success ends the start period.
+func (r *runner) checkHealth(ctx context.Context, cd *control.ContainerDefinition) {
+	hc := cd.HealthCheck
+	interval := seconds(hc.Interval, 30)
+	timeout := seconds(hc.Timeout, 5)
+	retries := 3
+	if hc.Retries != nil {
+		retries = *hc.Retries
+	}
+	startPeriod := seconds(hc.StartPeriod, 0)
+	var args []string
+	switch {
+	case len(hc.Command) > 1 && hc.Command[0] == "CMD":
+		args = hc.Command[1:]
+	case len(hc.Command) > 1 && hc.Command[0] == "CMD-SHELL":
+		args = []string{"/bin/sh", "-c", hc.Command[1]}
+	default:
+		return
+	}
+	id := containerID(r.ref.ID, cd.Name)
+	started := time.Now()
+	inStart := true
+	failures := 0
+	status := healthUnknown
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		code, _, err := r.a.deps.Runtime.Exec(ctx, id, args, timeout)
+		ok := err == nil && code == 0
+		next := status
+		switch {
+		case ok:
+			inStart, failures, next = false, 0, healthHealthy
+		case inStart && time.Since(started) < startPeriod:
+			continue
+		default:
+			failures++
+			if failures >= retries {
+				next = healthUnhealthy
+			}
+		}
+		if next != status {
+			status = next
+			select {
+			case r.health <- healthReport{name: cd.Name, status: status}:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}
+}
+
+func seconds(p *int, def int) time.Duration {
+	if p != nil && *p > 0 {
+		return time.Duration(*p) * time.Second
+	}
+	return time.Duration(def) * time.Second
+}
+
+// healthChanged reports a container's health and the task's: UNHEALTHY if
+// any essential container with a health check is, HEALTHY if all are,
+// UNKNOWN otherwise.
+func (r *runner) healthChanged(ctx context.Context, h healthReport) {
+	r.healthy[h.name] = h.status
+	task := healthHealthy
+	checked := false
+	for _, cd := range r.td.ContainerDefinitions {
+		if !cd.IsEssential() || cd.HealthCheck == nil {
+			continue
+		}
+		checked = true
+		switch r.healthy[cd.Name] {
+		case healthUnhealthy:
+			task = healthUnhealthy
+		case healthHealthy:
+		default:
+			if task != healthUnhealthy {
+				task = healthUnknown
+			}
+		}
+	}
+	if !checked {
+		task = healthUnknown
+	}
+	r.report(ctx, control.TaskStateChange{HealthStatus: task,
+		Containers: []control.ContainerStateChange{{Name: h.name, HealthStatus: h.status}}})
+}

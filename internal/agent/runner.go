@@ -1,0 +1,440 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/fargo-run/fargo/internal/control"
+)
+
+// Stop reasons fargo uses beyond AWS's own.
+const (
+	reasonEssentialExited = "Essential container in task exited"
+	reasonShutdown        = "Task stopped because fargo is shutting down"
+	reasonOOM             = "OutOfMemoryError: Container killed due to memory usage"
+	defaultStopTimeout    = 30 * time.Second
+	maxStopTimeout        = 120 * time.Second
+)
+
+// runner owns one task: the only goroutine that acts on it.
+type runner struct {
+	a    *Agent
+	ref  control.TaskRef
+	task *control.Task
+	td   *control.TaskDefinition
+	log  *slog.Logger
+
+	stopOnce sync.Once
+	stopCh   chan struct{} // closed when the control plane wants the task stopped
+
+	att        *Attachment
+	images     map[string]*Image // by container name
+	started    map[string]bool
+	exits      chan containerExit
+	health     chan healthReport
+	exited     map[string]ExitStatus
+	healthy    map[string]string
+	cgroup     string
+	shippers   []*logShipper
+	dir        string
+	cancelHook context.CancelFunc // ends health checks and log shippers
+
+	// mu guards task and td for readers outside the runner goroutine
+	// (the metadata endpoint).
+	mu        sync.Mutex
+	statsMu   sync.Mutex
+	prevStats map[string]*dockerStats
+}
+
+// snapshot returns the task and its definition for other goroutines.
+func (r *runner) snapshot() (*control.Task, *control.TaskDefinition) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.task, r.td
+}
+
+type containerExit struct {
+	name   string
+	status ExitStatus
+	err    error
+}
+
+func newRunner(a *Agent, ref control.TaskRef, t *control.Task) *runner {
+	return &runner{
+		a: a, ref: ref, task: t,
+		log:     a.log.With("cluster", ref.Cluster, "task", ref.ID),
+		stopCh:  make(chan struct{}),
+		images:  map[string]*Image{},
+		started: map[string]bool{},
+		exits:   make(chan containerExit, 16),
+		health:  make(chan healthReport, 16),
+		exited:  map[string]ExitStatus{},
+		healthy: map[string]string{},
+		dir:     filepath.Join(a.cfg.StateDir, "tasks", ref.ID),
+	}
+}
+
+func (r *runner) requestStop() { r.stopOnce.Do(func() { close(r.stopCh) }) }
+
+func (r *runner) stopRequested() bool {
+	select {
+	case <-r.stopCh:
+		return true
+	default:
+		return r.task.DesiredStatus == control.TaskStopped
+	}
+}
+
+// report sends a state change and keeps the task the control plane stored.
+func (r *runner) report(ctx context.Context, ch control.TaskStateChange) {
+	t, err := r.a.deps.Control.UpdateTaskState(ctx, r.ref, ch)
+	if err != nil {
+		r.log.Warn("report task state", "err", err)
+		return
+	}
+	r.mu.Lock()
+	r.task = t
+	r.mu.Unlock()
+}
+
+// run drives the task to its desired status. agentDone closes when the
+// agent shuts down.
+func (r *runner) run(ctx context.Context, agentDone <-chan struct{}) {
+	if r.task.DesiredStatus == control.TaskStopped {
+		r.requestStop()
+	}
+	td, err := r.a.deps.Control.TaskDefinitionOf(ctx, r.ref.Scope, r.task)
+	if err != nil {
+		r.fail(ctx, control.StopTaskFailedToStart, "ResourceInitializationError: "+err.Error(), nil)
+		return
+	}
+	r.mu.Lock()
+	r.td = td
+	r.mu.Unlock()
+	if err := os.MkdirAll(r.dir, 0o700); err != nil {
+		r.fail(ctx, control.StopTaskFailedToStart, "ResourceInitializationError: "+err.Error(), nil)
+		return
+	}
+	hookCtx, cancel := context.WithCancel(ctx)
+	r.cancelHook = cancel
+	defer cancel()
+
+	code, reason, err := r.start(ctx, hookCtx)
+	if err != nil {
+		r.fail(ctx, code, reason, err)
+		return
+	}
+	if kept := r.supervise(ctx, agentDone); kept {
+		return
+	}
+	r.stop(ctx)
+}
+
+// fail stops a task that could not start, keeping what it learned.
+func (r *runner) fail(ctx context.Context, code, reason string, err error) {
+	if err != nil {
+		r.log.Warn("task failed to start", "reason", reason, "err", err)
+	}
+	r.report(ctx, control.TaskStateChange{StopCode: code, Reason: reason})
+	r.stop(ctx)
+}
+
+// start brings the task from PROVISIONING to RUNNING, or re-adopts what a
+// previous agent started. It returns a stop code and reason on failure.
+func (r *runner) start(ctx, hookCtx context.Context) (string, string, error) {
+	if r.stopRequested() {
+		return control.StopUserInitiated, "", errors.New("stopped before start")
+	}
+	if r.td.NetworkMode == control.NetworkModeAwsvpc {
+		att, err := r.a.deps.Network.Setup(ctx, r.ref.ID, r.ref.Scope)
+		if err != nil {
+			return control.StopTaskFailedToStart, "ResourceInitializationError: failed to configure the task's network: " + err.Error(), err
+		}
+		r.att = att
+		r.a.meta.add(r, att.IP)
+		if err := writeEtcFiles(r.dir, att); err != nil {
+			return control.StopTaskFailedToStart, "ResourceInitializationError: " + err.Error(), err
+		}
+	}
+	r.report(ctx, control.TaskStateChange{LastStatus: control.TaskPending, Attachment: r.attachment("ATTACHED"),
+		Containers: r.networkInterfaces()})
+
+	// Images.
+	pullStart := time.Now()
+	for i := range r.td.ContainerDefinitions {
+		cd := &r.td.ContainerDefinitions[i]
+		img, err := r.a.deps.Images.Pull(ctx, r.ref.Scope, cd.Image)
+		if err != nil {
+			reason := fmt.Sprintf("CannotPullContainerError: pull image manifest has been retried 1 time(s): failed to resolve ref %s: %v", cd.Image, err)
+			r.report(ctx, control.TaskStateChange{PullStarted: pullStart, PullStopped: time.Now(),
+				Containers: []control.ContainerStateChange{{Name: cd.Name, Reason: reason}}})
+			return control.StopTaskFailedToStart, reason, err
+		}
+		r.images[cd.Name] = img
+	}
+	digests := make([]control.ContainerStateChange, 0, len(r.images))
+	for name, img := range r.images {
+		digests = append(digests, control.ContainerStateChange{Name: name, ImageDigest: img.Digest})
+	}
+	r.report(ctx, control.TaskStateChange{PullStarted: pullStart, PullStopped: time.Now(), Containers: digests})
+	if r.stopRequested() {
+		return control.StopUserInitiated, "", errors.New("stopped while pulling")
+	}
+
+	cpu, mem := atoi(r.task.Cpu), atoi(r.task.Memory)
+	cg, err := r.a.deps.Runtime.CreateTaskCgroup(r.ref.ID, cpu, mem)
+	if err != nil {
+		return control.StopTaskFailedToStart, "ResourceInitializationError: failed to create the task cgroup: " + err.Error(), err
+	}
+	r.cgroup = cg
+	r.report(ctx, control.TaskStateChange{LastStatus: control.TaskActivating})
+
+	if code, reason, err := r.startContainers(ctx, hookCtx); err != nil {
+		return code, reason, err
+	}
+	r.report(ctx, control.TaskStateChange{LastStatus: control.TaskRunning, Connectivity: true})
+	r.log.Info("task running")
+	return "", "", nil
+}
+
+// supervise waits for container exits, health changes and stop requests.
+// It returns true when the agent shut down with KeepTasks (the task keeps
+// running for the next agent).
+func (r *runner) supervise(ctx context.Context, agentDone <-chan struct{}) bool {
+	for {
+		if r.allExited() {
+			return false
+		}
+		select {
+		case e := <-r.exits:
+			r.containerExited(ctx, e)
+			if r.essentialExited(e.name) {
+				r.report(ctx, control.TaskStateChange{StopCode: control.StopEssentialContainerExited, Reason: reasonEssentialExited})
+				return false
+			}
+		case h := <-r.health:
+			r.healthChanged(ctx, h)
+		case <-r.stopCh:
+			return false
+		case <-agentDone:
+			if r.a.cfg.KeepTasks {
+				r.log.Info("leaving task running for the next agent")
+				return true
+			}
+			r.report(ctx, control.TaskStateChange{StopCode: control.StopTerminationNotice, Reason: reasonShutdown})
+			return false
+		}
+	}
+}
+
+func (r *runner) essentialExited(name string) bool {
+	cd := r.containerDef(name)
+	return cd != nil && cd.IsEssential()
+}
+
+func (r *runner) allExited() bool {
+	if len(r.started) == 0 {
+		return false
+	}
+	for name := range r.started {
+		if _, ok := r.exited[name]; !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// containerExited records a container's real exit status.
+func (r *runner) containerExited(ctx context.Context, e containerExit) {
+	if _, done := r.exited[e.name]; done {
+		return
+	}
+	r.exited[e.name] = e.status
+	code := e.status.Code
+	ch := control.ContainerStateChange{Name: e.name, LastStatus: control.ContainerStopped, ExitCode: &code}
+	if e.status.OOMKilled {
+		ch.Reason = reasonOOM
+	}
+	if e.err != nil {
+		ch.ExitCode = nil
+		ch.Reason = "ContainerRuntimeError: " + e.err.Error()
+	}
+	r.report(ctx, control.TaskStateChange{Containers: []control.ContainerStateChange{ch}})
+	r.log.Info("container exited", "container", e.name, "exit_code", code, "oom", e.status.OOMKilled)
+}
+
+// stop takes the task from wherever it is to STOPPED, cleaning everything
+// it made.
+func (r *runner) stop(ctx context.Context) {
+	if r.task.StopCode == "" {
+		r.report(ctx, control.TaskStateChange{StopCode: control.StopTaskFailedToStart, Reason: "Task failed to start"})
+	}
+	r.a.meta.remove(r)
+	r.report(ctx, control.TaskStateChange{LastStatus: control.TaskDeactivating})
+	r.report(ctx, control.TaskStateChange{LastStatus: control.TaskStopping})
+	r.stopContainers(ctx)
+	if r.cancelHook != nil {
+		r.cancelHook()
+	}
+	r.flushLogs(ctx)
+	r.report(ctx, control.TaskStateChange{LastStatus: control.TaskDeprovisioning, ExecStopped: time.Now()})
+	r.cleanup(ctx)
+	r.report(ctx, control.TaskStateChange{LastStatus: control.TaskStopped, Attachment: r.attachment("DELETED")})
+	r.log.Info("task stopped", "stop_code", r.task.StopCode, "reason", r.task.StoppedReason)
+}
+
+// stopContainers stops the running containers (dependents first) and
+// records their exit codes; containers never started are marked STOPPED.
+func (r *runner) stopContainers(ctx context.Context) {
+	defs := r.td.ContainerDefinitions
+	var wg sync.WaitGroup
+	for i := len(defs) - 1; i >= 0; i-- {
+		cd := &defs[i]
+		if !r.started[cd.Name] {
+			continue
+		}
+		if _, done := r.exited[cd.Name]; done {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			timeout := defaultStopTimeout
+			if cd.StopTimeout != nil {
+				timeout = min(time.Duration(*cd.StopTimeout)*time.Second, maxStopTimeout)
+			}
+			id := containerID(r.ref.ID, cd.Name)
+			sig := parseSignal(r.images[cd.Name].configStopSignal())
+			if err := r.a.deps.Runtime.Stop(ctx, id, sig, timeout); err != nil {
+				r.log.Warn("stop container", "container", cd.Name, "err", err)
+			}
+		}()
+	}
+	wg.Wait()
+	// Collect the exits the waiters report (each started container has one).
+	for !r.allExited() && len(r.started) > 0 {
+		select {
+		case e := <-r.exits:
+			r.containerExited(ctx, e)
+		case <-time.After(maxStopTimeout + 10*time.Second):
+			r.log.Warn("containers did not report their exit")
+			return
+		}
+	}
+	var pending []control.ContainerStateChange
+	for _, c := range r.task.Containers {
+		if c.LastStatus != control.ContainerStopped {
+			pending = append(pending, control.ContainerStateChange{Name: c.Name, LastStatus: control.ContainerStopped})
+		}
+	}
+	if len(pending) > 0 {
+		r.report(ctx, control.TaskStateChange{Containers: pending})
+	}
+}
+
+// cleanup deletes the containers, mounts, cgroup, network and files.
+func (r *runner) cleanup(ctx context.Context) {
+	for _, cd := range r.td.ContainerDefinitions {
+		id := containerID(r.ref.ID, cd.Name)
+		if err := r.a.deps.Runtime.Delete(ctx, id); err != nil {
+			r.log.Warn("delete container", "container", cd.Name, "err", err)
+		}
+		if err := r.a.deps.Images.Unmount(ctx, id); err != nil {
+			r.log.Warn("unmount rootfs", "container", cd.Name, "err", err)
+		}
+	}
+	if err := r.a.deps.Runtime.RemoveTaskCgroup(r.ref.ID); err != nil {
+		r.log.Warn("remove task cgroup", "err", err)
+	}
+	if r.td.NetworkMode == control.NetworkModeAwsvpc {
+		if err := r.a.deps.Network.Teardown(ctx, r.ref.ID); err != nil {
+			r.log.Warn("network teardown", "err", err)
+		}
+	}
+	if err := os.RemoveAll(r.dir); err != nil {
+		r.log.Warn("remove task dir", "err", err)
+	}
+}
+
+func (r *runner) containerDef(name string) *control.ContainerDefinition {
+	for i := range r.td.ContainerDefinitions {
+		if r.td.ContainerDefinitions[i].Name == name {
+			return &r.td.ContainerDefinitions[i]
+		}
+	}
+	return nil
+}
+
+// attachment is the task's ENI attachment as DescribeTasks shows it.
+func (r *runner) attachment(status string) *control.TaskAttachment {
+	if r.att == nil || len(r.task.Attachments) == 0 {
+		return nil
+	}
+	at := r.task.Attachments[0]
+	at.Status = status
+	at.Details = []control.KeyValue{
+		{Name: "subnetId", Value: detail(at.Details, "subnetId", r.att.SubnetID)},
+		{Name: "networkInterfaceId", Value: r.att.ENIID},
+		{Name: "macAddress", Value: r.att.MAC},
+		{Name: "privateDnsName", Value: r.att.DNSName},
+		{Name: "privateIPv4Address", Value: r.att.IP},
+	}
+	return &at
+}
+
+func detail(kvs []control.KeyValue, name, def string) string {
+	for _, kv := range kvs {
+		if kv.Name == name && kv.Value != "" {
+			return kv.Value
+		}
+	}
+	return def
+}
+
+// networkInterfaces gives each container the task's ENI address.
+func (r *runner) networkInterfaces() []control.ContainerStateChange {
+	if r.att == nil || len(r.task.Attachments) == 0 {
+		return nil
+	}
+	var out []control.ContainerStateChange
+	for _, c := range r.task.Containers {
+		out = append(out, control.ContainerStateChange{Name: c.Name, NetworkInterfaces: []control.NetworkInterface{
+			{AttachmentID: r.task.Attachments[0].ID, PrivateIPv4Address: r.att.IP}}})
+	}
+	return out
+}
+
+// writeEtcFiles writes the task's /etc/hosts and /etc/hostname.
+func writeEtcFiles(dir string, att *Attachment) error {
+	host := "ip-" + strings.ReplaceAll(att.IP, ".", "-")
+	hosts := fmt.Sprintf("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n%s\t%s %s\n", att.IP, att.DNSName, host)
+	if err := os.WriteFile(filepath.Join(dir, "hosts"), []byte(hosts), 0o644); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, "hostname"), []byte(host+"\n"), 0o644)
+}
+
+func atoi(s string) int {
+	n := 0
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return 0
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n
+}
+
+func (img *Image) configStopSignal() string {
+	if img == nil {
+		return ""
+	}
+	return img.Config.StopSignal
+}

@@ -1,0 +1,204 @@
+package agent
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/fargo-run/fargo/internal/control"
+	"github.com/fargo-run/fargo/internal/tenant"
+)
+
+// Fargate's default nofile limits (AWS: 1024 soft / 4096 hard).
+const (
+	fargateNofileSoft = 1024
+	fargateNofileHard = 4096
+)
+
+// containerID is the runtime id of a task's container.
+func containerID(taskID, name string) string { return taskID + "-" + name }
+
+// specInput is everything a container's spec is built from.
+type specInput struct {
+	scope    tenant.Scope
+	task     *control.Task
+	td       *control.TaskDefinition
+	cd       *control.ContainerDefinition
+	image    ImageConfig
+	rootfs   string
+	att      *Attachment
+	cgroup   string
+	metadata string // ECS_CONTAINER_METADATA_URI_V4 base, "" for none
+	hostsDir string // the task's generated /etc files
+}
+
+// buildSpec applies ECS's rules to turn a container definition, its image
+// and the task's overrides into a runtime spec:
+//   - entryPoint replaces the image's Entrypoint and then the image's Cmd
+//     is not used (Docker's rule); command replaces Cmd; a container
+//     override's command replaces command;
+//   - environment: image, then definition, then override, then what ECS
+//     injects (metadata URIs, region, execution env), later names win;
+//   - workingDirectory and user replace the image's;
+//   - Fargate ulimits default nofile to 1024/4096.
+func buildSpec(in specInput) (ContainerSpec, error) {
+	cd := in.cd
+	var ov *control.ContainerOverride
+	if in.task.Overrides != nil {
+		for i := range in.task.Overrides.ContainerOverrides {
+			if in.task.Overrides.ContainerOverrides[i].Name == cd.Name {
+				ov = &in.task.Overrides.ContainerOverrides[i]
+			}
+		}
+	}
+	entry, cmd := in.image.Entrypoint, in.image.Cmd
+	if len(cd.EntryPoint) > 0 {
+		entry, cmd = cd.EntryPoint, nil
+	}
+	if len(cd.Command) > 0 {
+		cmd = cd.Command
+	}
+	if ov != nil && len(ov.Command) > 0 {
+		cmd = ov.Command
+	}
+	args := append(slices.Clone(entry), cmd...)
+	if len(args) == 0 {
+		return ContainerSpec{}, fmt.Errorf("no command specified for container %s", cd.Name)
+	}
+
+	env := newEnv(in.image.Env)
+	for _, kv := range cd.Environment {
+		env.set(kv.Name, kv.Value)
+	}
+	if ov != nil {
+		for _, kv := range ov.Environment {
+			env.set(kv.Name, kv.Value)
+		}
+	}
+	if in.metadata != "" {
+		env.set("ECS_CONTAINER_METADATA_URI_V4", in.metadata)
+		env.set("ECS_CONTAINER_METADATA_URI", strings.Replace(in.metadata, "/v4/", "/v3/", 1))
+	}
+	env.set("AWS_REGION", in.scope.Region)
+	env.set("AWS_DEFAULT_REGION", in.scope.Region)
+	if in.task.LaunchType == control.LaunchTypeFargate {
+		env.set("AWS_EXECUTION_ENV", "AWS_ECS_FARGATE")
+	} else {
+		env.set("AWS_EXECUTION_ENV", "AWS_ECS_EC2")
+	}
+
+	spec := ContainerSpec{
+		ID:             containerID(in.task.ID, cd.Name),
+		TaskID:         in.task.ID,
+		Rootfs:         in.rootfs,
+		Args:           args,
+		Env:            env.list(),
+		Cwd:            firstNonEmpty(cd.WorkingDirectory, in.image.WorkingDir, "/"),
+		User:           firstNonEmpty(cd.User, in.image.User),
+		ReadonlyRootfs: cd.ReadonlyRootFilesystem != nil && *cd.ReadonlyRootFilesystem,
+		CgroupParent:   in.cgroup,
+		StopSignal:     parseSignal(in.image.StopSignal),
+		Labels: map[string]string{
+			"com.amazonaws.ecs.cluster":                 in.task.ClusterARN,
+			"com.amazonaws.ecs.container-name":          cd.Name,
+			"com.amazonaws.ecs.task-arn":                in.task.ARN,
+			"com.amazonaws.ecs.task-definition-family":  in.td.Family,
+			"com.amazonaws.ecs.task-definition-version": strconv.Itoa(in.td.Revision),
+		},
+	}
+	if in.att != nil {
+		spec.NetNSPath = in.att.NetNSPath
+		spec.Hostname = "ip-" + strings.ReplaceAll(in.att.IP, ".", "-")
+	}
+	if cd.Hostname != "" {
+		spec.Hostname = cd.Hostname
+	}
+	spec.CPUShares = cd.Cpu
+	if ov != nil && ov.Cpu != nil {
+		spec.CPUShares = *ov.Cpu
+	}
+	if mem := pick(cd.Memory, ov, func(o *control.ContainerOverride) *int { return o.Memory }); mem > 0 {
+		spec.MemoryLimit = int64(mem) << 20
+	}
+	if res := pick(cd.MemoryReservation, ov, func(o *control.ContainerOverride) *int { return o.MemoryReservation }); res > 0 {
+		spec.MemoryReserve = int64(res) << 20
+	}
+	for _, u := range cd.Ulimits {
+		spec.Ulimits = append(spec.Ulimits, Ulimit{Name: u.Name, Soft: uint64(u.SoftLimit), Hard: uint64(u.HardLimit)})
+	}
+	if in.task.LaunchType == control.LaunchTypeFargate && !slices.ContainsFunc(spec.Ulimits, func(u Ulimit) bool { return u.Name == "nofile" }) {
+		spec.Ulimits = append(spec.Ulimits, Ulimit{Name: "nofile", Soft: fargateNofileSoft, Hard: fargateNofileHard})
+	}
+	if in.hostsDir != "" {
+		spec.Mounts = append(spec.Mounts,
+			Mount{Source: in.hostsDir + "/hosts", Destination: "/etc/hosts"},
+			Mount{Source: in.hostsDir + "/hostname", Destination: "/etc/hostname"})
+	}
+	return spec, nil
+}
+
+func pick(def *int, ov *control.ContainerOverride, f func(*control.ContainerOverride) *int) int {
+	if ov != nil {
+		if v := f(ov); v != nil {
+			return *v
+		}
+	}
+	if def != nil {
+		return *def
+	}
+	return 0
+}
+
+// env is an ordered environment where later settings of a name win.
+type env struct {
+	names []string
+	vals  map[string]string
+}
+
+func newEnv(kvs []string) *env {
+	e := &env{vals: map[string]string{}}
+	for _, kv := range kvs {
+		k, v, _ := strings.Cut(kv, "=")
+		e.set(k, v)
+	}
+	return e
+}
+
+func (e *env) set(k, v string) {
+	if _, ok := e.vals[k]; !ok {
+		e.names = append(e.names, k)
+	}
+	e.vals[k] = v
+}
+
+func (e *env) list() []string {
+	out := make([]string, 0, len(e.names))
+	for _, k := range e.names {
+		out = append(out, k+"="+e.vals[k])
+	}
+	return out
+}
+
+func firstNonEmpty(vals ...string) string {
+	for _, v := range vals {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// parseSignal reads an image's STOPSIGNAL ("SIGQUIT", "QUIT" or "3").
+func parseSignal(s string) syscall.Signal {
+	s = strings.TrimPrefix(strings.ToUpper(strings.TrimSpace(s)), "SIG")
+	if n, err := strconv.Atoi(s); err == nil && n > 0 && n < 65 {
+		return syscall.Signal(n)
+	}
+	if sig, ok := map[string]syscall.Signal{"TERM": syscall.SIGTERM, "INT": syscall.SIGINT, "QUIT": syscall.SIGQUIT,
+		"KILL": syscall.SIGKILL, "HUP": syscall.SIGHUP, "USR1": syscall.SIGUSR1, "USR2": syscall.SIGUSR2, "WINCH": syscall.SIGWINCH}[s]; ok {
+		return sig
+	}
+	return syscall.SIGTERM
+}

@@ -1,0 +1,333 @@
+package control
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/fargo-run/fargo/internal/errdefs"
+	"github.com/fargo-run/fargo/internal/scheduler"
+	"github.com/fargo-run/fargo/internal/store"
+	"github.com/fargo-run/fargo/internal/tenant"
+)
+
+// StoppedTaskRetention is how long STOPPED tasks stay describable (AWS:
+// at least an hour).
+const StoppedTaskRetention = 3 * time.Hour
+
+// ErrClientTokenConflict: a clientToken was reused with other parameters.
+var ErrClientTokenConflict = errdefs.New(errdefs.ErrConflict, "The specified client token has already been used with different parameters.")
+
+func taskKey(s tenant.Scope, cluster, id string) string {
+	return keyPrefix(s) + "tasks/" + cluster + "/" + id
+}
+
+func tokenKey(s tenant.Scope, token string) string {
+	return keyPrefix(s) + "clienttokens/" + token
+}
+
+// RunTaskInput is what RunTask asks for.
+type RunTaskInput struct {
+	Cluster              string
+	TaskDefinition       string
+	Count                int
+	LaunchType           string
+	CapacityProvider     string
+	NetworkConfiguration *NetworkConfiguration
+	Overrides            *TaskOverride
+	PlatformVersion      string
+	Group                string
+	StartedBy            string
+	Tags                 []Tag
+	EnableExecuteCommand bool
+	ClientToken          string
+}
+
+// RunTaskResult is what RunTask did: tasks created and placements missed.
+type RunTaskResult struct {
+	Tasks    []*Task
+	Failures []Failure
+}
+
+type clientTokenRecord struct {
+	Hash  string   `json:"hash"`
+	Tasks []string `json:"tasks"` // task keys
+}
+
+func newTaskID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// RunTask validates the request against the task definition, places the
+// tasks, and stores them PROVISIONING with desiredStatus RUNNING, all in
+// one transaction. Agents take it from there.
+func (c *Control) RunTask(ctx context.Context, s tenant.Scope, in RunTaskInput) (*RunTaskResult, error) {
+	if in.Count == 0 {
+		in.Count = 1
+	}
+	if in.Count < 1 || in.Count > 10 {
+		return nil, InvalidParameterf("count must be between 1 and 10.")
+	}
+	if len(in.StartedBy) > 128 {
+		return nil, InvalidParameterf("startedBy must be at most 128 characters.")
+	}
+	if len(in.ClientToken) > 64 {
+		return nil, InvalidParameterf("clientToken must be at most 64 characters.")
+	}
+	if err := ValidateTags(in.Tags); err != nil {
+		return nil, err
+	}
+	cl, err := c.ActiveCluster(ctx, s, in.Cluster)
+	if err != nil {
+		return nil, err
+	}
+	td, err := c.DescribeTaskDefinition(ctx, s, in.TaskDefinition)
+	if err != nil {
+		return nil, err
+	}
+	if td.Status != TaskDefinitionActive {
+		return nil, InvalidParameterf("TaskDefinition is inactive")
+	}
+	if err := resolveLaunchType(&in, cl); err != nil {
+		return nil, err
+	}
+	cpu, mem, err := taskSize(td, in.Overrides, in.LaunchType)
+	if err != nil {
+		return nil, err
+	}
+	if err := validateRunNetwork(td, in); err != nil {
+		return nil, err
+	}
+	if err := validateOverrides(td, in.Overrides); err != nil {
+		return nil, err
+	}
+	if in.Group == "" {
+		in.Group = "family:" + td.Family
+	}
+	hash := requestHash(in)
+
+	res := &RunTaskResult{}
+	now := c.now().UTC()
+	_, err = c.st.Update(ctx, func(tx store.Tx) error {
+		*res = RunTaskResult{}
+		if in.ClientToken != "" {
+			rec, err := get[clientTokenRecord](tx, tokenKey(s, in.ClientToken))
+			switch {
+			case err == nil && rec.Hash != hash:
+				return ErrClientTokenConflict
+			case err == nil:
+				for _, k := range rec.Tasks {
+					t, err := get[Task](tx, k)
+					if err != nil {
+						return err
+					}
+					res.Tasks = append(res.Tasks, t)
+				}
+				return nil
+			case !errors.Is(err, store.ErrNotFound):
+				return err
+			}
+		}
+		nodes, used, err := nodeUsage(tx)
+		if err != nil {
+			return err
+		}
+		snap := make([]scheduler.Node, 0, len(nodes))
+		for _, n := range nodes {
+			snap = append(snap, scheduler.Node{ID: n.ID, Ready: true, CPU: n.CPU, Memory: n.Memory,
+				MaxTaskCPU: n.MaxTaskCPU, MaxTaskMemory: n.MaxTaskMemory, UsedCPU: used[n.ID][0], UsedMemory: used[n.ID][1]})
+		}
+		plan := scheduler.Place(snap, scheduler.Request{Count: in.Count, CPU: cpu, Memory: mem})
+		for _, reason := range plan.Failures {
+			res.Failures = append(res.Failures, Failure{Reason: reason,
+				Detail: fmt.Sprintf("No capacity on fargo's hosts for a task of %d CPU units and %d MiB.", cpu, mem)})
+		}
+		var keys []string
+		for _, node := range plan.Nodes {
+			t := c.newTask(s, cl, td, in, node, cpu, mem, now)
+			key := taskKey(s, cl.Name, t.ID)
+			if err := put(tx, key, t); err != nil {
+				return err
+			}
+			if err := put(tx, nodeTaskKey(node, s, cl.Name, t.ID), &nodeTask{Account: s.Account, Region: s.Region,
+				Cluster: cl.Name, ID: t.ID, CPU: cpu, Memory: mem, DesiredStatus: TaskRunning}); err != nil {
+				return err
+			}
+			keys = append(keys, key)
+			res.Tasks = append(res.Tasks, t)
+		}
+		if in.ClientToken != "" && len(keys) > 0 {
+			return put(tx, tokenKey(s, in.ClientToken), &clientTokenRecord{Hash: hash, Tasks: keys})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range res.Tasks {
+		c.log.Info("task created", "cluster", t.Cluster, "task", t.ID, "family", t.Family, "node", t.Node)
+	}
+	return res, nil
+}
+
+func (c *Control) newTask(s tenant.Scope, cl *Cluster, td *TaskDefinition, in RunTaskInput, node string, cpu, mem int, now time.Time) *Task {
+	id := newTaskID()
+	t := &Task{
+		ID: id, ARN: s.ARN("ecs", "task/"+cl.Name+"/"+id), Cluster: cl.Name, ClusterARN: cl.ARN,
+		TaskDefinitionARN: td.TaskDefinitionArn, Family: td.Family, Revision: td.Revision,
+		LaunchType: in.LaunchType, CapacityProvider: in.CapacityProvider,
+		Cpu: strconv.Itoa(cpu), Memory: strconv.Itoa(mem),
+		Group: in.Group, StartedBy: in.StartedBy, Overrides: in.Overrides, NetworkConfiguration: in.NetworkConfiguration,
+		EnableExecuteCommand: in.EnableExecuteCommand, Tags: in.Tags, ClientToken: in.ClientToken,
+		AvailabilityZone: s.Region + "a", Node: node,
+		DesiredStatus: TaskRunning, LastStatus: TaskProvisioning, HealthStatus: "UNKNOWN", Version: 1, CreatedAt: now,
+	}
+	if in.LaunchType == LaunchTypeFargate {
+		t.PlatformVersion, t.PlatformFamily, t.EphemeralStorageGiB = "1.4.0", "Linux", 20
+		if td.EphemeralStorage != nil && td.EphemeralStorage.SizeInGiB > 0 {
+			t.EphemeralStorageGiB = td.EphemeralStorage.SizeInGiB
+		}
+	}
+	if td.NetworkMode == NetworkModeAwsvpc {
+		subnet := ""
+		if in.NetworkConfiguration != nil && len(in.NetworkConfiguration.Subnets) > 0 {
+			subnet = in.NetworkConfiguration.Subnets[0]
+		}
+		t.Attachments = []TaskAttachment{{ID: uuid.NewString(), Type: "ElasticNetworkInterface", Status: "PRECREATED",
+			Details: []KeyValue{{Name: "subnetId", Value: subnet}}}}
+	}
+	for _, cd := range td.ContainerDefinitions {
+		ct := Container{
+			ARN:  s.ARN("ecs", "container/"+cl.Name+"/"+id+"/"+uuid.NewString()),
+			Name: cd.Name, Image: cd.Image, LastStatus: ContainerPending, Essential: cd.IsEssential(),
+			Cpu: strconv.Itoa(cd.Cpu),
+		}
+		if cd.Memory != nil {
+			ct.Memory = strconv.Itoa(*cd.Memory)
+		}
+		if cd.MemoryReservation != nil {
+			ct.MemoryReservation = strconv.Itoa(*cd.MemoryReservation)
+		}
+		t.Containers = append(t.Containers, ct)
+	}
+	return t
+}
+
+// resolveLaunchType settles launchType xor capacityProviderStrategy (the
+// cluster default strategy when neither is given).
+func resolveLaunchType(in *RunTaskInput, cl *Cluster) error {
+	if in.LaunchType != "" && in.CapacityProvider != "" {
+		return InvalidParameterf("Specifying both a launch type and capacity provider strategy is not supported. Remove one and try again.")
+	}
+	if in.CapacityProvider == "" && in.LaunchType == "" && len(cl.DefaultCapacityProviderStrategy) > 0 {
+		in.CapacityProvider = cl.DefaultCapacityProviderStrategy[0].CapacityProvider
+	}
+	switch in.CapacityProvider {
+	case "":
+	case CapacityProviderFargate, CapacityProviderFargateSpot:
+		if !slices.Contains(cl.CapacityProviders, in.CapacityProvider) && len(cl.CapacityProviders) > 0 {
+			return InvalidParameterf("The specified capacity provider strategy cannot contain a capacity provider that is not associated with the cluster. Associate the capacity provider with the cluster or specify a valid capacity provider and try again.")
+		}
+		in.LaunchType = LaunchTypeFargate
+	default:
+		return InvalidParameterf("The specified capacity provider %s was not found.", in.CapacityProvider)
+	}
+	switch in.LaunchType {
+	case LaunchTypeFargate:
+	case "":
+		in.LaunchType = LaunchTypeEC2
+		return InvalidParameterf("No Container Instances were found in your cluster.")
+	case LaunchTypeEC2, "EXTERNAL":
+		return InvalidParameterf("No Container Instances were found in your cluster.")
+	default:
+		return InvalidParameterf("launchType must be one of EC2, FARGATE, EXTERNAL.")
+	}
+	return nil
+}
+
+// taskSize is the task's CPU units and MiB, overrides included.
+func taskSize(td *TaskDefinition, o *TaskOverride, launchType string) (int, int, error) {
+	cpuS, memS := td.Cpu, td.Memory
+	if o != nil && o.Cpu != "" {
+		cpuS = o.Cpu
+	}
+	if o != nil && o.Memory != "" {
+		memS = o.Memory
+	}
+	if launchType == LaunchTypeFargate && !slices.Contains(td.Compatibilities, CompatibilityFargate) {
+		return 0, 0, InvalidParameterf("Task definition does not support launch_type FARGATE.")
+	}
+	cpu, err := ParseCPU(cpuS)
+	if err != nil {
+		return 0, 0, InvalidParameterf("Invalid 'cpu' setting for task.")
+	}
+	mem, err := ParseMemory(memS)
+	if err != nil {
+		return 0, 0, InvalidParameterf("Invalid 'memory' setting for task.")
+	}
+	if launchType == LaunchTypeFargate && !FargateMemoryValid(cpu, mem) {
+		return 0, 0, InvalidParameterf("No Fargate configuration exists for given values: %d CPU, %d memory. See the Amazon ECS documentation for the valid values.", cpu, mem)
+	}
+	return cpu, mem, nil
+}
+
+func validateRunNetwork(td *TaskDefinition, in RunTaskInput) error {
+	nc := in.NetworkConfiguration
+	if td.NetworkMode != NetworkModeAwsvpc {
+		if nc != nil {
+			return InvalidParameterf("Network Configuration is not valid for the given networkMode of this task definition.")
+		}
+		return nil
+	}
+	if nc == nil {
+		return InvalidParameterf("Network Configuration must be provided when networkMode 'awsvpc' is specified.")
+	}
+	if len(nc.Subnets) == 0 {
+		return InvalidParameterf("subnets can not be empty.")
+	}
+	if len(nc.Subnets) > 16 || len(nc.SecurityGroups) > 5 {
+		return InvalidParameterf("At most 16 subnets and 5 security groups can be specified.")
+	}
+	for _, sn := range nc.Subnets {
+		if !strings.HasPrefix(sn, "subnet-") {
+			return InvalidParameterf("Error retrieving subnet information for [%s]: The subnet ID '%s' is malformed", sn, sn)
+		}
+	}
+	switch nc.AssignPublicIP {
+	case "", "DISABLED", "ENABLED":
+	default:
+		return InvalidParameterf("assignPublicIp must be ENABLED or DISABLED.")
+	}
+	return nil
+}
+
+func validateOverrides(td *TaskDefinition, o *TaskOverride) error {
+	if o == nil {
+		return nil
+	}
+	for _, co := range o.ContainerOverrides {
+		if !slices.ContainsFunc(td.ContainerDefinitions, func(cd ContainerDefinition) bool { return cd.Name == co.Name }) {
+			return InvalidParameterf("Override for container named %s is not a container in the TaskDefinition.", co.Name)
+		}
+	}
+	return nil
+}
+
+func requestHash(in RunTaskInput) string {
+	in.ClientToken = ""
+	b, _ := json.Marshal(in)
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
