@@ -124,13 +124,45 @@ func (c *Control) DescribeTaskDefinition(ctx context.Context, s tenant.Scope, re
 	var out *TaskDefinition
 	err = c.st.View(ctx, func(tx store.ReadTx) error {
 		var err error
-		out, err = c.lookupTaskDef(tx, s, fam, rev)
+		out, err = c.lookupTaskDef(tx, s, fam, rev, c.cachedTaskDef)
 		return err
 	})
 	return out, err
 }
 
-func (c *Control) lookupTaskDef(tx store.ReadTx, s tenant.Scope, fam string, rev int) (*TaskDefinition, error) {
+// tdEntry is a decoded task definition and the store revision it was
+// decoded from.
+type tdEntry struct {
+	rev int64
+	td  *TaskDefinition
+}
+
+// cachedTaskDef reads a task definition through a cache of decoded
+// records, valid while the key's revision is unchanged: decoding the JSON
+// is most of the cost of DescribeTaskDefinition. Callers must not modify
+// what it returns.
+func (c *Control) cachedTaskDef(tx store.ReadTx, key string) (*TaskDefinition, error) {
+	kv, err := tx.Get(key)
+	if err != nil {
+		return nil, err
+	}
+	if v, ok := c.tdCache.Load(key); ok && v.(tdEntry).rev == kv.Revision {
+		return v.(tdEntry).td, nil
+	}
+	td, err := decode[TaskDefinition](kv)
+	if err != nil {
+		return nil, err
+	}
+	c.tdCache.Store(key, tdEntry{rev: kv.Revision, td: td})
+	return td, nil
+}
+
+// readTaskDef decodes a task definition afresh (for callers that modify it).
+func readTaskDef(tx store.ReadTx, key string) (*TaskDefinition, error) {
+	return get[TaskDefinition](tx, key)
+}
+
+func (c *Control) lookupTaskDef(tx store.ReadTx, s tenant.Scope, fam string, rev int, read func(store.ReadTx, string) (*TaskDefinition, error)) (*TaskDefinition, error) {
 	if rev == 0 {
 		f, err := get[family](tx, familyKey(s, fam))
 		if errors.Is(err, store.ErrNotFound) {
@@ -144,7 +176,7 @@ func (c *Control) lookupTaskDef(tx store.ReadTx, s tenant.Scope, fam string, rev
 		}
 		rev = f.LatestActive
 	}
-	td, err := get[TaskDefinition](tx, taskDefKey(s, fam, rev))
+	td, err := read(tx, taskDefKey(s, fam, rev))
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, ErrTaskDefNotFound
 	}
@@ -164,7 +196,7 @@ func (c *Control) DeregisterTaskDefinition(ctx context.Context, s tenant.Scope, 
 	var out *TaskDefinition
 	now := c.now().UTC()
 	_, err = c.st.Update(ctx, func(tx store.Tx) error {
-		td, err := c.lookupTaskDef(tx, s, fam, rev)
+		td, err := c.lookupTaskDef(tx, s, fam, rev, readTaskDef)
 		if err != nil {
 			return err
 		}
@@ -240,7 +272,7 @@ func (c *Control) DeleteTaskDefinitions(ctx context.Context, s tenant.Scope, ref
 				failures = append(failures, Failure{ARN: ref, Reason: "The specified task definition identifier is invalid. Specify a valid name or ARN and try again."})
 				continue
 			}
-			td, err := c.lookupTaskDef(tx, s, fam, rev)
+			td, err := c.lookupTaskDef(tx, s, fam, rev, readTaskDef)
 			if errors.Is(err, ErrTaskDefNotFound) {
 				failures = append(failures, Failure{ARN: TaskDefinitionARN(s, fam, rev), Reason: "The specified task definition does not exist. Specify a valid account, family, revision and try again."})
 				continue

@@ -7,6 +7,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"testing"
@@ -111,6 +112,9 @@ func (s *Server) Restart(t testing.TB) {
 	s.Stop(t)
 	s.start(t)
 }
+
+// Handler is the server's http.Handler, for in-process benchmarks.
+func (s *Server) Handler() http.Handler { return s.srv.Handler() }
 
 // Admin returns the administrator key pair.
 func (s *Server) Admin() (id, secret string) {
