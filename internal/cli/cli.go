@@ -69,6 +69,10 @@ func runServer(ctx context.Context, args []string, env Env, stdout, stderr io.Wr
 	str(fs, env, &cfg.Region, "region", "FARGO_REGION", cfg.Region, "default region")
 	boolean(fs, env, &cfg.Dev, "dev", "FARGO_DEV", false, "dev mode: also accept the test keys test/test (and <12-digit account>/test)")
 	boolean(fs, env, &cfg.WriteProfile, "write-profile", "FARGO_WRITE_PROFILE", true, `write the AWS CLI profile "fargo" on start`)
+	boolean(fs, env, &cfg.KeepTasks, "keep-tasks", "FARGO_KEEP_TASKS", false, "leave tasks running when fargo stops (live restore)")
+	boolean(fs, env, &cfg.NoAgent, "no-agent", "FARGO_NO_AGENT", false, "do not run tasks on this host")
+	fs.Float64Var(&cfg.CPUOvercommit, "cpu-overcommit", cfg.CPUOvercommit, "host CPUs x this = CPU capacity offered to tasks")
+	fs.Float64Var(&cfg.MemoryOvercommit, "memory-overcommit", cfg.MemoryOvercommit, "host memory x this = memory capacity offered to tasks")
 	str(fs, env, &logLevel, "log-level", "FARGO_LOG_LEVEL", "info", "debug, info, warn or error")
 	boolean(fs, env, &logJSON, "log-json", "FARGO_LOG_JSON", false, "log as JSON lines")
 	if err := fs.Parse(args); err != nil {

@@ -50,17 +50,30 @@ type Server struct {
 	WriteProfile bool
 	// MaxBodyBytes bounds API request bodies.
 	MaxBodyBytes int64
+	// KeepTasks leaves tasks running when fargo stops (live restore, for
+	// upgrades); otherwise a graceful stop stops them.
+	KeepTasks bool
+	// NoAgent runs the control plane without this host's agent: tasks
+	// are placed only on agents that register from elsewhere.
+	NoAgent bool
+	// CPUOvercommit and MemoryOvercommit multiply the host's CPUs and
+	// memory into the capacity the scheduler may place (one task may
+	// still use at most the whole host). CPU time is shared by the
+	// kernel's scheduler; memory limits are limits, not reservations.
+	CPUOvercommit, MemoryOvercommit float64
 }
 
 // DefaultServer returns a Server with every default filled in.
 func DefaultServer() Server {
 	return Server{
-		Listen:       DefaultListen,
-		DataDir:      defaultDataDir(),
-		AccountID:    DefaultAccountID,
-		Region:       DefaultRegion,
-		WriteProfile: true,
-		MaxBodyBytes: DefaultMaxBodyBytes,
+		Listen:           DefaultListen,
+		DataDir:          defaultDataDir(),
+		AccountID:        DefaultAccountID,
+		Region:           DefaultRegion,
+		WriteProfile:     true,
+		MaxBodyBytes:     DefaultMaxBodyBytes,
+		CPUOvercommit:    4,
+		MemoryOvercommit: 2,
 	}
 }
 
@@ -88,6 +101,9 @@ func (c Server) Validate() error {
 	}
 	if !regionRe.MatchString(c.Region) {
 		errs = append(errs, fmt.Errorf("region %q: not a region name such as us-east-1", c.Region))
+	}
+	if c.CPUOvercommit < 1 || c.MemoryOvercommit < 1 {
+		errs = append(errs, errors.New("overcommit factors must be at least 1"))
 	}
 	if c.MaxBodyBytes <= 0 {
 		errs = append(errs, errors.New("max body bytes must be positive"))
