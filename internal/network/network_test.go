@@ -30,6 +30,7 @@ const (
 	acctB      = "222222222222"
 	region     = "us-east-1"
 	shortWait  = 500 * time.Millisecond
+	reachWait  = 5 * time.Second
 )
 
 var testPool = netip.MustParsePrefix("10.219.0.0/16")
@@ -156,11 +157,11 @@ func serveEcho(ln net.Listener, name string) {
 
 // dial connects to addr from nsPath ("" = the host) and returns the first
 // reply line to "ping", or an error.
-func dial(nsPath, addr string) (string, error) {
+func dial(nsPath, addr string, timeout time.Duration) (string, error) {
 	var c net.Conn
 	do := func() error {
 		var err error
-		c, err = net.DialTimeout("tcp4", addr, shortWait)
+		c, err = net.DialTimeout("tcp4", addr, timeout)
 		return err
 	}
 	var err error
@@ -183,7 +184,9 @@ func dial(nsPath, addr string) (string, error) {
 
 func mustReach(t *testing.T, from, addr, want string) {
 	t.Helper()
-	got, err := dial(from, addr)
+	// Generous: under a loaded CI (every package's tests at once on two
+	// cores) the first ARP round trip can take longer than shortWait.
+	got, err := dial(from, addr, reachWait)
 	if err != nil || got != want+":ping" {
 		t.Errorf("from %q to %s: got %q, %v; want %q", nsName(from), addr, got, err, want+":ping")
 	}
@@ -192,7 +195,7 @@ func mustReach(t *testing.T, from, addr, want string) {
 func mustNotReach(t *testing.T, from, addr string) {
 	t.Helper()
 	start := time.Now()
-	got, err := dial(from, addr)
+	got, err := dial(from, addr, shortWait)
 	if err == nil {
 		t.Errorf("from %q to %s: reached (%q), want blocked", nsName(from), addr, got)
 	}
@@ -546,7 +549,7 @@ func TestPublishPorts(t *testing.T) {
 	if err := m.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := dial("", tcpAddr); err == nil {
+	if _, err := dial("", tcpAddr, shortWait); err == nil {
 		t.Errorf("proxy still serving after Close")
 	}
 	m2, err := New(testConfig(dir))
@@ -562,7 +565,7 @@ func TestPublishPorts(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := dial("", tcpAddr); err == nil {
+	if _, err := dial("", tcpAddr, shortWait); err == nil {
 		t.Errorf("proxy still serving after Teardown")
 	}
 	if err := m2.Close(); err != nil {
