@@ -3,14 +3,11 @@
 package autoscalingwire
 
 import (
-	"encoding/json"
-
 	"github.com/fargo-run/fargo/internal/api/wire"
 )
 
-var _ json.RawMessage
-
-// Service metadata.
+// Service metadata of Application Auto Scaling (SigningName falls back to EndpointPrefix, as
+// the SDKs do).
 const (
 	TargetPrefix   = "AnyScaleFrontendService"
 	SigningName    = "application-autoscaling"
@@ -20,21 +17,21 @@ const (
 	EndpointPrefix = "application-autoscaling"
 )
 
-// Values of the enum AdjustmentType.
+// Values of the Application Auto Scaling enum AdjustmentType.
 const (
 	AdjustmentTypeChangeincapacity        = "ChangeInCapacity"
 	AdjustmentTypePercentchangeincapacity = "PercentChangeInCapacity"
 	AdjustmentTypeExactcapacity           = "ExactCapacity"
 )
 
-// Values of the enum MetricAggregationType.
+// Values of the Application Auto Scaling enum MetricAggregationType.
 const (
 	MetricAggregationTypeAverage = "Average"
 	MetricAggregationTypeMinimum = "Minimum"
 	MetricAggregationTypeMaximum = "Maximum"
 )
 
-// Values of the enum MetricStatistic.
+// Values of the Application Auto Scaling enum MetricStatistic.
 const (
 	MetricStatisticAverage     = "Average"
 	MetricStatisticMinimum     = "Minimum"
@@ -43,7 +40,7 @@ const (
 	MetricStatisticSum         = "Sum"
 )
 
-// Values of the enum MetricType.
+// Values of the Application Auto Scaling enum MetricType.
 const (
 	MetricTypeDynamodbreadcapacityutilization                                    = "DynamoDBReadCapacityUtilization"
 	MetricTypeDynamodbwritecapacityutilization                                   = "DynamoDBWriteCapacityUtilization"
@@ -76,26 +73,26 @@ const (
 	MetricTypeSagemakervariantconcurrentrequestspermodelhighresolution           = "SageMakerVariantConcurrentRequestsPerModelHighResolution"
 )
 
-// Values of the enum PolicyType.
+// Values of the Application Auto Scaling enum PolicyType.
 const (
 	PolicyTypeStepscaling           = "StepScaling"
 	PolicyTypeTargettrackingscaling = "TargetTrackingScaling"
 	PolicyTypePredictivescaling     = "PredictiveScaling"
 )
 
-// Values of the enum PredictiveScalingMaxCapacityBreachBehavior.
+// Values of the Application Auto Scaling enum PredictiveScalingMaxCapacityBreachBehavior.
 const (
 	PredictiveScalingMaxCapacityBreachBehaviorHonormaxcapacity    = "HonorMaxCapacity"
 	PredictiveScalingMaxCapacityBreachBehaviorIncreasemaxcapacity = "IncreaseMaxCapacity"
 )
 
-// Values of the enum PredictiveScalingMode.
+// Values of the Application Auto Scaling enum PredictiveScalingMode.
 const (
 	PredictiveScalingModeForecastonly     = "ForecastOnly"
 	PredictiveScalingModeForecastandscale = "ForecastAndScale"
 )
 
-// Values of the enum ScalableDimension.
+// Values of the Application Auto Scaling enum ScalableDimension.
 const (
 	ScalableDimensionEcsServiceDesiredcount                                    = "ecs:service:DesiredCount"
 	ScalableDimensionEc2SpotFleetRequestTargetcapacity                         = "ec2:spot-fleet-request:TargetCapacity"
@@ -123,7 +120,7 @@ const (
 	ScalableDimensionWorkspacesWorkspacespoolDesiredusersessions               = "workspaces:workspacespool:DesiredUserSessions"
 )
 
-// Values of the enum ScalingActivityStatusCode.
+// Values of the Application Auto Scaling enum ScalingActivityStatusCode.
 const (
 	ScalingActivityStatusCodePending     = "Pending"
 	ScalingActivityStatusCodeInprogress  = "InProgress"
@@ -133,7 +130,7 @@ const (
 	ScalingActivityStatusCodeFailed      = "Failed"
 )
 
-// Values of the enum ServiceNamespace.
+// Values of the Application Auto Scaling enum ServiceNamespace.
 const (
 	ServiceNamespaceEcs              = "ecs"
 	ServiceNamespaceElasticmapreduce = "elasticmapreduce"
@@ -152,24 +149,24 @@ const (
 	ServiceNamespaceWorkspaces       = "workspaces"
 )
 
-// Alarm is the wire shape Alarm.
+// Alarm is the Application Auto Scaling wire shape Alarm.
 type Alarm struct {
 	AlarmARN  *string `json:"AlarmARN,omitempty" xml:"AlarmARN,omitempty"`
 	AlarmName *string `json:"AlarmName,omitempty" xml:"AlarmName,omitempty"`
 }
 
-// CapacityForecast is the wire shape CapacityForecast.
+// CapacityForecast is the Application Auto Scaling wire shape CapacityForecast.
 type CapacityForecast struct {
 	Timestamps []wire.Timestamp `json:"Timestamps,omitempty" xml:"Timestamps,omitempty"`
 	Values     []float64        `json:"Values,omitempty" xml:"Values,omitempty"`
 }
 
-// ConcurrentUpdateException is the wire shape ConcurrentUpdateException.
+// ConcurrentUpdateException is the Application Auto Scaling wire error shape ConcurrentUpdateException.
 type ConcurrentUpdateException struct {
 	Message *string `json:"Message,omitempty" xml:"Message,omitempty"`
 }
 
-// CustomizedMetricSpecification is the wire shape CustomizedMetricSpecification.
+// CustomizedMetricSpecification is the Application Auto Scaling wire shape CustomizedMetricSpecification.
 type CustomizedMetricSpecification struct {
 	Dimensions []MetricDimension               `json:"Dimensions,omitempty" xml:"Dimensions,omitempty"`
 	MetricName *string                         `json:"MetricName,omitempty" xml:"MetricName,omitempty"`
@@ -179,7 +176,7 @@ type CustomizedMetricSpecification struct {
 	Unit       *string                         `json:"Unit,omitempty" xml:"Unit,omitempty"`
 }
 
-// DeleteScalingPolicyRequest is the wire shape DeleteScalingPolicyRequest.
+// DeleteScalingPolicyRequest is the Application Auto Scaling wire shape DeleteScalingPolicyRequest.
 type DeleteScalingPolicyRequest struct {
 	PolicyName        *string `json:"PolicyName,omitempty" xml:"PolicyName,omitempty"`
 	ResourceId        *string `json:"ResourceId,omitempty" xml:"ResourceId,omitempty"`
@@ -187,11 +184,11 @@ type DeleteScalingPolicyRequest struct {
 	ServiceNamespace  *string `json:"ServiceNamespace,omitempty" xml:"ServiceNamespace,omitempty"`
 }
 
-// DeleteScalingPolicyResponse is the wire shape DeleteScalingPolicyResponse.
+// DeleteScalingPolicyResponse is the Application Auto Scaling wire shape DeleteScalingPolicyResponse.
 type DeleteScalingPolicyResponse struct {
 }
 
-// DeleteScheduledActionRequest is the wire shape DeleteScheduledActionRequest.
+// DeleteScheduledActionRequest is the Application Auto Scaling wire shape DeleteScheduledActionRequest.
 type DeleteScheduledActionRequest struct {
 	ResourceId          *string `json:"ResourceId,omitempty" xml:"ResourceId,omitempty"`
 	ScalableDimension   *string `json:"ScalableDimension,omitempty" xml:"ScalableDimension,omitempty"`
@@ -199,22 +196,22 @@ type DeleteScheduledActionRequest struct {
 	ServiceNamespace    *string `json:"ServiceNamespace,omitempty" xml:"ServiceNamespace,omitempty"`
 }
 
-// DeleteScheduledActionResponse is the wire shape DeleteScheduledActionResponse.
+// DeleteScheduledActionResponse is the Application Auto Scaling wire shape DeleteScheduledActionResponse.
 type DeleteScheduledActionResponse struct {
 }
 
-// DeregisterScalableTargetRequest is the wire shape DeregisterScalableTargetRequest.
+// DeregisterScalableTargetRequest is the Application Auto Scaling wire shape DeregisterScalableTargetRequest.
 type DeregisterScalableTargetRequest struct {
 	ResourceId        *string `json:"ResourceId,omitempty" xml:"ResourceId,omitempty"`
 	ScalableDimension *string `json:"ScalableDimension,omitempty" xml:"ScalableDimension,omitempty"`
 	ServiceNamespace  *string `json:"ServiceNamespace,omitempty" xml:"ServiceNamespace,omitempty"`
 }
 
-// DeregisterScalableTargetResponse is the wire shape DeregisterScalableTargetResponse.
+// DeregisterScalableTargetResponse is the Application Auto Scaling wire shape DeregisterScalableTargetResponse.
 type DeregisterScalableTargetResponse struct {
 }
 
-// DescribeScalableTargetsRequest is the wire shape DescribeScalableTargetsRequest.
+// DescribeScalableTargetsRequest is the Application Auto Scaling wire shape DescribeScalableTargetsRequest.
 type DescribeScalableTargetsRequest struct {
 	MaxResults        *int32   `json:"MaxResults,omitempty" xml:"MaxResults,omitempty"`
 	NextToken         *string  `json:"NextToken,omitempty" xml:"NextToken,omitempty"`
@@ -223,13 +220,13 @@ type DescribeScalableTargetsRequest struct {
 	ServiceNamespace  *string  `json:"ServiceNamespace,omitempty" xml:"ServiceNamespace,omitempty"`
 }
 
-// DescribeScalableTargetsResponse is the wire shape DescribeScalableTargetsResponse.
+// DescribeScalableTargetsResponse is the Application Auto Scaling wire shape DescribeScalableTargetsResponse.
 type DescribeScalableTargetsResponse struct {
 	NextToken       *string          `json:"NextToken,omitempty" xml:"NextToken,omitempty"`
 	ScalableTargets []ScalableTarget `json:"ScalableTargets,omitempty" xml:"ScalableTargets,omitempty"`
 }
 
-// DescribeScalingActivitiesRequest is the wire shape DescribeScalingActivitiesRequest.
+// DescribeScalingActivitiesRequest is the Application Auto Scaling wire shape DescribeScalingActivitiesRequest.
 type DescribeScalingActivitiesRequest struct {
 	IncludeNotScaledActivities *bool   `json:"IncludeNotScaledActivities,omitempty" xml:"IncludeNotScaledActivities,omitempty"`
 	MaxResults                 *int32  `json:"MaxResults,omitempty" xml:"MaxResults,omitempty"`
@@ -239,13 +236,13 @@ type DescribeScalingActivitiesRequest struct {
 	ServiceNamespace           *string `json:"ServiceNamespace,omitempty" xml:"ServiceNamespace,omitempty"`
 }
 
-// DescribeScalingActivitiesResponse is the wire shape DescribeScalingActivitiesResponse.
+// DescribeScalingActivitiesResponse is the Application Auto Scaling wire shape DescribeScalingActivitiesResponse.
 type DescribeScalingActivitiesResponse struct {
 	NextToken         *string           `json:"NextToken,omitempty" xml:"NextToken,omitempty"`
 	ScalingActivities []ScalingActivity `json:"ScalingActivities,omitempty" xml:"ScalingActivities,omitempty"`
 }
 
-// DescribeScalingPoliciesRequest is the wire shape DescribeScalingPoliciesRequest.
+// DescribeScalingPoliciesRequest is the Application Auto Scaling wire shape DescribeScalingPoliciesRequest.
 type DescribeScalingPoliciesRequest struct {
 	MaxResults        *int32   `json:"MaxResults,omitempty" xml:"MaxResults,omitempty"`
 	NextToken         *string  `json:"NextToken,omitempty" xml:"NextToken,omitempty"`
@@ -255,13 +252,13 @@ type DescribeScalingPoliciesRequest struct {
 	ServiceNamespace  *string  `json:"ServiceNamespace,omitempty" xml:"ServiceNamespace,omitempty"`
 }
 
-// DescribeScalingPoliciesResponse is the wire shape DescribeScalingPoliciesResponse.
+// DescribeScalingPoliciesResponse is the Application Auto Scaling wire shape DescribeScalingPoliciesResponse.
 type DescribeScalingPoliciesResponse struct {
 	NextToken       *string         `json:"NextToken,omitempty" xml:"NextToken,omitempty"`
 	ScalingPolicies []ScalingPolicy `json:"ScalingPolicies,omitempty" xml:"ScalingPolicies,omitempty"`
 }
 
-// DescribeScheduledActionsRequest is the wire shape DescribeScheduledActionsRequest.
+// DescribeScheduledActionsRequest is the Application Auto Scaling wire shape DescribeScheduledActionsRequest.
 type DescribeScheduledActionsRequest struct {
 	MaxResults           *int32   `json:"MaxResults,omitempty" xml:"MaxResults,omitempty"`
 	NextToken            *string  `json:"NextToken,omitempty" xml:"NextToken,omitempty"`
@@ -271,18 +268,18 @@ type DescribeScheduledActionsRequest struct {
 	ServiceNamespace     *string  `json:"ServiceNamespace,omitempty" xml:"ServiceNamespace,omitempty"`
 }
 
-// DescribeScheduledActionsResponse is the wire shape DescribeScheduledActionsResponse.
+// DescribeScheduledActionsResponse is the Application Auto Scaling wire shape DescribeScheduledActionsResponse.
 type DescribeScheduledActionsResponse struct {
 	NextToken        *string           `json:"NextToken,omitempty" xml:"NextToken,omitempty"`
 	ScheduledActions []ScheduledAction `json:"ScheduledActions,omitempty" xml:"ScheduledActions,omitempty"`
 }
 
-// FailedResourceAccessException is the wire shape FailedResourceAccessException.
+// FailedResourceAccessException is the Application Auto Scaling wire error shape FailedResourceAccessException.
 type FailedResourceAccessException struct {
 	Message *string `json:"Message,omitempty" xml:"Message,omitempty"`
 }
 
-// GetPredictiveScalingForecastRequest is the wire shape GetPredictiveScalingForecastRequest.
+// GetPredictiveScalingForecastRequest is the Application Auto Scaling wire shape GetPredictiveScalingForecastRequest.
 type GetPredictiveScalingForecastRequest struct {
 	EndTime           *wire.Timestamp `json:"EndTime,omitempty" xml:"EndTime,omitempty"`
 	PolicyName        *string         `json:"PolicyName,omitempty" xml:"PolicyName,omitempty"`
@@ -292,52 +289,52 @@ type GetPredictiveScalingForecastRequest struct {
 	StartTime         *wire.Timestamp `json:"StartTime,omitempty" xml:"StartTime,omitempty"`
 }
 
-// GetPredictiveScalingForecastResponse is the wire shape GetPredictiveScalingForecastResponse.
+// GetPredictiveScalingForecastResponse is the Application Auto Scaling wire shape GetPredictiveScalingForecastResponse.
 type GetPredictiveScalingForecastResponse struct {
 	CapacityForecast *CapacityForecast `json:"CapacityForecast,omitempty" xml:"CapacityForecast,omitempty"`
 	LoadForecast     []LoadForecast    `json:"LoadForecast,omitempty" xml:"LoadForecast,omitempty"`
 	UpdateTime       *wire.Timestamp   `json:"UpdateTime,omitempty" xml:"UpdateTime,omitempty"`
 }
 
-// InternalServiceException is the wire shape InternalServiceException.
+// InternalServiceException is the Application Auto Scaling wire error shape InternalServiceException.
 type InternalServiceException struct {
 	Message *string `json:"Message,omitempty" xml:"Message,omitempty"`
 }
 
-// InvalidNextTokenException is the wire shape InvalidNextTokenException.
+// InvalidNextTokenException is the Application Auto Scaling wire error shape InvalidNextTokenException.
 type InvalidNextTokenException struct {
 	Message *string `json:"Message,omitempty" xml:"Message,omitempty"`
 }
 
-// LimitExceededException is the wire shape LimitExceededException.
+// LimitExceededException is the Application Auto Scaling wire error shape LimitExceededException.
 type LimitExceededException struct {
 	Message *string `json:"Message,omitempty" xml:"Message,omitempty"`
 }
 
-// ListTagsForResourceRequest is the wire shape ListTagsForResourceRequest.
+// ListTagsForResourceRequest is the Application Auto Scaling wire shape ListTagsForResourceRequest.
 type ListTagsForResourceRequest struct {
 	ResourceARN *string `json:"ResourceARN,omitempty" xml:"ResourceARN,omitempty"`
 }
 
-// ListTagsForResourceResponse is the wire shape ListTagsForResourceResponse.
+// ListTagsForResourceResponse is the Application Auto Scaling wire shape ListTagsForResourceResponse.
 type ListTagsForResourceResponse struct {
 	Tags map[string]string `json:"Tags,omitempty" xml:"-"`
 }
 
-// LoadForecast is the wire shape LoadForecast.
+// LoadForecast is the Application Auto Scaling wire shape LoadForecast.
 type LoadForecast struct {
 	MetricSpecification *PredictiveScalingMetricSpecification `json:"MetricSpecification,omitempty" xml:"MetricSpecification,omitempty"`
 	Timestamps          []wire.Timestamp                      `json:"Timestamps,omitempty" xml:"Timestamps,omitempty"`
 	Values              []float64                             `json:"Values,omitempty" xml:"Values,omitempty"`
 }
 
-// MetricDimension is the wire shape MetricDimension.
+// MetricDimension is the Application Auto Scaling wire shape MetricDimension.
 type MetricDimension struct {
 	Name  *string `json:"Name,omitempty" xml:"Name,omitempty"`
 	Value *string `json:"Value,omitempty" xml:"Value,omitempty"`
 }
 
-// NotScaledReason is the wire shape NotScaledReason.
+// NotScaledReason is the Application Auto Scaling wire shape NotScaledReason.
 type NotScaledReason struct {
 	Code            *string `json:"Code,omitempty" xml:"Code,omitempty"`
 	CurrentCapacity *int32  `json:"CurrentCapacity,omitempty" xml:"CurrentCapacity,omitempty"`
@@ -345,30 +342,30 @@ type NotScaledReason struct {
 	MinCapacity     *int32  `json:"MinCapacity,omitempty" xml:"MinCapacity,omitempty"`
 }
 
-// ObjectNotFoundException is the wire shape ObjectNotFoundException.
+// ObjectNotFoundException is the Application Auto Scaling wire error shape ObjectNotFoundException.
 type ObjectNotFoundException struct {
 	Message *string `json:"Message,omitempty" xml:"Message,omitempty"`
 }
 
-// PredefinedMetricSpecification is the wire shape PredefinedMetricSpecification.
+// PredefinedMetricSpecification is the Application Auto Scaling wire shape PredefinedMetricSpecification.
 type PredefinedMetricSpecification struct {
 	PredefinedMetricType *string `json:"PredefinedMetricType,omitempty" xml:"PredefinedMetricType,omitempty"`
 	ResourceLabel        *string `json:"ResourceLabel,omitempty" xml:"ResourceLabel,omitempty"`
 }
 
-// PredictiveScalingCustomizedMetricSpecification is the wire shape PredictiveScalingCustomizedMetricSpecification.
+// PredictiveScalingCustomizedMetricSpecification is the Application Auto Scaling wire shape PredictiveScalingCustomizedMetricSpecification.
 type PredictiveScalingCustomizedMetricSpecification struct {
 	MetricDataQueries []PredictiveScalingMetricDataQuery `json:"MetricDataQueries,omitempty" xml:"MetricDataQueries,omitempty"`
 }
 
-// PredictiveScalingMetric is the wire shape PredictiveScalingMetric.
+// PredictiveScalingMetric is the Application Auto Scaling wire shape PredictiveScalingMetric.
 type PredictiveScalingMetric struct {
 	Dimensions []PredictiveScalingMetricDimension `json:"Dimensions,omitempty" xml:"Dimensions,omitempty"`
 	MetricName *string                            `json:"MetricName,omitempty" xml:"MetricName,omitempty"`
 	Namespace  *string                            `json:"Namespace,omitempty" xml:"Namespace,omitempty"`
 }
 
-// PredictiveScalingMetricDataQuery is the wire shape PredictiveScalingMetricDataQuery.
+// PredictiveScalingMetricDataQuery is the Application Auto Scaling wire shape PredictiveScalingMetricDataQuery.
 type PredictiveScalingMetricDataQuery struct {
 	Expression *string                      `json:"Expression,omitempty" xml:"Expression,omitempty"`
 	Id         *string                      `json:"Id,omitempty" xml:"Id,omitempty"`
@@ -377,13 +374,13 @@ type PredictiveScalingMetricDataQuery struct {
 	ReturnData *bool                        `json:"ReturnData,omitempty" xml:"ReturnData,omitempty"`
 }
 
-// PredictiveScalingMetricDimension is the wire shape PredictiveScalingMetricDimension.
+// PredictiveScalingMetricDimension is the Application Auto Scaling wire shape PredictiveScalingMetricDimension.
 type PredictiveScalingMetricDimension struct {
 	Name  *string `json:"Name,omitempty" xml:"Name,omitempty"`
 	Value *string `json:"Value,omitempty" xml:"Value,omitempty"`
 }
 
-// PredictiveScalingMetricSpecification is the wire shape PredictiveScalingMetricSpecification.
+// PredictiveScalingMetricSpecification is the Application Auto Scaling wire shape PredictiveScalingMetricSpecification.
 type PredictiveScalingMetricSpecification struct {
 	CustomizedCapacityMetricSpecification *PredictiveScalingCustomizedMetricSpecification        `json:"CustomizedCapacityMetricSpecification,omitempty" xml:"CustomizedCapacityMetricSpecification,omitempty"`
 	CustomizedLoadMetricSpecification     *PredictiveScalingCustomizedMetricSpecification        `json:"CustomizedLoadMetricSpecification,omitempty" xml:"CustomizedLoadMetricSpecification,omitempty"`
@@ -394,14 +391,14 @@ type PredictiveScalingMetricSpecification struct {
 	TargetValue                           *float64                                               `json:"TargetValue,omitempty" xml:"TargetValue,omitempty"`
 }
 
-// PredictiveScalingMetricStat is the wire shape PredictiveScalingMetricStat.
+// PredictiveScalingMetricStat is the Application Auto Scaling wire shape PredictiveScalingMetricStat.
 type PredictiveScalingMetricStat struct {
 	Metric *PredictiveScalingMetric `json:"Metric,omitempty" xml:"Metric,omitempty"`
 	Stat   *string                  `json:"Stat,omitempty" xml:"Stat,omitempty"`
 	Unit   *string                  `json:"Unit,omitempty" xml:"Unit,omitempty"`
 }
 
-// PredictiveScalingPolicyConfiguration is the wire shape PredictiveScalingPolicyConfiguration.
+// PredictiveScalingPolicyConfiguration is the Application Auto Scaling wire shape PredictiveScalingPolicyConfiguration.
 type PredictiveScalingPolicyConfiguration struct {
 	MaxCapacityBreachBehavior *string                                `json:"MaxCapacityBreachBehavior,omitempty" xml:"MaxCapacityBreachBehavior,omitempty"`
 	MaxCapacityBuffer         *int32                                 `json:"MaxCapacityBuffer,omitempty" xml:"MaxCapacityBuffer,omitempty"`
@@ -410,25 +407,25 @@ type PredictiveScalingPolicyConfiguration struct {
 	SchedulingBufferTime      *int32                                 `json:"SchedulingBufferTime,omitempty" xml:"SchedulingBufferTime,omitempty"`
 }
 
-// PredictiveScalingPredefinedLoadMetricSpecification is the wire shape PredictiveScalingPredefinedLoadMetricSpecification.
+// PredictiveScalingPredefinedLoadMetricSpecification is the Application Auto Scaling wire shape PredictiveScalingPredefinedLoadMetricSpecification.
 type PredictiveScalingPredefinedLoadMetricSpecification struct {
 	PredefinedMetricType *string `json:"PredefinedMetricType,omitempty" xml:"PredefinedMetricType,omitempty"`
 	ResourceLabel        *string `json:"ResourceLabel,omitempty" xml:"ResourceLabel,omitempty"`
 }
 
-// PredictiveScalingPredefinedMetricPairSpecification is the wire shape PredictiveScalingPredefinedMetricPairSpecification.
+// PredictiveScalingPredefinedMetricPairSpecification is the Application Auto Scaling wire shape PredictiveScalingPredefinedMetricPairSpecification.
 type PredictiveScalingPredefinedMetricPairSpecification struct {
 	PredefinedMetricType *string `json:"PredefinedMetricType,omitempty" xml:"PredefinedMetricType,omitempty"`
 	ResourceLabel        *string `json:"ResourceLabel,omitempty" xml:"ResourceLabel,omitempty"`
 }
 
-// PredictiveScalingPredefinedScalingMetricSpecification is the wire shape PredictiveScalingPredefinedScalingMetricSpecification.
+// PredictiveScalingPredefinedScalingMetricSpecification is the Application Auto Scaling wire shape PredictiveScalingPredefinedScalingMetricSpecification.
 type PredictiveScalingPredefinedScalingMetricSpecification struct {
 	PredefinedMetricType *string `json:"PredefinedMetricType,omitempty" xml:"PredefinedMetricType,omitempty"`
 	ResourceLabel        *string `json:"ResourceLabel,omitempty" xml:"ResourceLabel,omitempty"`
 }
 
-// PutScalingPolicyRequest is the wire shape PutScalingPolicyRequest.
+// PutScalingPolicyRequest is the Application Auto Scaling wire shape PutScalingPolicyRequest.
 type PutScalingPolicyRequest struct {
 	PolicyName                               *string                                   `json:"PolicyName,omitempty" xml:"PolicyName,omitempty"`
 	PolicyType                               *string                                   `json:"PolicyType,omitempty" xml:"PolicyType,omitempty"`
@@ -440,13 +437,13 @@ type PutScalingPolicyRequest struct {
 	TargetTrackingScalingPolicyConfiguration *TargetTrackingScalingPolicyConfiguration `json:"TargetTrackingScalingPolicyConfiguration,omitempty" xml:"TargetTrackingScalingPolicyConfiguration,omitempty"`
 }
 
-// PutScalingPolicyResponse is the wire shape PutScalingPolicyResponse.
+// PutScalingPolicyResponse is the Application Auto Scaling wire shape PutScalingPolicyResponse.
 type PutScalingPolicyResponse struct {
 	Alarms    []Alarm `json:"Alarms,omitempty" xml:"Alarms,omitempty"`
 	PolicyARN *string `json:"PolicyARN,omitempty" xml:"PolicyARN,omitempty"`
 }
 
-// PutScheduledActionRequest is the wire shape PutScheduledActionRequest.
+// PutScheduledActionRequest is the Application Auto Scaling wire shape PutScheduledActionRequest.
 type PutScheduledActionRequest struct {
 	EndTime              *wire.Timestamp       `json:"EndTime,omitempty" xml:"EndTime,omitempty"`
 	ResourceId           *string               `json:"ResourceId,omitempty" xml:"ResourceId,omitempty"`
@@ -459,11 +456,11 @@ type PutScheduledActionRequest struct {
 	Timezone             *string               `json:"Timezone,omitempty" xml:"Timezone,omitempty"`
 }
 
-// PutScheduledActionResponse is the wire shape PutScheduledActionResponse.
+// PutScheduledActionResponse is the Application Auto Scaling wire shape PutScheduledActionResponse.
 type PutScheduledActionResponse struct {
 }
 
-// RegisterScalableTargetRequest is the wire shape RegisterScalableTargetRequest.
+// RegisterScalableTargetRequest is the Application Auto Scaling wire shape RegisterScalableTargetRequest.
 type RegisterScalableTargetRequest struct {
 	MaxCapacity       *int32            `json:"MaxCapacity,omitempty" xml:"MaxCapacity,omitempty"`
 	MinCapacity       *int32            `json:"MinCapacity,omitempty" xml:"MinCapacity,omitempty"`
@@ -475,18 +472,18 @@ type RegisterScalableTargetRequest struct {
 	Tags              map[string]string `json:"Tags,omitempty" xml:"-"`
 }
 
-// RegisterScalableTargetResponse is the wire shape RegisterScalableTargetResponse.
+// RegisterScalableTargetResponse is the Application Auto Scaling wire shape RegisterScalableTargetResponse.
 type RegisterScalableTargetResponse struct {
 	ScalableTargetARN *string `json:"ScalableTargetARN,omitempty" xml:"ScalableTargetARN,omitempty"`
 }
 
-// ResourceNotFoundException is the wire shape ResourceNotFoundException.
+// ResourceNotFoundException is the Application Auto Scaling wire error shape ResourceNotFoundException.
 type ResourceNotFoundException struct {
 	Message      *string `json:"Message,omitempty" xml:"Message,omitempty"`
 	ResourceName *string `json:"ResourceName,omitempty" xml:"ResourceName,omitempty"`
 }
 
-// ScalableTarget is the wire shape ScalableTarget.
+// ScalableTarget is the Application Auto Scaling wire shape ScalableTarget.
 type ScalableTarget struct {
 	CreationTime      *wire.Timestamp `json:"CreationTime,omitempty" xml:"CreationTime,omitempty"`
 	MaxCapacity       *int32          `json:"MaxCapacity,omitempty" xml:"MaxCapacity,omitempty"`
@@ -500,13 +497,13 @@ type ScalableTarget struct {
 	SuspendedState    *SuspendedState `json:"SuspendedState,omitempty" xml:"SuspendedState,omitempty"`
 }
 
-// ScalableTargetAction is the wire shape ScalableTargetAction.
+// ScalableTargetAction is the Application Auto Scaling wire shape ScalableTargetAction.
 type ScalableTargetAction struct {
 	MaxCapacity *int32 `json:"MaxCapacity,omitempty" xml:"MaxCapacity,omitempty"`
 	MinCapacity *int32 `json:"MinCapacity,omitempty" xml:"MinCapacity,omitempty"`
 }
 
-// ScalingActivity is the wire shape ScalingActivity.
+// ScalingActivity is the Application Auto Scaling wire shape ScalingActivity.
 type ScalingActivity struct {
 	ActivityId        *string           `json:"ActivityId,omitempty" xml:"ActivityId,omitempty"`
 	Cause             *string           `json:"Cause,omitempty" xml:"Cause,omitempty"`
@@ -522,7 +519,7 @@ type ScalingActivity struct {
 	StatusMessage     *string           `json:"StatusMessage,omitempty" xml:"StatusMessage,omitempty"`
 }
 
-// ScalingPolicy is the wire shape ScalingPolicy.
+// ScalingPolicy is the Application Auto Scaling wire shape ScalingPolicy.
 type ScalingPolicy struct {
 	Alarms                                   []Alarm                                   `json:"Alarms,omitempty" xml:"Alarms,omitempty"`
 	CreationTime                             *wire.Timestamp                           `json:"CreationTime,omitempty" xml:"CreationTime,omitempty"`
@@ -537,7 +534,7 @@ type ScalingPolicy struct {
 	TargetTrackingScalingPolicyConfiguration *TargetTrackingScalingPolicyConfiguration `json:"TargetTrackingScalingPolicyConfiguration,omitempty" xml:"TargetTrackingScalingPolicyConfiguration,omitempty"`
 }
 
-// ScheduledAction is the wire shape ScheduledAction.
+// ScheduledAction is the Application Auto Scaling wire shape ScheduledAction.
 type ScheduledAction struct {
 	CreationTime         *wire.Timestamp       `json:"CreationTime,omitempty" xml:"CreationTime,omitempty"`
 	EndTime              *wire.Timestamp       `json:"EndTime,omitempty" xml:"EndTime,omitempty"`
@@ -552,14 +549,14 @@ type ScheduledAction struct {
 	Timezone             *string               `json:"Timezone,omitempty" xml:"Timezone,omitempty"`
 }
 
-// StepAdjustment is the wire shape StepAdjustment.
+// StepAdjustment is the Application Auto Scaling wire shape StepAdjustment.
 type StepAdjustment struct {
 	MetricIntervalLowerBound *float64 `json:"MetricIntervalLowerBound,omitempty" xml:"MetricIntervalLowerBound,omitempty"`
 	MetricIntervalUpperBound *float64 `json:"MetricIntervalUpperBound,omitempty" xml:"MetricIntervalUpperBound,omitempty"`
 	ScalingAdjustment        *int32   `json:"ScalingAdjustment,omitempty" xml:"ScalingAdjustment,omitempty"`
 }
 
-// StepScalingPolicyConfiguration is the wire shape StepScalingPolicyConfiguration.
+// StepScalingPolicyConfiguration is the Application Auto Scaling wire shape StepScalingPolicyConfiguration.
 type StepScalingPolicyConfiguration struct {
 	AdjustmentType         *string          `json:"AdjustmentType,omitempty" xml:"AdjustmentType,omitempty"`
 	Cooldown               *int32           `json:"Cooldown,omitempty" xml:"Cooldown,omitempty"`
@@ -568,31 +565,31 @@ type StepScalingPolicyConfiguration struct {
 	StepAdjustments        []StepAdjustment `json:"StepAdjustments,omitempty" xml:"StepAdjustments,omitempty"`
 }
 
-// SuspendedState is the wire shape SuspendedState.
+// SuspendedState is the Application Auto Scaling wire shape SuspendedState.
 type SuspendedState struct {
 	DynamicScalingInSuspended  *bool `json:"DynamicScalingInSuspended,omitempty" xml:"DynamicScalingInSuspended,omitempty"`
 	DynamicScalingOutSuspended *bool `json:"DynamicScalingOutSuspended,omitempty" xml:"DynamicScalingOutSuspended,omitempty"`
 	ScheduledScalingSuspended  *bool `json:"ScheduledScalingSuspended,omitempty" xml:"ScheduledScalingSuspended,omitempty"`
 }
 
-// TagResourceRequest is the wire shape TagResourceRequest.
+// TagResourceRequest is the Application Auto Scaling wire shape TagResourceRequest.
 type TagResourceRequest struct {
 	ResourceARN *string           `json:"ResourceARN,omitempty" xml:"ResourceARN,omitempty"`
 	Tags        map[string]string `json:"Tags,omitempty" xml:"-"`
 }
 
-// TagResourceResponse is the wire shape TagResourceResponse.
+// TagResourceResponse is the Application Auto Scaling wire shape TagResourceResponse.
 type TagResourceResponse struct {
 }
 
-// TargetTrackingMetric is the wire shape TargetTrackingMetric.
+// TargetTrackingMetric is the Application Auto Scaling wire shape TargetTrackingMetric.
 type TargetTrackingMetric struct {
 	Dimensions []TargetTrackingMetricDimension `json:"Dimensions,omitempty" xml:"Dimensions,omitempty"`
 	MetricName *string                         `json:"MetricName,omitempty" xml:"MetricName,omitempty"`
 	Namespace  *string                         `json:"Namespace,omitempty" xml:"Namespace,omitempty"`
 }
 
-// TargetTrackingMetricDataQuery is the wire shape TargetTrackingMetricDataQuery.
+// TargetTrackingMetricDataQuery is the Application Auto Scaling wire shape TargetTrackingMetricDataQuery.
 type TargetTrackingMetricDataQuery struct {
 	Expression *string                   `json:"Expression,omitempty" xml:"Expression,omitempty"`
 	Id         *string                   `json:"Id,omitempty" xml:"Id,omitempty"`
@@ -601,20 +598,20 @@ type TargetTrackingMetricDataQuery struct {
 	ReturnData *bool                     `json:"ReturnData,omitempty" xml:"ReturnData,omitempty"`
 }
 
-// TargetTrackingMetricDimension is the wire shape TargetTrackingMetricDimension.
+// TargetTrackingMetricDimension is the Application Auto Scaling wire shape TargetTrackingMetricDimension.
 type TargetTrackingMetricDimension struct {
 	Name  *string `json:"Name,omitempty" xml:"Name,omitempty"`
 	Value *string `json:"Value,omitempty" xml:"Value,omitempty"`
 }
 
-// TargetTrackingMetricStat is the wire shape TargetTrackingMetricStat.
+// TargetTrackingMetricStat is the Application Auto Scaling wire shape TargetTrackingMetricStat.
 type TargetTrackingMetricStat struct {
 	Metric *TargetTrackingMetric `json:"Metric,omitempty" xml:"Metric,omitempty"`
 	Stat   *string               `json:"Stat,omitempty" xml:"Stat,omitempty"`
 	Unit   *string               `json:"Unit,omitempty" xml:"Unit,omitempty"`
 }
 
-// TargetTrackingScalingPolicyConfiguration is the wire shape TargetTrackingScalingPolicyConfiguration.
+// TargetTrackingScalingPolicyConfiguration is the Application Auto Scaling wire shape TargetTrackingScalingPolicyConfiguration.
 type TargetTrackingScalingPolicyConfiguration struct {
 	CustomizedMetricSpecification *CustomizedMetricSpecification `json:"CustomizedMetricSpecification,omitempty" xml:"CustomizedMetricSpecification,omitempty"`
 	DisableScaleIn                *bool                          `json:"DisableScaleIn,omitempty" xml:"DisableScaleIn,omitempty"`
@@ -624,46 +621,47 @@ type TargetTrackingScalingPolicyConfiguration struct {
 	TargetValue                   *float64                       `json:"TargetValue,omitempty" xml:"TargetValue,omitempty"`
 }
 
-// TooManyTagsException is the wire shape TooManyTagsException.
+// TooManyTagsException is the Application Auto Scaling wire error shape TooManyTagsException.
 type TooManyTagsException struct {
 	Message      *string `json:"Message,omitempty" xml:"Message,omitempty"`
 	ResourceName *string `json:"ResourceName,omitempty" xml:"ResourceName,omitempty"`
 }
 
-// UntagResourceRequest is the wire shape UntagResourceRequest.
+// UntagResourceRequest is the Application Auto Scaling wire shape UntagResourceRequest.
 type UntagResourceRequest struct {
 	ResourceARN *string  `json:"ResourceARN,omitempty" xml:"ResourceARN,omitempty"`
 	TagKeys     []string `json:"TagKeys,omitempty" xml:"TagKeys,omitempty"`
 }
 
-// UntagResourceResponse is the wire shape UntagResourceResponse.
+// UntagResourceResponse is the Application Auto Scaling wire shape UntagResourceResponse.
 type UntagResourceResponse struct {
 }
 
-// ValidationException is the wire shape ValidationException.
+// ValidationException is the Application Auto Scaling wire error shape ValidationException.
 type ValidationException struct {
 	Message *string `json:"Message,omitempty" xml:"Message,omitempty"`
 }
 
-// Operations are the operations of the service model.
+// Operations are the operations of the Application Auto Scaling model.
 var Operations = map[string]wire.OperationInfo{
-	"DeleteScalingPolicy":          {Input: "DeleteScalingPolicyRequest", Output: "DeleteScalingPolicyResponse", HostPrefix: "", Errors: []string{"ValidationException", "ObjectNotFoundException", "ConcurrentUpdateException", "InternalServiceException"}},
-	"DeleteScheduledAction":        {Input: "DeleteScheduledActionRequest", Output: "DeleteScheduledActionResponse", HostPrefix: "", Errors: []string{"ValidationException", "ObjectNotFoundException", "ConcurrentUpdateException", "InternalServiceException"}},
-	"DeregisterScalableTarget":     {Input: "DeregisterScalableTargetRequest", Output: "DeregisterScalableTargetResponse", HostPrefix: "", Errors: []string{"ValidationException", "ObjectNotFoundException", "ConcurrentUpdateException", "InternalServiceException"}},
-	"DescribeScalableTargets":      {Input: "DescribeScalableTargetsRequest", Output: "DescribeScalableTargetsResponse", HostPrefix: "", Errors: []string{"ValidationException", "InvalidNextTokenException", "ConcurrentUpdateException", "InternalServiceException"}},
-	"DescribeScalingActivities":    {Input: "DescribeScalingActivitiesRequest", Output: "DescribeScalingActivitiesResponse", HostPrefix: "", Errors: []string{"ValidationException", "InvalidNextTokenException", "ConcurrentUpdateException", "InternalServiceException"}},
-	"DescribeScalingPolicies":      {Input: "DescribeScalingPoliciesRequest", Output: "DescribeScalingPoliciesResponse", HostPrefix: "", Errors: []string{"ValidationException", "FailedResourceAccessException", "InvalidNextTokenException", "ConcurrentUpdateException", "InternalServiceException"}},
-	"DescribeScheduledActions":     {Input: "DescribeScheduledActionsRequest", Output: "DescribeScheduledActionsResponse", HostPrefix: "", Errors: []string{"ValidationException", "InvalidNextTokenException", "ConcurrentUpdateException", "InternalServiceException"}},
-	"GetPredictiveScalingForecast": {Input: "GetPredictiveScalingForecastRequest", Output: "GetPredictiveScalingForecastResponse", HostPrefix: "", Errors: []string{"ValidationException", "InternalServiceException"}},
-	"ListTagsForResource":          {Input: "ListTagsForResourceRequest", Output: "ListTagsForResourceResponse", HostPrefix: "", Errors: []string{"ResourceNotFoundException"}},
-	"PutScalingPolicy":             {Input: "PutScalingPolicyRequest", Output: "PutScalingPolicyResponse", HostPrefix: "", Errors: []string{"ValidationException", "LimitExceededException", "ObjectNotFoundException", "ConcurrentUpdateException", "FailedResourceAccessException", "InternalServiceException"}},
-	"PutScheduledAction":           {Input: "PutScheduledActionRequest", Output: "PutScheduledActionResponse", HostPrefix: "", Errors: []string{"ValidationException", "LimitExceededException", "ObjectNotFoundException", "ConcurrentUpdateException", "InternalServiceException"}},
-	"RegisterScalableTarget":       {Input: "RegisterScalableTargetRequest", Output: "RegisterScalableTargetResponse", HostPrefix: "", Errors: []string{"ValidationException", "LimitExceededException", "ConcurrentUpdateException", "InternalServiceException"}},
-	"TagResource":                  {Input: "TagResourceRequest", Output: "TagResourceResponse", HostPrefix: "", Errors: []string{"ResourceNotFoundException", "TooManyTagsException", "ValidationException"}},
-	"UntagResource":                {Input: "UntagResourceRequest", Output: "UntagResourceResponse", HostPrefix: "", Errors: []string{"ResourceNotFoundException", "ValidationException"}},
+	"DeleteScalingPolicy":          {Input: "DeleteScalingPolicyRequest", Output: "DeleteScalingPolicyResponse", Errors: []string{"ValidationException", "ObjectNotFoundException", "ConcurrentUpdateException", "InternalServiceException"}},
+	"DeleteScheduledAction":        {Input: "DeleteScheduledActionRequest", Output: "DeleteScheduledActionResponse", Errors: []string{"ValidationException", "ObjectNotFoundException", "ConcurrentUpdateException", "InternalServiceException"}},
+	"DeregisterScalableTarget":     {Input: "DeregisterScalableTargetRequest", Output: "DeregisterScalableTargetResponse", Errors: []string{"ValidationException", "ObjectNotFoundException", "ConcurrentUpdateException", "InternalServiceException"}},
+	"DescribeScalableTargets":      {Input: "DescribeScalableTargetsRequest", Output: "DescribeScalableTargetsResponse", Errors: []string{"ValidationException", "InvalidNextTokenException", "ConcurrentUpdateException", "InternalServiceException"}},
+	"DescribeScalingActivities":    {Input: "DescribeScalingActivitiesRequest", Output: "DescribeScalingActivitiesResponse", Errors: []string{"ValidationException", "InvalidNextTokenException", "ConcurrentUpdateException", "InternalServiceException"}},
+	"DescribeScalingPolicies":      {Input: "DescribeScalingPoliciesRequest", Output: "DescribeScalingPoliciesResponse", Errors: []string{"ValidationException", "FailedResourceAccessException", "InvalidNextTokenException", "ConcurrentUpdateException", "InternalServiceException"}},
+	"DescribeScheduledActions":     {Input: "DescribeScheduledActionsRequest", Output: "DescribeScheduledActionsResponse", Errors: []string{"ValidationException", "InvalidNextTokenException", "ConcurrentUpdateException", "InternalServiceException"}},
+	"GetPredictiveScalingForecast": {Input: "GetPredictiveScalingForecastRequest", Output: "GetPredictiveScalingForecastResponse", Errors: []string{"ValidationException", "InternalServiceException"}},
+	"ListTagsForResource":          {Input: "ListTagsForResourceRequest", Output: "ListTagsForResourceResponse", Errors: []string{"ResourceNotFoundException"}},
+	"PutScalingPolicy":             {Input: "PutScalingPolicyRequest", Output: "PutScalingPolicyResponse", Errors: []string{"ValidationException", "LimitExceededException", "ObjectNotFoundException", "ConcurrentUpdateException", "FailedResourceAccessException", "InternalServiceException"}},
+	"PutScheduledAction":           {Input: "PutScheduledActionRequest", Output: "PutScheduledActionResponse", Errors: []string{"ValidationException", "LimitExceededException", "ObjectNotFoundException", "ConcurrentUpdateException", "InternalServiceException"}},
+	"RegisterScalableTarget":       {Input: "RegisterScalableTargetRequest", Output: "RegisterScalableTargetResponse", Errors: []string{"ValidationException", "LimitExceededException", "ConcurrentUpdateException", "InternalServiceException"}},
+	"TagResource":                  {Input: "TagResourceRequest", Output: "TagResourceResponse", Errors: []string{"ResourceNotFoundException", "TooManyTagsException", "ValidationException"}},
+	"UntagResource":                {Input: "UntagResourceRequest", Output: "UntagResourceResponse", Errors: []string{"ResourceNotFoundException", "ValidationException"}},
 }
 
-// NewInput returns a new zero input of an operation, or nil.
+// NewInput returns a pointer to a new zero input of an operation, or nil
+// for an unknown operation or one without input.
 func NewInput(op string) any {
 	switch op {
 	case "DeleteScalingPolicy":
@@ -698,7 +696,8 @@ func NewInput(op string) any {
 	return nil
 }
 
-// Errors are the error shapes of the service model.
+// Errors are the error shapes of the Application Auto Scaling model: HTTP status, query error
+// code and whether the error is a server fault.
 var Errors = map[string]wire.ErrorInfo{
 	"ConcurrentUpdateException":     {Status: 400, Code: "ConcurrentUpdateException", Fault: false},
 	"FailedResourceAccessException": {Status: 400, Code: "FailedResourceAccessException", Fault: false},

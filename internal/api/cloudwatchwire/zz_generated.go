@@ -3,14 +3,11 @@
 package cloudwatchwire
 
 import (
-	"encoding/json"
-
 	"github.com/fargo-run/fargo/internal/api/wire"
 )
 
-var _ json.RawMessage
-
-// Service metadata.
+// Service metadata of CloudWatch (SigningName falls back to EndpointPrefix, as
+// the SDKs do).
 const (
 	TargetPrefix   = "GraniteServiceVersion20100801"
 	SigningName    = "monitoring"
@@ -20,40 +17,40 @@ const (
 	EndpointPrefix = "monitoring"
 )
 
-// Values of the enum ActionsSuppressedBy.
+// Values of the CloudWatch enum ActionsSuppressedBy.
 const (
 	ActionsSuppressedByWaitperiod      = "WaitPeriod"
 	ActionsSuppressedByExtensionperiod = "ExtensionPeriod"
 	ActionsSuppressedByAlarm           = "Alarm"
 )
 
-// Values of the enum AlarmMuteRuleStatus.
+// Values of the CloudWatch enum AlarmMuteRuleStatus.
 const (
 	AlarmMuteRuleStatusScheduled = "SCHEDULED"
 	AlarmMuteRuleStatusActive    = "ACTIVE"
 	AlarmMuteRuleStatusExpired   = "EXPIRED"
 )
 
-// Values of the enum AlarmType.
+// Values of the CloudWatch enum AlarmType.
 const (
 	AlarmTypeCompositealarm = "CompositeAlarm"
 	AlarmTypeMetricalarm    = "MetricAlarm"
 )
 
-// Values of the enum AnomalyDetectorStateValue.
+// Values of the CloudWatch enum AnomalyDetectorStateValue.
 const (
 	AnomalyDetectorStateValuePendingTraining         = "PENDING_TRAINING"
 	AnomalyDetectorStateValueTrainedInsufficientData = "TRAINED_INSUFFICIENT_DATA"
 	AnomalyDetectorStateValueTrained                 = "TRAINED"
 )
 
-// Values of the enum AnomalyDetectorType.
+// Values of the CloudWatch enum AnomalyDetectorType.
 const (
 	AnomalyDetectorTypeSingleMetric = "SINGLE_METRIC"
 	AnomalyDetectorTypeMetricMath   = "METRIC_MATH"
 )
 
-// Values of the enum ComparisonOperator.
+// Values of the CloudWatch enum ComparisonOperator.
 const (
 	ComparisonOperatorGreaterthanorequaltothreshold            = "GreaterThanOrEqualToThreshold"
 	ComparisonOperatorGreaterthanthreshold                     = "GreaterThanThreshold"
@@ -64,14 +61,14 @@ const (
 	ComparisonOperatorGreaterthanupperthreshold                = "GreaterThanUpperThreshold"
 )
 
-// Values of the enum EvaluationState.
+// Values of the CloudWatch enum EvaluationState.
 const (
 	EvaluationStatePartialData       = "PARTIAL_DATA"
 	EvaluationStateEvaluationFailure = "EVALUATION_FAILURE"
 	EvaluationStateEvaluationError   = "EVALUATION_ERROR"
 )
 
-// Values of the enum HistoryItemType.
+// Values of the CloudWatch enum HistoryItemType.
 const (
 	HistoryItemTypeConfigurationupdate         = "ConfigurationUpdate"
 	HistoryItemTypeStateupdate                 = "StateUpdate"
@@ -80,31 +77,31 @@ const (
 	HistoryItemTypeAlarmcontributoraction      = "AlarmContributorAction"
 )
 
-// Values of the enum MetricStreamOutputFormat.
+// Values of the CloudWatch enum MetricStreamOutputFormat.
 const (
 	MetricStreamOutputFormatJson            = "json"
 	MetricStreamOutputFormatOpentelemetry07 = "opentelemetry0.7"
 	MetricStreamOutputFormatOpentelemetry10 = "opentelemetry1.0"
 )
 
-// Values of the enum OTelEnrichmentStatus.
+// Values of the CloudWatch enum OTelEnrichmentStatus.
 const (
 	OTelEnrichmentStatusRunning = "Running"
 	OTelEnrichmentStatusStopped = "Stopped"
 )
 
-// Values of the enum RecentlyActive.
+// Values of the CloudWatch enum RecentlyActive.
 const (
 	RecentlyActivePt3h = "PT3H"
 )
 
-// Values of the enum ScanBy.
+// Values of the CloudWatch enum ScanBy.
 const (
 	ScanByTimestampdescending = "TimestampDescending"
 	ScanByTimestampascending  = "TimestampAscending"
 )
 
-// Values of the enum StandardUnit.
+// Values of the CloudWatch enum StandardUnit.
 const (
 	StandardUnitSeconds         = "Seconds"
 	StandardUnitMicroseconds    = "Microseconds"
@@ -135,14 +132,14 @@ const (
 	StandardUnitNone            = "None"
 )
 
-// Values of the enum StateValue.
+// Values of the CloudWatch enum StateValue.
 const (
 	StateValueOk               = "OK"
 	StateValueAlarm            = "ALARM"
 	StateValueInsufficientData = "INSUFFICIENT_DATA"
 )
 
-// Values of the enum Statistic.
+// Values of the CloudWatch enum Statistic.
 const (
 	StatisticSamplecount = "SampleCount"
 	StatisticAverage     = "Average"
@@ -151,7 +148,7 @@ const (
 	StatisticMaximum     = "Maximum"
 )
 
-// Values of the enum StatusCode.
+// Values of the CloudWatch enum StatusCode.
 const (
 	StatusCodeComplete      = "Complete"
 	StatusCodeInternalerror = "InternalError"
@@ -159,7 +156,7 @@ const (
 	StatusCodeForbidden     = "Forbidden"
 )
 
-// AlarmContributor is the wire shape AlarmContributor.
+// AlarmContributor is the CloudWatch wire shape AlarmContributor.
 type AlarmContributor struct {
 	ContributorAttributes      map[string]string `json:"ContributorAttributes,omitempty" xml:"-"`
 	ContributorId              *string           `json:"ContributorId,omitempty" xml:"ContributorId,omitempty"`
@@ -167,7 +164,7 @@ type AlarmContributor struct {
 	StateTransitionedTimestamp *wire.Timestamp   `json:"StateTransitionedTimestamp,omitempty" xml:"StateTransitionedTimestamp,omitempty"`
 }
 
-// AlarmHistoryItem is the wire shape AlarmHistoryItem.
+// AlarmHistoryItem is the CloudWatch wire shape AlarmHistoryItem.
 type AlarmHistoryItem struct {
 	AlarmContributorAttributes map[string]string `json:"AlarmContributorAttributes,omitempty" xml:"-"`
 	AlarmContributorId         *string           `json:"AlarmContributorId,omitempty" xml:"AlarmContributorId,omitempty"`
@@ -179,7 +176,7 @@ type AlarmHistoryItem struct {
 	Timestamp                  *wire.Timestamp   `json:"Timestamp,omitempty" xml:"Timestamp,omitempty"`
 }
 
-// AlarmMuteRuleSummary is the wire shape AlarmMuteRuleSummary.
+// AlarmMuteRuleSummary is the CloudWatch wire shape AlarmMuteRuleSummary.
 type AlarmMuteRuleSummary struct {
 	AlarmMuteRuleArn     *string         `json:"AlarmMuteRuleArn,omitempty" xml:"AlarmMuteRuleArn,omitempty"`
 	ExpireDate           *wire.Timestamp `json:"ExpireDate,omitempty" xml:"ExpireDate,omitempty"`
@@ -188,17 +185,17 @@ type AlarmMuteRuleSummary struct {
 	Status               *string         `json:"Status,omitempty" xml:"Status,omitempty"`
 }
 
-// AlarmPromQLCriteria is the wire shape AlarmPromQLCriteria.
+// AlarmPromQLCriteria is the CloudWatch wire shape AlarmPromQLCriteria.
 type AlarmPromQLCriteria struct {
 	PendingPeriod  *int32  `json:"PendingPeriod,omitempty" xml:"PendingPeriod,omitempty"`
 	Query          *string `json:"Query,omitempty" xml:"Query,omitempty"`
 	RecoveryPeriod *int32  `json:"RecoveryPeriod,omitempty" xml:"RecoveryPeriod,omitempty"`
 }
 
-// AnomalyDetector is the wire shape AnomalyDetector.
+// AnomalyDetector is the CloudWatch wire shape AnomalyDetector.
 type AnomalyDetector struct {
 	Configuration               *AnomalyDetectorConfiguration `json:"Configuration,omitempty" xml:"Configuration,omitempty"`
-	Dimensions                  []Dimension                   `json:"Dimensions,omitempty" xml:"Dimensions,omitempty"`
+	Dimensions                  []Dimension                   `json:"Dimensions,omitempty" xml:"Dimensions>member,omitempty"`
 	MetricCharacteristics       *MetricCharacteristics        `json:"MetricCharacteristics,omitempty" xml:"MetricCharacteristics,omitempty"`
 	MetricMathAnomalyDetector   *MetricMathAnomalyDetector    `json:"MetricMathAnomalyDetector,omitempty" xml:"MetricMathAnomalyDetector,omitempty"`
 	MetricName                  *string                       `json:"MetricName,omitempty" xml:"MetricName,omitempty"`
@@ -208,13 +205,13 @@ type AnomalyDetector struct {
 	StateValue                  *string                       `json:"StateValue,omitempty" xml:"StateValue,omitempty"`
 }
 
-// AnomalyDetectorConfiguration is the wire shape AnomalyDetectorConfiguration.
+// AnomalyDetectorConfiguration is the CloudWatch wire shape AnomalyDetectorConfiguration.
 type AnomalyDetectorConfiguration struct {
-	ExcludedTimeRanges []Range `json:"ExcludedTimeRanges,omitempty" xml:"ExcludedTimeRanges,omitempty"`
+	ExcludedTimeRanges []Range `json:"ExcludedTimeRanges,omitempty" xml:"ExcludedTimeRanges>member,omitempty"`
 	MetricTimezone     *string `json:"MetricTimezone,omitempty" xml:"MetricTimezone,omitempty"`
 }
 
-// CompositeAlarm is the wire shape CompositeAlarm.
+// CompositeAlarm is the CloudWatch wire shape CompositeAlarm.
 type CompositeAlarm struct {
 	ActionsEnabled                     *bool           `json:"ActionsEnabled,omitempty" xml:"ActionsEnabled,omitempty"`
 	ActionsSuppressedBy                *string         `json:"ActionsSuppressedBy,omitempty" xml:"ActionsSuppressedBy,omitempty"`
@@ -222,14 +219,14 @@ type CompositeAlarm struct {
 	ActionsSuppressor                  *string         `json:"ActionsSuppressor,omitempty" xml:"ActionsSuppressor,omitempty"`
 	ActionsSuppressorExtensionPeriod   *int32          `json:"ActionsSuppressorExtensionPeriod,omitempty" xml:"ActionsSuppressorExtensionPeriod,omitempty"`
 	ActionsSuppressorWaitPeriod        *int32          `json:"ActionsSuppressorWaitPeriod,omitempty" xml:"ActionsSuppressorWaitPeriod,omitempty"`
-	AlarmActions                       []string        `json:"AlarmActions,omitempty" xml:"AlarmActions,omitempty"`
+	AlarmActions                       []string        `json:"AlarmActions,omitempty" xml:"AlarmActions>member,omitempty"`
 	AlarmArn                           *string         `json:"AlarmArn,omitempty" xml:"AlarmArn,omitempty"`
 	AlarmConfigurationUpdatedTimestamp *wire.Timestamp `json:"AlarmConfigurationUpdatedTimestamp,omitempty" xml:"AlarmConfigurationUpdatedTimestamp,omitempty"`
 	AlarmDescription                   *string         `json:"AlarmDescription,omitempty" xml:"AlarmDescription,omitempty"`
 	AlarmName                          *string         `json:"AlarmName,omitempty" xml:"AlarmName,omitempty"`
 	AlarmRule                          *string         `json:"AlarmRule,omitempty" xml:"AlarmRule,omitempty"`
-	InsufficientDataActions            []string        `json:"InsufficientDataActions,omitempty" xml:"InsufficientDataActions,omitempty"`
-	OKActions                          []string        `json:"OKActions,omitempty" xml:"OKActions,omitempty"`
+	InsufficientDataActions            []string        `json:"InsufficientDataActions,omitempty" xml:"InsufficientDataActions>member,omitempty"`
+	OKActions                          []string        `json:"OKActions,omitempty" xml:"OKActions>member,omitempty"`
 	StateReason                        *string         `json:"StateReason,omitempty" xml:"StateReason,omitempty"`
 	StateReasonData                    *string         `json:"StateReasonData,omitempty" xml:"StateReasonData,omitempty"`
 	StateTransitionedTimestamp         *wire.Timestamp `json:"StateTransitionedTimestamp,omitempty" xml:"StateTransitionedTimestamp,omitempty"`
@@ -237,16 +234,16 @@ type CompositeAlarm struct {
 	StateValue                         *string         `json:"StateValue,omitempty" xml:"StateValue,omitempty"`
 }
 
-// ConcurrentModificationException is the wire shape ConcurrentModificationException.
+// ConcurrentModificationException is the CloudWatch wire error shape ConcurrentModificationException.
 type ConcurrentModificationException struct {
 }
 
-// ConflictException is the wire shape ConflictException.
+// ConflictException is the CloudWatch wire error shape ConflictException.
 type ConflictException struct {
 	Message *string `json:"Message,omitempty" xml:"Message,omitempty"`
 }
 
-// DashboardEntry is the wire shape DashboardEntry.
+// DashboardEntry is the CloudWatch wire shape DashboardEntry.
 type DashboardEntry struct {
 	DashboardArn  *string         `json:"DashboardArn,omitempty" xml:"DashboardArn,omitempty"`
 	DashboardName *string         `json:"DashboardName,omitempty" xml:"DashboardName,omitempty"`
@@ -254,24 +251,24 @@ type DashboardEntry struct {
 	Size          *int64          `json:"Size,omitempty" xml:"Size,omitempty"`
 }
 
-// DashboardInvalidInputError is the wire shape DashboardInvalidInputError.
+// DashboardInvalidInputError is the CloudWatch wire error shape DashboardInvalidInputError.
 type DashboardInvalidInputError struct {
-	DashboardValidationMessages []DashboardValidationMessage `json:"dashboardValidationMessages,omitempty" xml:"dashboardValidationMessages,omitempty"`
+	DashboardValidationMessages []DashboardValidationMessage `json:"dashboardValidationMessages,omitempty" xml:"dashboardValidationMessages>member,omitempty"`
 	Message                     *string                      `json:"message,omitempty" xml:"message,omitempty"`
 }
 
-// DashboardNotFoundError is the wire shape DashboardNotFoundError.
+// DashboardNotFoundError is the CloudWatch wire error shape DashboardNotFoundError.
 type DashboardNotFoundError struct {
 	Message *string `json:"message,omitempty" xml:"message,omitempty"`
 }
 
-// DashboardValidationMessage is the wire shape DashboardValidationMessage.
+// DashboardValidationMessage is the CloudWatch wire shape DashboardValidationMessage.
 type DashboardValidationMessage struct {
 	DataPath *string `json:"DataPath,omitempty" xml:"DataPath,omitempty"`
 	Message  *string `json:"Message,omitempty" xml:"Message,omitempty"`
 }
 
-// Datapoint is the wire shape Datapoint.
+// Datapoint is the CloudWatch wire shape Datapoint.
 type Datapoint struct {
 	Average            *float64           `json:"Average,omitempty" xml:"Average,omitempty"`
 	ExtendedStatistics map[string]float64 `json:"ExtendedStatistics,omitempty" xml:"-"`
@@ -283,19 +280,19 @@ type Datapoint struct {
 	Unit               *string            `json:"Unit,omitempty" xml:"Unit,omitempty"`
 }
 
-// DeleteAlarmMuteRuleInput is the wire shape DeleteAlarmMuteRuleInput.
+// DeleteAlarmMuteRuleInput is the CloudWatch wire shape DeleteAlarmMuteRuleInput.
 type DeleteAlarmMuteRuleInput struct {
 	AlarmMuteRuleName *string `json:"AlarmMuteRuleName,omitempty" xml:"AlarmMuteRuleName,omitempty"`
 }
 
-// DeleteAlarmsInput is the wire shape DeleteAlarmsInput.
+// DeleteAlarmsInput is the CloudWatch wire shape DeleteAlarmsInput.
 type DeleteAlarmsInput struct {
-	AlarmNames []string `json:"AlarmNames,omitempty" xml:"AlarmNames,omitempty"`
+	AlarmNames []string `json:"AlarmNames,omitempty" xml:"AlarmNames>member,omitempty"`
 }
 
-// DeleteAnomalyDetectorInput is the wire shape DeleteAnomalyDetectorInput.
+// DeleteAnomalyDetectorInput is the CloudWatch wire shape DeleteAnomalyDetectorInput.
 type DeleteAnomalyDetectorInput struct {
-	Dimensions                  []Dimension                  `json:"Dimensions,omitempty" xml:"Dimensions,omitempty"`
+	Dimensions                  []Dimension                  `json:"Dimensions,omitempty" xml:"Dimensions>member,omitempty"`
 	MetricMathAnomalyDetector   *MetricMathAnomalyDetector   `json:"MetricMathAnomalyDetector,omitempty" xml:"MetricMathAnomalyDetector,omitempty"`
 	MetricName                  *string                      `json:"MetricName,omitempty" xml:"MetricName,omitempty"`
 	Namespace                   *string                      `json:"Namespace,omitempty" xml:"Namespace,omitempty"`
@@ -303,55 +300,55 @@ type DeleteAnomalyDetectorInput struct {
 	Stat                        *string                      `json:"Stat,omitempty" xml:"Stat,omitempty"`
 }
 
-// DeleteAnomalyDetectorOutput is the wire shape DeleteAnomalyDetectorOutput.
+// DeleteAnomalyDetectorOutput is the CloudWatch wire shape DeleteAnomalyDetectorOutput.
 type DeleteAnomalyDetectorOutput struct {
 }
 
-// DeleteDashboardsInput is the wire shape DeleteDashboardsInput.
+// DeleteDashboardsInput is the CloudWatch wire shape DeleteDashboardsInput.
 type DeleteDashboardsInput struct {
-	DashboardNames []string `json:"DashboardNames,omitempty" xml:"DashboardNames,omitempty"`
+	DashboardNames []string `json:"DashboardNames,omitempty" xml:"DashboardNames>member,omitempty"`
 }
 
-// DeleteDashboardsOutput is the wire shape DeleteDashboardsOutput.
+// DeleteDashboardsOutput is the CloudWatch wire shape DeleteDashboardsOutput.
 type DeleteDashboardsOutput struct {
 }
 
-// DeleteInsightRulesInput is the wire shape DeleteInsightRulesInput.
+// DeleteInsightRulesInput is the CloudWatch wire shape DeleteInsightRulesInput.
 type DeleteInsightRulesInput struct {
-	RuleNames []string `json:"RuleNames,omitempty" xml:"RuleNames,omitempty"`
+	RuleNames []string `json:"RuleNames,omitempty" xml:"RuleNames>member,omitempty"`
 }
 
-// DeleteInsightRulesOutput is the wire shape DeleteInsightRulesOutput.
+// DeleteInsightRulesOutput is the CloudWatch wire shape DeleteInsightRulesOutput.
 type DeleteInsightRulesOutput struct {
-	Failures []PartialFailure `json:"Failures,omitempty" xml:"Failures,omitempty"`
+	Failures []PartialFailure `json:"Failures,omitempty" xml:"Failures>member,omitempty"`
 }
 
-// DeleteMetricStreamInput is the wire shape DeleteMetricStreamInput.
+// DeleteMetricStreamInput is the CloudWatch wire shape DeleteMetricStreamInput.
 type DeleteMetricStreamInput struct {
 	Name *string `json:"Name,omitempty" xml:"Name,omitempty"`
 }
 
-// DeleteMetricStreamOutput is the wire shape DeleteMetricStreamOutput.
+// DeleteMetricStreamOutput is the CloudWatch wire shape DeleteMetricStreamOutput.
 type DeleteMetricStreamOutput struct {
 }
 
-// DescribeAlarmContributorsInput is the wire shape DescribeAlarmContributorsInput.
+// DescribeAlarmContributorsInput is the CloudWatch wire shape DescribeAlarmContributorsInput.
 type DescribeAlarmContributorsInput struct {
 	AlarmName *string `json:"AlarmName,omitempty" xml:"AlarmName,omitempty"`
 	NextToken *string `json:"NextToken,omitempty" xml:"NextToken,omitempty"`
 }
 
-// DescribeAlarmContributorsOutput is the wire shape DescribeAlarmContributorsOutput.
+// DescribeAlarmContributorsOutput is the CloudWatch wire shape DescribeAlarmContributorsOutput.
 type DescribeAlarmContributorsOutput struct {
-	AlarmContributors []AlarmContributor `json:"AlarmContributors,omitempty" xml:"AlarmContributors,omitempty"`
+	AlarmContributors []AlarmContributor `json:"AlarmContributors,omitempty" xml:"AlarmContributors>member,omitempty"`
 	NextToken         *string            `json:"NextToken,omitempty" xml:"NextToken,omitempty"`
 }
 
-// DescribeAlarmHistoryInput is the wire shape DescribeAlarmHistoryInput.
+// DescribeAlarmHistoryInput is the CloudWatch wire shape DescribeAlarmHistoryInput.
 type DescribeAlarmHistoryInput struct {
 	AlarmContributorId *string         `json:"AlarmContributorId,omitempty" xml:"AlarmContributorId,omitempty"`
 	AlarmName          *string         `json:"AlarmName,omitempty" xml:"AlarmName,omitempty"`
-	AlarmTypes         []string        `json:"AlarmTypes,omitempty" xml:"AlarmTypes,omitempty"`
+	AlarmTypes         []string        `json:"AlarmTypes,omitempty" xml:"AlarmTypes>member,omitempty"`
 	EndDate            *wire.Timestamp `json:"EndDate,omitempty" xml:"EndDate,omitempty"`
 	HistoryItemType    *string         `json:"HistoryItemType,omitempty" xml:"HistoryItemType,omitempty"`
 	MaxRecords         *int32          `json:"MaxRecords,omitempty" xml:"MaxRecords,omitempty"`
@@ -360,15 +357,15 @@ type DescribeAlarmHistoryInput struct {
 	StartDate          *wire.Timestamp `json:"StartDate,omitempty" xml:"StartDate,omitempty"`
 }
 
-// DescribeAlarmHistoryOutput is the wire shape DescribeAlarmHistoryOutput.
+// DescribeAlarmHistoryOutput is the CloudWatch wire shape DescribeAlarmHistoryOutput.
 type DescribeAlarmHistoryOutput struct {
-	AlarmHistoryItems []AlarmHistoryItem `json:"AlarmHistoryItems,omitempty" xml:"AlarmHistoryItems,omitempty"`
+	AlarmHistoryItems []AlarmHistoryItem `json:"AlarmHistoryItems,omitempty" xml:"AlarmHistoryItems>member,omitempty"`
 	NextToken         *string            `json:"NextToken,omitempty" xml:"NextToken,omitempty"`
 }
 
-// DescribeAlarmsForMetricInput is the wire shape DescribeAlarmsForMetricInput.
+// DescribeAlarmsForMetricInput is the CloudWatch wire shape DescribeAlarmsForMetricInput.
 type DescribeAlarmsForMetricInput struct {
-	Dimensions        []Dimension `json:"Dimensions,omitempty" xml:"Dimensions,omitempty"`
+	Dimensions        []Dimension `json:"Dimensions,omitempty" xml:"Dimensions>member,omitempty"`
 	ExtendedStatistic *string     `json:"ExtendedStatistic,omitempty" xml:"ExtendedStatistic,omitempty"`
 	MetricName        *string     `json:"MetricName,omitempty" xml:"MetricName,omitempty"`
 	Namespace         *string     `json:"Namespace,omitempty" xml:"Namespace,omitempty"`
@@ -377,17 +374,17 @@ type DescribeAlarmsForMetricInput struct {
 	Unit              *string     `json:"Unit,omitempty" xml:"Unit,omitempty"`
 }
 
-// DescribeAlarmsForMetricOutput is the wire shape DescribeAlarmsForMetricOutput.
+// DescribeAlarmsForMetricOutput is the CloudWatch wire shape DescribeAlarmsForMetricOutput.
 type DescribeAlarmsForMetricOutput struct {
-	MetricAlarms []MetricAlarm `json:"MetricAlarms,omitempty" xml:"MetricAlarms,omitempty"`
+	MetricAlarms []MetricAlarm `json:"MetricAlarms,omitempty" xml:"MetricAlarms>member,omitempty"`
 }
 
-// DescribeAlarmsInput is the wire shape DescribeAlarmsInput.
+// DescribeAlarmsInput is the CloudWatch wire shape DescribeAlarmsInput.
 type DescribeAlarmsInput struct {
 	ActionPrefix        *string  `json:"ActionPrefix,omitempty" xml:"ActionPrefix,omitempty"`
 	AlarmNamePrefix     *string  `json:"AlarmNamePrefix,omitempty" xml:"AlarmNamePrefix,omitempty"`
-	AlarmNames          []string `json:"AlarmNames,omitempty" xml:"AlarmNames,omitempty"`
-	AlarmTypes          []string `json:"AlarmTypes,omitempty" xml:"AlarmTypes,omitempty"`
+	AlarmNames          []string `json:"AlarmNames,omitempty" xml:"AlarmNames>member,omitempty"`
+	AlarmTypes          []string `json:"AlarmTypes,omitempty" xml:"AlarmTypes>member,omitempty"`
 	ChildrenOfAlarmName *string  `json:"ChildrenOfAlarmName,omitempty" xml:"ChildrenOfAlarmName,omitempty"`
 	MaxRecords          *int32   `json:"MaxRecords,omitempty" xml:"MaxRecords,omitempty"`
 	NextToken           *string  `json:"NextToken,omitempty" xml:"NextToken,omitempty"`
@@ -395,106 +392,106 @@ type DescribeAlarmsInput struct {
 	StateValue          *string  `json:"StateValue,omitempty" xml:"StateValue,omitempty"`
 }
 
-// DescribeAlarmsOutput is the wire shape DescribeAlarmsOutput.
+// DescribeAlarmsOutput is the CloudWatch wire shape DescribeAlarmsOutput.
 type DescribeAlarmsOutput struct {
-	CompositeAlarms []CompositeAlarm `json:"CompositeAlarms,omitempty" xml:"CompositeAlarms,omitempty"`
-	MetricAlarms    []MetricAlarm    `json:"MetricAlarms,omitempty" xml:"MetricAlarms,omitempty"`
+	CompositeAlarms []CompositeAlarm `json:"CompositeAlarms,omitempty" xml:"CompositeAlarms>member,omitempty"`
+	MetricAlarms    []MetricAlarm    `json:"MetricAlarms,omitempty" xml:"MetricAlarms>member,omitempty"`
 	NextToken       *string          `json:"NextToken,omitempty" xml:"NextToken,omitempty"`
 }
 
-// DescribeAnomalyDetectorsInput is the wire shape DescribeAnomalyDetectorsInput.
+// DescribeAnomalyDetectorsInput is the CloudWatch wire shape DescribeAnomalyDetectorsInput.
 type DescribeAnomalyDetectorsInput struct {
-	AnomalyDetectorTypes []string    `json:"AnomalyDetectorTypes,omitempty" xml:"AnomalyDetectorTypes,omitempty"`
-	Dimensions           []Dimension `json:"Dimensions,omitempty" xml:"Dimensions,omitempty"`
+	AnomalyDetectorTypes []string    `json:"AnomalyDetectorTypes,omitempty" xml:"AnomalyDetectorTypes>member,omitempty"`
+	Dimensions           []Dimension `json:"Dimensions,omitempty" xml:"Dimensions>member,omitempty"`
 	MaxResults           *int32      `json:"MaxResults,omitempty" xml:"MaxResults,omitempty"`
 	MetricName           *string     `json:"MetricName,omitempty" xml:"MetricName,omitempty"`
 	Namespace            *string     `json:"Namespace,omitempty" xml:"Namespace,omitempty"`
 	NextToken            *string     `json:"NextToken,omitempty" xml:"NextToken,omitempty"`
 }
 
-// DescribeAnomalyDetectorsOutput is the wire shape DescribeAnomalyDetectorsOutput.
+// DescribeAnomalyDetectorsOutput is the CloudWatch wire shape DescribeAnomalyDetectorsOutput.
 type DescribeAnomalyDetectorsOutput struct {
-	AnomalyDetectors []AnomalyDetector `json:"AnomalyDetectors,omitempty" xml:"AnomalyDetectors,omitempty"`
+	AnomalyDetectors []AnomalyDetector `json:"AnomalyDetectors,omitempty" xml:"AnomalyDetectors>member,omitempty"`
 	NextToken        *string           `json:"NextToken,omitempty" xml:"NextToken,omitempty"`
 }
 
-// DescribeInsightRulesInput is the wire shape DescribeInsightRulesInput.
+// DescribeInsightRulesInput is the CloudWatch wire shape DescribeInsightRulesInput.
 type DescribeInsightRulesInput struct {
 	MaxResults *int32  `json:"MaxResults,omitempty" xml:"MaxResults,omitempty"`
 	NextToken  *string `json:"NextToken,omitempty" xml:"NextToken,omitempty"`
 }
 
-// DescribeInsightRulesOutput is the wire shape DescribeInsightRulesOutput.
+// DescribeInsightRulesOutput is the CloudWatch wire shape DescribeInsightRulesOutput.
 type DescribeInsightRulesOutput struct {
-	InsightRules []InsightRule `json:"InsightRules,omitempty" xml:"InsightRules,omitempty"`
+	InsightRules []InsightRule `json:"InsightRules,omitempty" xml:"InsightRules>member,omitempty"`
 	NextToken    *string       `json:"NextToken,omitempty" xml:"NextToken,omitempty"`
 }
 
-// Dimension is the wire shape Dimension.
+// Dimension is the CloudWatch wire shape Dimension.
 type Dimension struct {
 	Name  *string `json:"Name,omitempty" xml:"Name,omitempty"`
 	Value *string `json:"Value,omitempty" xml:"Value,omitempty"`
 }
 
-// DimensionFilter is the wire shape DimensionFilter.
+// DimensionFilter is the CloudWatch wire shape DimensionFilter.
 type DimensionFilter struct {
 	Name  *string `json:"Name,omitempty" xml:"Name,omitempty"`
 	Value *string `json:"Value,omitempty" xml:"Value,omitempty"`
 }
 
-// DisableAlarmActionsInput is the wire shape DisableAlarmActionsInput.
+// DisableAlarmActionsInput is the CloudWatch wire shape DisableAlarmActionsInput.
 type DisableAlarmActionsInput struct {
-	AlarmNames []string `json:"AlarmNames,omitempty" xml:"AlarmNames,omitempty"`
+	AlarmNames []string `json:"AlarmNames,omitempty" xml:"AlarmNames>member,omitempty"`
 }
 
-// DisableInsightRulesInput is the wire shape DisableInsightRulesInput.
+// DisableInsightRulesInput is the CloudWatch wire shape DisableInsightRulesInput.
 type DisableInsightRulesInput struct {
-	RuleNames []string `json:"RuleNames,omitempty" xml:"RuleNames,omitempty"`
+	RuleNames []string `json:"RuleNames,omitempty" xml:"RuleNames>member,omitempty"`
 }
 
-// DisableInsightRulesOutput is the wire shape DisableInsightRulesOutput.
+// DisableInsightRulesOutput is the CloudWatch wire shape DisableInsightRulesOutput.
 type DisableInsightRulesOutput struct {
-	Failures []PartialFailure `json:"Failures,omitempty" xml:"Failures,omitempty"`
+	Failures []PartialFailure `json:"Failures,omitempty" xml:"Failures>member,omitempty"`
 }
 
-// EnableAlarmActionsInput is the wire shape EnableAlarmActionsInput.
+// EnableAlarmActionsInput is the CloudWatch wire shape EnableAlarmActionsInput.
 type EnableAlarmActionsInput struct {
-	AlarmNames []string `json:"AlarmNames,omitempty" xml:"AlarmNames,omitempty"`
+	AlarmNames []string `json:"AlarmNames,omitempty" xml:"AlarmNames>member,omitempty"`
 }
 
-// EnableInsightRulesInput is the wire shape EnableInsightRulesInput.
+// EnableInsightRulesInput is the CloudWatch wire shape EnableInsightRulesInput.
 type EnableInsightRulesInput struct {
-	RuleNames []string `json:"RuleNames,omitempty" xml:"RuleNames,omitempty"`
+	RuleNames []string `json:"RuleNames,omitempty" xml:"RuleNames>member,omitempty"`
 }
 
-// EnableInsightRulesOutput is the wire shape EnableInsightRulesOutput.
+// EnableInsightRulesOutput is the CloudWatch wire shape EnableInsightRulesOutput.
 type EnableInsightRulesOutput struct {
-	Failures []PartialFailure `json:"Failures,omitempty" xml:"Failures,omitempty"`
+	Failures []PartialFailure `json:"Failures,omitempty" xml:"Failures>member,omitempty"`
 }
 
-// Entity is the wire shape Entity.
+// Entity is the CloudWatch wire shape Entity.
 type Entity struct {
 	Attributes    map[string]string `json:"Attributes,omitempty" xml:"-"`
 	KeyAttributes map[string]string `json:"KeyAttributes,omitempty" xml:"-"`
 }
 
-// EntityMetricData is the wire shape EntityMetricData.
+// EntityMetricData is the CloudWatch wire shape EntityMetricData.
 type EntityMetricData struct {
 	Entity     *Entity       `json:"Entity,omitempty" xml:"Entity,omitempty"`
-	MetricData []MetricDatum `json:"MetricData,omitempty" xml:"MetricData,omitempty"`
+	MetricData []MetricDatum `json:"MetricData,omitempty" xml:"MetricData>member,omitempty"`
 }
 
-// EvaluationCriteria is the wire shape EvaluationCriteria.
+// EvaluationCriteria is the CloudWatch wire union shape EvaluationCriteria.
 type EvaluationCriteria struct {
 	PromQLCriteria *AlarmPromQLCriteria `json:"PromQLCriteria,omitempty" xml:"PromQLCriteria,omitempty"`
 }
 
-// GetAlarmMuteRuleInput is the wire shape GetAlarmMuteRuleInput.
+// GetAlarmMuteRuleInput is the CloudWatch wire shape GetAlarmMuteRuleInput.
 type GetAlarmMuteRuleInput struct {
 	AlarmMuteRuleName *string `json:"AlarmMuteRuleName,omitempty" xml:"AlarmMuteRuleName,omitempty"`
 }
 
-// GetAlarmMuteRuleOutput is the wire shape GetAlarmMuteRuleOutput.
+// GetAlarmMuteRuleOutput is the CloudWatch wire shape GetAlarmMuteRuleOutput.
 type GetAlarmMuteRuleOutput struct {
 	AlarmMuteRuleArn     *string         `json:"AlarmMuteRuleArn,omitempty" xml:"AlarmMuteRuleArn,omitempty"`
 	Description          *string         `json:"Description,omitempty" xml:"Description,omitempty"`
@@ -508,118 +505,118 @@ type GetAlarmMuteRuleOutput struct {
 	Status               *string         `json:"Status,omitempty" xml:"Status,omitempty"`
 }
 
-// GetDashboardInput is the wire shape GetDashboardInput.
+// GetDashboardInput is the CloudWatch wire shape GetDashboardInput.
 type GetDashboardInput struct {
 	DashboardName *string `json:"DashboardName,omitempty" xml:"DashboardName,omitempty"`
 }
 
-// GetDashboardOutput is the wire shape GetDashboardOutput.
+// GetDashboardOutput is the CloudWatch wire shape GetDashboardOutput.
 type GetDashboardOutput struct {
 	DashboardArn  *string `json:"DashboardArn,omitempty" xml:"DashboardArn,omitempty"`
 	DashboardBody *string `json:"DashboardBody,omitempty" xml:"DashboardBody,omitempty"`
 	DashboardName *string `json:"DashboardName,omitempty" xml:"DashboardName,omitempty"`
 }
 
-// GetInsightRuleReportInput is the wire shape GetInsightRuleReportInput.
+// GetInsightRuleReportInput is the CloudWatch wire shape GetInsightRuleReportInput.
 type GetInsightRuleReportInput struct {
 	EndTime             *wire.Timestamp `json:"EndTime,omitempty" xml:"EndTime,omitempty"`
 	MaxContributorCount *int32          `json:"MaxContributorCount,omitempty" xml:"MaxContributorCount,omitempty"`
-	Metrics             []string        `json:"Metrics,omitempty" xml:"Metrics,omitempty"`
+	Metrics             []string        `json:"Metrics,omitempty" xml:"Metrics>member,omitempty"`
 	OrderBy             *string         `json:"OrderBy,omitempty" xml:"OrderBy,omitempty"`
 	Period              *int32          `json:"Period,omitempty" xml:"Period,omitempty"`
 	RuleName            *string         `json:"RuleName,omitempty" xml:"RuleName,omitempty"`
 	StartTime           *wire.Timestamp `json:"StartTime,omitempty" xml:"StartTime,omitempty"`
 }
 
-// GetInsightRuleReportOutput is the wire shape GetInsightRuleReportOutput.
+// GetInsightRuleReportOutput is the CloudWatch wire shape GetInsightRuleReportOutput.
 type GetInsightRuleReportOutput struct {
 	AggregateValue         *float64                     `json:"AggregateValue,omitempty" xml:"AggregateValue,omitempty"`
 	AggregationStatistic   *string                      `json:"AggregationStatistic,omitempty" xml:"AggregationStatistic,omitempty"`
 	ApproximateUniqueCount *int64                       `json:"ApproximateUniqueCount,omitempty" xml:"ApproximateUniqueCount,omitempty"`
-	Contributors           []InsightRuleContributor     `json:"Contributors,omitempty" xml:"Contributors,omitempty"`
-	KeyLabels              []string                     `json:"KeyLabels,omitempty" xml:"KeyLabels,omitempty"`
-	MetricDatapoints       []InsightRuleMetricDatapoint `json:"MetricDatapoints,omitempty" xml:"MetricDatapoints,omitempty"`
+	Contributors           []InsightRuleContributor     `json:"Contributors,omitempty" xml:"Contributors>member,omitempty"`
+	KeyLabels              []string                     `json:"KeyLabels,omitempty" xml:"KeyLabels>member,omitempty"`
+	MetricDatapoints       []InsightRuleMetricDatapoint `json:"MetricDatapoints,omitempty" xml:"MetricDatapoints>member,omitempty"`
 }
 
-// GetMetricDataInput is the wire shape GetMetricDataInput.
+// GetMetricDataInput is the CloudWatch wire shape GetMetricDataInput.
 type GetMetricDataInput struct {
 	EndTime           *wire.Timestamp   `json:"EndTime,omitempty" xml:"EndTime,omitempty"`
 	LabelOptions      *LabelOptions     `json:"LabelOptions,omitempty" xml:"LabelOptions,omitempty"`
 	MaxDatapoints     *int32            `json:"MaxDatapoints,omitempty" xml:"MaxDatapoints,omitempty"`
-	MetricDataQueries []MetricDataQuery `json:"MetricDataQueries,omitempty" xml:"MetricDataQueries,omitempty"`
+	MetricDataQueries []MetricDataQuery `json:"MetricDataQueries,omitempty" xml:"MetricDataQueries>member,omitempty"`
 	NextToken         *string           `json:"NextToken,omitempty" xml:"NextToken,omitempty"`
 	ScanBy            *string           `json:"ScanBy,omitempty" xml:"ScanBy,omitempty"`
 	StartTime         *wire.Timestamp   `json:"StartTime,omitempty" xml:"StartTime,omitempty"`
 }
 
-// GetMetricDataOutput is the wire shape GetMetricDataOutput.
+// GetMetricDataOutput is the CloudWatch wire shape GetMetricDataOutput.
 type GetMetricDataOutput struct {
-	Messages          []MessageData      `json:"Messages,omitempty" xml:"Messages,omitempty"`
-	MetricDataResults []MetricDataResult `json:"MetricDataResults,omitempty" xml:"MetricDataResults,omitempty"`
+	Messages          []MessageData      `json:"Messages,omitempty" xml:"Messages>member,omitempty"`
+	MetricDataResults []MetricDataResult `json:"MetricDataResults,omitempty" xml:"MetricDataResults>member,omitempty"`
 	NextToken         *string            `json:"NextToken,omitempty" xml:"NextToken,omitempty"`
 }
 
-// GetMetricStatisticsInput is the wire shape GetMetricStatisticsInput.
+// GetMetricStatisticsInput is the CloudWatch wire shape GetMetricStatisticsInput.
 type GetMetricStatisticsInput struct {
-	Dimensions         []Dimension     `json:"Dimensions,omitempty" xml:"Dimensions,omitempty"`
+	Dimensions         []Dimension     `json:"Dimensions,omitempty" xml:"Dimensions>member,omitempty"`
 	EndTime            *wire.Timestamp `json:"EndTime,omitempty" xml:"EndTime,omitempty"`
-	ExtendedStatistics []string        `json:"ExtendedStatistics,omitempty" xml:"ExtendedStatistics,omitempty"`
+	ExtendedStatistics []string        `json:"ExtendedStatistics,omitempty" xml:"ExtendedStatistics>member,omitempty"`
 	MetricName         *string         `json:"MetricName,omitempty" xml:"MetricName,omitempty"`
 	Namespace          *string         `json:"Namespace,omitempty" xml:"Namespace,omitempty"`
 	Period             *int32          `json:"Period,omitempty" xml:"Period,omitempty"`
 	StartTime          *wire.Timestamp `json:"StartTime,omitempty" xml:"StartTime,omitempty"`
-	Statistics         []string        `json:"Statistics,omitempty" xml:"Statistics,omitempty"`
+	Statistics         []string        `json:"Statistics,omitempty" xml:"Statistics>member,omitempty"`
 	Unit               *string         `json:"Unit,omitempty" xml:"Unit,omitempty"`
 }
 
-// GetMetricStatisticsOutput is the wire shape GetMetricStatisticsOutput.
+// GetMetricStatisticsOutput is the CloudWatch wire shape GetMetricStatisticsOutput.
 type GetMetricStatisticsOutput struct {
-	Datapoints []Datapoint `json:"Datapoints,omitempty" xml:"Datapoints,omitempty"`
+	Datapoints []Datapoint `json:"Datapoints,omitempty" xml:"Datapoints>member,omitempty"`
 	Label      *string     `json:"Label,omitempty" xml:"Label,omitempty"`
 }
 
-// GetMetricStreamInput is the wire shape GetMetricStreamInput.
+// GetMetricStreamInput is the CloudWatch wire shape GetMetricStreamInput.
 type GetMetricStreamInput struct {
 	Name *string `json:"Name,omitempty" xml:"Name,omitempty"`
 }
 
-// GetMetricStreamOutput is the wire shape GetMetricStreamOutput.
+// GetMetricStreamOutput is the CloudWatch wire shape GetMetricStreamOutput.
 type GetMetricStreamOutput struct {
 	Arn                          *string                               `json:"Arn,omitempty" xml:"Arn,omitempty"`
 	CreationDate                 *wire.Timestamp                       `json:"CreationDate,omitempty" xml:"CreationDate,omitempty"`
-	ExcludeFilters               []MetricStreamFilter                  `json:"ExcludeFilters,omitempty" xml:"ExcludeFilters,omitempty"`
+	ExcludeFilters               []MetricStreamFilter                  `json:"ExcludeFilters,omitempty" xml:"ExcludeFilters>member,omitempty"`
 	FirehoseArn                  *string                               `json:"FirehoseArn,omitempty" xml:"FirehoseArn,omitempty"`
-	IncludeFilters               []MetricStreamFilter                  `json:"IncludeFilters,omitempty" xml:"IncludeFilters,omitempty"`
+	IncludeFilters               []MetricStreamFilter                  `json:"IncludeFilters,omitempty" xml:"IncludeFilters>member,omitempty"`
 	IncludeLinkedAccountsMetrics *bool                                 `json:"IncludeLinkedAccountsMetrics,omitempty" xml:"IncludeLinkedAccountsMetrics,omitempty"`
 	LastUpdateDate               *wire.Timestamp                       `json:"LastUpdateDate,omitempty" xml:"LastUpdateDate,omitempty"`
 	Name                         *string                               `json:"Name,omitempty" xml:"Name,omitempty"`
 	OutputFormat                 *string                               `json:"OutputFormat,omitempty" xml:"OutputFormat,omitempty"`
 	RoleArn                      *string                               `json:"RoleArn,omitempty" xml:"RoleArn,omitempty"`
 	State                        *string                               `json:"State,omitempty" xml:"State,omitempty"`
-	StatisticsConfigurations     []MetricStreamStatisticsConfiguration `json:"StatisticsConfigurations,omitempty" xml:"StatisticsConfigurations,omitempty"`
+	StatisticsConfigurations     []MetricStreamStatisticsConfiguration `json:"StatisticsConfigurations,omitempty" xml:"StatisticsConfigurations>member,omitempty"`
 }
 
-// GetMetricWidgetImageInput is the wire shape GetMetricWidgetImageInput.
+// GetMetricWidgetImageInput is the CloudWatch wire shape GetMetricWidgetImageInput.
 type GetMetricWidgetImageInput struct {
 	MetricWidget *string `json:"MetricWidget,omitempty" xml:"MetricWidget,omitempty"`
 	OutputFormat *string `json:"OutputFormat,omitempty" xml:"OutputFormat,omitempty"`
 }
 
-// GetMetricWidgetImageOutput is the wire shape GetMetricWidgetImageOutput.
+// GetMetricWidgetImageOutput is the CloudWatch wire shape GetMetricWidgetImageOutput.
 type GetMetricWidgetImageOutput struct {
 	MetricWidgetImage []byte `json:"MetricWidgetImage,omitempty" xml:"MetricWidgetImage,omitempty"`
 }
 
-// GetOTelEnrichmentInput is the wire shape GetOTelEnrichmentInput.
+// GetOTelEnrichmentInput is the CloudWatch wire shape GetOTelEnrichmentInput.
 type GetOTelEnrichmentInput struct {
 }
 
-// GetOTelEnrichmentOutput is the wire shape GetOTelEnrichmentOutput.
+// GetOTelEnrichmentOutput is the CloudWatch wire shape GetOTelEnrichmentOutput.
 type GetOTelEnrichmentOutput struct {
 	Status *string `json:"Status,omitempty" xml:"Status,omitempty"`
 }
 
-// InsightRule is the wire shape InsightRule.
+// InsightRule is the CloudWatch wire shape InsightRule.
 type InsightRule struct {
 	ApplyOnTransformedLogs *bool   `json:"ApplyOnTransformedLogs,omitempty" xml:"ApplyOnTransformedLogs,omitempty"`
 	Definition             *string `json:"Definition,omitempty" xml:"Definition,omitempty"`
@@ -629,20 +626,20 @@ type InsightRule struct {
 	State                  *string `json:"State,omitempty" xml:"State,omitempty"`
 }
 
-// InsightRuleContributor is the wire shape InsightRuleContributor.
+// InsightRuleContributor is the CloudWatch wire shape InsightRuleContributor.
 type InsightRuleContributor struct {
 	ApproximateAggregateValue *float64                          `json:"ApproximateAggregateValue,omitempty" xml:"ApproximateAggregateValue,omitempty"`
-	Datapoints                []InsightRuleContributorDatapoint `json:"Datapoints,omitempty" xml:"Datapoints,omitempty"`
-	Keys                      []string                          `json:"Keys,omitempty" xml:"Keys,omitempty"`
+	Datapoints                []InsightRuleContributorDatapoint `json:"Datapoints,omitempty" xml:"Datapoints>member,omitempty"`
+	Keys                      []string                          `json:"Keys,omitempty" xml:"Keys>member,omitempty"`
 }
 
-// InsightRuleContributorDatapoint is the wire shape InsightRuleContributorDatapoint.
+// InsightRuleContributorDatapoint is the CloudWatch wire shape InsightRuleContributorDatapoint.
 type InsightRuleContributorDatapoint struct {
 	ApproximateValue *float64        `json:"ApproximateValue,omitempty" xml:"ApproximateValue,omitempty"`
 	Timestamp        *wire.Timestamp `json:"Timestamp,omitempty" xml:"Timestamp,omitempty"`
 }
 
-// InsightRuleMetricDatapoint is the wire shape InsightRuleMetricDatapoint.
+// InsightRuleMetricDatapoint is the CloudWatch wire shape InsightRuleMetricDatapoint.
 type InsightRuleMetricDatapoint struct {
 	Average             *float64        `json:"Average,omitempty" xml:"Average,omitempty"`
 	MaxContributorValue *float64        `json:"MaxContributorValue,omitempty" xml:"MaxContributorValue,omitempty"`
@@ -654,99 +651,99 @@ type InsightRuleMetricDatapoint struct {
 	UniqueContributors  *float64        `json:"UniqueContributors,omitempty" xml:"UniqueContributors,omitempty"`
 }
 
-// InternalServiceFault is the wire shape InternalServiceFault.
+// InternalServiceFault is the CloudWatch wire error shape InternalServiceFault.
 type InternalServiceFault struct {
 	Message *string `json:"Message,omitempty" xml:"Message,omitempty"`
 }
 
-// InvalidFormatFault is the wire shape InvalidFormatFault.
+// InvalidFormatFault is the CloudWatch wire error shape InvalidFormatFault.
 type InvalidFormatFault struct {
 	Message *string `json:"message,omitempty" xml:"message,omitempty"`
 }
 
-// InvalidNextToken is the wire shape InvalidNextToken.
+// InvalidNextToken is the CloudWatch wire error shape InvalidNextToken.
 type InvalidNextToken struct {
 	Message *string `json:"message,omitempty" xml:"message,omitempty"`
 }
 
-// InvalidParameterCombinationException is the wire shape InvalidParameterCombinationException.
+// InvalidParameterCombinationException is the CloudWatch wire error shape InvalidParameterCombinationException.
 type InvalidParameterCombinationException struct {
 	Message *string `json:"message,omitempty" xml:"message,omitempty"`
 }
 
-// InvalidParameterValueException is the wire shape InvalidParameterValueException.
+// InvalidParameterValueException is the CloudWatch wire error shape InvalidParameterValueException.
 type InvalidParameterValueException struct {
 	Message *string `json:"message,omitempty" xml:"message,omitempty"`
 }
 
-// LabelOptions is the wire shape LabelOptions.
+// LabelOptions is the CloudWatch wire shape LabelOptions.
 type LabelOptions struct {
 	Timezone *string `json:"Timezone,omitempty" xml:"Timezone,omitempty"`
 }
 
-// LimitExceededException is the wire shape LimitExceededException.
+// LimitExceededException is the CloudWatch wire error shape LimitExceededException.
 type LimitExceededException struct {
 }
 
-// LimitExceededFault is the wire shape LimitExceededFault.
+// LimitExceededFault is the CloudWatch wire error shape LimitExceededFault.
 type LimitExceededFault struct {
 	Message *string `json:"message,omitempty" xml:"message,omitempty"`
 }
 
-// ListAlarmMuteRulesInput is the wire shape ListAlarmMuteRulesInput.
+// ListAlarmMuteRulesInput is the CloudWatch wire shape ListAlarmMuteRulesInput.
 type ListAlarmMuteRulesInput struct {
 	AlarmName  *string  `json:"AlarmName,omitempty" xml:"AlarmName,omitempty"`
 	MaxRecords *int32   `json:"MaxRecords,omitempty" xml:"MaxRecords,omitempty"`
 	NextToken  *string  `json:"NextToken,omitempty" xml:"NextToken,omitempty"`
-	Statuses   []string `json:"Statuses,omitempty" xml:"Statuses,omitempty"`
+	Statuses   []string `json:"Statuses,omitempty" xml:"Statuses>member,omitempty"`
 }
 
-// ListAlarmMuteRulesOutput is the wire shape ListAlarmMuteRulesOutput.
+// ListAlarmMuteRulesOutput is the CloudWatch wire shape ListAlarmMuteRulesOutput.
 type ListAlarmMuteRulesOutput struct {
-	AlarmMuteRuleSummaries []AlarmMuteRuleSummary `json:"AlarmMuteRuleSummaries,omitempty" xml:"AlarmMuteRuleSummaries,omitempty"`
+	AlarmMuteRuleSummaries []AlarmMuteRuleSummary `json:"AlarmMuteRuleSummaries,omitempty" xml:"AlarmMuteRuleSummaries>member,omitempty"`
 	NextToken              *string                `json:"NextToken,omitempty" xml:"NextToken,omitempty"`
 }
 
-// ListDashboardsInput is the wire shape ListDashboardsInput.
+// ListDashboardsInput is the CloudWatch wire shape ListDashboardsInput.
 type ListDashboardsInput struct {
 	DashboardNamePrefix *string `json:"DashboardNamePrefix,omitempty" xml:"DashboardNamePrefix,omitempty"`
 	NextToken           *string `json:"NextToken,omitempty" xml:"NextToken,omitempty"`
 }
 
-// ListDashboardsOutput is the wire shape ListDashboardsOutput.
+// ListDashboardsOutput is the CloudWatch wire shape ListDashboardsOutput.
 type ListDashboardsOutput struct {
-	DashboardEntries []DashboardEntry `json:"DashboardEntries,omitempty" xml:"DashboardEntries,omitempty"`
+	DashboardEntries []DashboardEntry `json:"DashboardEntries,omitempty" xml:"DashboardEntries>member,omitempty"`
 	NextToken        *string          `json:"NextToken,omitempty" xml:"NextToken,omitempty"`
 }
 
-// ListManagedInsightRulesInput is the wire shape ListManagedInsightRulesInput.
+// ListManagedInsightRulesInput is the CloudWatch wire shape ListManagedInsightRulesInput.
 type ListManagedInsightRulesInput struct {
 	MaxResults  *int32  `json:"MaxResults,omitempty" xml:"MaxResults,omitempty"`
 	NextToken   *string `json:"NextToken,omitempty" xml:"NextToken,omitempty"`
 	ResourceARN *string `json:"ResourceARN,omitempty" xml:"ResourceARN,omitempty"`
 }
 
-// ListManagedInsightRulesOutput is the wire shape ListManagedInsightRulesOutput.
+// ListManagedInsightRulesOutput is the CloudWatch wire shape ListManagedInsightRulesOutput.
 type ListManagedInsightRulesOutput struct {
-	ManagedRules []ManagedRuleDescription `json:"ManagedRules,omitempty" xml:"ManagedRules,omitempty"`
+	ManagedRules []ManagedRuleDescription `json:"ManagedRules,omitempty" xml:"ManagedRules>member,omitempty"`
 	NextToken    *string                  `json:"NextToken,omitempty" xml:"NextToken,omitempty"`
 }
 
-// ListMetricStreamsInput is the wire shape ListMetricStreamsInput.
+// ListMetricStreamsInput is the CloudWatch wire shape ListMetricStreamsInput.
 type ListMetricStreamsInput struct {
 	MaxResults *int32  `json:"MaxResults,omitempty" xml:"MaxResults,omitempty"`
 	NextToken  *string `json:"NextToken,omitempty" xml:"NextToken,omitempty"`
 }
 
-// ListMetricStreamsOutput is the wire shape ListMetricStreamsOutput.
+// ListMetricStreamsOutput is the CloudWatch wire shape ListMetricStreamsOutput.
 type ListMetricStreamsOutput struct {
-	Entries   []MetricStreamEntry `json:"Entries,omitempty" xml:"Entries,omitempty"`
+	Entries   []MetricStreamEntry `json:"Entries,omitempty" xml:"Entries>member,omitempty"`
 	NextToken *string             `json:"NextToken,omitempty" xml:"NextToken,omitempty"`
 }
 
-// ListMetricsInput is the wire shape ListMetricsInput.
+// ListMetricsInput is the CloudWatch wire shape ListMetricsInput.
 type ListMetricsInput struct {
-	Dimensions            []DimensionFilter `json:"Dimensions,omitempty" xml:"Dimensions,omitempty"`
+	Dimensions            []DimensionFilter `json:"Dimensions,omitempty" xml:"Dimensions>member,omitempty"`
 	IncludeLinkedAccounts *bool             `json:"IncludeLinkedAccounts,omitempty" xml:"IncludeLinkedAccounts,omitempty"`
 	MetricName            *string           `json:"MetricName,omitempty" xml:"MetricName,omitempty"`
 	Namespace             *string           `json:"Namespace,omitempty" xml:"Namespace,omitempty"`
@@ -755,78 +752,78 @@ type ListMetricsInput struct {
 	RecentlyActive        *string           `json:"RecentlyActive,omitempty" xml:"RecentlyActive,omitempty"`
 }
 
-// ListMetricsOutput is the wire shape ListMetricsOutput.
+// ListMetricsOutput is the CloudWatch wire shape ListMetricsOutput.
 type ListMetricsOutput struct {
-	Metrics        []Metric `json:"Metrics,omitempty" xml:"Metrics,omitempty"`
+	Metrics        []Metric `json:"Metrics,omitempty" xml:"Metrics>member,omitempty"`
 	NextToken      *string  `json:"NextToken,omitempty" xml:"NextToken,omitempty"`
-	OwningAccounts []string `json:"OwningAccounts,omitempty" xml:"OwningAccounts,omitempty"`
+	OwningAccounts []string `json:"OwningAccounts,omitempty" xml:"OwningAccounts>member,omitempty"`
 }
 
-// ListTagsForResourceInput is the wire shape ListTagsForResourceInput.
+// ListTagsForResourceInput is the CloudWatch wire shape ListTagsForResourceInput.
 type ListTagsForResourceInput struct {
 	ResourceARN *string `json:"ResourceARN,omitempty" xml:"ResourceARN,omitempty"`
 }
 
-// ListTagsForResourceOutput is the wire shape ListTagsForResourceOutput.
+// ListTagsForResourceOutput is the CloudWatch wire shape ListTagsForResourceOutput.
 type ListTagsForResourceOutput struct {
-	Tags []Tag `json:"Tags,omitempty" xml:"Tags,omitempty"`
+	Tags []Tag `json:"Tags,omitempty" xml:"Tags>member,omitempty"`
 }
 
-// ManagedRule is the wire shape ManagedRule.
+// ManagedRule is the CloudWatch wire shape ManagedRule.
 type ManagedRule struct {
 	ResourceARN  *string `json:"ResourceARN,omitempty" xml:"ResourceARN,omitempty"`
-	Tags         []Tag   `json:"Tags,omitempty" xml:"Tags,omitempty"`
+	Tags         []Tag   `json:"Tags,omitempty" xml:"Tags>member,omitempty"`
 	TemplateName *string `json:"TemplateName,omitempty" xml:"TemplateName,omitempty"`
 }
 
-// ManagedRuleDescription is the wire shape ManagedRuleDescription.
+// ManagedRuleDescription is the CloudWatch wire shape ManagedRuleDescription.
 type ManagedRuleDescription struct {
 	ResourceARN  *string           `json:"ResourceARN,omitempty" xml:"ResourceARN,omitempty"`
 	RuleState    *ManagedRuleState `json:"RuleState,omitempty" xml:"RuleState,omitempty"`
 	TemplateName *string           `json:"TemplateName,omitempty" xml:"TemplateName,omitempty"`
 }
 
-// ManagedRuleState is the wire shape ManagedRuleState.
+// ManagedRuleState is the CloudWatch wire shape ManagedRuleState.
 type ManagedRuleState struct {
 	RuleName *string `json:"RuleName,omitempty" xml:"RuleName,omitempty"`
 	State    *string `json:"State,omitempty" xml:"State,omitempty"`
 }
 
-// MessageData is the wire shape MessageData.
+// MessageData is the CloudWatch wire shape MessageData.
 type MessageData struct {
 	Code  *string `json:"Code,omitempty" xml:"Code,omitempty"`
 	Value *string `json:"Value,omitempty" xml:"Value,omitempty"`
 }
 
-// Metric is the wire shape Metric.
+// Metric is the CloudWatch wire shape Metric.
 type Metric struct {
-	Dimensions []Dimension `json:"Dimensions,omitempty" xml:"Dimensions,omitempty"`
+	Dimensions []Dimension `json:"Dimensions,omitempty" xml:"Dimensions>member,omitempty"`
 	MetricName *string     `json:"MetricName,omitempty" xml:"MetricName,omitempty"`
 	Namespace  *string     `json:"Namespace,omitempty" xml:"Namespace,omitempty"`
 }
 
-// MetricAlarm is the wire shape MetricAlarm.
+// MetricAlarm is the CloudWatch wire shape MetricAlarm.
 type MetricAlarm struct {
 	ActionsEnabled                     *bool               `json:"ActionsEnabled,omitempty" xml:"ActionsEnabled,omitempty"`
-	AlarmActions                       []string            `json:"AlarmActions,omitempty" xml:"AlarmActions,omitempty"`
+	AlarmActions                       []string            `json:"AlarmActions,omitempty" xml:"AlarmActions>member,omitempty"`
 	AlarmArn                           *string             `json:"AlarmArn,omitempty" xml:"AlarmArn,omitempty"`
 	AlarmConfigurationUpdatedTimestamp *wire.Timestamp     `json:"AlarmConfigurationUpdatedTimestamp,omitempty" xml:"AlarmConfigurationUpdatedTimestamp,omitempty"`
 	AlarmDescription                   *string             `json:"AlarmDescription,omitempty" xml:"AlarmDescription,omitempty"`
 	AlarmName                          *string             `json:"AlarmName,omitempty" xml:"AlarmName,omitempty"`
 	ComparisonOperator                 *string             `json:"ComparisonOperator,omitempty" xml:"ComparisonOperator,omitempty"`
 	DatapointsToAlarm                  *int32              `json:"DatapointsToAlarm,omitempty" xml:"DatapointsToAlarm,omitempty"`
-	Dimensions                         []Dimension         `json:"Dimensions,omitempty" xml:"Dimensions,omitempty"`
+	Dimensions                         []Dimension         `json:"Dimensions,omitempty" xml:"Dimensions>member,omitempty"`
 	EvaluateLowSampleCountPercentile   *string             `json:"EvaluateLowSampleCountPercentile,omitempty" xml:"EvaluateLowSampleCountPercentile,omitempty"`
 	EvaluationCriteria                 *EvaluationCriteria `json:"EvaluationCriteria,omitempty" xml:"EvaluationCriteria,omitempty"`
 	EvaluationInterval                 *int32              `json:"EvaluationInterval,omitempty" xml:"EvaluationInterval,omitempty"`
 	EvaluationPeriods                  *int32              `json:"EvaluationPeriods,omitempty" xml:"EvaluationPeriods,omitempty"`
 	EvaluationState                    *string             `json:"EvaluationState,omitempty" xml:"EvaluationState,omitempty"`
 	ExtendedStatistic                  *string             `json:"ExtendedStatistic,omitempty" xml:"ExtendedStatistic,omitempty"`
-	InsufficientDataActions            []string            `json:"InsufficientDataActions,omitempty" xml:"InsufficientDataActions,omitempty"`
+	InsufficientDataActions            []string            `json:"InsufficientDataActions,omitempty" xml:"InsufficientDataActions>member,omitempty"`
 	MetricName                         *string             `json:"MetricName,omitempty" xml:"MetricName,omitempty"`
-	Metrics                            []MetricDataQuery   `json:"Metrics,omitempty" xml:"Metrics,omitempty"`
+	Metrics                            []MetricDataQuery   `json:"Metrics,omitempty" xml:"Metrics>member,omitempty"`
 	Namespace                          *string             `json:"Namespace,omitempty" xml:"Namespace,omitempty"`
-	OKActions                          []string            `json:"OKActions,omitempty" xml:"OKActions,omitempty"`
+	OKActions                          []string            `json:"OKActions,omitempty" xml:"OKActions>member,omitempty"`
 	Period                             *int32              `json:"Period,omitempty" xml:"Period,omitempty"`
 	StateReason                        *string             `json:"StateReason,omitempty" xml:"StateReason,omitempty"`
 	StateReasonData                    *string             `json:"StateReasonData,omitempty" xml:"StateReasonData,omitempty"`
@@ -840,12 +837,12 @@ type MetricAlarm struct {
 	Unit                               *string             `json:"Unit,omitempty" xml:"Unit,omitempty"`
 }
 
-// MetricCharacteristics is the wire shape MetricCharacteristics.
+// MetricCharacteristics is the CloudWatch wire shape MetricCharacteristics.
 type MetricCharacteristics struct {
 	PeriodicSpikes *bool `json:"PeriodicSpikes,omitempty" xml:"PeriodicSpikes,omitempty"`
 }
 
-// MetricDataQuery is the wire shape MetricDataQuery.
+// MetricDataQuery is the CloudWatch wire shape MetricDataQuery.
 type MetricDataQuery struct {
 	AccountId  *string     `json:"AccountId,omitempty" xml:"AccountId,omitempty"`
 	Expression *string     `json:"Expression,omitempty" xml:"Expression,omitempty"`
@@ -856,35 +853,35 @@ type MetricDataQuery struct {
 	ReturnData *bool       `json:"ReturnData,omitempty" xml:"ReturnData,omitempty"`
 }
 
-// MetricDataResult is the wire shape MetricDataResult.
+// MetricDataResult is the CloudWatch wire shape MetricDataResult.
 type MetricDataResult struct {
 	Id         *string          `json:"Id,omitempty" xml:"Id,omitempty"`
 	Label      *string          `json:"Label,omitempty" xml:"Label,omitempty"`
-	Messages   []MessageData    `json:"Messages,omitempty" xml:"Messages,omitempty"`
+	Messages   []MessageData    `json:"Messages,omitempty" xml:"Messages>member,omitempty"`
 	StatusCode *string          `json:"StatusCode,omitempty" xml:"StatusCode,omitempty"`
-	Timestamps []wire.Timestamp `json:"Timestamps,omitempty" xml:"Timestamps,omitempty"`
-	Values     []float64        `json:"Values,omitempty" xml:"Values,omitempty"`
+	Timestamps []wire.Timestamp `json:"Timestamps,omitempty" xml:"Timestamps>member,omitempty"`
+	Values     []float64        `json:"Values,omitempty" xml:"Values>member,omitempty"`
 }
 
-// MetricDatum is the wire shape MetricDatum.
+// MetricDatum is the CloudWatch wire shape MetricDatum.
 type MetricDatum struct {
-	Counts            []float64       `json:"Counts,omitempty" xml:"Counts,omitempty"`
-	Dimensions        []Dimension     `json:"Dimensions,omitempty" xml:"Dimensions,omitempty"`
+	Counts            []float64       `json:"Counts,omitempty" xml:"Counts>member,omitempty"`
+	Dimensions        []Dimension     `json:"Dimensions,omitempty" xml:"Dimensions>member,omitempty"`
 	MetricName        *string         `json:"MetricName,omitempty" xml:"MetricName,omitempty"`
 	StatisticValues   *StatisticSet   `json:"StatisticValues,omitempty" xml:"StatisticValues,omitempty"`
 	StorageResolution *int32          `json:"StorageResolution,omitempty" xml:"StorageResolution,omitempty"`
 	Timestamp         *wire.Timestamp `json:"Timestamp,omitempty" xml:"Timestamp,omitempty"`
 	Unit              *string         `json:"Unit,omitempty" xml:"Unit,omitempty"`
 	Value             *float64        `json:"Value,omitempty" xml:"Value,omitempty"`
-	Values            []float64       `json:"Values,omitempty" xml:"Values,omitempty"`
+	Values            []float64       `json:"Values,omitempty" xml:"Values>member,omitempty"`
 }
 
-// MetricMathAnomalyDetector is the wire shape MetricMathAnomalyDetector.
+// MetricMathAnomalyDetector is the CloudWatch wire shape MetricMathAnomalyDetector.
 type MetricMathAnomalyDetector struct {
-	MetricDataQueries []MetricDataQuery `json:"MetricDataQueries,omitempty" xml:"MetricDataQueries,omitempty"`
+	MetricDataQueries []MetricDataQuery `json:"MetricDataQueries,omitempty" xml:"MetricDataQueries>member,omitempty"`
 }
 
-// MetricStat is the wire shape MetricStat.
+// MetricStat is the CloudWatch wire shape MetricStat.
 type MetricStat struct {
 	Metric *Metric `json:"Metric,omitempty" xml:"Metric,omitempty"`
 	Period *int32  `json:"Period,omitempty" xml:"Period,omitempty"`
@@ -892,7 +889,7 @@ type MetricStat struct {
 	Unit   *string `json:"Unit,omitempty" xml:"Unit,omitempty"`
 }
 
-// MetricStreamEntry is the wire shape MetricStreamEntry.
+// MetricStreamEntry is the CloudWatch wire shape MetricStreamEntry.
 type MetricStreamEntry struct {
 	Arn            *string         `json:"Arn,omitempty" xml:"Arn,omitempty"`
 	CreationDate   *wire.Timestamp `json:"CreationDate,omitempty" xml:"CreationDate,omitempty"`
@@ -903,35 +900,35 @@ type MetricStreamEntry struct {
 	State          *string         `json:"State,omitempty" xml:"State,omitempty"`
 }
 
-// MetricStreamFilter is the wire shape MetricStreamFilter.
+// MetricStreamFilter is the CloudWatch wire shape MetricStreamFilter.
 type MetricStreamFilter struct {
-	MetricNames []string `json:"MetricNames,omitempty" xml:"MetricNames,omitempty"`
+	MetricNames []string `json:"MetricNames,omitempty" xml:"MetricNames>member,omitempty"`
 	Namespace   *string  `json:"Namespace,omitempty" xml:"Namespace,omitempty"`
 }
 
-// MetricStreamStatisticsConfiguration is the wire shape MetricStreamStatisticsConfiguration.
+// MetricStreamStatisticsConfiguration is the CloudWatch wire shape MetricStreamStatisticsConfiguration.
 type MetricStreamStatisticsConfiguration struct {
-	AdditionalStatistics []string                       `json:"AdditionalStatistics,omitempty" xml:"AdditionalStatistics,omitempty"`
-	IncludeMetrics       []MetricStreamStatisticsMetric `json:"IncludeMetrics,omitempty" xml:"IncludeMetrics,omitempty"`
+	AdditionalStatistics []string                       `json:"AdditionalStatistics,omitempty" xml:"AdditionalStatistics>member,omitempty"`
+	IncludeMetrics       []MetricStreamStatisticsMetric `json:"IncludeMetrics,omitempty" xml:"IncludeMetrics>member,omitempty"`
 }
 
-// MetricStreamStatisticsMetric is the wire shape MetricStreamStatisticsMetric.
+// MetricStreamStatisticsMetric is the CloudWatch wire shape MetricStreamStatisticsMetric.
 type MetricStreamStatisticsMetric struct {
 	MetricName *string `json:"MetricName,omitempty" xml:"MetricName,omitempty"`
 	Namespace  *string `json:"Namespace,omitempty" xml:"Namespace,omitempty"`
 }
 
-// MissingRequiredParameterException is the wire shape MissingRequiredParameterException.
+// MissingRequiredParameterException is the CloudWatch wire error shape MissingRequiredParameterException.
 type MissingRequiredParameterException struct {
 	Message *string `json:"message,omitempty" xml:"message,omitempty"`
 }
 
-// MuteTargets is the wire shape MuteTargets.
+// MuteTargets is the CloudWatch wire shape MuteTargets.
 type MuteTargets struct {
-	AlarmNames []string `json:"AlarmNames,omitempty" xml:"AlarmNames,omitempty"`
+	AlarmNames []string `json:"AlarmNames,omitempty" xml:"AlarmNames>member,omitempty"`
 }
 
-// PartialFailure is the wire shape PartialFailure.
+// PartialFailure is the CloudWatch wire shape PartialFailure.
 type PartialFailure struct {
 	ExceptionType      *string `json:"ExceptionType,omitempty" xml:"ExceptionType,omitempty"`
 	FailureCode        *string `json:"FailureCode,omitempty" xml:"FailureCode,omitempty"`
@@ -939,7 +936,7 @@ type PartialFailure struct {
 	FailureResource    *string `json:"FailureResource,omitempty" xml:"FailureResource,omitempty"`
 }
 
-// PutAlarmMuteRuleInput is the wire shape PutAlarmMuteRuleInput.
+// PutAlarmMuteRuleInput is the CloudWatch wire shape PutAlarmMuteRuleInput.
 type PutAlarmMuteRuleInput struct {
 	Description *string         `json:"Description,omitempty" xml:"Description,omitempty"`
 	ExpireDate  *wire.Timestamp `json:"ExpireDate,omitempty" xml:"ExpireDate,omitempty"`
@@ -947,13 +944,13 @@ type PutAlarmMuteRuleInput struct {
 	Name        *string         `json:"Name,omitempty" xml:"Name,omitempty"`
 	Rule        *Rule           `json:"Rule,omitempty" xml:"Rule,omitempty"`
 	StartDate   *wire.Timestamp `json:"StartDate,omitempty" xml:"StartDate,omitempty"`
-	Tags        []Tag           `json:"Tags,omitempty" xml:"Tags,omitempty"`
+	Tags        []Tag           `json:"Tags,omitempty" xml:"Tags>member,omitempty"`
 }
 
-// PutAnomalyDetectorInput is the wire shape PutAnomalyDetectorInput.
+// PutAnomalyDetectorInput is the CloudWatch wire shape PutAnomalyDetectorInput.
 type PutAnomalyDetectorInput struct {
 	Configuration               *AnomalyDetectorConfiguration `json:"Configuration,omitempty" xml:"Configuration,omitempty"`
-	Dimensions                  []Dimension                   `json:"Dimensions,omitempty" xml:"Dimensions,omitempty"`
+	Dimensions                  []Dimension                   `json:"Dimensions,omitempty" xml:"Dimensions>member,omitempty"`
 	MetricCharacteristics       *MetricCharacteristics        `json:"MetricCharacteristics,omitempty" xml:"MetricCharacteristics,omitempty"`
 	MetricMathAnomalyDetector   *MetricMathAnomalyDetector    `json:"MetricMathAnomalyDetector,omitempty" xml:"MetricMathAnomalyDetector,omitempty"`
 	MetricName                  *string                       `json:"MetricName,omitempty" xml:"MetricName,omitempty"`
@@ -962,144 +959,144 @@ type PutAnomalyDetectorInput struct {
 	Stat                        *string                       `json:"Stat,omitempty" xml:"Stat,omitempty"`
 }
 
-// PutAnomalyDetectorOutput is the wire shape PutAnomalyDetectorOutput.
+// PutAnomalyDetectorOutput is the CloudWatch wire shape PutAnomalyDetectorOutput.
 type PutAnomalyDetectorOutput struct {
 }
 
-// PutCompositeAlarmInput is the wire shape PutCompositeAlarmInput.
+// PutCompositeAlarmInput is the CloudWatch wire shape PutCompositeAlarmInput.
 type PutCompositeAlarmInput struct {
 	ActionsEnabled                   *bool    `json:"ActionsEnabled,omitempty" xml:"ActionsEnabled,omitempty"`
 	ActionsSuppressor                *string  `json:"ActionsSuppressor,omitempty" xml:"ActionsSuppressor,omitempty"`
 	ActionsSuppressorExtensionPeriod *int32   `json:"ActionsSuppressorExtensionPeriod,omitempty" xml:"ActionsSuppressorExtensionPeriod,omitempty"`
 	ActionsSuppressorWaitPeriod      *int32   `json:"ActionsSuppressorWaitPeriod,omitempty" xml:"ActionsSuppressorWaitPeriod,omitempty"`
-	AlarmActions                     []string `json:"AlarmActions,omitempty" xml:"AlarmActions,omitempty"`
+	AlarmActions                     []string `json:"AlarmActions,omitempty" xml:"AlarmActions>member,omitempty"`
 	AlarmDescription                 *string  `json:"AlarmDescription,omitempty" xml:"AlarmDescription,omitempty"`
 	AlarmName                        *string  `json:"AlarmName,omitempty" xml:"AlarmName,omitempty"`
 	AlarmRule                        *string  `json:"AlarmRule,omitempty" xml:"AlarmRule,omitempty"`
-	InsufficientDataActions          []string `json:"InsufficientDataActions,omitempty" xml:"InsufficientDataActions,omitempty"`
-	OKActions                        []string `json:"OKActions,omitempty" xml:"OKActions,omitempty"`
-	Tags                             []Tag    `json:"Tags,omitempty" xml:"Tags,omitempty"`
+	InsufficientDataActions          []string `json:"InsufficientDataActions,omitempty" xml:"InsufficientDataActions>member,omitempty"`
+	OKActions                        []string `json:"OKActions,omitempty" xml:"OKActions>member,omitempty"`
+	Tags                             []Tag    `json:"Tags,omitempty" xml:"Tags>member,omitempty"`
 }
 
-// PutDashboardInput is the wire shape PutDashboardInput.
+// PutDashboardInput is the CloudWatch wire shape PutDashboardInput.
 type PutDashboardInput struct {
 	DashboardBody *string `json:"DashboardBody,omitempty" xml:"DashboardBody,omitempty"`
 	DashboardName *string `json:"DashboardName,omitempty" xml:"DashboardName,omitempty"`
-	Tags          []Tag   `json:"Tags,omitempty" xml:"Tags,omitempty"`
+	Tags          []Tag   `json:"Tags,omitempty" xml:"Tags>member,omitempty"`
 }
 
-// PutDashboardOutput is the wire shape PutDashboardOutput.
+// PutDashboardOutput is the CloudWatch wire shape PutDashboardOutput.
 type PutDashboardOutput struct {
-	DashboardValidationMessages []DashboardValidationMessage `json:"DashboardValidationMessages,omitempty" xml:"DashboardValidationMessages,omitempty"`
+	DashboardValidationMessages []DashboardValidationMessage `json:"DashboardValidationMessages,omitempty" xml:"DashboardValidationMessages>member,omitempty"`
 }
 
-// PutInsightRuleInput is the wire shape PutInsightRuleInput.
+// PutInsightRuleInput is the CloudWatch wire shape PutInsightRuleInput.
 type PutInsightRuleInput struct {
 	ApplyOnTransformedLogs *bool   `json:"ApplyOnTransformedLogs,omitempty" xml:"ApplyOnTransformedLogs,omitempty"`
 	RuleDefinition         *string `json:"RuleDefinition,omitempty" xml:"RuleDefinition,omitempty"`
 	RuleName               *string `json:"RuleName,omitempty" xml:"RuleName,omitempty"`
 	RuleState              *string `json:"RuleState,omitempty" xml:"RuleState,omitempty"`
-	Tags                   []Tag   `json:"Tags,omitempty" xml:"Tags,omitempty"`
+	Tags                   []Tag   `json:"Tags,omitempty" xml:"Tags>member,omitempty"`
 }
 
-// PutInsightRuleOutput is the wire shape PutInsightRuleOutput.
+// PutInsightRuleOutput is the CloudWatch wire shape PutInsightRuleOutput.
 type PutInsightRuleOutput struct {
 }
 
-// PutManagedInsightRulesInput is the wire shape PutManagedInsightRulesInput.
+// PutManagedInsightRulesInput is the CloudWatch wire shape PutManagedInsightRulesInput.
 type PutManagedInsightRulesInput struct {
-	ManagedRules []ManagedRule `json:"ManagedRules,omitempty" xml:"ManagedRules,omitempty"`
+	ManagedRules []ManagedRule `json:"ManagedRules,omitempty" xml:"ManagedRules>member,omitempty"`
 }
 
-// PutManagedInsightRulesOutput is the wire shape PutManagedInsightRulesOutput.
+// PutManagedInsightRulesOutput is the CloudWatch wire shape PutManagedInsightRulesOutput.
 type PutManagedInsightRulesOutput struct {
-	Failures []PartialFailure `json:"Failures,omitempty" xml:"Failures,omitempty"`
+	Failures []PartialFailure `json:"Failures,omitempty" xml:"Failures>member,omitempty"`
 }
 
-// PutMetricAlarmInput is the wire shape PutMetricAlarmInput.
+// PutMetricAlarmInput is the CloudWatch wire shape PutMetricAlarmInput.
 type PutMetricAlarmInput struct {
 	ActionsEnabled                   *bool               `json:"ActionsEnabled,omitempty" xml:"ActionsEnabled,omitempty"`
-	AlarmActions                     []string            `json:"AlarmActions,omitempty" xml:"AlarmActions,omitempty"`
+	AlarmActions                     []string            `json:"AlarmActions,omitempty" xml:"AlarmActions>member,omitempty"`
 	AlarmDescription                 *string             `json:"AlarmDescription,omitempty" xml:"AlarmDescription,omitempty"`
 	AlarmName                        *string             `json:"AlarmName,omitempty" xml:"AlarmName,omitempty"`
 	ComparisonOperator               *string             `json:"ComparisonOperator,omitempty" xml:"ComparisonOperator,omitempty"`
 	DatapointsToAlarm                *int32              `json:"DatapointsToAlarm,omitempty" xml:"DatapointsToAlarm,omitempty"`
-	Dimensions                       []Dimension         `json:"Dimensions,omitempty" xml:"Dimensions,omitempty"`
+	Dimensions                       []Dimension         `json:"Dimensions,omitempty" xml:"Dimensions>member,omitempty"`
 	EvaluateLowSampleCountPercentile *string             `json:"EvaluateLowSampleCountPercentile,omitempty" xml:"EvaluateLowSampleCountPercentile,omitempty"`
 	EvaluationCriteria               *EvaluationCriteria `json:"EvaluationCriteria,omitempty" xml:"EvaluationCriteria,omitempty"`
 	EvaluationInterval               *int32              `json:"EvaluationInterval,omitempty" xml:"EvaluationInterval,omitempty"`
 	EvaluationPeriods                *int32              `json:"EvaluationPeriods,omitempty" xml:"EvaluationPeriods,omitempty"`
 	ExtendedStatistic                *string             `json:"ExtendedStatistic,omitempty" xml:"ExtendedStatistic,omitempty"`
-	InsufficientDataActions          []string            `json:"InsufficientDataActions,omitempty" xml:"InsufficientDataActions,omitempty"`
+	InsufficientDataActions          []string            `json:"InsufficientDataActions,omitempty" xml:"InsufficientDataActions>member,omitempty"`
 	MetricName                       *string             `json:"MetricName,omitempty" xml:"MetricName,omitempty"`
-	Metrics                          []MetricDataQuery   `json:"Metrics,omitempty" xml:"Metrics,omitempty"`
+	Metrics                          []MetricDataQuery   `json:"Metrics,omitempty" xml:"Metrics>member,omitempty"`
 	Namespace                        *string             `json:"Namespace,omitempty" xml:"Namespace,omitempty"`
-	OKActions                        []string            `json:"OKActions,omitempty" xml:"OKActions,omitempty"`
+	OKActions                        []string            `json:"OKActions,omitempty" xml:"OKActions>member,omitempty"`
 	Period                           *int32              `json:"Period,omitempty" xml:"Period,omitempty"`
 	Statistic                        *string             `json:"Statistic,omitempty" xml:"Statistic,omitempty"`
-	Tags                             []Tag               `json:"Tags,omitempty" xml:"Tags,omitempty"`
+	Tags                             []Tag               `json:"Tags,omitempty" xml:"Tags>member,omitempty"`
 	Threshold                        *float64            `json:"Threshold,omitempty" xml:"Threshold,omitempty"`
 	ThresholdMetricId                *string             `json:"ThresholdMetricId,omitempty" xml:"ThresholdMetricId,omitempty"`
 	TreatMissingData                 *string             `json:"TreatMissingData,omitempty" xml:"TreatMissingData,omitempty"`
 	Unit                             *string             `json:"Unit,omitempty" xml:"Unit,omitempty"`
 }
 
-// PutMetricDataInput is the wire shape PutMetricDataInput.
+// PutMetricDataInput is the CloudWatch wire shape PutMetricDataInput.
 type PutMetricDataInput struct {
-	EntityMetricData       []EntityMetricData `json:"EntityMetricData,omitempty" xml:"EntityMetricData,omitempty"`
-	MetricData             []MetricDatum      `json:"MetricData,omitempty" xml:"MetricData,omitempty"`
+	EntityMetricData       []EntityMetricData `json:"EntityMetricData,omitempty" xml:"EntityMetricData>member,omitempty"`
+	MetricData             []MetricDatum      `json:"MetricData,omitempty" xml:"MetricData>member,omitempty"`
 	Namespace              *string            `json:"Namespace,omitempty" xml:"Namespace,omitempty"`
 	StrictEntityValidation *bool              `json:"StrictEntityValidation,omitempty" xml:"StrictEntityValidation,omitempty"`
 }
 
-// PutMetricStreamInput is the wire shape PutMetricStreamInput.
+// PutMetricStreamInput is the CloudWatch wire shape PutMetricStreamInput.
 type PutMetricStreamInput struct {
-	ExcludeFilters               []MetricStreamFilter                  `json:"ExcludeFilters,omitempty" xml:"ExcludeFilters,omitempty"`
+	ExcludeFilters               []MetricStreamFilter                  `json:"ExcludeFilters,omitempty" xml:"ExcludeFilters>member,omitempty"`
 	FirehoseArn                  *string                               `json:"FirehoseArn,omitempty" xml:"FirehoseArn,omitempty"`
-	IncludeFilters               []MetricStreamFilter                  `json:"IncludeFilters,omitempty" xml:"IncludeFilters,omitempty"`
+	IncludeFilters               []MetricStreamFilter                  `json:"IncludeFilters,omitempty" xml:"IncludeFilters>member,omitempty"`
 	IncludeLinkedAccountsMetrics *bool                                 `json:"IncludeLinkedAccountsMetrics,omitempty" xml:"IncludeLinkedAccountsMetrics,omitempty"`
 	Name                         *string                               `json:"Name,omitempty" xml:"Name,omitempty"`
 	OutputFormat                 *string                               `json:"OutputFormat,omitempty" xml:"OutputFormat,omitempty"`
 	RoleArn                      *string                               `json:"RoleArn,omitempty" xml:"RoleArn,omitempty"`
-	StatisticsConfigurations     []MetricStreamStatisticsConfiguration `json:"StatisticsConfigurations,omitempty" xml:"StatisticsConfigurations,omitempty"`
-	Tags                         []Tag                                 `json:"Tags,omitempty" xml:"Tags,omitempty"`
+	StatisticsConfigurations     []MetricStreamStatisticsConfiguration `json:"StatisticsConfigurations,omitempty" xml:"StatisticsConfigurations>member,omitempty"`
+	Tags                         []Tag                                 `json:"Tags,omitempty" xml:"Tags>member,omitempty"`
 }
 
-// PutMetricStreamOutput is the wire shape PutMetricStreamOutput.
+// PutMetricStreamOutput is the CloudWatch wire shape PutMetricStreamOutput.
 type PutMetricStreamOutput struct {
 	Arn *string `json:"Arn,omitempty" xml:"Arn,omitempty"`
 }
 
-// Range is the wire shape Range.
+// Range is the CloudWatch wire shape Range.
 type Range struct {
 	EndTime   *wire.Timestamp `json:"EndTime,omitempty" xml:"EndTime,omitempty"`
 	StartTime *wire.Timestamp `json:"StartTime,omitempty" xml:"StartTime,omitempty"`
 }
 
-// ResourceNotFound is the wire shape ResourceNotFound.
+// ResourceNotFound is the CloudWatch wire error shape ResourceNotFound.
 type ResourceNotFound struct {
 	Message *string `json:"message,omitempty" xml:"message,omitempty"`
 }
 
-// ResourceNotFoundException is the wire shape ResourceNotFoundException.
+// ResourceNotFoundException is the CloudWatch wire error shape ResourceNotFoundException.
 type ResourceNotFoundException struct {
 	ResourceId   *string `json:"ResourceId,omitempty" xml:"ResourceId,omitempty"`
 	ResourceType *string `json:"ResourceType,omitempty" xml:"ResourceType,omitempty"`
 }
 
-// Rule is the wire shape Rule.
+// Rule is the CloudWatch wire shape Rule.
 type Rule struct {
 	Schedule *Schedule `json:"Schedule,omitempty" xml:"Schedule,omitempty"`
 }
 
-// Schedule is the wire shape Schedule.
+// Schedule is the CloudWatch wire shape Schedule.
 type Schedule struct {
 	Duration   *string `json:"Duration,omitempty" xml:"Duration,omitempty"`
 	Expression *string `json:"Expression,omitempty" xml:"Expression,omitempty"`
 	Timezone   *string `json:"Timezone,omitempty" xml:"Timezone,omitempty"`
 }
 
-// SetAlarmStateInput is the wire shape SetAlarmStateInput.
+// SetAlarmStateInput is the CloudWatch wire shape SetAlarmStateInput.
 type SetAlarmStateInput struct {
 	AlarmName       *string `json:"AlarmName,omitempty" xml:"AlarmName,omitempty"`
 	StateReason     *string `json:"StateReason,omitempty" xml:"StateReason,omitempty"`
@@ -1107,33 +1104,33 @@ type SetAlarmStateInput struct {
 	StateValue      *string `json:"StateValue,omitempty" xml:"StateValue,omitempty"`
 }
 
-// SingleMetricAnomalyDetector is the wire shape SingleMetricAnomalyDetector.
+// SingleMetricAnomalyDetector is the CloudWatch wire shape SingleMetricAnomalyDetector.
 type SingleMetricAnomalyDetector struct {
 	AccountId  *string     `json:"AccountId,omitempty" xml:"AccountId,omitempty"`
-	Dimensions []Dimension `json:"Dimensions,omitempty" xml:"Dimensions,omitempty"`
+	Dimensions []Dimension `json:"Dimensions,omitempty" xml:"Dimensions>member,omitempty"`
 	MetricName *string     `json:"MetricName,omitempty" xml:"MetricName,omitempty"`
 	Namespace  *string     `json:"Namespace,omitempty" xml:"Namespace,omitempty"`
 	Stat       *string     `json:"Stat,omitempty" xml:"Stat,omitempty"`
 }
 
-// StartMetricStreamsInput is the wire shape StartMetricStreamsInput.
+// StartMetricStreamsInput is the CloudWatch wire shape StartMetricStreamsInput.
 type StartMetricStreamsInput struct {
-	Names []string `json:"Names,omitempty" xml:"Names,omitempty"`
+	Names []string `json:"Names,omitempty" xml:"Names>member,omitempty"`
 }
 
-// StartMetricStreamsOutput is the wire shape StartMetricStreamsOutput.
+// StartMetricStreamsOutput is the CloudWatch wire shape StartMetricStreamsOutput.
 type StartMetricStreamsOutput struct {
 }
 
-// StartOTelEnrichmentInput is the wire shape StartOTelEnrichmentInput.
+// StartOTelEnrichmentInput is the CloudWatch wire shape StartOTelEnrichmentInput.
 type StartOTelEnrichmentInput struct {
 }
 
-// StartOTelEnrichmentOutput is the wire shape StartOTelEnrichmentOutput.
+// StartOTelEnrichmentOutput is the CloudWatch wire shape StartOTelEnrichmentOutput.
 type StartOTelEnrichmentOutput struct {
 }
 
-// StatisticSet is the wire shape StatisticSet.
+// StatisticSet is the CloudWatch wire shape StatisticSet.
 type StatisticSet struct {
 	Maximum     *float64 `json:"Maximum,omitempty" xml:"Maximum,omitempty"`
 	Minimum     *float64 `json:"Minimum,omitempty" xml:"Minimum,omitempty"`
@@ -1141,100 +1138,101 @@ type StatisticSet struct {
 	Sum         *float64 `json:"Sum,omitempty" xml:"Sum,omitempty"`
 }
 
-// StopMetricStreamsInput is the wire shape StopMetricStreamsInput.
+// StopMetricStreamsInput is the CloudWatch wire shape StopMetricStreamsInput.
 type StopMetricStreamsInput struct {
-	Names []string `json:"Names,omitempty" xml:"Names,omitempty"`
+	Names []string `json:"Names,omitempty" xml:"Names>member,omitempty"`
 }
 
-// StopMetricStreamsOutput is the wire shape StopMetricStreamsOutput.
+// StopMetricStreamsOutput is the CloudWatch wire shape StopMetricStreamsOutput.
 type StopMetricStreamsOutput struct {
 }
 
-// StopOTelEnrichmentInput is the wire shape StopOTelEnrichmentInput.
+// StopOTelEnrichmentInput is the CloudWatch wire shape StopOTelEnrichmentInput.
 type StopOTelEnrichmentInput struct {
 }
 
-// StopOTelEnrichmentOutput is the wire shape StopOTelEnrichmentOutput.
+// StopOTelEnrichmentOutput is the CloudWatch wire shape StopOTelEnrichmentOutput.
 type StopOTelEnrichmentOutput struct {
 }
 
-// Tag is the wire shape Tag.
+// Tag is the CloudWatch wire shape Tag.
 type Tag struct {
 	Key   *string `json:"Key,omitempty" xml:"Key,omitempty"`
 	Value *string `json:"Value,omitempty" xml:"Value,omitempty"`
 }
 
-// TagResourceInput is the wire shape TagResourceInput.
+// TagResourceInput is the CloudWatch wire shape TagResourceInput.
 type TagResourceInput struct {
 	ResourceARN *string `json:"ResourceARN,omitempty" xml:"ResourceARN,omitempty"`
-	Tags        []Tag   `json:"Tags,omitempty" xml:"Tags,omitempty"`
+	Tags        []Tag   `json:"Tags,omitempty" xml:"Tags>member,omitempty"`
 }
 
-// TagResourceOutput is the wire shape TagResourceOutput.
+// TagResourceOutput is the CloudWatch wire shape TagResourceOutput.
 type TagResourceOutput struct {
 }
 
-// UntagResourceInput is the wire shape UntagResourceInput.
+// UntagResourceInput is the CloudWatch wire shape UntagResourceInput.
 type UntagResourceInput struct {
 	ResourceARN *string  `json:"ResourceARN,omitempty" xml:"ResourceARN,omitempty"`
-	TagKeys     []string `json:"TagKeys,omitempty" xml:"TagKeys,omitempty"`
+	TagKeys     []string `json:"TagKeys,omitempty" xml:"TagKeys>member,omitempty"`
 }
 
-// UntagResourceOutput is the wire shape UntagResourceOutput.
+// UntagResourceOutput is the CloudWatch wire shape UntagResourceOutput.
 type UntagResourceOutput struct {
 }
 
-// Operations are the operations of the service model.
+// Operations are the operations of the CloudWatch model.
 var Operations = map[string]wire.OperationInfo{
-	"DeleteAlarmMuteRule":       {Input: "DeleteAlarmMuteRuleInput", Output: "", HostPrefix: "", Errors: []string{}},
-	"DeleteAlarms":              {Input: "DeleteAlarmsInput", Output: "", HostPrefix: "", Errors: []string{"ResourceNotFound"}},
-	"DeleteAnomalyDetector":     {Input: "DeleteAnomalyDetectorInput", Output: "DeleteAnomalyDetectorOutput", HostPrefix: "", Errors: []string{"ResourceNotFoundException", "InternalServiceFault", "InvalidParameterValueException", "MissingRequiredParameterException", "InvalidParameterCombinationException"}},
-	"DeleteDashboards":          {Input: "DeleteDashboardsInput", Output: "DeleteDashboardsOutput", HostPrefix: "", Errors: []string{"InvalidParameterValueException", "InternalServiceFault", "ConflictException"}},
-	"DeleteInsightRules":        {Input: "DeleteInsightRulesInput", Output: "DeleteInsightRulesOutput", HostPrefix: "", Errors: []string{"InvalidParameterValueException", "MissingRequiredParameterException"}},
-	"DeleteMetricStream":        {Input: "DeleteMetricStreamInput", Output: "DeleteMetricStreamOutput", HostPrefix: "", Errors: []string{"InternalServiceFault", "InvalidParameterValueException", "MissingRequiredParameterException"}},
-	"DescribeAlarmContributors": {Input: "DescribeAlarmContributorsInput", Output: "DescribeAlarmContributorsOutput", HostPrefix: "", Errors: []string{"InvalidNextToken", "ResourceNotFoundException"}},
-	"DescribeAlarmHistory":      {Input: "DescribeAlarmHistoryInput", Output: "DescribeAlarmHistoryOutput", HostPrefix: "", Errors: []string{"InvalidNextToken"}},
-	"DescribeAlarms":            {Input: "DescribeAlarmsInput", Output: "DescribeAlarmsOutput", HostPrefix: "", Errors: []string{"InvalidNextToken"}},
-	"DescribeAlarmsForMetric":   {Input: "DescribeAlarmsForMetricInput", Output: "DescribeAlarmsForMetricOutput", HostPrefix: "", Errors: []string{}},
-	"DescribeAnomalyDetectors":  {Input: "DescribeAnomalyDetectorsInput", Output: "DescribeAnomalyDetectorsOutput", HostPrefix: "", Errors: []string{"InvalidNextToken", "InternalServiceFault", "InvalidParameterValueException", "InvalidParameterCombinationException"}},
-	"DescribeInsightRules":      {Input: "DescribeInsightRulesInput", Output: "DescribeInsightRulesOutput", HostPrefix: "", Errors: []string{"InvalidNextToken"}},
-	"DisableAlarmActions":       {Input: "DisableAlarmActionsInput", Output: "", HostPrefix: "", Errors: []string{}},
-	"DisableInsightRules":       {Input: "DisableInsightRulesInput", Output: "DisableInsightRulesOutput", HostPrefix: "", Errors: []string{"InvalidParameterValueException", "MissingRequiredParameterException"}},
-	"EnableAlarmActions":        {Input: "EnableAlarmActionsInput", Output: "", HostPrefix: "", Errors: []string{}},
-	"EnableInsightRules":        {Input: "EnableInsightRulesInput", Output: "EnableInsightRulesOutput", HostPrefix: "", Errors: []string{"InvalidParameterValueException", "MissingRequiredParameterException", "LimitExceededException"}},
-	"GetAlarmMuteRule":          {Input: "GetAlarmMuteRuleInput", Output: "GetAlarmMuteRuleOutput", HostPrefix: "", Errors: []string{"ResourceNotFoundException"}},
-	"GetDashboard":              {Input: "GetDashboardInput", Output: "GetDashboardOutput", HostPrefix: "", Errors: []string{"InvalidParameterValueException", "DashboardNotFoundError", "InternalServiceFault"}},
-	"GetInsightRuleReport":      {Input: "GetInsightRuleReportInput", Output: "GetInsightRuleReportOutput", HostPrefix: "", Errors: []string{"InvalidParameterValueException", "MissingRequiredParameterException", "ResourceNotFoundException"}},
-	"GetMetricData":             {Input: "GetMetricDataInput", Output: "GetMetricDataOutput", HostPrefix: "", Errors: []string{"InvalidNextToken"}},
-	"GetMetricStatistics":       {Input: "GetMetricStatisticsInput", Output: "GetMetricStatisticsOutput", HostPrefix: "", Errors: []string{"InvalidParameterValueException", "MissingRequiredParameterException", "InvalidParameterCombinationException", "InternalServiceFault"}},
-	"GetMetricStream":           {Input: "GetMetricStreamInput", Output: "GetMetricStreamOutput", HostPrefix: "", Errors: []string{"ResourceNotFoundException", "InternalServiceFault", "InvalidParameterValueException", "MissingRequiredParameterException", "InvalidParameterCombinationException"}},
-	"GetMetricWidgetImage":      {Input: "GetMetricWidgetImageInput", Output: "GetMetricWidgetImageOutput", HostPrefix: "", Errors: []string{}},
-	"GetOTelEnrichment":         {Input: "GetOTelEnrichmentInput", Output: "GetOTelEnrichmentOutput", HostPrefix: "", Errors: []string{}},
-	"ListAlarmMuteRules":        {Input: "ListAlarmMuteRulesInput", Output: "ListAlarmMuteRulesOutput", HostPrefix: "", Errors: []string{"InvalidNextToken", "ResourceNotFoundException"}},
-	"ListDashboards":            {Input: "ListDashboardsInput", Output: "ListDashboardsOutput", HostPrefix: "", Errors: []string{"InvalidParameterValueException", "InternalServiceFault"}},
-	"ListManagedInsightRules":   {Input: "ListManagedInsightRulesInput", Output: "ListManagedInsightRulesOutput", HostPrefix: "", Errors: []string{"InvalidParameterValueException", "MissingRequiredParameterException", "InvalidNextToken"}},
-	"ListMetricStreams":         {Input: "ListMetricStreamsInput", Output: "ListMetricStreamsOutput", HostPrefix: "", Errors: []string{"InvalidNextToken", "InternalServiceFault", "InvalidParameterValueException", "MissingRequiredParameterException"}},
-	"ListMetrics":               {Input: "ListMetricsInput", Output: "ListMetricsOutput", HostPrefix: "", Errors: []string{"InternalServiceFault", "InvalidParameterValueException"}},
-	"ListTagsForResource":       {Input: "ListTagsForResourceInput", Output: "ListTagsForResourceOutput", HostPrefix: "", Errors: []string{"InvalidParameterValueException", "ResourceNotFoundException", "InternalServiceFault"}},
-	"PutAlarmMuteRule":          {Input: "PutAlarmMuteRuleInput", Output: "", HostPrefix: "", Errors: []string{"LimitExceededFault"}},
-	"PutAnomalyDetector":        {Input: "PutAnomalyDetectorInput", Output: "PutAnomalyDetectorOutput", HostPrefix: "", Errors: []string{"LimitExceededException", "InternalServiceFault", "InvalidParameterValueException", "MissingRequiredParameterException", "InvalidParameterCombinationException"}},
-	"PutCompositeAlarm":         {Input: "PutCompositeAlarmInput", Output: "", HostPrefix: "", Errors: []string{"LimitExceededFault"}},
-	"PutDashboard":              {Input: "PutDashboardInput", Output: "PutDashboardOutput", HostPrefix: "", Errors: []string{"DashboardInvalidInputError", "InternalServiceFault", "ConflictException"}},
-	"PutInsightRule":            {Input: "PutInsightRuleInput", Output: "PutInsightRuleOutput", HostPrefix: "", Errors: []string{"InvalidParameterValueException", "MissingRequiredParameterException", "LimitExceededException"}},
-	"PutManagedInsightRules":    {Input: "PutManagedInsightRulesInput", Output: "PutManagedInsightRulesOutput", HostPrefix: "", Errors: []string{"InvalidParameterValueException", "MissingRequiredParameterException"}},
-	"PutMetricAlarm":            {Input: "PutMetricAlarmInput", Output: "", HostPrefix: "", Errors: []string{"LimitExceededFault"}},
-	"PutMetricData":             {Input: "PutMetricDataInput", Output: "", HostPrefix: "", Errors: []string{"InvalidParameterValueException", "MissingRequiredParameterException", "InvalidParameterCombinationException", "InternalServiceFault"}},
-	"PutMetricStream":           {Input: "PutMetricStreamInput", Output: "PutMetricStreamOutput", HostPrefix: "", Errors: []string{"ConcurrentModificationException", "InternalServiceFault", "InvalidParameterValueException", "MissingRequiredParameterException", "InvalidParameterCombinationException"}},
-	"SetAlarmState":             {Input: "SetAlarmStateInput", Output: "", HostPrefix: "", Errors: []string{"ResourceNotFound", "InvalidFormatFault"}},
-	"StartMetricStreams":        {Input: "StartMetricStreamsInput", Output: "StartMetricStreamsOutput", HostPrefix: "", Errors: []string{"InternalServiceFault", "InvalidParameterValueException", "MissingRequiredParameterException"}},
-	"StartOTelEnrichment":       {Input: "StartOTelEnrichmentInput", Output: "StartOTelEnrichmentOutput", HostPrefix: "", Errors: []string{}},
-	"StopMetricStreams":         {Input: "StopMetricStreamsInput", Output: "StopMetricStreamsOutput", HostPrefix: "", Errors: []string{"InternalServiceFault", "InvalidParameterValueException", "MissingRequiredParameterException"}},
-	"StopOTelEnrichment":        {Input: "StopOTelEnrichmentInput", Output: "StopOTelEnrichmentOutput", HostPrefix: "", Errors: []string{}},
-	"TagResource":               {Input: "TagResourceInput", Output: "TagResourceOutput", HostPrefix: "", Errors: []string{"InvalidParameterValueException", "ResourceNotFoundException", "ConcurrentModificationException", "InternalServiceFault", "ConflictException"}},
-	"UntagResource":             {Input: "UntagResourceInput", Output: "UntagResourceOutput", HostPrefix: "", Errors: []string{"InvalidParameterValueException", "ResourceNotFoundException", "ConcurrentModificationException", "InternalServiceFault", "ConflictException"}},
+	"DeleteAlarmMuteRule":       {Input: "DeleteAlarmMuteRuleInput"},
+	"DeleteAlarms":              {Input: "DeleteAlarmsInput", Errors: []string{"ResourceNotFound"}},
+	"DeleteAnomalyDetector":     {Input: "DeleteAnomalyDetectorInput", Output: "DeleteAnomalyDetectorOutput", ResultWrapper: "DeleteAnomalyDetectorResult", Errors: []string{"ResourceNotFoundException", "InternalServiceFault", "InvalidParameterValueException", "MissingRequiredParameterException", "InvalidParameterCombinationException"}},
+	"DeleteDashboards":          {Input: "DeleteDashboardsInput", Output: "DeleteDashboardsOutput", ResultWrapper: "DeleteDashboardsResult", Errors: []string{"InvalidParameterValueException", "InternalServiceFault", "ConflictException"}},
+	"DeleteInsightRules":        {Input: "DeleteInsightRulesInput", Output: "DeleteInsightRulesOutput", ResultWrapper: "DeleteInsightRulesResult", Errors: []string{"InvalidParameterValueException", "MissingRequiredParameterException"}},
+	"DeleteMetricStream":        {Input: "DeleteMetricStreamInput", Output: "DeleteMetricStreamOutput", ResultWrapper: "DeleteMetricStreamResult", Errors: []string{"InternalServiceFault", "InvalidParameterValueException", "MissingRequiredParameterException"}},
+	"DescribeAlarmContributors": {Input: "DescribeAlarmContributorsInput", Output: "DescribeAlarmContributorsOutput", ResultWrapper: "DescribeAlarmContributorsResult", Errors: []string{"InvalidNextToken", "ResourceNotFoundException"}},
+	"DescribeAlarmHistory":      {Input: "DescribeAlarmHistoryInput", Output: "DescribeAlarmHistoryOutput", ResultWrapper: "DescribeAlarmHistoryResult", Errors: []string{"InvalidNextToken"}},
+	"DescribeAlarms":            {Input: "DescribeAlarmsInput", Output: "DescribeAlarmsOutput", ResultWrapper: "DescribeAlarmsResult", Errors: []string{"InvalidNextToken"}},
+	"DescribeAlarmsForMetric":   {Input: "DescribeAlarmsForMetricInput", Output: "DescribeAlarmsForMetricOutput", ResultWrapper: "DescribeAlarmsForMetricResult"},
+	"DescribeAnomalyDetectors":  {Input: "DescribeAnomalyDetectorsInput", Output: "DescribeAnomalyDetectorsOutput", ResultWrapper: "DescribeAnomalyDetectorsResult", Errors: []string{"InvalidNextToken", "InternalServiceFault", "InvalidParameterValueException", "InvalidParameterCombinationException"}},
+	"DescribeInsightRules":      {Input: "DescribeInsightRulesInput", Output: "DescribeInsightRulesOutput", ResultWrapper: "DescribeInsightRulesResult", Errors: []string{"InvalidNextToken"}},
+	"DisableAlarmActions":       {Input: "DisableAlarmActionsInput"},
+	"DisableInsightRules":       {Input: "DisableInsightRulesInput", Output: "DisableInsightRulesOutput", ResultWrapper: "DisableInsightRulesResult", Errors: []string{"InvalidParameterValueException", "MissingRequiredParameterException"}},
+	"EnableAlarmActions":        {Input: "EnableAlarmActionsInput"},
+	"EnableInsightRules":        {Input: "EnableInsightRulesInput", Output: "EnableInsightRulesOutput", ResultWrapper: "EnableInsightRulesResult", Errors: []string{"InvalidParameterValueException", "MissingRequiredParameterException", "LimitExceededException"}},
+	"GetAlarmMuteRule":          {Input: "GetAlarmMuteRuleInput", Output: "GetAlarmMuteRuleOutput", ResultWrapper: "GetAlarmMuteRuleResult", Errors: []string{"ResourceNotFoundException"}},
+	"GetDashboard":              {Input: "GetDashboardInput", Output: "GetDashboardOutput", ResultWrapper: "GetDashboardResult", Errors: []string{"InvalidParameterValueException", "DashboardNotFoundError", "InternalServiceFault"}},
+	"GetInsightRuleReport":      {Input: "GetInsightRuleReportInput", Output: "GetInsightRuleReportOutput", ResultWrapper: "GetInsightRuleReportResult", Errors: []string{"InvalidParameterValueException", "MissingRequiredParameterException", "ResourceNotFoundException"}},
+	"GetMetricData":             {Input: "GetMetricDataInput", Output: "GetMetricDataOutput", ResultWrapper: "GetMetricDataResult", Errors: []string{"InvalidNextToken"}},
+	"GetMetricStatistics":       {Input: "GetMetricStatisticsInput", Output: "GetMetricStatisticsOutput", ResultWrapper: "GetMetricStatisticsResult", Errors: []string{"InvalidParameterValueException", "MissingRequiredParameterException", "InvalidParameterCombinationException", "InternalServiceFault"}},
+	"GetMetricStream":           {Input: "GetMetricStreamInput", Output: "GetMetricStreamOutput", ResultWrapper: "GetMetricStreamResult", Errors: []string{"ResourceNotFoundException", "InternalServiceFault", "InvalidParameterValueException", "MissingRequiredParameterException", "InvalidParameterCombinationException"}},
+	"GetMetricWidgetImage":      {Input: "GetMetricWidgetImageInput", Output: "GetMetricWidgetImageOutput", ResultWrapper: "GetMetricWidgetImageResult"},
+	"GetOTelEnrichment":         {Input: "GetOTelEnrichmentInput", Output: "GetOTelEnrichmentOutput", ResultWrapper: "GetOTelEnrichmentResult"},
+	"ListAlarmMuteRules":        {Input: "ListAlarmMuteRulesInput", Output: "ListAlarmMuteRulesOutput", ResultWrapper: "ListAlarmMuteRulesResult", Errors: []string{"InvalidNextToken", "ResourceNotFoundException"}},
+	"ListDashboards":            {Input: "ListDashboardsInput", Output: "ListDashboardsOutput", ResultWrapper: "ListDashboardsResult", Errors: []string{"InvalidParameterValueException", "InternalServiceFault"}},
+	"ListManagedInsightRules":   {Input: "ListManagedInsightRulesInput", Output: "ListManagedInsightRulesOutput", ResultWrapper: "ListManagedInsightRulesResult", Errors: []string{"InvalidParameterValueException", "MissingRequiredParameterException", "InvalidNextToken"}},
+	"ListMetricStreams":         {Input: "ListMetricStreamsInput", Output: "ListMetricStreamsOutput", ResultWrapper: "ListMetricStreamsResult", Errors: []string{"InvalidNextToken", "InternalServiceFault", "InvalidParameterValueException", "MissingRequiredParameterException"}},
+	"ListMetrics":               {Input: "ListMetricsInput", Output: "ListMetricsOutput", ResultWrapper: "ListMetricsResult", Errors: []string{"InternalServiceFault", "InvalidParameterValueException"}},
+	"ListTagsForResource":       {Input: "ListTagsForResourceInput", Output: "ListTagsForResourceOutput", ResultWrapper: "ListTagsForResourceResult", Errors: []string{"InvalidParameterValueException", "ResourceNotFoundException", "InternalServiceFault"}},
+	"PutAlarmMuteRule":          {Input: "PutAlarmMuteRuleInput", Errors: []string{"LimitExceededFault"}},
+	"PutAnomalyDetector":        {Input: "PutAnomalyDetectorInput", Output: "PutAnomalyDetectorOutput", ResultWrapper: "PutAnomalyDetectorResult", Errors: []string{"LimitExceededException", "InternalServiceFault", "InvalidParameterValueException", "MissingRequiredParameterException", "InvalidParameterCombinationException"}},
+	"PutCompositeAlarm":         {Input: "PutCompositeAlarmInput", Errors: []string{"LimitExceededFault"}},
+	"PutDashboard":              {Input: "PutDashboardInput", Output: "PutDashboardOutput", ResultWrapper: "PutDashboardResult", Errors: []string{"DashboardInvalidInputError", "InternalServiceFault", "ConflictException"}},
+	"PutInsightRule":            {Input: "PutInsightRuleInput", Output: "PutInsightRuleOutput", ResultWrapper: "PutInsightRuleResult", Errors: []string{"InvalidParameterValueException", "MissingRequiredParameterException", "LimitExceededException"}},
+	"PutManagedInsightRules":    {Input: "PutManagedInsightRulesInput", Output: "PutManagedInsightRulesOutput", ResultWrapper: "PutManagedInsightRulesResult", Errors: []string{"InvalidParameterValueException", "MissingRequiredParameterException"}},
+	"PutMetricAlarm":            {Input: "PutMetricAlarmInput", Errors: []string{"LimitExceededFault"}},
+	"PutMetricData":             {Input: "PutMetricDataInput", Errors: []string{"InvalidParameterValueException", "MissingRequiredParameterException", "InvalidParameterCombinationException", "InternalServiceFault"}},
+	"PutMetricStream":           {Input: "PutMetricStreamInput", Output: "PutMetricStreamOutput", ResultWrapper: "PutMetricStreamResult", Errors: []string{"ConcurrentModificationException", "InternalServiceFault", "InvalidParameterValueException", "MissingRequiredParameterException", "InvalidParameterCombinationException"}},
+	"SetAlarmState":             {Input: "SetAlarmStateInput", Errors: []string{"ResourceNotFound", "InvalidFormatFault"}},
+	"StartMetricStreams":        {Input: "StartMetricStreamsInput", Output: "StartMetricStreamsOutput", ResultWrapper: "StartMetricStreamsResult", Errors: []string{"InternalServiceFault", "InvalidParameterValueException", "MissingRequiredParameterException"}},
+	"StartOTelEnrichment":       {Input: "StartOTelEnrichmentInput", Output: "StartOTelEnrichmentOutput", ResultWrapper: "StartOTelEnrichmentResult"},
+	"StopMetricStreams":         {Input: "StopMetricStreamsInput", Output: "StopMetricStreamsOutput", ResultWrapper: "StopMetricStreamsResult", Errors: []string{"InternalServiceFault", "InvalidParameterValueException", "MissingRequiredParameterException"}},
+	"StopOTelEnrichment":        {Input: "StopOTelEnrichmentInput", Output: "StopOTelEnrichmentOutput", ResultWrapper: "StopOTelEnrichmentResult"},
+	"TagResource":               {Input: "TagResourceInput", Output: "TagResourceOutput", ResultWrapper: "TagResourceResult", Errors: []string{"InvalidParameterValueException", "ResourceNotFoundException", "ConcurrentModificationException", "InternalServiceFault", "ConflictException"}},
+	"UntagResource":             {Input: "UntagResourceInput", Output: "UntagResourceOutput", ResultWrapper: "UntagResourceResult", Errors: []string{"InvalidParameterValueException", "ResourceNotFoundException", "ConcurrentModificationException", "InternalServiceFault", "ConflictException"}},
 }
 
-// NewInput returns a new zero input of an operation, or nil.
+// NewInput returns a pointer to a new zero input of an operation, or nil
+// for an unknown operation or one without input.
 func NewInput(op string) any {
 	switch op {
 	case "DeleteAlarmMuteRule":
@@ -1333,7 +1331,8 @@ func NewInput(op string) any {
 	return nil
 }
 
-// Errors are the error shapes of the service model.
+// Errors are the error shapes of the CloudWatch model: HTTP status, query error
+// code and whether the error is a server fault.
 var Errors = map[string]wire.ErrorInfo{
 	"ConcurrentModificationException":      {Status: 429, Code: "ConcurrentModificationException", Fault: false},
 	"ConflictException":                    {Status: 409, Code: "ConflictException", Fault: false},

@@ -3,14 +3,11 @@
 package ecrwire
 
 import (
-	"encoding/json"
-
 	"github.com/fargo-run/fargo/internal/api/wire"
 )
 
-var _ json.RawMessage
-
-// Service metadata.
+// Service metadata of ECR (SigningName falls back to EndpointPrefix, as
+// the SDKs do).
 const (
 	TargetPrefix   = "AmazonEC2ContainerRegistry_V20150921"
 	SigningName    = "ecr"
@@ -20,14 +17,14 @@ const (
 	EndpointPrefix = "api.ecr"
 )
 
-// Values of the enum ArtifactStatus.
+// Values of the ECR enum ArtifactStatus.
 const (
 	ArtifactStatusActive     = "ACTIVE"
 	ArtifactStatusArchived   = "ARCHIVED"
 	ArtifactStatusActivating = "ACTIVATING"
 )
 
-// Values of the enum ArtifactStatusFilter.
+// Values of the ECR enum ArtifactStatusFilter.
 const (
 	ArtifactStatusFilterActive     = "ACTIVE"
 	ArtifactStatusFilterArchived   = "ARCHIVED"
@@ -35,14 +32,14 @@ const (
 	ArtifactStatusFilterAny        = "ANY"
 )
 
-// Values of the enum EncryptionType.
+// Values of the ECR enum EncryptionType.
 const (
 	EncryptionTypeAes256  = "AES256"
 	EncryptionTypeKms     = "KMS"
 	EncryptionTypeKmsDsse = "KMS_DSSE"
 )
 
-// Values of the enum FindingSeverity.
+// Values of the ECR enum FindingSeverity.
 const (
 	FindingSeverityInformational = "INFORMATIONAL"
 	FindingSeverityLow           = "LOW"
@@ -52,13 +49,13 @@ const (
 	FindingSeverityUndefined     = "UNDEFINED"
 )
 
-// Values of the enum ImageActionType.
+// Values of the ECR enum ImageActionType.
 const (
 	ImageActionTypeExpire     = "EXPIRE"
 	ImageActionTypeTransition = "TRANSITION"
 )
 
-// Values of the enum ImageFailureCode.
+// Values of the ECR enum ImageFailureCode.
 const (
 	ImageFailureCodeInvalidimagedigest            = "InvalidImageDigest"
 	ImageFailureCodeInvalidimagetag               = "InvalidImageTag"
@@ -73,14 +70,14 @@ const (
 	ImageFailureCodeImageinaccessible             = "ImageInaccessible"
 )
 
-// Values of the enum ImageStatus.
+// Values of the ECR enum ImageStatus.
 const (
 	ImageStatusActive     = "ACTIVE"
 	ImageStatusArchived   = "ARCHIVED"
 	ImageStatusActivating = "ACTIVATING"
 )
 
-// Values of the enum ImageStatusFilter.
+// Values of the ECR enum ImageStatusFilter.
 const (
 	ImageStatusFilterActive     = "ACTIVE"
 	ImageStatusFilterArchived   = "ARCHIVED"
@@ -88,7 +85,7 @@ const (
 	ImageStatusFilterAny        = "ANY"
 )
 
-// Values of the enum ImageTagMutability.
+// Values of the ECR enum ImageTagMutability.
 const (
 	ImageTagMutabilityMutable                = "MUTABLE"
 	ImageTagMutabilityImmutable              = "IMMUTABLE"
@@ -96,25 +93,25 @@ const (
 	ImageTagMutabilityMutableWithExclusion   = "MUTABLE_WITH_EXCLUSION"
 )
 
-// Values of the enum ImageTagMutabilityExclusionFilterType.
+// Values of the ECR enum ImageTagMutabilityExclusionFilterType.
 const (
 	ImageTagMutabilityExclusionFilterTypeWildcard = "WILDCARD"
 )
 
-// Values of the enum LayerAvailability.
+// Values of the ECR enum LayerAvailability.
 const (
 	LayerAvailabilityAvailable   = "AVAILABLE"
 	LayerAvailabilityUnavailable = "UNAVAILABLE"
 	LayerAvailabilityArchived    = "ARCHIVED"
 )
 
-// Values of the enum LayerFailureCode.
+// Values of the ECR enum LayerFailureCode.
 const (
 	LayerFailureCodeInvalidlayerdigest = "InvalidLayerDigest"
 	LayerFailureCodeMissinglayerdigest = "MissingLayerDigest"
 )
 
-// Values of the enum LifecyclePolicyPreviewStatus.
+// Values of the ECR enum LifecyclePolicyPreviewStatus.
 const (
 	LifecyclePolicyPreviewStatusInProgress = "IN_PROGRESS"
 	LifecyclePolicyPreviewStatusComplete   = "COMPLETE"
@@ -122,44 +119,44 @@ const (
 	LifecyclePolicyPreviewStatusFailed     = "FAILED"
 )
 
-// Values of the enum LifecyclePolicyStorageClass.
+// Values of the ECR enum LifecyclePolicyStorageClass.
 const (
 	LifecyclePolicyStorageClassArchive  = "ARCHIVE"
 	LifecyclePolicyStorageClassStandard = "STANDARD"
 )
 
-// Values of the enum LifecyclePolicyTargetStorageClass.
+// Values of the ECR enum LifecyclePolicyTargetStorageClass.
 const (
 	LifecyclePolicyTargetStorageClassArchive = "ARCHIVE"
 )
 
-// Values of the enum RCTAppliedFor.
+// Values of the ECR enum RCTAppliedFor.
 const (
 	RCTAppliedForReplication      = "REPLICATION"
 	RCTAppliedForPullThroughCache = "PULL_THROUGH_CACHE"
 	RCTAppliedForCreateOnPush     = "CREATE_ON_PUSH"
 )
 
-// Values of the enum ReplicationStatus.
+// Values of the ECR enum ReplicationStatus.
 const (
 	ReplicationStatusInProgress = "IN_PROGRESS"
 	ReplicationStatusComplete   = "COMPLETE"
 	ReplicationStatusFailed     = "FAILED"
 )
 
-// Values of the enum RepositoryFilterType.
+// Values of the ECR enum RepositoryFilterType.
 const (
 	RepositoryFilterTypePrefixMatch = "PREFIX_MATCH"
 )
 
-// Values of the enum ScanFrequency.
+// Values of the ECR enum ScanFrequency.
 const (
 	ScanFrequencyScanOnPush     = "SCAN_ON_PUSH"
 	ScanFrequencyContinuousScan = "CONTINUOUS_SCAN"
 	ScanFrequencyManual         = "MANUAL"
 )
 
-// Values of the enum ScanStatus.
+// Values of the ECR enum ScanStatus.
 const (
 	ScanStatusInProgress             = "IN_PROGRESS"
 	ScanStatusComplete               = "COMPLETE"
@@ -173,48 +170,48 @@ const (
 	ScanStatusImageArchived          = "IMAGE_ARCHIVED"
 )
 
-// Values of the enum ScanType.
+// Values of the ECR enum ScanType.
 const (
 	ScanTypeBasic    = "BASIC"
 	ScanTypeEnhanced = "ENHANCED"
 )
 
-// Values of the enum ScanningConfigurationFailureCode.
+// Values of the ECR enum ScanningConfigurationFailureCode.
 const (
 	ScanningConfigurationFailureCodeRepositoryNotFound = "REPOSITORY_NOT_FOUND"
 )
 
-// Values of the enum ScanningRepositoryFilterType.
+// Values of the ECR enum ScanningRepositoryFilterType.
 const (
 	ScanningRepositoryFilterTypeWildcard = "WILDCARD"
 )
 
-// Values of the enum SigningRepositoryFilterType.
+// Values of the ECR enum SigningRepositoryFilterType.
 const (
 	SigningRepositoryFilterTypeWildcardMatch = "WILDCARD_MATCH"
 )
 
-// Values of the enum SigningStatus.
+// Values of the ECR enum SigningStatus.
 const (
 	SigningStatusInProgress = "IN_PROGRESS"
 	SigningStatusComplete   = "COMPLETE"
 	SigningStatusFailed     = "FAILED"
 )
 
-// Values of the enum TagStatus.
+// Values of the ECR enum TagStatus.
 const (
 	TagStatusTagged   = "TAGGED"
 	TagStatusUntagged = "UNTAGGED"
 	TagStatusAny      = "ANY"
 )
 
-// Values of the enum TargetStorageClass.
+// Values of the ECR enum TargetStorageClass.
 const (
 	TargetStorageClassStandard = "STANDARD"
 	TargetStorageClassArchive  = "ARCHIVE"
 )
 
-// Values of the enum UpstreamRegistry.
+// Values of the ECR enum UpstreamRegistry.
 const (
 	UpstreamRegistryEcr                     = "ecr"
 	UpstreamRegistryEcrPublic               = "ecr-public"
@@ -227,20 +224,20 @@ const (
 	UpstreamRegistryChainguard              = "chainguard"
 )
 
-// Attribute is the wire shape Attribute.
+// Attribute is the ECR wire shape Attribute.
 type Attribute struct {
 	Key   *string `json:"key,omitempty" xml:"key,omitempty"`
 	Value *string `json:"value,omitempty" xml:"value,omitempty"`
 }
 
-// AuthorizationData is the wire shape AuthorizationData.
+// AuthorizationData is the ECR wire shape AuthorizationData.
 type AuthorizationData struct {
 	AuthorizationToken *string         `json:"authorizationToken,omitempty" xml:"authorizationToken,omitempty"`
 	ExpiresAt          *wire.Timestamp `json:"expiresAt,omitempty" xml:"expiresAt,omitempty"`
 	ProxyEndpoint      *string         `json:"proxyEndpoint,omitempty" xml:"proxyEndpoint,omitempty"`
 }
 
-// AwsEcrContainerImageDetails is the wire shape AwsEcrContainerImageDetails.
+// AwsEcrContainerImageDetails is the ECR wire shape AwsEcrContainerImageDetails.
 type AwsEcrContainerImageDetails struct {
 	Architecture   *string         `json:"architecture,omitempty" xml:"architecture,omitempty"`
 	Author         *string         `json:"author,omitempty" xml:"author,omitempty"`
@@ -254,33 +251,33 @@ type AwsEcrContainerImageDetails struct {
 	RepositoryName *string         `json:"repositoryName,omitempty" xml:"repositoryName,omitempty"`
 }
 
-// BatchCheckLayerAvailabilityRequest is the wire shape BatchCheckLayerAvailabilityRequest.
+// BatchCheckLayerAvailabilityRequest is the ECR wire shape BatchCheckLayerAvailabilityRequest.
 type BatchCheckLayerAvailabilityRequest struct {
 	LayerDigests   []string `json:"layerDigests,omitempty" xml:"layerDigests,omitempty"`
 	RegistryId     *string  `json:"registryId,omitempty" xml:"registryId,omitempty"`
 	RepositoryName *string  `json:"repositoryName,omitempty" xml:"repositoryName,omitempty"`
 }
 
-// BatchCheckLayerAvailabilityResponse is the wire shape BatchCheckLayerAvailabilityResponse.
+// BatchCheckLayerAvailabilityResponse is the ECR wire shape BatchCheckLayerAvailabilityResponse.
 type BatchCheckLayerAvailabilityResponse struct {
 	Failures []LayerFailure `json:"failures,omitempty" xml:"failures,omitempty"`
 	Layers   []Layer        `json:"layers,omitempty" xml:"layers,omitempty"`
 }
 
-// BatchDeleteImageRequest is the wire shape BatchDeleteImageRequest.
+// BatchDeleteImageRequest is the ECR wire shape BatchDeleteImageRequest.
 type BatchDeleteImageRequest struct {
 	ImageIds       []ImageIdentifier `json:"imageIds,omitempty" xml:"imageIds,omitempty"`
 	RegistryId     *string           `json:"registryId,omitempty" xml:"registryId,omitempty"`
 	RepositoryName *string           `json:"repositoryName,omitempty" xml:"repositoryName,omitempty"`
 }
 
-// BatchDeleteImageResponse is the wire shape BatchDeleteImageResponse.
+// BatchDeleteImageResponse is the ECR wire shape BatchDeleteImageResponse.
 type BatchDeleteImageResponse struct {
 	Failures []ImageFailure    `json:"failures,omitempty" xml:"failures,omitempty"`
 	ImageIds []ImageIdentifier `json:"imageIds,omitempty" xml:"imageIds,omitempty"`
 }
 
-// BatchGetImageRequest is the wire shape BatchGetImageRequest.
+// BatchGetImageRequest is the ECR wire shape BatchGetImageRequest.
 type BatchGetImageRequest struct {
 	AcceptedMediaTypes []string          `json:"acceptedMediaTypes,omitempty" xml:"acceptedMediaTypes,omitempty"`
 	ImageIds           []ImageIdentifier `json:"imageIds,omitempty" xml:"imageIds,omitempty"`
@@ -288,29 +285,29 @@ type BatchGetImageRequest struct {
 	RepositoryName     *string           `json:"repositoryName,omitempty" xml:"repositoryName,omitempty"`
 }
 
-// BatchGetImageResponse is the wire shape BatchGetImageResponse.
+// BatchGetImageResponse is the ECR wire shape BatchGetImageResponse.
 type BatchGetImageResponse struct {
 	Failures []ImageFailure `json:"failures,omitempty" xml:"failures,omitempty"`
 	Images   []Image        `json:"images,omitempty" xml:"images,omitempty"`
 }
 
-// BatchGetRepositoryScanningConfigurationRequest is the wire shape BatchGetRepositoryScanningConfigurationRequest.
+// BatchGetRepositoryScanningConfigurationRequest is the ECR wire shape BatchGetRepositoryScanningConfigurationRequest.
 type BatchGetRepositoryScanningConfigurationRequest struct {
 	RepositoryNames []string `json:"repositoryNames,omitempty" xml:"repositoryNames,omitempty"`
 }
 
-// BatchGetRepositoryScanningConfigurationResponse is the wire shape BatchGetRepositoryScanningConfigurationResponse.
+// BatchGetRepositoryScanningConfigurationResponse is the ECR wire shape BatchGetRepositoryScanningConfigurationResponse.
 type BatchGetRepositoryScanningConfigurationResponse struct {
 	Failures               []RepositoryScanningConfigurationFailure `json:"failures,omitempty" xml:"failures,omitempty"`
 	ScanningConfigurations []RepositoryScanningConfiguration        `json:"scanningConfigurations,omitempty" xml:"scanningConfigurations,omitempty"`
 }
 
-// BlockedByOrganizationPolicyException is the wire shape BlockedByOrganizationPolicyException.
+// BlockedByOrganizationPolicyException is the ECR wire error shape BlockedByOrganizationPolicyException.
 type BlockedByOrganizationPolicyException struct {
 	Message *string `json:"message,omitempty" xml:"message,omitempty"`
 }
 
-// CompleteLayerUploadRequest is the wire shape CompleteLayerUploadRequest.
+// CompleteLayerUploadRequest is the ECR wire shape CompleteLayerUploadRequest.
 type CompleteLayerUploadRequest struct {
 	LayerDigests   []string `json:"layerDigests,omitempty" xml:"layerDigests,omitempty"`
 	RegistryId     *string  `json:"registryId,omitempty" xml:"registryId,omitempty"`
@@ -318,7 +315,7 @@ type CompleteLayerUploadRequest struct {
 	UploadId       *string  `json:"uploadId,omitempty" xml:"uploadId,omitempty"`
 }
 
-// CompleteLayerUploadResponse is the wire shape CompleteLayerUploadResponse.
+// CompleteLayerUploadResponse is the ECR wire shape CompleteLayerUploadResponse.
 type CompleteLayerUploadResponse struct {
 	LayerDigest    *string `json:"layerDigest,omitempty" xml:"layerDigest,omitempty"`
 	RegistryId     *string `json:"registryId,omitempty" xml:"registryId,omitempty"`
@@ -326,7 +323,7 @@ type CompleteLayerUploadResponse struct {
 	UploadId       *string `json:"uploadId,omitempty" xml:"uploadId,omitempty"`
 }
 
-// CreatePullThroughCacheRuleRequest is the wire shape CreatePullThroughCacheRuleRequest.
+// CreatePullThroughCacheRuleRequest is the ECR wire shape CreatePullThroughCacheRuleRequest.
 type CreatePullThroughCacheRuleRequest struct {
 	CredentialArn            *string `json:"credentialArn,omitempty" xml:"credentialArn,omitempty"`
 	CustomRoleArn            *string `json:"customRoleArn,omitempty" xml:"customRoleArn,omitempty"`
@@ -337,7 +334,7 @@ type CreatePullThroughCacheRuleRequest struct {
 	UpstreamRepositoryPrefix *string `json:"upstreamRepositoryPrefix,omitempty" xml:"upstreamRepositoryPrefix,omitempty"`
 }
 
-// CreatePullThroughCacheRuleResponse is the wire shape CreatePullThroughCacheRuleResponse.
+// CreatePullThroughCacheRuleResponse is the ECR wire shape CreatePullThroughCacheRuleResponse.
 type CreatePullThroughCacheRuleResponse struct {
 	CreatedAt                *wire.Timestamp `json:"createdAt,omitempty" xml:"createdAt,omitempty"`
 	CredentialArn            *string         `json:"credentialArn,omitempty" xml:"credentialArn,omitempty"`
@@ -349,7 +346,7 @@ type CreatePullThroughCacheRuleResponse struct {
 	UpstreamRepositoryPrefix *string         `json:"upstreamRepositoryPrefix,omitempty" xml:"upstreamRepositoryPrefix,omitempty"`
 }
 
-// CreateRepositoryCreationTemplateRequest is the wire shape CreateRepositoryCreationTemplateRequest.
+// CreateRepositoryCreationTemplateRequest is the ECR wire shape CreateRepositoryCreationTemplateRequest.
 type CreateRepositoryCreationTemplateRequest struct {
 	AppliedFor                         []string                                              `json:"appliedFor,omitempty" xml:"appliedFor,omitempty"`
 	CustomRoleArn                      *string                                               `json:"customRoleArn,omitempty" xml:"customRoleArn,omitempty"`
@@ -363,13 +360,13 @@ type CreateRepositoryCreationTemplateRequest struct {
 	ResourceTags                       []Tag                                                 `json:"resourceTags,omitempty" xml:"resourceTags,omitempty"`
 }
 
-// CreateRepositoryCreationTemplateResponse is the wire shape CreateRepositoryCreationTemplateResponse.
+// CreateRepositoryCreationTemplateResponse is the ECR wire shape CreateRepositoryCreationTemplateResponse.
 type CreateRepositoryCreationTemplateResponse struct {
 	RegistryId                 *string                     `json:"registryId,omitempty" xml:"registryId,omitempty"`
 	RepositoryCreationTemplate *RepositoryCreationTemplate `json:"repositoryCreationTemplate,omitempty" xml:"repositoryCreationTemplate,omitempty"`
 }
 
-// CreateRepositoryRequest is the wire shape CreateRepositoryRequest.
+// CreateRepositoryRequest is the ECR wire shape CreateRepositoryRequest.
 type CreateRepositoryRequest struct {
 	EncryptionConfiguration            *EncryptionConfiguration            `json:"encryptionConfiguration,omitempty" xml:"encryptionConfiguration,omitempty"`
 	ImageScanningConfiguration         *ImageScanningConfiguration         `json:"imageScanningConfiguration,omitempty" xml:"imageScanningConfiguration,omitempty"`
@@ -380,12 +377,12 @@ type CreateRepositoryRequest struct {
 	Tags                               []Tag                               `json:"tags,omitempty" xml:"tags,omitempty"`
 }
 
-// CreateRepositoryResponse is the wire shape CreateRepositoryResponse.
+// CreateRepositoryResponse is the ECR wire shape CreateRepositoryResponse.
 type CreateRepositoryResponse struct {
 	Repository *Repository `json:"repository,omitempty" xml:"repository,omitempty"`
 }
 
-// CvssScore is the wire shape CvssScore.
+// CvssScore is the ECR wire shape CvssScore.
 type CvssScore struct {
 	BaseScore     *float64 `json:"baseScore,omitempty" xml:"baseScore,omitempty"`
 	ScoringVector *string  `json:"scoringVector,omitempty" xml:"scoringVector,omitempty"`
@@ -393,13 +390,13 @@ type CvssScore struct {
 	Version       *string  `json:"version,omitempty" xml:"version,omitempty"`
 }
 
-// CvssScoreAdjustment is the wire shape CvssScoreAdjustment.
+// CvssScoreAdjustment is the ECR wire shape CvssScoreAdjustment.
 type CvssScoreAdjustment struct {
 	Metric *string `json:"metric,omitempty" xml:"metric,omitempty"`
 	Reason *string `json:"reason,omitempty" xml:"reason,omitempty"`
 }
 
-// CvssScoreDetails is the wire shape CvssScoreDetails.
+// CvssScoreDetails is the ECR wire shape CvssScoreDetails.
 type CvssScoreDetails struct {
 	Adjustments   []CvssScoreAdjustment `json:"adjustments,omitempty" xml:"adjustments,omitempty"`
 	Score         *float64              `json:"score,omitempty" xml:"score,omitempty"`
@@ -408,13 +405,13 @@ type CvssScoreDetails struct {
 	Version       *string               `json:"version,omitempty" xml:"version,omitempty"`
 }
 
-// DeleteLifecyclePolicyRequest is the wire shape DeleteLifecyclePolicyRequest.
+// DeleteLifecyclePolicyRequest is the ECR wire shape DeleteLifecyclePolicyRequest.
 type DeleteLifecyclePolicyRequest struct {
 	RegistryId     *string `json:"registryId,omitempty" xml:"registryId,omitempty"`
 	RepositoryName *string `json:"repositoryName,omitempty" xml:"repositoryName,omitempty"`
 }
 
-// DeleteLifecyclePolicyResponse is the wire shape DeleteLifecyclePolicyResponse.
+// DeleteLifecyclePolicyResponse is the ECR wire shape DeleteLifecyclePolicyResponse.
 type DeleteLifecyclePolicyResponse struct {
 	LastEvaluatedAt     *wire.Timestamp `json:"lastEvaluatedAt,omitempty" xml:"lastEvaluatedAt,omitempty"`
 	LifecyclePolicyText *string         `json:"lifecyclePolicyText,omitempty" xml:"lifecyclePolicyText,omitempty"`
@@ -422,13 +419,13 @@ type DeleteLifecyclePolicyResponse struct {
 	RepositoryName      *string         `json:"repositoryName,omitempty" xml:"repositoryName,omitempty"`
 }
 
-// DeletePullThroughCacheRuleRequest is the wire shape DeletePullThroughCacheRuleRequest.
+// DeletePullThroughCacheRuleRequest is the ECR wire shape DeletePullThroughCacheRuleRequest.
 type DeletePullThroughCacheRuleRequest struct {
 	EcrRepositoryPrefix *string `json:"ecrRepositoryPrefix,omitempty" xml:"ecrRepositoryPrefix,omitempty"`
 	RegistryId          *string `json:"registryId,omitempty" xml:"registryId,omitempty"`
 }
 
-// DeletePullThroughCacheRuleResponse is the wire shape DeletePullThroughCacheRuleResponse.
+// DeletePullThroughCacheRuleResponse is the ECR wire shape DeletePullThroughCacheRuleResponse.
 type DeletePullThroughCacheRuleResponse struct {
 	CreatedAt                *wire.Timestamp `json:"createdAt,omitempty" xml:"createdAt,omitempty"`
 	CredentialArn            *string         `json:"credentialArn,omitempty" xml:"credentialArn,omitempty"`
@@ -439,87 +436,87 @@ type DeletePullThroughCacheRuleResponse struct {
 	UpstreamRepositoryPrefix *string         `json:"upstreamRepositoryPrefix,omitempty" xml:"upstreamRepositoryPrefix,omitempty"`
 }
 
-// DeleteRegistryPolicyRequest is the wire shape DeleteRegistryPolicyRequest.
+// DeleteRegistryPolicyRequest is the ECR wire shape DeleteRegistryPolicyRequest.
 type DeleteRegistryPolicyRequest struct {
 }
 
-// DeleteRegistryPolicyResponse is the wire shape DeleteRegistryPolicyResponse.
+// DeleteRegistryPolicyResponse is the ECR wire shape DeleteRegistryPolicyResponse.
 type DeleteRegistryPolicyResponse struct {
 	PolicyText *string `json:"policyText,omitempty" xml:"policyText,omitempty"`
 	RegistryId *string `json:"registryId,omitempty" xml:"registryId,omitempty"`
 }
 
-// DeleteRepositoryCreationTemplateRequest is the wire shape DeleteRepositoryCreationTemplateRequest.
+// DeleteRepositoryCreationTemplateRequest is the ECR wire shape DeleteRepositoryCreationTemplateRequest.
 type DeleteRepositoryCreationTemplateRequest struct {
 	Prefix *string `json:"prefix,omitempty" xml:"prefix,omitempty"`
 }
 
-// DeleteRepositoryCreationTemplateResponse is the wire shape DeleteRepositoryCreationTemplateResponse.
+// DeleteRepositoryCreationTemplateResponse is the ECR wire shape DeleteRepositoryCreationTemplateResponse.
 type DeleteRepositoryCreationTemplateResponse struct {
 	RegistryId                 *string                     `json:"registryId,omitempty" xml:"registryId,omitempty"`
 	RepositoryCreationTemplate *RepositoryCreationTemplate `json:"repositoryCreationTemplate,omitempty" xml:"repositoryCreationTemplate,omitempty"`
 }
 
-// DeleteRepositoryPolicyRequest is the wire shape DeleteRepositoryPolicyRequest.
+// DeleteRepositoryPolicyRequest is the ECR wire shape DeleteRepositoryPolicyRequest.
 type DeleteRepositoryPolicyRequest struct {
 	RegistryId     *string `json:"registryId,omitempty" xml:"registryId,omitempty"`
 	RepositoryName *string `json:"repositoryName,omitempty" xml:"repositoryName,omitempty"`
 }
 
-// DeleteRepositoryPolicyResponse is the wire shape DeleteRepositoryPolicyResponse.
+// DeleteRepositoryPolicyResponse is the ECR wire shape DeleteRepositoryPolicyResponse.
 type DeleteRepositoryPolicyResponse struct {
 	PolicyText     *string `json:"policyText,omitempty" xml:"policyText,omitempty"`
 	RegistryId     *string `json:"registryId,omitempty" xml:"registryId,omitempty"`
 	RepositoryName *string `json:"repositoryName,omitempty" xml:"repositoryName,omitempty"`
 }
 
-// DeleteRepositoryRequest is the wire shape DeleteRepositoryRequest.
+// DeleteRepositoryRequest is the ECR wire shape DeleteRepositoryRequest.
 type DeleteRepositoryRequest struct {
 	Force          *bool   `json:"force,omitempty" xml:"force,omitempty"`
 	RegistryId     *string `json:"registryId,omitempty" xml:"registryId,omitempty"`
 	RepositoryName *string `json:"repositoryName,omitempty" xml:"repositoryName,omitempty"`
 }
 
-// DeleteRepositoryResponse is the wire shape DeleteRepositoryResponse.
+// DeleteRepositoryResponse is the ECR wire shape DeleteRepositoryResponse.
 type DeleteRepositoryResponse struct {
 	Repository *Repository `json:"repository,omitempty" xml:"repository,omitempty"`
 }
 
-// DeleteSigningConfigurationRequest is the wire shape DeleteSigningConfigurationRequest.
+// DeleteSigningConfigurationRequest is the ECR wire shape DeleteSigningConfigurationRequest.
 type DeleteSigningConfigurationRequest struct {
 }
 
-// DeleteSigningConfigurationResponse is the wire shape DeleteSigningConfigurationResponse.
+// DeleteSigningConfigurationResponse is the ECR wire shape DeleteSigningConfigurationResponse.
 type DeleteSigningConfigurationResponse struct {
 	RegistryId           *string               `json:"registryId,omitempty" xml:"registryId,omitempty"`
 	SigningConfiguration *SigningConfiguration `json:"signingConfiguration,omitempty" xml:"signingConfiguration,omitempty"`
 }
 
-// DeregisterPullTimeUpdateExclusionRequest is the wire shape DeregisterPullTimeUpdateExclusionRequest.
+// DeregisterPullTimeUpdateExclusionRequest is the ECR wire shape DeregisterPullTimeUpdateExclusionRequest.
 type DeregisterPullTimeUpdateExclusionRequest struct {
 	PrincipalArn *string `json:"principalArn,omitempty" xml:"principalArn,omitempty"`
 }
 
-// DeregisterPullTimeUpdateExclusionResponse is the wire shape DeregisterPullTimeUpdateExclusionResponse.
+// DeregisterPullTimeUpdateExclusionResponse is the ECR wire shape DeregisterPullTimeUpdateExclusionResponse.
 type DeregisterPullTimeUpdateExclusionResponse struct {
 	PrincipalArn *string `json:"principalArn,omitempty" xml:"principalArn,omitempty"`
 }
 
-// DescribeImageReplicationStatusRequest is the wire shape DescribeImageReplicationStatusRequest.
+// DescribeImageReplicationStatusRequest is the ECR wire shape DescribeImageReplicationStatusRequest.
 type DescribeImageReplicationStatusRequest struct {
 	ImageId        *ImageIdentifier `json:"imageId,omitempty" xml:"imageId,omitempty"`
 	RegistryId     *string          `json:"registryId,omitempty" xml:"registryId,omitempty"`
 	RepositoryName *string          `json:"repositoryName,omitempty" xml:"repositoryName,omitempty"`
 }
 
-// DescribeImageReplicationStatusResponse is the wire shape DescribeImageReplicationStatusResponse.
+// DescribeImageReplicationStatusResponse is the ECR wire shape DescribeImageReplicationStatusResponse.
 type DescribeImageReplicationStatusResponse struct {
 	ImageId             *ImageIdentifier         `json:"imageId,omitempty" xml:"imageId,omitempty"`
 	ReplicationStatuses []ImageReplicationStatus `json:"replicationStatuses,omitempty" xml:"replicationStatuses,omitempty"`
 	RepositoryName      *string                  `json:"repositoryName,omitempty" xml:"repositoryName,omitempty"`
 }
 
-// DescribeImageScanFindingsRequest is the wire shape DescribeImageScanFindingsRequest.
+// DescribeImageScanFindingsRequest is the ECR wire shape DescribeImageScanFindingsRequest.
 type DescribeImageScanFindingsRequest struct {
 	ImageId        *ImageIdentifier `json:"imageId,omitempty" xml:"imageId,omitempty"`
 	MaxResults     *int32           `json:"maxResults,omitempty" xml:"maxResults,omitempty"`
@@ -528,7 +525,7 @@ type DescribeImageScanFindingsRequest struct {
 	RepositoryName *string          `json:"repositoryName,omitempty" xml:"repositoryName,omitempty"`
 }
 
-// DescribeImageScanFindingsResponse is the wire shape DescribeImageScanFindingsResponse.
+// DescribeImageScanFindingsResponse is the ECR wire shape DescribeImageScanFindingsResponse.
 type DescribeImageScanFindingsResponse struct {
 	ImageId           *ImageIdentifier   `json:"imageId,omitempty" xml:"imageId,omitempty"`
 	ImageScanFindings *ImageScanFindings `json:"imageScanFindings,omitempty" xml:"imageScanFindings,omitempty"`
@@ -538,14 +535,14 @@ type DescribeImageScanFindingsResponse struct {
 	RepositoryName    *string            `json:"repositoryName,omitempty" xml:"repositoryName,omitempty"`
 }
 
-// DescribeImageSigningStatusRequest is the wire shape DescribeImageSigningStatusRequest.
+// DescribeImageSigningStatusRequest is the ECR wire shape DescribeImageSigningStatusRequest.
 type DescribeImageSigningStatusRequest struct {
 	ImageId        *ImageIdentifier `json:"imageId,omitempty" xml:"imageId,omitempty"`
 	RegistryId     *string          `json:"registryId,omitempty" xml:"registryId,omitempty"`
 	RepositoryName *string          `json:"repositoryName,omitempty" xml:"repositoryName,omitempty"`
 }
 
-// DescribeImageSigningStatusResponse is the wire shape DescribeImageSigningStatusResponse.
+// DescribeImageSigningStatusResponse is the ECR wire shape DescribeImageSigningStatusResponse.
 type DescribeImageSigningStatusResponse struct {
 	ImageId         *ImageIdentifier     `json:"imageId,omitempty" xml:"imageId,omitempty"`
 	RegistryId      *string              `json:"registryId,omitempty" xml:"registryId,omitempty"`
@@ -553,13 +550,13 @@ type DescribeImageSigningStatusResponse struct {
 	SigningStatuses []ImageSigningStatus `json:"signingStatuses,omitempty" xml:"signingStatuses,omitempty"`
 }
 
-// DescribeImagesFilter is the wire shape DescribeImagesFilter.
+// DescribeImagesFilter is the ECR wire shape DescribeImagesFilter.
 type DescribeImagesFilter struct {
 	ImageStatus *string `json:"imageStatus,omitempty" xml:"imageStatus,omitempty"`
 	TagStatus   *string `json:"tagStatus,omitempty" xml:"tagStatus,omitempty"`
 }
 
-// DescribeImagesRequest is the wire shape DescribeImagesRequest.
+// DescribeImagesRequest is the ECR wire shape DescribeImagesRequest.
 type DescribeImagesRequest struct {
 	Filter         *DescribeImagesFilter `json:"filter,omitempty" xml:"filter,omitempty"`
 	ImageIds       []ImageIdentifier     `json:"imageIds,omitempty" xml:"imageIds,omitempty"`
@@ -569,13 +566,13 @@ type DescribeImagesRequest struct {
 	RepositoryName *string               `json:"repositoryName,omitempty" xml:"repositoryName,omitempty"`
 }
 
-// DescribeImagesResponse is the wire shape DescribeImagesResponse.
+// DescribeImagesResponse is the ECR wire shape DescribeImagesResponse.
 type DescribeImagesResponse struct {
 	ImageDetails []ImageDetail `json:"imageDetails,omitempty" xml:"imageDetails,omitempty"`
 	NextToken    *string       `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
 }
 
-// DescribePullThroughCacheRulesRequest is the wire shape DescribePullThroughCacheRulesRequest.
+// DescribePullThroughCacheRulesRequest is the ECR wire shape DescribePullThroughCacheRulesRequest.
 type DescribePullThroughCacheRulesRequest struct {
 	EcrRepositoryPrefixes []string `json:"ecrRepositoryPrefixes,omitempty" xml:"ecrRepositoryPrefixes,omitempty"`
 	MaxResults            *int32   `json:"maxResults,omitempty" xml:"maxResults,omitempty"`
@@ -583,23 +580,23 @@ type DescribePullThroughCacheRulesRequest struct {
 	RegistryId            *string  `json:"registryId,omitempty" xml:"registryId,omitempty"`
 }
 
-// DescribePullThroughCacheRulesResponse is the wire shape DescribePullThroughCacheRulesResponse.
+// DescribePullThroughCacheRulesResponse is the ECR wire shape DescribePullThroughCacheRulesResponse.
 type DescribePullThroughCacheRulesResponse struct {
 	NextToken             *string                `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
 	PullThroughCacheRules []PullThroughCacheRule `json:"pullThroughCacheRules,omitempty" xml:"pullThroughCacheRules,omitempty"`
 }
 
-// DescribeRegistryRequest is the wire shape DescribeRegistryRequest.
+// DescribeRegistryRequest is the ECR wire shape DescribeRegistryRequest.
 type DescribeRegistryRequest struct {
 }
 
-// DescribeRegistryResponse is the wire shape DescribeRegistryResponse.
+// DescribeRegistryResponse is the ECR wire shape DescribeRegistryResponse.
 type DescribeRegistryResponse struct {
 	RegistryId               *string                   `json:"registryId,omitempty" xml:"registryId,omitempty"`
 	ReplicationConfiguration *ReplicationConfiguration `json:"replicationConfiguration,omitempty" xml:"replicationConfiguration,omitempty"`
 }
 
-// DescribeRepositoriesRequest is the wire shape DescribeRepositoriesRequest.
+// DescribeRepositoriesRequest is the ECR wire shape DescribeRepositoriesRequest.
 type DescribeRepositoriesRequest struct {
 	MaxResults      *int32   `json:"maxResults,omitempty" xml:"maxResults,omitempty"`
 	NextToken       *string  `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
@@ -607,44 +604,44 @@ type DescribeRepositoriesRequest struct {
 	RepositoryNames []string `json:"repositoryNames,omitempty" xml:"repositoryNames,omitempty"`
 }
 
-// DescribeRepositoriesResponse is the wire shape DescribeRepositoriesResponse.
+// DescribeRepositoriesResponse is the ECR wire shape DescribeRepositoriesResponse.
 type DescribeRepositoriesResponse struct {
 	NextToken    *string      `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
 	Repositories []Repository `json:"repositories,omitempty" xml:"repositories,omitempty"`
 }
 
-// DescribeRepositoryCreationTemplatesRequest is the wire shape DescribeRepositoryCreationTemplatesRequest.
+// DescribeRepositoryCreationTemplatesRequest is the ECR wire shape DescribeRepositoryCreationTemplatesRequest.
 type DescribeRepositoryCreationTemplatesRequest struct {
 	MaxResults *int32   `json:"maxResults,omitempty" xml:"maxResults,omitempty"`
 	NextToken  *string  `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
 	Prefixes   []string `json:"prefixes,omitempty" xml:"prefixes,omitempty"`
 }
 
-// DescribeRepositoryCreationTemplatesResponse is the wire shape DescribeRepositoryCreationTemplatesResponse.
+// DescribeRepositoryCreationTemplatesResponse is the ECR wire shape DescribeRepositoryCreationTemplatesResponse.
 type DescribeRepositoryCreationTemplatesResponse struct {
 	NextToken                   *string                      `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
 	RegistryId                  *string                      `json:"registryId,omitempty" xml:"registryId,omitempty"`
 	RepositoryCreationTemplates []RepositoryCreationTemplate `json:"repositoryCreationTemplates,omitempty" xml:"repositoryCreationTemplates,omitempty"`
 }
 
-// EmptyUploadException is the wire shape EmptyUploadException.
+// EmptyUploadException is the ECR wire error shape EmptyUploadException.
 type EmptyUploadException struct {
 	Message *string `json:"message,omitempty" xml:"message,omitempty"`
 }
 
-// EncryptionConfiguration is the wire shape EncryptionConfiguration.
+// EncryptionConfiguration is the ECR wire shape EncryptionConfiguration.
 type EncryptionConfiguration struct {
 	EncryptionType *string `json:"encryptionType,omitempty" xml:"encryptionType,omitempty"`
 	KmsKey         *string `json:"kmsKey,omitempty" xml:"kmsKey,omitempty"`
 }
 
-// EncryptionConfigurationForRepositoryCreationTemplate is the wire shape EncryptionConfigurationForRepositoryCreationTemplate.
+// EncryptionConfigurationForRepositoryCreationTemplate is the ECR wire shape EncryptionConfigurationForRepositoryCreationTemplate.
 type EncryptionConfigurationForRepositoryCreationTemplate struct {
 	EncryptionType *string `json:"encryptionType,omitempty" xml:"encryptionType,omitempty"`
 	KmsKey         *string `json:"kmsKey,omitempty" xml:"kmsKey,omitempty"`
 }
 
-// EnhancedImageScanFinding is the wire shape EnhancedImageScanFinding.
+// EnhancedImageScanFinding is the ECR wire shape EnhancedImageScanFinding.
 type EnhancedImageScanFinding struct {
 	AwsAccountId                *string                      `json:"awsAccountId,omitempty" xml:"awsAccountId,omitempty"`
 	Description                 *string                      `json:"description,omitempty" xml:"description,omitempty"`
@@ -665,51 +662,51 @@ type EnhancedImageScanFinding struct {
 	UpdatedAt                   *wire.Timestamp              `json:"updatedAt,omitempty" xml:"updatedAt,omitempty"`
 }
 
-// ExclusionAlreadyExistsException is the wire shape ExclusionAlreadyExistsException.
+// ExclusionAlreadyExistsException is the ECR wire error shape ExclusionAlreadyExistsException.
 type ExclusionAlreadyExistsException struct {
 	Message *string `json:"message,omitempty" xml:"message,omitempty"`
 }
 
-// ExclusionNotFoundException is the wire shape ExclusionNotFoundException.
+// ExclusionNotFoundException is the ECR wire error shape ExclusionNotFoundException.
 type ExclusionNotFoundException struct {
 	Message *string `json:"message,omitempty" xml:"message,omitempty"`
 }
 
-// GetAccountSettingRequest is the wire shape GetAccountSettingRequest.
+// GetAccountSettingRequest is the ECR wire shape GetAccountSettingRequest.
 type GetAccountSettingRequest struct {
 	Name *string `json:"name,omitempty" xml:"name,omitempty"`
 }
 
-// GetAccountSettingResponse is the wire shape GetAccountSettingResponse.
+// GetAccountSettingResponse is the ECR wire shape GetAccountSettingResponse.
 type GetAccountSettingResponse struct {
 	Name  *string `json:"name,omitempty" xml:"name,omitempty"`
 	Value *string `json:"value,omitempty" xml:"value,omitempty"`
 }
 
-// GetAuthorizationTokenRequest is the wire shape GetAuthorizationTokenRequest.
+// GetAuthorizationTokenRequest is the ECR wire shape GetAuthorizationTokenRequest.
 type GetAuthorizationTokenRequest struct {
 	RegistryIds []string `json:"registryIds,omitempty" xml:"registryIds,omitempty"`
 }
 
-// GetAuthorizationTokenResponse is the wire shape GetAuthorizationTokenResponse.
+// GetAuthorizationTokenResponse is the ECR wire shape GetAuthorizationTokenResponse.
 type GetAuthorizationTokenResponse struct {
 	AuthorizationData []AuthorizationData `json:"authorizationData,omitempty" xml:"authorizationData,omitempty"`
 }
 
-// GetDownloadUrlForLayerRequest is the wire shape GetDownloadUrlForLayerRequest.
+// GetDownloadUrlForLayerRequest is the ECR wire shape GetDownloadUrlForLayerRequest.
 type GetDownloadUrlForLayerRequest struct {
 	LayerDigest    *string `json:"layerDigest,omitempty" xml:"layerDigest,omitempty"`
 	RegistryId     *string `json:"registryId,omitempty" xml:"registryId,omitempty"`
 	RepositoryName *string `json:"repositoryName,omitempty" xml:"repositoryName,omitempty"`
 }
 
-// GetDownloadUrlForLayerResponse is the wire shape GetDownloadUrlForLayerResponse.
+// GetDownloadUrlForLayerResponse is the ECR wire shape GetDownloadUrlForLayerResponse.
 type GetDownloadUrlForLayerResponse struct {
 	DownloadUrl *string `json:"downloadUrl,omitempty" xml:"downloadUrl,omitempty"`
 	LayerDigest *string `json:"layerDigest,omitempty" xml:"layerDigest,omitempty"`
 }
 
-// GetLifecyclePolicyPreviewRequest is the wire shape GetLifecyclePolicyPreviewRequest.
+// GetLifecyclePolicyPreviewRequest is the ECR wire shape GetLifecyclePolicyPreviewRequest.
 type GetLifecyclePolicyPreviewRequest struct {
 	Filter         *LifecyclePolicyPreviewFilter `json:"filter,omitempty" xml:"filter,omitempty"`
 	ImageIds       []ImageIdentifier             `json:"imageIds,omitempty" xml:"imageIds,omitempty"`
@@ -719,7 +716,7 @@ type GetLifecyclePolicyPreviewRequest struct {
 	RepositoryName *string                       `json:"repositoryName,omitempty" xml:"repositoryName,omitempty"`
 }
 
-// GetLifecyclePolicyPreviewResponse is the wire shape GetLifecyclePolicyPreviewResponse.
+// GetLifecyclePolicyPreviewResponse is the ECR wire shape GetLifecyclePolicyPreviewResponse.
 type GetLifecyclePolicyPreviewResponse struct {
 	LifecyclePolicyText *string                        `json:"lifecyclePolicyText,omitempty" xml:"lifecyclePolicyText,omitempty"`
 	NextToken           *string                        `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
@@ -730,13 +727,13 @@ type GetLifecyclePolicyPreviewResponse struct {
 	Summary             *LifecyclePolicyPreviewSummary `json:"summary,omitempty" xml:"summary,omitempty"`
 }
 
-// GetLifecyclePolicyRequest is the wire shape GetLifecyclePolicyRequest.
+// GetLifecyclePolicyRequest is the ECR wire shape GetLifecyclePolicyRequest.
 type GetLifecyclePolicyRequest struct {
 	RegistryId     *string `json:"registryId,omitempty" xml:"registryId,omitempty"`
 	RepositoryName *string `json:"repositoryName,omitempty" xml:"repositoryName,omitempty"`
 }
 
-// GetLifecyclePolicyResponse is the wire shape GetLifecyclePolicyResponse.
+// GetLifecyclePolicyResponse is the ECR wire shape GetLifecyclePolicyResponse.
 type GetLifecyclePolicyResponse struct {
 	LastEvaluatedAt     *wire.Timestamp `json:"lastEvaluatedAt,omitempty" xml:"lastEvaluatedAt,omitempty"`
 	LifecyclePolicyText *string         `json:"lifecyclePolicyText,omitempty" xml:"lifecyclePolicyText,omitempty"`
@@ -744,50 +741,50 @@ type GetLifecyclePolicyResponse struct {
 	RepositoryName      *string         `json:"repositoryName,omitempty" xml:"repositoryName,omitempty"`
 }
 
-// GetRegistryPolicyRequest is the wire shape GetRegistryPolicyRequest.
+// GetRegistryPolicyRequest is the ECR wire shape GetRegistryPolicyRequest.
 type GetRegistryPolicyRequest struct {
 }
 
-// GetRegistryPolicyResponse is the wire shape GetRegistryPolicyResponse.
+// GetRegistryPolicyResponse is the ECR wire shape GetRegistryPolicyResponse.
 type GetRegistryPolicyResponse struct {
 	PolicyText *string `json:"policyText,omitempty" xml:"policyText,omitempty"`
 	RegistryId *string `json:"registryId,omitempty" xml:"registryId,omitempty"`
 }
 
-// GetRegistryScanningConfigurationRequest is the wire shape GetRegistryScanningConfigurationRequest.
+// GetRegistryScanningConfigurationRequest is the ECR wire shape GetRegistryScanningConfigurationRequest.
 type GetRegistryScanningConfigurationRequest struct {
 }
 
-// GetRegistryScanningConfigurationResponse is the wire shape GetRegistryScanningConfigurationResponse.
+// GetRegistryScanningConfigurationResponse is the ECR wire shape GetRegistryScanningConfigurationResponse.
 type GetRegistryScanningConfigurationResponse struct {
 	RegistryId            *string                        `json:"registryId,omitempty" xml:"registryId,omitempty"`
 	ScanningConfiguration *RegistryScanningConfiguration `json:"scanningConfiguration,omitempty" xml:"scanningConfiguration,omitempty"`
 }
 
-// GetRepositoryPolicyRequest is the wire shape GetRepositoryPolicyRequest.
+// GetRepositoryPolicyRequest is the ECR wire shape GetRepositoryPolicyRequest.
 type GetRepositoryPolicyRequest struct {
 	RegistryId     *string `json:"registryId,omitempty" xml:"registryId,omitempty"`
 	RepositoryName *string `json:"repositoryName,omitempty" xml:"repositoryName,omitempty"`
 }
 
-// GetRepositoryPolicyResponse is the wire shape GetRepositoryPolicyResponse.
+// GetRepositoryPolicyResponse is the ECR wire shape GetRepositoryPolicyResponse.
 type GetRepositoryPolicyResponse struct {
 	PolicyText     *string `json:"policyText,omitempty" xml:"policyText,omitempty"`
 	RegistryId     *string `json:"registryId,omitempty" xml:"registryId,omitempty"`
 	RepositoryName *string `json:"repositoryName,omitempty" xml:"repositoryName,omitempty"`
 }
 
-// GetSigningConfigurationRequest is the wire shape GetSigningConfigurationRequest.
+// GetSigningConfigurationRequest is the ECR wire shape GetSigningConfigurationRequest.
 type GetSigningConfigurationRequest struct {
 }
 
-// GetSigningConfigurationResponse is the wire shape GetSigningConfigurationResponse.
+// GetSigningConfigurationResponse is the ECR wire shape GetSigningConfigurationResponse.
 type GetSigningConfigurationResponse struct {
 	RegistryId           *string               `json:"registryId,omitempty" xml:"registryId,omitempty"`
 	SigningConfiguration *SigningConfiguration `json:"signingConfiguration,omitempty" xml:"signingConfiguration,omitempty"`
 }
 
-// Image is the wire shape Image.
+// Image is the ECR wire shape Image.
 type Image struct {
 	ImageId                *ImageIdentifier `json:"imageId,omitempty" xml:"imageId,omitempty"`
 	ImageManifest          *string          `json:"imageManifest,omitempty" xml:"imageManifest,omitempty"`
@@ -796,17 +793,17 @@ type Image struct {
 	RepositoryName         *string          `json:"repositoryName,omitempty" xml:"repositoryName,omitempty"`
 }
 
-// ImageAlreadyExistsException is the wire shape ImageAlreadyExistsException.
+// ImageAlreadyExistsException is the ECR wire error shape ImageAlreadyExistsException.
 type ImageAlreadyExistsException struct {
 	Message *string `json:"message,omitempty" xml:"message,omitempty"`
 }
 
-// ImageArchivedException is the wire shape ImageArchivedException.
+// ImageArchivedException is the ECR wire error shape ImageArchivedException.
 type ImageArchivedException struct {
 	Message *string `json:"message,omitempty" xml:"message,omitempty"`
 }
 
-// ImageDetail is the wire shape ImageDetail.
+// ImageDetail is the ECR wire shape ImageDetail.
 type ImageDetail struct {
 	ArtifactMediaType        *string                   `json:"artifactMediaType,omitempty" xml:"artifactMediaType,omitempty"`
 	ImageDigest              *string                   `json:"imageDigest,omitempty" xml:"imageDigest,omitempty"`
@@ -825,30 +822,30 @@ type ImageDetail struct {
 	SubjectManifestDigest    *string                   `json:"subjectManifestDigest,omitempty" xml:"subjectManifestDigest,omitempty"`
 }
 
-// ImageDigestDoesNotMatchException is the wire shape ImageDigestDoesNotMatchException.
+// ImageDigestDoesNotMatchException is the ECR wire error shape ImageDigestDoesNotMatchException.
 type ImageDigestDoesNotMatchException struct {
 	Message *string `json:"message,omitempty" xml:"message,omitempty"`
 }
 
-// ImageFailure is the wire shape ImageFailure.
+// ImageFailure is the ECR wire shape ImageFailure.
 type ImageFailure struct {
 	FailureCode   *string          `json:"failureCode,omitempty" xml:"failureCode,omitempty"`
 	FailureReason *string          `json:"failureReason,omitempty" xml:"failureReason,omitempty"`
 	ImageId       *ImageIdentifier `json:"imageId,omitempty" xml:"imageId,omitempty"`
 }
 
-// ImageIdentifier is the wire shape ImageIdentifier.
+// ImageIdentifier is the ECR wire shape ImageIdentifier.
 type ImageIdentifier struct {
 	ImageDigest *string `json:"imageDigest,omitempty" xml:"imageDigest,omitempty"`
 	ImageTag    *string `json:"imageTag,omitempty" xml:"imageTag,omitempty"`
 }
 
-// ImageNotFoundException is the wire shape ImageNotFoundException.
+// ImageNotFoundException is the ECR wire error shape ImageNotFoundException.
 type ImageNotFoundException struct {
 	Message *string `json:"message,omitempty" xml:"message,omitempty"`
 }
 
-// ImageReferrer is the wire shape ImageReferrer.
+// ImageReferrer is the ECR wire shape ImageReferrer.
 type ImageReferrer struct {
 	Annotations    map[string]string `json:"annotations,omitempty" xml:"-"`
 	ArtifactStatus *string           `json:"artifactStatus,omitempty" xml:"artifactStatus,omitempty"`
@@ -858,7 +855,7 @@ type ImageReferrer struct {
 	Size           *int64            `json:"size,omitempty" xml:"size,omitempty"`
 }
 
-// ImageReplicationStatus is the wire shape ImageReplicationStatus.
+// ImageReplicationStatus is the ECR wire shape ImageReplicationStatus.
 type ImageReplicationStatus struct {
 	FailureCode *string `json:"failureCode,omitempty" xml:"failureCode,omitempty"`
 	Region      *string `json:"region,omitempty" xml:"region,omitempty"`
@@ -866,7 +863,7 @@ type ImageReplicationStatus struct {
 	Status      *string `json:"status,omitempty" xml:"status,omitempty"`
 }
 
-// ImageScanFinding is the wire shape ImageScanFinding.
+// ImageScanFinding is the ECR wire shape ImageScanFinding.
 type ImageScanFinding struct {
 	Attributes  []Attribute `json:"attributes,omitempty" xml:"attributes,omitempty"`
 	Description *string     `json:"description,omitempty" xml:"description,omitempty"`
@@ -875,7 +872,7 @@ type ImageScanFinding struct {
 	Uri         *string     `json:"uri,omitempty" xml:"uri,omitempty"`
 }
 
-// ImageScanFindings is the wire shape ImageScanFindings.
+// ImageScanFindings is the ECR wire shape ImageScanFindings.
 type ImageScanFindings struct {
 	EnhancedFindings             []EnhancedImageScanFinding `json:"enhancedFindings,omitempty" xml:"enhancedFindings,omitempty"`
 	FindingSeverityCounts        map[string]int32           `json:"findingSeverityCounts,omitempty" xml:"-"`
@@ -884,25 +881,25 @@ type ImageScanFindings struct {
 	VulnerabilitySourceUpdatedAt *wire.Timestamp            `json:"vulnerabilitySourceUpdatedAt,omitempty" xml:"vulnerabilitySourceUpdatedAt,omitempty"`
 }
 
-// ImageScanFindingsSummary is the wire shape ImageScanFindingsSummary.
+// ImageScanFindingsSummary is the ECR wire shape ImageScanFindingsSummary.
 type ImageScanFindingsSummary struct {
 	FindingSeverityCounts        map[string]int32 `json:"findingSeverityCounts,omitempty" xml:"-"`
 	ImageScanCompletedAt         *wire.Timestamp  `json:"imageScanCompletedAt,omitempty" xml:"imageScanCompletedAt,omitempty"`
 	VulnerabilitySourceUpdatedAt *wire.Timestamp  `json:"vulnerabilitySourceUpdatedAt,omitempty" xml:"vulnerabilitySourceUpdatedAt,omitempty"`
 }
 
-// ImageScanStatus is the wire shape ImageScanStatus.
+// ImageScanStatus is the ECR wire shape ImageScanStatus.
 type ImageScanStatus struct {
 	Description *string `json:"description,omitempty" xml:"description,omitempty"`
 	Status      *string `json:"status,omitempty" xml:"status,omitempty"`
 }
 
-// ImageScanningConfiguration is the wire shape ImageScanningConfiguration.
+// ImageScanningConfiguration is the ECR wire shape ImageScanningConfiguration.
 type ImageScanningConfiguration struct {
 	ScanOnPush *bool `json:"scanOnPush,omitempty" xml:"scanOnPush,omitempty"`
 }
 
-// ImageSigningStatus is the wire shape ImageSigningStatus.
+// ImageSigningStatus is the ECR wire shape ImageSigningStatus.
 type ImageSigningStatus struct {
 	FailureCode       *string `json:"failureCode,omitempty" xml:"failureCode,omitempty"`
 	FailureReason     *string `json:"failureReason,omitempty" xml:"failureReason,omitempty"`
@@ -910,40 +907,40 @@ type ImageSigningStatus struct {
 	Status            *string `json:"status,omitempty" xml:"status,omitempty"`
 }
 
-// ImageStorageClassUpdateNotSupportedException is the wire shape ImageStorageClassUpdateNotSupportedException.
+// ImageStorageClassUpdateNotSupportedException is the ECR wire error shape ImageStorageClassUpdateNotSupportedException.
 type ImageStorageClassUpdateNotSupportedException struct {
 	Message *string `json:"message,omitempty" xml:"message,omitempty"`
 }
 
-// ImageTagAlreadyExistsException is the wire shape ImageTagAlreadyExistsException.
+// ImageTagAlreadyExistsException is the ECR wire error shape ImageTagAlreadyExistsException.
 type ImageTagAlreadyExistsException struct {
 	Message *string `json:"message,omitempty" xml:"message,omitempty"`
 }
 
-// ImageTagMutabilityExclusionFilter is the wire shape ImageTagMutabilityExclusionFilter.
+// ImageTagMutabilityExclusionFilter is the ECR wire shape ImageTagMutabilityExclusionFilter.
 type ImageTagMutabilityExclusionFilter struct {
 	Filter     *string `json:"filter,omitempty" xml:"filter,omitempty"`
 	FilterType *string `json:"filterType,omitempty" xml:"filterType,omitempty"`
 }
 
-// InitiateLayerUploadRequest is the wire shape InitiateLayerUploadRequest.
+// InitiateLayerUploadRequest is the ECR wire shape InitiateLayerUploadRequest.
 type InitiateLayerUploadRequest struct {
 	RegistryId     *string `json:"registryId,omitempty" xml:"registryId,omitempty"`
 	RepositoryName *string `json:"repositoryName,omitempty" xml:"repositoryName,omitempty"`
 }
 
-// InitiateLayerUploadResponse is the wire shape InitiateLayerUploadResponse.
+// InitiateLayerUploadResponse is the ECR wire shape InitiateLayerUploadResponse.
 type InitiateLayerUploadResponse struct {
 	PartSize *int64  `json:"partSize,omitempty" xml:"partSize,omitempty"`
 	UploadId *string `json:"uploadId,omitempty" xml:"uploadId,omitempty"`
 }
 
-// InvalidLayerException is the wire shape InvalidLayerException.
+// InvalidLayerException is the ECR wire error shape InvalidLayerException.
 type InvalidLayerException struct {
 	Message *string `json:"message,omitempty" xml:"message,omitempty"`
 }
 
-// InvalidLayerPartException is the wire shape InvalidLayerPartException.
+// InvalidLayerPartException is the ECR wire error shape InvalidLayerPartException.
 type InvalidLayerPartException struct {
 	LastValidByteReceived *int64  `json:"lastValidByteReceived,omitempty" xml:"lastValidByteReceived,omitempty"`
 	Message               *string `json:"message,omitempty" xml:"message,omitempty"`
@@ -952,23 +949,23 @@ type InvalidLayerPartException struct {
 	UploadId              *string `json:"uploadId,omitempty" xml:"uploadId,omitempty"`
 }
 
-// InvalidParameterException is the wire shape InvalidParameterException.
+// InvalidParameterException is the ECR wire error shape InvalidParameterException.
 type InvalidParameterException struct {
 	Message *string `json:"message,omitempty" xml:"message,omitempty"`
 }
 
-// InvalidTagParameterException is the wire shape InvalidTagParameterException.
+// InvalidTagParameterException is the ECR wire error shape InvalidTagParameterException.
 type InvalidTagParameterException struct {
 	Message *string `json:"message,omitempty" xml:"message,omitempty"`
 }
 
-// KmsException is the wire shape KmsException.
+// KmsException is the ECR wire error shape KmsException.
 type KmsException struct {
 	KmsError *string `json:"kmsError,omitempty" xml:"kmsError,omitempty"`
 	Message  *string `json:"message,omitempty" xml:"message,omitempty"`
 }
 
-// Layer is the wire shape Layer.
+// Layer is the ECR wire shape Layer.
 type Layer struct {
 	LayerAvailability *string `json:"layerAvailability,omitempty" xml:"layerAvailability,omitempty"`
 	LayerDigest       *string `json:"layerDigest,omitempty" xml:"layerDigest,omitempty"`
@@ -976,54 +973,54 @@ type Layer struct {
 	MediaType         *string `json:"mediaType,omitempty" xml:"mediaType,omitempty"`
 }
 
-// LayerAlreadyExistsException is the wire shape LayerAlreadyExistsException.
+// LayerAlreadyExistsException is the ECR wire error shape LayerAlreadyExistsException.
 type LayerAlreadyExistsException struct {
 	Message *string `json:"message,omitempty" xml:"message,omitempty"`
 }
 
-// LayerFailure is the wire shape LayerFailure.
+// LayerFailure is the ECR wire shape LayerFailure.
 type LayerFailure struct {
 	FailureCode   *string `json:"failureCode,omitempty" xml:"failureCode,omitempty"`
 	FailureReason *string `json:"failureReason,omitempty" xml:"failureReason,omitempty"`
 	LayerDigest   *string `json:"layerDigest,omitempty" xml:"layerDigest,omitempty"`
 }
 
-// LayerInaccessibleException is the wire shape LayerInaccessibleException.
+// LayerInaccessibleException is the ECR wire error shape LayerInaccessibleException.
 type LayerInaccessibleException struct {
 	Message *string `json:"message,omitempty" xml:"message,omitempty"`
 }
 
-// LayerPartTooSmallException is the wire shape LayerPartTooSmallException.
+// LayerPartTooSmallException is the ECR wire error shape LayerPartTooSmallException.
 type LayerPartTooSmallException struct {
 	Message *string `json:"message,omitempty" xml:"message,omitempty"`
 }
 
-// LayersNotFoundException is the wire shape LayersNotFoundException.
+// LayersNotFoundException is the ECR wire error shape LayersNotFoundException.
 type LayersNotFoundException struct {
 	Message *string `json:"message,omitempty" xml:"message,omitempty"`
 }
 
-// LifecyclePolicyNotFoundException is the wire shape LifecyclePolicyNotFoundException.
+// LifecyclePolicyNotFoundException is the ECR wire error shape LifecyclePolicyNotFoundException.
 type LifecyclePolicyNotFoundException struct {
 	Message *string `json:"message,omitempty" xml:"message,omitempty"`
 }
 
-// LifecyclePolicyPreviewFilter is the wire shape LifecyclePolicyPreviewFilter.
+// LifecyclePolicyPreviewFilter is the ECR wire shape LifecyclePolicyPreviewFilter.
 type LifecyclePolicyPreviewFilter struct {
 	TagStatus *string `json:"tagStatus,omitempty" xml:"tagStatus,omitempty"`
 }
 
-// LifecyclePolicyPreviewInProgressException is the wire shape LifecyclePolicyPreviewInProgressException.
+// LifecyclePolicyPreviewInProgressException is the ECR wire error shape LifecyclePolicyPreviewInProgressException.
 type LifecyclePolicyPreviewInProgressException struct {
 	Message *string `json:"message,omitempty" xml:"message,omitempty"`
 }
 
-// LifecyclePolicyPreviewNotFoundException is the wire shape LifecyclePolicyPreviewNotFoundException.
+// LifecyclePolicyPreviewNotFoundException is the ECR wire error shape LifecyclePolicyPreviewNotFoundException.
 type LifecyclePolicyPreviewNotFoundException struct {
 	Message *string `json:"message,omitempty" xml:"message,omitempty"`
 }
 
-// LifecyclePolicyPreviewResult is the wire shape LifecyclePolicyPreviewResult.
+// LifecyclePolicyPreviewResult is the ECR wire shape LifecyclePolicyPreviewResult.
 type LifecyclePolicyPreviewResult struct {
 	Action              *LifecyclePolicyRuleAction `json:"action,omitempty" xml:"action,omitempty"`
 	AppliedRulePriority *int32                     `json:"appliedRulePriority,omitempty" xml:"appliedRulePriority,omitempty"`
@@ -1033,30 +1030,30 @@ type LifecyclePolicyPreviewResult struct {
 	StorageClass        *string                    `json:"storageClass,omitempty" xml:"storageClass,omitempty"`
 }
 
-// LifecyclePolicyPreviewSummary is the wire shape LifecyclePolicyPreviewSummary.
+// LifecyclePolicyPreviewSummary is the ECR wire shape LifecyclePolicyPreviewSummary.
 type LifecyclePolicyPreviewSummary struct {
 	ExpiringImageTotalCount       *int32                         `json:"expiringImageTotalCount,omitempty" xml:"expiringImageTotalCount,omitempty"`
 	TransitioningImageTotalCounts []TransitioningImageTotalCount `json:"transitioningImageTotalCounts,omitempty" xml:"transitioningImageTotalCounts,omitempty"`
 }
 
-// LifecyclePolicyRuleAction is the wire shape LifecyclePolicyRuleAction.
+// LifecyclePolicyRuleAction is the ECR wire shape LifecyclePolicyRuleAction.
 type LifecyclePolicyRuleAction struct {
 	TargetStorageClass *string `json:"targetStorageClass,omitempty" xml:"targetStorageClass,omitempty"`
 	Type               *string `json:"type,omitempty" xml:"type,omitempty"`
 }
 
-// LimitExceededException is the wire shape LimitExceededException.
+// LimitExceededException is the ECR wire error shape LimitExceededException.
 type LimitExceededException struct {
 	Message *string `json:"message,omitempty" xml:"message,omitempty"`
 }
 
-// ListImageReferrersFilter is the wire shape ListImageReferrersFilter.
+// ListImageReferrersFilter is the ECR wire shape ListImageReferrersFilter.
 type ListImageReferrersFilter struct {
 	ArtifactStatus *string  `json:"artifactStatus,omitempty" xml:"artifactStatus,omitempty"`
 	ArtifactTypes  []string `json:"artifactTypes,omitempty" xml:"artifactTypes,omitempty"`
 }
 
-// ListImageReferrersRequest is the wire shape ListImageReferrersRequest.
+// ListImageReferrersRequest is the ECR wire shape ListImageReferrersRequest.
 type ListImageReferrersRequest struct {
 	Filter         *ListImageReferrersFilter `json:"filter,omitempty" xml:"filter,omitempty"`
 	MaxResults     *int32                    `json:"maxResults,omitempty" xml:"maxResults,omitempty"`
@@ -1066,19 +1063,19 @@ type ListImageReferrersRequest struct {
 	SubjectId      *SubjectIdentifier        `json:"subjectId,omitempty" xml:"subjectId,omitempty"`
 }
 
-// ListImageReferrersResponse is the wire shape ListImageReferrersResponse.
+// ListImageReferrersResponse is the ECR wire shape ListImageReferrersResponse.
 type ListImageReferrersResponse struct {
 	NextToken *string         `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
 	Referrers []ImageReferrer `json:"referrers,omitempty" xml:"referrers,omitempty"`
 }
 
-// ListImagesFilter is the wire shape ListImagesFilter.
+// ListImagesFilter is the ECR wire shape ListImagesFilter.
 type ListImagesFilter struct {
 	ImageStatus *string `json:"imageStatus,omitempty" xml:"imageStatus,omitempty"`
 	TagStatus   *string `json:"tagStatus,omitempty" xml:"tagStatus,omitempty"`
 }
 
-// ListImagesRequest is the wire shape ListImagesRequest.
+// ListImagesRequest is the ECR wire shape ListImagesRequest.
 type ListImagesRequest struct {
 	Filter         *ListImagesFilter `json:"filter,omitempty" xml:"filter,omitempty"`
 	MaxResults     *int32            `json:"maxResults,omitempty" xml:"maxResults,omitempty"`
@@ -1087,35 +1084,35 @@ type ListImagesRequest struct {
 	RepositoryName *string           `json:"repositoryName,omitempty" xml:"repositoryName,omitempty"`
 }
 
-// ListImagesResponse is the wire shape ListImagesResponse.
+// ListImagesResponse is the ECR wire shape ListImagesResponse.
 type ListImagesResponse struct {
 	ImageIds  []ImageIdentifier `json:"imageIds,omitempty" xml:"imageIds,omitempty"`
 	NextToken *string           `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
 }
 
-// ListPullTimeUpdateExclusionsRequest is the wire shape ListPullTimeUpdateExclusionsRequest.
+// ListPullTimeUpdateExclusionsRequest is the ECR wire shape ListPullTimeUpdateExclusionsRequest.
 type ListPullTimeUpdateExclusionsRequest struct {
 	MaxResults *int32  `json:"maxResults,omitempty" xml:"maxResults,omitempty"`
 	NextToken  *string `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
 }
 
-// ListPullTimeUpdateExclusionsResponse is the wire shape ListPullTimeUpdateExclusionsResponse.
+// ListPullTimeUpdateExclusionsResponse is the ECR wire shape ListPullTimeUpdateExclusionsResponse.
 type ListPullTimeUpdateExclusionsResponse struct {
 	NextToken                *string  `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
 	PullTimeUpdateExclusions []string `json:"pullTimeUpdateExclusions,omitempty" xml:"pullTimeUpdateExclusions,omitempty"`
 }
 
-// ListTagsForResourceRequest is the wire shape ListTagsForResourceRequest.
+// ListTagsForResourceRequest is the ECR wire shape ListTagsForResourceRequest.
 type ListTagsForResourceRequest struct {
 	ResourceArn *string `json:"resourceArn,omitempty" xml:"resourceArn,omitempty"`
 }
 
-// ListTagsForResourceResponse is the wire shape ListTagsForResourceResponse.
+// ListTagsForResourceResponse is the ECR wire shape ListTagsForResourceResponse.
 type ListTagsForResourceResponse struct {
 	Tags []Tag `json:"tags,omitempty" xml:"tags,omitempty"`
 }
 
-// PackageVulnerabilityDetails is the wire shape PackageVulnerabilityDetails.
+// PackageVulnerabilityDetails is the ECR wire shape PackageVulnerabilityDetails.
 type PackageVulnerabilityDetails struct {
 	Cvss                   []CvssScore         `json:"cvss,omitempty" xml:"cvss,omitempty"`
 	ReferenceUrls          []string            `json:"referenceUrls,omitempty" xml:"referenceUrls,omitempty"`
@@ -1129,7 +1126,7 @@ type PackageVulnerabilityDetails struct {
 	VulnerablePackages     []VulnerablePackage `json:"vulnerablePackages,omitempty" xml:"vulnerablePackages,omitempty"`
 }
 
-// PullThroughCacheRule is the wire shape PullThroughCacheRule.
+// PullThroughCacheRule is the ECR wire shape PullThroughCacheRule.
 type PullThroughCacheRule struct {
 	CreatedAt                *wire.Timestamp `json:"createdAt,omitempty" xml:"createdAt,omitempty"`
 	CredentialArn            *string         `json:"credentialArn,omitempty" xml:"credentialArn,omitempty"`
@@ -1142,29 +1139,29 @@ type PullThroughCacheRule struct {
 	UpstreamRepositoryPrefix *string         `json:"upstreamRepositoryPrefix,omitempty" xml:"upstreamRepositoryPrefix,omitempty"`
 }
 
-// PullThroughCacheRuleAlreadyExistsException is the wire shape PullThroughCacheRuleAlreadyExistsException.
+// PullThroughCacheRuleAlreadyExistsException is the ECR wire error shape PullThroughCacheRuleAlreadyExistsException.
 type PullThroughCacheRuleAlreadyExistsException struct {
 	Message *string `json:"message,omitempty" xml:"message,omitempty"`
 }
 
-// PullThroughCacheRuleNotFoundException is the wire shape PullThroughCacheRuleNotFoundException.
+// PullThroughCacheRuleNotFoundException is the ECR wire error shape PullThroughCacheRuleNotFoundException.
 type PullThroughCacheRuleNotFoundException struct {
 	Message *string `json:"message,omitempty" xml:"message,omitempty"`
 }
 
-// PutAccountSettingRequest is the wire shape PutAccountSettingRequest.
+// PutAccountSettingRequest is the ECR wire shape PutAccountSettingRequest.
 type PutAccountSettingRequest struct {
 	Name  *string `json:"name,omitempty" xml:"name,omitempty"`
 	Value *string `json:"value,omitempty" xml:"value,omitempty"`
 }
 
-// PutAccountSettingResponse is the wire shape PutAccountSettingResponse.
+// PutAccountSettingResponse is the ECR wire shape PutAccountSettingResponse.
 type PutAccountSettingResponse struct {
 	Name  *string `json:"name,omitempty" xml:"name,omitempty"`
 	Value *string `json:"value,omitempty" xml:"value,omitempty"`
 }
 
-// PutImageRequest is the wire shape PutImageRequest.
+// PutImageRequest is the ECR wire shape PutImageRequest.
 type PutImageRequest struct {
 	ImageDigest            *string `json:"imageDigest,omitempty" xml:"imageDigest,omitempty"`
 	ImageManifest          *string `json:"imageManifest,omitempty" xml:"imageManifest,omitempty"`
@@ -1174,26 +1171,26 @@ type PutImageRequest struct {
 	RepositoryName         *string `json:"repositoryName,omitempty" xml:"repositoryName,omitempty"`
 }
 
-// PutImageResponse is the wire shape PutImageResponse.
+// PutImageResponse is the ECR wire shape PutImageResponse.
 type PutImageResponse struct {
 	Image *Image `json:"image,omitempty" xml:"image,omitempty"`
 }
 
-// PutImageScanningConfigurationRequest is the wire shape PutImageScanningConfigurationRequest.
+// PutImageScanningConfigurationRequest is the ECR wire shape PutImageScanningConfigurationRequest.
 type PutImageScanningConfigurationRequest struct {
 	ImageScanningConfiguration *ImageScanningConfiguration `json:"imageScanningConfiguration,omitempty" xml:"imageScanningConfiguration,omitempty"`
 	RegistryId                 *string                     `json:"registryId,omitempty" xml:"registryId,omitempty"`
 	RepositoryName             *string                     `json:"repositoryName,omitempty" xml:"repositoryName,omitempty"`
 }
 
-// PutImageScanningConfigurationResponse is the wire shape PutImageScanningConfigurationResponse.
+// PutImageScanningConfigurationResponse is the ECR wire shape PutImageScanningConfigurationResponse.
 type PutImageScanningConfigurationResponse struct {
 	ImageScanningConfiguration *ImageScanningConfiguration `json:"imageScanningConfiguration,omitempty" xml:"imageScanningConfiguration,omitempty"`
 	RegistryId                 *string                     `json:"registryId,omitempty" xml:"registryId,omitempty"`
 	RepositoryName             *string                     `json:"repositoryName,omitempty" xml:"repositoryName,omitempty"`
 }
 
-// PutImageTagMutabilityRequest is the wire shape PutImageTagMutabilityRequest.
+// PutImageTagMutabilityRequest is the ECR wire shape PutImageTagMutabilityRequest.
 type PutImageTagMutabilityRequest struct {
 	ImageTagMutability                 *string                             `json:"imageTagMutability,omitempty" xml:"imageTagMutability,omitempty"`
 	ImageTagMutabilityExclusionFilters []ImageTagMutabilityExclusionFilter `json:"imageTagMutabilityExclusionFilters,omitempty" xml:"imageTagMutabilityExclusionFilters,omitempty"`
@@ -1201,7 +1198,7 @@ type PutImageTagMutabilityRequest struct {
 	RepositoryName                     *string                             `json:"repositoryName,omitempty" xml:"repositoryName,omitempty"`
 }
 
-// PutImageTagMutabilityResponse is the wire shape PutImageTagMutabilityResponse.
+// PutImageTagMutabilityResponse is the ECR wire shape PutImageTagMutabilityResponse.
 type PutImageTagMutabilityResponse struct {
 	ImageTagMutability                 *string                             `json:"imageTagMutability,omitempty" xml:"imageTagMutability,omitempty"`
 	ImageTagMutabilityExclusionFilters []ImageTagMutabilityExclusionFilter `json:"imageTagMutabilityExclusionFilters,omitempty" xml:"imageTagMutabilityExclusionFilters,omitempty"`
@@ -1209,124 +1206,124 @@ type PutImageTagMutabilityResponse struct {
 	RepositoryName                     *string                             `json:"repositoryName,omitempty" xml:"repositoryName,omitempty"`
 }
 
-// PutLifecyclePolicyRequest is the wire shape PutLifecyclePolicyRequest.
+// PutLifecyclePolicyRequest is the ECR wire shape PutLifecyclePolicyRequest.
 type PutLifecyclePolicyRequest struct {
 	LifecyclePolicyText *string `json:"lifecyclePolicyText,omitempty" xml:"lifecyclePolicyText,omitempty"`
 	RegistryId          *string `json:"registryId,omitempty" xml:"registryId,omitempty"`
 	RepositoryName      *string `json:"repositoryName,omitempty" xml:"repositoryName,omitempty"`
 }
 
-// PutLifecyclePolicyResponse is the wire shape PutLifecyclePolicyResponse.
+// PutLifecyclePolicyResponse is the ECR wire shape PutLifecyclePolicyResponse.
 type PutLifecyclePolicyResponse struct {
 	LifecyclePolicyText *string `json:"lifecyclePolicyText,omitempty" xml:"lifecyclePolicyText,omitempty"`
 	RegistryId          *string `json:"registryId,omitempty" xml:"registryId,omitempty"`
 	RepositoryName      *string `json:"repositoryName,omitempty" xml:"repositoryName,omitempty"`
 }
 
-// PutRegistryPolicyRequest is the wire shape PutRegistryPolicyRequest.
+// PutRegistryPolicyRequest is the ECR wire shape PutRegistryPolicyRequest.
 type PutRegistryPolicyRequest struct {
 	PolicyText *string `json:"policyText,omitempty" xml:"policyText,omitempty"`
 }
 
-// PutRegistryPolicyResponse is the wire shape PutRegistryPolicyResponse.
+// PutRegistryPolicyResponse is the ECR wire shape PutRegistryPolicyResponse.
 type PutRegistryPolicyResponse struct {
 	PolicyText *string `json:"policyText,omitempty" xml:"policyText,omitempty"`
 	RegistryId *string `json:"registryId,omitempty" xml:"registryId,omitempty"`
 }
 
-// PutRegistryScanningConfigurationRequest is the wire shape PutRegistryScanningConfigurationRequest.
+// PutRegistryScanningConfigurationRequest is the ECR wire shape PutRegistryScanningConfigurationRequest.
 type PutRegistryScanningConfigurationRequest struct {
 	Rules    []RegistryScanningRule `json:"rules,omitempty" xml:"rules,omitempty"`
 	ScanType *string                `json:"scanType,omitempty" xml:"scanType,omitempty"`
 }
 
-// PutRegistryScanningConfigurationResponse is the wire shape PutRegistryScanningConfigurationResponse.
+// PutRegistryScanningConfigurationResponse is the ECR wire shape PutRegistryScanningConfigurationResponse.
 type PutRegistryScanningConfigurationResponse struct {
 	RegistryScanningConfiguration *RegistryScanningConfiguration `json:"registryScanningConfiguration,omitempty" xml:"registryScanningConfiguration,omitempty"`
 }
 
-// PutReplicationConfigurationRequest is the wire shape PutReplicationConfigurationRequest.
+// PutReplicationConfigurationRequest is the ECR wire shape PutReplicationConfigurationRequest.
 type PutReplicationConfigurationRequest struct {
 	ReplicationConfiguration *ReplicationConfiguration `json:"replicationConfiguration,omitempty" xml:"replicationConfiguration,omitempty"`
 }
 
-// PutReplicationConfigurationResponse is the wire shape PutReplicationConfigurationResponse.
+// PutReplicationConfigurationResponse is the ECR wire shape PutReplicationConfigurationResponse.
 type PutReplicationConfigurationResponse struct {
 	ReplicationConfiguration *ReplicationConfiguration `json:"replicationConfiguration,omitempty" xml:"replicationConfiguration,omitempty"`
 }
 
-// PutSigningConfigurationRequest is the wire shape PutSigningConfigurationRequest.
+// PutSigningConfigurationRequest is the ECR wire shape PutSigningConfigurationRequest.
 type PutSigningConfigurationRequest struct {
 	SigningConfiguration *SigningConfiguration `json:"signingConfiguration,omitempty" xml:"signingConfiguration,omitempty"`
 }
 
-// PutSigningConfigurationResponse is the wire shape PutSigningConfigurationResponse.
+// PutSigningConfigurationResponse is the ECR wire shape PutSigningConfigurationResponse.
 type PutSigningConfigurationResponse struct {
 	SigningConfiguration *SigningConfiguration `json:"signingConfiguration,omitempty" xml:"signingConfiguration,omitempty"`
 }
 
-// Recommendation is the wire shape Recommendation.
+// Recommendation is the ECR wire shape Recommendation.
 type Recommendation struct {
 	Text *string `json:"text,omitempty" xml:"text,omitempty"`
 	Url  *string `json:"url,omitempty" xml:"url,omitempty"`
 }
 
-// ReferencedImagesNotFoundException is the wire shape ReferencedImagesNotFoundException.
+// ReferencedImagesNotFoundException is the ECR wire error shape ReferencedImagesNotFoundException.
 type ReferencedImagesNotFoundException struct {
 	Message *string `json:"message,omitempty" xml:"message,omitempty"`
 }
 
-// RegisterPullTimeUpdateExclusionRequest is the wire shape RegisterPullTimeUpdateExclusionRequest.
+// RegisterPullTimeUpdateExclusionRequest is the ECR wire shape RegisterPullTimeUpdateExclusionRequest.
 type RegisterPullTimeUpdateExclusionRequest struct {
 	PrincipalArn *string `json:"principalArn,omitempty" xml:"principalArn,omitempty"`
 }
 
-// RegisterPullTimeUpdateExclusionResponse is the wire shape RegisterPullTimeUpdateExclusionResponse.
+// RegisterPullTimeUpdateExclusionResponse is the ECR wire shape RegisterPullTimeUpdateExclusionResponse.
 type RegisterPullTimeUpdateExclusionResponse struct {
 	CreatedAt    *wire.Timestamp `json:"createdAt,omitempty" xml:"createdAt,omitempty"`
 	PrincipalArn *string         `json:"principalArn,omitempty" xml:"principalArn,omitempty"`
 }
 
-// RegistryPolicyNotFoundException is the wire shape RegistryPolicyNotFoundException.
+// RegistryPolicyNotFoundException is the ECR wire error shape RegistryPolicyNotFoundException.
 type RegistryPolicyNotFoundException struct {
 	Message *string `json:"message,omitempty" xml:"message,omitempty"`
 }
 
-// RegistryScanningConfiguration is the wire shape RegistryScanningConfiguration.
+// RegistryScanningConfiguration is the ECR wire shape RegistryScanningConfiguration.
 type RegistryScanningConfiguration struct {
 	Rules    []RegistryScanningRule `json:"rules,omitempty" xml:"rules,omitempty"`
 	ScanType *string                `json:"scanType,omitempty" xml:"scanType,omitempty"`
 }
 
-// RegistryScanningRule is the wire shape RegistryScanningRule.
+// RegistryScanningRule is the ECR wire shape RegistryScanningRule.
 type RegistryScanningRule struct {
 	RepositoryFilters []ScanningRepositoryFilter `json:"repositoryFilters,omitempty" xml:"repositoryFilters,omitempty"`
 	ScanFrequency     *string                    `json:"scanFrequency,omitempty" xml:"scanFrequency,omitempty"`
 }
 
-// Remediation is the wire shape Remediation.
+// Remediation is the ECR wire shape Remediation.
 type Remediation struct {
 	Recommendation *Recommendation `json:"recommendation,omitempty" xml:"recommendation,omitempty"`
 }
 
-// ReplicationConfiguration is the wire shape ReplicationConfiguration.
+// ReplicationConfiguration is the ECR wire shape ReplicationConfiguration.
 type ReplicationConfiguration struct {
 	Rules []ReplicationRule `json:"rules,omitempty" xml:"rules,omitempty"`
 }
 
-// ReplicationDestination is the wire shape ReplicationDestination.
+// ReplicationDestination is the ECR wire shape ReplicationDestination.
 type ReplicationDestination struct {
 	Region     *string `json:"region,omitempty" xml:"region,omitempty"`
 	RegistryId *string `json:"registryId,omitempty" xml:"registryId,omitempty"`
 }
 
-// ReplicationRule is the wire shape ReplicationRule.
+// ReplicationRule is the ECR wire shape ReplicationRule.
 type ReplicationRule struct {
 	Destinations      []ReplicationDestination `json:"destinations,omitempty" xml:"destinations,omitempty"`
 	RepositoryFilters []RepositoryFilter       `json:"repositoryFilters,omitempty" xml:"repositoryFilters,omitempty"`
 }
 
-// Repository is the wire shape Repository.
+// Repository is the ECR wire shape Repository.
 type Repository struct {
 	CreatedAt                          *wire.Timestamp                     `json:"createdAt,omitempty" xml:"createdAt,omitempty"`
 	EncryptionConfiguration            *EncryptionConfiguration            `json:"encryptionConfiguration,omitempty" xml:"encryptionConfiguration,omitempty"`
@@ -1339,12 +1336,12 @@ type Repository struct {
 	RepositoryUri                      *string                             `json:"repositoryUri,omitempty" xml:"repositoryUri,omitempty"`
 }
 
-// RepositoryAlreadyExistsException is the wire shape RepositoryAlreadyExistsException.
+// RepositoryAlreadyExistsException is the ECR wire error shape RepositoryAlreadyExistsException.
 type RepositoryAlreadyExistsException struct {
 	Message *string `json:"message,omitempty" xml:"message,omitempty"`
 }
 
-// RepositoryCreationTemplate is the wire shape RepositoryCreationTemplate.
+// RepositoryCreationTemplate is the ECR wire shape RepositoryCreationTemplate.
 type RepositoryCreationTemplate struct {
 	AppliedFor                         []string                                              `json:"appliedFor,omitempty" xml:"appliedFor,omitempty"`
 	CreatedAt                          *wire.Timestamp                                       `json:"createdAt,omitempty" xml:"createdAt,omitempty"`
@@ -1360,28 +1357,28 @@ type RepositoryCreationTemplate struct {
 	UpdatedAt                          *wire.Timestamp                                       `json:"updatedAt,omitempty" xml:"updatedAt,omitempty"`
 }
 
-// RepositoryFilter is the wire shape RepositoryFilter.
+// RepositoryFilter is the ECR wire shape RepositoryFilter.
 type RepositoryFilter struct {
 	Filter     *string `json:"filter,omitempty" xml:"filter,omitempty"`
 	FilterType *string `json:"filterType,omitempty" xml:"filterType,omitempty"`
 }
 
-// RepositoryNotEmptyException is the wire shape RepositoryNotEmptyException.
+// RepositoryNotEmptyException is the ECR wire error shape RepositoryNotEmptyException.
 type RepositoryNotEmptyException struct {
 	Message *string `json:"message,omitempty" xml:"message,omitempty"`
 }
 
-// RepositoryNotFoundException is the wire shape RepositoryNotFoundException.
+// RepositoryNotFoundException is the ECR wire error shape RepositoryNotFoundException.
 type RepositoryNotFoundException struct {
 	Message *string `json:"message,omitempty" xml:"message,omitempty"`
 }
 
-// RepositoryPolicyNotFoundException is the wire shape RepositoryPolicyNotFoundException.
+// RepositoryPolicyNotFoundException is the ECR wire error shape RepositoryPolicyNotFoundException.
 type RepositoryPolicyNotFoundException struct {
 	Message *string `json:"message,omitempty" xml:"message,omitempty"`
 }
 
-// RepositoryScanningConfiguration is the wire shape RepositoryScanningConfiguration.
+// RepositoryScanningConfiguration is the ECR wire shape RepositoryScanningConfiguration.
 type RepositoryScanningConfiguration struct {
 	AppliedScanFilters []ScanningRepositoryFilter `json:"appliedScanFilters,omitempty" xml:"appliedScanFilters,omitempty"`
 	RepositoryArn      *string                    `json:"repositoryArn,omitempty" xml:"repositoryArn,omitempty"`
@@ -1390,14 +1387,14 @@ type RepositoryScanningConfiguration struct {
 	ScanOnPush         *bool                      `json:"scanOnPush,omitempty" xml:"scanOnPush,omitempty"`
 }
 
-// RepositoryScanningConfigurationFailure is the wire shape RepositoryScanningConfigurationFailure.
+// RepositoryScanningConfigurationFailure is the ECR wire shape RepositoryScanningConfigurationFailure.
 type RepositoryScanningConfigurationFailure struct {
 	FailureCode    *string `json:"failureCode,omitempty" xml:"failureCode,omitempty"`
 	FailureReason  *string `json:"failureReason,omitempty" xml:"failureReason,omitempty"`
 	RepositoryName *string `json:"repositoryName,omitempty" xml:"repositoryName,omitempty"`
 }
 
-// Resource is the wire shape Resource.
+// Resource is the ECR wire shape Resource.
 type Resource struct {
 	Details *ResourceDetails  `json:"details,omitempty" xml:"details,omitempty"`
 	Id      *string           `json:"id,omitempty" xml:"id,omitempty"`
@@ -1405,38 +1402,38 @@ type Resource struct {
 	Type    *string           `json:"type,omitempty" xml:"type,omitempty"`
 }
 
-// ResourceDetails is the wire shape ResourceDetails.
+// ResourceDetails is the ECR wire shape ResourceDetails.
 type ResourceDetails struct {
 	AwsEcrContainerImage *AwsEcrContainerImageDetails `json:"awsEcrContainerImage,omitempty" xml:"awsEcrContainerImage,omitempty"`
 }
 
-// ScanNotFoundException is the wire shape ScanNotFoundException.
+// ScanNotFoundException is the ECR wire error shape ScanNotFoundException.
 type ScanNotFoundException struct {
 	Message *string `json:"message,omitempty" xml:"message,omitempty"`
 }
 
-// ScanningRepositoryFilter is the wire shape ScanningRepositoryFilter.
+// ScanningRepositoryFilter is the ECR wire shape ScanningRepositoryFilter.
 type ScanningRepositoryFilter struct {
 	Filter     *string `json:"filter,omitempty" xml:"filter,omitempty"`
 	FilterType *string `json:"filterType,omitempty" xml:"filterType,omitempty"`
 }
 
-// ScoreDetails is the wire shape ScoreDetails.
+// ScoreDetails is the ECR wire shape ScoreDetails.
 type ScoreDetails struct {
 	Cvss *CvssScoreDetails `json:"cvss,omitempty" xml:"cvss,omitempty"`
 }
 
-// SecretNotFoundException is the wire shape SecretNotFoundException.
+// SecretNotFoundException is the ECR wire error shape SecretNotFoundException.
 type SecretNotFoundException struct {
 	Message *string `json:"message,omitempty" xml:"message,omitempty"`
 }
 
-// ServerException is the wire shape ServerException.
+// ServerException is the ECR wire error shape ServerException.
 type ServerException struct {
 	Message *string `json:"message,omitempty" xml:"message,omitempty"`
 }
 
-// SetRepositoryPolicyRequest is the wire shape SetRepositoryPolicyRequest.
+// SetRepositoryPolicyRequest is the ECR wire shape SetRepositoryPolicyRequest.
 type SetRepositoryPolicyRequest struct {
 	Force          *bool   `json:"force,omitempty" xml:"force,omitempty"`
 	PolicyText     *string `json:"policyText,omitempty" xml:"policyText,omitempty"`
@@ -1444,43 +1441,43 @@ type SetRepositoryPolicyRequest struct {
 	RepositoryName *string `json:"repositoryName,omitempty" xml:"repositoryName,omitempty"`
 }
 
-// SetRepositoryPolicyResponse is the wire shape SetRepositoryPolicyResponse.
+// SetRepositoryPolicyResponse is the ECR wire shape SetRepositoryPolicyResponse.
 type SetRepositoryPolicyResponse struct {
 	PolicyText     *string `json:"policyText,omitempty" xml:"policyText,omitempty"`
 	RegistryId     *string `json:"registryId,omitempty" xml:"registryId,omitempty"`
 	RepositoryName *string `json:"repositoryName,omitempty" xml:"repositoryName,omitempty"`
 }
 
-// SigningConfiguration is the wire shape SigningConfiguration.
+// SigningConfiguration is the ECR wire shape SigningConfiguration.
 type SigningConfiguration struct {
 	Rules []SigningRule `json:"rules,omitempty" xml:"rules,omitempty"`
 }
 
-// SigningConfigurationNotFoundException is the wire shape SigningConfigurationNotFoundException.
+// SigningConfigurationNotFoundException is the ECR wire error shape SigningConfigurationNotFoundException.
 type SigningConfigurationNotFoundException struct {
 	Message *string `json:"message,omitempty" xml:"message,omitempty"`
 }
 
-// SigningRepositoryFilter is the wire shape SigningRepositoryFilter.
+// SigningRepositoryFilter is the ECR wire shape SigningRepositoryFilter.
 type SigningRepositoryFilter struct {
 	Filter     *string `json:"filter,omitempty" xml:"filter,omitempty"`
 	FilterType *string `json:"filterType,omitempty" xml:"filterType,omitempty"`
 }
 
-// SigningRule is the wire shape SigningRule.
+// SigningRule is the ECR wire shape SigningRule.
 type SigningRule struct {
 	RepositoryFilters []SigningRepositoryFilter `json:"repositoryFilters,omitempty" xml:"repositoryFilters,omitempty"`
 	SigningProfileArn *string                   `json:"signingProfileArn,omitempty" xml:"signingProfileArn,omitempty"`
 }
 
-// StartImageScanRequest is the wire shape StartImageScanRequest.
+// StartImageScanRequest is the ECR wire shape StartImageScanRequest.
 type StartImageScanRequest struct {
 	ImageId        *ImageIdentifier `json:"imageId,omitempty" xml:"imageId,omitempty"`
 	RegistryId     *string          `json:"registryId,omitempty" xml:"registryId,omitempty"`
 	RepositoryName *string          `json:"repositoryName,omitempty" xml:"repositoryName,omitempty"`
 }
 
-// StartImageScanResponse is the wire shape StartImageScanResponse.
+// StartImageScanResponse is the ECR wire shape StartImageScanResponse.
 type StartImageScanResponse struct {
 	ImageId         *ImageIdentifier `json:"imageId,omitempty" xml:"imageId,omitempty"`
 	ImageScanStatus *ImageScanStatus `json:"imageScanStatus,omitempty" xml:"imageScanStatus,omitempty"`
@@ -1488,14 +1485,14 @@ type StartImageScanResponse struct {
 	RepositoryName  *string          `json:"repositoryName,omitempty" xml:"repositoryName,omitempty"`
 }
 
-// StartLifecyclePolicyPreviewRequest is the wire shape StartLifecyclePolicyPreviewRequest.
+// StartLifecyclePolicyPreviewRequest is the ECR wire shape StartLifecyclePolicyPreviewRequest.
 type StartLifecyclePolicyPreviewRequest struct {
 	LifecyclePolicyText *string `json:"lifecyclePolicyText,omitempty" xml:"lifecyclePolicyText,omitempty"`
 	RegistryId          *string `json:"registryId,omitempty" xml:"registryId,omitempty"`
 	RepositoryName      *string `json:"repositoryName,omitempty" xml:"repositoryName,omitempty"`
 }
 
-// StartLifecyclePolicyPreviewResponse is the wire shape StartLifecyclePolicyPreviewResponse.
+// StartLifecyclePolicyPreviewResponse is the ECR wire shape StartLifecyclePolicyPreviewResponse.
 type StartLifecyclePolicyPreviewResponse struct {
 	LifecyclePolicyText *string `json:"lifecyclePolicyText,omitempty" xml:"lifecyclePolicyText,omitempty"`
 	RegistryId          *string `json:"registryId,omitempty" xml:"registryId,omitempty"`
@@ -1503,94 +1500,94 @@ type StartLifecyclePolicyPreviewResponse struct {
 	Status              *string `json:"status,omitempty" xml:"status,omitempty"`
 }
 
-// SubjectIdentifier is the wire shape SubjectIdentifier.
+// SubjectIdentifier is the ECR wire shape SubjectIdentifier.
 type SubjectIdentifier struct {
 	ImageDigest *string `json:"imageDigest,omitempty" xml:"imageDigest,omitempty"`
 }
 
-// Tag is the wire shape Tag.
+// Tag is the ECR wire shape Tag.
 type Tag struct {
 	Key   *string `json:"Key,omitempty" xml:"Key,omitempty"`
 	Value *string `json:"Value,omitempty" xml:"Value,omitempty"`
 }
 
-// TagResourceRequest is the wire shape TagResourceRequest.
+// TagResourceRequest is the ECR wire shape TagResourceRequest.
 type TagResourceRequest struct {
 	ResourceArn *string `json:"resourceArn,omitempty" xml:"resourceArn,omitempty"`
 	Tags        []Tag   `json:"tags,omitempty" xml:"tags,omitempty"`
 }
 
-// TagResourceResponse is the wire shape TagResourceResponse.
+// TagResourceResponse is the ECR wire shape TagResourceResponse.
 type TagResourceResponse struct {
 }
 
-// TemplateAlreadyExistsException is the wire shape TemplateAlreadyExistsException.
+// TemplateAlreadyExistsException is the ECR wire error shape TemplateAlreadyExistsException.
 type TemplateAlreadyExistsException struct {
 	Message *string `json:"message,omitempty" xml:"message,omitempty"`
 }
 
-// TemplateNotFoundException is the wire shape TemplateNotFoundException.
+// TemplateNotFoundException is the ECR wire error shape TemplateNotFoundException.
 type TemplateNotFoundException struct {
 	Message *string `json:"message,omitempty" xml:"message,omitempty"`
 }
 
-// TooManyTagsException is the wire shape TooManyTagsException.
+// TooManyTagsException is the ECR wire error shape TooManyTagsException.
 type TooManyTagsException struct {
 	Message *string `json:"message,omitempty" xml:"message,omitempty"`
 }
 
-// TransitioningImageTotalCount is the wire shape TransitioningImageTotalCount.
+// TransitioningImageTotalCount is the ECR wire shape TransitioningImageTotalCount.
 type TransitioningImageTotalCount struct {
 	ImageTotalCount    *int32  `json:"imageTotalCount,omitempty" xml:"imageTotalCount,omitempty"`
 	TargetStorageClass *string `json:"targetStorageClass,omitempty" xml:"targetStorageClass,omitempty"`
 }
 
-// UnableToAccessSecretException is the wire shape UnableToAccessSecretException.
+// UnableToAccessSecretException is the ECR wire error shape UnableToAccessSecretException.
 type UnableToAccessSecretException struct {
 	Message *string `json:"message,omitempty" xml:"message,omitempty"`
 }
 
-// UnableToDecryptSecretValueException is the wire shape UnableToDecryptSecretValueException.
+// UnableToDecryptSecretValueException is the ECR wire error shape UnableToDecryptSecretValueException.
 type UnableToDecryptSecretValueException struct {
 	Message *string `json:"message,omitempty" xml:"message,omitempty"`
 }
 
-// UnableToGetUpstreamImageException is the wire shape UnableToGetUpstreamImageException.
+// UnableToGetUpstreamImageException is the ECR wire error shape UnableToGetUpstreamImageException.
 type UnableToGetUpstreamImageException struct {
 	Message *string `json:"message,omitempty" xml:"message,omitempty"`
 }
 
-// UnableToGetUpstreamLayerException is the wire shape UnableToGetUpstreamLayerException.
+// UnableToGetUpstreamLayerException is the ECR wire error shape UnableToGetUpstreamLayerException.
 type UnableToGetUpstreamLayerException struct {
 	Message *string `json:"message,omitempty" xml:"message,omitempty"`
 }
 
-// UnableToListUpstreamImageReferrersException is the wire shape UnableToListUpstreamImageReferrersException.
+// UnableToListUpstreamImageReferrersException is the ECR wire error shape UnableToListUpstreamImageReferrersException.
 type UnableToListUpstreamImageReferrersException struct {
 	Message *string `json:"message,omitempty" xml:"message,omitempty"`
 }
 
-// UnsupportedImageTypeException is the wire shape UnsupportedImageTypeException.
+// UnsupportedImageTypeException is the ECR wire error shape UnsupportedImageTypeException.
 type UnsupportedImageTypeException struct {
 	Message *string `json:"message,omitempty" xml:"message,omitempty"`
 }
 
-// UnsupportedUpstreamRegistryException is the wire shape UnsupportedUpstreamRegistryException.
+// UnsupportedUpstreamRegistryException is the ECR wire error shape UnsupportedUpstreamRegistryException.
 type UnsupportedUpstreamRegistryException struct {
 	Message *string `json:"message,omitempty" xml:"message,omitempty"`
 }
 
-// UntagResourceRequest is the wire shape UntagResourceRequest.
+// UntagResourceRequest is the ECR wire shape UntagResourceRequest.
 type UntagResourceRequest struct {
 	ResourceArn *string  `json:"resourceArn,omitempty" xml:"resourceArn,omitempty"`
 	TagKeys     []string `json:"tagKeys,omitempty" xml:"tagKeys,omitempty"`
 }
 
-// UntagResourceResponse is the wire shape UntagResourceResponse.
+// UntagResourceResponse is the ECR wire shape UntagResourceResponse.
 type UntagResourceResponse struct {
 }
 
-// UpdateImageStorageClassRequest is the wire shape UpdateImageStorageClassRequest.
+// UpdateImageStorageClassRequest is the ECR wire shape UpdateImageStorageClassRequest.
 type UpdateImageStorageClassRequest struct {
 	ImageId            *ImageIdentifier `json:"imageId,omitempty" xml:"imageId,omitempty"`
 	RegistryId         *string          `json:"registryId,omitempty" xml:"registryId,omitempty"`
@@ -1598,7 +1595,7 @@ type UpdateImageStorageClassRequest struct {
 	TargetStorageClass *string          `json:"targetStorageClass,omitempty" xml:"targetStorageClass,omitempty"`
 }
 
-// UpdateImageStorageClassResponse is the wire shape UpdateImageStorageClassResponse.
+// UpdateImageStorageClassResponse is the ECR wire shape UpdateImageStorageClassResponse.
 type UpdateImageStorageClassResponse struct {
 	ImageId        *ImageIdentifier `json:"imageId,omitempty" xml:"imageId,omitempty"`
 	ImageStatus    *string          `json:"imageStatus,omitempty" xml:"imageStatus,omitempty"`
@@ -1606,7 +1603,7 @@ type UpdateImageStorageClassResponse struct {
 	RepositoryName *string          `json:"repositoryName,omitempty" xml:"repositoryName,omitempty"`
 }
 
-// UpdatePullThroughCacheRuleRequest is the wire shape UpdatePullThroughCacheRuleRequest.
+// UpdatePullThroughCacheRuleRequest is the ECR wire shape UpdatePullThroughCacheRuleRequest.
 type UpdatePullThroughCacheRuleRequest struct {
 	CredentialArn       *string `json:"credentialArn,omitempty" xml:"credentialArn,omitempty"`
 	CustomRoleArn       *string `json:"customRoleArn,omitempty" xml:"customRoleArn,omitempty"`
@@ -1614,7 +1611,7 @@ type UpdatePullThroughCacheRuleRequest struct {
 	RegistryId          *string `json:"registryId,omitempty" xml:"registryId,omitempty"`
 }
 
-// UpdatePullThroughCacheRuleResponse is the wire shape UpdatePullThroughCacheRuleResponse.
+// UpdatePullThroughCacheRuleResponse is the ECR wire shape UpdatePullThroughCacheRuleResponse.
 type UpdatePullThroughCacheRuleResponse struct {
 	CredentialArn            *string         `json:"credentialArn,omitempty" xml:"credentialArn,omitempty"`
 	CustomRoleArn            *string         `json:"customRoleArn,omitempty" xml:"customRoleArn,omitempty"`
@@ -1624,7 +1621,7 @@ type UpdatePullThroughCacheRuleResponse struct {
 	UpstreamRepositoryPrefix *string         `json:"upstreamRepositoryPrefix,omitempty" xml:"upstreamRepositoryPrefix,omitempty"`
 }
 
-// UpdateRepositoryCreationTemplateRequest is the wire shape UpdateRepositoryCreationTemplateRequest.
+// UpdateRepositoryCreationTemplateRequest is the ECR wire shape UpdateRepositoryCreationTemplateRequest.
 type UpdateRepositoryCreationTemplateRequest struct {
 	AppliedFor                         []string                                              `json:"appliedFor,omitempty" xml:"appliedFor,omitempty"`
 	CustomRoleArn                      *string                                               `json:"customRoleArn,omitempty" xml:"customRoleArn,omitempty"`
@@ -1638,13 +1635,13 @@ type UpdateRepositoryCreationTemplateRequest struct {
 	ResourceTags                       []Tag                                                 `json:"resourceTags,omitempty" xml:"resourceTags,omitempty"`
 }
 
-// UpdateRepositoryCreationTemplateResponse is the wire shape UpdateRepositoryCreationTemplateResponse.
+// UpdateRepositoryCreationTemplateResponse is the ECR wire shape UpdateRepositoryCreationTemplateResponse.
 type UpdateRepositoryCreationTemplateResponse struct {
 	RegistryId                 *string                     `json:"registryId,omitempty" xml:"registryId,omitempty"`
 	RepositoryCreationTemplate *RepositoryCreationTemplate `json:"repositoryCreationTemplate,omitempty" xml:"repositoryCreationTemplate,omitempty"`
 }
 
-// UploadLayerPartRequest is the wire shape UploadLayerPartRequest.
+// UploadLayerPartRequest is the ECR wire shape UploadLayerPartRequest.
 type UploadLayerPartRequest struct {
 	LayerPartBlob  []byte  `json:"layerPartBlob,omitempty" xml:"layerPartBlob,omitempty"`
 	PartFirstByte  *int64  `json:"partFirstByte,omitempty" xml:"partFirstByte,omitempty"`
@@ -1654,7 +1651,7 @@ type UploadLayerPartRequest struct {
 	UploadId       *string `json:"uploadId,omitempty" xml:"uploadId,omitempty"`
 }
 
-// UploadLayerPartResponse is the wire shape UploadLayerPartResponse.
+// UploadLayerPartResponse is the ECR wire shape UploadLayerPartResponse.
 type UploadLayerPartResponse struct {
 	LastByteReceived *int64  `json:"lastByteReceived,omitempty" xml:"lastByteReceived,omitempty"`
 	RegistryId       *string `json:"registryId,omitempty" xml:"registryId,omitempty"`
@@ -1662,18 +1659,18 @@ type UploadLayerPartResponse struct {
 	UploadId         *string `json:"uploadId,omitempty" xml:"uploadId,omitempty"`
 }
 
-// UploadNotFoundException is the wire shape UploadNotFoundException.
+// UploadNotFoundException is the ECR wire error shape UploadNotFoundException.
 type UploadNotFoundException struct {
 	Message *string `json:"message,omitempty" xml:"message,omitempty"`
 }
 
-// ValidatePullThroughCacheRuleRequest is the wire shape ValidatePullThroughCacheRuleRequest.
+// ValidatePullThroughCacheRuleRequest is the ECR wire shape ValidatePullThroughCacheRuleRequest.
 type ValidatePullThroughCacheRuleRequest struct {
 	EcrRepositoryPrefix *string `json:"ecrRepositoryPrefix,omitempty" xml:"ecrRepositoryPrefix,omitempty"`
 	RegistryId          *string `json:"registryId,omitempty" xml:"registryId,omitempty"`
 }
 
-// ValidatePullThroughCacheRuleResponse is the wire shape ValidatePullThroughCacheRuleResponse.
+// ValidatePullThroughCacheRuleResponse is the ECR wire shape ValidatePullThroughCacheRuleResponse.
 type ValidatePullThroughCacheRuleResponse struct {
 	CredentialArn            *string `json:"credentialArn,omitempty" xml:"credentialArn,omitempty"`
 	CustomRoleArn            *string `json:"customRoleArn,omitempty" xml:"customRoleArn,omitempty"`
@@ -1685,12 +1682,12 @@ type ValidatePullThroughCacheRuleResponse struct {
 	UpstreamRepositoryPrefix *string `json:"upstreamRepositoryPrefix,omitempty" xml:"upstreamRepositoryPrefix,omitempty"`
 }
 
-// ValidationException is the wire shape ValidationException.
+// ValidationException is the ECR wire error shape ValidationException.
 type ValidationException struct {
 	Message *string `json:"message,omitempty" xml:"message,omitempty"`
 }
 
-// VulnerablePackage is the wire shape VulnerablePackage.
+// VulnerablePackage is the ECR wire shape VulnerablePackage.
 type VulnerablePackage struct {
 	Arch            *string `json:"arch,omitempty" xml:"arch,omitempty"`
 	Epoch           *int32  `json:"epoch,omitempty" xml:"epoch,omitempty"`
@@ -1703,69 +1700,70 @@ type VulnerablePackage struct {
 	Version         *string `json:"version,omitempty" xml:"version,omitempty"`
 }
 
-// Operations are the operations of the service model.
+// Operations are the operations of the ECR model.
 var Operations = map[string]wire.OperationInfo{
-	"BatchCheckLayerAvailability":             {Input: "BatchCheckLayerAvailabilityRequest", Output: "BatchCheckLayerAvailabilityResponse", HostPrefix: "", Errors: []string{"RepositoryNotFoundException", "InvalidParameterException", "ServerException"}},
-	"BatchDeleteImage":                        {Input: "BatchDeleteImageRequest", Output: "BatchDeleteImageResponse", HostPrefix: "", Errors: []string{"ServerException", "InvalidParameterException", "RepositoryNotFoundException"}},
-	"BatchGetImage":                           {Input: "BatchGetImageRequest", Output: "BatchGetImageResponse", HostPrefix: "", Errors: []string{"ServerException", "InvalidParameterException", "RepositoryNotFoundException", "LimitExceededException", "UnableToGetUpstreamImageException"}},
-	"BatchGetRepositoryScanningConfiguration": {Input: "BatchGetRepositoryScanningConfigurationRequest", Output: "BatchGetRepositoryScanningConfigurationResponse", HostPrefix: "", Errors: []string{"ServerException", "InvalidParameterException", "RepositoryNotFoundException", "ValidationException"}},
-	"CompleteLayerUpload":                     {Input: "CompleteLayerUploadRequest", Output: "CompleteLayerUploadResponse", HostPrefix: "", Errors: []string{"ServerException", "InvalidParameterException", "RepositoryNotFoundException", "UploadNotFoundException", "InvalidLayerException", "LayerPartTooSmallException", "LayerAlreadyExistsException", "EmptyUploadException", "KmsException"}},
-	"CreatePullThroughCacheRule":              {Input: "CreatePullThroughCacheRuleRequest", Output: "CreatePullThroughCacheRuleResponse", HostPrefix: "", Errors: []string{"ServerException", "InvalidParameterException", "ValidationException", "PullThroughCacheRuleAlreadyExistsException", "UnsupportedUpstreamRegistryException", "LimitExceededException", "UnableToAccessSecretException", "SecretNotFoundException", "UnableToDecryptSecretValueException"}},
-	"CreateRepository":                        {Input: "CreateRepositoryRequest", Output: "CreateRepositoryResponse", HostPrefix: "", Errors: []string{"ServerException", "InvalidParameterException", "InvalidTagParameterException", "TooManyTagsException", "RepositoryAlreadyExistsException", "LimitExceededException", "KmsException"}},
-	"CreateRepositoryCreationTemplate":        {Input: "CreateRepositoryCreationTemplateRequest", Output: "CreateRepositoryCreationTemplateResponse", HostPrefix: "", Errors: []string{"ServerException", "ValidationException", "InvalidParameterException", "LimitExceededException", "TemplateAlreadyExistsException"}},
-	"DeleteLifecyclePolicy":                   {Input: "DeleteLifecyclePolicyRequest", Output: "DeleteLifecyclePolicyResponse", HostPrefix: "", Errors: []string{"ServerException", "InvalidParameterException", "RepositoryNotFoundException", "LifecyclePolicyNotFoundException", "ValidationException"}},
-	"DeletePullThroughCacheRule":              {Input: "DeletePullThroughCacheRuleRequest", Output: "DeletePullThroughCacheRuleResponse", HostPrefix: "", Errors: []string{"ServerException", "InvalidParameterException", "ValidationException", "PullThroughCacheRuleNotFoundException"}},
-	"DeleteRegistryPolicy":                    {Input: "DeleteRegistryPolicyRequest", Output: "DeleteRegistryPolicyResponse", HostPrefix: "", Errors: []string{"ServerException", "InvalidParameterException", "RegistryPolicyNotFoundException", "ValidationException"}},
-	"DeleteRepository":                        {Input: "DeleteRepositoryRequest", Output: "DeleteRepositoryResponse", HostPrefix: "", Errors: []string{"ServerException", "InvalidParameterException", "RepositoryNotFoundException", "RepositoryNotEmptyException", "KmsException"}},
-	"DeleteRepositoryCreationTemplate":        {Input: "DeleteRepositoryCreationTemplateRequest", Output: "DeleteRepositoryCreationTemplateResponse", HostPrefix: "", Errors: []string{"ServerException", "ValidationException", "InvalidParameterException", "TemplateNotFoundException"}},
-	"DeleteRepositoryPolicy":                  {Input: "DeleteRepositoryPolicyRequest", Output: "DeleteRepositoryPolicyResponse", HostPrefix: "", Errors: []string{"ServerException", "InvalidParameterException", "RepositoryNotFoundException", "RepositoryPolicyNotFoundException"}},
-	"DeleteSigningConfiguration":              {Input: "DeleteSigningConfigurationRequest", Output: "DeleteSigningConfigurationResponse", HostPrefix: "", Errors: []string{"ServerException", "ValidationException", "SigningConfigurationNotFoundException"}},
-	"DeregisterPullTimeUpdateExclusion":       {Input: "DeregisterPullTimeUpdateExclusionRequest", Output: "DeregisterPullTimeUpdateExclusionResponse", HostPrefix: "", Errors: []string{"InvalidParameterException", "ExclusionNotFoundException", "LimitExceededException", "ValidationException", "ServerException"}},
-	"DescribeImageReplicationStatus":          {Input: "DescribeImageReplicationStatusRequest", Output: "DescribeImageReplicationStatusResponse", HostPrefix: "", Errors: []string{"ServerException", "InvalidParameterException", "ImageNotFoundException", "RepositoryNotFoundException", "ValidationException"}},
-	"DescribeImageScanFindings":               {Input: "DescribeImageScanFindingsRequest", Output: "DescribeImageScanFindingsResponse", HostPrefix: "", Errors: []string{"ServerException", "InvalidParameterException", "RepositoryNotFoundException", "ImageNotFoundException", "ScanNotFoundException", "ValidationException"}},
-	"DescribeImageSigningStatus":              {Input: "DescribeImageSigningStatusRequest", Output: "DescribeImageSigningStatusResponse", HostPrefix: "", Errors: []string{"ServerException", "InvalidParameterException", "ValidationException", "ImageNotFoundException", "RepositoryNotFoundException"}},
-	"DescribeImages":                          {Input: "DescribeImagesRequest", Output: "DescribeImagesResponse", HostPrefix: "", Errors: []string{"ServerException", "InvalidParameterException", "RepositoryNotFoundException", "ImageNotFoundException"}},
-	"DescribePullThroughCacheRules":           {Input: "DescribePullThroughCacheRulesRequest", Output: "DescribePullThroughCacheRulesResponse", HostPrefix: "", Errors: []string{"ServerException", "InvalidParameterException", "ValidationException", "PullThroughCacheRuleNotFoundException"}},
-	"DescribeRegistry":                        {Input: "DescribeRegistryRequest", Output: "DescribeRegistryResponse", HostPrefix: "", Errors: []string{"ServerException", "InvalidParameterException", "ValidationException"}},
-	"DescribeRepositories":                    {Input: "DescribeRepositoriesRequest", Output: "DescribeRepositoriesResponse", HostPrefix: "", Errors: []string{"ServerException", "InvalidParameterException", "RepositoryNotFoundException"}},
-	"DescribeRepositoryCreationTemplates":     {Input: "DescribeRepositoryCreationTemplatesRequest", Output: "DescribeRepositoryCreationTemplatesResponse", HostPrefix: "", Errors: []string{"ServerException", "ValidationException", "InvalidParameterException"}},
-	"GetAccountSetting":                       {Input: "GetAccountSettingRequest", Output: "GetAccountSettingResponse", HostPrefix: "", Errors: []string{"ServerException", "ValidationException", "InvalidParameterException"}},
-	"GetAuthorizationToken":                   {Input: "GetAuthorizationTokenRequest", Output: "GetAuthorizationTokenResponse", HostPrefix: "", Errors: []string{"ServerException", "InvalidParameterException"}},
-	"GetDownloadUrlForLayer":                  {Input: "GetDownloadUrlForLayerRequest", Output: "GetDownloadUrlForLayerResponse", HostPrefix: "", Errors: []string{"ServerException", "InvalidParameterException", "LayersNotFoundException", "LayerInaccessibleException", "RepositoryNotFoundException", "UnableToGetUpstreamLayerException"}},
-	"GetLifecyclePolicy":                      {Input: "GetLifecyclePolicyRequest", Output: "GetLifecyclePolicyResponse", HostPrefix: "", Errors: []string{"ServerException", "InvalidParameterException", "RepositoryNotFoundException", "LifecyclePolicyNotFoundException", "ValidationException"}},
-	"GetLifecyclePolicyPreview":               {Input: "GetLifecyclePolicyPreviewRequest", Output: "GetLifecyclePolicyPreviewResponse", HostPrefix: "", Errors: []string{"ServerException", "InvalidParameterException", "RepositoryNotFoundException", "LifecyclePolicyPreviewNotFoundException", "ValidationException"}},
-	"GetRegistryPolicy":                       {Input: "GetRegistryPolicyRequest", Output: "GetRegistryPolicyResponse", HostPrefix: "", Errors: []string{"ServerException", "InvalidParameterException", "RegistryPolicyNotFoundException", "ValidationException"}},
-	"GetRegistryScanningConfiguration":        {Input: "GetRegistryScanningConfigurationRequest", Output: "GetRegistryScanningConfigurationResponse", HostPrefix: "", Errors: []string{"ServerException", "InvalidParameterException", "ValidationException"}},
-	"GetRepositoryPolicy":                     {Input: "GetRepositoryPolicyRequest", Output: "GetRepositoryPolicyResponse", HostPrefix: "", Errors: []string{"ServerException", "InvalidParameterException", "RepositoryNotFoundException", "RepositoryPolicyNotFoundException"}},
-	"GetSigningConfiguration":                 {Input: "GetSigningConfigurationRequest", Output: "GetSigningConfigurationResponse", HostPrefix: "", Errors: []string{"ServerException", "InvalidParameterException", "ValidationException", "SigningConfigurationNotFoundException"}},
-	"InitiateLayerUpload":                     {Input: "InitiateLayerUploadRequest", Output: "InitiateLayerUploadResponse", HostPrefix: "", Errors: []string{"ServerException", "InvalidParameterException", "RepositoryNotFoundException", "KmsException"}},
-	"ListImageReferrers":                      {Input: "ListImageReferrersRequest", Output: "ListImageReferrersResponse", HostPrefix: "", Errors: []string{"ServerException", "InvalidParameterException", "RepositoryNotFoundException", "ValidationException", "UnableToListUpstreamImageReferrersException"}},
-	"ListImages":                              {Input: "ListImagesRequest", Output: "ListImagesResponse", HostPrefix: "", Errors: []string{"ServerException", "InvalidParameterException", "RepositoryNotFoundException"}},
-	"ListPullTimeUpdateExclusions":            {Input: "ListPullTimeUpdateExclusionsRequest", Output: "ListPullTimeUpdateExclusionsResponse", HostPrefix: "", Errors: []string{"InvalidParameterException", "ValidationException", "LimitExceededException", "ServerException"}},
-	"ListTagsForResource":                     {Input: "ListTagsForResourceRequest", Output: "ListTagsForResourceResponse", HostPrefix: "", Errors: []string{"InvalidParameterException", "RepositoryNotFoundException", "ServerException"}},
-	"PutAccountSetting":                       {Input: "PutAccountSettingRequest", Output: "PutAccountSettingResponse", HostPrefix: "", Errors: []string{"ServerException", "ValidationException", "InvalidParameterException", "LimitExceededException"}},
-	"PutImage":                                {Input: "PutImageRequest", Output: "PutImageResponse", HostPrefix: "", Errors: []string{"ServerException", "InvalidParameterException", "RepositoryNotFoundException", "ImageAlreadyExistsException", "LayersNotFoundException", "ReferencedImagesNotFoundException", "LimitExceededException", "ImageTagAlreadyExistsException", "ImageDigestDoesNotMatchException", "KmsException"}},
-	"PutImageScanningConfiguration":           {Input: "PutImageScanningConfigurationRequest", Output: "PutImageScanningConfigurationResponse", HostPrefix: "", Errors: []string{"ServerException", "InvalidParameterException", "RepositoryNotFoundException", "ValidationException"}},
-	"PutImageTagMutability":                   {Input: "PutImageTagMutabilityRequest", Output: "PutImageTagMutabilityResponse", HostPrefix: "", Errors: []string{"ServerException", "InvalidParameterException", "RepositoryNotFoundException"}},
-	"PutLifecyclePolicy":                      {Input: "PutLifecyclePolicyRequest", Output: "PutLifecyclePolicyResponse", HostPrefix: "", Errors: []string{"ServerException", "InvalidParameterException", "RepositoryNotFoundException", "ValidationException"}},
-	"PutRegistryPolicy":                       {Input: "PutRegistryPolicyRequest", Output: "PutRegistryPolicyResponse", HostPrefix: "", Errors: []string{"ServerException", "InvalidParameterException", "ValidationException"}},
-	"PutRegistryScanningConfiguration":        {Input: "PutRegistryScanningConfigurationRequest", Output: "PutRegistryScanningConfigurationResponse", HostPrefix: "", Errors: []string{"ServerException", "InvalidParameterException", "ValidationException", "BlockedByOrganizationPolicyException"}},
-	"PutReplicationConfiguration":             {Input: "PutReplicationConfigurationRequest", Output: "PutReplicationConfigurationResponse", HostPrefix: "", Errors: []string{"ServerException", "InvalidParameterException", "ValidationException"}},
-	"PutSigningConfiguration":                 {Input: "PutSigningConfigurationRequest", Output: "PutSigningConfigurationResponse", HostPrefix: "", Errors: []string{"ServerException", "InvalidParameterException", "ValidationException"}},
-	"RegisterPullTimeUpdateExclusion":         {Input: "RegisterPullTimeUpdateExclusionRequest", Output: "RegisterPullTimeUpdateExclusionResponse", HostPrefix: "", Errors: []string{"InvalidParameterException", "ExclusionAlreadyExistsException", "LimitExceededException", "ValidationException", "ServerException"}},
-	"SetRepositoryPolicy":                     {Input: "SetRepositoryPolicyRequest", Output: "SetRepositoryPolicyResponse", HostPrefix: "", Errors: []string{"ServerException", "InvalidParameterException", "RepositoryNotFoundException"}},
-	"StartImageScan":                          {Input: "StartImageScanRequest", Output: "StartImageScanResponse", HostPrefix: "", Errors: []string{"ServerException", "InvalidParameterException", "UnsupportedImageTypeException", "LimitExceededException", "RepositoryNotFoundException", "ImageNotFoundException", "ValidationException", "ImageArchivedException"}},
-	"StartLifecyclePolicyPreview":             {Input: "StartLifecyclePolicyPreviewRequest", Output: "StartLifecyclePolicyPreviewResponse", HostPrefix: "", Errors: []string{"ServerException", "InvalidParameterException", "RepositoryNotFoundException", "LifecyclePolicyNotFoundException", "LifecyclePolicyPreviewInProgressException", "ValidationException"}},
-	"TagResource":                             {Input: "TagResourceRequest", Output: "TagResourceResponse", HostPrefix: "", Errors: []string{"InvalidParameterException", "InvalidTagParameterException", "TooManyTagsException", "RepositoryNotFoundException", "ServerException"}},
-	"UntagResource":                           {Input: "UntagResourceRequest", Output: "UntagResourceResponse", HostPrefix: "", Errors: []string{"InvalidParameterException", "InvalidTagParameterException", "TooManyTagsException", "RepositoryNotFoundException", "ServerException"}},
-	"UpdateImageStorageClass":                 {Input: "UpdateImageStorageClassRequest", Output: "UpdateImageStorageClassResponse", HostPrefix: "", Errors: []string{"InvalidParameterException", "ImageNotFoundException", "ImageStorageClassUpdateNotSupportedException", "RepositoryNotFoundException", "ServerException", "ValidationException"}},
-	"UpdatePullThroughCacheRule":              {Input: "UpdatePullThroughCacheRuleRequest", Output: "UpdatePullThroughCacheRuleResponse", HostPrefix: "", Errors: []string{"ServerException", "InvalidParameterException", "ValidationException", "UnableToAccessSecretException", "PullThroughCacheRuleNotFoundException", "SecretNotFoundException", "UnableToDecryptSecretValueException"}},
-	"UpdateRepositoryCreationTemplate":        {Input: "UpdateRepositoryCreationTemplateRequest", Output: "UpdateRepositoryCreationTemplateResponse", HostPrefix: "", Errors: []string{"ServerException", "ValidationException", "InvalidParameterException", "TemplateNotFoundException"}},
-	"UploadLayerPart":                         {Input: "UploadLayerPartRequest", Output: "UploadLayerPartResponse", HostPrefix: "", Errors: []string{"ServerException", "InvalidParameterException", "InvalidLayerPartException", "RepositoryNotFoundException", "UploadNotFoundException", "LimitExceededException", "KmsException"}},
-	"ValidatePullThroughCacheRule":            {Input: "ValidatePullThroughCacheRuleRequest", Output: "ValidatePullThroughCacheRuleResponse", HostPrefix: "", Errors: []string{"ServerException", "InvalidParameterException", "ValidationException", "PullThroughCacheRuleNotFoundException"}},
+	"BatchCheckLayerAvailability":             {Input: "BatchCheckLayerAvailabilityRequest", Output: "BatchCheckLayerAvailabilityResponse", Errors: []string{"RepositoryNotFoundException", "InvalidParameterException", "ServerException"}},
+	"BatchDeleteImage":                        {Input: "BatchDeleteImageRequest", Output: "BatchDeleteImageResponse", Errors: []string{"ServerException", "InvalidParameterException", "RepositoryNotFoundException"}},
+	"BatchGetImage":                           {Input: "BatchGetImageRequest", Output: "BatchGetImageResponse", Errors: []string{"ServerException", "InvalidParameterException", "RepositoryNotFoundException", "LimitExceededException", "UnableToGetUpstreamImageException"}},
+	"BatchGetRepositoryScanningConfiguration": {Input: "BatchGetRepositoryScanningConfigurationRequest", Output: "BatchGetRepositoryScanningConfigurationResponse", Errors: []string{"ServerException", "InvalidParameterException", "RepositoryNotFoundException", "ValidationException"}},
+	"CompleteLayerUpload":                     {Input: "CompleteLayerUploadRequest", Output: "CompleteLayerUploadResponse", Errors: []string{"ServerException", "InvalidParameterException", "RepositoryNotFoundException", "UploadNotFoundException", "InvalidLayerException", "LayerPartTooSmallException", "LayerAlreadyExistsException", "EmptyUploadException", "KmsException"}},
+	"CreatePullThroughCacheRule":              {Input: "CreatePullThroughCacheRuleRequest", Output: "CreatePullThroughCacheRuleResponse", Errors: []string{"ServerException", "InvalidParameterException", "ValidationException", "PullThroughCacheRuleAlreadyExistsException", "UnsupportedUpstreamRegistryException", "LimitExceededException", "UnableToAccessSecretException", "SecretNotFoundException", "UnableToDecryptSecretValueException"}},
+	"CreateRepository":                        {Input: "CreateRepositoryRequest", Output: "CreateRepositoryResponse", Errors: []string{"ServerException", "InvalidParameterException", "InvalidTagParameterException", "TooManyTagsException", "RepositoryAlreadyExistsException", "LimitExceededException", "KmsException"}},
+	"CreateRepositoryCreationTemplate":        {Input: "CreateRepositoryCreationTemplateRequest", Output: "CreateRepositoryCreationTemplateResponse", Errors: []string{"ServerException", "ValidationException", "InvalidParameterException", "LimitExceededException", "TemplateAlreadyExistsException"}},
+	"DeleteLifecyclePolicy":                   {Input: "DeleteLifecyclePolicyRequest", Output: "DeleteLifecyclePolicyResponse", Errors: []string{"ServerException", "InvalidParameterException", "RepositoryNotFoundException", "LifecyclePolicyNotFoundException", "ValidationException"}},
+	"DeletePullThroughCacheRule":              {Input: "DeletePullThroughCacheRuleRequest", Output: "DeletePullThroughCacheRuleResponse", Errors: []string{"ServerException", "InvalidParameterException", "ValidationException", "PullThroughCacheRuleNotFoundException"}},
+	"DeleteRegistryPolicy":                    {Input: "DeleteRegistryPolicyRequest", Output: "DeleteRegistryPolicyResponse", Errors: []string{"ServerException", "InvalidParameterException", "RegistryPolicyNotFoundException", "ValidationException"}},
+	"DeleteRepository":                        {Input: "DeleteRepositoryRequest", Output: "DeleteRepositoryResponse", Errors: []string{"ServerException", "InvalidParameterException", "RepositoryNotFoundException", "RepositoryNotEmptyException", "KmsException"}},
+	"DeleteRepositoryCreationTemplate":        {Input: "DeleteRepositoryCreationTemplateRequest", Output: "DeleteRepositoryCreationTemplateResponse", Errors: []string{"ServerException", "ValidationException", "InvalidParameterException", "TemplateNotFoundException"}},
+	"DeleteRepositoryPolicy":                  {Input: "DeleteRepositoryPolicyRequest", Output: "DeleteRepositoryPolicyResponse", Errors: []string{"ServerException", "InvalidParameterException", "RepositoryNotFoundException", "RepositoryPolicyNotFoundException"}},
+	"DeleteSigningConfiguration":              {Input: "DeleteSigningConfigurationRequest", Output: "DeleteSigningConfigurationResponse", Errors: []string{"ServerException", "ValidationException", "SigningConfigurationNotFoundException"}},
+	"DeregisterPullTimeUpdateExclusion":       {Input: "DeregisterPullTimeUpdateExclusionRequest", Output: "DeregisterPullTimeUpdateExclusionResponse", Errors: []string{"InvalidParameterException", "ExclusionNotFoundException", "LimitExceededException", "ValidationException", "ServerException"}},
+	"DescribeImageReplicationStatus":          {Input: "DescribeImageReplicationStatusRequest", Output: "DescribeImageReplicationStatusResponse", Errors: []string{"ServerException", "InvalidParameterException", "ImageNotFoundException", "RepositoryNotFoundException", "ValidationException"}},
+	"DescribeImageScanFindings":               {Input: "DescribeImageScanFindingsRequest", Output: "DescribeImageScanFindingsResponse", Errors: []string{"ServerException", "InvalidParameterException", "RepositoryNotFoundException", "ImageNotFoundException", "ScanNotFoundException", "ValidationException"}},
+	"DescribeImageSigningStatus":              {Input: "DescribeImageSigningStatusRequest", Output: "DescribeImageSigningStatusResponse", Errors: []string{"ServerException", "InvalidParameterException", "ValidationException", "ImageNotFoundException", "RepositoryNotFoundException"}},
+	"DescribeImages":                          {Input: "DescribeImagesRequest", Output: "DescribeImagesResponse", Errors: []string{"ServerException", "InvalidParameterException", "RepositoryNotFoundException", "ImageNotFoundException"}},
+	"DescribePullThroughCacheRules":           {Input: "DescribePullThroughCacheRulesRequest", Output: "DescribePullThroughCacheRulesResponse", Errors: []string{"ServerException", "InvalidParameterException", "ValidationException", "PullThroughCacheRuleNotFoundException"}},
+	"DescribeRegistry":                        {Input: "DescribeRegistryRequest", Output: "DescribeRegistryResponse", Errors: []string{"ServerException", "InvalidParameterException", "ValidationException"}},
+	"DescribeRepositories":                    {Input: "DescribeRepositoriesRequest", Output: "DescribeRepositoriesResponse", Errors: []string{"ServerException", "InvalidParameterException", "RepositoryNotFoundException"}},
+	"DescribeRepositoryCreationTemplates":     {Input: "DescribeRepositoryCreationTemplatesRequest", Output: "DescribeRepositoryCreationTemplatesResponse", Errors: []string{"ServerException", "ValidationException", "InvalidParameterException"}},
+	"GetAccountSetting":                       {Input: "GetAccountSettingRequest", Output: "GetAccountSettingResponse", Errors: []string{"ServerException", "ValidationException", "InvalidParameterException"}},
+	"GetAuthorizationToken":                   {Input: "GetAuthorizationTokenRequest", Output: "GetAuthorizationTokenResponse", Errors: []string{"ServerException", "InvalidParameterException"}},
+	"GetDownloadUrlForLayer":                  {Input: "GetDownloadUrlForLayerRequest", Output: "GetDownloadUrlForLayerResponse", Errors: []string{"ServerException", "InvalidParameterException", "LayersNotFoundException", "LayerInaccessibleException", "RepositoryNotFoundException", "UnableToGetUpstreamLayerException"}},
+	"GetLifecyclePolicy":                      {Input: "GetLifecyclePolicyRequest", Output: "GetLifecyclePolicyResponse", Errors: []string{"ServerException", "InvalidParameterException", "RepositoryNotFoundException", "LifecyclePolicyNotFoundException", "ValidationException"}},
+	"GetLifecyclePolicyPreview":               {Input: "GetLifecyclePolicyPreviewRequest", Output: "GetLifecyclePolicyPreviewResponse", Errors: []string{"ServerException", "InvalidParameterException", "RepositoryNotFoundException", "LifecyclePolicyPreviewNotFoundException", "ValidationException"}},
+	"GetRegistryPolicy":                       {Input: "GetRegistryPolicyRequest", Output: "GetRegistryPolicyResponse", Errors: []string{"ServerException", "InvalidParameterException", "RegistryPolicyNotFoundException", "ValidationException"}},
+	"GetRegistryScanningConfiguration":        {Input: "GetRegistryScanningConfigurationRequest", Output: "GetRegistryScanningConfigurationResponse", Errors: []string{"ServerException", "InvalidParameterException", "ValidationException"}},
+	"GetRepositoryPolicy":                     {Input: "GetRepositoryPolicyRequest", Output: "GetRepositoryPolicyResponse", Errors: []string{"ServerException", "InvalidParameterException", "RepositoryNotFoundException", "RepositoryPolicyNotFoundException"}},
+	"GetSigningConfiguration":                 {Input: "GetSigningConfigurationRequest", Output: "GetSigningConfigurationResponse", Errors: []string{"ServerException", "InvalidParameterException", "ValidationException", "SigningConfigurationNotFoundException"}},
+	"InitiateLayerUpload":                     {Input: "InitiateLayerUploadRequest", Output: "InitiateLayerUploadResponse", Errors: []string{"ServerException", "InvalidParameterException", "RepositoryNotFoundException", "KmsException"}},
+	"ListImageReferrers":                      {Input: "ListImageReferrersRequest", Output: "ListImageReferrersResponse", Errors: []string{"ServerException", "InvalidParameterException", "RepositoryNotFoundException", "ValidationException", "UnableToListUpstreamImageReferrersException"}},
+	"ListImages":                              {Input: "ListImagesRequest", Output: "ListImagesResponse", Errors: []string{"ServerException", "InvalidParameterException", "RepositoryNotFoundException"}},
+	"ListPullTimeUpdateExclusions":            {Input: "ListPullTimeUpdateExclusionsRequest", Output: "ListPullTimeUpdateExclusionsResponse", Errors: []string{"InvalidParameterException", "ValidationException", "LimitExceededException", "ServerException"}},
+	"ListTagsForResource":                     {Input: "ListTagsForResourceRequest", Output: "ListTagsForResourceResponse", Errors: []string{"InvalidParameterException", "RepositoryNotFoundException", "ServerException"}},
+	"PutAccountSetting":                       {Input: "PutAccountSettingRequest", Output: "PutAccountSettingResponse", Errors: []string{"ServerException", "ValidationException", "InvalidParameterException", "LimitExceededException"}},
+	"PutImage":                                {Input: "PutImageRequest", Output: "PutImageResponse", Errors: []string{"ServerException", "InvalidParameterException", "RepositoryNotFoundException", "ImageAlreadyExistsException", "LayersNotFoundException", "ReferencedImagesNotFoundException", "LimitExceededException", "ImageTagAlreadyExistsException", "ImageDigestDoesNotMatchException", "KmsException"}},
+	"PutImageScanningConfiguration":           {Input: "PutImageScanningConfigurationRequest", Output: "PutImageScanningConfigurationResponse", Errors: []string{"ServerException", "InvalidParameterException", "RepositoryNotFoundException", "ValidationException"}},
+	"PutImageTagMutability":                   {Input: "PutImageTagMutabilityRequest", Output: "PutImageTagMutabilityResponse", Errors: []string{"ServerException", "InvalidParameterException", "RepositoryNotFoundException"}},
+	"PutLifecyclePolicy":                      {Input: "PutLifecyclePolicyRequest", Output: "PutLifecyclePolicyResponse", Errors: []string{"ServerException", "InvalidParameterException", "RepositoryNotFoundException", "ValidationException"}},
+	"PutRegistryPolicy":                       {Input: "PutRegistryPolicyRequest", Output: "PutRegistryPolicyResponse", Errors: []string{"ServerException", "InvalidParameterException", "ValidationException"}},
+	"PutRegistryScanningConfiguration":        {Input: "PutRegistryScanningConfigurationRequest", Output: "PutRegistryScanningConfigurationResponse", Errors: []string{"ServerException", "InvalidParameterException", "ValidationException", "BlockedByOrganizationPolicyException"}},
+	"PutReplicationConfiguration":             {Input: "PutReplicationConfigurationRequest", Output: "PutReplicationConfigurationResponse", Errors: []string{"ServerException", "InvalidParameterException", "ValidationException"}},
+	"PutSigningConfiguration":                 {Input: "PutSigningConfigurationRequest", Output: "PutSigningConfigurationResponse", Errors: []string{"ServerException", "InvalidParameterException", "ValidationException"}},
+	"RegisterPullTimeUpdateExclusion":         {Input: "RegisterPullTimeUpdateExclusionRequest", Output: "RegisterPullTimeUpdateExclusionResponse", Errors: []string{"InvalidParameterException", "ExclusionAlreadyExistsException", "LimitExceededException", "ValidationException", "ServerException"}},
+	"SetRepositoryPolicy":                     {Input: "SetRepositoryPolicyRequest", Output: "SetRepositoryPolicyResponse", Errors: []string{"ServerException", "InvalidParameterException", "RepositoryNotFoundException"}},
+	"StartImageScan":                          {Input: "StartImageScanRequest", Output: "StartImageScanResponse", Errors: []string{"ServerException", "InvalidParameterException", "UnsupportedImageTypeException", "LimitExceededException", "RepositoryNotFoundException", "ImageNotFoundException", "ValidationException", "ImageArchivedException"}},
+	"StartLifecyclePolicyPreview":             {Input: "StartLifecyclePolicyPreviewRequest", Output: "StartLifecyclePolicyPreviewResponse", Errors: []string{"ServerException", "InvalidParameterException", "RepositoryNotFoundException", "LifecyclePolicyNotFoundException", "LifecyclePolicyPreviewInProgressException", "ValidationException"}},
+	"TagResource":                             {Input: "TagResourceRequest", Output: "TagResourceResponse", Errors: []string{"InvalidParameterException", "InvalidTagParameterException", "TooManyTagsException", "RepositoryNotFoundException", "ServerException"}},
+	"UntagResource":                           {Input: "UntagResourceRequest", Output: "UntagResourceResponse", Errors: []string{"InvalidParameterException", "InvalidTagParameterException", "TooManyTagsException", "RepositoryNotFoundException", "ServerException"}},
+	"UpdateImageStorageClass":                 {Input: "UpdateImageStorageClassRequest", Output: "UpdateImageStorageClassResponse", Errors: []string{"InvalidParameterException", "ImageNotFoundException", "ImageStorageClassUpdateNotSupportedException", "RepositoryNotFoundException", "ServerException", "ValidationException"}},
+	"UpdatePullThroughCacheRule":              {Input: "UpdatePullThroughCacheRuleRequest", Output: "UpdatePullThroughCacheRuleResponse", Errors: []string{"ServerException", "InvalidParameterException", "ValidationException", "UnableToAccessSecretException", "PullThroughCacheRuleNotFoundException", "SecretNotFoundException", "UnableToDecryptSecretValueException"}},
+	"UpdateRepositoryCreationTemplate":        {Input: "UpdateRepositoryCreationTemplateRequest", Output: "UpdateRepositoryCreationTemplateResponse", Errors: []string{"ServerException", "ValidationException", "InvalidParameterException", "TemplateNotFoundException"}},
+	"UploadLayerPart":                         {Input: "UploadLayerPartRequest", Output: "UploadLayerPartResponse", Errors: []string{"ServerException", "InvalidParameterException", "InvalidLayerPartException", "RepositoryNotFoundException", "UploadNotFoundException", "LimitExceededException", "KmsException"}},
+	"ValidatePullThroughCacheRule":            {Input: "ValidatePullThroughCacheRuleRequest", Output: "ValidatePullThroughCacheRuleResponse", Errors: []string{"ServerException", "InvalidParameterException", "ValidationException", "PullThroughCacheRuleNotFoundException"}},
 }
 
-// NewInput returns a new zero input of an operation, or nil.
+// NewInput returns a pointer to a new zero input of an operation, or nil
+// for an unknown operation or one without input.
 func NewInput(op string) any {
 	switch op {
 	case "BatchCheckLayerAvailability":
@@ -1888,7 +1886,8 @@ func NewInput(op string) any {
 	return nil
 }
 
-// Errors are the error shapes of the service model.
+// Errors are the error shapes of the ECR model: HTTP status, query error
+// code and whether the error is a server fault.
 var Errors = map[string]wire.ErrorInfo{
 	"BlockedByOrganizationPolicyException":         {Status: 400, Code: "BlockedByOrganizationPolicyException", Fault: false},
 	"EmptyUploadException":                         {Status: 400, Code: "EmptyUploadException", Fault: false},

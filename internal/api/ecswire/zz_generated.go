@@ -8,9 +8,8 @@ import (
 	"github.com/fargo-run/fargo/internal/api/wire"
 )
 
-var _ json.RawMessage
-
-// Service metadata.
+// Service metadata of ECS (SigningName falls back to EndpointPrefix, as
+// the SDKs do).
 const (
 	TargetPrefix   = "AmazonEC2ContainerServiceV20141113"
 	SigningName    = "ecs"
@@ -20,7 +19,7 @@ const (
 	EndpointPrefix = "ecs"
 )
 
-// Values of the enum AcceleratorManufacturer.
+// Values of the ECS enum AcceleratorManufacturer.
 const (
 	AcceleratorManufacturerAmazonWebServices = "amazon-web-services"
 	AcceleratorManufacturerAmd               = "amd"
@@ -29,7 +28,7 @@ const (
 	AcceleratorManufacturerHabana            = "habana"
 )
 
-// Values of the enum AcceleratorName.
+// Values of the ECS enum AcceleratorName.
 const (
 	AcceleratorNameA100          = "a100"
 	AcceleratorNameInferentia    = "inferentia"
@@ -45,20 +44,20 @@ const (
 	AcceleratorNameT4g           = "t4g"
 )
 
-// Values of the enum AcceleratorType.
+// Values of the ECS enum AcceleratorType.
 const (
 	AcceleratorTypeGpu       = "gpu"
 	AcceleratorTypeFpga      = "fpga"
 	AcceleratorTypeInference = "inference"
 )
 
-// Values of the enum AccessType.
+// Values of the ECS enum AccessType.
 const (
 	AccessTypePublic  = "PUBLIC"
 	AccessTypePrivate = "PRIVATE"
 )
 
-// Values of the enum AgentUpdateStatus.
+// Values of the ECS enum AgentUpdateStatus.
 const (
 	AgentUpdateStatusPending  = "PENDING"
 	AgentUpdateStatusStaging  = "STAGING"
@@ -68,64 +67,64 @@ const (
 	AgentUpdateStatusFailed   = "FAILED"
 )
 
-// Values of the enum ApplicationProtocol.
+// Values of the ECS enum ApplicationProtocol.
 const (
 	ApplicationProtocolHttp  = "http"
 	ApplicationProtocolHttp2 = "http2"
 	ApplicationProtocolGrpc  = "grpc"
 )
 
-// Values of the enum AssignPublicIp.
+// Values of the ECS enum AssignPublicIp.
 const (
 	AssignPublicIpEnabled  = "ENABLED"
 	AssignPublicIpDisabled = "DISABLED"
 )
 
-// Values of the enum AutoRepairActionsStatus.
+// Values of the ECS enum AutoRepairActionsStatus.
 const (
 	AutoRepairActionsStatusEnabled  = "ENABLED"
 	AutoRepairActionsStatusDisabled = "DISABLED"
 )
 
-// Values of the enum AvailabilityZoneRebalancing.
+// Values of the ECS enum AvailabilityZoneRebalancing.
 const (
 	AvailabilityZoneRebalancingEnabled  = "ENABLED"
 	AvailabilityZoneRebalancingDisabled = "DISABLED"
 )
 
-// Values of the enum BareMetal.
+// Values of the ECS enum BareMetal.
 const (
 	BareMetalIncluded = "included"
 	BareMetalRequired = "required"
 	BareMetalExcluded = "excluded"
 )
 
-// Values of the enum BurstablePerformance.
+// Values of the ECS enum BurstablePerformance.
 const (
 	BurstablePerformanceIncluded = "included"
 	BurstablePerformanceRequired = "required"
 	BurstablePerformanceExcluded = "excluded"
 )
 
-// Values of the enum CPUArchitecture.
+// Values of the ECS enum CPUArchitecture.
 const (
 	CPUArchitectureX8664 = "X86_64"
 	CPUArchitectureArm64 = "ARM64"
 )
 
-// Values of the enum CapacityOptionType.
+// Values of the ECS enum CapacityOptionType.
 const (
 	CapacityOptionTypeOnDemand = "ON_DEMAND"
 	CapacityOptionTypeSpot     = "SPOT"
 	CapacityOptionTypeReserved = "RESERVED"
 )
 
-// Values of the enum CapacityProviderField.
+// Values of the ECS enum CapacityProviderField.
 const (
 	CapacityProviderFieldTags = "TAGS"
 )
 
-// Values of the enum CapacityProviderStatus.
+// Values of the ECS enum CapacityProviderStatus.
 const (
 	CapacityProviderStatusProvisioning   = "PROVISIONING"
 	CapacityProviderStatusActive         = "ACTIVE"
@@ -133,7 +132,7 @@ const (
 	CapacityProviderStatusInactive       = "INACTIVE"
 )
 
-// Values of the enum CapacityProviderType.
+// Values of the ECS enum CapacityProviderType.
 const (
 	CapacityProviderTypeEc2Autoscaling   = "EC2_AUTOSCALING"
 	CapacityProviderTypeManagedInstances = "MANAGED_INSTANCES"
@@ -141,7 +140,7 @@ const (
 	CapacityProviderTypeFargateSpot      = "FARGATE_SPOT"
 )
 
-// Values of the enum CapacityProviderUpdateStatus.
+// Values of the ECS enum CapacityProviderUpdateStatus.
 const (
 	CapacityProviderUpdateStatusCreateInProgress = "CREATE_IN_PROGRESS"
 	CapacityProviderUpdateStatusCreateComplete   = "CREATE_COMPLETE"
@@ -154,14 +153,14 @@ const (
 	CapacityProviderUpdateStatusUpdateFailed     = "UPDATE_FAILED"
 )
 
-// Values of the enum CapacityReservationPreference.
+// Values of the ECS enum CapacityReservationPreference.
 const (
 	CapacityReservationPreferenceReservationsOnly     = "RESERVATIONS_ONLY"
 	CapacityReservationPreferenceReservationsFirst    = "RESERVATIONS_FIRST"
 	CapacityReservationPreferenceReservationsExcluded = "RESERVATIONS_EXCLUDED"
 )
 
-// Values of the enum ClusterField.
+// Values of the ECS enum ClusterField.
 const (
 	ClusterFieldAttachments    = "ATTACHMENTS"
 	ClusterFieldConfigurations = "CONFIGURATIONS"
@@ -170,12 +169,12 @@ const (
 	ClusterFieldTags           = "TAGS"
 )
 
-// Values of the enum ClusterSettingName.
+// Values of the ECS enum ClusterSettingName.
 const (
 	ClusterSettingNameContainerinsights = "containerInsights"
 )
 
-// Values of the enum Compatibility.
+// Values of the ECS enum Compatibility.
 const (
 	CompatibilityEc2              = "EC2"
 	CompatibilityFargate          = "FARGATE"
@@ -183,13 +182,13 @@ const (
 	CompatibilityManagedInstances = "MANAGED_INSTANCES"
 )
 
-// Values of the enum Connectivity.
+// Values of the ECS enum Connectivity.
 const (
 	ConnectivityConnected    = "CONNECTED"
 	ConnectivityDisconnected = "DISCONNECTED"
 )
 
-// Values of the enum ContainerCondition.
+// Values of the ECS enum ContainerCondition.
 const (
 	ContainerConditionStart    = "START"
 	ContainerConditionComplete = "COMPLETE"
@@ -197,13 +196,13 @@ const (
 	ContainerConditionHealthy  = "HEALTHY"
 )
 
-// Values of the enum ContainerInstanceField.
+// Values of the ECS enum ContainerInstanceField.
 const (
 	ContainerInstanceFieldTags                    = "TAGS"
 	ContainerInstanceFieldContainerInstanceHealth = "CONTAINER_INSTANCE_HEALTH"
 )
 
-// Values of the enum ContainerInstanceStatus.
+// Values of the ECS enum ContainerInstanceStatus.
 const (
 	ContainerInstanceStatusActive             = "ACTIVE"
 	ContainerInstanceStatusDraining           = "DRAINING"
@@ -212,14 +211,14 @@ const (
 	ContainerInstanceStatusRegistrationFailed = "REGISTRATION_FAILED"
 )
 
-// Values of the enum CpuManufacturer.
+// Values of the ECS enum CpuManufacturer.
 const (
 	CpuManufacturerIntel             = "intel"
 	CpuManufacturerAmd               = "amd"
 	CpuManufacturerAmazonWebServices = "amazon-web-services"
 )
 
-// Values of the enum DaemonDeploymentRollbackMonitorsStatus.
+// Values of the ECS enum DaemonDeploymentRollbackMonitorsStatus.
 const (
 	DaemonDeploymentRollbackMonitorsStatusTriggered          = "TRIGGERED"
 	DaemonDeploymentRollbackMonitorsStatusMonitoring         = "MONITORING"
@@ -227,7 +226,7 @@ const (
 	DaemonDeploymentRollbackMonitorsStatusDisabled           = "DISABLED"
 )
 
-// Values of the enum DaemonDeploymentStatus.
+// Values of the ECS enum DaemonDeploymentStatus.
 const (
 	DaemonDeploymentStatusPending            = "PENDING"
 	DaemonDeploymentStatusSuccessful         = "SUCCESSFUL"
@@ -239,51 +238,51 @@ const (
 	DaemonDeploymentStatusRollbackFailed     = "ROLLBACK_FAILED"
 )
 
-// Values of the enum DaemonPropagateTags.
+// Values of the ECS enum DaemonPropagateTags.
 const (
 	DaemonPropagateTagsDaemon = "DAEMON"
 	DaemonPropagateTagsNone   = "NONE"
 )
 
-// Values of the enum DaemonStatus.
+// Values of the ECS enum DaemonStatus.
 const (
 	DaemonStatusActive           = "ACTIVE"
 	DaemonStatusDeleteInProgress = "DELETE_IN_PROGRESS"
 )
 
-// Values of the enum DaemonTaskDefinitionRevisionFilter.
+// Values of the ECS enum DaemonTaskDefinitionRevisionFilter.
 const (
 	DaemonTaskDefinitionRevisionFilterLastRegistered = "LAST_REGISTERED"
 )
 
-// Values of the enum DaemonTaskDefinitionStatus.
+// Values of the ECS enum DaemonTaskDefinitionStatus.
 const (
 	DaemonTaskDefinitionStatusActive           = "ACTIVE"
 	DaemonTaskDefinitionStatusDeleteInProgress = "DELETE_IN_PROGRESS"
 	DaemonTaskDefinitionStatusDeleted          = "DELETED"
 )
 
-// Values of the enum DaemonTaskDefinitionStatusFilter.
+// Values of the ECS enum DaemonTaskDefinitionStatusFilter.
 const (
 	DaemonTaskDefinitionStatusFilterActive           = "ACTIVE"
 	DaemonTaskDefinitionStatusFilterDeleteInProgress = "DELETE_IN_PROGRESS"
 	DaemonTaskDefinitionStatusFilterAll              = "ALL"
 )
 
-// Values of the enum DeploymentControllerType.
+// Values of the ECS enum DeploymentControllerType.
 const (
 	DeploymentControllerTypeEcs        = "ECS"
 	DeploymentControllerTypeCodeDeploy = "CODE_DEPLOY"
 	DeploymentControllerTypeExternal   = "EXTERNAL"
 )
 
-// Values of the enum DeploymentLifecycleHookAction.
+// Values of the ECS enum DeploymentLifecycleHookAction.
 const (
 	DeploymentLifecycleHookActionRollback = "ROLLBACK"
 	DeploymentLifecycleHookActionContinue = "CONTINUE"
 )
 
-// Values of the enum DeploymentLifecycleHookStage.
+// Values of the ECS enum DeploymentLifecycleHookStage.
 const (
 	DeploymentLifecycleHookStageReconcileService           = "RECONCILE_SERVICE"
 	DeploymentLifecycleHookStagePreScaleUp                 = "PRE_SCALE_UP"
@@ -295,7 +294,7 @@ const (
 	DeploymentLifecycleHookStagePostProductionTrafficShift = "POST_PRODUCTION_TRAFFIC_SHIFT"
 )
 
-// Values of the enum DeploymentLifecycleHookStatus.
+// Values of the ECS enum DeploymentLifecycleHookStatus.
 const (
 	DeploymentLifecycleHookStatusAwaitingAction = "AWAITING_ACTION"
 	DeploymentLifecycleHookStatusInProgress     = "IN_PROGRESS"
@@ -304,20 +303,20 @@ const (
 	DeploymentLifecycleHookStatusTimedOut       = "TIMED_OUT"
 )
 
-// Values of the enum DeploymentLifecycleHookTargetType.
+// Values of the ECS enum DeploymentLifecycleHookTargetType.
 const (
 	DeploymentLifecycleHookTargetTypeAwsLambda = "AWS_LAMBDA"
 	DeploymentLifecycleHookTargetTypePause     = "PAUSE"
 )
 
-// Values of the enum DeploymentRolloutState.
+// Values of the ECS enum DeploymentRolloutState.
 const (
 	DeploymentRolloutStateCompleted  = "COMPLETED"
 	DeploymentRolloutStateFailed     = "FAILED"
 	DeploymentRolloutStateInProgress = "IN_PROGRESS"
 )
 
-// Values of the enum DeploymentStrategy.
+// Values of the ECS enum DeploymentStrategy.
 const (
 	DeploymentStrategyRolling   = "ROLLING"
 	DeploymentStrategyBlueGreen = "BLUE_GREEN"
@@ -325,88 +324,88 @@ const (
 	DeploymentStrategyCanary    = "CANARY"
 )
 
-// Values of the enum DesiredStatus.
+// Values of the ECS enum DesiredStatus.
 const (
 	DesiredStatusRunning = "RUNNING"
 	DesiredStatusPending = "PENDING"
 	DesiredStatusStopped = "STOPPED"
 )
 
-// Values of the enum DeviceCgroupPermission.
+// Values of the ECS enum DeviceCgroupPermission.
 const (
 	DeviceCgroupPermissionRead  = "read"
 	DeviceCgroupPermissionWrite = "write"
 	DeviceCgroupPermissionMknod = "mknod"
 )
 
-// Values of the enum EBSResourceType.
+// Values of the ECS enum EBSResourceType.
 const (
 	EBSResourceTypeVolume = "volume"
 )
 
-// Values of the enum EFSAuthorizationConfigIAM.
+// Values of the ECS enum EFSAuthorizationConfigIAM.
 const (
 	EFSAuthorizationConfigIAMEnabled  = "ENABLED"
 	EFSAuthorizationConfigIAMDisabled = "DISABLED"
 )
 
-// Values of the enum EFSTransitEncryption.
+// Values of the ECS enum EFSTransitEncryption.
 const (
 	EFSTransitEncryptionEnabled  = "ENABLED"
 	EFSTransitEncryptionDisabled = "DISABLED"
 )
 
-// Values of the enum EnvironmentFileType.
+// Values of the ECS enum EnvironmentFileType.
 const (
 	EnvironmentFileTypeS3 = "s3"
 )
 
-// Values of the enum ExecuteCommandLogging.
+// Values of the ECS enum ExecuteCommandLogging.
 const (
 	ExecuteCommandLoggingNone     = "NONE"
 	ExecuteCommandLoggingDefault  = "DEFAULT"
 	ExecuteCommandLoggingOverride = "OVERRIDE"
 )
 
-// Values of the enum ExpressGatewayServiceInclude.
+// Values of the ECS enum ExpressGatewayServiceInclude.
 const (
 	ExpressGatewayServiceIncludeTags = "TAGS"
 )
 
-// Values of the enum ExpressGatewayServiceScalingMetric.
+// Values of the ECS enum ExpressGatewayServiceScalingMetric.
 const (
 	ExpressGatewayServiceScalingMetricAverageCpu            = "AVERAGE_CPU"
 	ExpressGatewayServiceScalingMetricAverageMemory         = "AVERAGE_MEMORY"
 	ExpressGatewayServiceScalingMetricRequestCountPerTarget = "REQUEST_COUNT_PER_TARGET"
 )
 
-// Values of the enum ExpressGatewayServiceStatusCode.
+// Values of the ECS enum ExpressGatewayServiceStatusCode.
 const (
 	ExpressGatewayServiceStatusCodeActive   = "ACTIVE"
 	ExpressGatewayServiceStatusCodeDraining = "DRAINING"
 	ExpressGatewayServiceStatusCodeInactive = "INACTIVE"
 )
 
-// Values of the enum FirelensConfigurationType.
+// Values of the ECS enum FirelensConfigurationType.
 const (
 	FirelensConfigurationTypeFluentd   = "fluentd"
 	FirelensConfigurationTypeFluentbit = "fluentbit"
 )
 
-// Values of the enum HealthStatus.
+// Values of the ECS enum HealthStatus.
 const (
 	HealthStatusHealthy   = "HEALTHY"
 	HealthStatusUnhealthy = "UNHEALTHY"
 	HealthStatusUnknown   = "UNKNOWN"
 )
 
-// Values of the enum InstanceGeneration.
+// Values of the ECS enum InstanceGeneration.
 const (
 	InstanceGenerationCurrent  = "current"
 	InstanceGenerationPrevious = "previous"
 )
 
-// Values of the enum InstanceHealthCheckState.
+// Values of the ECS enum InstanceHealthCheckState.
 const (
 	InstanceHealthCheckStateOk               = "OK"
 	InstanceHealthCheckStateImpaired         = "IMPAIRED"
@@ -414,21 +413,21 @@ const (
 	InstanceHealthCheckStateInitializing     = "INITIALIZING"
 )
 
-// Values of the enum InstanceHealthCheckType.
+// Values of the ECS enum InstanceHealthCheckType.
 const (
 	InstanceHealthCheckTypeContainerRuntime   = "CONTAINER_RUNTIME"
 	InstanceHealthCheckTypeAcceleratedCompute = "ACCELERATED_COMPUTE"
 	InstanceHealthCheckTypeDaemon             = "DAEMON"
 )
 
-// Values of the enum IpcMode.
+// Values of the ECS enum IpcMode.
 const (
 	IpcModeHost = "host"
 	IpcModeTask = "task"
 	IpcModeNone = "none"
 )
 
-// Values of the enum LaunchType.
+// Values of the ECS enum LaunchType.
 const (
 	LaunchTypeEc2              = "EC2"
 	LaunchTypeFargate          = "FARGATE"
@@ -436,20 +435,20 @@ const (
 	LaunchTypeManagedInstances = "MANAGED_INSTANCES"
 )
 
-// Values of the enum LocalStorage.
+// Values of the ECS enum LocalStorage.
 const (
 	LocalStorageIncluded = "included"
 	LocalStorageRequired = "required"
 	LocalStorageExcluded = "excluded"
 )
 
-// Values of the enum LocalStorageType.
+// Values of the ECS enum LocalStorageType.
 const (
 	LocalStorageTypeHdd = "hdd"
 	LocalStorageTypeSsd = "ssd"
 )
 
-// Values of the enum LogDriver.
+// Values of the ECS enum LogDriver.
 const (
 	LogDriverJsonFile    = "json-file"
 	LogDriverSyslog      = "syslog"
@@ -461,24 +460,24 @@ const (
 	LogDriverAwsfirelens = "awsfirelens"
 )
 
-// Values of the enum ManagedAgentName.
+// Values of the ECS enum ManagedAgentName.
 const (
 	ManagedAgentNameExecutecommandagent = "ExecuteCommandAgent"
 )
 
-// Values of the enum ManagedDraining.
+// Values of the ECS enum ManagedDraining.
 const (
 	ManagedDrainingEnabled  = "ENABLED"
 	ManagedDrainingDisabled = "DISABLED"
 )
 
-// Values of the enum ManagedInstancesMonitoringOptions.
+// Values of the ECS enum ManagedInstancesMonitoringOptions.
 const (
 	ManagedInstancesMonitoringOptionsBasic    = "BASIC"
 	ManagedInstancesMonitoringOptionsDetailed = "DETAILED"
 )
 
-// Values of the enum ManagedResourceStatus.
+// Values of the ECS enum ManagedResourceStatus.
 const (
 	ManagedResourceStatusProvisioning   = "PROVISIONING"
 	ManagedResourceStatusActive         = "ACTIVE"
@@ -487,19 +486,19 @@ const (
 	ManagedResourceStatusFailed         = "FAILED"
 )
 
-// Values of the enum ManagedScalingStatus.
+// Values of the ECS enum ManagedScalingStatus.
 const (
 	ManagedScalingStatusEnabled  = "ENABLED"
 	ManagedScalingStatusDisabled = "DISABLED"
 )
 
-// Values of the enum ManagedTerminationProtection.
+// Values of the ECS enum ManagedTerminationProtection.
 const (
 	ManagedTerminationProtectionEnabled  = "ENABLED"
 	ManagedTerminationProtectionDisabled = "DISABLED"
 )
 
-// Values of the enum NetworkMode.
+// Values of the ECS enum NetworkMode.
 const (
 	NetworkModeBridge = "bridge"
 	NetworkModeHost   = "host"
@@ -507,7 +506,7 @@ const (
 	NetworkModeNone   = "none"
 )
 
-// Values of the enum OSFamily.
+// Values of the ECS enum OSFamily.
 const (
 	OSFamilyWindowsServer2019Full = "WINDOWS_SERVER_2019_FULL"
 	OSFamilyWindowsServer2019Core = "WINDOWS_SERVER_2019_CORE"
@@ -521,90 +520,90 @@ const (
 	OSFamilyLinux                 = "LINUX"
 )
 
-// Values of the enum PidMode.
+// Values of the ECS enum PidMode.
 const (
 	PidModeHost = "host"
 	PidModeTask = "task"
 )
 
-// Values of the enum PlacementConstraintType.
+// Values of the ECS enum PlacementConstraintType.
 const (
 	PlacementConstraintTypeDistinctinstance = "distinctInstance"
 	PlacementConstraintTypeMemberof         = "memberOf"
 )
 
-// Values of the enum PlacementStrategyType.
+// Values of the ECS enum PlacementStrategyType.
 const (
 	PlacementStrategyTypeRandom  = "random"
 	PlacementStrategyTypeSpread  = "spread"
 	PlacementStrategyTypeBinpack = "binpack"
 )
 
-// Values of the enum PlatformDeviceType.
+// Values of the ECS enum PlatformDeviceType.
 const (
 	PlatformDeviceTypeGpu = "GPU"
 )
 
-// Values of the enum PropagateMITags.
+// Values of the ECS enum PropagateMITags.
 const (
 	PropagateMITagsCapacityProvider = "CAPACITY_PROVIDER"
 	PropagateMITagsNone             = "NONE"
 )
 
-// Values of the enum PropagateTags.
+// Values of the ECS enum PropagateTags.
 const (
 	PropagateTagsTaskDefinition = "TASK_DEFINITION"
 	PropagateTagsService        = "SERVICE"
 	PropagateTagsNone           = "NONE"
 )
 
-// Values of the enum ProxyConfigurationType.
+// Values of the ECS enum ProxyConfigurationType.
 const (
 	ProxyConfigurationTypeAppmesh = "APPMESH"
 )
 
-// Values of the enum ResourceManagementType.
+// Values of the ECS enum ResourceManagementType.
 const (
 	ResourceManagementTypeCustomer = "CUSTOMER"
 	ResourceManagementTypeEcs      = "ECS"
 )
 
-// Values of the enum ResourceType.
+// Values of the ECS enum ResourceType.
 const (
 	ResourceTypeGpu                  = "GPU"
 	ResourceTypeInferenceaccelerator = "InferenceAccelerator"
 )
 
-// Values of the enum ScaleUnit.
+// Values of the ECS enum ScaleUnit.
 const (
 	ScaleUnitPercent = "PERCENT"
 )
 
-// Values of the enum SchedulingStrategy.
+// Values of the ECS enum SchedulingStrategy.
 const (
 	SchedulingStrategyReplica = "REPLICA"
 	SchedulingStrategyDaemon  = "DAEMON"
 )
 
-// Values of the enum Scope.
+// Values of the ECS enum Scope.
 const (
 	ScopeTask   = "task"
 	ScopeShared = "shared"
 )
 
-// Values of the enum ServiceConnectAccessLoggingFormat.
+// Values of the ECS enum ServiceConnectAccessLoggingFormat.
 const (
 	ServiceConnectAccessLoggingFormatText = "TEXT"
 	ServiceConnectAccessLoggingFormatJson = "JSON"
 )
 
-// Values of the enum ServiceConnectIncludeQueryParameters.
+// Values of the ECS enum ServiceConnectIncludeQueryParameters.
 const (
 	ServiceConnectIncludeQueryParametersDisabled = "DISABLED"
 	ServiceConnectIncludeQueryParametersEnabled  = "ENABLED"
 )
 
-// Values of the enum ServiceDeploymentLifecycleStage.
+// Values of the ECS enum ServiceDeploymentLifecycleStage.
 const (
 	ServiceDeploymentLifecycleStageReconcileService           = "RECONCILE_SERVICE"
 	ServiceDeploymentLifecycleStagePreScaleUp                 = "PRE_SCALE_UP"
@@ -618,7 +617,7 @@ const (
 	ServiceDeploymentLifecycleStageCleanUp                    = "CLEAN_UP"
 )
 
-// Values of the enum ServiceDeploymentRollbackMonitorsStatus.
+// Values of the ECS enum ServiceDeploymentRollbackMonitorsStatus.
 const (
 	ServiceDeploymentRollbackMonitorsStatusTriggered          = "TRIGGERED"
 	ServiceDeploymentRollbackMonitorsStatusMonitoring         = "MONITORING"
@@ -626,7 +625,7 @@ const (
 	ServiceDeploymentRollbackMonitorsStatusDisabled           = "DISABLED"
 )
 
-// Values of the enum ServiceDeploymentStatus.
+// Values of the ECS enum ServiceDeploymentStatus.
 const (
 	ServiceDeploymentStatusPending            = "PENDING"
 	ServiceDeploymentStatusSuccessful         = "SUCCESSFUL"
@@ -639,12 +638,12 @@ const (
 	ServiceDeploymentStatusRollbackFailed     = "ROLLBACK_FAILED"
 )
 
-// Values of the enum ServiceField.
+// Values of the ECS enum ServiceField.
 const (
 	ServiceFieldTags = "TAGS"
 )
 
-// Values of the enum SettingName.
+// Values of the ECS enum SettingName.
 const (
 	SettingNameServicelongarnformat            = "serviceLongArnFormat"
 	SettingNameTasklongarnformat               = "taskLongArnFormat"
@@ -659,65 +658,65 @@ const (
 	SettingNameFargateeventwindows             = "fargateEventWindows"
 )
 
-// Values of the enum SettingType.
+// Values of the ECS enum SettingType.
 const (
 	SettingTypeUser       = "user"
 	SettingTypeAwsManaged = "aws_managed"
 )
 
-// Values of the enum SortOrder.
+// Values of the ECS enum SortOrder.
 const (
 	SortOrderAsc  = "ASC"
 	SortOrderDesc = "DESC"
 )
 
-// Values of the enum StabilityStatus.
+// Values of the ECS enum StabilityStatus.
 const (
 	StabilityStatusSteadyState = "STEADY_STATE"
 	StabilityStatusStabilizing = "STABILIZING"
 )
 
-// Values of the enum StopServiceDeploymentStopType.
+// Values of the ECS enum StopServiceDeploymentStopType.
 const (
 	StopServiceDeploymentStopTypeAbort    = "ABORT"
 	StopServiceDeploymentStopTypeRollback = "ROLLBACK"
 )
 
-// Values of the enum TargetType.
+// Values of the ECS enum TargetType.
 const (
 	TargetTypeContainerInstance = "container-instance"
 )
 
-// Values of the enum TaskDefinitionFamilyStatus.
+// Values of the ECS enum TaskDefinitionFamilyStatus.
 const (
 	TaskDefinitionFamilyStatusActive   = "ACTIVE"
 	TaskDefinitionFamilyStatusInactive = "INACTIVE"
 	TaskDefinitionFamilyStatusAll      = "ALL"
 )
 
-// Values of the enum TaskDefinitionField.
+// Values of the ECS enum TaskDefinitionField.
 const (
 	TaskDefinitionFieldTags = "TAGS"
 )
 
-// Values of the enum TaskDefinitionPlacementConstraintType.
+// Values of the ECS enum TaskDefinitionPlacementConstraintType.
 const (
 	TaskDefinitionPlacementConstraintTypeMemberof = "memberOf"
 )
 
-// Values of the enum TaskDefinitionStatus.
+// Values of the ECS enum TaskDefinitionStatus.
 const (
 	TaskDefinitionStatusActive           = "ACTIVE"
 	TaskDefinitionStatusInactive         = "INACTIVE"
 	TaskDefinitionStatusDeleteInProgress = "DELETE_IN_PROGRESS"
 )
 
-// Values of the enum TaskField.
+// Values of the ECS enum TaskField.
 const (
 	TaskFieldTags = "TAGS"
 )
 
-// Values of the enum TaskFilesystemType.
+// Values of the ECS enum TaskFilesystemType.
 const (
 	TaskFilesystemTypeExt3 = "ext3"
 	TaskFilesystemTypeExt4 = "ext4"
@@ -725,12 +724,12 @@ const (
 	TaskFilesystemTypeNtfs = "ntfs"
 )
 
-// Values of the enum TaskSetField.
+// Values of the ECS enum TaskSetField.
 const (
 	TaskSetFieldTags = "TAGS"
 )
 
-// Values of the enum TaskStopCode.
+// Values of the ECS enum TaskStopCode.
 const (
 	TaskStopCodeTaskfailedtostart         = "TaskFailedToStart"
 	TaskStopCodeEssentialcontainerexited  = "EssentialContainerExited"
@@ -740,13 +739,13 @@ const (
 	TaskStopCodeTerminationnotice         = "TerminationNotice"
 )
 
-// Values of the enum TransportProtocol.
+// Values of the ECS enum TransportProtocol.
 const (
 	TransportProtocolTcp = "tcp"
 	TransportProtocolUdp = "udp"
 )
 
-// Values of the enum UlimitName.
+// Values of the ECS enum UlimitName.
 const (
 	UlimitNameCore       = "core"
 	UlimitNameCpu        = "cpu"
@@ -765,30 +764,30 @@ const (
 	UlimitNameStack      = "stack"
 )
 
-// Values of the enum VersionConsistency.
+// Values of the ECS enum VersionConsistency.
 const (
 	VersionConsistencyEnabled  = "enabled"
 	VersionConsistencyDisabled = "disabled"
 )
 
-// AcceleratorCountRequest is the wire shape AcceleratorCountRequest.
+// AcceleratorCountRequest is the ECS wire shape AcceleratorCountRequest.
 type AcceleratorCountRequest struct {
 	Max *int32 `json:"max,omitempty" xml:"max,omitempty"`
 	Min *int32 `json:"min,omitempty" xml:"min,omitempty"`
 }
 
-// AcceleratorTotalMemoryMiBRequest is the wire shape AcceleratorTotalMemoryMiBRequest.
+// AcceleratorTotalMemoryMiBRequest is the ECS wire shape AcceleratorTotalMemoryMiBRequest.
 type AcceleratorTotalMemoryMiBRequest struct {
 	Max *int32 `json:"max,omitempty" xml:"max,omitempty"`
 	Min *int32 `json:"min,omitempty" xml:"min,omitempty"`
 }
 
-// AccessDeniedException is the wire shape AccessDeniedException.
+// AccessDeniedException is the ECS wire error shape AccessDeniedException.
 type AccessDeniedException struct {
 	Message *string `json:"message,omitempty" xml:"message,omitempty"`
 }
 
-// AdvancedConfiguration is the wire shape AdvancedConfiguration.
+// AdvancedConfiguration is the ECS wire shape AdvancedConfiguration.
 type AdvancedConfiguration struct {
 	AlternateTargetGroupArn *string `json:"alternateTargetGroupArn,omitempty" xml:"alternateTargetGroupArn,omitempty"`
 	ProductionListenerRule  *string `json:"productionListenerRule,omitempty" xml:"productionListenerRule,omitempty"`
@@ -796,7 +795,7 @@ type AdvancedConfiguration struct {
 	TestListenerRule        *string `json:"testListenerRule,omitempty" xml:"testListenerRule,omitempty"`
 }
 
-// Attachment is the wire shape Attachment.
+// Attachment is the ECS wire shape Attachment.
 type Attachment struct {
 	Details []KeyValuePair `json:"details,omitempty" xml:"details,omitempty"`
 	Id      *string        `json:"id,omitempty" xml:"id,omitempty"`
@@ -804,13 +803,13 @@ type Attachment struct {
 	Type    *string        `json:"type,omitempty" xml:"type,omitempty"`
 }
 
-// AttachmentStateChange is the wire shape AttachmentStateChange.
+// AttachmentStateChange is the ECS wire shape AttachmentStateChange.
 type AttachmentStateChange struct {
 	AttachmentArn *string `json:"attachmentArn,omitempty" xml:"attachmentArn,omitempty"`
 	Status        *string `json:"status,omitempty" xml:"status,omitempty"`
 }
 
-// Attribute is the wire shape Attribute.
+// Attribute is the ECS wire shape Attribute.
 type Attribute struct {
 	Name       *string `json:"name,omitempty" xml:"name,omitempty"`
 	TargetId   *string `json:"targetId,omitempty" xml:"targetId,omitempty"`
@@ -818,17 +817,17 @@ type Attribute struct {
 	Value      *string `json:"value,omitempty" xml:"value,omitempty"`
 }
 
-// AttributeLimitExceededException is the wire shape AttributeLimitExceededException.
+// AttributeLimitExceededException is the ECS wire error shape AttributeLimitExceededException.
 type AttributeLimitExceededException struct {
 	Message *string `json:"message,omitempty" xml:"message,omitempty"`
 }
 
-// AutoRepairConfiguration is the wire shape AutoRepairConfiguration.
+// AutoRepairConfiguration is the ECS wire shape AutoRepairConfiguration.
 type AutoRepairConfiguration struct {
 	ActionsStatus *string `json:"actionsStatus,omitempty" xml:"actionsStatus,omitempty"`
 }
 
-// AutoScalingGroupProvider is the wire shape AutoScalingGroupProvider.
+// AutoScalingGroupProvider is the ECS wire shape AutoScalingGroupProvider.
 type AutoScalingGroupProvider struct {
 	AutoScalingGroupArn          *string         `json:"autoScalingGroupArn,omitempty" xml:"autoScalingGroupArn,omitempty"`
 	ManagedDraining              *string         `json:"managedDraining,omitempty" xml:"managedDraining,omitempty"`
@@ -836,38 +835,38 @@ type AutoScalingGroupProvider struct {
 	ManagedTerminationProtection *string         `json:"managedTerminationProtection,omitempty" xml:"managedTerminationProtection,omitempty"`
 }
 
-// AutoScalingGroupProviderUpdate is the wire shape AutoScalingGroupProviderUpdate.
+// AutoScalingGroupProviderUpdate is the ECS wire shape AutoScalingGroupProviderUpdate.
 type AutoScalingGroupProviderUpdate struct {
 	ManagedDraining              *string         `json:"managedDraining,omitempty" xml:"managedDraining,omitempty"`
 	ManagedScaling               *ManagedScaling `json:"managedScaling,omitempty" xml:"managedScaling,omitempty"`
 	ManagedTerminationProtection *string         `json:"managedTerminationProtection,omitempty" xml:"managedTerminationProtection,omitempty"`
 }
 
-// AwsVpcConfiguration is the wire shape AwsVpcConfiguration.
+// AwsVpcConfiguration is the ECS wire shape AwsVpcConfiguration.
 type AwsVpcConfiguration struct {
 	AssignPublicIp *string  `json:"assignPublicIp,omitempty" xml:"assignPublicIp,omitempty"`
 	SecurityGroups []string `json:"securityGroups,omitempty" xml:"securityGroups,omitempty"`
 	Subnets        []string `json:"subnets,omitempty" xml:"subnets,omitempty"`
 }
 
-// BaselineEbsBandwidthMbpsRequest is the wire shape BaselineEbsBandwidthMbpsRequest.
+// BaselineEbsBandwidthMbpsRequest is the ECS wire shape BaselineEbsBandwidthMbpsRequest.
 type BaselineEbsBandwidthMbpsRequest struct {
 	Max *int32 `json:"max,omitempty" xml:"max,omitempty"`
 	Min *int32 `json:"min,omitempty" xml:"min,omitempty"`
 }
 
-// BlockedException is the wire shape BlockedException.
+// BlockedException is the ECS wire error shape BlockedException.
 type BlockedException struct {
 	Message *string `json:"message,omitempty" xml:"message,omitempty"`
 }
 
-// CanaryConfiguration is the wire shape CanaryConfiguration.
+// CanaryConfiguration is the ECS wire shape CanaryConfiguration.
 type CanaryConfiguration struct {
 	CanaryBakeTimeInMinutes *int32   `json:"canaryBakeTimeInMinutes,omitempty" xml:"canaryBakeTimeInMinutes,omitempty"`
 	CanaryPercent           *float64 `json:"canaryPercent,omitempty" xml:"canaryPercent,omitempty"`
 }
 
-// CapacityProvider is the wire shape CapacityProvider.
+// CapacityProvider is the ECS wire shape CapacityProvider.
 type CapacityProvider struct {
 	AutoScalingGroupProvider *AutoScalingGroupProvider `json:"autoScalingGroupProvider,omitempty" xml:"autoScalingGroupProvider,omitempty"`
 	CapacityProviderArn      *string                   `json:"capacityProviderArn,omitempty" xml:"capacityProviderArn,omitempty"`
@@ -881,25 +880,25 @@ type CapacityProvider struct {
 	UpdateStatusReason       *string                   `json:"updateStatusReason,omitempty" xml:"updateStatusReason,omitempty"`
 }
 
-// CapacityProviderStrategyItem is the wire shape CapacityProviderStrategyItem.
+// CapacityProviderStrategyItem is the ECS wire shape CapacityProviderStrategyItem.
 type CapacityProviderStrategyItem struct {
 	Base             *int32  `json:"base,omitempty" xml:"base,omitempty"`
 	CapacityProvider *string `json:"capacityProvider,omitempty" xml:"capacityProvider,omitempty"`
 	Weight           *int32  `json:"weight,omitempty" xml:"weight,omitempty"`
 }
 
-// CapacityReservationRequest is the wire shape CapacityReservationRequest.
+// CapacityReservationRequest is the ECS wire shape CapacityReservationRequest.
 type CapacityReservationRequest struct {
 	ReservationGroupArn   *string `json:"reservationGroupArn,omitempty" xml:"reservationGroupArn,omitempty"`
 	ReservationPreference *string `json:"reservationPreference,omitempty" xml:"reservationPreference,omitempty"`
 }
 
-// ClientException is the wire shape ClientException.
+// ClientException is the ECS wire error shape ClientException.
 type ClientException struct {
 	Message *string `json:"message,omitempty" xml:"message,omitempty"`
 }
 
-// Cluster is the wire shape Cluster.
+// Cluster is the ECS wire shape Cluster.
 type Cluster struct {
 	ActiveServicesCount               *int32                         `json:"activeServicesCount,omitempty" xml:"activeServicesCount,omitempty"`
 	Attachments                       []Attachment                   `json:"attachments,omitempty" xml:"attachments,omitempty"`
@@ -919,60 +918,60 @@ type Cluster struct {
 	Tags                              []Tag                          `json:"tags,omitempty" xml:"tags,omitempty"`
 }
 
-// ClusterConfiguration is the wire shape ClusterConfiguration.
+// ClusterConfiguration is the ECS wire shape ClusterConfiguration.
 type ClusterConfiguration struct {
 	ExecuteCommandConfiguration *ExecuteCommandConfiguration `json:"executeCommandConfiguration,omitempty" xml:"executeCommandConfiguration,omitempty"`
 	ManagedStorageConfiguration *ManagedStorageConfiguration `json:"managedStorageConfiguration,omitempty" xml:"managedStorageConfiguration,omitempty"`
 }
 
-// ClusterContainsCapacityProviderException is the wire shape ClusterContainsCapacityProviderException.
+// ClusterContainsCapacityProviderException is the ECS wire error shape ClusterContainsCapacityProviderException.
 type ClusterContainsCapacityProviderException struct {
 	Message *string `json:"message,omitempty" xml:"message,omitempty"`
 }
 
-// ClusterContainsContainerInstancesException is the wire shape ClusterContainsContainerInstancesException.
+// ClusterContainsContainerInstancesException is the ECS wire error shape ClusterContainsContainerInstancesException.
 type ClusterContainsContainerInstancesException struct {
 	Message *string `json:"message,omitempty" xml:"message,omitempty"`
 }
 
-// ClusterContainsServicesException is the wire shape ClusterContainsServicesException.
+// ClusterContainsServicesException is the ECS wire error shape ClusterContainsServicesException.
 type ClusterContainsServicesException struct {
 	Message *string `json:"message,omitempty" xml:"message,omitempty"`
 }
 
-// ClusterContainsTasksException is the wire shape ClusterContainsTasksException.
+// ClusterContainsTasksException is the ECS wire error shape ClusterContainsTasksException.
 type ClusterContainsTasksException struct {
 	Message *string `json:"message,omitempty" xml:"message,omitempty"`
 }
 
-// ClusterNotFoundException is the wire shape ClusterNotFoundException.
+// ClusterNotFoundException is the ECS wire error shape ClusterNotFoundException.
 type ClusterNotFoundException struct {
 	Message *string `json:"message,omitempty" xml:"message,omitempty"`
 }
 
-// ClusterServiceConnectDefaults is the wire shape ClusterServiceConnectDefaults.
+// ClusterServiceConnectDefaults is the ECS wire shape ClusterServiceConnectDefaults.
 type ClusterServiceConnectDefaults struct {
 	Namespace *string `json:"namespace,omitempty" xml:"namespace,omitempty"`
 }
 
-// ClusterServiceConnectDefaultsRequest is the wire shape ClusterServiceConnectDefaultsRequest.
+// ClusterServiceConnectDefaultsRequest is the ECS wire shape ClusterServiceConnectDefaultsRequest.
 type ClusterServiceConnectDefaultsRequest struct {
 	Namespace *string `json:"namespace,omitempty" xml:"namespace,omitempty"`
 }
 
-// ClusterSetting is the wire shape ClusterSetting.
+// ClusterSetting is the ECS wire shape ClusterSetting.
 type ClusterSetting struct {
 	Name  *string `json:"name,omitempty" xml:"name,omitempty"`
 	Value *string `json:"value,omitempty" xml:"value,omitempty"`
 }
 
-// ConflictException is the wire shape ConflictException.
+// ConflictException is the ECS wire error shape ConflictException.
 type ConflictException struct {
 	Message     *string  `json:"message,omitempty" xml:"message,omitempty"`
 	ResourceIds []string `json:"resourceIds,omitempty" xml:"resourceIds,omitempty"`
 }
 
-// Container is the wire shape Container.
+// Container is the ECS wire shape Container.
 type Container struct {
 	ContainerArn      *string            `json:"containerArn,omitempty" xml:"containerArn,omitempty"`
 	Cpu               *string            `json:"cpu,omitempty" xml:"cpu,omitempty"`
@@ -993,7 +992,7 @@ type Container struct {
 	TaskArn           *string            `json:"taskArn,omitempty" xml:"taskArn,omitempty"`
 }
 
-// ContainerDefinition is the wire shape ContainerDefinition.
+// ContainerDefinition is the ECS wire shape ContainerDefinition.
 type ContainerDefinition struct {
 	Command                []string                `json:"command,omitempty" xml:"command,omitempty"`
 	Cpu                    *int32                  `json:"cpu,omitempty" xml:"cpu,omitempty"`
@@ -1039,20 +1038,20 @@ type ContainerDefinition struct {
 	WorkingDirectory       *string                 `json:"workingDirectory,omitempty" xml:"workingDirectory,omitempty"`
 }
 
-// ContainerDependency is the wire shape ContainerDependency.
+// ContainerDependency is the ECS wire shape ContainerDependency.
 type ContainerDependency struct {
 	Condition     *string `json:"condition,omitempty" xml:"condition,omitempty"`
 	ContainerName *string `json:"containerName,omitempty" xml:"containerName,omitempty"`
 }
 
-// ContainerImage is the wire shape ContainerImage.
+// ContainerImage is the ECS wire shape ContainerImage.
 type ContainerImage struct {
 	ContainerName *string `json:"containerName,omitempty" xml:"containerName,omitempty"`
 	Image         *string `json:"image,omitempty" xml:"image,omitempty"`
 	ImageDigest   *string `json:"imageDigest,omitempty" xml:"imageDigest,omitempty"`
 }
 
-// ContainerInstance is the wire shape ContainerInstance.
+// ContainerInstance is the ECS wire shape ContainerInstance.
 type ContainerInstance struct {
 	AgentConnected       *bool                          `json:"agentConnected,omitempty" xml:"agentConnected,omitempty"`
 	AgentUpdateStatus    *string                        `json:"agentUpdateStatus,omitempty" xml:"agentUpdateStatus,omitempty"`
@@ -1074,13 +1073,13 @@ type ContainerInstance struct {
 	VersionInfo          *VersionInfo                   `json:"versionInfo,omitempty" xml:"versionInfo,omitempty"`
 }
 
-// ContainerInstanceHealthStatus is the wire shape ContainerInstanceHealthStatus.
+// ContainerInstanceHealthStatus is the ECS wire shape ContainerInstanceHealthStatus.
 type ContainerInstanceHealthStatus struct {
 	Details       []InstanceHealthCheckResult `json:"details,omitempty" xml:"details,omitempty"`
 	OverallStatus *string                     `json:"overallStatus,omitempty" xml:"overallStatus,omitempty"`
 }
 
-// ContainerOverride is the wire shape ContainerOverride.
+// ContainerOverride is the ECS wire shape ContainerOverride.
 type ContainerOverride struct {
 	Command              []string              `json:"command,omitempty" xml:"command,omitempty"`
 	Cpu                  *int32                `json:"cpu,omitempty" xml:"cpu,omitempty"`
@@ -1092,14 +1091,14 @@ type ContainerOverride struct {
 	ResourceRequirements []ResourceRequirement `json:"resourceRequirements,omitempty" xml:"resourceRequirements,omitempty"`
 }
 
-// ContainerRestartPolicy is the wire shape ContainerRestartPolicy.
+// ContainerRestartPolicy is the ECS wire shape ContainerRestartPolicy.
 type ContainerRestartPolicy struct {
 	Enabled              *bool   `json:"enabled,omitempty" xml:"enabled,omitempty"`
 	IgnoredExitCodes     []int32 `json:"ignoredExitCodes,omitempty" xml:"ignoredExitCodes,omitempty"`
 	RestartAttemptPeriod *int32  `json:"restartAttemptPeriod,omitempty" xml:"restartAttemptPeriod,omitempty"`
 }
 
-// ContainerStateChange is the wire shape ContainerStateChange.
+// ContainerStateChange is the ECS wire shape ContainerStateChange.
 type ContainerStateChange struct {
 	ContainerName   *string          `json:"containerName,omitempty" xml:"containerName,omitempty"`
 	ExitCode        *int32           `json:"exitCode,omitempty" xml:"exitCode,omitempty"`
@@ -1110,19 +1109,19 @@ type ContainerStateChange struct {
 	Status          *string          `json:"status,omitempty" xml:"status,omitempty"`
 }
 
-// ContinueServiceDeploymentRequest is the wire shape ContinueServiceDeploymentRequest.
+// ContinueServiceDeploymentRequest is the ECS wire shape ContinueServiceDeploymentRequest.
 type ContinueServiceDeploymentRequest struct {
 	Action               *string `json:"action,omitempty" xml:"action,omitempty"`
 	HookId               *string `json:"hookId,omitempty" xml:"hookId,omitempty"`
 	ServiceDeploymentArn *string `json:"serviceDeploymentArn,omitempty" xml:"serviceDeploymentArn,omitempty"`
 }
 
-// ContinueServiceDeploymentResponse is the wire shape ContinueServiceDeploymentResponse.
+// ContinueServiceDeploymentResponse is the ECS wire shape ContinueServiceDeploymentResponse.
 type ContinueServiceDeploymentResponse struct {
 	ServiceDeploymentArn *string `json:"serviceDeploymentArn,omitempty" xml:"serviceDeploymentArn,omitempty"`
 }
 
-// CreateCapacityProviderRequest is the wire shape CreateCapacityProviderRequest.
+// CreateCapacityProviderRequest is the ECS wire shape CreateCapacityProviderRequest.
 type CreateCapacityProviderRequest struct {
 	AutoScalingGroupProvider *AutoScalingGroupProvider                    `json:"autoScalingGroupProvider,omitempty" xml:"autoScalingGroupProvider,omitempty"`
 	Cluster                  *string                                      `json:"cluster,omitempty" xml:"cluster,omitempty"`
@@ -1131,12 +1130,12 @@ type CreateCapacityProviderRequest struct {
 	Tags                     []Tag                                        `json:"tags,omitempty" xml:"tags,omitempty"`
 }
 
-// CreateCapacityProviderResponse is the wire shape CreateCapacityProviderResponse.
+// CreateCapacityProviderResponse is the ECS wire shape CreateCapacityProviderResponse.
 type CreateCapacityProviderResponse struct {
 	CapacityProvider *CapacityProvider `json:"capacityProvider,omitempty" xml:"capacityProvider,omitempty"`
 }
 
-// CreateClusterRequest is the wire shape CreateClusterRequest.
+// CreateClusterRequest is the ECS wire shape CreateClusterRequest.
 type CreateClusterRequest struct {
 	CapacityProviders               []string                              `json:"capacityProviders,omitempty" xml:"capacityProviders,omitempty"`
 	ClusterName                     *string                               `json:"clusterName,omitempty" xml:"clusterName,omitempty"`
@@ -1147,12 +1146,12 @@ type CreateClusterRequest struct {
 	Tags                            []Tag                                 `json:"tags,omitempty" xml:"tags,omitempty"`
 }
 
-// CreateClusterResponse is the wire shape CreateClusterResponse.
+// CreateClusterResponse is the ECS wire shape CreateClusterResponse.
 type CreateClusterResponse struct {
 	Cluster *Cluster `json:"cluster,omitempty" xml:"cluster,omitempty"`
 }
 
-// CreateDaemonRequest is the wire shape CreateDaemonRequest.
+// CreateDaemonRequest is the ECS wire shape CreateDaemonRequest.
 type CreateDaemonRequest struct {
 	CapacityProviderArns    []string                       `json:"capacityProviderArns,omitempty" xml:"capacityProviderArns,omitempty"`
 	ClientToken             *string                        `json:"clientToken,omitempty" xml:"clientToken,omitempty"`
@@ -1166,7 +1165,7 @@ type CreateDaemonRequest struct {
 	Tags                    []Tag                          `json:"tags,omitempty" xml:"tags,omitempty"`
 }
 
-// CreateDaemonResponse is the wire shape CreateDaemonResponse.
+// CreateDaemonResponse is the ECS wire shape CreateDaemonResponse.
 type CreateDaemonResponse struct {
 	CreatedAt     *wire.Timestamp `json:"createdAt,omitempty" xml:"createdAt,omitempty"`
 	DaemonArn     *string         `json:"daemonArn,omitempty" xml:"daemonArn,omitempty"`
@@ -1174,7 +1173,7 @@ type CreateDaemonResponse struct {
 	Status        *string         `json:"status,omitempty" xml:"status,omitempty"`
 }
 
-// CreateExpressGatewayServiceRequest is the wire shape CreateExpressGatewayServiceRequest.
+// CreateExpressGatewayServiceRequest is the ECS wire shape CreateExpressGatewayServiceRequest.
 type CreateExpressGatewayServiceRequest struct {
 	Cluster               *string                                    `json:"cluster,omitempty" xml:"cluster,omitempty"`
 	Cpu                   *string                                    `json:"cpu,omitempty" xml:"cpu,omitempty"`
@@ -1190,12 +1189,12 @@ type CreateExpressGatewayServiceRequest struct {
 	TaskRoleArn           *string                                    `json:"taskRoleArn,omitempty" xml:"taskRoleArn,omitempty"`
 }
 
-// CreateExpressGatewayServiceResponse is the wire shape CreateExpressGatewayServiceResponse.
+// CreateExpressGatewayServiceResponse is the ECS wire shape CreateExpressGatewayServiceResponse.
 type CreateExpressGatewayServiceResponse struct {
 	Service *ECSExpressGatewayService `json:"service,omitempty" xml:"service,omitempty"`
 }
 
-// CreateManagedInstancesProviderConfiguration is the wire shape CreateManagedInstancesProviderConfiguration.
+// CreateManagedInstancesProviderConfiguration is the ECS wire shape CreateManagedInstancesProviderConfiguration.
 type CreateManagedInstancesProviderConfiguration struct {
 	AutoRepairConfiguration    *AutoRepairConfiguration    `json:"autoRepairConfiguration,omitempty" xml:"autoRepairConfiguration,omitempty"`
 	InfrastructureOptimization *InfrastructureOptimization `json:"infrastructureOptimization,omitempty" xml:"infrastructureOptimization,omitempty"`
@@ -1204,7 +1203,7 @@ type CreateManagedInstancesProviderConfiguration struct {
 	PropagateTags              *string                     `json:"propagateTags,omitempty" xml:"propagateTags,omitempty"`
 }
 
-// CreateServiceRequest is the wire shape CreateServiceRequest.
+// CreateServiceRequest is the ECS wire shape CreateServiceRequest.
 type CreateServiceRequest struct {
 	AvailabilityZoneRebalancing   *string                        `json:"availabilityZoneRebalancing,omitempty" xml:"availabilityZoneRebalancing,omitempty"`
 	CapacityProviderStrategy      []CapacityProviderStrategyItem `json:"capacityProviderStrategy,omitempty" xml:"capacityProviderStrategy,omitempty"`
@@ -1234,12 +1233,12 @@ type CreateServiceRequest struct {
 	VpcLatticeConfigurations      []VpcLatticeConfiguration      `json:"vpcLatticeConfigurations,omitempty" xml:"vpcLatticeConfigurations,omitempty"`
 }
 
-// CreateServiceResponse is the wire shape CreateServiceResponse.
+// CreateServiceResponse is the ECS wire shape CreateServiceResponse.
 type CreateServiceResponse struct {
 	Service *Service `json:"service,omitempty" xml:"service,omitempty"`
 }
 
-// CreateTaskSetRequest is the wire shape CreateTaskSetRequest.
+// CreateTaskSetRequest is the ECS wire shape CreateTaskSetRequest.
 type CreateTaskSetRequest struct {
 	CapacityProviderStrategy []CapacityProviderStrategyItem `json:"capacityProviderStrategy,omitempty" xml:"capacityProviderStrategy,omitempty"`
 	ClientToken              *string                        `json:"clientToken,omitempty" xml:"clientToken,omitempty"`
@@ -1256,37 +1255,37 @@ type CreateTaskSetRequest struct {
 	TaskDefinition           *string                        `json:"taskDefinition,omitempty" xml:"taskDefinition,omitempty"`
 }
 
-// CreateTaskSetResponse is the wire shape CreateTaskSetResponse.
+// CreateTaskSetResponse is the ECS wire shape CreateTaskSetResponse.
 type CreateTaskSetResponse struct {
 	TaskSet *TaskSet `json:"taskSet,omitempty" xml:"taskSet,omitempty"`
 }
 
-// CreatedAt is the wire shape CreatedAt.
+// CreatedAt is the ECS wire shape CreatedAt.
 type CreatedAt struct {
 	After  *wire.Timestamp `json:"after,omitempty" xml:"after,omitempty"`
 	Before *wire.Timestamp `json:"before,omitempty" xml:"before,omitempty"`
 }
 
-// DaemonAlarmConfiguration is the wire shape DaemonAlarmConfiguration.
+// DaemonAlarmConfiguration is the ECS wire shape DaemonAlarmConfiguration.
 type DaemonAlarmConfiguration struct {
 	AlarmNames []string `json:"alarmNames,omitempty" xml:"alarmNames,omitempty"`
 	Enable     *bool    `json:"enable,omitempty" xml:"enable,omitempty"`
 }
 
-// DaemonCapacityProvider is the wire shape DaemonCapacityProvider.
+// DaemonCapacityProvider is the ECS wire shape DaemonCapacityProvider.
 type DaemonCapacityProvider struct {
 	Arn          *string `json:"arn,omitempty" xml:"arn,omitempty"`
 	RunningCount *int32  `json:"runningCount,omitempty" xml:"runningCount,omitempty"`
 }
 
-// DaemonCircuitBreaker is the wire shape DaemonCircuitBreaker.
+// DaemonCircuitBreaker is the ECS wire shape DaemonCircuitBreaker.
 type DaemonCircuitBreaker struct {
 	FailureCount *int32  `json:"failureCount,omitempty" xml:"failureCount,omitempty"`
 	Status       *string `json:"status,omitempty" xml:"status,omitempty"`
 	Threshold    *int32  `json:"threshold,omitempty" xml:"threshold,omitempty"`
 }
 
-// DaemonContainerDefinition is the wire shape DaemonContainerDefinition.
+// DaemonContainerDefinition is the ECS wire shape DaemonContainerDefinition.
 type DaemonContainerDefinition struct {
 	Command                []string                `json:"command,omitempty" xml:"command,omitempty"`
 	Cpu                    *int32                  `json:"cpu,omitempty" xml:"cpu,omitempty"`
@@ -1319,14 +1318,14 @@ type DaemonContainerDefinition struct {
 	WorkingDirectory       *string                 `json:"workingDirectory,omitempty" xml:"workingDirectory,omitempty"`
 }
 
-// DaemonContainerImage is the wire shape DaemonContainerImage.
+// DaemonContainerImage is the ECS wire shape DaemonContainerImage.
 type DaemonContainerImage struct {
 	ContainerName *string `json:"containerName,omitempty" xml:"containerName,omitempty"`
 	Image         *string `json:"image,omitempty" xml:"image,omitempty"`
 	ImageDigest   *string `json:"imageDigest,omitempty" xml:"imageDigest,omitempty"`
 }
 
-// DaemonDeployment is the wire shape DaemonDeployment.
+// DaemonDeployment is the ECS wire shape DaemonDeployment.
 type DaemonDeployment struct {
 	Alarms                  *DaemonDeploymentAlarms          `json:"alarms,omitempty" xml:"alarms,omitempty"`
 	CircuitBreaker          *DaemonCircuitBreaker            `json:"circuitBreaker,omitempty" xml:"circuitBreaker,omitempty"`
@@ -1344,28 +1343,28 @@ type DaemonDeployment struct {
 	TargetDaemonRevision    *DaemonDeploymentRevisionDetail  `json:"targetDaemonRevision,omitempty" xml:"targetDaemonRevision,omitempty"`
 }
 
-// DaemonDeploymentAlarms is the wire shape DaemonDeploymentAlarms.
+// DaemonDeploymentAlarms is the ECS wire shape DaemonDeploymentAlarms.
 type DaemonDeploymentAlarms struct {
 	AlarmNames          []string `json:"alarmNames,omitempty" xml:"alarmNames,omitempty"`
 	Status              *string  `json:"status,omitempty" xml:"status,omitempty"`
 	TriggeredAlarmNames []string `json:"triggeredAlarmNames,omitempty" xml:"triggeredAlarmNames,omitempty"`
 }
 
-// DaemonDeploymentCapacityProvider is the wire shape DaemonDeploymentCapacityProvider.
+// DaemonDeploymentCapacityProvider is the ECS wire shape DaemonDeploymentCapacityProvider.
 type DaemonDeploymentCapacityProvider struct {
 	Arn                   *string `json:"arn,omitempty" xml:"arn,omitempty"`
 	DrainingInstanceCount *int32  `json:"drainingInstanceCount,omitempty" xml:"drainingInstanceCount,omitempty"`
 	RunningInstanceCount  *int32  `json:"runningInstanceCount,omitempty" xml:"runningInstanceCount,omitempty"`
 }
 
-// DaemonDeploymentConfiguration is the wire shape DaemonDeploymentConfiguration.
+// DaemonDeploymentConfiguration is the ECS wire shape DaemonDeploymentConfiguration.
 type DaemonDeploymentConfiguration struct {
 	Alarms            *DaemonAlarmConfiguration `json:"alarms,omitempty" xml:"alarms,omitempty"`
 	BakeTimeInMinutes *int32                    `json:"bakeTimeInMinutes,omitempty" xml:"bakeTimeInMinutes,omitempty"`
 	DrainPercent      *float64                  `json:"drainPercent,omitempty" xml:"drainPercent,omitempty"`
 }
 
-// DaemonDeploymentRevisionDetail is the wire shape DaemonDeploymentRevisionDetail.
+// DaemonDeploymentRevisionDetail is the ECS wire shape DaemonDeploymentRevisionDetail.
 type DaemonDeploymentRevisionDetail struct {
 	Arn                        *string                            `json:"arn,omitempty" xml:"arn,omitempty"`
 	CapacityProviders          []DaemonDeploymentCapacityProvider `json:"capacityProviders,omitempty" xml:"capacityProviders,omitempty"`
@@ -1373,7 +1372,7 @@ type DaemonDeploymentRevisionDetail struct {
 	TotalRunningInstanceCount  *int32                             `json:"totalRunningInstanceCount,omitempty" xml:"totalRunningInstanceCount,omitempty"`
 }
 
-// DaemonDeploymentSummary is the wire shape DaemonDeploymentSummary.
+// DaemonDeploymentSummary is the ECS wire shape DaemonDeploymentSummary.
 type DaemonDeploymentSummary struct {
 	ClusterArn              *string         `json:"clusterArn,omitempty" xml:"clusterArn,omitempty"`
 	CreatedAt               *wire.Timestamp `json:"createdAt,omitempty" xml:"createdAt,omitempty"`
@@ -1387,7 +1386,7 @@ type DaemonDeploymentSummary struct {
 	TargetDaemonRevisionArn *string         `json:"targetDaemonRevisionArn,omitempty" xml:"targetDaemonRevisionArn,omitempty"`
 }
 
-// DaemonDetail is the wire shape DaemonDetail.
+// DaemonDetail is the ECS wire shape DaemonDetail.
 type DaemonDetail struct {
 	ClusterArn       *string                `json:"clusterArn,omitempty" xml:"clusterArn,omitempty"`
 	CreatedAt        *wire.Timestamp        `json:"createdAt,omitempty" xml:"createdAt,omitempty"`
@@ -1398,7 +1397,7 @@ type DaemonDetail struct {
 	UpdatedAt        *wire.Timestamp        `json:"updatedAt,omitempty" xml:"updatedAt,omitempty"`
 }
 
-// DaemonLinuxParameters is the wire shape DaemonLinuxParameters.
+// DaemonLinuxParameters is the ECS wire shape DaemonLinuxParameters.
 type DaemonLinuxParameters struct {
 	Capabilities       *KernelCapabilities `json:"capabilities,omitempty" xml:"capabilities,omitempty"`
 	Devices            []Device            `json:"devices,omitempty" xml:"devices,omitempty"`
@@ -1406,17 +1405,17 @@ type DaemonLinuxParameters struct {
 	Tmpfs              []Tmpfs             `json:"tmpfs,omitempty" xml:"tmpfs,omitempty"`
 }
 
-// DaemonNotActiveException is the wire shape DaemonNotActiveException.
+// DaemonNotActiveException is the ECS wire error shape DaemonNotActiveException.
 type DaemonNotActiveException struct {
 	Message *string `json:"message,omitempty" xml:"message,omitempty"`
 }
 
-// DaemonNotFoundException is the wire shape DaemonNotFoundException.
+// DaemonNotFoundException is the ECS wire error shape DaemonNotFoundException.
 type DaemonNotFoundException struct {
 	Message *string `json:"message,omitempty" xml:"message,omitempty"`
 }
 
-// DaemonRevision is the wire shape DaemonRevision.
+// DaemonRevision is the ECS wire shape DaemonRevision.
 type DaemonRevision struct {
 	ClusterArn              *string                `json:"clusterArn,omitempty" xml:"clusterArn,omitempty"`
 	ContainerImages         []DaemonContainerImage `json:"containerImages,omitempty" xml:"containerImages,omitempty"`
@@ -1429,14 +1428,14 @@ type DaemonRevision struct {
 	PropagateTags           *string                `json:"propagateTags,omitempty" xml:"propagateTags,omitempty"`
 }
 
-// DaemonRevisionDetail is the wire shape DaemonRevisionDetail.
+// DaemonRevisionDetail is the ECS wire shape DaemonRevisionDetail.
 type DaemonRevisionDetail struct {
 	Arn               *string                  `json:"arn,omitempty" xml:"arn,omitempty"`
 	CapacityProviders []DaemonCapacityProvider `json:"capacityProviders,omitempty" xml:"capacityProviders,omitempty"`
 	TotalRunningCount *int32                   `json:"totalRunningCount,omitempty" xml:"totalRunningCount,omitempty"`
 }
 
-// DaemonRollback is the wire shape DaemonRollback.
+// DaemonRollback is the ECS wire shape DaemonRollback.
 type DaemonRollback struct {
 	Reason                          *string         `json:"reason,omitempty" xml:"reason,omitempty"`
 	RollbackCapacityProviders       []string        `json:"rollbackCapacityProviders,omitempty" xml:"rollbackCapacityProviders,omitempty"`
@@ -1444,7 +1443,7 @@ type DaemonRollback struct {
 	StartedAt                       *wire.Timestamp `json:"startedAt,omitempty" xml:"startedAt,omitempty"`
 }
 
-// DaemonSummary is the wire shape DaemonSummary.
+// DaemonSummary is the ECS wire shape DaemonSummary.
 type DaemonSummary struct {
 	CreatedAt *wire.Timestamp `json:"createdAt,omitempty" xml:"createdAt,omitempty"`
 	DaemonArn *string         `json:"daemonArn,omitempty" xml:"daemonArn,omitempty"`
@@ -1452,7 +1451,7 @@ type DaemonSummary struct {
 	UpdatedAt *wire.Timestamp `json:"updatedAt,omitempty" xml:"updatedAt,omitempty"`
 }
 
-// DaemonTaskDefinition is the wire shape DaemonTaskDefinition.
+// DaemonTaskDefinition is the ECS wire shape DaemonTaskDefinition.
 type DaemonTaskDefinition struct {
 	ContainerDefinitions    []DaemonContainerDefinition `json:"containerDefinitions,omitempty" xml:"containerDefinitions,omitempty"`
 	Cpu                     *string                     `json:"cpu,omitempty" xml:"cpu,omitempty"`
@@ -1469,7 +1468,7 @@ type DaemonTaskDefinition struct {
 	Volumes                 []DaemonVolume              `json:"volumes,omitempty" xml:"volumes,omitempty"`
 }
 
-// DaemonTaskDefinitionSummary is the wire shape DaemonTaskDefinitionSummary.
+// DaemonTaskDefinitionSummary is the ECS wire shape DaemonTaskDefinitionSummary.
 type DaemonTaskDefinitionSummary struct {
 	Arn               *string         `json:"arn,omitempty" xml:"arn,omitempty"`
 	DeleteRequestedAt *wire.Timestamp `json:"deleteRequestedAt,omitempty" xml:"deleteRequestedAt,omitempty"`
@@ -1478,61 +1477,61 @@ type DaemonTaskDefinitionSummary struct {
 	Status            *string         `json:"status,omitempty" xml:"status,omitempty"`
 }
 
-// DaemonVolume is the wire shape DaemonVolume.
+// DaemonVolume is the ECS wire shape DaemonVolume.
 type DaemonVolume struct {
 	Host *HostVolumeProperties `json:"host,omitempty" xml:"host,omitempty"`
 	Name *string               `json:"name,omitempty" xml:"name,omitempty"`
 }
 
-// DeleteAccountSettingRequest is the wire shape DeleteAccountSettingRequest.
+// DeleteAccountSettingRequest is the ECS wire shape DeleteAccountSettingRequest.
 type DeleteAccountSettingRequest struct {
 	Name         *string `json:"name,omitempty" xml:"name,omitempty"`
 	PrincipalArn *string `json:"principalArn,omitempty" xml:"principalArn,omitempty"`
 }
 
-// DeleteAccountSettingResponse is the wire shape DeleteAccountSettingResponse.
+// DeleteAccountSettingResponse is the ECS wire shape DeleteAccountSettingResponse.
 type DeleteAccountSettingResponse struct {
 	Setting *Setting `json:"setting,omitempty" xml:"setting,omitempty"`
 }
 
-// DeleteAttributesRequest is the wire shape DeleteAttributesRequest.
+// DeleteAttributesRequest is the ECS wire shape DeleteAttributesRequest.
 type DeleteAttributesRequest struct {
 	Attributes []Attribute `json:"attributes,omitempty" xml:"attributes,omitempty"`
 	Cluster    *string     `json:"cluster,omitempty" xml:"cluster,omitempty"`
 }
 
-// DeleteAttributesResponse is the wire shape DeleteAttributesResponse.
+// DeleteAttributesResponse is the ECS wire shape DeleteAttributesResponse.
 type DeleteAttributesResponse struct {
 	Attributes []Attribute `json:"attributes,omitempty" xml:"attributes,omitempty"`
 }
 
-// DeleteCapacityProviderRequest is the wire shape DeleteCapacityProviderRequest.
+// DeleteCapacityProviderRequest is the ECS wire shape DeleteCapacityProviderRequest.
 type DeleteCapacityProviderRequest struct {
 	CapacityProvider *string `json:"capacityProvider,omitempty" xml:"capacityProvider,omitempty"`
 	Cluster          *string `json:"cluster,omitempty" xml:"cluster,omitempty"`
 }
 
-// DeleteCapacityProviderResponse is the wire shape DeleteCapacityProviderResponse.
+// DeleteCapacityProviderResponse is the ECS wire shape DeleteCapacityProviderResponse.
 type DeleteCapacityProviderResponse struct {
 	CapacityProvider *CapacityProvider `json:"capacityProvider,omitempty" xml:"capacityProvider,omitempty"`
 }
 
-// DeleteClusterRequest is the wire shape DeleteClusterRequest.
+// DeleteClusterRequest is the ECS wire shape DeleteClusterRequest.
 type DeleteClusterRequest struct {
 	Cluster *string `json:"cluster,omitempty" xml:"cluster,omitempty"`
 }
 
-// DeleteClusterResponse is the wire shape DeleteClusterResponse.
+// DeleteClusterResponse is the ECS wire shape DeleteClusterResponse.
 type DeleteClusterResponse struct {
 	Cluster *Cluster `json:"cluster,omitempty" xml:"cluster,omitempty"`
 }
 
-// DeleteDaemonRequest is the wire shape DeleteDaemonRequest.
+// DeleteDaemonRequest is the ECS wire shape DeleteDaemonRequest.
 type DeleteDaemonRequest struct {
 	DaemonArn *string `json:"daemonArn,omitempty" xml:"daemonArn,omitempty"`
 }
 
-// DeleteDaemonResponse is the wire shape DeleteDaemonResponse.
+// DeleteDaemonResponse is the ECS wire shape DeleteDaemonResponse.
 type DeleteDaemonResponse struct {
 	CreatedAt     *wire.Timestamp `json:"createdAt,omitempty" xml:"createdAt,omitempty"`
 	DaemonArn     *string         `json:"daemonArn,omitempty" xml:"daemonArn,omitempty"`
@@ -1541,50 +1540,50 @@ type DeleteDaemonResponse struct {
 	UpdatedAt     *wire.Timestamp `json:"updatedAt,omitempty" xml:"updatedAt,omitempty"`
 }
 
-// DeleteDaemonTaskDefinitionRequest is the wire shape DeleteDaemonTaskDefinitionRequest.
+// DeleteDaemonTaskDefinitionRequest is the ECS wire shape DeleteDaemonTaskDefinitionRequest.
 type DeleteDaemonTaskDefinitionRequest struct {
 	DaemonTaskDefinition *string `json:"daemonTaskDefinition,omitempty" xml:"daemonTaskDefinition,omitempty"`
 }
 
-// DeleteDaemonTaskDefinitionResponse is the wire shape DeleteDaemonTaskDefinitionResponse.
+// DeleteDaemonTaskDefinitionResponse is the ECS wire shape DeleteDaemonTaskDefinitionResponse.
 type DeleteDaemonTaskDefinitionResponse struct {
 	DaemonTaskDefinitionArn *string `json:"daemonTaskDefinitionArn,omitempty" xml:"daemonTaskDefinitionArn,omitempty"`
 }
 
-// DeleteExpressGatewayServiceRequest is the wire shape DeleteExpressGatewayServiceRequest.
+// DeleteExpressGatewayServiceRequest is the ECS wire shape DeleteExpressGatewayServiceRequest.
 type DeleteExpressGatewayServiceRequest struct {
 	ServiceArn *string `json:"serviceArn,omitempty" xml:"serviceArn,omitempty"`
 }
 
-// DeleteExpressGatewayServiceResponse is the wire shape DeleteExpressGatewayServiceResponse.
+// DeleteExpressGatewayServiceResponse is the ECS wire shape DeleteExpressGatewayServiceResponse.
 type DeleteExpressGatewayServiceResponse struct {
 	Service *ECSExpressGatewayService `json:"service,omitempty" xml:"service,omitempty"`
 }
 
-// DeleteServiceRequest is the wire shape DeleteServiceRequest.
+// DeleteServiceRequest is the ECS wire shape DeleteServiceRequest.
 type DeleteServiceRequest struct {
 	Cluster *string `json:"cluster,omitempty" xml:"cluster,omitempty"`
 	Force   *bool   `json:"force,omitempty" xml:"force,omitempty"`
 	Service *string `json:"service,omitempty" xml:"service,omitempty"`
 }
 
-// DeleteServiceResponse is the wire shape DeleteServiceResponse.
+// DeleteServiceResponse is the ECS wire shape DeleteServiceResponse.
 type DeleteServiceResponse struct {
 	Service *Service `json:"service,omitempty" xml:"service,omitempty"`
 }
 
-// DeleteTaskDefinitionsRequest is the wire shape DeleteTaskDefinitionsRequest.
+// DeleteTaskDefinitionsRequest is the ECS wire shape DeleteTaskDefinitionsRequest.
 type DeleteTaskDefinitionsRequest struct {
 	TaskDefinitions []string `json:"taskDefinitions,omitempty" xml:"taskDefinitions,omitempty"`
 }
 
-// DeleteTaskDefinitionsResponse is the wire shape DeleteTaskDefinitionsResponse.
+// DeleteTaskDefinitionsResponse is the ECS wire shape DeleteTaskDefinitionsResponse.
 type DeleteTaskDefinitionsResponse struct {
 	Failures        []Failure        `json:"failures,omitempty" xml:"failures,omitempty"`
 	TaskDefinitions []TaskDefinition `json:"taskDefinitions,omitempty" xml:"taskDefinitions,omitempty"`
 }
 
-// DeleteTaskSetRequest is the wire shape DeleteTaskSetRequest.
+// DeleteTaskSetRequest is the ECS wire shape DeleteTaskSetRequest.
 type DeleteTaskSetRequest struct {
 	Cluster *string `json:"cluster,omitempty" xml:"cluster,omitempty"`
 	Force   *bool   `json:"force,omitempty" xml:"force,omitempty"`
@@ -1592,12 +1591,12 @@ type DeleteTaskSetRequest struct {
 	TaskSet *string `json:"taskSet,omitempty" xml:"taskSet,omitempty"`
 }
 
-// DeleteTaskSetResponse is the wire shape DeleteTaskSetResponse.
+// DeleteTaskSetResponse is the ECS wire shape DeleteTaskSetResponse.
 type DeleteTaskSetResponse struct {
 	TaskSet *TaskSet `json:"taskSet,omitempty" xml:"taskSet,omitempty"`
 }
 
-// Deployment is the wire shape Deployment.
+// Deployment is the ECS wire shape Deployment.
 type Deployment struct {
 	CapacityProviderStrategy    []CapacityProviderStrategyItem  `json:"capacityProviderStrategy,omitempty" xml:"capacityProviderStrategy,omitempty"`
 	CreatedAt                   *wire.Timestamp                 `json:"createdAt,omitempty" xml:"createdAt,omitempty"`
@@ -1622,20 +1621,20 @@ type Deployment struct {
 	VpcLatticeConfigurations    []VpcLatticeConfiguration       `json:"vpcLatticeConfigurations,omitempty" xml:"vpcLatticeConfigurations,omitempty"`
 }
 
-// DeploymentAlarms is the wire shape DeploymentAlarms.
+// DeploymentAlarms is the ECS wire shape DeploymentAlarms.
 type DeploymentAlarms struct {
 	AlarmNames []string `json:"alarmNames,omitempty" xml:"alarmNames,omitempty"`
 	Enable     *bool    `json:"enable,omitempty" xml:"enable,omitempty"`
 	Rollback   *bool    `json:"rollback,omitempty" xml:"rollback,omitempty"`
 }
 
-// DeploymentCircuitBreaker is the wire shape DeploymentCircuitBreaker.
+// DeploymentCircuitBreaker is the ECS wire shape DeploymentCircuitBreaker.
 type DeploymentCircuitBreaker struct {
 	Enable   *bool `json:"enable,omitempty" xml:"enable,omitempty"`
 	Rollback *bool `json:"rollback,omitempty" xml:"rollback,omitempty"`
 }
 
-// DeploymentConfiguration is the wire shape DeploymentConfiguration.
+// DeploymentConfiguration is the ECS wire shape DeploymentConfiguration.
 type DeploymentConfiguration struct {
 	Alarms                   *DeploymentAlarms         `json:"alarms,omitempty" xml:"alarms,omitempty"`
 	BakeTimeInMinutes        *int32                    `json:"bakeTimeInMinutes,omitempty" xml:"bakeTimeInMinutes,omitempty"`
@@ -1648,19 +1647,19 @@ type DeploymentConfiguration struct {
 	Strategy                 *string                   `json:"strategy,omitempty" xml:"strategy,omitempty"`
 }
 
-// DeploymentController is the wire shape DeploymentController.
+// DeploymentController is the ECS wire shape DeploymentController.
 type DeploymentController struct {
 	Type *string `json:"type,omitempty" xml:"type,omitempty"`
 }
 
-// DeploymentEphemeralStorage is the wire shape DeploymentEphemeralStorage.
+// DeploymentEphemeralStorage is the ECS wire shape DeploymentEphemeralStorage.
 type DeploymentEphemeralStorage struct {
 	KmsKeyId *string `json:"kmsKeyId,omitempty" xml:"kmsKeyId,omitempty"`
 }
 
-// DeploymentLifecycleHook is the wire shape DeploymentLifecycleHook.
+// DeploymentLifecycleHook is the ECS wire shape DeploymentLifecycleHook.
 type DeploymentLifecycleHook struct {
-	HookDetails          *HookDetails                                 `json:"hookDetails,omitempty" xml:"hookDetails,omitempty"`
+	HookDetails          json.RawMessage                              `json:"hookDetails,omitempty" xml:"hookDetails,omitempty"`
 	HookTargetArn        *string                                      `json:"hookTargetArn,omitempty" xml:"hookTargetArn,omitempty"`
 	LifecycleStages      []string                                     `json:"lifecycleStages,omitempty" xml:"lifecycleStages,omitempty"`
 	RoleArn              *string                                      `json:"roleArn,omitempty" xml:"roleArn,omitempty"`
@@ -1668,7 +1667,7 @@ type DeploymentLifecycleHook struct {
 	TimeoutConfiguration *DeploymentLifecycleHookTimeoutConfiguration `json:"timeoutConfiguration,omitempty" xml:"timeoutConfiguration,omitempty"`
 }
 
-// DeploymentLifecycleHookDetail is the wire shape DeploymentLifecycleHookDetail.
+// DeploymentLifecycleHookDetail is the ECS wire shape DeploymentLifecycleHookDetail.
 type DeploymentLifecycleHookDetail struct {
 	ExpiresAt     *wire.Timestamp `json:"expiresAt,omitempty" xml:"expiresAt,omitempty"`
 	HookId        *string         `json:"hookId,omitempty" xml:"hookId,omitempty"`
@@ -1678,35 +1677,35 @@ type DeploymentLifecycleHookDetail struct {
 	TimeoutAction *string         `json:"timeoutAction,omitempty" xml:"timeoutAction,omitempty"`
 }
 
-// DeploymentLifecycleHookTimeoutConfiguration is the wire shape DeploymentLifecycleHookTimeoutConfiguration.
+// DeploymentLifecycleHookTimeoutConfiguration is the ECS wire shape DeploymentLifecycleHookTimeoutConfiguration.
 type DeploymentLifecycleHookTimeoutConfiguration struct {
 	Action           *string `json:"action,omitempty" xml:"action,omitempty"`
 	TimeoutInMinutes *int32  `json:"timeoutInMinutes,omitempty" xml:"timeoutInMinutes,omitempty"`
 }
 
-// DeregisterContainerInstanceRequest is the wire shape DeregisterContainerInstanceRequest.
+// DeregisterContainerInstanceRequest is the ECS wire shape DeregisterContainerInstanceRequest.
 type DeregisterContainerInstanceRequest struct {
 	Cluster           *string `json:"cluster,omitempty" xml:"cluster,omitempty"`
 	ContainerInstance *string `json:"containerInstance,omitempty" xml:"containerInstance,omitempty"`
 	Force             *bool   `json:"force,omitempty" xml:"force,omitempty"`
 }
 
-// DeregisterContainerInstanceResponse is the wire shape DeregisterContainerInstanceResponse.
+// DeregisterContainerInstanceResponse is the ECS wire shape DeregisterContainerInstanceResponse.
 type DeregisterContainerInstanceResponse struct {
 	ContainerInstance *ContainerInstance `json:"containerInstance,omitempty" xml:"containerInstance,omitempty"`
 }
 
-// DeregisterTaskDefinitionRequest is the wire shape DeregisterTaskDefinitionRequest.
+// DeregisterTaskDefinitionRequest is the ECS wire shape DeregisterTaskDefinitionRequest.
 type DeregisterTaskDefinitionRequest struct {
 	TaskDefinition *string `json:"taskDefinition,omitempty" xml:"taskDefinition,omitempty"`
 }
 
-// DeregisterTaskDefinitionResponse is the wire shape DeregisterTaskDefinitionResponse.
+// DeregisterTaskDefinitionResponse is the ECS wire shape DeregisterTaskDefinitionResponse.
 type DeregisterTaskDefinitionResponse struct {
 	TaskDefinition *TaskDefinition `json:"taskDefinition,omitempty" xml:"taskDefinition,omitempty"`
 }
 
-// DescribeCapacityProvidersRequest is the wire shape DescribeCapacityProvidersRequest.
+// DescribeCapacityProvidersRequest is the ECS wire shape DescribeCapacityProvidersRequest.
 type DescribeCapacityProvidersRequest struct {
 	CapacityProviders []string `json:"capacityProviders,omitempty" xml:"capacityProviders,omitempty"`
 	Cluster           *string  `json:"cluster,omitempty" xml:"cluster,omitempty"`
@@ -1715,139 +1714,139 @@ type DescribeCapacityProvidersRequest struct {
 	NextToken         *string  `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
 }
 
-// DescribeCapacityProvidersResponse is the wire shape DescribeCapacityProvidersResponse.
+// DescribeCapacityProvidersResponse is the ECS wire shape DescribeCapacityProvidersResponse.
 type DescribeCapacityProvidersResponse struct {
 	CapacityProviders []CapacityProvider `json:"capacityProviders,omitempty" xml:"capacityProviders,omitempty"`
 	Failures          []Failure          `json:"failures,omitempty" xml:"failures,omitempty"`
 	NextToken         *string            `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
 }
 
-// DescribeClustersRequest is the wire shape DescribeClustersRequest.
+// DescribeClustersRequest is the ECS wire shape DescribeClustersRequest.
 type DescribeClustersRequest struct {
 	Clusters []string `json:"clusters,omitempty" xml:"clusters,omitempty"`
 	Include  []string `json:"include,omitempty" xml:"include,omitempty"`
 }
 
-// DescribeClustersResponse is the wire shape DescribeClustersResponse.
+// DescribeClustersResponse is the ECS wire shape DescribeClustersResponse.
 type DescribeClustersResponse struct {
 	Clusters []Cluster `json:"clusters,omitempty" xml:"clusters,omitempty"`
 	Failures []Failure `json:"failures,omitempty" xml:"failures,omitempty"`
 }
 
-// DescribeContainerInstancesRequest is the wire shape DescribeContainerInstancesRequest.
+// DescribeContainerInstancesRequest is the ECS wire shape DescribeContainerInstancesRequest.
 type DescribeContainerInstancesRequest struct {
 	Cluster            *string  `json:"cluster,omitempty" xml:"cluster,omitempty"`
 	ContainerInstances []string `json:"containerInstances,omitempty" xml:"containerInstances,omitempty"`
 	Include            []string `json:"include,omitempty" xml:"include,omitempty"`
 }
 
-// DescribeContainerInstancesResponse is the wire shape DescribeContainerInstancesResponse.
+// DescribeContainerInstancesResponse is the ECS wire shape DescribeContainerInstancesResponse.
 type DescribeContainerInstancesResponse struct {
 	ContainerInstances []ContainerInstance `json:"containerInstances,omitempty" xml:"containerInstances,omitempty"`
 	Failures           []Failure           `json:"failures,omitempty" xml:"failures,omitempty"`
 }
 
-// DescribeDaemonDeploymentsRequest is the wire shape DescribeDaemonDeploymentsRequest.
+// DescribeDaemonDeploymentsRequest is the ECS wire shape DescribeDaemonDeploymentsRequest.
 type DescribeDaemonDeploymentsRequest struct {
 	DaemonDeploymentArns []string `json:"daemonDeploymentArns,omitempty" xml:"daemonDeploymentArns,omitempty"`
 }
 
-// DescribeDaemonDeploymentsResponse is the wire shape DescribeDaemonDeploymentsResponse.
+// DescribeDaemonDeploymentsResponse is the ECS wire shape DescribeDaemonDeploymentsResponse.
 type DescribeDaemonDeploymentsResponse struct {
 	DaemonDeployments []DaemonDeployment `json:"daemonDeployments,omitempty" xml:"daemonDeployments,omitempty"`
 	Failures          []Failure          `json:"failures,omitempty" xml:"failures,omitempty"`
 }
 
-// DescribeDaemonRequest is the wire shape DescribeDaemonRequest.
+// DescribeDaemonRequest is the ECS wire shape DescribeDaemonRequest.
 type DescribeDaemonRequest struct {
 	DaemonArn *string `json:"daemonArn,omitempty" xml:"daemonArn,omitempty"`
 }
 
-// DescribeDaemonResponse is the wire shape DescribeDaemonResponse.
+// DescribeDaemonResponse is the ECS wire shape DescribeDaemonResponse.
 type DescribeDaemonResponse struct {
 	Daemon *DaemonDetail `json:"daemon,omitempty" xml:"daemon,omitempty"`
 }
 
-// DescribeDaemonRevisionsRequest is the wire shape DescribeDaemonRevisionsRequest.
+// DescribeDaemonRevisionsRequest is the ECS wire shape DescribeDaemonRevisionsRequest.
 type DescribeDaemonRevisionsRequest struct {
 	DaemonRevisionArns []string `json:"daemonRevisionArns,omitempty" xml:"daemonRevisionArns,omitempty"`
 }
 
-// DescribeDaemonRevisionsResponse is the wire shape DescribeDaemonRevisionsResponse.
+// DescribeDaemonRevisionsResponse is the ECS wire shape DescribeDaemonRevisionsResponse.
 type DescribeDaemonRevisionsResponse struct {
 	DaemonRevisions []DaemonRevision `json:"daemonRevisions,omitempty" xml:"daemonRevisions,omitempty"`
 	Failures        []Failure        `json:"failures,omitempty" xml:"failures,omitempty"`
 }
 
-// DescribeDaemonTaskDefinitionRequest is the wire shape DescribeDaemonTaskDefinitionRequest.
+// DescribeDaemonTaskDefinitionRequest is the ECS wire shape DescribeDaemonTaskDefinitionRequest.
 type DescribeDaemonTaskDefinitionRequest struct {
 	DaemonTaskDefinition *string `json:"daemonTaskDefinition,omitempty" xml:"daemonTaskDefinition,omitempty"`
 }
 
-// DescribeDaemonTaskDefinitionResponse is the wire shape DescribeDaemonTaskDefinitionResponse.
+// DescribeDaemonTaskDefinitionResponse is the ECS wire shape DescribeDaemonTaskDefinitionResponse.
 type DescribeDaemonTaskDefinitionResponse struct {
 	DaemonTaskDefinition *DaemonTaskDefinition `json:"daemonTaskDefinition,omitempty" xml:"daemonTaskDefinition,omitempty"`
 }
 
-// DescribeExpressGatewayServiceRequest is the wire shape DescribeExpressGatewayServiceRequest.
+// DescribeExpressGatewayServiceRequest is the ECS wire shape DescribeExpressGatewayServiceRequest.
 type DescribeExpressGatewayServiceRequest struct {
 	Include    []string `json:"include,omitempty" xml:"include,omitempty"`
 	ServiceArn *string  `json:"serviceArn,omitempty" xml:"serviceArn,omitempty"`
 }
 
-// DescribeExpressGatewayServiceResponse is the wire shape DescribeExpressGatewayServiceResponse.
+// DescribeExpressGatewayServiceResponse is the ECS wire shape DescribeExpressGatewayServiceResponse.
 type DescribeExpressGatewayServiceResponse struct {
 	Service *ECSExpressGatewayService `json:"service,omitempty" xml:"service,omitempty"`
 }
 
-// DescribeServiceDeploymentsRequest is the wire shape DescribeServiceDeploymentsRequest.
+// DescribeServiceDeploymentsRequest is the ECS wire shape DescribeServiceDeploymentsRequest.
 type DescribeServiceDeploymentsRequest struct {
 	ServiceDeploymentArns []string `json:"serviceDeploymentArns,omitempty" xml:"serviceDeploymentArns,omitempty"`
 }
 
-// DescribeServiceDeploymentsResponse is the wire shape DescribeServiceDeploymentsResponse.
+// DescribeServiceDeploymentsResponse is the ECS wire shape DescribeServiceDeploymentsResponse.
 type DescribeServiceDeploymentsResponse struct {
 	Failures           []Failure           `json:"failures,omitempty" xml:"failures,omitempty"`
 	ServiceDeployments []ServiceDeployment `json:"serviceDeployments,omitempty" xml:"serviceDeployments,omitempty"`
 }
 
-// DescribeServiceRevisionsRequest is the wire shape DescribeServiceRevisionsRequest.
+// DescribeServiceRevisionsRequest is the ECS wire shape DescribeServiceRevisionsRequest.
 type DescribeServiceRevisionsRequest struct {
 	ServiceRevisionArns []string `json:"serviceRevisionArns,omitempty" xml:"serviceRevisionArns,omitempty"`
 }
 
-// DescribeServiceRevisionsResponse is the wire shape DescribeServiceRevisionsResponse.
+// DescribeServiceRevisionsResponse is the ECS wire shape DescribeServiceRevisionsResponse.
 type DescribeServiceRevisionsResponse struct {
 	Failures         []Failure         `json:"failures,omitempty" xml:"failures,omitempty"`
 	ServiceRevisions []ServiceRevision `json:"serviceRevisions,omitempty" xml:"serviceRevisions,omitempty"`
 }
 
-// DescribeServicesRequest is the wire shape DescribeServicesRequest.
+// DescribeServicesRequest is the ECS wire shape DescribeServicesRequest.
 type DescribeServicesRequest struct {
 	Cluster  *string  `json:"cluster,omitempty" xml:"cluster,omitempty"`
 	Include  []string `json:"include,omitempty" xml:"include,omitempty"`
 	Services []string `json:"services,omitempty" xml:"services,omitempty"`
 }
 
-// DescribeServicesResponse is the wire shape DescribeServicesResponse.
+// DescribeServicesResponse is the ECS wire shape DescribeServicesResponse.
 type DescribeServicesResponse struct {
 	Failures []Failure `json:"failures,omitempty" xml:"failures,omitempty"`
 	Services []Service `json:"services,omitempty" xml:"services,omitempty"`
 }
 
-// DescribeTaskDefinitionRequest is the wire shape DescribeTaskDefinitionRequest.
+// DescribeTaskDefinitionRequest is the ECS wire shape DescribeTaskDefinitionRequest.
 type DescribeTaskDefinitionRequest struct {
 	Include        []string `json:"include,omitempty" xml:"include,omitempty"`
 	TaskDefinition *string  `json:"taskDefinition,omitempty" xml:"taskDefinition,omitempty"`
 }
 
-// DescribeTaskDefinitionResponse is the wire shape DescribeTaskDefinitionResponse.
+// DescribeTaskDefinitionResponse is the ECS wire shape DescribeTaskDefinitionResponse.
 type DescribeTaskDefinitionResponse struct {
 	Tags           []Tag           `json:"tags,omitempty" xml:"tags,omitempty"`
 	TaskDefinition *TaskDefinition `json:"taskDefinition,omitempty" xml:"taskDefinition,omitempty"`
 }
 
-// DescribeTaskSetsRequest is the wire shape DescribeTaskSetsRequest.
+// DescribeTaskSetsRequest is the ECS wire shape DescribeTaskSetsRequest.
 type DescribeTaskSetsRequest struct {
 	Cluster  *string  `json:"cluster,omitempty" xml:"cluster,omitempty"`
 	Include  []string `json:"include,omitempty" xml:"include,omitempty"`
@@ -1855,46 +1854,46 @@ type DescribeTaskSetsRequest struct {
 	TaskSets []string `json:"taskSets,omitempty" xml:"taskSets,omitempty"`
 }
 
-// DescribeTaskSetsResponse is the wire shape DescribeTaskSetsResponse.
+// DescribeTaskSetsResponse is the ECS wire shape DescribeTaskSetsResponse.
 type DescribeTaskSetsResponse struct {
 	Failures []Failure `json:"failures,omitempty" xml:"failures,omitempty"`
 	TaskSets []TaskSet `json:"taskSets,omitempty" xml:"taskSets,omitempty"`
 }
 
-// DescribeTasksRequest is the wire shape DescribeTasksRequest.
+// DescribeTasksRequest is the ECS wire shape DescribeTasksRequest.
 type DescribeTasksRequest struct {
 	Cluster *string  `json:"cluster,omitempty" xml:"cluster,omitempty"`
 	Include []string `json:"include,omitempty" xml:"include,omitempty"`
 	Tasks   []string `json:"tasks,omitempty" xml:"tasks,omitempty"`
 }
 
-// DescribeTasksResponse is the wire shape DescribeTasksResponse.
+// DescribeTasksResponse is the ECS wire shape DescribeTasksResponse.
 type DescribeTasksResponse struct {
 	Failures []Failure `json:"failures,omitempty" xml:"failures,omitempty"`
 	Tasks    []Task    `json:"tasks,omitempty" xml:"tasks,omitempty"`
 }
 
-// Device is the wire shape Device.
+// Device is the ECS wire shape Device.
 type Device struct {
 	ContainerPath *string  `json:"containerPath,omitempty" xml:"containerPath,omitempty"`
 	HostPath      *string  `json:"hostPath,omitempty" xml:"hostPath,omitempty"`
 	Permissions   []string `json:"permissions,omitempty" xml:"permissions,omitempty"`
 }
 
-// DiscoverPollEndpointRequest is the wire shape DiscoverPollEndpointRequest.
+// DiscoverPollEndpointRequest is the ECS wire shape DiscoverPollEndpointRequest.
 type DiscoverPollEndpointRequest struct {
 	Cluster           *string `json:"cluster,omitempty" xml:"cluster,omitempty"`
 	ContainerInstance *string `json:"containerInstance,omitempty" xml:"containerInstance,omitempty"`
 }
 
-// DiscoverPollEndpointResponse is the wire shape DiscoverPollEndpointResponse.
+// DiscoverPollEndpointResponse is the ECS wire shape DiscoverPollEndpointResponse.
 type DiscoverPollEndpointResponse struct {
 	Endpoint               *string `json:"endpoint,omitempty" xml:"endpoint,omitempty"`
 	ServiceConnectEndpoint *string `json:"serviceConnectEndpoint,omitempty" xml:"serviceConnectEndpoint,omitempty"`
 	TelemetryEndpoint      *string `json:"telemetryEndpoint,omitempty" xml:"telemetryEndpoint,omitempty"`
 }
 
-// DockerVolumeConfiguration is the wire shape DockerVolumeConfiguration.
+// DockerVolumeConfiguration is the ECS wire shape DockerVolumeConfiguration.
 type DockerVolumeConfiguration struct {
 	Autoprovision *bool             `json:"autoprovision,omitempty" xml:"autoprovision,omitempty"`
 	Driver        *string           `json:"driver,omitempty" xml:"driver,omitempty"`
@@ -1903,14 +1902,14 @@ type DockerVolumeConfiguration struct {
 	Scope         *string           `json:"scope,omitempty" xml:"scope,omitempty"`
 }
 
-// EBSTagSpecification is the wire shape EBSTagSpecification.
+// EBSTagSpecification is the ECS wire shape EBSTagSpecification.
 type EBSTagSpecification struct {
 	PropagateTags *string `json:"propagateTags,omitempty" xml:"propagateTags,omitempty"`
 	ResourceType  *string `json:"resourceType,omitempty" xml:"resourceType,omitempty"`
 	Tags          []Tag   `json:"tags,omitempty" xml:"tags,omitempty"`
 }
 
-// ECSExpressGatewayService is the wire shape ECSExpressGatewayService.
+// ECSExpressGatewayService is the ECS wire shape ECSExpressGatewayService.
 type ECSExpressGatewayService struct {
 	ActiveConfigurations  []ExpressGatewayServiceConfiguration `json:"activeConfigurations,omitempty" xml:"activeConfigurations,omitempty"`
 	Cluster               *string                              `json:"cluster,omitempty" xml:"cluster,omitempty"`
@@ -1924,7 +1923,7 @@ type ECSExpressGatewayService struct {
 	UpdatedAt             *wire.Timestamp                      `json:"updatedAt,omitempty" xml:"updatedAt,omitempty"`
 }
 
-// ECSManagedResources is the wire shape ECSManagedResources.
+// ECSManagedResources is the ECS wire shape ECSManagedResources.
 type ECSManagedResources struct {
 	AutoScaling           *ManagedAutoScaling    `json:"autoScaling,omitempty" xml:"autoScaling,omitempty"`
 	IngressPaths          []ManagedIngressPath   `json:"ingressPaths,omitempty" xml:"ingressPaths,omitempty"`
@@ -1933,13 +1932,13 @@ type ECSManagedResources struct {
 	ServiceSecurityGroups []ManagedSecurityGroup `json:"serviceSecurityGroups,omitempty" xml:"serviceSecurityGroups,omitempty"`
 }
 
-// EFSAuthorizationConfig is the wire shape EFSAuthorizationConfig.
+// EFSAuthorizationConfig is the ECS wire shape EFSAuthorizationConfig.
 type EFSAuthorizationConfig struct {
 	AccessPointId *string `json:"accessPointId,omitempty" xml:"accessPointId,omitempty"`
 	Iam           *string `json:"iam,omitempty" xml:"iam,omitempty"`
 }
 
-// EFSVolumeConfiguration is the wire shape EFSVolumeConfiguration.
+// EFSVolumeConfiguration is the ECS wire shape EFSVolumeConfiguration.
 type EFSVolumeConfiguration struct {
 	AuthorizationConfig   *EFSAuthorizationConfig `json:"authorizationConfig,omitempty" xml:"authorizationConfig,omitempty"`
 	FileSystemId          *string                 `json:"fileSystemId,omitempty" xml:"fileSystemId,omitempty"`
@@ -1948,25 +1947,25 @@ type EFSVolumeConfiguration struct {
 	TransitEncryptionPort *int32                  `json:"transitEncryptionPort,omitempty" xml:"transitEncryptionPort,omitempty"`
 }
 
-// EnvironmentFile is the wire shape EnvironmentFile.
+// EnvironmentFile is the ECS wire shape EnvironmentFile.
 type EnvironmentFile struct {
 	Type  *string `json:"type,omitempty" xml:"type,omitempty"`
 	Value *string `json:"value,omitempty" xml:"value,omitempty"`
 }
 
-// EphemeralStorage is the wire shape EphemeralStorage.
+// EphemeralStorage is the ECS wire shape EphemeralStorage.
 type EphemeralStorage struct {
 	SizeInGiB *int32 `json:"sizeInGiB,omitempty" xml:"sizeInGiB,omitempty"`
 }
 
-// ExecuteCommandConfiguration is the wire shape ExecuteCommandConfiguration.
+// ExecuteCommandConfiguration is the ECS wire shape ExecuteCommandConfiguration.
 type ExecuteCommandConfiguration struct {
 	KmsKeyId         *string                         `json:"kmsKeyId,omitempty" xml:"kmsKeyId,omitempty"`
 	LogConfiguration *ExecuteCommandLogConfiguration `json:"logConfiguration,omitempty" xml:"logConfiguration,omitempty"`
 	Logging          *string                         `json:"logging,omitempty" xml:"logging,omitempty"`
 }
 
-// ExecuteCommandLogConfiguration is the wire shape ExecuteCommandLogConfiguration.
+// ExecuteCommandLogConfiguration is the ECS wire shape ExecuteCommandLogConfiguration.
 type ExecuteCommandLogConfiguration struct {
 	CloudWatchEncryptionEnabled *bool   `json:"cloudWatchEncryptionEnabled,omitempty" xml:"cloudWatchEncryptionEnabled,omitempty"`
 	CloudWatchLogGroupName      *string `json:"cloudWatchLogGroupName,omitempty" xml:"cloudWatchLogGroupName,omitempty"`
@@ -1975,7 +1974,7 @@ type ExecuteCommandLogConfiguration struct {
 	S3KeyPrefix                 *string `json:"s3KeyPrefix,omitempty" xml:"s3KeyPrefix,omitempty"`
 }
 
-// ExecuteCommandRequest is the wire shape ExecuteCommandRequest.
+// ExecuteCommandRequest is the ECS wire shape ExecuteCommandRequest.
 type ExecuteCommandRequest struct {
 	Cluster     *string `json:"cluster,omitempty" xml:"cluster,omitempty"`
 	Command     *string `json:"command,omitempty" xml:"command,omitempty"`
@@ -1984,7 +1983,7 @@ type ExecuteCommandRequest struct {
 	Task        *string `json:"task,omitempty" xml:"task,omitempty"`
 }
 
-// ExecuteCommandResponse is the wire shape ExecuteCommandResponse.
+// ExecuteCommandResponse is the ECS wire shape ExecuteCommandResponse.
 type ExecuteCommandResponse struct {
 	ClusterArn    *string  `json:"clusterArn,omitempty" xml:"clusterArn,omitempty"`
 	ContainerArn  *string  `json:"containerArn,omitempty" xml:"containerArn,omitempty"`
@@ -1994,7 +1993,7 @@ type ExecuteCommandResponse struct {
 	TaskArn       *string  `json:"taskArn,omitempty" xml:"taskArn,omitempty"`
 }
 
-// ExpressGatewayContainer is the wire shape ExpressGatewayContainer.
+// ExpressGatewayContainer is the ECS wire shape ExpressGatewayContainer.
 type ExpressGatewayContainer struct {
 	AwsLogsConfiguration  *ExpressGatewayServiceAwsLogsConfiguration `json:"awsLogsConfiguration,omitempty" xml:"awsLogsConfiguration,omitempty"`
 	Command               []string                                   `json:"command,omitempty" xml:"command,omitempty"`
@@ -2005,12 +2004,12 @@ type ExpressGatewayContainer struct {
 	Secrets               []Secret                                   `json:"secrets,omitempty" xml:"secrets,omitempty"`
 }
 
-// ExpressGatewayRepositoryCredentials is the wire shape ExpressGatewayRepositoryCredentials.
+// ExpressGatewayRepositoryCredentials is the ECS wire shape ExpressGatewayRepositoryCredentials.
 type ExpressGatewayRepositoryCredentials struct {
 	CredentialsParameter *string `json:"credentialsParameter,omitempty" xml:"credentialsParameter,omitempty"`
 }
 
-// ExpressGatewayScalingTarget is the wire shape ExpressGatewayScalingTarget.
+// ExpressGatewayScalingTarget is the ECS wire shape ExpressGatewayScalingTarget.
 type ExpressGatewayScalingTarget struct {
 	AutoScalingMetric      *string `json:"autoScalingMetric,omitempty" xml:"autoScalingMetric,omitempty"`
 	AutoScalingTargetValue *int32  `json:"autoScalingTargetValue,omitempty" xml:"autoScalingTargetValue,omitempty"`
@@ -2018,13 +2017,13 @@ type ExpressGatewayScalingTarget struct {
 	MinTaskCount           *int32  `json:"minTaskCount,omitempty" xml:"minTaskCount,omitempty"`
 }
 
-// ExpressGatewayServiceAwsLogsConfiguration is the wire shape ExpressGatewayServiceAwsLogsConfiguration.
+// ExpressGatewayServiceAwsLogsConfiguration is the ECS wire shape ExpressGatewayServiceAwsLogsConfiguration.
 type ExpressGatewayServiceAwsLogsConfiguration struct {
 	LogGroup        *string `json:"logGroup,omitempty" xml:"logGroup,omitempty"`
 	LogStreamPrefix *string `json:"logStreamPrefix,omitempty" xml:"logStreamPrefix,omitempty"`
 }
 
-// ExpressGatewayServiceConfiguration is the wire shape ExpressGatewayServiceConfiguration.
+// ExpressGatewayServiceConfiguration is the ECS wire shape ExpressGatewayServiceConfiguration.
 type ExpressGatewayServiceConfiguration struct {
 	Cpu                  *string                                    `json:"cpu,omitempty" xml:"cpu,omitempty"`
 	CreatedAt            *wire.Timestamp                            `json:"createdAt,omitempty" xml:"createdAt,omitempty"`
@@ -2039,57 +2038,57 @@ type ExpressGatewayServiceConfiguration struct {
 	TaskRoleArn          *string                                    `json:"taskRoleArn,omitempty" xml:"taskRoleArn,omitempty"`
 }
 
-// ExpressGatewayServiceNetworkConfiguration is the wire shape ExpressGatewayServiceNetworkConfiguration.
+// ExpressGatewayServiceNetworkConfiguration is the ECS wire shape ExpressGatewayServiceNetworkConfiguration.
 type ExpressGatewayServiceNetworkConfiguration struct {
 	SecurityGroups []string `json:"securityGroups,omitempty" xml:"securityGroups,omitempty"`
 	Subnets        []string `json:"subnets,omitempty" xml:"subnets,omitempty"`
 }
 
-// ExpressGatewayServiceStatus is the wire shape ExpressGatewayServiceStatus.
+// ExpressGatewayServiceStatus is the ECS wire shape ExpressGatewayServiceStatus.
 type ExpressGatewayServiceStatus struct {
 	StatusCode   *string `json:"statusCode,omitempty" xml:"statusCode,omitempty"`
 	StatusReason *string `json:"statusReason,omitempty" xml:"statusReason,omitempty"`
 }
 
-// FSxWindowsFileServerAuthorizationConfig is the wire shape FSxWindowsFileServerAuthorizationConfig.
+// FSxWindowsFileServerAuthorizationConfig is the ECS wire shape FSxWindowsFileServerAuthorizationConfig.
 type FSxWindowsFileServerAuthorizationConfig struct {
 	CredentialsParameter *string `json:"credentialsParameter,omitempty" xml:"credentialsParameter,omitempty"`
 	Domain               *string `json:"domain,omitempty" xml:"domain,omitempty"`
 }
 
-// FSxWindowsFileServerVolumeConfiguration is the wire shape FSxWindowsFileServerVolumeConfiguration.
+// FSxWindowsFileServerVolumeConfiguration is the ECS wire shape FSxWindowsFileServerVolumeConfiguration.
 type FSxWindowsFileServerVolumeConfiguration struct {
 	AuthorizationConfig *FSxWindowsFileServerAuthorizationConfig `json:"authorizationConfig,omitempty" xml:"authorizationConfig,omitempty"`
 	FileSystemId        *string                                  `json:"fileSystemId,omitempty" xml:"fileSystemId,omitempty"`
 	RootDirectory       *string                                  `json:"rootDirectory,omitempty" xml:"rootDirectory,omitempty"`
 }
 
-// Failure is the wire shape Failure.
+// Failure is the ECS wire shape Failure.
 type Failure struct {
 	Arn    *string `json:"arn,omitempty" xml:"arn,omitempty"`
 	Detail *string `json:"detail,omitempty" xml:"detail,omitempty"`
 	Reason *string `json:"reason,omitempty" xml:"reason,omitempty"`
 }
 
-// FirelensConfiguration is the wire shape FirelensConfiguration.
+// FirelensConfiguration is the ECS wire shape FirelensConfiguration.
 type FirelensConfiguration struct {
 	Options map[string]string `json:"options,omitempty" xml:"-"`
 	Type    *string           `json:"type,omitempty" xml:"type,omitempty"`
 }
 
-// GetTaskProtectionRequest is the wire shape GetTaskProtectionRequest.
+// GetTaskProtectionRequest is the ECS wire shape GetTaskProtectionRequest.
 type GetTaskProtectionRequest struct {
 	Cluster *string  `json:"cluster,omitempty" xml:"cluster,omitempty"`
 	Tasks   []string `json:"tasks,omitempty" xml:"tasks,omitempty"`
 }
 
-// GetTaskProtectionResponse is the wire shape GetTaskProtectionResponse.
+// GetTaskProtectionResponse is the ECS wire shape GetTaskProtectionResponse.
 type GetTaskProtectionResponse struct {
 	Failures       []Failure       `json:"failures,omitempty" xml:"failures,omitempty"`
 	ProtectedTasks []ProtectedTask `json:"protectedTasks,omitempty" xml:"protectedTasks,omitempty"`
 }
 
-// HealthCheck is the wire shape HealthCheck.
+// HealthCheck is the ECS wire shape HealthCheck.
 type HealthCheck struct {
 	Command     []string `json:"command,omitempty" xml:"command,omitempty"`
 	Interval    *int32   `json:"interval,omitempty" xml:"interval,omitempty"`
@@ -2098,45 +2097,41 @@ type HealthCheck struct {
 	Timeout     *int32   `json:"timeout,omitempty" xml:"timeout,omitempty"`
 }
 
-// HookDetails is the wire shape HookDetails.
-type HookDetails struct {
-}
-
-// HostEntry is the wire shape HostEntry.
+// HostEntry is the ECS wire shape HostEntry.
 type HostEntry struct {
 	Hostname  *string `json:"hostname,omitempty" xml:"hostname,omitempty"`
 	IpAddress *string `json:"ipAddress,omitempty" xml:"ipAddress,omitempty"`
 }
 
-// HostVolumeProperties is the wire shape HostVolumeProperties.
+// HostVolumeProperties is the ECS wire shape HostVolumeProperties.
 type HostVolumeProperties struct {
 	SourcePath *string `json:"sourcePath,omitempty" xml:"sourcePath,omitempty"`
 }
 
-// InferenceAccelerator is the wire shape InferenceAccelerator.
+// InferenceAccelerator is the ECS wire shape InferenceAccelerator.
 type InferenceAccelerator struct {
 	DeviceName *string `json:"deviceName,omitempty" xml:"deviceName,omitempty"`
 	DeviceType *string `json:"deviceType,omitempty" xml:"deviceType,omitempty"`
 }
 
-// InferenceAcceleratorOverride is the wire shape InferenceAcceleratorOverride.
+// InferenceAcceleratorOverride is the ECS wire shape InferenceAcceleratorOverride.
 type InferenceAcceleratorOverride struct {
 	DeviceName *string `json:"deviceName,omitempty" xml:"deviceName,omitempty"`
 	DeviceType *string `json:"deviceType,omitempty" xml:"deviceType,omitempty"`
 }
 
-// InfrastructureOptimization is the wire shape InfrastructureOptimization.
+// InfrastructureOptimization is the ECS wire shape InfrastructureOptimization.
 type InfrastructureOptimization struct {
 	ScaleInAfter *int32 `json:"scaleInAfter,omitempty" xml:"scaleInAfter,omitempty"`
 }
 
-// IngressPathSummary is the wire shape IngressPathSummary.
+// IngressPathSummary is the ECS wire shape IngressPathSummary.
 type IngressPathSummary struct {
 	AccessType *string `json:"accessType,omitempty" xml:"accessType,omitempty"`
 	Endpoint   *string `json:"endpoint,omitempty" xml:"endpoint,omitempty"`
 }
 
-// InstanceHealthCheckResult is the wire shape InstanceHealthCheckResult.
+// InstanceHealthCheckResult is the ECS wire shape InstanceHealthCheckResult.
 type InstanceHealthCheckResult struct {
 	LastStatusChange *wire.Timestamp `json:"lastStatusChange,omitempty" xml:"lastStatusChange,omitempty"`
 	LastUpdated      *wire.Timestamp `json:"lastUpdated,omitempty" xml:"lastUpdated,omitempty"`
@@ -2145,7 +2140,7 @@ type InstanceHealthCheckResult struct {
 	Type             *string         `json:"type,omitempty" xml:"type,omitempty"`
 }
 
-// InstanceLaunchTemplate is the wire shape InstanceLaunchTemplate.
+// InstanceLaunchTemplate is the ECS wire shape InstanceLaunchTemplate.
 type InstanceLaunchTemplate struct {
 	CapacityOptionType              *string                                    `json:"capacityOptionType,omitempty" xml:"capacityOptionType,omitempty"`
 	CapacityReservations            *CapacityReservationRequest                `json:"capacityReservations,omitempty" xml:"capacityReservations,omitempty"`
@@ -2159,7 +2154,7 @@ type InstanceLaunchTemplate struct {
 	StorageConfiguration            *ManagedInstancesStorageConfiguration      `json:"storageConfiguration,omitempty" xml:"storageConfiguration,omitempty"`
 }
 
-// InstanceLaunchTemplateUpdate is the wire shape InstanceLaunchTemplateUpdate.
+// InstanceLaunchTemplateUpdate is the ECS wire shape InstanceLaunchTemplateUpdate.
 type InstanceLaunchTemplateUpdate struct {
 	CapacityReservations            *CapacityReservationRequest                `json:"capacityReservations,omitempty" xml:"capacityReservations,omitempty"`
 	Ec2InstanceProfileArn           *string                                    `json:"ec2InstanceProfileArn,omitempty" xml:"ec2InstanceProfileArn,omitempty"`
@@ -2171,7 +2166,7 @@ type InstanceLaunchTemplateUpdate struct {
 	StorageConfiguration            *ManagedInstancesStorageConfiguration      `json:"storageConfiguration,omitempty" xml:"storageConfiguration,omitempty"`
 }
 
-// InstanceRequirementsRequest is the wire shape InstanceRequirementsRequest.
+// InstanceRequirementsRequest is the ECS wire shape InstanceRequirementsRequest.
 type InstanceRequirementsRequest struct {
 	AcceleratorCount                               *AcceleratorCountRequest          `json:"acceleratorCount,omitempty" xml:"acceleratorCount,omitempty"`
 	AcceleratorManufacturers                       []string                          `json:"acceleratorManufacturers,omitempty" xml:"acceleratorManufacturers,omitempty"`
@@ -2199,35 +2194,35 @@ type InstanceRequirementsRequest struct {
 	VCpuCount                                      *VCpuCountRangeRequest            `json:"vCpuCount,omitempty" xml:"vCpuCount,omitempty"`
 }
 
-// InvalidParameterException is the wire shape InvalidParameterException.
+// InvalidParameterException is the ECS wire error shape InvalidParameterException.
 type InvalidParameterException struct {
 	Message *string `json:"message,omitempty" xml:"message,omitempty"`
 }
 
-// KernelCapabilities is the wire shape KernelCapabilities.
+// KernelCapabilities is the ECS wire shape KernelCapabilities.
 type KernelCapabilities struct {
 	Add  []string `json:"add,omitempty" xml:"add,omitempty"`
 	Drop []string `json:"drop,omitempty" xml:"drop,omitempty"`
 }
 
-// KeyValuePair is the wire shape KeyValuePair.
+// KeyValuePair is the ECS wire shape KeyValuePair.
 type KeyValuePair struct {
 	Name  *string `json:"name,omitempty" xml:"name,omitempty"`
 	Value *string `json:"value,omitempty" xml:"value,omitempty"`
 }
 
-// LimitExceededException is the wire shape LimitExceededException.
+// LimitExceededException is the ECS wire error shape LimitExceededException.
 type LimitExceededException struct {
 	Message *string `json:"message,omitempty" xml:"message,omitempty"`
 }
 
-// LinearConfiguration is the wire shape LinearConfiguration.
+// LinearConfiguration is the ECS wire shape LinearConfiguration.
 type LinearConfiguration struct {
 	StepBakeTimeInMinutes *int32   `json:"stepBakeTimeInMinutes,omitempty" xml:"stepBakeTimeInMinutes,omitempty"`
 	StepPercent           *float64 `json:"stepPercent,omitempty" xml:"stepPercent,omitempty"`
 }
 
-// LinuxParameters is the wire shape LinuxParameters.
+// LinuxParameters is the ECS wire shape LinuxParameters.
 type LinuxParameters struct {
 	Capabilities       *KernelCapabilities `json:"capabilities,omitempty" xml:"capabilities,omitempty"`
 	Devices            []Device            `json:"devices,omitempty" xml:"devices,omitempty"`
@@ -2238,7 +2233,7 @@ type LinuxParameters struct {
 	Tmpfs              []Tmpfs             `json:"tmpfs,omitempty" xml:"tmpfs,omitempty"`
 }
 
-// ListAccountSettingsRequest is the wire shape ListAccountSettingsRequest.
+// ListAccountSettingsRequest is the ECS wire shape ListAccountSettingsRequest.
 type ListAccountSettingsRequest struct {
 	EffectiveSettings *bool   `json:"effectiveSettings,omitempty" xml:"effectiveSettings,omitempty"`
 	MaxResults        *int32  `json:"maxResults,omitempty" xml:"maxResults,omitempty"`
@@ -2248,13 +2243,13 @@ type ListAccountSettingsRequest struct {
 	Value             *string `json:"value,omitempty" xml:"value,omitempty"`
 }
 
-// ListAccountSettingsResponse is the wire shape ListAccountSettingsResponse.
+// ListAccountSettingsResponse is the ECS wire shape ListAccountSettingsResponse.
 type ListAccountSettingsResponse struct {
 	NextToken *string   `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
 	Settings  []Setting `json:"settings,omitempty" xml:"settings,omitempty"`
 }
 
-// ListAttributesRequest is the wire shape ListAttributesRequest.
+// ListAttributesRequest is the ECS wire shape ListAttributesRequest.
 type ListAttributesRequest struct {
 	AttributeName  *string `json:"attributeName,omitempty" xml:"attributeName,omitempty"`
 	AttributeValue *string `json:"attributeValue,omitempty" xml:"attributeValue,omitempty"`
@@ -2264,25 +2259,25 @@ type ListAttributesRequest struct {
 	TargetType     *string `json:"targetType,omitempty" xml:"targetType,omitempty"`
 }
 
-// ListAttributesResponse is the wire shape ListAttributesResponse.
+// ListAttributesResponse is the ECS wire shape ListAttributesResponse.
 type ListAttributesResponse struct {
 	Attributes []Attribute `json:"attributes,omitempty" xml:"attributes,omitempty"`
 	NextToken  *string     `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
 }
 
-// ListClustersRequest is the wire shape ListClustersRequest.
+// ListClustersRequest is the ECS wire shape ListClustersRequest.
 type ListClustersRequest struct {
 	MaxResults *int32  `json:"maxResults,omitempty" xml:"maxResults,omitempty"`
 	NextToken  *string `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
 }
 
-// ListClustersResponse is the wire shape ListClustersResponse.
+// ListClustersResponse is the ECS wire shape ListClustersResponse.
 type ListClustersResponse struct {
 	ClusterArns []string `json:"clusterArns,omitempty" xml:"clusterArns,omitempty"`
 	NextToken   *string  `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
 }
 
-// ListContainerInstancesRequest is the wire shape ListContainerInstancesRequest.
+// ListContainerInstancesRequest is the ECS wire shape ListContainerInstancesRequest.
 type ListContainerInstancesRequest struct {
 	Cluster    *string `json:"cluster,omitempty" xml:"cluster,omitempty"`
 	Filter     *string `json:"filter,omitempty" xml:"filter,omitempty"`
@@ -2291,13 +2286,13 @@ type ListContainerInstancesRequest struct {
 	Status     *string `json:"status,omitempty" xml:"status,omitempty"`
 }
 
-// ListContainerInstancesResponse is the wire shape ListContainerInstancesResponse.
+// ListContainerInstancesResponse is the ECS wire shape ListContainerInstancesResponse.
 type ListContainerInstancesResponse struct {
 	ContainerInstanceArns []string `json:"containerInstanceArns,omitempty" xml:"containerInstanceArns,omitempty"`
 	NextToken             *string  `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
 }
 
-// ListDaemonDeploymentsRequest is the wire shape ListDaemonDeploymentsRequest.
+// ListDaemonDeploymentsRequest is the ECS wire shape ListDaemonDeploymentsRequest.
 type ListDaemonDeploymentsRequest struct {
 	CreatedAt  *CreatedAt `json:"createdAt,omitempty" xml:"createdAt,omitempty"`
 	DaemonArn  *string    `json:"daemonArn,omitempty" xml:"daemonArn,omitempty"`
@@ -2306,13 +2301,13 @@ type ListDaemonDeploymentsRequest struct {
 	Status     []string   `json:"status,omitempty" xml:"status,omitempty"`
 }
 
-// ListDaemonDeploymentsResponse is the wire shape ListDaemonDeploymentsResponse.
+// ListDaemonDeploymentsResponse is the ECS wire shape ListDaemonDeploymentsResponse.
 type ListDaemonDeploymentsResponse struct {
 	DaemonDeployments []DaemonDeploymentSummary `json:"daemonDeployments,omitempty" xml:"daemonDeployments,omitempty"`
 	NextToken         *string                   `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
 }
 
-// ListDaemonTaskDefinitionsRequest is the wire shape ListDaemonTaskDefinitionsRequest.
+// ListDaemonTaskDefinitionsRequest is the ECS wire shape ListDaemonTaskDefinitionsRequest.
 type ListDaemonTaskDefinitionsRequest struct {
 	Family       *string `json:"family,omitempty" xml:"family,omitempty"`
 	FamilyPrefix *string `json:"familyPrefix,omitempty" xml:"familyPrefix,omitempty"`
@@ -2323,13 +2318,13 @@ type ListDaemonTaskDefinitionsRequest struct {
 	Status       *string `json:"status,omitempty" xml:"status,omitempty"`
 }
 
-// ListDaemonTaskDefinitionsResponse is the wire shape ListDaemonTaskDefinitionsResponse.
+// ListDaemonTaskDefinitionsResponse is the ECS wire shape ListDaemonTaskDefinitionsResponse.
 type ListDaemonTaskDefinitionsResponse struct {
 	DaemonTaskDefinitions []DaemonTaskDefinitionSummary `json:"daemonTaskDefinitions,omitempty" xml:"daemonTaskDefinitions,omitempty"`
 	NextToken             *string                       `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
 }
 
-// ListDaemonsRequest is the wire shape ListDaemonsRequest.
+// ListDaemonsRequest is the ECS wire shape ListDaemonsRequest.
 type ListDaemonsRequest struct {
 	CapacityProviderArns []string `json:"capacityProviderArns,omitempty" xml:"capacityProviderArns,omitempty"`
 	ClusterArn           *string  `json:"clusterArn,omitempty" xml:"clusterArn,omitempty"`
@@ -2337,13 +2332,13 @@ type ListDaemonsRequest struct {
 	NextToken            *string  `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
 }
 
-// ListDaemonsResponse is the wire shape ListDaemonsResponse.
+// ListDaemonsResponse is the ECS wire shape ListDaemonsResponse.
 type ListDaemonsResponse struct {
 	DaemonSummariesList []DaemonSummary `json:"daemonSummariesList,omitempty" xml:"daemonSummariesList,omitempty"`
 	NextToken           *string         `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
 }
 
-// ListServiceDeploymentsRequest is the wire shape ListServiceDeploymentsRequest.
+// ListServiceDeploymentsRequest is the ECS wire shape ListServiceDeploymentsRequest.
 type ListServiceDeploymentsRequest struct {
 	Cluster    *string    `json:"cluster,omitempty" xml:"cluster,omitempty"`
 	CreatedAt  *CreatedAt `json:"createdAt,omitempty" xml:"createdAt,omitempty"`
@@ -2353,26 +2348,26 @@ type ListServiceDeploymentsRequest struct {
 	Status     []string   `json:"status,omitempty" xml:"status,omitempty"`
 }
 
-// ListServiceDeploymentsResponse is the wire shape ListServiceDeploymentsResponse.
+// ListServiceDeploymentsResponse is the ECS wire shape ListServiceDeploymentsResponse.
 type ListServiceDeploymentsResponse struct {
 	NextToken          *string                  `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
 	ServiceDeployments []ServiceDeploymentBrief `json:"serviceDeployments,omitempty" xml:"serviceDeployments,omitempty"`
 }
 
-// ListServicesByNamespaceRequest is the wire shape ListServicesByNamespaceRequest.
+// ListServicesByNamespaceRequest is the ECS wire shape ListServicesByNamespaceRequest.
 type ListServicesByNamespaceRequest struct {
 	MaxResults *int32  `json:"maxResults,omitempty" xml:"maxResults,omitempty"`
 	Namespace  *string `json:"namespace,omitempty" xml:"namespace,omitempty"`
 	NextToken  *string `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
 }
 
-// ListServicesByNamespaceResponse is the wire shape ListServicesByNamespaceResponse.
+// ListServicesByNamespaceResponse is the ECS wire shape ListServicesByNamespaceResponse.
 type ListServicesByNamespaceResponse struct {
 	NextToken   *string  `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
 	ServiceArns []string `json:"serviceArns,omitempty" xml:"serviceArns,omitempty"`
 }
 
-// ListServicesRequest is the wire shape ListServicesRequest.
+// ListServicesRequest is the ECS wire shape ListServicesRequest.
 type ListServicesRequest struct {
 	Cluster                *string `json:"cluster,omitempty" xml:"cluster,omitempty"`
 	LaunchType             *string `json:"launchType,omitempty" xml:"launchType,omitempty"`
@@ -2382,23 +2377,23 @@ type ListServicesRequest struct {
 	SchedulingStrategy     *string `json:"schedulingStrategy,omitempty" xml:"schedulingStrategy,omitempty"`
 }
 
-// ListServicesResponse is the wire shape ListServicesResponse.
+// ListServicesResponse is the ECS wire shape ListServicesResponse.
 type ListServicesResponse struct {
 	NextToken   *string  `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
 	ServiceArns []string `json:"serviceArns,omitempty" xml:"serviceArns,omitempty"`
 }
 
-// ListTagsForResourceRequest is the wire shape ListTagsForResourceRequest.
+// ListTagsForResourceRequest is the ECS wire shape ListTagsForResourceRequest.
 type ListTagsForResourceRequest struct {
 	ResourceArn *string `json:"resourceArn,omitempty" xml:"resourceArn,omitempty"`
 }
 
-// ListTagsForResourceResponse is the wire shape ListTagsForResourceResponse.
+// ListTagsForResourceResponse is the ECS wire shape ListTagsForResourceResponse.
 type ListTagsForResourceResponse struct {
 	Tags []Tag `json:"tags,omitempty" xml:"tags,omitempty"`
 }
 
-// ListTaskDefinitionFamiliesRequest is the wire shape ListTaskDefinitionFamiliesRequest.
+// ListTaskDefinitionFamiliesRequest is the ECS wire shape ListTaskDefinitionFamiliesRequest.
 type ListTaskDefinitionFamiliesRequest struct {
 	FamilyPrefix *string `json:"familyPrefix,omitempty" xml:"familyPrefix,omitempty"`
 	MaxResults   *int32  `json:"maxResults,omitempty" xml:"maxResults,omitempty"`
@@ -2406,13 +2401,13 @@ type ListTaskDefinitionFamiliesRequest struct {
 	Status       *string `json:"status,omitempty" xml:"status,omitempty"`
 }
 
-// ListTaskDefinitionFamiliesResponse is the wire shape ListTaskDefinitionFamiliesResponse.
+// ListTaskDefinitionFamiliesResponse is the ECS wire shape ListTaskDefinitionFamiliesResponse.
 type ListTaskDefinitionFamiliesResponse struct {
 	Families  []string `json:"families,omitempty" xml:"families,omitempty"`
 	NextToken *string  `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
 }
 
-// ListTaskDefinitionsRequest is the wire shape ListTaskDefinitionsRequest.
+// ListTaskDefinitionsRequest is the ECS wire shape ListTaskDefinitionsRequest.
 type ListTaskDefinitionsRequest struct {
 	FamilyPrefix *string `json:"familyPrefix,omitempty" xml:"familyPrefix,omitempty"`
 	MaxResults   *int32  `json:"maxResults,omitempty" xml:"maxResults,omitempty"`
@@ -2421,13 +2416,13 @@ type ListTaskDefinitionsRequest struct {
 	Status       *string `json:"status,omitempty" xml:"status,omitempty"`
 }
 
-// ListTaskDefinitionsResponse is the wire shape ListTaskDefinitionsResponse.
+// ListTaskDefinitionsResponse is the ECS wire shape ListTaskDefinitionsResponse.
 type ListTaskDefinitionsResponse struct {
 	NextToken          *string  `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
 	TaskDefinitionArns []string `json:"taskDefinitionArns,omitempty" xml:"taskDefinitionArns,omitempty"`
 }
 
-// ListTasksRequest is the wire shape ListTasksRequest.
+// ListTasksRequest is the ECS wire shape ListTasksRequest.
 type ListTasksRequest struct {
 	Cluster           *string `json:"cluster,omitempty" xml:"cluster,omitempty"`
 	ContainerInstance *string `json:"containerInstance,omitempty" xml:"containerInstance,omitempty"`
@@ -2441,13 +2436,13 @@ type ListTasksRequest struct {
 	StartedBy         *string `json:"startedBy,omitempty" xml:"startedBy,omitempty"`
 }
 
-// ListTasksResponse is the wire shape ListTasksResponse.
+// ListTasksResponse is the ECS wire shape ListTasksResponse.
 type ListTasksResponse struct {
 	NextToken *string  `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
 	TaskArns  []string `json:"taskArns,omitempty" xml:"taskArns,omitempty"`
 }
 
-// LoadBalancer is the wire shape LoadBalancer.
+// LoadBalancer is the ECS wire shape LoadBalancer.
 type LoadBalancer struct {
 	AdvancedConfiguration *AdvancedConfiguration `json:"advancedConfiguration,omitempty" xml:"advancedConfiguration,omitempty"`
 	ContainerName         *string                `json:"containerName,omitempty" xml:"containerName,omitempty"`
@@ -2456,14 +2451,14 @@ type LoadBalancer struct {
 	TargetGroupArn        *string                `json:"targetGroupArn,omitempty" xml:"targetGroupArn,omitempty"`
 }
 
-// LogConfiguration is the wire shape LogConfiguration.
+// LogConfiguration is the ECS wire shape LogConfiguration.
 type LogConfiguration struct {
 	LogDriver     *string           `json:"logDriver,omitempty" xml:"logDriver,omitempty"`
 	Options       map[string]string `json:"options,omitempty" xml:"-"`
 	SecretOptions []Secret          `json:"secretOptions,omitempty" xml:"secretOptions,omitempty"`
 }
 
-// ManagedAgent is the wire shape ManagedAgent.
+// ManagedAgent is the ECS wire shape ManagedAgent.
 type ManagedAgent struct {
 	LastStartedAt *wire.Timestamp `json:"lastStartedAt,omitempty" xml:"lastStartedAt,omitempty"`
 	LastStatus    *string         `json:"lastStatus,omitempty" xml:"lastStatus,omitempty"`
@@ -2471,7 +2466,7 @@ type ManagedAgent struct {
 	Reason        *string         `json:"reason,omitempty" xml:"reason,omitempty"`
 }
 
-// ManagedAgentStateChange is the wire shape ManagedAgentStateChange.
+// ManagedAgentStateChange is the ECS wire shape ManagedAgentStateChange.
 type ManagedAgentStateChange struct {
 	ContainerName    *string `json:"containerName,omitempty" xml:"containerName,omitempty"`
 	ManagedAgentName *string `json:"managedAgentName,omitempty" xml:"managedAgentName,omitempty"`
@@ -2479,7 +2474,7 @@ type ManagedAgentStateChange struct {
 	Status           *string `json:"status,omitempty" xml:"status,omitempty"`
 }
 
-// ManagedApplicationAutoScalingPolicy is the wire shape ManagedApplicationAutoScalingPolicy.
+// ManagedApplicationAutoScalingPolicy is the ECS wire shape ManagedApplicationAutoScalingPolicy.
 type ManagedApplicationAutoScalingPolicy struct {
 	Arn          *string         `json:"arn,omitempty" xml:"arn,omitempty"`
 	Metric       *string         `json:"metric,omitempty" xml:"metric,omitempty"`
@@ -2490,13 +2485,13 @@ type ManagedApplicationAutoScalingPolicy struct {
 	UpdatedAt    *wire.Timestamp `json:"updatedAt,omitempty" xml:"updatedAt,omitempty"`
 }
 
-// ManagedAutoScaling is the wire shape ManagedAutoScaling.
+// ManagedAutoScaling is the ECS wire shape ManagedAutoScaling.
 type ManagedAutoScaling struct {
 	ApplicationAutoScalingPolicies []ManagedApplicationAutoScalingPolicy `json:"applicationAutoScalingPolicies,omitempty" xml:"applicationAutoScalingPolicies,omitempty"`
 	ScalableTarget                 *ManagedScalableTarget                `json:"scalableTarget,omitempty" xml:"scalableTarget,omitempty"`
 }
 
-// ManagedCertificate is the wire shape ManagedCertificate.
+// ManagedCertificate is the ECS wire shape ManagedCertificate.
 type ManagedCertificate struct {
 	Arn          *string         `json:"arn,omitempty" xml:"arn,omitempty"`
 	DomainName   *string         `json:"domainName,omitempty" xml:"domainName,omitempty"`
@@ -2505,7 +2500,7 @@ type ManagedCertificate struct {
 	UpdatedAt    *wire.Timestamp `json:"updatedAt,omitempty" xml:"updatedAt,omitempty"`
 }
 
-// ManagedIngressPath is the wire shape ManagedIngressPath.
+// ManagedIngressPath is the ECS wire shape ManagedIngressPath.
 type ManagedIngressPath struct {
 	AccessType                 *string                `json:"accessType,omitempty" xml:"accessType,omitempty"`
 	Certificate                *ManagedCertificate    `json:"certificate,omitempty" xml:"certificate,omitempty"`
@@ -2517,18 +2512,18 @@ type ManagedIngressPath struct {
 	TargetGroups               []ManagedTargetGroup   `json:"targetGroups,omitempty" xml:"targetGroups,omitempty"`
 }
 
-// ManagedInstancesLocalStorageConfiguration is the wire shape ManagedInstancesLocalStorageConfiguration.
+// ManagedInstancesLocalStorageConfiguration is the ECS wire shape ManagedInstancesLocalStorageConfiguration.
 type ManagedInstancesLocalStorageConfiguration struct {
 	UseLocalStorage *bool `json:"useLocalStorage,omitempty" xml:"useLocalStorage,omitempty"`
 }
 
-// ManagedInstancesNetworkConfiguration is the wire shape ManagedInstancesNetworkConfiguration.
+// ManagedInstancesNetworkConfiguration is the ECS wire shape ManagedInstancesNetworkConfiguration.
 type ManagedInstancesNetworkConfiguration struct {
 	SecurityGroups []string `json:"securityGroups,omitempty" xml:"securityGroups,omitempty"`
 	Subnets        []string `json:"subnets,omitempty" xml:"subnets,omitempty"`
 }
 
-// ManagedInstancesProvider is the wire shape ManagedInstancesProvider.
+// ManagedInstancesProvider is the ECS wire shape ManagedInstancesProvider.
 type ManagedInstancesProvider struct {
 	AutoRepairConfiguration    *AutoRepairConfiguration    `json:"autoRepairConfiguration,omitempty" xml:"autoRepairConfiguration,omitempty"`
 	InfrastructureOptimization *InfrastructureOptimization `json:"infrastructureOptimization,omitempty" xml:"infrastructureOptimization,omitempty"`
@@ -2537,12 +2532,12 @@ type ManagedInstancesProvider struct {
 	PropagateTags              *string                     `json:"propagateTags,omitempty" xml:"propagateTags,omitempty"`
 }
 
-// ManagedInstancesStorageConfiguration is the wire shape ManagedInstancesStorageConfiguration.
+// ManagedInstancesStorageConfiguration is the ECS wire shape ManagedInstancesStorageConfiguration.
 type ManagedInstancesStorageConfiguration struct {
 	StorageSizeGiB *int32 `json:"storageSizeGiB,omitempty" xml:"storageSizeGiB,omitempty"`
 }
 
-// ManagedListener is the wire shape ManagedListener.
+// ManagedListener is the ECS wire shape ManagedListener.
 type ManagedListener struct {
 	Arn          *string         `json:"arn,omitempty" xml:"arn,omitempty"`
 	Status       *string         `json:"status,omitempty" xml:"status,omitempty"`
@@ -2550,7 +2545,7 @@ type ManagedListener struct {
 	UpdatedAt    *wire.Timestamp `json:"updatedAt,omitempty" xml:"updatedAt,omitempty"`
 }
 
-// ManagedListenerRule is the wire shape ManagedListenerRule.
+// ManagedListenerRule is the ECS wire shape ManagedListenerRule.
 type ManagedListenerRule struct {
 	Arn          *string         `json:"arn,omitempty" xml:"arn,omitempty"`
 	Status       *string         `json:"status,omitempty" xml:"status,omitempty"`
@@ -2558,7 +2553,7 @@ type ManagedListenerRule struct {
 	UpdatedAt    *wire.Timestamp `json:"updatedAt,omitempty" xml:"updatedAt,omitempty"`
 }
 
-// ManagedLoadBalancer is the wire shape ManagedLoadBalancer.
+// ManagedLoadBalancer is the ECS wire shape ManagedLoadBalancer.
 type ManagedLoadBalancer struct {
 	Arn              *string         `json:"arn,omitempty" xml:"arn,omitempty"`
 	Scheme           *string         `json:"scheme,omitempty" xml:"scheme,omitempty"`
@@ -2569,7 +2564,7 @@ type ManagedLoadBalancer struct {
 	UpdatedAt        *wire.Timestamp `json:"updatedAt,omitempty" xml:"updatedAt,omitempty"`
 }
 
-// ManagedLogGroup is the wire shape ManagedLogGroup.
+// ManagedLogGroup is the ECS wire shape ManagedLogGroup.
 type ManagedLogGroup struct {
 	Arn          *string         `json:"arn,omitempty" xml:"arn,omitempty"`
 	LogGroupName *string         `json:"logGroupName,omitempty" xml:"logGroupName,omitempty"`
@@ -2578,7 +2573,7 @@ type ManagedLogGroup struct {
 	UpdatedAt    *wire.Timestamp `json:"updatedAt,omitempty" xml:"updatedAt,omitempty"`
 }
 
-// ManagedMetricAlarm is the wire shape ManagedMetricAlarm.
+// ManagedMetricAlarm is the ECS wire shape ManagedMetricAlarm.
 type ManagedMetricAlarm struct {
 	Arn          *string         `json:"arn,omitempty" xml:"arn,omitempty"`
 	Status       *string         `json:"status,omitempty" xml:"status,omitempty"`
@@ -2586,7 +2581,7 @@ type ManagedMetricAlarm struct {
 	UpdatedAt    *wire.Timestamp `json:"updatedAt,omitempty" xml:"updatedAt,omitempty"`
 }
 
-// ManagedScalableTarget is the wire shape ManagedScalableTarget.
+// ManagedScalableTarget is the ECS wire shape ManagedScalableTarget.
 type ManagedScalableTarget struct {
 	Arn          *string         `json:"arn,omitempty" xml:"arn,omitempty"`
 	MaxCapacity  *int32          `json:"maxCapacity,omitempty" xml:"maxCapacity,omitempty"`
@@ -2596,7 +2591,7 @@ type ManagedScalableTarget struct {
 	UpdatedAt    *wire.Timestamp `json:"updatedAt,omitempty" xml:"updatedAt,omitempty"`
 }
 
-// ManagedScaling is the wire shape ManagedScaling.
+// ManagedScaling is the ECS wire shape ManagedScaling.
 type ManagedScaling struct {
 	InstanceWarmupPeriod   *int32  `json:"instanceWarmupPeriod,omitempty" xml:"instanceWarmupPeriod,omitempty"`
 	MaximumScalingStepSize *int32  `json:"maximumScalingStepSize,omitempty" xml:"maximumScalingStepSize,omitempty"`
@@ -2605,7 +2600,7 @@ type ManagedScaling struct {
 	TargetCapacity         *int32  `json:"targetCapacity,omitempty" xml:"targetCapacity,omitempty"`
 }
 
-// ManagedSecurityGroup is the wire shape ManagedSecurityGroup.
+// ManagedSecurityGroup is the ECS wire shape ManagedSecurityGroup.
 type ManagedSecurityGroup struct {
 	Arn          *string         `json:"arn,omitempty" xml:"arn,omitempty"`
 	Status       *string         `json:"status,omitempty" xml:"status,omitempty"`
@@ -2613,13 +2608,13 @@ type ManagedSecurityGroup struct {
 	UpdatedAt    *wire.Timestamp `json:"updatedAt,omitempty" xml:"updatedAt,omitempty"`
 }
 
-// ManagedStorageConfiguration is the wire shape ManagedStorageConfiguration.
+// ManagedStorageConfiguration is the ECS wire shape ManagedStorageConfiguration.
 type ManagedStorageConfiguration struct {
 	FargateEphemeralStorageKmsKeyId *string `json:"fargateEphemeralStorageKmsKeyId,omitempty" xml:"fargateEphemeralStorageKmsKeyId,omitempty"`
 	KmsKeyId                        *string `json:"kmsKeyId,omitempty" xml:"kmsKeyId,omitempty"`
 }
 
-// ManagedTargetGroup is the wire shape ManagedTargetGroup.
+// ManagedTargetGroup is the ECS wire shape ManagedTargetGroup.
 type ManagedTargetGroup struct {
 	Arn             *string         `json:"arn,omitempty" xml:"arn,omitempty"`
 	HealthCheckPath *string         `json:"healthCheckPath,omitempty" xml:"healthCheckPath,omitempty"`
@@ -2630,42 +2625,42 @@ type ManagedTargetGroup struct {
 	UpdatedAt       *wire.Timestamp `json:"updatedAt,omitempty" xml:"updatedAt,omitempty"`
 }
 
-// MemoryGiBPerVCpuRequest is the wire shape MemoryGiBPerVCpuRequest.
+// MemoryGiBPerVCpuRequest is the ECS wire shape MemoryGiBPerVCpuRequest.
 type MemoryGiBPerVCpuRequest struct {
 	Max *float64 `json:"max,omitempty" xml:"max,omitempty"`
 	Min *float64 `json:"min,omitempty" xml:"min,omitempty"`
 }
 
-// MemoryMiBRequest is the wire shape MemoryMiBRequest.
+// MemoryMiBRequest is the ECS wire shape MemoryMiBRequest.
 type MemoryMiBRequest struct {
 	Max *int32 `json:"max,omitempty" xml:"max,omitempty"`
 	Min *int32 `json:"min,omitempty" xml:"min,omitempty"`
 }
 
-// MissingVersionException is the wire shape MissingVersionException.
+// MissingVersionException is the ECS wire error shape MissingVersionException.
 type MissingVersionException struct {
 	Message *string `json:"message,omitempty" xml:"message,omitempty"`
 }
 
-// MountPoint is the wire shape MountPoint.
+// MountPoint is the ECS wire shape MountPoint.
 type MountPoint struct {
 	ContainerPath *string `json:"containerPath,omitempty" xml:"containerPath,omitempty"`
 	ReadOnly      *bool   `json:"readOnly,omitempty" xml:"readOnly,omitempty"`
 	SourceVolume  *string `json:"sourceVolume,omitempty" xml:"sourceVolume,omitempty"`
 }
 
-// NamespaceNotFoundException is the wire shape NamespaceNotFoundException.
+// NamespaceNotFoundException is the ECS wire error shape NamespaceNotFoundException.
 type NamespaceNotFoundException struct {
 	Message *string `json:"message,omitempty" xml:"message,omitempty"`
 }
 
-// NetworkBandwidthGbpsRequest is the wire shape NetworkBandwidthGbpsRequest.
+// NetworkBandwidthGbpsRequest is the ECS wire shape NetworkBandwidthGbpsRequest.
 type NetworkBandwidthGbpsRequest struct {
 	Max *float64 `json:"max,omitempty" xml:"max,omitempty"`
 	Min *float64 `json:"min,omitempty" xml:"min,omitempty"`
 }
 
-// NetworkBinding is the wire shape NetworkBinding.
+// NetworkBinding is the ECS wire shape NetworkBinding.
 type NetworkBinding struct {
 	BindIP             *string `json:"bindIP,omitempty" xml:"bindIP,omitempty"`
 	ContainerPort      *int32  `json:"containerPort,omitempty" xml:"containerPort,omitempty"`
@@ -2675,58 +2670,58 @@ type NetworkBinding struct {
 	Protocol           *string `json:"protocol,omitempty" xml:"protocol,omitempty"`
 }
 
-// NetworkConfiguration is the wire shape NetworkConfiguration.
+// NetworkConfiguration is the ECS wire shape NetworkConfiguration.
 type NetworkConfiguration struct {
 	AwsvpcConfiguration *AwsVpcConfiguration `json:"awsvpcConfiguration,omitempty" xml:"awsvpcConfiguration,omitempty"`
 }
 
-// NetworkInterface is the wire shape NetworkInterface.
+// NetworkInterface is the ECS wire shape NetworkInterface.
 type NetworkInterface struct {
 	AttachmentId       *string `json:"attachmentId,omitempty" xml:"attachmentId,omitempty"`
 	Ipv6Address        *string `json:"ipv6Address,omitempty" xml:"ipv6Address,omitempty"`
 	PrivateIpv4Address *string `json:"privateIpv4Address,omitempty" xml:"privateIpv4Address,omitempty"`
 }
 
-// NetworkInterfaceCountRequest is the wire shape NetworkInterfaceCountRequest.
+// NetworkInterfaceCountRequest is the ECS wire shape NetworkInterfaceCountRequest.
 type NetworkInterfaceCountRequest struct {
 	Max *int32 `json:"max,omitempty" xml:"max,omitempty"`
 	Min *int32 `json:"min,omitempty" xml:"min,omitempty"`
 }
 
-// NoUpdateAvailableException is the wire shape NoUpdateAvailableException.
+// NoUpdateAvailableException is the ECS wire error shape NoUpdateAvailableException.
 type NoUpdateAvailableException struct {
 	Message *string `json:"message,omitempty" xml:"message,omitempty"`
 }
 
-// PlacementConstraint is the wire shape PlacementConstraint.
+// PlacementConstraint is the ECS wire shape PlacementConstraint.
 type PlacementConstraint struct {
 	Expression *string `json:"expression,omitempty" xml:"expression,omitempty"`
 	Type       *string `json:"type,omitempty" xml:"type,omitempty"`
 }
 
-// PlacementStrategy is the wire shape PlacementStrategy.
+// PlacementStrategy is the ECS wire shape PlacementStrategy.
 type PlacementStrategy struct {
 	Field *string `json:"field,omitempty" xml:"field,omitempty"`
 	Type  *string `json:"type,omitempty" xml:"type,omitempty"`
 }
 
-// PlatformDevice is the wire shape PlatformDevice.
+// PlatformDevice is the ECS wire shape PlatformDevice.
 type PlatformDevice struct {
 	Id   *string `json:"id,omitempty" xml:"id,omitempty"`
 	Type *string `json:"type,omitempty" xml:"type,omitempty"`
 }
 
-// PlatformTaskDefinitionIncompatibilityException is the wire shape PlatformTaskDefinitionIncompatibilityException.
+// PlatformTaskDefinitionIncompatibilityException is the ECS wire error shape PlatformTaskDefinitionIncompatibilityException.
 type PlatformTaskDefinitionIncompatibilityException struct {
 	Message *string `json:"message,omitempty" xml:"message,omitempty"`
 }
 
-// PlatformUnknownException is the wire shape PlatformUnknownException.
+// PlatformUnknownException is the ECS wire error shape PlatformUnknownException.
 type PlatformUnknownException struct {
 	Message *string `json:"message,omitempty" xml:"message,omitempty"`
 }
 
-// PortMapping is the wire shape PortMapping.
+// PortMapping is the ECS wire shape PortMapping.
 type PortMapping struct {
 	AppProtocol        *string `json:"appProtocol,omitempty" xml:"appProtocol,omitempty"`
 	ContainerPort      *int32  `json:"containerPort,omitempty" xml:"containerPort,omitempty"`
@@ -2736,67 +2731,67 @@ type PortMapping struct {
 	Protocol           *string `json:"protocol,omitempty" xml:"protocol,omitempty"`
 }
 
-// ProtectedTask is the wire shape ProtectedTask.
+// ProtectedTask is the ECS wire shape ProtectedTask.
 type ProtectedTask struct {
 	ExpirationDate    *wire.Timestamp `json:"expirationDate,omitempty" xml:"expirationDate,omitempty"`
 	ProtectionEnabled *bool           `json:"protectionEnabled,omitempty" xml:"protectionEnabled,omitempty"`
 	TaskArn           *string         `json:"taskArn,omitempty" xml:"taskArn,omitempty"`
 }
 
-// ProxyConfiguration is the wire shape ProxyConfiguration.
+// ProxyConfiguration is the ECS wire shape ProxyConfiguration.
 type ProxyConfiguration struct {
 	ContainerName *string        `json:"containerName,omitempty" xml:"containerName,omitempty"`
 	Properties    []KeyValuePair `json:"properties,omitempty" xml:"properties,omitempty"`
 	Type          *string        `json:"type,omitempty" xml:"type,omitempty"`
 }
 
-// PutAccountSettingDefaultRequest is the wire shape PutAccountSettingDefaultRequest.
+// PutAccountSettingDefaultRequest is the ECS wire shape PutAccountSettingDefaultRequest.
 type PutAccountSettingDefaultRequest struct {
 	Name  *string `json:"name,omitempty" xml:"name,omitempty"`
 	Value *string `json:"value,omitempty" xml:"value,omitempty"`
 }
 
-// PutAccountSettingDefaultResponse is the wire shape PutAccountSettingDefaultResponse.
+// PutAccountSettingDefaultResponse is the ECS wire shape PutAccountSettingDefaultResponse.
 type PutAccountSettingDefaultResponse struct {
 	Setting *Setting `json:"setting,omitempty" xml:"setting,omitempty"`
 }
 
-// PutAccountSettingRequest is the wire shape PutAccountSettingRequest.
+// PutAccountSettingRequest is the ECS wire shape PutAccountSettingRequest.
 type PutAccountSettingRequest struct {
 	Name         *string `json:"name,omitempty" xml:"name,omitempty"`
 	PrincipalArn *string `json:"principalArn,omitempty" xml:"principalArn,omitempty"`
 	Value        *string `json:"value,omitempty" xml:"value,omitempty"`
 }
 
-// PutAccountSettingResponse is the wire shape PutAccountSettingResponse.
+// PutAccountSettingResponse is the ECS wire shape PutAccountSettingResponse.
 type PutAccountSettingResponse struct {
 	Setting *Setting `json:"setting,omitempty" xml:"setting,omitempty"`
 }
 
-// PutAttributesRequest is the wire shape PutAttributesRequest.
+// PutAttributesRequest is the ECS wire shape PutAttributesRequest.
 type PutAttributesRequest struct {
 	Attributes []Attribute `json:"attributes,omitempty" xml:"attributes,omitempty"`
 	Cluster    *string     `json:"cluster,omitempty" xml:"cluster,omitempty"`
 }
 
-// PutAttributesResponse is the wire shape PutAttributesResponse.
+// PutAttributesResponse is the ECS wire shape PutAttributesResponse.
 type PutAttributesResponse struct {
 	Attributes []Attribute `json:"attributes,omitempty" xml:"attributes,omitempty"`
 }
 
-// PutClusterCapacityProvidersRequest is the wire shape PutClusterCapacityProvidersRequest.
+// PutClusterCapacityProvidersRequest is the ECS wire shape PutClusterCapacityProvidersRequest.
 type PutClusterCapacityProvidersRequest struct {
 	CapacityProviders               []string                       `json:"capacityProviders,omitempty" xml:"capacityProviders,omitempty"`
 	Cluster                         *string                        `json:"cluster,omitempty" xml:"cluster,omitempty"`
 	DefaultCapacityProviderStrategy []CapacityProviderStrategyItem `json:"defaultCapacityProviderStrategy,omitempty" xml:"defaultCapacityProviderStrategy,omitempty"`
 }
 
-// PutClusterCapacityProvidersResponse is the wire shape PutClusterCapacityProvidersResponse.
+// PutClusterCapacityProvidersResponse is the ECS wire shape PutClusterCapacityProvidersResponse.
 type PutClusterCapacityProvidersResponse struct {
 	Cluster *Cluster `json:"cluster,omitempty" xml:"cluster,omitempty"`
 }
 
-// RegisterContainerInstanceRequest is the wire shape RegisterContainerInstanceRequest.
+// RegisterContainerInstanceRequest is the ECS wire shape RegisterContainerInstanceRequest.
 type RegisterContainerInstanceRequest struct {
 	Attributes                        []Attribute      `json:"attributes,omitempty" xml:"attributes,omitempty"`
 	Cluster                           *string          `json:"cluster,omitempty" xml:"cluster,omitempty"`
@@ -2809,12 +2804,12 @@ type RegisterContainerInstanceRequest struct {
 	VersionInfo                       *VersionInfo     `json:"versionInfo,omitempty" xml:"versionInfo,omitempty"`
 }
 
-// RegisterContainerInstanceResponse is the wire shape RegisterContainerInstanceResponse.
+// RegisterContainerInstanceResponse is the ECS wire shape RegisterContainerInstanceResponse.
 type RegisterContainerInstanceResponse struct {
 	ContainerInstance *ContainerInstance `json:"containerInstance,omitempty" xml:"containerInstance,omitempty"`
 }
 
-// RegisterDaemonTaskDefinitionRequest is the wire shape RegisterDaemonTaskDefinitionRequest.
+// RegisterDaemonTaskDefinitionRequest is the ECS wire shape RegisterDaemonTaskDefinitionRequest.
 type RegisterDaemonTaskDefinitionRequest struct {
 	ContainerDefinitions []DaemonContainerDefinition `json:"containerDefinitions,omitempty" xml:"containerDefinitions,omitempty"`
 	Cpu                  *string                     `json:"cpu,omitempty" xml:"cpu,omitempty"`
@@ -2826,12 +2821,12 @@ type RegisterDaemonTaskDefinitionRequest struct {
 	Volumes              []DaemonVolume              `json:"volumes,omitempty" xml:"volumes,omitempty"`
 }
 
-// RegisterDaemonTaskDefinitionResponse is the wire shape RegisterDaemonTaskDefinitionResponse.
+// RegisterDaemonTaskDefinitionResponse is the ECS wire shape RegisterDaemonTaskDefinitionResponse.
 type RegisterDaemonTaskDefinitionResponse struct {
 	DaemonTaskDefinitionArn *string `json:"daemonTaskDefinitionArn,omitempty" xml:"daemonTaskDefinitionArn,omitempty"`
 }
 
-// RegisterTaskDefinitionRequest is the wire shape RegisterTaskDefinitionRequest.
+// RegisterTaskDefinitionRequest is the ECS wire shape RegisterTaskDefinitionRequest.
 type RegisterTaskDefinitionRequest struct {
 	ContainerDefinitions    []ContainerDefinition               `json:"containerDefinitions,omitempty" xml:"containerDefinitions,omitempty"`
 	Cpu                     *string                             `json:"cpu,omitempty" xml:"cpu,omitempty"`
@@ -2853,23 +2848,23 @@ type RegisterTaskDefinitionRequest struct {
 	Volumes                 []Volume                            `json:"volumes,omitempty" xml:"volumes,omitempty"`
 }
 
-// RegisterTaskDefinitionResponse is the wire shape RegisterTaskDefinitionResponse.
+// RegisterTaskDefinitionResponse is the ECS wire shape RegisterTaskDefinitionResponse.
 type RegisterTaskDefinitionResponse struct {
 	Tags           []Tag           `json:"tags,omitempty" xml:"tags,omitempty"`
 	TaskDefinition *TaskDefinition `json:"taskDefinition,omitempty" xml:"taskDefinition,omitempty"`
 }
 
-// RepositoryCredentials is the wire shape RepositoryCredentials.
+// RepositoryCredentials is the ECS wire shape RepositoryCredentials.
 type RepositoryCredentials struct {
 	CredentialsParameter *string `json:"credentialsParameter,omitempty" xml:"credentialsParameter,omitempty"`
 }
 
-// ResolvedConfiguration is the wire shape ResolvedConfiguration.
+// ResolvedConfiguration is the ECS wire shape ResolvedConfiguration.
 type ResolvedConfiguration struct {
 	LoadBalancers []ServiceRevisionLoadBalancer `json:"loadBalancers,omitempty" xml:"loadBalancers,omitempty"`
 }
 
-// Resource is the wire shape Resource.
+// Resource is the ECS wire shape Resource.
 type Resource struct {
 	DoubleValue    *float64 `json:"doubleValue,omitempty" xml:"doubleValue,omitempty"`
 	IntegerValue   *int32   `json:"integerValue,omitempty" xml:"integerValue,omitempty"`
@@ -2879,30 +2874,30 @@ type Resource struct {
 	Type           *string  `json:"type,omitempty" xml:"type,omitempty"`
 }
 
-// ResourceInUseException is the wire shape ResourceInUseException.
+// ResourceInUseException is the ECS wire error shape ResourceInUseException.
 type ResourceInUseException struct {
 	Message *string `json:"message,omitempty" xml:"message,omitempty"`
 }
 
-// ResourceNotFoundException is the wire shape ResourceNotFoundException.
+// ResourceNotFoundException is the ECS wire error shape ResourceNotFoundException.
 type ResourceNotFoundException struct {
 	Message *string `json:"message,omitempty" xml:"message,omitempty"`
 }
 
-// ResourceRequirement is the wire shape ResourceRequirement.
+// ResourceRequirement is the ECS wire shape ResourceRequirement.
 type ResourceRequirement struct {
 	Type  *string `json:"type,omitempty" xml:"type,omitempty"`
 	Value *string `json:"value,omitempty" xml:"value,omitempty"`
 }
 
-// Rollback is the wire shape Rollback.
+// Rollback is the ECS wire shape Rollback.
 type Rollback struct {
 	Reason             *string         `json:"reason,omitempty" xml:"reason,omitempty"`
 	ServiceRevisionArn *string         `json:"serviceRevisionArn,omitempty" xml:"serviceRevisionArn,omitempty"`
 	StartedAt          *wire.Timestamp `json:"startedAt,omitempty" xml:"startedAt,omitempty"`
 }
 
-// RunTaskRequest is the wire shape RunTaskRequest.
+// RunTaskRequest is the ECS wire shape RunTaskRequest.
 type RunTaskRequest struct {
 	CapacityProviderStrategy []CapacityProviderStrategyItem `json:"capacityProviderStrategy,omitempty" xml:"capacityProviderStrategy,omitempty"`
 	ClientToken              *string                        `json:"clientToken,omitempty" xml:"clientToken,omitempty"`
@@ -2925,19 +2920,19 @@ type RunTaskRequest struct {
 	VolumeConfigurations     []TaskVolumeConfiguration      `json:"volumeConfigurations,omitempty" xml:"volumeConfigurations,omitempty"`
 }
 
-// RunTaskResponse is the wire shape RunTaskResponse.
+// RunTaskResponse is the ECS wire shape RunTaskResponse.
 type RunTaskResponse struct {
 	Failures []Failure `json:"failures,omitempty" xml:"failures,omitempty"`
 	Tasks    []Task    `json:"tasks,omitempty" xml:"tasks,omitempty"`
 }
 
-// RuntimePlatform is the wire shape RuntimePlatform.
+// RuntimePlatform is the ECS wire shape RuntimePlatform.
 type RuntimePlatform struct {
 	CpuArchitecture       *string `json:"cpuArchitecture,omitempty" xml:"cpuArchitecture,omitempty"`
 	OperatingSystemFamily *string `json:"operatingSystemFamily,omitempty" xml:"operatingSystemFamily,omitempty"`
 }
 
-// S3FilesVolumeConfiguration is the wire shape S3FilesVolumeConfiguration.
+// S3FilesVolumeConfiguration is the ECS wire shape S3FilesVolumeConfiguration.
 type S3FilesVolumeConfiguration struct {
 	AccessPointArn        *string `json:"accessPointArn,omitempty" xml:"accessPointArn,omitempty"`
 	FileSystemArn         *string `json:"fileSystemArn,omitempty" xml:"fileSystemArn,omitempty"`
@@ -2945,24 +2940,24 @@ type S3FilesVolumeConfiguration struct {
 	TransitEncryptionPort *int32  `json:"transitEncryptionPort,omitempty" xml:"transitEncryptionPort,omitempty"`
 }
 
-// Scale is the wire shape Scale.
+// Scale is the ECS wire shape Scale.
 type Scale struct {
 	Unit  *string  `json:"unit,omitempty" xml:"unit,omitempty"`
 	Value *float64 `json:"value,omitempty" xml:"value,omitempty"`
 }
 
-// Secret is the wire shape Secret.
+// Secret is the ECS wire shape Secret.
 type Secret struct {
 	Name      *string `json:"name,omitempty" xml:"name,omitempty"`
 	ValueFrom *string `json:"valueFrom,omitempty" xml:"valueFrom,omitempty"`
 }
 
-// ServerException is the wire shape ServerException.
+// ServerException is the ECS wire error shape ServerException.
 type ServerException struct {
 	Message *string `json:"message,omitempty" xml:"message,omitempty"`
 }
 
-// Service is the wire shape Service.
+// Service is the ECS wire shape Service.
 type Service struct {
 	AvailabilityZoneRebalancing   *string                         `json:"availabilityZoneRebalancing,omitempty" xml:"availabilityZoneRebalancing,omitempty"`
 	CapacityProviderStrategy      []CapacityProviderStrategyItem  `json:"capacityProviderStrategy,omitempty" xml:"capacityProviderStrategy,omitempty"`
@@ -3001,20 +2996,20 @@ type Service struct {
 	TaskSets                      []TaskSet                       `json:"taskSets,omitempty" xml:"taskSets,omitempty"`
 }
 
-// ServiceConnectAccessLogConfiguration is the wire shape ServiceConnectAccessLogConfiguration.
+// ServiceConnectAccessLogConfiguration is the ECS wire shape ServiceConnectAccessLogConfiguration.
 type ServiceConnectAccessLogConfiguration struct {
 	Format                 *string `json:"format,omitempty" xml:"format,omitempty"`
 	IncludeQueryParameters *string `json:"includeQueryParameters,omitempty" xml:"includeQueryParameters,omitempty"`
 }
 
-// ServiceConnectClientAlias is the wire shape ServiceConnectClientAlias.
+// ServiceConnectClientAlias is the ECS wire shape ServiceConnectClientAlias.
 type ServiceConnectClientAlias struct {
 	DnsName          *string                         `json:"dnsName,omitempty" xml:"dnsName,omitempty"`
 	Port             *int32                          `json:"port,omitempty" xml:"port,omitempty"`
 	TestTrafficRules *ServiceConnectTestTrafficRules `json:"testTrafficRules,omitempty" xml:"testTrafficRules,omitempty"`
 }
 
-// ServiceConnectConfiguration is the wire shape ServiceConnectConfiguration.
+// ServiceConnectConfiguration is the ECS wire shape ServiceConnectConfiguration.
 type ServiceConnectConfiguration struct {
 	AccessLogConfiguration *ServiceConnectAccessLogConfiguration `json:"accessLogConfiguration,omitempty" xml:"accessLogConfiguration,omitempty"`
 	Enabled                *bool                                 `json:"enabled,omitempty" xml:"enabled,omitempty"`
@@ -3023,7 +3018,7 @@ type ServiceConnectConfiguration struct {
 	Services               []ServiceConnectService               `json:"services,omitempty" xml:"services,omitempty"`
 }
 
-// ServiceConnectService is the wire shape ServiceConnectService.
+// ServiceConnectService is the ECS wire shape ServiceConnectService.
 type ServiceConnectService struct {
 	ClientAliases       []ServiceConnectClientAlias     `json:"clientAliases,omitempty" xml:"clientAliases,omitempty"`
 	DiscoveryName       *string                         `json:"discoveryName,omitempty" xml:"discoveryName,omitempty"`
@@ -3033,41 +3028,41 @@ type ServiceConnectService struct {
 	Tls                 *ServiceConnectTlsConfiguration `json:"tls,omitempty" xml:"tls,omitempty"`
 }
 
-// ServiceConnectServiceResource is the wire shape ServiceConnectServiceResource.
+// ServiceConnectServiceResource is the ECS wire shape ServiceConnectServiceResource.
 type ServiceConnectServiceResource struct {
 	DiscoveryArn  *string `json:"discoveryArn,omitempty" xml:"discoveryArn,omitempty"`
 	DiscoveryName *string `json:"discoveryName,omitempty" xml:"discoveryName,omitempty"`
 }
 
-// ServiceConnectTestTrafficHeaderMatchRules is the wire shape ServiceConnectTestTrafficHeaderMatchRules.
+// ServiceConnectTestTrafficHeaderMatchRules is the ECS wire shape ServiceConnectTestTrafficHeaderMatchRules.
 type ServiceConnectTestTrafficHeaderMatchRules struct {
 	Exact *string `json:"exact,omitempty" xml:"exact,omitempty"`
 }
 
-// ServiceConnectTestTrafficHeaderRules is the wire shape ServiceConnectTestTrafficHeaderRules.
+// ServiceConnectTestTrafficHeaderRules is the ECS wire shape ServiceConnectTestTrafficHeaderRules.
 type ServiceConnectTestTrafficHeaderRules struct {
 	Name  *string                                    `json:"name,omitempty" xml:"name,omitempty"`
 	Value *ServiceConnectTestTrafficHeaderMatchRules `json:"value,omitempty" xml:"value,omitempty"`
 }
 
-// ServiceConnectTestTrafficRules is the wire shape ServiceConnectTestTrafficRules.
+// ServiceConnectTestTrafficRules is the ECS wire shape ServiceConnectTestTrafficRules.
 type ServiceConnectTestTrafficRules struct {
 	Header *ServiceConnectTestTrafficHeaderRules `json:"header,omitempty" xml:"header,omitempty"`
 }
 
-// ServiceConnectTlsCertificateAuthority is the wire shape ServiceConnectTlsCertificateAuthority.
+// ServiceConnectTlsCertificateAuthority is the ECS wire shape ServiceConnectTlsCertificateAuthority.
 type ServiceConnectTlsCertificateAuthority struct {
 	AwsPcaAuthorityArn *string `json:"awsPcaAuthorityArn,omitempty" xml:"awsPcaAuthorityArn,omitempty"`
 }
 
-// ServiceConnectTlsConfiguration is the wire shape ServiceConnectTlsConfiguration.
+// ServiceConnectTlsConfiguration is the ECS wire shape ServiceConnectTlsConfiguration.
 type ServiceConnectTlsConfiguration struct {
 	IssuerCertificateAuthority *ServiceConnectTlsCertificateAuthority `json:"issuerCertificateAuthority,omitempty" xml:"issuerCertificateAuthority,omitempty"`
 	KmsKey                     *string                                `json:"kmsKey,omitempty" xml:"kmsKey,omitempty"`
 	RoleArn                    *string                                `json:"roleArn,omitempty" xml:"roleArn,omitempty"`
 }
 
-// ServiceCurrentRevisionSummary is the wire shape ServiceCurrentRevisionSummary.
+// ServiceCurrentRevisionSummary is the ECS wire shape ServiceCurrentRevisionSummary.
 type ServiceCurrentRevisionSummary struct {
 	Arn                *string `json:"arn,omitempty" xml:"arn,omitempty"`
 	PendingTaskCount   *int32  `json:"pendingTaskCount,omitempty" xml:"pendingTaskCount,omitempty"`
@@ -3075,7 +3070,7 @@ type ServiceCurrentRevisionSummary struct {
 	RunningTaskCount   *int32  `json:"runningTaskCount,omitempty" xml:"runningTaskCount,omitempty"`
 }
 
-// ServiceDeployment is the wire shape ServiceDeployment.
+// ServiceDeployment is the ECS wire shape ServiceDeployment.
 type ServiceDeployment struct {
 	Alarms                   *ServiceDeploymentAlarms         `json:"alarms,omitempty" xml:"alarms,omitempty"`
 	ClusterArn               *string                          `json:"clusterArn,omitempty" xml:"clusterArn,omitempty"`
@@ -3097,14 +3092,14 @@ type ServiceDeployment struct {
 	UpdatedAt                *wire.Timestamp                  `json:"updatedAt,omitempty" xml:"updatedAt,omitempty"`
 }
 
-// ServiceDeploymentAlarms is the wire shape ServiceDeploymentAlarms.
+// ServiceDeploymentAlarms is the ECS wire shape ServiceDeploymentAlarms.
 type ServiceDeploymentAlarms struct {
 	AlarmNames          []string `json:"alarmNames,omitempty" xml:"alarmNames,omitempty"`
 	Status              *string  `json:"status,omitempty" xml:"status,omitempty"`
 	TriggeredAlarmNames []string `json:"triggeredAlarmNames,omitempty" xml:"triggeredAlarmNames,omitempty"`
 }
 
-// ServiceDeploymentBrief is the wire shape ServiceDeploymentBrief.
+// ServiceDeploymentBrief is the ECS wire shape ServiceDeploymentBrief.
 type ServiceDeploymentBrief struct {
 	ClusterArn               *string         `json:"clusterArn,omitempty" xml:"clusterArn,omitempty"`
 	CreatedAt                *wire.Timestamp `json:"createdAt,omitempty" xml:"createdAt,omitempty"`
@@ -3117,26 +3112,26 @@ type ServiceDeploymentBrief struct {
 	TargetServiceRevisionArn *string         `json:"targetServiceRevisionArn,omitempty" xml:"targetServiceRevisionArn,omitempty"`
 }
 
-// ServiceDeploymentCircuitBreaker is the wire shape ServiceDeploymentCircuitBreaker.
+// ServiceDeploymentCircuitBreaker is the ECS wire shape ServiceDeploymentCircuitBreaker.
 type ServiceDeploymentCircuitBreaker struct {
 	FailureCount *int32  `json:"failureCount,omitempty" xml:"failureCount,omitempty"`
 	Status       *string `json:"status,omitempty" xml:"status,omitempty"`
 	Threshold    *int32  `json:"threshold,omitempty" xml:"threshold,omitempty"`
 }
 
-// ServiceDeploymentNotFoundException is the wire shape ServiceDeploymentNotFoundException.
+// ServiceDeploymentNotFoundException is the ECS wire error shape ServiceDeploymentNotFoundException.
 type ServiceDeploymentNotFoundException struct {
 	Message *string `json:"message,omitempty" xml:"message,omitempty"`
 }
 
-// ServiceEvent is the wire shape ServiceEvent.
+// ServiceEvent is the ECS wire shape ServiceEvent.
 type ServiceEvent struct {
 	CreatedAt *wire.Timestamp `json:"createdAt,omitempty" xml:"createdAt,omitempty"`
 	Id        *string         `json:"id,omitempty" xml:"id,omitempty"`
 	Message   *string         `json:"message,omitempty" xml:"message,omitempty"`
 }
 
-// ServiceManagedEBSVolumeConfiguration is the wire shape ServiceManagedEBSVolumeConfiguration.
+// ServiceManagedEBSVolumeConfiguration is the ECS wire shape ServiceManagedEBSVolumeConfiguration.
 type ServiceManagedEBSVolumeConfiguration struct {
 	Encrypted                *bool                 `json:"encrypted,omitempty" xml:"encrypted,omitempty"`
 	FilesystemType           *string               `json:"filesystemType,omitempty" xml:"filesystemType,omitempty"`
@@ -3151,17 +3146,17 @@ type ServiceManagedEBSVolumeConfiguration struct {
 	VolumeType               *string               `json:"volumeType,omitempty" xml:"volumeType,omitempty"`
 }
 
-// ServiceNotActiveException is the wire shape ServiceNotActiveException.
+// ServiceNotActiveException is the ECS wire error shape ServiceNotActiveException.
 type ServiceNotActiveException struct {
 	Message *string `json:"message,omitempty" xml:"message,omitempty"`
 }
 
-// ServiceNotFoundException is the wire shape ServiceNotFoundException.
+// ServiceNotFoundException is the ECS wire error shape ServiceNotFoundException.
 type ServiceNotFoundException struct {
 	Message *string `json:"message,omitempty" xml:"message,omitempty"`
 }
 
-// ServiceRegistry is the wire shape ServiceRegistry.
+// ServiceRegistry is the ECS wire shape ServiceRegistry.
 type ServiceRegistry struct {
 	ContainerName *string `json:"containerName,omitempty" xml:"containerName,omitempty"`
 	ContainerPort *int32  `json:"containerPort,omitempty" xml:"containerPort,omitempty"`
@@ -3169,7 +3164,7 @@ type ServiceRegistry struct {
 	RegistryArn   *string `json:"registryArn,omitempty" xml:"registryArn,omitempty"`
 }
 
-// ServiceRevision is the wire shape ServiceRevision.
+// ServiceRevision is the ECS wire shape ServiceRevision.
 type ServiceRevision struct {
 	CapacityProviderStrategy    []CapacityProviderStrategyItem `json:"capacityProviderStrategy,omitempty" xml:"capacityProviderStrategy,omitempty"`
 	ClusterArn                  *string                        `json:"clusterArn,omitempty" xml:"clusterArn,omitempty"`
@@ -3193,13 +3188,13 @@ type ServiceRevision struct {
 	VpcLatticeConfigurations    []VpcLatticeConfiguration      `json:"vpcLatticeConfigurations,omitempty" xml:"vpcLatticeConfigurations,omitempty"`
 }
 
-// ServiceRevisionLoadBalancer is the wire shape ServiceRevisionLoadBalancer.
+// ServiceRevisionLoadBalancer is the ECS wire shape ServiceRevisionLoadBalancer.
 type ServiceRevisionLoadBalancer struct {
 	ProductionListenerRule *string `json:"productionListenerRule,omitempty" xml:"productionListenerRule,omitempty"`
 	TargetGroupArn         *string `json:"targetGroupArn,omitempty" xml:"targetGroupArn,omitempty"`
 }
 
-// ServiceRevisionSummary is the wire shape ServiceRevisionSummary.
+// ServiceRevisionSummary is the ECS wire shape ServiceRevisionSummary.
 type ServiceRevisionSummary struct {
 	Arn                              *string  `json:"arn,omitempty" xml:"arn,omitempty"`
 	PendingTaskCount                 *int32   `json:"pendingTaskCount,omitempty" xml:"pendingTaskCount,omitempty"`
@@ -3209,20 +3204,20 @@ type ServiceRevisionSummary struct {
 	RunningTaskCount                 *int32   `json:"runningTaskCount,omitempty" xml:"runningTaskCount,omitempty"`
 }
 
-// ServiceVolumeConfiguration is the wire shape ServiceVolumeConfiguration.
+// ServiceVolumeConfiguration is the ECS wire shape ServiceVolumeConfiguration.
 type ServiceVolumeConfiguration struct {
 	ManagedEBSVolume *ServiceManagedEBSVolumeConfiguration `json:"managedEBSVolume,omitempty" xml:"managedEBSVolume,omitempty"`
 	Name             *string                               `json:"name,omitempty" xml:"name,omitempty"`
 }
 
-// Session is the wire shape Session.
+// Session is the ECS wire shape Session.
 type Session struct {
 	SessionId  *string `json:"sessionId,omitempty" xml:"sessionId,omitempty"`
 	StreamUrl  *string `json:"streamUrl,omitempty" xml:"streamUrl,omitempty"`
 	TokenValue *string `json:"tokenValue,omitempty" xml:"tokenValue,omitempty"`
 }
 
-// Setting is the wire shape Setting.
+// Setting is the ECS wire shape Setting.
 type Setting struct {
 	Name         *string `json:"name,omitempty" xml:"name,omitempty"`
 	PrincipalArn *string `json:"principalArn,omitempty" xml:"principalArn,omitempty"`
@@ -3230,7 +3225,7 @@ type Setting struct {
 	Value        *string `json:"value,omitempty" xml:"value,omitempty"`
 }
 
-// StartTaskRequest is the wire shape StartTaskRequest.
+// StartTaskRequest is the ECS wire shape StartTaskRequest.
 type StartTaskRequest struct {
 	Cluster              *string                   `json:"cluster,omitempty" xml:"cluster,omitempty"`
 	ContainerInstances   []string                  `json:"containerInstances,omitempty" xml:"containerInstances,omitempty"`
@@ -3247,47 +3242,47 @@ type StartTaskRequest struct {
 	VolumeConfigurations []TaskVolumeConfiguration `json:"volumeConfigurations,omitempty" xml:"volumeConfigurations,omitempty"`
 }
 
-// StartTaskResponse is the wire shape StartTaskResponse.
+// StartTaskResponse is the ECS wire shape StartTaskResponse.
 type StartTaskResponse struct {
 	Failures []Failure `json:"failures,omitempty" xml:"failures,omitempty"`
 	Tasks    []Task    `json:"tasks,omitempty" xml:"tasks,omitempty"`
 }
 
-// StopServiceDeploymentRequest is the wire shape StopServiceDeploymentRequest.
+// StopServiceDeploymentRequest is the ECS wire shape StopServiceDeploymentRequest.
 type StopServiceDeploymentRequest struct {
 	ServiceDeploymentArn *string `json:"serviceDeploymentArn,omitempty" xml:"serviceDeploymentArn,omitempty"`
 	StopType             *string `json:"stopType,omitempty" xml:"stopType,omitempty"`
 }
 
-// StopServiceDeploymentResponse is the wire shape StopServiceDeploymentResponse.
+// StopServiceDeploymentResponse is the ECS wire shape StopServiceDeploymentResponse.
 type StopServiceDeploymentResponse struct {
 	ServiceDeploymentArn *string `json:"serviceDeploymentArn,omitempty" xml:"serviceDeploymentArn,omitempty"`
 }
 
-// StopTaskRequest is the wire shape StopTaskRequest.
+// StopTaskRequest is the ECS wire shape StopTaskRequest.
 type StopTaskRequest struct {
 	Cluster *string `json:"cluster,omitempty" xml:"cluster,omitempty"`
 	Reason  *string `json:"reason,omitempty" xml:"reason,omitempty"`
 	Task    *string `json:"task,omitempty" xml:"task,omitempty"`
 }
 
-// StopTaskResponse is the wire shape StopTaskResponse.
+// StopTaskResponse is the ECS wire shape StopTaskResponse.
 type StopTaskResponse struct {
 	Task *Task `json:"task,omitempty" xml:"task,omitempty"`
 }
 
-// SubmitAttachmentStateChangesRequest is the wire shape SubmitAttachmentStateChangesRequest.
+// SubmitAttachmentStateChangesRequest is the ECS wire shape SubmitAttachmentStateChangesRequest.
 type SubmitAttachmentStateChangesRequest struct {
 	Attachments []AttachmentStateChange `json:"attachments,omitempty" xml:"attachments,omitempty"`
 	Cluster     *string                 `json:"cluster,omitempty" xml:"cluster,omitempty"`
 }
 
-// SubmitAttachmentStateChangesResponse is the wire shape SubmitAttachmentStateChangesResponse.
+// SubmitAttachmentStateChangesResponse is the ECS wire shape SubmitAttachmentStateChangesResponse.
 type SubmitAttachmentStateChangesResponse struct {
 	Acknowledgment *string `json:"acknowledgment,omitempty" xml:"acknowledgment,omitempty"`
 }
 
-// SubmitContainerStateChangeRequest is the wire shape SubmitContainerStateChangeRequest.
+// SubmitContainerStateChangeRequest is the ECS wire shape SubmitContainerStateChangeRequest.
 type SubmitContainerStateChangeRequest struct {
 	Cluster         *string          `json:"cluster,omitempty" xml:"cluster,omitempty"`
 	ContainerName   *string          `json:"containerName,omitempty" xml:"containerName,omitempty"`
@@ -3299,12 +3294,12 @@ type SubmitContainerStateChangeRequest struct {
 	Task            *string          `json:"task,omitempty" xml:"task,omitempty"`
 }
 
-// SubmitContainerStateChangeResponse is the wire shape SubmitContainerStateChangeResponse.
+// SubmitContainerStateChangeResponse is the ECS wire shape SubmitContainerStateChangeResponse.
 type SubmitContainerStateChangeResponse struct {
 	Acknowledgment *string `json:"acknowledgment,omitempty" xml:"acknowledgment,omitempty"`
 }
 
-// SubmitTaskStateChangeRequest is the wire shape SubmitTaskStateChangeRequest.
+// SubmitTaskStateChangeRequest is the ECS wire shape SubmitTaskStateChangeRequest.
 type SubmitTaskStateChangeRequest struct {
 	Attachments        []AttachmentStateChange   `json:"attachments,omitempty" xml:"attachments,omitempty"`
 	Cluster            *string                   `json:"cluster,omitempty" xml:"cluster,omitempty"`
@@ -3318,44 +3313,44 @@ type SubmitTaskStateChangeRequest struct {
 	Task               *string                   `json:"task,omitempty" xml:"task,omitempty"`
 }
 
-// SubmitTaskStateChangeResponse is the wire shape SubmitTaskStateChangeResponse.
+// SubmitTaskStateChangeResponse is the ECS wire shape SubmitTaskStateChangeResponse.
 type SubmitTaskStateChangeResponse struct {
 	Acknowledgment *string `json:"acknowledgment,omitempty" xml:"acknowledgment,omitempty"`
 }
 
-// SystemControl is the wire shape SystemControl.
+// SystemControl is the ECS wire shape SystemControl.
 type SystemControl struct {
 	Namespace *string `json:"namespace,omitempty" xml:"namespace,omitempty"`
 	Value     *string `json:"value,omitempty" xml:"value,omitempty"`
 }
 
-// Tag is the wire shape Tag.
+// Tag is the ECS wire shape Tag.
 type Tag struct {
 	Key   *string `json:"key,omitempty" xml:"key,omitempty"`
 	Value *string `json:"value,omitempty" xml:"value,omitempty"`
 }
 
-// TagResourceRequest is the wire shape TagResourceRequest.
+// TagResourceRequest is the ECS wire shape TagResourceRequest.
 type TagResourceRequest struct {
 	ResourceArn *string `json:"resourceArn,omitempty" xml:"resourceArn,omitempty"`
 	Tags        []Tag   `json:"tags,omitempty" xml:"tags,omitempty"`
 }
 
-// TagResourceResponse is the wire shape TagResourceResponse.
+// TagResourceResponse is the ECS wire shape TagResourceResponse.
 type TagResourceResponse struct {
 }
 
-// TargetNotConnectedException is the wire shape TargetNotConnectedException.
+// TargetNotConnectedException is the ECS wire error shape TargetNotConnectedException.
 type TargetNotConnectedException struct {
 	Message *string `json:"message,omitempty" xml:"message,omitempty"`
 }
 
-// TargetNotFoundException is the wire shape TargetNotFoundException.
+// TargetNotFoundException is the ECS wire error shape TargetNotFoundException.
 type TargetNotFoundException struct {
 	Message *string `json:"message,omitempty" xml:"message,omitempty"`
 }
 
-// Task is the wire shape Task.
+// Task is the ECS wire shape Task.
 type Task struct {
 	Attachments             []Attachment           `json:"attachments,omitempty" xml:"attachments,omitempty"`
 	Attributes              []Attribute            `json:"attributes,omitempty" xml:"attributes,omitempty"`
@@ -3396,7 +3391,7 @@ type Task struct {
 	Version                 *int64                 `json:"version,omitempty" xml:"version,omitempty"`
 }
 
-// TaskDefinition is the wire shape TaskDefinition.
+// TaskDefinition is the ECS wire shape TaskDefinition.
 type TaskDefinition struct {
 	Compatibilities         []string                            `json:"compatibilities,omitempty" xml:"compatibilities,omitempty"`
 	ContainerDefinitions    []ContainerDefinition               `json:"containerDefinitions,omitempty" xml:"containerDefinitions,omitempty"`
@@ -3426,19 +3421,19 @@ type TaskDefinition struct {
 	Volumes                 []Volume                            `json:"volumes,omitempty" xml:"volumes,omitempty"`
 }
 
-// TaskDefinitionPlacementConstraint is the wire shape TaskDefinitionPlacementConstraint.
+// TaskDefinitionPlacementConstraint is the ECS wire shape TaskDefinitionPlacementConstraint.
 type TaskDefinitionPlacementConstraint struct {
 	Expression *string `json:"expression,omitempty" xml:"expression,omitempty"`
 	Type       *string `json:"type,omitempty" xml:"type,omitempty"`
 }
 
-// TaskEphemeralStorage is the wire shape TaskEphemeralStorage.
+// TaskEphemeralStorage is the ECS wire shape TaskEphemeralStorage.
 type TaskEphemeralStorage struct {
 	KmsKeyId  *string `json:"kmsKeyId,omitempty" xml:"kmsKeyId,omitempty"`
 	SizeInGiB *int32  `json:"sizeInGiB,omitempty" xml:"sizeInGiB,omitempty"`
 }
 
-// TaskManagedEBSVolumeConfiguration is the wire shape TaskManagedEBSVolumeConfiguration.
+// TaskManagedEBSVolumeConfiguration is the ECS wire shape TaskManagedEBSVolumeConfiguration.
 type TaskManagedEBSVolumeConfiguration struct {
 	Encrypted                *bool                                  `json:"encrypted,omitempty" xml:"encrypted,omitempty"`
 	FilesystemType           *string                                `json:"filesystemType,omitempty" xml:"filesystemType,omitempty"`
@@ -3454,12 +3449,12 @@ type TaskManagedEBSVolumeConfiguration struct {
 	VolumeType               *string                                `json:"volumeType,omitempty" xml:"volumeType,omitempty"`
 }
 
-// TaskManagedEBSVolumeTerminationPolicy is the wire shape TaskManagedEBSVolumeTerminationPolicy.
+// TaskManagedEBSVolumeTerminationPolicy is the ECS wire shape TaskManagedEBSVolumeTerminationPolicy.
 type TaskManagedEBSVolumeTerminationPolicy struct {
 	DeleteOnTermination *bool `json:"deleteOnTermination,omitempty" xml:"deleteOnTermination,omitempty"`
 }
 
-// TaskOverride is the wire shape TaskOverride.
+// TaskOverride is the ECS wire shape TaskOverride.
 type TaskOverride struct {
 	ContainerOverrides            []ContainerOverride            `json:"containerOverrides,omitempty" xml:"containerOverrides,omitempty"`
 	Cpu                           *string                        `json:"cpu,omitempty" xml:"cpu,omitempty"`
@@ -3470,7 +3465,7 @@ type TaskOverride struct {
 	TaskRoleArn                   *string                        `json:"taskRoleArn,omitempty" xml:"taskRoleArn,omitempty"`
 }
 
-// TaskSet is the wire shape TaskSet.
+// TaskSet is the ECS wire shape TaskSet.
 type TaskSet struct {
 	CapacityProviderStrategy []CapacityProviderStrategyItem `json:"capacityProviderStrategy,omitempty" xml:"capacityProviderStrategy,omitempty"`
 	ClusterArn               *string                        `json:"clusterArn,omitempty" xml:"clusterArn,omitempty"`
@@ -3499,59 +3494,59 @@ type TaskSet struct {
 	UpdatedAt                *wire.Timestamp                `json:"updatedAt,omitempty" xml:"updatedAt,omitempty"`
 }
 
-// TaskSetNotFoundException is the wire shape TaskSetNotFoundException.
+// TaskSetNotFoundException is the ECS wire error shape TaskSetNotFoundException.
 type TaskSetNotFoundException struct {
 	Message *string `json:"message,omitempty" xml:"message,omitempty"`
 }
 
-// TaskVolumeConfiguration is the wire shape TaskVolumeConfiguration.
+// TaskVolumeConfiguration is the ECS wire shape TaskVolumeConfiguration.
 type TaskVolumeConfiguration struct {
 	ManagedEBSVolume *TaskManagedEBSVolumeConfiguration `json:"managedEBSVolume,omitempty" xml:"managedEBSVolume,omitempty"`
 	Name             *string                            `json:"name,omitempty" xml:"name,omitempty"`
 }
 
-// TimeoutConfiguration is the wire shape TimeoutConfiguration.
+// TimeoutConfiguration is the ECS wire shape TimeoutConfiguration.
 type TimeoutConfiguration struct {
 	IdleTimeoutSeconds       *int32 `json:"idleTimeoutSeconds,omitempty" xml:"idleTimeoutSeconds,omitempty"`
 	PerRequestTimeoutSeconds *int32 `json:"perRequestTimeoutSeconds,omitempty" xml:"perRequestTimeoutSeconds,omitempty"`
 }
 
-// Tmpfs is the wire shape Tmpfs.
+// Tmpfs is the ECS wire shape Tmpfs.
 type Tmpfs struct {
 	ContainerPath *string  `json:"containerPath,omitempty" xml:"containerPath,omitempty"`
 	MountOptions  []string `json:"mountOptions,omitempty" xml:"mountOptions,omitempty"`
 	Size          *int32   `json:"size,omitempty" xml:"size,omitempty"`
 }
 
-// TotalLocalStorageGBRequest is the wire shape TotalLocalStorageGBRequest.
+// TotalLocalStorageGBRequest is the ECS wire shape TotalLocalStorageGBRequest.
 type TotalLocalStorageGBRequest struct {
 	Max *float64 `json:"max,omitempty" xml:"max,omitempty"`
 	Min *float64 `json:"min,omitempty" xml:"min,omitempty"`
 }
 
-// Ulimit is the wire shape Ulimit.
+// Ulimit is the ECS wire shape Ulimit.
 type Ulimit struct {
 	HardLimit *int32  `json:"hardLimit,omitempty" xml:"hardLimit,omitempty"`
 	Name      *string `json:"name,omitempty" xml:"name,omitempty"`
 	SoftLimit *int32  `json:"softLimit,omitempty" xml:"softLimit,omitempty"`
 }
 
-// UnsupportedFeatureException is the wire shape UnsupportedFeatureException.
+// UnsupportedFeatureException is the ECS wire error shape UnsupportedFeatureException.
 type UnsupportedFeatureException struct {
 	Message *string `json:"message,omitempty" xml:"message,omitempty"`
 }
 
-// UntagResourceRequest is the wire shape UntagResourceRequest.
+// UntagResourceRequest is the ECS wire shape UntagResourceRequest.
 type UntagResourceRequest struct {
 	ResourceArn *string  `json:"resourceArn,omitempty" xml:"resourceArn,omitempty"`
 	TagKeys     []string `json:"tagKeys,omitempty" xml:"tagKeys,omitempty"`
 }
 
-// UntagResourceResponse is the wire shape UntagResourceResponse.
+// UntagResourceResponse is the ECS wire shape UntagResourceResponse.
 type UntagResourceResponse struct {
 }
 
-// UpdateCapacityProviderRequest is the wire shape UpdateCapacityProviderRequest.
+// UpdateCapacityProviderRequest is the ECS wire shape UpdateCapacityProviderRequest.
 type UpdateCapacityProviderRequest struct {
 	AutoScalingGroupProvider *AutoScalingGroupProviderUpdate              `json:"autoScalingGroupProvider,omitempty" xml:"autoScalingGroupProvider,omitempty"`
 	Cluster                  *string                                      `json:"cluster,omitempty" xml:"cluster,omitempty"`
@@ -3559,12 +3554,12 @@ type UpdateCapacityProviderRequest struct {
 	Name                     *string                                      `json:"name,omitempty" xml:"name,omitempty"`
 }
 
-// UpdateCapacityProviderResponse is the wire shape UpdateCapacityProviderResponse.
+// UpdateCapacityProviderResponse is the ECS wire shape UpdateCapacityProviderResponse.
 type UpdateCapacityProviderResponse struct {
 	CapacityProvider *CapacityProvider `json:"capacityProvider,omitempty" xml:"capacityProvider,omitempty"`
 }
 
-// UpdateClusterRequest is the wire shape UpdateClusterRequest.
+// UpdateClusterRequest is the ECS wire shape UpdateClusterRequest.
 type UpdateClusterRequest struct {
 	Cluster                *string                               `json:"cluster,omitempty" xml:"cluster,omitempty"`
 	Configuration          *ClusterConfiguration                 `json:"configuration,omitempty" xml:"configuration,omitempty"`
@@ -3572,47 +3567,47 @@ type UpdateClusterRequest struct {
 	Settings               []ClusterSetting                      `json:"settings,omitempty" xml:"settings,omitempty"`
 }
 
-// UpdateClusterResponse is the wire shape UpdateClusterResponse.
+// UpdateClusterResponse is the ECS wire shape UpdateClusterResponse.
 type UpdateClusterResponse struct {
 	Cluster *Cluster `json:"cluster,omitempty" xml:"cluster,omitempty"`
 }
 
-// UpdateClusterSettingsRequest is the wire shape UpdateClusterSettingsRequest.
+// UpdateClusterSettingsRequest is the ECS wire shape UpdateClusterSettingsRequest.
 type UpdateClusterSettingsRequest struct {
 	Cluster  *string          `json:"cluster,omitempty" xml:"cluster,omitempty"`
 	Settings []ClusterSetting `json:"settings,omitempty" xml:"settings,omitempty"`
 }
 
-// UpdateClusterSettingsResponse is the wire shape UpdateClusterSettingsResponse.
+// UpdateClusterSettingsResponse is the ECS wire shape UpdateClusterSettingsResponse.
 type UpdateClusterSettingsResponse struct {
 	Cluster *Cluster `json:"cluster,omitempty" xml:"cluster,omitempty"`
 }
 
-// UpdateContainerAgentRequest is the wire shape UpdateContainerAgentRequest.
+// UpdateContainerAgentRequest is the ECS wire shape UpdateContainerAgentRequest.
 type UpdateContainerAgentRequest struct {
 	Cluster           *string `json:"cluster,omitempty" xml:"cluster,omitempty"`
 	ContainerInstance *string `json:"containerInstance,omitempty" xml:"containerInstance,omitempty"`
 }
 
-// UpdateContainerAgentResponse is the wire shape UpdateContainerAgentResponse.
+// UpdateContainerAgentResponse is the ECS wire shape UpdateContainerAgentResponse.
 type UpdateContainerAgentResponse struct {
 	ContainerInstance *ContainerInstance `json:"containerInstance,omitempty" xml:"containerInstance,omitempty"`
 }
 
-// UpdateContainerInstancesStateRequest is the wire shape UpdateContainerInstancesStateRequest.
+// UpdateContainerInstancesStateRequest is the ECS wire shape UpdateContainerInstancesStateRequest.
 type UpdateContainerInstancesStateRequest struct {
 	Cluster            *string  `json:"cluster,omitempty" xml:"cluster,omitempty"`
 	ContainerInstances []string `json:"containerInstances,omitempty" xml:"containerInstances,omitempty"`
 	Status             *string  `json:"status,omitempty" xml:"status,omitempty"`
 }
 
-// UpdateContainerInstancesStateResponse is the wire shape UpdateContainerInstancesStateResponse.
+// UpdateContainerInstancesStateResponse is the ECS wire shape UpdateContainerInstancesStateResponse.
 type UpdateContainerInstancesStateResponse struct {
 	ContainerInstances []ContainerInstance `json:"containerInstances,omitempty" xml:"containerInstances,omitempty"`
 	Failures           []Failure           `json:"failures,omitempty" xml:"failures,omitempty"`
 }
 
-// UpdateDaemonRequest is the wire shape UpdateDaemonRequest.
+// UpdateDaemonRequest is the ECS wire shape UpdateDaemonRequest.
 type UpdateDaemonRequest struct {
 	CapacityProviderArns    []string                       `json:"capacityProviderArns,omitempty" xml:"capacityProviderArns,omitempty"`
 	DaemonArn               *string                        `json:"daemonArn,omitempty" xml:"daemonArn,omitempty"`
@@ -3623,7 +3618,7 @@ type UpdateDaemonRequest struct {
 	PropagateTags           *string                        `json:"propagateTags,omitempty" xml:"propagateTags,omitempty"`
 }
 
-// UpdateDaemonResponse is the wire shape UpdateDaemonResponse.
+// UpdateDaemonResponse is the ECS wire shape UpdateDaemonResponse.
 type UpdateDaemonResponse struct {
 	CreatedAt     *wire.Timestamp `json:"createdAt,omitempty" xml:"createdAt,omitempty"`
 	DaemonArn     *string         `json:"daemonArn,omitempty" xml:"daemonArn,omitempty"`
@@ -3632,7 +3627,7 @@ type UpdateDaemonResponse struct {
 	UpdatedAt     *wire.Timestamp `json:"updatedAt,omitempty" xml:"updatedAt,omitempty"`
 }
 
-// UpdateExpressGatewayServiceRequest is the wire shape UpdateExpressGatewayServiceRequest.
+// UpdateExpressGatewayServiceRequest is the ECS wire shape UpdateExpressGatewayServiceRequest.
 type UpdateExpressGatewayServiceRequest struct {
 	Cpu                  *string                                    `json:"cpu,omitempty" xml:"cpu,omitempty"`
 	ExecutionRoleArn     *string                                    `json:"executionRoleArn,omitempty" xml:"executionRoleArn,omitempty"`
@@ -3645,17 +3640,17 @@ type UpdateExpressGatewayServiceRequest struct {
 	TaskRoleArn          *string                                    `json:"taskRoleArn,omitempty" xml:"taskRoleArn,omitempty"`
 }
 
-// UpdateExpressGatewayServiceResponse is the wire shape UpdateExpressGatewayServiceResponse.
+// UpdateExpressGatewayServiceResponse is the ECS wire shape UpdateExpressGatewayServiceResponse.
 type UpdateExpressGatewayServiceResponse struct {
 	Service *UpdatedExpressGatewayService `json:"service,omitempty" xml:"service,omitempty"`
 }
 
-// UpdateInProgressException is the wire shape UpdateInProgressException.
+// UpdateInProgressException is the ECS wire error shape UpdateInProgressException.
 type UpdateInProgressException struct {
 	Message *string `json:"message,omitempty" xml:"message,omitempty"`
 }
 
-// UpdateManagedInstancesProviderConfiguration is the wire shape UpdateManagedInstancesProviderConfiguration.
+// UpdateManagedInstancesProviderConfiguration is the ECS wire shape UpdateManagedInstancesProviderConfiguration.
 type UpdateManagedInstancesProviderConfiguration struct {
 	AutoRepairConfiguration    *AutoRepairConfiguration      `json:"autoRepairConfiguration,omitempty" xml:"autoRepairConfiguration,omitempty"`
 	InfrastructureOptimization *InfrastructureOptimization   `json:"infrastructureOptimization,omitempty" xml:"infrastructureOptimization,omitempty"`
@@ -3664,19 +3659,19 @@ type UpdateManagedInstancesProviderConfiguration struct {
 	PropagateTags              *string                       `json:"propagateTags,omitempty" xml:"propagateTags,omitempty"`
 }
 
-// UpdateServicePrimaryTaskSetRequest is the wire shape UpdateServicePrimaryTaskSetRequest.
+// UpdateServicePrimaryTaskSetRequest is the ECS wire shape UpdateServicePrimaryTaskSetRequest.
 type UpdateServicePrimaryTaskSetRequest struct {
 	Cluster        *string `json:"cluster,omitempty" xml:"cluster,omitempty"`
 	PrimaryTaskSet *string `json:"primaryTaskSet,omitempty" xml:"primaryTaskSet,omitempty"`
 	Service        *string `json:"service,omitempty" xml:"service,omitempty"`
 }
 
-// UpdateServicePrimaryTaskSetResponse is the wire shape UpdateServicePrimaryTaskSetResponse.
+// UpdateServicePrimaryTaskSetResponse is the ECS wire shape UpdateServicePrimaryTaskSetResponse.
 type UpdateServicePrimaryTaskSetResponse struct {
 	TaskSet *TaskSet `json:"taskSet,omitempty" xml:"taskSet,omitempty"`
 }
 
-// UpdateServiceRequest is the wire shape UpdateServiceRequest.
+// UpdateServiceRequest is the ECS wire shape UpdateServiceRequest.
 type UpdateServiceRequest struct {
 	AvailabilityZoneRebalancing   *string                        `json:"availabilityZoneRebalancing,omitempty" xml:"availabilityZoneRebalancing,omitempty"`
 	CapacityProviderStrategy      []CapacityProviderStrategyItem `json:"capacityProviderStrategy,omitempty" xml:"capacityProviderStrategy,omitempty"`
@@ -3702,12 +3697,12 @@ type UpdateServiceRequest struct {
 	VpcLatticeConfigurations      []VpcLatticeConfiguration      `json:"vpcLatticeConfigurations,omitempty" xml:"vpcLatticeConfigurations,omitempty"`
 }
 
-// UpdateServiceResponse is the wire shape UpdateServiceResponse.
+// UpdateServiceResponse is the ECS wire shape UpdateServiceResponse.
 type UpdateServiceResponse struct {
 	Service *Service `json:"service,omitempty" xml:"service,omitempty"`
 }
 
-// UpdateTaskProtectionRequest is the wire shape UpdateTaskProtectionRequest.
+// UpdateTaskProtectionRequest is the ECS wire shape UpdateTaskProtectionRequest.
 type UpdateTaskProtectionRequest struct {
 	Cluster           *string  `json:"cluster,omitempty" xml:"cluster,omitempty"`
 	ExpiresInMinutes  *int32   `json:"expiresInMinutes,omitempty" xml:"expiresInMinutes,omitempty"`
@@ -3715,13 +3710,13 @@ type UpdateTaskProtectionRequest struct {
 	Tasks             []string `json:"tasks,omitempty" xml:"tasks,omitempty"`
 }
 
-// UpdateTaskProtectionResponse is the wire shape UpdateTaskProtectionResponse.
+// UpdateTaskProtectionResponse is the ECS wire shape UpdateTaskProtectionResponse.
 type UpdateTaskProtectionResponse struct {
 	Failures       []Failure       `json:"failures,omitempty" xml:"failures,omitempty"`
 	ProtectedTasks []ProtectedTask `json:"protectedTasks,omitempty" xml:"protectedTasks,omitempty"`
 }
 
-// UpdateTaskSetRequest is the wire shape UpdateTaskSetRequest.
+// UpdateTaskSetRequest is the ECS wire shape UpdateTaskSetRequest.
 type UpdateTaskSetRequest struct {
 	Cluster *string `json:"cluster,omitempty" xml:"cluster,omitempty"`
 	Scale   *Scale  `json:"scale,omitempty" xml:"scale,omitempty"`
@@ -3729,12 +3724,12 @@ type UpdateTaskSetRequest struct {
 	TaskSet *string `json:"taskSet,omitempty" xml:"taskSet,omitempty"`
 }
 
-// UpdateTaskSetResponse is the wire shape UpdateTaskSetResponse.
+// UpdateTaskSetResponse is the ECS wire shape UpdateTaskSetResponse.
 type UpdateTaskSetResponse struct {
 	TaskSet *TaskSet `json:"taskSet,omitempty" xml:"taskSet,omitempty"`
 }
 
-// UpdatedExpressGatewayService is the wire shape UpdatedExpressGatewayService.
+// UpdatedExpressGatewayService is the ECS wire shape UpdatedExpressGatewayService.
 type UpdatedExpressGatewayService struct {
 	Cluster             *string                             `json:"cluster,omitempty" xml:"cluster,omitempty"`
 	CreatedAt           *wire.Timestamp                     `json:"createdAt,omitempty" xml:"createdAt,omitempty"`
@@ -3745,20 +3740,20 @@ type UpdatedExpressGatewayService struct {
 	UpdatedAt           *wire.Timestamp                     `json:"updatedAt,omitempty" xml:"updatedAt,omitempty"`
 }
 
-// VCpuCountRangeRequest is the wire shape VCpuCountRangeRequest.
+// VCpuCountRangeRequest is the ECS wire shape VCpuCountRangeRequest.
 type VCpuCountRangeRequest struct {
 	Max *int32 `json:"max,omitempty" xml:"max,omitempty"`
 	Min *int32 `json:"min,omitempty" xml:"min,omitempty"`
 }
 
-// VersionInfo is the wire shape VersionInfo.
+// VersionInfo is the ECS wire shape VersionInfo.
 type VersionInfo struct {
 	AgentHash     *string `json:"agentHash,omitempty" xml:"agentHash,omitempty"`
 	AgentVersion  *string `json:"agentVersion,omitempty" xml:"agentVersion,omitempty"`
 	DockerVersion *string `json:"dockerVersion,omitempty" xml:"dockerVersion,omitempty"`
 }
 
-// Volume is the wire shape Volume.
+// Volume is the ECS wire shape Volume.
 type Volume struct {
 	ConfiguredAtLaunch                      *bool                                    `json:"configuredAtLaunch,omitempty" xml:"configuredAtLaunch,omitempty"`
 	DockerVolumeConfiguration               *DockerVolumeConfiguration               `json:"dockerVolumeConfiguration,omitempty" xml:"dockerVolumeConfiguration,omitempty"`
@@ -3769,101 +3764,102 @@ type Volume struct {
 	S3filesVolumeConfiguration              *S3FilesVolumeConfiguration              `json:"s3filesVolumeConfiguration,omitempty" xml:"s3filesVolumeConfiguration,omitempty"`
 }
 
-// VolumeFrom is the wire shape VolumeFrom.
+// VolumeFrom is the ECS wire shape VolumeFrom.
 type VolumeFrom struct {
 	ReadOnly        *bool   `json:"readOnly,omitempty" xml:"readOnly,omitempty"`
 	SourceContainer *string `json:"sourceContainer,omitempty" xml:"sourceContainer,omitempty"`
 }
 
-// VpcLatticeConfiguration is the wire shape VpcLatticeConfiguration.
+// VpcLatticeConfiguration is the ECS wire shape VpcLatticeConfiguration.
 type VpcLatticeConfiguration struct {
 	PortName       *string `json:"portName,omitempty" xml:"portName,omitempty"`
 	RoleArn        *string `json:"roleArn,omitempty" xml:"roleArn,omitempty"`
 	TargetGroupArn *string `json:"targetGroupArn,omitempty" xml:"targetGroupArn,omitempty"`
 }
 
-// Operations are the operations of the service model.
+// Operations are the operations of the ECS model.
 var Operations = map[string]wire.OperationInfo{
-	"ContinueServiceDeployment":     {Input: "ContinueServiceDeploymentRequest", Output: "ContinueServiceDeploymentResponse", HostPrefix: "", Errors: []string{"AccessDeniedException", "ServerException", "InvalidParameterException", "ClientException", "ServiceDeploymentNotFoundException", "UnsupportedFeatureException"}},
-	"CreateCapacityProvider":        {Input: "CreateCapacityProviderRequest", Output: "CreateCapacityProviderResponse", HostPrefix: "", Errors: []string{"AccessDeniedException", "LimitExceededException", "ServerException", "UpdateInProgressException", "InvalidParameterException", "ClientException", "ClusterNotFoundException", "UnsupportedFeatureException"}},
-	"CreateCluster":                 {Input: "CreateClusterRequest", Output: "CreateClusterResponse", HostPrefix: "", Errors: []string{"AccessDeniedException", "NamespaceNotFoundException", "ServerException", "InvalidParameterException", "ClientException"}},
-	"CreateDaemon":                  {Input: "CreateDaemonRequest", Output: "CreateDaemonResponse", HostPrefix: "", Errors: []string{"AccessDeniedException", "PlatformUnknownException", "ServerException", "InvalidParameterException", "ClientException", "ClusterNotFoundException", "UnsupportedFeatureException"}},
-	"CreateExpressGatewayService":   {Input: "CreateExpressGatewayServiceRequest", Output: "CreateExpressGatewayServiceResponse", HostPrefix: "", Errors: []string{"AccessDeniedException", "PlatformUnknownException", "ServerException", "InvalidParameterException", "ClientException", "ClusterNotFoundException", "PlatformTaskDefinitionIncompatibilityException", "UnsupportedFeatureException"}},
-	"CreateService":                 {Input: "CreateServiceRequest", Output: "CreateServiceResponse", HostPrefix: "", Errors: []string{"AccessDeniedException", "PlatformUnknownException", "NamespaceNotFoundException", "ServerException", "InvalidParameterException", "ClientException", "ClusterNotFoundException", "PlatformTaskDefinitionIncompatibilityException", "UnsupportedFeatureException"}},
-	"CreateTaskSet":                 {Input: "CreateTaskSetRequest", Output: "CreateTaskSetResponse", HostPrefix: "", Errors: []string{"AccessDeniedException", "LimitExceededException", "PlatformUnknownException", "NamespaceNotFoundException", "ServiceNotActiveException", "ServerException", "InvalidParameterException", "ClientException", "ServiceNotFoundException", "ClusterNotFoundException", "PlatformTaskDefinitionIncompatibilityException", "UnsupportedFeatureException"}},
-	"DeleteAccountSetting":          {Input: "DeleteAccountSettingRequest", Output: "DeleteAccountSettingResponse", HostPrefix: "", Errors: []string{"AccessDeniedException", "ServerException", "InvalidParameterException", "ClientException"}},
-	"DeleteAttributes":              {Input: "DeleteAttributesRequest", Output: "DeleteAttributesResponse", HostPrefix: "", Errors: []string{"AccessDeniedException", "TargetNotFoundException", "ServerException", "InvalidParameterException", "ClientException", "ClusterNotFoundException"}},
-	"DeleteCapacityProvider":        {Input: "DeleteCapacityProviderRequest", Output: "DeleteCapacityProviderResponse", HostPrefix: "", Errors: []string{"AccessDeniedException", "ServerException", "UpdateInProgressException", "InvalidParameterException", "ClientException", "ClusterNotFoundException", "UnsupportedFeatureException"}},
-	"DeleteCluster":                 {Input: "DeleteClusterRequest", Output: "DeleteClusterResponse", HostPrefix: "", Errors: []string{"ClusterContainsContainerInstancesException", "AccessDeniedException", "ClusterContainsServicesException", "ClusterContainsCapacityProviderException", "ClusterContainsTasksException", "ServerException", "UpdateInProgressException", "InvalidParameterException", "ClientException", "ClusterNotFoundException"}},
-	"DeleteDaemon":                  {Input: "DeleteDaemonRequest", Output: "DeleteDaemonResponse", HostPrefix: "", Errors: []string{"AccessDeniedException", "DaemonNotFoundException", "DaemonNotActiveException", "ServerException", "InvalidParameterException", "ClientException", "ClusterNotFoundException", "UnsupportedFeatureException"}},
-	"DeleteDaemonTaskDefinition":    {Input: "DeleteDaemonTaskDefinitionRequest", Output: "DeleteDaemonTaskDefinitionResponse", HostPrefix: "", Errors: []string{"AccessDeniedException", "ServerException", "InvalidParameterException", "ClientException"}},
-	"DeleteExpressGatewayService":   {Input: "DeleteExpressGatewayServiceRequest", Output: "DeleteExpressGatewayServiceResponse", HostPrefix: "", Errors: []string{"AccessDeniedException", "ServiceNotActiveException", "ServerException", "InvalidParameterException", "ClientException", "ServiceNotFoundException", "ClusterNotFoundException", "UnsupportedFeatureException"}},
-	"DeleteService":                 {Input: "DeleteServiceRequest", Output: "DeleteServiceResponse", HostPrefix: "", Errors: []string{"AccessDeniedException", "ServerException", "InvalidParameterException", "ClientException", "ServiceNotFoundException", "ClusterNotFoundException"}},
-	"DeleteTaskDefinitions":         {Input: "DeleteTaskDefinitionsRequest", Output: "DeleteTaskDefinitionsResponse", HostPrefix: "", Errors: []string{"AccessDeniedException", "ServerException", "InvalidParameterException", "ClientException"}},
-	"DeleteTaskSet":                 {Input: "DeleteTaskSetRequest", Output: "DeleteTaskSetResponse", HostPrefix: "", Errors: []string{"AccessDeniedException", "LimitExceededException", "ServiceNotActiveException", "ServerException", "InvalidParameterException", "TaskSetNotFoundException", "ClientException", "ServiceNotFoundException", "ClusterNotFoundException", "UnsupportedFeatureException"}},
-	"DeregisterContainerInstance":   {Input: "DeregisterContainerInstanceRequest", Output: "DeregisterContainerInstanceResponse", HostPrefix: "", Errors: []string{"AccessDeniedException", "ServerException", "InvalidParameterException", "ClientException", "ClusterNotFoundException"}},
-	"DeregisterTaskDefinition":      {Input: "DeregisterTaskDefinitionRequest", Output: "DeregisterTaskDefinitionResponse", HostPrefix: "", Errors: []string{"AccessDeniedException", "ServerException", "InvalidParameterException", "ClientException"}},
-	"DescribeCapacityProviders":     {Input: "DescribeCapacityProvidersRequest", Output: "DescribeCapacityProvidersResponse", HostPrefix: "", Errors: []string{"AccessDeniedException", "ServerException", "InvalidParameterException", "ClientException", "ClusterNotFoundException", "UnsupportedFeatureException"}},
-	"DescribeClusters":              {Input: "DescribeClustersRequest", Output: "DescribeClustersResponse", HostPrefix: "", Errors: []string{"AccessDeniedException", "ServerException", "InvalidParameterException", "ClientException"}},
-	"DescribeContainerInstances":    {Input: "DescribeContainerInstancesRequest", Output: "DescribeContainerInstancesResponse", HostPrefix: "", Errors: []string{"AccessDeniedException", "ServerException", "InvalidParameterException", "ClientException", "ClusterNotFoundException"}},
-	"DescribeDaemon":                {Input: "DescribeDaemonRequest", Output: "DescribeDaemonResponse", HostPrefix: "", Errors: []string{"AccessDeniedException", "DaemonNotFoundException", "ServerException", "InvalidParameterException", "ClientException", "ClusterNotFoundException", "UnsupportedFeatureException"}},
-	"DescribeDaemonDeployments":     {Input: "DescribeDaemonDeploymentsRequest", Output: "DescribeDaemonDeploymentsResponse", HostPrefix: "", Errors: []string{"AccessDeniedException", "ServerException", "InvalidParameterException", "ClientException", "ClusterNotFoundException", "UnsupportedFeatureException"}},
-	"DescribeDaemonRevisions":       {Input: "DescribeDaemonRevisionsRequest", Output: "DescribeDaemonRevisionsResponse", HostPrefix: "", Errors: []string{"AccessDeniedException", "ServerException", "InvalidParameterException", "ClientException", "ClusterNotFoundException", "UnsupportedFeatureException"}},
-	"DescribeDaemonTaskDefinition":  {Input: "DescribeDaemonTaskDefinitionRequest", Output: "DescribeDaemonTaskDefinitionResponse", HostPrefix: "", Errors: []string{"AccessDeniedException", "ServerException", "InvalidParameterException", "ClientException"}},
-	"DescribeExpressGatewayService": {Input: "DescribeExpressGatewayServiceRequest", Output: "DescribeExpressGatewayServiceResponse", HostPrefix: "", Errors: []string{"AccessDeniedException", "ResourceNotFoundException", "ServerException", "InvalidParameterException", "ClientException", "ClusterNotFoundException", "UnsupportedFeatureException"}},
-	"DescribeServiceDeployments":    {Input: "DescribeServiceDeploymentsRequest", Output: "DescribeServiceDeploymentsResponse", HostPrefix: "", Errors: []string{"AccessDeniedException", "ServerException", "InvalidParameterException", "ClientException", "ServiceNotFoundException", "ClusterNotFoundException", "UnsupportedFeatureException"}},
-	"DescribeServiceRevisions":      {Input: "DescribeServiceRevisionsRequest", Output: "DescribeServiceRevisionsResponse", HostPrefix: "", Errors: []string{"AccessDeniedException", "ServerException", "InvalidParameterException", "ClientException", "ServiceNotFoundException", "ClusterNotFoundException", "UnsupportedFeatureException"}},
-	"DescribeServices":              {Input: "DescribeServicesRequest", Output: "DescribeServicesResponse", HostPrefix: "", Errors: []string{"AccessDeniedException", "ServerException", "InvalidParameterException", "ClientException", "ClusterNotFoundException"}},
-	"DescribeTaskDefinition":        {Input: "DescribeTaskDefinitionRequest", Output: "DescribeTaskDefinitionResponse", HostPrefix: "", Errors: []string{"AccessDeniedException", "ServerException", "InvalidParameterException", "ClientException"}},
-	"DescribeTaskSets":              {Input: "DescribeTaskSetsRequest", Output: "DescribeTaskSetsResponse", HostPrefix: "", Errors: []string{"AccessDeniedException", "ServiceNotActiveException", "ServerException", "InvalidParameterException", "ClientException", "ServiceNotFoundException", "ClusterNotFoundException", "UnsupportedFeatureException"}},
-	"DescribeTasks":                 {Input: "DescribeTasksRequest", Output: "DescribeTasksResponse", HostPrefix: "", Errors: []string{"AccessDeniedException", "ServerException", "InvalidParameterException", "ClientException", "ClusterNotFoundException"}},
-	"DiscoverPollEndpoint":          {Input: "DiscoverPollEndpointRequest", Output: "DiscoverPollEndpointResponse", HostPrefix: "", Errors: []string{"AccessDeniedException", "ServerException", "InvalidParameterException", "ClientException"}},
-	"ExecuteCommand":                {Input: "ExecuteCommandRequest", Output: "ExecuteCommandResponse", HostPrefix: "", Errors: []string{"AccessDeniedException", "ServerException", "InvalidParameterException", "ClientException", "TargetNotConnectedException", "ClusterNotFoundException"}},
-	"GetTaskProtection":             {Input: "GetTaskProtectionRequest", Output: "GetTaskProtectionResponse", HostPrefix: "", Errors: []string{"AccessDeniedException", "ResourceNotFoundException", "ServerException", "InvalidParameterException", "ClientException", "ClusterNotFoundException", "UnsupportedFeatureException"}},
-	"ListAccountSettings":           {Input: "ListAccountSettingsRequest", Output: "ListAccountSettingsResponse", HostPrefix: "", Errors: []string{"AccessDeniedException", "ServerException", "InvalidParameterException", "ClientException"}},
-	"ListAttributes":                {Input: "ListAttributesRequest", Output: "ListAttributesResponse", HostPrefix: "", Errors: []string{"AccessDeniedException", "ServerException", "InvalidParameterException", "ClientException", "ClusterNotFoundException"}},
-	"ListClusters":                  {Input: "ListClustersRequest", Output: "ListClustersResponse", HostPrefix: "", Errors: []string{"AccessDeniedException", "ServerException", "InvalidParameterException", "ClientException"}},
-	"ListContainerInstances":        {Input: "ListContainerInstancesRequest", Output: "ListContainerInstancesResponse", HostPrefix: "", Errors: []string{"AccessDeniedException", "ServerException", "InvalidParameterException", "ClientException", "ClusterNotFoundException"}},
-	"ListDaemonDeployments":         {Input: "ListDaemonDeploymentsRequest", Output: "ListDaemonDeploymentsResponse", HostPrefix: "", Errors: []string{"AccessDeniedException", "ServerException", "InvalidParameterException", "ClientException", "ClusterNotFoundException", "UnsupportedFeatureException"}},
-	"ListDaemonTaskDefinitions":     {Input: "ListDaemonTaskDefinitionsRequest", Output: "ListDaemonTaskDefinitionsResponse", HostPrefix: "", Errors: []string{"AccessDeniedException", "ServerException", "InvalidParameterException", "ClientException"}},
-	"ListDaemons":                   {Input: "ListDaemonsRequest", Output: "ListDaemonsResponse", HostPrefix: "", Errors: []string{"AccessDeniedException", "ServerException", "InvalidParameterException", "ClientException", "ClusterNotFoundException", "UnsupportedFeatureException"}},
-	"ListServiceDeployments":        {Input: "ListServiceDeploymentsRequest", Output: "ListServiceDeploymentsResponse", HostPrefix: "", Errors: []string{"AccessDeniedException", "ServerException", "InvalidParameterException", "ClientException", "ServiceNotFoundException", "ClusterNotFoundException", "UnsupportedFeatureException"}},
-	"ListServices":                  {Input: "ListServicesRequest", Output: "ListServicesResponse", HostPrefix: "", Errors: []string{"AccessDeniedException", "ServerException", "InvalidParameterException", "ClientException", "ClusterNotFoundException"}},
-	"ListServicesByNamespace":       {Input: "ListServicesByNamespaceRequest", Output: "ListServicesByNamespaceResponse", HostPrefix: "", Errors: []string{"AccessDeniedException", "NamespaceNotFoundException", "ServerException", "InvalidParameterException", "ClientException"}},
-	"ListTagsForResource":           {Input: "ListTagsForResourceRequest", Output: "ListTagsForResourceResponse", HostPrefix: "", Errors: []string{"AccessDeniedException", "ServerException", "InvalidParameterException", "ClientException", "ClusterNotFoundException"}},
-	"ListTaskDefinitionFamilies":    {Input: "ListTaskDefinitionFamiliesRequest", Output: "ListTaskDefinitionFamiliesResponse", HostPrefix: "", Errors: []string{"AccessDeniedException", "ServerException", "InvalidParameterException", "ClientException"}},
-	"ListTaskDefinitions":           {Input: "ListTaskDefinitionsRequest", Output: "ListTaskDefinitionsResponse", HostPrefix: "", Errors: []string{"AccessDeniedException", "ServerException", "InvalidParameterException", "ClientException"}},
-	"ListTasks":                     {Input: "ListTasksRequest", Output: "ListTasksResponse", HostPrefix: "", Errors: []string{"AccessDeniedException", "ServerException", "InvalidParameterException", "ClientException", "ServiceNotFoundException", "ClusterNotFoundException"}},
-	"PutAccountSetting":             {Input: "PutAccountSettingRequest", Output: "PutAccountSettingResponse", HostPrefix: "", Errors: []string{"AccessDeniedException", "ServerException", "InvalidParameterException", "ClientException"}},
-	"PutAccountSettingDefault":      {Input: "PutAccountSettingDefaultRequest", Output: "PutAccountSettingDefaultResponse", HostPrefix: "", Errors: []string{"AccessDeniedException", "ServerException", "InvalidParameterException", "ClientException"}},
-	"PutAttributes":                 {Input: "PutAttributesRequest", Output: "PutAttributesResponse", HostPrefix: "", Errors: []string{"AccessDeniedException", "TargetNotFoundException", "ServerException", "AttributeLimitExceededException", "InvalidParameterException", "ClientException", "ClusterNotFoundException"}},
-	"PutClusterCapacityProviders":   {Input: "PutClusterCapacityProvidersRequest", Output: "PutClusterCapacityProvidersResponse", HostPrefix: "", Errors: []string{"AccessDeniedException", "ServerException", "UpdateInProgressException", "InvalidParameterException", "ResourceInUseException", "ClientException", "ClusterNotFoundException"}},
-	"RegisterContainerInstance":     {Input: "RegisterContainerInstanceRequest", Output: "RegisterContainerInstanceResponse", HostPrefix: "", Errors: []string{"AccessDeniedException", "ServerException", "InvalidParameterException", "ClientException", "ClusterNotFoundException"}},
-	"RegisterDaemonTaskDefinition":  {Input: "RegisterDaemonTaskDefinitionRequest", Output: "RegisterDaemonTaskDefinitionResponse", HostPrefix: "", Errors: []string{"AccessDeniedException", "LimitExceededException", "ServerException", "InvalidParameterException", "ClientException"}},
-	"RegisterTaskDefinition":        {Input: "RegisterTaskDefinitionRequest", Output: "RegisterTaskDefinitionResponse", HostPrefix: "", Errors: []string{"AccessDeniedException", "LimitExceededException", "ServerException", "InvalidParameterException", "ClientException"}},
-	"RunTask":                       {Input: "RunTaskRequest", Output: "RunTaskResponse", HostPrefix: "", Errors: []string{"ConflictException", "AccessDeniedException", "PlatformUnknownException", "ServerException", "InvalidParameterException", "BlockedException", "ClientException", "ClusterNotFoundException", "PlatformTaskDefinitionIncompatibilityException", "UnsupportedFeatureException"}},
-	"StartTask":                     {Input: "StartTaskRequest", Output: "StartTaskResponse", HostPrefix: "", Errors: []string{"AccessDeniedException", "NamespaceNotFoundException", "ServerException", "InvalidParameterException", "ClientException", "ClusterNotFoundException", "UnsupportedFeatureException"}},
-	"StopServiceDeployment":         {Input: "StopServiceDeploymentRequest", Output: "StopServiceDeploymentResponse", HostPrefix: "", Errors: []string{"ConflictException", "AccessDeniedException", "ServerException", "InvalidParameterException", "ClientException", "ServiceDeploymentNotFoundException", "UnsupportedFeatureException"}},
-	"StopTask":                      {Input: "StopTaskRequest", Output: "StopTaskResponse", HostPrefix: "", Errors: []string{"AccessDeniedException", "ServerException", "InvalidParameterException", "ClientException", "ClusterNotFoundException"}},
-	"SubmitAttachmentStateChanges":  {Input: "SubmitAttachmentStateChangesRequest", Output: "SubmitAttachmentStateChangesResponse", HostPrefix: "", Errors: []string{"AccessDeniedException", "ServerException", "InvalidParameterException", "ClientException", "ClusterNotFoundException"}},
-	"SubmitContainerStateChange":    {Input: "SubmitContainerStateChangeRequest", Output: "SubmitContainerStateChangeResponse", HostPrefix: "", Errors: []string{"AccessDeniedException", "ServerException", "InvalidParameterException", "ClientException", "ClusterNotFoundException"}},
-	"SubmitTaskStateChange":         {Input: "SubmitTaskStateChangeRequest", Output: "SubmitTaskStateChangeResponse", HostPrefix: "", Errors: []string{"AccessDeniedException", "ServerException", "InvalidParameterException", "ClientException", "ClusterNotFoundException"}},
-	"TagResource":                   {Input: "TagResourceRequest", Output: "TagResourceResponse", HostPrefix: "", Errors: []string{"AccessDeniedException", "LimitExceededException", "ResourceNotFoundException", "ServerException", "InvalidParameterException", "ClientException", "ClusterNotFoundException"}},
-	"UntagResource":                 {Input: "UntagResourceRequest", Output: "UntagResourceResponse", HostPrefix: "", Errors: []string{"AccessDeniedException", "ResourceNotFoundException", "ServerException", "InvalidParameterException", "ClientException", "ClusterNotFoundException"}},
-	"UpdateCapacityProvider":        {Input: "UpdateCapacityProviderRequest", Output: "UpdateCapacityProviderResponse", HostPrefix: "", Errors: []string{"AccessDeniedException", "ServerException", "InvalidParameterException", "ClientException", "ClusterNotFoundException", "UnsupportedFeatureException"}},
-	"UpdateCluster":                 {Input: "UpdateClusterRequest", Output: "UpdateClusterResponse", HostPrefix: "", Errors: []string{"AccessDeniedException", "NamespaceNotFoundException", "ServerException", "InvalidParameterException", "ClientException", "ClusterNotFoundException"}},
-	"UpdateClusterSettings":         {Input: "UpdateClusterSettingsRequest", Output: "UpdateClusterSettingsResponse", HostPrefix: "", Errors: []string{"AccessDeniedException", "ServerException", "UpdateInProgressException", "InvalidParameterException", "ClientException", "ClusterNotFoundException"}},
-	"UpdateContainerAgent":          {Input: "UpdateContainerAgentRequest", Output: "UpdateContainerAgentResponse", HostPrefix: "", Errors: []string{"AccessDeniedException", "NoUpdateAvailableException", "MissingVersionException", "ServerException", "UpdateInProgressException", "InvalidParameterException", "ClientException", "ClusterNotFoundException"}},
-	"UpdateContainerInstancesState": {Input: "UpdateContainerInstancesStateRequest", Output: "UpdateContainerInstancesStateResponse", HostPrefix: "", Errors: []string{"AccessDeniedException", "ServerException", "InvalidParameterException", "ClientException", "ClusterNotFoundException"}},
-	"UpdateDaemon":                  {Input: "UpdateDaemonRequest", Output: "UpdateDaemonResponse", HostPrefix: "", Errors: []string{"AccessDeniedException", "DaemonNotFoundException", "PlatformUnknownException", "DaemonNotActiveException", "ServerException", "InvalidParameterException", "ClientException", "ClusterNotFoundException", "UnsupportedFeatureException"}},
-	"UpdateExpressGatewayService":   {Input: "UpdateExpressGatewayServiceRequest", Output: "UpdateExpressGatewayServiceResponse", HostPrefix: "", Errors: []string{"AccessDeniedException", "ServiceNotActiveException", "ServerException", "InvalidParameterException", "ClientException", "ServiceNotFoundException", "ClusterNotFoundException", "UnsupportedFeatureException"}},
-	"UpdateService":                 {Input: "UpdateServiceRequest", Output: "UpdateServiceResponse", HostPrefix: "", Errors: []string{"AccessDeniedException", "PlatformUnknownException", "NamespaceNotFoundException", "ServiceNotActiveException", "ServerException", "InvalidParameterException", "ClientException", "ServiceNotFoundException", "ClusterNotFoundException", "PlatformTaskDefinitionIncompatibilityException", "UnsupportedFeatureException"}},
-	"UpdateServicePrimaryTaskSet":   {Input: "UpdateServicePrimaryTaskSetRequest", Output: "UpdateServicePrimaryTaskSetResponse", HostPrefix: "", Errors: []string{"AccessDeniedException", "ServiceNotActiveException", "ServerException", "InvalidParameterException", "TaskSetNotFoundException", "ClientException", "ServiceNotFoundException", "ClusterNotFoundException", "UnsupportedFeatureException"}},
-	"UpdateTaskProtection":          {Input: "UpdateTaskProtectionRequest", Output: "UpdateTaskProtectionResponse", HostPrefix: "", Errors: []string{"AccessDeniedException", "ResourceNotFoundException", "ServerException", "InvalidParameterException", "ClientException", "ClusterNotFoundException", "UnsupportedFeatureException"}},
-	"UpdateTaskSet":                 {Input: "UpdateTaskSetRequest", Output: "UpdateTaskSetResponse", HostPrefix: "", Errors: []string{"AccessDeniedException", "LimitExceededException", "ServiceNotActiveException", "ServerException", "InvalidParameterException", "TaskSetNotFoundException", "ClientException", "ServiceNotFoundException", "ClusterNotFoundException", "UnsupportedFeatureException"}},
+	"ContinueServiceDeployment":     {Input: "ContinueServiceDeploymentRequest", Output: "ContinueServiceDeploymentResponse", Errors: []string{"AccessDeniedException", "ServerException", "InvalidParameterException", "ClientException", "ServiceDeploymentNotFoundException", "UnsupportedFeatureException"}},
+	"CreateCapacityProvider":        {Input: "CreateCapacityProviderRequest", Output: "CreateCapacityProviderResponse", Errors: []string{"AccessDeniedException", "LimitExceededException", "ServerException", "UpdateInProgressException", "InvalidParameterException", "ClientException", "ClusterNotFoundException", "UnsupportedFeatureException"}},
+	"CreateCluster":                 {Input: "CreateClusterRequest", Output: "CreateClusterResponse", Errors: []string{"AccessDeniedException", "NamespaceNotFoundException", "ServerException", "InvalidParameterException", "ClientException"}},
+	"CreateDaemon":                  {Input: "CreateDaemonRequest", Output: "CreateDaemonResponse", Errors: []string{"AccessDeniedException", "PlatformUnknownException", "ServerException", "InvalidParameterException", "ClientException", "ClusterNotFoundException", "UnsupportedFeatureException"}},
+	"CreateExpressGatewayService":   {Input: "CreateExpressGatewayServiceRequest", Output: "CreateExpressGatewayServiceResponse", Errors: []string{"AccessDeniedException", "PlatformUnknownException", "ServerException", "InvalidParameterException", "ClientException", "ClusterNotFoundException", "PlatformTaskDefinitionIncompatibilityException", "UnsupportedFeatureException"}},
+	"CreateService":                 {Input: "CreateServiceRequest", Output: "CreateServiceResponse", Errors: []string{"AccessDeniedException", "PlatformUnknownException", "NamespaceNotFoundException", "ServerException", "InvalidParameterException", "ClientException", "ClusterNotFoundException", "PlatformTaskDefinitionIncompatibilityException", "UnsupportedFeatureException"}},
+	"CreateTaskSet":                 {Input: "CreateTaskSetRequest", Output: "CreateTaskSetResponse", Errors: []string{"AccessDeniedException", "LimitExceededException", "PlatformUnknownException", "NamespaceNotFoundException", "ServiceNotActiveException", "ServerException", "InvalidParameterException", "ClientException", "ServiceNotFoundException", "ClusterNotFoundException", "PlatformTaskDefinitionIncompatibilityException", "UnsupportedFeatureException"}},
+	"DeleteAccountSetting":          {Input: "DeleteAccountSettingRequest", Output: "DeleteAccountSettingResponse", Errors: []string{"AccessDeniedException", "ServerException", "InvalidParameterException", "ClientException"}},
+	"DeleteAttributes":              {Input: "DeleteAttributesRequest", Output: "DeleteAttributesResponse", Errors: []string{"AccessDeniedException", "TargetNotFoundException", "ServerException", "InvalidParameterException", "ClientException", "ClusterNotFoundException"}},
+	"DeleteCapacityProvider":        {Input: "DeleteCapacityProviderRequest", Output: "DeleteCapacityProviderResponse", Errors: []string{"AccessDeniedException", "ServerException", "UpdateInProgressException", "InvalidParameterException", "ClientException", "ClusterNotFoundException", "UnsupportedFeatureException"}},
+	"DeleteCluster":                 {Input: "DeleteClusterRequest", Output: "DeleteClusterResponse", Errors: []string{"ClusterContainsContainerInstancesException", "AccessDeniedException", "ClusterContainsServicesException", "ClusterContainsCapacityProviderException", "ClusterContainsTasksException", "ServerException", "UpdateInProgressException", "InvalidParameterException", "ClientException", "ClusterNotFoundException"}},
+	"DeleteDaemon":                  {Input: "DeleteDaemonRequest", Output: "DeleteDaemonResponse", Errors: []string{"AccessDeniedException", "DaemonNotFoundException", "DaemonNotActiveException", "ServerException", "InvalidParameterException", "ClientException", "ClusterNotFoundException", "UnsupportedFeatureException"}},
+	"DeleteDaemonTaskDefinition":    {Input: "DeleteDaemonTaskDefinitionRequest", Output: "DeleteDaemonTaskDefinitionResponse", Errors: []string{"AccessDeniedException", "ServerException", "InvalidParameterException", "ClientException"}},
+	"DeleteExpressGatewayService":   {Input: "DeleteExpressGatewayServiceRequest", Output: "DeleteExpressGatewayServiceResponse", Errors: []string{"AccessDeniedException", "ServiceNotActiveException", "ServerException", "InvalidParameterException", "ClientException", "ServiceNotFoundException", "ClusterNotFoundException", "UnsupportedFeatureException"}},
+	"DeleteService":                 {Input: "DeleteServiceRequest", Output: "DeleteServiceResponse", Errors: []string{"AccessDeniedException", "ServerException", "InvalidParameterException", "ClientException", "ServiceNotFoundException", "ClusterNotFoundException"}},
+	"DeleteTaskDefinitions":         {Input: "DeleteTaskDefinitionsRequest", Output: "DeleteTaskDefinitionsResponse", Errors: []string{"AccessDeniedException", "ServerException", "InvalidParameterException", "ClientException"}},
+	"DeleteTaskSet":                 {Input: "DeleteTaskSetRequest", Output: "DeleteTaskSetResponse", Errors: []string{"AccessDeniedException", "LimitExceededException", "ServiceNotActiveException", "ServerException", "InvalidParameterException", "TaskSetNotFoundException", "ClientException", "ServiceNotFoundException", "ClusterNotFoundException", "UnsupportedFeatureException"}},
+	"DeregisterContainerInstance":   {Input: "DeregisterContainerInstanceRequest", Output: "DeregisterContainerInstanceResponse", Errors: []string{"AccessDeniedException", "ServerException", "InvalidParameterException", "ClientException", "ClusterNotFoundException"}},
+	"DeregisterTaskDefinition":      {Input: "DeregisterTaskDefinitionRequest", Output: "DeregisterTaskDefinitionResponse", Errors: []string{"AccessDeniedException", "ServerException", "InvalidParameterException", "ClientException"}},
+	"DescribeCapacityProviders":     {Input: "DescribeCapacityProvidersRequest", Output: "DescribeCapacityProvidersResponse", Errors: []string{"AccessDeniedException", "ServerException", "InvalidParameterException", "ClientException", "ClusterNotFoundException", "UnsupportedFeatureException"}},
+	"DescribeClusters":              {Input: "DescribeClustersRequest", Output: "DescribeClustersResponse", Errors: []string{"AccessDeniedException", "ServerException", "InvalidParameterException", "ClientException"}},
+	"DescribeContainerInstances":    {Input: "DescribeContainerInstancesRequest", Output: "DescribeContainerInstancesResponse", Errors: []string{"AccessDeniedException", "ServerException", "InvalidParameterException", "ClientException", "ClusterNotFoundException"}},
+	"DescribeDaemon":                {Input: "DescribeDaemonRequest", Output: "DescribeDaemonResponse", Errors: []string{"AccessDeniedException", "DaemonNotFoundException", "ServerException", "InvalidParameterException", "ClientException", "ClusterNotFoundException", "UnsupportedFeatureException"}},
+	"DescribeDaemonDeployments":     {Input: "DescribeDaemonDeploymentsRequest", Output: "DescribeDaemonDeploymentsResponse", Errors: []string{"AccessDeniedException", "ServerException", "InvalidParameterException", "ClientException", "ClusterNotFoundException", "UnsupportedFeatureException"}},
+	"DescribeDaemonRevisions":       {Input: "DescribeDaemonRevisionsRequest", Output: "DescribeDaemonRevisionsResponse", Errors: []string{"AccessDeniedException", "ServerException", "InvalidParameterException", "ClientException", "ClusterNotFoundException", "UnsupportedFeatureException"}},
+	"DescribeDaemonTaskDefinition":  {Input: "DescribeDaemonTaskDefinitionRequest", Output: "DescribeDaemonTaskDefinitionResponse", Errors: []string{"AccessDeniedException", "ServerException", "InvalidParameterException", "ClientException"}},
+	"DescribeExpressGatewayService": {Input: "DescribeExpressGatewayServiceRequest", Output: "DescribeExpressGatewayServiceResponse", Errors: []string{"AccessDeniedException", "ResourceNotFoundException", "ServerException", "InvalidParameterException", "ClientException", "ClusterNotFoundException", "UnsupportedFeatureException"}},
+	"DescribeServiceDeployments":    {Input: "DescribeServiceDeploymentsRequest", Output: "DescribeServiceDeploymentsResponse", Errors: []string{"AccessDeniedException", "ServerException", "InvalidParameterException", "ClientException", "ServiceNotFoundException", "ClusterNotFoundException", "UnsupportedFeatureException"}},
+	"DescribeServiceRevisions":      {Input: "DescribeServiceRevisionsRequest", Output: "DescribeServiceRevisionsResponse", Errors: []string{"AccessDeniedException", "ServerException", "InvalidParameterException", "ClientException", "ServiceNotFoundException", "ClusterNotFoundException", "UnsupportedFeatureException"}},
+	"DescribeServices":              {Input: "DescribeServicesRequest", Output: "DescribeServicesResponse", Errors: []string{"AccessDeniedException", "ServerException", "InvalidParameterException", "ClientException", "ClusterNotFoundException"}},
+	"DescribeTaskDefinition":        {Input: "DescribeTaskDefinitionRequest", Output: "DescribeTaskDefinitionResponse", Errors: []string{"AccessDeniedException", "ServerException", "InvalidParameterException", "ClientException"}},
+	"DescribeTaskSets":              {Input: "DescribeTaskSetsRequest", Output: "DescribeTaskSetsResponse", Errors: []string{"AccessDeniedException", "ServiceNotActiveException", "ServerException", "InvalidParameterException", "ClientException", "ServiceNotFoundException", "ClusterNotFoundException", "UnsupportedFeatureException"}},
+	"DescribeTasks":                 {Input: "DescribeTasksRequest", Output: "DescribeTasksResponse", Errors: []string{"AccessDeniedException", "ServerException", "InvalidParameterException", "ClientException", "ClusterNotFoundException"}},
+	"DiscoverPollEndpoint":          {Input: "DiscoverPollEndpointRequest", Output: "DiscoverPollEndpointResponse", Errors: []string{"AccessDeniedException", "ServerException", "InvalidParameterException", "ClientException"}},
+	"ExecuteCommand":                {Input: "ExecuteCommandRequest", Output: "ExecuteCommandResponse", Errors: []string{"AccessDeniedException", "ServerException", "InvalidParameterException", "ClientException", "TargetNotConnectedException", "ClusterNotFoundException"}},
+	"GetTaskProtection":             {Input: "GetTaskProtectionRequest", Output: "GetTaskProtectionResponse", Errors: []string{"AccessDeniedException", "ResourceNotFoundException", "ServerException", "InvalidParameterException", "ClientException", "ClusterNotFoundException", "UnsupportedFeatureException"}},
+	"ListAccountSettings":           {Input: "ListAccountSettingsRequest", Output: "ListAccountSettingsResponse", Errors: []string{"AccessDeniedException", "ServerException", "InvalidParameterException", "ClientException"}},
+	"ListAttributes":                {Input: "ListAttributesRequest", Output: "ListAttributesResponse", Errors: []string{"AccessDeniedException", "ServerException", "InvalidParameterException", "ClientException", "ClusterNotFoundException"}},
+	"ListClusters":                  {Input: "ListClustersRequest", Output: "ListClustersResponse", Errors: []string{"AccessDeniedException", "ServerException", "InvalidParameterException", "ClientException"}},
+	"ListContainerInstances":        {Input: "ListContainerInstancesRequest", Output: "ListContainerInstancesResponse", Errors: []string{"AccessDeniedException", "ServerException", "InvalidParameterException", "ClientException", "ClusterNotFoundException"}},
+	"ListDaemonDeployments":         {Input: "ListDaemonDeploymentsRequest", Output: "ListDaemonDeploymentsResponse", Errors: []string{"AccessDeniedException", "ServerException", "InvalidParameterException", "ClientException", "ClusterNotFoundException", "UnsupportedFeatureException"}},
+	"ListDaemonTaskDefinitions":     {Input: "ListDaemonTaskDefinitionsRequest", Output: "ListDaemonTaskDefinitionsResponse", Errors: []string{"AccessDeniedException", "ServerException", "InvalidParameterException", "ClientException"}},
+	"ListDaemons":                   {Input: "ListDaemonsRequest", Output: "ListDaemonsResponse", Errors: []string{"AccessDeniedException", "ServerException", "InvalidParameterException", "ClientException", "ClusterNotFoundException", "UnsupportedFeatureException"}},
+	"ListServiceDeployments":        {Input: "ListServiceDeploymentsRequest", Output: "ListServiceDeploymentsResponse", Errors: []string{"AccessDeniedException", "ServerException", "InvalidParameterException", "ClientException", "ServiceNotFoundException", "ClusterNotFoundException", "UnsupportedFeatureException"}},
+	"ListServices":                  {Input: "ListServicesRequest", Output: "ListServicesResponse", Errors: []string{"AccessDeniedException", "ServerException", "InvalidParameterException", "ClientException", "ClusterNotFoundException"}},
+	"ListServicesByNamespace":       {Input: "ListServicesByNamespaceRequest", Output: "ListServicesByNamespaceResponse", Errors: []string{"AccessDeniedException", "NamespaceNotFoundException", "ServerException", "InvalidParameterException", "ClientException"}},
+	"ListTagsForResource":           {Input: "ListTagsForResourceRequest", Output: "ListTagsForResourceResponse", Errors: []string{"AccessDeniedException", "ServerException", "InvalidParameterException", "ClientException", "ClusterNotFoundException"}},
+	"ListTaskDefinitionFamilies":    {Input: "ListTaskDefinitionFamiliesRequest", Output: "ListTaskDefinitionFamiliesResponse", Errors: []string{"AccessDeniedException", "ServerException", "InvalidParameterException", "ClientException"}},
+	"ListTaskDefinitions":           {Input: "ListTaskDefinitionsRequest", Output: "ListTaskDefinitionsResponse", Errors: []string{"AccessDeniedException", "ServerException", "InvalidParameterException", "ClientException"}},
+	"ListTasks":                     {Input: "ListTasksRequest", Output: "ListTasksResponse", Errors: []string{"AccessDeniedException", "ServerException", "InvalidParameterException", "ClientException", "ServiceNotFoundException", "ClusterNotFoundException"}},
+	"PutAccountSetting":             {Input: "PutAccountSettingRequest", Output: "PutAccountSettingResponse", Errors: []string{"AccessDeniedException", "ServerException", "InvalidParameterException", "ClientException"}},
+	"PutAccountSettingDefault":      {Input: "PutAccountSettingDefaultRequest", Output: "PutAccountSettingDefaultResponse", Errors: []string{"AccessDeniedException", "ServerException", "InvalidParameterException", "ClientException"}},
+	"PutAttributes":                 {Input: "PutAttributesRequest", Output: "PutAttributesResponse", Errors: []string{"AccessDeniedException", "TargetNotFoundException", "ServerException", "AttributeLimitExceededException", "InvalidParameterException", "ClientException", "ClusterNotFoundException"}},
+	"PutClusterCapacityProviders":   {Input: "PutClusterCapacityProvidersRequest", Output: "PutClusterCapacityProvidersResponse", Errors: []string{"AccessDeniedException", "ServerException", "UpdateInProgressException", "InvalidParameterException", "ResourceInUseException", "ClientException", "ClusterNotFoundException"}},
+	"RegisterContainerInstance":     {Input: "RegisterContainerInstanceRequest", Output: "RegisterContainerInstanceResponse", Errors: []string{"AccessDeniedException", "ServerException", "InvalidParameterException", "ClientException", "ClusterNotFoundException"}},
+	"RegisterDaemonTaskDefinition":  {Input: "RegisterDaemonTaskDefinitionRequest", Output: "RegisterDaemonTaskDefinitionResponse", Errors: []string{"AccessDeniedException", "LimitExceededException", "ServerException", "InvalidParameterException", "ClientException"}},
+	"RegisterTaskDefinition":        {Input: "RegisterTaskDefinitionRequest", Output: "RegisterTaskDefinitionResponse", Errors: []string{"AccessDeniedException", "LimitExceededException", "ServerException", "InvalidParameterException", "ClientException"}},
+	"RunTask":                       {Input: "RunTaskRequest", Output: "RunTaskResponse", Errors: []string{"ConflictException", "AccessDeniedException", "PlatformUnknownException", "ServerException", "InvalidParameterException", "BlockedException", "ClientException", "ClusterNotFoundException", "PlatformTaskDefinitionIncompatibilityException", "UnsupportedFeatureException"}},
+	"StartTask":                     {Input: "StartTaskRequest", Output: "StartTaskResponse", Errors: []string{"AccessDeniedException", "NamespaceNotFoundException", "ServerException", "InvalidParameterException", "ClientException", "ClusterNotFoundException", "UnsupportedFeatureException"}},
+	"StopServiceDeployment":         {Input: "StopServiceDeploymentRequest", Output: "StopServiceDeploymentResponse", Errors: []string{"ConflictException", "AccessDeniedException", "ServerException", "InvalidParameterException", "ClientException", "ServiceDeploymentNotFoundException", "UnsupportedFeatureException"}},
+	"StopTask":                      {Input: "StopTaskRequest", Output: "StopTaskResponse", Errors: []string{"AccessDeniedException", "ServerException", "InvalidParameterException", "ClientException", "ClusterNotFoundException"}},
+	"SubmitAttachmentStateChanges":  {Input: "SubmitAttachmentStateChangesRequest", Output: "SubmitAttachmentStateChangesResponse", Errors: []string{"AccessDeniedException", "ServerException", "InvalidParameterException", "ClientException", "ClusterNotFoundException"}},
+	"SubmitContainerStateChange":    {Input: "SubmitContainerStateChangeRequest", Output: "SubmitContainerStateChangeResponse", Errors: []string{"AccessDeniedException", "ServerException", "InvalidParameterException", "ClientException", "ClusterNotFoundException"}},
+	"SubmitTaskStateChange":         {Input: "SubmitTaskStateChangeRequest", Output: "SubmitTaskStateChangeResponse", Errors: []string{"AccessDeniedException", "ServerException", "InvalidParameterException", "ClientException", "ClusterNotFoundException"}},
+	"TagResource":                   {Input: "TagResourceRequest", Output: "TagResourceResponse", Errors: []string{"AccessDeniedException", "LimitExceededException", "ResourceNotFoundException", "ServerException", "InvalidParameterException", "ClientException", "ClusterNotFoundException"}},
+	"UntagResource":                 {Input: "UntagResourceRequest", Output: "UntagResourceResponse", Errors: []string{"AccessDeniedException", "ResourceNotFoundException", "ServerException", "InvalidParameterException", "ClientException", "ClusterNotFoundException"}},
+	"UpdateCapacityProvider":        {Input: "UpdateCapacityProviderRequest", Output: "UpdateCapacityProviderResponse", Errors: []string{"AccessDeniedException", "ServerException", "InvalidParameterException", "ClientException", "ClusterNotFoundException", "UnsupportedFeatureException"}},
+	"UpdateCluster":                 {Input: "UpdateClusterRequest", Output: "UpdateClusterResponse", Errors: []string{"AccessDeniedException", "NamespaceNotFoundException", "ServerException", "InvalidParameterException", "ClientException", "ClusterNotFoundException"}},
+	"UpdateClusterSettings":         {Input: "UpdateClusterSettingsRequest", Output: "UpdateClusterSettingsResponse", Errors: []string{"AccessDeniedException", "ServerException", "UpdateInProgressException", "InvalidParameterException", "ClientException", "ClusterNotFoundException"}},
+	"UpdateContainerAgent":          {Input: "UpdateContainerAgentRequest", Output: "UpdateContainerAgentResponse", Errors: []string{"AccessDeniedException", "NoUpdateAvailableException", "MissingVersionException", "ServerException", "UpdateInProgressException", "InvalidParameterException", "ClientException", "ClusterNotFoundException"}},
+	"UpdateContainerInstancesState": {Input: "UpdateContainerInstancesStateRequest", Output: "UpdateContainerInstancesStateResponse", Errors: []string{"AccessDeniedException", "ServerException", "InvalidParameterException", "ClientException", "ClusterNotFoundException"}},
+	"UpdateDaemon":                  {Input: "UpdateDaemonRequest", Output: "UpdateDaemonResponse", Errors: []string{"AccessDeniedException", "DaemonNotFoundException", "PlatformUnknownException", "DaemonNotActiveException", "ServerException", "InvalidParameterException", "ClientException", "ClusterNotFoundException", "UnsupportedFeatureException"}},
+	"UpdateExpressGatewayService":   {Input: "UpdateExpressGatewayServiceRequest", Output: "UpdateExpressGatewayServiceResponse", Errors: []string{"AccessDeniedException", "ServiceNotActiveException", "ServerException", "InvalidParameterException", "ClientException", "ServiceNotFoundException", "ClusterNotFoundException", "UnsupportedFeatureException"}},
+	"UpdateService":                 {Input: "UpdateServiceRequest", Output: "UpdateServiceResponse", Errors: []string{"AccessDeniedException", "PlatformUnknownException", "NamespaceNotFoundException", "ServiceNotActiveException", "ServerException", "InvalidParameterException", "ClientException", "ServiceNotFoundException", "ClusterNotFoundException", "PlatformTaskDefinitionIncompatibilityException", "UnsupportedFeatureException"}},
+	"UpdateServicePrimaryTaskSet":   {Input: "UpdateServicePrimaryTaskSetRequest", Output: "UpdateServicePrimaryTaskSetResponse", Errors: []string{"AccessDeniedException", "ServiceNotActiveException", "ServerException", "InvalidParameterException", "TaskSetNotFoundException", "ClientException", "ServiceNotFoundException", "ClusterNotFoundException", "UnsupportedFeatureException"}},
+	"UpdateTaskProtection":          {Input: "UpdateTaskProtectionRequest", Output: "UpdateTaskProtectionResponse", Errors: []string{"AccessDeniedException", "ResourceNotFoundException", "ServerException", "InvalidParameterException", "ClientException", "ClusterNotFoundException", "UnsupportedFeatureException"}},
+	"UpdateTaskSet":                 {Input: "UpdateTaskSetRequest", Output: "UpdateTaskSetResponse", Errors: []string{"AccessDeniedException", "LimitExceededException", "ServiceNotActiveException", "ServerException", "InvalidParameterException", "TaskSetNotFoundException", "ClientException", "ServiceNotFoundException", "ClusterNotFoundException", "UnsupportedFeatureException"}},
 }
 
-// NewInput returns a new zero input of an operation, or nil.
+// NewInput returns a pointer to a new zero input of an operation, or nil
+// for an unknown operation or one without input.
 func NewInput(op string) any {
 	switch op {
 	case "ContinueServiceDeployment":
@@ -4024,7 +4020,8 @@ func NewInput(op string) any {
 	return nil
 }
 
-// Errors are the error shapes of the service model.
+// Errors are the error shapes of the ECS model: HTTP status, query error
+// code and whether the error is a server fault.
 var Errors = map[string]wire.ErrorInfo{
 	"AccessDeniedException":                          {Status: 400, Code: "AccessDeniedException", Fault: false},
 	"AttributeLimitExceededException":                {Status: 400, Code: "AttributeLimitExceededException", Fault: false},

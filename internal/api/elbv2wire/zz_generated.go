@@ -3,14 +3,11 @@
 package elbv2wire
 
 import (
-	"encoding/json"
-
 	"github.com/fargo-run/fargo/internal/api/wire"
 )
 
-var _ json.RawMessage
-
-// Service metadata.
+// Service metadata of Elastic Load Balancing v2 (SigningName falls back to EndpointPrefix, as
+// the SDKs do).
 const (
 	TargetPrefix   = ""
 	SigningName    = "elasticloadbalancing"
@@ -20,7 +17,7 @@ const (
 	EndpointPrefix = "elasticloadbalancing"
 )
 
-// Values of the enum ActionTypeEnum.
+// Values of the Elastic Load Balancing v2 enum ActionTypeEnum.
 const (
 	ActionTypeEnumForward             = "forward"
 	ActionTypeEnumAuthenticateOidc    = "authenticate-oidc"
@@ -30,33 +27,33 @@ const (
 	ActionTypeEnumJwtValidation       = "jwt-validation"
 )
 
-// Values of the enum AdvertiseTrustStoreCaNamesEnum.
+// Values of the Elastic Load Balancing v2 enum AdvertiseTrustStoreCaNamesEnum.
 const (
 	AdvertiseTrustStoreCaNamesEnumOn  = "on"
 	AdvertiseTrustStoreCaNamesEnumOff = "off"
 )
 
-// Values of the enum AnomalyResultEnum.
+// Values of the Elastic Load Balancing v2 enum AnomalyResultEnum.
 const (
 	AnomalyResultEnumAnomalous = "anomalous"
 	AnomalyResultEnumNormal    = "normal"
 )
 
-// Values of the enum AuthenticateCognitoActionConditionalBehaviorEnum.
+// Values of the Elastic Load Balancing v2 enum AuthenticateCognitoActionConditionalBehaviorEnum.
 const (
 	AuthenticateCognitoActionConditionalBehaviorEnumDeny         = "deny"
 	AuthenticateCognitoActionConditionalBehaviorEnumAllow        = "allow"
 	AuthenticateCognitoActionConditionalBehaviorEnumAuthenticate = "authenticate"
 )
 
-// Values of the enum AuthenticateOidcActionConditionalBehaviorEnum.
+// Values of the Elastic Load Balancing v2 enum AuthenticateOidcActionConditionalBehaviorEnum.
 const (
 	AuthenticateOidcActionConditionalBehaviorEnumDeny         = "deny"
 	AuthenticateOidcActionConditionalBehaviorEnumAllow        = "allow"
 	AuthenticateOidcActionConditionalBehaviorEnumAuthenticate = "authenticate"
 )
 
-// Values of the enum CapacityReservationStateEnum.
+// Values of the Elastic Load Balancing v2 enum CapacityReservationStateEnum.
 const (
 	CapacityReservationStateEnumProvisioned = "provisioned"
 	CapacityReservationStateEnumPending     = "pending"
@@ -64,45 +61,45 @@ const (
 	CapacityReservationStateEnumFailed      = "failed"
 )
 
-// Values of the enum DescribeTargetHealthInputIncludeEnum.
+// Values of the Elastic Load Balancing v2 enum DescribeTargetHealthInputIncludeEnum.
 const (
 	DescribeTargetHealthInputIncludeEnumAnomalydetection = "AnomalyDetection"
 	DescribeTargetHealthInputIncludeEnumAll              = "All"
 )
 
-// Values of the enum EnablePrefixForIpv6SourceNatEnum.
+// Values of the Elastic Load Balancing v2 enum EnablePrefixForIpv6SourceNatEnum.
 const (
 	EnablePrefixForIpv6SourceNatEnumOn  = "on"
 	EnablePrefixForIpv6SourceNatEnumOff = "off"
 )
 
-// Values of the enum EnforceSecurityGroupInboundRulesOnPrivateLinkTrafficEnum.
+// Values of the Elastic Load Balancing v2 enum EnforceSecurityGroupInboundRulesOnPrivateLinkTrafficEnum.
 const (
 	EnforceSecurityGroupInboundRulesOnPrivateLinkTrafficEnumOn  = "on"
 	EnforceSecurityGroupInboundRulesOnPrivateLinkTrafficEnumOff = "off"
 )
 
-// Values of the enum IpAddressType.
+// Values of the Elastic Load Balancing v2 enum IpAddressType.
 const (
 	IpAddressTypeIpv4                       = "ipv4"
 	IpAddressTypeDualstack                  = "dualstack"
 	IpAddressTypeDualstackWithoutPublicIpv4 = "dualstack-without-public-ipv4"
 )
 
-// Values of the enum JwtValidationActionAdditionalClaimFormatEnum.
+// Values of the Elastic Load Balancing v2 enum JwtValidationActionAdditionalClaimFormatEnum.
 const (
 	JwtValidationActionAdditionalClaimFormatEnumSingleString         = "single-string"
 	JwtValidationActionAdditionalClaimFormatEnumStringArray          = "string-array"
 	JwtValidationActionAdditionalClaimFormatEnumSpaceSeparatedValues = "space-separated-values"
 )
 
-// Values of the enum LoadBalancerSchemeEnum.
+// Values of the Elastic Load Balancing v2 enum LoadBalancerSchemeEnum.
 const (
 	LoadBalancerSchemeEnumInternetFacing = "internet-facing"
 	LoadBalancerSchemeEnumInternal       = "internal"
 )
 
-// Values of the enum LoadBalancerStateEnum.
+// Values of the Elastic Load Balancing v2 enum LoadBalancerStateEnum.
 const (
 	LoadBalancerStateEnumActive         = "active"
 	LoadBalancerStateEnumProvisioning   = "provisioning"
@@ -110,20 +107,20 @@ const (
 	LoadBalancerStateEnumFailed         = "failed"
 )
 
-// Values of the enum LoadBalancerTypeEnum.
+// Values of the Elastic Load Balancing v2 enum LoadBalancerTypeEnum.
 const (
 	LoadBalancerTypeEnumApplication = "application"
 	LoadBalancerTypeEnumNetwork     = "network"
 	LoadBalancerTypeEnumGateway     = "gateway"
 )
 
-// Values of the enum MitigationInEffectEnum.
+// Values of the Elastic Load Balancing v2 enum MitigationInEffectEnum.
 const (
 	MitigationInEffectEnumYes = "yes"
 	MitigationInEffectEnumNo  = "no"
 )
 
-// Values of the enum ProtocolEnum.
+// Values of the Elastic Load Balancing v2 enum ProtocolEnum.
 const (
 	ProtocolEnumHttp    = "HTTP"
 	ProtocolEnumHttps   = "HTTPS"
@@ -136,23 +133,23 @@ const (
 	ProtocolEnumTcpQuic = "TCP_QUIC"
 )
 
-// Values of the enum RedirectActionStatusCodeEnum.
+// Values of the Elastic Load Balancing v2 enum RedirectActionStatusCodeEnum.
 const (
 	RedirectActionStatusCodeEnumHttp301 = "HTTP_301"
 	RedirectActionStatusCodeEnumHttp302 = "HTTP_302"
 )
 
-// Values of the enum RemoveIpamPoolEnum.
+// Values of the Elastic Load Balancing v2 enum RemoveIpamPoolEnum.
 const (
 	RemoveIpamPoolEnumIpv4 = "ipv4"
 )
 
-// Values of the enum RevocationType.
+// Values of the Elastic Load Balancing v2 enum RevocationType.
 const (
 	RevocationTypeCrl = "CRL"
 )
 
-// Values of the enum TargetAdministrativeOverrideReasonEnum.
+// Values of the Elastic Load Balancing v2 enum TargetAdministrativeOverrideReasonEnum.
 const (
 	TargetAdministrativeOverrideReasonEnumAdministrativeoverrideUnknown                  = "AdministrativeOverride.Unknown"
 	TargetAdministrativeOverrideReasonEnumAdministrativeoverrideNooverride               = "AdministrativeOverride.NoOverride"
@@ -160,7 +157,7 @@ const (
 	TargetAdministrativeOverrideReasonEnumAdministrativeoverrideZonalshiftdelegatedtodns = "AdministrativeOverride.ZonalShiftDelegatedToDns"
 )
 
-// Values of the enum TargetAdministrativeOverrideStateEnum.
+// Values of the Elastic Load Balancing v2 enum TargetAdministrativeOverrideStateEnum.
 const (
 	TargetAdministrativeOverrideStateEnumUnknown                  = "unknown"
 	TargetAdministrativeOverrideStateEnumNoOverride               = "no_override"
@@ -168,13 +165,13 @@ const (
 	TargetAdministrativeOverrideStateEnumZonalShiftDelegatedToDns = "zonal_shift_delegated_to_dns"
 )
 
-// Values of the enum TargetGroupIpAddressTypeEnum.
+// Values of the Elastic Load Balancing v2 enum TargetGroupIpAddressTypeEnum.
 const (
 	TargetGroupIpAddressTypeEnumIpv4 = "ipv4"
 	TargetGroupIpAddressTypeEnumIpv6 = "ipv6"
 )
 
-// Values of the enum TargetHealthReasonEnum.
+// Values of the Elastic Load Balancing v2 enum TargetHealthReasonEnum.
 const (
 	TargetHealthReasonEnumElbRegistrationinprogress      = "Elb.RegistrationInProgress"
 	TargetHealthReasonEnumElbInitialhealthchecking       = "Elb.InitialHealthChecking"
@@ -190,7 +187,7 @@ const (
 	TargetHealthReasonEnumElbInternalerror               = "Elb.InternalError"
 )
 
-// Values of the enum TargetHealthStateEnum.
+// Values of the Elastic Load Balancing v2 enum TargetHealthStateEnum.
 const (
 	TargetHealthStateEnumInitial           = "initial"
 	TargetHealthStateEnumHealthy           = "healthy"
@@ -201,7 +198,7 @@ const (
 	TargetHealthStateEnumUnavailable       = "unavailable"
 )
 
-// Values of the enum TargetTypeEnum.
+// Values of the Elastic Load Balancing v2 enum TargetTypeEnum.
 const (
 	TargetTypeEnumInstance = "instance"
 	TargetTypeEnumIp       = "ip"
@@ -209,29 +206,29 @@ const (
 	TargetTypeEnumAlb      = "alb"
 )
 
-// Values of the enum TransformTypeEnum.
+// Values of the Elastic Load Balancing v2 enum TransformTypeEnum.
 const (
 	TransformTypeEnumHostHeaderRewrite = "host-header-rewrite"
 	TransformTypeEnumUrlRewrite        = "url-rewrite"
 )
 
-// Values of the enum TrustStoreAssociationStatusEnum.
+// Values of the Elastic Load Balancing v2 enum TrustStoreAssociationStatusEnum.
 const (
 	TrustStoreAssociationStatusEnumActive  = "active"
 	TrustStoreAssociationStatusEnumRemoved = "removed"
 )
 
-// Values of the enum TrustStoreStatus.
+// Values of the Elastic Load Balancing v2 enum TrustStoreStatus.
 const (
 	TrustStoreStatusActive   = "ACTIVE"
 	TrustStoreStatusCreating = "CREATING"
 )
 
-// ALPNPolicyNotSupportedException is the wire shape ALPNPolicyNotSupportedException.
+// ALPNPolicyNotSupportedException is the Elastic Load Balancing v2 wire error shape ALPNPolicyNotSupportedException.
 type ALPNPolicyNotSupportedException struct {
 }
 
-// Action is the wire shape Action.
+// Action is the Elastic Load Balancing v2 wire shape Action.
 type Action struct {
 	AuthenticateCognitoConfig *AuthenticateCognitoActionConfig `json:"AuthenticateCognitoConfig,omitempty" xml:"AuthenticateCognitoConfig,omitempty"`
 	AuthenticateOidcConfig    *AuthenticateOidcActionConfig    `json:"AuthenticateOidcConfig,omitempty" xml:"AuthenticateOidcConfig,omitempty"`
@@ -244,56 +241,56 @@ type Action struct {
 	Type                      *string                          `json:"Type,omitempty" xml:"Type,omitempty"`
 }
 
-// AddListenerCertificatesInput is the wire shape AddListenerCertificatesInput.
+// AddListenerCertificatesInput is the Elastic Load Balancing v2 wire shape AddListenerCertificatesInput.
 type AddListenerCertificatesInput struct {
 	Certificates []Certificate `json:"Certificates,omitempty" xml:"Certificates>member,omitempty"`
 	ListenerArn  *string       `json:"ListenerArn,omitempty" xml:"ListenerArn,omitempty"`
 }
 
-// AddListenerCertificatesOutput is the wire shape AddListenerCertificatesOutput.
+// AddListenerCertificatesOutput is the Elastic Load Balancing v2 wire shape AddListenerCertificatesOutput.
 type AddListenerCertificatesOutput struct {
 	Certificates []Certificate `json:"Certificates,omitempty" xml:"Certificates>member,omitempty"`
 }
 
-// AddTagsInput is the wire shape AddTagsInput.
+// AddTagsInput is the Elastic Load Balancing v2 wire shape AddTagsInput.
 type AddTagsInput struct {
 	ResourceArns []string `json:"ResourceArns,omitempty" xml:"ResourceArns>member,omitempty"`
 	Tags         []Tag    `json:"Tags,omitempty" xml:"Tags>member,omitempty"`
 }
 
-// AddTagsOutput is the wire shape AddTagsOutput.
+// AddTagsOutput is the Elastic Load Balancing v2 wire shape AddTagsOutput.
 type AddTagsOutput struct {
 }
 
-// AddTrustStoreRevocationsInput is the wire shape AddTrustStoreRevocationsInput.
+// AddTrustStoreRevocationsInput is the Elastic Load Balancing v2 wire shape AddTrustStoreRevocationsInput.
 type AddTrustStoreRevocationsInput struct {
 	RevocationContents []RevocationContent `json:"RevocationContents,omitempty" xml:"RevocationContents>member,omitempty"`
 	TrustStoreArn      *string             `json:"TrustStoreArn,omitempty" xml:"TrustStoreArn,omitempty"`
 }
 
-// AddTrustStoreRevocationsOutput is the wire shape AddTrustStoreRevocationsOutput.
+// AddTrustStoreRevocationsOutput is the Elastic Load Balancing v2 wire shape AddTrustStoreRevocationsOutput.
 type AddTrustStoreRevocationsOutput struct {
 	TrustStoreRevocations []TrustStoreRevocation `json:"TrustStoreRevocations,omitempty" xml:"TrustStoreRevocations>member,omitempty"`
 }
 
-// AdministrativeOverride is the wire shape AdministrativeOverride.
+// AdministrativeOverride is the Elastic Load Balancing v2 wire shape AdministrativeOverride.
 type AdministrativeOverride struct {
 	Description *string `json:"Description,omitempty" xml:"Description,omitempty"`
 	Reason      *string `json:"Reason,omitempty" xml:"Reason,omitempty"`
 	State       *string `json:"State,omitempty" xml:"State,omitempty"`
 }
 
-// AllocationIdNotFoundException is the wire shape AllocationIdNotFoundException.
+// AllocationIdNotFoundException is the Elastic Load Balancing v2 wire error shape AllocationIdNotFoundException.
 type AllocationIdNotFoundException struct {
 }
 
-// AnomalyDetection is the wire shape AnomalyDetection.
+// AnomalyDetection is the Elastic Load Balancing v2 wire shape AnomalyDetection.
 type AnomalyDetection struct {
 	MitigationInEffect *string `json:"MitigationInEffect,omitempty" xml:"MitigationInEffect,omitempty"`
 	Result             *string `json:"Result,omitempty" xml:"Result,omitempty"`
 }
 
-// AuthenticateCognitoActionConfig is the wire shape AuthenticateCognitoActionConfig.
+// AuthenticateCognitoActionConfig is the Elastic Load Balancing v2 wire shape AuthenticateCognitoActionConfig.
 type AuthenticateCognitoActionConfig struct {
 	AuthenticationRequestExtraParams map[string]string `json:"AuthenticationRequestExtraParams,omitempty" xml:"-"`
 	OnUnauthenticatedRequest         *string           `json:"OnUnauthenticatedRequest,omitempty" xml:"OnUnauthenticatedRequest,omitempty"`
@@ -305,7 +302,7 @@ type AuthenticateCognitoActionConfig struct {
 	UserPoolDomain                   *string           `json:"UserPoolDomain,omitempty" xml:"UserPoolDomain,omitempty"`
 }
 
-// AuthenticateOidcActionConfig is the wire shape AuthenticateOidcActionConfig.
+// AuthenticateOidcActionConfig is the Elastic Load Balancing v2 wire shape AuthenticateOidcActionConfig.
 type AuthenticateOidcActionConfig struct {
 	AuthenticationRequestExtraParams map[string]string `json:"AuthenticationRequestExtraParams,omitempty" xml:"-"`
 	AuthorizationEndpoint            *string           `json:"AuthorizationEndpoint,omitempty" xml:"AuthorizationEndpoint,omitempty"`
@@ -321,7 +318,7 @@ type AuthenticateOidcActionConfig struct {
 	UserInfoEndpoint                 *string           `json:"UserInfoEndpoint,omitempty" xml:"UserInfoEndpoint,omitempty"`
 }
 
-// AvailabilityZone is the wire shape AvailabilityZone.
+// AvailabilityZone is the Elastic Load Balancing v2 wire shape AvailabilityZone.
 type AvailabilityZone struct {
 	LoadBalancerAddresses []LoadBalancerAddress `json:"LoadBalancerAddresses,omitempty" xml:"LoadBalancerAddresses>member,omitempty"`
 	OutpostId             *string               `json:"OutpostId,omitempty" xml:"OutpostId,omitempty"`
@@ -330,49 +327,49 @@ type AvailabilityZone struct {
 	ZoneName              *string               `json:"ZoneName,omitempty" xml:"ZoneName,omitempty"`
 }
 
-// AvailabilityZoneNotSupportedException is the wire shape AvailabilityZoneNotSupportedException.
+// AvailabilityZoneNotSupportedException is the Elastic Load Balancing v2 wire error shape AvailabilityZoneNotSupportedException.
 type AvailabilityZoneNotSupportedException struct {
 }
 
-// CaCertificatesBundleNotFoundException is the wire shape CaCertificatesBundleNotFoundException.
+// CaCertificatesBundleNotFoundException is the Elastic Load Balancing v2 wire error shape CaCertificatesBundleNotFoundException.
 type CaCertificatesBundleNotFoundException struct {
 }
 
-// CapacityDecreaseRequestsLimitExceededException is the wire shape CapacityDecreaseRequestsLimitExceededException.
+// CapacityDecreaseRequestsLimitExceededException is the Elastic Load Balancing v2 wire error shape CapacityDecreaseRequestsLimitExceededException.
 type CapacityDecreaseRequestsLimitExceededException struct {
 }
 
-// CapacityReservationPendingException is the wire shape CapacityReservationPendingException.
+// CapacityReservationPendingException is the Elastic Load Balancing v2 wire error shape CapacityReservationPendingException.
 type CapacityReservationPendingException struct {
 }
 
-// CapacityReservationStatus is the wire shape CapacityReservationStatus.
+// CapacityReservationStatus is the Elastic Load Balancing v2 wire shape CapacityReservationStatus.
 type CapacityReservationStatus struct {
 	Code   *string `json:"Code,omitempty" xml:"Code,omitempty"`
 	Reason *string `json:"Reason,omitempty" xml:"Reason,omitempty"`
 }
 
-// CapacityUnitsLimitExceededException is the wire shape CapacityUnitsLimitExceededException.
+// CapacityUnitsLimitExceededException is the Elastic Load Balancing v2 wire error shape CapacityUnitsLimitExceededException.
 type CapacityUnitsLimitExceededException struct {
 }
 
-// Certificate is the wire shape Certificate.
+// Certificate is the Elastic Load Balancing v2 wire shape Certificate.
 type Certificate struct {
 	CertificateArn *string `json:"CertificateArn,omitempty" xml:"CertificateArn,omitempty"`
 	IsDefault      *bool   `json:"IsDefault,omitempty" xml:"IsDefault,omitempty"`
 }
 
-// CertificateNotFoundException is the wire shape CertificateNotFoundException.
+// CertificateNotFoundException is the Elastic Load Balancing v2 wire error shape CertificateNotFoundException.
 type CertificateNotFoundException struct {
 }
 
-// Cipher is the wire shape Cipher.
+// Cipher is the Elastic Load Balancing v2 wire shape Cipher.
 type Cipher struct {
 	Name     *string `json:"Name,omitempty" xml:"Name,omitempty"`
 	Priority *int32  `json:"Priority,omitempty" xml:"Priority,omitempty"`
 }
 
-// CreateListenerInput is the wire shape CreateListenerInput.
+// CreateListenerInput is the Elastic Load Balancing v2 wire shape CreateListenerInput.
 type CreateListenerInput struct {
 	AlpnPolicy           []string                        `json:"AlpnPolicy,omitempty" xml:"AlpnPolicy>member,omitempty"`
 	Certificates         []Certificate                   `json:"Certificates,omitempty" xml:"Certificates>member,omitempty"`
@@ -385,12 +382,12 @@ type CreateListenerInput struct {
 	Tags                 []Tag                           `json:"Tags,omitempty" xml:"Tags>member,omitempty"`
 }
 
-// CreateListenerOutput is the wire shape CreateListenerOutput.
+// CreateListenerOutput is the Elastic Load Balancing v2 wire shape CreateListenerOutput.
 type CreateListenerOutput struct {
 	Listeners []Listener `json:"Listeners,omitempty" xml:"Listeners>member,omitempty"`
 }
 
-// CreateLoadBalancerInput is the wire shape CreateLoadBalancerInput.
+// CreateLoadBalancerInput is the Elastic Load Balancing v2 wire shape CreateLoadBalancerInput.
 type CreateLoadBalancerInput struct {
 	CustomerOwnedIpv4Pool        *string         `json:"CustomerOwnedIpv4Pool,omitempty" xml:"CustomerOwnedIpv4Pool,omitempty"`
 	EnablePrefixForIpv6SourceNat *string         `json:"EnablePrefixForIpv6SourceNat,omitempty" xml:"EnablePrefixForIpv6SourceNat,omitempty"`
@@ -405,12 +402,12 @@ type CreateLoadBalancerInput struct {
 	Type                         *string         `json:"Type,omitempty" xml:"Type,omitempty"`
 }
 
-// CreateLoadBalancerOutput is the wire shape CreateLoadBalancerOutput.
+// CreateLoadBalancerOutput is the Elastic Load Balancing v2 wire shape CreateLoadBalancerOutput.
 type CreateLoadBalancerOutput struct {
 	LoadBalancers []LoadBalancer `json:"LoadBalancers,omitempty" xml:"LoadBalancers>member,omitempty"`
 }
 
-// CreateRuleInput is the wire shape CreateRuleInput.
+// CreateRuleInput is the Elastic Load Balancing v2 wire shape CreateRuleInput.
 type CreateRuleInput struct {
 	Actions     []Action        `json:"Actions,omitempty" xml:"Actions>member,omitempty"`
 	Conditions  []RuleCondition `json:"Conditions,omitempty" xml:"Conditions>member,omitempty"`
@@ -420,12 +417,12 @@ type CreateRuleInput struct {
 	Transforms  []RuleTransform `json:"Transforms,omitempty" xml:"Transforms>member,omitempty"`
 }
 
-// CreateRuleOutput is the wire shape CreateRuleOutput.
+// CreateRuleOutput is the Elastic Load Balancing v2 wire shape CreateRuleOutput.
 type CreateRuleOutput struct {
 	Rules []Rule `json:"Rules,omitempty" xml:"Rules>member,omitempty"`
 }
 
-// CreateTargetGroupInput is the wire shape CreateTargetGroupInput.
+// CreateTargetGroupInput is the Elastic Load Balancing v2 wire shape CreateTargetGroupInput.
 type CreateTargetGroupInput struct {
 	HealthCheckEnabled         *bool    `json:"HealthCheckEnabled,omitempty" xml:"HealthCheckEnabled,omitempty"`
 	HealthCheckIntervalSeconds *int32   `json:"HealthCheckIntervalSeconds,omitempty" xml:"HealthCheckIntervalSeconds,omitempty"`
@@ -447,12 +444,12 @@ type CreateTargetGroupInput struct {
 	VpcId                      *string  `json:"VpcId,omitempty" xml:"VpcId,omitempty"`
 }
 
-// CreateTargetGroupOutput is the wire shape CreateTargetGroupOutput.
+// CreateTargetGroupOutput is the Elastic Load Balancing v2 wire shape CreateTargetGroupOutput.
 type CreateTargetGroupOutput struct {
 	TargetGroups []TargetGroup `json:"TargetGroups,omitempty" xml:"TargetGroups>member,omitempty"`
 }
 
-// CreateTrustStoreInput is the wire shape CreateTrustStoreInput.
+// CreateTrustStoreInput is the Elastic Load Balancing v2 wire shape CreateTrustStoreInput.
 type CreateTrustStoreInput struct {
 	CaCertificatesBundleS3Bucket        *string `json:"CaCertificatesBundleS3Bucket,omitempty" xml:"CaCertificatesBundleS3Bucket,omitempty"`
 	CaCertificatesBundleS3Key           *string `json:"CaCertificatesBundleS3Key,omitempty" xml:"CaCertificatesBundleS3Key,omitempty"`
@@ -461,98 +458,98 @@ type CreateTrustStoreInput struct {
 	Tags                                []Tag   `json:"Tags,omitempty" xml:"Tags>member,omitempty"`
 }
 
-// CreateTrustStoreOutput is the wire shape CreateTrustStoreOutput.
+// CreateTrustStoreOutput is the Elastic Load Balancing v2 wire shape CreateTrustStoreOutput.
 type CreateTrustStoreOutput struct {
 	TrustStores []TrustStore `json:"TrustStores,omitempty" xml:"TrustStores>member,omitempty"`
 }
 
-// DeleteAssociationSameAccountException is the wire shape DeleteAssociationSameAccountException.
+// DeleteAssociationSameAccountException is the Elastic Load Balancing v2 wire error shape DeleteAssociationSameAccountException.
 type DeleteAssociationSameAccountException struct {
 }
 
-// DeleteListenerInput is the wire shape DeleteListenerInput.
+// DeleteListenerInput is the Elastic Load Balancing v2 wire shape DeleteListenerInput.
 type DeleteListenerInput struct {
 	ListenerArn *string `json:"ListenerArn,omitempty" xml:"ListenerArn,omitempty"`
 }
 
-// DeleteListenerOutput is the wire shape DeleteListenerOutput.
+// DeleteListenerOutput is the Elastic Load Balancing v2 wire shape DeleteListenerOutput.
 type DeleteListenerOutput struct {
 }
 
-// DeleteLoadBalancerInput is the wire shape DeleteLoadBalancerInput.
+// DeleteLoadBalancerInput is the Elastic Load Balancing v2 wire shape DeleteLoadBalancerInput.
 type DeleteLoadBalancerInput struct {
 	LoadBalancerArn *string `json:"LoadBalancerArn,omitempty" xml:"LoadBalancerArn,omitempty"`
 }
 
-// DeleteLoadBalancerOutput is the wire shape DeleteLoadBalancerOutput.
+// DeleteLoadBalancerOutput is the Elastic Load Balancing v2 wire shape DeleteLoadBalancerOutput.
 type DeleteLoadBalancerOutput struct {
 }
 
-// DeleteRuleInput is the wire shape DeleteRuleInput.
+// DeleteRuleInput is the Elastic Load Balancing v2 wire shape DeleteRuleInput.
 type DeleteRuleInput struct {
 	RuleArn *string `json:"RuleArn,omitempty" xml:"RuleArn,omitempty"`
 }
 
-// DeleteRuleOutput is the wire shape DeleteRuleOutput.
+// DeleteRuleOutput is the Elastic Load Balancing v2 wire shape DeleteRuleOutput.
 type DeleteRuleOutput struct {
 }
 
-// DeleteSharedTrustStoreAssociationInput is the wire shape DeleteSharedTrustStoreAssociationInput.
+// DeleteSharedTrustStoreAssociationInput is the Elastic Load Balancing v2 wire shape DeleteSharedTrustStoreAssociationInput.
 type DeleteSharedTrustStoreAssociationInput struct {
 	ResourceArn   *string `json:"ResourceArn,omitempty" xml:"ResourceArn,omitempty"`
 	TrustStoreArn *string `json:"TrustStoreArn,omitempty" xml:"TrustStoreArn,omitempty"`
 }
 
-// DeleteSharedTrustStoreAssociationOutput is the wire shape DeleteSharedTrustStoreAssociationOutput.
+// DeleteSharedTrustStoreAssociationOutput is the Elastic Load Balancing v2 wire shape DeleteSharedTrustStoreAssociationOutput.
 type DeleteSharedTrustStoreAssociationOutput struct {
 }
 
-// DeleteTargetGroupInput is the wire shape DeleteTargetGroupInput.
+// DeleteTargetGroupInput is the Elastic Load Balancing v2 wire shape DeleteTargetGroupInput.
 type DeleteTargetGroupInput struct {
 	TargetGroupArn *string `json:"TargetGroupArn,omitempty" xml:"TargetGroupArn,omitempty"`
 }
 
-// DeleteTargetGroupOutput is the wire shape DeleteTargetGroupOutput.
+// DeleteTargetGroupOutput is the Elastic Load Balancing v2 wire shape DeleteTargetGroupOutput.
 type DeleteTargetGroupOutput struct {
 }
 
-// DeleteTrustStoreInput is the wire shape DeleteTrustStoreInput.
+// DeleteTrustStoreInput is the Elastic Load Balancing v2 wire shape DeleteTrustStoreInput.
 type DeleteTrustStoreInput struct {
 	TrustStoreArn *string `json:"TrustStoreArn,omitempty" xml:"TrustStoreArn,omitempty"`
 }
 
-// DeleteTrustStoreOutput is the wire shape DeleteTrustStoreOutput.
+// DeleteTrustStoreOutput is the Elastic Load Balancing v2 wire shape DeleteTrustStoreOutput.
 type DeleteTrustStoreOutput struct {
 }
 
-// DeregisterTargetsInput is the wire shape DeregisterTargetsInput.
+// DeregisterTargetsInput is the Elastic Load Balancing v2 wire shape DeregisterTargetsInput.
 type DeregisterTargetsInput struct {
 	TargetGroupArn *string             `json:"TargetGroupArn,omitempty" xml:"TargetGroupArn,omitempty"`
 	Targets        []TargetDescription `json:"Targets,omitempty" xml:"Targets>member,omitempty"`
 }
 
-// DeregisterTargetsOutput is the wire shape DeregisterTargetsOutput.
+// DeregisterTargetsOutput is the Elastic Load Balancing v2 wire shape DeregisterTargetsOutput.
 type DeregisterTargetsOutput struct {
 }
 
-// DescribeAccountLimitsInput is the wire shape DescribeAccountLimitsInput.
+// DescribeAccountLimitsInput is the Elastic Load Balancing v2 wire shape DescribeAccountLimitsInput.
 type DescribeAccountLimitsInput struct {
 	Marker   *string `json:"Marker,omitempty" xml:"Marker,omitempty"`
 	PageSize *int32  `json:"PageSize,omitempty" xml:"PageSize,omitempty"`
 }
 
-// DescribeAccountLimitsOutput is the wire shape DescribeAccountLimitsOutput.
+// DescribeAccountLimitsOutput is the Elastic Load Balancing v2 wire shape DescribeAccountLimitsOutput.
 type DescribeAccountLimitsOutput struct {
 	Limits     []Limit `json:"Limits,omitempty" xml:"Limits>member,omitempty"`
 	NextMarker *string `json:"NextMarker,omitempty" xml:"NextMarker,omitempty"`
 }
 
-// DescribeCapacityReservationInput is the wire shape DescribeCapacityReservationInput.
+// DescribeCapacityReservationInput is the Elastic Load Balancing v2 wire shape DescribeCapacityReservationInput.
 type DescribeCapacityReservationInput struct {
 	LoadBalancerArn *string `json:"LoadBalancerArn,omitempty" xml:"LoadBalancerArn,omitempty"`
 }
 
-// DescribeCapacityReservationOutput is the wire shape DescribeCapacityReservationOutput.
+// DescribeCapacityReservationOutput is the Elastic Load Balancing v2 wire shape DescribeCapacityReservationOutput.
 type DescribeCapacityReservationOutput struct {
 	CapacityReservationState    []ZonalCapacityReservationState `json:"CapacityReservationState,omitempty" xml:"CapacityReservationState>member,omitempty"`
 	DecreaseRequestsRemaining   *int32                          `json:"DecreaseRequestsRemaining,omitempty" xml:"DecreaseRequestsRemaining,omitempty"`
@@ -560,30 +557,30 @@ type DescribeCapacityReservationOutput struct {
 	MinimumLoadBalancerCapacity *MinimumLoadBalancerCapacity    `json:"MinimumLoadBalancerCapacity,omitempty" xml:"MinimumLoadBalancerCapacity,omitempty"`
 }
 
-// DescribeListenerAttributesInput is the wire shape DescribeListenerAttributesInput.
+// DescribeListenerAttributesInput is the Elastic Load Balancing v2 wire shape DescribeListenerAttributesInput.
 type DescribeListenerAttributesInput struct {
 	ListenerArn *string `json:"ListenerArn,omitempty" xml:"ListenerArn,omitempty"`
 }
 
-// DescribeListenerAttributesOutput is the wire shape DescribeListenerAttributesOutput.
+// DescribeListenerAttributesOutput is the Elastic Load Balancing v2 wire shape DescribeListenerAttributesOutput.
 type DescribeListenerAttributesOutput struct {
 	Attributes []ListenerAttribute `json:"Attributes,omitempty" xml:"Attributes>member,omitempty"`
 }
 
-// DescribeListenerCertificatesInput is the wire shape DescribeListenerCertificatesInput.
+// DescribeListenerCertificatesInput is the Elastic Load Balancing v2 wire shape DescribeListenerCertificatesInput.
 type DescribeListenerCertificatesInput struct {
 	ListenerArn *string `json:"ListenerArn,omitempty" xml:"ListenerArn,omitempty"`
 	Marker      *string `json:"Marker,omitempty" xml:"Marker,omitempty"`
 	PageSize    *int32  `json:"PageSize,omitempty" xml:"PageSize,omitempty"`
 }
 
-// DescribeListenerCertificatesOutput is the wire shape DescribeListenerCertificatesOutput.
+// DescribeListenerCertificatesOutput is the Elastic Load Balancing v2 wire shape DescribeListenerCertificatesOutput.
 type DescribeListenerCertificatesOutput struct {
 	Certificates []Certificate `json:"Certificates,omitempty" xml:"Certificates>member,omitempty"`
 	NextMarker   *string       `json:"NextMarker,omitempty" xml:"NextMarker,omitempty"`
 }
 
-// DescribeListenersInput is the wire shape DescribeListenersInput.
+// DescribeListenersInput is the Elastic Load Balancing v2 wire shape DescribeListenersInput.
 type DescribeListenersInput struct {
 	ListenerArns    []string `json:"ListenerArns,omitempty" xml:"ListenerArns>member,omitempty"`
 	LoadBalancerArn *string  `json:"LoadBalancerArn,omitempty" xml:"LoadBalancerArn,omitempty"`
@@ -591,23 +588,23 @@ type DescribeListenersInput struct {
 	PageSize        *int32   `json:"PageSize,omitempty" xml:"PageSize,omitempty"`
 }
 
-// DescribeListenersOutput is the wire shape DescribeListenersOutput.
+// DescribeListenersOutput is the Elastic Load Balancing v2 wire shape DescribeListenersOutput.
 type DescribeListenersOutput struct {
 	Listeners  []Listener `json:"Listeners,omitempty" xml:"Listeners>member,omitempty"`
 	NextMarker *string    `json:"NextMarker,omitempty" xml:"NextMarker,omitempty"`
 }
 
-// DescribeLoadBalancerAttributesInput is the wire shape DescribeLoadBalancerAttributesInput.
+// DescribeLoadBalancerAttributesInput is the Elastic Load Balancing v2 wire shape DescribeLoadBalancerAttributesInput.
 type DescribeLoadBalancerAttributesInput struct {
 	LoadBalancerArn *string `json:"LoadBalancerArn,omitempty" xml:"LoadBalancerArn,omitempty"`
 }
 
-// DescribeLoadBalancerAttributesOutput is the wire shape DescribeLoadBalancerAttributesOutput.
+// DescribeLoadBalancerAttributesOutput is the Elastic Load Balancing v2 wire shape DescribeLoadBalancerAttributesOutput.
 type DescribeLoadBalancerAttributesOutput struct {
 	Attributes []LoadBalancerAttribute `json:"Attributes,omitempty" xml:"Attributes>member,omitempty"`
 }
 
-// DescribeLoadBalancersInput is the wire shape DescribeLoadBalancersInput.
+// DescribeLoadBalancersInput is the Elastic Load Balancing v2 wire shape DescribeLoadBalancersInput.
 type DescribeLoadBalancersInput struct {
 	LoadBalancerArns []string `json:"LoadBalancerArns,omitempty" xml:"LoadBalancerArns>member,omitempty"`
 	Marker           *string  `json:"Marker,omitempty" xml:"Marker,omitempty"`
@@ -615,13 +612,13 @@ type DescribeLoadBalancersInput struct {
 	PageSize         *int32   `json:"PageSize,omitempty" xml:"PageSize,omitempty"`
 }
 
-// DescribeLoadBalancersOutput is the wire shape DescribeLoadBalancersOutput.
+// DescribeLoadBalancersOutput is the Elastic Load Balancing v2 wire shape DescribeLoadBalancersOutput.
 type DescribeLoadBalancersOutput struct {
 	LoadBalancers []LoadBalancer `json:"LoadBalancers,omitempty" xml:"LoadBalancers>member,omitempty"`
 	NextMarker    *string        `json:"NextMarker,omitempty" xml:"NextMarker,omitempty"`
 }
 
-// DescribeRulesInput is the wire shape DescribeRulesInput.
+// DescribeRulesInput is the Elastic Load Balancing v2 wire shape DescribeRulesInput.
 type DescribeRulesInput struct {
 	ListenerArn *string  `json:"ListenerArn,omitempty" xml:"ListenerArn,omitempty"`
 	Marker      *string  `json:"Marker,omitempty" xml:"Marker,omitempty"`
@@ -629,13 +626,13 @@ type DescribeRulesInput struct {
 	RuleArns    []string `json:"RuleArns,omitempty" xml:"RuleArns>member,omitempty"`
 }
 
-// DescribeRulesOutput is the wire shape DescribeRulesOutput.
+// DescribeRulesOutput is the Elastic Load Balancing v2 wire shape DescribeRulesOutput.
 type DescribeRulesOutput struct {
 	NextMarker *string `json:"NextMarker,omitempty" xml:"NextMarker,omitempty"`
 	Rules      []Rule  `json:"Rules,omitempty" xml:"Rules>member,omitempty"`
 }
 
-// DescribeSSLPoliciesInput is the wire shape DescribeSSLPoliciesInput.
+// DescribeSSLPoliciesInput is the Elastic Load Balancing v2 wire shape DescribeSSLPoliciesInput.
 type DescribeSSLPoliciesInput struct {
 	LoadBalancerType *string  `json:"LoadBalancerType,omitempty" xml:"LoadBalancerType,omitempty"`
 	Marker           *string  `json:"Marker,omitempty" xml:"Marker,omitempty"`
@@ -643,33 +640,33 @@ type DescribeSSLPoliciesInput struct {
 	PageSize         *int32   `json:"PageSize,omitempty" xml:"PageSize,omitempty"`
 }
 
-// DescribeSSLPoliciesOutput is the wire shape DescribeSSLPoliciesOutput.
+// DescribeSSLPoliciesOutput is the Elastic Load Balancing v2 wire shape DescribeSSLPoliciesOutput.
 type DescribeSSLPoliciesOutput struct {
 	NextMarker  *string     `json:"NextMarker,omitempty" xml:"NextMarker,omitempty"`
 	SslPolicies []SslPolicy `json:"SslPolicies,omitempty" xml:"SslPolicies>member,omitempty"`
 }
 
-// DescribeTagsInput is the wire shape DescribeTagsInput.
+// DescribeTagsInput is the Elastic Load Balancing v2 wire shape DescribeTagsInput.
 type DescribeTagsInput struct {
 	ResourceArns []string `json:"ResourceArns,omitempty" xml:"ResourceArns>member,omitempty"`
 }
 
-// DescribeTagsOutput is the wire shape DescribeTagsOutput.
+// DescribeTagsOutput is the Elastic Load Balancing v2 wire shape DescribeTagsOutput.
 type DescribeTagsOutput struct {
 	TagDescriptions []TagDescription `json:"TagDescriptions,omitempty" xml:"TagDescriptions>member,omitempty"`
 }
 
-// DescribeTargetGroupAttributesInput is the wire shape DescribeTargetGroupAttributesInput.
+// DescribeTargetGroupAttributesInput is the Elastic Load Balancing v2 wire shape DescribeTargetGroupAttributesInput.
 type DescribeTargetGroupAttributesInput struct {
 	TargetGroupArn *string `json:"TargetGroupArn,omitempty" xml:"TargetGroupArn,omitempty"`
 }
 
-// DescribeTargetGroupAttributesOutput is the wire shape DescribeTargetGroupAttributesOutput.
+// DescribeTargetGroupAttributesOutput is the Elastic Load Balancing v2 wire shape DescribeTargetGroupAttributesOutput.
 type DescribeTargetGroupAttributesOutput struct {
 	Attributes []TargetGroupAttribute `json:"Attributes,omitempty" xml:"Attributes>member,omitempty"`
 }
 
-// DescribeTargetGroupsInput is the wire shape DescribeTargetGroupsInput.
+// DescribeTargetGroupsInput is the Elastic Load Balancing v2 wire shape DescribeTargetGroupsInput.
 type DescribeTargetGroupsInput struct {
 	LoadBalancerArn *string  `json:"LoadBalancerArn,omitempty" xml:"LoadBalancerArn,omitempty"`
 	Marker          *string  `json:"Marker,omitempty" xml:"Marker,omitempty"`
@@ -678,38 +675,38 @@ type DescribeTargetGroupsInput struct {
 	TargetGroupArns []string `json:"TargetGroupArns,omitempty" xml:"TargetGroupArns>member,omitempty"`
 }
 
-// DescribeTargetGroupsOutput is the wire shape DescribeTargetGroupsOutput.
+// DescribeTargetGroupsOutput is the Elastic Load Balancing v2 wire shape DescribeTargetGroupsOutput.
 type DescribeTargetGroupsOutput struct {
 	NextMarker   *string       `json:"NextMarker,omitempty" xml:"NextMarker,omitempty"`
 	TargetGroups []TargetGroup `json:"TargetGroups,omitempty" xml:"TargetGroups>member,omitempty"`
 }
 
-// DescribeTargetHealthInput is the wire shape DescribeTargetHealthInput.
+// DescribeTargetHealthInput is the Elastic Load Balancing v2 wire shape DescribeTargetHealthInput.
 type DescribeTargetHealthInput struct {
 	Include        []string            `json:"Include,omitempty" xml:"Include>member,omitempty"`
 	TargetGroupArn *string             `json:"TargetGroupArn,omitempty" xml:"TargetGroupArn,omitempty"`
 	Targets        []TargetDescription `json:"Targets,omitempty" xml:"Targets>member,omitempty"`
 }
 
-// DescribeTargetHealthOutput is the wire shape DescribeTargetHealthOutput.
+// DescribeTargetHealthOutput is the Elastic Load Balancing v2 wire shape DescribeTargetHealthOutput.
 type DescribeTargetHealthOutput struct {
 	TargetHealthDescriptions []TargetHealthDescription `json:"TargetHealthDescriptions,omitempty" xml:"TargetHealthDescriptions>member,omitempty"`
 }
 
-// DescribeTrustStoreAssociationsInput is the wire shape DescribeTrustStoreAssociationsInput.
+// DescribeTrustStoreAssociationsInput is the Elastic Load Balancing v2 wire shape DescribeTrustStoreAssociationsInput.
 type DescribeTrustStoreAssociationsInput struct {
 	Marker        *string `json:"Marker,omitempty" xml:"Marker,omitempty"`
 	PageSize      *int32  `json:"PageSize,omitempty" xml:"PageSize,omitempty"`
 	TrustStoreArn *string `json:"TrustStoreArn,omitempty" xml:"TrustStoreArn,omitempty"`
 }
 
-// DescribeTrustStoreAssociationsOutput is the wire shape DescribeTrustStoreAssociationsOutput.
+// DescribeTrustStoreAssociationsOutput is the Elastic Load Balancing v2 wire shape DescribeTrustStoreAssociationsOutput.
 type DescribeTrustStoreAssociationsOutput struct {
 	NextMarker             *string                 `json:"NextMarker,omitempty" xml:"NextMarker,omitempty"`
 	TrustStoreAssociations []TrustStoreAssociation `json:"TrustStoreAssociations,omitempty" xml:"TrustStoreAssociations>member,omitempty"`
 }
 
-// DescribeTrustStoreRevocation is the wire shape DescribeTrustStoreRevocation.
+// DescribeTrustStoreRevocation is the Elastic Load Balancing v2 wire shape DescribeTrustStoreRevocation.
 type DescribeTrustStoreRevocation struct {
 	NumberOfRevokedEntries *int64  `json:"NumberOfRevokedEntries,omitempty" xml:"NumberOfRevokedEntries,omitempty"`
 	RevocationId           *int64  `json:"RevocationId,omitempty" xml:"RevocationId,omitempty"`
@@ -717,7 +714,7 @@ type DescribeTrustStoreRevocation struct {
 	TrustStoreArn          *string `json:"TrustStoreArn,omitempty" xml:"TrustStoreArn,omitempty"`
 }
 
-// DescribeTrustStoreRevocationsInput is the wire shape DescribeTrustStoreRevocationsInput.
+// DescribeTrustStoreRevocationsInput is the Elastic Load Balancing v2 wire shape DescribeTrustStoreRevocationsInput.
 type DescribeTrustStoreRevocationsInput struct {
 	Marker        *string `json:"Marker,omitempty" xml:"Marker,omitempty"`
 	PageSize      *int32  `json:"PageSize,omitempty" xml:"PageSize,omitempty"`
@@ -725,13 +722,13 @@ type DescribeTrustStoreRevocationsInput struct {
 	TrustStoreArn *string `json:"TrustStoreArn,omitempty" xml:"TrustStoreArn,omitempty"`
 }
 
-// DescribeTrustStoreRevocationsOutput is the wire shape DescribeTrustStoreRevocationsOutput.
+// DescribeTrustStoreRevocationsOutput is the Elastic Load Balancing v2 wire shape DescribeTrustStoreRevocationsOutput.
 type DescribeTrustStoreRevocationsOutput struct {
 	NextMarker            *string                        `json:"NextMarker,omitempty" xml:"NextMarker,omitempty"`
 	TrustStoreRevocations []DescribeTrustStoreRevocation `json:"TrustStoreRevocations,omitempty" xml:"TrustStoreRevocations>member,omitempty"`
 }
 
-// DescribeTrustStoresInput is the wire shape DescribeTrustStoresInput.
+// DescribeTrustStoresInput is the Elastic Load Balancing v2 wire shape DescribeTrustStoresInput.
 type DescribeTrustStoresInput struct {
 	Marker         *string  `json:"Marker,omitempty" xml:"Marker,omitempty"`
 	Names          []string `json:"Names,omitempty" xml:"Names>member,omitempty"`
@@ -739,169 +736,169 @@ type DescribeTrustStoresInput struct {
 	TrustStoreArns []string `json:"TrustStoreArns,omitempty" xml:"TrustStoreArns>member,omitempty"`
 }
 
-// DescribeTrustStoresOutput is the wire shape DescribeTrustStoresOutput.
+// DescribeTrustStoresOutput is the Elastic Load Balancing v2 wire shape DescribeTrustStoresOutput.
 type DescribeTrustStoresOutput struct {
 	NextMarker  *string      `json:"NextMarker,omitempty" xml:"NextMarker,omitempty"`
 	TrustStores []TrustStore `json:"TrustStores,omitempty" xml:"TrustStores>member,omitempty"`
 }
 
-// DuplicateListenerException is the wire shape DuplicateListenerException.
+// DuplicateListenerException is the Elastic Load Balancing v2 wire error shape DuplicateListenerException.
 type DuplicateListenerException struct {
 }
 
-// DuplicateLoadBalancerNameException is the wire shape DuplicateLoadBalancerNameException.
+// DuplicateLoadBalancerNameException is the Elastic Load Balancing v2 wire error shape DuplicateLoadBalancerNameException.
 type DuplicateLoadBalancerNameException struct {
 }
 
-// DuplicateTagKeysException is the wire shape DuplicateTagKeysException.
+// DuplicateTagKeysException is the Elastic Load Balancing v2 wire error shape DuplicateTagKeysException.
 type DuplicateTagKeysException struct {
 }
 
-// DuplicateTargetGroupNameException is the wire shape DuplicateTargetGroupNameException.
+// DuplicateTargetGroupNameException is the Elastic Load Balancing v2 wire error shape DuplicateTargetGroupNameException.
 type DuplicateTargetGroupNameException struct {
 }
 
-// DuplicateTrustStoreNameException is the wire shape DuplicateTrustStoreNameException.
+// DuplicateTrustStoreNameException is the Elastic Load Balancing v2 wire error shape DuplicateTrustStoreNameException.
 type DuplicateTrustStoreNameException struct {
 }
 
-// FixedResponseActionConfig is the wire shape FixedResponseActionConfig.
+// FixedResponseActionConfig is the Elastic Load Balancing v2 wire shape FixedResponseActionConfig.
 type FixedResponseActionConfig struct {
 	ContentType *string `json:"ContentType,omitempty" xml:"ContentType,omitempty"`
 	MessageBody *string `json:"MessageBody,omitempty" xml:"MessageBody,omitempty"`
 	StatusCode  *string `json:"StatusCode,omitempty" xml:"StatusCode,omitempty"`
 }
 
-// ForwardActionConfig is the wire shape ForwardActionConfig.
+// ForwardActionConfig is the Elastic Load Balancing v2 wire shape ForwardActionConfig.
 type ForwardActionConfig struct {
 	TargetGroupStickinessConfig *TargetGroupStickinessConfig `json:"TargetGroupStickinessConfig,omitempty" xml:"TargetGroupStickinessConfig,omitempty"`
 	TargetGroups                []TargetGroupTuple           `json:"TargetGroups,omitempty" xml:"TargetGroups>member,omitempty"`
 }
 
-// GetResourcePolicyInput is the wire shape GetResourcePolicyInput.
+// GetResourcePolicyInput is the Elastic Load Balancing v2 wire shape GetResourcePolicyInput.
 type GetResourcePolicyInput struct {
 	ResourceArn *string `json:"ResourceArn,omitempty" xml:"ResourceArn,omitempty"`
 }
 
-// GetResourcePolicyOutput is the wire shape GetResourcePolicyOutput.
+// GetResourcePolicyOutput is the Elastic Load Balancing v2 wire shape GetResourcePolicyOutput.
 type GetResourcePolicyOutput struct {
 	Policy *string `json:"Policy,omitempty" xml:"Policy,omitempty"`
 }
 
-// GetTrustStoreCaCertificatesBundleInput is the wire shape GetTrustStoreCaCertificatesBundleInput.
+// GetTrustStoreCaCertificatesBundleInput is the Elastic Load Balancing v2 wire shape GetTrustStoreCaCertificatesBundleInput.
 type GetTrustStoreCaCertificatesBundleInput struct {
 	TrustStoreArn *string `json:"TrustStoreArn,omitempty" xml:"TrustStoreArn,omitempty"`
 }
 
-// GetTrustStoreCaCertificatesBundleOutput is the wire shape GetTrustStoreCaCertificatesBundleOutput.
+// GetTrustStoreCaCertificatesBundleOutput is the Elastic Load Balancing v2 wire shape GetTrustStoreCaCertificatesBundleOutput.
 type GetTrustStoreCaCertificatesBundleOutput struct {
 	Location *string `json:"Location,omitempty" xml:"Location,omitempty"`
 }
 
-// GetTrustStoreRevocationContentInput is the wire shape GetTrustStoreRevocationContentInput.
+// GetTrustStoreRevocationContentInput is the Elastic Load Balancing v2 wire shape GetTrustStoreRevocationContentInput.
 type GetTrustStoreRevocationContentInput struct {
 	RevocationId  *int64  `json:"RevocationId,omitempty" xml:"RevocationId,omitempty"`
 	TrustStoreArn *string `json:"TrustStoreArn,omitempty" xml:"TrustStoreArn,omitempty"`
 }
 
-// GetTrustStoreRevocationContentOutput is the wire shape GetTrustStoreRevocationContentOutput.
+// GetTrustStoreRevocationContentOutput is the Elastic Load Balancing v2 wire shape GetTrustStoreRevocationContentOutput.
 type GetTrustStoreRevocationContentOutput struct {
 	Location *string `json:"Location,omitempty" xml:"Location,omitempty"`
 }
 
-// HealthUnavailableException is the wire shape HealthUnavailableException.
+// HealthUnavailableException is the Elastic Load Balancing v2 wire error shape HealthUnavailableException.
 type HealthUnavailableException struct {
 }
 
-// HostHeaderConditionConfig is the wire shape HostHeaderConditionConfig.
+// HostHeaderConditionConfig is the Elastic Load Balancing v2 wire shape HostHeaderConditionConfig.
 type HostHeaderConditionConfig struct {
 	RegexValues []string `json:"RegexValues,omitempty" xml:"RegexValues>member,omitempty"`
 	Values      []string `json:"Values,omitempty" xml:"Values>member,omitempty"`
 }
 
-// HostHeaderRewriteConfig is the wire shape HostHeaderRewriteConfig.
+// HostHeaderRewriteConfig is the Elastic Load Balancing v2 wire shape HostHeaderRewriteConfig.
 type HostHeaderRewriteConfig struct {
 	Rewrites []RewriteConfig `json:"Rewrites,omitempty" xml:"Rewrites>member,omitempty"`
 }
 
-// HttpHeaderConditionConfig is the wire shape HttpHeaderConditionConfig.
+// HttpHeaderConditionConfig is the Elastic Load Balancing v2 wire shape HttpHeaderConditionConfig.
 type HttpHeaderConditionConfig struct {
 	HttpHeaderName *string  `json:"HttpHeaderName,omitempty" xml:"HttpHeaderName,omitempty"`
 	RegexValues    []string `json:"RegexValues,omitempty" xml:"RegexValues>member,omitempty"`
 	Values         []string `json:"Values,omitempty" xml:"Values>member,omitempty"`
 }
 
-// HttpRequestMethodConditionConfig is the wire shape HttpRequestMethodConditionConfig.
+// HttpRequestMethodConditionConfig is the Elastic Load Balancing v2 wire shape HttpRequestMethodConditionConfig.
 type HttpRequestMethodConditionConfig struct {
 	Values []string `json:"Values,omitempty" xml:"Values>member,omitempty"`
 }
 
-// IncompatibleProtocolsException is the wire shape IncompatibleProtocolsException.
+// IncompatibleProtocolsException is the Elastic Load Balancing v2 wire error shape IncompatibleProtocolsException.
 type IncompatibleProtocolsException struct {
 }
 
-// InsufficientCapacityException is the wire shape InsufficientCapacityException.
+// InsufficientCapacityException is the Elastic Load Balancing v2 wire error shape InsufficientCapacityException.
 type InsufficientCapacityException struct {
 }
 
-// InvalidCaCertificatesBundleException is the wire shape InvalidCaCertificatesBundleException.
+// InvalidCaCertificatesBundleException is the Elastic Load Balancing v2 wire error shape InvalidCaCertificatesBundleException.
 type InvalidCaCertificatesBundleException struct {
 }
 
-// InvalidConfigurationRequestException is the wire shape InvalidConfigurationRequestException.
+// InvalidConfigurationRequestException is the Elastic Load Balancing v2 wire error shape InvalidConfigurationRequestException.
 type InvalidConfigurationRequestException struct {
 }
 
-// InvalidLoadBalancerActionException is the wire shape InvalidLoadBalancerActionException.
+// InvalidLoadBalancerActionException is the Elastic Load Balancing v2 wire error shape InvalidLoadBalancerActionException.
 type InvalidLoadBalancerActionException struct {
 }
 
-// InvalidRevocationContentException is the wire shape InvalidRevocationContentException.
+// InvalidRevocationContentException is the Elastic Load Balancing v2 wire error shape InvalidRevocationContentException.
 type InvalidRevocationContentException struct {
 }
 
-// InvalidSchemeException is the wire shape InvalidSchemeException.
+// InvalidSchemeException is the Elastic Load Balancing v2 wire error shape InvalidSchemeException.
 type InvalidSchemeException struct {
 }
 
-// InvalidSecurityGroupException is the wire shape InvalidSecurityGroupException.
+// InvalidSecurityGroupException is the Elastic Load Balancing v2 wire error shape InvalidSecurityGroupException.
 type InvalidSecurityGroupException struct {
 }
 
-// InvalidSubnetException is the wire shape InvalidSubnetException.
+// InvalidSubnetException is the Elastic Load Balancing v2 wire error shape InvalidSubnetException.
 type InvalidSubnetException struct {
 }
 
-// InvalidTargetException is the wire shape InvalidTargetException.
+// InvalidTargetException is the Elastic Load Balancing v2 wire error shape InvalidTargetException.
 type InvalidTargetException struct {
 }
 
-// IpamPools is the wire shape IpamPools.
+// IpamPools is the Elastic Load Balancing v2 wire shape IpamPools.
 type IpamPools struct {
 	Ipv4IpamPoolId *string `json:"Ipv4IpamPoolId,omitempty" xml:"Ipv4IpamPoolId,omitempty"`
 }
 
-// JwtValidationActionAdditionalClaim is the wire shape JwtValidationActionAdditionalClaim.
+// JwtValidationActionAdditionalClaim is the Elastic Load Balancing v2 wire shape JwtValidationActionAdditionalClaim.
 type JwtValidationActionAdditionalClaim struct {
 	Format *string  `json:"Format,omitempty" xml:"Format,omitempty"`
 	Name   *string  `json:"Name,omitempty" xml:"Name,omitempty"`
 	Values []string `json:"Values,omitempty" xml:"Values>member,omitempty"`
 }
 
-// JwtValidationActionConfig is the wire shape JwtValidationActionConfig.
+// JwtValidationActionConfig is the Elastic Load Balancing v2 wire shape JwtValidationActionConfig.
 type JwtValidationActionConfig struct {
 	AdditionalClaims []JwtValidationActionAdditionalClaim `json:"AdditionalClaims,omitempty" xml:"AdditionalClaims>member,omitempty"`
 	Issuer           *string                              `json:"Issuer,omitempty" xml:"Issuer,omitempty"`
 	JwksEndpoint     *string                              `json:"JwksEndpoint,omitempty" xml:"JwksEndpoint,omitempty"`
 }
 
-// Limit is the wire shape Limit.
+// Limit is the Elastic Load Balancing v2 wire shape Limit.
 type Limit struct {
 	Max  *string `json:"Max,omitempty" xml:"Max,omitempty"`
 	Name *string `json:"Name,omitempty" xml:"Name,omitempty"`
 }
 
-// Listener is the wire shape Listener.
+// Listener is the Elastic Load Balancing v2 wire shape Listener.
 type Listener struct {
 	AlpnPolicy           []string                        `json:"AlpnPolicy,omitempty" xml:"AlpnPolicy>member,omitempty"`
 	Certificates         []Certificate                   `json:"Certificates,omitempty" xml:"Certificates>member,omitempty"`
@@ -914,17 +911,17 @@ type Listener struct {
 	SslPolicy            *string                         `json:"SslPolicy,omitempty" xml:"SslPolicy,omitempty"`
 }
 
-// ListenerAttribute is the wire shape ListenerAttribute.
+// ListenerAttribute is the Elastic Load Balancing v2 wire shape ListenerAttribute.
 type ListenerAttribute struct {
 	Key   *string `json:"Key,omitempty" xml:"Key,omitempty"`
 	Value *string `json:"Value,omitempty" xml:"Value,omitempty"`
 }
 
-// ListenerNotFoundException is the wire shape ListenerNotFoundException.
+// ListenerNotFoundException is the Elastic Load Balancing v2 wire error shape ListenerNotFoundException.
 type ListenerNotFoundException struct {
 }
 
-// LoadBalancer is the wire shape LoadBalancer.
+// LoadBalancer is the Elastic Load Balancing v2 wire shape LoadBalancer.
 type LoadBalancer struct {
 	AvailabilityZones                                    []AvailabilityZone `json:"AvailabilityZones,omitempty" xml:"AvailabilityZones>member,omitempty"`
 	CanonicalHostedZoneId                                *string            `json:"CanonicalHostedZoneId,omitempty" xml:"CanonicalHostedZoneId,omitempty"`
@@ -944,7 +941,7 @@ type LoadBalancer struct {
 	VpcId                                                *string            `json:"VpcId,omitempty" xml:"VpcId,omitempty"`
 }
 
-// LoadBalancerAddress is the wire shape LoadBalancerAddress.
+// LoadBalancerAddress is the Elastic Load Balancing v2 wire shape LoadBalancerAddress.
 type LoadBalancerAddress struct {
 	AllocationId       *string `json:"AllocationId,omitempty" xml:"AllocationId,omitempty"`
 	IPv6Address        *string `json:"IPv6Address,omitempty" xml:"IPv6Address,omitempty"`
@@ -952,41 +949,41 @@ type LoadBalancerAddress struct {
 	PrivateIPv4Address *string `json:"PrivateIPv4Address,omitempty" xml:"PrivateIPv4Address,omitempty"`
 }
 
-// LoadBalancerAttribute is the wire shape LoadBalancerAttribute.
+// LoadBalancerAttribute is the Elastic Load Balancing v2 wire shape LoadBalancerAttribute.
 type LoadBalancerAttribute struct {
 	Key   *string `json:"Key,omitempty" xml:"Key,omitempty"`
 	Value *string `json:"Value,omitempty" xml:"Value,omitempty"`
 }
 
-// LoadBalancerNotFoundException is the wire shape LoadBalancerNotFoundException.
+// LoadBalancerNotFoundException is the Elastic Load Balancing v2 wire error shape LoadBalancerNotFoundException.
 type LoadBalancerNotFoundException struct {
 }
 
-// LoadBalancerState is the wire shape LoadBalancerState.
+// LoadBalancerState is the Elastic Load Balancing v2 wire shape LoadBalancerState.
 type LoadBalancerState struct {
 	Code   *string `json:"Code,omitempty" xml:"Code,omitempty"`
 	Reason *string `json:"Reason,omitempty" xml:"Reason,omitempty"`
 }
 
-// Matcher is the wire shape Matcher.
+// Matcher is the Elastic Load Balancing v2 wire shape Matcher.
 type Matcher struct {
 	GrpcCode *string `json:"GrpcCode,omitempty" xml:"GrpcCode,omitempty"`
 	HttpCode *string `json:"HttpCode,omitempty" xml:"HttpCode,omitempty"`
 }
 
-// MinimumLoadBalancerCapacity is the wire shape MinimumLoadBalancerCapacity.
+// MinimumLoadBalancerCapacity is the Elastic Load Balancing v2 wire shape MinimumLoadBalancerCapacity.
 type MinimumLoadBalancerCapacity struct {
 	CapacityUnits *int32 `json:"CapacityUnits,omitempty" xml:"CapacityUnits,omitempty"`
 }
 
-// ModifyCapacityReservationInput is the wire shape ModifyCapacityReservationInput.
+// ModifyCapacityReservationInput is the Elastic Load Balancing v2 wire shape ModifyCapacityReservationInput.
 type ModifyCapacityReservationInput struct {
 	LoadBalancerArn             *string                      `json:"LoadBalancerArn,omitempty" xml:"LoadBalancerArn,omitempty"`
 	MinimumLoadBalancerCapacity *MinimumLoadBalancerCapacity `json:"MinimumLoadBalancerCapacity,omitempty" xml:"MinimumLoadBalancerCapacity,omitempty"`
 	ResetCapacityReservation    *bool                        `json:"ResetCapacityReservation,omitempty" xml:"ResetCapacityReservation,omitempty"`
 }
 
-// ModifyCapacityReservationOutput is the wire shape ModifyCapacityReservationOutput.
+// ModifyCapacityReservationOutput is the Elastic Load Balancing v2 wire shape ModifyCapacityReservationOutput.
 type ModifyCapacityReservationOutput struct {
 	CapacityReservationState    []ZonalCapacityReservationState `json:"CapacityReservationState,omitempty" xml:"CapacityReservationState>member,omitempty"`
 	DecreaseRequestsRemaining   *int32                          `json:"DecreaseRequestsRemaining,omitempty" xml:"DecreaseRequestsRemaining,omitempty"`
@@ -994,30 +991,30 @@ type ModifyCapacityReservationOutput struct {
 	MinimumLoadBalancerCapacity *MinimumLoadBalancerCapacity    `json:"MinimumLoadBalancerCapacity,omitempty" xml:"MinimumLoadBalancerCapacity,omitempty"`
 }
 
-// ModifyIpPoolsInput is the wire shape ModifyIpPoolsInput.
+// ModifyIpPoolsInput is the Elastic Load Balancing v2 wire shape ModifyIpPoolsInput.
 type ModifyIpPoolsInput struct {
 	IpamPools       *IpamPools `json:"IpamPools,omitempty" xml:"IpamPools,omitempty"`
 	LoadBalancerArn *string    `json:"LoadBalancerArn,omitempty" xml:"LoadBalancerArn,omitempty"`
 	RemoveIpamPools []string   `json:"RemoveIpamPools,omitempty" xml:"RemoveIpamPools>member,omitempty"`
 }
 
-// ModifyIpPoolsOutput is the wire shape ModifyIpPoolsOutput.
+// ModifyIpPoolsOutput is the Elastic Load Balancing v2 wire shape ModifyIpPoolsOutput.
 type ModifyIpPoolsOutput struct {
 	IpamPools *IpamPools `json:"IpamPools,omitempty" xml:"IpamPools,omitempty"`
 }
 
-// ModifyListenerAttributesInput is the wire shape ModifyListenerAttributesInput.
+// ModifyListenerAttributesInput is the Elastic Load Balancing v2 wire shape ModifyListenerAttributesInput.
 type ModifyListenerAttributesInput struct {
 	Attributes  []ListenerAttribute `json:"Attributes,omitempty" xml:"Attributes>member,omitempty"`
 	ListenerArn *string             `json:"ListenerArn,omitempty" xml:"ListenerArn,omitempty"`
 }
 
-// ModifyListenerAttributesOutput is the wire shape ModifyListenerAttributesOutput.
+// ModifyListenerAttributesOutput is the Elastic Load Balancing v2 wire shape ModifyListenerAttributesOutput.
 type ModifyListenerAttributesOutput struct {
 	Attributes []ListenerAttribute `json:"Attributes,omitempty" xml:"Attributes>member,omitempty"`
 }
 
-// ModifyListenerInput is the wire shape ModifyListenerInput.
+// ModifyListenerInput is the Elastic Load Balancing v2 wire shape ModifyListenerInput.
 type ModifyListenerInput struct {
 	AlpnPolicy           []string                        `json:"AlpnPolicy,omitempty" xml:"AlpnPolicy>member,omitempty"`
 	Certificates         []Certificate                   `json:"Certificates,omitempty" xml:"Certificates>member,omitempty"`
@@ -1029,23 +1026,23 @@ type ModifyListenerInput struct {
 	SslPolicy            *string                         `json:"SslPolicy,omitempty" xml:"SslPolicy,omitempty"`
 }
 
-// ModifyListenerOutput is the wire shape ModifyListenerOutput.
+// ModifyListenerOutput is the Elastic Load Balancing v2 wire shape ModifyListenerOutput.
 type ModifyListenerOutput struct {
 	Listeners []Listener `json:"Listeners,omitempty" xml:"Listeners>member,omitempty"`
 }
 
-// ModifyLoadBalancerAttributesInput is the wire shape ModifyLoadBalancerAttributesInput.
+// ModifyLoadBalancerAttributesInput is the Elastic Load Balancing v2 wire shape ModifyLoadBalancerAttributesInput.
 type ModifyLoadBalancerAttributesInput struct {
 	Attributes      []LoadBalancerAttribute `json:"Attributes,omitempty" xml:"Attributes>member,omitempty"`
 	LoadBalancerArn *string                 `json:"LoadBalancerArn,omitempty" xml:"LoadBalancerArn,omitempty"`
 }
 
-// ModifyLoadBalancerAttributesOutput is the wire shape ModifyLoadBalancerAttributesOutput.
+// ModifyLoadBalancerAttributesOutput is the Elastic Load Balancing v2 wire shape ModifyLoadBalancerAttributesOutput.
 type ModifyLoadBalancerAttributesOutput struct {
 	Attributes []LoadBalancerAttribute `json:"Attributes,omitempty" xml:"Attributes>member,omitempty"`
 }
 
-// ModifyRuleInput is the wire shape ModifyRuleInput.
+// ModifyRuleInput is the Elastic Load Balancing v2 wire shape ModifyRuleInput.
 type ModifyRuleInput struct {
 	Actions         []Action        `json:"Actions,omitempty" xml:"Actions>member,omitempty"`
 	Conditions      []RuleCondition `json:"Conditions,omitempty" xml:"Conditions>member,omitempty"`
@@ -1054,23 +1051,23 @@ type ModifyRuleInput struct {
 	Transforms      []RuleTransform `json:"Transforms,omitempty" xml:"Transforms>member,omitempty"`
 }
 
-// ModifyRuleOutput is the wire shape ModifyRuleOutput.
+// ModifyRuleOutput is the Elastic Load Balancing v2 wire shape ModifyRuleOutput.
 type ModifyRuleOutput struct {
 	Rules []Rule `json:"Rules,omitempty" xml:"Rules>member,omitempty"`
 }
 
-// ModifyTargetGroupAttributesInput is the wire shape ModifyTargetGroupAttributesInput.
+// ModifyTargetGroupAttributesInput is the Elastic Load Balancing v2 wire shape ModifyTargetGroupAttributesInput.
 type ModifyTargetGroupAttributesInput struct {
 	Attributes     []TargetGroupAttribute `json:"Attributes,omitempty" xml:"Attributes>member,omitempty"`
 	TargetGroupArn *string                `json:"TargetGroupArn,omitempty" xml:"TargetGroupArn,omitempty"`
 }
 
-// ModifyTargetGroupAttributesOutput is the wire shape ModifyTargetGroupAttributesOutput.
+// ModifyTargetGroupAttributesOutput is the Elastic Load Balancing v2 wire shape ModifyTargetGroupAttributesOutput.
 type ModifyTargetGroupAttributesOutput struct {
 	Attributes []TargetGroupAttribute `json:"Attributes,omitempty" xml:"Attributes>member,omitempty"`
 }
 
-// ModifyTargetGroupInput is the wire shape ModifyTargetGroupInput.
+// ModifyTargetGroupInput is the Elastic Load Balancing v2 wire shape ModifyTargetGroupInput.
 type ModifyTargetGroupInput struct {
 	HealthCheckEnabled         *bool    `json:"HealthCheckEnabled,omitempty" xml:"HealthCheckEnabled,omitempty"`
 	HealthCheckIntervalSeconds *int32   `json:"HealthCheckIntervalSeconds,omitempty" xml:"HealthCheckIntervalSeconds,omitempty"`
@@ -1084,12 +1081,12 @@ type ModifyTargetGroupInput struct {
 	UnhealthyThresholdCount    *int32   `json:"UnhealthyThresholdCount,omitempty" xml:"UnhealthyThresholdCount,omitempty"`
 }
 
-// ModifyTargetGroupOutput is the wire shape ModifyTargetGroupOutput.
+// ModifyTargetGroupOutput is the Elastic Load Balancing v2 wire shape ModifyTargetGroupOutput.
 type ModifyTargetGroupOutput struct {
 	TargetGroups []TargetGroup `json:"TargetGroups,omitempty" xml:"TargetGroups>member,omitempty"`
 }
 
-// ModifyTrustStoreInput is the wire shape ModifyTrustStoreInput.
+// ModifyTrustStoreInput is the Elastic Load Balancing v2 wire shape ModifyTrustStoreInput.
 type ModifyTrustStoreInput struct {
 	CaCertificatesBundleS3Bucket        *string `json:"CaCertificatesBundleS3Bucket,omitempty" xml:"CaCertificatesBundleS3Bucket,omitempty"`
 	CaCertificatesBundleS3Key           *string `json:"CaCertificatesBundleS3Key,omitempty" xml:"CaCertificatesBundleS3Key,omitempty"`
@@ -1097,12 +1094,12 @@ type ModifyTrustStoreInput struct {
 	TrustStoreArn                       *string `json:"TrustStoreArn,omitempty" xml:"TrustStoreArn,omitempty"`
 }
 
-// ModifyTrustStoreOutput is the wire shape ModifyTrustStoreOutput.
+// ModifyTrustStoreOutput is the Elastic Load Balancing v2 wire shape ModifyTrustStoreOutput.
 type ModifyTrustStoreOutput struct {
 	TrustStores []TrustStore `json:"TrustStores,omitempty" xml:"TrustStores>member,omitempty"`
 }
 
-// MutualAuthenticationAttributes is the wire shape MutualAuthenticationAttributes.
+// MutualAuthenticationAttributes is the Elastic Load Balancing v2 wire shape MutualAuthenticationAttributes.
 type MutualAuthenticationAttributes struct {
 	AdvertiseTrustStoreCaNames    *string `json:"AdvertiseTrustStoreCaNames,omitempty" xml:"AdvertiseTrustStoreCaNames,omitempty"`
 	IgnoreClientCertificateExpiry *bool   `json:"IgnoreClientCertificateExpiry,omitempty" xml:"IgnoreClientCertificateExpiry,omitempty"`
@@ -1111,36 +1108,36 @@ type MutualAuthenticationAttributes struct {
 	TrustStoreAssociationStatus   *string `json:"TrustStoreAssociationStatus,omitempty" xml:"TrustStoreAssociationStatus,omitempty"`
 }
 
-// OperationNotPermittedException is the wire shape OperationNotPermittedException.
+// OperationNotPermittedException is the Elastic Load Balancing v2 wire error shape OperationNotPermittedException.
 type OperationNotPermittedException struct {
 }
 
-// PathPatternConditionConfig is the wire shape PathPatternConditionConfig.
+// PathPatternConditionConfig is the Elastic Load Balancing v2 wire shape PathPatternConditionConfig.
 type PathPatternConditionConfig struct {
 	RegexValues []string `json:"RegexValues,omitempty" xml:"RegexValues>member,omitempty"`
 	Values      []string `json:"Values,omitempty" xml:"Values>member,omitempty"`
 }
 
-// PriorRequestNotCompleteException is the wire shape PriorRequestNotCompleteException.
+// PriorRequestNotCompleteException is the Elastic Load Balancing v2 wire error shape PriorRequestNotCompleteException.
 type PriorRequestNotCompleteException struct {
 }
 
-// PriorityInUseException is the wire shape PriorityInUseException.
+// PriorityInUseException is the Elastic Load Balancing v2 wire error shape PriorityInUseException.
 type PriorityInUseException struct {
 }
 
-// QueryStringConditionConfig is the wire shape QueryStringConditionConfig.
+// QueryStringConditionConfig is the Elastic Load Balancing v2 wire shape QueryStringConditionConfig.
 type QueryStringConditionConfig struct {
 	Values []QueryStringKeyValuePair `json:"Values,omitempty" xml:"Values>member,omitempty"`
 }
 
-// QueryStringKeyValuePair is the wire shape QueryStringKeyValuePair.
+// QueryStringKeyValuePair is the Elastic Load Balancing v2 wire shape QueryStringKeyValuePair.
 type QueryStringKeyValuePair struct {
 	Key   *string `json:"Key,omitempty" xml:"Key,omitempty"`
 	Value *string `json:"Value,omitempty" xml:"Value,omitempty"`
 }
 
-// RedirectActionConfig is the wire shape RedirectActionConfig.
+// RedirectActionConfig is the Elastic Load Balancing v2 wire shape RedirectActionConfig.
 type RedirectActionConfig struct {
 	Host       *string `json:"Host,omitempty" xml:"Host,omitempty"`
 	Path       *string `json:"Path,omitempty" xml:"Path,omitempty"`
@@ -1150,55 +1147,55 @@ type RedirectActionConfig struct {
 	StatusCode *string `json:"StatusCode,omitempty" xml:"StatusCode,omitempty"`
 }
 
-// RegisterTargetsInput is the wire shape RegisterTargetsInput.
+// RegisterTargetsInput is the Elastic Load Balancing v2 wire shape RegisterTargetsInput.
 type RegisterTargetsInput struct {
 	TargetGroupArn *string             `json:"TargetGroupArn,omitempty" xml:"TargetGroupArn,omitempty"`
 	Targets        []TargetDescription `json:"Targets,omitempty" xml:"Targets>member,omitempty"`
 }
 
-// RegisterTargetsOutput is the wire shape RegisterTargetsOutput.
+// RegisterTargetsOutput is the Elastic Load Balancing v2 wire shape RegisterTargetsOutput.
 type RegisterTargetsOutput struct {
 }
 
-// RemoveListenerCertificatesInput is the wire shape RemoveListenerCertificatesInput.
+// RemoveListenerCertificatesInput is the Elastic Load Balancing v2 wire shape RemoveListenerCertificatesInput.
 type RemoveListenerCertificatesInput struct {
 	Certificates []Certificate `json:"Certificates,omitempty" xml:"Certificates>member,omitempty"`
 	ListenerArn  *string       `json:"ListenerArn,omitempty" xml:"ListenerArn,omitempty"`
 }
 
-// RemoveListenerCertificatesOutput is the wire shape RemoveListenerCertificatesOutput.
+// RemoveListenerCertificatesOutput is the Elastic Load Balancing v2 wire shape RemoveListenerCertificatesOutput.
 type RemoveListenerCertificatesOutput struct {
 }
 
-// RemoveTagsInput is the wire shape RemoveTagsInput.
+// RemoveTagsInput is the Elastic Load Balancing v2 wire shape RemoveTagsInput.
 type RemoveTagsInput struct {
 	ResourceArns []string `json:"ResourceArns,omitempty" xml:"ResourceArns>member,omitempty"`
 	TagKeys      []string `json:"TagKeys,omitempty" xml:"TagKeys>member,omitempty"`
 }
 
-// RemoveTagsOutput is the wire shape RemoveTagsOutput.
+// RemoveTagsOutput is the Elastic Load Balancing v2 wire shape RemoveTagsOutput.
 type RemoveTagsOutput struct {
 }
 
-// RemoveTrustStoreRevocationsInput is the wire shape RemoveTrustStoreRevocationsInput.
+// RemoveTrustStoreRevocationsInput is the Elastic Load Balancing v2 wire shape RemoveTrustStoreRevocationsInput.
 type RemoveTrustStoreRevocationsInput struct {
 	RevocationIds []int64 `json:"RevocationIds,omitempty" xml:"RevocationIds>member,omitempty"`
 	TrustStoreArn *string `json:"TrustStoreArn,omitempty" xml:"TrustStoreArn,omitempty"`
 }
 
-// RemoveTrustStoreRevocationsOutput is the wire shape RemoveTrustStoreRevocationsOutput.
+// RemoveTrustStoreRevocationsOutput is the Elastic Load Balancing v2 wire shape RemoveTrustStoreRevocationsOutput.
 type RemoveTrustStoreRevocationsOutput struct {
 }
 
-// ResourceInUseException is the wire shape ResourceInUseException.
+// ResourceInUseException is the Elastic Load Balancing v2 wire error shape ResourceInUseException.
 type ResourceInUseException struct {
 }
 
-// ResourceNotFoundException is the wire shape ResourceNotFoundException.
+// ResourceNotFoundException is the Elastic Load Balancing v2 wire error shape ResourceNotFoundException.
 type ResourceNotFoundException struct {
 }
 
-// RevocationContent is the wire shape RevocationContent.
+// RevocationContent is the Elastic Load Balancing v2 wire shape RevocationContent.
 type RevocationContent struct {
 	RevocationType  *string `json:"RevocationType,omitempty" xml:"RevocationType,omitempty"`
 	S3Bucket        *string `json:"S3Bucket,omitempty" xml:"S3Bucket,omitempty"`
@@ -1206,21 +1203,21 @@ type RevocationContent struct {
 	S3ObjectVersion *string `json:"S3ObjectVersion,omitempty" xml:"S3ObjectVersion,omitempty"`
 }
 
-// RevocationContentNotFoundException is the wire shape RevocationContentNotFoundException.
+// RevocationContentNotFoundException is the Elastic Load Balancing v2 wire error shape RevocationContentNotFoundException.
 type RevocationContentNotFoundException struct {
 }
 
-// RevocationIdNotFoundException is the wire shape RevocationIdNotFoundException.
+// RevocationIdNotFoundException is the Elastic Load Balancing v2 wire error shape RevocationIdNotFoundException.
 type RevocationIdNotFoundException struct {
 }
 
-// RewriteConfig is the wire shape RewriteConfig.
+// RewriteConfig is the Elastic Load Balancing v2 wire shape RewriteConfig.
 type RewriteConfig struct {
 	Regex   *string `json:"Regex,omitempty" xml:"Regex,omitempty"`
 	Replace *string `json:"Replace,omitempty" xml:"Replace,omitempty"`
 }
 
-// Rule is the wire shape Rule.
+// Rule is the Elastic Load Balancing v2 wire shape Rule.
 type Rule struct {
 	Actions    []Action        `json:"Actions,omitempty" xml:"Actions>member,omitempty"`
 	Conditions []RuleCondition `json:"Conditions,omitempty" xml:"Conditions>member,omitempty"`
@@ -1230,7 +1227,7 @@ type Rule struct {
 	Transforms []RuleTransform `json:"Transforms,omitempty" xml:"Transforms>member,omitempty"`
 }
 
-// RuleCondition is the wire shape RuleCondition.
+// RuleCondition is the Elastic Load Balancing v2 wire shape RuleCondition.
 type RuleCondition struct {
 	Field                   *string                           `json:"Field,omitempty" xml:"Field,omitempty"`
 	HostHeaderConfig        *HostHeaderConditionConfig        `json:"HostHeaderConfig,omitempty" xml:"HostHeaderConfig,omitempty"`
@@ -1243,62 +1240,62 @@ type RuleCondition struct {
 	Values                  []string                          `json:"Values,omitempty" xml:"Values>member,omitempty"`
 }
 
-// RuleNotFoundException is the wire shape RuleNotFoundException.
+// RuleNotFoundException is the Elastic Load Balancing v2 wire error shape RuleNotFoundException.
 type RuleNotFoundException struct {
 }
 
-// RulePriorityPair is the wire shape RulePriorityPair.
+// RulePriorityPair is the Elastic Load Balancing v2 wire shape RulePriorityPair.
 type RulePriorityPair struct {
 	Priority *int32  `json:"Priority,omitempty" xml:"Priority,omitempty"`
 	RuleArn  *string `json:"RuleArn,omitempty" xml:"RuleArn,omitempty"`
 }
 
-// RuleTransform is the wire shape RuleTransform.
+// RuleTransform is the Elastic Load Balancing v2 wire shape RuleTransform.
 type RuleTransform struct {
 	HostHeaderRewriteConfig *HostHeaderRewriteConfig `json:"HostHeaderRewriteConfig,omitempty" xml:"HostHeaderRewriteConfig,omitempty"`
 	Type                    *string                  `json:"Type,omitempty" xml:"Type,omitempty"`
 	UrlRewriteConfig        *UrlRewriteConfig        `json:"UrlRewriteConfig,omitempty" xml:"UrlRewriteConfig,omitempty"`
 }
 
-// SSLPolicyNotFoundException is the wire shape SSLPolicyNotFoundException.
+// SSLPolicyNotFoundException is the Elastic Load Balancing v2 wire error shape SSLPolicyNotFoundException.
 type SSLPolicyNotFoundException struct {
 }
 
-// SetIpAddressTypeInput is the wire shape SetIpAddressTypeInput.
+// SetIpAddressTypeInput is the Elastic Load Balancing v2 wire shape SetIpAddressTypeInput.
 type SetIpAddressTypeInput struct {
 	IpAddressType   *string `json:"IpAddressType,omitempty" xml:"IpAddressType,omitempty"`
 	LoadBalancerArn *string `json:"LoadBalancerArn,omitempty" xml:"LoadBalancerArn,omitempty"`
 }
 
-// SetIpAddressTypeOutput is the wire shape SetIpAddressTypeOutput.
+// SetIpAddressTypeOutput is the Elastic Load Balancing v2 wire shape SetIpAddressTypeOutput.
 type SetIpAddressTypeOutput struct {
 	IpAddressType *string `json:"IpAddressType,omitempty" xml:"IpAddressType,omitempty"`
 }
 
-// SetRulePrioritiesInput is the wire shape SetRulePrioritiesInput.
+// SetRulePrioritiesInput is the Elastic Load Balancing v2 wire shape SetRulePrioritiesInput.
 type SetRulePrioritiesInput struct {
 	RulePriorities []RulePriorityPair `json:"RulePriorities,omitempty" xml:"RulePriorities>member,omitempty"`
 }
 
-// SetRulePrioritiesOutput is the wire shape SetRulePrioritiesOutput.
+// SetRulePrioritiesOutput is the Elastic Load Balancing v2 wire shape SetRulePrioritiesOutput.
 type SetRulePrioritiesOutput struct {
 	Rules []Rule `json:"Rules,omitempty" xml:"Rules>member,omitempty"`
 }
 
-// SetSecurityGroupsInput is the wire shape SetSecurityGroupsInput.
+// SetSecurityGroupsInput is the Elastic Load Balancing v2 wire shape SetSecurityGroupsInput.
 type SetSecurityGroupsInput struct {
 	EnforceSecurityGroupInboundRulesOnPrivateLinkTraffic *string  `json:"EnforceSecurityGroupInboundRulesOnPrivateLinkTraffic,omitempty" xml:"EnforceSecurityGroupInboundRulesOnPrivateLinkTraffic,omitempty"`
 	LoadBalancerArn                                      *string  `json:"LoadBalancerArn,omitempty" xml:"LoadBalancerArn,omitempty"`
 	SecurityGroups                                       []string `json:"SecurityGroups,omitempty" xml:"SecurityGroups>member,omitempty"`
 }
 
-// SetSecurityGroupsOutput is the wire shape SetSecurityGroupsOutput.
+// SetSecurityGroupsOutput is the Elastic Load Balancing v2 wire shape SetSecurityGroupsOutput.
 type SetSecurityGroupsOutput struct {
 	EnforceSecurityGroupInboundRulesOnPrivateLinkTraffic *string  `json:"EnforceSecurityGroupInboundRulesOnPrivateLinkTraffic,omitempty" xml:"EnforceSecurityGroupInboundRulesOnPrivateLinkTraffic,omitempty"`
 	SecurityGroupIds                                     []string `json:"SecurityGroupIds,omitempty" xml:"SecurityGroupIds>member,omitempty"`
 }
 
-// SetSubnetsInput is the wire shape SetSubnetsInput.
+// SetSubnetsInput is the Elastic Load Balancing v2 wire shape SetSubnetsInput.
 type SetSubnetsInput struct {
 	EnablePrefixForIpv6SourceNat *string         `json:"EnablePrefixForIpv6SourceNat,omitempty" xml:"EnablePrefixForIpv6SourceNat,omitempty"`
 	IpAddressType                *string         `json:"IpAddressType,omitempty" xml:"IpAddressType,omitempty"`
@@ -1307,19 +1304,19 @@ type SetSubnetsInput struct {
 	Subnets                      []string        `json:"Subnets,omitempty" xml:"Subnets>member,omitempty"`
 }
 
-// SetSubnetsOutput is the wire shape SetSubnetsOutput.
+// SetSubnetsOutput is the Elastic Load Balancing v2 wire shape SetSubnetsOutput.
 type SetSubnetsOutput struct {
 	AvailabilityZones            []AvailabilityZone `json:"AvailabilityZones,omitempty" xml:"AvailabilityZones>member,omitempty"`
 	EnablePrefixForIpv6SourceNat *string            `json:"EnablePrefixForIpv6SourceNat,omitempty" xml:"EnablePrefixForIpv6SourceNat,omitempty"`
 	IpAddressType                *string            `json:"IpAddressType,omitempty" xml:"IpAddressType,omitempty"`
 }
 
-// SourceIpConditionConfig is the wire shape SourceIpConditionConfig.
+// SourceIpConditionConfig is the Elastic Load Balancing v2 wire shape SourceIpConditionConfig.
 type SourceIpConditionConfig struct {
 	Values []string `json:"Values,omitempty" xml:"Values>member,omitempty"`
 }
 
-// SslPolicy is the wire shape SslPolicy.
+// SslPolicy is the Elastic Load Balancing v2 wire shape SslPolicy.
 type SslPolicy struct {
 	Ciphers                    []Cipher `json:"Ciphers,omitempty" xml:"Ciphers>member,omitempty"`
 	Name                       *string  `json:"Name,omitempty" xml:"Name,omitempty"`
@@ -1327,7 +1324,7 @@ type SslPolicy struct {
 	SupportedLoadBalancerTypes []string `json:"SupportedLoadBalancerTypes,omitempty" xml:"SupportedLoadBalancerTypes>member,omitempty"`
 }
 
-// SubnetMapping is the wire shape SubnetMapping.
+// SubnetMapping is the Elastic Load Balancing v2 wire shape SubnetMapping.
 type SubnetMapping struct {
 	AllocationId        *string `json:"AllocationId,omitempty" xml:"AllocationId,omitempty"`
 	IPv6Address         *string `json:"IPv6Address,omitempty" xml:"IPv6Address,omitempty"`
@@ -1336,23 +1333,23 @@ type SubnetMapping struct {
 	SubnetId            *string `json:"SubnetId,omitempty" xml:"SubnetId,omitempty"`
 }
 
-// SubnetNotFoundException is the wire shape SubnetNotFoundException.
+// SubnetNotFoundException is the Elastic Load Balancing v2 wire error shape SubnetNotFoundException.
 type SubnetNotFoundException struct {
 }
 
-// Tag is the wire shape Tag.
+// Tag is the Elastic Load Balancing v2 wire shape Tag.
 type Tag struct {
 	Key   *string `json:"Key,omitempty" xml:"Key,omitempty"`
 	Value *string `json:"Value,omitempty" xml:"Value,omitempty"`
 }
 
-// TagDescription is the wire shape TagDescription.
+// TagDescription is the Elastic Load Balancing v2 wire shape TagDescription.
 type TagDescription struct {
 	ResourceArn *string `json:"ResourceArn,omitempty" xml:"ResourceArn,omitempty"`
 	Tags        []Tag   `json:"Tags,omitempty" xml:"Tags>member,omitempty"`
 }
 
-// TargetDescription is the wire shape TargetDescription.
+// TargetDescription is the Elastic Load Balancing v2 wire shape TargetDescription.
 type TargetDescription struct {
 	AvailabilityZone *string `json:"AvailabilityZone,omitempty" xml:"AvailabilityZone,omitempty"`
 	Id               *string `json:"Id,omitempty" xml:"Id,omitempty"`
@@ -1360,7 +1357,7 @@ type TargetDescription struct {
 	QuicServerId     *string `json:"QuicServerId,omitempty" xml:"QuicServerId,omitempty"`
 }
 
-// TargetGroup is the wire shape TargetGroup.
+// TargetGroup is the Elastic Load Balancing v2 wire shape TargetGroup.
 type TargetGroup struct {
 	HealthCheckEnabled         *bool    `json:"HealthCheckEnabled,omitempty" xml:"HealthCheckEnabled,omitempty"`
 	HealthCheckIntervalSeconds *int32   `json:"HealthCheckIntervalSeconds,omitempty" xml:"HealthCheckIntervalSeconds,omitempty"`
@@ -1383,40 +1380,40 @@ type TargetGroup struct {
 	VpcId                      *string  `json:"VpcId,omitempty" xml:"VpcId,omitempty"`
 }
 
-// TargetGroupAssociationLimitException is the wire shape TargetGroupAssociationLimitException.
+// TargetGroupAssociationLimitException is the Elastic Load Balancing v2 wire error shape TargetGroupAssociationLimitException.
 type TargetGroupAssociationLimitException struct {
 }
 
-// TargetGroupAttribute is the wire shape TargetGroupAttribute.
+// TargetGroupAttribute is the Elastic Load Balancing v2 wire shape TargetGroupAttribute.
 type TargetGroupAttribute struct {
 	Key   *string `json:"Key,omitempty" xml:"Key,omitempty"`
 	Value *string `json:"Value,omitempty" xml:"Value,omitempty"`
 }
 
-// TargetGroupNotFoundException is the wire shape TargetGroupNotFoundException.
+// TargetGroupNotFoundException is the Elastic Load Balancing v2 wire error shape TargetGroupNotFoundException.
 type TargetGroupNotFoundException struct {
 }
 
-// TargetGroupStickinessConfig is the wire shape TargetGroupStickinessConfig.
+// TargetGroupStickinessConfig is the Elastic Load Balancing v2 wire shape TargetGroupStickinessConfig.
 type TargetGroupStickinessConfig struct {
 	DurationSeconds *int32 `json:"DurationSeconds,omitempty" xml:"DurationSeconds,omitempty"`
 	Enabled         *bool  `json:"Enabled,omitempty" xml:"Enabled,omitempty"`
 }
 
-// TargetGroupTuple is the wire shape TargetGroupTuple.
+// TargetGroupTuple is the Elastic Load Balancing v2 wire shape TargetGroupTuple.
 type TargetGroupTuple struct {
 	TargetGroupArn *string `json:"TargetGroupArn,omitempty" xml:"TargetGroupArn,omitempty"`
 	Weight         *int32  `json:"Weight,omitempty" xml:"Weight,omitempty"`
 }
 
-// TargetHealth is the wire shape TargetHealth.
+// TargetHealth is the Elastic Load Balancing v2 wire shape TargetHealth.
 type TargetHealth struct {
 	Description *string `json:"Description,omitempty" xml:"Description,omitempty"`
 	Reason      *string `json:"Reason,omitempty" xml:"Reason,omitempty"`
 	State       *string `json:"State,omitempty" xml:"State,omitempty"`
 }
 
-// TargetHealthDescription is the wire shape TargetHealthDescription.
+// TargetHealthDescription is the Elastic Load Balancing v2 wire shape TargetHealthDescription.
 type TargetHealthDescription struct {
 	AdministrativeOverride *AdministrativeOverride `json:"AdministrativeOverride,omitempty" xml:"AdministrativeOverride,omitempty"`
 	AnomalyDetection       *AnomalyDetection       `json:"AnomalyDetection,omitempty" xml:"AnomalyDetection,omitempty"`
@@ -1425,55 +1422,55 @@ type TargetHealthDescription struct {
 	TargetHealth           *TargetHealth           `json:"TargetHealth,omitempty" xml:"TargetHealth,omitempty"`
 }
 
-// TooManyActionsException is the wire shape TooManyActionsException.
+// TooManyActionsException is the Elastic Load Balancing v2 wire error shape TooManyActionsException.
 type TooManyActionsException struct {
 }
 
-// TooManyCertificatesException is the wire shape TooManyCertificatesException.
+// TooManyCertificatesException is the Elastic Load Balancing v2 wire error shape TooManyCertificatesException.
 type TooManyCertificatesException struct {
 }
 
-// TooManyListenersException is the wire shape TooManyListenersException.
+// TooManyListenersException is the Elastic Load Balancing v2 wire error shape TooManyListenersException.
 type TooManyListenersException struct {
 }
 
-// TooManyLoadBalancersException is the wire shape TooManyLoadBalancersException.
+// TooManyLoadBalancersException is the Elastic Load Balancing v2 wire error shape TooManyLoadBalancersException.
 type TooManyLoadBalancersException struct {
 }
 
-// TooManyRegistrationsForTargetIdException is the wire shape TooManyRegistrationsForTargetIdException.
+// TooManyRegistrationsForTargetIdException is the Elastic Load Balancing v2 wire error shape TooManyRegistrationsForTargetIdException.
 type TooManyRegistrationsForTargetIdException struct {
 }
 
-// TooManyRulesException is the wire shape TooManyRulesException.
+// TooManyRulesException is the Elastic Load Balancing v2 wire error shape TooManyRulesException.
 type TooManyRulesException struct {
 }
 
-// TooManyTagsException is the wire shape TooManyTagsException.
+// TooManyTagsException is the Elastic Load Balancing v2 wire error shape TooManyTagsException.
 type TooManyTagsException struct {
 }
 
-// TooManyTargetGroupsException is the wire shape TooManyTargetGroupsException.
+// TooManyTargetGroupsException is the Elastic Load Balancing v2 wire error shape TooManyTargetGroupsException.
 type TooManyTargetGroupsException struct {
 }
 
-// TooManyTargetsException is the wire shape TooManyTargetsException.
+// TooManyTargetsException is the Elastic Load Balancing v2 wire error shape TooManyTargetsException.
 type TooManyTargetsException struct {
 }
 
-// TooManyTrustStoreRevocationEntriesException is the wire shape TooManyTrustStoreRevocationEntriesException.
+// TooManyTrustStoreRevocationEntriesException is the Elastic Load Balancing v2 wire error shape TooManyTrustStoreRevocationEntriesException.
 type TooManyTrustStoreRevocationEntriesException struct {
 }
 
-// TooManyTrustStoresException is the wire shape TooManyTrustStoresException.
+// TooManyTrustStoresException is the Elastic Load Balancing v2 wire error shape TooManyTrustStoresException.
 type TooManyTrustStoresException struct {
 }
 
-// TooManyUniqueTargetGroupsPerLoadBalancerException is the wire shape TooManyUniqueTargetGroupsPerLoadBalancerException.
+// TooManyUniqueTargetGroupsPerLoadBalancerException is the Elastic Load Balancing v2 wire error shape TooManyUniqueTargetGroupsPerLoadBalancerException.
 type TooManyUniqueTargetGroupsPerLoadBalancerException struct {
 }
 
-// TrustStore is the wire shape TrustStore.
+// TrustStore is the Elastic Load Balancing v2 wire shape TrustStore.
 type TrustStore struct {
 	Name                   *string `json:"Name,omitempty" xml:"Name,omitempty"`
 	NumberOfCaCertificates *int32  `json:"NumberOfCaCertificates,omitempty" xml:"NumberOfCaCertificates,omitempty"`
@@ -1482,28 +1479,28 @@ type TrustStore struct {
 	TrustStoreArn          *string `json:"TrustStoreArn,omitempty" xml:"TrustStoreArn,omitempty"`
 }
 
-// TrustStoreAssociation is the wire shape TrustStoreAssociation.
+// TrustStoreAssociation is the Elastic Load Balancing v2 wire shape TrustStoreAssociation.
 type TrustStoreAssociation struct {
 	ResourceArn *string `json:"ResourceArn,omitempty" xml:"ResourceArn,omitempty"`
 }
 
-// TrustStoreAssociationNotFoundException is the wire shape TrustStoreAssociationNotFoundException.
+// TrustStoreAssociationNotFoundException is the Elastic Load Balancing v2 wire error shape TrustStoreAssociationNotFoundException.
 type TrustStoreAssociationNotFoundException struct {
 }
 
-// TrustStoreInUseException is the wire shape TrustStoreInUseException.
+// TrustStoreInUseException is the Elastic Load Balancing v2 wire error shape TrustStoreInUseException.
 type TrustStoreInUseException struct {
 }
 
-// TrustStoreNotFoundException is the wire shape TrustStoreNotFoundException.
+// TrustStoreNotFoundException is the Elastic Load Balancing v2 wire error shape TrustStoreNotFoundException.
 type TrustStoreNotFoundException struct {
 }
 
-// TrustStoreNotReadyException is the wire shape TrustStoreNotReadyException.
+// TrustStoreNotReadyException is the Elastic Load Balancing v2 wire error shape TrustStoreNotReadyException.
 type TrustStoreNotReadyException struct {
 }
 
-// TrustStoreRevocation is the wire shape TrustStoreRevocation.
+// TrustStoreRevocation is the Elastic Load Balancing v2 wire shape TrustStoreRevocation.
 type TrustStoreRevocation struct {
 	NumberOfRevokedEntries *int64  `json:"NumberOfRevokedEntries,omitempty" xml:"NumberOfRevokedEntries,omitempty"`
 	RevocationId           *int64  `json:"RevocationId,omitempty" xml:"RevocationId,omitempty"`
@@ -1511,78 +1508,79 @@ type TrustStoreRevocation struct {
 	TrustStoreArn          *string `json:"TrustStoreArn,omitempty" xml:"TrustStoreArn,omitempty"`
 }
 
-// UnsupportedProtocolException is the wire shape UnsupportedProtocolException.
+// UnsupportedProtocolException is the Elastic Load Balancing v2 wire error shape UnsupportedProtocolException.
 type UnsupportedProtocolException struct {
 }
 
-// UrlRewriteConfig is the wire shape UrlRewriteConfig.
+// UrlRewriteConfig is the Elastic Load Balancing v2 wire shape UrlRewriteConfig.
 type UrlRewriteConfig struct {
 	Rewrites []RewriteConfig `json:"Rewrites,omitempty" xml:"Rewrites>member,omitempty"`
 }
 
-// ZonalCapacityReservationState is the wire shape ZonalCapacityReservationState.
+// ZonalCapacityReservationState is the Elastic Load Balancing v2 wire shape ZonalCapacityReservationState.
 type ZonalCapacityReservationState struct {
 	AvailabilityZone       *string                    `json:"AvailabilityZone,omitempty" xml:"AvailabilityZone,omitempty"`
 	EffectiveCapacityUnits *float64                   `json:"EffectiveCapacityUnits,omitempty" xml:"EffectiveCapacityUnits,omitempty"`
 	State                  *CapacityReservationStatus `json:"State,omitempty" xml:"State,omitempty"`
 }
 
-// Operations are the operations of the service model.
+// Operations are the operations of the Elastic Load Balancing v2 model.
 var Operations = map[string]wire.OperationInfo{
-	"AddListenerCertificates":           {Input: "AddListenerCertificatesInput", Output: "AddListenerCertificatesOutput", HostPrefix: "", Errors: []string{"ListenerNotFoundException", "TooManyCertificatesException", "CertificateNotFoundException"}},
-	"AddTags":                           {Input: "AddTagsInput", Output: "AddTagsOutput", HostPrefix: "", Errors: []string{"DuplicateTagKeysException", "TooManyTagsException", "LoadBalancerNotFoundException", "TargetGroupNotFoundException", "ListenerNotFoundException", "RuleNotFoundException", "TrustStoreNotFoundException"}},
-	"AddTrustStoreRevocations":          {Input: "AddTrustStoreRevocationsInput", Output: "AddTrustStoreRevocationsOutput", HostPrefix: "", Errors: []string{"TrustStoreNotFoundException", "InvalidRevocationContentException", "TooManyTrustStoreRevocationEntriesException", "RevocationContentNotFoundException"}},
-	"CreateListener":                    {Input: "CreateListenerInput", Output: "CreateListenerOutput", HostPrefix: "", Errors: []string{"DuplicateListenerException", "TooManyListenersException", "TooManyCertificatesException", "LoadBalancerNotFoundException", "TargetGroupNotFoundException", "TargetGroupAssociationLimitException", "InvalidConfigurationRequestException", "IncompatibleProtocolsException", "SSLPolicyNotFoundException", "CertificateNotFoundException", "UnsupportedProtocolException", "TooManyRegistrationsForTargetIdException", "TooManyTargetsException", "TooManyActionsException", "InvalidLoadBalancerActionException", "TooManyUniqueTargetGroupsPerLoadBalancerException", "ALPNPolicyNotSupportedException", "TooManyTagsException", "TrustStoreNotFoundException", "TrustStoreNotReadyException"}},
-	"CreateLoadBalancer":                {Input: "CreateLoadBalancerInput", Output: "CreateLoadBalancerOutput", HostPrefix: "", Errors: []string{"DuplicateLoadBalancerNameException", "TooManyLoadBalancersException", "InvalidConfigurationRequestException", "SubnetNotFoundException", "InvalidSubnetException", "InvalidSecurityGroupException", "InvalidSchemeException", "TooManyTagsException", "DuplicateTagKeysException", "ResourceInUseException", "AllocationIdNotFoundException", "AvailabilityZoneNotSupportedException", "OperationNotPermittedException"}},
-	"CreateRule":                        {Input: "CreateRuleInput", Output: "CreateRuleOutput", HostPrefix: "", Errors: []string{"PriorityInUseException", "TooManyTargetGroupsException", "TooManyRulesException", "TargetGroupAssociationLimitException", "IncompatibleProtocolsException", "ListenerNotFoundException", "TargetGroupNotFoundException", "InvalidConfigurationRequestException", "TooManyRegistrationsForTargetIdException", "TooManyTargetsException", "UnsupportedProtocolException", "TooManyActionsException", "InvalidLoadBalancerActionException", "TooManyUniqueTargetGroupsPerLoadBalancerException", "TooManyTagsException"}},
-	"CreateTargetGroup":                 {Input: "CreateTargetGroupInput", Output: "CreateTargetGroupOutput", HostPrefix: "", Errors: []string{"DuplicateTargetGroupNameException", "TooManyTargetGroupsException", "InvalidConfigurationRequestException", "TooManyTagsException"}},
-	"CreateTrustStore":                  {Input: "CreateTrustStoreInput", Output: "CreateTrustStoreOutput", HostPrefix: "", Errors: []string{"DuplicateTrustStoreNameException", "TooManyTrustStoresException", "InvalidCaCertificatesBundleException", "CaCertificatesBundleNotFoundException", "TooManyTagsException", "DuplicateTagKeysException"}},
-	"DeleteListener":                    {Input: "DeleteListenerInput", Output: "DeleteListenerOutput", HostPrefix: "", Errors: []string{"ListenerNotFoundException", "ResourceInUseException"}},
-	"DeleteLoadBalancer":                {Input: "DeleteLoadBalancerInput", Output: "DeleteLoadBalancerOutput", HostPrefix: "", Errors: []string{"LoadBalancerNotFoundException", "OperationNotPermittedException", "ResourceInUseException"}},
-	"DeleteRule":                        {Input: "DeleteRuleInput", Output: "DeleteRuleOutput", HostPrefix: "", Errors: []string{"RuleNotFoundException", "OperationNotPermittedException"}},
-	"DeleteSharedTrustStoreAssociation": {Input: "DeleteSharedTrustStoreAssociationInput", Output: "DeleteSharedTrustStoreAssociationOutput", HostPrefix: "", Errors: []string{"TrustStoreNotFoundException", "DeleteAssociationSameAccountException", "TrustStoreAssociationNotFoundException"}},
-	"DeleteTargetGroup":                 {Input: "DeleteTargetGroupInput", Output: "DeleteTargetGroupOutput", HostPrefix: "", Errors: []string{"ResourceInUseException"}},
-	"DeleteTrustStore":                  {Input: "DeleteTrustStoreInput", Output: "DeleteTrustStoreOutput", HostPrefix: "", Errors: []string{"TrustStoreNotFoundException", "TrustStoreInUseException"}},
-	"DeregisterTargets":                 {Input: "DeregisterTargetsInput", Output: "DeregisterTargetsOutput", HostPrefix: "", Errors: []string{"TargetGroupNotFoundException", "InvalidTargetException"}},
-	"DescribeAccountLimits":             {Input: "DescribeAccountLimitsInput", Output: "DescribeAccountLimitsOutput", HostPrefix: "", Errors: []string{}},
-	"DescribeCapacityReservation":       {Input: "DescribeCapacityReservationInput", Output: "DescribeCapacityReservationOutput", HostPrefix: "", Errors: []string{"LoadBalancerNotFoundException"}},
-	"DescribeListenerAttributes":        {Input: "DescribeListenerAttributesInput", Output: "DescribeListenerAttributesOutput", HostPrefix: "", Errors: []string{"ListenerNotFoundException"}},
-	"DescribeListenerCertificates":      {Input: "DescribeListenerCertificatesInput", Output: "DescribeListenerCertificatesOutput", HostPrefix: "", Errors: []string{"ListenerNotFoundException"}},
-	"DescribeListeners":                 {Input: "DescribeListenersInput", Output: "DescribeListenersOutput", HostPrefix: "", Errors: []string{"ListenerNotFoundException", "LoadBalancerNotFoundException", "UnsupportedProtocolException"}},
-	"DescribeLoadBalancerAttributes":    {Input: "DescribeLoadBalancerAttributesInput", Output: "DescribeLoadBalancerAttributesOutput", HostPrefix: "", Errors: []string{"LoadBalancerNotFoundException"}},
-	"DescribeLoadBalancers":             {Input: "DescribeLoadBalancersInput", Output: "DescribeLoadBalancersOutput", HostPrefix: "", Errors: []string{"LoadBalancerNotFoundException"}},
-	"DescribeRules":                     {Input: "DescribeRulesInput", Output: "DescribeRulesOutput", HostPrefix: "", Errors: []string{"ListenerNotFoundException", "RuleNotFoundException", "UnsupportedProtocolException"}},
-	"DescribeSSLPolicies":               {Input: "DescribeSSLPoliciesInput", Output: "DescribeSSLPoliciesOutput", HostPrefix: "", Errors: []string{"SSLPolicyNotFoundException"}},
-	"DescribeTags":                      {Input: "DescribeTagsInput", Output: "DescribeTagsOutput", HostPrefix: "", Errors: []string{"LoadBalancerNotFoundException", "TargetGroupNotFoundException", "ListenerNotFoundException", "RuleNotFoundException", "TrustStoreNotFoundException"}},
-	"DescribeTargetGroupAttributes":     {Input: "DescribeTargetGroupAttributesInput", Output: "DescribeTargetGroupAttributesOutput", HostPrefix: "", Errors: []string{"TargetGroupNotFoundException"}},
-	"DescribeTargetGroups":              {Input: "DescribeTargetGroupsInput", Output: "DescribeTargetGroupsOutput", HostPrefix: "", Errors: []string{"LoadBalancerNotFoundException", "TargetGroupNotFoundException"}},
-	"DescribeTargetHealth":              {Input: "DescribeTargetHealthInput", Output: "DescribeTargetHealthOutput", HostPrefix: "", Errors: []string{"InvalidTargetException", "TargetGroupNotFoundException", "HealthUnavailableException"}},
-	"DescribeTrustStoreAssociations":    {Input: "DescribeTrustStoreAssociationsInput", Output: "DescribeTrustStoreAssociationsOutput", HostPrefix: "", Errors: []string{"TrustStoreNotFoundException"}},
-	"DescribeTrustStoreRevocations":     {Input: "DescribeTrustStoreRevocationsInput", Output: "DescribeTrustStoreRevocationsOutput", HostPrefix: "", Errors: []string{"TrustStoreNotFoundException", "RevocationIdNotFoundException"}},
-	"DescribeTrustStores":               {Input: "DescribeTrustStoresInput", Output: "DescribeTrustStoresOutput", HostPrefix: "", Errors: []string{"TrustStoreNotFoundException"}},
-	"GetResourcePolicy":                 {Input: "GetResourcePolicyInput", Output: "GetResourcePolicyOutput", HostPrefix: "", Errors: []string{"ResourceNotFoundException"}},
-	"GetTrustStoreCaCertificatesBundle": {Input: "GetTrustStoreCaCertificatesBundleInput", Output: "GetTrustStoreCaCertificatesBundleOutput", HostPrefix: "", Errors: []string{"TrustStoreNotFoundException"}},
-	"GetTrustStoreRevocationContent":    {Input: "GetTrustStoreRevocationContentInput", Output: "GetTrustStoreRevocationContentOutput", HostPrefix: "", Errors: []string{"TrustStoreNotFoundException", "RevocationIdNotFoundException"}},
-	"ModifyCapacityReservation":         {Input: "ModifyCapacityReservationInput", Output: "ModifyCapacityReservationOutput", HostPrefix: "", Errors: []string{"LoadBalancerNotFoundException", "InvalidConfigurationRequestException", "CapacityUnitsLimitExceededException", "CapacityReservationPendingException", "InsufficientCapacityException", "CapacityDecreaseRequestsLimitExceededException", "PriorRequestNotCompleteException", "OperationNotPermittedException"}},
-	"ModifyIpPools":                     {Input: "ModifyIpPoolsInput", Output: "ModifyIpPoolsOutput", HostPrefix: "", Errors: []string{"LoadBalancerNotFoundException"}},
-	"ModifyListener":                    {Input: "ModifyListenerInput", Output: "ModifyListenerOutput", HostPrefix: "", Errors: []string{"DuplicateListenerException", "TooManyListenersException", "TooManyCertificatesException", "ListenerNotFoundException", "TargetGroupNotFoundException", "TargetGroupAssociationLimitException", "IncompatibleProtocolsException", "SSLPolicyNotFoundException", "CertificateNotFoundException", "InvalidConfigurationRequestException", "UnsupportedProtocolException", "TooManyRegistrationsForTargetIdException", "TooManyTargetsException", "TooManyActionsException", "InvalidLoadBalancerActionException", "TooManyUniqueTargetGroupsPerLoadBalancerException", "ALPNPolicyNotSupportedException", "TrustStoreNotFoundException", "TrustStoreNotReadyException"}},
-	"ModifyListenerAttributes":          {Input: "ModifyListenerAttributesInput", Output: "ModifyListenerAttributesOutput", HostPrefix: "", Errors: []string{"ListenerNotFoundException", "InvalidConfigurationRequestException"}},
-	"ModifyLoadBalancerAttributes":      {Input: "ModifyLoadBalancerAttributesInput", Output: "ModifyLoadBalancerAttributesOutput", HostPrefix: "", Errors: []string{"LoadBalancerNotFoundException", "InvalidConfigurationRequestException"}},
-	"ModifyRule":                        {Input: "ModifyRuleInput", Output: "ModifyRuleOutput", HostPrefix: "", Errors: []string{"TargetGroupAssociationLimitException", "IncompatibleProtocolsException", "RuleNotFoundException", "OperationNotPermittedException", "TooManyRegistrationsForTargetIdException", "TooManyTargetsException", "TargetGroupNotFoundException", "UnsupportedProtocolException", "TooManyActionsException", "InvalidLoadBalancerActionException", "TooManyUniqueTargetGroupsPerLoadBalancerException"}},
-	"ModifyTargetGroup":                 {Input: "ModifyTargetGroupInput", Output: "ModifyTargetGroupOutput", HostPrefix: "", Errors: []string{"TargetGroupNotFoundException", "InvalidConfigurationRequestException"}},
-	"ModifyTargetGroupAttributes":       {Input: "ModifyTargetGroupAttributesInput", Output: "ModifyTargetGroupAttributesOutput", HostPrefix: "", Errors: []string{"TargetGroupNotFoundException", "InvalidConfigurationRequestException"}},
-	"ModifyTrustStore":                  {Input: "ModifyTrustStoreInput", Output: "ModifyTrustStoreOutput", HostPrefix: "", Errors: []string{"TrustStoreNotFoundException", "InvalidCaCertificatesBundleException", "CaCertificatesBundleNotFoundException"}},
-	"RegisterTargets":                   {Input: "RegisterTargetsInput", Output: "RegisterTargetsOutput", HostPrefix: "", Errors: []string{"TargetGroupNotFoundException", "TooManyTargetsException", "InvalidTargetException", "TooManyRegistrationsForTargetIdException"}},
-	"RemoveListenerCertificates":        {Input: "RemoveListenerCertificatesInput", Output: "RemoveListenerCertificatesOutput", HostPrefix: "", Errors: []string{"ListenerNotFoundException", "OperationNotPermittedException"}},
-	"RemoveTags":                        {Input: "RemoveTagsInput", Output: "RemoveTagsOutput", HostPrefix: "", Errors: []string{"LoadBalancerNotFoundException", "TargetGroupNotFoundException", "ListenerNotFoundException", "RuleNotFoundException", "TooManyTagsException", "TrustStoreNotFoundException"}},
-	"RemoveTrustStoreRevocations":       {Input: "RemoveTrustStoreRevocationsInput", Output: "RemoveTrustStoreRevocationsOutput", HostPrefix: "", Errors: []string{"TrustStoreNotFoundException", "RevocationIdNotFoundException"}},
-	"SetIpAddressType":                  {Input: "SetIpAddressTypeInput", Output: "SetIpAddressTypeOutput", HostPrefix: "", Errors: []string{"LoadBalancerNotFoundException", "InvalidConfigurationRequestException", "InvalidSubnetException"}},
-	"SetRulePriorities":                 {Input: "SetRulePrioritiesInput", Output: "SetRulePrioritiesOutput", HostPrefix: "", Errors: []string{"RuleNotFoundException", "PriorityInUseException", "OperationNotPermittedException"}},
-	"SetSecurityGroups":                 {Input: "SetSecurityGroupsInput", Output: "SetSecurityGroupsOutput", HostPrefix: "", Errors: []string{"LoadBalancerNotFoundException", "InvalidConfigurationRequestException", "InvalidSecurityGroupException"}},
-	"SetSubnets":                        {Input: "SetSubnetsInput", Output: "SetSubnetsOutput", HostPrefix: "", Errors: []string{"LoadBalancerNotFoundException", "InvalidConfigurationRequestException", "SubnetNotFoundException", "InvalidSubnetException", "AllocationIdNotFoundException", "AvailabilityZoneNotSupportedException", "CapacityReservationPendingException"}},
+	"AddListenerCertificates":           {Input: "AddListenerCertificatesInput", Output: "AddListenerCertificatesOutput", ResultWrapper: "AddListenerCertificatesResult", Errors: []string{"ListenerNotFoundException", "TooManyCertificatesException", "CertificateNotFoundException"}},
+	"AddTags":                           {Input: "AddTagsInput", Output: "AddTagsOutput", ResultWrapper: "AddTagsResult", Errors: []string{"DuplicateTagKeysException", "TooManyTagsException", "LoadBalancerNotFoundException", "TargetGroupNotFoundException", "ListenerNotFoundException", "RuleNotFoundException", "TrustStoreNotFoundException"}},
+	"AddTrustStoreRevocations":          {Input: "AddTrustStoreRevocationsInput", Output: "AddTrustStoreRevocationsOutput", ResultWrapper: "AddTrustStoreRevocationsResult", Errors: []string{"TrustStoreNotFoundException", "InvalidRevocationContentException", "TooManyTrustStoreRevocationEntriesException", "RevocationContentNotFoundException"}},
+	"CreateListener":                    {Input: "CreateListenerInput", Output: "CreateListenerOutput", ResultWrapper: "CreateListenerResult", Errors: []string{"DuplicateListenerException", "TooManyListenersException", "TooManyCertificatesException", "LoadBalancerNotFoundException", "TargetGroupNotFoundException", "TargetGroupAssociationLimitException", "InvalidConfigurationRequestException", "IncompatibleProtocolsException", "SSLPolicyNotFoundException", "CertificateNotFoundException", "UnsupportedProtocolException", "TooManyRegistrationsForTargetIdException", "TooManyTargetsException", "TooManyActionsException", "InvalidLoadBalancerActionException", "TooManyUniqueTargetGroupsPerLoadBalancerException", "ALPNPolicyNotSupportedException", "TooManyTagsException", "TrustStoreNotFoundException", "TrustStoreNotReadyException"}},
+	"CreateLoadBalancer":                {Input: "CreateLoadBalancerInput", Output: "CreateLoadBalancerOutput", ResultWrapper: "CreateLoadBalancerResult", Errors: []string{"DuplicateLoadBalancerNameException", "TooManyLoadBalancersException", "InvalidConfigurationRequestException", "SubnetNotFoundException", "InvalidSubnetException", "InvalidSecurityGroupException", "InvalidSchemeException", "TooManyTagsException", "DuplicateTagKeysException", "ResourceInUseException", "AllocationIdNotFoundException", "AvailabilityZoneNotSupportedException", "OperationNotPermittedException"}},
+	"CreateRule":                        {Input: "CreateRuleInput", Output: "CreateRuleOutput", ResultWrapper: "CreateRuleResult", Errors: []string{"PriorityInUseException", "TooManyTargetGroupsException", "TooManyRulesException", "TargetGroupAssociationLimitException", "IncompatibleProtocolsException", "ListenerNotFoundException", "TargetGroupNotFoundException", "InvalidConfigurationRequestException", "TooManyRegistrationsForTargetIdException", "TooManyTargetsException", "UnsupportedProtocolException", "TooManyActionsException", "InvalidLoadBalancerActionException", "TooManyUniqueTargetGroupsPerLoadBalancerException", "TooManyTagsException"}},
+	"CreateTargetGroup":                 {Input: "CreateTargetGroupInput", Output: "CreateTargetGroupOutput", ResultWrapper: "CreateTargetGroupResult", Errors: []string{"DuplicateTargetGroupNameException", "TooManyTargetGroupsException", "InvalidConfigurationRequestException", "TooManyTagsException"}},
+	"CreateTrustStore":                  {Input: "CreateTrustStoreInput", Output: "CreateTrustStoreOutput", ResultWrapper: "CreateTrustStoreResult", Errors: []string{"DuplicateTrustStoreNameException", "TooManyTrustStoresException", "InvalidCaCertificatesBundleException", "CaCertificatesBundleNotFoundException", "TooManyTagsException", "DuplicateTagKeysException"}},
+	"DeleteListener":                    {Input: "DeleteListenerInput", Output: "DeleteListenerOutput", ResultWrapper: "DeleteListenerResult", Errors: []string{"ListenerNotFoundException", "ResourceInUseException"}},
+	"DeleteLoadBalancer":                {Input: "DeleteLoadBalancerInput", Output: "DeleteLoadBalancerOutput", ResultWrapper: "DeleteLoadBalancerResult", Errors: []string{"LoadBalancerNotFoundException", "OperationNotPermittedException", "ResourceInUseException"}},
+	"DeleteRule":                        {Input: "DeleteRuleInput", Output: "DeleteRuleOutput", ResultWrapper: "DeleteRuleResult", Errors: []string{"RuleNotFoundException", "OperationNotPermittedException"}},
+	"DeleteSharedTrustStoreAssociation": {Input: "DeleteSharedTrustStoreAssociationInput", Output: "DeleteSharedTrustStoreAssociationOutput", ResultWrapper: "DeleteSharedTrustStoreAssociationResult", Errors: []string{"TrustStoreNotFoundException", "DeleteAssociationSameAccountException", "TrustStoreAssociationNotFoundException"}},
+	"DeleteTargetGroup":                 {Input: "DeleteTargetGroupInput", Output: "DeleteTargetGroupOutput", ResultWrapper: "DeleteTargetGroupResult", Errors: []string{"ResourceInUseException"}},
+	"DeleteTrustStore":                  {Input: "DeleteTrustStoreInput", Output: "DeleteTrustStoreOutput", ResultWrapper: "DeleteTrustStoreResult", Errors: []string{"TrustStoreNotFoundException", "TrustStoreInUseException"}},
+	"DeregisterTargets":                 {Input: "DeregisterTargetsInput", Output: "DeregisterTargetsOutput", ResultWrapper: "DeregisterTargetsResult", Errors: []string{"TargetGroupNotFoundException", "InvalidTargetException"}},
+	"DescribeAccountLimits":             {Input: "DescribeAccountLimitsInput", Output: "DescribeAccountLimitsOutput", ResultWrapper: "DescribeAccountLimitsResult"},
+	"DescribeCapacityReservation":       {Input: "DescribeCapacityReservationInput", Output: "DescribeCapacityReservationOutput", ResultWrapper: "DescribeCapacityReservationResult", Errors: []string{"LoadBalancerNotFoundException"}},
+	"DescribeListenerAttributes":        {Input: "DescribeListenerAttributesInput", Output: "DescribeListenerAttributesOutput", ResultWrapper: "DescribeListenerAttributesResult", Errors: []string{"ListenerNotFoundException"}},
+	"DescribeListenerCertificates":      {Input: "DescribeListenerCertificatesInput", Output: "DescribeListenerCertificatesOutput", ResultWrapper: "DescribeListenerCertificatesResult", Errors: []string{"ListenerNotFoundException"}},
+	"DescribeListeners":                 {Input: "DescribeListenersInput", Output: "DescribeListenersOutput", ResultWrapper: "DescribeListenersResult", Errors: []string{"ListenerNotFoundException", "LoadBalancerNotFoundException", "UnsupportedProtocolException"}},
+	"DescribeLoadBalancerAttributes":    {Input: "DescribeLoadBalancerAttributesInput", Output: "DescribeLoadBalancerAttributesOutput", ResultWrapper: "DescribeLoadBalancerAttributesResult", Errors: []string{"LoadBalancerNotFoundException"}},
+	"DescribeLoadBalancers":             {Input: "DescribeLoadBalancersInput", Output: "DescribeLoadBalancersOutput", ResultWrapper: "DescribeLoadBalancersResult", Errors: []string{"LoadBalancerNotFoundException"}},
+	"DescribeRules":                     {Input: "DescribeRulesInput", Output: "DescribeRulesOutput", ResultWrapper: "DescribeRulesResult", Errors: []string{"ListenerNotFoundException", "RuleNotFoundException", "UnsupportedProtocolException"}},
+	"DescribeSSLPolicies":               {Input: "DescribeSSLPoliciesInput", Output: "DescribeSSLPoliciesOutput", ResultWrapper: "DescribeSSLPoliciesResult", Errors: []string{"SSLPolicyNotFoundException"}},
+	"DescribeTags":                      {Input: "DescribeTagsInput", Output: "DescribeTagsOutput", ResultWrapper: "DescribeTagsResult", Errors: []string{"LoadBalancerNotFoundException", "TargetGroupNotFoundException", "ListenerNotFoundException", "RuleNotFoundException", "TrustStoreNotFoundException"}},
+	"DescribeTargetGroupAttributes":     {Input: "DescribeTargetGroupAttributesInput", Output: "DescribeTargetGroupAttributesOutput", ResultWrapper: "DescribeTargetGroupAttributesResult", Errors: []string{"TargetGroupNotFoundException"}},
+	"DescribeTargetGroups":              {Input: "DescribeTargetGroupsInput", Output: "DescribeTargetGroupsOutput", ResultWrapper: "DescribeTargetGroupsResult", Errors: []string{"LoadBalancerNotFoundException", "TargetGroupNotFoundException"}},
+	"DescribeTargetHealth":              {Input: "DescribeTargetHealthInput", Output: "DescribeTargetHealthOutput", ResultWrapper: "DescribeTargetHealthResult", Errors: []string{"InvalidTargetException", "TargetGroupNotFoundException", "HealthUnavailableException"}},
+	"DescribeTrustStoreAssociations":    {Input: "DescribeTrustStoreAssociationsInput", Output: "DescribeTrustStoreAssociationsOutput", ResultWrapper: "DescribeTrustStoreAssociationsResult", Errors: []string{"TrustStoreNotFoundException"}},
+	"DescribeTrustStoreRevocations":     {Input: "DescribeTrustStoreRevocationsInput", Output: "DescribeTrustStoreRevocationsOutput", ResultWrapper: "DescribeTrustStoreRevocationsResult", Errors: []string{"TrustStoreNotFoundException", "RevocationIdNotFoundException"}},
+	"DescribeTrustStores":               {Input: "DescribeTrustStoresInput", Output: "DescribeTrustStoresOutput", ResultWrapper: "DescribeTrustStoresResult", Errors: []string{"TrustStoreNotFoundException"}},
+	"GetResourcePolicy":                 {Input: "GetResourcePolicyInput", Output: "GetResourcePolicyOutput", ResultWrapper: "GetResourcePolicyResult", Errors: []string{"ResourceNotFoundException"}},
+	"GetTrustStoreCaCertificatesBundle": {Input: "GetTrustStoreCaCertificatesBundleInput", Output: "GetTrustStoreCaCertificatesBundleOutput", ResultWrapper: "GetTrustStoreCaCertificatesBundleResult", Errors: []string{"TrustStoreNotFoundException"}},
+	"GetTrustStoreRevocationContent":    {Input: "GetTrustStoreRevocationContentInput", Output: "GetTrustStoreRevocationContentOutput", ResultWrapper: "GetTrustStoreRevocationContentResult", Errors: []string{"TrustStoreNotFoundException", "RevocationIdNotFoundException"}},
+	"ModifyCapacityReservation":         {Input: "ModifyCapacityReservationInput", Output: "ModifyCapacityReservationOutput", ResultWrapper: "ModifyCapacityReservationResult", Errors: []string{"LoadBalancerNotFoundException", "InvalidConfigurationRequestException", "CapacityUnitsLimitExceededException", "CapacityReservationPendingException", "InsufficientCapacityException", "CapacityDecreaseRequestsLimitExceededException", "PriorRequestNotCompleteException", "OperationNotPermittedException"}},
+	"ModifyIpPools":                     {Input: "ModifyIpPoolsInput", Output: "ModifyIpPoolsOutput", ResultWrapper: "ModifyIpPoolsResult", Errors: []string{"LoadBalancerNotFoundException"}},
+	"ModifyListener":                    {Input: "ModifyListenerInput", Output: "ModifyListenerOutput", ResultWrapper: "ModifyListenerResult", Errors: []string{"DuplicateListenerException", "TooManyListenersException", "TooManyCertificatesException", "ListenerNotFoundException", "TargetGroupNotFoundException", "TargetGroupAssociationLimitException", "IncompatibleProtocolsException", "SSLPolicyNotFoundException", "CertificateNotFoundException", "InvalidConfigurationRequestException", "UnsupportedProtocolException", "TooManyRegistrationsForTargetIdException", "TooManyTargetsException", "TooManyActionsException", "InvalidLoadBalancerActionException", "TooManyUniqueTargetGroupsPerLoadBalancerException", "ALPNPolicyNotSupportedException", "TrustStoreNotFoundException", "TrustStoreNotReadyException"}},
+	"ModifyListenerAttributes":          {Input: "ModifyListenerAttributesInput", Output: "ModifyListenerAttributesOutput", ResultWrapper: "ModifyListenerAttributesResult", Errors: []string{"ListenerNotFoundException", "InvalidConfigurationRequestException"}},
+	"ModifyLoadBalancerAttributes":      {Input: "ModifyLoadBalancerAttributesInput", Output: "ModifyLoadBalancerAttributesOutput", ResultWrapper: "ModifyLoadBalancerAttributesResult", Errors: []string{"LoadBalancerNotFoundException", "InvalidConfigurationRequestException"}},
+	"ModifyRule":                        {Input: "ModifyRuleInput", Output: "ModifyRuleOutput", ResultWrapper: "ModifyRuleResult", Errors: []string{"TargetGroupAssociationLimitException", "IncompatibleProtocolsException", "RuleNotFoundException", "OperationNotPermittedException", "TooManyRegistrationsForTargetIdException", "TooManyTargetsException", "TargetGroupNotFoundException", "UnsupportedProtocolException", "TooManyActionsException", "InvalidLoadBalancerActionException", "TooManyUniqueTargetGroupsPerLoadBalancerException"}},
+	"ModifyTargetGroup":                 {Input: "ModifyTargetGroupInput", Output: "ModifyTargetGroupOutput", ResultWrapper: "ModifyTargetGroupResult", Errors: []string{"TargetGroupNotFoundException", "InvalidConfigurationRequestException"}},
+	"ModifyTargetGroupAttributes":       {Input: "ModifyTargetGroupAttributesInput", Output: "ModifyTargetGroupAttributesOutput", ResultWrapper: "ModifyTargetGroupAttributesResult", Errors: []string{"TargetGroupNotFoundException", "InvalidConfigurationRequestException"}},
+	"ModifyTrustStore":                  {Input: "ModifyTrustStoreInput", Output: "ModifyTrustStoreOutput", ResultWrapper: "ModifyTrustStoreResult", Errors: []string{"TrustStoreNotFoundException", "InvalidCaCertificatesBundleException", "CaCertificatesBundleNotFoundException"}},
+	"RegisterTargets":                   {Input: "RegisterTargetsInput", Output: "RegisterTargetsOutput", ResultWrapper: "RegisterTargetsResult", Errors: []string{"TargetGroupNotFoundException", "TooManyTargetsException", "InvalidTargetException", "TooManyRegistrationsForTargetIdException"}},
+	"RemoveListenerCertificates":        {Input: "RemoveListenerCertificatesInput", Output: "RemoveListenerCertificatesOutput", ResultWrapper: "RemoveListenerCertificatesResult", Errors: []string{"ListenerNotFoundException", "OperationNotPermittedException"}},
+	"RemoveTags":                        {Input: "RemoveTagsInput", Output: "RemoveTagsOutput", ResultWrapper: "RemoveTagsResult", Errors: []string{"LoadBalancerNotFoundException", "TargetGroupNotFoundException", "ListenerNotFoundException", "RuleNotFoundException", "TooManyTagsException", "TrustStoreNotFoundException"}},
+	"RemoveTrustStoreRevocations":       {Input: "RemoveTrustStoreRevocationsInput", Output: "RemoveTrustStoreRevocationsOutput", ResultWrapper: "RemoveTrustStoreRevocationsResult", Errors: []string{"TrustStoreNotFoundException", "RevocationIdNotFoundException"}},
+	"SetIpAddressType":                  {Input: "SetIpAddressTypeInput", Output: "SetIpAddressTypeOutput", ResultWrapper: "SetIpAddressTypeResult", Errors: []string{"LoadBalancerNotFoundException", "InvalidConfigurationRequestException", "InvalidSubnetException"}},
+	"SetRulePriorities":                 {Input: "SetRulePrioritiesInput", Output: "SetRulePrioritiesOutput", ResultWrapper: "SetRulePrioritiesResult", Errors: []string{"RuleNotFoundException", "PriorityInUseException", "OperationNotPermittedException"}},
+	"SetSecurityGroups":                 {Input: "SetSecurityGroupsInput", Output: "SetSecurityGroupsOutput", ResultWrapper: "SetSecurityGroupsResult", Errors: []string{"LoadBalancerNotFoundException", "InvalidConfigurationRequestException", "InvalidSecurityGroupException"}},
+	"SetSubnets":                        {Input: "SetSubnetsInput", Output: "SetSubnetsOutput", ResultWrapper: "SetSubnetsResult", Errors: []string{"LoadBalancerNotFoundException", "InvalidConfigurationRequestException", "SubnetNotFoundException", "InvalidSubnetException", "AllocationIdNotFoundException", "AvailabilityZoneNotSupportedException", "CapacityReservationPendingException"}},
 }
 
-// NewInput returns a new zero input of an operation, or nil.
+// NewInput returns a pointer to a new zero input of an operation, or nil
+// for an unknown operation or one without input.
 func NewInput(op string) any {
 	switch op {
 	case "AddListenerCertificates":
@@ -1691,7 +1689,8 @@ func NewInput(op string) any {
 	return nil
 }
 
-// Errors are the error shapes of the service model.
+// Errors are the error shapes of the Elastic Load Balancing v2 model: HTTP status, query error
+// code and whether the error is a server fault.
 var Errors = map[string]wire.ErrorInfo{
 	"ALPNPolicyNotSupportedException":                   {Status: 400, Code: "ALPNPolicyNotFound", Fault: false},
 	"AllocationIdNotFoundException":                     {Status: 400, Code: "AllocationIdNotFound", Fault: false},

@@ -3,14 +3,11 @@
 package logswire
 
 import (
-	"encoding/json"
-
 	"github.com/fargo-run/fargo/internal/api/wire"
 )
 
-var _ json.RawMessage
-
-// Service metadata.
+// Service metadata of CloudWatch Logs (SigningName falls back to EndpointPrefix, as
+// the SDKs do).
 const (
 	TargetPrefix   = "Logs_20140328"
 	SigningName    = "logs"
@@ -20,7 +17,7 @@ const (
 	EndpointPrefix = "logs"
 )
 
-// Values of the enum ActionStatus.
+// Values of the CloudWatch Logs enum ActionStatus.
 const (
 	ActionStatusInProgress  = "IN_PROGRESS"
 	ActionStatusClientError = "CLIENT_ERROR"
@@ -28,7 +25,7 @@ const (
 	ActionStatusComplete    = "COMPLETE"
 )
 
-// Values of the enum AnomalyDetectorStatus.
+// Values of the CloudWatch Logs enum AnomalyDetectorStatus.
 const (
 	AnomalyDetectorStatusInitializing = "INITIALIZING"
 	AnomalyDetectorStatusTraining     = "TRAINING"
@@ -38,7 +35,7 @@ const (
 	AnomalyDetectorStatusPaused       = "PAUSED"
 )
 
-// Values of the enum DataProtectionStatus.
+// Values of the CloudWatch Logs enum DataProtectionStatus.
 const (
 	DataProtectionStatusActivated = "ACTIVATED"
 	DataProtectionStatusDeleted   = "DELETED"
@@ -46,7 +43,7 @@ const (
 	DataProtectionStatusDisabled  = "DISABLED"
 )
 
-// Values of the enum DeliveryDestinationType.
+// Values of the CloudWatch Logs enum DeliveryDestinationType.
 const (
 	DeliveryDestinationTypeS3   = "S3"
 	DeliveryDestinationTypeCwl  = "CWL"
@@ -54,7 +51,7 @@ const (
 	DeliveryDestinationTypeXray = "XRAY"
 )
 
-// Values of the enum DeliverySourceConfigurationSchemaValueType.
+// Values of the CloudWatch Logs enum DeliverySourceConfigurationSchemaValueType.
 const (
 	DeliverySourceConfigurationSchemaValueTypeString  = "string"
 	DeliverySourceConfigurationSchemaValueTypeBoolean = "boolean"
@@ -63,24 +60,24 @@ const (
 	DeliverySourceConfigurationSchemaValueTypeLong    = "long"
 )
 
-// Values of the enum DeliverySourceStatus.
+// Values of the CloudWatch Logs enum DeliverySourceStatus.
 const (
 	DeliverySourceStatusActive   = "ACTIVE"
 	DeliverySourceStatusInactive = "INACTIVE"
 )
 
-// Values of the enum DeliverySourceStatusReason.
+// Values of the CloudWatch Logs enum DeliverySourceStatusReason.
 const (
 	DeliverySourceStatusReasonResourceDeleted = "RESOURCE_DELETED"
 )
 
-// Values of the enum Distribution.
+// Values of the CloudWatch Logs enum Distribution.
 const (
 	DistributionRandom      = "Random"
 	DistributionBylogstream = "ByLogStream"
 )
 
-// Values of the enum EntityRejectionErrorType.
+// Values of the CloudWatch Logs enum EntityRejectionErrorType.
 const (
 	EntityRejectionErrorTypeInvalidentity           = "InvalidEntity"
 	EntityRejectionErrorTypeInvalidtypevalue        = "InvalidTypeValue"
@@ -91,7 +88,7 @@ const (
 	EntityRejectionErrorTypeMissingrequiredfields   = "MissingRequiredFields"
 )
 
-// Values of the enum EvaluationFrequency.
+// Values of the CloudWatch Logs enum EvaluationFrequency.
 const (
 	EvaluationFrequencyOneMin     = "ONE_MIN"
 	EvaluationFrequencyFiveMin    = "FIVE_MIN"
@@ -101,7 +98,7 @@ const (
 	EvaluationFrequencyOneHour    = "ONE_HOUR"
 )
 
-// Values of the enum EventSource.
+// Values of the CloudWatch Logs enum EventSource.
 const (
 	EventSourceCloudtrail      = "CloudTrail"
 	EventSourceRoute53resolver = "Route53Resolver"
@@ -110,7 +107,7 @@ const (
 	EventSourceAwswaf          = "AWSWAF"
 )
 
-// Values of the enum ExecutionStatus.
+// Values of the CloudWatch Logs enum ExecutionStatus.
 const (
 	ExecutionStatusRunning      = "Running"
 	ExecutionStatusInvalidquery = "InvalidQuery"
@@ -119,7 +116,7 @@ const (
 	ExecutionStatusTimeout      = "Timeout"
 )
 
-// Values of the enum ExportTaskStatusCode.
+// Values of the CloudWatch Logs enum ExportTaskStatusCode.
 const (
 	ExportTaskStatusCodeCancelled     = "CANCELLED"
 	ExportTaskStatusCodeCompleted     = "COMPLETED"
@@ -129,13 +126,13 @@ const (
 	ExportTaskStatusCodeRunning       = "RUNNING"
 )
 
-// Values of the enum FlattenedElement.
+// Values of the CloudWatch Logs enum FlattenedElement.
 const (
 	FlattenedElementFirst = "first"
 	FlattenedElementLast  = "last"
 )
 
-// Values of the enum ImportStatus.
+// Values of the CloudWatch Logs enum ImportStatus.
 const (
 	ImportStatusInProgress = "IN_PROGRESS"
 	ImportStatusCancelled  = "CANCELLED"
@@ -143,68 +140,68 @@ const (
 	ImportStatusFailed     = "FAILED"
 )
 
-// Values of the enum IndexSource.
+// Values of the CloudWatch Logs enum IndexSource.
 const (
 	IndexSourceAccount  = "ACCOUNT"
 	IndexSourceLogGroup = "LOG_GROUP"
 )
 
-// Values of the enum IndexType.
+// Values of the CloudWatch Logs enum IndexType.
 const (
 	IndexTypeFacet      = "FACET"
 	IndexTypeFieldIndex = "FIELD_INDEX"
 )
 
-// Values of the enum InheritedProperty.
+// Values of the CloudWatch Logs enum InheritedProperty.
 const (
 	InheritedPropertyAccountDataProtection = "ACCOUNT_DATA_PROTECTION"
 )
 
-// Values of the enum IntegrationStatus.
+// Values of the CloudWatch Logs enum IntegrationStatus.
 const (
 	IntegrationStatusProvisioning = "PROVISIONING"
 	IntegrationStatusActive       = "ACTIVE"
 	IntegrationStatusFailed       = "FAILED"
 )
 
-// Values of the enum IntegrationType.
+// Values of the CloudWatch Logs enum IntegrationType.
 const (
 	IntegrationTypeOpensearch = "OPENSEARCH"
 )
 
-// Values of the enum ListAggregateLogGroupSummariesGroupBy.
+// Values of the CloudWatch Logs enum ListAggregateLogGroupSummariesGroupBy.
 const (
 	ListAggregateLogGroupSummariesGroupByDataSourceNameTypeAndFormat = "DATA_SOURCE_NAME_TYPE_AND_FORMAT"
 	ListAggregateLogGroupSummariesGroupByDataSourceNameAndType       = "DATA_SOURCE_NAME_AND_TYPE"
 )
 
-// Values of the enum LogGroupClass.
+// Values of the CloudWatch Logs enum LogGroupClass.
 const (
 	LogGroupClassStandard         = "STANDARD"
 	LogGroupClassInfrequentAccess = "INFREQUENT_ACCESS"
 	LogGroupClassDelivery         = "DELIVERY"
 )
 
-// Values of the enum OCSFVersion.
+// Values of the CloudWatch Logs enum OCSFVersion.
 const (
 	OCSFVersionV11 = "V1.1"
 	OCSFVersionV15 = "V1.5"
 )
 
-// Values of the enum OpenSearchResourceStatusType.
+// Values of the CloudWatch Logs enum OpenSearchResourceStatusType.
 const (
 	OpenSearchResourceStatusTypeActive   = "ACTIVE"
 	OpenSearchResourceStatusTypeNotFound = "NOT_FOUND"
 	OpenSearchResourceStatusTypeError    = "ERROR"
 )
 
-// Values of the enum OrderBy.
+// Values of the CloudWatch Logs enum OrderBy.
 const (
 	OrderByLogstreamname = "LogStreamName"
 	OrderByLasteventtime = "LastEventTime"
 )
 
-// Values of the enum OutputFormat.
+// Values of the CloudWatch Logs enum OutputFormat.
 const (
 	OutputFormatJson    = "json"
 	OutputFormatPlain   = "plain"
@@ -213,13 +210,13 @@ const (
 	OutputFormatParquet = "parquet"
 )
 
-// Values of the enum PolicyScope.
+// Values of the CloudWatch Logs enum PolicyScope.
 const (
 	PolicyScopeAccount  = "ACCOUNT"
 	PolicyScopeResource = "RESOURCE"
 )
 
-// Values of the enum PolicyType.
+// Values of the CloudWatch Logs enum PolicyType.
 const (
 	PolicyTypeDataProtectionPolicy     = "DATA_PROTECTION_POLICY"
 	PolicyTypeSubscriptionFilterPolicy = "SUBSCRIPTION_FILTER_POLICY"
@@ -228,14 +225,14 @@ const (
 	PolicyTypeMetricExtractionPolicy   = "METRIC_EXTRACTION_POLICY"
 )
 
-// Values of the enum QueryLanguage.
+// Values of the CloudWatch Logs enum QueryLanguage.
 const (
 	QueryLanguageCwli = "CWLI"
 	QueryLanguageSql  = "SQL"
 	QueryLanguagePpl  = "PPL"
 )
 
-// Values of the enum QueryStatus.
+// Values of the CloudWatch Logs enum QueryStatus.
 const (
 	QueryStatusScheduled = "Scheduled"
 	QueryStatusRunning   = "Running"
@@ -246,7 +243,7 @@ const (
 	QueryStatusUnknown   = "Unknown"
 )
 
-// Values of the enum S3TableIntegrationSourceStatus.
+// Values of the CloudWatch Logs enum S3TableIntegrationSourceStatus.
 const (
 	S3TableIntegrationSourceStatusActive                     = "ACTIVE"
 	S3TableIntegrationSourceStatusUnhealthy                  = "UNHEALTHY"
@@ -254,23 +251,23 @@ const (
 	S3TableIntegrationSourceStatusDataSourceDeleteInProgress = "DATA_SOURCE_DELETE_IN_PROGRESS"
 )
 
-// Values of the enum ScheduledQueryDestinationType.
+// Values of the CloudWatch Logs enum ScheduledQueryDestinationType.
 const (
 	ScheduledQueryDestinationTypeS3 = "S3"
 )
 
-// Values of the enum ScheduledQueryState.
+// Values of the CloudWatch Logs enum ScheduledQueryState.
 const (
 	ScheduledQueryStateEnabled  = "ENABLED"
 	ScheduledQueryStateDisabled = "DISABLED"
 )
 
-// Values of the enum Scope.
+// Values of the CloudWatch Logs enum Scope.
 const (
 	ScopeAll = "ALL"
 )
 
-// Values of the enum StandardUnit.
+// Values of the CloudWatch Logs enum StandardUnit.
 const (
 	StandardUnitSeconds         = "Seconds"
 	StandardUnitMicroseconds    = "Microseconds"
@@ -301,33 +298,33 @@ const (
 	StandardUnitNone            = "None"
 )
 
-// Values of the enum State.
+// Values of the CloudWatch Logs enum State.
 const (
 	StateActive     = "Active"
 	StateSuppressed = "Suppressed"
 	StateBaseline   = "Baseline"
 )
 
-// Values of the enum SuppressionState.
+// Values of the CloudWatch Logs enum SuppressionState.
 const (
 	SuppressionStateSuppressed   = "SUPPRESSED"
 	SuppressionStateUnsuppressed = "UNSUPPRESSED"
 )
 
-// Values of the enum SuppressionType.
+// Values of the CloudWatch Logs enum SuppressionType.
 const (
 	SuppressionTypeLimited  = "LIMITED"
 	SuppressionTypeInfinite = "INFINITE"
 )
 
-// Values of the enum SuppressionUnit.
+// Values of the CloudWatch Logs enum SuppressionUnit.
 const (
 	SuppressionUnitSeconds = "SECONDS"
 	SuppressionUnitMinutes = "MINUTES"
 	SuppressionUnitHours   = "HOURS"
 )
 
-// Values of the enum Type.
+// Values of the CloudWatch Logs enum Type.
 const (
 	TypeBoolean = "boolean"
 	TypeInteger = "integer"
@@ -335,11 +332,11 @@ const (
 	TypeString  = "string"
 )
 
-// AccessDeniedException is the wire shape AccessDeniedException.
+// AccessDeniedException is the CloudWatch Logs wire error shape AccessDeniedException.
 type AccessDeniedException struct {
 }
 
-// AccountPolicy is the wire shape AccountPolicy.
+// AccountPolicy is the CloudWatch Logs wire shape AccountPolicy.
 type AccountPolicy struct {
 	AccountId         *string `json:"accountId,omitempty" xml:"accountId,omitempty"`
 	LastUpdatedTime   *int64  `json:"lastUpdatedTime,omitempty" xml:"lastUpdatedTime,omitempty"`
@@ -350,25 +347,25 @@ type AccountPolicy struct {
 	SelectionCriteria *string `json:"selectionCriteria,omitempty" xml:"selectionCriteria,omitempty"`
 }
 
-// AddKeyEntry is the wire shape AddKeyEntry.
+// AddKeyEntry is the CloudWatch Logs wire shape AddKeyEntry.
 type AddKeyEntry struct {
 	Key               *string `json:"key,omitempty" xml:"key,omitempty"`
 	OverwriteIfExists *bool   `json:"overwriteIfExists,omitempty" xml:"overwriteIfExists,omitempty"`
 	Value             *string `json:"value,omitempty" xml:"value,omitempty"`
 }
 
-// AddKeys is the wire shape AddKeys.
+// AddKeys is the CloudWatch Logs wire shape AddKeys.
 type AddKeys struct {
 	Entries []AddKeyEntry `json:"entries,omitempty" xml:"entries,omitempty"`
 }
 
-// AggregateLogGroupSummary is the wire shape AggregateLogGroupSummary.
+// AggregateLogGroupSummary is the CloudWatch Logs wire shape AggregateLogGroupSummary.
 type AggregateLogGroupSummary struct {
 	GroupingIdentifiers []GroupingIdentifier `json:"groupingIdentifiers,omitempty" xml:"groupingIdentifiers,omitempty"`
 	LogGroupCount       *int32               `json:"logGroupCount,omitempty" xml:"logGroupCount,omitempty"`
 }
 
-// Anomaly is the wire shape Anomaly.
+// Anomaly is the CloudWatch Logs wire shape Anomaly.
 type Anomaly struct {
 	Active                    *bool            `json:"active,omitempty" xml:"active,omitempty"`
 	AnomalyDetectorArn        *string          `json:"anomalyDetectorArn,omitempty" xml:"anomalyDetectorArn,omitempty"`
@@ -391,7 +388,7 @@ type Anomaly struct {
 	SuppressedUntil           *int64           `json:"suppressedUntil,omitempty" xml:"suppressedUntil,omitempty"`
 }
 
-// AnomalyDetector is the wire shape AnomalyDetector.
+// AnomalyDetector is the CloudWatch Logs wire shape AnomalyDetector.
 type AnomalyDetector struct {
 	AnomalyDetectorArn    *string  `json:"anomalyDetectorArn,omitempty" xml:"anomalyDetectorArn,omitempty"`
 	AnomalyDetectorStatus *string  `json:"anomalyDetectorStatus,omitempty" xml:"anomalyDetectorStatus,omitempty"`
@@ -405,25 +402,25 @@ type AnomalyDetector struct {
 	LogGroupArnList       []string `json:"logGroupArnList,omitempty" xml:"logGroupArnList,omitempty"`
 }
 
-// AssociateKmsKeyRequest is the wire shape AssociateKmsKeyRequest.
+// AssociateKmsKeyRequest is the CloudWatch Logs wire shape AssociateKmsKeyRequest.
 type AssociateKmsKeyRequest struct {
 	KmsKeyId           *string `json:"kmsKeyId,omitempty" xml:"kmsKeyId,omitempty"`
 	LogGroupName       *string `json:"logGroupName,omitempty" xml:"logGroupName,omitempty"`
 	ResourceIdentifier *string `json:"resourceIdentifier,omitempty" xml:"resourceIdentifier,omitempty"`
 }
 
-// AssociateSourceToS3TableIntegrationRequest is the wire shape AssociateSourceToS3TableIntegrationRequest.
+// AssociateSourceToS3TableIntegrationRequest is the CloudWatch Logs wire shape AssociateSourceToS3TableIntegrationRequest.
 type AssociateSourceToS3TableIntegrationRequest struct {
 	DataSource     *DataSource `json:"dataSource,omitempty" xml:"dataSource,omitempty"`
 	IntegrationArn *string     `json:"integrationArn,omitempty" xml:"integrationArn,omitempty"`
 }
 
-// AssociateSourceToS3TableIntegrationResponse is the wire shape AssociateSourceToS3TableIntegrationResponse.
+// AssociateSourceToS3TableIntegrationResponse is the CloudWatch Logs wire shape AssociateSourceToS3TableIntegrationResponse.
 type AssociateSourceToS3TableIntegrationResponse struct {
 	Identifier *string `json:"identifier,omitempty" xml:"identifier,omitempty"`
 }
 
-// CSV is the wire shape CSV.
+// CSV is the CloudWatch Logs wire shape CSV.
 type CSV struct {
 	Columns        []string `json:"columns,omitempty" xml:"columns,omitempty"`
 	Delimiter      *string  `json:"delimiter,omitempty" xml:"delimiter,omitempty"`
@@ -432,17 +429,17 @@ type CSV struct {
 	Source         *string  `json:"source,omitempty" xml:"source,omitempty"`
 }
 
-// CancelExportTaskRequest is the wire shape CancelExportTaskRequest.
+// CancelExportTaskRequest is the CloudWatch Logs wire shape CancelExportTaskRequest.
 type CancelExportTaskRequest struct {
 	TaskId *string `json:"taskId,omitempty" xml:"taskId,omitempty"`
 }
 
-// CancelImportTaskRequest is the wire shape CancelImportTaskRequest.
+// CancelImportTaskRequest is the CloudWatch Logs wire shape CancelImportTaskRequest.
 type CancelImportTaskRequest struct {
 	ImportId *string `json:"importId,omitempty" xml:"importId,omitempty"`
 }
 
-// CancelImportTaskResponse is the wire shape CancelImportTaskResponse.
+// CancelImportTaskResponse is the CloudWatch Logs wire shape CancelImportTaskResponse.
 type CancelImportTaskResponse struct {
 	CreationTime     *int64            `json:"creationTime,omitempty" xml:"creationTime,omitempty"`
 	ImportId         *string           `json:"importId,omitempty" xml:"importId,omitempty"`
@@ -451,7 +448,7 @@ type CancelImportTaskResponse struct {
 	LastUpdatedTime  *int64            `json:"lastUpdatedTime,omitempty" xml:"lastUpdatedTime,omitempty"`
 }
 
-// ConfigurationTemplate is the wire shape ConfigurationTemplate.
+// ConfigurationTemplate is the CloudWatch Logs wire shape ConfigurationTemplate.
 type ConfigurationTemplate struct {
 	AllowedActionForAllowVendedLogsDeliveryForResource *string                                    `json:"allowedActionForAllowVendedLogsDeliveryForResource,omitempty" xml:"allowedActionForAllowVendedLogsDeliveryForResource,omitempty"`
 	AllowedFieldDelimiters                             []string                                   `json:"allowedFieldDelimiters,omitempty" xml:"allowedFieldDelimiters,omitempty"`
@@ -467,30 +464,30 @@ type ConfigurationTemplate struct {
 	Service                                            *string                                    `json:"service,omitempty" xml:"service,omitempty"`
 }
 
-// ConfigurationTemplateDeliveryConfigValues is the wire shape ConfigurationTemplateDeliveryConfigValues.
+// ConfigurationTemplateDeliveryConfigValues is the CloudWatch Logs wire shape ConfigurationTemplateDeliveryConfigValues.
 type ConfigurationTemplateDeliveryConfigValues struct {
 	FieldDelimiter          *string                  `json:"fieldDelimiter,omitempty" xml:"fieldDelimiter,omitempty"`
 	RecordFields            []string                 `json:"recordFields,omitempty" xml:"recordFields,omitempty"`
 	S3DeliveryConfiguration *S3DeliveryConfiguration `json:"s3DeliveryConfiguration,omitempty" xml:"s3DeliveryConfiguration,omitempty"`
 }
 
-// ConflictException is the wire shape ConflictException.
+// ConflictException is the CloudWatch Logs wire error shape ConflictException.
 type ConflictException struct {
 }
 
-// CopyValue is the wire shape CopyValue.
+// CopyValue is the CloudWatch Logs wire shape CopyValue.
 type CopyValue struct {
 	Entries []CopyValueEntry `json:"entries,omitempty" xml:"entries,omitempty"`
 }
 
-// CopyValueEntry is the wire shape CopyValueEntry.
+// CopyValueEntry is the CloudWatch Logs wire shape CopyValueEntry.
 type CopyValueEntry struct {
 	OverwriteIfExists *bool   `json:"overwriteIfExists,omitempty" xml:"overwriteIfExists,omitempty"`
 	Source            *string `json:"source,omitempty" xml:"source,omitempty"`
 	Target            *string `json:"target,omitempty" xml:"target,omitempty"`
 }
 
-// CreateDeliveryRequest is the wire shape CreateDeliveryRequest.
+// CreateDeliveryRequest is the CloudWatch Logs wire shape CreateDeliveryRequest.
 type CreateDeliveryRequest struct {
 	DeliveryDestinationArn  *string                  `json:"deliveryDestinationArn,omitempty" xml:"deliveryDestinationArn,omitempty"`
 	DeliverySourceName      *string                  `json:"deliverySourceName,omitempty" xml:"deliverySourceName,omitempty"`
@@ -500,12 +497,12 @@ type CreateDeliveryRequest struct {
 	Tags                    map[string]string        `json:"tags,omitempty" xml:"-"`
 }
 
-// CreateDeliveryResponse is the wire shape CreateDeliveryResponse.
+// CreateDeliveryResponse is the CloudWatch Logs wire shape CreateDeliveryResponse.
 type CreateDeliveryResponse struct {
 	Delivery *Delivery `json:"delivery,omitempty" xml:"delivery,omitempty"`
 }
 
-// CreateExportTaskRequest is the wire shape CreateExportTaskRequest.
+// CreateExportTaskRequest is the CloudWatch Logs wire shape CreateExportTaskRequest.
 type CreateExportTaskRequest struct {
 	Destination         *string `json:"destination,omitempty" xml:"destination,omitempty"`
 	DestinationPrefix   *string `json:"destinationPrefix,omitempty" xml:"destinationPrefix,omitempty"`
@@ -516,26 +513,26 @@ type CreateExportTaskRequest struct {
 	To                  *int64  `json:"to,omitempty" xml:"to,omitempty"`
 }
 
-// CreateExportTaskResponse is the wire shape CreateExportTaskResponse.
+// CreateExportTaskResponse is the CloudWatch Logs wire shape CreateExportTaskResponse.
 type CreateExportTaskResponse struct {
 	TaskId *string `json:"taskId,omitempty" xml:"taskId,omitempty"`
 }
 
-// CreateImportTaskRequest is the wire shape CreateImportTaskRequest.
+// CreateImportTaskRequest is the CloudWatch Logs wire shape CreateImportTaskRequest.
 type CreateImportTaskRequest struct {
 	ImportFilter    *ImportFilter `json:"importFilter,omitempty" xml:"importFilter,omitempty"`
 	ImportRoleArn   *string       `json:"importRoleArn,omitempty" xml:"importRoleArn,omitempty"`
 	ImportSourceArn *string       `json:"importSourceArn,omitempty" xml:"importSourceArn,omitempty"`
 }
 
-// CreateImportTaskResponse is the wire shape CreateImportTaskResponse.
+// CreateImportTaskResponse is the CloudWatch Logs wire shape CreateImportTaskResponse.
 type CreateImportTaskResponse struct {
 	CreationTime         *int64  `json:"creationTime,omitempty" xml:"creationTime,omitempty"`
 	ImportDestinationArn *string `json:"importDestinationArn,omitempty" xml:"importDestinationArn,omitempty"`
 	ImportId             *string `json:"importId,omitempty" xml:"importId,omitempty"`
 }
 
-// CreateLogAnomalyDetectorRequest is the wire shape CreateLogAnomalyDetectorRequest.
+// CreateLogAnomalyDetectorRequest is the CloudWatch Logs wire shape CreateLogAnomalyDetectorRequest.
 type CreateLogAnomalyDetectorRequest struct {
 	AnomalyVisibilityTime *int64            `json:"anomalyVisibilityTime,omitempty" xml:"anomalyVisibilityTime,omitempty"`
 	DetectorName          *string           `json:"detectorName,omitempty" xml:"detectorName,omitempty"`
@@ -546,12 +543,12 @@ type CreateLogAnomalyDetectorRequest struct {
 	Tags                  map[string]string `json:"tags,omitempty" xml:"-"`
 }
 
-// CreateLogAnomalyDetectorResponse is the wire shape CreateLogAnomalyDetectorResponse.
+// CreateLogAnomalyDetectorResponse is the CloudWatch Logs wire shape CreateLogAnomalyDetectorResponse.
 type CreateLogAnomalyDetectorResponse struct {
 	AnomalyDetectorArn *string `json:"anomalyDetectorArn,omitempty" xml:"anomalyDetectorArn,omitempty"`
 }
 
-// CreateLogGroupRequest is the wire shape CreateLogGroupRequest.
+// CreateLogGroupRequest is the CloudWatch Logs wire shape CreateLogGroupRequest.
 type CreateLogGroupRequest struct {
 	DeletionProtectionEnabled *bool             `json:"deletionProtectionEnabled,omitempty" xml:"deletionProtectionEnabled,omitempty"`
 	KmsKeyId                  *string           `json:"kmsKeyId,omitempty" xml:"kmsKeyId,omitempty"`
@@ -560,13 +557,13 @@ type CreateLogGroupRequest struct {
 	Tags                      map[string]string `json:"tags,omitempty" xml:"-"`
 }
 
-// CreateLogStreamRequest is the wire shape CreateLogStreamRequest.
+// CreateLogStreamRequest is the CloudWatch Logs wire shape CreateLogStreamRequest.
 type CreateLogStreamRequest struct {
 	LogGroupName  *string `json:"logGroupName,omitempty" xml:"logGroupName,omitempty"`
 	LogStreamName *string `json:"logStreamName,omitempty" xml:"logStreamName,omitempty"`
 }
 
-// CreateLookupTableRequest is the wire shape CreateLookupTableRequest.
+// CreateLookupTableRequest is the CloudWatch Logs wire shape CreateLookupTableRequest.
 type CreateLookupTableRequest struct {
 	Description     *string           `json:"description,omitempty" xml:"description,omitempty"`
 	KmsKeyId        *string           `json:"kmsKeyId,omitempty" xml:"kmsKeyId,omitempty"`
@@ -575,13 +572,13 @@ type CreateLookupTableRequest struct {
 	Tags            map[string]string `json:"tags,omitempty" xml:"-"`
 }
 
-// CreateLookupTableResponse is the wire shape CreateLookupTableResponse.
+// CreateLookupTableResponse is the CloudWatch Logs wire shape CreateLookupTableResponse.
 type CreateLookupTableResponse struct {
 	CreatedAt      *int64  `json:"createdAt,omitempty" xml:"createdAt,omitempty"`
 	LookupTableArn *string `json:"lookupTableArn,omitempty" xml:"lookupTableArn,omitempty"`
 }
 
-// CreateScheduledQueryRequest is the wire shape CreateScheduledQueryRequest.
+// CreateScheduledQueryRequest is the CloudWatch Logs wire shape CreateScheduledQueryRequest.
 type CreateScheduledQueryRequest struct {
 	Description              *string                   `json:"description,omitempty" xml:"description,omitempty"`
 	DestinationConfiguration *DestinationConfiguration `json:"destinationConfiguration,omitempty" xml:"destinationConfiguration,omitempty"`
@@ -599,30 +596,30 @@ type CreateScheduledQueryRequest struct {
 	Timezone                 *string                   `json:"timezone,omitempty" xml:"timezone,omitempty"`
 }
 
-// CreateScheduledQueryResponse is the wire shape CreateScheduledQueryResponse.
+// CreateScheduledQueryResponse is the CloudWatch Logs wire shape CreateScheduledQueryResponse.
 type CreateScheduledQueryResponse struct {
 	ScheduledQueryArn *string `json:"scheduledQueryArn,omitempty" xml:"scheduledQueryArn,omitempty"`
 	State             *string `json:"state,omitempty" xml:"state,omitempty"`
 }
 
-// DataAlreadyAcceptedException is the wire shape DataAlreadyAcceptedException.
+// DataAlreadyAcceptedException is the CloudWatch Logs wire error shape DataAlreadyAcceptedException.
 type DataAlreadyAcceptedException struct {
 	ExpectedSequenceToken *string `json:"expectedSequenceToken,omitempty" xml:"expectedSequenceToken,omitempty"`
 }
 
-// DataSource is the wire shape DataSource.
+// DataSource is the CloudWatch Logs wire shape DataSource.
 type DataSource struct {
 	Name *string `json:"name,omitempty" xml:"name,omitempty"`
 	Type *string `json:"type,omitempty" xml:"type,omitempty"`
 }
 
-// DataSourceFilter is the wire shape DataSourceFilter.
+// DataSourceFilter is the CloudWatch Logs wire shape DataSourceFilter.
 type DataSourceFilter struct {
 	Name *string `json:"name,omitempty" xml:"name,omitempty"`
 	Type *string `json:"type,omitempty" xml:"type,omitempty"`
 }
 
-// DateTimeConverter is the wire shape DateTimeConverter.
+// DateTimeConverter is the CloudWatch Logs wire shape DateTimeConverter.
 type DateTimeConverter struct {
 	Locale         *string  `json:"locale,omitempty" xml:"locale,omitempty"`
 	MatchPatterns  []string `json:"matchPatterns,omitempty" xml:"matchPatterns,omitempty"`
@@ -633,136 +630,136 @@ type DateTimeConverter struct {
 	TargetTimezone *string  `json:"targetTimezone,omitempty" xml:"targetTimezone,omitempty"`
 }
 
-// DeleteAccountPolicyRequest is the wire shape DeleteAccountPolicyRequest.
+// DeleteAccountPolicyRequest is the CloudWatch Logs wire shape DeleteAccountPolicyRequest.
 type DeleteAccountPolicyRequest struct {
 	PolicyName *string `json:"policyName,omitempty" xml:"policyName,omitempty"`
 	PolicyType *string `json:"policyType,omitempty" xml:"policyType,omitempty"`
 }
 
-// DeleteDataProtectionPolicyRequest is the wire shape DeleteDataProtectionPolicyRequest.
+// DeleteDataProtectionPolicyRequest is the CloudWatch Logs wire shape DeleteDataProtectionPolicyRequest.
 type DeleteDataProtectionPolicyRequest struct {
 	LogGroupIdentifier *string `json:"logGroupIdentifier,omitempty" xml:"logGroupIdentifier,omitempty"`
 }
 
-// DeleteDeliveryDestinationPolicyRequest is the wire shape DeleteDeliveryDestinationPolicyRequest.
+// DeleteDeliveryDestinationPolicyRequest is the CloudWatch Logs wire shape DeleteDeliveryDestinationPolicyRequest.
 type DeleteDeliveryDestinationPolicyRequest struct {
 	DeliveryDestinationName *string `json:"deliveryDestinationName,omitempty" xml:"deliveryDestinationName,omitempty"`
 }
 
-// DeleteDeliveryDestinationRequest is the wire shape DeleteDeliveryDestinationRequest.
+// DeleteDeliveryDestinationRequest is the CloudWatch Logs wire shape DeleteDeliveryDestinationRequest.
 type DeleteDeliveryDestinationRequest struct {
 	Name *string `json:"name,omitempty" xml:"name,omitempty"`
 }
 
-// DeleteDeliveryRequest is the wire shape DeleteDeliveryRequest.
+// DeleteDeliveryRequest is the CloudWatch Logs wire shape DeleteDeliveryRequest.
 type DeleteDeliveryRequest struct {
 	Id *string `json:"id,omitempty" xml:"id,omitempty"`
 }
 
-// DeleteDeliverySourceRequest is the wire shape DeleteDeliverySourceRequest.
+// DeleteDeliverySourceRequest is the CloudWatch Logs wire shape DeleteDeliverySourceRequest.
 type DeleteDeliverySourceRequest struct {
 	Name *string `json:"name,omitempty" xml:"name,omitempty"`
 }
 
-// DeleteDestinationRequest is the wire shape DeleteDestinationRequest.
+// DeleteDestinationRequest is the CloudWatch Logs wire shape DeleteDestinationRequest.
 type DeleteDestinationRequest struct {
 	DestinationName *string `json:"destinationName,omitempty" xml:"destinationName,omitempty"`
 }
 
-// DeleteIndexPolicyRequest is the wire shape DeleteIndexPolicyRequest.
+// DeleteIndexPolicyRequest is the CloudWatch Logs wire shape DeleteIndexPolicyRequest.
 type DeleteIndexPolicyRequest struct {
 	LogGroupIdentifier *string `json:"logGroupIdentifier,omitempty" xml:"logGroupIdentifier,omitempty"`
 }
 
-// DeleteIndexPolicyResponse is the wire shape DeleteIndexPolicyResponse.
+// DeleteIndexPolicyResponse is the CloudWatch Logs wire shape DeleteIndexPolicyResponse.
 type DeleteIndexPolicyResponse struct {
 }
 
-// DeleteIntegrationRequest is the wire shape DeleteIntegrationRequest.
+// DeleteIntegrationRequest is the CloudWatch Logs wire shape DeleteIntegrationRequest.
 type DeleteIntegrationRequest struct {
 	Force           *bool   `json:"force,omitempty" xml:"force,omitempty"`
 	IntegrationName *string `json:"integrationName,omitempty" xml:"integrationName,omitempty"`
 }
 
-// DeleteIntegrationResponse is the wire shape DeleteIntegrationResponse.
+// DeleteIntegrationResponse is the CloudWatch Logs wire shape DeleteIntegrationResponse.
 type DeleteIntegrationResponse struct {
 }
 
-// DeleteKeys is the wire shape DeleteKeys.
+// DeleteKeys is the CloudWatch Logs wire shape DeleteKeys.
 type DeleteKeys struct {
 	WithKeys []string `json:"withKeys,omitempty" xml:"withKeys,omitempty"`
 }
 
-// DeleteLogAnomalyDetectorRequest is the wire shape DeleteLogAnomalyDetectorRequest.
+// DeleteLogAnomalyDetectorRequest is the CloudWatch Logs wire shape DeleteLogAnomalyDetectorRequest.
 type DeleteLogAnomalyDetectorRequest struct {
 	AnomalyDetectorArn *string `json:"anomalyDetectorArn,omitempty" xml:"anomalyDetectorArn,omitempty"`
 }
 
-// DeleteLogGroupRequest is the wire shape DeleteLogGroupRequest.
+// DeleteLogGroupRequest is the CloudWatch Logs wire shape DeleteLogGroupRequest.
 type DeleteLogGroupRequest struct {
 	LogGroupName *string `json:"logGroupName,omitempty" xml:"logGroupName,omitempty"`
 }
 
-// DeleteLogStreamRequest is the wire shape DeleteLogStreamRequest.
+// DeleteLogStreamRequest is the CloudWatch Logs wire shape DeleteLogStreamRequest.
 type DeleteLogStreamRequest struct {
 	LogGroupName  *string `json:"logGroupName,omitempty" xml:"logGroupName,omitempty"`
 	LogStreamName *string `json:"logStreamName,omitempty" xml:"logStreamName,omitempty"`
 }
 
-// DeleteLookupTableRequest is the wire shape DeleteLookupTableRequest.
+// DeleteLookupTableRequest is the CloudWatch Logs wire shape DeleteLookupTableRequest.
 type DeleteLookupTableRequest struct {
 	LookupTableArn *string `json:"lookupTableArn,omitempty" xml:"lookupTableArn,omitempty"`
 }
 
-// DeleteMetricFilterRequest is the wire shape DeleteMetricFilterRequest.
+// DeleteMetricFilterRequest is the CloudWatch Logs wire shape DeleteMetricFilterRequest.
 type DeleteMetricFilterRequest struct {
 	FilterName   *string `json:"filterName,omitempty" xml:"filterName,omitempty"`
 	LogGroupName *string `json:"logGroupName,omitempty" xml:"logGroupName,omitempty"`
 }
 
-// DeleteQueryDefinitionRequest is the wire shape DeleteQueryDefinitionRequest.
+// DeleteQueryDefinitionRequest is the CloudWatch Logs wire shape DeleteQueryDefinitionRequest.
 type DeleteQueryDefinitionRequest struct {
 	QueryDefinitionId *string `json:"queryDefinitionId,omitempty" xml:"queryDefinitionId,omitempty"`
 }
 
-// DeleteQueryDefinitionResponse is the wire shape DeleteQueryDefinitionResponse.
+// DeleteQueryDefinitionResponse is the CloudWatch Logs wire shape DeleteQueryDefinitionResponse.
 type DeleteQueryDefinitionResponse struct {
 	Success *bool `json:"success,omitempty" xml:"success,omitempty"`
 }
 
-// DeleteResourcePolicyRequest is the wire shape DeleteResourcePolicyRequest.
+// DeleteResourcePolicyRequest is the CloudWatch Logs wire shape DeleteResourcePolicyRequest.
 type DeleteResourcePolicyRequest struct {
 	ExpectedRevisionId *string `json:"expectedRevisionId,omitempty" xml:"expectedRevisionId,omitempty"`
 	PolicyName         *string `json:"policyName,omitempty" xml:"policyName,omitempty"`
 	ResourceArn        *string `json:"resourceArn,omitempty" xml:"resourceArn,omitempty"`
 }
 
-// DeleteRetentionPolicyRequest is the wire shape DeleteRetentionPolicyRequest.
+// DeleteRetentionPolicyRequest is the CloudWatch Logs wire shape DeleteRetentionPolicyRequest.
 type DeleteRetentionPolicyRequest struct {
 	LogGroupName *string `json:"logGroupName,omitempty" xml:"logGroupName,omitempty"`
 }
 
-// DeleteScheduledQueryRequest is the wire shape DeleteScheduledQueryRequest.
+// DeleteScheduledQueryRequest is the CloudWatch Logs wire shape DeleteScheduledQueryRequest.
 type DeleteScheduledQueryRequest struct {
 	Identifier *string `json:"identifier,omitempty" xml:"identifier,omitempty"`
 }
 
-// DeleteScheduledQueryResponse is the wire shape DeleteScheduledQueryResponse.
+// DeleteScheduledQueryResponse is the CloudWatch Logs wire shape DeleteScheduledQueryResponse.
 type DeleteScheduledQueryResponse struct {
 }
 
-// DeleteSubscriptionFilterRequest is the wire shape DeleteSubscriptionFilterRequest.
+// DeleteSubscriptionFilterRequest is the CloudWatch Logs wire shape DeleteSubscriptionFilterRequest.
 type DeleteSubscriptionFilterRequest struct {
 	FilterName   *string `json:"filterName,omitempty" xml:"filterName,omitempty"`
 	LogGroupName *string `json:"logGroupName,omitempty" xml:"logGroupName,omitempty"`
 }
 
-// DeleteTransformerRequest is the wire shape DeleteTransformerRequest.
+// DeleteTransformerRequest is the CloudWatch Logs wire shape DeleteTransformerRequest.
 type DeleteTransformerRequest struct {
 	LogGroupIdentifier *string `json:"logGroupIdentifier,omitempty" xml:"logGroupIdentifier,omitempty"`
 }
 
-// Delivery is the wire shape Delivery.
+// Delivery is the CloudWatch Logs wire shape Delivery.
 type Delivery struct {
 	Arn                     *string                  `json:"arn,omitempty" xml:"arn,omitempty"`
 	DeliveryDestinationArn  *string                  `json:"deliveryDestinationArn,omitempty" xml:"deliveryDestinationArn,omitempty"`
@@ -775,7 +772,7 @@ type Delivery struct {
 	Tags                    map[string]string        `json:"tags,omitempty" xml:"-"`
 }
 
-// DeliveryDestination is the wire shape DeliveryDestination.
+// DeliveryDestination is the CloudWatch Logs wire shape DeliveryDestination.
 type DeliveryDestination struct {
 	Arn                              *string                           `json:"arn,omitempty" xml:"arn,omitempty"`
 	DeliveryDestinationConfiguration *DeliveryDestinationConfiguration `json:"deliveryDestinationConfiguration,omitempty" xml:"deliveryDestinationConfiguration,omitempty"`
@@ -785,12 +782,12 @@ type DeliveryDestination struct {
 	Tags                             map[string]string                 `json:"tags,omitempty" xml:"-"`
 }
 
-// DeliveryDestinationConfiguration is the wire shape DeliveryDestinationConfiguration.
+// DeliveryDestinationConfiguration is the CloudWatch Logs wire shape DeliveryDestinationConfiguration.
 type DeliveryDestinationConfiguration struct {
 	DestinationResourceArn *string `json:"destinationResourceArn,omitempty" xml:"destinationResourceArn,omitempty"`
 }
 
-// DeliverySource is the wire shape DeliverySource.
+// DeliverySource is the CloudWatch Logs wire shape DeliverySource.
 type DeliverySource struct {
 	Arn                         *string           `json:"arn,omitempty" xml:"arn,omitempty"`
 	DeliverySourceConfiguration map[string]string `json:"deliverySourceConfiguration,omitempty" xml:"-"`
@@ -803,7 +800,7 @@ type DeliverySource struct {
 	Tags                        map[string]string `json:"tags,omitempty" xml:"-"`
 }
 
-// DeliverySourceConfigurationSchema is the wire shape DeliverySourceConfigurationSchema.
+// DeliverySourceConfigurationSchema is the CloudWatch Logs wire shape DeliverySourceConfigurationSchema.
 type DeliverySourceConfigurationSchema struct {
 	DefaultValue    *string  `json:"defaultValue,omitempty" xml:"defaultValue,omitempty"`
 	KeyName         *string  `json:"keyName,omitempty" xml:"keyName,omitempty"`
@@ -813,7 +810,7 @@ type DeliverySourceConfigurationSchema struct {
 	ValueType       *string  `json:"valueType,omitempty" xml:"valueType,omitempty"`
 }
 
-// DescribeAccountPoliciesRequest is the wire shape DescribeAccountPoliciesRequest.
+// DescribeAccountPoliciesRequest is the CloudWatch Logs wire shape DescribeAccountPoliciesRequest.
 type DescribeAccountPoliciesRequest struct {
 	AccountIdentifiers []string `json:"accountIdentifiers,omitempty" xml:"accountIdentifiers,omitempty"`
 	NextToken          *string  `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
@@ -821,13 +818,13 @@ type DescribeAccountPoliciesRequest struct {
 	PolicyType         *string  `json:"policyType,omitempty" xml:"policyType,omitempty"`
 }
 
-// DescribeAccountPoliciesResponse is the wire shape DescribeAccountPoliciesResponse.
+// DescribeAccountPoliciesResponse is the CloudWatch Logs wire shape DescribeAccountPoliciesResponse.
 type DescribeAccountPoliciesResponse struct {
 	AccountPolicies []AccountPolicy `json:"accountPolicies,omitempty" xml:"accountPolicies,omitempty"`
 	NextToken       *string         `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
 }
 
-// DescribeConfigurationTemplatesRequest is the wire shape DescribeConfigurationTemplatesRequest.
+// DescribeConfigurationTemplatesRequest is the CloudWatch Logs wire shape DescribeConfigurationTemplatesRequest.
 type DescribeConfigurationTemplatesRequest struct {
 	DeliveryDestinationTypes []string `json:"deliveryDestinationTypes,omitempty" xml:"deliveryDestinationTypes,omitempty"`
 	Limit                    *int32   `json:"limit,omitempty" xml:"limit,omitempty"`
@@ -837,62 +834,62 @@ type DescribeConfigurationTemplatesRequest struct {
 	Service                  *string  `json:"service,omitempty" xml:"service,omitempty"`
 }
 
-// DescribeConfigurationTemplatesResponse is the wire shape DescribeConfigurationTemplatesResponse.
+// DescribeConfigurationTemplatesResponse is the CloudWatch Logs wire shape DescribeConfigurationTemplatesResponse.
 type DescribeConfigurationTemplatesResponse struct {
 	ConfigurationTemplates []ConfigurationTemplate `json:"configurationTemplates,omitempty" xml:"configurationTemplates,omitempty"`
 	NextToken              *string                 `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
 }
 
-// DescribeDeliveriesRequest is the wire shape DescribeDeliveriesRequest.
+// DescribeDeliveriesRequest is the CloudWatch Logs wire shape DescribeDeliveriesRequest.
 type DescribeDeliveriesRequest struct {
 	Limit     *int32  `json:"limit,omitempty" xml:"limit,omitempty"`
 	NextToken *string `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
 }
 
-// DescribeDeliveriesResponse is the wire shape DescribeDeliveriesResponse.
+// DescribeDeliveriesResponse is the CloudWatch Logs wire shape DescribeDeliveriesResponse.
 type DescribeDeliveriesResponse struct {
 	Deliveries []Delivery `json:"deliveries,omitempty" xml:"deliveries,omitempty"`
 	NextToken  *string    `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
 }
 
-// DescribeDeliveryDestinationsRequest is the wire shape DescribeDeliveryDestinationsRequest.
+// DescribeDeliveryDestinationsRequest is the CloudWatch Logs wire shape DescribeDeliveryDestinationsRequest.
 type DescribeDeliveryDestinationsRequest struct {
 	Limit     *int32  `json:"limit,omitempty" xml:"limit,omitempty"`
 	NextToken *string `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
 }
 
-// DescribeDeliveryDestinationsResponse is the wire shape DescribeDeliveryDestinationsResponse.
+// DescribeDeliveryDestinationsResponse is the CloudWatch Logs wire shape DescribeDeliveryDestinationsResponse.
 type DescribeDeliveryDestinationsResponse struct {
 	DeliveryDestinations []DeliveryDestination `json:"deliveryDestinations,omitempty" xml:"deliveryDestinations,omitempty"`
 	NextToken            *string               `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
 }
 
-// DescribeDeliverySourcesRequest is the wire shape DescribeDeliverySourcesRequest.
+// DescribeDeliverySourcesRequest is the CloudWatch Logs wire shape DescribeDeliverySourcesRequest.
 type DescribeDeliverySourcesRequest struct {
 	Limit     *int32  `json:"limit,omitempty" xml:"limit,omitempty"`
 	NextToken *string `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
 }
 
-// DescribeDeliverySourcesResponse is the wire shape DescribeDeliverySourcesResponse.
+// DescribeDeliverySourcesResponse is the CloudWatch Logs wire shape DescribeDeliverySourcesResponse.
 type DescribeDeliverySourcesResponse struct {
 	DeliverySources []DeliverySource `json:"deliverySources,omitempty" xml:"deliverySources,omitempty"`
 	NextToken       *string          `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
 }
 
-// DescribeDestinationsRequest is the wire shape DescribeDestinationsRequest.
+// DescribeDestinationsRequest is the CloudWatch Logs wire shape DescribeDestinationsRequest.
 type DescribeDestinationsRequest struct {
 	DestinationNamePrefix *string `json:"DestinationNamePrefix,omitempty" xml:"DestinationNamePrefix,omitempty"`
 	Limit                 *int32  `json:"limit,omitempty" xml:"limit,omitempty"`
 	NextToken             *string `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
 }
 
-// DescribeDestinationsResponse is the wire shape DescribeDestinationsResponse.
+// DescribeDestinationsResponse is the CloudWatch Logs wire shape DescribeDestinationsResponse.
 type DescribeDestinationsResponse struct {
 	Destinations []Destination `json:"destinations,omitempty" xml:"destinations,omitempty"`
 	NextToken    *string       `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
 }
 
-// DescribeExportTasksRequest is the wire shape DescribeExportTasksRequest.
+// DescribeExportTasksRequest is the CloudWatch Logs wire shape DescribeExportTasksRequest.
 type DescribeExportTasksRequest struct {
 	Limit      *int32  `json:"limit,omitempty" xml:"limit,omitempty"`
 	NextToken  *string `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
@@ -900,25 +897,25 @@ type DescribeExportTasksRequest struct {
 	TaskId     *string `json:"taskId,omitempty" xml:"taskId,omitempty"`
 }
 
-// DescribeExportTasksResponse is the wire shape DescribeExportTasksResponse.
+// DescribeExportTasksResponse is the CloudWatch Logs wire shape DescribeExportTasksResponse.
 type DescribeExportTasksResponse struct {
 	ExportTasks []ExportTask `json:"exportTasks,omitempty" xml:"exportTasks,omitempty"`
 	NextToken   *string      `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
 }
 
-// DescribeFieldIndexesRequest is the wire shape DescribeFieldIndexesRequest.
+// DescribeFieldIndexesRequest is the CloudWatch Logs wire shape DescribeFieldIndexesRequest.
 type DescribeFieldIndexesRequest struct {
 	LogGroupIdentifiers []string `json:"logGroupIdentifiers,omitempty" xml:"logGroupIdentifiers,omitempty"`
 	NextToken           *string  `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
 }
 
-// DescribeFieldIndexesResponse is the wire shape DescribeFieldIndexesResponse.
+// DescribeFieldIndexesResponse is the CloudWatch Logs wire shape DescribeFieldIndexesResponse.
 type DescribeFieldIndexesResponse struct {
 	FieldIndexes []FieldIndex `json:"fieldIndexes,omitempty" xml:"fieldIndexes,omitempty"`
 	NextToken    *string      `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
 }
 
-// DescribeImportTaskBatchesRequest is the wire shape DescribeImportTaskBatchesRequest.
+// DescribeImportTaskBatchesRequest is the CloudWatch Logs wire shape DescribeImportTaskBatchesRequest.
 type DescribeImportTaskBatchesRequest struct {
 	BatchImportStatus []string `json:"batchImportStatus,omitempty" xml:"batchImportStatus,omitempty"`
 	ImportId          *string  `json:"importId,omitempty" xml:"importId,omitempty"`
@@ -926,7 +923,7 @@ type DescribeImportTaskBatchesRequest struct {
 	NextToken         *string  `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
 }
 
-// DescribeImportTaskBatchesResponse is the wire shape DescribeImportTaskBatchesResponse.
+// DescribeImportTaskBatchesResponse is the CloudWatch Logs wire shape DescribeImportTaskBatchesResponse.
 type DescribeImportTaskBatchesResponse struct {
 	ImportBatches   []ImportBatch `json:"importBatches,omitempty" xml:"importBatches,omitempty"`
 	ImportId        *string       `json:"importId,omitempty" xml:"importId,omitempty"`
@@ -934,7 +931,7 @@ type DescribeImportTaskBatchesResponse struct {
 	NextToken       *string       `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
 }
 
-// DescribeImportTasksRequest is the wire shape DescribeImportTasksRequest.
+// DescribeImportTasksRequest is the CloudWatch Logs wire shape DescribeImportTasksRequest.
 type DescribeImportTasksRequest struct {
 	ImportId        *string `json:"importId,omitempty" xml:"importId,omitempty"`
 	ImportSourceArn *string `json:"importSourceArn,omitempty" xml:"importSourceArn,omitempty"`
@@ -943,25 +940,25 @@ type DescribeImportTasksRequest struct {
 	NextToken       *string `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
 }
 
-// DescribeImportTasksResponse is the wire shape DescribeImportTasksResponse.
+// DescribeImportTasksResponse is the CloudWatch Logs wire shape DescribeImportTasksResponse.
 type DescribeImportTasksResponse struct {
 	Imports   []Import `json:"imports,omitempty" xml:"imports,omitempty"`
 	NextToken *string  `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
 }
 
-// DescribeIndexPoliciesRequest is the wire shape DescribeIndexPoliciesRequest.
+// DescribeIndexPoliciesRequest is the CloudWatch Logs wire shape DescribeIndexPoliciesRequest.
 type DescribeIndexPoliciesRequest struct {
 	LogGroupIdentifiers []string `json:"logGroupIdentifiers,omitempty" xml:"logGroupIdentifiers,omitempty"`
 	NextToken           *string  `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
 }
 
-// DescribeIndexPoliciesResponse is the wire shape DescribeIndexPoliciesResponse.
+// DescribeIndexPoliciesResponse is the CloudWatch Logs wire shape DescribeIndexPoliciesResponse.
 type DescribeIndexPoliciesResponse struct {
 	IndexPolicies []IndexPolicy `json:"indexPolicies,omitempty" xml:"indexPolicies,omitempty"`
 	NextToken     *string       `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
 }
 
-// DescribeLogGroupsRequest is the wire shape DescribeLogGroupsRequest.
+// DescribeLogGroupsRequest is the CloudWatch Logs wire shape DescribeLogGroupsRequest.
 type DescribeLogGroupsRequest struct {
 	AccountIdentifiers    []string `json:"accountIdentifiers,omitempty" xml:"accountIdentifiers,omitempty"`
 	IncludeLinkedAccounts *bool    `json:"includeLinkedAccounts,omitempty" xml:"includeLinkedAccounts,omitempty"`
@@ -973,13 +970,13 @@ type DescribeLogGroupsRequest struct {
 	NextToken             *string  `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
 }
 
-// DescribeLogGroupsResponse is the wire shape DescribeLogGroupsResponse.
+// DescribeLogGroupsResponse is the CloudWatch Logs wire shape DescribeLogGroupsResponse.
 type DescribeLogGroupsResponse struct {
 	LogGroups []LogGroup `json:"logGroups,omitempty" xml:"logGroups,omitempty"`
 	NextToken *string    `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
 }
 
-// DescribeLogStreamsRequest is the wire shape DescribeLogStreamsRequest.
+// DescribeLogStreamsRequest is the CloudWatch Logs wire shape DescribeLogStreamsRequest.
 type DescribeLogStreamsRequest struct {
 	Descending          *bool   `json:"descending,omitempty" xml:"descending,omitempty"`
 	Limit               *int32  `json:"limit,omitempty" xml:"limit,omitempty"`
@@ -990,26 +987,26 @@ type DescribeLogStreamsRequest struct {
 	OrderBy             *string `json:"orderBy,omitempty" xml:"orderBy,omitempty"`
 }
 
-// DescribeLogStreamsResponse is the wire shape DescribeLogStreamsResponse.
+// DescribeLogStreamsResponse is the CloudWatch Logs wire shape DescribeLogStreamsResponse.
 type DescribeLogStreamsResponse struct {
 	LogStreams []LogStream `json:"logStreams,omitempty" xml:"logStreams,omitempty"`
 	NextToken  *string     `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
 }
 
-// DescribeLookupTablesRequest is the wire shape DescribeLookupTablesRequest.
+// DescribeLookupTablesRequest is the CloudWatch Logs wire shape DescribeLookupTablesRequest.
 type DescribeLookupTablesRequest struct {
 	LookupTableNamePrefix *string `json:"lookupTableNamePrefix,omitempty" xml:"lookupTableNamePrefix,omitempty"`
 	MaxResults            *int32  `json:"maxResults,omitempty" xml:"maxResults,omitempty"`
 	NextToken             *string `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
 }
 
-// DescribeLookupTablesResponse is the wire shape DescribeLookupTablesResponse.
+// DescribeLookupTablesResponse is the CloudWatch Logs wire shape DescribeLookupTablesResponse.
 type DescribeLookupTablesResponse struct {
 	LookupTables []LookupTable `json:"lookupTables,omitempty" xml:"lookupTables,omitempty"`
 	NextToken    *string       `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
 }
 
-// DescribeMetricFiltersRequest is the wire shape DescribeMetricFiltersRequest.
+// DescribeMetricFiltersRequest is the CloudWatch Logs wire shape DescribeMetricFiltersRequest.
 type DescribeMetricFiltersRequest struct {
 	FilterNamePrefix *string `json:"filterNamePrefix,omitempty" xml:"filterNamePrefix,omitempty"`
 	Limit            *int32  `json:"limit,omitempty" xml:"limit,omitempty"`
@@ -1019,13 +1016,13 @@ type DescribeMetricFiltersRequest struct {
 	NextToken        *string `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
 }
 
-// DescribeMetricFiltersResponse is the wire shape DescribeMetricFiltersResponse.
+// DescribeMetricFiltersResponse is the CloudWatch Logs wire shape DescribeMetricFiltersResponse.
 type DescribeMetricFiltersResponse struct {
 	MetricFilters []MetricFilter `json:"metricFilters,omitempty" xml:"metricFilters,omitempty"`
 	NextToken     *string        `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
 }
 
-// DescribeQueriesRequest is the wire shape DescribeQueriesRequest.
+// DescribeQueriesRequest is the CloudWatch Logs wire shape DescribeQueriesRequest.
 type DescribeQueriesRequest struct {
 	LogGroupName  *string `json:"logGroupName,omitempty" xml:"logGroupName,omitempty"`
 	MaxResults    *int32  `json:"maxResults,omitempty" xml:"maxResults,omitempty"`
@@ -1034,13 +1031,13 @@ type DescribeQueriesRequest struct {
 	Status        *string `json:"status,omitempty" xml:"status,omitempty"`
 }
 
-// DescribeQueriesResponse is the wire shape DescribeQueriesResponse.
+// DescribeQueriesResponse is the CloudWatch Logs wire shape DescribeQueriesResponse.
 type DescribeQueriesResponse struct {
 	NextToken *string     `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
 	Queries   []QueryInfo `json:"queries,omitempty" xml:"queries,omitempty"`
 }
 
-// DescribeQueryDefinitionsRequest is the wire shape DescribeQueryDefinitionsRequest.
+// DescribeQueryDefinitionsRequest is the CloudWatch Logs wire shape DescribeQueryDefinitionsRequest.
 type DescribeQueryDefinitionsRequest struct {
 	MaxResults                *int32  `json:"maxResults,omitempty" xml:"maxResults,omitempty"`
 	NextToken                 *string `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
@@ -1048,13 +1045,13 @@ type DescribeQueryDefinitionsRequest struct {
 	QueryLanguage             *string `json:"queryLanguage,omitempty" xml:"queryLanguage,omitempty"`
 }
 
-// DescribeQueryDefinitionsResponse is the wire shape DescribeQueryDefinitionsResponse.
+// DescribeQueryDefinitionsResponse is the CloudWatch Logs wire shape DescribeQueryDefinitionsResponse.
 type DescribeQueryDefinitionsResponse struct {
 	NextToken        *string           `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
 	QueryDefinitions []QueryDefinition `json:"queryDefinitions,omitempty" xml:"queryDefinitions,omitempty"`
 }
 
-// DescribeResourcePoliciesRequest is the wire shape DescribeResourcePoliciesRequest.
+// DescribeResourcePoliciesRequest is the CloudWatch Logs wire shape DescribeResourcePoliciesRequest.
 type DescribeResourcePoliciesRequest struct {
 	Limit       *int32  `json:"limit,omitempty" xml:"limit,omitempty"`
 	NextToken   *string `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
@@ -1062,13 +1059,13 @@ type DescribeResourcePoliciesRequest struct {
 	ResourceArn *string `json:"resourceArn,omitempty" xml:"resourceArn,omitempty"`
 }
 
-// DescribeResourcePoliciesResponse is the wire shape DescribeResourcePoliciesResponse.
+// DescribeResourcePoliciesResponse is the CloudWatch Logs wire shape DescribeResourcePoliciesResponse.
 type DescribeResourcePoliciesResponse struct {
 	NextToken        *string          `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
 	ResourcePolicies []ResourcePolicy `json:"resourcePolicies,omitempty" xml:"resourcePolicies,omitempty"`
 }
 
-// DescribeSubscriptionFiltersRequest is the wire shape DescribeSubscriptionFiltersRequest.
+// DescribeSubscriptionFiltersRequest is the CloudWatch Logs wire shape DescribeSubscriptionFiltersRequest.
 type DescribeSubscriptionFiltersRequest struct {
 	FilterNamePrefix *string `json:"filterNamePrefix,omitempty" xml:"filterNamePrefix,omitempty"`
 	Limit            *int32  `json:"limit,omitempty" xml:"limit,omitempty"`
@@ -1076,13 +1073,13 @@ type DescribeSubscriptionFiltersRequest struct {
 	NextToken        *string `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
 }
 
-// DescribeSubscriptionFiltersResponse is the wire shape DescribeSubscriptionFiltersResponse.
+// DescribeSubscriptionFiltersResponse is the CloudWatch Logs wire shape DescribeSubscriptionFiltersResponse.
 type DescribeSubscriptionFiltersResponse struct {
 	NextToken           *string              `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
 	SubscriptionFilters []SubscriptionFilter `json:"subscriptionFilters,omitempty" xml:"subscriptionFilters,omitempty"`
 }
 
-// Destination is the wire shape Destination.
+// Destination is the CloudWatch Logs wire shape Destination.
 type Destination struct {
 	AccessPolicy    *string `json:"accessPolicy,omitempty" xml:"accessPolicy,omitempty"`
 	Arn             *string `json:"arn,omitempty" xml:"arn,omitempty"`
@@ -1092,34 +1089,34 @@ type Destination struct {
 	TargetArn       *string `json:"targetArn,omitempty" xml:"targetArn,omitempty"`
 }
 
-// DestinationConfiguration is the wire shape DestinationConfiguration.
+// DestinationConfiguration is the CloudWatch Logs wire shape DestinationConfiguration.
 type DestinationConfiguration struct {
 	S3Configuration *S3Configuration `json:"s3Configuration,omitempty" xml:"s3Configuration,omitempty"`
 }
 
-// DisassociateKmsKeyRequest is the wire shape DisassociateKmsKeyRequest.
+// DisassociateKmsKeyRequest is the CloudWatch Logs wire shape DisassociateKmsKeyRequest.
 type DisassociateKmsKeyRequest struct {
 	LogGroupName       *string `json:"logGroupName,omitempty" xml:"logGroupName,omitempty"`
 	ResourceIdentifier *string `json:"resourceIdentifier,omitempty" xml:"resourceIdentifier,omitempty"`
 }
 
-// DisassociateSourceFromS3TableIntegrationRequest is the wire shape DisassociateSourceFromS3TableIntegrationRequest.
+// DisassociateSourceFromS3TableIntegrationRequest is the CloudWatch Logs wire shape DisassociateSourceFromS3TableIntegrationRequest.
 type DisassociateSourceFromS3TableIntegrationRequest struct {
 	Identifier *string `json:"identifier,omitempty" xml:"identifier,omitempty"`
 }
 
-// DisassociateSourceFromS3TableIntegrationResponse is the wire shape DisassociateSourceFromS3TableIntegrationResponse.
+// DisassociateSourceFromS3TableIntegrationResponse is the CloudWatch Logs wire shape DisassociateSourceFromS3TableIntegrationResponse.
 type DisassociateSourceFromS3TableIntegrationResponse struct {
 	Identifier *string `json:"identifier,omitempty" xml:"identifier,omitempty"`
 }
 
-// Entity is the wire shape Entity.
+// Entity is the CloudWatch Logs wire shape Entity.
 type Entity struct {
 	Attributes    map[string]string `json:"attributes,omitempty" xml:"-"`
 	KeyAttributes map[string]string `json:"keyAttributes,omitempty" xml:"-"`
 }
 
-// ExportTask is the wire shape ExportTask.
+// ExportTask is the CloudWatch Logs wire shape ExportTask.
 type ExportTask struct {
 	Destination       *string                  `json:"destination,omitempty" xml:"destination,omitempty"`
 	DestinationPrefix *string                  `json:"destinationPrefix,omitempty" xml:"destinationPrefix,omitempty"`
@@ -1132,19 +1129,19 @@ type ExportTask struct {
 	To                *int64                   `json:"to,omitempty" xml:"to,omitempty"`
 }
 
-// ExportTaskExecutionInfo is the wire shape ExportTaskExecutionInfo.
+// ExportTaskExecutionInfo is the CloudWatch Logs wire shape ExportTaskExecutionInfo.
 type ExportTaskExecutionInfo struct {
 	CompletionTime *int64 `json:"completionTime,omitempty" xml:"completionTime,omitempty"`
 	CreationTime   *int64 `json:"creationTime,omitempty" xml:"creationTime,omitempty"`
 }
 
-// ExportTaskStatus is the wire shape ExportTaskStatus.
+// ExportTaskStatus is the CloudWatch Logs wire shape ExportTaskStatus.
 type ExportTaskStatus struct {
 	Code    *string `json:"code,omitempty" xml:"code,omitempty"`
 	Message *string `json:"message,omitempty" xml:"message,omitempty"`
 }
 
-// FieldIndex is the wire shape FieldIndex.
+// FieldIndex is the CloudWatch Logs wire shape FieldIndex.
 type FieldIndex struct {
 	FieldIndexName     *string `json:"fieldIndexName,omitempty" xml:"fieldIndexName,omitempty"`
 	FirstEventTime     *int64  `json:"firstEventTime,omitempty" xml:"firstEventTime,omitempty"`
@@ -1154,12 +1151,12 @@ type FieldIndex struct {
 	Type               *string `json:"type,omitempty" xml:"type,omitempty"`
 }
 
-// FieldsData is the wire shape FieldsData.
+// FieldsData is the CloudWatch Logs wire shape FieldsData.
 type FieldsData struct {
 	Data []byte `json:"data,omitempty" xml:"data,omitempty"`
 }
 
-// FilterLogEventsRequest is the wire shape FilterLogEventsRequest.
+// FilterLogEventsRequest is the CloudWatch Logs wire shape FilterLogEventsRequest.
 type FilterLogEventsRequest struct {
 	EndTime             *int64   `json:"endTime,omitempty" xml:"endTime,omitempty"`
 	FilterPattern       *string  `json:"filterPattern,omitempty" xml:"filterPattern,omitempty"`
@@ -1174,14 +1171,14 @@ type FilterLogEventsRequest struct {
 	Unmask              *bool    `json:"unmask,omitempty" xml:"unmask,omitempty"`
 }
 
-// FilterLogEventsResponse is the wire shape FilterLogEventsResponse.
+// FilterLogEventsResponse is the CloudWatch Logs wire shape FilterLogEventsResponse.
 type FilterLogEventsResponse struct {
 	Events             []FilteredLogEvent  `json:"events,omitempty" xml:"events,omitempty"`
 	NextToken          *string             `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
 	SearchedLogStreams []SearchedLogStream `json:"searchedLogStreams,omitempty" xml:"searchedLogStreams,omitempty"`
 }
 
-// FilteredLogEvent is the wire shape FilteredLogEvent.
+// FilteredLogEvent is the CloudWatch Logs wire shape FilteredLogEvent.
 type FilteredLogEvent struct {
 	EventId       *string `json:"eventId,omitempty" xml:"eventId,omitempty"`
 	IngestionTime *int64  `json:"ingestionTime,omitempty" xml:"ingestionTime,omitempty"`
@@ -1190,64 +1187,64 @@ type FilteredLogEvent struct {
 	Timestamp     *int64  `json:"timestamp,omitempty" xml:"timestamp,omitempty"`
 }
 
-// GetDataProtectionPolicyRequest is the wire shape GetDataProtectionPolicyRequest.
+// GetDataProtectionPolicyRequest is the CloudWatch Logs wire shape GetDataProtectionPolicyRequest.
 type GetDataProtectionPolicyRequest struct {
 	LogGroupIdentifier *string `json:"logGroupIdentifier,omitempty" xml:"logGroupIdentifier,omitempty"`
 }
 
-// GetDataProtectionPolicyResponse is the wire shape GetDataProtectionPolicyResponse.
+// GetDataProtectionPolicyResponse is the CloudWatch Logs wire shape GetDataProtectionPolicyResponse.
 type GetDataProtectionPolicyResponse struct {
 	LastUpdatedTime    *int64  `json:"lastUpdatedTime,omitempty" xml:"lastUpdatedTime,omitempty"`
 	LogGroupIdentifier *string `json:"logGroupIdentifier,omitempty" xml:"logGroupIdentifier,omitempty"`
 	PolicyDocument     *string `json:"policyDocument,omitempty" xml:"policyDocument,omitempty"`
 }
 
-// GetDeliveryDestinationPolicyRequest is the wire shape GetDeliveryDestinationPolicyRequest.
+// GetDeliveryDestinationPolicyRequest is the CloudWatch Logs wire shape GetDeliveryDestinationPolicyRequest.
 type GetDeliveryDestinationPolicyRequest struct {
 	DeliveryDestinationName *string `json:"deliveryDestinationName,omitempty" xml:"deliveryDestinationName,omitempty"`
 }
 
-// GetDeliveryDestinationPolicyResponse is the wire shape GetDeliveryDestinationPolicyResponse.
+// GetDeliveryDestinationPolicyResponse is the CloudWatch Logs wire shape GetDeliveryDestinationPolicyResponse.
 type GetDeliveryDestinationPolicyResponse struct {
 	Policy *Policy `json:"policy,omitempty" xml:"policy,omitempty"`
 }
 
-// GetDeliveryDestinationRequest is the wire shape GetDeliveryDestinationRequest.
+// GetDeliveryDestinationRequest is the CloudWatch Logs wire shape GetDeliveryDestinationRequest.
 type GetDeliveryDestinationRequest struct {
 	Name *string `json:"name,omitempty" xml:"name,omitempty"`
 }
 
-// GetDeliveryDestinationResponse is the wire shape GetDeliveryDestinationResponse.
+// GetDeliveryDestinationResponse is the CloudWatch Logs wire shape GetDeliveryDestinationResponse.
 type GetDeliveryDestinationResponse struct {
 	DeliveryDestination *DeliveryDestination `json:"deliveryDestination,omitempty" xml:"deliveryDestination,omitempty"`
 }
 
-// GetDeliveryRequest is the wire shape GetDeliveryRequest.
+// GetDeliveryRequest is the CloudWatch Logs wire shape GetDeliveryRequest.
 type GetDeliveryRequest struct {
 	Id *string `json:"id,omitempty" xml:"id,omitempty"`
 }
 
-// GetDeliveryResponse is the wire shape GetDeliveryResponse.
+// GetDeliveryResponse is the CloudWatch Logs wire shape GetDeliveryResponse.
 type GetDeliveryResponse struct {
 	Delivery *Delivery `json:"delivery,omitempty" xml:"delivery,omitempty"`
 }
 
-// GetDeliverySourceRequest is the wire shape GetDeliverySourceRequest.
+// GetDeliverySourceRequest is the CloudWatch Logs wire shape GetDeliverySourceRequest.
 type GetDeliverySourceRequest struct {
 	Name *string `json:"name,omitempty" xml:"name,omitempty"`
 }
 
-// GetDeliverySourceResponse is the wire shape GetDeliverySourceResponse.
+// GetDeliverySourceResponse is the CloudWatch Logs wire shape GetDeliverySourceResponse.
 type GetDeliverySourceResponse struct {
 	DeliverySource *DeliverySource `json:"deliverySource,omitempty" xml:"deliverySource,omitempty"`
 }
 
-// GetIntegrationRequest is the wire shape GetIntegrationRequest.
+// GetIntegrationRequest is the CloudWatch Logs wire shape GetIntegrationRequest.
 type GetIntegrationRequest struct {
 	IntegrationName *string `json:"integrationName,omitempty" xml:"integrationName,omitempty"`
 }
 
-// GetIntegrationResponse is the wire shape GetIntegrationResponse.
+// GetIntegrationResponse is the CloudWatch Logs wire shape GetIntegrationResponse.
 type GetIntegrationResponse struct {
 	IntegrationDetails *IntegrationDetails `json:"integrationDetails,omitempty" xml:"integrationDetails,omitempty"`
 	IntegrationName    *string             `json:"integrationName,omitempty" xml:"integrationName,omitempty"`
@@ -1255,12 +1252,12 @@ type GetIntegrationResponse struct {
 	IntegrationType    *string             `json:"integrationType,omitempty" xml:"integrationType,omitempty"`
 }
 
-// GetLogAnomalyDetectorRequest is the wire shape GetLogAnomalyDetectorRequest.
+// GetLogAnomalyDetectorRequest is the CloudWatch Logs wire shape GetLogAnomalyDetectorRequest.
 type GetLogAnomalyDetectorRequest struct {
 	AnomalyDetectorArn *string `json:"anomalyDetectorArn,omitempty" xml:"anomalyDetectorArn,omitempty"`
 }
 
-// GetLogAnomalyDetectorResponse is the wire shape GetLogAnomalyDetectorResponse.
+// GetLogAnomalyDetectorResponse is the CloudWatch Logs wire shape GetLogAnomalyDetectorResponse.
 type GetLogAnomalyDetectorResponse struct {
 	AnomalyDetectorStatus *string  `json:"anomalyDetectorStatus,omitempty" xml:"anomalyDetectorStatus,omitempty"`
 	AnomalyVisibilityTime *int64   `json:"anomalyVisibilityTime,omitempty" xml:"anomalyVisibilityTime,omitempty"`
@@ -1273,7 +1270,7 @@ type GetLogAnomalyDetectorResponse struct {
 	LogGroupArnList       []string `json:"logGroupArnList,omitempty" xml:"logGroupArnList,omitempty"`
 }
 
-// GetLogEventsRequest is the wire shape GetLogEventsRequest.
+// GetLogEventsRequest is the CloudWatch Logs wire shape GetLogEventsRequest.
 type GetLogEventsRequest struct {
 	EndTime            *int64  `json:"endTime,omitempty" xml:"endTime,omitempty"`
 	Limit              *int32  `json:"limit,omitempty" xml:"limit,omitempty"`
@@ -1286,70 +1283,70 @@ type GetLogEventsRequest struct {
 	Unmask             *bool   `json:"unmask,omitempty" xml:"unmask,omitempty"`
 }
 
-// GetLogEventsResponse is the wire shape GetLogEventsResponse.
+// GetLogEventsResponse is the CloudWatch Logs wire shape GetLogEventsResponse.
 type GetLogEventsResponse struct {
 	Events            []OutputLogEvent `json:"events,omitempty" xml:"events,omitempty"`
 	NextBackwardToken *string          `json:"nextBackwardToken,omitempty" xml:"nextBackwardToken,omitempty"`
 	NextForwardToken  *string          `json:"nextForwardToken,omitempty" xml:"nextForwardToken,omitempty"`
 }
 
-// GetLogFieldsRequest is the wire shape GetLogFieldsRequest.
+// GetLogFieldsRequest is the CloudWatch Logs wire shape GetLogFieldsRequest.
 type GetLogFieldsRequest struct {
 	DataSourceName *string `json:"dataSourceName,omitempty" xml:"dataSourceName,omitempty"`
 	DataSourceType *string `json:"dataSourceType,omitempty" xml:"dataSourceType,omitempty"`
 }
 
-// GetLogFieldsResponse is the wire shape GetLogFieldsResponse.
+// GetLogFieldsResponse is the CloudWatch Logs wire shape GetLogFieldsResponse.
 type GetLogFieldsResponse struct {
 	LogFields []LogFieldsListItem `json:"logFields,omitempty" xml:"logFields,omitempty"`
 }
 
-// GetLogGroupFieldsRequest is the wire shape GetLogGroupFieldsRequest.
+// GetLogGroupFieldsRequest is the CloudWatch Logs wire shape GetLogGroupFieldsRequest.
 type GetLogGroupFieldsRequest struct {
 	LogGroupIdentifier *string `json:"logGroupIdentifier,omitempty" xml:"logGroupIdentifier,omitempty"`
 	LogGroupName       *string `json:"logGroupName,omitempty" xml:"logGroupName,omitempty"`
 	Time               *int64  `json:"time,omitempty" xml:"time,omitempty"`
 }
 
-// GetLogGroupFieldsResponse is the wire shape GetLogGroupFieldsResponse.
+// GetLogGroupFieldsResponse is the CloudWatch Logs wire shape GetLogGroupFieldsResponse.
 type GetLogGroupFieldsResponse struct {
 	LogGroupFields []LogGroupField `json:"logGroupFields,omitempty" xml:"logGroupFields,omitempty"`
 }
 
-// GetLogObjectRequest is the wire shape GetLogObjectRequest.
+// GetLogObjectRequest is the CloudWatch Logs wire shape GetLogObjectRequest.
 type GetLogObjectRequest struct {
 	LogObjectPointer *string `json:"logObjectPointer,omitempty" xml:"logObjectPointer,omitempty"`
 	Unmask           *bool   `json:"unmask,omitempty" xml:"unmask,omitempty"`
 }
 
-// GetLogObjectResponse is the wire shape GetLogObjectResponse.
+// GetLogObjectResponse is the CloudWatch Logs wire shape GetLogObjectResponse.
 type GetLogObjectResponse struct {
 	FieldStream *GetLogObjectResponseStream `json:"fieldStream,omitempty" xml:"fieldStream,omitempty"`
 }
 
-// GetLogObjectResponseStream is the wire shape GetLogObjectResponseStream.
+// GetLogObjectResponseStream is the CloudWatch Logs wire shape GetLogObjectResponseStream.
 type GetLogObjectResponseStream struct {
 	InternalStreamingException *InternalStreamingException `json:"InternalStreamingException,omitempty" xml:"InternalStreamingException,omitempty"`
 	Fields                     *FieldsData                 `json:"fields,omitempty" xml:"fields,omitempty"`
 }
 
-// GetLogRecordRequest is the wire shape GetLogRecordRequest.
+// GetLogRecordRequest is the CloudWatch Logs wire shape GetLogRecordRequest.
 type GetLogRecordRequest struct {
 	LogRecordPointer *string `json:"logRecordPointer,omitempty" xml:"logRecordPointer,omitempty"`
 	Unmask           *bool   `json:"unmask,omitempty" xml:"unmask,omitempty"`
 }
 
-// GetLogRecordResponse is the wire shape GetLogRecordResponse.
+// GetLogRecordResponse is the CloudWatch Logs wire shape GetLogRecordResponse.
 type GetLogRecordResponse struct {
 	LogRecord map[string]string `json:"logRecord,omitempty" xml:"-"`
 }
 
-// GetLookupTableRequest is the wire shape GetLookupTableRequest.
+// GetLookupTableRequest is the CloudWatch Logs wire shape GetLookupTableRequest.
 type GetLookupTableRequest struct {
 	LookupTableArn *string `json:"lookupTableArn,omitempty" xml:"lookupTableArn,omitempty"`
 }
 
-// GetLookupTableResponse is the wire shape GetLookupTableResponse.
+// GetLookupTableResponse is the CloudWatch Logs wire shape GetLookupTableResponse.
 type GetLookupTableResponse struct {
 	Description     *string `json:"description,omitempty" xml:"description,omitempty"`
 	KmsKeyId        *string `json:"kmsKeyId,omitempty" xml:"kmsKeyId,omitempty"`
@@ -1360,14 +1357,14 @@ type GetLookupTableResponse struct {
 	TableBody       *string `json:"tableBody,omitempty" xml:"tableBody,omitempty"`
 }
 
-// GetQueryResultsRequest is the wire shape GetQueryResultsRequest.
+// GetQueryResultsRequest is the CloudWatch Logs wire shape GetQueryResultsRequest.
 type GetQueryResultsRequest struct {
 	MaxItems  *int32  `json:"maxItems,omitempty" xml:"maxItems,omitempty"`
 	NextToken *string `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
 	QueryId   *string `json:"queryId,omitempty" xml:"queryId,omitempty"`
 }
 
-// GetQueryResultsResponse is the wire shape GetQueryResultsResponse.
+// GetQueryResultsResponse is the CloudWatch Logs wire shape GetQueryResultsResponse.
 type GetQueryResultsResponse struct {
 	EncryptionKey *string          `json:"encryptionKey,omitempty" xml:"encryptionKey,omitempty"`
 	NextToken     *string          `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
@@ -1377,7 +1374,7 @@ type GetQueryResultsResponse struct {
 	Status        *string          `json:"status,omitempty" xml:"status,omitempty"`
 }
 
-// GetScheduledQueryHistoryRequest is the wire shape GetScheduledQueryHistoryRequest.
+// GetScheduledQueryHistoryRequest is the CloudWatch Logs wire shape GetScheduledQueryHistoryRequest.
 type GetScheduledQueryHistoryRequest struct {
 	EndTime           *int64   `json:"endTime,omitempty" xml:"endTime,omitempty"`
 	ExecutionStatuses []string `json:"executionStatuses,omitempty" xml:"executionStatuses,omitempty"`
@@ -1387,7 +1384,7 @@ type GetScheduledQueryHistoryRequest struct {
 	StartTime         *int64   `json:"startTime,omitempty" xml:"startTime,omitempty"`
 }
 
-// GetScheduledQueryHistoryResponse is the wire shape GetScheduledQueryHistoryResponse.
+// GetScheduledQueryHistoryResponse is the CloudWatch Logs wire shape GetScheduledQueryHistoryResponse.
 type GetScheduledQueryHistoryResponse struct {
 	Name              *string                `json:"name,omitempty" xml:"name,omitempty"`
 	NextToken         *string                `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
@@ -1395,12 +1392,12 @@ type GetScheduledQueryHistoryResponse struct {
 	TriggerHistory    []TriggerHistoryRecord `json:"triggerHistory,omitempty" xml:"triggerHistory,omitempty"`
 }
 
-// GetScheduledQueryRequest is the wire shape GetScheduledQueryRequest.
+// GetScheduledQueryRequest is the CloudWatch Logs wire shape GetScheduledQueryRequest.
 type GetScheduledQueryRequest struct {
 	Identifier *string `json:"identifier,omitempty" xml:"identifier,omitempty"`
 }
 
-// GetScheduledQueryResponse is the wire shape GetScheduledQueryResponse.
+// GetScheduledQueryResponse is the CloudWatch Logs wire shape GetScheduledQueryResponse.
 type GetScheduledQueryResponse struct {
 	CreationTime             *int64                    `json:"creationTime,omitempty" xml:"creationTime,omitempty"`
 	Description              *string                   `json:"description,omitempty" xml:"description,omitempty"`
@@ -1422,12 +1419,12 @@ type GetScheduledQueryResponse struct {
 	Timezone                 *string                   `json:"timezone,omitempty" xml:"timezone,omitempty"`
 }
 
-// GetTransformerRequest is the wire shape GetTransformerRequest.
+// GetTransformerRequest is the CloudWatch Logs wire shape GetTransformerRequest.
 type GetTransformerRequest struct {
 	LogGroupIdentifier *string `json:"logGroupIdentifier,omitempty" xml:"logGroupIdentifier,omitempty"`
 }
 
-// GetTransformerResponse is the wire shape GetTransformerResponse.
+// GetTransformerResponse is the CloudWatch Logs wire shape GetTransformerResponse.
 type GetTransformerResponse struct {
 	CreationTime       *int64      `json:"creationTime,omitempty" xml:"creationTime,omitempty"`
 	LastModifiedTime   *int64      `json:"lastModifiedTime,omitempty" xml:"lastModifiedTime,omitempty"`
@@ -1435,19 +1432,19 @@ type GetTransformerResponse struct {
 	TransformerConfig  []Processor `json:"transformerConfig,omitempty" xml:"transformerConfig,omitempty"`
 }
 
-// Grok is the wire shape Grok.
+// Grok is the CloudWatch Logs wire shape Grok.
 type Grok struct {
 	Match  *string `json:"match,omitempty" xml:"match,omitempty"`
 	Source *string `json:"source,omitempty" xml:"source,omitempty"`
 }
 
-// GroupingIdentifier is the wire shape GroupingIdentifier.
+// GroupingIdentifier is the CloudWatch Logs wire shape GroupingIdentifier.
 type GroupingIdentifier struct {
 	Key   *string `json:"key,omitempty" xml:"key,omitempty"`
 	Value *string `json:"value,omitempty" xml:"value,omitempty"`
 }
 
-// Import is the wire shape Import.
+// Import is the CloudWatch Logs wire shape Import.
 type Import struct {
 	CreationTime         *int64            `json:"creationTime,omitempty" xml:"creationTime,omitempty"`
 	ErrorMessage         *string           `json:"errorMessage,omitempty" xml:"errorMessage,omitempty"`
@@ -1460,25 +1457,25 @@ type Import struct {
 	LastUpdatedTime      *int64            `json:"lastUpdatedTime,omitempty" xml:"lastUpdatedTime,omitempty"`
 }
 
-// ImportBatch is the wire shape ImportBatch.
+// ImportBatch is the CloudWatch Logs wire shape ImportBatch.
 type ImportBatch struct {
 	BatchId      *string `json:"batchId,omitempty" xml:"batchId,omitempty"`
 	ErrorMessage *string `json:"errorMessage,omitempty" xml:"errorMessage,omitempty"`
 	Status       *string `json:"status,omitempty" xml:"status,omitempty"`
 }
 
-// ImportFilter is the wire shape ImportFilter.
+// ImportFilter is the CloudWatch Logs wire shape ImportFilter.
 type ImportFilter struct {
 	EndEventTime   *int64 `json:"endEventTime,omitempty" xml:"endEventTime,omitempty"`
 	StartEventTime *int64 `json:"startEventTime,omitempty" xml:"startEventTime,omitempty"`
 }
 
-// ImportStatistics is the wire shape ImportStatistics.
+// ImportStatistics is the CloudWatch Logs wire shape ImportStatistics.
 type ImportStatistics struct {
 	BytesImported *int64 `json:"bytesImported,omitempty" xml:"bytesImported,omitempty"`
 }
 
-// IndexPolicy is the wire shape IndexPolicy.
+// IndexPolicy is the CloudWatch Logs wire shape IndexPolicy.
 type IndexPolicy struct {
 	LastUpdateTime     *int64  `json:"lastUpdateTime,omitempty" xml:"lastUpdateTime,omitempty"`
 	LogGroupIdentifier *string `json:"logGroupIdentifier,omitempty" xml:"logGroupIdentifier,omitempty"`
@@ -1487,51 +1484,51 @@ type IndexPolicy struct {
 	Source             *string `json:"source,omitempty" xml:"source,omitempty"`
 }
 
-// InputLogEvent is the wire shape InputLogEvent.
+// InputLogEvent is the CloudWatch Logs wire shape InputLogEvent.
 type InputLogEvent struct {
 	Message   *string `json:"message,omitempty" xml:"message,omitempty"`
 	Timestamp *int64  `json:"timestamp,omitempty" xml:"timestamp,omitempty"`
 }
 
-// IntegrationDetails is the wire shape IntegrationDetails.
+// IntegrationDetails is the CloudWatch Logs wire union shape IntegrationDetails.
 type IntegrationDetails struct {
 	OpenSearchIntegrationDetails *OpenSearchIntegrationDetails `json:"openSearchIntegrationDetails,omitempty" xml:"openSearchIntegrationDetails,omitempty"`
 }
 
-// IntegrationSummary is the wire shape IntegrationSummary.
+// IntegrationSummary is the CloudWatch Logs wire shape IntegrationSummary.
 type IntegrationSummary struct {
 	IntegrationName   *string `json:"integrationName,omitempty" xml:"integrationName,omitempty"`
 	IntegrationStatus *string `json:"integrationStatus,omitempty" xml:"integrationStatus,omitempty"`
 	IntegrationType   *string `json:"integrationType,omitempty" xml:"integrationType,omitempty"`
 }
 
-// InternalServerException is the wire shape InternalServerException.
+// InternalServerException is the CloudWatch Logs wire error shape InternalServerException.
 type InternalServerException struct {
 }
 
-// InternalStreamingException is the wire shape InternalStreamingException.
+// InternalStreamingException is the CloudWatch Logs wire error shape InternalStreamingException.
 type InternalStreamingException struct {
 	Message *string `json:"message,omitempty" xml:"message,omitempty"`
 }
 
-// InvalidOperationException is the wire shape InvalidOperationException.
+// InvalidOperationException is the CloudWatch Logs wire error shape InvalidOperationException.
 type InvalidOperationException struct {
 }
 
-// InvalidParameterException is the wire shape InvalidParameterException.
+// InvalidParameterException is the CloudWatch Logs wire error shape InvalidParameterException.
 type InvalidParameterException struct {
 }
 
-// InvalidSequenceTokenException is the wire shape InvalidSequenceTokenException.
+// InvalidSequenceTokenException is the CloudWatch Logs wire error shape InvalidSequenceTokenException.
 type InvalidSequenceTokenException struct {
 	ExpectedSequenceToken *string `json:"expectedSequenceToken,omitempty" xml:"expectedSequenceToken,omitempty"`
 }
 
-// LimitExceededException is the wire shape LimitExceededException.
+// LimitExceededException is the CloudWatch Logs wire error shape LimitExceededException.
 type LimitExceededException struct {
 }
 
-// ListAggregateLogGroupSummariesRequest is the wire shape ListAggregateLogGroupSummariesRequest.
+// ListAggregateLogGroupSummariesRequest is the CloudWatch Logs wire shape ListAggregateLogGroupSummariesRequest.
 type ListAggregateLogGroupSummariesRequest struct {
 	AccountIdentifiers    []string           `json:"accountIdentifiers,omitempty" xml:"accountIdentifiers,omitempty"`
 	DataSources           []DataSourceFilter `json:"dataSources,omitempty" xml:"dataSources,omitempty"`
@@ -1543,13 +1540,13 @@ type ListAggregateLogGroupSummariesRequest struct {
 	NextToken             *string            `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
 }
 
-// ListAggregateLogGroupSummariesResponse is the wire shape ListAggregateLogGroupSummariesResponse.
+// ListAggregateLogGroupSummariesResponse is the CloudWatch Logs wire shape ListAggregateLogGroupSummariesResponse.
 type ListAggregateLogGroupSummariesResponse struct {
 	AggregateLogGroupSummaries []AggregateLogGroupSummary `json:"aggregateLogGroupSummaries,omitempty" xml:"aggregateLogGroupSummaries,omitempty"`
 	NextToken                  *string                    `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
 }
 
-// ListAnomaliesRequest is the wire shape ListAnomaliesRequest.
+// ListAnomaliesRequest is the CloudWatch Logs wire shape ListAnomaliesRequest.
 type ListAnomaliesRequest struct {
 	AnomalyDetectorArn *string `json:"anomalyDetectorArn,omitempty" xml:"anomalyDetectorArn,omitempty"`
 	Limit              *int32  `json:"limit,omitempty" xml:"limit,omitempty"`
@@ -1557,51 +1554,51 @@ type ListAnomaliesRequest struct {
 	SuppressionState   *string `json:"suppressionState,omitempty" xml:"suppressionState,omitempty"`
 }
 
-// ListAnomaliesResponse is the wire shape ListAnomaliesResponse.
+// ListAnomaliesResponse is the CloudWatch Logs wire shape ListAnomaliesResponse.
 type ListAnomaliesResponse struct {
 	Anomalies []Anomaly `json:"anomalies,omitempty" xml:"anomalies,omitempty"`
 	NextToken *string   `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
 }
 
-// ListIntegrationsRequest is the wire shape ListIntegrationsRequest.
+// ListIntegrationsRequest is the CloudWatch Logs wire shape ListIntegrationsRequest.
 type ListIntegrationsRequest struct {
 	IntegrationNamePrefix *string `json:"integrationNamePrefix,omitempty" xml:"integrationNamePrefix,omitempty"`
 	IntegrationStatus     *string `json:"integrationStatus,omitempty" xml:"integrationStatus,omitempty"`
 	IntegrationType       *string `json:"integrationType,omitempty" xml:"integrationType,omitempty"`
 }
 
-// ListIntegrationsResponse is the wire shape ListIntegrationsResponse.
+// ListIntegrationsResponse is the CloudWatch Logs wire shape ListIntegrationsResponse.
 type ListIntegrationsResponse struct {
 	IntegrationSummaries []IntegrationSummary `json:"integrationSummaries,omitempty" xml:"integrationSummaries,omitempty"`
 }
 
-// ListLogAnomalyDetectorsRequest is the wire shape ListLogAnomalyDetectorsRequest.
+// ListLogAnomalyDetectorsRequest is the CloudWatch Logs wire shape ListLogAnomalyDetectorsRequest.
 type ListLogAnomalyDetectorsRequest struct {
 	FilterLogGroupArn *string `json:"filterLogGroupArn,omitempty" xml:"filterLogGroupArn,omitempty"`
 	Limit             *int32  `json:"limit,omitempty" xml:"limit,omitempty"`
 	NextToken         *string `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
 }
 
-// ListLogAnomalyDetectorsResponse is the wire shape ListLogAnomalyDetectorsResponse.
+// ListLogAnomalyDetectorsResponse is the CloudWatch Logs wire shape ListLogAnomalyDetectorsResponse.
 type ListLogAnomalyDetectorsResponse struct {
 	AnomalyDetectors []AnomalyDetector `json:"anomalyDetectors,omitempty" xml:"anomalyDetectors,omitempty"`
 	NextToken        *string           `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
 }
 
-// ListLogGroupsForQueryRequest is the wire shape ListLogGroupsForQueryRequest.
+// ListLogGroupsForQueryRequest is the CloudWatch Logs wire shape ListLogGroupsForQueryRequest.
 type ListLogGroupsForQueryRequest struct {
 	MaxResults *int32  `json:"maxResults,omitempty" xml:"maxResults,omitempty"`
 	NextToken  *string `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
 	QueryId    *string `json:"queryId,omitempty" xml:"queryId,omitempty"`
 }
 
-// ListLogGroupsForQueryResponse is the wire shape ListLogGroupsForQueryResponse.
+// ListLogGroupsForQueryResponse is the CloudWatch Logs wire shape ListLogGroupsForQueryResponse.
 type ListLogGroupsForQueryResponse struct {
 	LogGroupIdentifiers []string `json:"logGroupIdentifiers,omitempty" xml:"logGroupIdentifiers,omitempty"`
 	NextToken           *string  `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
 }
 
-// ListLogGroupsRequest is the wire shape ListLogGroupsRequest.
+// ListLogGroupsRequest is the CloudWatch Logs wire shape ListLogGroupsRequest.
 type ListLogGroupsRequest struct {
 	AccountIdentifiers    []string           `json:"accountIdentifiers,omitempty" xml:"accountIdentifiers,omitempty"`
 	DataSources           []DataSourceFilter `json:"dataSources,omitempty" xml:"dataSources,omitempty"`
@@ -1614,59 +1611,59 @@ type ListLogGroupsRequest struct {
 	NextToken             *string            `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
 }
 
-// ListLogGroupsResponse is the wire shape ListLogGroupsResponse.
+// ListLogGroupsResponse is the CloudWatch Logs wire shape ListLogGroupsResponse.
 type ListLogGroupsResponse struct {
 	LogGroups []LogGroupSummary `json:"logGroups,omitempty" xml:"logGroups,omitempty"`
 	NextToken *string           `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
 }
 
-// ListScheduledQueriesRequest is the wire shape ListScheduledQueriesRequest.
+// ListScheduledQueriesRequest is the CloudWatch Logs wire shape ListScheduledQueriesRequest.
 type ListScheduledQueriesRequest struct {
 	MaxResults *int32  `json:"maxResults,omitempty" xml:"maxResults,omitempty"`
 	NextToken  *string `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
 	State      *string `json:"state,omitempty" xml:"state,omitempty"`
 }
 
-// ListScheduledQueriesResponse is the wire shape ListScheduledQueriesResponse.
+// ListScheduledQueriesResponse is the CloudWatch Logs wire shape ListScheduledQueriesResponse.
 type ListScheduledQueriesResponse struct {
 	NextToken        *string                 `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
 	ScheduledQueries []ScheduledQuerySummary `json:"scheduledQueries,omitempty" xml:"scheduledQueries,omitempty"`
 }
 
-// ListSourcesForS3TableIntegrationRequest is the wire shape ListSourcesForS3TableIntegrationRequest.
+// ListSourcesForS3TableIntegrationRequest is the CloudWatch Logs wire shape ListSourcesForS3TableIntegrationRequest.
 type ListSourcesForS3TableIntegrationRequest struct {
 	IntegrationArn *string `json:"integrationArn,omitempty" xml:"integrationArn,omitempty"`
 	MaxResults     *int32  `json:"maxResults,omitempty" xml:"maxResults,omitempty"`
 	NextToken      *string `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
 }
 
-// ListSourcesForS3TableIntegrationResponse is the wire shape ListSourcesForS3TableIntegrationResponse.
+// ListSourcesForS3TableIntegrationResponse is the CloudWatch Logs wire shape ListSourcesForS3TableIntegrationResponse.
 type ListSourcesForS3TableIntegrationResponse struct {
 	NextToken *string                    `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
 	Sources   []S3TableIntegrationSource `json:"sources,omitempty" xml:"sources,omitempty"`
 }
 
-// ListTagsForResourceRequest is the wire shape ListTagsForResourceRequest.
+// ListTagsForResourceRequest is the CloudWatch Logs wire shape ListTagsForResourceRequest.
 type ListTagsForResourceRequest struct {
 	ResourceArn *string `json:"resourceArn,omitempty" xml:"resourceArn,omitempty"`
 }
 
-// ListTagsForResourceResponse is the wire shape ListTagsForResourceResponse.
+// ListTagsForResourceResponse is the CloudWatch Logs wire shape ListTagsForResourceResponse.
 type ListTagsForResourceResponse struct {
 	Tags map[string]string `json:"tags,omitempty" xml:"-"`
 }
 
-// ListTagsLogGroupRequest is the wire shape ListTagsLogGroupRequest.
+// ListTagsLogGroupRequest is the CloudWatch Logs wire shape ListTagsLogGroupRequest.
 type ListTagsLogGroupRequest struct {
 	LogGroupName *string `json:"logGroupName,omitempty" xml:"logGroupName,omitempty"`
 }
 
-// ListTagsLogGroupResponse is the wire shape ListTagsLogGroupResponse.
+// ListTagsLogGroupResponse is the CloudWatch Logs wire shape ListTagsLogGroupResponse.
 type ListTagsLogGroupResponse struct {
 	Tags map[string]string `json:"tags,omitempty" xml:"-"`
 }
 
-// ListToMap is the wire shape ListToMap.
+// ListToMap is the CloudWatch Logs wire shape ListToMap.
 type ListToMap struct {
 	Flatten          *bool   `json:"flatten,omitempty" xml:"flatten,omitempty"`
 	FlattenedElement *string `json:"flattenedElement,omitempty" xml:"flattenedElement,omitempty"`
@@ -1676,7 +1673,7 @@ type ListToMap struct {
 	ValueKey         *string `json:"valueKey,omitempty" xml:"valueKey,omitempty"`
 }
 
-// LiveTailSessionLogEvent is the wire shape LiveTailSessionLogEvent.
+// LiveTailSessionLogEvent is the CloudWatch Logs wire shape LiveTailSessionLogEvent.
 type LiveTailSessionLogEvent struct {
 	IngestionTime      *int64  `json:"ingestionTime,omitempty" xml:"ingestionTime,omitempty"`
 	LogGroupIdentifier *string `json:"logGroupIdentifier,omitempty" xml:"logGroupIdentifier,omitempty"`
@@ -1685,12 +1682,12 @@ type LiveTailSessionLogEvent struct {
 	Timestamp          *int64  `json:"timestamp,omitempty" xml:"timestamp,omitempty"`
 }
 
-// LiveTailSessionMetadata is the wire shape LiveTailSessionMetadata.
+// LiveTailSessionMetadata is the CloudWatch Logs wire shape LiveTailSessionMetadata.
 type LiveTailSessionMetadata struct {
 	Sampled *bool `json:"sampled,omitempty" xml:"sampled,omitempty"`
 }
 
-// LiveTailSessionStart is the wire shape LiveTailSessionStart.
+// LiveTailSessionStart is the CloudWatch Logs wire shape LiveTailSessionStart.
 type LiveTailSessionStart struct {
 	LogEventFilterPattern *string  `json:"logEventFilterPattern,omitempty" xml:"logEventFilterPattern,omitempty"`
 	LogGroupIdentifiers   []string `json:"logGroupIdentifiers,omitempty" xml:"logGroupIdentifiers,omitempty"`
@@ -1700,32 +1697,32 @@ type LiveTailSessionStart struct {
 	SessionId             *string  `json:"sessionId,omitempty" xml:"sessionId,omitempty"`
 }
 
-// LiveTailSessionUpdate is the wire shape LiveTailSessionUpdate.
+// LiveTailSessionUpdate is the CloudWatch Logs wire shape LiveTailSessionUpdate.
 type LiveTailSessionUpdate struct {
 	SessionMetadata *LiveTailSessionMetadata  `json:"sessionMetadata,omitempty" xml:"sessionMetadata,omitempty"`
 	SessionResults  []LiveTailSessionLogEvent `json:"sessionResults,omitempty" xml:"sessionResults,omitempty"`
 }
 
-// LogEvent is the wire shape LogEvent.
+// LogEvent is the CloudWatch Logs wire shape LogEvent.
 type LogEvent struct {
 	Message   *string `json:"message,omitempty" xml:"message,omitempty"`
 	Timestamp *int64  `json:"timestamp,omitempty" xml:"timestamp,omitempty"`
 }
 
-// LogFieldType is the wire shape LogFieldType.
+// LogFieldType is the CloudWatch Logs wire shape LogFieldType.
 type LogFieldType struct {
 	Element *LogFieldType       `json:"element,omitempty" xml:"element,omitempty"`
 	Fields  []LogFieldsListItem `json:"fields,omitempty" xml:"fields,omitempty"`
 	Type    *string             `json:"type,omitempty" xml:"type,omitempty"`
 }
 
-// LogFieldsListItem is the wire shape LogFieldsListItem.
+// LogFieldsListItem is the CloudWatch Logs wire shape LogFieldsListItem.
 type LogFieldsListItem struct {
 	LogFieldName *string       `json:"logFieldName,omitempty" xml:"logFieldName,omitempty"`
 	LogFieldType *LogFieldType `json:"logFieldType,omitempty" xml:"logFieldType,omitempty"`
 }
 
-// LogGroup is the wire shape LogGroup.
+// LogGroup is the CloudWatch Logs wire shape LogGroup.
 type LogGroup struct {
 	Arn                              *string  `json:"arn,omitempty" xml:"arn,omitempty"`
 	BearerTokenAuthenticationEnabled *bool    `json:"bearerTokenAuthenticationEnabled,omitempty" xml:"bearerTokenAuthenticationEnabled,omitempty"`
@@ -1742,20 +1739,20 @@ type LogGroup struct {
 	StoredBytes                      *int64   `json:"storedBytes,omitempty" xml:"storedBytes,omitempty"`
 }
 
-// LogGroupField is the wire shape LogGroupField.
+// LogGroupField is the CloudWatch Logs wire shape LogGroupField.
 type LogGroupField struct {
 	Name    *string `json:"name,omitempty" xml:"name,omitempty"`
 	Percent *int32  `json:"percent,omitempty" xml:"percent,omitempty"`
 }
 
-// LogGroupSummary is the wire shape LogGroupSummary.
+// LogGroupSummary is the CloudWatch Logs wire shape LogGroupSummary.
 type LogGroupSummary struct {
 	LogGroupArn   *string `json:"logGroupArn,omitempty" xml:"logGroupArn,omitempty"`
 	LogGroupClass *string `json:"logGroupClass,omitempty" xml:"logGroupClass,omitempty"`
 	LogGroupName  *string `json:"logGroupName,omitempty" xml:"logGroupName,omitempty"`
 }
 
-// LogStream is the wire shape LogStream.
+// LogStream is the CloudWatch Logs wire shape LogStream.
 type LogStream struct {
 	Arn                 *string `json:"arn,omitempty" xml:"arn,omitempty"`
 	CreationTime        *int64  `json:"creationTime,omitempty" xml:"creationTime,omitempty"`
@@ -1767,7 +1764,7 @@ type LogStream struct {
 	UploadSequenceToken *string `json:"uploadSequenceToken,omitempty" xml:"uploadSequenceToken,omitempty"`
 }
 
-// LookupTable is the wire shape LookupTable.
+// LookupTable is the CloudWatch Logs wire shape LookupTable.
 type LookupTable struct {
 	Description     *string  `json:"description,omitempty" xml:"description,omitempty"`
 	KmsKeyId        *string  `json:"kmsKeyId,omitempty" xml:"kmsKeyId,omitempty"`
@@ -1779,17 +1776,17 @@ type LookupTable struct {
 	TableFields     []string `json:"tableFields,omitempty" xml:"tableFields,omitempty"`
 }
 
-// LowerCaseString is the wire shape LowerCaseString.
+// LowerCaseString is the CloudWatch Logs wire shape LowerCaseString.
 type LowerCaseString struct {
 	WithKeys []string `json:"withKeys,omitempty" xml:"withKeys,omitempty"`
 }
 
-// MalformedQueryException is the wire shape MalformedQueryException.
+// MalformedQueryException is the CloudWatch Logs wire error shape MalformedQueryException.
 type MalformedQueryException struct {
 	QueryCompileError *QueryCompileError `json:"queryCompileError,omitempty" xml:"queryCompileError,omitempty"`
 }
 
-// MetricFilter is the wire shape MetricFilter.
+// MetricFilter is the CloudWatch Logs wire shape MetricFilter.
 type MetricFilter struct {
 	ApplyOnTransformedLogs    *bool                  `json:"applyOnTransformedLogs,omitempty" xml:"applyOnTransformedLogs,omitempty"`
 	CreationTime              *int64                 `json:"creationTime,omitempty" xml:"creationTime,omitempty"`
@@ -1801,14 +1798,14 @@ type MetricFilter struct {
 	MetricTransformations     []MetricTransformation `json:"metricTransformations,omitempty" xml:"metricTransformations,omitempty"`
 }
 
-// MetricFilterMatchRecord is the wire shape MetricFilterMatchRecord.
+// MetricFilterMatchRecord is the CloudWatch Logs wire shape MetricFilterMatchRecord.
 type MetricFilterMatchRecord struct {
 	EventMessage    *string           `json:"eventMessage,omitempty" xml:"eventMessage,omitempty"`
 	EventNumber     *int64            `json:"eventNumber,omitempty" xml:"eventNumber,omitempty"`
 	ExtractedValues map[string]string `json:"extractedValues,omitempty" xml:"-"`
 }
 
-// MetricTransformation is the wire shape MetricTransformation.
+// MetricTransformation is the CloudWatch Logs wire shape MetricTransformation.
 type MetricTransformation struct {
 	DefaultValue    *float64          `json:"defaultValue,omitempty" xml:"defaultValue,omitempty"`
 	Dimensions      map[string]string `json:"dimensions,omitempty" xml:"-"`
@@ -1818,19 +1815,19 @@ type MetricTransformation struct {
 	Unit            *string           `json:"unit,omitempty" xml:"unit,omitempty"`
 }
 
-// MoveKeyEntry is the wire shape MoveKeyEntry.
+// MoveKeyEntry is the CloudWatch Logs wire shape MoveKeyEntry.
 type MoveKeyEntry struct {
 	OverwriteIfExists *bool   `json:"overwriteIfExists,omitempty" xml:"overwriteIfExists,omitempty"`
 	Source            *string `json:"source,omitempty" xml:"source,omitempty"`
 	Target            *string `json:"target,omitempty" xml:"target,omitempty"`
 }
 
-// MoveKeys is the wire shape MoveKeys.
+// MoveKeys is the CloudWatch Logs wire shape MoveKeys.
 type MoveKeys struct {
 	Entries []MoveKeyEntry `json:"entries,omitempty" xml:"entries,omitempty"`
 }
 
-// OpenSearchApplication is the wire shape OpenSearchApplication.
+// OpenSearchApplication is the CloudWatch Logs wire shape OpenSearchApplication.
 type OpenSearchApplication struct {
 	ApplicationArn      *string                   `json:"applicationArn,omitempty" xml:"applicationArn,omitempty"`
 	ApplicationEndpoint *string                   `json:"applicationEndpoint,omitempty" xml:"applicationEndpoint,omitempty"`
@@ -1838,32 +1835,32 @@ type OpenSearchApplication struct {
 	Status              *OpenSearchResourceStatus `json:"status,omitempty" xml:"status,omitempty"`
 }
 
-// OpenSearchCollection is the wire shape OpenSearchCollection.
+// OpenSearchCollection is the CloudWatch Logs wire shape OpenSearchCollection.
 type OpenSearchCollection struct {
 	CollectionArn      *string                   `json:"collectionArn,omitempty" xml:"collectionArn,omitempty"`
 	CollectionEndpoint *string                   `json:"collectionEndpoint,omitempty" xml:"collectionEndpoint,omitempty"`
 	Status             *OpenSearchResourceStatus `json:"status,omitempty" xml:"status,omitempty"`
 }
 
-// OpenSearchDataAccessPolicy is the wire shape OpenSearchDataAccessPolicy.
+// OpenSearchDataAccessPolicy is the CloudWatch Logs wire shape OpenSearchDataAccessPolicy.
 type OpenSearchDataAccessPolicy struct {
 	PolicyName *string                   `json:"policyName,omitempty" xml:"policyName,omitempty"`
 	Status     *OpenSearchResourceStatus `json:"status,omitempty" xml:"status,omitempty"`
 }
 
-// OpenSearchDataSource is the wire shape OpenSearchDataSource.
+// OpenSearchDataSource is the CloudWatch Logs wire shape OpenSearchDataSource.
 type OpenSearchDataSource struct {
 	DataSourceName *string                   `json:"dataSourceName,omitempty" xml:"dataSourceName,omitempty"`
 	Status         *OpenSearchResourceStatus `json:"status,omitempty" xml:"status,omitempty"`
 }
 
-// OpenSearchEncryptionPolicy is the wire shape OpenSearchEncryptionPolicy.
+// OpenSearchEncryptionPolicy is the CloudWatch Logs wire shape OpenSearchEncryptionPolicy.
 type OpenSearchEncryptionPolicy struct {
 	PolicyName *string                   `json:"policyName,omitempty" xml:"policyName,omitempty"`
 	Status     *OpenSearchResourceStatus `json:"status,omitempty" xml:"status,omitempty"`
 }
 
-// OpenSearchIntegrationDetails is the wire shape OpenSearchIntegrationDetails.
+// OpenSearchIntegrationDetails is the CloudWatch Logs wire shape OpenSearchIntegrationDetails.
 type OpenSearchIntegrationDetails struct {
 	AccessPolicy     *OpenSearchDataAccessPolicy `json:"accessPolicy,omitempty" xml:"accessPolicy,omitempty"`
 	Application      *OpenSearchApplication      `json:"application,omitempty" xml:"application,omitempty"`
@@ -1875,19 +1872,19 @@ type OpenSearchIntegrationDetails struct {
 	Workspace        *OpenSearchWorkspace        `json:"workspace,omitempty" xml:"workspace,omitempty"`
 }
 
-// OpenSearchLifecyclePolicy is the wire shape OpenSearchLifecyclePolicy.
+// OpenSearchLifecyclePolicy is the CloudWatch Logs wire shape OpenSearchLifecyclePolicy.
 type OpenSearchLifecyclePolicy struct {
 	PolicyName *string                   `json:"policyName,omitempty" xml:"policyName,omitempty"`
 	Status     *OpenSearchResourceStatus `json:"status,omitempty" xml:"status,omitempty"`
 }
 
-// OpenSearchNetworkPolicy is the wire shape OpenSearchNetworkPolicy.
+// OpenSearchNetworkPolicy is the CloudWatch Logs wire shape OpenSearchNetworkPolicy.
 type OpenSearchNetworkPolicy struct {
 	PolicyName *string                   `json:"policyName,omitempty" xml:"policyName,omitempty"`
 	Status     *OpenSearchResourceStatus `json:"status,omitempty" xml:"status,omitempty"`
 }
 
-// OpenSearchResourceConfig is the wire shape OpenSearchResourceConfig.
+// OpenSearchResourceConfig is the CloudWatch Logs wire shape OpenSearchResourceConfig.
 type OpenSearchResourceConfig struct {
 	ApplicationArn            *string  `json:"applicationArn,omitempty" xml:"applicationArn,omitempty"`
 	DashboardViewerPrincipals []string `json:"dashboardViewerPrincipals,omitempty" xml:"dashboardViewerPrincipals,omitempty"`
@@ -1896,41 +1893,41 @@ type OpenSearchResourceConfig struct {
 	RetentionDays             *int32   `json:"retentionDays,omitempty" xml:"retentionDays,omitempty"`
 }
 
-// OpenSearchResourceStatus is the wire shape OpenSearchResourceStatus.
+// OpenSearchResourceStatus is the CloudWatch Logs wire shape OpenSearchResourceStatus.
 type OpenSearchResourceStatus struct {
 	Status        *string `json:"status,omitempty" xml:"status,omitempty"`
 	StatusMessage *string `json:"statusMessage,omitempty" xml:"statusMessage,omitempty"`
 }
 
-// OpenSearchWorkspace is the wire shape OpenSearchWorkspace.
+// OpenSearchWorkspace is the CloudWatch Logs wire shape OpenSearchWorkspace.
 type OpenSearchWorkspace struct {
 	Status      *OpenSearchResourceStatus `json:"status,omitempty" xml:"status,omitempty"`
 	WorkspaceId *string                   `json:"workspaceId,omitempty" xml:"workspaceId,omitempty"`
 }
 
-// OperationAbortedException is the wire shape OperationAbortedException.
+// OperationAbortedException is the CloudWatch Logs wire error shape OperationAbortedException.
 type OperationAbortedException struct {
 }
 
-// OutputLogEvent is the wire shape OutputLogEvent.
+// OutputLogEvent is the CloudWatch Logs wire shape OutputLogEvent.
 type OutputLogEvent struct {
 	IngestionTime *int64  `json:"ingestionTime,omitempty" xml:"ingestionTime,omitempty"`
 	Message       *string `json:"message,omitempty" xml:"message,omitempty"`
 	Timestamp     *int64  `json:"timestamp,omitempty" xml:"timestamp,omitempty"`
 }
 
-// ParseCloudfront is the wire shape ParseCloudfront.
+// ParseCloudfront is the CloudWatch Logs wire shape ParseCloudfront.
 type ParseCloudfront struct {
 	Source *string `json:"source,omitempty" xml:"source,omitempty"`
 }
 
-// ParseJSON is the wire shape ParseJSON.
+// ParseJSON is the CloudWatch Logs wire shape ParseJSON.
 type ParseJSON struct {
 	Destination *string `json:"destination,omitempty" xml:"destination,omitempty"`
 	Source      *string `json:"source,omitempty" xml:"source,omitempty"`
 }
 
-// ParseKeyValue is the wire shape ParseKeyValue.
+// ParseKeyValue is the CloudWatch Logs wire shape ParseKeyValue.
 type ParseKeyValue struct {
 	Destination       *string `json:"destination,omitempty" xml:"destination,omitempty"`
 	FieldDelimiter    *string `json:"fieldDelimiter,omitempty" xml:"fieldDelimiter,omitempty"`
@@ -1941,17 +1938,17 @@ type ParseKeyValue struct {
 	Source            *string `json:"source,omitempty" xml:"source,omitempty"`
 }
 
-// ParsePostgres is the wire shape ParsePostgres.
+// ParsePostgres is the CloudWatch Logs wire shape ParsePostgres.
 type ParsePostgres struct {
 	Source *string `json:"source,omitempty" xml:"source,omitempty"`
 }
 
-// ParseRoute53 is the wire shape ParseRoute53.
+// ParseRoute53 is the CloudWatch Logs wire shape ParseRoute53.
 type ParseRoute53 struct {
 	Source *string `json:"source,omitempty" xml:"source,omitempty"`
 }
 
-// ParseToOCSF is the wire shape ParseToOCSF.
+// ParseToOCSF is the CloudWatch Logs wire shape ParseToOCSF.
 type ParseToOCSF struct {
 	EventSource    *string `json:"eventSource,omitempty" xml:"eventSource,omitempty"`
 	MappingVersion *string `json:"mappingVersion,omitempty" xml:"mappingVersion,omitempty"`
@@ -1959,17 +1956,17 @@ type ParseToOCSF struct {
 	Source         *string `json:"source,omitempty" xml:"source,omitempty"`
 }
 
-// ParseVPC is the wire shape ParseVPC.
+// ParseVPC is the CloudWatch Logs wire shape ParseVPC.
 type ParseVPC struct {
 	Source *string `json:"source,omitempty" xml:"source,omitempty"`
 }
 
-// ParseWAF is the wire shape ParseWAF.
+// ParseWAF is the CloudWatch Logs wire shape ParseWAF.
 type ParseWAF struct {
 	Source *string `json:"source,omitempty" xml:"source,omitempty"`
 }
 
-// PatternToken is the wire shape PatternToken.
+// PatternToken is the CloudWatch Logs wire shape PatternToken.
 type PatternToken struct {
 	DynamicTokenPosition *int32           `json:"dynamicTokenPosition,omitempty" xml:"dynamicTokenPosition,omitempty"`
 	Enumerations         map[string]int64 `json:"enumerations,omitempty" xml:"-"`
@@ -1978,12 +1975,12 @@ type PatternToken struct {
 	TokenString          *string          `json:"tokenString,omitempty" xml:"tokenString,omitempty"`
 }
 
-// Policy is the wire shape Policy.
+// Policy is the CloudWatch Logs wire shape Policy.
 type Policy struct {
 	DeliveryDestinationPolicy *string `json:"deliveryDestinationPolicy,omitempty" xml:"deliveryDestinationPolicy,omitempty"`
 }
 
-// Processor is the wire shape Processor.
+// Processor is the CloudWatch Logs wire shape Processor.
 type Processor struct {
 	AddKeys           *AddKeys           `json:"addKeys,omitempty" xml:"addKeys,omitempty"`
 	CopyValue         *CopyValue         `json:"copyValue,omitempty" xml:"copyValue,omitempty"`
@@ -2010,7 +2007,7 @@ type Processor struct {
 	UpperCaseString   *UpperCaseString   `json:"upperCaseString,omitempty" xml:"upperCaseString,omitempty"`
 }
 
-// PutAccountPolicyRequest is the wire shape PutAccountPolicyRequest.
+// PutAccountPolicyRequest is the CloudWatch Logs wire shape PutAccountPolicyRequest.
 type PutAccountPolicyRequest struct {
 	PolicyDocument    *string `json:"policyDocument,omitempty" xml:"policyDocument,omitempty"`
 	PolicyName        *string `json:"policyName,omitempty" xml:"policyName,omitempty"`
@@ -2019,42 +2016,42 @@ type PutAccountPolicyRequest struct {
 	SelectionCriteria *string `json:"selectionCriteria,omitempty" xml:"selectionCriteria,omitempty"`
 }
 
-// PutAccountPolicyResponse is the wire shape PutAccountPolicyResponse.
+// PutAccountPolicyResponse is the CloudWatch Logs wire shape PutAccountPolicyResponse.
 type PutAccountPolicyResponse struct {
 	AccountPolicy *AccountPolicy `json:"accountPolicy,omitempty" xml:"accountPolicy,omitempty"`
 }
 
-// PutBearerTokenAuthenticationRequest is the wire shape PutBearerTokenAuthenticationRequest.
+// PutBearerTokenAuthenticationRequest is the CloudWatch Logs wire shape PutBearerTokenAuthenticationRequest.
 type PutBearerTokenAuthenticationRequest struct {
 	BearerTokenAuthenticationEnabled *bool   `json:"bearerTokenAuthenticationEnabled,omitempty" xml:"bearerTokenAuthenticationEnabled,omitempty"`
 	LogGroupIdentifier               *string `json:"logGroupIdentifier,omitempty" xml:"logGroupIdentifier,omitempty"`
 }
 
-// PutDataProtectionPolicyRequest is the wire shape PutDataProtectionPolicyRequest.
+// PutDataProtectionPolicyRequest is the CloudWatch Logs wire shape PutDataProtectionPolicyRequest.
 type PutDataProtectionPolicyRequest struct {
 	LogGroupIdentifier *string `json:"logGroupIdentifier,omitempty" xml:"logGroupIdentifier,omitempty"`
 	PolicyDocument     *string `json:"policyDocument,omitempty" xml:"policyDocument,omitempty"`
 }
 
-// PutDataProtectionPolicyResponse is the wire shape PutDataProtectionPolicyResponse.
+// PutDataProtectionPolicyResponse is the CloudWatch Logs wire shape PutDataProtectionPolicyResponse.
 type PutDataProtectionPolicyResponse struct {
 	LastUpdatedTime    *int64  `json:"lastUpdatedTime,omitempty" xml:"lastUpdatedTime,omitempty"`
 	LogGroupIdentifier *string `json:"logGroupIdentifier,omitempty" xml:"logGroupIdentifier,omitempty"`
 	PolicyDocument     *string `json:"policyDocument,omitempty" xml:"policyDocument,omitempty"`
 }
 
-// PutDeliveryDestinationPolicyRequest is the wire shape PutDeliveryDestinationPolicyRequest.
+// PutDeliveryDestinationPolicyRequest is the CloudWatch Logs wire shape PutDeliveryDestinationPolicyRequest.
 type PutDeliveryDestinationPolicyRequest struct {
 	DeliveryDestinationName   *string `json:"deliveryDestinationName,omitempty" xml:"deliveryDestinationName,omitempty"`
 	DeliveryDestinationPolicy *string `json:"deliveryDestinationPolicy,omitempty" xml:"deliveryDestinationPolicy,omitempty"`
 }
 
-// PutDeliveryDestinationPolicyResponse is the wire shape PutDeliveryDestinationPolicyResponse.
+// PutDeliveryDestinationPolicyResponse is the CloudWatch Logs wire shape PutDeliveryDestinationPolicyResponse.
 type PutDeliveryDestinationPolicyResponse struct {
 	Policy *Policy `json:"policy,omitempty" xml:"policy,omitempty"`
 }
 
-// PutDeliveryDestinationRequest is the wire shape PutDeliveryDestinationRequest.
+// PutDeliveryDestinationRequest is the CloudWatch Logs wire shape PutDeliveryDestinationRequest.
 type PutDeliveryDestinationRequest struct {
 	DeliveryDestinationConfiguration *DeliveryDestinationConfiguration `json:"deliveryDestinationConfiguration,omitempty" xml:"deliveryDestinationConfiguration,omitempty"`
 	DeliveryDestinationType          *string                           `json:"deliveryDestinationType,omitempty" xml:"deliveryDestinationType,omitempty"`
@@ -2063,12 +2060,12 @@ type PutDeliveryDestinationRequest struct {
 	Tags                             map[string]string                 `json:"tags,omitempty" xml:"-"`
 }
 
-// PutDeliveryDestinationResponse is the wire shape PutDeliveryDestinationResponse.
+// PutDeliveryDestinationResponse is the CloudWatch Logs wire shape PutDeliveryDestinationResponse.
 type PutDeliveryDestinationResponse struct {
 	DeliveryDestination *DeliveryDestination `json:"deliveryDestination,omitempty" xml:"deliveryDestination,omitempty"`
 }
 
-// PutDeliverySourceRequest is the wire shape PutDeliverySourceRequest.
+// PutDeliverySourceRequest is the CloudWatch Logs wire shape PutDeliverySourceRequest.
 type PutDeliverySourceRequest struct {
 	DeliverySourceConfiguration map[string]string `json:"deliverySourceConfiguration,omitempty" xml:"-"`
 	LogType                     *string           `json:"logType,omitempty" xml:"logType,omitempty"`
@@ -2077,19 +2074,19 @@ type PutDeliverySourceRequest struct {
 	Tags                        map[string]string `json:"tags,omitempty" xml:"-"`
 }
 
-// PutDeliverySourceResponse is the wire shape PutDeliverySourceResponse.
+// PutDeliverySourceResponse is the CloudWatch Logs wire shape PutDeliverySourceResponse.
 type PutDeliverySourceResponse struct {
 	DeliverySource *DeliverySource `json:"deliverySource,omitempty" xml:"deliverySource,omitempty"`
 }
 
-// PutDestinationPolicyRequest is the wire shape PutDestinationPolicyRequest.
+// PutDestinationPolicyRequest is the CloudWatch Logs wire shape PutDestinationPolicyRequest.
 type PutDestinationPolicyRequest struct {
 	AccessPolicy    *string `json:"accessPolicy,omitempty" xml:"accessPolicy,omitempty"`
 	DestinationName *string `json:"destinationName,omitempty" xml:"destinationName,omitempty"`
 	ForceUpdate     *bool   `json:"forceUpdate,omitempty" xml:"forceUpdate,omitempty"`
 }
 
-// PutDestinationRequest is the wire shape PutDestinationRequest.
+// PutDestinationRequest is the CloudWatch Logs wire shape PutDestinationRequest.
 type PutDestinationRequest struct {
 	DestinationName *string           `json:"destinationName,omitempty" xml:"destinationName,omitempty"`
 	RoleArn         *string           `json:"roleArn,omitempty" xml:"roleArn,omitempty"`
@@ -2097,36 +2094,36 @@ type PutDestinationRequest struct {
 	TargetArn       *string           `json:"targetArn,omitempty" xml:"targetArn,omitempty"`
 }
 
-// PutDestinationResponse is the wire shape PutDestinationResponse.
+// PutDestinationResponse is the CloudWatch Logs wire shape PutDestinationResponse.
 type PutDestinationResponse struct {
 	Destination *Destination `json:"destination,omitempty" xml:"destination,omitempty"`
 }
 
-// PutIndexPolicyRequest is the wire shape PutIndexPolicyRequest.
+// PutIndexPolicyRequest is the CloudWatch Logs wire shape PutIndexPolicyRequest.
 type PutIndexPolicyRequest struct {
 	LogGroupIdentifier *string `json:"logGroupIdentifier,omitempty" xml:"logGroupIdentifier,omitempty"`
 	PolicyDocument     *string `json:"policyDocument,omitempty" xml:"policyDocument,omitempty"`
 }
 
-// PutIndexPolicyResponse is the wire shape PutIndexPolicyResponse.
+// PutIndexPolicyResponse is the CloudWatch Logs wire shape PutIndexPolicyResponse.
 type PutIndexPolicyResponse struct {
 	IndexPolicy *IndexPolicy `json:"indexPolicy,omitempty" xml:"indexPolicy,omitempty"`
 }
 
-// PutIntegrationRequest is the wire shape PutIntegrationRequest.
+// PutIntegrationRequest is the CloudWatch Logs wire shape PutIntegrationRequest.
 type PutIntegrationRequest struct {
 	IntegrationName *string         `json:"integrationName,omitempty" xml:"integrationName,omitempty"`
 	IntegrationType *string         `json:"integrationType,omitempty" xml:"integrationType,omitempty"`
 	ResourceConfig  *ResourceConfig `json:"resourceConfig,omitempty" xml:"resourceConfig,omitempty"`
 }
 
-// PutIntegrationResponse is the wire shape PutIntegrationResponse.
+// PutIntegrationResponse is the CloudWatch Logs wire shape PutIntegrationResponse.
 type PutIntegrationResponse struct {
 	IntegrationName   *string `json:"integrationName,omitempty" xml:"integrationName,omitempty"`
 	IntegrationStatus *string `json:"integrationStatus,omitempty" xml:"integrationStatus,omitempty"`
 }
 
-// PutLogEventsRequest is the wire shape PutLogEventsRequest.
+// PutLogEventsRequest is the CloudWatch Logs wire shape PutLogEventsRequest.
 type PutLogEventsRequest struct {
 	Entity        *Entity         `json:"entity,omitempty" xml:"entity,omitempty"`
 	LogEvents     []InputLogEvent `json:"logEvents,omitempty" xml:"logEvents,omitempty"`
@@ -2135,20 +2132,20 @@ type PutLogEventsRequest struct {
 	SequenceToken *string         `json:"sequenceToken,omitempty" xml:"sequenceToken,omitempty"`
 }
 
-// PutLogEventsResponse is the wire shape PutLogEventsResponse.
+// PutLogEventsResponse is the CloudWatch Logs wire shape PutLogEventsResponse.
 type PutLogEventsResponse struct {
 	NextSequenceToken     *string                `json:"nextSequenceToken,omitempty" xml:"nextSequenceToken,omitempty"`
 	RejectedEntityInfo    *RejectedEntityInfo    `json:"rejectedEntityInfo,omitempty" xml:"rejectedEntityInfo,omitempty"`
 	RejectedLogEventsInfo *RejectedLogEventsInfo `json:"rejectedLogEventsInfo,omitempty" xml:"rejectedLogEventsInfo,omitempty"`
 }
 
-// PutLogGroupDeletionProtectionRequest is the wire shape PutLogGroupDeletionProtectionRequest.
+// PutLogGroupDeletionProtectionRequest is the CloudWatch Logs wire shape PutLogGroupDeletionProtectionRequest.
 type PutLogGroupDeletionProtectionRequest struct {
 	DeletionProtectionEnabled *bool   `json:"deletionProtectionEnabled,omitempty" xml:"deletionProtectionEnabled,omitempty"`
 	LogGroupIdentifier        *string `json:"logGroupIdentifier,omitempty" xml:"logGroupIdentifier,omitempty"`
 }
 
-// PutMetricFilterRequest is the wire shape PutMetricFilterRequest.
+// PutMetricFilterRequest is the CloudWatch Logs wire shape PutMetricFilterRequest.
 type PutMetricFilterRequest struct {
 	ApplyOnTransformedLogs    *bool                  `json:"applyOnTransformedLogs,omitempty" xml:"applyOnTransformedLogs,omitempty"`
 	EmitSystemFieldDimensions []string               `json:"emitSystemFieldDimensions,omitempty" xml:"emitSystemFieldDimensions,omitempty"`
@@ -2159,7 +2156,7 @@ type PutMetricFilterRequest struct {
 	MetricTransformations     []MetricTransformation `json:"metricTransformations,omitempty" xml:"metricTransformations,omitempty"`
 }
 
-// PutQueryDefinitionRequest is the wire shape PutQueryDefinitionRequest.
+// PutQueryDefinitionRequest is the CloudWatch Logs wire shape PutQueryDefinitionRequest.
 type PutQueryDefinitionRequest struct {
 	ClientToken       *string          `json:"clientToken,omitempty" xml:"clientToken,omitempty"`
 	LogGroupNames     []string         `json:"logGroupNames,omitempty" xml:"logGroupNames,omitempty"`
@@ -2170,12 +2167,12 @@ type PutQueryDefinitionRequest struct {
 	QueryString       *string          `json:"queryString,omitempty" xml:"queryString,omitempty"`
 }
 
-// PutQueryDefinitionResponse is the wire shape PutQueryDefinitionResponse.
+// PutQueryDefinitionResponse is the CloudWatch Logs wire shape PutQueryDefinitionResponse.
 type PutQueryDefinitionResponse struct {
 	QueryDefinitionId *string `json:"queryDefinitionId,omitempty" xml:"queryDefinitionId,omitempty"`
 }
 
-// PutResourcePolicyRequest is the wire shape PutResourcePolicyRequest.
+// PutResourcePolicyRequest is the CloudWatch Logs wire shape PutResourcePolicyRequest.
 type PutResourcePolicyRequest struct {
 	ExpectedRevisionId *string `json:"expectedRevisionId,omitempty" xml:"expectedRevisionId,omitempty"`
 	PolicyDocument     *string `json:"policyDocument,omitempty" xml:"policyDocument,omitempty"`
@@ -2183,19 +2180,19 @@ type PutResourcePolicyRequest struct {
 	ResourceArn        *string `json:"resourceArn,omitempty" xml:"resourceArn,omitempty"`
 }
 
-// PutResourcePolicyResponse is the wire shape PutResourcePolicyResponse.
+// PutResourcePolicyResponse is the CloudWatch Logs wire shape PutResourcePolicyResponse.
 type PutResourcePolicyResponse struct {
 	ResourcePolicy *ResourcePolicy `json:"resourcePolicy,omitempty" xml:"resourcePolicy,omitempty"`
 	RevisionId     *string         `json:"revisionId,omitempty" xml:"revisionId,omitempty"`
 }
 
-// PutRetentionPolicyRequest is the wire shape PutRetentionPolicyRequest.
+// PutRetentionPolicyRequest is the CloudWatch Logs wire shape PutRetentionPolicyRequest.
 type PutRetentionPolicyRequest struct {
 	LogGroupName    *string `json:"logGroupName,omitempty" xml:"logGroupName,omitempty"`
 	RetentionInDays *int32  `json:"retentionInDays,omitempty" xml:"retentionInDays,omitempty"`
 }
 
-// PutSubscriptionFilterRequest is the wire shape PutSubscriptionFilterRequest.
+// PutSubscriptionFilterRequest is the CloudWatch Logs wire shape PutSubscriptionFilterRequest.
 type PutSubscriptionFilterRequest struct {
 	ApplyOnTransformedLogs *bool    `json:"applyOnTransformedLogs,omitempty" xml:"applyOnTransformedLogs,omitempty"`
 	DestinationArn         *string  `json:"destinationArn,omitempty" xml:"destinationArn,omitempty"`
@@ -2208,25 +2205,25 @@ type PutSubscriptionFilterRequest struct {
 	RoleArn                *string  `json:"roleArn,omitempty" xml:"roleArn,omitempty"`
 }
 
-// PutTransformerRequest is the wire shape PutTransformerRequest.
+// PutTransformerRequest is the CloudWatch Logs wire shape PutTransformerRequest.
 type PutTransformerRequest struct {
 	LogGroupIdentifier *string     `json:"logGroupIdentifier,omitempty" xml:"logGroupIdentifier,omitempty"`
 	TransformerConfig  []Processor `json:"transformerConfig,omitempty" xml:"transformerConfig,omitempty"`
 }
 
-// QueryCompileError is the wire shape QueryCompileError.
+// QueryCompileError is the CloudWatch Logs wire shape QueryCompileError.
 type QueryCompileError struct {
 	Location *QueryCompileErrorLocation `json:"location,omitempty" xml:"location,omitempty"`
 	Message  *string                    `json:"message,omitempty" xml:"message,omitempty"`
 }
 
-// QueryCompileErrorLocation is the wire shape QueryCompileErrorLocation.
+// QueryCompileErrorLocation is the CloudWatch Logs wire shape QueryCompileErrorLocation.
 type QueryCompileErrorLocation struct {
 	EndCharOffset   *int32 `json:"endCharOffset,omitempty" xml:"endCharOffset,omitempty"`
 	StartCharOffset *int32 `json:"startCharOffset,omitempty" xml:"startCharOffset,omitempty"`
 }
 
-// QueryDefinition is the wire shape QueryDefinition.
+// QueryDefinition is the CloudWatch Logs wire shape QueryDefinition.
 type QueryDefinition struct {
 	LastModified      *int64           `json:"lastModified,omitempty" xml:"lastModified,omitempty"`
 	LogGroupNames     []string         `json:"logGroupNames,omitempty" xml:"logGroupNames,omitempty"`
@@ -2237,7 +2234,7 @@ type QueryDefinition struct {
 	QueryString       *string          `json:"queryString,omitempty" xml:"queryString,omitempty"`
 }
 
-// QueryInfo is the wire shape QueryInfo.
+// QueryInfo is the CloudWatch Logs wire shape QueryInfo.
 type QueryInfo struct {
 	BytesScanned  *float64 `json:"bytesScanned,omitempty" xml:"bytesScanned,omitempty"`
 	CreateTime    *int64   `json:"createTime,omitempty" xml:"createTime,omitempty"`
@@ -2250,14 +2247,14 @@ type QueryInfo struct {
 	UserIdentity  *string  `json:"userIdentity,omitempty" xml:"userIdentity,omitempty"`
 }
 
-// QueryParameter is the wire shape QueryParameter.
+// QueryParameter is the CloudWatch Logs wire shape QueryParameter.
 type QueryParameter struct {
 	DefaultValue *string `json:"defaultValue,omitempty" xml:"defaultValue,omitempty"`
 	Description  *string `json:"description,omitempty" xml:"description,omitempty"`
 	Name         *string `json:"name,omitempty" xml:"name,omitempty"`
 }
 
-// QueryStatistics is the wire shape QueryStatistics.
+// QueryStatistics is the CloudWatch Logs wire shape QueryStatistics.
 type QueryStatistics struct {
 	BytesScanned            *float64 `json:"bytesScanned,omitempty" xml:"bytesScanned,omitempty"`
 	EstimatedBytesSkipped   *float64 `json:"estimatedBytesSkipped,omitempty" xml:"estimatedBytesSkipped,omitempty"`
@@ -2267,50 +2264,50 @@ type QueryStatistics struct {
 	RecordsScanned          *float64 `json:"recordsScanned,omitempty" xml:"recordsScanned,omitempty"`
 }
 
-// RecordField is the wire shape RecordField.
+// RecordField is the CloudWatch Logs wire shape RecordField.
 type RecordField struct {
 	Mandatory *bool   `json:"mandatory,omitempty" xml:"mandatory,omitempty"`
 	Name      *string `json:"name,omitempty" xml:"name,omitempty"`
 }
 
-// RejectedEntityInfo is the wire shape RejectedEntityInfo.
+// RejectedEntityInfo is the CloudWatch Logs wire shape RejectedEntityInfo.
 type RejectedEntityInfo struct {
 	ErrorType *string `json:"errorType,omitempty" xml:"errorType,omitempty"`
 }
 
-// RejectedLogEventsInfo is the wire shape RejectedLogEventsInfo.
+// RejectedLogEventsInfo is the CloudWatch Logs wire shape RejectedLogEventsInfo.
 type RejectedLogEventsInfo struct {
 	ExpiredLogEventEndIndex  *int32 `json:"expiredLogEventEndIndex,omitempty" xml:"expiredLogEventEndIndex,omitempty"`
 	TooNewLogEventStartIndex *int32 `json:"tooNewLogEventStartIndex,omitempty" xml:"tooNewLogEventStartIndex,omitempty"`
 	TooOldLogEventEndIndex   *int32 `json:"tooOldLogEventEndIndex,omitempty" xml:"tooOldLogEventEndIndex,omitempty"`
 }
 
-// RenameKeyEntry is the wire shape RenameKeyEntry.
+// RenameKeyEntry is the CloudWatch Logs wire shape RenameKeyEntry.
 type RenameKeyEntry struct {
 	Key               *string `json:"key,omitempty" xml:"key,omitempty"`
 	OverwriteIfExists *bool   `json:"overwriteIfExists,omitempty" xml:"overwriteIfExists,omitempty"`
 	RenameTo          *string `json:"renameTo,omitempty" xml:"renameTo,omitempty"`
 }
 
-// RenameKeys is the wire shape RenameKeys.
+// RenameKeys is the CloudWatch Logs wire shape RenameKeys.
 type RenameKeys struct {
 	Entries []RenameKeyEntry `json:"entries,omitempty" xml:"entries,omitempty"`
 }
 
-// ResourceAlreadyExistsException is the wire shape ResourceAlreadyExistsException.
+// ResourceAlreadyExistsException is the CloudWatch Logs wire error shape ResourceAlreadyExistsException.
 type ResourceAlreadyExistsException struct {
 }
 
-// ResourceConfig is the wire shape ResourceConfig.
+// ResourceConfig is the CloudWatch Logs wire union shape ResourceConfig.
 type ResourceConfig struct {
 	OpenSearchResourceConfig *OpenSearchResourceConfig `json:"openSearchResourceConfig,omitempty" xml:"openSearchResourceConfig,omitempty"`
 }
 
-// ResourceNotFoundException is the wire shape ResourceNotFoundException.
+// ResourceNotFoundException is the CloudWatch Logs wire error shape ResourceNotFoundException.
 type ResourceNotFoundException struct {
 }
 
-// ResourcePolicy is the wire shape ResourcePolicy.
+// ResourcePolicy is the CloudWatch Logs wire shape ResourcePolicy.
 type ResourcePolicy struct {
 	LastUpdatedTime *int64  `json:"lastUpdatedTime,omitempty" xml:"lastUpdatedTime,omitempty"`
 	PolicyDocument  *string `json:"policyDocument,omitempty" xml:"policyDocument,omitempty"`
@@ -2320,13 +2317,13 @@ type ResourcePolicy struct {
 	RevisionId      *string `json:"revisionId,omitempty" xml:"revisionId,omitempty"`
 }
 
-// ResultField is the wire shape ResultField.
+// ResultField is the CloudWatch Logs wire shape ResultField.
 type ResultField struct {
 	Field *string `json:"field,omitempty" xml:"field,omitempty"`
 	Value *string `json:"value,omitempty" xml:"value,omitempty"`
 }
 
-// S3Configuration is the wire shape S3Configuration.
+// S3Configuration is the CloudWatch Logs wire shape S3Configuration.
 type S3Configuration struct {
 	DestinationIdentifier *string `json:"destinationIdentifier,omitempty" xml:"destinationIdentifier,omitempty"`
 	KmsKeyId              *string `json:"kmsKeyId,omitempty" xml:"kmsKeyId,omitempty"`
@@ -2334,13 +2331,13 @@ type S3Configuration struct {
 	RoleArn               *string `json:"roleArn,omitempty" xml:"roleArn,omitempty"`
 }
 
-// S3DeliveryConfiguration is the wire shape S3DeliveryConfiguration.
+// S3DeliveryConfiguration is the CloudWatch Logs wire shape S3DeliveryConfiguration.
 type S3DeliveryConfiguration struct {
 	EnableHiveCompatiblePath *bool   `json:"enableHiveCompatiblePath,omitempty" xml:"enableHiveCompatiblePath,omitempty"`
 	SuffixPath               *string `json:"suffixPath,omitempty" xml:"suffixPath,omitempty"`
 }
 
-// S3TableIntegrationSource is the wire shape S3TableIntegrationSource.
+// S3TableIntegrationSource is the CloudWatch Logs wire shape S3TableIntegrationSource.
 type S3TableIntegrationSource struct {
 	CreatedTimeStamp       *int64      `json:"createdTimeStamp,omitempty" xml:"createdTimeStamp,omitempty"`
 	DataSource             *DataSource `json:"dataSource,omitempty" xml:"dataSource,omitempty"`
@@ -2350,13 +2347,13 @@ type S3TableIntegrationSource struct {
 	StatusReason           *string     `json:"statusReason,omitempty" xml:"statusReason,omitempty"`
 }
 
-// S3TablesIntegration is the wire shape S3TablesIntegration.
+// S3TablesIntegration is the CloudWatch Logs wire shape S3TablesIntegration.
 type S3TablesIntegration struct {
 	DatasourceName *string `json:"datasourceName,omitempty" xml:"datasourceName,omitempty"`
 	DatasourceType *string `json:"datasourceType,omitempty" xml:"datasourceType,omitempty"`
 }
 
-// ScheduledQueryDestination is the wire shape ScheduledQueryDestination.
+// ScheduledQueryDestination is the CloudWatch Logs wire shape ScheduledQueryDestination.
 type ScheduledQueryDestination struct {
 	DestinationIdentifier *string `json:"destinationIdentifier,omitempty" xml:"destinationIdentifier,omitempty"`
 	DestinationType       *string `json:"destinationType,omitempty" xml:"destinationType,omitempty"`
@@ -2365,7 +2362,7 @@ type ScheduledQueryDestination struct {
 	Status                *string `json:"status,omitempty" xml:"status,omitempty"`
 }
 
-// ScheduledQuerySummary is the wire shape ScheduledQuerySummary.
+// ScheduledQuerySummary is the CloudWatch Logs wire shape ScheduledQuerySummary.
 type ScheduledQuerySummary struct {
 	CreationTime             *int64                    `json:"creationTime,omitempty" xml:"creationTime,omitempty"`
 	DestinationConfiguration *DestinationConfiguration `json:"destinationConfiguration,omitempty" xml:"destinationConfiguration,omitempty"`
@@ -2379,42 +2376,42 @@ type ScheduledQuerySummary struct {
 	Timezone                 *string                   `json:"timezone,omitempty" xml:"timezone,omitempty"`
 }
 
-// SearchedLogStream is the wire shape SearchedLogStream.
+// SearchedLogStream is the CloudWatch Logs wire shape SearchedLogStream.
 type SearchedLogStream struct {
 	LogStreamName      *string `json:"logStreamName,omitempty" xml:"logStreamName,omitempty"`
 	SearchedCompletely *bool   `json:"searchedCompletely,omitempty" xml:"searchedCompletely,omitempty"`
 }
 
-// ServiceQuotaExceededException is the wire shape ServiceQuotaExceededException.
+// ServiceQuotaExceededException is the CloudWatch Logs wire error shape ServiceQuotaExceededException.
 type ServiceQuotaExceededException struct {
 }
 
-// ServiceUnavailableException is the wire shape ServiceUnavailableException.
+// ServiceUnavailableException is the CloudWatch Logs wire error shape ServiceUnavailableException.
 type ServiceUnavailableException struct {
 }
 
-// SessionStreamingException is the wire shape SessionStreamingException.
+// SessionStreamingException is the CloudWatch Logs wire error shape SessionStreamingException.
 type SessionStreamingException struct {
 	Message *string `json:"message,omitempty" xml:"message,omitempty"`
 }
 
-// SessionTimeoutException is the wire shape SessionTimeoutException.
+// SessionTimeoutException is the CloudWatch Logs wire error shape SessionTimeoutException.
 type SessionTimeoutException struct {
 	Message *string `json:"message,omitempty" xml:"message,omitempty"`
 }
 
-// SplitString is the wire shape SplitString.
+// SplitString is the CloudWatch Logs wire shape SplitString.
 type SplitString struct {
 	Entries []SplitStringEntry `json:"entries,omitempty" xml:"entries,omitempty"`
 }
 
-// SplitStringEntry is the wire shape SplitStringEntry.
+// SplitStringEntry is the CloudWatch Logs wire shape SplitStringEntry.
 type SplitStringEntry struct {
 	Delimiter *string `json:"delimiter,omitempty" xml:"delimiter,omitempty"`
 	Source    *string `json:"source,omitempty" xml:"source,omitempty"`
 }
 
-// StartLiveTailRequest is the wire shape StartLiveTailRequest.
+// StartLiveTailRequest is the CloudWatch Logs wire shape StartLiveTailRequest.
 type StartLiveTailRequest struct {
 	LogEventFilterPattern *string  `json:"logEventFilterPattern,omitempty" xml:"logEventFilterPattern,omitempty"`
 	LogGroupIdentifiers   []string `json:"logGroupIdentifiers,omitempty" xml:"logGroupIdentifiers,omitempty"`
@@ -2422,12 +2419,12 @@ type StartLiveTailRequest struct {
 	LogStreamNames        []string `json:"logStreamNames,omitempty" xml:"logStreamNames,omitempty"`
 }
 
-// StartLiveTailResponse is the wire shape StartLiveTailResponse.
+// StartLiveTailResponse is the CloudWatch Logs wire shape StartLiveTailResponse.
 type StartLiveTailResponse struct {
 	ResponseStream *StartLiveTailResponseStream `json:"responseStream,omitempty" xml:"responseStream,omitempty"`
 }
 
-// StartLiveTailResponseStream is the wire shape StartLiveTailResponseStream.
+// StartLiveTailResponseStream is the CloudWatch Logs wire shape StartLiveTailResponseStream.
 type StartLiveTailResponseStream struct {
 	SessionStreamingException *SessionStreamingException `json:"SessionStreamingException,omitempty" xml:"SessionStreamingException,omitempty"`
 	SessionTimeoutException   *SessionTimeoutException   `json:"SessionTimeoutException,omitempty" xml:"SessionTimeoutException,omitempty"`
@@ -2435,7 +2432,7 @@ type StartLiveTailResponseStream struct {
 	SessionUpdate             *LiveTailSessionUpdate     `json:"sessionUpdate,omitempty" xml:"sessionUpdate,omitempty"`
 }
 
-// StartQueryRequest is the wire shape StartQueryRequest.
+// StartQueryRequest is the CloudWatch Logs wire shape StartQueryRequest.
 type StartQueryRequest struct {
 	EndTime             *int64   `json:"endTime,omitempty" xml:"endTime,omitempty"`
 	Limit               *int32   `json:"limit,omitempty" xml:"limit,omitempty"`
@@ -2447,22 +2444,22 @@ type StartQueryRequest struct {
 	StartTime           *int64   `json:"startTime,omitempty" xml:"startTime,omitempty"`
 }
 
-// StartQueryResponse is the wire shape StartQueryResponse.
+// StartQueryResponse is the CloudWatch Logs wire shape StartQueryResponse.
 type StartQueryResponse struct {
 	QueryId *string `json:"queryId,omitempty" xml:"queryId,omitempty"`
 }
 
-// StopQueryRequest is the wire shape StopQueryRequest.
+// StopQueryRequest is the CloudWatch Logs wire shape StopQueryRequest.
 type StopQueryRequest struct {
 	QueryId *string `json:"queryId,omitempty" xml:"queryId,omitempty"`
 }
 
-// StopQueryResponse is the wire shape StopQueryResponse.
+// StopQueryResponse is the CloudWatch Logs wire shape StopQueryResponse.
 type StopQueryResponse struct {
 	Success *bool `json:"success,omitempty" xml:"success,omitempty"`
 }
 
-// SubscriptionFilter is the wire shape SubscriptionFilter.
+// SubscriptionFilter is the CloudWatch Logs wire shape SubscriptionFilter.
 type SubscriptionFilter struct {
 	ApplyOnTransformedLogs *bool    `json:"applyOnTransformedLogs,omitempty" xml:"applyOnTransformedLogs,omitempty"`
 	CreationTime           *int64   `json:"creationTime,omitempty" xml:"creationTime,omitempty"`
@@ -2476,82 +2473,82 @@ type SubscriptionFilter struct {
 	RoleArn                *string  `json:"roleArn,omitempty" xml:"roleArn,omitempty"`
 }
 
-// SubstituteString is the wire shape SubstituteString.
+// SubstituteString is the CloudWatch Logs wire shape SubstituteString.
 type SubstituteString struct {
 	Entries []SubstituteStringEntry `json:"entries,omitempty" xml:"entries,omitempty"`
 }
 
-// SubstituteStringEntry is the wire shape SubstituteStringEntry.
+// SubstituteStringEntry is the CloudWatch Logs wire shape SubstituteStringEntry.
 type SubstituteStringEntry struct {
 	From   *string `json:"from,omitempty" xml:"from,omitempty"`
 	Source *string `json:"source,omitempty" xml:"source,omitempty"`
 	To     *string `json:"to,omitempty" xml:"to,omitempty"`
 }
 
-// SuppressionPeriod is the wire shape SuppressionPeriod.
+// SuppressionPeriod is the CloudWatch Logs wire shape SuppressionPeriod.
 type SuppressionPeriod struct {
 	SuppressionUnit *string `json:"suppressionUnit,omitempty" xml:"suppressionUnit,omitempty"`
 	Value           *int32  `json:"value,omitempty" xml:"value,omitempty"`
 }
 
-// TagFilter is the wire shape TagFilter.
+// TagFilter is the CloudWatch Logs wire shape TagFilter.
 type TagFilter struct {
 	Key    *string  `json:"key,omitempty" xml:"key,omitempty"`
 	Values []string `json:"values,omitempty" xml:"values,omitempty"`
 }
 
-// TagLogGroupRequest is the wire shape TagLogGroupRequest.
+// TagLogGroupRequest is the CloudWatch Logs wire shape TagLogGroupRequest.
 type TagLogGroupRequest struct {
 	LogGroupName *string           `json:"logGroupName,omitempty" xml:"logGroupName,omitempty"`
 	Tags         map[string]string `json:"tags,omitempty" xml:"-"`
 }
 
-// TagResourceRequest is the wire shape TagResourceRequest.
+// TagResourceRequest is the CloudWatch Logs wire shape TagResourceRequest.
 type TagResourceRequest struct {
 	ResourceArn *string           `json:"resourceArn,omitempty" xml:"resourceArn,omitempty"`
 	Tags        map[string]string `json:"tags,omitempty" xml:"-"`
 }
 
-// TestMetricFilterRequest is the wire shape TestMetricFilterRequest.
+// TestMetricFilterRequest is the CloudWatch Logs wire shape TestMetricFilterRequest.
 type TestMetricFilterRequest struct {
 	FilterPattern    *string  `json:"filterPattern,omitempty" xml:"filterPattern,omitempty"`
 	LogEventMessages []string `json:"logEventMessages,omitempty" xml:"logEventMessages,omitempty"`
 }
 
-// TestMetricFilterResponse is the wire shape TestMetricFilterResponse.
+// TestMetricFilterResponse is the CloudWatch Logs wire shape TestMetricFilterResponse.
 type TestMetricFilterResponse struct {
 	Matches []MetricFilterMatchRecord `json:"matches,omitempty" xml:"matches,omitempty"`
 }
 
-// TestTransformerRequest is the wire shape TestTransformerRequest.
+// TestTransformerRequest is the CloudWatch Logs wire shape TestTransformerRequest.
 type TestTransformerRequest struct {
 	LogEventMessages  []string    `json:"logEventMessages,omitempty" xml:"logEventMessages,omitempty"`
 	TransformerConfig []Processor `json:"transformerConfig,omitempty" xml:"transformerConfig,omitempty"`
 }
 
-// TestTransformerResponse is the wire shape TestTransformerResponse.
+// TestTransformerResponse is the CloudWatch Logs wire shape TestTransformerResponse.
 type TestTransformerResponse struct {
 	TransformedLogs []TransformedLogRecord `json:"transformedLogs,omitempty" xml:"transformedLogs,omitempty"`
 }
 
-// ThrottlingException is the wire shape ThrottlingException.
+// ThrottlingException is the CloudWatch Logs wire error shape ThrottlingException.
 type ThrottlingException struct {
 }
 
-// TooManyTagsException is the wire shape TooManyTagsException.
+// TooManyTagsException is the CloudWatch Logs wire error shape TooManyTagsException.
 type TooManyTagsException struct {
 	Message      *string `json:"message,omitempty" xml:"message,omitempty"`
 	ResourceName *string `json:"resourceName,omitempty" xml:"resourceName,omitempty"`
 }
 
-// TransformedLogRecord is the wire shape TransformedLogRecord.
+// TransformedLogRecord is the CloudWatch Logs wire shape TransformedLogRecord.
 type TransformedLogRecord struct {
 	EventMessage            *string `json:"eventMessage,omitempty" xml:"eventMessage,omitempty"`
 	EventNumber             *int64  `json:"eventNumber,omitempty" xml:"eventNumber,omitempty"`
 	TransformedEventMessage *string `json:"transformedEventMessage,omitempty" xml:"transformedEventMessage,omitempty"`
 }
 
-// TriggerHistoryRecord is the wire shape TriggerHistoryRecord.
+// TriggerHistoryRecord is the CloudWatch Logs wire shape TriggerHistoryRecord.
 type TriggerHistoryRecord struct {
 	Destinations       []ScheduledQueryDestination `json:"destinations,omitempty" xml:"destinations,omitempty"`
 	ErrorMessage       *string                     `json:"errorMessage,omitempty" xml:"errorMessage,omitempty"`
@@ -2560,39 +2557,39 @@ type TriggerHistoryRecord struct {
 	TriggeredTimestamp *int64                      `json:"triggeredTimestamp,omitempty" xml:"triggeredTimestamp,omitempty"`
 }
 
-// TrimString is the wire shape TrimString.
+// TrimString is the CloudWatch Logs wire shape TrimString.
 type TrimString struct {
 	WithKeys []string `json:"withKeys,omitempty" xml:"withKeys,omitempty"`
 }
 
-// TypeConverter is the wire shape TypeConverter.
+// TypeConverter is the CloudWatch Logs wire shape TypeConverter.
 type TypeConverter struct {
 	Entries []TypeConverterEntry `json:"entries,omitempty" xml:"entries,omitempty"`
 }
 
-// TypeConverterEntry is the wire shape TypeConverterEntry.
+// TypeConverterEntry is the CloudWatch Logs wire shape TypeConverterEntry.
 type TypeConverterEntry struct {
 	Key  *string `json:"key,omitempty" xml:"key,omitempty"`
 	Type *string `json:"type,omitempty" xml:"type,omitempty"`
 }
 
-// UnrecognizedClientException is the wire shape UnrecognizedClientException.
+// UnrecognizedClientException is the CloudWatch Logs wire error shape UnrecognizedClientException.
 type UnrecognizedClientException struct {
 }
 
-// UntagLogGroupRequest is the wire shape UntagLogGroupRequest.
+// UntagLogGroupRequest is the CloudWatch Logs wire shape UntagLogGroupRequest.
 type UntagLogGroupRequest struct {
 	LogGroupName *string  `json:"logGroupName,omitempty" xml:"logGroupName,omitempty"`
 	Tags         []string `json:"tags,omitempty" xml:"tags,omitempty"`
 }
 
-// UntagResourceRequest is the wire shape UntagResourceRequest.
+// UntagResourceRequest is the CloudWatch Logs wire shape UntagResourceRequest.
 type UntagResourceRequest struct {
 	ResourceArn *string  `json:"resourceArn,omitempty" xml:"resourceArn,omitempty"`
 	TagKeys     []string `json:"tagKeys,omitempty" xml:"tagKeys,omitempty"`
 }
 
-// UpdateAnomalyRequest is the wire shape UpdateAnomalyRequest.
+// UpdateAnomalyRequest is the CloudWatch Logs wire shape UpdateAnomalyRequest.
 type UpdateAnomalyRequest struct {
 	AnomalyDetectorArn *string            `json:"anomalyDetectorArn,omitempty" xml:"anomalyDetectorArn,omitempty"`
 	AnomalyId          *string            `json:"anomalyId,omitempty" xml:"anomalyId,omitempty"`
@@ -2602,7 +2599,7 @@ type UpdateAnomalyRequest struct {
 	SuppressionType    *string            `json:"suppressionType,omitempty" xml:"suppressionType,omitempty"`
 }
 
-// UpdateDeliveryConfigurationRequest is the wire shape UpdateDeliveryConfigurationRequest.
+// UpdateDeliveryConfigurationRequest is the CloudWatch Logs wire shape UpdateDeliveryConfigurationRequest.
 type UpdateDeliveryConfigurationRequest struct {
 	FieldDelimiter          *string                  `json:"fieldDelimiter,omitempty" xml:"fieldDelimiter,omitempty"`
 	Id                      *string                  `json:"id,omitempty" xml:"id,omitempty"`
@@ -2610,11 +2607,11 @@ type UpdateDeliveryConfigurationRequest struct {
 	S3DeliveryConfiguration *S3DeliveryConfiguration `json:"s3DeliveryConfiguration,omitempty" xml:"s3DeliveryConfiguration,omitempty"`
 }
 
-// UpdateDeliveryConfigurationResponse is the wire shape UpdateDeliveryConfigurationResponse.
+// UpdateDeliveryConfigurationResponse is the CloudWatch Logs wire shape UpdateDeliveryConfigurationResponse.
 type UpdateDeliveryConfigurationResponse struct {
 }
 
-// UpdateLogAnomalyDetectorRequest is the wire shape UpdateLogAnomalyDetectorRequest.
+// UpdateLogAnomalyDetectorRequest is the CloudWatch Logs wire shape UpdateLogAnomalyDetectorRequest.
 type UpdateLogAnomalyDetectorRequest struct {
 	AnomalyDetectorArn    *string `json:"anomalyDetectorArn,omitempty" xml:"anomalyDetectorArn,omitempty"`
 	AnomalyVisibilityTime *int64  `json:"anomalyVisibilityTime,omitempty" xml:"anomalyVisibilityTime,omitempty"`
@@ -2623,7 +2620,7 @@ type UpdateLogAnomalyDetectorRequest struct {
 	FilterPattern         *string `json:"filterPattern,omitempty" xml:"filterPattern,omitempty"`
 }
 
-// UpdateLookupTableRequest is the wire shape UpdateLookupTableRequest.
+// UpdateLookupTableRequest is the CloudWatch Logs wire shape UpdateLookupTableRequest.
 type UpdateLookupTableRequest struct {
 	Description    *string `json:"description,omitempty" xml:"description,omitempty"`
 	KmsKeyId       *string `json:"kmsKeyId,omitempty" xml:"kmsKeyId,omitempty"`
@@ -2631,13 +2628,13 @@ type UpdateLookupTableRequest struct {
 	TableBody      *string `json:"tableBody,omitempty" xml:"tableBody,omitempty"`
 }
 
-// UpdateLookupTableResponse is the wire shape UpdateLookupTableResponse.
+// UpdateLookupTableResponse is the CloudWatch Logs wire shape UpdateLookupTableResponse.
 type UpdateLookupTableResponse struct {
 	LastUpdatedTime *int64  `json:"lastUpdatedTime,omitempty" xml:"lastUpdatedTime,omitempty"`
 	LookupTableArn  *string `json:"lookupTableArn,omitempty" xml:"lookupTableArn,omitempty"`
 }
 
-// UpdateScheduledQueryRequest is the wire shape UpdateScheduledQueryRequest.
+// UpdateScheduledQueryRequest is the CloudWatch Logs wire shape UpdateScheduledQueryRequest.
 type UpdateScheduledQueryRequest struct {
 	Description              *string                   `json:"description,omitempty" xml:"description,omitempty"`
 	DestinationConfiguration *DestinationConfiguration `json:"destinationConfiguration,omitempty" xml:"destinationConfiguration,omitempty"`
@@ -2654,7 +2651,7 @@ type UpdateScheduledQueryRequest struct {
 	Timezone                 *string                   `json:"timezone,omitempty" xml:"timezone,omitempty"`
 }
 
-// UpdateScheduledQueryResponse is the wire shape UpdateScheduledQueryResponse.
+// UpdateScheduledQueryResponse is the CloudWatch Logs wire shape UpdateScheduledQueryResponse.
 type UpdateScheduledQueryResponse struct {
 	CreationTime             *int64                    `json:"creationTime,omitempty" xml:"creationTime,omitempty"`
 	Description              *string                   `json:"description,omitempty" xml:"description,omitempty"`
@@ -2676,133 +2673,134 @@ type UpdateScheduledQueryResponse struct {
 	Timezone                 *string                   `json:"timezone,omitempty" xml:"timezone,omitempty"`
 }
 
-// UpperCaseString is the wire shape UpperCaseString.
+// UpperCaseString is the CloudWatch Logs wire shape UpperCaseString.
 type UpperCaseString struct {
 	WithKeys []string `json:"withKeys,omitempty" xml:"withKeys,omitempty"`
 }
 
-// ValidationException is the wire shape ValidationException.
+// ValidationException is the CloudWatch Logs wire error shape ValidationException.
 type ValidationException struct {
 }
 
-// Operations are the operations of the service model.
+// Operations are the operations of the CloudWatch Logs model.
 var Operations = map[string]wire.OperationInfo{
-	"AssociateKmsKey":                          {Input: "AssociateKmsKeyRequest", Output: "", HostPrefix: "", Errors: []string{"InvalidParameterException", "ResourceNotFoundException", "OperationAbortedException", "ServiceUnavailableException"}},
-	"AssociateSourceToS3TableIntegration":      {Input: "AssociateSourceToS3TableIntegrationRequest", Output: "AssociateSourceToS3TableIntegrationResponse", HostPrefix: "", Errors: []string{"AccessDeniedException", "ResourceNotFoundException", "ThrottlingException", "ValidationException", "InternalServerException"}},
-	"CancelExportTask":                         {Input: "CancelExportTaskRequest", Output: "", HostPrefix: "", Errors: []string{"InvalidParameterException", "ResourceNotFoundException", "InvalidOperationException", "ServiceUnavailableException"}},
-	"CancelImportTask":                         {Input: "CancelImportTaskRequest", Output: "CancelImportTaskResponse", HostPrefix: "", Errors: []string{"AccessDeniedException", "InvalidParameterException", "ResourceNotFoundException", "ThrottlingException", "InvalidOperationException"}},
-	"CreateDelivery":                           {Input: "CreateDeliveryRequest", Output: "CreateDeliveryResponse", HostPrefix: "", Errors: []string{"ServiceUnavailableException", "ConflictException", "ResourceNotFoundException", "ValidationException", "AccessDeniedException", "ServiceQuotaExceededException", "ThrottlingException"}},
-	"CreateExportTask":                         {Input: "CreateExportTaskRequest", Output: "CreateExportTaskResponse", HostPrefix: "", Errors: []string{"InvalidParameterException", "LimitExceededException", "OperationAbortedException", "ServiceUnavailableException", "ResourceNotFoundException", "ResourceAlreadyExistsException"}},
-	"CreateImportTask":                         {Input: "CreateImportTaskRequest", Output: "CreateImportTaskResponse", HostPrefix: "", Errors: []string{"AccessDeniedException", "ConflictException", "InvalidParameterException", "ResourceNotFoundException", "ThrottlingException", "ValidationException", "InvalidOperationException"}},
-	"CreateLogAnomalyDetector":                 {Input: "CreateLogAnomalyDetectorRequest", Output: "CreateLogAnomalyDetectorResponse", HostPrefix: "", Errors: []string{"InvalidParameterException", "ResourceNotFoundException", "ServiceUnavailableException", "OperationAbortedException", "LimitExceededException"}},
-	"CreateLogGroup":                           {Input: "CreateLogGroupRequest", Output: "", HostPrefix: "", Errors: []string{"InvalidParameterException", "ResourceAlreadyExistsException", "LimitExceededException", "OperationAbortedException", "ServiceUnavailableException"}},
-	"CreateLogStream":                          {Input: "CreateLogStreamRequest", Output: "", HostPrefix: "", Errors: []string{"InvalidParameterException", "ResourceAlreadyExistsException", "ResourceNotFoundException", "ServiceUnavailableException"}},
-	"CreateLookupTable":                        {Input: "CreateLookupTableRequest", Output: "CreateLookupTableResponse", HostPrefix: "", Errors: []string{"InvalidParameterException", "ResourceAlreadyExistsException", "AccessDeniedException", "LimitExceededException", "ValidationException", "ServiceUnavailableException"}},
-	"CreateScheduledQuery":                     {Input: "CreateScheduledQueryRequest", Output: "CreateScheduledQueryResponse", HostPrefix: "", Errors: []string{"ValidationException", "AccessDeniedException", "ResourceNotFoundException", "ConflictException", "ServiceQuotaExceededException", "ThrottlingException", "InternalServerException"}},
-	"DeleteAccountPolicy":                      {Input: "DeleteAccountPolicyRequest", Output: "", HostPrefix: "", Errors: []string{"InvalidParameterException", "ResourceNotFoundException", "ServiceUnavailableException", "OperationAbortedException"}},
-	"DeleteDataProtectionPolicy":               {Input: "DeleteDataProtectionPolicyRequest", Output: "", HostPrefix: "", Errors: []string{"InvalidParameterException", "OperationAbortedException", "ResourceNotFoundException", "ServiceUnavailableException"}},
-	"DeleteDelivery":                           {Input: "DeleteDeliveryRequest", Output: "", HostPrefix: "", Errors: []string{"ResourceNotFoundException", "ServiceUnavailableException", "ConflictException", "ValidationException", "ServiceQuotaExceededException", "ThrottlingException"}},
-	"DeleteDeliveryDestination":                {Input: "DeleteDeliveryDestinationRequest", Output: "", HostPrefix: "", Errors: []string{"ResourceNotFoundException", "ServiceUnavailableException", "ConflictException", "ValidationException", "ServiceQuotaExceededException", "ThrottlingException"}},
-	"DeleteDeliveryDestinationPolicy":          {Input: "DeleteDeliveryDestinationPolicyRequest", Output: "", HostPrefix: "", Errors: []string{"ServiceUnavailableException", "ValidationException", "ResourceNotFoundException", "ConflictException"}},
-	"DeleteDeliverySource":                     {Input: "DeleteDeliverySourceRequest", Output: "", HostPrefix: "", Errors: []string{"ResourceNotFoundException", "ServiceUnavailableException", "ConflictException", "ValidationException", "ServiceQuotaExceededException", "ThrottlingException"}},
-	"DeleteDestination":                        {Input: "DeleteDestinationRequest", Output: "", HostPrefix: "", Errors: []string{"InvalidParameterException", "ResourceNotFoundException", "OperationAbortedException", "ServiceUnavailableException"}},
-	"DeleteIndexPolicy":                        {Input: "DeleteIndexPolicyRequest", Output: "DeleteIndexPolicyResponse", HostPrefix: "", Errors: []string{"InvalidParameterException", "ResourceNotFoundException", "LimitExceededException", "OperationAbortedException", "ServiceUnavailableException"}},
-	"DeleteIntegration":                        {Input: "DeleteIntegrationRequest", Output: "DeleteIntegrationResponse", HostPrefix: "", Errors: []string{"InvalidParameterException", "ResourceNotFoundException", "ServiceUnavailableException", "ValidationException"}},
-	"DeleteLogAnomalyDetector":                 {Input: "DeleteLogAnomalyDetectorRequest", Output: "", HostPrefix: "", Errors: []string{"InvalidParameterException", "ResourceNotFoundException", "ServiceUnavailableException", "OperationAbortedException"}},
-	"DeleteLogGroup":                           {Input: "DeleteLogGroupRequest", Output: "", HostPrefix: "", Errors: []string{"InvalidParameterException", "ResourceNotFoundException", "OperationAbortedException", "ServiceUnavailableException", "ValidationException"}},
-	"DeleteLogStream":                          {Input: "DeleteLogStreamRequest", Output: "", HostPrefix: "", Errors: []string{"InvalidParameterException", "ResourceNotFoundException", "OperationAbortedException", "ServiceUnavailableException", "ValidationException"}},
-	"DeleteLookupTable":                        {Input: "DeleteLookupTableRequest", Output: "", HostPrefix: "", Errors: []string{"InvalidParameterException", "ResourceNotFoundException", "AccessDeniedException", "ServiceUnavailableException"}},
-	"DeleteMetricFilter":                       {Input: "DeleteMetricFilterRequest", Output: "", HostPrefix: "", Errors: []string{"InvalidParameterException", "ResourceNotFoundException", "OperationAbortedException", "ServiceUnavailableException"}},
-	"DeleteQueryDefinition":                    {Input: "DeleteQueryDefinitionRequest", Output: "DeleteQueryDefinitionResponse", HostPrefix: "", Errors: []string{"InvalidParameterException", "ResourceNotFoundException", "ServiceUnavailableException"}},
-	"DeleteResourcePolicy":                     {Input: "DeleteResourcePolicyRequest", Output: "", HostPrefix: "", Errors: []string{"InvalidParameterException", "ResourceNotFoundException", "OperationAbortedException", "ServiceUnavailableException"}},
-	"DeleteRetentionPolicy":                    {Input: "DeleteRetentionPolicyRequest", Output: "", HostPrefix: "", Errors: []string{"InvalidParameterException", "ResourceNotFoundException", "OperationAbortedException", "ServiceUnavailableException"}},
-	"DeleteScheduledQuery":                     {Input: "DeleteScheduledQueryRequest", Output: "DeleteScheduledQueryResponse", HostPrefix: "", Errors: []string{"ValidationException", "AccessDeniedException", "ResourceNotFoundException", "ThrottlingException", "InternalServerException"}},
-	"DeleteSubscriptionFilter":                 {Input: "DeleteSubscriptionFilterRequest", Output: "", HostPrefix: "", Errors: []string{"InvalidParameterException", "ResourceNotFoundException", "OperationAbortedException", "ServiceUnavailableException"}},
-	"DeleteTransformer":                        {Input: "DeleteTransformerRequest", Output: "", HostPrefix: "", Errors: []string{"InvalidParameterException", "ResourceNotFoundException", "ServiceUnavailableException", "OperationAbortedException", "InvalidOperationException"}},
-	"DescribeAccountPolicies":                  {Input: "DescribeAccountPoliciesRequest", Output: "DescribeAccountPoliciesResponse", HostPrefix: "", Errors: []string{"InvalidParameterException", "OperationAbortedException", "ResourceNotFoundException", "ServiceUnavailableException"}},
-	"DescribeConfigurationTemplates":           {Input: "DescribeConfigurationTemplatesRequest", Output: "DescribeConfigurationTemplatesResponse", HostPrefix: "", Errors: []string{"ServiceUnavailableException", "ValidationException", "ResourceNotFoundException", "ThrottlingException"}},
-	"DescribeDeliveries":                       {Input: "DescribeDeliveriesRequest", Output: "DescribeDeliveriesResponse", HostPrefix: "", Errors: []string{"ServiceUnavailableException", "ServiceQuotaExceededException", "ValidationException", "ThrottlingException"}},
-	"DescribeDeliveryDestinations":             {Input: "DescribeDeliveryDestinationsRequest", Output: "DescribeDeliveryDestinationsResponse", HostPrefix: "", Errors: []string{"ServiceUnavailableException", "ServiceQuotaExceededException", "ValidationException", "ThrottlingException"}},
-	"DescribeDeliverySources":                  {Input: "DescribeDeliverySourcesRequest", Output: "DescribeDeliverySourcesResponse", HostPrefix: "", Errors: []string{"ServiceUnavailableException", "ServiceQuotaExceededException", "ValidationException", "ThrottlingException"}},
-	"DescribeDestinations":                     {Input: "DescribeDestinationsRequest", Output: "DescribeDestinationsResponse", HostPrefix: "", Errors: []string{"InvalidParameterException", "ServiceUnavailableException"}},
-	"DescribeExportTasks":                      {Input: "DescribeExportTasksRequest", Output: "DescribeExportTasksResponse", HostPrefix: "", Errors: []string{"InvalidParameterException", "ServiceUnavailableException"}},
-	"DescribeFieldIndexes":                     {Input: "DescribeFieldIndexesRequest", Output: "DescribeFieldIndexesResponse", HostPrefix: "", Errors: []string{"InvalidParameterException", "ResourceNotFoundException", "LimitExceededException", "OperationAbortedException", "ServiceUnavailableException"}},
-	"DescribeImportTaskBatches":                {Input: "DescribeImportTaskBatchesRequest", Output: "DescribeImportTaskBatchesResponse", HostPrefix: "", Errors: []string{"AccessDeniedException", "InvalidParameterException", "ResourceNotFoundException", "ThrottlingException", "InvalidOperationException"}},
-	"DescribeImportTasks":                      {Input: "DescribeImportTasksRequest", Output: "DescribeImportTasksResponse", HostPrefix: "", Errors: []string{"AccessDeniedException", "InvalidParameterException", "ResourceNotFoundException", "ThrottlingException", "InvalidOperationException"}},
-	"DescribeIndexPolicies":                    {Input: "DescribeIndexPoliciesRequest", Output: "DescribeIndexPoliciesResponse", HostPrefix: "", Errors: []string{"InvalidParameterException", "ResourceNotFoundException", "LimitExceededException", "OperationAbortedException", "ServiceUnavailableException"}},
-	"DescribeLogGroups":                        {Input: "DescribeLogGroupsRequest", Output: "DescribeLogGroupsResponse", HostPrefix: "", Errors: []string{"InvalidParameterException", "ServiceUnavailableException"}},
-	"DescribeLogStreams":                       {Input: "DescribeLogStreamsRequest", Output: "DescribeLogStreamsResponse", HostPrefix: "", Errors: []string{"InvalidParameterException", "ResourceNotFoundException", "ServiceUnavailableException"}},
-	"DescribeLookupTables":                     {Input: "DescribeLookupTablesRequest", Output: "DescribeLookupTablesResponse", HostPrefix: "", Errors: []string{"InvalidParameterException", "ResourceNotFoundException", "AccessDeniedException", "ServiceUnavailableException"}},
-	"DescribeMetricFilters":                    {Input: "DescribeMetricFiltersRequest", Output: "DescribeMetricFiltersResponse", HostPrefix: "", Errors: []string{"InvalidParameterException", "ResourceNotFoundException", "ServiceUnavailableException"}},
-	"DescribeQueries":                          {Input: "DescribeQueriesRequest", Output: "DescribeQueriesResponse", HostPrefix: "", Errors: []string{"InvalidParameterException", "ResourceNotFoundException", "ServiceUnavailableException"}},
-	"DescribeQueryDefinitions":                 {Input: "DescribeQueryDefinitionsRequest", Output: "DescribeQueryDefinitionsResponse", HostPrefix: "", Errors: []string{"InvalidParameterException", "ServiceUnavailableException"}},
-	"DescribeResourcePolicies":                 {Input: "DescribeResourcePoliciesRequest", Output: "DescribeResourcePoliciesResponse", HostPrefix: "", Errors: []string{"InvalidParameterException", "ServiceUnavailableException"}},
-	"DescribeSubscriptionFilters":              {Input: "DescribeSubscriptionFiltersRequest", Output: "DescribeSubscriptionFiltersResponse", HostPrefix: "", Errors: []string{"InvalidParameterException", "ResourceNotFoundException", "ServiceUnavailableException"}},
-	"DisassociateKmsKey":                       {Input: "DisassociateKmsKeyRequest", Output: "", HostPrefix: "", Errors: []string{"InvalidParameterException", "ResourceNotFoundException", "OperationAbortedException", "ServiceUnavailableException"}},
-	"DisassociateSourceFromS3TableIntegration": {Input: "DisassociateSourceFromS3TableIntegrationRequest", Output: "DisassociateSourceFromS3TableIntegrationResponse", HostPrefix: "", Errors: []string{"AccessDeniedException", "ResourceNotFoundException", "ThrottlingException", "ValidationException", "InternalServerException"}},
-	"FilterLogEvents":                          {Input: "FilterLogEventsRequest", Output: "FilterLogEventsResponse", HostPrefix: "", Errors: []string{"InvalidParameterException", "ResourceNotFoundException", "ServiceUnavailableException"}},
-	"GetDataProtectionPolicy":                  {Input: "GetDataProtectionPolicyRequest", Output: "GetDataProtectionPolicyResponse", HostPrefix: "", Errors: []string{"InvalidParameterException", "OperationAbortedException", "ResourceNotFoundException", "ServiceUnavailableException"}},
-	"GetDelivery":                              {Input: "GetDeliveryRequest", Output: "GetDeliveryResponse", HostPrefix: "", Errors: []string{"ResourceNotFoundException", "ServiceUnavailableException", "ValidationException", "ServiceQuotaExceededException", "ThrottlingException"}},
-	"GetDeliveryDestination":                   {Input: "GetDeliveryDestinationRequest", Output: "GetDeliveryDestinationResponse", HostPrefix: "", Errors: []string{"ResourceNotFoundException", "ServiceUnavailableException", "ValidationException", "ServiceQuotaExceededException", "ThrottlingException"}},
-	"GetDeliveryDestinationPolicy":             {Input: "GetDeliveryDestinationPolicyRequest", Output: "GetDeliveryDestinationPolicyResponse", HostPrefix: "", Errors: []string{"ServiceUnavailableException", "ValidationException", "ResourceNotFoundException"}},
-	"GetDeliverySource":                        {Input: "GetDeliverySourceRequest", Output: "GetDeliverySourceResponse", HostPrefix: "", Errors: []string{"ResourceNotFoundException", "ServiceUnavailableException", "ValidationException", "ServiceQuotaExceededException", "ThrottlingException"}},
-	"GetIntegration":                           {Input: "GetIntegrationRequest", Output: "GetIntegrationResponse", HostPrefix: "", Errors: []string{"InvalidParameterException", "ServiceUnavailableException", "ResourceNotFoundException"}},
-	"GetLogAnomalyDetector":                    {Input: "GetLogAnomalyDetectorRequest", Output: "GetLogAnomalyDetectorResponse", HostPrefix: "", Errors: []string{"InvalidParameterException", "ResourceNotFoundException", "ServiceUnavailableException", "OperationAbortedException"}},
-	"GetLogEvents":                             {Input: "GetLogEventsRequest", Output: "GetLogEventsResponse", HostPrefix: "", Errors: []string{"InvalidParameterException", "ResourceNotFoundException", "ServiceUnavailableException"}},
-	"GetLogFields":                             {Input: "GetLogFieldsRequest", Output: "GetLogFieldsResponse", HostPrefix: "", Errors: []string{"InvalidParameterException", "ResourceNotFoundException", "OperationAbortedException", "ServiceUnavailableException"}},
-	"GetLogGroupFields":                        {Input: "GetLogGroupFieldsRequest", Output: "GetLogGroupFieldsResponse", HostPrefix: "", Errors: []string{"InvalidParameterException", "LimitExceededException", "ResourceNotFoundException", "ServiceUnavailableException"}},
+	"AssociateKmsKey":                          {Input: "AssociateKmsKeyRequest", Errors: []string{"InvalidParameterException", "ResourceNotFoundException", "OperationAbortedException", "ServiceUnavailableException"}},
+	"AssociateSourceToS3TableIntegration":      {Input: "AssociateSourceToS3TableIntegrationRequest", Output: "AssociateSourceToS3TableIntegrationResponse", Errors: []string{"AccessDeniedException", "ResourceNotFoundException", "ThrottlingException", "ValidationException", "InternalServerException"}},
+	"CancelExportTask":                         {Input: "CancelExportTaskRequest", Errors: []string{"InvalidParameterException", "ResourceNotFoundException", "InvalidOperationException", "ServiceUnavailableException"}},
+	"CancelImportTask":                         {Input: "CancelImportTaskRequest", Output: "CancelImportTaskResponse", Errors: []string{"AccessDeniedException", "InvalidParameterException", "ResourceNotFoundException", "ThrottlingException", "InvalidOperationException"}},
+	"CreateDelivery":                           {Input: "CreateDeliveryRequest", Output: "CreateDeliveryResponse", Errors: []string{"ServiceUnavailableException", "ConflictException", "ResourceNotFoundException", "ValidationException", "AccessDeniedException", "ServiceQuotaExceededException", "ThrottlingException"}},
+	"CreateExportTask":                         {Input: "CreateExportTaskRequest", Output: "CreateExportTaskResponse", Errors: []string{"InvalidParameterException", "LimitExceededException", "OperationAbortedException", "ServiceUnavailableException", "ResourceNotFoundException", "ResourceAlreadyExistsException"}},
+	"CreateImportTask":                         {Input: "CreateImportTaskRequest", Output: "CreateImportTaskResponse", Errors: []string{"AccessDeniedException", "ConflictException", "InvalidParameterException", "ResourceNotFoundException", "ThrottlingException", "ValidationException", "InvalidOperationException"}},
+	"CreateLogAnomalyDetector":                 {Input: "CreateLogAnomalyDetectorRequest", Output: "CreateLogAnomalyDetectorResponse", Errors: []string{"InvalidParameterException", "ResourceNotFoundException", "ServiceUnavailableException", "OperationAbortedException", "LimitExceededException"}},
+	"CreateLogGroup":                           {Input: "CreateLogGroupRequest", Errors: []string{"InvalidParameterException", "ResourceAlreadyExistsException", "LimitExceededException", "OperationAbortedException", "ServiceUnavailableException"}},
+	"CreateLogStream":                          {Input: "CreateLogStreamRequest", Errors: []string{"InvalidParameterException", "ResourceAlreadyExistsException", "ResourceNotFoundException", "ServiceUnavailableException"}},
+	"CreateLookupTable":                        {Input: "CreateLookupTableRequest", Output: "CreateLookupTableResponse", Errors: []string{"InvalidParameterException", "ResourceAlreadyExistsException", "AccessDeniedException", "LimitExceededException", "ValidationException", "ServiceUnavailableException"}},
+	"CreateScheduledQuery":                     {Input: "CreateScheduledQueryRequest", Output: "CreateScheduledQueryResponse", Errors: []string{"ValidationException", "AccessDeniedException", "ResourceNotFoundException", "ConflictException", "ServiceQuotaExceededException", "ThrottlingException", "InternalServerException"}},
+	"DeleteAccountPolicy":                      {Input: "DeleteAccountPolicyRequest", Errors: []string{"InvalidParameterException", "ResourceNotFoundException", "ServiceUnavailableException", "OperationAbortedException"}},
+	"DeleteDataProtectionPolicy":               {Input: "DeleteDataProtectionPolicyRequest", Errors: []string{"InvalidParameterException", "OperationAbortedException", "ResourceNotFoundException", "ServiceUnavailableException"}},
+	"DeleteDelivery":                           {Input: "DeleteDeliveryRequest", Errors: []string{"ResourceNotFoundException", "ServiceUnavailableException", "ConflictException", "ValidationException", "ServiceQuotaExceededException", "ThrottlingException"}},
+	"DeleteDeliveryDestination":                {Input: "DeleteDeliveryDestinationRequest", Errors: []string{"ResourceNotFoundException", "ServiceUnavailableException", "ConflictException", "ValidationException", "ServiceQuotaExceededException", "ThrottlingException"}},
+	"DeleteDeliveryDestinationPolicy":          {Input: "DeleteDeliveryDestinationPolicyRequest", Errors: []string{"ServiceUnavailableException", "ValidationException", "ResourceNotFoundException", "ConflictException"}},
+	"DeleteDeliverySource":                     {Input: "DeleteDeliverySourceRequest", Errors: []string{"ResourceNotFoundException", "ServiceUnavailableException", "ConflictException", "ValidationException", "ServiceQuotaExceededException", "ThrottlingException"}},
+	"DeleteDestination":                        {Input: "DeleteDestinationRequest", Errors: []string{"InvalidParameterException", "ResourceNotFoundException", "OperationAbortedException", "ServiceUnavailableException"}},
+	"DeleteIndexPolicy":                        {Input: "DeleteIndexPolicyRequest", Output: "DeleteIndexPolicyResponse", Errors: []string{"InvalidParameterException", "ResourceNotFoundException", "LimitExceededException", "OperationAbortedException", "ServiceUnavailableException"}},
+	"DeleteIntegration":                        {Input: "DeleteIntegrationRequest", Output: "DeleteIntegrationResponse", Errors: []string{"InvalidParameterException", "ResourceNotFoundException", "ServiceUnavailableException", "ValidationException"}},
+	"DeleteLogAnomalyDetector":                 {Input: "DeleteLogAnomalyDetectorRequest", Errors: []string{"InvalidParameterException", "ResourceNotFoundException", "ServiceUnavailableException", "OperationAbortedException"}},
+	"DeleteLogGroup":                           {Input: "DeleteLogGroupRequest", Errors: []string{"InvalidParameterException", "ResourceNotFoundException", "OperationAbortedException", "ServiceUnavailableException", "ValidationException"}},
+	"DeleteLogStream":                          {Input: "DeleteLogStreamRequest", Errors: []string{"InvalidParameterException", "ResourceNotFoundException", "OperationAbortedException", "ServiceUnavailableException", "ValidationException"}},
+	"DeleteLookupTable":                        {Input: "DeleteLookupTableRequest", Errors: []string{"InvalidParameterException", "ResourceNotFoundException", "AccessDeniedException", "ServiceUnavailableException"}},
+	"DeleteMetricFilter":                       {Input: "DeleteMetricFilterRequest", Errors: []string{"InvalidParameterException", "ResourceNotFoundException", "OperationAbortedException", "ServiceUnavailableException"}},
+	"DeleteQueryDefinition":                    {Input: "DeleteQueryDefinitionRequest", Output: "DeleteQueryDefinitionResponse", Errors: []string{"InvalidParameterException", "ResourceNotFoundException", "ServiceUnavailableException"}},
+	"DeleteResourcePolicy":                     {Input: "DeleteResourcePolicyRequest", Errors: []string{"InvalidParameterException", "ResourceNotFoundException", "OperationAbortedException", "ServiceUnavailableException"}},
+	"DeleteRetentionPolicy":                    {Input: "DeleteRetentionPolicyRequest", Errors: []string{"InvalidParameterException", "ResourceNotFoundException", "OperationAbortedException", "ServiceUnavailableException"}},
+	"DeleteScheduledQuery":                     {Input: "DeleteScheduledQueryRequest", Output: "DeleteScheduledQueryResponse", Errors: []string{"ValidationException", "AccessDeniedException", "ResourceNotFoundException", "ThrottlingException", "InternalServerException"}},
+	"DeleteSubscriptionFilter":                 {Input: "DeleteSubscriptionFilterRequest", Errors: []string{"InvalidParameterException", "ResourceNotFoundException", "OperationAbortedException", "ServiceUnavailableException"}},
+	"DeleteTransformer":                        {Input: "DeleteTransformerRequest", Errors: []string{"InvalidParameterException", "ResourceNotFoundException", "ServiceUnavailableException", "OperationAbortedException", "InvalidOperationException"}},
+	"DescribeAccountPolicies":                  {Input: "DescribeAccountPoliciesRequest", Output: "DescribeAccountPoliciesResponse", Errors: []string{"InvalidParameterException", "OperationAbortedException", "ResourceNotFoundException", "ServiceUnavailableException"}},
+	"DescribeConfigurationTemplates":           {Input: "DescribeConfigurationTemplatesRequest", Output: "DescribeConfigurationTemplatesResponse", Errors: []string{"ServiceUnavailableException", "ValidationException", "ResourceNotFoundException", "ThrottlingException"}},
+	"DescribeDeliveries":                       {Input: "DescribeDeliveriesRequest", Output: "DescribeDeliveriesResponse", Errors: []string{"ServiceUnavailableException", "ServiceQuotaExceededException", "ValidationException", "ThrottlingException"}},
+	"DescribeDeliveryDestinations":             {Input: "DescribeDeliveryDestinationsRequest", Output: "DescribeDeliveryDestinationsResponse", Errors: []string{"ServiceUnavailableException", "ServiceQuotaExceededException", "ValidationException", "ThrottlingException"}},
+	"DescribeDeliverySources":                  {Input: "DescribeDeliverySourcesRequest", Output: "DescribeDeliverySourcesResponse", Errors: []string{"ServiceUnavailableException", "ServiceQuotaExceededException", "ValidationException", "ThrottlingException"}},
+	"DescribeDestinations":                     {Input: "DescribeDestinationsRequest", Output: "DescribeDestinationsResponse", Errors: []string{"InvalidParameterException", "ServiceUnavailableException"}},
+	"DescribeExportTasks":                      {Input: "DescribeExportTasksRequest", Output: "DescribeExportTasksResponse", Errors: []string{"InvalidParameterException", "ServiceUnavailableException"}},
+	"DescribeFieldIndexes":                     {Input: "DescribeFieldIndexesRequest", Output: "DescribeFieldIndexesResponse", Errors: []string{"InvalidParameterException", "ResourceNotFoundException", "LimitExceededException", "OperationAbortedException", "ServiceUnavailableException"}},
+	"DescribeImportTaskBatches":                {Input: "DescribeImportTaskBatchesRequest", Output: "DescribeImportTaskBatchesResponse", Errors: []string{"AccessDeniedException", "InvalidParameterException", "ResourceNotFoundException", "ThrottlingException", "InvalidOperationException"}},
+	"DescribeImportTasks":                      {Input: "DescribeImportTasksRequest", Output: "DescribeImportTasksResponse", Errors: []string{"AccessDeniedException", "InvalidParameterException", "ResourceNotFoundException", "ThrottlingException", "InvalidOperationException"}},
+	"DescribeIndexPolicies":                    {Input: "DescribeIndexPoliciesRequest", Output: "DescribeIndexPoliciesResponse", Errors: []string{"InvalidParameterException", "ResourceNotFoundException", "LimitExceededException", "OperationAbortedException", "ServiceUnavailableException"}},
+	"DescribeLogGroups":                        {Input: "DescribeLogGroupsRequest", Output: "DescribeLogGroupsResponse", Errors: []string{"InvalidParameterException", "ServiceUnavailableException"}},
+	"DescribeLogStreams":                       {Input: "DescribeLogStreamsRequest", Output: "DescribeLogStreamsResponse", Errors: []string{"InvalidParameterException", "ResourceNotFoundException", "ServiceUnavailableException"}},
+	"DescribeLookupTables":                     {Input: "DescribeLookupTablesRequest", Output: "DescribeLookupTablesResponse", Errors: []string{"InvalidParameterException", "ResourceNotFoundException", "AccessDeniedException", "ServiceUnavailableException"}},
+	"DescribeMetricFilters":                    {Input: "DescribeMetricFiltersRequest", Output: "DescribeMetricFiltersResponse", Errors: []string{"InvalidParameterException", "ResourceNotFoundException", "ServiceUnavailableException"}},
+	"DescribeQueries":                          {Input: "DescribeQueriesRequest", Output: "DescribeQueriesResponse", Errors: []string{"InvalidParameterException", "ResourceNotFoundException", "ServiceUnavailableException"}},
+	"DescribeQueryDefinitions":                 {Input: "DescribeQueryDefinitionsRequest", Output: "DescribeQueryDefinitionsResponse", Errors: []string{"InvalidParameterException", "ServiceUnavailableException"}},
+	"DescribeResourcePolicies":                 {Input: "DescribeResourcePoliciesRequest", Output: "DescribeResourcePoliciesResponse", Errors: []string{"InvalidParameterException", "ServiceUnavailableException"}},
+	"DescribeSubscriptionFilters":              {Input: "DescribeSubscriptionFiltersRequest", Output: "DescribeSubscriptionFiltersResponse", Errors: []string{"InvalidParameterException", "ResourceNotFoundException", "ServiceUnavailableException"}},
+	"DisassociateKmsKey":                       {Input: "DisassociateKmsKeyRequest", Errors: []string{"InvalidParameterException", "ResourceNotFoundException", "OperationAbortedException", "ServiceUnavailableException"}},
+	"DisassociateSourceFromS3TableIntegration": {Input: "DisassociateSourceFromS3TableIntegrationRequest", Output: "DisassociateSourceFromS3TableIntegrationResponse", Errors: []string{"AccessDeniedException", "ResourceNotFoundException", "ThrottlingException", "ValidationException", "InternalServerException"}},
+	"FilterLogEvents":                          {Input: "FilterLogEventsRequest", Output: "FilterLogEventsResponse", Errors: []string{"InvalidParameterException", "ResourceNotFoundException", "ServiceUnavailableException"}},
+	"GetDataProtectionPolicy":                  {Input: "GetDataProtectionPolicyRequest", Output: "GetDataProtectionPolicyResponse", Errors: []string{"InvalidParameterException", "OperationAbortedException", "ResourceNotFoundException", "ServiceUnavailableException"}},
+	"GetDelivery":                              {Input: "GetDeliveryRequest", Output: "GetDeliveryResponse", Errors: []string{"ResourceNotFoundException", "ServiceUnavailableException", "ValidationException", "ServiceQuotaExceededException", "ThrottlingException"}},
+	"GetDeliveryDestination":                   {Input: "GetDeliveryDestinationRequest", Output: "GetDeliveryDestinationResponse", Errors: []string{"ResourceNotFoundException", "ServiceUnavailableException", "ValidationException", "ServiceQuotaExceededException", "ThrottlingException"}},
+	"GetDeliveryDestinationPolicy":             {Input: "GetDeliveryDestinationPolicyRequest", Output: "GetDeliveryDestinationPolicyResponse", Errors: []string{"ServiceUnavailableException", "ValidationException", "ResourceNotFoundException"}},
+	"GetDeliverySource":                        {Input: "GetDeliverySourceRequest", Output: "GetDeliverySourceResponse", Errors: []string{"ResourceNotFoundException", "ServiceUnavailableException", "ValidationException", "ServiceQuotaExceededException", "ThrottlingException"}},
+	"GetIntegration":                           {Input: "GetIntegrationRequest", Output: "GetIntegrationResponse", Errors: []string{"InvalidParameterException", "ServiceUnavailableException", "ResourceNotFoundException"}},
+	"GetLogAnomalyDetector":                    {Input: "GetLogAnomalyDetectorRequest", Output: "GetLogAnomalyDetectorResponse", Errors: []string{"InvalidParameterException", "ResourceNotFoundException", "ServiceUnavailableException", "OperationAbortedException"}},
+	"GetLogEvents":                             {Input: "GetLogEventsRequest", Output: "GetLogEventsResponse", Errors: []string{"InvalidParameterException", "ResourceNotFoundException", "ServiceUnavailableException"}},
+	"GetLogFields":                             {Input: "GetLogFieldsRequest", Output: "GetLogFieldsResponse", Errors: []string{"InvalidParameterException", "ResourceNotFoundException", "OperationAbortedException", "ServiceUnavailableException"}},
+	"GetLogGroupFields":                        {Input: "GetLogGroupFieldsRequest", Output: "GetLogGroupFieldsResponse", Errors: []string{"InvalidParameterException", "LimitExceededException", "ResourceNotFoundException", "ServiceUnavailableException"}},
 	"GetLogObject":                             {Input: "GetLogObjectRequest", Output: "GetLogObjectResponse", HostPrefix: "stream-", Errors: []string{"AccessDeniedException", "InvalidParameterException", "ResourceNotFoundException", "LimitExceededException", "InvalidOperationException"}},
-	"GetLogRecord":                             {Input: "GetLogRecordRequest", Output: "GetLogRecordResponse", HostPrefix: "", Errors: []string{"InvalidParameterException", "LimitExceededException", "ResourceNotFoundException", "ServiceUnavailableException"}},
-	"GetLookupTable":                           {Input: "GetLookupTableRequest", Output: "GetLookupTableResponse", HostPrefix: "", Errors: []string{"InvalidParameterException", "ResourceNotFoundException", "AccessDeniedException", "ServiceUnavailableException"}},
-	"GetQueryResults":                          {Input: "GetQueryResultsRequest", Output: "GetQueryResultsResponse", HostPrefix: "", Errors: []string{"InvalidParameterException", "ResourceNotFoundException", "ServiceUnavailableException"}},
-	"GetScheduledQuery":                        {Input: "GetScheduledQueryRequest", Output: "GetScheduledQueryResponse", HostPrefix: "", Errors: []string{"ValidationException", "AccessDeniedException", "ResourceNotFoundException", "ThrottlingException", "InternalServerException"}},
-	"GetScheduledQueryHistory":                 {Input: "GetScheduledQueryHistoryRequest", Output: "GetScheduledQueryHistoryResponse", HostPrefix: "", Errors: []string{"ValidationException", "AccessDeniedException", "ResourceNotFoundException", "ThrottlingException", "InternalServerException"}},
-	"GetTransformer":                           {Input: "GetTransformerRequest", Output: "GetTransformerResponse", HostPrefix: "", Errors: []string{"InvalidParameterException", "ResourceNotFoundException", "ServiceUnavailableException", "InvalidOperationException"}},
-	"ListAggregateLogGroupSummaries":           {Input: "ListAggregateLogGroupSummariesRequest", Output: "ListAggregateLogGroupSummariesResponse", HostPrefix: "", Errors: []string{"ValidationException", "ServiceUnavailableException", "InvalidParameterException"}},
-	"ListAnomalies":                            {Input: "ListAnomaliesRequest", Output: "ListAnomaliesResponse", HostPrefix: "", Errors: []string{"InvalidParameterException", "ResourceNotFoundException", "ServiceUnavailableException", "OperationAbortedException"}},
-	"ListIntegrations":                         {Input: "ListIntegrationsRequest", Output: "ListIntegrationsResponse", HostPrefix: "", Errors: []string{"InvalidParameterException", "ServiceUnavailableException"}},
-	"ListLogAnomalyDetectors":                  {Input: "ListLogAnomalyDetectorsRequest", Output: "ListLogAnomalyDetectorsResponse", HostPrefix: "", Errors: []string{"InvalidParameterException", "ResourceNotFoundException", "ServiceUnavailableException", "OperationAbortedException"}},
-	"ListLogGroups":                            {Input: "ListLogGroupsRequest", Output: "ListLogGroupsResponse", HostPrefix: "", Errors: []string{"InvalidParameterException", "ServiceUnavailableException"}},
-	"ListLogGroupsForQuery":                    {Input: "ListLogGroupsForQueryRequest", Output: "ListLogGroupsForQueryResponse", HostPrefix: "", Errors: []string{"InvalidParameterException", "AccessDeniedException", "ResourceNotFoundException", "ServiceUnavailableException"}},
-	"ListScheduledQueries":                     {Input: "ListScheduledQueriesRequest", Output: "ListScheduledQueriesResponse", HostPrefix: "", Errors: []string{"ValidationException", "AccessDeniedException", "ThrottlingException", "InternalServerException"}},
-	"ListSourcesForS3TableIntegration":         {Input: "ListSourcesForS3TableIntegrationRequest", Output: "ListSourcesForS3TableIntegrationResponse", HostPrefix: "", Errors: []string{"AccessDeniedException", "ResourceNotFoundException", "ThrottlingException", "ValidationException", "InternalServerException"}},
-	"ListTagsForResource":                      {Input: "ListTagsForResourceRequest", Output: "ListTagsForResourceResponse", HostPrefix: "", Errors: []string{"InvalidParameterException", "ResourceNotFoundException", "ServiceUnavailableException"}},
-	"ListTagsLogGroup":                         {Input: "ListTagsLogGroupRequest", Output: "ListTagsLogGroupResponse", HostPrefix: "", Errors: []string{"ResourceNotFoundException", "ServiceUnavailableException"}},
-	"PutAccountPolicy":                         {Input: "PutAccountPolicyRequest", Output: "PutAccountPolicyResponse", HostPrefix: "", Errors: []string{"InvalidParameterException", "OperationAbortedException", "ServiceUnavailableException", "LimitExceededException"}},
-	"PutBearerTokenAuthentication":             {Input: "PutBearerTokenAuthenticationRequest", Output: "", HostPrefix: "", Errors: []string{"InvalidParameterException", "ResourceNotFoundException", "AccessDeniedException", "OperationAbortedException", "ServiceUnavailableException", "InvalidOperationException"}},
-	"PutDataProtectionPolicy":                  {Input: "PutDataProtectionPolicyRequest", Output: "PutDataProtectionPolicyResponse", HostPrefix: "", Errors: []string{"InvalidParameterException", "LimitExceededException", "OperationAbortedException", "ResourceNotFoundException", "ServiceUnavailableException"}},
-	"PutDeliveryDestination":                   {Input: "PutDeliveryDestinationRequest", Output: "PutDeliveryDestinationResponse", HostPrefix: "", Errors: []string{"ServiceUnavailableException", "ConflictException", "ValidationException", "ServiceQuotaExceededException", "ThrottlingException", "ResourceNotFoundException"}},
-	"PutDeliveryDestinationPolicy":             {Input: "PutDeliveryDestinationPolicyRequest", Output: "PutDeliveryDestinationPolicyResponse", HostPrefix: "", Errors: []string{"ServiceUnavailableException", "ValidationException", "ResourceNotFoundException", "ConflictException"}},
-	"PutDeliverySource":                        {Input: "PutDeliverySourceRequest", Output: "PutDeliverySourceResponse", HostPrefix: "", Errors: []string{"ServiceUnavailableException", "ConflictException", "ValidationException", "ServiceQuotaExceededException", "ResourceNotFoundException", "ThrottlingException"}},
-	"PutDestination":                           {Input: "PutDestinationRequest", Output: "PutDestinationResponse", HostPrefix: "", Errors: []string{"InvalidParameterException", "OperationAbortedException", "ServiceUnavailableException"}},
-	"PutDestinationPolicy":                     {Input: "PutDestinationPolicyRequest", Output: "", HostPrefix: "", Errors: []string{"InvalidParameterException", "OperationAbortedException", "ServiceUnavailableException"}},
-	"PutIndexPolicy":                           {Input: "PutIndexPolicyRequest", Output: "PutIndexPolicyResponse", HostPrefix: "", Errors: []string{"InvalidParameterException", "ResourceNotFoundException", "LimitExceededException", "OperationAbortedException", "ServiceUnavailableException"}},
-	"PutIntegration":                           {Input: "PutIntegrationRequest", Output: "PutIntegrationResponse", HostPrefix: "", Errors: []string{"InvalidParameterException", "LimitExceededException", "ServiceUnavailableException", "ValidationException"}},
-	"PutLogEvents":                             {Input: "PutLogEventsRequest", Output: "PutLogEventsResponse", HostPrefix: "", Errors: []string{"InvalidParameterException", "InvalidSequenceTokenException", "DataAlreadyAcceptedException", "ResourceNotFoundException", "ServiceUnavailableException", "UnrecognizedClientException"}},
-	"PutLogGroupDeletionProtection":            {Input: "PutLogGroupDeletionProtectionRequest", Output: "", HostPrefix: "", Errors: []string{"InvalidParameterException", "ResourceNotFoundException", "AccessDeniedException", "OperationAbortedException", "ServiceUnavailableException", "InvalidOperationException"}},
-	"PutMetricFilter":                          {Input: "PutMetricFilterRequest", Output: "", HostPrefix: "", Errors: []string{"InvalidParameterException", "ResourceNotFoundException", "OperationAbortedException", "LimitExceededException", "ServiceUnavailableException", "InvalidOperationException"}},
-	"PutQueryDefinition":                       {Input: "PutQueryDefinitionRequest", Output: "PutQueryDefinitionResponse", HostPrefix: "", Errors: []string{"InvalidParameterException", "LimitExceededException", "ResourceNotFoundException", "ServiceUnavailableException"}},
-	"PutResourcePolicy":                        {Input: "PutResourcePolicyRequest", Output: "PutResourcePolicyResponse", HostPrefix: "", Errors: []string{"InvalidParameterException", "LimitExceededException", "OperationAbortedException", "ResourceNotFoundException", "ServiceUnavailableException"}},
-	"PutRetentionPolicy":                       {Input: "PutRetentionPolicyRequest", Output: "", HostPrefix: "", Errors: []string{"InvalidParameterException", "ResourceNotFoundException", "OperationAbortedException", "ServiceUnavailableException"}},
-	"PutSubscriptionFilter":                    {Input: "PutSubscriptionFilterRequest", Output: "", HostPrefix: "", Errors: []string{"InvalidParameterException", "ResourceNotFoundException", "OperationAbortedException", "LimitExceededException", "ServiceUnavailableException", "InvalidOperationException"}},
-	"PutTransformer":                           {Input: "PutTransformerRequest", Output: "", HostPrefix: "", Errors: []string{"InvalidParameterException", "ResourceNotFoundException", "ServiceUnavailableException", "LimitExceededException", "OperationAbortedException", "InvalidOperationException"}},
+	"GetLogRecord":                             {Input: "GetLogRecordRequest", Output: "GetLogRecordResponse", Errors: []string{"InvalidParameterException", "LimitExceededException", "ResourceNotFoundException", "ServiceUnavailableException"}},
+	"GetLookupTable":                           {Input: "GetLookupTableRequest", Output: "GetLookupTableResponse", Errors: []string{"InvalidParameterException", "ResourceNotFoundException", "AccessDeniedException", "ServiceUnavailableException"}},
+	"GetQueryResults":                          {Input: "GetQueryResultsRequest", Output: "GetQueryResultsResponse", Errors: []string{"InvalidParameterException", "ResourceNotFoundException", "ServiceUnavailableException"}},
+	"GetScheduledQuery":                        {Input: "GetScheduledQueryRequest", Output: "GetScheduledQueryResponse", Errors: []string{"ValidationException", "AccessDeniedException", "ResourceNotFoundException", "ThrottlingException", "InternalServerException"}},
+	"GetScheduledQueryHistory":                 {Input: "GetScheduledQueryHistoryRequest", Output: "GetScheduledQueryHistoryResponse", Errors: []string{"ValidationException", "AccessDeniedException", "ResourceNotFoundException", "ThrottlingException", "InternalServerException"}},
+	"GetTransformer":                           {Input: "GetTransformerRequest", Output: "GetTransformerResponse", Errors: []string{"InvalidParameterException", "ResourceNotFoundException", "ServiceUnavailableException", "InvalidOperationException"}},
+	"ListAggregateLogGroupSummaries":           {Input: "ListAggregateLogGroupSummariesRequest", Output: "ListAggregateLogGroupSummariesResponse", Errors: []string{"ValidationException", "ServiceUnavailableException", "InvalidParameterException"}},
+	"ListAnomalies":                            {Input: "ListAnomaliesRequest", Output: "ListAnomaliesResponse", Errors: []string{"InvalidParameterException", "ResourceNotFoundException", "ServiceUnavailableException", "OperationAbortedException"}},
+	"ListIntegrations":                         {Input: "ListIntegrationsRequest", Output: "ListIntegrationsResponse", Errors: []string{"InvalidParameterException", "ServiceUnavailableException"}},
+	"ListLogAnomalyDetectors":                  {Input: "ListLogAnomalyDetectorsRequest", Output: "ListLogAnomalyDetectorsResponse", Errors: []string{"InvalidParameterException", "ResourceNotFoundException", "ServiceUnavailableException", "OperationAbortedException"}},
+	"ListLogGroups":                            {Input: "ListLogGroupsRequest", Output: "ListLogGroupsResponse", Errors: []string{"InvalidParameterException", "ServiceUnavailableException"}},
+	"ListLogGroupsForQuery":                    {Input: "ListLogGroupsForQueryRequest", Output: "ListLogGroupsForQueryResponse", Errors: []string{"InvalidParameterException", "AccessDeniedException", "ResourceNotFoundException", "ServiceUnavailableException"}},
+	"ListScheduledQueries":                     {Input: "ListScheduledQueriesRequest", Output: "ListScheduledQueriesResponse", Errors: []string{"ValidationException", "AccessDeniedException", "ThrottlingException", "InternalServerException"}},
+	"ListSourcesForS3TableIntegration":         {Input: "ListSourcesForS3TableIntegrationRequest", Output: "ListSourcesForS3TableIntegrationResponse", Errors: []string{"AccessDeniedException", "ResourceNotFoundException", "ThrottlingException", "ValidationException", "InternalServerException"}},
+	"ListTagsForResource":                      {Input: "ListTagsForResourceRequest", Output: "ListTagsForResourceResponse", Errors: []string{"InvalidParameterException", "ResourceNotFoundException", "ServiceUnavailableException"}},
+	"ListTagsLogGroup":                         {Input: "ListTagsLogGroupRequest", Output: "ListTagsLogGroupResponse", Errors: []string{"ResourceNotFoundException", "ServiceUnavailableException"}},
+	"PutAccountPolicy":                         {Input: "PutAccountPolicyRequest", Output: "PutAccountPolicyResponse", Errors: []string{"InvalidParameterException", "OperationAbortedException", "ServiceUnavailableException", "LimitExceededException"}},
+	"PutBearerTokenAuthentication":             {Input: "PutBearerTokenAuthenticationRequest", Errors: []string{"InvalidParameterException", "ResourceNotFoundException", "AccessDeniedException", "OperationAbortedException", "ServiceUnavailableException", "InvalidOperationException"}},
+	"PutDataProtectionPolicy":                  {Input: "PutDataProtectionPolicyRequest", Output: "PutDataProtectionPolicyResponse", Errors: []string{"InvalidParameterException", "LimitExceededException", "OperationAbortedException", "ResourceNotFoundException", "ServiceUnavailableException"}},
+	"PutDeliveryDestination":                   {Input: "PutDeliveryDestinationRequest", Output: "PutDeliveryDestinationResponse", Errors: []string{"ServiceUnavailableException", "ConflictException", "ValidationException", "ServiceQuotaExceededException", "ThrottlingException", "ResourceNotFoundException"}},
+	"PutDeliveryDestinationPolicy":             {Input: "PutDeliveryDestinationPolicyRequest", Output: "PutDeliveryDestinationPolicyResponse", Errors: []string{"ServiceUnavailableException", "ValidationException", "ResourceNotFoundException", "ConflictException"}},
+	"PutDeliverySource":                        {Input: "PutDeliverySourceRequest", Output: "PutDeliverySourceResponse", Errors: []string{"ServiceUnavailableException", "ConflictException", "ValidationException", "ServiceQuotaExceededException", "ResourceNotFoundException", "ThrottlingException"}},
+	"PutDestination":                           {Input: "PutDestinationRequest", Output: "PutDestinationResponse", Errors: []string{"InvalidParameterException", "OperationAbortedException", "ServiceUnavailableException"}},
+	"PutDestinationPolicy":                     {Input: "PutDestinationPolicyRequest", Errors: []string{"InvalidParameterException", "OperationAbortedException", "ServiceUnavailableException"}},
+	"PutIndexPolicy":                           {Input: "PutIndexPolicyRequest", Output: "PutIndexPolicyResponse", Errors: []string{"InvalidParameterException", "ResourceNotFoundException", "LimitExceededException", "OperationAbortedException", "ServiceUnavailableException"}},
+	"PutIntegration":                           {Input: "PutIntegrationRequest", Output: "PutIntegrationResponse", Errors: []string{"InvalidParameterException", "LimitExceededException", "ServiceUnavailableException", "ValidationException"}},
+	"PutLogEvents":                             {Input: "PutLogEventsRequest", Output: "PutLogEventsResponse", Errors: []string{"InvalidParameterException", "InvalidSequenceTokenException", "DataAlreadyAcceptedException", "ResourceNotFoundException", "ServiceUnavailableException", "UnrecognizedClientException"}},
+	"PutLogGroupDeletionProtection":            {Input: "PutLogGroupDeletionProtectionRequest", Errors: []string{"InvalidParameterException", "ResourceNotFoundException", "AccessDeniedException", "OperationAbortedException", "ServiceUnavailableException", "InvalidOperationException"}},
+	"PutMetricFilter":                          {Input: "PutMetricFilterRequest", Errors: []string{"InvalidParameterException", "ResourceNotFoundException", "OperationAbortedException", "LimitExceededException", "ServiceUnavailableException", "InvalidOperationException"}},
+	"PutQueryDefinition":                       {Input: "PutQueryDefinitionRequest", Output: "PutQueryDefinitionResponse", Errors: []string{"InvalidParameterException", "LimitExceededException", "ResourceNotFoundException", "ServiceUnavailableException"}},
+	"PutResourcePolicy":                        {Input: "PutResourcePolicyRequest", Output: "PutResourcePolicyResponse", Errors: []string{"InvalidParameterException", "LimitExceededException", "OperationAbortedException", "ResourceNotFoundException", "ServiceUnavailableException"}},
+	"PutRetentionPolicy":                       {Input: "PutRetentionPolicyRequest", Errors: []string{"InvalidParameterException", "ResourceNotFoundException", "OperationAbortedException", "ServiceUnavailableException"}},
+	"PutSubscriptionFilter":                    {Input: "PutSubscriptionFilterRequest", Errors: []string{"InvalidParameterException", "ResourceNotFoundException", "OperationAbortedException", "LimitExceededException", "ServiceUnavailableException", "InvalidOperationException"}},
+	"PutTransformer":                           {Input: "PutTransformerRequest", Errors: []string{"InvalidParameterException", "ResourceNotFoundException", "ServiceUnavailableException", "LimitExceededException", "OperationAbortedException", "InvalidOperationException"}},
 	"StartLiveTail":                            {Input: "StartLiveTailRequest", Output: "StartLiveTailResponse", HostPrefix: "stream-", Errors: []string{"AccessDeniedException", "InvalidParameterException", "ResourceNotFoundException", "LimitExceededException", "InvalidOperationException"}},
-	"StartQuery":                               {Input: "StartQueryRequest", Output: "StartQueryResponse", HostPrefix: "", Errors: []string{"MalformedQueryException", "InvalidParameterException", "LimitExceededException", "ResourceNotFoundException", "ServiceUnavailableException"}},
-	"StopQuery":                                {Input: "StopQueryRequest", Output: "StopQueryResponse", HostPrefix: "", Errors: []string{"InvalidParameterException", "ResourceNotFoundException", "ServiceUnavailableException"}},
-	"TagLogGroup":                              {Input: "TagLogGroupRequest", Output: "", HostPrefix: "", Errors: []string{"ResourceNotFoundException", "InvalidParameterException"}},
-	"TagResource":                              {Input: "TagResourceRequest", Output: "", HostPrefix: "", Errors: []string{"InvalidParameterException", "ResourceNotFoundException", "ServiceUnavailableException", "TooManyTagsException"}},
-	"TestMetricFilter":                         {Input: "TestMetricFilterRequest", Output: "TestMetricFilterResponse", HostPrefix: "", Errors: []string{"InvalidParameterException", "ServiceUnavailableException"}},
-	"TestTransformer":                          {Input: "TestTransformerRequest", Output: "TestTransformerResponse", HostPrefix: "", Errors: []string{"InvalidParameterException", "ServiceUnavailableException", "InvalidOperationException"}},
-	"UntagLogGroup":                            {Input: "UntagLogGroupRequest", Output: "", HostPrefix: "", Errors: []string{"ResourceNotFoundException"}},
-	"UntagResource":                            {Input: "UntagResourceRequest", Output: "", HostPrefix: "", Errors: []string{"InvalidParameterException", "ResourceNotFoundException", "ServiceUnavailableException"}},
-	"UpdateAnomaly":                            {Input: "UpdateAnomalyRequest", Output: "", HostPrefix: "", Errors: []string{"InvalidParameterException", "ResourceNotFoundException", "ServiceUnavailableException", "OperationAbortedException"}},
-	"UpdateDeliveryConfiguration":              {Input: "UpdateDeliveryConfigurationRequest", Output: "UpdateDeliveryConfigurationResponse", HostPrefix: "", Errors: []string{"ServiceUnavailableException", "ConflictException", "ResourceNotFoundException", "ValidationException", "AccessDeniedException", "ThrottlingException"}},
-	"UpdateLogAnomalyDetector":                 {Input: "UpdateLogAnomalyDetectorRequest", Output: "", HostPrefix: "", Errors: []string{"InvalidParameterException", "ResourceNotFoundException", "ServiceUnavailableException", "OperationAbortedException"}},
-	"UpdateLookupTable":                        {Input: "UpdateLookupTableRequest", Output: "UpdateLookupTableResponse", HostPrefix: "", Errors: []string{"InvalidParameterException", "ResourceNotFoundException", "AccessDeniedException", "ValidationException", "ServiceUnavailableException"}},
-	"UpdateScheduledQuery":                     {Input: "UpdateScheduledQueryRequest", Output: "UpdateScheduledQueryResponse", HostPrefix: "", Errors: []string{"ValidationException", "AccessDeniedException", "ResourceNotFoundException", "ThrottlingException", "InternalServerException"}},
+	"StartQuery":                               {Input: "StartQueryRequest", Output: "StartQueryResponse", Errors: []string{"MalformedQueryException", "InvalidParameterException", "LimitExceededException", "ResourceNotFoundException", "ServiceUnavailableException"}},
+	"StopQuery":                                {Input: "StopQueryRequest", Output: "StopQueryResponse", Errors: []string{"InvalidParameterException", "ResourceNotFoundException", "ServiceUnavailableException"}},
+	"TagLogGroup":                              {Input: "TagLogGroupRequest", Errors: []string{"ResourceNotFoundException", "InvalidParameterException"}},
+	"TagResource":                              {Input: "TagResourceRequest", Errors: []string{"InvalidParameterException", "ResourceNotFoundException", "ServiceUnavailableException", "TooManyTagsException"}},
+	"TestMetricFilter":                         {Input: "TestMetricFilterRequest", Output: "TestMetricFilterResponse", Errors: []string{"InvalidParameterException", "ServiceUnavailableException"}},
+	"TestTransformer":                          {Input: "TestTransformerRequest", Output: "TestTransformerResponse", Errors: []string{"InvalidParameterException", "ServiceUnavailableException", "InvalidOperationException"}},
+	"UntagLogGroup":                            {Input: "UntagLogGroupRequest", Errors: []string{"ResourceNotFoundException"}},
+	"UntagResource":                            {Input: "UntagResourceRequest", Errors: []string{"InvalidParameterException", "ResourceNotFoundException", "ServiceUnavailableException"}},
+	"UpdateAnomaly":                            {Input: "UpdateAnomalyRequest", Errors: []string{"InvalidParameterException", "ResourceNotFoundException", "ServiceUnavailableException", "OperationAbortedException"}},
+	"UpdateDeliveryConfiguration":              {Input: "UpdateDeliveryConfigurationRequest", Output: "UpdateDeliveryConfigurationResponse", Errors: []string{"ServiceUnavailableException", "ConflictException", "ResourceNotFoundException", "ValidationException", "AccessDeniedException", "ThrottlingException"}},
+	"UpdateLogAnomalyDetector":                 {Input: "UpdateLogAnomalyDetectorRequest", Errors: []string{"InvalidParameterException", "ResourceNotFoundException", "ServiceUnavailableException", "OperationAbortedException"}},
+	"UpdateLookupTable":                        {Input: "UpdateLookupTableRequest", Output: "UpdateLookupTableResponse", Errors: []string{"InvalidParameterException", "ResourceNotFoundException", "AccessDeniedException", "ValidationException", "ServiceUnavailableException"}},
+	"UpdateScheduledQuery":                     {Input: "UpdateScheduledQueryRequest", Output: "UpdateScheduledQueryResponse", Errors: []string{"ValidationException", "AccessDeniedException", "ResourceNotFoundException", "ThrottlingException", "InternalServerException"}},
 }
 
-// NewInput returns a new zero input of an operation, or nil.
+// NewInput returns a pointer to a new zero input of an operation, or nil
+// for an unknown operation or one without input.
 func NewInput(op string) any {
 	switch op {
 	case "AssociateKmsKey":
@@ -3035,7 +3033,8 @@ func NewInput(op string) any {
 	return nil
 }
 
-// Errors are the error shapes of the service model.
+// Errors are the error shapes of the CloudWatch Logs model: HTTP status, query error
+// code and whether the error is a server fault.
 var Errors = map[string]wire.ErrorInfo{
 	"AccessDeniedException":          {Status: 400, Code: "AccessDeniedException", Fault: false},
 	"ConflictException":              {Status: 400, Code: "ConflictException", Fault: false},

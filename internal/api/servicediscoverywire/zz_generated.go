@@ -3,14 +3,11 @@
 package servicediscoverywire
 
 import (
-	"encoding/json"
-
 	"github.com/fargo-run/fargo/internal/api/wire"
 )
 
-var _ json.RawMessage
-
-// Service metadata.
+// Service metadata of ServiceDiscovery (SigningName falls back to EndpointPrefix, as
+// the SDKs do).
 const (
 	TargetPrefix   = "Route53AutoNaming_v20170314"
 	SigningName    = "servicediscovery"
@@ -20,13 +17,13 @@ const (
 	EndpointPrefix = "servicediscovery"
 )
 
-// Values of the enum CustomHealthStatus.
+// Values of the ServiceDiscovery enum CustomHealthStatus.
 const (
 	CustomHealthStatusHealthy   = "HEALTHY"
 	CustomHealthStatusUnhealthy = "UNHEALTHY"
 )
 
-// Values of the enum FilterCondition.
+// Values of the ServiceDiscovery enum FilterCondition.
 const (
 	FilterConditionEq         = "EQ"
 	FilterConditionIn         = "IN"
@@ -34,21 +31,21 @@ const (
 	FilterConditionBeginsWith = "BEGINS_WITH"
 )
 
-// Values of the enum HealthCheckType.
+// Values of the ServiceDiscovery enum HealthCheckType.
 const (
 	HealthCheckTypeHttp  = "HTTP"
 	HealthCheckTypeHttps = "HTTPS"
 	HealthCheckTypeTcp   = "TCP"
 )
 
-// Values of the enum HealthStatus.
+// Values of the ServiceDiscovery enum HealthStatus.
 const (
 	HealthStatusHealthy   = "HEALTHY"
 	HealthStatusUnhealthy = "UNHEALTHY"
 	HealthStatusUnknown   = "UNKNOWN"
 )
 
-// Values of the enum HealthStatusFilter.
+// Values of the ServiceDiscovery enum HealthStatusFilter.
 const (
 	HealthStatusFilterHealthy          = "HEALTHY"
 	HealthStatusFilterUnhealthy        = "UNHEALTHY"
@@ -56,7 +53,7 @@ const (
 	HealthStatusFilterHealthyOrElseAll = "HEALTHY_OR_ELSE_ALL"
 )
 
-// Values of the enum NamespaceFilterName.
+// Values of the ServiceDiscovery enum NamespaceFilterName.
 const (
 	NamespaceFilterNameType          = "TYPE"
 	NamespaceFilterNameName          = "NAME"
@@ -64,14 +61,14 @@ const (
 	NamespaceFilterNameResourceOwner = "RESOURCE_OWNER"
 )
 
-// Values of the enum NamespaceType.
+// Values of the ServiceDiscovery enum NamespaceType.
 const (
 	NamespaceTypeDnsPublic  = "DNS_PUBLIC"
 	NamespaceTypeDnsPrivate = "DNS_PRIVATE"
 	NamespaceTypeHttp       = "HTTP"
 )
 
-// Values of the enum OperationFilterName.
+// Values of the ServiceDiscovery enum OperationFilterName.
 const (
 	OperationFilterNameNamespaceId = "NAMESPACE_ID"
 	OperationFilterNameServiceId   = "SERVICE_ID"
@@ -80,7 +77,7 @@ const (
 	OperationFilterNameUpdateDate  = "UPDATE_DATE"
 )
 
-// Values of the enum OperationStatus.
+// Values of the ServiceDiscovery enum OperationStatus.
 const (
 	OperationStatusSubmitted = "SUBMITTED"
 	OperationStatusPending   = "PENDING"
@@ -88,14 +85,14 @@ const (
 	OperationStatusFail      = "FAIL"
 )
 
-// Values of the enum OperationTargetType.
+// Values of the ServiceDiscovery enum OperationTargetType.
 const (
 	OperationTargetTypeNamespace = "NAMESPACE"
 	OperationTargetTypeService   = "SERVICE"
 	OperationTargetTypeInstance  = "INSTANCE"
 )
 
-// Values of the enum OperationType.
+// Values of the ServiceDiscovery enum OperationType.
 const (
 	OperationTypeCreateNamespace    = "CREATE_NAMESPACE"
 	OperationTypeDeleteNamespace    = "DELETE_NAMESPACE"
@@ -105,7 +102,7 @@ const (
 	OperationTypeDeregisterInstance = "DEREGISTER_INSTANCE"
 )
 
-// Values of the enum RecordType.
+// Values of the ServiceDiscovery enum RecordType.
 const (
 	RecordTypeSrv   = "SRV"
 	RecordTypeA     = "A"
@@ -113,31 +110,31 @@ const (
 	RecordTypeCname = "CNAME"
 )
 
-// Values of the enum RoutingPolicy.
+// Values of the ServiceDiscovery enum RoutingPolicy.
 const (
 	RoutingPolicyMultivalue = "MULTIVALUE"
 	RoutingPolicyWeighted   = "WEIGHTED"
 )
 
-// Values of the enum ServiceFilterName.
+// Values of the ServiceDiscovery enum ServiceFilterName.
 const (
 	ServiceFilterNameNamespaceId   = "NAMESPACE_ID"
 	ServiceFilterNameResourceOwner = "RESOURCE_OWNER"
 )
 
-// Values of the enum ServiceType.
+// Values of the ServiceDiscovery enum ServiceType.
 const (
 	ServiceTypeHttp    = "HTTP"
 	ServiceTypeDnsHttp = "DNS_HTTP"
 	ServiceTypeDns     = "DNS"
 )
 
-// Values of the enum ServiceTypeOption.
+// Values of the ServiceDiscovery enum ServiceTypeOption.
 const (
 	ServiceTypeOptionHttp = "HTTP"
 )
 
-// CreateHttpNamespaceRequest is the wire shape CreateHttpNamespaceRequest.
+// CreateHttpNamespaceRequest is the ServiceDiscovery wire shape CreateHttpNamespaceRequest.
 type CreateHttpNamespaceRequest struct {
 	CreatorRequestId *string `json:"CreatorRequestId,omitempty" xml:"CreatorRequestId,omitempty"`
 	Description      *string `json:"Description,omitempty" xml:"Description,omitempty"`
@@ -145,12 +142,12 @@ type CreateHttpNamespaceRequest struct {
 	Tags             []Tag   `json:"Tags,omitempty" xml:"Tags,omitempty"`
 }
 
-// CreateHttpNamespaceResponse is the wire shape CreateHttpNamespaceResponse.
+// CreateHttpNamespaceResponse is the ServiceDiscovery wire shape CreateHttpNamespaceResponse.
 type CreateHttpNamespaceResponse struct {
 	OperationId *string `json:"OperationId,omitempty" xml:"OperationId,omitempty"`
 }
 
-// CreatePrivateDnsNamespaceRequest is the wire shape CreatePrivateDnsNamespaceRequest.
+// CreatePrivateDnsNamespaceRequest is the ServiceDiscovery wire shape CreatePrivateDnsNamespaceRequest.
 type CreatePrivateDnsNamespaceRequest struct {
 	CreatorRequestId *string                        `json:"CreatorRequestId,omitempty" xml:"CreatorRequestId,omitempty"`
 	Description      *string                        `json:"Description,omitempty" xml:"Description,omitempty"`
@@ -160,12 +157,12 @@ type CreatePrivateDnsNamespaceRequest struct {
 	Vpc              *string                        `json:"Vpc,omitempty" xml:"Vpc,omitempty"`
 }
 
-// CreatePrivateDnsNamespaceResponse is the wire shape CreatePrivateDnsNamespaceResponse.
+// CreatePrivateDnsNamespaceResponse is the ServiceDiscovery wire shape CreatePrivateDnsNamespaceResponse.
 type CreatePrivateDnsNamespaceResponse struct {
 	OperationId *string `json:"OperationId,omitempty" xml:"OperationId,omitempty"`
 }
 
-// CreatePublicDnsNamespaceRequest is the wire shape CreatePublicDnsNamespaceRequest.
+// CreatePublicDnsNamespaceRequest is the ServiceDiscovery wire shape CreatePublicDnsNamespaceRequest.
 type CreatePublicDnsNamespaceRequest struct {
 	CreatorRequestId *string                       `json:"CreatorRequestId,omitempty" xml:"CreatorRequestId,omitempty"`
 	Description      *string                       `json:"Description,omitempty" xml:"Description,omitempty"`
@@ -174,12 +171,12 @@ type CreatePublicDnsNamespaceRequest struct {
 	Tags             []Tag                         `json:"Tags,omitempty" xml:"Tags,omitempty"`
 }
 
-// CreatePublicDnsNamespaceResponse is the wire shape CreatePublicDnsNamespaceResponse.
+// CreatePublicDnsNamespaceResponse is the ServiceDiscovery wire shape CreatePublicDnsNamespaceResponse.
 type CreatePublicDnsNamespaceResponse struct {
 	OperationId *string `json:"OperationId,omitempty" xml:"OperationId,omitempty"`
 }
 
-// CreateServiceRequest is the wire shape CreateServiceRequest.
+// CreateServiceRequest is the ServiceDiscovery wire shape CreateServiceRequest.
 type CreateServiceRequest struct {
 	CreatorRequestId        *string                  `json:"CreatorRequestId,omitempty" xml:"CreatorRequestId,omitempty"`
 	Description             *string                  `json:"Description,omitempty" xml:"Description,omitempty"`
@@ -192,57 +189,57 @@ type CreateServiceRequest struct {
 	Type                    *string                  `json:"Type,omitempty" xml:"Type,omitempty"`
 }
 
-// CreateServiceResponse is the wire shape CreateServiceResponse.
+// CreateServiceResponse is the ServiceDiscovery wire shape CreateServiceResponse.
 type CreateServiceResponse struct {
 	Service *Service `json:"Service,omitempty" xml:"Service,omitempty"`
 }
 
-// CustomHealthNotFound is the wire shape CustomHealthNotFound.
+// CustomHealthNotFound is the ServiceDiscovery wire error shape CustomHealthNotFound.
 type CustomHealthNotFound struct {
 	Message *string `json:"Message,omitempty" xml:"Message,omitempty"`
 }
 
-// DeleteNamespaceRequest is the wire shape DeleteNamespaceRequest.
+// DeleteNamespaceRequest is the ServiceDiscovery wire shape DeleteNamespaceRequest.
 type DeleteNamespaceRequest struct {
 	Id *string `json:"Id,omitempty" xml:"Id,omitempty"`
 }
 
-// DeleteNamespaceResponse is the wire shape DeleteNamespaceResponse.
+// DeleteNamespaceResponse is the ServiceDiscovery wire shape DeleteNamespaceResponse.
 type DeleteNamespaceResponse struct {
 	OperationId *string `json:"OperationId,omitempty" xml:"OperationId,omitempty"`
 }
 
-// DeleteServiceAttributesRequest is the wire shape DeleteServiceAttributesRequest.
+// DeleteServiceAttributesRequest is the ServiceDiscovery wire shape DeleteServiceAttributesRequest.
 type DeleteServiceAttributesRequest struct {
 	Attributes []string `json:"Attributes,omitempty" xml:"Attributes,omitempty"`
 	ServiceId  *string  `json:"ServiceId,omitempty" xml:"ServiceId,omitempty"`
 }
 
-// DeleteServiceAttributesResponse is the wire shape DeleteServiceAttributesResponse.
+// DeleteServiceAttributesResponse is the ServiceDiscovery wire shape DeleteServiceAttributesResponse.
 type DeleteServiceAttributesResponse struct {
 }
 
-// DeleteServiceRequest is the wire shape DeleteServiceRequest.
+// DeleteServiceRequest is the ServiceDiscovery wire shape DeleteServiceRequest.
 type DeleteServiceRequest struct {
 	Id *string `json:"Id,omitempty" xml:"Id,omitempty"`
 }
 
-// DeleteServiceResponse is the wire shape DeleteServiceResponse.
+// DeleteServiceResponse is the ServiceDiscovery wire shape DeleteServiceResponse.
 type DeleteServiceResponse struct {
 }
 
-// DeregisterInstanceRequest is the wire shape DeregisterInstanceRequest.
+// DeregisterInstanceRequest is the ServiceDiscovery wire shape DeregisterInstanceRequest.
 type DeregisterInstanceRequest struct {
 	InstanceId *string `json:"InstanceId,omitempty" xml:"InstanceId,omitempty"`
 	ServiceId  *string `json:"ServiceId,omitempty" xml:"ServiceId,omitempty"`
 }
 
-// DeregisterInstanceResponse is the wire shape DeregisterInstanceResponse.
+// DeregisterInstanceResponse is the ServiceDiscovery wire shape DeregisterInstanceResponse.
 type DeregisterInstanceResponse struct {
 	OperationId *string `json:"OperationId,omitempty" xml:"OperationId,omitempty"`
 }
 
-// DiscoverInstancesRequest is the wire shape DiscoverInstancesRequest.
+// DiscoverInstancesRequest is the ServiceDiscovery wire shape DiscoverInstancesRequest.
 type DiscoverInstancesRequest struct {
 	HealthStatus       *string           `json:"HealthStatus,omitempty" xml:"HealthStatus,omitempty"`
 	MaxResults         *int32            `json:"MaxResults,omitempty" xml:"MaxResults,omitempty"`
@@ -253,67 +250,67 @@ type DiscoverInstancesRequest struct {
 	ServiceName        *string           `json:"ServiceName,omitempty" xml:"ServiceName,omitempty"`
 }
 
-// DiscoverInstancesResponse is the wire shape DiscoverInstancesResponse.
+// DiscoverInstancesResponse is the ServiceDiscovery wire shape DiscoverInstancesResponse.
 type DiscoverInstancesResponse struct {
 	Instances         []HttpInstanceSummary `json:"Instances,omitempty" xml:"Instances,omitempty"`
 	InstancesRevision *int64                `json:"InstancesRevision,omitempty" xml:"InstancesRevision,omitempty"`
 }
 
-// DiscoverInstancesRevisionRequest is the wire shape DiscoverInstancesRevisionRequest.
+// DiscoverInstancesRevisionRequest is the ServiceDiscovery wire shape DiscoverInstancesRevisionRequest.
 type DiscoverInstancesRevisionRequest struct {
 	NamespaceName *string `json:"NamespaceName,omitempty" xml:"NamespaceName,omitempty"`
 	OwnerAccount  *string `json:"OwnerAccount,omitempty" xml:"OwnerAccount,omitempty"`
 	ServiceName   *string `json:"ServiceName,omitempty" xml:"ServiceName,omitempty"`
 }
 
-// DiscoverInstancesRevisionResponse is the wire shape DiscoverInstancesRevisionResponse.
+// DiscoverInstancesRevisionResponse is the ServiceDiscovery wire shape DiscoverInstancesRevisionResponse.
 type DiscoverInstancesRevisionResponse struct {
 	InstancesRevision *int64 `json:"InstancesRevision,omitempty" xml:"InstancesRevision,omitempty"`
 }
 
-// DnsConfig is the wire shape DnsConfig.
+// DnsConfig is the ServiceDiscovery wire shape DnsConfig.
 type DnsConfig struct {
 	DnsRecords    []DnsRecord `json:"DnsRecords,omitempty" xml:"DnsRecords,omitempty"`
 	NamespaceId   *string     `json:"NamespaceId,omitempty" xml:"NamespaceId,omitempty"`
 	RoutingPolicy *string     `json:"RoutingPolicy,omitempty" xml:"RoutingPolicy,omitempty"`
 }
 
-// DnsConfigChange is the wire shape DnsConfigChange.
+// DnsConfigChange is the ServiceDiscovery wire shape DnsConfigChange.
 type DnsConfigChange struct {
 	DnsRecords []DnsRecord `json:"DnsRecords,omitempty" xml:"DnsRecords,omitempty"`
 }
 
-// DnsProperties is the wire shape DnsProperties.
+// DnsProperties is the ServiceDiscovery wire shape DnsProperties.
 type DnsProperties struct {
 	HostedZoneId *string `json:"HostedZoneId,omitempty" xml:"HostedZoneId,omitempty"`
 	SOA          *SOA    `json:"SOA,omitempty" xml:"SOA,omitempty"`
 }
 
-// DnsRecord is the wire shape DnsRecord.
+// DnsRecord is the ServiceDiscovery wire shape DnsRecord.
 type DnsRecord struct {
 	TTL  *int64  `json:"TTL,omitempty" xml:"TTL,omitempty"`
 	Type *string `json:"Type,omitempty" xml:"Type,omitempty"`
 }
 
-// DuplicateRequest is the wire shape DuplicateRequest.
+// DuplicateRequest is the ServiceDiscovery wire error shape DuplicateRequest.
 type DuplicateRequest struct {
 	DuplicateOperationId *string `json:"DuplicateOperationId,omitempty" xml:"DuplicateOperationId,omitempty"`
 	Message              *string `json:"Message,omitempty" xml:"Message,omitempty"`
 }
 
-// GetInstanceRequest is the wire shape GetInstanceRequest.
+// GetInstanceRequest is the ServiceDiscovery wire shape GetInstanceRequest.
 type GetInstanceRequest struct {
 	InstanceId *string `json:"InstanceId,omitempty" xml:"InstanceId,omitempty"`
 	ServiceId  *string `json:"ServiceId,omitempty" xml:"ServiceId,omitempty"`
 }
 
-// GetInstanceResponse is the wire shape GetInstanceResponse.
+// GetInstanceResponse is the ServiceDiscovery wire shape GetInstanceResponse.
 type GetInstanceResponse struct {
 	Instance      *Instance `json:"Instance,omitempty" xml:"Instance,omitempty"`
 	ResourceOwner *string   `json:"ResourceOwner,omitempty" xml:"ResourceOwner,omitempty"`
 }
 
-// GetInstancesHealthStatusRequest is the wire shape GetInstancesHealthStatusRequest.
+// GetInstancesHealthStatusRequest is the ServiceDiscovery wire shape GetInstancesHealthStatusRequest.
 type GetInstancesHealthStatusRequest struct {
 	Instances  []string `json:"Instances,omitempty" xml:"Instances,omitempty"`
 	MaxResults *int32   `json:"MaxResults,omitempty" xml:"MaxResults,omitempty"`
@@ -321,66 +318,66 @@ type GetInstancesHealthStatusRequest struct {
 	ServiceId  *string  `json:"ServiceId,omitempty" xml:"ServiceId,omitempty"`
 }
 
-// GetInstancesHealthStatusResponse is the wire shape GetInstancesHealthStatusResponse.
+// GetInstancesHealthStatusResponse is the ServiceDiscovery wire shape GetInstancesHealthStatusResponse.
 type GetInstancesHealthStatusResponse struct {
 	NextToken *string           `json:"NextToken,omitempty" xml:"NextToken,omitempty"`
 	Status    map[string]string `json:"Status,omitempty" xml:"-"`
 }
 
-// GetNamespaceRequest is the wire shape GetNamespaceRequest.
+// GetNamespaceRequest is the ServiceDiscovery wire shape GetNamespaceRequest.
 type GetNamespaceRequest struct {
 	Id *string `json:"Id,omitempty" xml:"Id,omitempty"`
 }
 
-// GetNamespaceResponse is the wire shape GetNamespaceResponse.
+// GetNamespaceResponse is the ServiceDiscovery wire shape GetNamespaceResponse.
 type GetNamespaceResponse struct {
 	Namespace *Namespace `json:"Namespace,omitempty" xml:"Namespace,omitempty"`
 }
 
-// GetOperationRequest is the wire shape GetOperationRequest.
+// GetOperationRequest is the ServiceDiscovery wire shape GetOperationRequest.
 type GetOperationRequest struct {
 	OperationId  *string `json:"OperationId,omitempty" xml:"OperationId,omitempty"`
 	OwnerAccount *string `json:"OwnerAccount,omitempty" xml:"OwnerAccount,omitempty"`
 }
 
-// GetOperationResponse is the wire shape GetOperationResponse.
+// GetOperationResponse is the ServiceDiscovery wire shape GetOperationResponse.
 type GetOperationResponse struct {
 	Operation *Operation `json:"Operation,omitempty" xml:"Operation,omitempty"`
 }
 
-// GetServiceAttributesRequest is the wire shape GetServiceAttributesRequest.
+// GetServiceAttributesRequest is the ServiceDiscovery wire shape GetServiceAttributesRequest.
 type GetServiceAttributesRequest struct {
 	ServiceId *string `json:"ServiceId,omitempty" xml:"ServiceId,omitempty"`
 }
 
-// GetServiceAttributesResponse is the wire shape GetServiceAttributesResponse.
+// GetServiceAttributesResponse is the ServiceDiscovery wire shape GetServiceAttributesResponse.
 type GetServiceAttributesResponse struct {
 	ServiceAttributes *ServiceAttributes `json:"ServiceAttributes,omitempty" xml:"ServiceAttributes,omitempty"`
 }
 
-// GetServiceRequest is the wire shape GetServiceRequest.
+// GetServiceRequest is the ServiceDiscovery wire shape GetServiceRequest.
 type GetServiceRequest struct {
 	Id *string `json:"Id,omitempty" xml:"Id,omitempty"`
 }
 
-// GetServiceResponse is the wire shape GetServiceResponse.
+// GetServiceResponse is the ServiceDiscovery wire shape GetServiceResponse.
 type GetServiceResponse struct {
 	Service *Service `json:"Service,omitempty" xml:"Service,omitempty"`
 }
 
-// HealthCheckConfig is the wire shape HealthCheckConfig.
+// HealthCheckConfig is the ServiceDiscovery wire shape HealthCheckConfig.
 type HealthCheckConfig struct {
 	FailureThreshold *int32  `json:"FailureThreshold,omitempty" xml:"FailureThreshold,omitempty"`
 	ResourcePath     *string `json:"ResourcePath,omitempty" xml:"ResourcePath,omitempty"`
 	Type             *string `json:"Type,omitempty" xml:"Type,omitempty"`
 }
 
-// HealthCheckCustomConfig is the wire shape HealthCheckCustomConfig.
+// HealthCheckCustomConfig is the ServiceDiscovery wire shape HealthCheckCustomConfig.
 type HealthCheckCustomConfig struct {
 	FailureThreshold *int32 `json:"FailureThreshold,omitempty" xml:"FailureThreshold,omitempty"`
 }
 
-// HttpInstanceSummary is the wire shape HttpInstanceSummary.
+// HttpInstanceSummary is the ServiceDiscovery wire shape HttpInstanceSummary.
 type HttpInstanceSummary struct {
 	Attributes    map[string]string `json:"Attributes,omitempty" xml:"-"`
 	HealthStatus  *string           `json:"HealthStatus,omitempty" xml:"HealthStatus,omitempty"`
@@ -389,17 +386,17 @@ type HttpInstanceSummary struct {
 	ServiceName   *string           `json:"ServiceName,omitempty" xml:"ServiceName,omitempty"`
 }
 
-// HttpNamespaceChange is the wire shape HttpNamespaceChange.
+// HttpNamespaceChange is the ServiceDiscovery wire shape HttpNamespaceChange.
 type HttpNamespaceChange struct {
 	Description *string `json:"Description,omitempty" xml:"Description,omitempty"`
 }
 
-// HttpProperties is the wire shape HttpProperties.
+// HttpProperties is the ServiceDiscovery wire shape HttpProperties.
 type HttpProperties struct {
 	HttpName *string `json:"HttpName,omitempty" xml:"HttpName,omitempty"`
 }
 
-// Instance is the wire shape Instance.
+// Instance is the ServiceDiscovery wire shape Instance.
 type Instance struct {
 	Attributes       map[string]string `json:"Attributes,omitempty" xml:"-"`
 	CreatedByAccount *string           `json:"CreatedByAccount,omitempty" xml:"CreatedByAccount,omitempty"`
@@ -407,87 +404,87 @@ type Instance struct {
 	Id               *string           `json:"Id,omitempty" xml:"Id,omitempty"`
 }
 
-// InstanceNotFound is the wire shape InstanceNotFound.
+// InstanceNotFound is the ServiceDiscovery wire error shape InstanceNotFound.
 type InstanceNotFound struct {
 	Message *string `json:"Message,omitempty" xml:"Message,omitempty"`
 }
 
-// InstanceSummary is the wire shape InstanceSummary.
+// InstanceSummary is the ServiceDiscovery wire shape InstanceSummary.
 type InstanceSummary struct {
 	Attributes       map[string]string `json:"Attributes,omitempty" xml:"-"`
 	CreatedByAccount *string           `json:"CreatedByAccount,omitempty" xml:"CreatedByAccount,omitempty"`
 	Id               *string           `json:"Id,omitempty" xml:"Id,omitempty"`
 }
 
-// InvalidInput is the wire shape InvalidInput.
+// InvalidInput is the ServiceDiscovery wire error shape InvalidInput.
 type InvalidInput struct {
 	Message *string `json:"Message,omitempty" xml:"Message,omitempty"`
 }
 
-// ListInstancesRequest is the wire shape ListInstancesRequest.
+// ListInstancesRequest is the ServiceDiscovery wire shape ListInstancesRequest.
 type ListInstancesRequest struct {
 	MaxResults *int32  `json:"MaxResults,omitempty" xml:"MaxResults,omitempty"`
 	NextToken  *string `json:"NextToken,omitempty" xml:"NextToken,omitempty"`
 	ServiceId  *string `json:"ServiceId,omitempty" xml:"ServiceId,omitempty"`
 }
 
-// ListInstancesResponse is the wire shape ListInstancesResponse.
+// ListInstancesResponse is the ServiceDiscovery wire shape ListInstancesResponse.
 type ListInstancesResponse struct {
 	Instances     []InstanceSummary `json:"Instances,omitempty" xml:"Instances,omitempty"`
 	NextToken     *string           `json:"NextToken,omitempty" xml:"NextToken,omitempty"`
 	ResourceOwner *string           `json:"ResourceOwner,omitempty" xml:"ResourceOwner,omitempty"`
 }
 
-// ListNamespacesRequest is the wire shape ListNamespacesRequest.
+// ListNamespacesRequest is the ServiceDiscovery wire shape ListNamespacesRequest.
 type ListNamespacesRequest struct {
 	Filters    []NamespaceFilter `json:"Filters,omitempty" xml:"Filters,omitempty"`
 	MaxResults *int32            `json:"MaxResults,omitempty" xml:"MaxResults,omitempty"`
 	NextToken  *string           `json:"NextToken,omitempty" xml:"NextToken,omitempty"`
 }
 
-// ListNamespacesResponse is the wire shape ListNamespacesResponse.
+// ListNamespacesResponse is the ServiceDiscovery wire shape ListNamespacesResponse.
 type ListNamespacesResponse struct {
 	Namespaces []NamespaceSummary `json:"Namespaces,omitempty" xml:"Namespaces,omitempty"`
 	NextToken  *string            `json:"NextToken,omitempty" xml:"NextToken,omitempty"`
 }
 
-// ListOperationsRequest is the wire shape ListOperationsRequest.
+// ListOperationsRequest is the ServiceDiscovery wire shape ListOperationsRequest.
 type ListOperationsRequest struct {
 	Filters    []OperationFilter `json:"Filters,omitempty" xml:"Filters,omitempty"`
 	MaxResults *int32            `json:"MaxResults,omitempty" xml:"MaxResults,omitempty"`
 	NextToken  *string           `json:"NextToken,omitempty" xml:"NextToken,omitempty"`
 }
 
-// ListOperationsResponse is the wire shape ListOperationsResponse.
+// ListOperationsResponse is the ServiceDiscovery wire shape ListOperationsResponse.
 type ListOperationsResponse struct {
 	NextToken  *string            `json:"NextToken,omitempty" xml:"NextToken,omitempty"`
 	Operations []OperationSummary `json:"Operations,omitempty" xml:"Operations,omitempty"`
 }
 
-// ListServicesRequest is the wire shape ListServicesRequest.
+// ListServicesRequest is the ServiceDiscovery wire shape ListServicesRequest.
 type ListServicesRequest struct {
 	Filters    []ServiceFilter `json:"Filters,omitempty" xml:"Filters,omitempty"`
 	MaxResults *int32          `json:"MaxResults,omitempty" xml:"MaxResults,omitempty"`
 	NextToken  *string         `json:"NextToken,omitempty" xml:"NextToken,omitempty"`
 }
 
-// ListServicesResponse is the wire shape ListServicesResponse.
+// ListServicesResponse is the ServiceDiscovery wire shape ListServicesResponse.
 type ListServicesResponse struct {
 	NextToken *string          `json:"NextToken,omitempty" xml:"NextToken,omitempty"`
 	Services  []ServiceSummary `json:"Services,omitempty" xml:"Services,omitempty"`
 }
 
-// ListTagsForResourceRequest is the wire shape ListTagsForResourceRequest.
+// ListTagsForResourceRequest is the ServiceDiscovery wire shape ListTagsForResourceRequest.
 type ListTagsForResourceRequest struct {
 	ResourceARN *string `json:"ResourceARN,omitempty" xml:"ResourceARN,omitempty"`
 }
 
-// ListTagsForResourceResponse is the wire shape ListTagsForResourceResponse.
+// ListTagsForResourceResponse is the ServiceDiscovery wire shape ListTagsForResourceResponse.
 type ListTagsForResourceResponse struct {
 	Tags []Tag `json:"Tags,omitempty" xml:"Tags,omitempty"`
 }
 
-// Namespace is the wire shape Namespace.
+// Namespace is the ServiceDiscovery wire shape Namespace.
 type Namespace struct {
 	Arn              *string              `json:"Arn,omitempty" xml:"Arn,omitempty"`
 	CreateDate       *wire.Timestamp      `json:"CreateDate,omitempty" xml:"CreateDate,omitempty"`
@@ -501,32 +498,32 @@ type Namespace struct {
 	Type             *string              `json:"Type,omitempty" xml:"Type,omitempty"`
 }
 
-// NamespaceAlreadyExists is the wire shape NamespaceAlreadyExists.
+// NamespaceAlreadyExists is the ServiceDiscovery wire error shape NamespaceAlreadyExists.
 type NamespaceAlreadyExists struct {
 	CreatorRequestId *string `json:"CreatorRequestId,omitempty" xml:"CreatorRequestId,omitempty"`
 	Message          *string `json:"Message,omitempty" xml:"Message,omitempty"`
 	NamespaceId      *string `json:"NamespaceId,omitempty" xml:"NamespaceId,omitempty"`
 }
 
-// NamespaceFilter is the wire shape NamespaceFilter.
+// NamespaceFilter is the ServiceDiscovery wire shape NamespaceFilter.
 type NamespaceFilter struct {
 	Condition *string  `json:"Condition,omitempty" xml:"Condition,omitempty"`
 	Name      *string  `json:"Name,omitempty" xml:"Name,omitempty"`
 	Values    []string `json:"Values,omitempty" xml:"Values,omitempty"`
 }
 
-// NamespaceNotFound is the wire shape NamespaceNotFound.
+// NamespaceNotFound is the ServiceDiscovery wire error shape NamespaceNotFound.
 type NamespaceNotFound struct {
 	Message *string `json:"Message,omitempty" xml:"Message,omitempty"`
 }
 
-// NamespaceProperties is the wire shape NamespaceProperties.
+// NamespaceProperties is the ServiceDiscovery wire shape NamespaceProperties.
 type NamespaceProperties struct {
 	DnsProperties  *DnsProperties  `json:"DnsProperties,omitempty" xml:"DnsProperties,omitempty"`
 	HttpProperties *HttpProperties `json:"HttpProperties,omitempty" xml:"HttpProperties,omitempty"`
 }
 
-// NamespaceSummary is the wire shape NamespaceSummary.
+// NamespaceSummary is the ServiceDiscovery wire shape NamespaceSummary.
 type NamespaceSummary struct {
 	Arn           *string              `json:"Arn,omitempty" xml:"Arn,omitempty"`
 	CreateDate    *wire.Timestamp      `json:"CreateDate,omitempty" xml:"CreateDate,omitempty"`
@@ -539,7 +536,7 @@ type NamespaceSummary struct {
 	Type          *string              `json:"Type,omitempty" xml:"Type,omitempty"`
 }
 
-// Operation is the wire shape Operation.
+// Operation is the ServiceDiscovery wire shape Operation.
 type Operation struct {
 	CreateDate   *wire.Timestamp   `json:"CreateDate,omitempty" xml:"CreateDate,omitempty"`
 	ErrorCode    *string           `json:"ErrorCode,omitempty" xml:"ErrorCode,omitempty"`
@@ -552,77 +549,77 @@ type Operation struct {
 	UpdateDate   *wire.Timestamp   `json:"UpdateDate,omitempty" xml:"UpdateDate,omitempty"`
 }
 
-// OperationFilter is the wire shape OperationFilter.
+// OperationFilter is the ServiceDiscovery wire shape OperationFilter.
 type OperationFilter struct {
 	Condition *string  `json:"Condition,omitempty" xml:"Condition,omitempty"`
 	Name      *string  `json:"Name,omitempty" xml:"Name,omitempty"`
 	Values    []string `json:"Values,omitempty" xml:"Values,omitempty"`
 }
 
-// OperationNotFound is the wire shape OperationNotFound.
+// OperationNotFound is the ServiceDiscovery wire error shape OperationNotFound.
 type OperationNotFound struct {
 	Message *string `json:"Message,omitempty" xml:"Message,omitempty"`
 }
 
-// OperationSummary is the wire shape OperationSummary.
+// OperationSummary is the ServiceDiscovery wire shape OperationSummary.
 type OperationSummary struct {
 	Id     *string `json:"Id,omitempty" xml:"Id,omitempty"`
 	Status *string `json:"Status,omitempty" xml:"Status,omitempty"`
 }
 
-// PrivateDnsNamespaceChange is the wire shape PrivateDnsNamespaceChange.
+// PrivateDnsNamespaceChange is the ServiceDiscovery wire shape PrivateDnsNamespaceChange.
 type PrivateDnsNamespaceChange struct {
 	Description *string                              `json:"Description,omitempty" xml:"Description,omitempty"`
 	Properties  *PrivateDnsNamespacePropertiesChange `json:"Properties,omitempty" xml:"Properties,omitempty"`
 }
 
-// PrivateDnsNamespaceProperties is the wire shape PrivateDnsNamespaceProperties.
+// PrivateDnsNamespaceProperties is the ServiceDiscovery wire shape PrivateDnsNamespaceProperties.
 type PrivateDnsNamespaceProperties struct {
 	DnsProperties *PrivateDnsPropertiesMutable `json:"DnsProperties,omitempty" xml:"DnsProperties,omitempty"`
 }
 
-// PrivateDnsNamespacePropertiesChange is the wire shape PrivateDnsNamespacePropertiesChange.
+// PrivateDnsNamespacePropertiesChange is the ServiceDiscovery wire shape PrivateDnsNamespacePropertiesChange.
 type PrivateDnsNamespacePropertiesChange struct {
 	DnsProperties *PrivateDnsPropertiesMutableChange `json:"DnsProperties,omitempty" xml:"DnsProperties,omitempty"`
 }
 
-// PrivateDnsPropertiesMutable is the wire shape PrivateDnsPropertiesMutable.
+// PrivateDnsPropertiesMutable is the ServiceDiscovery wire shape PrivateDnsPropertiesMutable.
 type PrivateDnsPropertiesMutable struct {
 	SOA *SOA `json:"SOA,omitempty" xml:"SOA,omitempty"`
 }
 
-// PrivateDnsPropertiesMutableChange is the wire shape PrivateDnsPropertiesMutableChange.
+// PrivateDnsPropertiesMutableChange is the ServiceDiscovery wire shape PrivateDnsPropertiesMutableChange.
 type PrivateDnsPropertiesMutableChange struct {
 	SOA *SOAChange `json:"SOA,omitempty" xml:"SOA,omitempty"`
 }
 
-// PublicDnsNamespaceChange is the wire shape PublicDnsNamespaceChange.
+// PublicDnsNamespaceChange is the ServiceDiscovery wire shape PublicDnsNamespaceChange.
 type PublicDnsNamespaceChange struct {
 	Description *string                             `json:"Description,omitempty" xml:"Description,omitempty"`
 	Properties  *PublicDnsNamespacePropertiesChange `json:"Properties,omitempty" xml:"Properties,omitempty"`
 }
 
-// PublicDnsNamespaceProperties is the wire shape PublicDnsNamespaceProperties.
+// PublicDnsNamespaceProperties is the ServiceDiscovery wire shape PublicDnsNamespaceProperties.
 type PublicDnsNamespaceProperties struct {
 	DnsProperties *PublicDnsPropertiesMutable `json:"DnsProperties,omitempty" xml:"DnsProperties,omitempty"`
 }
 
-// PublicDnsNamespacePropertiesChange is the wire shape PublicDnsNamespacePropertiesChange.
+// PublicDnsNamespacePropertiesChange is the ServiceDiscovery wire shape PublicDnsNamespacePropertiesChange.
 type PublicDnsNamespacePropertiesChange struct {
 	DnsProperties *PublicDnsPropertiesMutableChange `json:"DnsProperties,omitempty" xml:"DnsProperties,omitempty"`
 }
 
-// PublicDnsPropertiesMutable is the wire shape PublicDnsPropertiesMutable.
+// PublicDnsPropertiesMutable is the ServiceDiscovery wire shape PublicDnsPropertiesMutable.
 type PublicDnsPropertiesMutable struct {
 	SOA *SOA `json:"SOA,omitempty" xml:"SOA,omitempty"`
 }
 
-// PublicDnsPropertiesMutableChange is the wire shape PublicDnsPropertiesMutableChange.
+// PublicDnsPropertiesMutableChange is the ServiceDiscovery wire shape PublicDnsPropertiesMutableChange.
 type PublicDnsPropertiesMutableChange struct {
 	SOA *SOAChange `json:"SOA,omitempty" xml:"SOA,omitempty"`
 }
 
-// RegisterInstanceRequest is the wire shape RegisterInstanceRequest.
+// RegisterInstanceRequest is the ServiceDiscovery wire shape RegisterInstanceRequest.
 type RegisterInstanceRequest struct {
 	Attributes       map[string]string `json:"Attributes,omitempty" xml:"-"`
 	CreatorRequestId *string           `json:"CreatorRequestId,omitempty" xml:"CreatorRequestId,omitempty"`
@@ -630,42 +627,42 @@ type RegisterInstanceRequest struct {
 	ServiceId        *string           `json:"ServiceId,omitempty" xml:"ServiceId,omitempty"`
 }
 
-// RegisterInstanceResponse is the wire shape RegisterInstanceResponse.
+// RegisterInstanceResponse is the ServiceDiscovery wire shape RegisterInstanceResponse.
 type RegisterInstanceResponse struct {
 	OperationId *string `json:"OperationId,omitempty" xml:"OperationId,omitempty"`
 }
 
-// RequestLimitExceeded is the wire shape RequestLimitExceeded.
+// RequestLimitExceeded is the ServiceDiscovery wire error shape RequestLimitExceeded.
 type RequestLimitExceeded struct {
 	Message *string `json:"Message,omitempty" xml:"Message,omitempty"`
 }
 
-// ResourceInUse is the wire shape ResourceInUse.
+// ResourceInUse is the ServiceDiscovery wire error shape ResourceInUse.
 type ResourceInUse struct {
 	Message *string `json:"Message,omitempty" xml:"Message,omitempty"`
 }
 
-// ResourceLimitExceeded is the wire shape ResourceLimitExceeded.
+// ResourceLimitExceeded is the ServiceDiscovery wire error shape ResourceLimitExceeded.
 type ResourceLimitExceeded struct {
 	Message *string `json:"Message,omitempty" xml:"Message,omitempty"`
 }
 
-// ResourceNotFoundException is the wire shape ResourceNotFoundException.
+// ResourceNotFoundException is the ServiceDiscovery wire error shape ResourceNotFoundException.
 type ResourceNotFoundException struct {
 	Message *string `json:"Message,omitempty" xml:"Message,omitempty"`
 }
 
-// SOA is the wire shape SOA.
+// SOA is the ServiceDiscovery wire shape SOA.
 type SOA struct {
 	TTL *int64 `json:"TTL,omitempty" xml:"TTL,omitempty"`
 }
 
-// SOAChange is the wire shape SOAChange.
+// SOAChange is the ServiceDiscovery wire shape SOAChange.
 type SOAChange struct {
 	TTL *int64 `json:"TTL,omitempty" xml:"TTL,omitempty"`
 }
 
-// Service is the wire shape Service.
+// Service is the ServiceDiscovery wire shape Service.
 type Service struct {
 	Arn                     *string                  `json:"Arn,omitempty" xml:"Arn,omitempty"`
 	CreateDate              *wire.Timestamp          `json:"CreateDate,omitempty" xml:"CreateDate,omitempty"`
@@ -683,7 +680,7 @@ type Service struct {
 	Type                    *string                  `json:"Type,omitempty" xml:"Type,omitempty"`
 }
 
-// ServiceAlreadyExists is the wire shape ServiceAlreadyExists.
+// ServiceAlreadyExists is the ServiceDiscovery wire error shape ServiceAlreadyExists.
 type ServiceAlreadyExists struct {
 	CreatorRequestId *string `json:"CreatorRequestId,omitempty" xml:"CreatorRequestId,omitempty"`
 	Message          *string `json:"Message,omitempty" xml:"Message,omitempty"`
@@ -691,38 +688,38 @@ type ServiceAlreadyExists struct {
 	ServiceId        *string `json:"ServiceId,omitempty" xml:"ServiceId,omitempty"`
 }
 
-// ServiceAttributes is the wire shape ServiceAttributes.
+// ServiceAttributes is the ServiceDiscovery wire shape ServiceAttributes.
 type ServiceAttributes struct {
 	Attributes    map[string]string `json:"Attributes,omitempty" xml:"-"`
 	ResourceOwner *string           `json:"ResourceOwner,omitempty" xml:"ResourceOwner,omitempty"`
 	ServiceArn    *string           `json:"ServiceArn,omitempty" xml:"ServiceArn,omitempty"`
 }
 
-// ServiceAttributesLimitExceededException is the wire shape ServiceAttributesLimitExceededException.
+// ServiceAttributesLimitExceededException is the ServiceDiscovery wire error shape ServiceAttributesLimitExceededException.
 type ServiceAttributesLimitExceededException struct {
 	Message *string `json:"Message,omitempty" xml:"Message,omitempty"`
 }
 
-// ServiceChange is the wire shape ServiceChange.
+// ServiceChange is the ServiceDiscovery wire shape ServiceChange.
 type ServiceChange struct {
 	Description       *string            `json:"Description,omitempty" xml:"Description,omitempty"`
 	DnsConfig         *DnsConfigChange   `json:"DnsConfig,omitempty" xml:"DnsConfig,omitempty"`
 	HealthCheckConfig *HealthCheckConfig `json:"HealthCheckConfig,omitempty" xml:"HealthCheckConfig,omitempty"`
 }
 
-// ServiceFilter is the wire shape ServiceFilter.
+// ServiceFilter is the ServiceDiscovery wire shape ServiceFilter.
 type ServiceFilter struct {
 	Condition *string  `json:"Condition,omitempty" xml:"Condition,omitempty"`
 	Name      *string  `json:"Name,omitempty" xml:"Name,omitempty"`
 	Values    []string `json:"Values,omitempty" xml:"Values,omitempty"`
 }
 
-// ServiceNotFound is the wire shape ServiceNotFound.
+// ServiceNotFound is the ServiceDiscovery wire error shape ServiceNotFound.
 type ServiceNotFound struct {
 	Message *string `json:"Message,omitempty" xml:"Message,omitempty"`
 }
 
-// ServiceSummary is the wire shape ServiceSummary.
+// ServiceSummary is the ServiceDiscovery wire shape ServiceSummary.
 type ServiceSummary struct {
 	Arn                     *string                  `json:"Arn,omitempty" xml:"Arn,omitempty"`
 	CreateDate              *wire.Timestamp          `json:"CreateDate,omitempty" xml:"CreateDate,omitempty"`
@@ -738,137 +735,138 @@ type ServiceSummary struct {
 	Type                    *string                  `json:"Type,omitempty" xml:"Type,omitempty"`
 }
 
-// Tag is the wire shape Tag.
+// Tag is the ServiceDiscovery wire shape Tag.
 type Tag struct {
 	Key   *string `json:"Key,omitempty" xml:"Key,omitempty"`
 	Value *string `json:"Value,omitempty" xml:"Value,omitempty"`
 }
 
-// TagResourceRequest is the wire shape TagResourceRequest.
+// TagResourceRequest is the ServiceDiscovery wire shape TagResourceRequest.
 type TagResourceRequest struct {
 	ResourceARN *string `json:"ResourceARN,omitempty" xml:"ResourceARN,omitempty"`
 	Tags        []Tag   `json:"Tags,omitempty" xml:"Tags,omitempty"`
 }
 
-// TagResourceResponse is the wire shape TagResourceResponse.
+// TagResourceResponse is the ServiceDiscovery wire shape TagResourceResponse.
 type TagResourceResponse struct {
 }
 
-// TooManyTagsException is the wire shape TooManyTagsException.
+// TooManyTagsException is the ServiceDiscovery wire error shape TooManyTagsException.
 type TooManyTagsException struct {
 	Message      *string `json:"Message,omitempty" xml:"Message,omitempty"`
 	ResourceName *string `json:"ResourceName,omitempty" xml:"ResourceName,omitempty"`
 }
 
-// UntagResourceRequest is the wire shape UntagResourceRequest.
+// UntagResourceRequest is the ServiceDiscovery wire shape UntagResourceRequest.
 type UntagResourceRequest struct {
 	ResourceARN *string  `json:"ResourceARN,omitempty" xml:"ResourceARN,omitempty"`
 	TagKeys     []string `json:"TagKeys,omitempty" xml:"TagKeys,omitempty"`
 }
 
-// UntagResourceResponse is the wire shape UntagResourceResponse.
+// UntagResourceResponse is the ServiceDiscovery wire shape UntagResourceResponse.
 type UntagResourceResponse struct {
 }
 
-// UpdateHttpNamespaceRequest is the wire shape UpdateHttpNamespaceRequest.
+// UpdateHttpNamespaceRequest is the ServiceDiscovery wire shape UpdateHttpNamespaceRequest.
 type UpdateHttpNamespaceRequest struct {
 	Id               *string              `json:"Id,omitempty" xml:"Id,omitempty"`
 	Namespace        *HttpNamespaceChange `json:"Namespace,omitempty" xml:"Namespace,omitempty"`
 	UpdaterRequestId *string              `json:"UpdaterRequestId,omitempty" xml:"UpdaterRequestId,omitempty"`
 }
 
-// UpdateHttpNamespaceResponse is the wire shape UpdateHttpNamespaceResponse.
+// UpdateHttpNamespaceResponse is the ServiceDiscovery wire shape UpdateHttpNamespaceResponse.
 type UpdateHttpNamespaceResponse struct {
 	OperationId *string `json:"OperationId,omitempty" xml:"OperationId,omitempty"`
 }
 
-// UpdateInstanceCustomHealthStatusRequest is the wire shape UpdateInstanceCustomHealthStatusRequest.
+// UpdateInstanceCustomHealthStatusRequest is the ServiceDiscovery wire shape UpdateInstanceCustomHealthStatusRequest.
 type UpdateInstanceCustomHealthStatusRequest struct {
 	InstanceId *string `json:"InstanceId,omitempty" xml:"InstanceId,omitempty"`
 	ServiceId  *string `json:"ServiceId,omitempty" xml:"ServiceId,omitempty"`
 	Status     *string `json:"Status,omitempty" xml:"Status,omitempty"`
 }
 
-// UpdatePrivateDnsNamespaceRequest is the wire shape UpdatePrivateDnsNamespaceRequest.
+// UpdatePrivateDnsNamespaceRequest is the ServiceDiscovery wire shape UpdatePrivateDnsNamespaceRequest.
 type UpdatePrivateDnsNamespaceRequest struct {
 	Id               *string                    `json:"Id,omitempty" xml:"Id,omitempty"`
 	Namespace        *PrivateDnsNamespaceChange `json:"Namespace,omitempty" xml:"Namespace,omitempty"`
 	UpdaterRequestId *string                    `json:"UpdaterRequestId,omitempty" xml:"UpdaterRequestId,omitempty"`
 }
 
-// UpdatePrivateDnsNamespaceResponse is the wire shape UpdatePrivateDnsNamespaceResponse.
+// UpdatePrivateDnsNamespaceResponse is the ServiceDiscovery wire shape UpdatePrivateDnsNamespaceResponse.
 type UpdatePrivateDnsNamespaceResponse struct {
 	OperationId *string `json:"OperationId,omitempty" xml:"OperationId,omitempty"`
 }
 
-// UpdatePublicDnsNamespaceRequest is the wire shape UpdatePublicDnsNamespaceRequest.
+// UpdatePublicDnsNamespaceRequest is the ServiceDiscovery wire shape UpdatePublicDnsNamespaceRequest.
 type UpdatePublicDnsNamespaceRequest struct {
 	Id               *string                   `json:"Id,omitempty" xml:"Id,omitempty"`
 	Namespace        *PublicDnsNamespaceChange `json:"Namespace,omitempty" xml:"Namespace,omitempty"`
 	UpdaterRequestId *string                   `json:"UpdaterRequestId,omitempty" xml:"UpdaterRequestId,omitempty"`
 }
 
-// UpdatePublicDnsNamespaceResponse is the wire shape UpdatePublicDnsNamespaceResponse.
+// UpdatePublicDnsNamespaceResponse is the ServiceDiscovery wire shape UpdatePublicDnsNamespaceResponse.
 type UpdatePublicDnsNamespaceResponse struct {
 	OperationId *string `json:"OperationId,omitempty" xml:"OperationId,omitempty"`
 }
 
-// UpdateServiceAttributesRequest is the wire shape UpdateServiceAttributesRequest.
+// UpdateServiceAttributesRequest is the ServiceDiscovery wire shape UpdateServiceAttributesRequest.
 type UpdateServiceAttributesRequest struct {
 	Attributes map[string]string `json:"Attributes,omitempty" xml:"-"`
 	ServiceId  *string           `json:"ServiceId,omitempty" xml:"ServiceId,omitempty"`
 }
 
-// UpdateServiceAttributesResponse is the wire shape UpdateServiceAttributesResponse.
+// UpdateServiceAttributesResponse is the ServiceDiscovery wire shape UpdateServiceAttributesResponse.
 type UpdateServiceAttributesResponse struct {
 }
 
-// UpdateServiceRequest is the wire shape UpdateServiceRequest.
+// UpdateServiceRequest is the ServiceDiscovery wire shape UpdateServiceRequest.
 type UpdateServiceRequest struct {
 	Id      *string        `json:"Id,omitempty" xml:"Id,omitempty"`
 	Service *ServiceChange `json:"Service,omitempty" xml:"Service,omitempty"`
 }
 
-// UpdateServiceResponse is the wire shape UpdateServiceResponse.
+// UpdateServiceResponse is the ServiceDiscovery wire shape UpdateServiceResponse.
 type UpdateServiceResponse struct {
 	OperationId *string `json:"OperationId,omitempty" xml:"OperationId,omitempty"`
 }
 
-// Operations are the operations of the service model.
+// Operations are the operations of the ServiceDiscovery model.
 var Operations = map[string]wire.OperationInfo{
-	"CreateHttpNamespace":              {Input: "CreateHttpNamespaceRequest", Output: "CreateHttpNamespaceResponse", HostPrefix: "", Errors: []string{"InvalidInput", "NamespaceAlreadyExists", "ResourceLimitExceeded", "DuplicateRequest", "TooManyTagsException"}},
-	"CreatePrivateDnsNamespace":        {Input: "CreatePrivateDnsNamespaceRequest", Output: "CreatePrivateDnsNamespaceResponse", HostPrefix: "", Errors: []string{"InvalidInput", "NamespaceAlreadyExists", "ResourceLimitExceeded", "DuplicateRequest", "TooManyTagsException"}},
-	"CreatePublicDnsNamespace":         {Input: "CreatePublicDnsNamespaceRequest", Output: "CreatePublicDnsNamespaceResponse", HostPrefix: "", Errors: []string{"InvalidInput", "NamespaceAlreadyExists", "ResourceLimitExceeded", "DuplicateRequest", "TooManyTagsException"}},
-	"CreateService":                    {Input: "CreateServiceRequest", Output: "CreateServiceResponse", HostPrefix: "", Errors: []string{"InvalidInput", "ResourceLimitExceeded", "NamespaceNotFound", "ServiceAlreadyExists", "TooManyTagsException"}},
-	"DeleteNamespace":                  {Input: "DeleteNamespaceRequest", Output: "DeleteNamespaceResponse", HostPrefix: "", Errors: []string{"InvalidInput", "NamespaceNotFound", "ResourceInUse", "DuplicateRequest"}},
-	"DeleteService":                    {Input: "DeleteServiceRequest", Output: "DeleteServiceResponse", HostPrefix: "", Errors: []string{"InvalidInput", "ServiceNotFound", "ResourceInUse"}},
-	"DeleteServiceAttributes":          {Input: "DeleteServiceAttributesRequest", Output: "DeleteServiceAttributesResponse", HostPrefix: "", Errors: []string{"InvalidInput", "ServiceNotFound"}},
-	"DeregisterInstance":               {Input: "DeregisterInstanceRequest", Output: "DeregisterInstanceResponse", HostPrefix: "", Errors: []string{"DuplicateRequest", "InvalidInput", "InstanceNotFound", "ResourceInUse", "ServiceNotFound"}},
+	"CreateHttpNamespace":              {Input: "CreateHttpNamespaceRequest", Output: "CreateHttpNamespaceResponse", Errors: []string{"InvalidInput", "NamespaceAlreadyExists", "ResourceLimitExceeded", "DuplicateRequest", "TooManyTagsException"}},
+	"CreatePrivateDnsNamespace":        {Input: "CreatePrivateDnsNamespaceRequest", Output: "CreatePrivateDnsNamespaceResponse", Errors: []string{"InvalidInput", "NamespaceAlreadyExists", "ResourceLimitExceeded", "DuplicateRequest", "TooManyTagsException"}},
+	"CreatePublicDnsNamespace":         {Input: "CreatePublicDnsNamespaceRequest", Output: "CreatePublicDnsNamespaceResponse", Errors: []string{"InvalidInput", "NamespaceAlreadyExists", "ResourceLimitExceeded", "DuplicateRequest", "TooManyTagsException"}},
+	"CreateService":                    {Input: "CreateServiceRequest", Output: "CreateServiceResponse", Errors: []string{"InvalidInput", "ResourceLimitExceeded", "NamespaceNotFound", "ServiceAlreadyExists", "TooManyTagsException"}},
+	"DeleteNamespace":                  {Input: "DeleteNamespaceRequest", Output: "DeleteNamespaceResponse", Errors: []string{"InvalidInput", "NamespaceNotFound", "ResourceInUse", "DuplicateRequest"}},
+	"DeleteService":                    {Input: "DeleteServiceRequest", Output: "DeleteServiceResponse", Errors: []string{"InvalidInput", "ServiceNotFound", "ResourceInUse"}},
+	"DeleteServiceAttributes":          {Input: "DeleteServiceAttributesRequest", Output: "DeleteServiceAttributesResponse", Errors: []string{"InvalidInput", "ServiceNotFound"}},
+	"DeregisterInstance":               {Input: "DeregisterInstanceRequest", Output: "DeregisterInstanceResponse", Errors: []string{"DuplicateRequest", "InvalidInput", "InstanceNotFound", "ResourceInUse", "ServiceNotFound"}},
 	"DiscoverInstances":                {Input: "DiscoverInstancesRequest", Output: "DiscoverInstancesResponse", HostPrefix: "data-", Errors: []string{"ServiceNotFound", "NamespaceNotFound", "InvalidInput", "RequestLimitExceeded"}},
 	"DiscoverInstancesRevision":        {Input: "DiscoverInstancesRevisionRequest", Output: "DiscoverInstancesRevisionResponse", HostPrefix: "data-", Errors: []string{"ServiceNotFound", "NamespaceNotFound", "InvalidInput", "RequestLimitExceeded"}},
-	"GetInstance":                      {Input: "GetInstanceRequest", Output: "GetInstanceResponse", HostPrefix: "", Errors: []string{"InstanceNotFound", "InvalidInput", "ServiceNotFound"}},
-	"GetInstancesHealthStatus":         {Input: "GetInstancesHealthStatusRequest", Output: "GetInstancesHealthStatusResponse", HostPrefix: "", Errors: []string{"InstanceNotFound", "InvalidInput", "ServiceNotFound"}},
-	"GetNamespace":                     {Input: "GetNamespaceRequest", Output: "GetNamespaceResponse", HostPrefix: "", Errors: []string{"InvalidInput", "NamespaceNotFound"}},
-	"GetOperation":                     {Input: "GetOperationRequest", Output: "GetOperationResponse", HostPrefix: "", Errors: []string{"InvalidInput", "OperationNotFound"}},
-	"GetService":                       {Input: "GetServiceRequest", Output: "GetServiceResponse", HostPrefix: "", Errors: []string{"InvalidInput", "ServiceNotFound"}},
-	"GetServiceAttributes":             {Input: "GetServiceAttributesRequest", Output: "GetServiceAttributesResponse", HostPrefix: "", Errors: []string{"InvalidInput", "ServiceNotFound"}},
-	"ListInstances":                    {Input: "ListInstancesRequest", Output: "ListInstancesResponse", HostPrefix: "", Errors: []string{"ServiceNotFound", "InvalidInput"}},
-	"ListNamespaces":                   {Input: "ListNamespacesRequest", Output: "ListNamespacesResponse", HostPrefix: "", Errors: []string{"InvalidInput"}},
-	"ListOperations":                   {Input: "ListOperationsRequest", Output: "ListOperationsResponse", HostPrefix: "", Errors: []string{"InvalidInput"}},
-	"ListServices":                     {Input: "ListServicesRequest", Output: "ListServicesResponse", HostPrefix: "", Errors: []string{"InvalidInput"}},
-	"ListTagsForResource":              {Input: "ListTagsForResourceRequest", Output: "ListTagsForResourceResponse", HostPrefix: "", Errors: []string{"ResourceNotFoundException", "InvalidInput"}},
-	"RegisterInstance":                 {Input: "RegisterInstanceRequest", Output: "RegisterInstanceResponse", HostPrefix: "", Errors: []string{"DuplicateRequest", "InvalidInput", "ResourceInUse", "ResourceLimitExceeded", "ServiceNotFound"}},
-	"TagResource":                      {Input: "TagResourceRequest", Output: "TagResourceResponse", HostPrefix: "", Errors: []string{"ResourceNotFoundException", "TooManyTagsException", "InvalidInput"}},
-	"UntagResource":                    {Input: "UntagResourceRequest", Output: "UntagResourceResponse", HostPrefix: "", Errors: []string{"ResourceNotFoundException", "InvalidInput"}},
-	"UpdateHttpNamespace":              {Input: "UpdateHttpNamespaceRequest", Output: "UpdateHttpNamespaceResponse", HostPrefix: "", Errors: []string{"InvalidInput", "NamespaceNotFound", "ResourceInUse", "DuplicateRequest"}},
-	"UpdateInstanceCustomHealthStatus": {Input: "UpdateInstanceCustomHealthStatusRequest", Output: "", HostPrefix: "", Errors: []string{"InstanceNotFound", "ServiceNotFound", "CustomHealthNotFound", "InvalidInput"}},
-	"UpdatePrivateDnsNamespace":        {Input: "UpdatePrivateDnsNamespaceRequest", Output: "UpdatePrivateDnsNamespaceResponse", HostPrefix: "", Errors: []string{"InvalidInput", "NamespaceNotFound", "ResourceInUse", "DuplicateRequest"}},
-	"UpdatePublicDnsNamespace":         {Input: "UpdatePublicDnsNamespaceRequest", Output: "UpdatePublicDnsNamespaceResponse", HostPrefix: "", Errors: []string{"InvalidInput", "NamespaceNotFound", "ResourceInUse", "DuplicateRequest"}},
-	"UpdateService":                    {Input: "UpdateServiceRequest", Output: "UpdateServiceResponse", HostPrefix: "", Errors: []string{"DuplicateRequest", "InvalidInput", "ServiceNotFound"}},
-	"UpdateServiceAttributes":          {Input: "UpdateServiceAttributesRequest", Output: "UpdateServiceAttributesResponse", HostPrefix: "", Errors: []string{"InvalidInput", "ServiceNotFound", "ServiceAttributesLimitExceededException"}},
+	"GetInstance":                      {Input: "GetInstanceRequest", Output: "GetInstanceResponse", Errors: []string{"InstanceNotFound", "InvalidInput", "ServiceNotFound"}},
+	"GetInstancesHealthStatus":         {Input: "GetInstancesHealthStatusRequest", Output: "GetInstancesHealthStatusResponse", Errors: []string{"InstanceNotFound", "InvalidInput", "ServiceNotFound"}},
+	"GetNamespace":                     {Input: "GetNamespaceRequest", Output: "GetNamespaceResponse", Errors: []string{"InvalidInput", "NamespaceNotFound"}},
+	"GetOperation":                     {Input: "GetOperationRequest", Output: "GetOperationResponse", Errors: []string{"InvalidInput", "OperationNotFound"}},
+	"GetService":                       {Input: "GetServiceRequest", Output: "GetServiceResponse", Errors: []string{"InvalidInput", "ServiceNotFound"}},
+	"GetServiceAttributes":             {Input: "GetServiceAttributesRequest", Output: "GetServiceAttributesResponse", Errors: []string{"InvalidInput", "ServiceNotFound"}},
+	"ListInstances":                    {Input: "ListInstancesRequest", Output: "ListInstancesResponse", Errors: []string{"ServiceNotFound", "InvalidInput"}},
+	"ListNamespaces":                   {Input: "ListNamespacesRequest", Output: "ListNamespacesResponse", Errors: []string{"InvalidInput"}},
+	"ListOperations":                   {Input: "ListOperationsRequest", Output: "ListOperationsResponse", Errors: []string{"InvalidInput"}},
+	"ListServices":                     {Input: "ListServicesRequest", Output: "ListServicesResponse", Errors: []string{"InvalidInput"}},
+	"ListTagsForResource":              {Input: "ListTagsForResourceRequest", Output: "ListTagsForResourceResponse", Errors: []string{"ResourceNotFoundException", "InvalidInput"}},
+	"RegisterInstance":                 {Input: "RegisterInstanceRequest", Output: "RegisterInstanceResponse", Errors: []string{"DuplicateRequest", "InvalidInput", "ResourceInUse", "ResourceLimitExceeded", "ServiceNotFound"}},
+	"TagResource":                      {Input: "TagResourceRequest", Output: "TagResourceResponse", Errors: []string{"ResourceNotFoundException", "TooManyTagsException", "InvalidInput"}},
+	"UntagResource":                    {Input: "UntagResourceRequest", Output: "UntagResourceResponse", Errors: []string{"ResourceNotFoundException", "InvalidInput"}},
+	"UpdateHttpNamespace":              {Input: "UpdateHttpNamespaceRequest", Output: "UpdateHttpNamespaceResponse", Errors: []string{"InvalidInput", "NamespaceNotFound", "ResourceInUse", "DuplicateRequest"}},
+	"UpdateInstanceCustomHealthStatus": {Input: "UpdateInstanceCustomHealthStatusRequest", Errors: []string{"InstanceNotFound", "ServiceNotFound", "CustomHealthNotFound", "InvalidInput"}},
+	"UpdatePrivateDnsNamespace":        {Input: "UpdatePrivateDnsNamespaceRequest", Output: "UpdatePrivateDnsNamespaceResponse", Errors: []string{"InvalidInput", "NamespaceNotFound", "ResourceInUse", "DuplicateRequest"}},
+	"UpdatePublicDnsNamespace":         {Input: "UpdatePublicDnsNamespaceRequest", Output: "UpdatePublicDnsNamespaceResponse", Errors: []string{"InvalidInput", "NamespaceNotFound", "ResourceInUse", "DuplicateRequest"}},
+	"UpdateService":                    {Input: "UpdateServiceRequest", Output: "UpdateServiceResponse", Errors: []string{"DuplicateRequest", "InvalidInput", "ServiceNotFound"}},
+	"UpdateServiceAttributes":          {Input: "UpdateServiceAttributesRequest", Output: "UpdateServiceAttributesResponse", Errors: []string{"InvalidInput", "ServiceNotFound", "ServiceAttributesLimitExceededException"}},
 }
 
-// NewInput returns a new zero input of an operation, or nil.
+// NewInput returns a pointer to a new zero input of an operation, or nil
+// for an unknown operation or one without input.
 func NewInput(op string) any {
 	switch op {
 	case "CreateHttpNamespace":
@@ -935,7 +933,8 @@ func NewInput(op string) any {
 	return nil
 }
 
-// Errors are the error shapes of the service model.
+// Errors are the error shapes of the ServiceDiscovery model: HTTP status, query error
+// code and whether the error is a server fault.
 var Errors = map[string]wire.ErrorInfo{
 	"CustomHealthNotFound":                    {Status: 400, Code: "CustomHealthNotFound", Fault: false},
 	"DuplicateRequest":                        {Status: 400, Code: "DuplicateRequest", Fault: false},

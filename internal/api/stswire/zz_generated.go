@@ -3,14 +3,11 @@
 package stswire
 
 import (
-	"encoding/json"
-
 	"github.com/fargo-run/fargo/internal/api/wire"
 )
 
-var _ json.RawMessage
-
-// Service metadata.
+// Service metadata of STS (SigningName falls back to EndpointPrefix, as
+// the SDKs do).
 const (
 	TargetPrefix   = ""
 	SigningName    = "sts"
@@ -20,7 +17,7 @@ const (
 	EndpointPrefix = "sts"
 )
 
-// AssumeRoleRequest is the wire shape AssumeRoleRequest.
+// AssumeRoleRequest is the STS wire shape AssumeRoleRequest.
 type AssumeRoleRequest struct {
 	DurationSeconds   *int32                 `json:"DurationSeconds,omitempty" xml:"DurationSeconds,omitempty"`
 	ExternalId        *string                `json:"ExternalId,omitempty" xml:"ExternalId,omitempty"`
@@ -36,7 +33,7 @@ type AssumeRoleRequest struct {
 	TransitiveTagKeys []string               `json:"TransitiveTagKeys,omitempty" xml:"TransitiveTagKeys>member,omitempty"`
 }
 
-// AssumeRoleResponse is the wire shape AssumeRoleResponse.
+// AssumeRoleResponse is the STS wire shape AssumeRoleResponse.
 type AssumeRoleResponse struct {
 	AssumedRoleUser  *AssumedRoleUser `json:"AssumedRoleUser,omitempty" xml:"AssumedRoleUser,omitempty"`
 	Credentials      *Credentials     `json:"Credentials,omitempty" xml:"Credentials,omitempty"`
@@ -44,7 +41,7 @@ type AssumeRoleResponse struct {
 	SourceIdentity   *string          `json:"SourceIdentity,omitempty" xml:"SourceIdentity,omitempty"`
 }
 
-// AssumeRoleWithSAMLRequest is the wire shape AssumeRoleWithSAMLRequest.
+// AssumeRoleWithSAMLRequest is the STS wire shape AssumeRoleWithSAMLRequest.
 type AssumeRoleWithSAMLRequest struct {
 	DurationSeconds *int32                 `json:"DurationSeconds,omitempty" xml:"DurationSeconds,omitempty"`
 	Policy          *string                `json:"Policy,omitempty" xml:"Policy,omitempty"`
@@ -54,7 +51,7 @@ type AssumeRoleWithSAMLRequest struct {
 	SAMLAssertion   *string                `json:"SAMLAssertion,omitempty" xml:"SAMLAssertion,omitempty"`
 }
 
-// AssumeRoleWithSAMLResponse is the wire shape AssumeRoleWithSAMLResponse.
+// AssumeRoleWithSAMLResponse is the STS wire shape AssumeRoleWithSAMLResponse.
 type AssumeRoleWithSAMLResponse struct {
 	AssumedRoleUser  *AssumedRoleUser `json:"AssumedRoleUser,omitempty" xml:"AssumedRoleUser,omitempty"`
 	Audience         *string          `json:"Audience,omitempty" xml:"Audience,omitempty"`
@@ -67,7 +64,7 @@ type AssumeRoleWithSAMLResponse struct {
 	SubjectType      *string          `json:"SubjectType,omitempty" xml:"SubjectType,omitempty"`
 }
 
-// AssumeRoleWithWebIdentityRequest is the wire shape AssumeRoleWithWebIdentityRequest.
+// AssumeRoleWithWebIdentityRequest is the STS wire shape AssumeRoleWithWebIdentityRequest.
 type AssumeRoleWithWebIdentityRequest struct {
 	DurationSeconds  *int32                 `json:"DurationSeconds,omitempty" xml:"DurationSeconds,omitempty"`
 	Policy           *string                `json:"Policy,omitempty" xml:"Policy,omitempty"`
@@ -78,7 +75,7 @@ type AssumeRoleWithWebIdentityRequest struct {
 	WebIdentityToken *string                `json:"WebIdentityToken,omitempty" xml:"WebIdentityToken,omitempty"`
 }
 
-// AssumeRoleWithWebIdentityResponse is the wire shape AssumeRoleWithWebIdentityResponse.
+// AssumeRoleWithWebIdentityResponse is the STS wire shape AssumeRoleWithWebIdentityResponse.
 type AssumeRoleWithWebIdentityResponse struct {
 	AssumedRoleUser             *AssumedRoleUser `json:"AssumedRoleUser,omitempty" xml:"AssumedRoleUser,omitempty"`
 	Audience                    *string          `json:"Audience,omitempty" xml:"Audience,omitempty"`
@@ -89,26 +86,26 @@ type AssumeRoleWithWebIdentityResponse struct {
 	SubjectFromWebIdentityToken *string          `json:"SubjectFromWebIdentityToken,omitempty" xml:"SubjectFromWebIdentityToken,omitempty"`
 }
 
-// AssumeRootRequest is the wire shape AssumeRootRequest.
+// AssumeRootRequest is the STS wire shape AssumeRootRequest.
 type AssumeRootRequest struct {
 	DurationSeconds *int32                `json:"DurationSeconds,omitempty" xml:"DurationSeconds,omitempty"`
 	TargetPrincipal *string               `json:"TargetPrincipal,omitempty" xml:"TargetPrincipal,omitempty"`
 	TaskPolicyArn   *PolicyDescriptorType `json:"TaskPolicyArn,omitempty" xml:"TaskPolicyArn,omitempty"`
 }
 
-// AssumeRootResponse is the wire shape AssumeRootResponse.
+// AssumeRootResponse is the STS wire shape AssumeRootResponse.
 type AssumeRootResponse struct {
 	Credentials    *Credentials `json:"Credentials,omitempty" xml:"Credentials,omitempty"`
 	SourceIdentity *string      `json:"SourceIdentity,omitempty" xml:"SourceIdentity,omitempty"`
 }
 
-// AssumedRoleUser is the wire shape AssumedRoleUser.
+// AssumedRoleUser is the STS wire shape AssumedRoleUser.
 type AssumedRoleUser struct {
 	Arn           *string `json:"Arn,omitempty" xml:"Arn,omitempty"`
 	AssumedRoleId *string `json:"AssumedRoleId,omitempty" xml:"AssumedRoleId,omitempty"`
 }
 
-// Credentials is the wire shape Credentials.
+// Credentials is the STS wire shape Credentials.
 type Credentials struct {
 	AccessKeyId     *string         `json:"AccessKeyId,omitempty" xml:"AccessKeyId,omitempty"`
 	Expiration      *wire.Timestamp `json:"Expiration,omitempty" xml:"Expiration,omitempty"`
@@ -116,66 +113,66 @@ type Credentials struct {
 	SessionToken    *string         `json:"SessionToken,omitempty" xml:"SessionToken,omitempty"`
 }
 
-// DecodeAuthorizationMessageRequest is the wire shape DecodeAuthorizationMessageRequest.
+// DecodeAuthorizationMessageRequest is the STS wire shape DecodeAuthorizationMessageRequest.
 type DecodeAuthorizationMessageRequest struct {
 	EncodedMessage *string `json:"EncodedMessage,omitempty" xml:"EncodedMessage,omitempty"`
 }
 
-// DecodeAuthorizationMessageResponse is the wire shape DecodeAuthorizationMessageResponse.
+// DecodeAuthorizationMessageResponse is the STS wire shape DecodeAuthorizationMessageResponse.
 type DecodeAuthorizationMessageResponse struct {
 	DecodedMessage *string `json:"DecodedMessage,omitempty" xml:"DecodedMessage,omitempty"`
 }
 
-// ExpiredTokenException is the wire shape ExpiredTokenException.
+// ExpiredTokenException is the STS wire error shape ExpiredTokenException.
 type ExpiredTokenException struct {
 	Message *string `json:"message,omitempty" xml:"message,omitempty"`
 }
 
-// ExpiredTradeInTokenException is the wire shape ExpiredTradeInTokenException.
+// ExpiredTradeInTokenException is the STS wire error shape ExpiredTradeInTokenException.
 type ExpiredTradeInTokenException struct {
 	Message *string `json:"message,omitempty" xml:"message,omitempty"`
 }
 
-// FederatedUser is the wire shape FederatedUser.
+// FederatedUser is the STS wire shape FederatedUser.
 type FederatedUser struct {
 	Arn             *string `json:"Arn,omitempty" xml:"Arn,omitempty"`
 	FederatedUserId *string `json:"FederatedUserId,omitempty" xml:"FederatedUserId,omitempty"`
 }
 
-// GetAccessKeyInfoRequest is the wire shape GetAccessKeyInfoRequest.
+// GetAccessKeyInfoRequest is the STS wire shape GetAccessKeyInfoRequest.
 type GetAccessKeyInfoRequest struct {
 	AccessKeyId *string `json:"AccessKeyId,omitempty" xml:"AccessKeyId,omitempty"`
 }
 
-// GetAccessKeyInfoResponse is the wire shape GetAccessKeyInfoResponse.
+// GetAccessKeyInfoResponse is the STS wire shape GetAccessKeyInfoResponse.
 type GetAccessKeyInfoResponse struct {
 	Account *string `json:"Account,omitempty" xml:"Account,omitempty"`
 }
 
-// GetCallerIdentityRequest is the wire shape GetCallerIdentityRequest.
+// GetCallerIdentityRequest is the STS wire shape GetCallerIdentityRequest.
 type GetCallerIdentityRequest struct {
 }
 
-// GetCallerIdentityResponse is the wire shape GetCallerIdentityResponse.
+// GetCallerIdentityResponse is the STS wire shape GetCallerIdentityResponse.
 type GetCallerIdentityResponse struct {
 	Account *string `json:"Account,omitempty" xml:"Account,omitempty"`
 	Arn     *string `json:"Arn,omitempty" xml:"Arn,omitempty"`
 	UserId  *string `json:"UserId,omitempty" xml:"UserId,omitempty"`
 }
 
-// GetDelegatedAccessTokenRequest is the wire shape GetDelegatedAccessTokenRequest.
+// GetDelegatedAccessTokenRequest is the STS wire shape GetDelegatedAccessTokenRequest.
 type GetDelegatedAccessTokenRequest struct {
 	TradeInToken *string `json:"TradeInToken,omitempty" xml:"TradeInToken,omitempty"`
 }
 
-// GetDelegatedAccessTokenResponse is the wire shape GetDelegatedAccessTokenResponse.
+// GetDelegatedAccessTokenResponse is the STS wire shape GetDelegatedAccessTokenResponse.
 type GetDelegatedAccessTokenResponse struct {
 	AssumedPrincipal *string      `json:"AssumedPrincipal,omitempty" xml:"AssumedPrincipal,omitempty"`
 	Credentials      *Credentials `json:"Credentials,omitempty" xml:"Credentials,omitempty"`
 	PackedPolicySize *int32       `json:"PackedPolicySize,omitempty" xml:"PackedPolicySize,omitempty"`
 }
 
-// GetFederationTokenRequest is the wire shape GetFederationTokenRequest.
+// GetFederationTokenRequest is the STS wire shape GetFederationTokenRequest.
 type GetFederationTokenRequest struct {
 	DurationSeconds *int32                 `json:"DurationSeconds,omitempty" xml:"DurationSeconds,omitempty"`
 	Name            *string                `json:"Name,omitempty" xml:"Name,omitempty"`
@@ -184,26 +181,26 @@ type GetFederationTokenRequest struct {
 	Tags            []Tag                  `json:"Tags,omitempty" xml:"Tags>member,omitempty"`
 }
 
-// GetFederationTokenResponse is the wire shape GetFederationTokenResponse.
+// GetFederationTokenResponse is the STS wire shape GetFederationTokenResponse.
 type GetFederationTokenResponse struct {
 	Credentials      *Credentials   `json:"Credentials,omitempty" xml:"Credentials,omitempty"`
 	FederatedUser    *FederatedUser `json:"FederatedUser,omitempty" xml:"FederatedUser,omitempty"`
 	PackedPolicySize *int32         `json:"PackedPolicySize,omitempty" xml:"PackedPolicySize,omitempty"`
 }
 
-// GetSessionTokenRequest is the wire shape GetSessionTokenRequest.
+// GetSessionTokenRequest is the STS wire shape GetSessionTokenRequest.
 type GetSessionTokenRequest struct {
 	DurationSeconds *int32  `json:"DurationSeconds,omitempty" xml:"DurationSeconds,omitempty"`
 	SerialNumber    *string `json:"SerialNumber,omitempty" xml:"SerialNumber,omitempty"`
 	TokenCode       *string `json:"TokenCode,omitempty" xml:"TokenCode,omitempty"`
 }
 
-// GetSessionTokenResponse is the wire shape GetSessionTokenResponse.
+// GetSessionTokenResponse is the STS wire shape GetSessionTokenResponse.
 type GetSessionTokenResponse struct {
 	Credentials *Credentials `json:"Credentials,omitempty" xml:"Credentials,omitempty"`
 }
 
-// GetWebIdentityTokenRequest is the wire shape GetWebIdentityTokenRequest.
+// GetWebIdentityTokenRequest is the STS wire shape GetWebIdentityTokenRequest.
 type GetWebIdentityTokenRequest struct {
 	Audience         []string `json:"Audience,omitempty" xml:"Audience>member,omitempty"`
 	DurationSeconds  *int32   `json:"DurationSeconds,omitempty" xml:"DurationSeconds,omitempty"`
@@ -211,95 +208,96 @@ type GetWebIdentityTokenRequest struct {
 	Tags             []Tag    `json:"Tags,omitempty" xml:"Tags>member,omitempty"`
 }
 
-// GetWebIdentityTokenResponse is the wire shape GetWebIdentityTokenResponse.
+// GetWebIdentityTokenResponse is the STS wire shape GetWebIdentityTokenResponse.
 type GetWebIdentityTokenResponse struct {
 	Expiration       *wire.Timestamp `json:"Expiration,omitempty" xml:"Expiration,omitempty"`
 	WebIdentityToken *string         `json:"WebIdentityToken,omitempty" xml:"WebIdentityToken,omitempty"`
 }
 
-// IDPCommunicationErrorException is the wire shape IDPCommunicationErrorException.
+// IDPCommunicationErrorException is the STS wire error shape IDPCommunicationErrorException.
 type IDPCommunicationErrorException struct {
 	Message *string `json:"message,omitempty" xml:"message,omitempty"`
 }
 
-// IDPRejectedClaimException is the wire shape IDPRejectedClaimException.
+// IDPRejectedClaimException is the STS wire error shape IDPRejectedClaimException.
 type IDPRejectedClaimException struct {
 	Message *string `json:"message,omitempty" xml:"message,omitempty"`
 }
 
-// InvalidAuthorizationMessageException is the wire shape InvalidAuthorizationMessageException.
+// InvalidAuthorizationMessageException is the STS wire error shape InvalidAuthorizationMessageException.
 type InvalidAuthorizationMessageException struct {
 	Message *string `json:"message,omitempty" xml:"message,omitempty"`
 }
 
-// InvalidIdentityTokenException is the wire shape InvalidIdentityTokenException.
+// InvalidIdentityTokenException is the STS wire error shape InvalidIdentityTokenException.
 type InvalidIdentityTokenException struct {
 	Message *string `json:"message,omitempty" xml:"message,omitempty"`
 }
 
-// JWTPayloadSizeExceededException is the wire shape JWTPayloadSizeExceededException.
+// JWTPayloadSizeExceededException is the STS wire error shape JWTPayloadSizeExceededException.
 type JWTPayloadSizeExceededException struct {
 	Message *string `json:"message,omitempty" xml:"message,omitempty"`
 }
 
-// MalformedPolicyDocumentException is the wire shape MalformedPolicyDocumentException.
+// MalformedPolicyDocumentException is the STS wire error shape MalformedPolicyDocumentException.
 type MalformedPolicyDocumentException struct {
 	Message *string `json:"message,omitempty" xml:"message,omitempty"`
 }
 
-// OutboundWebIdentityFederationDisabledException is the wire shape OutboundWebIdentityFederationDisabledException.
+// OutboundWebIdentityFederationDisabledException is the STS wire error shape OutboundWebIdentityFederationDisabledException.
 type OutboundWebIdentityFederationDisabledException struct {
 	Message *string `json:"message,omitempty" xml:"message,omitempty"`
 }
 
-// PackedPolicyTooLargeException is the wire shape PackedPolicyTooLargeException.
+// PackedPolicyTooLargeException is the STS wire error shape PackedPolicyTooLargeException.
 type PackedPolicyTooLargeException struct {
 	Message *string `json:"message,omitempty" xml:"message,omitempty"`
 }
 
-// PolicyDescriptorType is the wire shape PolicyDescriptorType.
+// PolicyDescriptorType is the STS wire shape PolicyDescriptorType.
 type PolicyDescriptorType struct {
 	Arn *string `json:"arn,omitempty" xml:"arn,omitempty"`
 }
 
-// ProvidedContext is the wire shape ProvidedContext.
+// ProvidedContext is the STS wire shape ProvidedContext.
 type ProvidedContext struct {
 	ContextAssertion *string `json:"ContextAssertion,omitempty" xml:"ContextAssertion,omitempty"`
 	ProviderArn      *string `json:"ProviderArn,omitempty" xml:"ProviderArn,omitempty"`
 }
 
-// RegionDisabledException is the wire shape RegionDisabledException.
+// RegionDisabledException is the STS wire error shape RegionDisabledException.
 type RegionDisabledException struct {
 	Message *string `json:"message,omitempty" xml:"message,omitempty"`
 }
 
-// SessionDurationEscalationException is the wire shape SessionDurationEscalationException.
+// SessionDurationEscalationException is the STS wire error shape SessionDurationEscalationException.
 type SessionDurationEscalationException struct {
 	Message *string `json:"message,omitempty" xml:"message,omitempty"`
 }
 
-// Tag is the wire shape Tag.
+// Tag is the STS wire shape Tag.
 type Tag struct {
 	Key   *string `json:"Key,omitempty" xml:"Key,omitempty"`
 	Value *string `json:"Value,omitempty" xml:"Value,omitempty"`
 }
 
-// Operations are the operations of the service model.
+// Operations are the operations of the STS model.
 var Operations = map[string]wire.OperationInfo{
-	"AssumeRole":                 {Input: "AssumeRoleRequest", Output: "AssumeRoleResponse", HostPrefix: "", Errors: []string{"MalformedPolicyDocumentException", "PackedPolicyTooLargeException", "RegionDisabledException", "ExpiredTokenException"}},
-	"AssumeRoleWithSAML":         {Input: "AssumeRoleWithSAMLRequest", Output: "AssumeRoleWithSAMLResponse", HostPrefix: "", Errors: []string{"MalformedPolicyDocumentException", "PackedPolicyTooLargeException", "IDPRejectedClaimException", "InvalidIdentityTokenException", "ExpiredTokenException", "RegionDisabledException"}},
-	"AssumeRoleWithWebIdentity":  {Input: "AssumeRoleWithWebIdentityRequest", Output: "AssumeRoleWithWebIdentityResponse", HostPrefix: "", Errors: []string{"MalformedPolicyDocumentException", "PackedPolicyTooLargeException", "IDPRejectedClaimException", "IDPCommunicationErrorException", "InvalidIdentityTokenException", "ExpiredTokenException", "RegionDisabledException"}},
-	"AssumeRoot":                 {Input: "AssumeRootRequest", Output: "AssumeRootResponse", HostPrefix: "", Errors: []string{"RegionDisabledException", "ExpiredTokenException"}},
-	"DecodeAuthorizationMessage": {Input: "DecodeAuthorizationMessageRequest", Output: "DecodeAuthorizationMessageResponse", HostPrefix: "", Errors: []string{"InvalidAuthorizationMessageException"}},
-	"GetAccessKeyInfo":           {Input: "GetAccessKeyInfoRequest", Output: "GetAccessKeyInfoResponse", HostPrefix: "", Errors: []string{}},
-	"GetCallerIdentity":          {Input: "GetCallerIdentityRequest", Output: "GetCallerIdentityResponse", HostPrefix: "", Errors: []string{}},
-	"GetDelegatedAccessToken":    {Input: "GetDelegatedAccessTokenRequest", Output: "GetDelegatedAccessTokenResponse", HostPrefix: "", Errors: []string{"ExpiredTradeInTokenException", "RegionDisabledException", "PackedPolicyTooLargeException"}},
-	"GetFederationToken":         {Input: "GetFederationTokenRequest", Output: "GetFederationTokenResponse", HostPrefix: "", Errors: []string{"MalformedPolicyDocumentException", "PackedPolicyTooLargeException", "RegionDisabledException"}},
-	"GetSessionToken":            {Input: "GetSessionTokenRequest", Output: "GetSessionTokenResponse", HostPrefix: "", Errors: []string{"RegionDisabledException"}},
-	"GetWebIdentityToken":        {Input: "GetWebIdentityTokenRequest", Output: "GetWebIdentityTokenResponse", HostPrefix: "", Errors: []string{"SessionDurationEscalationException", "OutboundWebIdentityFederationDisabledException", "JWTPayloadSizeExceededException"}},
+	"AssumeRole":                 {Input: "AssumeRoleRequest", Output: "AssumeRoleResponse", ResultWrapper: "AssumeRoleResult", Errors: []string{"MalformedPolicyDocumentException", "PackedPolicyTooLargeException", "RegionDisabledException", "ExpiredTokenException"}},
+	"AssumeRoleWithSAML":         {Input: "AssumeRoleWithSAMLRequest", Output: "AssumeRoleWithSAMLResponse", ResultWrapper: "AssumeRoleWithSAMLResult", Errors: []string{"MalformedPolicyDocumentException", "PackedPolicyTooLargeException", "IDPRejectedClaimException", "InvalidIdentityTokenException", "ExpiredTokenException", "RegionDisabledException"}},
+	"AssumeRoleWithWebIdentity":  {Input: "AssumeRoleWithWebIdentityRequest", Output: "AssumeRoleWithWebIdentityResponse", ResultWrapper: "AssumeRoleWithWebIdentityResult", Errors: []string{"MalformedPolicyDocumentException", "PackedPolicyTooLargeException", "IDPRejectedClaimException", "IDPCommunicationErrorException", "InvalidIdentityTokenException", "ExpiredTokenException", "RegionDisabledException"}},
+	"AssumeRoot":                 {Input: "AssumeRootRequest", Output: "AssumeRootResponse", ResultWrapper: "AssumeRootResult", Errors: []string{"RegionDisabledException", "ExpiredTokenException"}},
+	"DecodeAuthorizationMessage": {Input: "DecodeAuthorizationMessageRequest", Output: "DecodeAuthorizationMessageResponse", ResultWrapper: "DecodeAuthorizationMessageResult", Errors: []string{"InvalidAuthorizationMessageException"}},
+	"GetAccessKeyInfo":           {Input: "GetAccessKeyInfoRequest", Output: "GetAccessKeyInfoResponse", ResultWrapper: "GetAccessKeyInfoResult"},
+	"GetCallerIdentity":          {Input: "GetCallerIdentityRequest", Output: "GetCallerIdentityResponse", ResultWrapper: "GetCallerIdentityResult"},
+	"GetDelegatedAccessToken":    {Input: "GetDelegatedAccessTokenRequest", Output: "GetDelegatedAccessTokenResponse", ResultWrapper: "GetDelegatedAccessTokenResult", Errors: []string{"ExpiredTradeInTokenException", "RegionDisabledException", "PackedPolicyTooLargeException"}},
+	"GetFederationToken":         {Input: "GetFederationTokenRequest", Output: "GetFederationTokenResponse", ResultWrapper: "GetFederationTokenResult", Errors: []string{"MalformedPolicyDocumentException", "PackedPolicyTooLargeException", "RegionDisabledException"}},
+	"GetSessionToken":            {Input: "GetSessionTokenRequest", Output: "GetSessionTokenResponse", ResultWrapper: "GetSessionTokenResult", Errors: []string{"RegionDisabledException"}},
+	"GetWebIdentityToken":        {Input: "GetWebIdentityTokenRequest", Output: "GetWebIdentityTokenResponse", ResultWrapper: "GetWebIdentityTokenResult", Errors: []string{"SessionDurationEscalationException", "OutboundWebIdentityFederationDisabledException", "JWTPayloadSizeExceededException"}},
 }
 
-// NewInput returns a new zero input of an operation, or nil.
+// NewInput returns a pointer to a new zero input of an operation, or nil
+// for an unknown operation or one without input.
 func NewInput(op string) any {
 	switch op {
 	case "AssumeRole":
@@ -328,7 +326,8 @@ func NewInput(op string) any {
 	return nil
 }
 
-// Errors are the error shapes of the service model.
+// Errors are the error shapes of the STS model: HTTP status, query error
+// code and whether the error is a server fault.
 var Errors = map[string]wire.ErrorInfo{
 	"ExpiredTokenException":                          {Status: 400, Code: "ExpiredTokenException", Fault: false},
 	"ExpiredTradeInTokenException":                   {Status: 400, Code: "ExpiredTradeInTokenException", Fault: false},

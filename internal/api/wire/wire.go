@@ -1,11 +1,22 @@
 // Package wire is the runtime support of the generated AWS wire types
-// (internal/api/*wire): the timestamp type with AWS's encodings, pointer
-// helpers, and the operation and error tables the generator emits.
+// (internal/api/*wire, made by internal/tools/wiregen from the botocore
+// models): the timestamp type with AWS's encodings, pointer helpers, and the
+// types of the operation and error tables the generator emits.
+//
+// The generated packages follow fixed conventions: every structure shape is
+// a struct named after the shape; scalar members are pointers (*string,
+// *int32, *int64, *bool, *float64, *float32, *Timestamp), blobs are []byte,
+// documents json.RawMessage; nested structures are pointers, lists are
+// slices of values and maps map[string]V. Fields carry
+// `json:"member,omitempty" xml:"member,omitempty"` tags; in the query
+// protocols' packages, lists are wrapped (`xml:"Name>member,omitempty"`)
+// and maps are `xml:"-"` because encoding/xml cannot encode maps.
 package wire
 
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"math"
 	"strconv"
 	"time"
@@ -42,9 +53,12 @@ func (t Timestamp) MarshalJSON() ([]byte, error) {
 }
 
 // UnmarshalJSON reads epoch seconds (integer or fractional) or an ISO 8601
-// string.
+// string; null leaves t unchanged.
 func (t *Timestamp) UnmarshalJSON(b []byte) error {
 	b = bytes.TrimSpace(b)
+	if string(b) == "null" {
+		return nil
+	}
 	if len(b) > 0 && b[0] == '"' {
 		s, err := strconv.Unquote(string(b))
 		if err != nil {
@@ -66,14 +80,27 @@ func (t Timestamp) MarshalText() ([]byte, error) {
 	return []byte(t.UTC().Format("2006-01-02T15:04:05.000Z")), nil
 }
 
-// UnmarshalText reads RFC 3339 / ISO 8601.
+// textLayouts are the forms UnmarshalText accepts: RFC 3339 (with or without
+// a fraction), ISO 8601 without a zone (taken as UTC) or with a compact zone,
+// and the HTTP date (RFC 822/1123) form.
+var textLayouts = []string{
+	time.RFC3339Nano,
+	"2006-01-02T15:04:05.999999999",
+	"2006-01-02T15:04:05.999999999Z0700",
+	time.RFC1123,
+	time.RFC1123Z,
+}
+
+// UnmarshalText reads RFC 3339 / ISO 8601 (and the HTTP date form).
 func (t *Timestamp) UnmarshalText(b []byte) error {
-	v, err := time.Parse(time.RFC3339Nano, string(b))
-	if err != nil {
-		return err
+	s := string(bytes.TrimSpace(b))
+	for _, layout := range textLayouts {
+		if v, err := time.Parse(layout, s); err == nil {
+			t.Time = v.UTC()
+			return nil
+		}
 	}
-	t.Time = v.UTC()
-	return nil
+	return fmt.Errorf("timestamp %q is not ISO 8601", s)
 }
 
 // OperationInfo describes one operation of a service model.
@@ -81,7 +108,10 @@ type OperationInfo struct {
 	Input      string   // input shape name ("" for none)
 	Output     string   // output shape name ("" for none)
 	HostPrefix string   // endpoint host prefix, e.g. "data-"
-	Errors     []string // error shape names
+	Errors     []string // error shape names, in model order
+	// ResultWrapper is the element the query protocols wrap the output in
+	// (e.g. "GetCallerIdentityResult"); "" for JSON protocols.
+	ResultWrapper string
 }
 
 // ErrorInfo describes one error shape of a service model.
@@ -105,6 +135,9 @@ func Bool(v bool) *bool { return &v }
 
 // Float64 returns a pointer to v.
 func Float64(v float64) *float64 { return &v }
+
+// Float32 returns a pointer to v.
+func Float32(v float32) *float32 { return &v }
 
 // ToString returns *p or "".
 func ToString(p *string) string {
@@ -137,6 +170,14 @@ func ToBool(p *bool) bool {
 
 // ToFloat64 returns *p or 0.
 func ToFloat64(p *float64) float64 {
+	if p == nil {
+		return 0
+	}
+	return *p
+}
+
+// ToFloat32 returns *p or 0.
+func ToFloat32(p *float32) float32 {
 	if p == nil {
 		return 0
 	}

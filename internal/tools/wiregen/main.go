@@ -1,17 +1,30 @@
 // Command wiregen generates Go wire types from a botocore service model
 // (service-2.json): one struct per structure shape, enum constants, the
-// service's metadata, and its operation and error tables. The generated
-// code is committed; `go generate ./internal/api/...` refreshes it.
+// service's metadata, its operation and error tables and NewInput. The
+// generated code is committed; `go generate ./internal/api/...` (make
+// generate) refreshes it, and a test fails when it is stale.
 //
-//	go run ./internal/tools/wiregen -model ../shared/aws-models/ecs/service-2.json -pkg ecswire -out zz_generated.go
+//	go run ./internal/tools/wiregen -model ../shared/aws-models/ecs/service-2.json -pkg ecswire -out internal/api/ecswire/zz_generated.go
+//
+// A -model path that does not exist as given is looked up relative to each
+// parent of the working directory, and then as <root>/../shared/aws-models/...
+// beside the module root, so both the go:generate lines' relative paths and
+// the repository-root form ../shared/aws-models work.
 //
 // Conventions (the API adapters rely on them):
+//   - every structure shape (unions too) is an exported struct named after
+//     the shape; a name that collides with a generated identifier (Operations,
+//     Errors, NewInput, the metadata constants) gets a "Shape" suffix;
 //   - scalars are pointers (*string, *int32, *int64, *bool, *float64,
 //     *float32, *wire.Timestamp), blobs []byte, documents json.RawMessage;
 //   - nested structures are pointers, lists are slices of values, maps are
 //     map[string]V;
-//   - tags are `json:"member,omitempty" xml:"member,omitempty"` (query
-//     protocols' lists wrap their items in <member>).
+//   - tags are `json:"member,omitempty" xml:"member,omitempty"` (jsonName
+//     and locationName win); the query protocols' lists wrap their items in
+//     <member>, and maps are xml:"-";
+//   - enum values are untyped string constants <Shape><Value>
+//     (LaunchTypeFargate = "FARGATE");
+//   - timestampFormat is rejected: none of our models uses it.
 package main
 
 import (
@@ -20,6 +33,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 func main() {
@@ -37,42 +51,72 @@ func run(modelPath, pkg, out string) error {
 	if modelPath == "" || pkg == "" {
 		return fmt.Errorf("-model and -pkg are required")
 	}
-	path, err := findModel(modelPath)
+	m, err := loadModel(modelPath)
 	if err != nil {
 		return err
 	}
-	raw, err := os.ReadFile(path)
+	src, err := Generate(m, pkg)
 	if err != nil {
-		return err
-	}
-	var m Model
-	if err := json.Unmarshal(raw, &m); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	src, err := Generate(&m, pkg)
-	if err != nil {
-		return err
+		return fmt.Errorf("%s: %w", modelPath, err)
 	}
 	return os.WriteFile(out, src, 0o644)
 }
 
-// findModel accepts the path as given, or relative to any parent directory
-// (so that both ../shared/aws-models from the repository root and the
-// relative path of a go:generate line work).
+// loadModel finds and decodes a service model.
+func loadModel(modelPath string) (*Model, error) {
+	path, err := findModel(modelPath)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var m Model
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return &m, nil
+}
+
+// findModel returns p if it exists; else p relative to the nearest parent
+// of the working directory where it exists; else, for a path through an
+// aws-models directory, that tail under ../shared/aws-models beside the
+// module root (the directory holding go.mod).
 func findModel(p string) (string, error) {
 	if _, err := os.Stat(p); err == nil {
 		return p, nil
 	}
-	dir, _ := os.Getwd()
-	for {
-		c := filepath.Join(dir, p)
-		if _, err := os.Stat(c); err == nil {
+	if filepath.IsAbs(p) {
+		return "", fmt.Errorf("model %s not found", p)
+	}
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	var root string
+	for d := dir; ; d = filepath.Dir(d) {
+		if c := filepath.Join(d, p); exists(c) {
 			return c, nil
 		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", fmt.Errorf("model %s not found", p)
+		if root == "" && exists(filepath.Join(d, "go.mod")) {
+			root = d
 		}
-		dir = parent
+		if filepath.Dir(d) == d {
+			break
+		}
 	}
+	slashed := filepath.ToSlash(p)
+	if i := strings.LastIndex(slashed, "aws-models/"); i >= 0 && root != "" {
+		c := filepath.Join(root, "..", "shared", "aws-models", filepath.FromSlash(slashed[i+len("aws-models/"):]))
+		if exists(c) {
+			return c, nil
+		}
+	}
+	return "", fmt.Errorf("model %s not found (from %s)", p, dir)
+}
+
+func exists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }
