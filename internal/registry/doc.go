@@ -3,7 +3,8 @@
 // from, and the scope-aware domain methods the ECR API adapter (api/ecr)
 // calls. Every request acts in one tenant.Scope (account and region),
 // chosen from the Host header: <account>.dkr.ecr.<region>.localhost[:port],
-// or Config.DefaultScope for any other host.
+// or, for any other host (localhost:<port>), the authenticated principal's
+// own account in Config.DefaultScope's region.
 //
 // # Storage layout
 //

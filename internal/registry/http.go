@@ -38,7 +38,6 @@ func (r *Registry) serveHTTP(w http.ResponseWriter, req *http.Request) {
 			r.writeError(w, req, errors.New("panic"))
 		}
 	}()
-	scope := ScopeFromHost(req.Host, r.cfg.DefaultScope)
 	who, err := r.cfg.Auth.Authenticate(req)
 	if err != nil {
 		if !errors.Is(err, errdefs.ErrPermissionDenied) {
@@ -47,6 +46,7 @@ func (r *Registry) serveHTTP(w http.ResponseWriter, req *http.Request) {
 		r.writeError(w, req, err)
 		return
 	}
+	scope := ScopeFromHost(req.Host, r.plainHostScope(who))
 	rt, err := parseRoute(req.URL.Path)
 	if err != nil {
 		r.writeError(w, req, err)

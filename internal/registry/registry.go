@@ -33,15 +33,17 @@ type Config struct {
 	// DataDir holds blobs (DataDir/blobs) and in-progress uploads
 	// (DataDir/uploads). Required.
 	DataDir string
-	// DefaultScope is the account and region of requests whose Host does
-	// not name one (<account>.dkr.ecr.<region>.localhost). Required.
+	// DefaultScope is the region of requests whose Host does not name one
+	// (<account>.dkr.ecr.<region>.localhost), and their account when the
+	// principal has none; otherwise a plain host means the principal's
+	// own account. Required.
 	DefaultScope tenant.Scope
 	// MaxManifestBytes caps manifest size (default 4 MiB, as ECR).
 	MaxManifestBytes int64
 	// Auth authenticates /v2/ requests. Required.
 	Auth Authenticator
 	// Authorizer decides whether a principal may act on a repository;
-	// default SameAccount.
+	// default PolicyAuthorizer (repository policies).
 	Authorizer Authorizer
 	// GCGracePeriod protects blobs and links younger than this from garbage
 	// collection even when no image references them yet (a push in flight
@@ -87,8 +89,8 @@ type Authorizer interface {
 	Authorize(ctx context.Context, p Principal, scope tenant.Scope, repo, action string) error
 }
 
-// SameAccount is the default Authorizer: a principal may do anything in its
-// own account and nothing in another one.
+// SameAccount is an Authorizer that ignores repository policies: a
+// principal may do anything in its own account and nothing in another one.
 type SameAccount struct{}
 
 // Authorize implements Authorizer.
@@ -201,7 +203,7 @@ func New(cfg Config, st store.Store, log *slog.Logger) (*Registry, error) {
 		r.now = time.Now
 	}
 	if r.auth == nil {
-		r.auth = SameAccount{}
+		r.auth = NewPolicyAuthorizer(r, log)
 	}
 	for _, d := range []string{r.blobsDir, r.uploadsDir} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
@@ -216,7 +218,8 @@ var hostScopeRE = regexp.MustCompile(`^([0-9]{12})\.dkr\.ecr\.([a-z0-9-]{1,32})\
 
 // ScopeFromHost returns the scope a Host header selects:
 // "<account>.dkr.ecr.<region>.localhost[:port]" selects that account and
-// region, anything else the default.
+// region, anything else def (the server passes the principal's own account
+// in the default region).
 func ScopeFromHost(host string, def tenant.Scope) tenant.Scope {
 	if h, _, err := net.SplitHostPort(host); err == nil {
 		host = h
@@ -226,6 +229,20 @@ func ScopeFromHost(host string, def tenant.Scope) tenant.Scope {
 		return def
 	}
 	return tenant.Scope{Account: m[1], Region: m[2]}
+}
+
+// plainHostScope is the scope of a request whose Host names no account
+// (localhost:<port>, 127.0.0.1:<port>): the authenticated principal's own
+// account, in the default region. That makes "localhost:<port>/<name>" a
+// repository URI that works for every account: the token picks the
+// account, as the <account>.dkr.ecr... host does on AWS, and no wildcard
+// DNS is needed (Go clients and glibc without nss-myhostname do not resolve
+// *.localhost).
+func (r *Registry) plainHostScope(who Principal) tenant.Scope {
+	if who.Account == "" {
+		return r.cfg.DefaultScope
+	}
+	return tenant.Scope{Account: who.Account, Region: r.cfg.DefaultScope.Region}
 }
 
 // Store keys (see the package doc).

@@ -133,8 +133,8 @@ func TestBadInput(t *testing.T) {
 		})
 	}
 	// Known operations of services fargo does not implement yet.
-	req := call(t, s, "AmazonEC2ContainerRegistry_V20150921.StartImageScan", `{}`, id, secret, "ecr", now)
-	req.want(t, 400, "UnknownOperationException", "StartImageScan")
+	req := call(t, s, "AmazonEC2ContainerRegistry_V20150921.DescribePullThroughCacheRules", `{}`, id, secret, "ecr", now)
+	req.want(t, 400, "UnknownOperationException", "DescribePullThroughCacheRules")
 
 	// An oversized body is refused before it is read whole.
 	big := `{"family":"` + strings.Repeat("a", 33<<20) + `"}`

@@ -1,0 +1,90 @@
+package ecr
+
+import (
+	"testing"
+
+	"github.com/fargo-run/fargo/internal/errdefs"
+	"github.com/fargo-run/fargo/internal/registry"
+	"github.com/fargo-run/fargo/internal/tenant"
+)
+
+func TestMapError(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		code string
+	}{
+		{errdefs.New(registry.ErrRepositoryNotFound, "m"), "RepositoryNotFoundException"},
+		{errdefs.New(registry.ErrRepositoryAlreadyExists, "m"), "RepositoryAlreadyExistsException"},
+		{errdefs.New(registry.ErrRepositoryNotEmpty, "m"), "RepositoryNotEmptyException"},
+		{errdefs.New(registry.ErrImageNotFound, "m"), "ImageNotFoundException"},
+		{registry.ImageAlreadyExists("1", "r", "d", "t"), "ImageAlreadyExistsException"},
+		{errdefs.New(registry.ErrTagImmutable, "m"), "ImageTagAlreadyExistsException"},
+		{errdefs.New(registry.ErrReferencedImagesNotFound, "m"), "ReferencedImagesNotFoundException"},
+		{errdefs.New(registry.ErrManifestBlobUnknown, "m"), "LayersNotFoundException"},
+		{errdefs.New(registry.ErrUploadNotFound, "m"), "UploadNotFoundException"},
+		{errdefs.New(registry.ErrNameInvalid, "m"), "InvalidParameterException"},
+		{errdefs.New(registry.ErrDenied, "m"), "AccessDeniedException"},
+		{errdefs.New(registry.ErrManifestTooLarge, "m"), "LimitExceededException"},
+	} {
+		e := mapError(tc.err)
+		if e == nil || e.Code != tc.code || e.Message != "m" && tc.code != "ImageAlreadyExistsException" {
+			t.Errorf("%v: got %+v, want %s", tc.err, e, tc.code)
+		}
+	}
+	if e := mapError(errFoo{}); e != nil {
+		t.Errorf("unknown error mapped to %+v", e)
+	}
+}
+
+type errFoo struct{}
+
+func (errFoo) Error() string { return "foo" }
+
+func TestPaginate(t *testing.T) {
+	start, end, next, err := paginate(5, 2, nil)
+	if err != nil || start != 0 || end != 2 || next == nil {
+		t.Fatalf("first page %d %d %v %v", start, end, next, err)
+	}
+	start, end, next, err = paginate(5, 4, next)
+	if err != nil || start != 2 || end != 5 || next != nil {
+		t.Fatalf("last page %d %d %v %v", start, end, next, err)
+	}
+	bad := "!!"
+	if _, _, _, err := paginate(5, 2, &bad); err == nil {
+		t.Fatal("bad token accepted")
+	}
+}
+
+func TestRepoFromARN(t *testing.T) {
+	for _, tc := range []struct {
+		arn  string
+		ok   bool
+		repo string
+	}{
+		{"arn:aws:ecr:us-east-1:123456789012:repository/team/web", true, "team/web"},
+		{"arn:aws:ecr:us-east-1:123456789012:repository/Web", false, ""},
+		{"arn:aws:ecs:us-east-1:123456789012:repository/web", false, ""},
+		{"arn:aws:ecr:us-east-1:1234:repository/web", false, ""},
+		{"web", false, ""},
+	} {
+		arn := tc.arn
+		scope, repo, err := repoFromARN(&arn)
+		if (err == nil) != tc.ok || repo != tc.repo || (tc.ok && scope != (tenant.Scope{Account: "123456789012", Region: "us-east-1"})) {
+			t.Errorf("%s: %v %q %v", tc.arn, scope, repo, err)
+		}
+	}
+}
+
+func TestHost(t *testing.T) {
+	a := &Adapter{cfg: Config{RegistryHost: func() string { return "localhost:4566" }, DefaultRegion: "us-east-1"}}
+	own := tenant.Scope{Account: "111111111111", Region: "us-east-1"}
+	if h := a.host("111111111111", own); h != "localhost:4566" {
+		t.Errorf("own account: %s", h)
+	}
+	if h := a.host("222222222222", own); h != "111111111111.dkr.ecr.us-east-1.localhost:4566" {
+		t.Errorf("other account: %s", h)
+	}
+	if h := a.host("111111111111", tenant.Scope{Account: "111111111111", Region: "eu-west-1"}); h != "111111111111.dkr.ecr.eu-west-1.localhost:4566" {
+		t.Errorf("other region: %s", h)
+	}
+}

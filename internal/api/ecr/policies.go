@@ -1,0 +1,319 @@
+package ecr
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"time"
+
+	"github.com/fargo-run/fargo/internal/api"
+	w "github.com/fargo-run/fargo/internal/api/ecrwire"
+	"github.com/fargo-run/fargo/internal/api/wire"
+	"github.com/fargo-run/fargo/internal/errdefs"
+	"github.com/fargo-run/fargo/internal/registry"
+	"github.com/fargo-run/fargo/internal/tenant"
+)
+
+// Repository policies.
+
+const maxPolicyText = 10240
+
+func policyNotFound(scope tenant.Scope, repo string) error {
+	return api.Errorf("RepositoryPolicyNotFoundException",
+		"Repository policy does not exist for the repository with name '%s' in the registry with id '%s'", repo, scope.Account)
+}
+
+func (a *Adapter) setRepositoryPolicy(ctx context.Context, req *api.Request, in *w.SetRepositoryPolicyRequest) (*w.SetRepositoryPolicyResponse, error) {
+	name, err := repoName(in.RepositoryName)
+	if err != nil {
+		return nil, err
+	}
+	text := wire.ToString(in.PolicyText)
+	if len(text) < 1 || len(text) > maxPolicyText {
+		return nil, invalidParam("policyText", "Member must have length between 1 and 10240")
+	}
+	if err := validateRepositoryPolicy(text); err != nil {
+		if errors.Is(err, errdefs.ErrInvalidArgument) {
+			return nil, invalidParam("PolicyText", "Invalid repository policy provided: "+errdefs.Message(err))
+		}
+		return nil, err
+	}
+	scope, err := a.target(ctx, req, in.RegistryId, name, "ecr:SetRepositoryPolicy")
+	if err != nil {
+		return nil, err
+	}
+	repo, err := a.reg.UpdateRepository(ctx, scope, name, func(r *registry.Repository) error {
+		r.Policy = text
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &w.SetRepositoryPolicyResponse{RegistryId: wire.String(repo.RegistryID), RepositoryName: wire.String(name), PolicyText: wire.String(repo.Policy)}, nil
+}
+
+func (a *Adapter) getRepositoryPolicy(ctx context.Context, req *api.Request, in *w.GetRepositoryPolicyRequest) (*w.GetRepositoryPolicyResponse, error) {
+	name, err := repoName(in.RepositoryName)
+	if err != nil {
+		return nil, err
+	}
+	scope, err := a.target(ctx, req, in.RegistryId, name, "ecr:GetRepositoryPolicy")
+	if err != nil {
+		return nil, err
+	}
+	repo, err := a.reg.GetRepository(ctx, scope, name)
+	if err != nil {
+		return nil, err
+	}
+	if repo.Policy == "" {
+		return nil, policyNotFound(scope, name)
+	}
+	return &w.GetRepositoryPolicyResponse{RegistryId: wire.String(repo.RegistryID), RepositoryName: wire.String(name), PolicyText: wire.String(repo.Policy)}, nil
+}
+
+func (a *Adapter) deleteRepositoryPolicy(ctx context.Context, req *api.Request, in *w.DeleteRepositoryPolicyRequest) (*w.DeleteRepositoryPolicyResponse, error) {
+	name, err := repoName(in.RepositoryName)
+	if err != nil {
+		return nil, err
+	}
+	scope, err := a.target(ctx, req, in.RegistryId, name, "ecr:DeleteRepositoryPolicy")
+	if err != nil {
+		return nil, err
+	}
+	var old string
+	_, err = a.reg.UpdateRepository(ctx, scope, name, func(r *registry.Repository) error {
+		if r.Policy == "" {
+			return policyNotFound(scope, name)
+		}
+		old, r.Policy = r.Policy, ""
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &w.DeleteRepositoryPolicyResponse{RegistryId: wire.String(scope.Account), RepositoryName: wire.String(name), PolicyText: wire.String(old)}, nil
+}
+
+// Lifecycle policies.
+
+func lifecycleNotFound(scope tenant.Scope, repo string) error {
+	return api.Errorf("LifecyclePolicyNotFoundException",
+		"Lifecycle policy does not exist for the repository with name '%s' in the registry with id '%s'", repo, scope.Account)
+}
+
+// checkLifecycleText validates a lifecycle policy's length and rules.
+func checkLifecycleText(text string) error {
+	if len(text) < 100 || len(text) > 30720 {
+		return invalidParam("lifecyclePolicyText", "Member must have length between 100 and 30720")
+	}
+	if err := validateLifecyclePolicy(text); err != nil {
+		if errors.Is(err, errdefs.ErrInvalidArgument) {
+			return invalidParam("LifecyclePolicyText", "Lifecycle policy validation failure: "+errdefs.Message(err))
+		}
+		return err
+	}
+	return nil
+}
+
+func (a *Adapter) putLifecyclePolicy(ctx context.Context, req *api.Request, in *w.PutLifecyclePolicyRequest) (*w.PutLifecyclePolicyResponse, error) {
+	name, err := repoName(in.RepositoryName)
+	if err != nil {
+		return nil, err
+	}
+	text := wire.ToString(in.LifecyclePolicyText)
+	if err := checkLifecycleText(text); err != nil {
+		return nil, err
+	}
+	scope, err := a.target(ctx, req, in.RegistryId, name, "ecr:PutLifecyclePolicy")
+	if err != nil {
+		return nil, err
+	}
+	if _, err := a.reg.UpdateRepository(ctx, scope, name, func(r *registry.Repository) error {
+		r.LifecyclePolicy = text
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	return &w.PutLifecyclePolicyResponse{RegistryId: wire.String(scope.Account), RepositoryName: wire.String(name), LifecyclePolicyText: wire.String(text)}, nil
+}
+
+func (a *Adapter) getLifecyclePolicy(ctx context.Context, req *api.Request, in *w.GetLifecyclePolicyRequest) (*w.GetLifecyclePolicyResponse, error) {
+	name, err := repoName(in.RepositoryName)
+	if err != nil {
+		return nil, err
+	}
+	scope, err := a.target(ctx, req, in.RegistryId, name, "ecr:GetLifecyclePolicy")
+	if err != nil {
+		return nil, err
+	}
+	repo, err := a.reg.GetRepository(ctx, scope, name)
+	if err != nil {
+		return nil, err
+	}
+	if repo.LifecyclePolicy == "" {
+		return nil, lifecycleNotFound(scope, name)
+	}
+	return &w.GetLifecyclePolicyResponse{RegistryId: wire.String(scope.Account), RepositoryName: wire.String(name), LifecyclePolicyText: wire.String(repo.LifecyclePolicy)}, nil
+}
+
+func (a *Adapter) deleteLifecyclePolicy(ctx context.Context, req *api.Request, in *w.DeleteLifecyclePolicyRequest) (*w.DeleteLifecyclePolicyResponse, error) {
+	name, err := repoName(in.RepositoryName)
+	if err != nil {
+		return nil, err
+	}
+	scope, err := a.target(ctx, req, in.RegistryId, name, "ecr:DeleteLifecyclePolicy")
+	if err != nil {
+		return nil, err
+	}
+	var old string
+	if _, err := a.reg.UpdateRepository(ctx, scope, name, func(r *registry.Repository) error {
+		if r.LifecyclePolicy == "" {
+			return lifecycleNotFound(scope, name)
+		}
+		old, r.LifecyclePolicy = r.LifecyclePolicy, ""
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	return &w.DeleteLifecyclePolicyResponse{RegistryId: wire.String(scope.Account), RepositoryName: wire.String(name), LifecyclePolicyText: wire.String(old)}, nil
+}
+
+// Lifecycle policy previews: computed at once (a dry run over the
+// repository's images) and kept in memory until the next preview.
+
+type previewKey struct {
+	scope tenant.Scope
+	repo  string
+}
+
+type preview struct {
+	text    string
+	results []lifecycleResult
+}
+
+func (a *Adapter) forgetPreview(scope tenant.Scope, repo string) {
+	a.previewsMu.Lock()
+	delete(a.previews, previewKey{scope, repo})
+	a.previewsMu.Unlock()
+}
+
+func (a *Adapter) startLifecyclePolicyPreview(ctx context.Context, req *api.Request, in *w.StartLifecyclePolicyPreviewRequest) (*w.StartLifecyclePolicyPreviewResponse, error) {
+	name, err := repoName(in.RepositoryName)
+	if err != nil {
+		return nil, err
+	}
+	scope, err := a.target(ctx, req, in.RegistryId, name, "ecr:StartLifecyclePolicyPreview")
+	if err != nil {
+		return nil, err
+	}
+	text := wire.ToString(in.LifecyclePolicyText)
+	if in.LifecyclePolicyText != nil {
+		if err := checkLifecycleText(text); err != nil {
+			return nil, err
+		}
+	}
+	repo, err := a.reg.GetRepository(ctx, scope, name)
+	if err != nil {
+		return nil, err
+	}
+	if text == "" {
+		if text = repo.LifecyclePolicy; text == "" {
+			return nil, lifecycleNotFound(scope, name)
+		}
+	}
+	results, err := a.previewLifecycle(ctx, scope, name, text)
+	if err != nil {
+		return nil, err
+	}
+	a.previewsMu.Lock()
+	a.previews[previewKey{scope, name}] = &preview{text: text, results: results}
+	a.previewsMu.Unlock()
+	return &w.StartLifecyclePolicyPreviewResponse{
+		RegistryId: wire.String(scope.Account), RepositoryName: wire.String(name),
+		LifecyclePolicyText: wire.String(text), Status: wire.String(w.LifecyclePolicyPreviewStatusComplete),
+	}, nil
+}
+
+func (a *Adapter) getLifecyclePolicyPreview(ctx context.Context, req *api.Request, in *w.GetLifecyclePolicyPreviewRequest) (*w.GetLifecyclePolicyPreviewResponse, error) {
+	name, err := repoName(in.RepositoryName)
+	if err != nil {
+		return nil, err
+	}
+	if len(in.ImageIds) > 0 && (in.MaxResults != nil || in.NextToken != nil) {
+		return nil, api.Errorf("InvalidParameterException", "Invalid parameter: maxResults and nextToken cannot be used together with imageIds")
+	}
+	n, err := maxResults(in.MaxResults, 100, 100)
+	if err != nil {
+		return nil, err
+	}
+	var status string
+	if in.Filter != nil {
+		if status, err = tagStatus(in.Filter.TagStatus); err != nil {
+			return nil, err
+		}
+	}
+	scope, err := a.target(ctx, req, in.RegistryId, name, "ecr:GetLifecyclePolicyPreview")
+	if err != nil {
+		return nil, err
+	}
+	if _, err := a.reg.GetRepository(ctx, scope, name); err != nil {
+		return nil, err
+	}
+	a.previewsMu.Lock()
+	p := a.previews[previewKey{scope, name}]
+	a.previewsMu.Unlock()
+	if p == nil {
+		return nil, api.Errorf("LifecyclePolicyPreviewNotFoundException",
+			"There is no dry run for this repository with name '%s' in the registry with id '%s'", name, scope.Account)
+	}
+	var kept []lifecycleResult
+	for _, r := range p.results {
+		if (status == w.TagStatusTagged && len(r.Tags) == 0) || (status == w.TagStatusUntagged && len(r.Tags) > 0) {
+			continue
+		}
+		if len(in.ImageIds) > 0 && !slices.ContainsFunc(in.ImageIds, func(id w.ImageIdentifier) bool {
+			return wire.ToString(id.ImageDigest) == r.Digest || (id.ImageTag != nil && slices.Contains(r.Tags, *id.ImageTag))
+		}) {
+			continue
+		}
+		kept = append(kept, r)
+	}
+	start, end, next, err := paginate(len(kept), n, in.NextToken)
+	if err != nil {
+		return nil, err
+	}
+	out := &w.GetLifecyclePolicyPreviewResponse{
+		RegistryId: wire.String(scope.Account), RepositoryName: wire.String(name),
+		LifecyclePolicyText: wire.String(p.text), Status: wire.String(w.LifecyclePolicyPreviewStatusComplete),
+		PreviewResults: []w.LifecyclePolicyPreviewResult{}, NextToken: next,
+		Summary: &w.LifecyclePolicyPreviewSummary{ExpiringImageTotalCount: wire.Int32(int32(len(p.results)))},
+	}
+	for _, r := range kept[start:end] {
+		out.PreviewResults = append(out.PreviewResults, w.LifecyclePolicyPreviewResult{
+			ImageDigest: wire.String(r.Digest), ImageTags: r.Tags, ImagePushedAt: wire.NewTimestamp(r.PushedAt),
+			AppliedRulePriority: wire.Int32(int32(r.RulePriority)),
+			Action:              &w.LifecyclePolicyRuleAction{Type: wire.String(actionType(r.Action))},
+		})
+	}
+	return out, nil
+}
+
+// actionType spells a rule action as the preview does (EXPIRE).
+func actionType(a string) string {
+	switch a {
+	case "", "expire", "EXPIRE":
+		return w.ImageActionTypeExpire
+	case "transition", "TRANSITION":
+		return w.ImageActionTypeTransition
+	}
+	return a
+}
+
+// lifecycleResult is one image a lifecycle policy would act on.
+type lifecycleResult struct {
+	Digest       string
+	Tags         []string
+	PushedAt     time.Time
+	RulePriority int
+	Action       string
+}
