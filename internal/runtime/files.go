@@ -1,0 +1,134 @@
+package runtime
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// The files of one container, all in <StateDir>/<id>/ (also the OCI
+// bundle). Start writes config.json and meta.json; the monitor writes the
+// rest, each record atomically (temp file, fsync, rename, fsync of the
+// directory) so that a crash leaves either the old state or the new one.
+const (
+	fileConfig  = "config.json"  // OCI runtime spec
+	fileMeta    = "meta.json"    // metaRecord (Start)
+	fileMonitor = "monitor.json" // monitorRecord (monitor, first thing)
+	fileInitPID = "init.pid"     // runc create --pid-file
+	fileStarted = "started.json" // startedRecord (monitor, after runc start)
+	fileExit    = "exit.json"    // ExitStatus (monitor, last thing)
+	fileOutput  = "output.log"   // JSON lines of stdout/stderr (monitor)
+	fileRuncLog = "runc.log"     // runc's own log (JSON)
+	fileMonLog  = "monitor.log"  // the monitor's stderr
+)
+
+// metaRecord is what Start knows of the container that later calls need.
+type metaRecord struct {
+	ID         string            `json:"id"`
+	Cgroup     string            `json:"cgroup"`
+	StopSignal int               `json:"stopSignal,omitempty"`
+	CreatedAt  time.Time         `json:"createdAt"`
+	Labels     map[string]string `json:"labels,omitempty"`
+}
+
+// monitorRecord identifies the monitor process; the start time (clock
+// ticks since boot, /proc/<pid>/stat field 22) guards against PID reuse.
+type monitorRecord struct {
+	PID       int    `json:"pid"`
+	StartTime uint64 `json:"startTime"`
+}
+
+// startedRecord is written once runc start has succeeded.
+type startedRecord struct {
+	PID       int       `json:"pid"`
+	StartedAt time.Time `json:"startedAt"`
+}
+
+// writeFileAtomic writes path so that readers see all of b or nothing,
+// and the data is on disk before the name is.
+func writeFileAtomic(path string, b []byte) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC|syscall.O_CLOEXEC, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(b)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		_ = os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	d, err := os.Open(filepath.Dir(path))
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+func writeJSON(path string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(path, b)
+}
+
+// readJSON reads a record; a missing file is fs.ErrNotExist.
+func readJSON(path string, v any) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("decode %s: %w", path, err)
+	}
+	return nil
+}
+
+// procStartTime is field 22 of /proc/<pid>/stat; ok is false when the
+// process is gone or a zombie.
+func procStartTime(pid int) (uint64, bool) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, false
+	}
+	// The command name (field 2) may hold spaces and parentheses.
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0, false
+	}
+	f := strings.Fields(s[i+1:]) // f[0] is field 3 (state)
+	if len(f) < 20 || f[0] == "Z" || f[0] == "X" {
+		return 0, false
+	}
+	t, err := strconv.ParseUint(f[19], 10, 64)
+	return t, err == nil
+}
+
+// alive reports whether the recorded monitor is still running.
+func (m monitorRecord) alive() bool {
+	if m.PID <= 0 {
+		return false
+	}
+	t, ok := procStartTime(m.PID)
+	return ok && t == m.StartTime
+}
+
+func isNotExist(err error) bool { return errors.Is(err, fs.ErrNotExist) }

@@ -1,0 +1,382 @@
+package runtime
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/fargo-run/fargo/internal/errdefs"
+)
+
+// Config configures a Runtime.
+type Config struct {
+	// Root is runc's --root: its state directory, owned by fargo alone
+	// (e.g. <data>/runc). Required.
+	Root string
+	// StateDir holds one directory per container: the OCI bundle
+	// (config.json), the output log, the monitor's records. Required.
+	StateDir string
+	// RuncPath is the runc binary; "" looks up "runc" in PATH.
+	RuncPath string
+	// MonitorCommand starts the monitor: MonitorMain must run with the
+	// arguments Start appends. "" = [os.Executable(), "runtime-monitor"].
+	MonitorCommand []string
+	// Logger receives the runtime's logs; nil = slog.Default().
+	Logger *slog.Logger
+}
+
+// Runtime runs containers with runc, each under its own monitor process.
+// It keeps no state in memory that a new Runtime on the same directories
+// could not read back: containers started by a previous fargo process are
+// seen (List, State, Wait, Stop, Delete) just like new ones.
+type Runtime struct {
+	cfg Config
+	log *slog.Logger
+
+	mu sync.Mutex
+	// exited has a channel per monitor this process started, closed when
+	// it has been reaped: Wait's fast path.
+	exited map[string]chan struct{}
+}
+
+// Status is where a container is in its life.
+type Status string
+
+// The statuses.
+const (
+	StatusCreated Status = "created" // the monitor is creating or starting it
+	StatusRunning Status = "running"
+	StatusStopped Status = "stopped" // the exit status is known
+	// StatusUnknown: the monitor is gone without an exit record (killed,
+	// or the host rebooted); runc may still know the container.
+	StatusUnknown Status = "unknown"
+)
+
+// State is what the runtime knows of a container.
+type State struct {
+	ID         string
+	Status     Status
+	Pid        int // the container's init, in the host's PID namespace
+	ExitCode   int // when stopped: the code, or 128+signal
+	OOMKilled  bool
+	StartedAt  time.Time
+	FinishedAt time.Time
+	Error      string // why the container failed to start, if it did
+	Labels     map[string]string
+}
+
+// ExitStatus is how a container ended, as its monitor recorded it.
+type ExitStatus struct {
+	Code       int            `json:"code"` // exit code, or 128+signal; -1 if it never ran
+	Signal     syscall.Signal `json:"signal,omitempty"`
+	OOMKilled  bool           `json:"oomKilled,omitempty"`
+	FinishedAt time.Time      `json:"finishedAt"`
+	Error      string         `json:"error,omitempty"`
+}
+
+// New checks the configuration and makes the directories.
+func New(cfg Config) (*Runtime, error) {
+	if cfg.Root == "" || cfg.StateDir == "" {
+		return nil, errdefs.Invalidf("runtime: Root and StateDir are required")
+	}
+	if cfg.RuncPath == "" {
+		p, err := exec.LookPath("runc")
+		if err != nil {
+			return nil, fmt.Errorf("runtime: %w: %w", errdefs.ErrUnavailable, err)
+		}
+		cfg.RuncPath = p
+	}
+	if len(cfg.MonitorCommand) == 0 {
+		self, err := os.Executable()
+		if err != nil {
+			return nil, fmt.Errorf("runtime: monitor command: %w", err)
+		}
+		cfg.MonitorCommand = []string{self, MonitorSubcommand}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	for _, d := range []string{cfg.Root, cfg.StateDir} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return nil, fmt.Errorf("runtime: %w", err)
+		}
+	}
+	return &Runtime{cfg: cfg, log: cfg.Logger, exited: map[string]chan struct{}{}}, nil
+}
+
+func (r *Runtime) dir(id string) string { return filepath.Join(r.cfg.StateDir, id) }
+
+func (r *Runtime) file(id, name string) string { return filepath.Join(r.cfg.StateDir, id, name) }
+
+// LogPath is the container's output: JSON lines of OutputRecord, stdout
+// and stderr interleaved in the order the monitor read them.
+func (r *Runtime) LogPath(id string) string { return r.file(id, fileOutput) }
+
+// Start creates and starts the container under a new monitor and returns
+// once it runs (or failed to). On failure nothing is left behind.
+func (r *Runtime) Start(ctx context.Context, s ContainerSpec) (err error) {
+	spec, err := ociSpec(&s)
+	if err != nil {
+		return err
+	}
+	dir := r.dir(s.ID)
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		if os.IsExist(err) {
+			return errdefs.AlreadyExistsf("container %s already exists", s.ID)
+		}
+		return fmt.Errorf("container %s: %w", s.ID, err)
+	}
+	defer func() {
+		if err != nil {
+			if derr := r.Delete(context.WithoutCancel(ctx), s.ID); derr != nil {
+				r.log.Warn("cleaning up a container that failed to start", "container", s.ID, "err", derr)
+			}
+		}
+	}()
+	meta := metaRecord{ID: s.ID, Cgroup: s.cgroupPath(), StopSignal: int(s.StopSignal),
+		CreatedAt: time.Now().UTC(), Labels: s.Labels}
+	if err := writeJSON(filepath.Join(dir, fileConfig), spec); err != nil {
+		return err
+	}
+	if err := writeJSON(filepath.Join(dir, fileMeta), meta); err != nil {
+		return err
+	}
+
+	syncR, syncW, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	defer syncR.Close()
+	monLog, err := os.OpenFile(filepath.Join(dir, fileMonLog), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		syncW.Close()
+		return err
+	}
+	defer monLog.Close()
+	args := append(r.cfg.MonitorCommand[1:len(r.cfg.MonitorCommand):len(r.cfg.MonitorCommand)],
+		"--runc", r.cfg.RuncPath, "--root", r.cfg.Root, "--bundle", dir, "--id", s.ID, "--cgroup", meta.Cgroup)
+	cmd := exec.Command(r.cfg.MonitorCommand[0], args...)
+	cmd.Dir = "/"
+	cmd.Env = append(os.Environ(), "GOMAXPROCS=1", "GOGC=50")
+	cmd.Stdout, cmd.Stderr = monLog, monLog
+	cmd.ExtraFiles = []*os.File{syncW} // fd 3
+	// Its own session: signals to fargo's process group (^C, kill -- -pgid)
+	// do not reach it, and it has no controlling terminal.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	err = cmd.Start()
+	syncW.Close()
+	if err != nil {
+		return fmt.Errorf("container %s: start monitor: %w", s.ID, err)
+	}
+	exited := make(chan struct{})
+	r.mu.Lock()
+	r.exited[s.ID] = exited
+	r.mu.Unlock()
+	go func() { // reap it while this process lives; init adopts it after
+		_ = cmd.Wait()
+		close(exited)
+	}()
+
+	msg, err := readSync(ctx, syncR)
+	if err != nil {
+		return fmt.Errorf("container %s: %w", s.ID, err)
+	}
+	if msg.Error != "" {
+		return fmt.Errorf("container %s: %w", s.ID, errdefs.Invalidf("%s", msg.Error))
+	}
+	r.log.Debug("container started", "container", s.ID, "pid", msg.PID)
+	return nil
+}
+
+// readSync reads the monitor's one message, or fails with ctx.
+func readSync(ctx context.Context, f *os.File) (syncMessage, error) {
+	if dl, ok := ctx.Deadline(); ok {
+		_ = f.SetReadDeadline(dl)
+	}
+	stop := context.AfterFunc(ctx, func() { _ = f.SetReadDeadline(time.Now()) })
+	defer stop()
+	var msg syncMessage
+	line, err := bufio.NewReader(f).ReadBytes('\n')
+	if ctx.Err() != nil {
+		return msg, ctx.Err()
+	}
+	if err != nil {
+		return msg, fmt.Errorf("monitor exited without reporting (see %s): %w", fileMonLog, err)
+	}
+	if err := json.Unmarshal(line, &msg); err != nil {
+		return msg, fmt.Errorf("monitor: %w", err)
+	}
+	return msg, nil
+}
+
+// State reads the container's state from its files (and asks runc when
+// the monitor is gone without a record).
+func (r *Runtime) State(ctx context.Context, id string) (State, error) {
+	if err := validID(id); err != nil {
+		return State{}, err
+	}
+	var meta metaRecord
+	if err := readJSON(r.file(id, fileMeta), &meta); err != nil {
+		if isNotExist(err) {
+			return State{}, errdefs.NotFoundf("container %s not found", id)
+		}
+		return State{}, err
+	}
+	st := State{ID: id, Status: StatusCreated, Labels: meta.Labels}
+	var started startedRecord
+	if err := readJSON(r.file(id, fileStarted), &started); err == nil {
+		st.Pid, st.StartedAt = started.PID, started.StartedAt
+	}
+	var exit ExitStatus
+	if err := readJSON(r.file(id, fileExit), &exit); err == nil {
+		st.Status, st.ExitCode, st.OOMKilled = StatusStopped, exit.Code, exit.OOMKilled
+		st.FinishedAt, st.Error = exit.FinishedAt, exit.Error
+		return st, nil
+	}
+	var mon monitorRecord
+	_ = readJSON(r.file(id, fileMonitor), &mon)
+	switch {
+	case mon.alive() && !st.StartedAt.IsZero():
+		st.Status = StatusRunning
+	case mon.alive():
+		st.Status = StatusCreated
+	case time.Since(meta.CreatedAt) < 2*time.Second && mon.PID == 0:
+		st.Status = StatusCreated // the monitor has not yet written its record
+	default:
+		// No monitor and no exit record; a last look for the exit file
+		// the monitor may have written as it ended.
+		if err := readJSON(r.file(id, fileExit), &exit); err == nil {
+			return r.State(ctx, id)
+		}
+		st.Status = StatusUnknown
+		if rs, err := r.runcState(ctx, id); err == nil && rs.Status == "running" {
+			st.Status, st.Pid = StatusRunning, rs.Pid
+		}
+	}
+	return st, nil
+}
+
+// runcStateJSON is the part of `runc state` output used here.
+type runcStateJSON struct {
+	ID     string `json:"id"`
+	Pid    int    `json:"pid"`
+	Status string `json:"status"`
+}
+
+func (r *Runtime) runc(ctx context.Context, args ...string) *exec.Cmd {
+	return exec.CommandContext(ctx, r.cfg.RuncPath, append([]string{"--root", r.cfg.Root}, args...)...)
+}
+
+func (r *Runtime) runcState(ctx context.Context, id string) (runcStateJSON, error) {
+	var rs runcStateJSON
+	out, err := r.runc(ctx, "state", id).Output()
+	if err != nil {
+		return rs, fmt.Errorf("runc state %s: %w", id, err)
+	}
+	return rs, json.Unmarshal(out, &rs)
+}
+
+// Wait blocks until the container has stopped and returns its exit
+// status. It works for containers started by an earlier fargo process: the
+// exit file is the source of truth, polled every 100 ms (a monitor this
+// process started also wakes Wait as soon as it is reaped). A monitor that
+// vanished without writing it gives an ErrUnavailable error.
+func (r *Runtime) Wait(ctx context.Context, id string) (ExitStatus, error) {
+	r.mu.Lock()
+	exited := r.exited[id]
+	r.mu.Unlock()
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		st, err := r.State(ctx, id)
+		if err != nil {
+			return ExitStatus{}, err
+		}
+		switch st.Status {
+		case StatusStopped:
+			return ExitStatus{Code: st.ExitCode, OOMKilled: st.OOMKilled, FinishedAt: st.FinishedAt,
+				Signal: exitSignal(st.ExitCode), Error: st.Error}, nil
+		case StatusUnknown:
+			return ExitStatus{}, errdefs.Newf(errdefs.ErrUnavailable,
+				"container %s: its monitor is gone without recording an exit status", id)
+		}
+		select {
+		case <-ctx.Done():
+			return ExitStatus{}, ctx.Err()
+		case <-exited: // nil for adopted containers: never ready
+			exited = nil
+		case <-tick.C:
+		}
+	}
+}
+
+func exitSignal(code int) syscall.Signal {
+	if code > 128 && code < 128+65 {
+		return syscall.Signal(code - 128)
+	}
+	return 0
+}
+
+// Kill sends sig to the container's init. Killing a container that is not
+// running is an ErrConflict.
+func (r *Runtime) Kill(ctx context.Context, id string, sig syscall.Signal) error {
+	st, err := r.State(ctx, id)
+	if err != nil {
+		return err
+	}
+	if st.Status != StatusRunning && st.Status != StatusCreated {
+		return errdefs.Conflictf("container %s is not running (%s)", id, st.Status)
+	}
+	out, err := r.runc(ctx, "kill", id, fmt.Sprint(int(sig))).CombinedOutput()
+	if err != nil {
+		if st, serr := r.State(ctx, id); serr == nil && st.Status == StatusStopped {
+			return errdefs.Conflictf("container %s is not running", id)
+		}
+		return fmt.Errorf("runc kill %s: %w: %s", id, err, out)
+	}
+	return nil
+}
+
+// Stop sends sig (0 = the spec's StopSignal, else SIGTERM), waits up to
+// timeout for the container to exit, then sends SIGKILL and waits for the
+// exit to be recorded. Stopping a stopped container is a no-op.
+func (r *Runtime) Stop(ctx context.Context, id string, sig syscall.Signal, timeout time.Duration) error {
+	if sig == 0 {
+		var meta metaRecord
+		if err := readJSON(r.file(id, fileMeta), &meta); err == nil && meta.StopSignal != 0 {
+			sig = syscall.Signal(meta.StopSignal)
+		} else {
+			sig = syscall.SIGTERM
+		}
+	}
+	if err := r.Kill(ctx, id, sig); err != nil {
+		if errors.Is(err, errdefs.ErrConflict) {
+			return nil
+		}
+		return err
+	}
+	wctx, cancel := context.WithTimeout(ctx, timeout)
+	_, err := r.Wait(wctx, id)
+	cancel()
+	if err == nil || ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if !errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	r.log.Info("container did not stop in time; killing", "container", id, "signal", sig, "timeout", timeout)
+	if err := r.Kill(ctx, id, syscall.SIGKILL); err != nil && !errors.Is(err, errdefs.ErrConflict) {
+		return err
+	}
+	_, err = r.Wait(ctx, id)
+	return err
+}
