@@ -4,16 +4,17 @@ import (
 	"github.com/fargo-run/fargo/internal/api"
 	"github.com/fargo-run/fargo/internal/api/autoscalingwire"
 	"github.com/fargo-run/fargo/internal/api/cloudwatchwire"
-	"github.com/fargo-run/fargo/internal/api/ecrwire"
+	"github.com/fargo-run/fargo/internal/api/ecr"
 	"github.com/fargo-run/fargo/internal/api/ecs"
 	"github.com/fargo-run/fargo/internal/api/elbv2wire"
-	"github.com/fargo-run/fargo/internal/api/logswire"
+	apilogs "github.com/fargo-run/fargo/internal/api/logs"
 	"github.com/fargo-run/fargo/internal/api/servicediscoverywire"
 	"github.com/fargo-run/fargo/internal/api/sts"
 	"github.com/fargo-run/fargo/internal/api/wire"
 	"github.com/fargo-run/fargo/internal/auth"
 	"github.com/fargo-run/fargo/internal/config"
 	"github.com/fargo-run/fargo/internal/control"
+	"github.com/fargo-run/fargo/internal/logs"
 	"github.com/fargo-run/fargo/internal/registry"
 	"github.com/fargo-run/fargo/internal/store"
 )
@@ -37,8 +38,8 @@ type deps struct {
 func services(d deps) ([]*api.JSONService, []*api.QueryService) {
 	jsonSvcs := []*api.JSONService{
 		ecs.New(d.control),
-		modelService(ecrwire.SigningName, ecrwire.TargetPrefix, ecrwire.JSONVersion, "message", ecrwire.Operations),
-		modelService(logswire.SigningName, logswire.TargetPrefix, logswire.JSONVersion, "message", logswire.Operations),
+		ecr.New(ecr.Config{Registry: d.registry, Tokens: d.tokens, RegistryHost: d.registryHost, DefaultRegion: d.cfg.Region}),
+		apilogs.New(logs.New(logs.Config{}, d.store)),
 		modelService(autoscalingwire.SigningName, autoscalingwire.TargetPrefix, autoscalingwire.JSONVersion, "Message", autoscalingwire.Operations),
 		modelService(servicediscoverywire.SigningName, servicediscoverywire.TargetPrefix, servicediscoverywire.JSONVersion, "Message", servicediscoverywire.Operations),
 		// CloudWatch's awsJson1_0 form; its query form is below.
