@@ -36,7 +36,8 @@ type Image struct {
 	Ref    string
 	Digest string
 	Config ImageConfig
-	handle any // the image store's own record
+	// Handle is the image store's own record, for its Mount.
+	Handle any
 }
 
 // ErrImageNotFound and ErrImageAuth classify pull failures (both become

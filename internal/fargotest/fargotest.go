@@ -56,6 +56,10 @@ func Start(t testing.TB, opts ...Option) *Server {
 	cfg.DataDir = t.TempDir()
 	cfg.Dev = true
 	cfg.WriteProfile = false
+	// In-process servers run the control plane alone: this host's agent
+	// (runc, netns, the metadata address) is exercised by test/e2e through
+	// the fargo binary, one server at a time.
+	cfg.NoAgent = true
 	for _, o := range opts {
 		o(&cfg)
 	}

@@ -7,9 +7,12 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -21,6 +24,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/crane"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 
 	"github.com/fargo-run/fargo/internal/fargotest"
 )
@@ -419,4 +423,205 @@ func TestECRPoliciesAndScanning(t *testing.T) {
 	if err != nil || sc.ImageScanningConfiguration.ScanOnPush {
 		t.Fatalf("scanning config %v %v", sc, err)
 	}
+}
+
+// crossAccountOpts are crane options for c's account reaching another
+// account's registry at host (<acct>.dkr.ecr.<region>.localhost:<port>):
+// every connection goes to the test server, as a wildcard DNS entry would.
+func crossAccountOpts(t *testing.T, s *fargotest.Server, c *ecr.Client) []crane.Option {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	addr := s.Config.Listen
+	tr.DialContext = func(ctx context.Context, network, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, network, addr)
+	}
+	return append(craneOpts(t, c), crane.WithTransport(tr))
+}
+
+// pullAll pulls ref's manifest, config and layers and returns its digest.
+func pullAll(ref string, opts []crane.Option) (string, error) {
+	img, err := crane.Pull(ref, opts...)
+	if err != nil {
+		return "", err
+	}
+	if _, err := img.RawConfigFile(); err != nil {
+		return "", err
+	}
+	layers, err := img.Layers()
+	if err != nil {
+		return "", err
+	}
+	for _, l := range layers {
+		rc, err := l.Compressed()
+		if err != nil {
+			return "", err
+		}
+		_, err = io.Copy(io.Discard, rc)
+		rc.Close()
+		if err != nil {
+			return "", err
+		}
+	}
+	d, err := img.Digest()
+	return d.String(), err
+}
+
+func wantRegistryDenied(t *testing.T, err error) {
+	t.Helper()
+	var te *transport.Error
+	if !errors.As(err, &te) || te.StatusCode != http.StatusForbidden {
+		t.Fatalf("got %v, want HTTP 403 DENIED", err)
+	}
+}
+
+// TestECRCrossAccountRepositoryPolicy: a repository policy that grants
+// another account pull lets it pull through /v2/ and BatchGetImage, and
+// nothing else; a Deny wins; without a policy the repository is closed.
+func TestECRCrossAccountRepositoryPolicy(t *testing.T) {
+	s := fargotest.Start(t)
+	ctx := context.Background()
+	const ownerID, otherID = "111111111111", "222222222222"
+	owner, other, third := s.ECRAs(ownerID), s.ECRAs(otherID), s.ECRAs("333333333333")
+	repo := createRepo(t, owner, "shared")
+	img := pushRandom(t, aws.ToString(repo.RepositoryUri)+":v1", craneOpts(t, owner))
+	want, _ := img.Digest()
+	raw, _ := img.RawManifest()
+
+	// The other account learns the owner's registry host as `aws ecr
+	// get-login-password` users do: from proxyEndpoint.
+	tok, err := other.GetAuthorizationToken(ctx, &ecr.GetAuthorizationTokenInput{RegistryIds: []string{ownerID}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	host := strings.TrimPrefix(aws.ToString(tok.AuthorizationData[0].ProxyEndpoint), "http://")
+	if !strings.HasPrefix(host, ownerID+".dkr.ecr."+s.Config.Region+".localhost:") {
+		t.Fatalf("proxyEndpoint %q", host)
+	}
+	ref := host + "/shared:v1"
+	otherOpts, thirdOpts := crossAccountOpts(t, s, other), crossAccountOpts(t, s, third)
+	batchGet := func(c *ecr.Client) (*ecr.BatchGetImageOutput, error) {
+		return c.BatchGetImage(ctx, &ecr.BatchGetImageInput{RegistryId: aws.String(ownerID), RepositoryName: aws.String("shared"),
+			ImageIds: []types.ImageIdentifier{{ImageTag: aws.String("v1")}}})
+	}
+	wantClosed := func(who string, c *ecr.Client, opts []crane.Option) {
+		t.Helper()
+		_, err := pullAll(ref, opts)
+		wantRegistryDenied(t, err)
+		_, err = batchGet(c)
+		wantAPIError(t, err, "AccessDeniedException", "User in account '"+who+"' is not authorized to perform: ecr:BatchGetImage on resource: arn:aws:ecr:"+
+			s.Config.Region+":"+ownerID+":repository/shared")
+	}
+
+	// No policy: closed.
+	wantClosed(otherID, other, otherOpts)
+
+	// Pull granted to the other account only.
+	pol := `{"Version":"2012-10-17","Statement":[{"Sid":"AllowPull","Effect":"Allow",
+		"Principal":{"AWS":"arn:aws:iam::` + otherID + `:root"},
+		"Action":["ecr:BatchGetImage","ecr:GetDownloadUrlForLayer","ecr:BatchCheckLayerAvailability"]}]}`
+	if _, err := owner.SetRepositoryPolicy(ctx, &ecr.SetRepositoryPolicyInput{RepositoryName: aws.String("shared"), PolicyText: aws.String(pol)}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := pullAll(ref, otherOpts); err != nil || got != want.String() {
+		t.Fatalf("cross-account pull: %s %v, want %s", got, err, want)
+	}
+	bg, err := batchGet(other)
+	if err != nil || len(bg.Images) != 1 || aws.ToString(bg.Images[0].ImageManifest) != string(raw) ||
+		aws.ToString(bg.Images[0].ImageId.ImageDigest) != want.String() || aws.ToString(bg.Images[0].RegistryId) != ownerID {
+		t.Fatalf("cross-account BatchGetImage: %+v %v", bg, err)
+	}
+	wantClosed("333333333333", third, thirdOpts)
+	// Pull is all it grants.
+	err = crane.Push(img, host+"/shared:v2", otherOpts...)
+	wantRegistryDenied(t, err)
+	_, err = other.DescribeImages(ctx, &ecr.DescribeImagesInput{RegistryId: aws.String(ownerID), RepositoryName: aws.String("shared")})
+	wantAPIError(t, err, "AccessDeniedException", "ecr:DescribeImages")
+	_, err = other.SetRepositoryPolicy(ctx, &ecr.SetRepositoryPolicyInput{RegistryId: aws.String(ownerID), RepositoryName: aws.String("shared"), PolicyText: aws.String(pol)})
+	wantAPIError(t, err, "AccessDeniedException", "ecr:SetRepositoryPolicy")
+
+	// An explicit Deny beats an Allow, for the registry and the API alike,
+	// but does not restrict the owner.
+	deny := `{"Version":"2012-10-17","Statement":[
+		{"Sid":"AllowAll","Effect":"Allow","Principal":{"AWS":"` + otherID + `"},"Action":"ecr:*"},
+		{"Sid":"DenyPull","Effect":"Deny","Principal":"*","Action":"ecr:BatchGetImage"}]}`
+	if _, err := owner.SetRepositoryPolicy(ctx, &ecr.SetRepositoryPolicyInput{RepositoryName: aws.String("shared"), PolicyText: aws.String(deny)}); err != nil {
+		t.Fatal(err)
+	}
+	wantClosed(otherID, other, otherOpts)
+	if _, err := other.DescribeImages(ctx, &ecr.DescribeImagesInput{RegistryId: aws.String(ownerID), RepositoryName: aws.String("shared")}); err != nil {
+		t.Fatalf("describe-images allowed by ecr:*: %v", err)
+	}
+	if got, err := pullAll(aws.ToString(repo.RepositoryUri)+":v1", craneOpts(t, owner)); err != nil || got != want.String() {
+		t.Fatalf("owner pull under a Deny: %s %v", got, err)
+	}
+
+	// Without the policy, closed again.
+	if _, err := owner.DeleteRepositoryPolicy(ctx, &ecr.DeleteRepositoryPolicyInput{RepositoryName: aws.String("shared")}); err != nil {
+		t.Fatal(err)
+	}
+	wantClosed(otherID, other, otherOpts)
+}
+
+// TestECRLifecyclePolicyPreview previews a policy over images pushed with
+// crane, and rejects invalid policy texts with ECR's messages.
+func TestECRLifecyclePolicyPreview(t *testing.T) {
+	s := fargotest.Start(t)
+	c := s.ECR()
+	ctx := context.Background()
+	repo := createRepo(t, c, "ci")
+	uri := aws.ToString(repo.RepositoryUri)
+	opts := craneOpts(t, c)
+	names := map[string]string{}
+	push := func(name, tag string) {
+		img := pushRandom(t, uri+":"+tag, opts)
+		d, _ := img.Digest()
+		names[d.String()] = name
+	}
+	// Oldest first. Re-pushing "build" leaves the previous build untagged.
+	push("prod1", "prod-1")
+	push("build1", "build")
+	push("prod2", "prod-2")
+	push("build2", "build")
+	push("rc1", "v1-rc1")
+	push("prod3", "prod-3")
+	push("build3", "build")
+
+	text := `{"rules":[
+		{"rulePriority":10,"description":"keep two prod images","selection":{"tagStatus":"tagged","tagPrefixList":["prod-"],"countType":"imageCountMoreThan","countNumber":2},"action":{"type":"expire"}},
+		{"rulePriority":20,"description":"no untagged builds","selection":{"tagStatus":"untagged","countType":"imageCountMoreThan","countNumber":1},"action":{"type":"expire"}},
+		{"rulePriority":30,"description":"release candidates","selection":{"tagStatus":"tagged","tagPatternList":["v*-rc*"],"countType":"sinceImagePushed","countUnit":"days","countNumber":1},"action":{"type":"expire"}},
+		{"rulePriority":40,"description":"at most four images","selection":{"tagStatus":"any","countType":"imageCountMoreThan","countNumber":4},"action":{"type":"expire"}}]}`
+	if _, err := c.PutLifecyclePolicy(ctx, &ecr.PutLifecyclePolicyInput{RepositoryName: aws.String("ci"), LifecyclePolicyText: aws.String(text)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.StartLifecyclePolicyPreview(ctx, &ecr.StartLifecyclePolicyPreviewInput{RepositoryName: aws.String("ci")}); err != nil {
+		t.Fatal(err)
+	}
+	pv, err := c.GetLifecyclePolicyPreview(ctx, &ecr.GetLifecyclePolicyPreviewInput{RepositoryName: aws.String("ci")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range pv.PreviewResults {
+		got = append(got, fmt.Sprintf("%s@%d", names[aws.ToString(r.ImageDigest)], aws.ToInt32(r.AppliedRulePriority)))
+	}
+	// prod1 by rule 10; build1 by rule 20 (build2 is the newest untagged);
+	// rc1 is too young for rule 30. Rule 40 counts all seven images, but
+	// the three beyond the newest four (prod2, build1, prod1) were
+	// selected by earlier rules, which keeps them out of its reach.
+	if want := []string{"prod1@10", "build1@20"}; !slices.Equal(got, want) {
+		t.Fatalf("preview %v, want %v", got, want)
+	}
+	if aws.ToInt32(pv.Summary.ExpiringImageTotalCount) != 2 {
+		t.Fatalf("summary %+v", pv.Summary)
+	}
+
+	_, err = c.PutLifecyclePolicy(ctx, &ecr.PutLifecyclePolicyInput{RepositoryName: aws.String("ci"),
+		LifecyclePolicyText: aws.String(strings.Replace(text, `"rulePriority":40`, `"rulePriority":5`, 1))})
+	wantAPIError(t, err, "InvalidParameterException", "Invalid parameter at 'LifecyclePolicyText' failed to satisfy constraint: 'Lifecycle policy validation failure: Rule for tagStatus=ANY must have the lowest priority per storage class'")
+	_, err = c.StartLifecyclePolicyPreview(ctx, &ecr.StartLifecyclePolicyPreviewInput{RepositoryName: aws.String("ci"),
+		LifecyclePolicyText: aws.String(strings.Replace(text, `"countNumber":2`, `"countNumber":"2"`, 1))})
+	wantAPIError(t, err, "InvalidParameterException", `Lifecycle policy validation failure: instance type (string) does not match any allowed primitive type (allowed: ["integer"])'`)
+	_, err = c.SetRepositoryPolicy(ctx, &ecr.SetRepositoryPolicyInput{RepositoryName: aws.String("ci"),
+		PolicyText: aws.String(`{"Statement":[{"Effect":"Allow","Principal":"*","Action":"ecr:BatchGetImage","Resource":"*"}]}`)})
+	wantAPIError(t, err, "InvalidParameterException", "Invalid parameter at 'PolicyText' failed to satisfy constraint: 'Invalid repository policy provided'")
 }

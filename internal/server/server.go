@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -25,6 +26,7 @@ import (
 	"github.com/fargo-run/fargo/internal/auth"
 	"github.com/fargo-run/fargo/internal/config"
 	"github.com/fargo-run/fargo/internal/control"
+	"github.com/fargo-run/fargo/internal/logs"
 	"github.com/fargo-run/fargo/internal/registry"
 	"github.com/fargo-run/fargo/internal/store/bolt"
 	"github.com/fargo-run/fargo/internal/tenant"
@@ -53,6 +55,8 @@ type Server struct {
 	ln     net.Listener
 	images *registry.Registry
 	tokens *auth.TokenIssuer
+	ctl    *control.Control
+	node   *node // nil with NoAgent
 }
 
 // New opens the data directory and builds the server; it does not listen
@@ -119,8 +123,9 @@ func (s *Server) build(ctx context.Context) error {
 		return fmt.Errorf("registry: %w", err)
 	}
 	ctl := control.New(control.Config{Logger: s.log}, s.st)
+	logsSvc := logs.New(logs.Config{Logger: s.log.With("component", "logs")}, s.st)
 	jsonSvcs, querySvcs := services(deps{
-		control: ctl, registry: images, tokens: tokens, store: s.st, cfg: s.cfg,
+		control: ctl, registry: images, tokens: tokens, store: s.st, logs: logsSvc, cfg: s.cfg,
 		registryHost: s.registryHost,
 	})
 	s.router = api.NewRouter(api.Config{
@@ -130,7 +135,14 @@ func (s *Server) build(ctx context.Context) error {
 		Registry:     images.Handler(),
 		Metrics:      promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
 	}, metrics, jsonSvcs, querySvcs)
-	s.images, s.tokens = images, tokens
+	s.images, s.tokens, s.ctl = images, tokens, ctl
+	if !s.cfg.NoAgent {
+		n, err := s.buildNode(ctx, nodeDeps{control: ctl, logs: logsSvc, tokens: tokens, registryHost: s.registryHost})
+		if err != nil {
+			return fmt.Errorf("this host's agent (run with --no-agent for the control plane alone): %w", err)
+		}
+		s.node = n
+	}
 	return nil
 }
 
@@ -195,6 +207,22 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(s.ln) }()
+	bg, stopBG := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { s.purgeStoppedTasks(bg) })
+	if s.node != nil {
+		wg.Go(func() {
+			if err := s.node.run(bg); err != nil {
+				s.log.Error("agent stopped", "err", err)
+			}
+		})
+	}
+	// Once the listener stops, the agent stops the tasks (unless
+	// KeepTasks) and the store closes only after it is done.
+	defer func() {
+		stopBG()
+		wg.Wait()
+	}()
 	s.router.SetReady(true)
 	s.log.Info("fargo ready", "endpoint", s.Endpoint(), "account", s.cfg.AccountID, "region", s.cfg.Region, "dev", s.cfg.Dev, "data_dir", s.cfg.DataDir)
 	select {
@@ -212,12 +240,34 @@ func (s *Server) Run(ctx context.Context) error {
 	return nil
 }
 
-// Close releases the store and the listener.
+// Close releases the store, the listener and the node's handles.
 func (s *Server) Close() error {
 	if s.ln != nil {
 		_ = s.ln.Close()
 	}
+	if s.node != nil {
+		s.node.close()
+	}
 	return s.st.Close()
+}
+
+// purgeStoppedTasks forgets stopped tasks once they are past their
+// retention (AWS keeps them describable for at least an hour).
+func (s *Server) purgeStoppedTasks(ctx context.Context) {
+	t := time.NewTicker(5 * time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if n, err := s.ctl.PurgeStoppedTasks(ctx); err != nil {
+				s.log.Warn("purge stopped tasks", "err", err)
+			} else if n > 0 {
+				s.log.Debug("purged stopped tasks", "count", n)
+			}
+		}
+	}
 }
 
 // announce writes the AWS CLI profile and tells the user how to connect.

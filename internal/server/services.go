@@ -25,6 +25,7 @@ type deps struct {
 	registry *registry.Registry
 	tokens   *auth.TokenIssuer
 	store    store.Store
+	logs     *logs.Service
 	// registryHost returns the host:port clients reach the registry at
 	// (known once the listener is bound).
 	registryHost func() string
@@ -37,9 +38,9 @@ type deps struct {
 // service's own error shape.
 func services(d deps) ([]*api.JSONService, []*api.QueryService) {
 	jsonSvcs := []*api.JSONService{
-		ecs.New(d.control),
+		ecsService(d.control),
 		ecr.New(ecr.Config{Registry: d.registry, Tokens: d.tokens, RegistryHost: d.registryHost, DefaultRegion: d.cfg.Region}),
-		apilogs.New(logs.New(logs.Config{}, d.store)),
+		apilogs.New(d.logs),
 		modelService(autoscalingwire.SigningName, autoscalingwire.TargetPrefix, autoscalingwire.JSONVersion, "Message", autoscalingwire.Operations),
 		modelService(servicediscoverywire.SigningName, servicediscoverywire.TargetPrefix, servicediscoverywire.JSONVersion, "Message", servicediscoverywire.Operations),
 		// CloudWatch's awsJson1_0 form; its query form is below.
@@ -63,4 +64,14 @@ func modelService(name, prefix, version, msgKey string, ops map[string]wire.Oper
 			return ok
 		},
 	}
+}
+
+// ecsService is the ECS API: clusters and task definitions, and the task
+// operations, which agents (this host's, or remote ones) carry out.
+func ecsService(ctl *control.Control) *api.JSONService {
+	svc := ecs.New(ctl)
+	for op, h := range ecs.TaskHandlers(ctl) {
+		svc.Handlers[op] = h
+	}
+	return svc
 }

@@ -88,6 +88,8 @@ func newInstance(t *testing.T, extraEnv ...string) *instance {
 		"AWS_PAGER=",
 		"FARGO_LISTEN="+in.listen,
 		"FARGO_DATA_DIR="+in.dataDir,
+		// Tests that run tasks ask for the agent (newAgentInstance).
+		"FARGO_NO_AGENT=1",
 	)
 	// The CLI must take everything from the profile, not the caller's env.
 	in.env = filterEnv(in.env, "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL")

@@ -1,0 +1,202 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"path/filepath"
+	stdruntime "runtime"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/fargo-run/fargo/internal/agent"
+	"github.com/fargo-run/fargo/internal/auth"
+	"github.com/fargo-run/fargo/internal/control"
+	"github.com/fargo-run/fargo/internal/image"
+	"github.com/fargo-run/fargo/internal/logs"
+	"github.com/fargo-run/fargo/internal/network"
+	"github.com/fargo-run/fargo/internal/runtime"
+)
+
+// node is this host's share of the work: the agent that runs the tasks the
+// control plane places here, with the network, images and runtime it runs
+// them on, and the task metadata endpoint.
+type node struct {
+	id     string
+	agent  *agent.Agent
+	net    *network.Manager
+	images *image.Store
+	meta   *http.Server
+	metaLn net.Listener
+	log    *slog.Logger
+}
+
+// nodeDeps are what the node is built from.
+type nodeDeps struct {
+	control *control.Control
+	logs    *logs.Service
+	tokens  *auth.TokenIssuer
+	// registryHost is the host:port of fargo's own registry (known once
+	// the listener is bound).
+	registryHost func() string
+}
+
+// buildNode builds the local node and reconciles the host with what a
+// previous run left (network state, mounts). It does not start tasks yet.
+func (s *Server) buildNode(ctx context.Context, d nodeDeps) (*node, error) {
+	dir := s.cfg.DataDir
+	log := s.log.With("component", "agent")
+	id, err := nodeID(filepath.Join(dir, "node-id"))
+	if err != nil {
+		return nil, err
+	}
+	netm, err := network.New(network.Config{StateDir: filepath.Join(dir, "network"), Logger: s.log.With("component", "network")})
+	if err != nil {
+		return nil, fmt.Errorf("network: %w", err)
+	}
+	if err := netm.Recover(ctx); err != nil {
+		log.Warn("network recovery was incomplete", "err", err)
+	}
+	rt, err := runtime.New(runtime.Config{
+		Root:     filepath.Join(dir, "runc"),
+		StateDir: filepath.Join(dir, "containers"),
+		Logger:   s.log.With("component", "runtime"),
+	})
+	if err != nil {
+		_ = netm.Close()
+		return nil, fmt.Errorf("runtime: %w", err)
+	}
+	isOwn := func(host string) bool { return s.isOwnRegistryHost(host, d.registryHost()) }
+	imgs, err := image.New(image.Config{
+		Root:        filepath.Join(dir, "images"),
+		Logger:      s.log.With("component", "images"),
+		Credentials: registryCredentials(d.tokens, isOwn),
+		Transport:   loopbackTransport(),
+	})
+	if err != nil {
+		_ = netm.Close()
+		return nil, fmt.Errorf("images: %w", err)
+	}
+	cpus := stdruntime.NumCPU()
+	memMiB := hostMemoryMiB()
+	metaIP := netm.MetadataIP()
+	ag, err := agent.New(agent.Config{
+		Node:             id,
+		StateDir:         filepath.Join(dir, "agent"),
+		CPU:              int(float64(cpus*1024) * s.cfg.CPUOvercommit),
+		Memory:           int(float64(memMiB) * s.cfg.MemoryOvercommit),
+		MaxTaskCPU:       cpus * 1024,
+		MaxTaskMemory:    memMiB,
+		KeepTasks:        s.cfg.KeepTasks,
+		MetadataEndpoint: "http://" + metaIP.String() + "/v4",
+		Logger:           log,
+	}, agent.Deps{
+		Control: d.control,
+		Images:  imagesAdapter{store: imgs, registryHost: d.registryHost},
+		Network: networkAdapter{m: netm},
+		Runtime: runtimeAdapter{r: rt},
+		Logs:    logSink{svc: d.logs},
+	})
+	if err != nil {
+		_ = netm.Close()
+		_ = imgs.Close()
+		return nil, err
+	}
+	n := &node{id: id, agent: ag, net: netm, images: imgs, log: log}
+	ln, err := net.Listen("tcp4", netip.AddrPortFrom(metaIP, 80).String())
+	if err != nil {
+		n.close()
+		return nil, fmt.Errorf("task metadata endpoint on %s: %w", metaIP, err)
+	}
+	n.metaLn = ln
+	n.meta = &http.Server{Handler: ag.MetadataHandler(), ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	return n, nil
+}
+
+// run serves the metadata endpoint and runs the agent until ctx ends; the
+// agent then stops its tasks (unless KeepTasks) before run returns.
+func (n *node) run(ctx context.Context) error {
+	go func() {
+		if err := n.meta.Serve(n.metaLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			n.log.Error("task metadata endpoint", "err", err)
+		}
+	}()
+	err := n.agent.Run(ctx)
+	shut, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = n.meta.Shutdown(shut)
+	return err
+}
+
+// close releases what run does not: the network manager's and image
+// store's handles (tasks, netns and mounts stay as they are).
+func (n *node) close() {
+	if n.metaLn != nil {
+		_ = n.metaLn.Close()
+	}
+	_ = n.net.Close()
+	_ = n.images.Close()
+}
+
+// isOwnRegistryHost reports whether an image reference's registry host is
+// fargo's own registry: its listener's port on a loopback name.
+func (s *Server) isOwnRegistryHost(host, own string) bool {
+	h, port, err := net.SplitHostPort(host)
+	if err != nil {
+		return false
+	}
+	_, ownPort, _ := net.SplitHostPort(own)
+	if port != ownPort {
+		return false
+	}
+	if isLocalhostName(h) {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
+}
+
+// nodeID reads this host's node id, creating it on first start: the id
+// outlives restarts so the agent finds its tasks again.
+func nodeID(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err == nil {
+		if id := strings.TrimSpace(string(b)); id != "" {
+			return id, nil
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return "", err
+	}
+	var raw [8]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		return "", err
+	}
+	id := "node-" + hex.EncodeToString(raw[:])
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(id+"\n"), 0o600); err != nil {
+		return "", err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return "", err
+	}
+	return id, nil
+}
+
+// hostMemoryMiB is the host's physical memory.
+func hostMemoryMiB() int {
+	var si unix.Sysinfo_t
+	if err := unix.Sysinfo(&si); err != nil {
+		return 1024
+	}
+	return int(uint64(si.Totalram) * uint64(si.Unit) >> 20)
+}

@@ -1,0 +1,246 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"regexp"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+
+	"github.com/fargo-run/fargo/internal/agent"
+	"github.com/fargo-run/fargo/internal/auth"
+	"github.com/fargo-run/fargo/internal/errdefs"
+	"github.com/fargo-run/fargo/internal/image"
+	"github.com/fargo-run/fargo/internal/logs"
+	"github.com/fargo-run/fargo/internal/network"
+	"github.com/fargo-run/fargo/internal/runtime"
+	"github.com/fargo-run/fargo/internal/tenant"
+)
+
+// This file adapts the host's packages (image, network, runtime, logs) to
+// the agent's consumer-side interfaces. The agent knows none of them.
+
+// agentPullIdentity is the access key id the agent's registry tokens carry
+// (the ECS agent pulls with the task execution role; fargo has no IAM).
+const agentPullIdentity = "fargo-agent"
+
+// imagesAdapter is agent.Images over the image store. Pulls from fargo's
+// own registry carry a token minted for the task's account, so repository
+// policies apply to them as to any client of that account.
+type imagesAdapter struct {
+	store *image.Store
+	// registryHost is fargo's own registry's host:port.
+	registryHost func() string
+}
+
+type scopeKey struct{}
+
+func (a imagesAdapter) Pull(ctx context.Context, s tenant.Scope, ref string) (*agent.Image, error) {
+	ctx = context.WithValue(ctx, scopeKey{}, s)
+	img, err := a.store.Pull(ctx, a.rewrite(ref))
+	switch {
+	case errors.Is(err, errdefs.ErrNotFound):
+		return nil, fmt.Errorf("%w: %w", agent.ErrImageNotFound, err)
+	case errors.Is(err, errdefs.ErrPermissionDenied):
+		return nil, fmt.Errorf("%w: %w", agent.ErrImageAuth, err)
+	case err != nil:
+		return nil, err
+	}
+	c := img.Config
+	return &agent.Image{Ref: ref, Digest: img.Digest, Config: agent.ImageConfig{
+		Env: c.Env, Entrypoint: c.Entrypoint, Cmd: c.Cmd, WorkingDir: c.WorkingDir, User: c.User, StopSignal: c.StopSignal,
+	}, Handle: img}, nil
+}
+
+// ecrHost matches the registry host of a real ECR repository URI.
+var ecrHost = regexp.MustCompile(`^([0-9]{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com$`)
+
+// rewrite points an ECR reference at fargo's own registry: task
+// definitions written for AWS (<account>.dkr.ecr.<region>.amazonaws.com/web)
+// run unchanged, from the repository of that account and region here.
+func (a imagesAdapter) rewrite(ref string) string {
+	host, rest, ok := strings.Cut(ref, "/")
+	if !ok {
+		return ref
+	}
+	if m := ecrHost.FindStringSubmatch(host); m != nil {
+		_, port, _ := net.SplitHostPort(a.registryHost())
+		return net.JoinHostPort(m[1]+".dkr.ecr."+m[2]+".localhost", port) + "/" + rest
+	}
+	return ref
+}
+
+func (a imagesAdapter) Mount(ctx context.Context, img *agent.Image, containerID string) (string, error) {
+	h, ok := img.Handle.(*image.Image)
+	if !ok {
+		return "", fmt.Errorf("image %s was not pulled by this store", img.Ref)
+	}
+	return a.store.Mount(ctx, h, containerID)
+}
+
+func (a imagesAdapter) Unmount(ctx context.Context, containerID string) error {
+	return a.store.Unmount(ctx, containerID)
+}
+
+// registryCredentials resolves auth for image pulls: a fresh ECR token for
+// fargo's own registry (in the task's account), anonymous elsewhere.
+func registryCredentials(tokens *auth.TokenIssuer, isOwn func(host string) bool) image.Credentials {
+	return image.CredentialsFunc(func(ctx context.Context, host string) (authn.Authenticator, error) {
+		if !isOwn(host) {
+			return authn.Anonymous, nil
+		}
+		s, _ := ctx.Value(scopeKey{}).(tenant.Scope)
+		if s.Account == "" {
+			return authn.Anonymous, nil
+		}
+		tok, _ := tokens.Issue(s.Account, agentPullIdentity)
+		return &authn.Basic{Username: "AWS", Password: tok}, nil
+	})
+}
+
+// loopbackTransport is the image store's HTTP transport: names under
+// .localhost (RFC 6761) dial loopback, whatever the system resolver knows
+// (glibc without nss-myhostname does not resolve them).
+func loopbackTransport() http.RoundTripper {
+	d := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.DialContext = func(ctx context.Context, netw, addr string) (net.Conn, error) {
+		if host, port, err := net.SplitHostPort(addr); err == nil && isLocalhostName(host) {
+			addr = net.JoinHostPort("127.0.0.1", port)
+		}
+		return d.DialContext(ctx, netw, addr)
+	}
+	return t
+}
+
+func isLocalhostName(host string) bool {
+	host = strings.ToLower(strings.TrimSuffix(host, "."))
+	return host == "localhost" || strings.HasSuffix(host, ".localhost")
+}
+
+// networkAdapter is agent.Network over the awsvpc network manager.
+type networkAdapter struct{ m *network.Manager }
+
+func (n networkAdapter) Setup(ctx context.Context, taskID string, s tenant.Scope) (*agent.Attachment, error) {
+	a, err := n.m.Setup(ctx, network.Request{TaskID: taskID, Account: s.Account, Region: s.Region})
+	if err != nil {
+		return nil, err
+	}
+	return &agent.Attachment{
+		NetNSPath: a.NetNSPath, IP: a.IP.String(), PrefixLen: a.Prefix.Bits(), Gateway: a.Gateway.String(),
+		MAC: a.MAC, SubnetCIDR: a.Prefix.String(), SubnetID: a.SubnetID, ENIID: a.ENIID, DNSName: a.PrivateDNSName,
+	}, nil
+}
+
+func (n networkAdapter) Teardown(ctx context.Context, taskID string) error {
+	return n.m.Teardown(ctx, taskID)
+}
+
+// runtimeAdapter is agent.Runtime over the runc runtime.
+type runtimeAdapter struct{ r *runtime.Runtime }
+
+// taskCgroup is the cgroup of a task's containers, under fargo's own.
+func taskCgroup(taskID string) string { return "/fargo/" + taskID }
+
+func (a runtimeAdapter) CreateTaskCgroup(taskID string, cpu, memoryMiB int) (string, error) {
+	p := taskCgroup(taskID)
+	return p, a.r.CreateTaskCgroup(p, runtime.TaskResources{CPUUnits: cpu, MemoryBytes: int64(memoryMiB) << 20})
+}
+
+func (a runtimeAdapter) RemoveTaskCgroup(taskID string) error {
+	return a.r.RemoveTaskCgroup(taskCgroup(taskID))
+}
+
+func (a runtimeAdapter) Start(ctx context.Context, s agent.ContainerSpec) error {
+	rs := runtime.ContainerSpec{
+		ID: s.ID, Rootfs: s.Rootfs, Args: s.Args, Env: s.Env, Cwd: s.Cwd, User: s.User, Hostname: s.Hostname,
+		ReadonlyRootfs: s.ReadonlyRootfs, NetNSPath: s.NetNSPath, CgroupParent: s.CgroupParent,
+		MemoryLimitBytes: s.MemoryLimit, MemoryReservationBytes: s.MemoryReserve, StopSignal: s.StopSignal, Labels: s.Labels,
+	}
+	if s.CPUShares > 0 {
+		rs.CPUShares = uint64(s.CPUShares)
+	}
+	for _, u := range s.Ulimits {
+		rs.Ulimits = append(rs.Ulimits, runtime.Ulimit{Name: u.Name, Soft: u.Soft, Hard: u.Hard})
+	}
+	for _, m := range s.Mounts {
+		rm := runtime.Mount{Source: m.Source, Destination: m.Destination}
+		if m.ReadOnly {
+			rm.Options = []string{"ro"}
+		}
+		rs.Mounts = append(rs.Mounts, rm)
+	}
+	return a.r.Start(ctx, rs)
+}
+
+func (a runtimeAdapter) Stop(ctx context.Context, id string, sig syscall.Signal, timeout time.Duration) error {
+	return a.r.Stop(ctx, id, sig, timeout)
+}
+
+func (a runtimeAdapter) Wait(ctx context.Context, id string) (agent.ExitStatus, error) {
+	st, err := a.r.Wait(ctx, id)
+	return agent.ExitStatus{Code: st.Code, OOMKilled: st.OOMKilled, FinishedAt: st.FinishedAt}, err
+}
+
+func (a runtimeAdapter) State(ctx context.Context, id string) (agent.ContainerState, error) {
+	st, err := a.r.State(ctx, id)
+	if errors.Is(err, errdefs.ErrNotFound) {
+		return agent.ContainerState{}, nil
+	}
+	if err != nil {
+		return agent.ContainerState{}, err
+	}
+	cs := agent.ContainerState{Exists: true, Running: st.Status == runtime.StatusRunning || st.Status == runtime.StatusCreated, StartedAt: st.StartedAt}
+	if st.Status == runtime.StatusStopped {
+		cs.Exit = &agent.ExitStatus{Code: st.ExitCode, OOMKilled: st.OOMKilled, FinishedAt: st.FinishedAt}
+	}
+	return cs, nil
+}
+
+func (a runtimeAdapter) Delete(ctx context.Context, id string) error {
+	err := a.r.Delete(ctx, id)
+	if errors.Is(err, errdefs.ErrNotFound) {
+		return nil
+	}
+	return err
+}
+
+func (a runtimeAdapter) Exec(ctx context.Context, id string, args []string, timeout time.Duration) (int, []byte, error) {
+	return a.r.Exec(ctx, id, args, timeout)
+}
+
+func (a runtimeAdapter) LogPath(id string) string { return a.r.LogPath(id) }
+
+func (a runtimeAdapter) Stats(ctx context.Context, id string) (agent.Stats, error) {
+	s, err := a.r.Stats(ctx, id)
+	return agent.Stats{
+		Read: s.Read, CPUTotalNanos: s.CPUTotalNanos, CPUPerCPUNanos: s.CPUPerCPUNanos, SystemCPUNanos: s.SystemCPUNanos,
+		OnlineCPUs: s.OnlineCPUs, MemoryUsage: s.MemoryUsage, MemoryMaxUsage: s.MemoryMaxUsage, MemoryLimit: s.MemoryLimit,
+		MemoryStats: s.MemoryStats, PIDs: s.PIDs,
+	}, err
+}
+
+// logSink is agent.LogSink over the Logs service.
+type logSink struct{ svc *logs.Service }
+
+func (l logSink) EnsureGroup(ctx context.Context, s tenant.Scope, group string) error {
+	return l.svc.EnsureGroup(ctx, s, group)
+}
+
+func (l logSink) EnsureStream(ctx context.Context, s tenant.Scope, group, stream string) error {
+	return l.svc.EnsureStream(ctx, s, group, stream)
+}
+
+func (l logSink) Put(ctx context.Context, s tenant.Scope, group, stream string, events []agent.LogEvent) error {
+	evs := make([]logs.Event, len(events))
+	for i, e := range events {
+		evs[i] = logs.Event{Timestamp: e.Timestamp, Message: e.Message}
+	}
+	return l.svc.Put(ctx, s, group, stream, evs)
+}

@@ -1,0 +1,170 @@
+package e2e
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestTaskWebServer is the session with the AWS CLI: push an image
+// to fargo's registry, register a Fargate task definition, run-task, wait
+// tasks-running, reach the task's IP from the host, read its logs and its
+// metadata endpoint, stop-task, wait tasks-stopped, see how it ended.
+func TestTaskWebServer(t *testing.T) {
+	in := newAgentInstance(t)
+	image := in.pushTaskImage("web")
+	in.registerTaskDef("web", image, nil, nil)
+	arn := in.runTask("web")
+
+	in.mustAWS("ecs", "wait", "tasks-running", "--tasks", arn)
+	task := in.describeTask(arn)
+	if task["lastStatus"] != "RUNNING" || task["desiredStatus"] != "RUNNING" {
+		t.Fatalf("after wait tasks-running: %v/%v", task["lastStatus"], task["desiredStatus"])
+	}
+	for _, f := range []string{"createdAt", "pullStartedAt", "pullStoppedAt", "startedAt", "connectivityAt"} {
+		if task[f] == nil {
+			t.Errorf("RUNNING task has no %s", f)
+		}
+	}
+	ip := taskIP(t, task)
+	c := containerOf(task)
+	if got := path(c, "networkInterfaces", 0, "privateIpv4Address"); got != ip {
+		t.Errorf("container networkInterfaces address %v, want the ENI's %s", got, ip)
+	}
+	if d, _ := c["imageDigest"].(string); !strings.HasPrefix(d, "sha256:") {
+		t.Errorf("imageDigest %q", c["imageDigest"])
+	}
+	if c["runtimeId"] == nil {
+		t.Errorf("no runtimeId: %v", c)
+	}
+
+	// The host reaches the task at its own IP.
+	body := waitHTTP(t, "http://"+ip+":8080/", 10*time.Second)
+	if !strings.HasPrefix(body, "hello from ip-") {
+		t.Errorf("GET / = %q", body)
+	}
+	// The task reaches its metadata endpoint (ECS_CONTAINER_METADATA_URI_V4).
+	meta := waitHTTP(t, "http://"+ip+":8080/meta", 10*time.Second)
+	var md map[string]any
+	if err := json.Unmarshal([]byte(meta), &md); err != nil {
+		t.Fatalf("metadata /task: %v: %s", err, meta)
+	}
+	if md["TaskARN"] != arn || md["Family"] != "web" || md["KnownStatus"] != "RUNNING" {
+		t.Errorf("metadata /task = %v", md)
+	}
+	if got := path(md, "Containers", 0, "Networks", 0, "IPv4Addresses", 0); got != ip {
+		t.Errorf("metadata container address %v, want %s", got, ip)
+	}
+
+	// Its output is in the Logs API, in the stream awslogs names.
+	taskID := arn[strings.LastIndex(arn, "/")+1:]
+	stream := "ecs/app/" + taskID
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		out := in.mustAWS("logs", "get-log-events", "--log-group-name", "/ecs/web", "--log-stream-name", stream, "--start-from-head")
+		raw, _ := json.Marshal(out["events"])
+		if strings.Contains(string(raw), "taskapp listening on :8080") && strings.Contains(string(raw), "request GET / from") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("log events of %s: %s", stream, raw)
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+
+	in.mustAWS("ecs", "stop-task", "--task", arn, "--reason", "done testing")
+	in.mustAWS("ecs", "wait", "tasks-stopped", "--tasks", arn)
+	task = in.describeTask(arn)
+	c = containerOf(task)
+	if task["stopCode"] != "UserInitiated" || task["stoppedReason"] != "done testing" {
+		t.Errorf("stopCode %v, stoppedReason %v", task["stopCode"], task["stoppedReason"])
+	}
+	// taskapp exits 0 on SIGTERM: the code is the process's own.
+	if code, ok := c["exitCode"].(float64); !ok || code != 0 {
+		t.Errorf("exitCode %v, want 0 (taskapp exits 0 on SIGTERM)", c["exitCode"])
+	}
+	for _, f := range []string{"stoppingAt", "stoppedAt", "executionStoppedAt"} {
+		if task[f] == nil {
+			t.Errorf("STOPPED task has no %s", f)
+		}
+	}
+	if _, err := httpGet("http://" + ip + ":8080/"); err == nil {
+		t.Errorf("the stopped task still answers at %s", ip)
+	}
+}
+
+// TestTaskExitCodes: an essential container's own exit code ends the task
+// (EssentialContainerExited), and an out-of-memory kill is 137 with AWS's
+// OutOfMemoryError reason. Both come from the kernel, through the monitor.
+func TestTaskExitCodes(t *testing.T) {
+	in := newAgentInstance(t)
+	image := in.pushTaskImage("exits")
+	in.registerTaskDef("exit3", image, []string{"exit", "3", "0.5"}, nil)
+	in.registerTaskDef("oom", image, []string{"oom"}, map[string]any{"memory": 64})
+
+	exitARN := in.runTask("exit3")
+	oomARN := in.runTask("oom")
+
+	task := in.waitTaskStatus(exitARN, "STOPPED", 60*time.Second)
+	c := containerOf(task)
+	if code, _ := c["exitCode"].(float64); code != 3 {
+		t.Errorf("exit3: exitCode %v, want 3", c["exitCode"])
+	}
+	if task["stopCode"] != "EssentialContainerExited" {
+		t.Errorf("exit3: stopCode %v", task["stopCode"])
+	}
+	if r, _ := task["stoppedReason"].(string); !strings.Contains(r, "Essential container in task exited") {
+		t.Errorf("exit3: stoppedReason %q", r)
+	}
+
+	task = in.waitTaskStatus(oomARN, "STOPPED", 60*time.Second)
+	c = containerOf(task)
+	if code, _ := c["exitCode"].(float64); code != 137 {
+		t.Errorf("oom: exitCode %v, want 137", c["exitCode"])
+	}
+	if r, _ := c["reason"].(string); !strings.HasPrefix(r, "OutOfMemoryError") {
+		t.Errorf("oom: container reason %q, want OutOfMemoryError...", r)
+	}
+}
+
+// TestTaskSurvivesKill9: kill -9 of fargo leaves a running task running;
+// the restarted fargo re-adopts it, and a container that exited while fargo
+// was down is reported with its real exit code.
+func TestTaskSurvivesKill9(t *testing.T) {
+	in := newAgentInstance(t)
+	image := in.pushTaskImage("durable")
+	in.registerTaskDef("web", image, nil, nil)
+	in.registerTaskDef("late", image, []string{"exit", "7", "4"}, nil)
+
+	webARN := in.runTask("web")
+	web := in.waitTaskStatus(webARN, "RUNNING", 60*time.Second)
+	ip := taskIP(t, web)
+	waitHTTP(t, "http://"+ip+":8080/", 10*time.Second)
+	lateARN := in.runTask("late")
+	in.waitTaskStatus(lateARN, "RUNNING", 60*time.Second)
+
+	in.kill()
+	// fargo is gone; the task is not.
+	if body, err := httpGet("http://" + ip + ":8080/"); err != nil {
+		t.Fatalf("task stopped answering when fargo was killed: %v", err)
+	} else if !strings.HasPrefix(body, "hello") {
+		t.Errorf("GET / = %q", body)
+	}
+	time.Sleep(5 * time.Second) // "late" exits with 7 meanwhile
+	in.start()
+
+	web = in.waitTaskStatus(webARN, "RUNNING", 10*time.Second)
+	if got := taskIP(t, web); got != ip {
+		t.Errorf("re-adopted task's IP %s, want %s", got, ip)
+	}
+	waitHTTP(t, "http://"+ip+":8080/", 10*time.Second)
+
+	late := in.waitTaskStatus(lateARN, "STOPPED", 30*time.Second)
+	if code, _ := containerOf(late)["exitCode"].(float64); code != 7 {
+		t.Errorf("container that exited while fargo was down: exitCode %v, want 7", containerOf(late)["exitCode"])
+	}
+	if late["stopCode"] != "EssentialContainerExited" {
+		t.Errorf("late: stopCode %v", late["stopCode"])
+	}
+}

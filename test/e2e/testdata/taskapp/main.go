@@ -1,0 +1,91 @@
+// Command taskapp is the program in the e2e tests' container image: a
+// static binary with a few behaviours chosen by its arguments.
+//
+//	taskapp serve [port]   HTTP server: / answers "hello from <hostname>",
+//	                       /meta proxies the task metadata endpoint's /task;
+//	                       logs one line per request; exits 0 on SIGTERM
+//	taskapp exit N [secs]  prints a line, sleeps secs, exits with code N
+//	taskapp oom            allocates memory until the kernel kills it
+//	taskapp sleep          sleeps until killed, ignoring SIGTERM
+package main
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+)
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprintln(os.Stderr, "usage: taskapp serve|exit|oom|sleep")
+		os.Exit(2)
+	}
+	switch os.Args[1] {
+	case "serve":
+		serve()
+	case "exit":
+		code, _ := strconv.Atoi(arg(2, "0"))
+		secs, _ := strconv.ParseFloat(arg(3, "0"), 64)
+		fmt.Printf("taskapp exiting with %d in %vs\n", code, secs)
+		time.Sleep(time.Duration(secs * float64(time.Second)))
+		os.Exit(code)
+	case "oom":
+		fmt.Println("taskapp allocating")
+		var hog [][]byte
+		for {
+			b := make([]byte, 16<<20)
+			for i := range b {
+				b[i] = byte(i)
+			}
+			hog = append(hog, b)
+		}
+	case "sleep":
+		signal.Ignore(syscall.SIGTERM)
+		fmt.Println("taskapp sleeping")
+		select {}
+	}
+	os.Exit(2)
+}
+
+func arg(i int, def string) string {
+	if len(os.Args) > i {
+		return os.Args[i]
+	}
+	return def
+}
+
+func serve() {
+	port := arg(2, "8080")
+	host, _ := os.Hostname()
+	http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Printf("request %s %s from %s\n", r.Method, r.URL.Path, r.RemoteAddr)
+		fmt.Fprintf(w, "hello from %s\n", host)
+	})
+	http.HandleFunc("/meta", func(w http.ResponseWriter, r *http.Request) {
+		resp, err := http.Get(os.Getenv("ECS_CONTAINER_METADATA_URI_V4") + "/task")
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		defer resp.Body.Close()
+		w.WriteHeader(resp.StatusCode)
+		io.Copy(w, resp.Body)
+	})
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM)
+	go func() {
+		<-sig
+		fmt.Println("taskapp got SIGTERM")
+		os.Exit(0)
+	}()
+	fmt.Printf("taskapp listening on :%s\n", port)
+	if err := http.ListenAndServe(":"+port, nil); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}
