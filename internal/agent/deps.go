@@ -57,6 +57,10 @@ type Images interface {
 // Network gives tasks their network namespace and IP.
 type Network interface {
 	Setup(ctx context.Context, taskID string, s tenant.Scope) (*Attachment, error)
+	// PublishPorts publishes a set-up task's container ports on the host
+	// (bridge network mode); publishing what is already published answers
+	// the existing bindings.
+	PublishPorts(ctx context.Context, taskID string, ports []control.NetworkBinding) ([]control.NetworkBinding, error)
 	Teardown(ctx context.Context, taskID string) error
 }
 
@@ -85,6 +89,7 @@ type ContainerSpec struct {
 	Hostname       string
 	ReadonlyRootfs bool
 	NetNSPath      string
+	HostNetwork    bool // networkMode host: the host's network namespace
 	Ulimits        []Ulimit
 	CgroupParent   string
 	CPUShares      int

@@ -8,6 +8,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/fargo-run/fargo/internal/control"
 	"github.com/fargo-run/fargo/internal/tenant"
 )
 
@@ -58,6 +59,23 @@ func (f *fakeNetwork) Setup(_ context.Context, taskID string, _ tenant.Scope) (*
 		MAC: "0a:00:00:00:00:01", SubnetCIDR: "10.0.0.0/24", SubnetID: "subnet-1", ENIID: "eni-1", DNSName: "ip-10-0-0-2.ec2.internal"}
 	f.up[taskID] = a
 	return a, nil
+}
+
+func (f *fakeNetwork) PublishPorts(_ context.Context, taskID string, ports []control.NetworkBinding) ([]control.NetworkBinding, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, ok := f.up[taskID]; !ok {
+		return nil, fmt.Errorf("no network for task %s", taskID)
+	}
+	out := make([]control.NetworkBinding, len(ports))
+	for i, p := range ports {
+		p.BindIP = "0.0.0.0"
+		if p.HostPort == 0 {
+			p.HostPort = 49152 + p.ContainerPort%1000
+		}
+		out[i] = p
+	}
+	return out, nil
 }
 
 func (f *fakeNetwork) Teardown(_ context.Context, taskID string) error {

@@ -209,7 +209,7 @@ func (r *runner) containerMetadata(task *control.Task, td *control.TaskDefinitio
 		md.Health = &mdHealth{Status: c.HealthStatus}
 	}
 	if att := r.att; att != nil {
-		md.Networks = []mdNetwork{{NetworkMode: "awsvpc", IPv4Addresses: []string{att.IP}, MACAddress: att.MAC,
+		md.Networks = []mdNetwork{{NetworkMode: r.td.NetworkMode, IPv4Addresses: []string{att.IP}, MACAddress: att.MAC,
 			IPv4SubnetCIDRBlock: att.SubnetCIDR, PrivateDNSName: att.DNSName, SubnetGatewayIpv4Address: att.Gateway + "/" + strconv.Itoa(att.PrefixLen)}}
 	}
 	return md

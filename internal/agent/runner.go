@@ -152,7 +152,8 @@ func (r *runner) start(ctx, hookCtx context.Context) (string, string, error) {
 	if r.stopRequested() {
 		return control.StopUserInitiated, "", errors.New("stopped before start")
 	}
-	if r.td.NetworkMode == control.NetworkModeAwsvpc {
+	var bindings []control.ContainerStateChange
+	if hasOwnNetNS(r.td.NetworkMode) {
 		att, err := r.a.deps.Network.Setup(ctx, r.ref.ID, r.ref.Scope)
 		if err != nil {
 			return control.StopTaskFailedToStart, "ResourceInitializationError: failed to configure the task's network: " + err.Error(), err
@@ -162,9 +163,14 @@ func (r *runner) start(ctx, hookCtx context.Context) (string, string, error) {
 		if err := writeEtcFiles(r.dir, att); err != nil {
 			return control.StopTaskFailedToStart, "ResourceInitializationError: " + err.Error(), err
 		}
+		if r.td.NetworkMode == control.NetworkModeBridge {
+			if bindings, err = r.publishPorts(ctx); err != nil {
+				return control.StopTaskFailedToStart, "ResourceInitializationError: failed to publish the task's ports: " + err.Error(), err
+			}
+		}
 	}
 	r.report(ctx, control.TaskStateChange{LastStatus: control.TaskPending, Attachment: r.attachment("ATTACHED"),
-		Containers: r.networkInterfaces()})
+		Containers: append(r.networkInterfaces(), bindings...)})
 
 	// Images.
 	pullStart := time.Now()
@@ -353,7 +359,7 @@ func (r *runner) cleanup(ctx context.Context) {
 	if err := r.a.deps.Runtime.RemoveTaskCgroup(r.ref.ID); err != nil {
 		r.log.Warn("remove task cgroup", "err", err)
 	}
-	if r.td.NetworkMode == control.NetworkModeAwsvpc {
+	if hasOwnNetNS(r.td.NetworkMode) {
 		if err := r.a.deps.Network.Teardown(ctx, r.ref.ID); err != nil {
 			r.log.Warn("network teardown", "err", err)
 		}
@@ -437,4 +443,47 @@ func (img *Image) configStopSignal() string {
 		return ""
 	}
 	return img.Config.StopSignal
+}
+
+// hasOwnNetNS reports whether a network mode gives the task a network
+// namespace of its own: awsvpc (with an ENI) and bridge (with published
+// ports). host shares the host's; none has only loopback.
+func hasOwnNetNS(mode string) bool {
+	return mode == control.NetworkModeAwsvpc || mode == control.NetworkModeBridge
+}
+
+// publishPorts publishes the bridge-mode task's port mappings on the host
+// (hostPort 0 or absent: an ephemeral port) and returns each container's
+// networkBindings.
+func (r *runner) publishPorts(ctx context.Context) ([]control.ContainerStateChange, error) {
+	var out []control.ContainerStateChange
+	for _, cd := range r.td.ContainerDefinitions {
+		if len(cd.PortMappings) == 0 {
+			continue
+		}
+		want := make([]control.NetworkBinding, 0, len(cd.PortMappings))
+		for _, pm := range cd.PortMappings {
+			if pm.ContainerPort == nil {
+				continue // containerPortRange: not published by fargo yet
+			}
+			b := control.NetworkBinding{ContainerPort: derefInt(pm.ContainerPort), HostPort: derefInt(pm.HostPort), Protocol: pm.Protocol}
+			if b.Protocol == "" {
+				b.Protocol = "tcp"
+			}
+			want = append(want, b)
+		}
+		got, err := r.a.deps.Network.PublishPorts(ctx, r.ref.ID, want)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, control.ContainerStateChange{Name: cd.Name, NetworkBindings: got})
+	}
+	return out, nil
+}
+
+func derefInt(p *int) int {
+	if p == nil {
+		return 0
+	}
+	return *p
 }

@@ -112,6 +112,9 @@ func buildSpec(in specInput) (ContainerSpec, error) {
 		spec.NetNSPath = in.att.NetNSPath
 		spec.Hostname = "ip-" + strings.ReplaceAll(in.att.IP, ".", "-")
 	}
+	if in.td.NetworkMode == control.NetworkModeHost {
+		spec.HostNetwork = true
+	}
 	if cd.Hostname != "" {
 		spec.Hostname = cd.Hostname
 	}

@@ -246,10 +246,12 @@ func resolveLaunchType(in *RunTaskInput, cl *Cluster) error {
 	}
 	switch in.LaunchType {
 	case LaunchTypeFargate:
-	case "":
+	case "", LaunchTypeEC2:
+		// fargo's hosts are the EC2 capacity of every cluster too: the EC2
+		// launch type places on them like FARGATE (bridge and host network
+		// modes need it).
 		in.LaunchType = LaunchTypeEC2
-		return InvalidParameterf("No Container Instances were found in your cluster.")
-	case LaunchTypeEC2, "EXTERNAL":
+	case "EXTERNAL":
 		return InvalidParameterf("No Container Instances were found in your cluster.")
 	default:
 		return InvalidParameterf("launchType must be one of EC2, FARGATE, EXTERNAL.")
@@ -269,6 +271,22 @@ func taskSize(td *TaskDefinition, o *TaskOverride, launchType string) (int, int,
 	if launchType == LaunchTypeFargate && !slices.Contains(td.Compatibilities, CompatibilityFargate) {
 		return 0, 0, InvalidParameterf("Task definition does not support launch_type FARGATE.")
 	}
+	// On EC2 a task without a task-level size reserves what its
+	// containers ask for (cpu may be 0: no reservation, no limit).
+	if launchType != LaunchTypeFargate && cpuS == "" {
+		cpuS = strconv.Itoa(sumContainers(td, func(cd *ContainerDefinition) int { return cd.Cpu }))
+	}
+	if launchType != LaunchTypeFargate && memS == "" {
+		memS = strconv.Itoa(sumContainers(td, func(cd *ContainerDefinition) int {
+			if cd.Memory != nil {
+				return *cd.Memory
+			}
+			if cd.MemoryReservation != nil {
+				return *cd.MemoryReservation
+			}
+			return 0
+		}))
+	}
 	cpu, err := ParseCPU(cpuS)
 	if err != nil {
 		return 0, 0, InvalidParameterf("Invalid 'cpu' setting for task.")
@@ -281,6 +299,14 @@ func taskSize(td *TaskDefinition, o *TaskOverride, launchType string) (int, int,
 		return 0, 0, InvalidParameterf("No Fargate configuration exists for given values: %d CPU, %d memory. See the Amazon ECS documentation for the valid values.", cpu, mem)
 	}
 	return cpu, mem, nil
+}
+
+func sumContainers(td *TaskDefinition, f func(*ContainerDefinition) int) int {
+	n := 0
+	for i := range td.ContainerDefinitions {
+		n += f(&td.ContainerDefinitions[i])
+	}
+	return n
 }
 
 func validateRunNetwork(td *TaskDefinition, in RunTaskInput) error {

@@ -537,8 +537,14 @@ func TestPublishPorts(t *testing.T) {
 	if got, err := udpEcho(); got != "udp:hi" {
 		t.Errorf("udp through the proxy: %q, %v", got, err)
 	}
+	// Publishing it again (an agent re-adopting the task) answers the
+	// same bindings and starts nothing new.
+	again, err := m.PublishPorts(ctx, "web", []PortMapping{{HostPort: 0, ContainerPort: 8080}, {HostPort: bs[1].HostPort, ContainerPort: 5353, Protocol: "udp"}})
+	if err != nil || len(again) != 2 || again[0] != bs[0] || again[1] != bs[1] {
+		t.Errorf("republishing: %+v, %v; want %+v", again, err, bs)
+	}
 	// A taken host port is a conflict.
-	if _, err := m.PublishPorts(ctx, "web", []PortMapping{{HostPort: bs[0].HostPort, ContainerPort: 8080}}); !errors.Is(err, errdefs.ErrConflict) {
+	if _, err := m.PublishPorts(ctx, "web", []PortMapping{{HostPort: bs[0].HostPort, ContainerPort: 9090}}); !errors.Is(err, errdefs.ErrConflict) {
 		t.Errorf("publishing a taken port: %v, want conflict", err)
 	}
 	// A task of another account cannot use the published port either.
@@ -560,6 +566,9 @@ func TestPublishPorts(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustReach(t, "", tcpAddr, "web")
+	if again, err := m2.PublishPorts(ctx, "web", []PortMapping{{ContainerPort: 8080}}); err != nil || len(again) != 1 || again[0] != bs[0] {
+		t.Errorf("republishing after Recover: %+v, %v; want %+v", again, err, bs[0])
+	}
 	for _, id := range []string{"web", "intruder"} {
 		if err := m2.Teardown(ctx, id); err != nil {
 			t.Fatal(err)

@@ -58,7 +58,7 @@ func (m *Manager) PublishPorts(ctx context.Context, taskID string, ports []PortM
 		return nil, errdefs.NotFoundf("network: no network for task %s", taskID)
 	}
 	var started []*proxy
-	var out []Binding
+	var out, added []Binding
 	fail := func(err error) ([]Binding, error) {
 		for _, p := range started {
 			p.Close()
@@ -79,20 +79,40 @@ func (m *Manager) PublishPorts(ctx context.Context, taskID string, ports []PortM
 		if b.ContainerPort == 0 {
 			return fail(errdefs.Invalidf("network: container port 0"))
 		}
+		// Publishing what is already published (an agent re-adopting the
+		// task after a restart) answers the existing binding.
+		if have, ok := publishedBinding(t.Ports, b); ok {
+			out = append(out, have)
+			continue
+		}
 		p, err := startProxy(b, netip.AddrPortFrom(t.IP, b.ContainerPort), m.log.With("task", taskID))
 		if err != nil {
 			return fail(err)
 		}
 		started = append(started, p)
 		out = append(out, p.binding)
+		added = append(added, p.binding)
 	}
-	t.Ports = append(t.Ports, out...)
+	t.Ports = append(t.Ports, added...)
 	if err := m.st.save(m.cfg.StateDir); err != nil {
-		t.Ports = t.Ports[:len(t.Ports)-len(out)]
+		t.Ports = t.Ports[:len(t.Ports)-len(added)]
 		return fail(err)
 	}
 	m.proxies[taskID] = append(m.proxies[taskID], started...)
 	return out, nil
+}
+
+// publishedBinding finds the binding of a task that already publishes the
+// container port and protocol asked for, on the host port asked for (any,
+// when 0).
+func publishedBinding(have []Binding, want Binding) (Binding, bool) {
+	for _, b := range have {
+		if b.ContainerPort == want.ContainerPort && b.Protocol == want.Protocol &&
+			(want.HostPort == 0 || want.HostPort == b.HostPort) {
+			return b, true
+		}
+	}
+	return Binding{}, false
 }
 
 // proxy forwards one published port to a task.

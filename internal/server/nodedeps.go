@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"regexp"
 	"strings"
 	"syscall"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/fargo-run/fargo/internal/agent"
 	"github.com/fargo-run/fargo/internal/auth"
+	"github.com/fargo-run/fargo/internal/control"
 	"github.com/fargo-run/fargo/internal/errdefs"
 	"github.com/fargo-run/fargo/internal/image"
 	"github.com/fargo-run/fargo/internal/logs"
@@ -138,6 +140,37 @@ func (n networkAdapter) Setup(ctx context.Context, taskID string, s tenant.Scope
 	}, nil
 }
 
+func (n networkAdapter) PublishPorts(ctx context.Context, taskID string, ports []control.NetworkBinding) ([]control.NetworkBinding, error) {
+	want := make([]network.PortMapping, 0, len(ports))
+	for _, p := range ports {
+		if p.ContainerPort <= 0 || p.ContainerPort > 65535 || p.HostPort < 0 || p.HostPort > 65535 {
+			return nil, errdefs.Invalidf("port mapping %d:%d is out of range", p.HostPort, p.ContainerPort)
+		}
+		pm := network.PortMapping{HostPort: uint16(p.HostPort), ContainerPort: uint16(p.ContainerPort), Protocol: p.Protocol}
+		if p.BindIP != "" {
+			ip, err := netip.ParseAddr(p.BindIP)
+			if err != nil {
+				return nil, errdefs.Invalidf("bind address %q: %v", p.BindIP, err)
+			}
+			pm.HostIP = ip
+		}
+		want = append(want, pm)
+	}
+	got, err := n.m.PublishPorts(ctx, taskID, want)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]control.NetworkBinding, len(got))
+	for i, b := range got {
+		ip := "0.0.0.0"
+		if b.HostIP.IsValid() && !b.HostIP.IsUnspecified() {
+			ip = b.HostIP.String()
+		}
+		out[i] = control.NetworkBinding{BindIP: ip, ContainerPort: int(b.ContainerPort), HostPort: int(b.HostPort), Protocol: b.Protocol}
+	}
+	return out, nil
+}
+
 func (n networkAdapter) Teardown(ctx context.Context, taskID string) error {
 	return n.m.Teardown(ctx, taskID)
 }
@@ -160,7 +193,7 @@ func (a runtimeAdapter) RemoveTaskCgroup(taskID string) error {
 func (a runtimeAdapter) Start(ctx context.Context, s agent.ContainerSpec) error {
 	rs := runtime.ContainerSpec{
 		ID: s.ID, Rootfs: s.Rootfs, Args: s.Args, Env: s.Env, Cwd: s.Cwd, User: s.User, Hostname: s.Hostname,
-		ReadonlyRootfs: s.ReadonlyRootfs, NetNSPath: s.NetNSPath, CgroupParent: s.CgroupParent,
+		ReadonlyRootfs: s.ReadonlyRootfs, NetNSPath: s.NetNSPath, HostNetwork: s.HostNetwork, CgroupParent: s.CgroupParent,
 		MemoryLimitBytes: s.MemoryLimit, MemoryReservationBytes: s.MemoryReserve, StopSignal: s.StopSignal, Labels: s.Labels,
 	}
 	if s.CPUShares > 0 {

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -166,5 +167,53 @@ func TestTaskSurvivesKill9(t *testing.T) {
 	}
 	if late["stopCode"] != "EssentialContainerExited" {
 		t.Errorf("late: stopCode %v", late["stopCode"])
+	}
+}
+
+// TestTaskBridgeAndHostModes: the EC2 launch type on this host, with
+// bridge (a published host port; hostPort 0 = an ephemeral one) and host
+// network modes.
+func TestTaskBridgeAndHostModes(t *testing.T) {
+	in := newAgentInstance(t)
+	image := in.pushTaskImage("modes")
+	register := func(family, mode string, command []string, ports string) {
+		in.mustAWS("ecs", "register-task-definition", "--family", family,
+			"--requires-compatibilities", "EC2", "--network-mode", mode,
+			"--container-definitions", `[{"name":"app","image":"`+image+`","memory":128,"essential":true,`+
+				`"command":["`+strings.Join(command, `","`)+`"],"portMappings":[`+ports+`]}]`)
+	}
+	register("bridged", "bridge", []string{"serve", "8080"}, `{"containerPort":8080,"hostPort":0}`)
+	register("hosted", "host", []string{"serve", "18089"}, `{"containerPort":18089}`)
+
+	run := func(family string) string {
+		out := in.mustAWS("ecs", "run-task", "--launch-type", "EC2", "--task-definition", family)
+		arn, _ := path(out, "tasks", 0, "taskArn").(string)
+		if arn == "" {
+			t.Fatalf("run-task %s: %v", family, out)
+		}
+		return arn
+	}
+	bridged, hosted := run("bridged"), run("hosted")
+
+	task := in.waitTaskStatus(bridged, "RUNNING", 60*time.Second)
+	port, _ := path(containerOf(task), "networkBindings", 0, "hostPort").(float64)
+	if port == 0 || path(containerOf(task), "networkBindings", 0, "containerPort") != 8080.0 {
+		t.Fatalf("bridge task's networkBindings: %v", containerOf(task)["networkBindings"])
+	}
+	if body := waitHTTP(t, fmt.Sprintf("http://127.0.0.1:%d/", int(port)), 10*time.Second); !strings.HasPrefix(body, "hello") {
+		t.Errorf("bridge task through its host port: %q", body)
+	}
+
+	in.waitTaskStatus(hosted, "RUNNING", 60*time.Second)
+	if body := waitHTTP(t, "http://127.0.0.1:18089/", 10*time.Second); !strings.HasPrefix(body, "hello") {
+		t.Errorf("host-mode task on the host's port: %q", body)
+	}
+
+	for _, arn := range []string{bridged, hosted} {
+		in.mustAWS("ecs", "stop-task", "--task", arn)
+		in.waitTaskStatus(arn, "STOPPED", 60*time.Second)
+	}
+	if _, err := httpGet(fmt.Sprintf("http://127.0.0.1:%d/", int(port))); err == nil {
+		t.Errorf("the stopped bridge task's host port still answers")
 	}
 }
