@@ -2,6 +2,7 @@ package registry
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"io"
 	"net"
@@ -171,11 +172,12 @@ func TestCrossAccountPushWithPolicy(t *testing.T) {
 	err := remote.Write(e.crossRef("inbox:v1"), img, e.crossOpts()...)
 	wantHTTPStatus(t, err, http.StatusForbidden)
 
-	// A wildcard principal with ECR's documented push actions (plus
-	// GetDownloadUrlForLayer, which fargo's /v2/ HEAD blob checks).
+	// A wildcard principal with exactly ECR's documented push actions: the
+	// blob HEADs of a push need BatchCheckLayerAvailability, not a download
+	// right.
 	e.setPolicy("inbox", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":[
 		"ecr:PutImage","ecr:InitiateLayerUpload","ecr:UploadLayerPart","ecr:CompleteLayerUpload",
-		"ecr:BatchCheckLayerAvailability","ecr:GetDownloadUrlForLayer"]}]}`)
+		"ecr:BatchCheckLayerAvailability"]}]}`)
 	if err := remote.Write(e.crossRef("inbox:v1"), img, e.crossOpts()...); err != nil {
 		t.Fatal(err)
 	}
@@ -186,6 +188,39 @@ func TestCrossAccountPushWithPolicy(t *testing.T) {
 	// The policy grants no pull.
 	_, err = pullAll(e.crossRef("inbox:v1"), e.crossOpts())
 	wantHTTPStatus(t, err, http.StatusForbidden)
+}
+
+// TestRegistryBlobActions: GET of a blob is ecr:GetDownloadUrlForLayer and
+// HEAD is ecr:BatchCheckLayerAvailability, as in ECR.
+func TestRegistryBlobActions(t *testing.T) {
+	e := newEnv(t, twoAccounts)
+	e.createRepo("blobs")
+	pushTiny(t, e.reg, "blobs", "v1", "some layer")
+	layer := sha("some layer")
+	path := "/v2/blobs/blobs/" + layer
+	cross := map[string]string{
+		"Host":          testAccount + ".dkr.ecr." + testRegion + ".localhost",
+		"Authorization": "Basic " + base64.StdEncoding.EncodeToString([]byte("AWS:"+otherToken)),
+	}
+	tests := []struct {
+		action    string
+		get, head int
+	}{
+		{"", http.StatusForbidden, http.StatusForbidden},
+		{"ecr:GetDownloadUrlForLayer", http.StatusOK, http.StatusForbidden},
+		{"ecr:BatchCheckLayerAvailability", http.StatusForbidden, http.StatusOK},
+	}
+	for _, tt := range tests {
+		t.Run(tt.action, func(t *testing.T) {
+			pol := ""
+			if tt.action != "" {
+				pol = `{"Statement":{"Effect":"Allow","Principal":{"AWS":"222222222222"},"Action":"` + tt.action + `"}}`
+			}
+			e.setPolicy("blobs", pol)
+			wantStatus(t, e.do("GET", path, nil, cross), tt.get, "")
+			wantStatus(t, e.do("HEAD", path, nil, cross), tt.head, "")
+		})
+	}
 }
 
 func TestRegistryAuthorize(t *testing.T) {

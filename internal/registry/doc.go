@@ -17,6 +17,7 @@
 //	  ecr/<acct>/<region>/tags/<name>/<tag>       "<digest>"
 //	  ecr/<acct>/<region>/blobs/<name>/<digest>   blobLink: pullable from <name>
 //	  ecr/<acct>/<region>/uploads/<id>            Upload session
+//	  ecr/<acct>/<region>/lifecycle/<name>        lifecycleRecord: last evaluation
 //
 //	DataDir/
 //	  blobs/<acct>/<sha256|sha512>/<hex[:2]>/<hex>   layers, configs and the

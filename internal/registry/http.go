@@ -63,12 +63,17 @@ func (r *Registry) serveHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 }
 
-// methods maps each route kind's methods to the ECR action they need.
+// methods maps each route kind's methods to the ECR action they need, as
+// ECR maps them (its CloudTrail events name these actions): GET of a blob
+// is a layer download (GetDownloadUrlForLayer), while HEAD of a blob is the
+// existence check clients make before uploading it
+// (BatchCheckLayerAvailability), so a push-only repository policy needs no
+// download right.
 var methods = map[routeKind]map[string]string{
 	routeBase:        {"GET": "", "HEAD": ""},
 	routeCatalog:     {"GET": ActionDescribeRepos},
 	routeManifest:    {"GET": ActionPull, "HEAD": ActionPull, "PUT": ActionPush, "DELETE": ActionDelete},
-	routeBlob:        {"GET": ActionPullLayer, "HEAD": ActionPullLayer, "DELETE": ActionDelete},
+	routeBlob:        {"GET": ActionPullLayer, "HEAD": ActionCheckLayers, "DELETE": ActionDelete},
 	routeUploadStart: {"POST": ActionUpload},
 	routeUpload:      {"GET": ActionUpload, "PATCH": ActionUpload, "PUT": ActionUpload, "DELETE": ActionUpload},
 	routeTags:        {"GET": ActionListImages},

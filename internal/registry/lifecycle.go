@@ -20,9 +20,9 @@ import (
 //
 //	RunLifecycle tick
 //	  store List "ecr/" -> repositories with a LifecyclePolicy
-//	  ApplyLifecycle(scope, repo)
-//	    PreviewLifecycle: DescribeImages + evaluateLifecycle (pure)
-//	    DeleteImage by digest, one per expired image
+//	  ApplyLifecycle(scope, repo), one store transaction:
+//	    repository's policy + images + tags -> evaluateLifecycle (pure)
+//	    delete each expired image with its tags and blob link
 //	    put ecr/<acct>/<region>/lifecycle/<repo>  {evaluatedAt, repositoryCreatedAt}
 //
 // The lifecycle record is kept outside the Repository so that evaluation
@@ -91,31 +91,54 @@ func (r *Registry) PreviewLifecycle(ctx context.Context, scope tenant.Scope, rep
 	return evaluateLifecycle(rules, images, r.now()), nil
 }
 
-// ApplyLifecycle expires (deletes, with their tags) the images the
-// repository's lifecycle policy selects now, records the evaluation time
-// (LifecycleEvaluatedAt) and returns what it expired. Images that another
-// request deleted meanwhile are skipped. Errors: as PreviewLifecycle.
+// ApplyLifecycle expires (deletes, with their tags and blob links) the
+// images the repository's lifecycle policy selects now, records the
+// evaluation time (LifecycleEvaluatedAt) and returns what it expired,
+// oldest first. Evaluation and expiry are one store transaction, so an image
+// tagged or pushed meanwhile is never expired on the strength of an older
+// view of the repository. Blob files go at the next garbage collection.
+// Errors: as PreviewLifecycle.
 func (r *Registry) ApplyLifecycle(ctx context.Context, scope tenant.Scope, repo string) ([]LifecycleResult, error) {
-	results, err := r.PreviewLifecycle(ctx, scope, repo, "")
-	if err != nil {
+	if err := ValidateRepositoryName(repo); err != nil {
 		return nil, err
 	}
-	evaluatedAt := r.now().UTC()
-	done := results[:0]
-	for _, res := range results {
-		_, err := r.DeleteImage(ctx, scope, repo, ImageID{Digest: res.Digest})
-		if errors.Is(err, ErrImageNotFound) {
-			continue
-		}
-		if err != nil {
-			return done, fmt.Errorf("registry: lifecycle of %s: expire %s: %w", repo, res.Digest, err)
-		}
-		done = append(done, res)
-	}
-	_, err = r.st.Update(ctx, func(tx store.Tx) error {
+	var results []LifecycleResult
+	_, err := r.st.Update(ctx, func(tx store.Tx) error {
+		results = nil // fn may run more than once
 		rp, err := getRepo(tx, scope, repo)
 		if err != nil {
 			return err
+		}
+		if rp.LifecyclePolicy == "" {
+			return lifecyclePolicyNotFound(scope, repo)
+		}
+		rules, err := parseLifecyclePolicy(rp.LifecyclePolicy)
+		if err != nil {
+			return err
+		}
+		images, err := listImages(tx, scope, repo)
+		if err != nil {
+			return err
+		}
+		tags, err := tagMap(tx, scope, repo)
+		if err != nil {
+			return err
+		}
+		for i := range images {
+			images[i].Tags = tags[images[i].Digest]
+		}
+		evaluatedAt := r.now().UTC()
+		results = evaluateLifecycle(rules, images, evaluatedAt)
+		for _, res := range results {
+			keys := []string{imageKey(scope, repo, res.Digest), linkKey(scope, repo, res.Digest)}
+			for _, t := range res.Tags {
+				keys = append(keys, tagKey(scope, repo, t))
+			}
+			for _, k := range keys {
+				if err := tx.Delete(k); err != nil {
+					return err
+				}
+			}
 		}
 		val, err := json.Marshal(lifecycleRecord{EvaluatedAt: evaluatedAt, RepositoryCreatedAt: rp.CreatedAt})
 		if err != nil {
@@ -124,13 +147,17 @@ func (r *Registry) ApplyLifecycle(ctx context.Context, scope tenant.Scope, repo 
 		return tx.Put(lifecycleKey(scope, repo), val)
 	})
 	if err != nil {
-		return done, err
+		return nil, err
 	}
-	if len(done) > 0 {
+	if len(results) > 0 {
 		r.log.InfoContext(ctx, "lifecycle policy applied", "account", scope.Account, "region", scope.Region,
-			"repository", repo, "expired", len(done))
+			"repository", repo, "expired", len(results))
 	}
-	return done, nil
+	for _, res := range results {
+		r.log.DebugContext(ctx, "image expired by lifecycle policy", "account", scope.Account, "region", scope.Region,
+			"repository", repo, "digest", res.Digest, "tags", res.Tags, "rule_priority", res.RulePriority)
+	}
+	return results, nil
 }
 
 // LifecycleEvaluatedAt returns when ApplyLifecycle last ran for the

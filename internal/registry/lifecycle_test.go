@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/fargo-run/fargo/internal/errdefs"
+	"github.com/fargo-run/fargo/internal/store"
 )
 
 func lcRule(prio int, sel string) string {
@@ -356,9 +357,13 @@ func TestApplyLifecycle(t *testing.T) {
 		t.Fatalf("evaluatedAt %v", at)
 	}
 
-	// A repository created again under the same name starts afresh.
+	// A repository created again under the same name starts afresh, and
+	// DeleteRepository took the lifecycle record with it.
 	if _, err := e.reg.DeleteRepository(ctx, testScope, "app", true); err != nil {
 		t.Fatal(err)
+	}
+	if _, err := e.reg.st.Get(ctx, lifecycleKey(testScope, "app")); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("lifecycle record after DeleteRepository: %v", err)
 	}
 	e.clock.Add(time.Minute)
 	e.createRepo("app")

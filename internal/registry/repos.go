@@ -189,8 +189,9 @@ func (r *Registry) PutImageTagMutability(ctx context.Context, scope tenant.Scope
 	})
 }
 
-// DeleteRepository deletes the repository with its images, tags and blob
-// links (blob files go at the next garbage collection) and returns it.
+// DeleteRepository deletes the repository with its images, tags, blob
+// links (blob files go at the next garbage collection) and lifecycle
+// record, in one transaction, and returns it.
 // Without force, a repository that holds images fails with
 // ErrRepositoryNotEmpty. Errors: ErrNameInvalid, ErrRepositoryNotFound,
 // ErrRepositoryNotEmpty.
@@ -222,7 +223,8 @@ func (r *Registry) DeleteRepository(ctx context.Context, scope tenant.Scope, nam
 				keys = append(keys, kv.Key)
 			}
 		}
-		keys = append(keys, repoKey(scope, name))
+		// Deleting an absent key (no lifecycle record) is no error.
+		keys = append(keys, repoKey(scope, name), lifecycleKey(scope, name))
 		for _, k := range keys {
 			if err := tx.Delete(k); err != nil {
 				return err

@@ -144,6 +144,8 @@ func mapError(err error) *api.Error {
 	switch {
 	case errors.Is(err, registry.ErrRepositoryNotFound):
 		code = "RepositoryNotFoundException"
+	case errors.Is(err, registry.ErrLifecyclePolicyNotFound):
+		code = "LifecyclePolicyNotFoundException"
 	case errors.Is(err, registry.ErrRepositoryAlreadyExists):
 		code = "RepositoryAlreadyExistsException"
 	case errors.Is(err, registry.ErrRepositoryNotEmpty):
@@ -199,7 +201,7 @@ func (a *Adapter) target(ctx context.Context, req *api.Request, registryID *stri
 		return tenant.Scope{}, invalidParam("registryId", "must satisfy regular expression '[0-9]{12}'")
 	}
 	scope := tenant.Scope{Account: *registryID, Region: req.Scope.Region}
-	if err := a.authorize(ctx, registry.Principal{Account: req.Scope.Account}, scope, repo, action); err != nil {
+	if err := a.reg.Authorize(ctx, registry.Principal{Account: req.Scope.Account}, scope, repo, action); err != nil {
 		return tenant.Scope{}, err
 	}
 	return scope, nil

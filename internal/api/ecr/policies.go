@@ -4,12 +4,11 @@ import (
 	"context"
 	"errors"
 	"slices"
-	"time"
 
 	"github.com/fargo-run/fargo/internal/api"
 	w "github.com/fargo-run/fargo/internal/api/ecrwire"
 	"github.com/fargo-run/fargo/internal/api/wire"
-	"github.com/fargo-run/fargo/internal/errdefs"
+	"github.com/fargo-run/fargo/internal/policy"
 	"github.com/fargo-run/fargo/internal/registry"
 	"github.com/fargo-run/fargo/internal/tenant"
 )
@@ -32,9 +31,12 @@ func (a *Adapter) setRepositoryPolicy(ctx context.Context, req *api.Request, in 
 	if len(text) < 1 || len(text) > maxPolicyText {
 		return nil, invalidParam("policyText", "Member must have length between 1 and 10240")
 	}
-	if err := validateRepositoryPolicy(text); err != nil {
-		if errors.Is(err, errdefs.ErrInvalidArgument) {
-			return nil, invalidParam("PolicyText", "Invalid repository policy provided: "+errdefs.Message(err))
+	if _, err := policy.ParseRepositoryPolicy(text); err != nil {
+		// ECR's message gives no detail (policy.InvalidPolicyMessage);
+		// the log says what is wrong.
+		var perr *policy.Error
+		if errors.As(err, &perr) {
+			a.log.InfoContext(ctx, "repository policy rejected", "account", req.Scope.Account, "repository", name, "reason", perr.Detail)
 		}
 		return nil, err
 	}
@@ -101,18 +103,16 @@ func lifecycleNotFound(scope tenant.Scope, repo string) error {
 		"Lifecycle policy does not exist for the repository with name '%s' in the registry with id '%s'", repo, scope.Account)
 }
 
-// checkLifecycleText validates a lifecycle policy's length and rules.
+// checkLifecycleText validates a lifecycle policy's length and rules. A
+// rule violation is an errdefs.ErrInvalidArgument error that carries ECR's
+// whole message ("Invalid parameter at 'LifecyclePolicyText' failed to
+// satisfy constraint: 'Lifecycle policy validation failure: ..."), which
+// mapError answers as InvalidParameterException.
 func checkLifecycleText(text string) error {
 	if len(text) < 100 || len(text) > 30720 {
 		return invalidParam("lifecyclePolicyText", "Member must have length between 100 and 30720")
 	}
-	if err := validateLifecyclePolicy(text); err != nil {
-		if errors.Is(err, errdefs.ErrInvalidArgument) {
-			return invalidParam("LifecyclePolicyText", "Lifecycle policy validation failure: "+errdefs.Message(err))
-		}
-		return err
-	}
-	return nil
+	return registry.ValidateLifecyclePolicy(text)
 }
 
 func (a *Adapter) putLifecyclePolicy(ctx context.Context, req *api.Request, in *w.PutLifecyclePolicyRequest) (*w.PutLifecyclePolicyResponse, error) {
@@ -153,7 +153,15 @@ func (a *Adapter) getLifecyclePolicy(ctx context.Context, req *api.Request, in *
 	if repo.LifecyclePolicy == "" {
 		return nil, lifecycleNotFound(scope, name)
 	}
-	return &w.GetLifecyclePolicyResponse{RegistryId: wire.String(scope.Account), RepositoryName: wire.String(name), LifecyclePolicyText: wire.String(repo.LifecyclePolicy)}, nil
+	out := &w.GetLifecyclePolicyResponse{RegistryId: wire.String(scope.Account), RepositoryName: wire.String(name), LifecyclePolicyText: wire.String(repo.LifecyclePolicy)}
+	at, err := a.reg.LifecycleEvaluatedAt(ctx, scope, name)
+	if err != nil {
+		return nil, err
+	}
+	if !at.IsZero() {
+		out.LastEvaluatedAt = wire.NewTimestamp(at)
+	}
+	return out, nil
 }
 
 func (a *Adapter) deleteLifecyclePolicy(ctx context.Context, req *api.Request, in *w.DeleteLifecyclePolicyRequest) (*w.DeleteLifecyclePolicyResponse, error) {
@@ -188,7 +196,7 @@ type previewKey struct {
 
 type preview struct {
 	text    string
-	results []lifecycleResult
+	results []registry.LifecycleResult
 }
 
 func (a *Adapter) forgetPreview(scope tenant.Scope, repo string) {
@@ -221,7 +229,7 @@ func (a *Adapter) startLifecyclePolicyPreview(ctx context.Context, req *api.Requ
 			return nil, lifecycleNotFound(scope, name)
 		}
 	}
-	results, err := a.previewLifecycle(ctx, scope, name, text)
+	results, err := a.reg.PreviewLifecycle(ctx, scope, name, text)
 	if err != nil {
 		return nil, err
 	}
@@ -266,7 +274,7 @@ func (a *Adapter) getLifecyclePolicyPreview(ctx context.Context, req *api.Reques
 		return nil, api.Errorf("LifecyclePolicyPreviewNotFoundException",
 			"There is no dry run for this repository with name '%s' in the registry with id '%s'", name, scope.Account)
 	}
-	var kept []lifecycleResult
+	var kept []registry.LifecycleResult
 	for _, r := range p.results {
 		if (status == w.TagStatusTagged && len(r.Tags) == 0) || (status == w.TagStatusUntagged && len(r.Tags) > 0) {
 			continue
@@ -307,13 +315,4 @@ func actionType(a string) string {
 		return w.ImageActionTypeTransition
 	}
 	return a
-}
-
-// lifecycleResult is one image a lifecycle policy would act on.
-type lifecycleResult struct {
-	Digest       string
-	Tags         []string
-	PushedAt     time.Time
-	RulePriority int
-	Action       string
 }
