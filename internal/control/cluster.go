@@ -327,18 +327,26 @@ func (c *Control) Counts(ctx context.Context, s tenant.Scope, cl *Cluster) Clust
 	if err != nil {
 		c.log.Warn("count tasks", "cluster", cl.Name, "err", err)
 	}
+	var active, draining int
+	if err := c.st.View(ctx, func(tx store.ReadTx) error {
+		var err error
+		active, draining, err = activeServiceCount(tx, s, cl.Name)
+		return err
+	}); err != nil {
+		c.log.Warn("count services", "cluster", cl.Name, "err", err)
+	}
 	n := func(v int) string { return strconv.Itoa(v) }
 	return ClusterCounts{
-		RunningTasks: running, PendingTasks: pending,
+		RunningTasks: running, PendingTasks: pending, ActiveServices: active,
 		Statistics: []KeyValue{
 			{Name: "runningEC2TasksCount", Value: "0"},
 			{Name: "runningFargateTasksCount", Value: n(running)},
 			{Name: "pendingEC2TasksCount", Value: "0"},
 			{Name: "pendingFargateTasksCount", Value: n(pending)},
 			{Name: "activeEC2ServiceCount", Value: "0"},
-			{Name: "activeFargateServiceCount", Value: "0"},
+			{Name: "activeFargateServiceCount", Value: n(active)},
 			{Name: "drainingEC2ServiceCount", Value: "0"},
-			{Name: "drainingFargateServiceCount", Value: "0"},
+			{Name: "drainingFargateServiceCount", Value: n(draining)},
 		},
 	}
 }
@@ -450,6 +458,11 @@ func (c *Control) DeleteCluster(ctx context.Context, s tenant.Scope, ref string)
 			if t.Active() {
 				return ErrClusterHasTasks
 			}
+		}
+		if active, draining, err := activeServiceCount(tx, s, name); err != nil {
+			return err
+		} else if active+draining > 0 {
+			return ErrClusterHasServices
 		}
 		cl.Status = StatusInactive
 		cl.DeletedAt = c.now().UTC()

@@ -1,5 +1,5 @@
 // Package control is the ECS control plane's domain: clusters, task
-// definitions (and later tasks, services and container instances), their
+// definitions, tasks, services and nodes, their
 // rules, and how they are kept in the store. It knows nothing about wire
 // formats; internal/api/ecs converts to and from the AWS shapes.
 //
@@ -9,6 +9,16 @@
 //	families/<family>                    family: last revision, latest ACTIVE revision
 //	taskdefs/<family>/<rev %010d>        TaskDefinition (JSON)
 //	tdstatus/<STATUS>/<family>/<rev>     index of revisions by status (empty value)
+//	tasks/<cluster>/<id>                 Task (JSON); service tasks have group "service:NAME"
+//	clienttokens/<token>                 RunTask idempotency record
+//	services/<cluster>/<name>            Service (JSON): config, live deployments,
+//	                                     deployment history, events, controller state
+//
+// and, outside any tenant:
+//
+//	nodes/<id>                                    Node
+//	nodetasks/<node>/<acct>/<region>/<cluster>/<id>   active task index (agents watch it)
+//	serviceindex/<acct>/<region>/<cluster>/<name>     ACTIVE/DRAINING services (the controller's work list)
 //
 // Every state change is one store.Update transaction, so a crash leaves
 // either the old state or the new one, never half of it.

@@ -120,6 +120,8 @@ func (c *Control) resolveTagged(s tenant.Scope, arn string) (tagged, error) {
 				return put(tx, key, cl)
 			},
 		}, nil
+	case "service":
+		return resolveServiceTagged(s, res.id)
 	case "task-definition":
 		family, rev, err := parseFamilyRevision(res.id)
 		if err != nil || rev == 0 {

@@ -72,6 +72,10 @@ func mapError(err error) *api.Error {
 	switch {
 	case errors.Is(err, control.ErrClusterNotFound):
 		code = "ClusterNotFoundException"
+	case errors.Is(err, control.ErrServiceNotFound):
+		code = "ServiceNotFoundException"
+	case errors.Is(err, control.ErrServiceNotActive):
+		code = "ServiceNotActiveException"
 	case errors.Is(err, control.ErrTaskDefNotFound):
 		code = "ClientException"
 	case errors.Is(err, control.ErrResourceNotFound):

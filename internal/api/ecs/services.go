@@ -1,0 +1,318 @@
+package ecs
+
+import (
+	"context"
+	"slices"
+
+	"github.com/fargo-run/fargo/internal/api"
+	w "github.com/fargo-run/fargo/internal/api/ecswire"
+	"github.com/fargo-run/fargo/internal/api/wire"
+	"github.com/fargo-run/fargo/internal/control"
+	"github.com/fargo-run/fargo/internal/tenant"
+)
+
+// ServiceHandlers are the service operations; the server adds them with
+// the service controller (internal/deploy) that keeps their promises.
+func ServiceHandlers(ctl *control.Control) map[string]api.Handler {
+	a := &Adapter{ctl: ctl}
+	return map[string]api.Handler{
+		"CreateService":              api.JSON(a.createService),
+		"UpdateService":              api.JSON(a.updateService),
+		"DeleteService":              api.JSON(a.deleteService),
+		"DescribeServices":           api.JSON(a.describeServices),
+		"ListServices":               api.JSON(a.listServices),
+		"ListServiceDeployments":     api.JSON(a.listServiceDeployments),
+		"DescribeServiceDeployments": api.JSON(a.describeServiceDeployments),
+		"DescribeServiceRevisions":   api.JSON(a.describeServiceRevisions),
+	}
+}
+
+func (a *Adapter) createService(ctx context.Context, req *api.Request, in *w.CreateServiceRequest) (*w.CreateServiceResponse, error) {
+	spec := control.ServiceSpec{
+		Cluster:                       wire.ToString(in.Cluster),
+		Name:                          wire.ToString(in.ServiceName),
+		TaskDefinition:                wire.ToString(in.TaskDefinition),
+		DesiredCount:                  intFromWire(in.DesiredCount),
+		LaunchType:                    wire.ToString(in.LaunchType),
+		CapacityProviderStrategy:      strategyFromWire(in.CapacityProviderStrategy),
+		PlatformVersion:               wire.ToString(in.PlatformVersion),
+		NetworkConfiguration:          networkConfigFromWire(in.NetworkConfiguration),
+		DeploymentConfiguration:       deploymentConfigFromWire(in.DeploymentConfiguration),
+		SchedulingStrategy:            wire.ToString(in.SchedulingStrategy),
+		HealthCheckGracePeriodSeconds: intFromWire(in.HealthCheckGracePeriodSeconds),
+		LoadBalancers:                 loadBalancersFromWire(in.LoadBalancers),
+		EnableECSManagedTags:          wire.ToBool(in.EnableECSManagedTags),
+		EnableExecuteCommand:          wire.ToBool(in.EnableExecuteCommand),
+		PropagateTags:                 wire.ToString(in.PropagateTags),
+		Role:                          wire.ToString(in.Role),
+		Tags:                          tagsFromWire(in.Tags),
+		ClientToken:                   wire.ToString(in.ClientToken),
+	}
+	if in.DeploymentController != nil {
+		spec.DeploymentController = wire.ToString(in.DeploymentController.Type)
+	}
+	svc, err := a.ctl.CreateService(ctx, req.Scope, spec)
+	if err != nil {
+		return nil, err
+	}
+	return &w.CreateServiceResponse{Service: serviceToWire(req.Scope, svc, true)}, nil
+}
+
+func (a *Adapter) updateService(ctx context.Context, req *api.Request, in *w.UpdateServiceRequest) (*w.UpdateServiceResponse, error) {
+	u := control.ServiceUpdate{
+		Cluster:                       wire.ToString(in.Cluster),
+		Service:                       requiredCluster(in.Service),
+		DesiredCount:                  intFromWire(in.DesiredCount),
+		TaskDefinition:                in.TaskDefinition,
+		ForceNewDeployment:            wire.ToBool(in.ForceNewDeployment),
+		DeploymentConfiguration:       deploymentConfigFromWire(in.DeploymentConfiguration),
+		NetworkConfiguration:          networkConfigFromWire(in.NetworkConfiguration),
+		PlatformVersion:               in.PlatformVersion,
+		HealthCheckGracePeriodSeconds: intFromWire(in.HealthCheckGracePeriodSeconds),
+		EnableExecuteCommand:          in.EnableExecuteCommand,
+		PropagateTags:                 in.PropagateTags,
+	}
+	if in.DeploymentController != nil {
+		u.DeploymentController = in.DeploymentController.Type
+	}
+	svc, err := a.ctl.UpdateService(ctx, req.Scope, u)
+	if err != nil {
+		return nil, err
+	}
+	return &w.UpdateServiceResponse{Service: serviceToWire(req.Scope, svc, true)}, nil
+}
+
+func (a *Adapter) deleteService(ctx context.Context, req *api.Request, in *w.DeleteServiceRequest) (*w.DeleteServiceResponse, error) {
+	svc, err := a.ctl.DeleteService(ctx, req.Scope, wire.ToString(in.Cluster), requiredCluster(in.Service), wire.ToBool(in.Force))
+	if err != nil {
+		return nil, err
+	}
+	return &w.DeleteServiceResponse{Service: serviceToWire(req.Scope, svc, true)}, nil
+}
+
+func (a *Adapter) describeServices(ctx context.Context, req *api.Request, in *w.DescribeServicesRequest) (*w.DescribeServicesResponse, error) {
+	svcs, failures, err := a.ctl.DescribeServices(ctx, req.Scope, wire.ToString(in.Cluster), in.Services)
+	if err != nil {
+		return nil, err
+	}
+	tags := slices.Contains(in.Include, w.ServiceFieldTags)
+	out := &w.DescribeServicesResponse{Services: []w.Service{}, Failures: failuresToWire(failures)}
+	for _, svc := range svcs {
+		out.Services = append(out.Services, *serviceToWire(req.Scope, svc, tags))
+	}
+	return out, nil
+}
+
+func (a *Adapter) listServices(ctx context.Context, req *api.Request, in *w.ListServicesRequest) (*w.ListServicesResponse, error) {
+	arns, next, err := a.ctl.ListServices(ctx, req.Scope, wire.ToString(in.Cluster), control.ListServicesFilter{
+		LaunchType: wire.ToString(in.LaunchType), SchedulingStrategy: wire.ToString(in.SchedulingStrategy),
+	}, page(in.MaxResults, in.NextToken, 10, 100))
+	if err != nil {
+		return nil, err
+	}
+	if arns == nil {
+		arns = []string{}
+	}
+	return &w.ListServicesResponse{ServiceArns: arns, NextToken: optStr(next)}, nil
+}
+
+func (a *Adapter) listServiceDeployments(ctx context.Context, req *api.Request, in *w.ListServiceDeploymentsRequest) (*w.ListServiceDeploymentsResponse, error) {
+	f := control.ServiceDeploymentFilter{Status: in.Status}
+	if in.CreatedAt != nil {
+		f.CreatedAfter, f.CreatedBefore = in.CreatedAt.After.TimeOrZero(), in.CreatedAt.Before.TimeOrZero()
+	}
+	infos, next, err := a.ctl.ListServiceDeployments(ctx, req.Scope, wire.ToString(in.Cluster), requiredCluster(in.Service), f,
+		page(in.MaxResults, in.NextToken, 20, 100))
+	if err != nil {
+		return nil, err
+	}
+	out := &w.ListServiceDeploymentsResponse{ServiceDeployments: []w.ServiceDeploymentBrief{}, NextToken: optStr(next)}
+	for _, info := range infos {
+		svc, d := info.Service, info.Deployment
+		out.ServiceDeployments = append(out.ServiceDeployments, w.ServiceDeploymentBrief{
+			ServiceDeploymentArn: wire.String(control.ServiceDeploymentARN(req.Scope, svc, d)),
+			ServiceArn:           wire.String(svc.ARN), ClusterArn: wire.String(svc.ClusterARN),
+			CreatedAt: wire.NewTimestamp(d.CreatedAt), StartedAt: wire.NewTimestamp(d.CreatedAt),
+			FinishedAt:               wire.NewTimestamp(d.FinishedAt),
+			TargetServiceRevisionArn: wire.String(control.ServiceRevisionARN(req.Scope, svc, d)),
+			Status:                   wire.String(d.DeploymentStatus), StatusReason: optStr(d.StatusReason),
+		})
+	}
+	return out, nil
+}
+
+func (a *Adapter) describeServiceDeployments(ctx context.Context, req *api.Request, in *w.DescribeServiceDeploymentsRequest) (*w.DescribeServiceDeploymentsResponse, error) {
+	infos, failures, err := a.ctl.DescribeServiceDeployments(ctx, req.Scope, "service-deployment", in.ServiceDeploymentArns)
+	if err != nil {
+		return nil, err
+	}
+	out := &w.DescribeServiceDeploymentsResponse{ServiceDeployments: []w.ServiceDeployment{}, Failures: failuresToWire(failures)}
+	for _, info := range infos {
+		out.ServiceDeployments = append(out.ServiceDeployments, serviceDeploymentToWire(req.Scope, info.Service, info.Deployment))
+	}
+	return out, nil
+}
+
+func (a *Adapter) describeServiceRevisions(ctx context.Context, req *api.Request, in *w.DescribeServiceRevisionsRequest) (*w.DescribeServiceRevisionsResponse, error) {
+	infos, failures, err := a.ctl.DescribeServiceDeployments(ctx, req.Scope, "service-revision", in.ServiceRevisionArns)
+	if err != nil {
+		return nil, err
+	}
+	out := &w.DescribeServiceRevisionsResponse{ServiceRevisions: []w.ServiceRevision{}, Failures: failuresToWire(failures)}
+	for _, info := range infos {
+		svc, d := info.Service, info.Deployment
+		out.ServiceRevisions = append(out.ServiceRevisions, w.ServiceRevision{
+			ServiceRevisionArn: wire.String(control.ServiceRevisionARN(req.Scope, svc, d)),
+			ServiceArn:         wire.String(svc.ARN), ClusterArn: wire.String(svc.ClusterARN),
+			TaskDefinition: wire.String(d.TaskDefinition), LaunchType: optStr(d.LaunchType),
+			CapacityProviderStrategy: strategyToWire(d.CapacityProvider),
+			PlatformVersion:          optStr(d.PlatformVersion), NetworkConfiguration: networkConfigToWire(d.NetworkConfiguration),
+			LoadBalancers: loadBalancersToWire(svc.LoadBalancers), CreatedAt: wire.NewTimestamp(d.CreatedAt),
+		})
+	}
+	return out, nil
+}
+
+func serviceDeploymentToWire(s tenant.Scope, svc *control.Service, d *control.Deployment) w.ServiceDeployment {
+	out := w.ServiceDeployment{
+		ServiceDeploymentArn: wire.String(control.ServiceDeploymentARN(s, svc, d)),
+		ServiceArn:           wire.String(svc.ARN), ClusterArn: wire.String(svc.ClusterARN),
+		CreatedAt: wire.NewTimestamp(d.CreatedAt), StartedAt: wire.NewTimestamp(d.CreatedAt), UpdatedAt: wire.NewTimestamp(d.UpdatedAt),
+		FinishedAt: wire.NewTimestamp(d.FinishedAt), StoppedAt: wire.NewTimestamp(d.StoppedAt),
+		Status: wire.String(d.DeploymentStatus), StatusReason: optStr(d.StatusReason),
+		TargetServiceRevision: &w.ServiceRevisionSummary{
+			Arn:                wire.String(control.ServiceRevisionARN(s, svc, d)),
+			RequestedTaskCount: wire.Int32(int32(d.DesiredCount)),
+			RunningTaskCount:   wire.Int32(int32(d.RunningCount)), PendingTaskCount: wire.Int32(int32(d.PendingCount)),
+		},
+		SourceServiceRevisions:  []w.ServiceRevisionSummary{},
+		DeploymentConfiguration: deploymentConfigToWire(d.DeploymentConfiguration),
+	}
+	for _, id := range d.SourceDeployments {
+		if src := svc.FindDeployment(id); src != nil {
+			out.SourceServiceRevisions = append(out.SourceServiceRevisions, w.ServiceRevisionSummary{
+				Arn:                wire.String(control.ServiceRevisionARN(s, svc, src)),
+				RequestedTaskCount: wire.Int32(int32(src.DesiredCount)),
+				RunningTaskCount:   wire.Int32(int32(src.RunningCount)), PendingTaskCount: wire.Int32(int32(src.PendingCount)),
+			})
+		}
+	}
+	cb := &w.ServiceDeploymentCircuitBreaker{Status: wire.String("DISABLED")}
+	if d.DeploymentConfiguration.CircuitBreaker.Enable {
+		cb.FailureCount = wire.Int32(int32(d.FailedTasks))
+		cb.Threshold = wire.Int32(int32(control.CircuitBreakerThreshold(d.DesiredCount)))
+		switch d.RolloutState {
+		case control.RolloutFailed:
+			cb.Status = wire.String("TRIGGERED")
+		case control.RolloutCompleted:
+			cb.Status = wire.String("MONITORING_COMPLETE")
+		default:
+			cb.Status = wire.String("MONITORING")
+		}
+	}
+	out.DeploymentCircuitBreaker = cb
+	if d.Rollback != nil {
+		target := &control.Deployment{ID: d.Rollback.DeploymentID}
+		out.Rollback = &w.Rollback{Reason: wire.String(d.Rollback.Reason), StartedAt: wire.NewTimestamp(d.Rollback.StartedAt),
+			ServiceRevisionArn: wire.String(control.ServiceRevisionARN(s, svc, target))}
+	}
+	return out
+}
+
+func serviceToWire(s tenant.Scope, svc *control.Service, withTags bool) *w.Service {
+	out := &w.Service{
+		ServiceArn: wire.String(svc.ARN), ServiceName: wire.String(svc.Name), ClusterArn: wire.String(svc.ClusterARN),
+		Status: wire.String(svc.Status), DesiredCount: wire.Int32(int32(svc.DesiredCount)),
+		RunningCount: wire.Int32(int32(svc.RunningCount)), PendingCount: wire.Int32(int32(svc.PendingCount)),
+		TaskDefinition: wire.String(svc.TaskDefinition), LaunchType: optStr(svc.LaunchType),
+		CapacityProviderStrategy: strategyToWire(svc.CapacityProviderStrategy),
+		PlatformVersion:          optStr(svc.PlatformVersion), NetworkConfiguration: networkConfigToWire(svc.NetworkConfiguration),
+		DeploymentConfiguration:       deploymentConfigToWire(svc.DeploymentConfiguration),
+		DeploymentController:          &w.DeploymentController{Type: wire.String(svc.DeploymentController)},
+		SchedulingStrategy:            wire.String(svc.SchedulingStrategy),
+		HealthCheckGracePeriodSeconds: wire.Int32(int32(svc.HealthCheckGracePeriodSeconds)),
+		LoadBalancers:                 loadBalancersToWire(svc.LoadBalancers),
+		EnableECSManagedTags:          wire.Bool(svc.EnableECSManagedTags), EnableExecuteCommand: wire.Bool(svc.EnableExecuteCommand),
+		PropagateTags: wire.String(cmpOr(svc.PropagateTags, "NONE")), RoleArn: optStr(svc.RoleARN),
+		CreatedAt: wire.NewTimestamp(svc.CreatedAt), CreatedBy: optStr(svc.CreatedBy),
+		Deployments: []w.Deployment{}, Events: []w.ServiceEvent{}, Tags: []w.Tag{},
+		PlacementConstraints: []w.PlacementConstraint{}, PlacementStrategy: []w.PlacementStrategy{},
+		ServiceRegistries: []w.ServiceRegistry{},
+	}
+	if svc.LaunchType == control.LaunchTypeFargate || len(svc.CapacityProviderStrategy) > 0 {
+		out.PlatformFamily = wire.String("Linux")
+	}
+	if withTags {
+		out.Tags = tagsToWire(svc.Tags)
+	}
+	if p := svc.Primary(); p != nil {
+		out.CurrentServiceDeployment = wire.String(control.ServiceDeploymentARN(s, svc, p))
+	}
+	for _, d := range svc.Deployments {
+		out.Deployments = append(out.Deployments, w.Deployment{
+			Id: wire.String(d.ID), Status: wire.String(d.Status), TaskDefinition: wire.String(d.TaskDefinition),
+			DesiredCount: wire.Int32(int32(d.DesiredCount)), RunningCount: wire.Int32(int32(d.RunningCount)),
+			PendingCount: wire.Int32(int32(d.PendingCount)), FailedTasks: wire.Int32(int32(d.FailedTasks)),
+			CreatedAt: wire.NewTimestamp(d.CreatedAt), UpdatedAt: wire.NewTimestamp(d.UpdatedAt),
+			LaunchType: optStr(d.LaunchType), CapacityProviderStrategy: strategyToWire(d.CapacityProvider),
+			PlatformVersion: optStr(d.PlatformVersion), NetworkConfiguration: networkConfigToWire(d.NetworkConfiguration),
+			RolloutState: wire.String(d.RolloutState), RolloutStateReason: wire.String(d.RolloutStateReason),
+		})
+	}
+	for _, ev := range svc.Events {
+		out.Events = append(out.Events, w.ServiceEvent{Id: wire.String(ev.ID), CreatedAt: wire.NewTimestamp(ev.CreatedAt), Message: wire.String(ev.Message)})
+	}
+	return out
+}
+
+func cmpOr(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+func deploymentConfigFromWire(in *w.DeploymentConfiguration) *control.DeploymentConfigurationInput {
+	if in == nil {
+		return nil
+	}
+	out := &control.DeploymentConfigurationInput{MaximumPercent: intFromWire(in.MaximumPercent), MinimumHealthyPercent: intFromWire(in.MinimumHealthyPercent)}
+	if cb := in.DeploymentCircuitBreaker; cb != nil {
+		out.CircuitBreaker = &control.CircuitBreaker{Enable: wire.ToBool(cb.Enable), Rollback: wire.ToBool(cb.Rollback)}
+	}
+	return out
+}
+
+func deploymentConfigToWire(in control.DeploymentConfiguration) *w.DeploymentConfiguration {
+	return &w.DeploymentConfiguration{
+		MaximumPercent: wire.Int32(int32(in.MaximumPercent)), MinimumHealthyPercent: wire.Int32(int32(in.MinimumHealthyPercent)),
+		DeploymentCircuitBreaker: &w.DeploymentCircuitBreaker{Enable: wire.Bool(in.CircuitBreaker.Enable), Rollback: wire.Bool(in.CircuitBreaker.Rollback)},
+	}
+}
+
+func networkConfigToWire(in *control.NetworkConfiguration) *w.NetworkConfiguration {
+	if in == nil {
+		return nil
+	}
+	return &w.NetworkConfiguration{AwsvpcConfiguration: &w.AwsVpcConfiguration{
+		Subnets: in.Subnets, SecurityGroups: in.SecurityGroups, AssignPublicIp: wire.String(cmpOr(in.AssignPublicIP, "DISABLED")),
+	}}
+}
+
+func loadBalancersFromWire(in []w.LoadBalancer) []control.ServiceLoadBalancer {
+	var out []control.ServiceLoadBalancer
+	for _, lb := range in {
+		out = append(out, control.ServiceLoadBalancer{TargetGroupARN: wire.ToString(lb.TargetGroupArn), LoadBalancerName: wire.ToString(lb.LoadBalancerName),
+			ContainerName: wire.ToString(lb.ContainerName), ContainerPort: int(wire.ToInt32(lb.ContainerPort))})
+	}
+	return out
+}
+
+func loadBalancersToWire(in []control.ServiceLoadBalancer) []w.LoadBalancer {
+	out := []w.LoadBalancer{}
+	for _, lb := range in {
+		out = append(out, w.LoadBalancer{TargetGroupArn: optStr(lb.TargetGroupARN), LoadBalancerName: optStr(lb.LoadBalancerName),
+			ContainerName: optStr(lb.ContainerName), ContainerPort: wire.Int32(int32(lb.ContainerPort))})
+	}
+	return out
+}

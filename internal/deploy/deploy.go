@@ -1,0 +1,233 @@
+// Package deploy is the ECS service controller: it keeps every service's
+// promise of "desiredCount healthy tasks of the PRIMARY deployment", rolls
+// deployments over within minimumHealthyPercent and maximumPercent, trips
+// the deployment circuit breaker and rolls back, replaces tasks that stop,
+// throttles services whose tasks keep failing, and writes the service
+// events AWS users expect.
+//
+//	store watch (services, tasks, nodes) ─┐
+//	resync ticker ────────────────────────┼─► work queue (per service, due time)
+//	wake-ups (grace periods, throttle) ───┘          │
+//	                                                 ▼
+//	          control.ServiceSnapshot ─► decide (pure) ─► control.ApplyServicePlan
+//
+// The controller keeps no state of its own: everything it must remember
+// (deployments, failed-task accounting, throttle, events) is in the service
+// record, and every decision is applied in one store transaction guarded by
+// the service's version. A controller restarted at any moment re-reads the
+// store and carries on; a decision that was committed is never repeated,
+// one that was not is made again.
+package deploy
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/fargo-run/fargo/internal/control"
+)
+
+// Config configures the controller. Zero fields take the defaults.
+type Config struct {
+	// Logger logs decisions (nil: discard).
+	Logger *slog.Logger
+	// Resync is the interval of a full pass over every service
+	// (default 30s); watches make most passes unnecessary.
+	Resync time.Duration
+	// Now is the clock (nil: time.Now).
+	Now func() time.Time
+	// MinHealthyTime is how long a task without container health checks
+	// must have been RUNNING to count as healthy (default 5s; AWS waits
+	// about 40s). Negative means no wait.
+	MinHealthyTime time.Duration
+	// ThrottleBase is the first delay of the task-start throttle
+	// (default 15s); it doubles with each further failure up to 27 minutes.
+	ThrottleBase time.Duration
+}
+
+// Defaults.
+const (
+	DefaultResync         = 30 * time.Second
+	DefaultMinHealthyTime = 5 * time.Second
+	DefaultThrottleBase   = 15 * time.Second
+	MaxThrottle           = 27 * time.Minute
+	steadyRepeat          = 6 * time.Hour
+)
+
+// Controller reconciles services.
+type Controller struct {
+	cfg Config
+	ctl *control.Control
+	log *slog.Logger
+
+	mu     sync.Mutex
+	due    map[control.ServiceRef]time.Time
+	all    bool
+	signal chan struct{}
+}
+
+// New returns a controller over a control plane.
+func New(cfg Config, ctl *control.Control) *Controller {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Resync <= 0 {
+		cfg.Resync = DefaultResync
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	switch {
+	case cfg.MinHealthyTime == 0:
+		cfg.MinHealthyTime = DefaultMinHealthyTime
+	case cfg.MinHealthyTime < 0:
+		cfg.MinHealthyTime = 0
+	}
+	if cfg.ThrottleBase <= 0 {
+		cfg.ThrottleBase = DefaultThrottleBase
+	}
+	return &Controller{cfg: cfg, ctl: ctl, log: cfg.Logger, due: map[control.ServiceRef]time.Time{}, signal: make(chan struct{}, 1)}
+}
+
+// Run reconciles until ctx ends; it returns nil then.
+func (c *Controller) Run(ctx context.Context) error {
+	events, err := c.ctl.WatchServices(ctx)
+	if err != nil {
+		return err
+	}
+	go func() {
+		for r := range events {
+			if r == (control.ServiceRef{}) {
+				c.enqueueAll()
+			} else {
+				c.enqueue(r, time.Time{})
+			}
+		}
+	}()
+	c.enqueueAll()
+	resync := time.NewTicker(c.cfg.Resync)
+	defer resync.Stop()
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		c.runDue(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		timer.Reset(c.untilNext())
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-resync.C:
+			c.enqueueAll()
+		case <-c.signal:
+		case <-timer.C:
+		}
+	}
+}
+
+func (c *Controller) enqueue(r control.ServiceRef, at time.Time) {
+	c.mu.Lock()
+	if cur, ok := c.due[r]; !ok || at.Before(cur) {
+		c.due[r] = at
+	}
+	c.mu.Unlock()
+	select {
+	case c.signal <- struct{}{}:
+	default:
+	}
+}
+
+func (c *Controller) enqueueAll() {
+	c.mu.Lock()
+	c.all = true
+	c.mu.Unlock()
+	select {
+	case c.signal <- struct{}{}:
+	default:
+	}
+}
+
+func (c *Controller) untilNext() time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	next := time.Hour
+	now := c.cfg.Now()
+	for _, at := range c.due {
+		next = min(next, at.Sub(now))
+	}
+	return max(next, time.Millisecond)
+}
+
+// runDue reconciles every service that is due.
+func (c *Controller) runDue(ctx context.Context) {
+	c.mu.Lock()
+	all := c.all
+	c.all = false
+	c.mu.Unlock()
+	if all {
+		refs, err := c.ctl.ActiveServiceRefs(ctx)
+		if err != nil {
+			c.log.Warn("list services", "err", err)
+		}
+		for _, r := range refs {
+			c.enqueue(r, time.Time{})
+		}
+	}
+	now := c.cfg.Now()
+	var refs []control.ServiceRef
+	c.mu.Lock()
+	for r, at := range c.due {
+		if !at.After(now) {
+			refs = append(refs, r)
+			delete(c.due, r)
+		}
+	}
+	c.mu.Unlock()
+	for _, r := range refs {
+		if ctx.Err() != nil {
+			return
+		}
+		if wake := c.Reconcile(ctx, r); !wake.IsZero() {
+			c.enqueue(r, wake)
+		}
+	}
+}
+
+// Reconcile brings one service a step closer to what it promises and
+// returns when it wants to look again (zero: only on a change).
+func (c *Controller) Reconcile(ctx context.Context, ref control.ServiceRef) time.Time {
+	for range 16 {
+		st, err := c.ctl.ServiceSnapshot(ctx, ref)
+		if errors.Is(err, control.ErrServiceNotFound) {
+			return time.Time{}
+		}
+		if err != nil {
+			c.log.Warn("service snapshot", "cluster", ref.Cluster, "service", ref.Name, "err", err)
+			return c.cfg.Now().Add(time.Second)
+		}
+		if st.Service.Status == control.ServiceInactive {
+			return time.Time{}
+		}
+		now := c.cfg.Now().UTC()
+		plan, wake := decide(st, now, c.cfg)
+		if plan == nil {
+			return wake
+		}
+		res, err := c.ctl.ApplyServicePlan(ctx, ref, *plan)
+		if errors.Is(err, control.ErrServiceChanged) {
+			continue
+		}
+		if err != nil {
+			c.log.Warn("apply service plan", "cluster", ref.Cluster, "service", ref.Name, "err", err)
+			return c.cfg.Now().Add(time.Second)
+		}
+		if len(plan.Starts)+len(plan.Stops) > 0 {
+			c.log.Info("service reconciled", "cluster", ref.Cluster, "service", ref.Name,
+				"started", len(res.Started), "unplaced", len(res.Unplaced), "stopped", len(plan.Stops))
+		}
+	}
+	return c.cfg.Now().Add(time.Second)
+}
