@@ -218,6 +218,11 @@ func (r *Runtime) Stats(ctx context.Context, id string) (Stats, error) {
 	s.MemoryLimit, _ = readUint(at("memory", "memory.limit_in_bytes"))
 	s.MemoryStats = keyedValues(at("memory", "memory.stat"))
 	s.PIDs, _ = readUint(at("pids", "pids.current"))
+	// A container without a limit of its own is bounded by its task's
+	// cgroup: report the tighter of the two, as the kernel enforces it.
+	if h, ok := s.MemoryStats["hierarchical_memory_limit"]; ok && h > 0 && (s.MemoryLimit == 0 || h < s.MemoryLimit) {
+		s.MemoryLimit = h
+	}
 	if hostMem := hostMemory(); hostMem > 0 && (s.MemoryLimit == 0 || s.MemoryLimit > hostMem) {
 		s.MemoryLimit = hostMem // v1 reports "unlimited" as a huge number; Docker shows the host's
 	}
