@@ -26,6 +26,7 @@ import (
 	"github.com/fargo-run/fargo/internal/auth"
 	"github.com/fargo-run/fargo/internal/config"
 	"github.com/fargo-run/fargo/internal/control"
+	"github.com/fargo-run/fargo/internal/deploy"
 	"github.com/fargo-run/fargo/internal/logs"
 	"github.com/fargo-run/fargo/internal/registry"
 	"github.com/fargo-run/fargo/internal/store/bolt"
@@ -125,7 +126,7 @@ func (s *Server) build(ctx context.Context) error {
 	ctl := control.New(control.Config{Logger: s.log}, s.st)
 	logsSvc := logs.New(logs.Config{Logger: s.log.With("component", "logs")}, s.st)
 	jsonSvcs, querySvcs := services(deps{
-		control: ctl, registry: images, tokens: tokens, store: s.st, logs: logsSvc, cfg: s.cfg,
+		control: ctl, registry: images, tokens: tokens, store: s.st, logs: logsSvc, log: s.log, cfg: s.cfg,
 		registryHost: s.registryHost,
 	})
 	s.router = api.NewRouter(api.Config{
@@ -210,6 +211,14 @@ func (s *Server) Run(ctx context.Context) error {
 	bg, stopBG := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Go(func() { s.purgeStoppedTasks(bg) })
+	wg.Go(func() { s.images.RunLifecycle(bg, 0) }) // hourly, as ECR evaluates them
+	wg.Go(func() { s.collectGarbage(bg) })
+	svcCtl := deploy.New(deploy.Config{Logger: s.log.With("component", "deploy")}, s.ctl)
+	wg.Go(func() {
+		if err := svcCtl.Run(bg); err != nil {
+			s.log.Error("service controller stopped", "err", err)
+		}
+	})
 	if s.node != nil {
 		wg.Go(func() {
 			if err := s.node.run(bg); err != nil {
@@ -249,6 +258,23 @@ func (s *Server) Close() error {
 		s.node.close()
 	}
 	return s.st.Close()
+}
+
+// collectGarbage removes unreferenced blobs and abandoned uploads from the
+// registry's storage, hourly.
+func (s *Server) collectGarbage(ctx context.Context) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if _, err := s.images.CollectGarbage(ctx); err != nil {
+				s.log.Warn("registry garbage collection", "err", err)
+			}
+		}
+	}
 }
 
 // purgeStoppedTasks forgets stopped tasks once they are past their

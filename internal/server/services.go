@@ -1,6 +1,9 @@
 package server
 
 import (
+	"log/slog"
+	"maps"
+
 	"github.com/fargo-run/fargo/internal/api"
 	"github.com/fargo-run/fargo/internal/api/autoscalingwire"
 	"github.com/fargo-run/fargo/internal/api/cloudwatchwire"
@@ -26,6 +29,7 @@ type deps struct {
 	tokens   *auth.TokenIssuer
 	store    store.Store
 	logs     *logs.Service
+	log      *slog.Logger
 	// registryHost returns the host:port clients reach the registry at
 	// (known once the listener is bound).
 	registryHost func() string
@@ -39,7 +43,8 @@ type deps struct {
 func services(d deps) ([]*api.JSONService, []*api.QueryService) {
 	jsonSvcs := []*api.JSONService{
 		ecsService(d.control),
-		ecr.New(ecr.Config{Registry: d.registry, Tokens: d.tokens, RegistryHost: d.registryHost, DefaultRegion: d.cfg.Region}),
+		ecr.New(ecr.Config{Registry: d.registry, Tokens: d.tokens, RegistryHost: d.registryHost, DefaultRegion: d.cfg.Region,
+			Logger: d.log.With("component", "ecr")}),
 		apilogs.New(d.logs),
 		modelService(autoscalingwire.SigningName, autoscalingwire.TargetPrefix, autoscalingwire.JSONVersion, "Message", autoscalingwire.Operations),
 		modelService(servicediscoverywire.SigningName, servicediscoverywire.TargetPrefix, servicediscoverywire.JSONVersion, "Message", servicediscoverywire.Operations),
@@ -66,12 +71,12 @@ func modelService(name, prefix, version, msgKey string, ops map[string]wire.Oper
 	}
 }
 
-// ecsService is the ECS API: clusters and task definitions, and the task
-// operations, which agents (this host's, or remote ones) carry out.
+// ecsService is the ECS API: clusters and task definitions, the task
+// operations, which agents (this host's, or remote ones) carry out, and
+// services, which the service controller (internal/deploy) keeps.
 func ecsService(ctl *control.Control) *api.JSONService {
 	svc := ecs.New(ctl)
-	for op, h := range ecs.TaskHandlers(ctl) {
-		svc.Handlers[op] = h
-	}
+	maps.Copy(svc.Handlers, ecs.TaskHandlers(ctl))
+	maps.Copy(svc.Handlers, ecs.ServiceHandlers(ctl))
 	return svc
 }

@@ -57,6 +57,18 @@ func TestTaskWebServer(t *testing.T) {
 	if got := path(md, "Containers", 0, "Networks", 0, "IPv4Addresses", 0); got != ip {
 		t.Errorf("metadata container address %v, want %s", got, ip)
 	}
+	// Real cgroup statistics: the container's memory use and the task's
+	// 512 MiB limit.
+	var stats map[string]any
+	if err := json.Unmarshal([]byte(waitHTTP(t, "http://"+ip+":8080/meta/stats", 10*time.Second)), &stats); err != nil {
+		t.Fatalf("metadata /stats: %v", err)
+	}
+	if u, _ := path(stats, "memory_stats", "usage").(float64); u < 1<<20 {
+		t.Errorf("metadata /stats memory usage %v, want the container's real use (> 1 MiB)", u)
+	}
+	if l, _ := path(stats, "memory_stats", "limit").(float64); l != 512<<20 {
+		t.Errorf("metadata /stats memory limit %v, want the task's 512 MiB", l)
+	}
 
 	// Its output is in the Logs API, in the stream awslogs names.
 	taskID := arn[strings.LastIndex(arn, "/")+1:]
@@ -104,8 +116,17 @@ func TestTaskExitCodes(t *testing.T) {
 	in.registerTaskDef("exit3", image, []string{"exit", "3", "0.5"}, nil)
 	in.registerTaskDef("oom", image, []string{"oom"}, map[string]any{"memory": 64})
 
+	health := func(cmd string) map[string]any {
+		return map[string]any{"healthCheck": map[string]any{
+			"command": []any{"CMD", "/taskapp", "exit", cmd}, "interval": 5, "timeout": 2, "retries": 1, "startPeriod": 0}}
+	}
+	in.registerTaskDef("healthy", image, nil, health("0"))
+	in.registerTaskDef("unhealthy", image, nil, health("1"))
+
 	exitARN := in.runTask("exit3")
 	oomARN := in.runTask("oom")
+	healthyARN := in.runTask("healthy")
+	unhealthyARN := in.runTask("unhealthy")
 
 	task := in.waitTaskStatus(exitARN, "STOPPED", 60*time.Second)
 	c := containerOf(task)
@@ -126,6 +147,29 @@ func TestTaskExitCodes(t *testing.T) {
 	}
 	if r, _ := c["reason"].(string); !strings.HasPrefix(r, "OutOfMemoryError") {
 		t.Errorf("oom: container reason %q, want OutOfMemoryError...", r)
+	}
+
+	// Health checks run in the container (runc exec) and are reported on
+	// the container and the task. A standalone task stays RUNNING when
+	// unhealthy (only a service replaces it), as on ECS.
+	waitHealth := func(arn, want string) map[string]any {
+		deadline := time.Now().Add(40 * time.Second)
+		for {
+			task := in.describeTask(arn)
+			if containerOf(task)["healthStatus"] == want {
+				return task
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("task %s: container healthStatus %v, want %s", arn, containerOf(task)["healthStatus"], want)
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
+	}
+	if task := waitHealth(healthyARN, "HEALTHY"); task["healthStatus"] != "HEALTHY" {
+		t.Errorf("healthy task's healthStatus %v", task["healthStatus"])
+	}
+	if task := waitHealth(unhealthyARN, "UNHEALTHY"); task["healthStatus"] != "UNHEALTHY" || task["lastStatus"] != "RUNNING" {
+		t.Errorf("unhealthy task: healthStatus %v, lastStatus %v; want UNHEALTHY, RUNNING", task["healthStatus"], task["lastStatus"])
 	}
 }
 

@@ -2,7 +2,8 @@
 // static binary with a few behaviours chosen by its arguments.
 //
 //	taskapp serve [port]   HTTP server: / answers "hello from <hostname>",
-//	                       /meta proxies the task metadata endpoint's /task;
+//	                       /meta proxies the task metadata endpoint's /task,
+//	                       /meta/<path> its <path>;
 //	                       logs one line per request; exits 0 on SIGTERM
 //	taskapp exit N [secs]  prints a line, sleeps secs, exits with code N
 //	taskapp oom            allocates memory until the kernel kills it
@@ -16,6 +17,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -65,6 +67,17 @@ func serve() {
 	http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Printf("request %s %s from %s\n", r.Method, r.URL.Path, r.RemoteAddr)
 		fmt.Fprintf(w, "hello from %s\n", host)
+	})
+	// /meta/<path> proxies the metadata endpoint's <path> (/meta: /task).
+	http.HandleFunc("/meta/", func(w http.ResponseWriter, r *http.Request) {
+		resp, err := http.Get(os.Getenv("ECS_CONTAINER_METADATA_URI_V4") + strings.TrimPrefix(r.URL.Path, "/meta"))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		defer resp.Body.Close()
+		w.WriteHeader(resp.StatusCode)
+		io.Copy(w, resp.Body)
 	})
 	http.HandleFunc("/meta", func(w http.ResponseWriter, r *http.Request) {
 		resp, err := http.Get(os.Getenv("ECS_CONTAINER_METADATA_URI_V4") + "/task")
