@@ -73,6 +73,9 @@ func runServer(ctx context.Context, args []string, env Env, stdout, stderr io.Wr
 	boolean(fs, env, &cfg.NoAgent, "no-agent", "FARGO_NO_AGENT", false, "do not run tasks on this host")
 	fs.Float64Var(&cfg.CPUOvercommit, "cpu-overcommit", cfg.CPUOvercommit, "host CPUs x this = CPU capacity offered to tasks")
 	fs.Float64Var(&cfg.MemoryOvercommit, "memory-overcommit", cfg.MemoryOvercommit, "host memory x this = memory capacity offered to tasks")
+	str(fs, env, &cfg.TaskPool, "task-pool", "FARGO_TASK_POOL", "", "IPv4 range of task subnets (default 10.218.0.0/16)")
+	str(fs, env, &cfg.NetworkPrefix, "network-prefix", "FARGO_NETWORK_PREFIX", "", "prefix of fargo's links, netns and nftables table (default fgo)")
+	str(fs, env, &cfg.MetadataIP, "metadata-ip", "FARGO_METADATA_IP", "", "address of the task metadata endpoint (default 169.254.170.2)")
 	str(fs, env, &logLevel, "log-level", "FARGO_LOG_LEVEL", "info", "debug, info, warn or error")
 	boolean(fs, env, &logJSON, "log-json", "FARGO_LOG_JSON", false, "log as JSON lines")
 	if err := fs.Parse(args); err != nil {

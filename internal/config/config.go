@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -61,6 +62,13 @@ type Server struct {
 	// still use at most the whole host). CPU time is shared by the
 	// kernel's scheduler; memory limits are limits, not reservations.
 	CPUOvercommit, MemoryOvercommit float64
+	// TaskPool is the IPv4 range task subnets are cut from ("" = the
+	// network package's default, 10.218.0.0/16), NetworkPrefix names the
+	// links, netns files and nftables table of this fargo ("" = "fgo"),
+	// and MetadataIP is the task metadata endpoint's address ("" =
+	// 169.254.170.2). Two fargo on one host need different values of all
+	// three.
+	TaskPool, NetworkPrefix, MetadataIP string
 }
 
 // DefaultServer returns a Server with every default filled in.
@@ -104,6 +112,16 @@ func (c Server) Validate() error {
 	}
 	if c.CPUOvercommit < 1 || c.MemoryOvercommit < 1 {
 		errs = append(errs, errors.New("overcommit factors must be at least 1"))
+	}
+	if c.TaskPool != "" {
+		if p, err := netip.ParsePrefix(c.TaskPool); err != nil || !p.Addr().Is4() {
+			errs = append(errs, fmt.Errorf("task-pool %q: not an IPv4 prefix such as 10.218.0.0/16", c.TaskPool))
+		}
+	}
+	if c.MetadataIP != "" {
+		if a, err := netip.ParseAddr(c.MetadataIP); err != nil || !a.Is4() {
+			errs = append(errs, fmt.Errorf("metadata-ip %q: not an IPv4 address", c.MetadataIP))
+		}
 	}
 	if c.MaxBodyBytes <= 0 {
 		errs = append(errs, errors.New("max body bytes must be positive"))

@@ -59,7 +59,17 @@ func (s *Server) buildNode(ctx context.Context, d nodeDeps) (*node, error) {
 	if err != nil {
 		return nil, err
 	}
-	netm, err := network.New(network.Config{StateDir: filepath.Join(dir, "network"), Logger: s.log.With("component", "network")})
+	ncfg := network.Config{StateDir: filepath.Join(dir, "network"), NamePrefix: s.cfg.NetworkPrefix, Logger: s.log.With("component", "network")}
+	if s.cfg.TaskPool != "" {
+		ncfg.Pool = netip.MustParsePrefix(s.cfg.TaskPool) // validated by config
+	}
+	if s.cfg.MetadataIP != "" {
+		ncfg.MetadataIP = netip.MustParseAddr(s.cfg.MetadataIP)
+	}
+	if s.cfg.NetworkPrefix != "" {
+		ncfg.TableName = "fargo_" + s.cfg.NetworkPrefix
+	}
+	netm, err := network.New(ncfg)
 	if err != nil {
 		return nil, fmt.Errorf("network: %w", err)
 	}
