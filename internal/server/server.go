@@ -210,9 +210,9 @@ func (s *Server) Run(ctx context.Context) error {
 	go func() { errc <- hs.Serve(s.ln) }()
 	bg, stopBG := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	wg.Go(func() { s.purgeStoppedTasks(bg) })
+	wg.Go(func() { every(bg, 5*time.Minute, s.purgeStoppedTasks) })
 	wg.Go(func() { s.images.RunLifecycle(bg, 0) }) // hourly, as ECR evaluates them
-	wg.Go(func() { s.collectGarbage(bg) })
+	wg.Go(func() { every(bg, time.Hour, s.collectGarbage) })
 	svcCtl := deploy.New(deploy.Config{Logger: s.log.With("component", "deploy")}, s.ctl)
 	wg.Go(func() {
 		if err := svcCtl.Run(bg); err != nil {
@@ -260,39 +260,36 @@ func (s *Server) Close() error {
 	return s.st.Close()
 }
 
-// collectGarbage removes unreferenced blobs and abandoned uploads from the
-// registry's storage, hourly.
-func (s *Server) collectGarbage(ctx context.Context) {
-	t := time.NewTicker(time.Hour)
+// every runs fn every interval until ctx ends (the server's housekeeping:
+// purging stopped tasks, collecting the registry's garbage).
+func every(ctx context.Context, interval time.Duration, fn func(context.Context)) {
+	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if _, err := s.images.CollectGarbage(ctx); err != nil {
-				s.log.Warn("registry garbage collection", "err", err)
-			}
+			fn(ctx)
 		}
+	}
+}
+
+// collectGarbage removes unreferenced blobs and abandoned uploads from the
+// registry's storage.
+func (s *Server) collectGarbage(ctx context.Context) {
+	if _, err := s.images.CollectGarbage(ctx); err != nil {
+		s.log.Warn("registry garbage collection", "err", err)
 	}
 }
 
 // purgeStoppedTasks forgets stopped tasks once they are past their
 // retention (AWS keeps them describable for at least an hour).
 func (s *Server) purgeStoppedTasks(ctx context.Context) {
-	t := time.NewTicker(5 * time.Minute)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if n, err := s.ctl.PurgeStoppedTasks(ctx); err != nil {
-				s.log.Warn("purge stopped tasks", "err", err)
-			} else if n > 0 {
-				s.log.Debug("purged stopped tasks", "count", n)
-			}
-		}
+	if n, err := s.ctl.PurgeStoppedTasks(ctx); err != nil {
+		s.log.Warn("purge stopped tasks", "err", err)
+	} else if n > 0 {
+		s.log.Debug("purged stopped tasks", "count", n)
 	}
 }
 
