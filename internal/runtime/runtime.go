@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/fargo-run/fargo/internal/errdefs"
 )
 
@@ -292,9 +294,21 @@ func (r *Runtime) runcState(ctx context.Context, id string) (runcStateJSON, erro
 // vanished without writing it gives an ErrUnavailable error.
 func (r *Runtime) Wait(ctx context.Context, id string) (ExitStatus, error) {
 	r.mu.Lock()
-	exited := r.exited[id]
+	var exited <-chan struct{} = r.exited[id]
 	r.mu.Unlock()
-	tick := time.NewTicker(100 * time.Millisecond)
+	// A container this process started wakes Wait through exited (its
+	// monitor is our child); one adopted after a restart through a pidfd of
+	// its monitor. The tick is then only a safety net; without either
+	// (no pidfd), every check reads the monitor's files, so the interval
+	// is what an idle task costs.
+	poll := 250 * time.Millisecond
+	if exited == nil {
+		exited = r.watchMonitor(ctx, id)
+	}
+	if exited != nil {
+		poll = 2 * time.Second
+	}
+	tick := time.NewTicker(poll)
 	defer tick.Stop()
 	for {
 		st, err := r.State(ctx, id)
@@ -317,6 +331,39 @@ func (r *Runtime) Wait(ctx context.Context, id string) (ExitStatus, error) {
 		case <-tick.C:
 		}
 	}
+}
+
+// watchMonitor returns a channel closed when the container's monitor
+// process (not our child: adopted after a restart) exits, or nil when it
+// cannot be watched. The pidfd is taken after checking the record's start
+// time, and checked again, so a recycled PID is never watched.
+func (r *Runtime) watchMonitor(ctx context.Context, id string) <-chan struct{} {
+	var mon monitorRecord
+	if err := readJSON(r.file(id, fileMonitor), &mon); err != nil || !mon.alive() {
+		return nil
+	}
+	fd, err := unix.PidfdOpen(mon.PID, 0)
+	if err != nil {
+		return nil
+	}
+	if !mon.alive() {
+		unix.Close(fd)
+		return nil
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer unix.Close(fd)
+		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+		for ctx.Err() == nil {
+			// A bounded timeout, so a cancelled Wait frees its poller.
+			n, err := unix.Poll(fds, 1000)
+			if n > 0 || (err != nil && err != unix.EINTR) {
+				return
+			}
+		}
+	}()
+	return done
 }
 
 func exitSignal(code int) syscall.Signal {
