@@ -261,3 +261,64 @@ func TestTaskBridgeAndHostModes(t *testing.T) {
 		t.Errorf("the stopped bridge task's host port still answers")
 	}
 }
+
+// TestTaskBadInput: an image that does not exist and a command that does
+// not exist stop the task with AWS's reasons; a size no host can meet is a
+// failures entry; the host is left clean (the cleanup checks it).
+func TestTaskBadInput(t *testing.T) {
+	in := newAgentInstance(t)
+	image := in.pushTaskImage("bad")
+	host := image[:strings.Index(image, "/")]
+	in.registerTaskDef("nopull", host+"/bad:nosuchtag", nil, nil)
+	in.registerTaskDef("nocmd", image, nil, map[string]any{"entryPoint": []any{"/no/such/binary"}})
+
+	task := in.waitTaskStatus(in.runTask("nopull"), "STOPPED", 60*time.Second)
+	if task["stopCode"] != "TaskFailedToStart" {
+		t.Errorf("missing image: stopCode %v", task["stopCode"])
+	}
+	if r, _ := task["stoppedReason"].(string); !strings.HasPrefix(r, "CannotPullContainerError") {
+		t.Errorf("missing image: stoppedReason %q", r)
+	}
+
+	task = in.waitTaskStatus(in.runTask("nocmd"), "STOPPED", 60*time.Second)
+	if task["stopCode"] != "TaskFailedToStart" && task["stopCode"] != "EssentialContainerExited" {
+		t.Errorf("missing command: stopCode %v", task["stopCode"])
+	}
+	raw, _ := json.Marshal(task)
+	if !strings.Contains(string(raw), "CannotStartContainerError") {
+		t.Errorf("missing command: no CannotStartContainerError in %s", raw)
+	}
+
+	// 16 vCPU / 120 GiB: no host of this size can place it.
+	in.mustAWS("ecs", "register-task-definition", "--family", "huge", "--requires-compatibilities", "FARGATE",
+		"--network-mode", "awsvpc", "--cpu", "16384", "--memory", "122880",
+		"--container-definitions", `[{"name":"app","image":"`+image+`","essential":true}]`)
+	out := in.mustAWS("ecs", "run-task", "--launch-type", "FARGATE", "--task-definition", "huge",
+		"--network-configuration", awsvpcConfig)
+	if tasks, _ := out["tasks"].([]any); len(tasks) != 0 {
+		t.Errorf("an unplaceable task was created: %v", tasks)
+	}
+	if r, _ := path(out, "failures", 0, "reason").(string); !strings.HasPrefix(r, "RESOURCE:") {
+		t.Errorf("unplaceable task: failures %v, want a RESOURCE:* reason", out["failures"])
+	}
+}
+
+// TestTaskGracefulShutdown: SIGTERM stops fargo's tasks with a reason that
+// says so (the cleanup checks nothing is left on the host).
+func TestTaskGracefulShutdown(t *testing.T) {
+	in := newAgentInstance(t)
+	image := in.pushTaskImage("graceful")
+	in.registerTaskDef("web", image, nil, nil)
+	arn := in.runTask("web")
+	in.waitTaskStatus(arn, "RUNNING", 60*time.Second)
+	in.stop()
+	in.checkNoLeftovers()
+	in.start()
+	task := in.describeTask(arn)
+	if task["lastStatus"] != "STOPPED" || task["stopCode"] != "TerminationNotice" {
+		t.Errorf("after a graceful stop: lastStatus %v stopCode %v", task["lastStatus"], task["stopCode"])
+	}
+	if r, _ := task["stoppedReason"].(string); !strings.Contains(r, "shutting down") {
+		t.Errorf("stoppedReason %q does not say fargo shut down", r)
+	}
+}
