@@ -7,7 +7,17 @@
 // requests from N concurrent clients: DescribeTaskDefinition, ListClusters
 // and RegisterTaskDefinition.
 //
-//	go run ./test/bench [-clients 32] [-duration 5s] [-fargo bin/fargo]
+// Task benchmarks (tasks.go, services.go; root and runc, else skipped):
+// real tasks run by fargo's agent. Task start (RunTask to RUNNING and to
+// the app answering HTTP) beside raw `runc run -d` of the same binary;
+// a service's create and rolling update beside a stated lower bound; and
+// fargo's idle CPU with the service steady beside its target (< 2%).
+//
+//	go run ./test/bench [-bench all|api|tasks] [-clients 32] [-duration 5s] [-fargo bin/fargo]
+//	                    [-task-runs 10] [-service-tasks 20] [-idle 20s]
+//
+// The environment sets the defaults of -bench (BENCH) and -service-tasks
+// (BENCH_SERVICE_TASKS).
 package main
 
 import (
@@ -16,19 +26,57 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
+	"strconv"
+	"syscall"
 	"time"
 )
 
 func main() {
 	clients := flag.Int("clients", 32, "concurrent clients")
 	duration := flag.Duration("duration", 5*time.Second, "measurement time per operation and target")
-	fargoBin := flag.String("fargo", "bin/fargo", "fargo binary")
-	flag.Parse()
-	if err := run(*fargoBin, *clients, *duration); err != nil {
-		fmt.Fprintln(os.Stderr, "bench:", err)
-		os.Exit(1)
+	fargoBin := flag.String("fargo", "bin/fargo", "fargo binary (API benchmark; the task benchmarks build their own)")
+	which := flag.String("bench", envOr("BENCH", "all"), "benchmarks to run: all, api or tasks (env BENCH)")
+	var tc taskConfig
+	flag.IntVar(&tc.runs, "task-runs", 10, "sequential task starts (fargo and runc each)")
+	defTasks, err := strconv.Atoi(envOr("BENCH_SERVICE_TASKS", "20"))
+	if err != nil || defTasks < 1 {
+		fmt.Fprintln(os.Stderr, "bench: BENCH_SERVICE_TASKS must be a positive number")
+		os.Exit(2)
 	}
+	flag.IntVar(&tc.serviceTasks, "service-tasks", defTasks, "desired count of the benchmarked service (env BENCH_SERVICE_TASKS)")
+	flag.DurationVar(&tc.idle, "idle", 20*time.Second, "idle CPU sample")
+	flag.Parse()
+	api, tasks := *which == "all" || *which == "api", *which == "all" || *which == "tasks"
+	if !api && !tasks || tc.runs < 1 || tc.serviceTasks < 1 {
+		flag.Usage()
+		os.Exit(2)
+	}
+	if api {
+		if err := run(*fargoBin, *clients, *duration); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+	}
+	if tasks {
+		// A Ctrl-C ends the measurement, not the cleanup: the service is
+		// deleted and fargo stopped gracefully.
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		if err := runTaskBenchmarks(ctx, tc); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			stop()
+			os.Exit(1)
+		}
+	}
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
 }
 
 func run(fargoBin string, clients int, duration time.Duration) error {
@@ -39,7 +87,11 @@ func run(fargoBin string, clients int, duration time.Duration) error {
 	}
 	defer os.RemoveAll(tmp)
 
-	fargo, err := startProcess(ctx, "fargo", []string{fargoBin, "server", "--dev", "--write-profile=false", "--data-dir", filepath.Join(tmp, "data")}, "FARGO_LISTEN", "/healthz")
+	// No agent: the API benchmark runs no task, and an agent with the
+	// default network prefix would take the host's fgo-* netns and links
+	// (another fargo's, on a shared machine) for its own orphans.
+	fargo, err := startProcess(ctx, "fargo", []string{fargoBin, "server", "--dev", "--write-profile=false", "--no-agent",
+		"--data-dir", filepath.Join(tmp, "data")}, "FARGO_LISTEN", "/healthz")
 	if err != nil {
 		return err
 	}
@@ -90,6 +142,8 @@ func fmtDur(d time.Duration) string {
 	switch {
 	case d < time.Millisecond:
 		return fmt.Sprintf("%dµs", d.Microseconds())
+	case d >= time.Second:
+		return fmt.Sprintf("%.2fs", d.Seconds())
 	default:
 		return fmt.Sprintf("%.2fms", float64(d.Microseconds())/1000)
 	}
