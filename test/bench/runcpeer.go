@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/fargo-run/fargo/internal/fargotest"
 )
 
 // runcPeer is the task start's peer: plain runc running a bundle whose
@@ -46,8 +48,8 @@ func (p *runcPeer) prepare(taskapp string) error {
 	if err := os.MkdirAll(filepath.Join(rootfs, "etc"), 0o755); err != nil {
 		return err
 	}
-	for _, f := range rootfsFiles(data) {
-		if err := os.WriteFile(filepath.Join(rootfs, f.name), f.body, os.FileMode(f.mode)); err != nil {
+	for _, f := range fargotest.TaskAppRootfs(data) {
+		if err := os.WriteFile(filepath.Join(rootfs, f.Name), f.Body, os.FileMode(f.Mode)); err != nil {
 			return err
 		}
 	}

@@ -8,7 +8,6 @@ package main
 // its own network prefix (fgb), task pool, metadata IP, data dir and port.
 
 import (
-	"archive/tar"
 	"bytes"
 	"context"
 	"encoding/base64"
@@ -35,9 +34,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/crane"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
+	"github.com/fargo-run/fargo/internal/fargotest"
 )
 
 const (
@@ -584,65 +582,14 @@ func tail(path string) string {
 
 func fmtSecs(d time.Duration) string { return fmt.Sprintf("%.2fs", d.Seconds()) }
 
-// taskImage is the e2e tests' image: the static taskapp as /taskapp,
-// entrypoint ["/taskapp"], command ["serve"] (it listens on :8080).
+// taskImage is the e2e tests' image (fargotest.TaskAppImage) of the
+// taskapp binary at bin.
 func taskImage(bin string) (v1.Image, error) {
 	data, err := os.ReadFile(bin)
 	if err != nil {
 		return nil, err
 	}
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	if err := tw.WriteHeader(&tar.Header{Name: "etc/", Typeflag: tar.TypeDir, Mode: 0o755}); err != nil {
-		return nil, err
-	}
-	for _, f := range rootfsFiles(data) {
-		if err := tw.WriteHeader(&tar.Header{Name: f.name, Mode: f.mode, Size: int64(len(f.body)), Typeflag: tar.TypeReg}); err != nil {
-			return nil, err
-		}
-		if _, err := tw.Write(f.body); err != nil {
-			return nil, err
-		}
-	}
-	if err := tw.Close(); err != nil {
-		return nil, err
-	}
-	layerBytes := buf.Bytes()
-	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) {
-		return io.NopCloser(bytes.NewReader(layerBytes)), nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	img, err := mutate.AppendLayers(empty.Image, layer)
-	if err != nil {
-		return nil, err
-	}
-	cf, err := img.ConfigFile()
-	if err != nil {
-		return nil, err
-	}
-	cf = cf.DeepCopy()
-	cf.OS, cf.Architecture = "linux", runtime.GOARCH
-	cf.Config.Entrypoint = []string{"/taskapp"}
-	cf.Config.Cmd = []string{"serve"}
-	cf.Config.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
-	return mutate.ConfigFile(img, cf)
-}
-
-type rootfsFile struct {
-	name string
-	mode int64
-	body []byte
-}
-
-// rootfsFiles are the files of the image and of runc's bundle.
-func rootfsFiles(taskapp []byte) []rootfsFile {
-	return []rootfsFile{
-		{"etc/passwd", 0o644, []byte("root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n")},
-		{"etc/group", 0o644, []byte("root:x:0:\nnogroup:x:65534:\n")},
-		{"taskapp", 0o755, taskapp},
-	}
+	return fargotest.TaskAppImage(data)
 }
 
 func httpStatus(url string) (int, error) {
