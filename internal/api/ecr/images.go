@@ -137,19 +137,29 @@ func batchIDs(ids []w.ImageIdentifier) error {
 	return nil
 }
 
-func (a *Adapter) batchGetImage(ctx context.Context, req *api.Request, in *w.BatchGetImageRequest) (*w.BatchGetImageResponse, error) {
-	name, err := repoName(in.RepositoryName)
+// batchTarget checks a batch call's repository and image list, authorizes
+// action and returns the repository's scope and name.
+func (a *Adapter) batchTarget(ctx context.Context, req *api.Request, registryID, repo *string, ids []w.ImageIdentifier, action string) (tenant.Scope, string, error) {
+	name, err := repoName(repo)
 	if err != nil {
-		return nil, err
+		return tenant.Scope{}, "", err
 	}
-	if err := batchIDs(in.ImageIds); err != nil {
-		return nil, err
+	if err := batchIDs(ids); err != nil {
+		return tenant.Scope{}, "", err
 	}
-	scope, err := a.target(ctx, req, in.RegistryId, name, registry.ActionPull)
+	scope, err := a.target(ctx, req, registryID, name, action)
 	if err != nil {
-		return nil, err
+		return tenant.Scope{}, "", err
 	}
 	if _, err := a.reg.GetRepository(ctx, scope, name); err != nil {
+		return tenant.Scope{}, "", err
+	}
+	return scope, name, nil
+}
+
+func (a *Adapter) batchGetImage(ctx context.Context, req *api.Request, in *w.BatchGetImageRequest) (*w.BatchGetImageResponse, error) {
+	scope, name, err := a.batchTarget(ctx, req, in.RegistryId, in.RepositoryName, in.ImageIds, registry.ActionPull)
+	if err != nil {
 		return nil, err
 	}
 	out := &w.BatchGetImageResponse{Images: []w.Image{}, Failures: []w.ImageFailure{}}
@@ -178,18 +188,8 @@ func (a *Adapter) batchGetImage(ctx context.Context, req *api.Request, in *w.Bat
 }
 
 func (a *Adapter) batchDeleteImage(ctx context.Context, req *api.Request, in *w.BatchDeleteImageRequest) (*w.BatchDeleteImageResponse, error) {
-	name, err := repoName(in.RepositoryName)
+	scope, name, err := a.batchTarget(ctx, req, in.RegistryId, in.RepositoryName, in.ImageIds, registry.ActionDelete)
 	if err != nil {
-		return nil, err
-	}
-	if err := batchIDs(in.ImageIds); err != nil {
-		return nil, err
-	}
-	scope, err := a.target(ctx, req, in.RegistryId, name, registry.ActionDelete)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := a.reg.GetRepository(ctx, scope, name); err != nil {
 		return nil, err
 	}
 	out := &w.BatchDeleteImageResponse{ImageIds: []w.ImageIdentifier{}, Failures: []w.ImageFailure{}}
