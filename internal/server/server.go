@@ -137,7 +137,11 @@ func (s *Server) build(ctx context.Context) error {
 		Metrics:      promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
 	}, metrics, jsonSvcs, querySvcs)
 	s.images, s.tokens, s.ctl = images, tokens, ctl
-	if !s.cfg.NoAgent {
+	if !s.cfg.NoAgent && os.Geteuid() != 0 {
+		// Running tasks needs root (runc, netns, cgroups); the API and the
+		// registry do not. Say so instead of failing the whole server.
+		s.log.Warn("not running as root: this host will run no tasks (RunTask places nothing); run fargo as root to run tasks, or pass --no-agent to silence this")
+	} else if !s.cfg.NoAgent {
 		n, err := s.buildNode(ctx, nodeDeps{control: ctl, logs: logsSvc, tokens: tokens, registryHost: s.registryHost})
 		if err != nil {
 			return fmt.Errorf("this host's agent (run with --no-agent for the control plane alone): %w", err)
