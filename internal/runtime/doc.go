@@ -7,9 +7,8 @@
 //	fargo agent ── Start ──► monitor  (setsid: own session, no terminal;
 //	    │    ▲                 │       PR_SET_CHILD_SUBREAPER)
 //	    │    └── fd 3: {"pid"} │
-//	    │        or {"error"}  ├─ runc create --pid-file init.pid  (exits; the
-//	    │                      │    container's init is reparented to the monitor)
-//	    │                      ├─ runc start
+//	    │        or {"error"}  ├─ runc run --detach --pid-file init.pid  (exits;
+//	    │                      │    the container's init is reparented to the monitor)
 //	    │                      ├─ stdout/stderr pipes ──► output.log (JSON lines)
 //	    │                      └─ wait4(init) ──► exit.json (code or 128+signal,
 //	    │                                          oom_kill counter), then exits
@@ -29,8 +28,8 @@
 //	config.json    OCI runtime spec                      Start
 //	meta.json      cgroup path, stop signal, labels     Start
 //	monitor.json   monitor pid + start time (pid reuse)  monitor, first
-//	init.pid       container init pid                    runc create
-//	started.json   init pid, StartedAt                   monitor, after runc start
+//	init.pid       container init pid                    runc run --detach
+//	started.json   init pid, StartedAt                   monitor, after runc run
 //	exit.json      ExitStatus                            monitor, last
 //	output.log     OutputRecord JSON lines               monitor
 //	runc.log       runc's log (errors for Start)         runc

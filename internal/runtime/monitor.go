@@ -151,27 +151,21 @@ func (m *monitor) run(syncPipe *os.File) error {
 		}
 	}
 
-	create := m.runcCmd("create", "--bundle", m.bundle, "--pid-file", m.path(fileInitPID), m.id)
-	create.Stdout, create.Stderr = writers[0], writers[1] // inherited by the container's init
-	err = create.Run()
+	// One runc run --detach (create and start in one process: a runc
+	// invocation less on every container start). Its init is reparented to
+	// us, the subreaper, when runc exits.
+	run := m.runcCmd("run", "--detach", "--bundle", m.bundle, "--pid-file", m.path(fileInitPID), m.id)
+	run.Stdout, run.Stderr = writers[0], writers[1] // inherited by the container's init
+	err = run.Run()
 	closeWriters() // the container holds its own copies now
 	if err != nil {
 		copiers.Wait()
-		return fail(fmt.Errorf("runc create: %s", runcError(m.path(fileRuncLog), err)))
+		return fail(fmt.Errorf("runc run: %s", runcError(m.path(fileRuncLog), err)))
 	}
 	pid, err := readPID(m.path(fileInitPID))
 	if err != nil {
+		_ = m.runcCmd("delete", "--force", m.id).Run() // running, but unwatchable
 		return fail(err)
-	}
-	start := m.runcCmd("start", m.id)
-	if err := start.Run(); err != nil {
-		_ = syscall.Kill(pid, syscall.SIGKILL)
-		err = fmt.Errorf("runc start: %s", runcError(m.path(fileRuncLog), err))
-		report(syncMessage{Error: err.Error()})
-		st := m.wait(pid)
-		st.Error = err.Error()
-		copiers.Wait()
-		return errors.Join(err, writeJSON(m.path(fileExit), st))
 	}
 	started := startedRecord{PID: pid, StartedAt: time.Now().UTC()}
 	if err := writeJSON(m.path(fileStarted), started); err != nil {
