@@ -92,6 +92,14 @@ func TestServiceLifecycle(t *testing.T) {
 	in.waitRollout("web", "web:4", 180*time.Second)
 	in.checkContainersMatchTasks("web")
 
+	// The waiters fail fast on a service that does not exist (MISSING).
+	start := time.Now()
+	if _, err := in.aws("ecs", "wait", "services-stable", "--services", "no-such-service"); err == nil {
+		t.Errorf("wait services-stable on a missing service succeeded")
+	} else if d := time.Since(start); d > 30*time.Second {
+		t.Errorf("wait services-stable on a missing service took %v to fail", d)
+	}
+
 	// Delete: ACTIVE -> DRAINING -> INACTIVE, tasks stopped.
 	in.mustAWS("ecs", "delete-service", "--service", "web", "--force")
 	in.mustAWS("ecs", "wait", "services-inactive", "--services", "web")
