@@ -327,17 +327,21 @@ func (c *Control) Counts(ctx context.Context, s tenant.Scope, cl *Cluster) Clust
 	if err != nil {
 		c.log.Warn("count tasks", "cluster", cl.Name, "err", err)
 	}
-	var active, draining int
+	var active, draining, instances int
 	if err := c.st.View(ctx, func(tx store.ReadTx) error {
 		var err error
-		active, draining, err = activeServiceCount(tx, s, cl.Name)
+		if active, draining, err = activeServiceCount(tx, s, cl.Name); err != nil {
+			return err
+		}
+		nodes, err := tx.List(nodesPrefix)
+		instances = len(nodes) // every node is a container instance of every cluster
 		return err
 	}); err != nil {
 		c.log.Warn("count services", "cluster", cl.Name, "err", err)
 	}
 	n := func(v int) string { return strconv.Itoa(v) }
 	return ClusterCounts{
-		RunningTasks: running, PendingTasks: pending, ActiveServices: active,
+		RunningTasks: running, PendingTasks: pending, ActiveServices: active, RegisteredContainerInstances: instances,
 		Statistics: []KeyValue{
 			{Name: "runningEC2TasksCount", Value: "0"},
 			{Name: "runningFargateTasksCount", Value: n(running)},

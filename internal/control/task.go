@@ -61,10 +61,13 @@ type Task struct {
 	Family            string `json:"family"`
 	Revision          int    `json:"revision"`
 
-	LaunchType       string `json:"launchType"`
-	CapacityProvider string `json:"capacityProvider,omitempty"`
-	PlatformVersion  string `json:"platformVersion,omitempty"`
-	PlatformFamily   string `json:"platformFamily,omitempty"`
+	LaunchType string `json:"launchType"`
+	// ContainerInstanceARN is the node as a container instance of the
+	// cluster (EC2 launch type).
+	ContainerInstanceARN string `json:"containerInstanceArn,omitempty"`
+	CapacityProvider     string `json:"capacityProvider,omitempty"`
+	PlatformVersion      string `json:"platformVersion,omitempty"`
+	PlatformFamily       string `json:"platformFamily,omitempty"`
 	// Cpu and Memory are the task size (task definition or overrides).
 	Cpu    string `json:"cpu,omitempty"`
 	Memory string `json:"memory,omitempty"`

@@ -51,6 +51,8 @@ type RunTaskInput struct {
 	Tags                 []Tag
 	EnableExecuteCommand bool
 	ClientToken          string
+	// onNodes places one task on each of these nodes (StartTask).
+	onNodes []string
 }
 
 // RunTaskResult is what RunTask did: tasks created and placements missed.
@@ -149,7 +151,12 @@ func (c *Control) RunTask(ctx context.Context, s tenant.Scope, in RunTaskInput) 
 			snap = append(snap, scheduler.Node{ID: n.ID, Ready: true, CPU: n.CPU, Memory: n.Memory,
 				MaxTaskCPU: n.MaxTaskCPU, MaxTaskMemory: n.MaxTaskMemory, UsedCPU: used[n.ID][0], UsedMemory: used[n.ID][1]})
 		}
-		plan := scheduler.Place(snap, scheduler.Request{Count: in.Count, CPU: cpu, Memory: mem})
+		var plan scheduler.Plan
+		if in.onNodes != nil {
+			plan = placeOnNodes(snap, in.onNodes, cpu, mem)
+		} else {
+			plan = scheduler.Place(snap, scheduler.Request{Count: in.Count, CPU: cpu, Memory: mem})
+		}
 		for _, reason := range plan.Failures {
 			res.Failures = append(res.Failures, Failure{Reason: reason,
 				Detail: fmt.Sprintf("No capacity on fargo's hosts for a task of %d CPU units and %d MiB.", cpu, mem)})
@@ -193,6 +200,9 @@ func (c *Control) newTask(s tenant.Scope, cl *Cluster, td *TaskDefinition, in Ru
 		EnableExecuteCommand: in.EnableExecuteCommand, Tags: in.Tags, ClientToken: in.ClientToken,
 		AvailabilityZone: s.Region + "a", Node: node,
 		DesiredStatus: TaskRunning, LastStatus: TaskProvisioning, HealthStatus: "UNKNOWN", Version: 1, CreatedAt: now,
+	}
+	if in.LaunchType == LaunchTypeEC2 {
+		t.ContainerInstanceARN = ContainerInstanceARN(s, cl.Name, node)
 	}
 	if in.LaunchType == LaunchTypeFargate {
 		t.PlatformVersion, t.PlatformFamily, t.EphemeralStorageGiB = "1.4.0", "Linux", 20
@@ -299,6 +309,27 @@ func taskSize(td *TaskDefinition, o *TaskOverride, launchType string) (int, int,
 		return 0, 0, InvalidParameterf("No Fargate configuration exists for given values: %d CPU, %d memory. See the Amazon ECS documentation for the valid values.", cpu, mem)
 	}
 	return cpu, mem, nil
+}
+
+// placeOnNodes places one task on each given node (StartTask), each a
+// placement of its own.
+func placeOnNodes(snap []scheduler.Node, ids []string, cpu, mem int) scheduler.Plan {
+	var plan scheduler.Plan
+	for _, id := range ids {
+		i := slices.IndexFunc(snap, func(n scheduler.Node) bool { return n.ID == id })
+		if i < 0 {
+			plan.Failures = append(plan.Failures, scheduler.ReasonAgent)
+			continue
+		}
+		one := scheduler.Place(snap[i:i+1], scheduler.Request{Count: 1, CPU: cpu, Memory: mem})
+		plan.Nodes = append(plan.Nodes, one.Nodes...)
+		plan.Failures = append(plan.Failures, one.Failures...)
+		if len(one.Nodes) == 1 {
+			snap[i].UsedCPU += cpu
+			snap[i].UsedMemory += mem
+		}
+	}
+	return plan
 }
 
 func sumContainers(td *TaskDefinition, f func(*ContainerDefinition) int) int {

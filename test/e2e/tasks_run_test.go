@@ -253,7 +253,37 @@ func TestTaskBridgeAndHostModes(t *testing.T) {
 		t.Errorf("host-mode task on the host's port: %q", body)
 	}
 
-	for _, arn := range []string{bridged, hosted} {
+	// fargo's host is the cluster's container instance: listed, described,
+	// and StartTask starts a task on it.
+	instances, _ := in.mustAWS("ecs", "list-container-instances")["containerInstanceArns"].([]any)
+	if len(instances) != 1 {
+		t.Fatalf("list-container-instances: %v, want this host", instances)
+	}
+	ciARN := instances[0].(string)
+	if got := path(in.describeTask(bridged), "containerInstanceArn"); got != ciARN {
+		t.Errorf("EC2 task's containerInstanceArn %v, want %s", got, ciARN)
+	}
+	ci := in.mustAWS("ecs", "describe-container-instances", "--container-instances", ciARN)
+	if path(ci, "containerInstances", 0, "status") != "ACTIVE" || path(ci, "containerInstances", 0, "agentConnected") != true ||
+		path(ci, "containerInstances", 0, "runningTasksCount") != 2.0 {
+		t.Errorf("describe-container-instances: %v", ci)
+	}
+	started := in.mustAWS("ecs", "start-task", "--task-definition", "bridged", "--container-instances", ciARN)
+	startedARN, _ := path(started, "tasks", 0, "taskArn").(string)
+	if startedARN == "" || path(started, "tasks", 0, "containerInstanceArn") != ciARN {
+		t.Fatalf("start-task: %v", started)
+	}
+	task = in.waitTaskStatus(startedARN, "RUNNING", 60*time.Second)
+	sport, _ := path(containerOf(task), "networkBindings", 0, "hostPort").(float64)
+	if body := waitHTTP(t, fmt.Sprintf("http://127.0.0.1:%d/", int(sport)), 10*time.Second); !strings.HasPrefix(body, "hello") {
+		t.Errorf("task started with start-task: %q", body)
+	}
+	missing := in.mustAWS("ecs", "start-task", "--task-definition", "bridged", "--container-instances", "0123456789abcdef0123456789abcdef")
+	if path(missing, "failures", 0, "reason") != "MISSING" {
+		t.Errorf("start-task on an unknown instance: %v", missing)
+	}
+
+	for _, arn := range []string{bridged, hosted, startedARN} {
 		in.mustAWS("ecs", "stop-task", "--task", arn)
 		in.waitTaskStatus(arn, "STOPPED", 60*time.Second)
 	}

@@ -58,10 +58,13 @@ func New(ctl *control.Control) *api.JSONService {
 func TaskHandlers(ctl *control.Control) map[string]api.Handler {
 	a := &Adapter{ctl: ctl}
 	return map[string]api.Handler{
-		"RunTask":       api.JSON(a.runTask),
-		"StopTask":      api.JSON(a.stopTask),
-		"DescribeTasks": api.JSON(a.describeTasks),
-		"ListTasks":     api.JSON(a.listTasks),
+		"RunTask":                    api.JSON(a.runTask),
+		"StartTask":                  api.JSON(a.startTask),
+		"ListContainerInstances":     api.JSON(a.listContainerInstances),
+		"DescribeContainerInstances": api.JSON(a.describeContainerInstances),
+		"StopTask":                   api.JSON(a.stopTask),
+		"DescribeTasks":              api.JSON(a.describeTasks),
+		"ListTasks":                  api.JSON(a.listTasks),
 	}
 }
 

@@ -38,11 +38,38 @@ func (a *Adapter) runTask(ctx context.Context, req *api.Request, in *w.RunTaskRe
 	if err != nil {
 		return nil, err
 	}
-	out := &w.RunTaskResponse{Tasks: []w.Task{}, Failures: failuresToWire(res.Failures)}
-	for _, t := range res.Tasks {
-		out.Tasks = append(out.Tasks, *taskToWire(t, true))
+	return &w.RunTaskResponse{Tasks: tasksToWire(res.Tasks), Failures: failuresToWire(res.Failures)}, nil
+}
+
+func (a *Adapter) startTask(ctx context.Context, req *api.Request, in *w.StartTaskRequest) (*w.StartTaskResponse, error) {
+	if in.TaskDefinition == nil {
+		return nil, control.InvalidParameterf("taskDefinition is required.")
 	}
-	return out, nil
+	res, err := a.ctl.StartTask(ctx, req.Scope, control.StartTaskInput{
+		RunTaskInput: control.RunTaskInput{
+			Cluster:              wire.ToString(in.Cluster),
+			TaskDefinition:       wire.ToString(in.TaskDefinition),
+			NetworkConfiguration: networkConfigFromWire(in.NetworkConfiguration),
+			Overrides:            overridesFromWire(in.Overrides),
+			Group:                wire.ToString(in.Group),
+			StartedBy:            wire.ToString(in.StartedBy),
+			Tags:                 tagsFromWire(in.Tags),
+			EnableExecuteCommand: wire.ToBool(in.EnableExecuteCommand),
+		},
+		ContainerInstances: in.ContainerInstances,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &w.StartTaskResponse{Tasks: tasksToWire(res.Tasks), Failures: failuresToWire(res.Failures)}, nil
+}
+
+func tasksToWire(ts []*control.Task) []w.Task {
+	out := make([]w.Task, 0, len(ts))
+	for _, t := range ts {
+		out = append(out, *taskToWire(t, true))
+	}
+	return out
 }
 
 func (a *Adapter) stopTask(ctx context.Context, req *api.Request, in *w.StopTaskRequest) (*w.StopTaskResponse, error) {
@@ -125,7 +152,8 @@ func overridesToWire(in *control.TaskOverride) *w.TaskOverride {
 func taskToWire(t *control.Task, withTags bool) *w.Task {
 	out := &w.Task{
 		TaskArn: wire.String(t.ARN), ClusterArn: wire.String(t.ClusterARN), TaskDefinitionArn: wire.String(t.TaskDefinitionARN),
-		LaunchType: optStr(t.LaunchType), CapacityProviderName: optStr(t.CapacityProvider),
+		ContainerInstanceArn: optStr(t.ContainerInstanceARN),
+		LaunchType:           optStr(t.LaunchType), CapacityProviderName: optStr(t.CapacityProvider),
 		PlatformVersion: optStr(t.PlatformVersion), PlatformFamily: optStr(t.PlatformFamily),
 		Cpu: optStr(t.Cpu), Memory: optStr(t.Memory), Group: optStr(t.Group), StartedBy: optStr(t.StartedBy),
 		AvailabilityZone: optStr(t.AvailabilityZone), EnableExecuteCommand: wire.Bool(t.EnableExecuteCommand),
