@@ -8,6 +8,9 @@ PKGS    := ./...
 # runc runs the containers; Debian's AWS CLI v2 (/usr/bin/aws, which has
 # `aws logs tail`) and skopeo are real clients the tests drive.
 APT_DEPS := /usr/bin/aws:awscli skopeo:skopeo runc:runc
+# Debian packages only `make bench` needs: docker-registry (CNCF
+# distribution) is the registry benchmark's peer.
+BENCH_APT_DEPS := docker-registry:docker-registry
 
 .PHONY: all build run test bench deps generate vet fmt clean fuzz
 
@@ -27,9 +30,12 @@ deps:
 	fi
 	@$(GO) mod download
 
+# fargo-monitor (the per-container monitor, a third of the memory of
+# `fargo runtime-monitor`) goes beside fargo, where fargo looks for it.
 build:
 	@mkdir -p bin
 	$(GO) build -trimpath -o $(BIN) ./cmd/fargo
+	$(GO) build -trimpath -o bin/fargo-monitor ./internal/runtime/cmd/fargo-monitor
 
 # run starts fargo on 127.0.0.1:4566 with its data in ~/.local/share/fargo.
 # Extra flags: make run ARGS="--dev".
@@ -53,6 +59,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzPrepareTaskDefinition$$' -fuzztime $(FUZZTIME) ./internal/control/
 
 # bench measures fargo beside a named peer in the same run (see test/bench).
+bench: APT_DEPS += $(BENCH_APT_DEPS)
 bench: deps build
 	$(GO) run ./test/bench
 

@@ -77,9 +77,10 @@ func (s *Server) buildNode(ctx context.Context, d nodeDeps) (*node, error) {
 		log.Warn("network recovery was incomplete", "err", err)
 	}
 	rt, err := runtime.New(runtime.Config{
-		Root:     filepath.Join(dir, "runc"),
-		StateDir: filepath.Join(dir, "containers"),
-		Logger:   s.log.With("component", "runtime"),
+		Root:           filepath.Join(dir, "runc"),
+		StateDir:       filepath.Join(dir, "containers"),
+		MonitorCommand: monitorCommand(),
+		Logger:         s.log.With("component", "runtime"),
 	})
 	if err != nil {
 		_ = netm.Close()
@@ -174,6 +175,22 @@ func (s *Server) isOwnRegistryHost(host, own string) bool {
 	}
 	ip := net.ParseIP(h)
 	return ip != nil && ip.IsLoopback()
+}
+
+// monitorCommand is the container monitor: fargo-monitor beside the fargo
+// executable when it is there (make build puts it there: a small binary
+// that costs each container about a third of the memory), else fargo
+// itself with its runtime-monitor subcommand (nil: runtime's default).
+func monitorCommand() []string {
+	self, err := os.Executable()
+	if err != nil {
+		return nil
+	}
+	mon := filepath.Join(filepath.Dir(self), "fargo-monitor")
+	if fi, err := os.Stat(mon); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+		return []string{mon}
+	}
+	return nil
 }
 
 // nodeID reads this host's node id, creating it on first start: the id

@@ -57,7 +57,9 @@ type Server struct {
 	images *registry.Registry
 	tokens *auth.TokenIssuer
 	ctl    *control.Control
-	node   *node // nil with NoAgent
+	// logsStore holds the Logs service's groups, streams and events.
+	logsStore *bolt.Store
+	node      *node // nil with NoAgent
 }
 
 // New opens the data directory and builds the server; it does not listen
@@ -81,7 +83,7 @@ func New(ctx context.Context, cfg config.Server, opts Options) (*Server, error) 
 	}
 	s := &Server{cfg: cfg, opts: opts, log: opts.Logger, st: st}
 	if err := s.build(ctx); err != nil {
-		_ = st.Close()
+		_ = s.Close() // what build opened, and the store
 		return nil, err
 	}
 	return s, nil
@@ -124,7 +126,14 @@ func (s *Server) build(ctx context.Context) error {
 		return fmt.Errorf("registry: %w", err)
 	}
 	ctl := control.New(control.Config{Logger: s.log}, s.st)
-	logsSvc := logs.New(logs.Config{Logger: s.log.With("component", "logs")}, s.st)
+	// Log events live in a store of their own: a chatty task's output must
+	// not slow the control plane's transactions or wake its watchers.
+	logsStore, err := bolt.Open(filepath.Join(s.cfg.DataDir, "logs.db"), bolt.Options{Logger: s.log, WatchHistory: 16})
+	if err != nil {
+		return fmt.Errorf("open the logs store in %s: %w", s.cfg.DataDir, err)
+	}
+	s.logsStore = logsStore
+	logsSvc := logs.New(logs.Config{Logger: s.log.With("component", "logs")}, logsStore)
 	jsonSvcs, querySvcs := services(deps{
 		control: ctl, registry: images, tokens: tokens, store: s.st, logs: logsSvc, log: s.log, cfg: s.cfg,
 		registryHost: s.registryHost,
@@ -260,6 +269,9 @@ func (s *Server) Close() error {
 	}
 	if s.node != nil {
 		s.node.close()
+	}
+	if s.logsStore != nil {
+		_ = s.logsStore.Close()
 	}
 	return s.st.Close()
 }

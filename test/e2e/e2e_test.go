@@ -28,11 +28,14 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	fargoBin = filepath.Join(dir, "fargo")
-	build := exec.Command("go", "build", "-o", fargoBin, "../../cmd/fargo")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build fargo:", err)
-		os.Exit(1)
+	// The layout make build makes: fargo and, beside it, fargo-monitor.
+	for _, b := range [][2]string{{fargoBin, "../../cmd/fargo"}, {filepath.Join(dir, "fargo-monitor"), "../../internal/runtime/cmd/fargo-monitor"}} {
+		build := exec.Command("go", "build", "-o", b[0], b[1])
+		build.Stdout, build.Stderr = os.Stderr, os.Stderr
+		if err := build.Run(); err != nil {
+			fmt.Fprintln(os.Stderr, "build", b[1]+":", err)
+			os.Exit(1)
+		}
 	}
 	code := m.Run()
 	os.RemoveAll(dir)
