@@ -70,8 +70,8 @@ func (b *taskBench) benchService(ctx context.Context, start startTimes) error {
 		return fmt.Errorf("service update: %w", err)
 	}
 
-	fmt.Printf("\nservice: desired %d (BENCH_SERVICE_TASKS), minimumHealthyPercent 100 / maximumPercent 200, fargo --cpu-overcommit %g (the update's surge fits)\n",
-		d, b.overcommit())
+	fmt.Printf("\nservice: desired %d (BENCH_SERVICE_TASKS), minimumHealthyPercent 100 / maximumPercent 200\n", d)
+	fmt.Printf("(fargo --cpu-overcommit %g --memory-overcommit %g: the update's surge of %d tasks fits)\n", b.cpuOC, b.memOC, 2*d)
 	fmt.Printf("lower bound = desired x task start p50 (to RUNNING, above) / cores = %d x %s / %d = %s\n", d, fmtDur(start.running), cores, fmtDur(bound))
 	fmt.Printf("(an estimate more than a floor: a start is not all CPU, so starts overlap beyond the cores)\n")
 	fmt.Printf("bound+healthy = lower bound + %s: a task without health checks counts healthy once it has run that long\n", fmtSecs(healthy))
@@ -98,7 +98,8 @@ func (b *taskBench) benchService(ctx context.Context, start startTimes) error {
 
 // waitSteady polls until the service runs exactly its desired count of
 // taskDef's tasks in one COMPLETED deployment and every task of another
-// revision is STOPPED; it returns the time from t0.
+// revision is STOPPED; it returns the time from t0. It fails at once, with
+// the service's latest events, when fargo could not place a task since t0.
 func (b *taskBench) waitSteady(ctx context.Context, taskDef string, t0 time.Time, timeout time.Duration) (time.Duration, error) {
 	d := int32(b.cfg.serviceTasks)
 	last := ""
@@ -111,6 +112,10 @@ func (b *taskBench) waitSteady(ctx context.Context, taskDef string, t0 time.Time
 			return 0, fmt.Errorf("describe-services: failures %+v", out.Failures)
 		}
 		s := out.Services[0]
+		if ev, ok := unplaced(s.Events, t0); ok {
+			return 0, fmt.Errorf("placement failed %s after the call: %s\nlatest events:\n%s",
+				fmtSecs(aws.ToTime(ev.CreatedAt).Sub(t0)), aws.ToString(ev.Message), latestEvents(s.Events))
+		}
 		last = fmt.Sprintf("running %d pending %d, %d deployments", s.RunningCount, s.PendingCount, len(s.Deployments))
 		if len(s.Deployments) == 1 {
 			p := s.Deployments[0]
@@ -128,12 +133,40 @@ func (b *taskBench) waitSteady(ctx context.Context, taskDef string, t0 time.Time
 			}
 		}
 		if time.Since(t0) > timeout {
-			return 0, fmt.Errorf("not steady after %s: %s", timeout, last)
+			return 0, fmt.Errorf("not steady after %s: %s\nlatest events:\n%s", timeout, last, latestEvents(s.Events))
 		}
 		if err := sleepCtx(ctx, pollService); err != nil {
 			return 0, err
 		}
 	}
+}
+
+// unplaced finds an "unable to place" event since t0 (events are newest
+// first; their times have millisecond precision at best, hence the second).
+func unplaced(events []ecstypes.ServiceEvent, t0 time.Time) (ecstypes.ServiceEvent, bool) {
+	since := t0.Truncate(time.Second)
+	for _, ev := range events {
+		if aws.ToTime(ev.CreatedAt).Before(since) {
+			break
+		}
+		if strings.Contains(aws.ToString(ev.Message), "unable to place") {
+			return ev, true
+		}
+	}
+	return ecstypes.ServiceEvent{}, false
+}
+
+// latestEvents formats the service's newest events, one a line.
+func latestEvents(events []ecstypes.ServiceEvent) string {
+	var sb strings.Builder
+	for _, ev := range events[:min(len(events), 8)] {
+		msg := aws.ToString(ev.Message)
+		if len(msg) > 200 {
+			msg = msg[:200] + "..."
+		}
+		fmt.Fprintf(&sb, "  %s %s\n", aws.ToTime(ev.CreatedAt).Format("15:04:05.000"), msg)
+	}
+	return strings.TrimSuffix(sb.String(), "\n")
 }
 
 // taskCounts counts the service's RUNNING tasks of taskDef and its tasks
@@ -309,7 +342,7 @@ func (b *taskBench) monitorsCPU() map[int]int64 {
 			continue
 		}
 		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err != nil || !bytes.Contains(cmdline, []byte("runtime-monitor")) || !bytes.Contains(cmdline, []byte(b.dataDir)) {
+		if err != nil || !isMonitor(cmdline) || !bytes.Contains(cmdline, []byte(b.dataDir)) {
 			continue
 		}
 		if t, _, err := procCPU(pid); err == nil {

@@ -3,8 +3,10 @@ package main
 // Real-task benchmarks: fargo runs the taskapp image (test/e2e/testdata)
 // with its own agent (runc, one netns and IP per task) and is measured
 // beside raw runc running an equivalent bundle in the same run (task
-// start), beside a stated lower bound (service deployments), and beside
-// its target (idle CPU). This fargo is isolated from any other on the host:
+// start, p50 and p99 against their targets), beside a stated lower bound
+// (a burst of 100 tasks at once, burst.go; service deployments), and
+// beside its targets (memory per task, idle CPU). fargo's CPU and memory
+// overcommits are computed so that the most tasks run at once fit. This fargo is isolated from any other on the host:
 // its own network prefix (fgb), task pool, metadata IP, data dir and port.
 
 import (
@@ -12,6 +14,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"math"
@@ -22,6 +25,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -48,6 +52,17 @@ const (
 	taskAppSource   = "./test/e2e/testdata/taskapp"
 	pollTasks       = 20 * time.Millisecond // DescribeTasks while a task starts
 	pollHTTP        = 10 * time.Millisecond // HTTP probes, fargo's task and runc's
+	taskCPU         = 256                   // CPU units of the task definition
+	taskMemory      = 512                   // MiB, of the task definition
+
+	// The defaults of -task-runs and -service-tasks when neither the flag
+	// nor BENCH_SERVICE_TASKS is given (issue 4: 50 task starts, p50 and
+	// p99; issue 5: a 100-task service).
+	defaultTaskRuns     = 50
+	defaultServiceTasks = 100
+	// Task start targets (issue 4): fargo's overhead over raw runc.
+	startTargetP50 = 50 * time.Millisecond
+	startTargetP99 = 250 * time.Millisecond
 )
 
 // taskConfig is what the task benchmarks are asked to do.
@@ -73,6 +88,9 @@ type taskBench struct {
 	image   string
 	taskDef string // ARN of the first revision
 	service bool   // a service exists (cleanup deletes it)
+	hostMiB int    // host memory, /proc/meminfo MemTotal
+	cpuOC   float64
+	memOC   float64
 }
 
 // taskPrereqs says why the task benchmarks cannot run here ("" = they can).
@@ -95,6 +113,7 @@ func runTaskBenchmarks(ctx context.Context, cfg taskConfig) (err error) {
 	if err != nil {
 		return err
 	}
+	cfg = effectiveDefaults(cfg)
 	b := &taskBench{cfg: cfg, tmp: tmp, dataDir: filepath.Join(tmp, "data"), logPath: filepath.Join(tmp, "fargo.log")}
 	if err := b.build(ctx); err != nil {
 		os.RemoveAll(tmp)
@@ -118,6 +137,10 @@ func runTaskBenchmarks(ctx context.Context, cfg taskConfig) (err error) {
 	}()
 
 	fmt.Printf("\nTask benchmarks: real tasks (fargo's agent, runc %s, awsvpc netns per task), %d cores, same run\n", runcVersion(), runtime.NumCPU())
+	fmt.Printf("fargo --cpu-overcommit %g --memory-overcommit %g: room for %d tasks of %d CPU / %d MiB (max of the burst, %d, and the\n",
+		b.cpuOC, b.memOC, b.peakTasks(), taskCPU, taskMemory, burstTasks)
+	fmt.Printf("update's surge, 2 x %d desired) on %d cores x 1024 and %d MiB (MemTotal); at least fargo's defaults, 4 and 2\n",
+		b.cfg.serviceTasks, runtime.NumCPU(), b.hostMiB)
 	if err := b.prepare(ctx); err != nil {
 		return err
 	}
@@ -128,6 +151,9 @@ func runTaskBenchmarks(ctx context.Context, cfg taskConfig) (err error) {
 	if err != nil {
 		return err
 	}
+	if err := b.benchBurst(ctx, start); err != nil {
+		return err
+	}
 	return b.benchService(ctx, start)
 }
 
@@ -135,7 +161,8 @@ func runTaskBenchmarks(ctx context.Context, cfg taskConfig) (err error) {
 func (b *taskBench) build(ctx context.Context) error {
 	b.bin = filepath.Join(b.tmp, "fargo")
 	b.taskapp = filepath.Join(b.tmp, "taskapp")
-	for _, c := range [][]string{{"-o", b.bin, "./cmd/fargo"}, {"-o", b.taskapp, taskAppSource}} {
+	for _, c := range [][]string{{"-o", b.bin, "./cmd/fargo"}, {"-o", filepath.Join(filepath.Dir(b.bin), "fargo-monitor"), "./internal/runtime/cmd/fargo-monitor"},
+		{"-o", b.taskapp, taskAppSource}} {
 		cmd := exec.CommandContext(ctx, "go", append([]string{"build"}, c...)...)
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := cmd.CombinedOutput(); err != nil {
@@ -145,11 +172,56 @@ func (b *taskBench) build(ctx context.Context) error {
 	return nil
 }
 
-// overcommit is the CPU overcommit that lets the update's surge (2 x the
-// desired count, maximumPercent 200) fit: each task asks 256 CPU units.
-func (b *taskBench) overcommit() float64 {
-	need := float64(2*b.cfg.serviceTasks) * 0.25 / float64(runtime.NumCPU())
-	return math.Max(4, math.Ceil(need))
+// effectiveDefaults applies this file's defaults of the task runs and the
+// service size where neither a flag nor the environment set them (main.go
+// declares the flags with older defaults).
+func effectiveDefaults(cfg taskConfig) taskConfig {
+	set := map[string]bool{}
+	flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if !set["task-runs"] {
+		cfg.runs = defaultTaskRuns
+	}
+	if !set["service-tasks"] && os.Getenv("BENCH_SERVICE_TASKS") == "" {
+		cfg.serviceTasks = defaultServiceTasks
+	}
+	return cfg
+}
+
+// peakTasks is the most tasks the bench runs at once: the burst, or the
+// service's rolling update, whose surge (maximumPercent 200) runs twice
+// the desired count.
+func (b *taskBench) peakTasks() int { return max(burstTasks, 2*b.cfg.serviceTasks) }
+
+// overcommits are the --cpu-overcommit and --memory-overcommit that let
+// peakTasks tasks of taskCPU / taskMemory fit on this host; never below
+// fargo's defaults (4 and 2).
+func (b *taskBench) overcommits() (cpu, mem float64) {
+	n := float64(b.peakTasks())
+	cpu = math.Max(4, math.Ceil(n*taskCPU/(1024*float64(runtime.NumCPU()))))
+	mem = math.Max(2, math.Ceil(n*taskMemory/float64(b.hostMiB)))
+	return cpu, mem
+}
+
+// hostMemoryMiB is MemTotal from /proc/meminfo, in MiB (fargo's agent
+// offers the same total, from sysinfo(2)).
+func hostMemoryMiB() (int, error) {
+	raw, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if rest, ok := strings.CutPrefix(line, "MemTotal:"); ok {
+			f := strings.Fields(rest)
+			if len(f) == 2 && f[1] == "kB" {
+				kb, err := strconv.ParseInt(f[0], 10, 64)
+				if err == nil && kb > 0 {
+					return int(kb >> 10), nil
+				}
+			}
+			return 0, fmt.Errorf("/proc/meminfo: %q", line)
+		}
+	}
+	return 0, errors.New("/proc/meminfo: no MemTotal")
 }
 
 // start runs `fargo server` with the agent and waits for /healthz.
@@ -165,7 +237,11 @@ func (b *taskBench) start(ctx context.Context) error {
 		return err
 	}
 	defer logf.Close()
-	cmd := exec.Command(b.bin, "server", "--cpu-overcommit", fmt.Sprint(b.overcommit()))
+	if b.hostMiB, err = hostMemoryMiB(); err != nil {
+		return err
+	}
+	b.cpuOC, b.memOC = b.overcommits()
+	cmd := exec.Command(b.bin, "server", "--cpu-overcommit", fmt.Sprint(b.cpuOC), "--memory-overcommit", fmt.Sprint(b.memOC))
 	cmd.Env = append(os.Environ(),
 		"FARGO_NETWORK_PREFIX="+benchNetPrefix, "FARGO_TASK_POOL="+benchTaskPool, "FARGO_METADATA_IP="+benchMetadataIP,
 		"FARGO_NO_AGENT=0", "FARGO_DEV=1", "FARGO_WRITE_PROFILE=0", "FARGO_DATA_DIR="+b.dataDir, "FARGO_LISTEN="+addr)
@@ -312,8 +388,8 @@ func (b *taskBench) register(ctx context.Context, version string) (string, error
 		Family:                  aws.String(benchFamily),
 		RequiresCompatibilities: []ecstypes.Compatibility{ecstypes.CompatibilityFargate},
 		NetworkMode:             ecstypes.NetworkModeAwsvpc,
-		Cpu:                     aws.String("256"),
-		Memory:                  aws.String("512"),
+		Cpu:                     aws.String(strconv.Itoa(taskCPU)),
+		Memory:                  aws.String(strconv.Itoa(taskMemory)),
 		ExecutionRoleArn:        aws.String("arn:aws:iam::000000000000:role/ecsTaskExecutionRole"),
 		ContainerDefinitions: []ecstypes.ContainerDefinition{{
 			Name:         aws.String("app"),
@@ -465,7 +541,8 @@ func (b *taskBench) fargoStart(ctx context.Context) (startTimes, error) {
 }
 
 // benchTaskStart alternates fargo task starts and raw runc starts, and
-// prints both with their ratio.
+// prints both, their ratio, fargo's overhead at p50 and p99 and its
+// targets.
 func (b *taskBench) benchTaskStart(ctx context.Context, peer *runcPeer) (startTimes, error) {
 	var fargo, runc []startTimes
 	for i := range b.cfg.runs {
@@ -479,11 +556,12 @@ func (b *taskBench) benchTaskStart(ctx context.Context, peer *runcPeer) (startTi
 		}
 		fargo, runc = append(fargo, f), append(runc, r)
 	}
-	fmt.Printf("\ntask start: %d sequential runs each, alternating; Fargate awsvpc cpu 256 / memory 512, image already pulled\n", b.cfg.runs)
-	fmt.Printf("peer: runc run -d of an OCI bundle of the same binary (runc spec, new netns with loopback, 512 MiB limit)\n")
+	fmt.Printf("\ntask start: %d sequential runs each, alternating; Fargate awsvpc cpu %d / memory %d, image already pulled\n", b.cfg.runs, taskCPU, taskMemory)
+	fmt.Printf("peer: runc run -d of an OCI bundle of the same binary (runc spec, new netns with loopback, %d MiB limit)\n", taskMemory)
 	fmt.Printf("fargo: RunTask -> DescribeTasks lastStatus RUNNING (polled every %s), -> task IP:8080 answers HTTP (polled every %s)\n", pollTasks, pollHTTP)
-	fmt.Printf("runc:  runc run -d -> runc state running, -> 127.0.0.1:8080 in its netns answers HTTP\n\n")
-	fmt.Printf("%-22s %-6s %9s %9s   %s\n", "measure", "target", "p50", "p90", "fargo/runc")
+	fmt.Printf("runc:  runc run -d -> runc state running (polled every %s), -> 127.0.0.1:8080 in its netns answers HTTP\n", pollTasks)
+	fmt.Printf("overhead = fargo - runc at the same percentile; targets (issue 4): <= %s at p50, <= %s at p99\n\n", fmtDur(startTargetP50), fmtDur(startTargetP99))
+	fmt.Printf("%-22s %-6s %9s %9s   %s\n", "measure", "target", "p50", "p99", "fargo/runc")
 	var fr startTimes
 	for _, m := range []struct {
 		name string
@@ -492,10 +570,12 @@ func (b *taskBench) benchTaskStart(ctx context.Context, peer *runcPeer) (startTi
 		{"start to running", func(s startTimes) time.Duration { return s.running }},
 		{"start to HTTP answer", func(s startTimes) time.Duration { return s.http }},
 	} {
-		f50, f90 := percentiles(fargo, m.get)
-		r50, r90 := percentiles(runc, m.get)
-		fmt.Printf("%-22s %-6s %9s %9s   %.1fx p50 (overhead over raw runc: +%s)\n", m.name, "fargo", fmtDur(f50), fmtDur(f90), ratio(f50, r50), fmtDur(f50-r50))
-		fmt.Printf("%-22s %-6s %9s %9s\n", "", "runc", fmtDur(r50), fmtDur(r90))
+		f50, f99 := percentiles(fargo, m.get)
+		r50, r99 := percentiles(runc, m.get)
+		fmt.Printf("%-22s %-6s %9s %9s   %.1fx p50\n", m.name, "fargo", fmtDur(f50), fmtDur(f99), ratio(f50, r50))
+		fmt.Printf("%-22s %-6s %9s %9s\n", "", "runc", fmtDur(r50), fmtDur(r99))
+		fmt.Printf("%-22s %-6s %9s %9s   p50 %s, p99 %s\n", "", "+over", signedDur(f50-r50), signedDur(f99-r99),
+			verdict(f50-r50 <= startTargetP50), verdict(f99-r99 <= startTargetP99))
 		if m.name == "start to running" {
 			fr.running = f50
 		} else {
@@ -505,7 +585,23 @@ func (b *taskBench) benchTaskStart(ctx context.Context, peer *runcPeer) (startTi
 	return fr, nil
 }
 
-func percentiles(s []startTimes, get func(startTimes) time.Duration) (p50, p90 time.Duration) {
+func verdict(met bool) string {
+	if met {
+		return "met"
+	}
+	return "MISSED"
+}
+
+func signedDur(d time.Duration) string {
+	if d < 0 {
+		return "-" + fmtDur(-d)
+	}
+	return "+" + fmtDur(d)
+}
+
+// percentiles are the nearest-rank p50 and p99 (over 50 runs, p99 is the
+// slowest).
+func percentiles(s []startTimes, get func(startTimes) time.Duration) (p50, p99 time.Duration) {
 	var d []time.Duration
 	for _, x := range s {
 		d = append(d, get(x))
@@ -514,7 +610,8 @@ func percentiles(s []startTimes, get func(startTimes) time.Duration) (p50, p90 t
 	if len(d) == 0 {
 		return 0, 0
 	}
-	return d[(len(d)-1)/2], d[min(len(d)-1, int(math.Ceil(float64(len(d))*0.9))-1)]
+	rank := func(p float64) time.Duration { return d[max(0, min(len(d)-1, int(math.Ceil(float64(len(d))*p))-1))] }
+	return rank(0.50), rank(0.99)
 }
 
 func ratio(a, b time.Duration) float64 {
