@@ -306,7 +306,7 @@ func (r *Runtime) Wait(ctx context.Context, id string) (ExitStatus, error) {
 		exited = r.watchMonitor(ctx, id)
 	}
 	if exited != nil {
-		poll = 2 * time.Second
+		poll = 30 * time.Second // the monitor's exit wakes us; this is paranoia
 	}
 	tick := time.NewTicker(poll)
 	defer tick.Stop()
