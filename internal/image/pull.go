@@ -79,6 +79,14 @@ func (s *Store) pull(ctx context.Context, ref string) (*Image, error) {
 	// Concurrent pulls of the same image share one fetch.
 	v, err := s.once(ctx, "image/"+digest, func() (any, error) {
 		if img, ok, err := s.cached(digest); err != nil || ok {
+			if ok && time.Since(img.Pulled) > time.Hour {
+				// Pulled is when it was last asked for (image GC keeps
+				// recently used images), refreshed at most hourly.
+				img.Pulled = time.Now().UTC()
+				if err := s.writeRecord(img); err != nil {
+					return nil, err
+				}
+			}
 			return img, err
 		}
 		rimg, size, err := s.platformImage(desc)

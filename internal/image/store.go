@@ -99,7 +99,8 @@ type Image struct {
 	Layers []string `json:"layers"`
 	// Size is the registry size: manifest, config and compressed layers.
 	Size int64 `json:"size"`
-	// Pulled is when the record was written.
+	// Pulled is when the image was last pulled (refreshed at most hourly
+	// when a pull finds it cached).
 	Pulled time.Time `json:"pulled"`
 }
 

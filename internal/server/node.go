@@ -142,11 +142,38 @@ func (n *node) run(ctx context.Context) error {
 			n.log.Error("task metadata endpoint", "err", err)
 		}
 	}()
+	go every(ctx, time.Hour, n.collectImages)
 	err := n.agent.Run(ctx)
 	shut, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_ = n.meta.Shutdown(shut)
 	return err
+}
+
+// imageRetention is how long an image stays in the layer cache after its
+// last pull; layers of containers on disk stay whatever their age.
+const imageRetention = 24 * time.Hour
+
+// collectImages forgets images not pulled for imageRetention and removes
+// the layers nothing uses any more.
+func (n *node) collectImages(ctx context.Context) {
+	imgs, err := n.images.Images()
+	if err != nil {
+		n.log.Warn("image garbage collection", "err", err)
+		return
+	}
+	recent := map[string]bool{}
+	for _, img := range imgs {
+		if time.Since(img.Pulled) < imageRetention {
+			recent[img.Digest] = true
+		}
+	}
+	res, err := n.images.GC(ctx, func(digest string) bool { return recent[digest] })
+	if err != nil {
+		n.log.Warn("image garbage collection", "err", err)
+	} else if len(res.Images)+len(res.Layers) > 0 {
+		n.log.Info("image garbage collection", "images", len(res.Images), "layers", len(res.Layers))
+	}
 }
 
 // close releases what run does not: the network manager's and image
