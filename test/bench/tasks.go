@@ -154,7 +154,10 @@ func runTaskBenchmarks(ctx context.Context, cfg taskConfig) (err error) {
 	if err := b.benchBurst(ctx, start); err != nil {
 		return err
 	}
-	return b.benchService(ctx, start)
+	if err := b.benchService(ctx, start); err != nil {
+		return err
+	}
+	return b.benchManyServices(ctx)
 }
 
 // build compiles fargo and the taskapp (static) into tmp.
