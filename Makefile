@@ -10,6 +10,9 @@ PKGS    := ./...
 APT_DEPS := /usr/bin/aws:awscli skopeo:skopeo runc:runc
 # Debian packages only `make bench` needs: docker-registry (CNCF
 # distribution) is the registry benchmark's peer.
+# make bench also runs the CNCF distribution registry (Debian's
+# docker-registry) as the registry's peer; its system service is disabled
+# again right after the install (the bench runs its own instance).
 BENCH_APT_DEPS := docker-registry:docker-registry
 
 .PHONY: all build run test bench deps generate vet fmt clean fuzz
@@ -27,6 +30,9 @@ deps:
 		echo "installing Debian packages:$$missing"; \
 		if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
+		case "$$missing" in *docker-registry*) \
+			command -v systemctl >/dev/null 2>&1 && $$SUDO systemctl disable --now docker-registry >/dev/null 2>&1 || true;; \
+		esac; \
 	fi
 	@$(GO) mod download
 

@@ -14,7 +14,6 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"math"
@@ -55,11 +54,6 @@ const (
 	taskCPU         = 256                   // CPU units of the task definition
 	taskMemory      = 512                   // MiB, of the task definition
 
-	// The defaults of -task-runs and -service-tasks when neither the flag
-	// nor BENCH_SERVICE_TASKS is given (issue 4: 50 task starts, p50 and
-	// p99; issue 5: a 100-task service).
-	defaultTaskRuns     = 50
-	defaultServiceTasks = 100
 	// Task start targets (issue 4): fargo's overhead over raw runc.
 	startTargetP50 = 50 * time.Millisecond
 	startTargetP99 = 250 * time.Millisecond
@@ -113,7 +107,6 @@ func runTaskBenchmarks(ctx context.Context, cfg taskConfig) (err error) {
 	if err != nil {
 		return err
 	}
-	cfg = effectiveDefaults(cfg)
 	b := &taskBench{cfg: cfg, tmp: tmp, dataDir: filepath.Join(tmp, "data"), logPath: filepath.Join(tmp, "fargo.log")}
 	if err := b.build(ctx); err != nil {
 		os.RemoveAll(tmp)
@@ -173,21 +166,6 @@ func (b *taskBench) build(ctx context.Context) error {
 		}
 	}
 	return nil
-}
-
-// effectiveDefaults applies this file's defaults of the task runs and the
-// service size where neither a flag nor the environment set them (main.go
-// declares the flags with older defaults).
-func effectiveDefaults(cfg taskConfig) taskConfig {
-	set := map[string]bool{}
-	flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	if !set["task-runs"] {
-		cfg.runs = defaultTaskRuns
-	}
-	if !set["service-tasks"] && os.Getenv("BENCH_SERVICE_TASKS") == "" {
-		cfg.serviceTasks = defaultServiceTasks
-	}
-	return cfg
 }
 
 // peakTasks is the most tasks the bench runs at once: the burst, or the
