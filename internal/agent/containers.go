@@ -50,7 +50,9 @@ func (r *runner) startContainers(ctx, hookCtx context.Context) (string, string, 
 		if progressed {
 			continue
 		}
-		// Wait for a dependency to change: an exit, a health report, or a stop.
+		// Wait for a dependency to change: an exit, a health report, or a
+		// stop. What has started is reported first.
+		r.flushDeferred(ctx)
 		timeout := time.NewTimer(r.startTimeout(pending))
 		select {
 		case e := <-r.exits:
@@ -156,7 +158,9 @@ func (r *runner) startContainer(ctx, hookCtx context.Context, cd *control.Contai
 		}
 	}
 	r.started[cd.Name] = true
-	r.report(ctx, control.TaskStateChange{Containers: []control.ContainerStateChange{{Name: cd.Name, LastStatus: control.ContainerRunning, RuntimeID: id}}})
+	// Reported with the next state change (the task's RUNNING, or before
+	// waiting on a dependency): one store transaction less per container.
+	r.deferred = append(r.deferred, control.ContainerStateChange{Name: cd.Name, LastStatus: control.ContainerRunning, RuntimeID: id})
 	go func() {
 		status, err := rt.Wait(ctx, id)
 		r.exits <- containerExit{name: cd.Name, status: status, err: err}
@@ -183,4 +187,19 @@ func (r *runner) metadataURI(name string) string {
 		return ""
 	}
 	return r.a.cfg.MetadataEndpoint + "/" + metadataID(r.ref.ID, name)
+}
+
+// flushDeferred reports the container state changes startContainer held
+// back.
+func (r *runner) flushDeferred(ctx context.Context) {
+	if len(r.deferred) > 0 {
+		r.report(ctx, control.TaskStateChange{Containers: r.takeDeferred()})
+	}
+}
+
+// takeDeferred returns the held-back container changes and forgets them.
+func (r *runner) takeDeferred() []control.ContainerStateChange {
+	d := r.deferred
+	r.deferred = nil
+	return d
 }

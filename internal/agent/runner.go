@@ -34,9 +34,11 @@ type runner struct {
 	stopOnce sync.Once
 	stopCh   chan struct{} // closed when the control plane wants the task stopped
 
-	att        *Attachment
-	images     map[string]*Image // by container name
-	started    map[string]bool
+	att     *Attachment
+	images  map[string]*Image // by container name
+	started map[string]bool
+	// deferred are container changes not reported yet (startContainer).
+	deferred   []control.ContainerStateChange
 	exits      chan containerExit
 	health     chan healthReport
 	exited     map[string]ExitStatus
@@ -185,27 +187,33 @@ func (r *runner) start(ctx, hookCtx context.Context) (string, string, error) {
 		}
 		r.images[cd.Name] = img
 	}
+	pullStop := time.Now()
 	digests := make([]control.ContainerStateChange, 0, len(r.images))
 	for name, img := range r.images {
 		digests = append(digests, control.ContainerStateChange{Name: name, ImageDigest: img.Digest})
 	}
-	r.report(ctx, control.TaskStateChange{PullStarted: pullStart, PullStopped: time.Now(), Containers: digests})
+	pulled := control.TaskStateChange{PullStarted: pullStart, PullStopped: pullStop, Containers: digests}
 	if r.stopRequested() {
+		r.report(ctx, pulled)
 		return control.StopUserInitiated, "", errors.New("stopped while pulling")
 	}
 
 	cpu, mem := atoi(r.task.Cpu), atoi(r.task.Memory)
 	cg, err := r.a.deps.Runtime.CreateTaskCgroup(r.ref.ID, cpu, mem)
 	if err != nil {
+		r.report(ctx, pulled)
 		return control.StopTaskFailedToStart, "ResourceInitializationError: failed to create the task cgroup: " + err.Error(), err
 	}
 	r.cgroup = cg
-	r.report(ctx, control.TaskStateChange{LastStatus: control.TaskActivating})
+	// The pull's outcome and ACTIVATING in one state change.
+	pulled.LastStatus = control.TaskActivating
+	r.report(ctx, pulled)
 
 	if code, reason, err := r.startContainers(ctx, hookCtx); err != nil {
+		r.flushDeferred(ctx)
 		return code, reason, err
 	}
-	r.report(ctx, control.TaskStateChange{LastStatus: control.TaskRunning, Connectivity: true})
+	r.report(ctx, control.TaskStateChange{LastStatus: control.TaskRunning, Connectivity: true, Containers: r.takeDeferred()})
 	r.log.Info("task running")
 	return "", "", nil
 }
