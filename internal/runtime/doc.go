@@ -22,8 +22,9 @@
 // # Files
 //
 // One directory per container, <StateDir>/<id>/, which is also the OCI
-// bundle. Records are written atomically (temp file, fsync, rename, fsync
-// of the directory):
+// bundle. Records are written atomically (temp file, rename) but not
+// fsync'd: they describe processes, which a host crash ends anyway, and a
+// crash of fargo or of a monitor leaves the page cache intact:
 //
 //	config.json    OCI runtime spec                      Start
 //	meta.json      cgroup path, stop signal, labels     Start
