@@ -23,6 +23,8 @@
 //	  blobs/<acct>/<sha256|sha512>/<hex[:2]>/<hex>   layers, configs and the
 //	                                                 manifests' exact bytes
 //	  uploads/<id>                                   session data (offset = size)
+//	  uploads/<id>.hash                              its sha256 state so far and the
+//	                                                 offset it covers (upload_hash.go)
 //	  uploads/put-*                                  monolithic puts in flight
 //
 // Names may contain '/', so the keys of "a" are a prefix of those of "a/b";
@@ -38,13 +40,19 @@
 //
 //	POST  /blobs/uploads/         -> StartUpload: create uploads/<id>, then the record
 //	PATCH (Content-Range a-b)     -> AppendUpload: a must equal the size (else 416 +
-//	                                 Range); a failed chunk is truncated away
+//	                                 Range); a failed chunk is truncated away; the
+//	                                 bytes are hashed as they are written, writeback
+//	                                 started every 64 MiB, then uploads/<id>.hash saved
 //	PUT   ?digest=d [last chunk]  -> CompleteUpload:
-//	        hash uploads/<id> == d ? --no--> DIGEST_INVALID (session kept)
+//	        hash (saved state, or re-read where the state cannot vouch for the
+//	        file) == d ? --no--> DIGEST_INVALID (session kept)
 //	        fsync(file)
 //	        [gcMu shared] rename -> blobs/<acct>/<algo>/<ab>/<hex>; fsync(dir)
 //	                      (already there: drop the upload, refresh mtime)
 //	        one store tx: delete uploads/<id>, put blobs/<name>/<d>
+//
+// A monolithic upload (POST or PUT with ?digest=) hashes its body the same
+// way, with the digest's algorithm, in uploads/put-*.
 //
 // A crash before the rename leaves only an upload file (collected by age); a
 // crash after it leaves an unlinked blob (collected by CollectGarbage).

@@ -194,8 +194,8 @@ func (r *Registry) sweepBlobs(ctx context.Context, cands []gcCandidate, cutoff t
 	return nil
 }
 
-// sweepUploads removes upload sessions (record and file) and stray temp
-// files whose data was last written before cutoff.
+// sweepUploads removes upload sessions (record, file and hash state) and
+// stray temp files whose data was last written before cutoff.
 func (r *Registry) sweepUploads(ctx context.Context, cutoff time.Time, stats *GCStats) error {
 	kvs, err := r.st.List(ctx, "ecr/")
 	if err != nil {
@@ -212,8 +212,13 @@ func (r *Registry) sweepUploads(ctx context.Context, cutoff time.Time, stats *GC
 		return err
 	}
 	onDisk := map[string]bool{}
+	var states []os.DirEntry // hash states, handled with their session
 	for _, e := range entries {
 		id := e.Name()
+		if _, ok := hashStateOwner(id); ok {
+			states = append(states, e)
+			continue
+		}
 		onDisk[id] = true
 		info, err := e.Info()
 		if err != nil || !info.ModTime().Before(cutoff) {
@@ -226,6 +231,15 @@ func (r *Registry) sweepUploads(ctx context.Context, cutoff time.Time, stats *GC
 		if _, ok := sessions[id]; ok && dropped {
 			stats.UploadsDeleted++
 		}
+	}
+	// Hash states whose session file is gone (crash after the commit or
+	// the cancel, before the state's removal).
+	for _, e := range states {
+		id, _ := hashStateOwner(e.Name())
+		if info, err := e.Info(); onDisk[id] || err != nil || !info.ModTime().Before(cutoff) {
+			continue
+		}
+		r.dropOrphanHashState(id)
 	}
 	// Records whose file is gone (crash between the two deletions).
 	for id, key := range sessions {
@@ -241,6 +255,17 @@ func (r *Registry) sweepUploads(ctx context.Context, cutoff time.Time, stats *GC
 		}
 	}
 	return nil
+}
+
+// dropOrphanHashState removes the hash state of a session whose file is
+// gone (checked again under the session lock).
+func (r *Registry) dropOrphanHashState(id string) {
+	unlock := r.lockUpload(id)
+	defer unlock()
+	defer r.uploadLocks.Delete(id)
+	if _, err := os.Stat(r.uploadPath(id)); errors.Is(err, fs.ErrNotExist) {
+		r.dropHashState(id)
+	}
 }
 
 // dropOrphanRecord deletes an upload record whose file is gone, unless the
@@ -277,5 +302,6 @@ func (r *Registry) dropUpload(ctx context.Context, id, key string, cutoff time.T
 	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return false, err
 	}
+	r.dropHashState(id)
 	return true, nil
 }

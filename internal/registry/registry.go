@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/fargo-run/fargo/internal/errdefs"
@@ -161,6 +162,10 @@ type Registry struct {
 	gcMu sync.RWMutex
 	// uploadLocks serializes writers of one upload session.
 	uploadLocks sync.Map // id -> *sync.Mutex
+	// rehashed counts the upload bytes read back to compute a digest the
+	// streamed hash state could not vouch for (upload_hash.go); tests
+	// watch it.
+	rehashed atomic.Int64
 }
 
 // New returns a Registry storing metadata in st and content under

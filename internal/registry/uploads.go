@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"os"
 	"path/filepath"
@@ -142,17 +143,26 @@ func (r *Registry) AppendUpload(ctx context.Context, scope tenant.Scope, repo, i
 	if offset >= 0 && offset != up.Offset {
 		return up, &RangeError{Offset: up.Offset}
 	}
-	n, err := appendFile(r.uploadPath(id), up.Offset, body)
+	h, err := r.resumeHash(id, streamAlgo, up.Offset)
+	if err != nil {
+		return up, err
+	}
+	n, err := appendFile(r.uploadPath(id), up.Offset, body, h)
 	if err != nil {
 		return up, err
 	}
 	up.Offset += n
+	if err := r.saveHashState(id, streamAlgo, h, up.Offset); err != nil {
+		// The old state, if any, still covers a prefix: the next
+		// request re-reads the rest.
+		r.log.WarnContext(ctx, "upload hash state not saved", "upload", id, "error", err)
+	}
 	return up, nil
 }
 
-// appendFile writes body at offset of path; on error it truncates the file
-// back to offset.
-func appendFile(path string, offset int64, body io.Reader) (int64, error) {
+// appendFile writes body at offset of path, hashing it into h; on error it
+// truncates the file back to offset (h is then to be discarded).
+func appendFile(path string, offset int64, body io.Reader, h hash.Hash) (int64, error) {
 	f, err := os.OpenFile(path, os.O_WRONLY, 0)
 	if err != nil {
 		return 0, err
@@ -161,7 +171,7 @@ func appendFile(path string, offset int64, body io.Reader) (int64, error) {
 	if _, err := f.Seek(offset, io.SeekStart); err != nil {
 		return 0, err
 	}
-	n, err := io.Copy(f, body)
+	n, err := writeHashed(f, offset, body, h)
 	if err != nil {
 		_ = f.Truncate(offset)
 		return 0, fmt.Errorf("registry: upload interrupted: %w", err)
@@ -170,13 +180,15 @@ func appendFile(path string, offset int64, body io.Reader) (int64, error) {
 }
 
 // CompleteUpload verifies that the session's content has the given digest
-// and makes it a blob of repo: the upload file is fsync'd, renamed into the
+// (hashed as it streamed in, see upload_hash.go; re-read only where that
+// cannot be trusted) and makes it a blob of repo: the upload file is fsync'd, renamed into the
 // content store, the directory fsync'd, and then the link written and the
 // session removed in one transaction. On a digest mismatch the session stays
 // as it was. Errors: ErrNameInvalid, ErrDigestInvalid, ErrUploadNotFound,
 // ErrRepositoryNotFound.
 func (r *Registry) CompleteUpload(ctx context.Context, scope tenant.Scope, repo, id, digest string) (BlobInfo, error) {
-	if err := ValidateDigest(digest); err != nil {
+	algo, want, err := parseDigest(digest)
+	if err != nil {
 		return BlobInfo{}, err
 	}
 	unlock := r.lockUpload(id)
@@ -185,37 +197,46 @@ func (r *Registry) CompleteUpload(ctx context.Context, scope tenant.Scope, repo,
 	if err != nil {
 		return BlobInfo{}, err
 	}
+	h, err := r.resumeHash(id, algo, up.Offset)
+	if err != nil {
+		return BlobInfo{}, err
+	}
+	if err := checkDigest(digest, algo, want, h); err != nil {
+		return BlobInfo{}, err
+	}
 	path := r.uploadPath(id)
-	if err := verifyAndSync(path, digest); err != nil {
+	if err := syncFile(path); err != nil {
 		return BlobInfo{}, err
 	}
 	info := BlobInfo{Digest: digest, Size: up.Offset}
 	if err := r.commitAndLink(ctx, scope, repo, path, info, uploadKey(scope, id)); err != nil {
 		return BlobInfo{}, err
 	}
+	r.dropHashState(id)
 	r.uploadLocks.Delete(id)
 	return info, nil
 }
 
-// verifyAndSync hashes the file, compares with digest and fsyncs it.
-func verifyAndSync(path, digest string) error {
-	algo, want, err := parseDigest(digest)
-	if err != nil {
-		return err
+// checkDigest compares the sum of h with want, the hex of digest.
+func checkDigest(digest string, algo digestAlgo, want string, h hash.Hash) error {
+	if got := hex.EncodeToString(h.Sum(nil)); got != want {
+		return errdefs.Newf(ErrDigestInvalid, "The provided digest '%s' does not match the digest of the uploaded content '%s:%s'", digest, algo.name, got)
 	}
+	return nil
+}
+
+// syncFile makes the file's data durable: most of it is already on its way
+// (writeHashed started the writeback), so this mostly waits for the tail.
+func syncFile(path string) error {
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
 		return err
 	}
-	defer f.Close()
-	h := algo.newFn()
-	if _, err := io.Copy(h, f); err != nil {
-		return err
+	err = f.Sync()
+	if cerr := f.Close(); err == nil {
+		err = cerr
 	}
-	if got := hex.EncodeToString(h.Sum(nil)); got != want {
-		return errdefs.Newf(ErrDigestInvalid, "The provided digest '%s' does not match the digest of the uploaded content '%s:%s'", digest, algo.name, got)
-	}
-	return f.Sync()
+	return err
 }
 
 // commitAndLink moves the verified file into the content store and links it
@@ -253,6 +274,7 @@ func (r *Registry) CancelUpload(ctx context.Context, scope tenant.Scope, repo, i
 		return err
 	}
 	r.uploadLocks.Delete(id)
+	r.dropHashState(id)
 	return os.Remove(r.uploadPath(id))
 }
 
@@ -267,20 +289,28 @@ func (r *Registry) PutBlob(ctx context.Context, scope tenant.Scope, repo, digest
 	if _, err := r.GetRepository(ctx, scope, repo); err != nil {
 		return BlobInfo{}, err
 	}
+	algo, want, err := parseDigest(digest)
+	if err != nil {
+		return BlobInfo{}, err
+	}
 	f, err := os.CreateTemp(r.uploadsDir, "put-*")
 	if err != nil {
 		return BlobInfo{}, err
 	}
 	path := f.Name()
-	n, err := io.Copy(f, body)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
+	h := algo.newFn()
+	n, err := writeHashed(f, 0, body, h)
 	if err == nil && size >= 0 && n != size {
 		err = errdefs.Newf(ErrSizeInvalid, "The blob is %d bytes long but its declared length is %d", n, size)
 	}
 	if err == nil {
-		err = verifyAndSync(path, digest)
+		err = checkDigest(digest, algo, want, h)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
 	}
 	info := BlobInfo{Digest: digest, Size: n}
 	if err == nil {
