@@ -34,7 +34,9 @@ type Config struct {
 	// Logger logs decisions (nil: discard).
 	Logger *slog.Logger
 	// Resync is the interval of a full pass over every service
-	// (default 30s); watches make most passes unnecessary.
+	// (default 5 min): a safety net, as the store's watch and the
+	// controller's own timers wake each service when it has work. Every
+	// pass reads every service's tasks, which is what idle services cost.
 	Resync time.Duration
 	// Now is the clock (nil: time.Now).
 	Now func() time.Time
@@ -49,7 +51,7 @@ type Config struct {
 
 // Defaults.
 const (
-	DefaultResync         = 30 * time.Second
+	DefaultResync         = 5 * time.Minute
 	DefaultMinHealthyTime = 5 * time.Second
 	DefaultThrottleBase   = 15 * time.Second
 	MaxThrottle           = 27 * time.Minute
