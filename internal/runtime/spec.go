@@ -119,6 +119,11 @@ func (s *ContainerSpec) cgroupPath() string {
 	return path.Join("/", parent, s.ID)
 }
 
+// OCISpec is the OCI runtime spec (config.json) Start writes for s: the
+// same container for tools that run it without fargo (make bench's bare
+// runc peer).
+func OCISpec(s ContainerSpec) (*specs.Spec, error) { return ociSpec(&s) }
+
 // ociSpec builds the container's config.json.
 func ociSpec(s *ContainerSpec) (*specs.Spec, error) {
 	if err := validID(s.ID); err != nil {

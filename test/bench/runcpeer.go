@@ -15,13 +15,15 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/fargo-run/fargo/internal/fargotest"
+	fargoruntime "github.com/fargo-run/fargo/internal/runtime"
 )
 
 // runcPeer is the task start's peer: plain runc running a bundle whose
-// rootfs holds the same taskapp binary, with runc spec's defaults (new
-// PID, IPC, UTS, mount and network namespaces; the network one has only
-// loopback) and the task's 512 MiB memory limit and 256 CPU shares. No
-// image, no IP, no store, no API: the floor under any container platform.
+// rootfs holds the same taskapp binary, with the OCI spec fargo's runtime
+// writes for the task's container (runtime.OCISpec: Docker's seccomp
+// profile and capabilities, the 512 MiB limit, 256 CPU shares) but a new
+// network namespace with only loopback. No image, no IP, no store, no API:
+// the floor under fargo, so the difference is fargo's own overhead.
 type runcPeer struct {
 	root   string // runc --root, apart from fargo's
 	bundle string
@@ -37,7 +39,7 @@ func runcVersion() string {
 	return strings.TrimPrefix(v, "runc version ")
 }
 
-// prepare writes the bundle: the rootfs files and runc spec's config.json
+// prepare writes the bundle: the rootfs files and the task container's config.json
 // with the process and limits of the task.
 func (p *runcPeer) prepare(taskapp string) error {
 	data, err := os.ReadFile(taskapp)
@@ -53,48 +55,26 @@ func (p *runcPeer) prepare(taskapp string) error {
 			return err
 		}
 	}
-	if out, err := exec.Command("runc", "spec", "--bundle", p.bundle).CombinedOutput(); err != nil {
-		return fmt.Errorf("runc spec: %v: %s", err, out)
+	// The container fargo's runtime would run for the task (its seccomp
+	// profile, capabilities, masked paths, rlimits, limits), in a network
+	// namespace of its own with only loopback: the same container without
+	// fargo.
+	spec, err := fargoruntime.OCISpec(fargoruntime.ContainerSpec{
+		ID: "peer", Rootfs: rootfs, Args: []string{"/taskapp", "serve"},
+		Env:              []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "APP_VERSION=1"},
+		CPUShares:        256,
+		MemoryLimitBytes: 512 << 20,
+		Ulimits:          []fargoruntime.Ulimit{{Name: "nofile", Soft: 1024, Hard: 4096}},
+	})
+	if err != nil {
+		return fmt.Errorf("the task's OCI spec: %w", err)
 	}
-	cfgPath := filepath.Join(p.bundle, "config.json")
-	raw, err := os.ReadFile(cfgPath)
+	spec.Linux.CgroupsPath = "" // runc's default: one cgroup per container id
+	raw, err := json.MarshalIndent(spec, "", "\t")
 	if err != nil {
 		return err
 	}
-	var spec map[string]any
-	if err := json.Unmarshal(raw, &spec); err != nil {
-		return err
-	}
-	proc, _ := spec["process"].(map[string]any)
-	linux, _ := spec["linux"].(map[string]any)
-	if proc == nil || linux == nil {
-		return fmt.Errorf("runc spec wrote no process or linux section")
-	}
-	proc["args"] = []any{"/taskapp", "serve"}
-	proc["terminal"] = false
-	proc["env"] = []any{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "APP_VERSION=1"}
-	newNet := false
-	nss, _ := linux["namespaces"].([]any)
-	for _, ns := range nss {
-		if m, _ := ns.(map[string]any); m["type"] == "network" && m["path"] == nil {
-			newNet = true
-		}
-	}
-	if !newNet {
-		return fmt.Errorf("runc spec has no new network namespace")
-	}
-	res, _ := linux["resources"].(map[string]any)
-	if res == nil {
-		res = map[string]any{}
-		linux["resources"] = res
-	}
-	res["memory"] = map[string]any{"limit": 512 << 20, "swap": 512 << 20}
-	res["cpu"] = map[string]any{"shares": 256}
-	raw, err = json.MarshalIndent(spec, "", "\t")
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(cfgPath, raw, 0o644)
+	return os.WriteFile(filepath.Join(p.bundle, "config.json"), raw, 0o644)
 }
 
 func (p *runcPeer) runc(ctx context.Context, args ...string) *exec.Cmd {

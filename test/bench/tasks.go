@@ -538,7 +538,7 @@ func (b *taskBench) benchTaskStart(ctx context.Context, peer *runcPeer) (startTi
 		fargo, runc = append(fargo, f), append(runc, r)
 	}
 	fmt.Printf("\ntask start: %d sequential runs each, alternating; Fargate awsvpc cpu %d / memory %d, image already pulled\n", b.cfg.runs, taskCPU, taskMemory)
-	fmt.Printf("peer: runc run -d of an OCI bundle of the same binary (runc spec, new netns with loopback, %d MiB limit)\n", taskMemory)
+	fmt.Printf("peer: runc run -d of an OCI bundle of the same binary (fargo's OCI spec for the container: seccomp, caps, %d MiB; a new netns with loopback)\n", taskMemory)
 	fmt.Printf("fargo: RunTask -> DescribeTasks lastStatus RUNNING (polled every %s), -> task IP:8080 answers HTTP (polled every %s)\n", pollTasks, pollHTTP)
 	fmt.Printf("runc:  runc run -d -> runc state running (polled every %s), -> 127.0.0.1:8080 in its netns answers HTTP\n", pollTasks)
 	fmt.Printf("overhead = fargo - runc at the same percentile; targets (issue 4): <= %s at p50, <= %s at p99\n\n", fmtDur(startTargetP50), fmtDur(startTargetP99))
