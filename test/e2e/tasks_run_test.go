@@ -45,6 +45,14 @@ func TestTaskWebServer(t *testing.T) {
 	if !strings.HasPrefix(body, "hello from ip-") {
 		t.Errorf("GET / = %q", body)
 	}
+	// The environment: the image's, the container definition's, and ECS's.
+	env := waitHTTP(t, "http://"+ip+":8080/env", 10*time.Second)
+	for _, kv := range []string{"APP_FROM_IMAGE=yes", "GREETING=hi", "AWS_EXECUTION_ENV=AWS_ECS_FARGATE", "AWS_REGION=us-east-1",
+		"ECS_CONTAINER_METADATA_URI_V4=http://169.254.170.2/v4/"} {
+		if !strings.Contains(env, "\n"+kv) && !strings.HasPrefix(env, kv) {
+			t.Errorf("the container's environment lacks %s:\n%s", kv, env)
+		}
+	}
 	// The task reaches its metadata endpoint (ECS_CONTAINER_METADATA_URI_V4).
 	meta := waitHTTP(t, "http://"+ip+":8080/meta", 10*time.Second)
 	var md map[string]any
@@ -351,4 +359,40 @@ func TestTaskGracefulShutdown(t *testing.T) {
 	if r, _ := task["stoppedReason"].(string); !strings.Contains(r, "shutting down") {
 		t.Errorf("stoppedReason %q does not say fargo shut down", r)
 	}
+}
+
+// TestTaskDependsOn: a container that depends on another's SUCCESS starts
+// only once that one has exited 0; a non-essential container's exit does
+// not stop the task; the task's containers share localhost.
+func TestTaskDependsOn(t *testing.T) {
+	in := newAgentInstance(t)
+	image := in.pushTaskImage("deps")
+	cdefs := `[
+	 {"name":"setup","image":"` + image + `","essential":false,"command":["exit","0","1"]},
+	 {"name":"web","image":"` + image + `","essential":true,"command":["serve","8080"],
+	  "dependsOn":[{"containerName":"setup","condition":"SUCCESS"}]},
+	 {"name":"side","image":"` + image + `","essential":false,"command":["serve","9090"],
+	  "dependsOn":[{"containerName":"web","condition":"START"}]}]`
+	in.mustAWS("ecs", "register-task-definition", "--family", "deps", "--requires-compatibilities", "FARGATE",
+		"--network-mode", "awsvpc", "--cpu", "256", "--memory", "512", "--container-definitions", cdefs)
+	arn := in.runTask("deps")
+	task := in.waitTaskStatus(arn, "RUNNING", 60*time.Second)
+	byName := map[string]map[string]any{}
+	for _, c := range task["containers"].([]any) {
+		byName[path(c, "name").(string)] = c.(map[string]any)
+	}
+	if s := byName["setup"]; s["lastStatus"] != "STOPPED" || s["exitCode"] != 0.0 {
+		t.Errorf("setup when web runs: %v exit %v, want STOPPED 0 (web depends on its SUCCESS)", s["lastStatus"], s["exitCode"])
+	}
+	if byName["web"]["lastStatus"] != "RUNNING" || byName["side"]["lastStatus"] != "RUNNING" {
+		t.Errorf("web %v, side %v; want both RUNNING", byName["web"]["lastStatus"], byName["side"]["lastStatus"])
+	}
+	ip := taskIP(t, task)
+	waitHTTP(t, "http://"+ip+":8080/", 10*time.Second)
+	waitHTTP(t, "http://"+ip+":9090/", 10*time.Second)
+	if body := waitHTTP(t, "http://"+ip+":8080/get?url=http://127.0.0.1:9090/", 10*time.Second); !strings.HasPrefix(body, "hello") {
+		t.Errorf("web reaching side on localhost: %q", body)
+	}
+	in.mustAWS("ecs", "stop-task", "--task", arn)
+	in.waitTaskStatus(arn, "STOPPED", 60*time.Second)
 }

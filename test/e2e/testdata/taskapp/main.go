@@ -3,7 +3,8 @@
 //
 //	taskapp serve [port]   HTTP server: / answers "hello from <hostname>",
 //	                       /meta proxies the task metadata endpoint's /task,
-//	                       /meta/<path> its <path>;
+//	                       /meta/<path> its <path>; /env prints the environment;
+//	                       /get?url=U fetches U from inside the task;
 //	                       logs one line per request; exits 0 on SIGTERM
 //	taskapp exit N [secs]  prints a line, sleeps secs, exits with code N
 //	taskapp oom            allocates memory until the kernel kills it
@@ -67,6 +68,23 @@ func serve() {
 	http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Printf("request %s %s from %s\n", r.Method, r.URL.Path, r.RemoteAddr)
 		fmt.Fprintf(w, "hello from %s\n", host)
+	})
+	// /get?url=U fetches U from inside the task and answers its body.
+	http.HandleFunc("/get", func(w http.ResponseWriter, r *http.Request) {
+		resp, err := http.Get(r.URL.Query().Get("url"))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		defer resp.Body.Close()
+		w.WriteHeader(resp.StatusCode)
+		io.Copy(w, resp.Body)
+	})
+	// /env lists the environment, one KEY=value a line.
+	http.HandleFunc("/env", func(w http.ResponseWriter, r *http.Request) {
+		for _, kv := range os.Environ() {
+			fmt.Fprintln(w, kv)
+		}
 	})
 	// /meta/<path> proxies the metadata endpoint's <path> (/meta: /task).
 	http.HandleFunc("/meta/", func(w http.ResponseWriter, r *http.Request) {
