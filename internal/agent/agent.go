@@ -23,6 +23,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -55,6 +56,7 @@ type Deps struct {
 	Network Network
 	Runtime Runtime
 	Logs    LogSink
+	Sweeper Sweeper // nil: no sweep
 }
 
 // Agent runs a node's tasks.
@@ -96,7 +98,13 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	tick := time.NewTicker(a.cfg.Resync)
 	defer tick.Stop()
-	a.reconcile(ctx)
+	// Sweep only once this agent knows its tasks: a failed first listing
+	// would make every task look unowned.
+	if a.reconcile(ctx) && a.deps.Sweeper != nil {
+		if err := a.deps.Sweeper.Sweep(ctx, Keep{Task: a.owns, Container: a.ownsContainer}); err != nil {
+			a.log.Warn("sweeping what earlier agents left", "err", err)
+		}
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -120,14 +128,15 @@ func (a *Agent) Run(ctx context.Context) error {
 }
 
 // reconcile starts a runner for each task without one and tells every
-// runner the latest desired status.
-func (a *Agent) reconcile(ctx context.Context) {
+// runner the latest desired status. It reports whether it could list the
+// node's tasks.
+func (a *Agent) reconcile(ctx context.Context) bool {
 	tasks, refs, err := a.deps.Control.NodeTasks(ctx, a.cfg.Node)
 	if err != nil {
 		if ctx.Err() == nil {
 			a.log.Warn("list node tasks", "err", err)
 		}
-		return
+		return false
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -150,6 +159,22 @@ func (a *Agent) reconcile(ctx context.Context) {
 			r.requestStop()
 		}
 	}
+	return true
+}
+
+// owns reports whether a runner of this agent owns the task: a runner is
+// registered before it creates anything, and leaves once all is removed.
+func (a *Agent) owns(taskID string) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	_, ok := a.runners[taskID]
+	return ok
+}
+
+// ownsContainer is owns for a container id (<task id>-<name>).
+func (a *Agent) ownsContainer(id string) bool {
+	taskID, _, ok := strings.Cut(id, "-")
+	return ok && a.owns(taskID)
 }
 
 // shutdown waits for the runners: each either stops its task or, with

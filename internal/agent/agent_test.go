@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -26,6 +27,7 @@ type harness struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 	keep   bool
+	sweep  *fakeSweeper
 }
 
 func newHarness(t *testing.T) *harness {
@@ -54,7 +56,7 @@ func newHarness(t *testing.T) *harness {
 func (h *harness) start() {
 	a, err := New(Config{Node: "local", StateDir: filepath.Join(h.dir, "agent"), CPU: 8192, Memory: 16384, MaxTaskCPU: 4096,
 		MaxTaskMemory: 8192, KeepTasks: h.keep, Resync: 100 * time.Millisecond, MetadataEndpoint: "http://169.254.170.2/v4"},
-		Deps{Control: h.ctl, Images: h.images, Network: h.net, Runtime: h.rt, Logs: h.logs})
+		Deps{Control: h.ctl, Images: h.images, Network: h.net, Runtime: h.rt, Logs: h.logs, Sweeper: h.sweeper()})
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -306,5 +308,65 @@ func TestAwslogsShipping(t *testing.T) {
 	h.logs.mu.Unlock()
 	if len(got) != 2 || got[0].Message != "hello" || got[1].Message != "world" {
 		t.Fatalf("shipped %+v (streams %v)", got, h.logs.streams)
+	}
+}
+
+// fakeSweeper records what the agent says it owns when it sweeps.
+type fakeSweeper struct {
+	calls  atomic.Int32
+	swept  chan struct{}   // closed by the first Sweep
+	owned  map[string]bool // task id -> Keep.Task
+	ownedC map[string]bool // container id -> Keep.Container
+	ask    []string        // task ids to ask about
+}
+
+func (f *fakeSweeper) Sweep(_ context.Context, keep Keep) error {
+	if f.calls.Add(1) > 1 {
+		return nil
+	}
+	for _, id := range f.ask {
+		f.owned[id] = keep.Task(id)
+		f.ownedC[id+"-web"] = keep.Container(id + "-web")
+	}
+	close(f.swept)
+	return nil
+}
+
+func (h *harness) sweeper() Sweeper {
+	if h.sweep == nil {
+		return nil
+	}
+	return h.sweep
+}
+
+// TestSweepKeepsOwnedTasks: after a restart the agent sweeps once, after
+// it has taken back its tasks: a re-adopted task (and its containers) are
+// owned, a task it never heard of is not.
+func TestSweepKeepsOwnedTasks(t *testing.T) {
+	h := newHarness(t)
+	h.stop()
+	h.keep = true // live restore: the task outlives the agent
+	h.start()
+	h.register("web", control.ContainerDefinition{Name: "web", Image: "app"})
+	id := h.wait(h.run("web").ID, "RUNNING", status(control.TaskRunning)).ID
+	h.stop()
+	h.sweep = &fakeSweeper{swept: make(chan struct{}), owned: map[string]bool{}, ownedC: map[string]bool{},
+		ask: []string{id, "0123456789abcdef0123456789abcdef"}}
+	h.start()
+	select {
+	case <-h.sweep.swept:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the restarted agent did not sweep")
+	}
+	time.Sleep(300 * time.Millisecond) // a few resyncs: still one sweep
+	h.stop()
+	if n := h.sweep.calls.Load(); n != 1 {
+		t.Fatalf("swept %d times, want once", n)
+	}
+	if !h.sweep.owned[id] || !h.sweep.ownedC[id+"-web"] {
+		t.Errorf("the re-adopted task %s was not owned at the sweep", id)
+	}
+	if h.sweep.owned["0123456789abcdef0123456789abcdef"] || h.sweep.ownedC["0123456789abcdef0123456789abcdef-web"] {
+		t.Errorf("a task the agent never ran was owned at the sweep")
 	}
 }

@@ -170,3 +170,17 @@ type LogEvent struct {
 	Timestamp time.Time
 	Message   string
 }
+
+// Sweeper removes what earlier agents left on the host of tasks no runner
+// owns: containers, root filesystems, task networks and cgroups (after a
+// crash in the middle of a cleanup, or a store that lost the task). The
+// agent calls it once, after its first reconcile. Optional.
+type Sweeper interface {
+	Sweep(ctx context.Context, keep Keep) error
+}
+
+// Keep says which of the host's task resources the agent owns.
+type Keep struct {
+	Task      func(taskID string) bool
+	Container func(containerID string) bool
+}

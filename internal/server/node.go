@@ -116,6 +116,7 @@ func (s *Server) buildNode(ctx context.Context, d nodeDeps) (*node, error) {
 		Network: networkAdapter{m: netm},
 		Runtime: runtimeAdapter{r: rt},
 		Logs:    logSink{svc: d.logs},
+		Sweeper: sweeper{rt: rt, images: imgs, net: netm, log: log},
 	})
 	if err != nil {
 		_ = netm.Close()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
@@ -276,4 +277,60 @@ func (l logSink) Put(ctx context.Context, s tenant.Scope, group, stream string, 
 		evs[i] = logs.Event{Timestamp: e.Timestamp, Message: e.Message}
 	}
 	return l.svc.Put(ctx, s, group, stream, evs)
+}
+
+// sweeper is agent.Sweeper over the runtime, the image store and the
+// network manager: what they hold of tasks the agent does not own goes.
+type sweeper struct {
+	rt     *runtime.Runtime
+	images *image.Store
+	net    *network.Manager
+	log    *slog.Logger
+}
+
+func (s sweeper) Sweep(ctx context.Context, keep agent.Keep) error {
+	var errs []error
+	tasks := map[string]bool{} // tasks whose leftovers went
+	states, err := s.rt.List(ctx)
+	errs = append(errs, err)
+	for _, st := range states {
+		if keep.Container(st.ID) {
+			continue
+		}
+		s.log.Warn("removing a container no task owns", "container", st.ID, "status", st.Status)
+		if st.Status == runtime.StatusRunning || st.Status == runtime.StatusCreated {
+			errs = append(errs, s.rt.Stop(ctx, st.ID, syscall.SIGKILL, time.Second))
+		}
+		errs = append(errs, ignoreNotFound(s.rt.Delete(ctx, st.ID)))
+		if taskID, _, ok := strings.Cut(st.ID, "-"); ok {
+			tasks[taskID] = true
+		}
+	}
+	fss, err := s.images.Recover(ctx)
+	errs = append(errs, err)
+	for _, fs := range fss {
+		if keep.Container(fs.ID) {
+			continue
+		}
+		s.log.Warn("removing a root filesystem no task owns", "container", fs.ID, "mounted", fs.Mounted)
+		errs = append(errs, s.images.Unmount(ctx, fs.ID))
+	}
+	for taskID := range tasks {
+		errs = append(errs, ignoreNotFound(s.rt.RemoveTaskCgroup(taskCgroup(taskID))))
+	}
+	for _, att := range s.net.Attachments() {
+		if keep.Task(att.TaskID) {
+			continue
+		}
+		s.log.Warn("removing a task network no task owns", "task", att.TaskID, "ip", att.IP)
+		errs = append(errs, s.net.Teardown(ctx, att.TaskID))
+	}
+	return errors.Join(errs...)
+}
+
+func ignoreNotFound(err error) error {
+	if errors.Is(err, errdefs.ErrNotFound) {
+		return nil
+	}
+	return err
 }

@@ -21,6 +21,12 @@ import (
 
 var fargoBin string
 
+// The e2e fargo's network settings (see newInstance).
+const (
+	e2eNetPrefix  = "fge"
+	e2eMetadataIP = "169.254.170.3"
+)
+
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "fargo-e2e-bin")
 	if err != nil {
@@ -91,8 +97,14 @@ func newInstance(t *testing.T, extraEnv ...string) *instance {
 		"AWS_PAGER=",
 		"FARGO_LISTEN="+in.listen,
 		"FARGO_DATA_DIR="+in.dataDir,
-		// Tests that run tasks ask for the agent (newAgentInstance).
+		// Tests that run tasks ask for the agent (newAgentInstance). Their
+		// networks have names, addresses and a metadata IP of their own, so
+		// that `make test` never touches the tasks of a fargo running on
+		// the defaults (`make run` in another shell).
 		"FARGO_NO_AGENT=1",
+		"FARGO_NETWORK_PREFIX="+e2eNetPrefix,
+		"FARGO_TASK_POOL=10.217.0.0/16",
+		"FARGO_METADATA_IP="+e2eMetadataIP,
 	)
 	// The CLI must take everything from the profile, not the caller's env.
 	in.env = filterEnv(in.env, "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL")

@@ -3,6 +3,9 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -48,7 +51,7 @@ func TestTaskWebServer(t *testing.T) {
 	// The environment: the image's, the container definition's, and ECS's.
 	env := waitHTTP(t, "http://"+ip+":8080/env", 10*time.Second)
 	for _, kv := range []string{"APP_FROM_IMAGE=yes", "GREETING=hi", "AWS_EXECUTION_ENV=AWS_ECS_FARGATE", "AWS_REGION=us-east-1",
-		"ECS_CONTAINER_METADATA_URI_V4=http://169.254.170.2/v4/"} {
+		"ECS_CONTAINER_METADATA_URI_V4=http://" + e2eMetadataIP + "/v4/"} {
 		if !strings.Contains(env, "\n"+kv) && !strings.HasPrefix(env, kv) {
 			t.Errorf("the container's environment lacks %s:\n%s", kv, env)
 		}
@@ -395,4 +398,38 @@ func TestTaskDependsOn(t *testing.T) {
 	}
 	in.mustAWS("ecs", "stop-task", "--task", arn)
 	in.waitTaskStatus(arn, "STOPPED", 60*time.Second)
+}
+
+// TestSweepAfterLostStore: when fargo comes back without a record of a
+// task whose container still runs (here its store is gone), the agent
+// removes the container, its root filesystem and its network: nothing on
+// the host is left that no task owns.
+func TestSweepAfterLostStore(t *testing.T) {
+	in := newAgentInstance(t)
+	image := in.pushTaskImage("orphan")
+	in.registerTaskDef("web", image, nil, nil)
+	task := in.waitTaskStatus(in.runTask("web"), "RUNNING", 60*time.Second)
+	ip := taskIP(t, task)
+	waitHTTP(t, "http://"+ip+":8080/", 10*time.Second)
+
+	in.kill()
+	for _, f := range []string{"fargo.db", "logs.db"} {
+		if err := os.Remove(filepath.Join(in.dataDir, f)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	in.start()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		_, err := httpGet("http://" + ip + ":8080/")
+		out, _ := exec.Command("runc", "--root", filepath.Join(in.dataDir, "runc"), "list", "-q").Output()
+		if err != nil && strings.TrimSpace(string(out)) == "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the orphaned task survived the restart: answers=%v, runc list=%q\n%s", err == nil, out, in.out)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	in.checkNoLeftovers()
 }

@@ -82,7 +82,7 @@ func (in *instance) checkNoLeftovers() {
 	}
 	if ents, _ := os.ReadDir("/run/netns"); ents != nil {
 		for _, e := range ents {
-			if strings.HasPrefix(e.Name(), "fgo-") {
+			if strings.HasPrefix(e.Name(), e2eNetPrefix+"-") {
 				t.Errorf("netns left after shutdown: %s", e.Name())
 			}
 		}
