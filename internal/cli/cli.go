@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime/debug"
 	"strconv"
 	"strings"
 
@@ -57,6 +58,9 @@ Run 'fargo server -h' for the server's flags.
 `)
 }
 
+// serverGCPercent is fargo server's GOGC unless the environment sets one.
+const serverGCPercent = 400
+
 func runServer(ctx context.Context, args []string, env Env, stdout, stderr io.Writer) error {
 	cfg := config.DefaultServer()
 	fs := flag.NewFlagSet("fargo server", flag.ContinueOnError)
@@ -101,6 +105,13 @@ func runServer(ctx context.Context, args []string, env Env, stdout, stderr io.Wr
 	}
 	log := slog.New(h)
 
+	// The server's live heap is small and its garbage short-lived (request
+	// decoding and encoding): collecting at 4x the live heap instead of 2x
+	// halves the collections, which is most of the API's tail latency.
+	// GOGC in the environment still wins.
+	if env("GOGC") == "" {
+		debug.SetGCPercent(serverGCPercent)
+	}
 	srv, err := server.New(ctx, cfg, server.Options{Logger: log, Getenv: env, Banner: stdout})
 	if err != nil {
 		return err
