@@ -189,7 +189,12 @@ func load(url string, op apiOp, n int, d time.Duration) (result, error) {
 		}()
 	}
 	wg.Wait()
-	elapsed := time.Since(start)
+	return summarize(lat, errs, firstErr, time.Since(start))
+}
+
+// summarize turns one load run's latencies (errors included) into its
+// figures; more than a tenth failed is an error.
+func summarize(lat []time.Duration, errs int, firstErr error, elapsed time.Duration) (result, error) {
 	if len(lat) == 0 {
 		return result{}, fmt.Errorf("no request completed")
 	}

@@ -14,7 +14,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"os"
-	"slices"
 	"sync"
 	"time"
 
@@ -263,19 +262,7 @@ func regHammer(ctx context.Context, n int, d time.Duration, op func(ctx context.
 	if err := ctx.Err(); err != nil {
 		return result{}, err
 	}
-	if len(lat) == 0 {
-		return result{}, fmt.Errorf("no request completed")
-	}
-	if errs > len(lat)/10 {
-		return result{}, fmt.Errorf("%d of %d calls failed, first: %v", errs, len(lat), firstErr)
-	}
-	slices.Sort(lat)
-	return result{
-		rps:    float64(len(lat)-errs) / elapsed.Seconds(),
-		p50:    lat[len(lat)/2],
-		p99:    lat[len(lat)*99/100],
-		errors: errs,
-	}, nil
+	return summarize(lat, errs, firstErr, elapsed)
 }
 
 // diskWrite writes size bytes of incompressible data to a new file in dir
