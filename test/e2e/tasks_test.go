@@ -72,25 +72,33 @@ func (in *instance) stop() {
 // checkNoLeftovers asserts that fargo left no container, netns, mount or
 // task cgroup behind.
 func (in *instance) checkNoLeftovers() {
-	t := in.t
+	for _, p := range in.leftovers() {
+		in.t.Error(p)
+	}
+}
+
+// leftovers lists what fargo left on the host: containers, netns, mounts.
+func (in *instance) leftovers() []string {
+	var found []string
 	out, err := exec.Command("runc", "--root", filepath.Join(in.dataDir, "runc"), "list", "-q").CombinedOutput()
 	if err != nil && !strings.Contains(string(out), "no such file") {
-		t.Errorf("runc list: %v: %s", err, out)
+		found = append(found, fmt.Sprintf("runc list: %v: %s", err, out))
 	}
 	if ids := strings.TrimSpace(string(out)); ids != "" && err == nil {
-		t.Errorf("containers left after shutdown: %s", ids)
+		found = append(found, "containers left after shutdown: "+ids)
 	}
 	if ents, _ := os.ReadDir("/run/netns"); ents != nil {
 		for _, e := range ents {
 			if strings.HasPrefix(e.Name(), e2eNetPrefix+"-") {
-				t.Errorf("netns left after shutdown: %s", e.Name())
+				found = append(found, "netns left after shutdown: "+e.Name())
 			}
 		}
 	}
 	mounts, _ := os.ReadFile("/proc/self/mountinfo")
 	if strings.Contains(string(mounts), in.dataDir) {
-		t.Errorf("mounts under %s left after shutdown", in.dataDir)
+		found = append(found, fmt.Sprintf("mounts under %s left after shutdown", in.dataDir))
 	}
+	return found
 }
 
 var taskAppImage struct {
