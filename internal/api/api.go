@@ -75,6 +75,12 @@ type Request struct {
 // an error that the service's MapError turns into an *Error.
 type Handler func(ctx context.Context, req *Request) (any, error)
 
+// RawJSON is an output already encoded: a handler that returns *RawJSON
+// (through JSON) has it written as it is, for answers it renders once and
+// serves many times. It must be the JSON the operation's output would
+// encode to.
+type RawJSON []byte
+
 // JSON adapts a typed operation to a Handler: it decodes the body into a
 // fresh In, and answers SerializationException for bodies that are not the
 // JSON object the operation expects.

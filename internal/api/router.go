@@ -199,8 +199,10 @@ func (rt *Router) serveJSON(w http.ResponseWriter, r *http.Request, target, reqI
 		fail(rt.mapError(r.Context(), svc.Name, op, svc.MapError, err))
 		return
 	}
-	buf, err := json.Marshal(out)
-	if err != nil {
+	var buf []byte
+	if raw, ok := out.(*RawJSON); ok {
+		buf = *raw
+	} else if buf, err = json.Marshal(out); err != nil {
 		fail(rt.mapError(r.Context(), svc.Name, op, nil, err))
 		return
 	}

@@ -418,7 +418,7 @@ func (c *Control) ListClusters(ctx context.Context, s tenant.Scope, p Page) ([]s
 	}
 	var arns []string
 	for _, kv := range kvs {
-		cl, err := decode[Cluster](kv)
+		cl, err := cachedDecode[Cluster](c, kv)
 		if err != nil {
 			return nil, "", err
 		}

@@ -75,8 +75,8 @@ type Control struct {
 	now    func() time.Time
 	log    *slog.Logger
 	seeded sync.Map // tenant.Scope -> struct{}: default cluster exists
-	// tdCache holds decoded task definitions by store key (see cachedTaskDef).
-	tdCache sync.Map
+	// decoded holds decoded records by store key (see cachedGet).
+	decoded sync.Map
 }
 
 // New returns a control plane over st.

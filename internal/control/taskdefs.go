@@ -130,31 +130,44 @@ func (c *Control) DescribeTaskDefinition(ctx context.Context, s tenant.Scope, re
 	return out, err
 }
 
-// tdEntry is a decoded task definition and the store revision it was
-// decoded from.
-type tdEntry struct {
+// decodedEntry is a decoded record and the store revision it was decoded
+// from.
+type decodedEntry struct {
 	rev int64
-	td  *TaskDefinition
+	v   any
 }
 
-// cachedTaskDef reads a task definition through a cache of decoded
-// records, valid while the key's revision is unchanged: decoding the JSON
-// is most of the cost of DescribeTaskDefinition. Callers must not modify
-// what it returns.
-func (c *Control) cachedTaskDef(tx store.ReadTx, key string) (*TaskDefinition, error) {
+// cachedGet reads key's record through c.decoded (see cachedDecode).
+func cachedGet[T any](c *Control, tx store.ReadTx, key string) (*T, error) {
 	kv, err := tx.Get(key)
 	if err != nil {
 		return nil, err
 	}
-	if v, ok := c.tdCache.Load(key); ok && v.(tdEntry).rev == kv.Revision {
-		return v.(tdEntry).td, nil
+	return cachedDecode[T](c, kv)
+}
+
+// cachedDecode decodes kv through c.decoded, a cache of decoded records
+// valid while the key's revision is unchanged: decoding the JSON is most of
+// the cost of reads such as DescribeTaskDefinition and ListClusters.
+// Callers must not modify what it returns.
+func cachedDecode[T any](c *Control, kv store.KV) (*T, error) {
+	if v, ok := c.decoded.Load(kv.Key); ok && v.(decodedEntry).rev == kv.Revision {
+		if t, ok := v.(decodedEntry).v.(*T); ok {
+			return t, nil
+		}
 	}
-	td, err := decode[TaskDefinition](kv)
+	t, err := decode[T](kv)
 	if err != nil {
 		return nil, err
 	}
-	c.tdCache.Store(key, tdEntry{rev: kv.Revision, td: td})
-	return td, nil
+	c.decoded.Store(kv.Key, decodedEntry{rev: kv.Revision, v: t})
+	return t, nil
+}
+
+// cachedTaskDef reads a task definition through the decoded cache; callers
+// must not modify it.
+func (c *Control) cachedTaskDef(tx store.ReadTx, key string) (*TaskDefinition, error) {
+	return cachedGet[TaskDefinition](c, tx, key)
 }
 
 // readTaskDef decodes a task definition afresh (for callers that modify it).
@@ -164,7 +177,7 @@ func readTaskDef(tx store.ReadTx, key string) (*TaskDefinition, error) {
 
 func (c *Control) lookupTaskDef(tx store.ReadTx, s tenant.Scope, fam string, rev int, read func(store.ReadTx, string) (*TaskDefinition, error)) (*TaskDefinition, error) {
 	if rev == 0 {
-		f, err := get[family](tx, familyKey(s, fam))
+		f, err := cachedGet[family](c, tx, familyKey(s, fam))
 		if errors.Is(err, store.ErrNotFound) {
 			return nil, ErrTaskDefNotFound
 		}

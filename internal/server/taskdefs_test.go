@@ -114,6 +114,11 @@ func TestTaskDefinitionRevisions(t *testing.T) {
 	if len(del.TaskDefinitions) != 1 || del.TaskDefinitions[0].Status != types.TaskDefinitionStatusDeleteInProgress || len(del.Failures) != 2 {
 		t.Fatalf("delete: %+v", del)
 	}
+	// Described again (answers are cached until the record changes).
+	d, err = c.DescribeTaskDefinition(ctx, &ecs.DescribeTaskDefinitionInput{TaskDefinition: aws.String("web:2")})
+	if err != nil || d.TaskDefinition.Status != types.TaskDefinitionStatusDeleteInProgress {
+		t.Fatalf("a deleted revision describes as DELETE_IN_PROGRESS: %+v %v", d, err)
+	}
 	// Revisions never repeat, even after a delete.
 	r3, err := c.RegisterTaskDefinition(ctx, fargateWeb("web"))
 	if err != nil || r3.TaskDefinition.Revision != 3 {

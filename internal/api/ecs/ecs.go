@@ -7,6 +7,7 @@ package ecs
 import (
 	"errors"
 	"net/http"
+	"sync"
 
 	"github.com/fargo-run/fargo/internal/api"
 	"github.com/fargo-run/fargo/internal/api/ecswire"
@@ -17,6 +18,9 @@ import (
 // Adapter serves the ECS API over a control plane.
 type Adapter struct {
 	ctl *control.Control
+	// rendered holds encoded DescribeTaskDefinition answers by ARN (see
+	// describeTaskDefinition).
+	rendered sync.Map
 }
 
 // New returns the ECS service description for the router.

@@ -2,11 +2,13 @@ package ecs
 
 import (
 	"context"
+	"encoding/json"
 	"slices"
 
 	"github.com/fargo-run/fargo/internal/api"
 	w "github.com/fargo-run/fargo/internal/api/ecswire"
 	"github.com/fargo-run/fargo/internal/api/wire"
+	"github.com/fargo-run/fargo/internal/control"
 )
 
 // registeredBy is the principal ARN AWS reports as registeredBy.
@@ -22,16 +24,42 @@ func (a *Adapter) registerTaskDefinition(ctx context.Context, req *api.Request, 
 	return &w.RegisterTaskDefinitionResponse{TaskDefinition: taskDefinitionToWire(td), Tags: tagsToWire(td.Tags)}, nil
 }
 
-func (a *Adapter) describeTaskDefinition(ctx context.Context, req *api.Request, in *w.DescribeTaskDefinitionRequest) (*w.DescribeTaskDefinitionResponse, error) {
+// describeTaskDefinition answers from a.rendered when it can: a revision
+// the store has not changed since it was last encoded is served as those
+// bytes (the hottest read of ECS clients: Terraform, deploy scripts and
+// every RunTask caller describe task definitions again and again).
+func (a *Adapter) describeTaskDefinition(ctx context.Context, req *api.Request, in *w.DescribeTaskDefinitionRequest) (*api.RawJSON, error) {
 	td, err := a.ctl.DescribeTaskDefinition(ctx, req.Scope, wire.ToString(in.TaskDefinition))
 	if err != nil {
 		return nil, err
 	}
+	tags := slices.Contains(in.Include, w.TaskDefinitionFieldTags)
+	if !tags {
+		if v, ok := a.rendered.Load(td.TaskDefinitionArn); ok && v.(renderedTaskDef).td == td {
+			return v.(renderedTaskDef).body, nil
+		}
+	}
 	out := &w.DescribeTaskDefinitionResponse{TaskDefinition: taskDefinitionToWire(td)}
-	if slices.Contains(in.Include, w.TaskDefinitionFieldTags) {
+	if tags {
 		out.Tags = tagsToWire(td.Tags)
 	}
-	return out, nil
+	b, err := json.Marshal(out)
+	if err != nil {
+		return nil, err
+	}
+	body := api.RawJSON(b)
+	if !tags {
+		a.rendered.Store(td.TaskDefinitionArn, renderedTaskDef{td: td, body: &body})
+	}
+	return &body, nil
+}
+
+// renderedTaskDef is a DescribeTaskDefinition answer (without tags) and the
+// decoded record it was encoded from: the control plane hands out the same
+// record until the store changes it, so a different pointer means stale.
+type renderedTaskDef struct {
+	td   *control.TaskDefinition
+	body *api.RawJSON
 }
 
 func (a *Adapter) deregisterTaskDefinition(ctx context.Context, req *api.Request, in *w.DeregisterTaskDefinitionRequest) (*w.DeregisterTaskDefinitionResponse, error) {
