@@ -103,20 +103,22 @@ func run(fargoBin string, clients int, duration time.Duration) error {
 	// No agent: the API benchmark runs no task, and an agent with the
 	// default network prefix would take the host's fgo-* netns and links
 	// (another fargo's, on a shared machine) for its own orphans.
-	fargo, err := startProcess(ctx, "fargo", []string{fargoBin, "server", "--dev", "--write-profile=false", "--no-agent",
-		"--data-dir", filepath.Join(tmp, "data")}, "FARGO_LISTEN", "/healthz")
+	split := newCPUSplit()
+	fargo, err := startProcess(ctx, "fargo", split.serverArgv([]string{fargoBin, "server", "--dev", "--write-profile=false", "--no-agent",
+		"--data-dir", filepath.Join(tmp, "data")}), "FARGO_LISTEN", "/healthz")
 	if err != nil {
 		return err
 	}
 	defer fargo.stop()
-	moto, err := startProcess(ctx, "moto", []string{"python3", "-m", "moto.server", "-H", "127.0.0.1", "-p"}, "", "/moto-api/")
+	moto, err := startProcess(ctx, "moto", split.serverArgv([]string{"python3", "-m", "moto.server", "-H", "127.0.0.1", "-p"}), "", "/moto-api/")
 	if err != nil {
 		return fmt.Errorf("%w (moto's server is the peer: pip install 'moto[server]')", err)
 	}
 	defer moto.stop()
 
 	fmt.Printf("API benchmark: %d concurrent clients, %s per operation, signed requests, same run\n", clients, duration)
-	fmt.Printf("peer: moto %s (in memory); fargo: bbolt store, fsync per write\n\n", motoVersion())
+	fmt.Printf("peer: moto %s (in memory); fargo: bbolt store, fsync per write\n", motoVersion())
+	fmt.Printf("%s; requests signed before the clock starts; 1s warm-up per operation, not measured\n\n", split.describe())
 	fmt.Printf("%-26s %-6s %10s %9s %9s   %s\n", "operation", "target", "req/s", "p50", "p99", "fargo/moto")
 	for _, op := range apiOps() {
 		var res [2]result
@@ -124,7 +126,13 @@ func run(fargoBin string, clients int, duration time.Duration) error {
 			if err := op.setup(target.url); err != nil {
 				return fmt.Errorf("%s setup on %s: %w", op.name, target.name, err)
 			}
-			res[i], err = load(target.url, op, clients, duration)
+			// A second of the same load first, not measured: connections,
+			// caches and the heap settle, as in any server's steady state.
+			split.onClientCPUs(func() {
+				if _, err = load(target.url, op, clients, time.Second); err == nil {
+					res[i], err = load(target.url, op, clients, duration)
+				}
+			})
 			if err != nil {
 				return fmt.Errorf("%s on %s: %w", op.name, target.name, err)
 			}
