@@ -10,6 +10,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/fargo-run/fargo/internal/store"
@@ -41,7 +43,16 @@ type Claims struct {
 type TokenIssuer struct {
 	key []byte
 	now func() time.Time
+
+	// verified remembers the claims of tokens whose signature checked out
+	// (password -> Claims): docker sends the same token with every
+	// request of a pull. Expiry is still checked on every use.
+	verified  sync.Map
+	verifiedN atomic.Int64
 }
+
+// maxVerified bounds TokenIssuer.verified: past it, it starts afresh.
+const maxVerified = 4096
 
 // NewTokenIssuer loads the signing key from st, creating it on first use.
 func NewTokenIssuer(ctx context.Context, st store.Store, now func() time.Time) (*TokenIssuer, error) {
@@ -81,6 +92,9 @@ func (ti *TokenIssuer) sign(body []byte) []byte {
 
 // Verify checks a password and returns its claims.
 func (ti *TokenIssuer) Verify(password string) (Claims, error) {
+	if v, ok := ti.verified.Load(password); ok {
+		return ti.checkExpiry(v.(Claims))
+	}
 	b64, sig64, ok := strings.Cut(password, ".")
 	if !ok {
 		return Claims{}, ErrTokenInvalid
@@ -95,6 +109,15 @@ func (ti *TokenIssuer) Verify(password string) (Claims, error) {
 	if err := json.Unmarshal(body, &c); err != nil {
 		return Claims{}, ErrTokenInvalid
 	}
+	if ti.verifiedN.Add(1) > maxVerified {
+		ti.verified.Clear()
+		ti.verifiedN.Store(0)
+	}
+	ti.verified.Store(password, c)
+	return ti.checkExpiry(c)
+}
+
+func (ti *TokenIssuer) checkExpiry(c Claims) (Claims, error) {
 	if !ti.now().Before(c.ExpiresAt) {
 		return c, ErrTokenExpired
 	}

@@ -29,6 +29,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/fargo-run/fargo/internal/errdefs"
@@ -76,7 +77,8 @@ type Control struct {
 	log    *slog.Logger
 	seeded sync.Map // tenant.Scope -> struct{}: default cluster exists
 	// decoded holds decoded records by store key (see cachedGet).
-	decoded sync.Map
+	decoded  sync.Map
+	decodedN atomic.Int64 // records stored in decoded since it was last cleared
 }
 
 // New returns a control plane over st.

@@ -137,6 +137,9 @@ type decodedEntry struct {
 	v   any
 }
 
+// maxDecoded bounds c.decoded: past it the cache starts afresh.
+const maxDecoded = 16384
+
 // cachedGet reads key's record through c.decoded (see cachedDecode).
 func cachedGet[T any](c *Control, tx store.ReadTx, key string) (*T, error) {
 	kv, err := tx.Get(key)
@@ -159,6 +162,10 @@ func cachedDecode[T any](c *Control, kv store.KV) (*T, error) {
 	t, err := decode[T](kv)
 	if err != nil {
 		return nil, err
+	}
+	if c.decodedN.Add(1) > maxDecoded { // records of deleted keys don't pile up
+		c.decoded.Clear()
+		c.decodedN.Store(0)
 	}
 	c.decoded.Store(kv.Key, decodedEntry{rev: kv.Revision, v: t})
 	return t, nil

@@ -248,23 +248,32 @@ func listImages(tx store.ReadTx, scope tenant.Scope, repo string) ([]Image, erro
 // resolve finds the image an ImageID names. With both a digest and a tag,
 // the tag must point at the digest.
 func resolve(tx store.ReadTx, scope tenant.Scope, repo string, id ImageID) (Image, error) {
+	digest, err := resolveDigest(tx, scope, repo, id)
+	if err != nil {
+		return Image{}, err
+	}
+	return getImage(tx, scope, repo, digest)
+}
+
+// resolveDigest turns an ImageID into the digest it names in repo.
+func resolveDigest(tx store.ReadTx, scope tenant.Scope, repo string, id ImageID) (string, error) {
 	digest := id.Digest
 	if id.Tag != "" {
 		kv, err := tx.Get(tagKey(scope, repo, id.Tag))
 		if errors.Is(err, store.ErrNotFound) {
-			return Image{}, imageNotFound()
+			return "", imageNotFound()
 		} else if err != nil {
-			return Image{}, err
+			return "", err
 		}
 		if digest != "" && digest != string(kv.Value) {
-			return Image{}, imageNotFound()
+			return "", imageNotFound()
 		}
 		digest = string(kv.Value)
 	}
 	if digest == "" {
-		return Image{}, errdefs.New(ErrReferenceInvalid, "An image id needs a digest or a tag")
+		return "", errdefs.New(ErrReferenceInvalid, "An image id needs a digest or a tag")
 	}
-	return getImage(tx, scope, repo, digest)
+	return digest, nil
 }
 
 func checkImageID(id ImageID) error {
@@ -304,21 +313,43 @@ func (r *Registry) GetImage(ctx context.Context, scope tenant.Scope, repo string
 	}
 	var img Image
 	err := r.st.View(ctx, func(tx store.ReadTx) error {
-		if _, err := getRepo(tx, scope, repo); err != nil {
+		kv, err := tx.Get(repoKey(scope, repo))
+		if errors.Is(err, store.ErrNotFound) {
+			return repoNotFound(scope, repo)
+		} else if err != nil {
 			return err
 		}
-		var err error
-		img, err = resolve(tx, scope, repo, id)
+		if _, err := decodeCached[Repository](&r.cache, kv); err != nil {
+			return err
+		}
+		digest, err := resolveDigest(tx, scope, repo, id)
+		if err != nil {
+			return err
+		}
+		kv, err = tx.Get(imageKey(scope, repo, digest))
+		if errors.Is(err, store.ErrNotFound) {
+			return imageNotFound()
+		} else if err != nil {
+			return err
+		}
+		cached, err := decodeCached[Image](&r.cache, kv)
+		if err == nil {
+			img = *cached // shares slices: callers only read them
+		}
 		return err
 	})
 	if err != nil {
 		return Image{}, nil, err
+	}
+	if b, ok := r.cache.manifest(scope.Account, img.Digest); ok {
+		return img, b, nil
 	}
 	b, err := os.ReadFile(r.blobPath(scope.Account, img.Digest))
 	if err != nil {
 		r.log.WarnContext(ctx, "manifest bytes missing", "repository", repo, "digest", img.Digest, "error", err)
 		return Image{}, nil, imageNotFound()
 	}
+	r.cache.putManifest(scope.Account, img.Digest, b)
 	return img, b, nil
 }
 

@@ -166,6 +166,8 @@ type Registry struct {
 	// streamed hash state could not vouch for (upload_hash.go); tests
 	// watch it.
 	rehashed atomic.Int64
+	// cache serves GetImage's reads (readcache.go).
+	cache readCache
 }
 
 // New returns a Registry storing metadata in st and content under
