@@ -89,6 +89,7 @@ type apiOp struct {
 	target  string // X-Amz-Target
 	body    func(i int) string
 	setup   func(url string) error
+	write   bool // a write, judged against the write target
 }
 
 const ecsPrefix = "AmazonEC2ContainerServiceV20141113."
@@ -118,7 +119,7 @@ func apiOps() []apiOp {
 		{name: "ListClusters", service: "ecs", target: ecsPrefix + "ListClusters",
 			body: func(int) string { return `{}` }, setup: setup},
 		{name: "RegisterTaskDefinition", service: "ecs", target: ecsPrefix + "RegisterTaskDefinition",
-			body: func(i int) string { return strings.Replace(benchTaskDef, `"bench"`, fmt.Sprintf(`"bench%d"`, i%8), 1) }, setup: setup},
+			body: func(i int) string { return strings.Replace(benchTaskDef, `"bench"`, fmt.Sprintf(`"bench%d"`, i%8), 1) }, setup: setup, write: true},
 	}
 }
 
@@ -168,15 +169,9 @@ const loadVariants = 16
 // within its 5-minute window), as wrk replays its requests: signing is the
 // client's cost, not the server's.
 func load(url string, op apiOp, n int, d time.Duration) (result, error) {
-	reqs := make([][]byte, loadVariants)
-	for i := range reqs {
-		req, err := signed(url, op.service, op.target, op.body(i))
-		if err != nil {
-			return result{}, err
-		}
-		if reqs[i], err = wireBytes(req); err != nil {
-			return result{}, err
-		}
+	reqs, err := signedRequests(url, op)
+	if err != nil {
+		return result{}, err
 	}
 	return rawLoad(strings.TrimPrefix(url, "http://"), reqs, n, d, func(status int, body []byte) error {
 		if status != http.StatusOK {
@@ -184,6 +179,21 @@ func load(url string, op apiOp, n int, d time.Duration) (result, error) {
 		}
 		return nil
 	})
+}
+
+// signedRequests signs op's first loadVariants bodies for url, on the wire.
+func signedRequests(url string, op apiOp) ([][]byte, error) {
+	reqs := make([][]byte, loadVariants)
+	for i := range reqs {
+		req, err := signed(url, op.service, op.target, op.body(i))
+		if err != nil {
+			return nil, err
+		}
+		if reqs[i], err = wireBytes(req); err != nil {
+			return nil, err
+		}
+	}
+	return reqs, nil
 }
 
 // wireBytes serializes req as HTTP/1.1 puts it on the wire.

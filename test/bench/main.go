@@ -27,6 +27,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -37,6 +38,9 @@ import (
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == floorSubcommand {
+		os.Exit(serveFloor())
+	}
 	clients := flag.Int("clients", 32, "concurrent clients")
 	duration := flag.Duration("duration", 5*time.Second, "measurement time per operation and target")
 	fargoBin := flag.String("fargo", "bin/fargo", "fargo binary (API benchmark; the task benchmarks build their own)")
@@ -120,6 +124,7 @@ func run(fargoBin string, clients int, duration time.Duration) error {
 	fmt.Printf("peer: moto %s (in memory); fargo: bbolt store, fsync per write\n", motoVersion())
 	fmt.Printf("%s; requests signed before the clock starts; 1s warm-up per operation, not measured\n\n", split.describe())
 	fmt.Printf("%-26s %-6s %10s %9s %9s   %s\n", "operation", "target", "req/s", "p50", "p99", "fargo/moto")
+	readRatio, writeRatio, readP99 := math.Inf(1), math.Inf(1), time.Duration(0)
 	for _, op := range apiOps() {
 		var res [2]result
 		for i, target := range []*process{fargo, moto} {
@@ -147,9 +152,34 @@ func run(fargoBin string, clients int, duration time.Duration) error {
 		if res[0].errors+res[1].errors > 0 {
 			fmt.Printf("%-26s errors: fargo %d, moto %d\n", "", res[0].errors, res[1].errors)
 		}
+		if op.write {
+			writeRatio = min(writeRatio, res[0].rps/res[1].rps)
+		} else {
+			readRatio, readP99 = min(readRatio, res[0].rps/res[1].rps), max(readP99, res[0].p99)
+		}
 	}
+	reqs, err := signedRequests(fargo.url, apiOps()[1])
+	if err != nil {
+		return err
+	}
+	floor, err := measureFloor(split, reqs, clients, duration)
+	if err != nil {
+		return fmt.Errorf("floor: %w", err)
+	}
+	fmt.Printf("%-26s %-6s %10.0f %9s %9s   %s\n", "empty Go handler", "floor", floor.rps, fmtDur(floor.p50), fmtDur(floor.p99),
+		"no server answers faster here")
+	fmt.Printf("\ntargets: reads >= %.0fx moto: %.0fx, %s; read p99 < %s at %d clients: %s, %s (floor %s); writes >= %.0fx moto: %.0fx, %s\n",
+		apiReadTarget, readRatio, regVerdict(readRatio >= apiReadTarget), fmtDur(apiP99Target), clients, fmtDur(readP99),
+		regVerdict(readP99 < apiP99Target), fmtDur(floor.p99), apiWriteTarget, writeRatio, regVerdict(writeRatio >= apiWriteTarget))
 	return nil
 }
+
+// The API benchmark's targets (issue 2), on this 2-core machine.
+const (
+	apiReadTarget  = 50.0 // reads, x moto's throughput
+	apiWriteTarget = 10.0 // durable writes, x moto's
+	apiP99Target   = 5 * time.Millisecond
+)
 
 func motoVersion() string {
 	out, err := exec.Command("python3", "-c", "import moto; print(moto.__version__)").Output()

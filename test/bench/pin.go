@@ -101,4 +101,3 @@ func cpuList(cpus []int) string {
 	}
 	return strings.Join(s, ",")
 }
-

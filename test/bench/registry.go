@@ -40,6 +40,7 @@ const (
 	regLoadTime    = 10 * time.Second
 	regDiskTarget  = 0.80 // fargo's push as a share of the raw disk write speed
 	regBatchTarget = 2000 // BatchGetImage calls/s
+	regManifestP99 = 2 * time.Millisecond
 	regPeer        = "distribution"
 )
 
@@ -79,36 +80,15 @@ func runRegistryBenchmarks(ctx context.Context, fargoBin string, clients int) er
 		return fmt.Errorf("disk probe: %w", err)
 	}
 
-	// No agent: no task runs (see run in main.go).
-	fargoProc, err := startProcess(context.Background(), "fargo", []string{fargoBin, "server", "--dev", "--write-profile=false", "--no-agent",
-		"--data-dir", filepath.Join(tmp, "fargo")}, "FARGO_LISTEN", "/healthz")
+	// Throughput first, with the servers free to use every CPU; then the
+	// servers start again on the same data, on a CPU of their own, for the
+	// latency measures (see cpuSplit).
+	regs, err := regStart(ctx, cpuSplit{}, fargoBin, tmp, clients, true)
 	if err != nil {
 		return err
 	}
-	defer fargoProc.stop()
-	ecrc := regECRClient(fargoProc.url, clients)
-	fargo, err := regFargoClient(ctx, ecrc, fargoProc.url, clients)
-	if err != nil {
-		return err
-	}
-
-	var dist *regClient
-	distVersion, skip := "", ""
-	if path, err := exec.LookPath("docker-registry"); err != nil {
-		skip = "docker-registry (CNCF distribution) is not installed: apt-get install docker-registry, or run `make bench`"
-	} else {
-		distProc, version, err := regStartDistribution(path, filepath.Join(tmp, "distribution"))
-		if err != nil {
-			return err
-		}
-		defer distProc.stop()
-		dist, distVersion = newRegClient(regPeer, distProc.url, authn.Anonymous, "", clients), version
-	}
-
-	targets := []*regClient{fargo}
-	if dist != nil {
-		targets = append(targets, dist)
-	}
+	defer func() { regs.stop() }()
+	targets := regs.targets
 	figs := make([]regFigures, len(targets))
 	for i, c := range targets {
 		f := &figs[i]
@@ -128,24 +108,46 @@ func runRegistryBenchmarks(ctx context.Context, fargoBin string, clients int) er
 			return fmt.Errorf("%s: pulled %d and %d layer bytes, pushed %d and %d", c.name, f.pulledBig, f.pulledBytes, int64(bigMB)<<20, manyBytes)
 		}
 	}
-	for i, c := range targets {
-		hc := &http.Client{Transport: c.tr, Timeout: 30 * time.Second}
-		figs[i].manifest, err = regHammer(ctx, clients, regLoadTime, func(ctx context.Context) error {
-			return c.getManifest(ctx, hc, regBigRepo, regTag)
+	regs.stop()
+	split := newCPUSplit()
+	if regs, err = regStart(ctx, split, fargoBin, tmp, clients, false); err != nil {
+		return err
+	}
+	for i, c := range regs.targets {
+		req, err := c.manifestRequest(regBigRepo, regTag)
+		if err != nil {
+			return err
+		}
+		split.onClientCPUs(func() {
+			// A second first, not measured, as in the API benchmark.
+			if _, err = rawLoad(c.host, req, clients, time.Second, manifestOK); err == nil {
+				figs[i].manifest, err = rawLoad(c.host, req, clients, regLoadTime, manifestOK)
+			}
 		})
 		if err != nil {
 			return fmt.Errorf("manifest GETs on %s: %w", c.name, err)
 		}
 	}
-	batch, err := regHammer(ctx, clients, regLoadTime, func(ctx context.Context) error {
-		out, err := ecrc.BatchGetImage(ctx, &ecr.BatchGetImageInput{
-			RepositoryName: aws.String(regBigRepo),
-			ImageIds:       []ecrtypes.ImageIdentifier{{ImageTag: aws.String(regTag)}},
-		})
-		if err == nil && (len(out.Images) != 1 || len(out.Failures) != 0) {
-			err = fmt.Errorf("BatchGetImage: %d images, %d failures", len(out.Images), len(out.Failures))
-		}
+	req, err := regs.targets[0].manifestRequest(regBigRepo, regTag)
+	if err != nil {
 		return err
+	}
+	floor, err := measureFloor(split, req, clients, regLoadTime)
+	if err != nil {
+		return fmt.Errorf("floor: %w", err)
+	}
+	var batch result
+	split.onClientCPUs(func() {
+		batch, err = regHammer(ctx, clients, regLoadTime, func(ctx context.Context) error {
+			out, err := regs.ecrc.BatchGetImage(ctx, &ecr.BatchGetImageInput{
+				RepositoryName: aws.String(regBigRepo),
+				ImageIds:       []ecrtypes.ImageIdentifier{{ImageTag: aws.String(regTag)}},
+			})
+			if err == nil && (len(out.Images) != 1 || len(out.Failures) != 0) {
+				err = fmt.Errorf("BatchGetImage: %d images, %d failures", len(out.Images), len(out.Failures))
+			}
+			return err
+		})
 	})
 	if err != nil {
 		return fmt.Errorf("BatchGetImage on fargo: %w", err)
@@ -153,9 +155,59 @@ func runRegistryBenchmarks(ctx context.Context, fargoBin string, clients int) er
 
 	regPrint(regReport{
 		bigMB: bigMB, manyBytes: manyBytes, clients: clients, diskTime: diskTime,
-		figs: figs, batch: batch, distVersion: distVersion, skip: skip,
+		figs: figs, batch: batch, floor: floor, distVersion: regs.distVersion, skip: regs.skip, split: split,
 	})
 	return nil
+}
+
+// regServers are the registries under test and the clients to them.
+type regServers struct {
+	procs       []*process
+	targets     []*regClient // fargo, then distribution if it runs
+	ecrc        *ecr.Client
+	distVersion string
+	skip        string // why distribution does not run
+}
+
+// regStart starts fargo (without agent: no task runs) and distribution on
+// split's server CPUs, with their data under tmp; first creates fargo's
+// repositories.
+func regStart(ctx context.Context, split cpuSplit, fargoBin, tmp string, clients int, first bool) (*regServers, error) {
+	s := &regServers{}
+	fargoProc, err := startProcess(context.Background(), "fargo", split.serverArgv([]string{fargoBin, "server", "--dev", "--write-profile=false", "--no-agent",
+		"--data-dir", filepath.Join(tmp, "fargo")}), "FARGO_LISTEN", "/healthz")
+	if err != nil {
+		return nil, err
+	}
+	s.procs = append(s.procs, fargoProc)
+	s.ecrc = regECRClient(fargoProc.url, clients)
+	fargo, err := regFargoClient(ctx, s.ecrc, fargoProc.url, clients, first)
+	if err != nil {
+		s.stop()
+		return nil, err
+	}
+	s.targets = append(s.targets, fargo)
+	path, err := exec.LookPath("docker-registry")
+	if err != nil {
+		s.skip = "docker-registry (CNCF distribution) is not installed: apt-get install docker-registry, or run `make bench`"
+		return s, nil
+	}
+	distProc, version, err := regStartDistribution(split, path, filepath.Join(tmp, "distribution"))
+	if err != nil {
+		s.stop()
+		return nil, err
+	}
+	s.procs = append(s.procs, distProc)
+	s.targets = append(s.targets, newRegClient(regPeer, distProc.url, authn.Anonymous, "", clients))
+	s.distVersion = version
+	return s, nil
+}
+
+func (s *regServers) stop() {
+	for _, p := range s.procs {
+		p.stop()
+	}
+	s.procs = nil
 }
 
 func regECRClient(url string, clients int) *ecr.Client {
@@ -171,10 +223,13 @@ func regECRClient(url string, clients int) *ecr.Client {
 	return ecr.NewFromConfig(cfg, func(o *ecr.Options) { o.BaseEndpoint = aws.String(url) })
 }
 
-// regFargoClient creates the benchmark's repositories in fargo and logs in
+// regFargoClient creates the benchmark's repositories in fargo (if create) and logs in
 // as docker does: Basic "AWS" and GetAuthorizationToken's password.
-func regFargoClient(ctx context.Context, ecrc *ecr.Client, url string, clients int) (*regClient, error) {
+func regFargoClient(ctx context.Context, ecrc *ecr.Client, url string, clients int, create bool) (*regClient, error) {
 	for _, repo := range []string{regBigRepo, regManyRepo} {
+		if !create {
+			break
+		}
 		if _, err := ecrc.CreateRepository(ctx, &ecr.CreateRepositoryInput{RepositoryName: aws.String(repo)}); err != nil {
 			return nil, fmt.Errorf("create-repository %s: %w", repo, err)
 		}
@@ -194,7 +249,7 @@ func regFargoClient(ctx context.Context, ecrc *ecr.Client, url string, clients i
 
 // regStartDistribution runs docker-registry with filesystem storage in dir,
 // no auth and no access log, on a free port.
-func regStartDistribution(bin, dir string) (*process, string, error) {
+func regStartDistribution(split cpuSplit, bin, dir string) (*process, string, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, "", err
 	}
@@ -213,7 +268,7 @@ func regStartDistribution(bin, dir string) (*process, string, error) {
 			version = f[len(f)-1]
 		}
 	}
-	p, err := startProcess(context.Background(), regPeer, []string{bin, "serve", config}, "REGISTRY_HTTP_ADDR", "/v2/")
+	p, err := startProcess(context.Background(), regPeer, split.serverArgv([]string{bin, "serve", config}), "REGISTRY_HTTP_ADDR", "/v2/")
 	return p, version, err
 }
 
@@ -224,8 +279,10 @@ type regReport struct {
 	diskTime    time.Duration
 	figs        []regFigures // fargo, then distribution if it ran
 	batch       result
+	floor       result // an empty Go handler under the manifest GET load
 	distVersion string
 	skip        string
+	split       cpuSplit
 }
 
 func regMBps(bytes int64, d time.Duration) float64 { return float64(bytes) / 1e6 / d.Seconds() }
@@ -239,7 +296,9 @@ func regPrint(r regReport) {
 		fmt.Printf("peer: CNCF distribution %s (Debian docker-registry: filesystem storage, no auth, blob descriptor cache in memory)\n", r.distVersion)
 	}
 	fmt.Printf("fargo: dev mode, bbolt metadata, ECR Basic auth; blobs hashed and fsync'd before they are linked\n")
-	fmt.Printf("clients: go-containerregistry remote.Write / remote.Image, %d blobs at a time, layers read to io.Discard in 1 MiB reads with digest check\n\n", regJobs)
+	fmt.Printf("clients: go-containerregistry remote.Write / remote.Image, %d blobs at a time, layers read to io.Discard in 1 MiB reads with digest check\n", regJobs)
+	fmt.Printf("push and pull: servers on every CPU; then manifest GET and BatchGetImage with the servers restarted on the same data, %s;\n", r.split.describe())
+	fmt.Printf("manifest GETs: one serialized request replayed per connection, 1s warm-up not measured\n\n")
 
 	fmt.Printf("%-28s %-12s %12s %9s %9s   %s\n", "measure", "target", "value", "p50", "p99", "fargo/"+regPeer)
 	rate := func(v float64) string { return fmt.Sprintf("%.0f MB/s", v) }
@@ -306,10 +365,14 @@ func regPrint(r regReport) {
 	if r.batch.errors > 0 {
 		fmt.Printf("%-28s errors: %d\n", "", r.batch.errors)
 	}
+	line("empty Go handler, as GETs", "floor", fmt.Sprintf("%.0f req/s", r.floor.rps), fmtDur(r.floor.p50), fmtDur(r.floor.p99),
+		"no server answers faster here")
 
 	pushPct := regMBps(big, r.figs[0].pushBig) / disk
-	fmt.Printf("\ntargets: fargo push %.0f%% of raw disk write (target >= %.0f%%): %s; BatchGetImage %.0f/s (target >= %d/s): %s",
-		100*pushPct, 100*regDiskTarget, regVerdict(pushPct >= regDiskTarget), r.batch.rps, regBatchTarget, regVerdict(r.batch.rps >= regBatchTarget))
+	mp99 := r.figs[0].manifest.p99
+	fmt.Printf("\ntargets: fargo push %.0f%% of raw disk write (target >= %.0f%%): %s; BatchGetImage %.0f/s (target >= %d/s): %s; manifest GET p99 %s (target < %s, floor %s): %s",
+		100*pushPct, 100*regDiskTarget, regVerdict(pushPct >= regDiskTarget), r.batch.rps, regBatchTarget, regVerdict(r.batch.rps >= regBatchTarget),
+		fmtDur(mp99), fmtDur(regManifestP99), fmtDur(r.floor.p99), regVerdict(mp99 < regManifestP99))
 	if len(ratios) > 0 {
 		var below []string
 		for _, x := range ratios {

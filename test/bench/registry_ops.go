@@ -196,27 +196,25 @@ func regReadLayer(l v1.Layer) (int64, error) {
 	return n, err
 }
 
-// getManifest is one GET of repo:tag's manifest.
-func (c *regClient) getManifest(ctx context.Context, hc *http.Client, repo, tag string) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+c.host+"/v2/"+repo+"/manifests/"+tag, nil)
+// manifestRequest is a GET of repo:tag's manifest as docker sends it, on
+// the wire.
+func (c *regClient) manifestRequest(repo, tag string) ([][]byte, error) {
+	req, err := http.NewRequest(http.MethodGet, "http://"+c.host+"/v2/"+repo+"/manifests/"+tag, nil)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	req.Header.Set("Accept", string(types.OCIManifestSchema1)+", "+string(types.DockerManifestSchema2))
 	if c.header != "" {
 		req.Header.Set("Authorization", c.header)
 	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode != http.StatusOK || len(body) == 0 {
-		return fmt.Errorf("GET manifest: %d %.200s", resp.StatusCode, body)
+	b, err := wireBytes(req)
+	return [][]byte{b}, err
+}
+
+// manifestOK judges a manifest GET's answer.
+func manifestOK(status int, body []byte) error {
+	if status != http.StatusOK || len(body) == 0 {
+		return fmt.Errorf("GET manifest: %d %.200s", status, body)
 	}
 	return nil
 }
