@@ -636,7 +636,7 @@ func (c *Control) DescribeServices(ctx context.Context, s tenant.Scope, cluster 
 				}
 				tasks = make([]*Task, 0, len(kvs))
 				for _, kv := range kvs {
-					t, err := decode[Task](kv)
+					t, err := cachedDecode[Task](c, kv) // read only, by setCounts
 					if err != nil {
 						return err
 					}
