@@ -8,6 +8,7 @@ import (
 	"errors"
 	"net/http"
 	"sync"
+	"sync/atomic"
 
 	"github.com/fargo-run/fargo/internal/api"
 	"github.com/fargo-run/fargo/internal/api/ecswire"
@@ -20,7 +21,8 @@ type Adapter struct {
 	ctl *control.Control
 	// rendered holds encoded DescribeTaskDefinition answers by ARN (see
 	// describeTaskDefinition).
-	rendered sync.Map
+	rendered  sync.Map
+	renderedN atomic.Int64 // answers stored since rendered was last cleared
 }
 
 // New returns the ECS service description for the router.
