@@ -303,7 +303,8 @@ func (r *Registry) GetManifest(ctx context.Context, scope tenant.Scope, repo, re
 	return r.GetImage(ctx, scope, repo, id)
 }
 
-// GetImage is GetManifest by ImageID (digest, tag, or both).
+// GetImage is GetManifest by ImageID (digest, tag, or both). The image and
+// the manifest bytes are shared with the read cache: callers only read them.
 func (r *Registry) GetImage(ctx context.Context, scope tenant.Scope, repo string, id ImageID) (Image, []byte, error) {
 	if err := ValidateRepositoryName(repo); err != nil {
 		return Image{}, nil, err
@@ -313,20 +314,17 @@ func (r *Registry) GetImage(ctx context.Context, scope tenant.Scope, repo string
 	}
 	var img Image
 	err := r.st.View(ctx, func(tx store.ReadTx) error {
-		kv, err := tx.Get(repoKey(scope, repo))
-		if errors.Is(err, store.ErrNotFound) {
+		// The repository must exist; its record is not needed.
+		if _, err := tx.Get(repoKey(scope, repo)); errors.Is(err, store.ErrNotFound) {
 			return repoNotFound(scope, repo)
 		} else if err != nil {
-			return err
-		}
-		if _, err := decodeCached[Repository](&r.cache, kv); err != nil {
 			return err
 		}
 		digest, err := resolveDigest(tx, scope, repo, id)
 		if err != nil {
 			return err
 		}
-		kv, err = tx.Get(imageKey(scope, repo, digest))
+		kv, err := tx.Get(imageKey(scope, repo, digest))
 		if errors.Is(err, store.ErrNotFound) {
 			return imageNotFound()
 		} else if err != nil {
