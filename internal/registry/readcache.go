@@ -10,7 +10,7 @@ import (
 )
 
 // readCache keeps what the manifest GET path would otherwise decode or
-// read from disk on every request: decoded repository and image records,
+// read from disk on every request: decoded image records,
 // each valid while the store revision of its key is unchanged, and
 // manifest bytes, which are immutable by digest. A pull storm (a service
 // scaling out, CI fleets) GETs the same manifests over and over.
