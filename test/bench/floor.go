@@ -30,24 +30,27 @@ func serveFloor() int {
 // measureFloor measures the floor under the load generator, on the same
 // CPU split as the servers: what any Go HTTP server's latency is made of
 // on this machine before it does any work. A latency target below the
-// floor's cannot be met by doing less.
-func measureFloor(split cpuSplit, reqs [][]byte, clients int, d time.Duration) (result, error) {
+// floor's cannot be met by doing less. With burstRounds > 0 it also
+// measures bursts of clients requests at once (burstLoad).
+func measureFloor(split cpuSplit, reqs [][]byte, clients int, d time.Duration, burstRounds int) (sustained, burst result, err error) {
 	self, err := os.Executable()
 	if err != nil {
-		return result{}, err
+		return result{}, result{}, err
 	}
 	p, err := startProcess(context.Background(), "floor", split.serverArgv([]string{self, floorSubcommand}), "FARGO_LISTEN", "/")
 	if err != nil {
-		return result{}, err
+		return result{}, result{}, err
 	}
 	defer p.stop()
 	host := p.url[len("http://"):]
 	ok := func(status int, body []byte) error { return nil }
-	var res result
 	split.onClientCPUs(func() {
 		if _, err = rawLoad(host, reqs, clients, time.Second, ok); err == nil {
-			res, err = rawLoad(host, reqs, clients, d, ok)
+			sustained, err = rawLoad(host, reqs, clients, d, ok)
+		}
+		if err == nil && burstRounds > 0 {
+			burst, err = burstLoad(host, reqs[0], clients, burstRounds, ok)
 		}
 	})
-	return res, err
+	return sustained, burst, err
 }

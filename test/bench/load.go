@@ -305,3 +305,63 @@ func summarize(lat []time.Duration, errs int, firstErr error, elapsed time.Durat
 		errors: errs,
 	}, nil
 }
+
+// burstLoad sends n requests at once, from n warm keep-alive connections,
+// rounds times, a pause between rounds so that they never overlap, and
+// reports the latency of every request (rps is requests over the time of
+// the rounds alone). It is the "n concurrent requests" of a pull storm:
+// each request waits only for the other n-1, not for a backlog.
+func burstLoad(host string, req []byte, n, rounds int, check func(status int, body []byte) error) (result, error) {
+	conns := make([]rawConn, n)
+	defer func() {
+		for i := range conns {
+			conns[i].close()
+		}
+	}()
+	for i := range conns { // connect and warm each connection once
+		status, body, err := conns[i].do(host, req)
+		if err == nil {
+			err = check(status, body)
+		}
+		if err != nil {
+			return result{}, err
+		}
+	}
+	lat := make([]time.Duration, 0, n*rounds)
+	errs := 0
+	var firstErr error
+	var busy time.Duration
+	mine := make([]time.Duration, n)
+	bad := make([]error, n)
+	for range rounds {
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		for i := range conns {
+			wg.Go(func() {
+				<-start
+				t0 := time.Now()
+				status, body, err := conns[i].do(host, req)
+				mine[i] = time.Since(t0)
+				if err == nil {
+					err = check(status, body)
+				}
+				bad[i] = err
+			})
+		}
+		t0 := time.Now()
+		close(start)
+		wg.Wait()
+		busy += time.Since(t0)
+		lat = append(lat, mine...)
+		for _, err := range bad {
+			if err != nil {
+				errs++
+				if firstErr == nil {
+					firstErr = err
+				}
+			}
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return summarize(lat, errs, firstErr, busy)
+}

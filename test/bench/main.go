@@ -166,7 +166,7 @@ func run(fargoBin string, clients int, duration time.Duration) error {
 	if err != nil {
 		return err
 	}
-	floor, err := measureFloor(split, reqs, clients, duration)
+	floor, _, err := measureFloor(split, reqs, clients, duration, 0)
 	if err != nil {
 		return fmt.Errorf("floor: %w", err)
 	}
