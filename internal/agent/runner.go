@@ -461,8 +461,8 @@ func hasOwnNetNS(mode string) bool {
 }
 
 // publishPorts publishes the bridge-mode task's port mappings on the host
-// (hostPort 0 or absent: an ephemeral port) and returns each container's
-// networkBindings.
+// (hostPort 0 or absent: an ephemeral port; a containerPortRange: a run of
+// ephemeral ports) and returns each container's networkBindings.
 func (r *runner) publishPorts(ctx context.Context) ([]control.ContainerStateChange, error) {
 	var out []control.ContainerStateChange
 	for _, cd := range r.td.ContainerDefinitions {
@@ -471,10 +471,8 @@ func (r *runner) publishPorts(ctx context.Context) ([]control.ContainerStateChan
 		}
 		want := make([]control.NetworkBinding, 0, len(cd.PortMappings))
 		for _, pm := range cd.PortMappings {
-			if pm.ContainerPort == nil {
-				continue // containerPortRange: not published by fargo yet
-			}
-			b := control.NetworkBinding{ContainerPort: derefInt(pm.ContainerPort), HostPort: derefInt(pm.HostPort), Protocol: pm.Protocol}
+			b := control.NetworkBinding{ContainerPort: derefInt(pm.ContainerPort), HostPort: derefInt(pm.HostPort), Protocol: pm.Protocol,
+				ContainerPortRange: pm.ContainerPortRange}
 			if b.Protocol == "" {
 				b.Protocol = "tcp"
 			}

@@ -127,12 +127,16 @@ type Container struct {
 	NetworkInterfaces []NetworkInterface `json:"networkInterfaces,omitempty"`
 }
 
-// NetworkBinding is a published port.
+// NetworkBinding is a published port, or a published containerPortRange:
+// then ContainerPortRange and HostPortRange ("lo-hi", as many host ports
+// as container ports, consecutive) stand for ContainerPort and HostPort.
 type NetworkBinding struct {
-	BindIP        string `json:"bindIP"`
-	ContainerPort int    `json:"containerPort"`
-	HostPort      int    `json:"hostPort"`
-	Protocol      string `json:"protocol"`
+	BindIP             string `json:"bindIP"`
+	ContainerPort      int    `json:"containerPort"`
+	HostPort           int    `json:"hostPort"`
+	Protocol           string `json:"protocol"`
+	ContainerPortRange string `json:"containerPortRange,omitempty"`
+	HostPortRange      string `json:"hostPortRange,omitempty"`
 }
 
 // NetworkInterface is a container's view of its task's ENI.

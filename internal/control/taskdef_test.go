@@ -309,6 +309,10 @@ func TestPrepareRules(t *testing.T) {
 		{"port range syntax", f, func(td *TaskDefinition) {
 			c0(td).PortMappings[0] = PortMapping{ContainerPortRange: "9000-8000"}
 		}, "Invalid 'containerPortRange' setting for container 'web'."},
+		{"port range host", e, func(td *TaskDefinition) {
+			td.NetworkMode = "host"
+			c0(td).PortMappings[0] = PortMapping{ContainerPortRange: "8000-8010", Protocol: "tcp"}
+		}, "Invalid 'containerPortRange' setting for container 'app'. 'containerPortRange' is only supported when networkMode is awsvpc or bridge."},
 		{"links awsvpc", f, func(td *TaskDefinition) { c0(td).Links = []string{"db"} }, "Links are not supported when networkMode=awsvpc."},
 		{"links host", e, func(td *TaskDefinition) {
 			td.NetworkMode = "host"
@@ -460,6 +464,9 @@ func TestPrepareAccepts(t *testing.T) {
 			td.ContainerDefinitions[0].LogConfiguration = &LogConfiguration{LogDriver: "awsfirelens"}
 		}},
 		{"port range awsvpc", fargateDef, func(td *TaskDefinition) {
+			td.ContainerDefinitions[0].PortMappings = []PortMapping{{ContainerPortRange: "8000-8010"}}
+		}},
+		{"port range bridge", ec2Def, func(td *TaskDefinition) {
 			td.ContainerDefinitions[0].PortMappings = []PortMapping{{ContainerPortRange: "8000-8010"}}
 		}},
 		{"bridge links", ec2Def, func(td *TaskDefinition) { td.ContainerDefinitions[0].Links = []string{"side:s"} }},

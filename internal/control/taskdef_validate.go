@@ -438,11 +438,14 @@ func validatePorts(td *TaskDefinition, c *ContainerDefinition) error {
 			if pm.ContainerPort != nil {
 				return invalid("Invalid 'containerPortRange' setting for container '%s'. Specify either 'containerPort' or 'containerPortRange'.", c.Name) // wording: unverified
 			}
-			if _, _, ok := parsePortRange(pm.ContainerPortRange); !ok {
+			if _, _, ok := ParsePortRange(pm.ContainerPortRange); !ok {
 				return invalid("Invalid 'containerPortRange' setting for container '%s'.", c.Name) // wording: unverified
 			}
 			if pm.HostPort != nil {
 				return invalid("Invalid 'hostPort' setting for container '%s'. 'hostPort' can't be set with 'containerPortRange'.", c.Name) // wording: unverified
+			}
+			if td.NetworkMode != NetworkModeAwsvpc && td.NetworkMode != NetworkModeBridge {
+				return invalid("Invalid 'containerPortRange' setting for container '%s'. 'containerPortRange' is only supported when networkMode is awsvpc or bridge.", c.Name) // wording: unverified
 			}
 		} else if pm.ContainerPort == nil || *pm.ContainerPort < 1 || *pm.ContainerPort > 65535 {
 			return invalid("Invalid 'containerPort' setting for container '%s'.", c.Name)
@@ -468,8 +471,8 @@ func validatePorts(td *TaskDefinition, c *ContainerDefinition) error {
 	return nil
 }
 
-// parsePortRange parses "8000-8010" (lo < hi, both in 1-65535).
-func parsePortRange(s string) (lo, hi int, ok bool) {
+// ParsePortRange parses "8000-8010" (lo < hi, both in 1-65535).
+func ParsePortRange(s string) (lo, hi int, ok bool) {
 	a, b, found := strings.Cut(s, "-")
 	if !found {
 		return 0, 0, false

@@ -6,9 +6,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/netip"
+	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -23,6 +26,11 @@ type PortMapping struct {
 	HostPort      uint16     // 0: an ephemeral port the kernel picks
 	ContainerPort uint16
 	Protocol      string // "tcp" (default) or "udp"
+	// Count > 1 publishes the Count container ports from ContainerPort on
+	// as many consecutive host ports (ECS's containerPortRange): from
+	// HostPort, or with HostPort 0 from the first free run found in the
+	// host's ephemeral port range. The bindings come back one per port.
+	Count uint16
 }
 
 // Binding is a published port, as DescribeTasks' networkBindings and the
@@ -79,6 +87,25 @@ func (m *Manager) PublishPorts(ctx context.Context, taskID string, ports []PortM
 		if b.ContainerPort == 0 {
 			return fail(errdefs.Invalidf("network: container port 0"))
 		}
+		if pm.Count > 1 {
+			if int(b.ContainerPort)+int(pm.Count)-1 > 65535 || int(b.HostPort)+int(pm.Count)-1 > 65535 {
+				return fail(errdefs.Invalidf("network: port range %d+%d is out of range", b.ContainerPort, pm.Count))
+			}
+			if have, ok := publishedRange(t.Ports, b, pm.Count); ok {
+				out = append(out, have...)
+				continue
+			}
+			ps, err := startRange(b, pm.Count, t.IP, m.log.With("task", taskID))
+			if err != nil {
+				return fail(err)
+			}
+			for _, p := range ps {
+				started = append(started, p)
+				out = append(out, p.binding)
+				added = append(added, p.binding)
+			}
+			continue
+		}
 		// Publishing what is already published (an agent re-adopting the
 		// task after a restart) answers the existing binding.
 		if have, ok := publishedBinding(t.Ports, b); ok {
@@ -113,6 +140,88 @@ func publishedBinding(have []Binding, want Binding) (Binding, bool) {
 		}
 	}
 	return Binding{}, false
+}
+
+// publishedRange finds the bindings of a task that already publish the
+// count container ports from want's on consecutive host ports (from want's
+// host port, when not 0).
+func publishedRange(have []Binding, want Binding, count uint16) ([]Binding, bool) {
+	out := make([]Binding, 0, count)
+	for i := range count {
+		w := want
+		w.ContainerPort += i
+		if want.HostPort != 0 {
+			w.HostPort += i
+		} else if i > 0 {
+			w.HostPort = out[0].HostPort + i
+		}
+		b, ok := publishedBinding(have, w)
+		if !ok {
+			return nil, false
+		}
+		out = append(out, b)
+	}
+	return out, true
+}
+
+// rangeAttempts bounds the search for a free run of host ports.
+const rangeAttempts = 64
+
+// startRange starts a proxy for each of count container ports from b's on
+// consecutive host ports: from b.HostPort, or from the first free run of
+// the ephemeral range (ip_local_port_range) found from a random start. On
+// error nothing it started stays.
+func startRange(b Binding, count uint16, ip netip.Addr, log *slog.Logger) ([]*proxy, error) {
+	try := func(first uint16) ([]*proxy, error) {
+		ps := make([]*proxy, 0, count)
+		for i := range count {
+			pb := b
+			pb.HostPort, pb.ContainerPort = first+i, b.ContainerPort+i
+			p, err := startProxy(pb, netip.AddrPortFrom(ip, pb.ContainerPort), log)
+			if err != nil {
+				for _, p := range ps {
+					p.Close()
+				}
+				return nil, err
+			}
+			ps = append(ps, p)
+		}
+		return ps, nil
+	}
+	if b.HostPort != 0 {
+		return try(b.HostPort)
+	}
+	lo, hi := ephemeralPorts()
+	if int(hi)-int(lo)+1 < int(count) {
+		return nil, errdefs.Conflictf("network: no run of %d free host ports", count)
+	}
+	span := int(hi) - int(lo) + 2 - int(count) // possible first ports
+	first := int(lo) + rand.IntN(span)
+	for range rangeAttempts {
+		ps, err := try(uint16(first))
+		if err == nil {
+			return ps, nil
+		}
+		if !errors.Is(err, errdefs.ErrConflict) {
+			return nil, err
+		}
+		first = int(lo) + (first-int(lo)+int(count))%span // past the run just tried
+	}
+	return nil, errdefs.Conflictf("network: no run of %d free host ports found", count)
+}
+
+// ephemeralPorts is the host's ephemeral port range, where the kernel picks
+// ports for hostPort 0.
+func ephemeralPorts() (lo, hi uint16) {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if f := strings.Fields(string(b)); err == nil && len(f) == 2 {
+		l, err1 := strconv.ParseUint(f[0], 10, 16)
+		h, err2 := strconv.ParseUint(f[1], 10, 16)
+		if err1 == nil && err2 == nil && l > 0 && l <= h {
+			return uint16(l), uint16(h)
+		}
+	}
+	return 32768, 60999 // Linux's default
 }
 
 // proxy forwards one published port to a task.

@@ -144,10 +144,16 @@ func (n networkAdapter) Setup(ctx context.Context, taskID string, s tenant.Scope
 func (n networkAdapter) PublishPorts(ctx context.Context, taskID string, ports []control.NetworkBinding) ([]control.NetworkBinding, error) {
 	want := make([]network.PortMapping, 0, len(ports))
 	for _, p := range ports {
-		if p.ContainerPort <= 0 || p.ContainerPort > 65535 || p.HostPort < 0 || p.HostPort > 65535 {
+		pm := network.PortMapping{HostPort: uint16(p.HostPort), ContainerPort: uint16(p.ContainerPort), Protocol: p.Protocol, Count: 1}
+		if p.ContainerPortRange != "" {
+			lo, hi, ok := control.ParsePortRange(p.ContainerPortRange)
+			if !ok || p.HostPort != 0 {
+				return nil, errdefs.Invalidf("port range %q is invalid", p.ContainerPortRange)
+			}
+			pm.ContainerPort, pm.Count = uint16(lo), uint16(hi-lo+1)
+		} else if p.ContainerPort <= 0 || p.ContainerPort > 65535 || p.HostPort < 0 || p.HostPort > 65535 {
 			return nil, errdefs.Invalidf("port mapping %d:%d is out of range", p.HostPort, p.ContainerPort)
 		}
-		pm := network.PortMapping{HostPort: uint16(p.HostPort), ContainerPort: uint16(p.ContainerPort), Protocol: p.Protocol}
 		if p.BindIP != "" {
 			ip, err := netip.ParseAddr(p.BindIP)
 			if err != nil {
@@ -161,13 +167,22 @@ func (n networkAdapter) PublishPorts(ctx context.Context, taskID string, ports [
 	if err != nil {
 		return nil, err
 	}
-	out := make([]control.NetworkBinding, len(got))
-	for i, b := range got {
+	// One binding per port comes back, in order: a range's fold into one.
+	out := make([]control.NetworkBinding, 0, len(want))
+	for i, pm := range want {
+		first, last := got[0], got[pm.Count-1]
+		got = got[pm.Count:]
 		ip := "0.0.0.0"
-		if b.HostIP.IsValid() && !b.HostIP.IsUnspecified() {
-			ip = b.HostIP.String()
+		if first.HostIP.IsValid() && !first.HostIP.IsUnspecified() {
+			ip = first.HostIP.String()
 		}
-		out[i] = control.NetworkBinding{BindIP: ip, ContainerPort: int(b.ContainerPort), HostPort: int(b.HostPort), Protocol: b.Protocol}
+		b := control.NetworkBinding{BindIP: ip, ContainerPort: int(first.ContainerPort), HostPort: int(first.HostPort), Protocol: first.Protocol}
+		if ports[i].ContainerPortRange != "" {
+			b.ContainerPort, b.HostPort = 0, 0
+			b.ContainerPortRange = fmt.Sprintf("%d-%d", first.ContainerPort, last.ContainerPort)
+			b.HostPortRange = fmt.Sprintf("%d-%d", first.HostPort, last.HostPort)
+		}
+		out = append(out, b)
 	}
 	return out, nil
 }

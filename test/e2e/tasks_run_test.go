@@ -225,8 +225,8 @@ func TestTaskSurvivesKill9(t *testing.T) {
 }
 
 // TestTaskBridgeAndHostModes: the EC2 launch type on this host, with
-// bridge (a published host port; hostPort 0 = an ephemeral one) and host
-// network modes.
+// bridge (a published host port; hostPort 0 = an ephemeral one; a
+// containerPortRange) and host network modes.
 func TestTaskBridgeAndHostModes(t *testing.T) {
 	in := newAgentInstance(t)
 	image := in.pushTaskImage("modes")
@@ -238,6 +238,7 @@ func TestTaskBridgeAndHostModes(t *testing.T) {
 	}
 	register("bridged", "bridge", []string{"serve", "8080"}, `{"containerPort":8080,"hostPort":0}`)
 	register("hosted", "host", []string{"serve", "18089"}, `{"containerPort":18089}`)
+	register("ranged", "bridge", []string{"serve", "8081"}, `{"containerPortRange":"8080-8082"}`)
 
 	run := func(family string) string {
 		out := in.mustAWS("ecs", "run-task", "--launch-type", "EC2", "--task-definition", family)
@@ -278,6 +279,21 @@ func TestTaskBridgeAndHostModes(t *testing.T) {
 		path(ci, "containerInstances", 0, "runningTasksCount") != 2.0 {
 		t.Errorf("describe-container-instances: %v", ci)
 	}
+
+	// A containerPortRange in bridge mode: as many consecutive host ports,
+	// each to its own container port (the app serves the middle one).
+	ranged := run("ranged")
+	task = in.waitTaskStatus(ranged, "RUNNING", 60*time.Second)
+	rb, _ := path(containerOf(task), "networkBindings", 0).(map[string]any)
+	var lo, hi int
+	if _, err := fmt.Sscanf(fmt.Sprint(rb["hostPortRange"]), "%d-%d", &lo, &hi); err != nil || hi-lo != 2 ||
+		rb["containerPortRange"] != "8080-8082" || rb["containerPort"] != nil || rb["hostPort"] != nil {
+		t.Fatalf("containerPortRange networkBindings: %v", containerOf(task)["networkBindings"])
+	}
+	if body := waitHTTP(t, fmt.Sprintf("http://127.0.0.1:%d/", lo+1), 10*time.Second); !strings.HasPrefix(body, "hello") {
+		t.Errorf("container port 8081 through host port %d: %q", lo+1, body)
+	}
+
 	started := in.mustAWS("ecs", "start-task", "--task-definition", "bridged", "--container-instances", ciARN)
 	startedARN, _ := path(started, "tasks", 0, "taskArn").(string)
 	if startedARN == "" || path(started, "tasks", 0, "containerInstanceArn") != ciARN {
@@ -293,12 +309,14 @@ func TestTaskBridgeAndHostModes(t *testing.T) {
 		t.Errorf("start-task on an unknown instance: %v", missing)
 	}
 
-	for _, arn := range []string{bridged, hosted, startedARN} {
+	for _, arn := range []string{bridged, hosted, ranged, startedARN} {
 		in.mustAWS("ecs", "stop-task", "--task", arn)
 		in.waitTaskStatus(arn, "STOPPED", 60*time.Second)
 	}
-	if _, err := httpGet(fmt.Sprintf("http://127.0.0.1:%d/", int(port))); err == nil {
-		t.Errorf("the stopped bridge task's host port still answers")
+	for _, p := range []int{int(port), lo + 1} {
+		if _, err := httpGet(fmt.Sprintf("http://127.0.0.1:%d/", p)); err == nil {
+			t.Errorf("a stopped bridge task's host port %d still answers", p)
+		}
 	}
 }
 

@@ -193,8 +193,13 @@ func taskToWire(t *control.Task, withTags bool) *w.Task {
 			wc.ExitCode = wire.Int32(int32(*c.ExitCode))
 		}
 		for _, b := range c.NetworkBindings {
-			wc.NetworkBindings = append(wc.NetworkBindings, w.NetworkBinding{BindIP: wire.String(b.BindIP),
-				ContainerPort: wire.Int32(int32(b.ContainerPort)), HostPort: wire.Int32(int32(b.HostPort)), Protocol: wire.String(b.Protocol)})
+			wb := w.NetworkBinding{BindIP: wire.String(b.BindIP), Protocol: wire.String(b.Protocol)}
+			if b.ContainerPortRange != "" {
+				wb.ContainerPortRange, wb.HostPortRange = wire.String(b.ContainerPortRange), wire.String(b.HostPortRange)
+			} else {
+				wb.ContainerPort, wb.HostPort = wire.Int32(int32(b.ContainerPort)), wire.Int32(int32(b.HostPort))
+			}
+			wc.NetworkBindings = append(wc.NetworkBindings, wb)
 		}
 		for _, ni := range c.NetworkInterfaces {
 			wc.NetworkInterfaces = append(wc.NetworkInterfaces, w.NetworkInterface{AttachmentId: wire.String(ni.AttachmentID),
