@@ -48,3 +48,33 @@ func TestRegistryTokens(t *testing.T) {
 		t.Fatalf("expired: %v", err)
 	}
 }
+
+// FuzzVerifyToken: no password but one the issuer signed verifies, and
+// none makes Verify panic.
+func FuzzVerifyToken(f *testing.F) {
+	st, err := bolt.Open(filepath.Join(f.TempDir(), "db"), bolt.Options{})
+	if err != nil {
+		f.Fatal(err)
+	}
+	defer st.Close()
+	ti, err := NewTokenIssuer(context.Background(), st, nil)
+	if err != nil {
+		f.Fatal(err)
+	}
+	good, _ := ti.Issue("123456789012", "AKIAEXAMPLE")
+	for _, s := range []string{good, "", ".", "e30.", good + "=", "a.b.c"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, password string) {
+		c, err := ti.Verify(password)
+		if password == good {
+			if err != nil || c.Account != "123456789012" {
+				t.Fatalf("the issued token: %+v %v", c, err)
+			}
+			return
+		}
+		if err == nil {
+			t.Fatalf("%q verified as %+v", password, c)
+		}
+	})
+}
