@@ -160,3 +160,19 @@ func FuzzJSONRequest(f *testing.F) {
 		}
 	})
 }
+
+// FuzzQueryRequest: no awsQuery form (ELBv2, STS) makes the router panic
+// or answer 500.
+func FuzzQueryRequest(f *testing.F) {
+	for _, s := range []string{"Action=Who&Version=2015-12-01", "Action=Nope", "Version=2015-12-01", "",
+		"Action=Who&Names.member.1=a&Names.member.3=c", "Action=%zz", "Action=Who&Action=Who", "a=b=c&&&", "Action=Who&Tags.member.1.Key="} {
+		f.Add(s)
+	}
+	rt := testRouter(f, "query")
+	f.Fuzz(func(t *testing.T, body string) {
+		rec := post(rt, "", body)
+		if rec.Code >= 500 {
+			t.Fatalf("%q: %d %s", body, rec.Code, rec.Body)
+		}
+	})
+}
