@@ -170,6 +170,9 @@ func (n networkAdapter) PublishPorts(ctx context.Context, taskID string, ports [
 	// One binding per port comes back, in order: a range's fold into one.
 	out := make([]control.NetworkBinding, 0, len(want))
 	for i, pm := range want {
+		if len(got) < int(pm.Count) {
+			return nil, fmt.Errorf("network: %d bindings for %d ports", len(got), pm.Count)
+		}
 		first, last := got[0], got[pm.Count-1]
 		got = got[pm.Count:]
 		ip := "0.0.0.0"
