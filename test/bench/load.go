@@ -210,26 +210,42 @@ func wireBytes(req *http.Request) ([]byte, error) {
 // cost small beside the server's, and net/http's client goroutines out of
 // the measured latency.
 func rawLoad(host string, reqs [][]byte, n int, d time.Duration, check func(status int, body []byte) error) (result, error) {
-	var mu sync.Mutex
-	var lat []time.Duration
-	errs := 0
-	var firstErr error
+	conns := make([]rawConn, n)
+	defer func() {
+		for i := range conns {
+			conns[i].close()
+		}
+	}()
+	return hammer(context.Background(), n, d, func(_ context.Context, w, i int) error {
+		status, body, err := conns[w].do(host, reqs[(w+i*n)%len(reqs)])
+		if err == nil {
+			err = check(status, body)
+		}
+		return err
+	})
+}
+
+// hammer runs op from n goroutines (w is the goroutine, i its call) for d
+// and reports throughput and latency. It fails if more than a tenth of the
+// calls failed or ctx ended.
+func hammer(ctx context.Context, n int, d time.Duration, op func(ctx context.Context, w, i int) error) (result, error) {
+	var (
+		mu       sync.Mutex
+		lat      []time.Duration
+		errs     int
+		firstErr error
+		wg       sync.WaitGroup
+	)
 	stop := time.Now().Add(d)
 	start := time.Now()
-	var wg sync.WaitGroup
 	for w := range n {
 		wg.Go(func() {
-			var c rawConn
-			defer c.close()
 			var mine []time.Duration
 			bad := 0
-			for i := w; time.Now().Before(stop); i += n {
+			for i := 0; time.Now().Before(stop) && ctx.Err() == nil; i++ {
 				t0 := time.Now()
-				status, body, err := c.do(host, reqs[i%len(reqs)])
+				err := op(ctx, w, i)
 				mine = append(mine, time.Since(t0))
-				if err == nil {
-					err = check(status, body)
-				}
 				if err != nil {
 					bad++
 					mu.Lock()
@@ -246,7 +262,11 @@ func rawLoad(host string, reqs [][]byte, n int, d time.Duration, check func(stat
 		})
 	}
 	wg.Wait()
-	return summarize(lat, errs, firstErr, time.Since(start))
+	elapsed := time.Since(start)
+	if err := ctx.Err(); err != nil {
+		return result{}, err
+	}
+	return summarize(lat, errs, firstErr, elapsed)
 }
 
 // rawConn sends serialized HTTP/1.1 requests over one connection, dialling

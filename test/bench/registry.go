@@ -170,7 +170,7 @@ func runRegistryBenchmarks(ctx context.Context, fargoBin string, clients int) er
 	}
 	var batch result
 	split.onClientCPUs(func() {
-		batch, err = regHammer(ctx, clients, regLoadTime, func(ctx context.Context) error {
+		batch, err = hammer(ctx, clients, regLoadTime, func(ctx context.Context, _, _ int) error {
 			out, err := regs.ecrc.BatchGetImage(ctx, &ecr.BatchGetImageInput{
 				RepositoryName: aws.String(regBigRepo),
 				ImageIds:       []ecrtypes.ImageIdentifier{{ImageTag: aws.String(regTag)}},

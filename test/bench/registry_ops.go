@@ -219,50 +219,6 @@ func manifestOK(status int, body []byte) error {
 	return nil
 }
 
-// hammer runs op from n goroutines for d and reports throughput and
-// latency, like load (load.go) for any operation. It fails if more than a
-// tenth of the calls failed or ctx ended.
-func regHammer(ctx context.Context, n int, d time.Duration, op func(ctx context.Context) error) (result, error) {
-	var (
-		mu       sync.Mutex
-		lat      []time.Duration
-		errs     int
-		firstErr error
-		wg       sync.WaitGroup
-	)
-	stop := time.Now().Add(d)
-	start := time.Now()
-	for range n {
-		wg.Go(func() {
-			var mine []time.Duration
-			bad := 0
-			for time.Now().Before(stop) && ctx.Err() == nil {
-				t0 := time.Now()
-				err := op(ctx)
-				mine = append(mine, time.Since(t0))
-				if err != nil {
-					bad++
-					mu.Lock()
-					if firstErr == nil {
-						firstErr = err
-					}
-					mu.Unlock()
-				}
-			}
-			mu.Lock()
-			lat = append(lat, mine...)
-			errs += bad
-			mu.Unlock()
-		})
-	}
-	wg.Wait()
-	elapsed := time.Since(start)
-	if err := ctx.Err(); err != nil {
-		return result{}, err
-	}
-	return summarize(lat, errs, firstErr, elapsed)
-}
-
 // diskWrite writes size bytes of incompressible data to a new file in dir
 // in 1 MiB writes and fsyncs it (dd bs=1M conv=fsync), and returns the time
 // from the first write to the end of the fsync. The file is removed.
