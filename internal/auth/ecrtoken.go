@@ -10,10 +10,9 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
+	"github.com/fargo-run/fargo/internal/memo"
 	"github.com/fargo-run/fargo/internal/store"
 )
 
@@ -47,12 +46,8 @@ type TokenIssuer struct {
 	// verified remembers the claims of tokens whose signature checked out
 	// (password -> Claims): docker sends the same token with every
 	// request of a pull. Expiry is still checked on every use.
-	verified  sync.Map
-	verifiedN atomic.Int64
+	verified memo.Map
 }
-
-// maxVerified bounds TokenIssuer.verified: past it, it starts afresh.
-const maxVerified = 4096
 
 // NewTokenIssuer loads the signing key from st, creating it on first use.
 func NewTokenIssuer(ctx context.Context, st store.Store, now func() time.Time) (*TokenIssuer, error) {
@@ -108,10 +103,6 @@ func (ti *TokenIssuer) Verify(password string) (Claims, error) {
 	var c Claims
 	if err := json.Unmarshal(body, &c); err != nil {
 		return Claims{}, ErrTokenInvalid
-	}
-	if ti.verifiedN.Add(1) > maxVerified {
-		ti.verified.Clear()
-		ti.verifiedN.Store(0)
 	}
 	ti.verified.Store(password, c)
 	return ti.checkExpiry(c)

@@ -29,10 +29,10 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/fargo-run/fargo/internal/errdefs"
+	"github.com/fargo-run/fargo/internal/memo"
 	"github.com/fargo-run/fargo/internal/store"
 	"github.com/fargo-run/fargo/internal/tenant"
 )
@@ -77,8 +77,7 @@ type Control struct {
 	log    *slog.Logger
 	seeded sync.Map // tenant.Scope -> struct{}: default cluster exists
 	// decoded holds decoded records by store key (see cachedGet).
-	decoded  sync.Map
-	decodedN atomic.Int64 // records stored in decoded since it was last cleared
+	decoded memo.Map
 }
 
 // New returns a control plane over st.

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/fargo-run/fargo/internal/errdefs"
+	"github.com/fargo-run/fargo/internal/memo"
 	"github.com/fargo-run/fargo/internal/store"
 	"github.com/fargo-run/fargo/internal/tenant"
 )
@@ -130,16 +131,6 @@ func (c *Control) DescribeTaskDefinition(ctx context.Context, s tenant.Scope, re
 	return out, err
 }
 
-// decodedEntry is a decoded record and the store revision it was decoded
-// from.
-type decodedEntry struct {
-	rev int64
-	v   any
-}
-
-// maxDecoded bounds c.decoded: past it the cache starts afresh.
-const maxDecoded = 16384
-
 // cachedGet reads key's record through c.decoded (see cachedDecode).
 func cachedGet[T any](c *Control, tx store.ReadTx, key string) (*T, error) {
 	kv, err := tx.Get(key)
@@ -149,26 +140,12 @@ func cachedGet[T any](c *Control, tx store.ReadTx, key string) (*T, error) {
 	return cachedDecode[T](c, kv)
 }
 
-// cachedDecode decodes kv through c.decoded, a cache of decoded records
-// valid while the key's revision is unchanged: decoding the JSON is most of
-// the cost of reads such as DescribeTaskDefinition and ListClusters.
-// Callers must not modify what it returns.
+// cachedDecode decodes kv through c.decoded, valid while the key's revision
+// is unchanged: decoding the JSON is most of the cost of reads such as
+// DescribeTaskDefinition and ListClusters. Callers must not modify what it
+// returns.
 func cachedDecode[T any](c *Control, kv store.KV) (*T, error) {
-	if v, ok := c.decoded.Load(kv.Key); ok && v.(decodedEntry).rev == kv.Revision {
-		if t, ok := v.(decodedEntry).v.(*T); ok {
-			return t, nil
-		}
-	}
-	t, err := decode[T](kv)
-	if err != nil {
-		return nil, err
-	}
-	if c.decodedN.Add(1) > maxDecoded { // records of deleted keys don't pile up
-		c.decoded.Clear()
-		c.decodedN.Store(0)
-	}
-	c.decoded.Store(kv.Key, decodedEntry{rev: kv.Revision, v: t})
-	return t, nil
+	return memo.Decode[T](&c.decoded, kv)
 }
 
 // cachedTaskDef reads a task definition through the decoded cache; callers

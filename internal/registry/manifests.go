@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/fargo-run/fargo/internal/errdefs"
+	"github.com/fargo-run/fargo/internal/memo"
 	"github.com/fargo-run/fargo/internal/store"
 	"github.com/fargo-run/fargo/internal/tenant"
 )
@@ -330,7 +331,7 @@ func (r *Registry) GetImage(ctx context.Context, scope tenant.Scope, repo string
 		} else if err != nil {
 			return err
 		}
-		cached, err := decodeCached[Image](&r.cache, kv)
+		cached, err := memo.Decode[Image](&r.cache.records, kv) // shared: read only
 		if err == nil {
 			img = *cached // shares slices: callers only read them
 		}

@@ -3,36 +3,7 @@ package registry
 import (
 	"bytes"
 	"testing"
-
-	"github.com/fargo-run/fargo/internal/store"
 )
-
-func TestReadCacheDecodesAgainWhenTheRevisionChanges(t *testing.T) {
-	var c readCache
-	kv := store.KV{Key: "k", Value: []byte(`{"name":"a"}`), Revision: 1}
-	a, err := decodeCached[Repository](&c, kv)
-	if err != nil || a.Name != "a" {
-		t.Fatalf("%+v %v", a, err)
-	}
-	if again, _ := decodeCached[Repository](&c, kv); again != a {
-		t.Fatal("same revision decoded again")
-	}
-	b, err := decodeCached[Repository](&c, store.KV{Key: "k", Value: []byte(`{"name":"b"}`), Revision: 2})
-	if err != nil || b.Name != "b" {
-		t.Fatalf("a new revision served the old record: %+v %v", b, err)
-	}
-	if _, err := decodeCached[Repository](&c, store.KV{Key: "bad", Value: []byte(`{`), Revision: 3}); err == nil {
-		t.Fatal("corrupt record decoded")
-	}
-	for i := range maxCachedRecords + 10 {
-		_, _ = decodeCached[Repository](&c, store.KV{Key: string(rune(i)), Value: []byte(`{}`), Revision: 1})
-	}
-	n := 0
-	c.records.Range(func(any, any) bool { n++; return true })
-	if n > maxCachedRecords {
-		t.Fatalf("%d records kept, bound %d", n, maxCachedRecords)
-	}
-}
 
 func TestReadCacheManifestsAreBounded(t *testing.T) {
 	var c readCache

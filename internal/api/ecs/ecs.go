@@ -7,13 +7,12 @@ package ecs
 import (
 	"errors"
 	"net/http"
-	"sync"
-	"sync/atomic"
 
 	"github.com/fargo-run/fargo/internal/api"
 	"github.com/fargo-run/fargo/internal/api/ecswire"
 	"github.com/fargo-run/fargo/internal/control"
 	"github.com/fargo-run/fargo/internal/errdefs"
+	"github.com/fargo-run/fargo/internal/memo"
 )
 
 // Adapter serves the ECS API over a control plane.
@@ -21,8 +20,7 @@ type Adapter struct {
 	ctl *control.Control
 	// rendered holds encoded DescribeTaskDefinition answers by ARN (see
 	// describeTaskDefinition).
-	rendered  sync.Map
-	renderedN atomic.Int64 // answers stored since rendered was last cleared
+	rendered memo.Map
 }
 
 // New returns the ECS service description for the router.

@@ -49,17 +49,10 @@ func (a *Adapter) describeTaskDefinition(ctx context.Context, req *api.Request, 
 	}
 	body := api.RawJSON(b)
 	if !tags {
-		if a.renderedN.Add(1) > maxRendered { // answers of deleted revisions don't pile up
-			a.rendered.Clear()
-			a.renderedN.Store(0)
-		}
 		a.rendered.Store(td.TaskDefinitionArn, renderedTaskDef{td: td, body: &body})
 	}
 	return &body, nil
 }
-
-// maxRendered bounds Adapter.rendered: past it, it starts afresh.
-const maxRendered = 4096
 
 // renderedTaskDef is a DescribeTaskDefinition answer (without tags) and the
 // decoded record it was encoded from: the control plane hands out the same
