@@ -21,11 +21,18 @@ import (
 
 var fargoBin string
 
-// The e2e fargo's network settings (see newInstance).
-const (
-	e2eNetPrefix  = "fge"
-	e2eMetadataIP = "169.254.170.3"
-)
+// The e2e fargo's network settings (see newInstance). FARGO_E2E_SLOT=N
+// (1-9) gives a run names and addresses of its own, so that two e2e runs
+// on one machine never sweep each other's tasks.
+var e2eNetPrefix, e2eTaskPool, e2eMetadataIP = e2eNetwork(os.Getenv("FARGO_E2E_SLOT"))
+
+func e2eNetwork(slot string) (prefix, pool, metadataIP string) {
+	if len(slot) == 1 && slot[0] >= '1' && slot[0] <= '9' {
+		n := int(slot[0] - '0')
+		return "fe" + slot, fmt.Sprintf("10.%d.0.0/16", 220+n), fmt.Sprintf("169.254.170.%d", 10+n)
+	}
+	return "fge", "10.217.0.0/16", "169.254.170.3"
+}
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "fargo-e2e-bin")
@@ -103,7 +110,7 @@ func newInstance(t *testing.T, extraEnv ...string) *instance {
 		// the defaults (`make run` in another shell).
 		"FARGO_NO_AGENT=1",
 		"FARGO_NETWORK_PREFIX="+e2eNetPrefix,
-		"FARGO_TASK_POOL=10.217.0.0/16",
+		"FARGO_TASK_POOL="+e2eTaskPool,
 		"FARGO_METADATA_IP="+e2eMetadataIP,
 	)
 	// The CLI must take everything from the profile, not the caller's env.
