@@ -79,6 +79,7 @@ type instance struct {
 	listen  string
 	cmd     *exec.Cmd
 	out     *bytes.Buffer
+	past    strings.Builder // the output of the instance's earlier runs
 	env     []string
 }
 
@@ -141,6 +142,9 @@ func filterEnv(env []string, drop ...string) []string {
 func (in *instance) start() {
 	t := in.t
 	t.Helper()
+	if in.out != nil {
+		in.past.Write(in.out.Bytes())
+	}
 	in.out = &bytes.Buffer{}
 	in.cmd = exec.Command(fargoBin, "server")
 	in.cmd.Env = in.env

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -16,6 +17,8 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/crane"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/nftables"
+	"github.com/vishvananda/netlink"
 
 	"github.com/fargo-run/fargo/internal/fargotest"
 )
@@ -69,15 +72,17 @@ func (in *instance) stop() {
 	in.cmd = nil
 }
 
-// checkNoLeftovers asserts that fargo left no container, netns, mount or
-// task cgroup behind.
+// checkNoLeftovers asserts that fargo left no container, netns, mount,
+// link, nftables table or task cgroup behind.
 func (in *instance) checkNoLeftovers() {
 	for _, p := range in.leftovers() {
 		in.t.Error(p)
 	}
 }
 
-// leftovers lists what fargo left on the host: containers, netns, mounts.
+// leftovers lists what fargo left on the host: containers, netns, mounts,
+// links (bridge, veths, metadata link), its nftables table, and the
+// cgroups of the tasks it logged.
 func (in *instance) leftovers() []string {
 	var found []string
 	out, err := exec.Command("runc", "--root", filepath.Join(in.dataDir, "runc"), "list", "-q").CombinedOutput()
@@ -98,7 +103,50 @@ func (in *instance) leftovers() []string {
 	if strings.Contains(string(mounts), in.dataDir) {
 		found = append(found, fmt.Sprintf("mounts under %s left after shutdown", in.dataDir))
 	}
+	if links, err := netlink.LinkList(); err == nil {
+		for _, l := range links {
+			if name := l.Attrs().Name; strings.HasPrefix(name, e2eNetPrefix) {
+				found = append(found, "link left after shutdown: "+name)
+			}
+		}
+	}
+	if c, err := nftables.New(); err == nil {
+		tables, _ := c.ListTables()
+		for _, tb := range tables {
+			if tb.Name == "fargo_"+e2eNetPrefix {
+				found = append(found, "nftables table left after shutdown: "+tb.Name)
+			}
+		}
+	}
+	for _, id := range in.loggedTasks() {
+		for _, ctrl := range []string{"memory", "cpu", "pids"} {
+			if _, err := os.Stat(filepath.Join("/sys/fs/cgroup", ctrl, "fargo", id)); err == nil {
+				found = append(found, fmt.Sprintf("%s cgroup of task %s left after shutdown", ctrl, id))
+			}
+		}
+	}
 	return found
+}
+
+var loggedTask = regexp.MustCompile(`task=([0-9a-f]{32})\b`)
+
+// loggedTasks lists the task IDs in the instance's log (the agent logs
+// each task it runs): the cgroups to look for, without touching those of
+// another fargo on the host.
+func (in *instance) loggedTasks() []string {
+	log := in.past.String()
+	if in.out != nil {
+		log += in.out.String()
+	}
+	seen := map[string]bool{}
+	var ids []string
+	for _, m := range loggedTask.FindAllStringSubmatch(log, -1) {
+		if !seen[m[1]] {
+			seen[m[1]] = true
+			ids = append(ids, m[1])
+		}
+	}
+	return ids
 }
 
 var taskAppImage struct {
