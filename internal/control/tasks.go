@@ -130,14 +130,16 @@ func (c *Control) RunTask(ctx context.Context, s tenant.Scope, in RunTaskInput) 
 			case err == nil && rec.Hash != hash:
 				return ErrClientTokenConflict
 			case err == nil:
-				for _, k := range rec.Tasks {
-					t, err := get[Task](tx, k)
-					if err != nil {
-						return err
-					}
-					res.Tasks = append(res.Tasks, t)
+				tasks, err := tokenTasks(tx, rec)
+				if err != nil {
+					return err
 				}
-				return nil
+				if tasks != nil {
+					res.Tasks = tasks
+					return nil
+				}
+				// Its tasks were purged: the token has expired, and
+				// this request starts tasks of its own.
 			case !errors.Is(err, store.ErrNotFound):
 				return err
 			}
@@ -189,6 +191,23 @@ func (c *Control) RunTask(ctx context.Context, s tenant.Scope, in RunTaskInput) 
 	return res, nil
 }
 
+// tokenTasks reads the tasks a client token started; nil when any of them
+// is gone (purged with its retention: the token has expired with it).
+func tokenTasks(tx store.ReadTx, rec *clientTokenRecord) ([]*Task, error) {
+	out := make([]*Task, 0, len(rec.Tasks))
+	for _, k := range rec.Tasks {
+		t, err := get[Task](tx, k)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	return out, nil
+}
+
 func (c *Control) newTask(s tenant.Scope, cl *Cluster, td *TaskDefinition, in RunTaskInput, node string, cpu, mem int, now time.Time) *Task {
 	id := newTaskID()
 	t := &Task{
@@ -222,17 +241,43 @@ func (c *Control) newTask(s tenant.Scope, cl *Cluster, td *TaskDefinition, in Ru
 		ct := Container{
 			ARN:  s.ARN("ecs", "container/"+cl.Name+"/"+id+"/"+uuid.NewString()),
 			Name: cd.Name, Image: cd.Image, LastStatus: ContainerPending, Essential: cd.IsEssential(),
-			Cpu: strconv.Itoa(cd.Cpu),
 		}
-		if cd.Memory != nil {
-			ct.Memory = strconv.Itoa(*cd.Memory)
+		cpu, mem, res := containerSize(&cd, in.Overrides)
+		ct.Cpu = strconv.Itoa(cpu)
+		if mem != nil {
+			ct.Memory = strconv.Itoa(*mem)
 		}
-		if cd.MemoryReservation != nil {
-			ct.MemoryReservation = strconv.Itoa(*cd.MemoryReservation)
+		if res != nil {
+			ct.MemoryReservation = strconv.Itoa(*res)
 		}
 		t.Containers = append(t.Containers, ct)
 	}
 	return t
+}
+
+// containerSize is a container's cpu units, memory and memoryReservation
+// (MiB, nil when unset) with the task's container override applied, as
+// the agent enforces them.
+func containerSize(cd *ContainerDefinition, o *TaskOverride) (cpu int, mem, res *int) {
+	cpu, mem, res = cd.Cpu, cd.Memory, cd.MemoryReservation
+	if o == nil {
+		return cpu, mem, res
+	}
+	for _, co := range o.ContainerOverrides {
+		if co.Name != cd.Name {
+			continue
+		}
+		if co.Cpu != nil {
+			cpu = *co.Cpu
+		}
+		if co.Memory != nil {
+			mem = co.Memory
+		}
+		if co.MemoryReservation != nil {
+			res = co.MemoryReservation
+		}
+	}
+	return cpu, mem, res
 }
 
 // resolveLaunchType settles launchType xor capacityProviderStrategy (the

@@ -80,6 +80,9 @@ type ListTasksFilter struct {
 	ServiceName   string
 	DesiredStatus string // RUNNING (default), PENDING or STOPPED
 	LaunchType    string
+	// ContainerInstance is a container instance's ARN or id: only tasks
+	// placed on it (EC2 launch type) match.
+	ContainerInstance string
 }
 
 // ListTasks lists task ARNs of an ACTIVE cluster.
@@ -97,6 +100,12 @@ func (c *Control) ListTasks(ctx context.Context, s tenant.Scope, cluster string,
 	cl, err := c.ActiveCluster(ctx, s, cluster)
 	if err != nil {
 		return nil, "", err
+	}
+	instance := ""
+	if f.ContainerInstance != "" {
+		if instance, err = containerInstanceRef(s, cl.Name, f.ContainerInstance); err != nil {
+			return nil, "", err
+		}
 	}
 	tasks, err := c.clusterTasks(ctx, s, cl.Name)
 	if err != nil {
@@ -117,10 +126,36 @@ func (c *Control) ListTasks(ctx context.Context, s tenant.Scope, cluster string,
 			continue
 		case f.LaunchType != "" && t.LaunchType != f.LaunchType:
 			continue
+		case instance != "" && (t.ContainerInstanceARN == "" || ContainerInstanceID(s, cl.Name, t.Node) != instance):
+			continue
 		}
 		arns = append(arns, t.ARN)
 	}
 	return paginate(arns, p)
+}
+
+// containerInstanceRef is the id of a container instance of cluster named
+// by id or ARN (AWS takes either). An ARN of another cluster names none of
+// this cluster's instances: no id matches "-".
+func containerInstanceRef(s tenant.Scope, cluster, ref string) (string, error) {
+	if !strings.HasPrefix(ref, "arn:") {
+		return ref, nil
+	}
+	res, err := parseARN(s, ref)
+	if errors.Is(err, ErrResourceNotFound) {
+		return "-", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	cl, id, ok := strings.Cut(res.id, "/")
+	if res.kind != "container-instance" || !ok {
+		return "", InvalidParameterf("Invalid ARN: %s", clip(ref))
+	}
+	if cl != cluster {
+		return "-", nil
+	}
+	return id, nil
 }
 
 // clusterTasks reads every task record of a cluster.
@@ -254,16 +289,24 @@ func (c *Control) countTasks(ctx context.Context, s tenant.Scope, cluster string
 	return running, pending, nil
 }
 
-// PurgeStoppedTasks deletes tasks STOPPED longer than the retention.
+// PurgeStoppedTasks deletes tasks STOPPED longer than the retention, and
+// in the same transaction the client tokens that started them: a token
+// expires with its tasks, so reusing it later runs new ones.
 func (c *Control) PurgeStoppedTasks(ctx context.Context) (int, error) {
 	kvs, err := c.st.List(ctx, "ecs/")
 	if err != nil {
 		return 0, err
 	}
 	cutoff := c.now().Add(-StoppedTaskRetention)
-	var old []string
+	type purged struct {
+		key, token string
+		scope      tenant.Scope
+	}
+	var old []purged
 	for _, kv := range kvs {
-		if !strings.Contains(kv.Key, "/tasks/") {
+		// ecs/<account>/<region>/tasks/<cluster>/<id>
+		parts := strings.Split(kv.Key, "/")
+		if len(parts) != 6 || parts[3] != "tasks" {
 			continue
 		}
 		t, err := decode[Task](kv)
@@ -271,16 +314,34 @@ func (c *Control) PurgeStoppedTasks(ctx context.Context) (int, error) {
 			return 0, err
 		}
 		if t.LastStatus == TaskStopped && t.StoppedAt.Before(cutoff) {
-			old = append(old, kv.Key)
+			old = append(old, purged{key: kv.Key, token: t.ClientToken, scope: tenant.Scope{Account: parts[1], Region: parts[2]}})
 		}
 	}
 	if len(old) == 0 {
 		return 0, nil
 	}
 	_, err = c.st.Update(ctx, func(tx store.Tx) error {
-		for _, k := range old {
-			if err := tx.Delete(k); err != nil {
+		for _, p := range old {
+			if err := tx.Delete(p.key); err != nil {
 				return err
+			}
+			if p.token == "" {
+				continue
+			}
+			// The token may have been used again since (after an
+			// earlier purge): only a record naming this task goes.
+			tk := tokenKey(p.scope, p.token)
+			rec, err := get[clientTokenRecord](tx, tk)
+			if errors.Is(err, store.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if slices.Contains(rec.Tasks, p.key) {
+				if err := tx.Delete(tk); err != nil {
+					return err
+				}
 			}
 		}
 		return nil

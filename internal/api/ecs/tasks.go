@@ -97,6 +97,7 @@ func (a *Adapter) listTasks(ctx context.Context, req *api.Request, in *w.ListTas
 	arns, next, err := a.ctl.ListTasks(ctx, req.Scope, wire.ToString(in.Cluster), control.ListTasksFilter{
 		Family: wire.ToString(in.Family), StartedBy: wire.ToString(in.StartedBy), ServiceName: wire.ToString(in.ServiceName),
 		DesiredStatus: wire.ToString(in.DesiredStatus), LaunchType: wire.ToString(in.LaunchType),
+		ContainerInstance: wire.ToString(in.ContainerInstance),
 	}, page(in.MaxResults, in.NextToken, 100, 100))
 	if err != nil {
 		return nil, err

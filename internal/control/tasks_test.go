@@ -1,0 +1,240 @@
+package control
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/fargo-run/fargo/internal/errdefs"
+	"github.com/fargo-run/fargo/internal/store"
+	"github.com/fargo-run/fargo/internal/store/bolt"
+)
+
+// testClock is a settable clock for the control plane.
+type testClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *testClock) Add(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+// newTaskControl is a control plane on a fresh store with a clock of its
+// own and one roomy node, and the store under it.
+func newTaskControl(t *testing.T) (*Control, store.Store, *testClock) {
+	t.Helper()
+	st, err := bolt.Open(filepath.Join(t.TempDir(), "fargo.db"), bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	clock := &testClock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	c := New(Config{Now: clock.Now}, st)
+	if err := c.RegisterNode(context.Background(), Node{ID: "node-a", CPU: 8192, Memory: 16384, MaxTaskCPU: 4096, MaxTaskMemory: 8192}); err != nil {
+		t.Fatal(err)
+	}
+	return c, st, clock
+}
+
+func registerFargate(t *testing.T, c *Control, family string, cds ...ContainerDefinition) *TaskDefinition {
+	t.Helper()
+	if len(cds) == 0 {
+		cds = []ContainerDefinition{{Name: "app", Image: "app"}}
+	}
+	td, err := c.RegisterTaskDefinition(context.Background(), svcScope, &TaskDefinition{
+		Family: family, NetworkMode: "awsvpc", RequiresCompatibilities: []string{"FARGATE"}, Cpu: "256", Memory: "512",
+		ContainerDefinitions: cds,
+	}, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return td
+}
+
+func fargateRun(td string) RunTaskInput {
+	return RunTaskInput{TaskDefinition: td, LaunchType: LaunchTypeFargate,
+		NetworkConfiguration: &NetworkConfiguration{Subnets: []string{"subnet-0123456789abcdef0"}}}
+}
+
+func stopNow(t *testing.T, c *Control, task *Task) {
+	t.Helper()
+	_, err := c.UpdateTaskState(context.Background(), TaskRef{Scope: svcScope, Cluster: task.Cluster, ID: task.ID},
+		TaskStateChange{LastStatus: TaskStopped, StopCode: StopUserInitiated, Reason: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestListTasksContainerInstance: the containerInstance filter takes an
+// id or an ARN and keeps the tasks placed on that instance; Fargate tasks
+// are on none.
+func TestListTasksContainerInstance(t *testing.T) {
+	c, _, _ := newTaskControl(t)
+	ctx := context.Background()
+	if err := c.RegisterNode(ctx, Node{ID: "node-b", CPU: 8192, Memory: 16384, MaxTaskCPU: 4096, MaxTaskMemory: 8192}); err != nil {
+		t.Fatal(err)
+	}
+	ec2, err := c.RegisterTaskDefinition(ctx, svcScope, &TaskDefinition{
+		Family: "ec2", NetworkMode: "bridge", RequiresCompatibilities: []string{"EC2"}, Cpu: "256", Memory: "256",
+		ContainerDefinitions: []ContainerDefinition{{Name: "app", Image: "app"}},
+	}, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	onA, onB := ContainerInstanceARN(svcScope, "default", "node-a"), ContainerInstanceARN(svcScope, "default", "node-b")
+	started, err := c.StartTask(ctx, svcScope, StartTaskInput{RunTaskInput: RunTaskInput{TaskDefinition: ec2.TaskDefinitionArn},
+		ContainerInstances: []string{onA, onB}})
+	if err != nil || len(started.Tasks) != 2 {
+		t.Fatalf("StartTask: %+v, %v", started, err)
+	}
+	taskOn := map[string]string{}
+	for _, tk := range started.Tasks {
+		taskOn[tk.ContainerInstanceARN] = tk.ARN
+	}
+	fg := registerFargate(t, c, "fg")
+	if _, err := c.RunTask(ctx, svcScope, fargateRun(fg.TaskDefinitionArn)); err != nil {
+		t.Fatal(err)
+	}
+	all, _, err := c.ListTasks(ctx, svcScope, "", ListTasksFilter{}, Page{})
+	if err != nil || len(all) != 3 {
+		t.Fatalf("ListTasks without a filter: %v, %v", all, err)
+	}
+
+	other := svcScope
+	other.Account = "210987654321"
+	for _, tc := range []struct {
+		name, ref string
+		want      []string
+	}{
+		{"ARN of A", onA, []string{taskOn[onA]}},
+		{"id of A", ContainerInstanceID(svcScope, "default", "node-a"), []string{taskOn[onA]}},
+		{"ARN of B", onB, []string{taskOn[onB]}},
+		{"unknown id", "ffffffffffffffffffffffffffffffff", nil},
+		{"instance of another cluster", ContainerInstanceARN(svcScope, "other", "node-a"), nil},
+		{"instance of another account", ContainerInstanceARN(other, "default", "node-a"), nil},
+	} {
+		got, _, err := c.ListTasks(ctx, svcScope, "", ListTasksFilter{ContainerInstance: tc.ref}, Page{})
+		if err != nil || !slices.Equal(got, tc.want) {
+			t.Errorf("%s: ListTasks(containerInstance=%s) = %v, %v; want %v", tc.name, tc.ref, got, err, tc.want)
+		}
+	}
+	_, _, err = c.ListTasks(ctx, svcScope, "", ListTasksFilter{ContainerInstance: fg.TaskDefinitionArn}, Page{})
+	if !errors.Is(err, errdefs.ErrInvalidArgument) {
+		t.Errorf("containerInstance = a task definition ARN: err %v, want invalid argument", err)
+	}
+}
+
+// TestRunTaskClientTokenOutlivesPurge: a replayed token returns the same
+// tasks, other parameters conflict, and once the tasks are purged the
+// token goes with them in the same transaction, so reusing it runs new
+// tasks instead of failing.
+func TestRunTaskClientTokenOutlivesPurge(t *testing.T) {
+	c, st, clock := newTaskControl(t)
+	ctx := context.Background()
+	td := registerFargate(t, c, "tok")
+	in := fargateRun(td.TaskDefinitionArn)
+	in.ClientToken, in.Count = "token-1", 2
+	first, err := c.RunTask(ctx, svcScope, in)
+	if err != nil || len(first.Tasks) != 2 {
+		t.Fatalf("RunTask: %+v, %v", first, err)
+	}
+	again, err := c.RunTask(ctx, svcScope, in)
+	if err != nil || len(again.Tasks) != 2 || again.Tasks[0].ARN != first.Tasks[0].ARN || again.Tasks[1].ARN != first.Tasks[1].ARN {
+		t.Fatalf("replay: %+v, %v; want the first tasks", again, err)
+	}
+	changed := in
+	changed.StartedBy = "someone-else"
+	if _, err := c.RunTask(ctx, svcScope, changed); !errors.Is(err, ErrClientTokenConflict) {
+		t.Fatalf("token reused with other parameters: err %v, want ErrClientTokenConflict", err)
+	}
+
+	// One task stops and ages out; the other stops later.
+	stopNow(t, c, first.Tasks[0])
+	clock.Add(time.Hour)
+	stopNow(t, c, first.Tasks[1])
+	clock.Add(StoppedTaskRetention - 30*time.Minute)
+	if n, err := c.PurgeStoppedTasks(ctx); err != nil || n != 1 {
+		t.Fatalf("first purge: %d, %v; want 1", n, err)
+	}
+	if _, err := st.Get(ctx, tokenKey(svcScope, "token-1")); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("the token outlived a purged task of its own: %v", err)
+	}
+	// Reusing it now runs new tasks (no 500, no replay of half a result).
+	fresh, err := c.RunTask(ctx, svcScope, in)
+	if err != nil || len(fresh.Tasks) != 2 || fresh.Tasks[0].ARN == first.Tasks[0].ARN || fresh.Tasks[0].ARN == first.Tasks[1].ARN {
+		t.Fatalf("token reused after purge: %+v, %v; want two new tasks", fresh, err)
+	}
+	// The second purge takes the last old task and must leave the token,
+	// which now names the new tasks.
+	clock.Add(time.Hour)
+	if n, err := c.PurgeStoppedTasks(ctx); err != nil || n != 1 {
+		t.Fatalf("second purge: %d, %v; want 1", n, err)
+	}
+	replay, err := c.RunTask(ctx, svcScope, in)
+	if err != nil || len(replay.Tasks) != 2 || replay.Tasks[0].ARN != fresh.Tasks[0].ARN {
+		t.Fatalf("replay after the second purge: %+v, %v; want the new tasks", replay, err)
+	}
+}
+
+// TestRunTaskTokenOfMissingTasks: a token record whose tasks are gone
+// (written before tokens were purged with their tasks) counts as expired.
+func TestRunTaskTokenOfMissingTasks(t *testing.T) {
+	c, st, _ := newTaskControl(t)
+	ctx := context.Background()
+	td := registerFargate(t, c, "tok")
+	in := fargateRun(td.TaskDefinitionArn)
+	in.ClientToken = "legacy"
+	first, err := c.RunTask(ctx, svcScope, in)
+	if err != nil || len(first.Tasks) != 1 {
+		t.Fatalf("RunTask: %+v, %v", first, err)
+	}
+	if _, err := st.Delete(ctx, taskKey(svcScope, "default", first.Tasks[0].ID)); err != nil {
+		t.Fatal(err)
+	}
+	again, err := c.RunTask(ctx, svcScope, in)
+	if err != nil || len(again.Tasks) != 1 || again.Tasks[0].ARN == first.Tasks[0].ARN {
+		t.Fatalf("token of a missing task: %+v, %v; want a new task", again, err)
+	}
+}
+
+// TestRunTaskContainerSizeOverrides: a task's containers show the cpu
+// and memory their overrides set, the definition's otherwise.
+func TestRunTaskContainerSizeOverrides(t *testing.T) {
+	c, _, _ := newTaskControl(t)
+	ctx := context.Background()
+	td := registerFargate(t, c, "sized",
+		ContainerDefinition{Name: "app", Image: "app", Cpu: 128, Memory: ptr(256), MemoryReservation: ptr(64)},
+		ContainerDefinition{Name: "side", Image: "side", Cpu: 64, Memory: ptr(128)})
+	in := fargateRun(td.TaskDefinitionArn)
+	in.Overrides = &TaskOverride{Cpu: "512", Memory: "1024", ContainerOverrides: []ContainerOverride{
+		{Name: "app", Cpu: ptr(200), Memory: ptr(300), MemoryReservation: ptr(100)},
+	}}
+	res, err := c.RunTask(ctx, svcScope, in)
+	if err != nil || len(res.Tasks) != 1 {
+		t.Fatalf("RunTask: %+v, %v", res, err)
+	}
+	tk := res.Tasks[0]
+	if tk.Cpu != "512" || tk.Memory != "1024" {
+		t.Errorf("task size %s/%s, want the overrides' 512/1024", tk.Cpu, tk.Memory)
+	}
+	app, side := tk.Container("app"), tk.Container("side")
+	if app.Cpu != "200" || app.Memory != "300" || app.MemoryReservation != "100" {
+		t.Errorf("app: cpu %s memory %s reservation %s, want the override's 200/300/100", app.Cpu, app.Memory, app.MemoryReservation)
+	}
+	if side.Cpu != "64" || side.Memory != "128" || side.MemoryReservation != "" {
+		t.Errorf("side: cpu %s memory %s reservation %q, want the definition's 64/128/none", side.Cpu, side.Memory, side.MemoryReservation)
+	}
+}
