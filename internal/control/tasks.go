@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strconv"
 	"strings"
@@ -188,7 +189,24 @@ func (c *Control) RunTask(ctx context.Context, s tenant.Scope, in RunTaskInput) 
 	for _, t := range res.Tasks {
 		c.log.Info("task created", "cluster", t.Cluster, "task", t.ID, "family", t.Family, "node", t.Node)
 	}
+	if len(res.Tasks) > 0 {
+		warnRepositoryCredentials(c.log, td)
+	}
 	return res, nil
+}
+
+// warnRepositoryCredentials says that a container's repositoryCredentials
+// are not used: they name a Secrets Manager secret, and fargo has none.
+// The task still runs; its images are pulled with the host's docker
+// credentials (anonymous where it has none), so a task definition written
+// for AWS runs unchanged when the image is public or the host is logged in.
+func warnRepositoryCredentials(log *slog.Logger, td *TaskDefinition) {
+	for _, cd := range td.ContainerDefinitions {
+		if cd.RepositoryCredentials != nil {
+			log.Warn("repositoryCredentials ignored: fargo has no Secrets Manager; the image is pulled with the host's docker credentials",
+				"family", td.Family, "container", cd.Name, "credentialsParameter", cd.RepositoryCredentials.CredentialsParameter)
+		}
+	}
 }
 
 // tokenTasks reads the tasks a client token started; nil when any of them

@@ -1,10 +1,13 @@
 package control
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -236,5 +239,23 @@ func TestRunTaskContainerSizeOverrides(t *testing.T) {
 	}
 	if side.Cpu != "64" || side.Memory != "128" || side.MemoryReservation != "" {
 		t.Errorf("side: cpu %s memory %s reservation %q, want the definition's 64/128/none", side.Cpu, side.Memory, side.MemoryReservation)
+	}
+}
+
+// TestRunTaskRepositoryCredentialsWarned: fargo has no Secrets Manager, so
+// a container's repositoryCredentials cannot be used; the task runs (its
+// image is pulled with the host's credentials) and the log says so.
+func TestRunTaskRepositoryCredentialsWarned(t *testing.T) {
+	c, _, _ := newTaskControl(t)
+	var logs bytes.Buffer
+	c.log = slog.New(slog.NewTextHandler(&logs, nil))
+	td := registerFargate(t, c, "private", ContainerDefinition{Name: "app", Image: "registry.example/private:1",
+		RepositoryCredentials: &RepositoryCredentials{CredentialsParameter: "arn:aws:secretsmanager:us-east-1:123456789012:secret:hub"}})
+	res, err := c.RunTask(context.Background(), svcScope, fargateRun(td.TaskDefinitionArn))
+	if err != nil || len(res.Tasks) != 1 {
+		t.Fatalf("RunTask: %+v, %v", res, err)
+	}
+	if !strings.Contains(logs.String(), "repositoryCredentials ignored") || !strings.Contains(logs.String(), "secret:hub") {
+		t.Errorf("no warning about the ignored repositoryCredentials:\n%s", logs.String())
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
 
 	"github.com/fargo-run/fargo/internal/agent"
 	"github.com/fargo-run/fargo/internal/auth"
@@ -92,11 +93,22 @@ func (a imagesAdapter) Unmount(ctx context.Context, containerID string) error {
 }
 
 // registryCredentials resolves auth for image pulls: a fresh ECR token for
-// fargo's own registry (in the task's account), anonymous elsewhere.
+// fargo's own registry (in the task's account); for any other registry the
+// host's docker credentials (~/.docker/config.json or $DOCKER_CONFIG, and
+// the credential helpers it names), as docker and crane use them, and
+// anonymous where they have none.
+//
+// A container's repositoryCredentials (a Secrets Manager secret) cannot be
+// honoured: fargo has no Secrets Manager. The control plane logs that and
+// the pull goes on with these credentials.
 func registryCredentials(tokens *auth.TokenIssuer, isOwn func(host string) bool) image.Credentials {
+	return registryCredentialsWith(tokens, isOwn, authn.DefaultKeychain)
+}
+
+func registryCredentialsWith(tokens *auth.TokenIssuer, isOwn func(host string) bool, foreign authn.Keychain) image.Credentials {
 	return image.CredentialsFunc(func(ctx context.Context, host string) (authn.Authenticator, error) {
 		if !isOwn(host) {
-			return authn.Anonymous, nil
+			return keychainAuth(foreign, host), nil
 		}
 		s, _ := ctx.Value(scopeKey{}).(tenant.Scope)
 		if s.Account == "" {
@@ -105,6 +117,21 @@ func registryCredentials(tokens *auth.TokenIssuer, isOwn func(host string) bool)
 		tok, _ := tokens.Issue(s.Account, agentPullIdentity)
 		return &authn.Basic{Username: "AWS", Password: tok}, nil
 	})
+}
+
+// keychainAuth is the keychain's authenticator for a registry host, or
+// anonymous when it has none or cannot be read (a broken config.json must
+// not stop pulls of public images).
+func keychainAuth(kc authn.Keychain, host string) authn.Authenticator {
+	reg, err := name.NewRegistry(host)
+	if err != nil {
+		return authn.Anonymous
+	}
+	a, err := kc.Resolve(reg)
+	if err != nil || a == nil {
+		return authn.Anonymous
+	}
+	return a
 }
 
 // loopbackTransport is the image store's HTTP transport: names under
