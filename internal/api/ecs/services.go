@@ -28,6 +28,14 @@ func ServiceHandlers(ctl *control.Control) map[string]api.Handler {
 }
 
 func (a *Adapter) createService(ctx context.Context, req *api.Request, in *w.CreateServiceRequest) (*w.CreateServiceResponse, error) {
+	fargate := wire.ToString(in.LaunchType) == control.LaunchTypeFargate || onFargate(in.CapacityProviderStrategy)
+	if err := refuseUnhonoured(serviceExtras{
+		loadBalancers: in.LoadBalancers, serviceRegistries: in.ServiceRegistries, managedTags: in.EnableECSManagedTags,
+		constraints: in.PlacementConstraints, strategies: in.PlacementStrategy, serviceConnect: in.ServiceConnectConfiguration,
+		volumes: in.VolumeConfigurations, lattice: in.VpcLatticeConfigurations,
+	}, fargate); err != nil {
+		return nil, err
+	}
 	spec := control.ServiceSpec{
 		Cluster:                       wire.ToString(in.Cluster),
 		Name:                          wire.ToString(in.ServiceName),
@@ -59,6 +67,9 @@ func (a *Adapter) createService(ctx context.Context, req *api.Request, in *w.Cre
 }
 
 func (a *Adapter) updateService(ctx context.Context, req *api.Request, in *w.UpdateServiceRequest) (*w.UpdateServiceResponse, error) {
+	if err := a.checkUpdate(ctx, req, in); err != nil {
+		return nil, err
+	}
 	u := control.ServiceUpdate{
 		Cluster:                       wire.ToString(in.Cluster),
 		Service:                       requiredCluster(in.Service),
@@ -80,6 +91,107 @@ func (a *Adapter) updateService(ctx context.Context, req *api.Request, in *w.Upd
 		return nil, err
 	}
 	return &w.UpdateServiceResponse{Service: serviceToWire(req.Scope, svc, true)}, nil
+}
+
+// serviceExtras are the CreateService and UpdateService fields that ask
+// for something fargo cannot do yet (a load balancer, Cloud Map, managed
+// tags, placement rules, Service Connect, EBS volumes, VPC Lattice).
+type serviceExtras struct {
+	loadBalancers     []w.LoadBalancer
+	serviceRegistries []w.ServiceRegistry
+	managedTags       *bool
+	constraints       []w.PlacementConstraint
+	strategies        []w.PlacementStrategy
+	serviceConnect    *w.ServiceConnectConfiguration
+	volumes           []w.ServiceVolumeConfiguration
+	lattice           []w.VpcLatticeConfiguration
+}
+
+// refuseUnhonoured answers InvalidParameterException for a field fargo
+// would otherwise accept and ignore: a user who asks for a load balancer
+// must learn at once that none will be there, not find out from a service
+// nobody can reach. Empty lists and false flags ask for nothing and pass
+// (tools that send every field on each apply send them). On Fargate, AWS's
+// own placement errors come first.
+func refuseUnhonoured(x serviceExtras, fargate bool) error {
+	switch {
+	case len(x.loadBalancers) > 0:
+		return control.InvalidParameterf("fargo does not support load balancers yet (ELBv2 is not implemented); remove loadBalancers from the service.")
+	case len(x.serviceRegistries) > 0:
+		return control.InvalidParameterf("fargo does not support service discovery yet (Cloud Map is not implemented); remove serviceRegistries from the service.")
+	case len(x.constraints) > 0 && fargate:
+		return control.InvalidParameterf("Placement constraints are not supported with FARGATE launch type.")
+	case len(x.strategies) > 0 && fargate:
+		return control.InvalidParameterf("Placement strategies are not supported with FARGATE launch type.")
+	case len(x.constraints) > 0:
+		return control.InvalidParameterf("fargo does not support service placement constraints yet: it places each task on any instance with room; remove placementConstraints from the service.")
+	case len(x.strategies) > 0:
+		return control.InvalidParameterf("fargo does not support service placement strategies yet: it places each task on any instance with room; remove placementStrategy from the service.")
+	case wire.ToBool(x.managedTags):
+		return control.InvalidParameterf("fargo does not support Amazon ECS managed tags yet; set enableECSManagedTags to false (to tag the tasks, tag the service and set propagateTags to SERVICE).")
+	case x.serviceConnect != nil && wire.ToBool(x.serviceConnect.Enabled):
+		return control.InvalidParameterf("fargo does not support Service Connect yet; remove serviceConnectConfiguration from the service.")
+	case len(x.volumes) > 0:
+		return control.InvalidParameterf("fargo does not support service volume configurations (Amazon EBS volumes) yet; remove volumeConfigurations from the service.")
+	case len(x.lattice) > 0:
+		return control.InvalidParameterf("fargo does not support VPC Lattice yet; remove vpcLatticeConfigurations from the service.")
+	}
+	return nil
+}
+
+func (x serviceExtras) asksForSomething() bool {
+	return refuseUnhonoured(x, false) != nil
+}
+
+// onFargate reports whether a capacity provider strategy runs on Fargate.
+func onFargate(cps []w.CapacityProviderStrategyItem) bool {
+	for _, it := range cps {
+		if p := wire.ToString(it.CapacityProvider); p == "FARGATE" || p == "FARGATE_SPOT" {
+			return true
+		}
+	}
+	return false
+}
+
+// checkUpdate refuses UpdateService fields fargo cannot honour, and the
+// propagateTags values AWS rejects. control cannot change a service's
+// capacity provider strategy yet: a strategy is accepted when it restates
+// the current one (Terraform and CloudFormation send it on every apply)
+// and refused when it would change it, instead of being dropped.
+func (a *Adapter) checkUpdate(ctx context.Context, req *api.Request, in *w.UpdateServiceRequest) error {
+	if p := in.PropagateTags; p != nil {
+		switch *p {
+		case w.PropagateTagsService, w.PropagateTagsTaskDefinition, w.PropagateTagsNone:
+		default:
+			return control.InvalidParameterf("propagateTags must be one of TASK_DEFINITION, SERVICE, NONE.")
+		}
+	}
+	x := serviceExtras{
+		loadBalancers: in.LoadBalancers, serviceRegistries: in.ServiceRegistries, managedTags: in.EnableECSManagedTags,
+		constraints: in.PlacementConstraints, strategies: in.PlacementStrategy, serviceConnect: in.ServiceConnectConfiguration,
+		volumes: in.VolumeConfigurations, lattice: in.VpcLatticeConfigurations,
+	}
+	if !x.asksForSomething() && in.CapacityProviderStrategy == nil {
+		return nil
+	}
+	// The service as it is decides what a change is and whether it runs
+	// on Fargate.
+	svcs, _, err := a.ctl.DescribeServices(ctx, req.Scope, wire.ToString(in.Cluster), []string{requiredCluster(in.Service)})
+	if err != nil {
+		return err
+	}
+	if len(svcs) == 0 {
+		return nil // UpdateService answers ServiceNotFoundException
+	}
+	cur := svcs[0]
+	fargate := cur.LaunchType == control.LaunchTypeFargate || onFargate(strategyToWire(cur.CapacityProviderStrategy))
+	if err := refuseUnhonoured(x, fargate); err != nil {
+		return err
+	}
+	if in.CapacityProviderStrategy != nil && !slices.Equal(strategyFromWire(in.CapacityProviderStrategy), cur.CapacityProviderStrategy) {
+		return control.InvalidParameterf("fargo cannot change the capacity provider strategy of an existing service yet; create a new service with the strategy you want.")
+	}
+	return nil
 }
 
 func (a *Adapter) deleteService(ctx context.Context, req *api.Request, in *w.DeleteServiceRequest) (*w.DeleteServiceResponse, error) {
