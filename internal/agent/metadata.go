@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"hash/crc32"
@@ -80,19 +81,20 @@ func (a *Agent) MetadataHandler() http.Handler {
 			return
 		}
 		var body any
+		ctx := req.Context()
 		switch rest := strings.Join(parts[2:], "/"); rest {
 		case "":
-			body = r.containerMetadata(task, td, container)
+			body = r.containerMetadata(ctx, task, td, container)
 		case "task":
-			body = r.taskMetadata(task, td, false)
+			body = r.taskMetadata(ctx, task, td, false)
 		case "taskWithTags":
-			body = r.taskMetadata(task, td, true)
+			body = r.taskMetadata(ctx, task, td, true)
 		case "stats":
-			body = r.containerStats(req, container)
+			body = r.containerStats(ctx, container)
 		case "task/stats":
 			stats := map[string]any{}
 			for _, c := range task.Containers {
-				stats[containerID(task.ID, c.Name)] = r.containerStats(req, c.Name)
+				stats[containerID(task.ID, c.Name)] = r.containerStats(ctx, c.Name)
 			}
 			body = stats
 		default:
@@ -119,24 +121,39 @@ type mdNetwork struct {
 	SubnetGatewayIpv4Address string   `json:"SubnetGatewayIpv4Address"`
 }
 
+// mdPort is a container port as the endpoint shows it: under awsvpc and
+// host the host port is the container port; under bridge it is the
+// published one.
+type mdPort struct {
+	ContainerPort int    `json:"ContainerPort"`
+	Protocol      string `json:"Protocol"`
+	HostPort      int    `json:"HostPort,omitempty"`
+	HostIP        string `json:"HostIp,omitempty"`
+}
+
 type mdContainer struct {
 	DockerID      string            `json:"DockerId"`
 	Name          string            `json:"Name"`
 	DockerName    string            `json:"DockerName"`
 	Image         string            `json:"Image"`
 	ImageID       string            `json:"ImageID"`
+	Ports         []mdPort          `json:"Ports,omitempty"`
 	Labels        map[string]string `json:"Labels"`
 	DesiredStatus string            `json:"DesiredStatus"`
 	KnownStatus   string            `json:"KnownStatus"`
 	ExitCode      *int              `json:"ExitCode,omitempty"`
 	Limits        mdLimits          `json:"Limits"`
+	StartedAt     *time.Time        `json:"StartedAt,omitempty"`
+	FinishedAt    *time.Time        `json:"FinishedAt,omitempty"`
 	Type          string            `json:"Type"`
 	ContainerARN  string            `json:"ContainerARN"`
 	LogDriver     string            `json:"LogDriver,omitempty"`
 	LogOptions    map[string]string `json:"LogOptions,omitempty"`
 	Networks      []mdNetwork       `json:"Networks,omitempty"`
 	Health        *mdHealth         `json:"Health,omitempty"`
-	StartedAt     *time.Time        `json:"StartedAt,omitempty"`
+	// RestartCount is always 0: fargo does not restart containers in
+	// place.
+	RestartCount int `json:"RestartCount"`
 }
 
 type mdHealth struct {
@@ -144,32 +161,59 @@ type mdHealth struct {
 }
 
 type mdTask struct {
-	Cluster          string            `json:"Cluster"`
-	TaskARN          string            `json:"TaskARN"`
-	Family           string            `json:"Family"`
-	Revision         string            `json:"Revision"`
-	ServiceName      string            `json:"ServiceName,omitempty"`
-	DesiredStatus    string            `json:"DesiredStatus"`
-	KnownStatus      string            `json:"KnownStatus"`
-	Limits           mdLimits          `json:"Limits"`
-	PullStartedAt    *time.Time        `json:"PullStartedAt,omitempty"`
-	PullStoppedAt    *time.Time        `json:"PullStoppedAt,omitempty"`
-	AvailabilityZone string            `json:"AvailabilityZone"`
-	LaunchType       string            `json:"LaunchType"`
-	Containers       []mdContainer     `json:"Containers"`
-	ClockDrift       map[string]any    `json:"ClockDrift"`
-	TaskTags         map[string]string `json:"TaskTags,omitempty"`
-	Errors           []any             `json:"Errors,omitempty"`
+	Cluster                 string              `json:"Cluster"`
+	TaskARN                 string              `json:"TaskARN"`
+	Family                  string              `json:"Family"`
+	Revision                string              `json:"Revision"`
+	ServiceName             string              `json:"ServiceName,omitempty"`
+	DesiredStatus           string              `json:"DesiredStatus"`
+	KnownStatus             string              `json:"KnownStatus"`
+	Limits                  mdLimits            `json:"Limits"`
+	PullStartedAt           *time.Time          `json:"PullStartedAt,omitempty"`
+	PullStoppedAt           *time.Time          `json:"PullStoppedAt,omitempty"`
+	ExecutionStoppedAt      *time.Time          `json:"ExecutionStoppedAt,omitempty"`
+	AvailabilityZone        string              `json:"AvailabilityZone"`
+	LaunchType              string              `json:"LaunchType"`
+	EphemeralStorageMetrics *mdEphemeralStorage `json:"EphemeralStorageMetrics,omitempty"`
+	Containers              []mdContainer       `json:"Containers"`
+	ClockDrift              map[string]any      `json:"ClockDrift"`
+	TaskTags                map[string]string   `json:"TaskTags,omitempty"`
+	Errors                  []mdError           `json:"Errors,omitempty"`
+}
+
+// mdEphemeralStorage is a Fargate task's ephemeral storage in MiB: what
+// its containers wrote and what the task reserved.
+type mdEphemeralStorage struct {
+	Utilized int64 `json:"Utilized"`
+	Reserved int64 `json:"Reserved"`
+}
+
+// mdError is an error the endpoint met building its answer (the ECS
+// agent reports failed tag lookups so); fargo's lookups are local and
+// have none yet.
+type mdError struct {
+	ErrorField   string `json:"ErrorField,omitempty"`
+	ErrorCode    string `json:"ErrorCode,omitempty"`
+	ErrorMessage string `json:"ErrorMessage,omitempty"`
+	StatusCode   int    `json:"StatusCode,omitempty"`
+	ResourceARN  string `json:"ResourceARN,omitempty"`
+}
+
+// diskUsage is an Images that can tell how much a container has written
+// to its root filesystem (its overlay upper dir), in bytes. Optional.
+type diskUsage interface {
+	DiskUsage(ctx context.Context, containerID string) (int64, error)
 }
 
 func timePtr(t time.Time) *time.Time {
 	if t.IsZero() {
 		return nil
 	}
+	t = t.UTC()
 	return &t
 }
 
-func (r *runner) containerMetadata(task *control.Task, td *control.TaskDefinition, name string) mdContainer {
+func (r *runner) containerMetadata(ctx context.Context, task *control.Task, td *control.TaskDefinition, name string) mdContainer {
 	c := task.Container(name)
 	var cd *control.ContainerDefinition
 	for i := range td.ContainerDefinitions {
@@ -181,18 +225,25 @@ func (r *runner) containerMetadata(task *control.Task, td *control.TaskDefinitio
 	md := mdContainer{
 		DockerID: id, Name: name, DockerName: "ecs-" + td.Family + "-" + strconv.Itoa(td.Revision) + "-" + name,
 		Image: c.Image, ImageID: c.ImageDigest, DesiredStatus: task.DesiredStatus, KnownStatus: c.LastStatus,
-		ExitCode: c.ExitCode, Type: "NORMAL", ContainerARN: c.ARN, StartedAt: timePtr(task.StartedAt),
+		ExitCode: c.ExitCode, Type: "NORMAL", ContainerARN: c.ARN,
+		// The task's containers carry the sizes RunTask's overrides set.
+		Limits: mdLimits{CPU: float64(atoi(c.Cpu)), Memory: atoi(c.Memory)},
 		Labels: map[string]string{
 			"com.amazonaws.ecs.cluster": task.ClusterARN, "com.amazonaws.ecs.container-name": name,
 			"com.amazonaws.ecs.task-arn": task.ARN, "com.amazonaws.ecs.task-definition-family": td.Family,
 			"com.amazonaws.ecs.task-definition-version": strconv.Itoa(td.Revision),
 		},
 	}
-	if cd != nil {
-		md.Limits = mdLimits{CPU: float64(cd.Cpu)}
-		if cd.Memory != nil {
-			md.Limits.Memory = *cd.Memory
+	// The runtime's own record of when the container's process started
+	// and ended.
+	if st, err := r.a.deps.Runtime.State(ctx, id); err == nil && st.Exists {
+		md.StartedAt = timePtr(st.StartedAt)
+		if st.Exit != nil {
+			md.FinishedAt = timePtr(st.Exit.FinishedAt)
 		}
+	}
+	if cd != nil {
+		md.Ports = r.metadataPorts(td.NetworkMode, cd, c)
 		if lc := cd.LogConfiguration; lc != nil {
 			md.LogDriver = lc.LogDriver
 			md.LogOptions = map[string]string{}
@@ -209,27 +260,58 @@ func (r *runner) containerMetadata(task *control.Task, td *control.TaskDefinitio
 		md.Health = &mdHealth{Status: c.HealthStatus}
 	}
 	if att := r.att; att != nil {
-		md.Networks = []mdNetwork{{NetworkMode: r.td.NetworkMode, IPv4Addresses: []string{att.IP}, MACAddress: att.MAC,
+		md.Networks = []mdNetwork{{NetworkMode: td.NetworkMode, IPv4Addresses: []string{att.IP}, MACAddress: att.MAC,
 			IPv4SubnetCIDRBlock: att.SubnetCIDR, PrivateDNSName: att.DNSName, SubnetGatewayIpv4Address: att.Gateway + "/" + strconv.Itoa(att.PrefixLen)}}
 	}
 	return md
 }
 
-func (r *runner) taskMetadata(task *control.Task, td *control.TaskDefinition, tags bool) mdTask {
+// metadataPorts lists a container's ports: its port mappings under awsvpc
+// and host (the host port is the container port), its published bindings
+// under bridge. Port ranges are left out, as the ECS agent does.
+func (r *runner) metadataPorts(mode string, cd *control.ContainerDefinition, c *control.Container) []mdPort {
+	var out []mdPort
+	if mode == control.NetworkModeBridge {
+		for _, b := range c.NetworkBindings {
+			if b.ContainerPortRange == "" && b.ContainerPort > 0 {
+				out = append(out, mdPort{ContainerPort: b.ContainerPort, Protocol: b.Protocol, HostPort: b.HostPort, HostIP: b.BindIP})
+			}
+		}
+		return out
+	}
+	for _, pm := range cd.PortMappings {
+		if pm.ContainerPort == nil || *pm.ContainerPort <= 0 {
+			continue
+		}
+		p := mdPort{ContainerPort: *pm.ContainerPort, Protocol: pm.Protocol}
+		if p.Protocol == "" {
+			p.Protocol = "tcp"
+		}
+		if mode == control.NetworkModeAwsvpc || mode == control.NetworkModeHost {
+			p.HostPort = p.ContainerPort
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+func (r *runner) taskMetadata(ctx context.Context, task *control.Task, td *control.TaskDefinition, tags bool) mdTask {
 	md := mdTask{
 		Cluster: task.ClusterARN, TaskARN: task.ARN, Family: td.Family, Revision: strconv.Itoa(td.Revision),
 		DesiredStatus: task.DesiredStatus, KnownStatus: task.LastStatus,
 		Limits:        mdLimits{CPU: float64(atoi(task.Cpu)) / 1024, Memory: atoi(task.Memory)},
 		PullStartedAt: timePtr(task.PullStartedAt), PullStoppedAt: timePtr(task.PullStoppedAt),
-		AvailabilityZone: task.AvailabilityZone, LaunchType: task.LaunchType,
+		ExecutionStoppedAt: timePtr(task.ExecutionStoppedAt),
+		AvailabilityZone:   task.AvailabilityZone, LaunchType: task.LaunchType,
 		ClockDrift: map[string]any{"ClockErrorBound": 0.5, "ReferenceTimestamp": time.Now().UTC().Format(time.RFC3339), "ClockSynchronizationStatus": "SYNCHRONIZED"},
 	}
 	if strings.HasPrefix(task.Group, "service:") {
 		md.ServiceName = strings.TrimPrefix(task.Group, "service:")
 	}
 	for _, c := range task.Containers {
-		md.Containers = append(md.Containers, r.containerMetadata(task, td, c.Name))
+		md.Containers = append(md.Containers, r.containerMetadata(ctx, task, td, c.Name))
 	}
+	md.EphemeralStorageMetrics = r.ephemeralStorage(ctx, task)
 	if tags {
 		md.TaskTags = map[string]string{}
 		for _, t := range task.Tags {
@@ -237,4 +319,23 @@ func (r *runner) taskMetadata(task *control.Task, td *control.TaskDefinition, ta
 		}
 	}
 	return md
+}
+
+// ephemeralStorage is a Fargate task's reserved ephemeral storage and what
+// its containers wrote to their root filesystems, when the image store can
+// tell (nil otherwise).
+func (r *runner) ephemeralStorage(ctx context.Context, task *control.Task) *mdEphemeralStorage {
+	du, ok := r.a.deps.Images.(diskUsage)
+	if !ok || task.EphemeralStorageGiB <= 0 {
+		return nil
+	}
+	var used int64
+	for _, c := range task.Containers {
+		n, err := du.DiskUsage(ctx, containerID(task.ID, c.Name))
+		if err != nil {
+			return nil
+		}
+		used += n
+	}
+	return &mdEphemeralStorage{Utilized: used >> 20, Reserved: int64(task.EphemeralStorageGiB) << 10}
 }

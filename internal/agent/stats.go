@@ -1,24 +1,28 @@
 package agent
 
 import (
-	"net/http"
+	"context"
 	"time"
 )
 
 // dockerStats is the Docker ContainerStats JSON the metadata endpoint's
-// /stats answers with, filled from the container's cgroup.
+// /stats answers with, filled from the container's cgroup and its task's
+// network namespace.
 type dockerStats struct {
-	Read        time.Time         `json:"read"`
-	PreRead     time.Time         `json:"preread"`
-	Name        string            `json:"name"`
-	ID          string            `json:"id"`
-	NumProcs    int               `json:"num_procs"`
-	PidsStats   map[string]uint64 `json:"pids_stats"`
-	CPUStats    dockerCPU         `json:"cpu_stats"`
-	PreCPUStats dockerCPU         `json:"precpu_stats"`
-	MemoryStats dockerMemory      `json:"memory_stats"`
-	BlkioStats  map[string]any    `json:"blkio_stats"`
-	Networks    map[string]any    `json:"networks,omitempty"`
+	Read        time.Time                `json:"read"`
+	PreRead     time.Time                `json:"preread"`
+	Name        string                   `json:"name"`
+	ID          string                   `json:"id"`
+	NumProcs    int                      `json:"num_procs"`
+	PidsStats   map[string]uint64        `json:"pids_stats"`
+	CPUStats    dockerCPU                `json:"cpu_stats"`
+	PreCPUStats dockerCPU                `json:"precpu_stats"`
+	MemoryStats dockerMemory             `json:"memory_stats"`
+	BlkioStats  dockerBlkio              `json:"blkio_stats"`
+	Networks    map[string]NetworkCounts `json:"networks,omitempty"`
+	// NetworkRateStats is the ECS agent's addition: bytes a second since
+	// the previous read.
+	NetworkRateStats *networkRate `json:"network_rate_stats,omitempty"`
 }
 
 type dockerCPU struct {
@@ -37,25 +41,88 @@ type dockerMemory struct {
 	Stats    map[string]uint64 `json:"stats"`
 }
 
-// containerStats reads a container's cgroup statistics; precpu_stats is
-// the previous read, as Docker reports it.
-func (r *runner) containerStats(req *http.Request, name string) *dockerStats {
+// dockerBlkio is Docker's blkio_stats: every list present, the ones the
+// cgroup answers filled.
+type dockerBlkio struct {
+	IOServiceBytesRecursive []BlkioEntry `json:"io_service_bytes_recursive"`
+	IOServicedRecursive     []BlkioEntry `json:"io_serviced_recursive"`
+	IOQueueRecursive        []BlkioEntry `json:"io_queue_recursive"`
+	IOServiceTimeRecursive  []BlkioEntry `json:"io_service_time_recursive"`
+	IOWaitTimeRecursive     []BlkioEntry `json:"io_wait_time_recursive"`
+	IOMergedRecursive       []BlkioEntry `json:"io_merged_recursive"`
+	IOTimeRecursive         []BlkioEntry `json:"io_time_recursive"`
+	SectorsRecursive        []BlkioEntry `json:"sectors_recursive"`
+}
+
+// BlkioEntry is one line of a blkio statistic: a device, an operation
+// (Read, Write, Sync, Async, Discard, Total) and a count.
+type BlkioEntry struct {
+	Major uint64 `json:"major"`
+	Minor uint64 `json:"minor"`
+	Op    string `json:"op"`
+	Value uint64 `json:"value"`
+}
+
+// BlkioStats are a container's block I/O counters: bytes and operations,
+// each device and operation a line.
+type BlkioStats struct {
+	ServiceBytes []BlkioEntry
+	Serviced     []BlkioEntry
+}
+
+// blkioReader is a Runtime that reads a container's block I/O counters
+// from its cgroup. Optional.
+type blkioReader interface {
+	BlkioStats(ctx context.Context, id string) (BlkioStats, error)
+}
+
+// NetworkCounts are an interface's counters, as Docker's networks stats
+// name them.
+type NetworkCounts struct {
+	RxBytes   uint64 `json:"rx_bytes"`
+	RxPackets uint64 `json:"rx_packets"`
+	RxErrors  uint64 `json:"rx_errors"`
+	RxDropped uint64 `json:"rx_dropped"`
+	TxBytes   uint64 `json:"tx_bytes"`
+	TxPackets uint64 `json:"tx_packets"`
+	TxErrors  uint64 `json:"tx_errors"`
+	TxDropped uint64 `json:"tx_dropped"`
+}
+
+// linkStatsReader is a Network that reads the interface counters inside a
+// network namespace (loopback left out). Optional.
+type linkStatsReader interface {
+	LinkStats(ctx context.Context, netnsPath string) (map[string]NetworkCounts, error)
+}
+
+type networkRate struct {
+	RxBytesPerSec float64 `json:"rx_bytes_per_sec"`
+	TxBytesPerSec float64 `json:"tx_bytes_per_sec"`
+}
+
+// containerStats reads a container's cgroup statistics, and its task's
+// interface counters; precpu_stats is the previous read, as Docker
+// reports it.
+func (r *runner) containerStats(ctx context.Context, name string) *dockerStats {
 	id := containerID(r.ref.ID, name)
-	st, err := r.a.deps.Runtime.Stats(req.Context(), id)
+	st, err := r.a.deps.Runtime.Stats(ctx, id)
 	if err != nil {
 		return nil
 	}
-	out := &dockerStats{Read: st.Read, Name: name, ID: id, PidsStats: map[string]uint64{"current": st.PIDs},
-		BlkioStats: map[string]any{}}
+	out := &dockerStats{Read: st.Read, Name: name, ID: id, PidsStats: map[string]uint64{"current": st.PIDs}}
 	out.CPUStats.CPUUsage.TotalUsage = st.CPUTotalNanos
 	out.CPUStats.CPUUsage.PercpuUsage = st.CPUPerCPUNanos
 	out.CPUStats.SystemCPUUsage = st.SystemCPUNanos
 	out.CPUStats.OnlineCPUs = st.OnlineCPUs
 	out.MemoryStats = dockerMemory{Usage: st.MemoryUsage, MaxUsage: st.MemoryMaxUsage, Limit: st.MemoryLimit, Stats: st.MemoryStats}
+	out.BlkioStats = r.blkio(ctx, id)
+	out.Networks = r.networkCounts(ctx)
+
 	r.statsMu.Lock()
 	if prev, ok := r.prevStats[name]; ok {
 		out.PreRead = prev.Read
 		out.PreCPUStats = prev.CPUStats
+		out.NetworkRateStats = rate(prev, out)
 	}
 	if r.prevStats == nil {
 		r.prevStats = map[string]*dockerStats{}
@@ -63,4 +130,60 @@ func (r *runner) containerStats(req *http.Request, name string) *dockerStats {
 	r.prevStats[name] = out
 	r.statsMu.Unlock()
 	return out
+}
+
+func (r *runner) blkio(ctx context.Context, id string) dockerBlkio {
+	empty := []BlkioEntry{}
+	b := dockerBlkio{IOServiceBytesRecursive: empty, IOServicedRecursive: empty, IOQueueRecursive: empty,
+		IOServiceTimeRecursive: empty, IOWaitTimeRecursive: empty, IOMergedRecursive: empty, IOTimeRecursive: empty, SectorsRecursive: empty}
+	br, ok := r.a.deps.Runtime.(blkioReader)
+	if !ok {
+		return b
+	}
+	st, err := br.BlkioStats(ctx, id)
+	if err != nil {
+		return b
+	}
+	if st.ServiceBytes != nil {
+		b.IOServiceBytesRecursive = st.ServiceBytes
+	}
+	if st.Serviced != nil {
+		b.IOServicedRecursive = st.Serviced
+	}
+	return b
+}
+
+// networkCounts reads the counters of the task's own network namespace
+// (awsvpc, bridge); nil for host and none modes, whose containers have
+// no interfaces of their own, as Docker shows them.
+func (r *runner) networkCounts(ctx context.Context) map[string]NetworkCounts {
+	nr, ok := r.a.deps.Network.(linkStatsReader)
+	att := r.att
+	if !ok || att == nil || att.NetNSPath == "" {
+		return nil
+	}
+	counts, err := nr.LinkStats(ctx, att.NetNSPath)
+	if err != nil || len(counts) == 0 {
+		return nil
+	}
+	return counts
+}
+
+// rate is the network throughput between two reads, nil when either has
+// no network counters or no time passed.
+func rate(prev, cur *dockerStats) *networkRate {
+	secs := cur.Read.Sub(prev.Read).Seconds()
+	if secs <= 0 || prev.Networks == nil || cur.Networks == nil {
+		return nil
+	}
+	var rx, tx float64
+	for name, c := range cur.Networks {
+		p, ok := prev.Networks[name]
+		if !ok || c.RxBytes < p.RxBytes || c.TxBytes < p.TxBytes {
+			continue
+		}
+		rx += float64(c.RxBytes - p.RxBytes)
+		tx += float64(c.TxBytes - p.TxBytes)
+	}
+	return &networkRate{RxBytesPerSec: rx / secs, TxBytesPerSec: tx / secs}
 }
