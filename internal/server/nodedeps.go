@@ -4,17 +4,23 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
 
 	"github.com/fargo-run/fargo/internal/agent"
 	"github.com/fargo-run/fargo/internal/auth"
@@ -90,6 +96,39 @@ func (a imagesAdapter) Mount(ctx context.Context, img *agent.Image, containerID 
 
 func (a imagesAdapter) Unmount(ctx context.Context, containerID string) error {
 	return a.store.Unmount(ctx, containerID)
+}
+
+// DiskUsage is what a container wrote to its root filesystem: the blocks
+// of its overlay upper dir (containers/<id>/upper in the image store).
+func (a imagesAdapter) DiskUsage(ctx context.Context, containerID string) (int64, error) {
+	if strings.ContainsAny(containerID, "/") || containerID == "" || containerID == "." || containerID == ".." {
+		return 0, errdefs.Invalidf("invalid container id %q", containerID)
+	}
+	var total int64
+	seen := map[uint64]bool{} // hard links count once
+	err := filepath.WalkDir(filepath.Join(a.store.Root(), "containers", containerID, "upper"), func(_ string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return nil // gone meanwhile
+		}
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+			if st.Nlink > 1 && !d.IsDir() {
+				if seen[st.Ino] {
+					return nil
+				}
+				seen[st.Ino] = true
+			}
+			total += st.Blocks * 512
+		}
+		return nil
+	})
+	return total, err
 }
 
 // registryCredentials resolves auth for image pulls: a fresh ECR token for
@@ -221,6 +260,37 @@ func (n networkAdapter) Teardown(ctx context.Context, taskID string) error {
 	return n.m.Teardown(ctx, taskID)
 }
 
+// LinkStats reads the counters of the interfaces inside a task's network
+// namespace over netlink (no thread enters the namespace), loopback left
+// out.
+func (n networkAdapter) LinkStats(ctx context.Context, netnsPath string) (map[string]agent.NetworkCounts, error) {
+	ns, err := netns.GetFromPath(netnsPath)
+	if err != nil {
+		return nil, fmt.Errorf("netns %s: %w", netnsPath, err)
+	}
+	defer ns.Close()
+	h, err := netlink.NewHandleAt(ns)
+	if err != nil {
+		return nil, fmt.Errorf("netlink in %s: %w", netnsPath, err)
+	}
+	defer h.Close()
+	links, err := h.LinkList()
+	if err != nil && !errors.Is(err, netlink.ErrDumpInterrupted) {
+		return nil, fmt.Errorf("links in %s: %w", netnsPath, err)
+	}
+	out := map[string]agent.NetworkCounts{}
+	for _, l := range links {
+		attrs := l.Attrs()
+		if attrs.Flags&net.FlagLoopback != 0 || attrs.Statistics == nil {
+			continue
+		}
+		st := attrs.Statistics
+		out[attrs.Name] = agent.NetworkCounts{RxBytes: st.RxBytes, RxPackets: st.RxPackets, RxErrors: st.RxErrors, RxDropped: st.RxDropped,
+			TxBytes: st.TxBytes, TxPackets: st.TxPackets, TxErrors: st.TxErrors, TxDropped: st.TxDropped}
+	}
+	return out, nil
+}
+
 // runtimeAdapter is agent.Runtime over the runc runtime.
 type runtimeAdapter struct{ r *runtime.Runtime }
 
@@ -303,6 +373,107 @@ func (a runtimeAdapter) Stats(ctx context.Context, id string) (agent.Stats, erro
 		OnlineCPUs: s.OnlineCPUs, MemoryUsage: s.MemoryUsage, MemoryMaxUsage: s.MemoryMaxUsage, MemoryLimit: s.MemoryLimit,
 		MemoryStats: s.MemoryStats, PIDs: s.PIDs,
 	}, err
+}
+
+// cgroupRoot is where the host mounts its cgroup hierarchies.
+const cgroupRoot = "/sys/fs/cgroup"
+
+// BlkioStats reads a container's block I/O counters from its cgroup, which
+// the runtime makes at <task cgroup>/<container id>: blkio.throttle's
+// recursive files on cgroup v1, io.stat on v2 (read and write, named as
+// Docker names them there).
+func (a runtimeAdapter) BlkioStats(ctx context.Context, id string) (agent.BlkioStats, error) {
+	taskID, _, ok := strings.Cut(id, "-")
+	if !ok || strings.ContainsAny(id, "/") {
+		return agent.BlkioStats{}, errdefs.Invalidf("invalid container id %q", id)
+	}
+	cg := taskCgroup(taskID) + "/" + id
+	if _, err := os.Stat(filepath.Join(cgroupRoot, "cgroup.controllers")); err == nil {
+		b, err := os.ReadFile(filepath.Join(cgroupRoot, cg, "io.stat"))
+		if err != nil {
+			return agent.BlkioStats{}, err
+		}
+		return parseIOStat(string(b)), nil
+	}
+	dir := filepath.Join(cgroupRoot, "blkio", cg)
+	bytes, err := os.ReadFile(filepath.Join(dir, "blkio.throttle.io_service_bytes_recursive"))
+	if err != nil {
+		return agent.BlkioStats{}, err
+	}
+	ops, err := os.ReadFile(filepath.Join(dir, "blkio.throttle.io_serviced_recursive"))
+	if err != nil {
+		return agent.BlkioStats{}, err
+	}
+	return agent.BlkioStats{ServiceBytes: parseBlkio(string(bytes)), Serviced: parseBlkio(string(ops))}, nil
+}
+
+// parseBlkio reads a cgroup v1 blkio statistic: "major:minor Op value"
+// lines and a closing "Total value" line, which Docker leaves out too.
+func parseBlkio(s string) []agent.BlkioEntry {
+	out := []agent.BlkioEntry{}
+	for _, line := range strings.Split(s, "\n") {
+		f := strings.Fields(line)
+		if len(f) != 3 {
+			continue
+		}
+		maj, min, ok := parseDevice(f[0])
+		v, err := strconv.ParseUint(f[2], 10, 64)
+		if !ok || err != nil {
+			continue
+		}
+		out = append(out, agent.BlkioEntry{Major: maj, Minor: min, Op: f[1], Value: v})
+	}
+	return out
+}
+
+// parseIOStat reads cgroup v2's io.stat ("major:minor rbytes=N wbytes=N
+// rios=N wios=N ...") into Docker's v2 shape: bytes and operations, each
+// with ops "read" and "write".
+func parseIOStat(s string) agent.BlkioStats {
+	out := agent.BlkioStats{ServiceBytes: []agent.BlkioEntry{}, Serviced: []agent.BlkioEntry{}}
+	for _, line := range strings.Split(s, "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			continue
+		}
+		maj, min, ok := parseDevice(f[0])
+		if !ok {
+			continue
+		}
+		for _, kv := range f[1:] {
+			k, v, _ := strings.Cut(kv, "=")
+			n, err := strconv.ParseUint(v, 10, 64)
+			if err != nil {
+				continue
+			}
+			e := agent.BlkioEntry{Major: maj, Minor: min, Value: n}
+			switch k {
+			case "rbytes":
+				e.Op = "read"
+				out.ServiceBytes = append(out.ServiceBytes, e)
+			case "wbytes":
+				e.Op = "write"
+				out.ServiceBytes = append(out.ServiceBytes, e)
+			case "rios":
+				e.Op = "read"
+				out.Serviced = append(out.Serviced, e)
+			case "wios":
+				e.Op = "write"
+				out.Serviced = append(out.Serviced, e)
+			}
+		}
+	}
+	return out
+}
+
+func parseDevice(s string) (major, minor uint64, ok bool) {
+	a, b, found := strings.Cut(s, ":")
+	if !found {
+		return 0, 0, false
+	}
+	maj, err1 := strconv.ParseUint(a, 10, 64)
+	min, err2 := strconv.ParseUint(b, 10, 64)
+	return maj, min, err1 == nil && err2 == nil
 }
 
 // logSink is agent.LogSink over the Logs service.
