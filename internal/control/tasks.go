@@ -425,6 +425,12 @@ func validateRunNetwork(td *TaskDefinition, in RunTaskInput) error {
 			return InvalidParameterf("Error retrieving subnet information for [%s]: The subnet ID '%s' is malformed", sn, sn)
 		}
 	}
+	for _, sg := range nc.SecurityGroups {
+		if !strings.HasPrefix(sg, "sg-") {
+			// EC2's InvalidGroupId.Malformed, as ECS passes it on (wording: unverified).
+			return InvalidParameterf("Error retrieving security group information for [%s]: Invalid id: \"%s\" (expecting \"sg-...\")", sg, sg)
+		}
+	}
 	switch nc.AssignPublicIP {
 	case "", "DISABLED", "ENABLED":
 	default:

@@ -259,3 +259,40 @@ func TestRunTaskRepositoryCredentialsWarned(t *testing.T) {
 		t.Errorf("no warning about the ignored repositoryCredentials:\n%s", logs.String())
 	}
 }
+
+// TestRunTaskNetworkConfiguration: awsvpc needs a network configuration
+// with well-formed subnet and security group ids; other modes take none.
+func TestRunTaskNetworkConfiguration(t *testing.T) {
+	c, _, _ := newTaskControl(t)
+	ctx := context.Background()
+	td := registerFargate(t, c, "net")
+	bridge, err := c.RegisterTaskDefinition(ctx, svcScope, &TaskDefinition{Family: "bridged", NetworkMode: "bridge",
+		RequiresCompatibilities: []string{"EC2"}, Cpu: "256", Memory: "256", ContainerDefinitions: []ContainerDefinition{{Name: "app", Image: "app"}}}, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc := func(subnets, sgs []string) *NetworkConfiguration {
+		return &NetworkConfiguration{Subnets: subnets, SecurityGroups: sgs}
+	}
+	for _, tc := range []struct {
+		name, td, launch string
+		nc               *NetworkConfiguration
+		want             string // "" = accepted
+	}{
+		{"awsvpc without one", td.TaskDefinitionArn, LaunchTypeFargate, nil, "Network Configuration must be provided when networkMode 'awsvpc' is specified."},
+		{"no subnets", td.TaskDefinitionArn, LaunchTypeFargate, nc(nil, nil), "subnets can not be empty."},
+		{"malformed subnet", td.TaskDefinitionArn, LaunchTypeFargate, nc([]string{"net-1"}, nil), "Error retrieving subnet information for [net-1]: The subnet ID 'net-1' is malformed"},
+		{"malformed security group", td.TaskDefinitionArn, LaunchTypeFargate, nc([]string{"subnet-1"}, []string{"group-1"}),
+			`Error retrieving security group information for [group-1]: Invalid id: "group-1" (expecting "sg-...")`},
+		{"well formed", td.TaskDefinitionArn, LaunchTypeFargate, nc([]string{"subnet-1"}, []string{"sg-0123456789abcdef0"}), ""},
+		{"bridge with one", bridge.TaskDefinitionArn, LaunchTypeEC2, nc([]string{"subnet-1"}, nil), "Network Configuration is not valid for the given networkMode of this task definition."},
+	} {
+		_, err := c.RunTask(ctx, svcScope, RunTaskInput{TaskDefinition: tc.td, LaunchType: tc.launch, NetworkConfiguration: tc.nc})
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%s: %v", tc.name, err)
+		case tc.want != "" && (!errors.Is(err, errdefs.ErrInvalidArgument) || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("%s: err %v, want invalid argument %q", tc.name, err, tc.want)
+		}
+	}
+}
