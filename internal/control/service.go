@@ -146,6 +146,10 @@ type CircuitBreaker struct {
 type ServiceThrottle struct {
 	Failures    int       `json:"failures,omitempty"`
 	NextStartAt time.Time `json:"nextStartAt,omitzero"`
+	// Delay is the current wait between attempts, imposed at DelayedAt;
+	// it grows when a task started after DelayedAt fails too.
+	Delay     time.Duration `json:"delay,omitempty"`
+	DelayedAt time.Time     `json:"delayedAt,omitzero"`
 	// PlaceAfter holds starts back after a placement failure, so that a
 	// full cluster is retried every PlacementRetryDelay, not in a loop.
 	PlaceAfter time.Time `json:"placeAfter,omitzero"`
@@ -177,9 +181,20 @@ type Deployment struct {
 	NetworkConfiguration *NetworkConfiguration          `json:"networkConfiguration,omitempty"`
 	RolloutState         string                         `json:"rolloutState"`
 	RolloutStateReason   string                         `json:"rolloutStateReason"`
-	FailedTasks          int                            `json:"failedTasks"`
-	CreatedAt            time.Time                      `json:"createdAt"`
-	UpdatedAt            time.Time                      `json:"updatedAt"`
+	// FailedTasks is AWS's failedTasks: the consecutive failures the
+	// circuit breaker counts. It drops to 0 when the deployment's first
+	// task reaches RUNNING (stage 1 ends) and whenever one of its tasks
+	// becomes healthy after the last failure (resetOnHealthyTask, which
+	// AWS defaults to true and fargo always applies).
+	FailedTasks int       `json:"failedTasks"`
+	CreatedAt   time.Time `json:"createdAt"`
+	UpdatedAt   time.Time `json:"updatedAt"`
+
+	// ReachedRunning: a task of the deployment has been RUNNING, so the
+	// circuit breaker is in its stage 2. LastFailureAt is when the last
+	// failure counted in FailedTasks happened.
+	ReachedRunning bool      `json:"reachedRunning,omitempty"`
+	LastFailureAt  time.Time `json:"lastFailureAt,omitzero"`
 
 	// Service deployment view.
 	DeploymentStatus        string                  `json:"deploymentStatus"`

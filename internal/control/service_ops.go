@@ -100,6 +100,13 @@ func deploymentConfig(cur *DeploymentConfiguration, in *DeploymentConfigurationI
 	if strategy != SchedulingDaemon && out.MaximumPercent < 100 {
 		return out, InvalidParameterf("Invalid deploymentConfiguration: maximumPercent must be at least 100 for a service using the REPLICA scheduling strategy.")
 	}
+	// AWS documents that a DAEMON service's maximumPercent "should remain
+	// at 100%", its default; the controller runs one task per node and
+	// never a second beside it. The message is fargo's: AWS's own wording
+	// for this case is not documented.
+	if strategy == SchedulingDaemon && out.MaximumPercent != 100 {
+		return out, InvalidParameterf("Invalid deploymentConfiguration: maximumPercent must be 100 for a service using the DAEMON scheduling strategy.")
+	}
 	if out.MaximumPercent < 0 || out.MaximumPercent > 2000 {
 		return out, InvalidParameterf("Invalid deploymentConfiguration: maximumPercent must be between 0 and 2000.")
 	}
@@ -205,7 +212,14 @@ func specHash(spec ServiceSpec) string {
 
 // CreateService validates a service and stores it with its first
 // deployment, in one transaction. Repeating the same request returns the
-// existing service; another request for a name in use fails.
+// existing ACTIVE service; another request for a name in use fails.
+//
+// As on AWS, the name of an INACTIVE service may be used again (the new
+// service replaces the old record), and a DRAINING service is never the
+// answer to a repeated request: its tasks are still stopping and it will
+// turn INACTIVE, so AWS answers InvalidParameterException "Creation of
+// service was not idempotent." until it has (seen by Terraform and CI
+// tools that recreate a service right after deleting it).
 func (c *Control) CreateService(ctx context.Context, s tenant.Scope, spec ServiceSpec) (*Service, error) {
 	if !nameRe.MatchString(spec.Name) {
 		return nil, InvalidParameterf("Service name must be 1-255 letters, numbers, hyphens and underscores.")
@@ -298,7 +312,7 @@ func (c *Control) CreateService(ctx context.Context, s tenant.Scope, spec Servic
 		cur, err := get[Service](tx, key)
 		switch {
 		case err == nil && cur.Status != ServiceInactive:
-			if cur.SpecHash == hash {
+			if cur.Status == ServiceActive && cur.SpecHash == hash {
 				out = cur
 				return nil
 			}
