@@ -18,12 +18,14 @@ import (
 //
 // The steps, in order:
 //
-//  1. account for tasks that stopped since the last pass (failedTasks,
-//     throttle);
+//  1. note the deployments that reached RUNNING (circuit breaker stage
+//     2), and account for tasks that stopped since the last pass
+//     (failedTasks, throttle);
 //  2. stop tasks whose container health checks fail (after the grace
 //     period);
-//  3. trip the circuit breaker, and roll back to the last COMPLETED
-//     deployment;
+//  3. reset failedTasks where a task became healthy since the last
+//     failure; trip the circuit breaker, and roll back to the last
+//     COMPLETED deployment;
 //  4. start PRIMARY tasks up to desiredCount, never above maximumPercent
 //     of tasks alive; stop old-deployment tasks while at least
 //     minimumHealthyPercent stay healthy; scale in the surplus;
@@ -34,11 +36,13 @@ func decide(st *control.ServiceState, now time.Time, cfg Config) (*control.Servi
 	if d.svc.Primary() == nil {
 		return nil, time.Time{}
 	}
+	d.markRunning()
 	d.accountStops()
 	if d.svc.Status == control.ServiceDraining {
 		d.drain()
 	} else {
 		d.stopUnhealthy()
+		d.resetOnHealthy()
 		d.circuitBreaker()
 		if d.svc.SchedulingStrategy == control.SchedulingDaemon {
 			d.daemon()
@@ -62,6 +66,8 @@ type decision struct {
 	stops    []control.TaskStop
 	stopping map[string]bool
 	wake     time.Time
+	// throttled: this pass has already written the throttle event.
+	throttled bool
 }
 
 func sameRecord(a, b *control.Service) bool {
@@ -121,6 +127,17 @@ func (d *decision) healthy(t *control.Task) bool {
 	return true
 }
 
+// healthyFrom is the earliest moment a healthy task can have become
+// healthy: MinHealthyTime after RUNNING without health checks; with them,
+// no earlier than RUNNING (when the check turned HEALTHY is not recorded,
+// so this is a lower bound).
+func (d *decision) healthyFrom(t *control.Task) time.Time {
+	if d.hasHealthCheck(t) {
+		return t.StartedAt
+	}
+	return t.StartedAt.Add(d.cfg.MinHealthyTime)
+}
+
 func (d *decision) stop(t *control.Task, code, reason string) {
 	if d.stopping[t.ID] {
 		return
@@ -131,60 +148,6 @@ func (d *decision) stop(t *control.Task, code, reason string) {
 
 func (d *decision) scalingStop(t *control.Task) {
 	d.stop(t, control.StopServiceSchedulerInitiated, "Scaling activity initiated by (deployment "+d.svc.Primary().ID+")")
-}
-
-// accountStops counts each task that stopped on its own exactly once:
-// failedTasks of its deployment, and the start throttle.
-func (d *decision) accountStops() {
-	svc := d.svc
-	counted := map[string]bool{}
-	for _, id := range svc.CountedStops {
-		counted[id] = true
-	}
-	var keep []string
-	for _, t := range d.st.Tasks {
-		if t.LastStatus != control.TaskStopped {
-			if counted[t.ID] {
-				keep = append(keep, t.ID) // counted when its stop was decided
-			}
-			continue
-		}
-		keep = append(keep, t.ID)
-		if counted[t.ID] {
-			continue
-		}
-		switch t.StopCode {
-		case control.StopServiceSchedulerInitiated, control.StopUserInitiated:
-			continue
-		}
-		if dep := svc.Deployment(t.StartedBy); dep != nil {
-			dep.FailedTasks++
-			dep.UpdatedAt = d.now
-		}
-		ranFor := t.StoppedAt.Sub(t.StartedAt)
-		if t.StartedAt.IsZero() || ranFor < max(d.cfg.MinHealthyTime, time.Second) {
-			d.throttleFailure()
-		}
-	}
-	svc.CountedStops = keep
-}
-
-// throttleFailure records a task that failed to start: after three in a
-// row, starts wait 15s, 30s, ... up to 27 minutes.
-func (d *decision) throttleFailure() {
-	th := &d.svc.Throttle
-	th.Failures++
-	if th.Failures < 3 {
-		return
-	}
-	delay := MaxThrottle
-	if shift := th.Failures - 3; shift < 20 {
-		delay = min(d.cfg.ThrottleBase<<shift, MaxThrottle)
-	}
-	th.NextStartAt = d.now.Add(delay)
-	if th.Failures == 3 {
-		d.event("is unable to consistently start tasks successfully. For more information, see the Troubleshooting section of the Amazon ECS Developer Guide.")
-	}
 }
 
 func (d *decision) drain() {
@@ -203,83 +166,6 @@ func (d *decision) drain() {
 			p.RolloutState, p.RolloutStateReason, p.UpdatedAt = control.RolloutCompleted, "ECS deployment "+p.ID+" completed.", d.now
 		}
 	}
-}
-
-// stopUnhealthy stops RUNNING tasks whose container health checks fail,
-// once the grace period is over; they count as failed tasks.
-func (d *decision) stopUnhealthy() {
-	grace := time.Duration(d.svc.HealthCheckGracePeriodSeconds) * time.Second
-	for _, t := range d.st.Tasks {
-		if !d.wanted(t) || t.LastStatus != control.TaskRunning || t.HealthStatus != "UNHEALTHY" || !d.hasHealthCheck(t) {
-			continue
-		}
-		if until := t.StartedAt.Add(grace); d.now.Before(until) {
-			d.wakeAt(until)
-			continue
-		}
-		d.stop(t, control.StopServiceSchedulerInitiated, "Task failed container health checks")
-		d.svc.CountedStops = append(d.svc.CountedStops, t.ID)
-		if dep := d.svc.Deployment(t.StartedBy); dep != nil {
-			dep.FailedTasks++
-			dep.UpdatedAt = d.now
-		}
-	}
-}
-
-// circuitBreaker fails the PRIMARY at the threshold and, with rollback
-// on, starts a new deployment of the last COMPLETED one.
-func (d *decision) circuitBreaker() {
-	svc := d.svc
-	p := svc.Primary()
-	cb := svc.DeploymentConfiguration.CircuitBreaker
-	if !cb.Enable || p.RolloutState != control.RolloutInProgress || p.FailedTasks < control.CircuitBreakerThreshold(p.DesiredCount) {
-		return
-	}
-	reason := "ECS deployment circuit breaker: tasks failed to start."
-	p.RolloutState, p.RolloutStateReason, p.UpdatedAt = control.RolloutFailed, reason, d.now
-	d.event("(deployment %s) deployment failed: tasks failed to start.", p.ID)
-	target := svc.LastCompleted
-	if !cb.Rollback || target == nil || target.TaskDefinition == "" {
-		p.DeploymentStatus, p.StatusReason, p.StoppedAt = control.SvcDeployStopped, reason, d.now
-		if cb.Rollback {
-			p.DeploymentStatus = control.SvcDeployRollbackFailed
-			p.StatusReason = reason + " No COMPLETED deployment to roll back to."
-		}
-		return
-	}
-	r := &control.Deployment{
-		ID: control.NewDeploymentID(), Status: control.DeploymentPrimary, TaskDefinition: target.TaskDefinition,
-		DesiredCount: svc.DesiredCount, LaunchType: target.LaunchType, CapacityProvider: target.CapacityProvider,
-		PlatformVersion: target.PlatformVersion, NetworkConfiguration: target.NetworkConfiguration,
-		RolloutState:       control.RolloutInProgress,
-		RolloutStateReason: "ECS deployment circuit breaker: rolling back to deploymentId " + target.ID + ".",
-		CreatedAt:          d.now, UpdatedAt: d.now, DeploymentStatus: control.SvcDeployInProgress,
-		DeploymentConfiguration: svc.DeploymentConfiguration, RollbackOf: p.ID,
-	}
-	for _, old := range svc.Deployments {
-		r.SourceDeployments = append(r.SourceDeployments, old.ID)
-		old.Status = control.DeploymentActive
-	}
-	p.DeploymentStatus, p.StatusReason = control.SvcDeployRollbackInProgress, reason
-	p.Rollback = &control.DeploymentRollback{Reason: "Circuit breaker triggered a rollback.", StartedAt: d.now, DeploymentID: target.ID}
-	svc.Deployments = append([]*control.Deployment{r}, svc.Deployments...)
-	svc.TaskDefinition, svc.NetworkConfiguration, svc.PlatformVersion = target.TaskDefinition, target.NetworkConfiguration, target.PlatformVersion
-	svc.Throttle = control.ServiceThrottle{}
-	svc.SteadyAt = time.Time{}
-	d.event("(deployment %s) rolling back to deployment %s.", p.ID, target.ID)
-}
-
-// canStart reports whether the throttle and placement back-off allow
-// starting tasks now.
-func (d *decision) canStart() bool {
-	th := d.svc.Throttle
-	for _, at := range []time.Time{th.NextStartAt, th.PlaceAfter} {
-		if !at.IsZero() && d.now.Before(at) {
-			d.wakeAt(at)
-			return false
-		}
-	}
-	return true
 }
 
 // byDeployment splits the tasks into the PRIMARY's and the others.

@@ -41,11 +41,13 @@ type Config struct {
 	// Now is the clock (nil: time.Now).
 	Now func() time.Time
 	// MinHealthyTime is how long a task without container health checks
-	// must have been RUNNING to count as healthy (default 5s; AWS waits
-	// about 40s). Negative means no wait.
+	// must have been RUNNING to count as healthy (default 5s, so that
+	// local deployments are quick; AWS waits 40s, and `fargo server
+	// --healthy-after 40s` does too). Negative means no wait.
 	MinHealthyTime time.Duration
 	// ThrottleBase is the first delay of the task-start throttle
-	// (default 15s); it doubles with each further failure up to 27 minutes.
+	// (default 15s); it doubles with each further failed attempt up to
+	// 27 minutes.
 	ThrottleBase time.Duration
 }
 

@@ -46,9 +46,11 @@ func TestReplacesStoppedTask(t *testing.T) {
 	if err := e.node.kill(context.Background(), victim); err != nil {
 		t.Fatal(err)
 	}
+	// The kill counts as a failure, and the healthy replacement resets
+	// the count (failedTasks is consecutive failures, resetOnHealthyTask).
 	e.waitFor("replacement", 10*time.Second, func() bool {
 		svc := e.describe("web")
-		return stable(svc) && len(e.tasks()) == 3
+		return stable(svc) && len(e.tasks()) == 3 && svc.Deployments[0].FailedTasks == 0
 	})
 	alive := 0
 	for _, task := range e.tasks() {
@@ -57,8 +59,8 @@ func TestReplacesStoppedTask(t *testing.T) {
 		}
 	}
 	svc := e.describe("web")
-	if alive != 2 || svc.Deployments[0].FailedTasks != 1 {
-		t.Fatalf("alive %d, failedTasks %d", alive, svc.Deployments[0].FailedTasks)
+	if alive != 2 || svc.Deployments[0].LastFailureAt.IsZero() {
+		t.Fatalf("alive %d, last failure %v", alive, svc.Deployments[0].LastFailureAt)
 	}
 }
 
@@ -165,7 +167,8 @@ func TestCircuitBreakerRollsBack(t *testing.T) {
 		t.Fatalf("primary after rollback: %+v", p)
 	}
 	failed := svc.FindDeployment(p.RollbackOf)
-	if failed == nil || failed.RolloutState != control.RolloutFailed || failed.FailedTasks < 3 ||
+	if failed == nil || failed.RolloutState != control.RolloutFailed || failed.FailedTasks < 3 || failed.ReachedRunning ||
+		failed.RolloutStateReason != "ECS deployment circuit breaker: tasks failed to start." ||
 		failed.DeploymentStatus != control.SvcDeployRollbackSuccessful || failed.Rollback.DeploymentID != first {
 		t.Fatalf("failed deployment: %+v", failed)
 	}

@@ -45,8 +45,18 @@ func newEnv(t *testing.T) *env {
 // startController runs a controller until the returned stop is called (or
 // the test ends).
 func (e *env) startController() (stop func()) {
+	return e.startControllerWith(nil)
+}
+
+// startControllerWith is startController with the test configuration
+// edited by mod.
+func (e *env) startControllerWith(mod func(*deploy.Config)) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
-	c := deploy.New(deploy.Config{Resync: time.Second, MinHealthyTime: -1, ThrottleBase: 50 * time.Millisecond}, e.ctl)
+	cfg := deploy.Config{Resync: time.Second, MinHealthyTime: -1, ThrottleBase: 50 * time.Millisecond}
+	if mod != nil {
+		mod(&cfg)
+	}
+	c := deploy.New(cfg, e.ctl)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -60,12 +70,22 @@ func (e *env) startController() (stop func()) {
 	return stop
 }
 
-// register registers revision n of family "web" (image tag n).
+// register registers the next revision of family "web" running image.
 func (e *env) register(image string) *control.TaskDefinition {
 	e.t.Helper()
+	return e.registerWith(image, nil)
+}
+
+// registerWith is register with the container definition edited by mod.
+func (e *env) registerWith(image string, mod func(*control.ContainerDefinition)) *control.TaskDefinition {
+	e.t.Helper()
+	cd := control.ContainerDefinition{Name: "web", Image: image}
+	if mod != nil {
+		mod(&cd)
+	}
 	td, err := e.ctl.RegisterTaskDefinition(context.Background(), scope, &control.TaskDefinition{
 		Family: "web", NetworkMode: "awsvpc", RequiresCompatibilities: []string{"FARGATE"}, Cpu: "256", Memory: "512",
-		ContainerDefinitions: []control.ContainerDefinition{{Name: "web", Image: image}},
+		ContainerDefinitions: []control.ContainerDefinition{cd},
 	}, "test")
 	if err != nil {
 		e.t.Fatal(err)
@@ -75,11 +95,21 @@ func (e *env) register(image string) *control.TaskDefinition {
 
 func (e *env) create(name, td string, desired int, dc *control.DeploymentConfigurationInput) *control.Service {
 	e.t.Helper()
-	svc, err := e.ctl.CreateService(context.Background(), scope, control.ServiceSpec{
+	return e.createWith(name, td, desired, dc, nil)
+}
+
+// createWith is create with the service spec edited by mod.
+func (e *env) createWith(name, td string, desired int, dc *control.DeploymentConfigurationInput, mod func(*control.ServiceSpec)) *control.Service {
+	e.t.Helper()
+	spec := control.ServiceSpec{
 		Name: name, TaskDefinition: td, DesiredCount: &desired, LaunchType: "FARGATE",
 		NetworkConfiguration:    &control.NetworkConfiguration{Subnets: []string{"subnet-1"}},
 		DeploymentConfiguration: dc,
-	})
+	}
+	if mod != nil {
+		mod(&spec)
+	}
+	svc, err := e.ctl.CreateService(context.Background(), scope, spec)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -142,17 +172,27 @@ func hasEvent(svc *control.Service, substr string) bool {
 
 // fakeNode plays the agent of one node: tasks placed on it go RUNNING
 // after a short delay, tasks asked to stop go STOPPED; images listed in
-// failing never start.
+// failing never start, images listed in crashing exit soon after RUNNING.
+// Tasks of images with a health status report it once RUNNING (as the
+// agent does for containers with health checks), and a task's own status
+// set with setTaskHealth overrides its image's.
 type fakeNode struct {
 	ctl *control.Control
 	id  string
 
-	mu      sync.Mutex
-	failing map[string]bool
+	mu         sync.Mutex
+	failing    map[string]bool
+	crashing   map[string]bool
+	health     map[string]string // by image
+	taskHealth map[string]string // by task id
 }
 
+// crashAfter is how long a task of a crashing image runs.
+const crashAfter = 50 * time.Millisecond
+
 func startFakeNode(t *testing.T, ctl *control.Control, id string) *fakeNode {
-	n := &fakeNode{ctl: ctl, id: id, failing: map[string]bool{}}
+	n := &fakeNode{ctl: ctl, id: id, failing: map[string]bool{}, crashing: map[string]bool{},
+		health: map[string]string{}, taskHealth: map[string]string{}}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
@@ -184,6 +224,26 @@ func (n *fakeNode) fail(image string) {
 	n.mu.Unlock()
 }
 
+func (n *fakeNode) crash(image string) {
+	n.mu.Lock()
+	n.crashing[image] = true
+	n.mu.Unlock()
+}
+
+// setHealth makes the tasks of an image report a health status.
+func (n *fakeNode) setHealth(image, status string) {
+	n.mu.Lock()
+	n.health[image] = status
+	n.mu.Unlock()
+}
+
+// setTaskHealth makes one task report a health status.
+func (n *fakeNode) setTaskHealth(id, status string) {
+	n.mu.Lock()
+	n.taskHealth[id] = status
+	n.mu.Unlock()
+}
+
 func (n *fakeNode) step(ctx context.Context) {
 	tasks, refs, err := n.ctl.NodeTasks(ctx, n.id)
 	if err != nil {
@@ -191,13 +251,28 @@ func (n *fakeNode) step(ctx context.Context) {
 	}
 	for i, t := range tasks {
 		ref := refs[i]
+		n.mu.Lock()
+		image := t.Containers[0].Image
+		crashing := n.crashing[image]
+		health := n.health[image]
+		if h, ok := n.taskHealth[t.ID]; ok {
+			health = h
+		}
+		n.mu.Unlock()
 		switch {
 		case t.DesiredStatus == control.TaskStopped:
 			_, _ = n.ctl.UpdateTaskState(ctx, ref, control.TaskStateChange{LastStatus: control.TaskStopped,
 				Containers: []control.ContainerStateChange{{Name: "web", LastStatus: control.ContainerStopped, ExitCode: new(0)}}})
+		case t.LastStatus == control.TaskRunning && crashing && time.Since(t.StartedAt) > crashAfter:
+			_, _ = n.ctl.UpdateTaskState(ctx, ref, control.TaskStateChange{LastStatus: control.TaskStopped,
+				StopCode: control.StopEssentialContainerExited, Reason: "Essential container in task exited",
+				Containers: []control.ContainerStateChange{{Name: "web", LastStatus: control.ContainerStopped, ExitCode: new(1)}}})
+		case t.LastStatus == control.TaskRunning && health != "" && t.HealthStatus != health:
+			_, _ = n.ctl.UpdateTaskState(ctx, ref, control.TaskStateChange{HealthStatus: health,
+				Containers: []control.ContainerStateChange{{Name: "web", HealthStatus: health}}})
 		case t.LastStatus == control.TaskProvisioning && time.Since(t.CreatedAt) > 30*time.Millisecond:
 			n.mu.Lock()
-			bad := n.failing[t.Containers[0].Image]
+			bad := n.failing[image]
 			n.mu.Unlock()
 			if bad {
 				_, _ = n.ctl.UpdateTaskState(ctx, ref, control.TaskStateChange{LastStatus: control.TaskStopped,

@@ -1,0 +1,198 @@
+package deploy
+
+import (
+	"cmp"
+	"time"
+
+	"github.com/fargo-run/fargo/internal/control"
+)
+
+// Failure accounting and the deployment circuit breaker.
+//
+// Each deployment counts its failed tasks in FailedTasks (AWS's
+// failedTasks: consecutive failures, not a running total), in two stages
+// as AWS describes them:
+//
+//	stage 1 (no task of the deployment has been RUNNING yet):
+//	    a task that stops without ever reaching RUNNING counts.
+//	        │ a task reaches RUNNING: FailedTasks = 0
+//	        ▼
+//	stage 2 (ReachedRunning):
+//	    a RUNNING task stopped for failing its container health checks
+//	    (after healthCheckGracePeriodSeconds) counts, and so does a task
+//	    whose essential container exits after RUNNING (crash, OOM, killed
+//	    from outside). Tasks that fail to start no longer count here; the
+//	    start throttle still sees them.
+//
+// Counting essential-container exits in stage 2 is fargo's choice: AWS's
+// guide names only load balancer, Cloud Map and container health check
+// failures, but AWS does count crash-looping tasks (a revision whose
+// container exits trips the breaker and rolls back there), and fargo has
+// no load balancer health yet, so without it such a revision would never
+// trip the breaker. Load balancer and Cloud Map health join stage 2 when
+// fargo has them.
+//
+// resetOnHealthyTask (AWS's default, and the only behaviour, as the API
+// models fargo speaks have no field for it): when a task of a deployment
+// becomes healthy after the deployment's last failure, FailedTasks drops
+// back to 0. A FAILED deployment keeps its count. At the threshold
+// (control.CircuitBreakerThreshold) the PRIMARY turns FAILED, and with
+// rollback on a new deployment of the last COMPLETED one starts.
+
+// Rollout state reasons of a deployment the circuit breaker failed.
+//
+// AWS has been seen to write "tasks failed to start." for failures of
+// either stage (for example tasks replaced for failing load balancer
+// health checks); fargo names the stage so that a user can tell a
+// revision that cannot start from one that starts and then fails.
+const (
+	reasonFailedToStart      = "ECS deployment circuit breaker: tasks failed to start."
+	reasonFailedHealthChecks = "ECS deployment circuit breaker: tasks failed health checks."
+)
+
+// markRunning moves deployments to stage 2 once one of their tasks has
+// been RUNNING; their stage-1 count starts over.
+func (d *decision) markRunning() {
+	for _, t := range d.st.Tasks {
+		if t.StartedAt.IsZero() {
+			continue
+		}
+		dep := d.svc.Deployment(t.StartedBy)
+		if dep == nil || dep.ReachedRunning {
+			continue
+		}
+		dep.ReachedRunning, dep.UpdatedAt = true, d.now
+		if dep.RolloutState != control.RolloutFailed {
+			dep.FailedTasks = 0
+		}
+	}
+}
+
+// accountStops counts each task that stopped on its own exactly once:
+// failedTasks of its deployment, and the start throttle.
+func (d *decision) accountStops() {
+	svc := d.svc
+	counted := map[string]bool{}
+	for _, id := range svc.CountedStops {
+		counted[id] = true
+	}
+	var keep []string
+	for _, t := range d.st.Tasks {
+		if t.LastStatus != control.TaskStopped {
+			if counted[t.ID] {
+				keep = append(keep, t.ID) // counted when its stop was decided
+			}
+			continue
+		}
+		keep = append(keep, t.ID)
+		dep := svc.Deployment(t.StartedBy)
+		if counted[t.ID] || dep == nil {
+			// Counted already; or a task of a retired deployment
+			// (accounted for before it retired), or of an earlier
+			// service of the same name.
+			continue
+		}
+		switch t.StopCode {
+		case control.StopServiceSchedulerInitiated, control.StopUserInitiated:
+			continue
+		}
+		if !t.StartedAt.IsZero() || !dep.ReachedRunning {
+			d.taskFailed(dep, cmp.Or(t.StoppedAt, d.now))
+		}
+		if d.failedToStart(t) {
+			d.throttleFailure(t)
+		}
+	}
+	svc.CountedStops = keep
+}
+
+// taskFailed counts one failure of a deployment's task at time at.
+func (d *decision) taskFailed(dep *control.Deployment, at time.Time) {
+	dep.FailedTasks++
+	dep.UpdatedAt = d.now
+	if at.After(dep.LastFailureAt) {
+		dep.LastFailureAt = at
+	}
+}
+
+// stopUnhealthy stops RUNNING tasks whose container health checks fail,
+// once the grace period is over; they count as failed tasks (stage 2).
+func (d *decision) stopUnhealthy() {
+	grace := time.Duration(d.svc.HealthCheckGracePeriodSeconds) * time.Second
+	for _, t := range d.st.Tasks {
+		if !d.wanted(t) || t.LastStatus != control.TaskRunning || t.HealthStatus != "UNHEALTHY" || !d.hasHealthCheck(t) {
+			continue
+		}
+		if until := t.StartedAt.Add(grace); d.now.Before(until) {
+			d.wakeAt(until)
+			continue
+		}
+		d.stop(t, control.StopServiceSchedulerInitiated, "Task failed container health checks")
+		d.svc.CountedStops = append(d.svc.CountedStops, t.ID)
+		if dep := d.svc.Deployment(t.StartedBy); dep != nil {
+			d.taskFailed(dep, d.now)
+		}
+	}
+}
+
+// resetOnHealthy sets a deployment's FailedTasks back to 0 when one of its
+// tasks became healthy after the last failure. A task whose healthy
+// moment may precede the failure (see healthyFrom) does not reset it: the
+// replacement of the failed task will, once healthy.
+func (d *decision) resetOnHealthy() {
+	for _, t := range d.st.Tasks {
+		dep := d.svc.Deployment(t.StartedBy)
+		if dep == nil || dep.FailedTasks == 0 || dep.RolloutState == control.RolloutFailed {
+			continue
+		}
+		if d.healthy(t) && d.healthyFrom(t).After(dep.LastFailureAt) {
+			dep.FailedTasks, dep.UpdatedAt = 0, d.now
+		}
+	}
+}
+
+// circuitBreaker fails the PRIMARY at the threshold and, with rollback
+// on, starts a new deployment of the last COMPLETED one.
+func (d *decision) circuitBreaker() {
+	svc := d.svc
+	p := svc.Primary()
+	cb := svc.DeploymentConfiguration.CircuitBreaker
+	if !cb.Enable || p.RolloutState != control.RolloutInProgress || p.FailedTasks < control.CircuitBreakerThreshold(p.DesiredCount) {
+		return
+	}
+	reason, what := reasonFailedToStart, "tasks failed to start."
+	if p.ReachedRunning {
+		reason, what = reasonFailedHealthChecks, "tasks failed health checks."
+	}
+	p.RolloutState, p.RolloutStateReason, p.UpdatedAt = control.RolloutFailed, reason, d.now
+	d.event("(deployment %s) deployment failed: %s", p.ID, what)
+	target := svc.LastCompleted
+	if !cb.Rollback || target == nil || target.TaskDefinition == "" {
+		p.DeploymentStatus, p.StatusReason, p.StoppedAt = control.SvcDeployStopped, reason, d.now
+		if cb.Rollback {
+			p.DeploymentStatus = control.SvcDeployRollbackFailed
+			p.StatusReason = reason + " No COMPLETED deployment to roll back to."
+		}
+		return
+	}
+	r := &control.Deployment{
+		ID: control.NewDeploymentID(), Status: control.DeploymentPrimary, TaskDefinition: target.TaskDefinition,
+		DesiredCount: svc.DesiredCount, LaunchType: target.LaunchType, CapacityProvider: target.CapacityProvider,
+		PlatformVersion: target.PlatformVersion, NetworkConfiguration: target.NetworkConfiguration,
+		RolloutState:       control.RolloutInProgress,
+		RolloutStateReason: "ECS deployment circuit breaker: rolling back to deploymentId " + target.ID + ".",
+		CreatedAt:          d.now, UpdatedAt: d.now, DeploymentStatus: control.SvcDeployInProgress,
+		DeploymentConfiguration: svc.DeploymentConfiguration, RollbackOf: p.ID,
+	}
+	for _, old := range svc.Deployments {
+		r.SourceDeployments = append(r.SourceDeployments, old.ID)
+		old.Status = control.DeploymentActive
+	}
+	p.DeploymentStatus, p.StatusReason = control.SvcDeployRollbackInProgress, reason
+	p.Rollback = &control.DeploymentRollback{Reason: "Circuit breaker triggered a rollback.", StartedAt: d.now, DeploymentID: target.ID}
+	svc.Deployments = append([]*control.Deployment{r}, svc.Deployments...)
+	svc.TaskDefinition, svc.NetworkConfiguration, svc.PlatformVersion = target.TaskDefinition, target.NetworkConfiguration, target.PlatformVersion
+	svc.Throttle = control.ServiceThrottle{}
+	svc.SteadyAt = time.Time{}
+	d.event("(deployment %s) rolling back to deployment %s.", p.ID, target.ID)
+}
