@@ -14,6 +14,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/fargo-run/fargo/internal/config"
 	"github.com/fargo-run/fargo/internal/server"
@@ -75,6 +76,8 @@ func runServer(ctx context.Context, args []string, env Env, stdout, stderr io.Wr
 	boolean(fs, env, &cfg.WriteProfile, "write-profile", "FARGO_WRITE_PROFILE", true, `write the AWS CLI profile "fargo" on start`)
 	boolean(fs, env, &cfg.KeepTasks, "keep-tasks", "FARGO_KEEP_TASKS", false, "leave tasks running when fargo stops (live restore)")
 	boolean(fs, env, &cfg.NoAgent, "no-agent", "FARGO_NO_AGENT", false, "do not run tasks on this host")
+	envErr := duration(fs, env, &cfg.HealthyAfter, "healthy-after", "FARGO_HEALTHY_AFTER", cfg.HealthyAfter,
+		"how long a service task without health checks must run to count as healthy (AWS: 40s)")
 	fs.Float64Var(&cfg.CPUOvercommit, "cpu-overcommit", cfg.CPUOvercommit, "host CPUs x this = CPU capacity offered to tasks")
 	fs.Float64Var(&cfg.MemoryOvercommit, "memory-overcommit", cfg.MemoryOvercommit, "host memory x this = memory capacity offered to tasks")
 	str(fs, env, &cfg.TaskPool, "task-pool", "FARGO_TASK_POOL", "", "IPv4 range of task subnets (default 10.218.0.0/16)")
@@ -90,6 +93,9 @@ func runServer(ctx context.Context, args []string, env Env, stdout, stderr io.Wr
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("%w: unexpected arguments %q", ErrUsage, fs.Args())
+	}
+	if envErr != nil && !flagSet(fs, "healthy-after") {
+		return fmt.Errorf("%w: %v", ErrUsage, envErr)
 	}
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("%w: %v", ErrUsage, err)
@@ -139,6 +145,31 @@ func boolean(fs *flag.FlagSet, env Env, p *bool, name, envName string, def bool,
 		}
 	}
 	fs.BoolVar(p, name, def, help+" (env "+envName+")")
+}
+
+// duration defines a time.Duration flag whose default comes from an
+// environment variable when set; it returns the error of an environment
+// value that is not a duration (such as "40s"), which matters only if the
+// flag is not given.
+func duration(fs *flag.FlagSet, env Env, p *time.Duration, name, envName string, def time.Duration, help string) error {
+	var err error
+	if v := env(envName); v != "" {
+		d, perr := time.ParseDuration(v)
+		if perr != nil {
+			err = fmt.Errorf("%s=%q: not a duration such as 40s", envName, v)
+		} else {
+			def = d
+		}
+	}
+	fs.DurationVar(p, name, def, help+" (env "+envName+")")
+	return err
+}
+
+// flagSet reports whether a flag was given on the command line.
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }
 
 // ExitCode maps an error from Run to a process exit code.

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"time"
 )
 
 // Defaults.
@@ -54,6 +55,10 @@ type Server struct {
 	// KeepTasks leaves tasks running when fargo stops (live restore, for
 	// upgrades); otherwise a graceful stop stops them.
 	KeepTasks bool
+	// HealthyAfter is how long a service task without container health
+	// checks must have been RUNNING to count as healthy (default 5s so
+	// that local deployments are quick; AWS waits 40s; 0: at once).
+	HealthyAfter time.Duration
 	// NoAgent runs the control plane without this host's agent: tasks
 	// are placed only on agents that register from elsewhere.
 	NoAgent bool
@@ -82,6 +87,7 @@ func DefaultServer() Server {
 		MaxBodyBytes:     DefaultMaxBodyBytes,
 		CPUOvercommit:    4,
 		MemoryOvercommit: 2,
+		HealthyAfter:     5 * time.Second,
 	}
 }
 
@@ -109,6 +115,9 @@ func (c Server) Validate() error {
 	}
 	if !regionRe.MatchString(c.Region) {
 		errs = append(errs, fmt.Errorf("region %q: not a region name such as us-east-1", c.Region))
+	}
+	if c.HealthyAfter < 0 {
+		errs = append(errs, fmt.Errorf("healthy-after %v: must not be negative", c.HealthyAfter))
 	}
 	if c.CPUOvercommit < 1 || c.MemoryOvercommit < 1 {
 		errs = append(errs, errors.New("overcommit factors must be at least 1"))

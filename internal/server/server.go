@@ -226,7 +226,11 @@ func (s *Server) Run(ctx context.Context) error {
 	wg.Go(func() { every(bg, 5*time.Minute, s.purgeStoppedTasks) })
 	wg.Go(func() { s.images.RunLifecycle(bg, 0) }) // hourly, as ECR evaluates them
 	wg.Go(func() { every(bg, time.Hour, s.collectGarbage) })
-	svcCtl := deploy.New(deploy.Config{Logger: s.log.With("component", "deploy")}, s.ctl)
+	healthyAfter := s.cfg.HealthyAfter
+	if healthyAfter == 0 {
+		healthyAfter = -1 // deploy.Config: 0 is its default, negative is no wait
+	}
+	svcCtl := deploy.New(deploy.Config{Logger: s.log.With("component", "deploy"), MinHealthyTime: healthyAfter}, s.ctl)
 	wg.Go(func() {
 		if err := svcCtl.Run(bg); err != nil {
 			s.log.Error("service controller stopped", "err", err)
