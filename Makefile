@@ -5,9 +5,10 @@ GO      ?= go
 BIN     := bin/fargo
 PKGS    := ./...
 # Debian packages fargo and its tests need, as "command:package" pairs:
-# runc runs the containers; Debian's AWS CLI v2 (/usr/bin/aws, which has
+# runc runs the containers; tini-static is the init of containers with
+# initProcessEnabled; Debian's AWS CLI v2 (/usr/bin/aws, which has
 # `aws logs tail`) and skopeo are real clients the tests drive.
-APT_DEPS := /usr/bin/aws:awscli skopeo:skopeo runc:runc
+APT_DEPS := /usr/bin/aws:awscli skopeo:skopeo runc:runc tini-static:tini
 # Debian packages only `make bench` needs: docker-registry (CNCF
 # distribution) is the registry benchmark's peer.
 # make bench also runs the CNCF distribution registry (Debian's

@@ -63,7 +63,7 @@ func BenchmarkRuncRun(b *testing.B) {
 	bundle := b.TempDir()
 	s := ContainerSpec{ID: "bundle", Rootfs: testRootfs, Args: []string{"/bin/probe", "sleepexit", "0", "0"},
 		CgroupParent: e.cgParent}
-	spec, err := ociSpec(&s)
+	spec, err := ociSpec(&s, "")
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -258,3 +258,15 @@ func starterMain() int {
 	fmt.Println("started")
 	select {}
 }
+
+// needInit skips a test of Init without tini on the host (make deps
+// installs it; CI must have it).
+func needInit(t *testing.T) {
+	t.Helper()
+	if _, err := findInit(""); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+}

@@ -32,6 +32,9 @@ type Config struct {
 	// MonitorCommand starts the monitor: MonitorMain must run with the
 	// arguments Start appends. "" = [os.Executable(), "runtime-monitor"].
 	MonitorCommand []string
+	// InitPath is the static init binary of containers with Init ("" =
+	// tini-static or docker-init in PATH, looked up when one starts).
+	InitPath string
 	// Logger receives the runtime's logs; nil = slog.Default().
 	Logger *slog.Logger
 }
@@ -126,7 +129,13 @@ func (r *Runtime) LogPath(id string) string { return r.file(id, fileOutput) }
 // Start creates and starts the container under a new monitor and returns
 // once it runs (or failed to). On failure nothing is left behind.
 func (r *Runtime) Start(ctx context.Context, s ContainerSpec) (err error) {
-	spec, err := ociSpec(&s)
+	init := ""
+	if s.Init {
+		if init, err = findInit(r.cfg.InitPath); err != nil {
+			return fmt.Errorf("container %s: %w", s.ID, err)
+		}
+	}
+	spec, err := ociSpec(&s, init)
 	if err != nil {
 		return err
 	}

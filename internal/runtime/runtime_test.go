@@ -138,6 +138,21 @@ func TestSignalExitAndStop(t *testing.T) {
 	if err := e.rt.Stop(ctx, s.ID, 0, time.Second); err != nil {
 		t.Errorf("Stop of a stopped container: %v", err)
 	}
+
+	// Under an init (tini): Stop's SIGTERM reaches the program, and the
+	// init exits with the program's own code.
+	needInit(t)
+	s = e.spec("initterm", "sleep")
+	s.Init = true
+	e.start(s)
+	e.waitOutput(s.ID, "ready")
+	if err := e.rt.Stop(ctx, s.ID, 0, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if st := e.wait(s.ID); st.Code != 0 {
+		t.Errorf("Stop under an init: %+v, want the program's exit 0", st)
+	}
+	e.waitOutput(s.ID, "got SIGTERM")
 }
 
 func TestProcessSettings(t *testing.T) {
@@ -185,6 +200,19 @@ func TestProcessSettings(t *testing.T) {
 				t.Errorf("cwd %v hostname %v env %v", r["cwd"], r["hostname"], env)
 			}
 		}},
+		{"capabilities", func(s *ContainerSpec) {
+			s.CapAdd, s.CapDrop = []string{"SYS_PTRACE"}, []string{"CAP_NET_RAW"}
+		}, func(t *testing.T, r map[string]any) {
+			// The default set a80425fb, plus SYS_PTRACE (bit 19), less NET_RAW (bit 13).
+			if r["capEff"] != "00000000a80c05fb" {
+				t.Errorf("capEff = %v, want 00000000a80c05fb", r["capEff"])
+			}
+		}},
+		{"init", func(s *ContainerSpec) { s.Init = true }, func(t *testing.T, r map[string]any) {
+			if r["pid"] == 1.0 || !strings.HasPrefix(r["pid1"].(string), "/sbin/docker-init -- /bin/probe") {
+				t.Errorf("with an init: probe is pid %v, pid 1 is %q", r["pid"], r["pid1"])
+			}
+		}},
 		{"readonly ulimits", func(s *ContainerSpec) {
 			s.ReadonlyRootfs = true
 			s.Ulimits = []Ulimit{{Name: "nofile", Soft: 1024, Hard: 4096}, {Name: "core", Soft: 1000, Hard: 2000}}
@@ -198,6 +226,9 @@ func TestProcessSettings(t *testing.T) {
 	}
 	for i, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			if tc.name == "init" {
+				needInit(t)
+			}
 			s := e.spec("p"+itoa(i), "report")
 			tc.mod(&s)
 			e.start(s)

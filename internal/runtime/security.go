@@ -2,6 +2,11 @@ package runtime
 
 import (
 	"os"
+	"os/exec"
+	"slices"
+	"strings"
+
+	"github.com/fargo-run/fargo/internal/errdefs"
 
 	"github.com/moby/profiles/seccomp"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -18,6 +23,84 @@ func defaultCapabilities() []string {
 		"CAP_NET_RAW", "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP",
 		"CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
 	}
+}
+
+// allCapabilities are the Linux capabilities by number (0-40), what "ALL"
+// means; runc skips those the running kernel does not know.
+var allCapabilities = []string{
+	"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL",
+	"CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE",
+	"CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_IPC_LOCK", "CAP_IPC_OWNER",
+	"CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT", "CAP_SYS_PTRACE", "CAP_SYS_PACCT",
+	"CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE", "CAP_SYS_RESOURCE", "CAP_SYS_TIME",
+	"CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE", "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL",
+	"CAP_SETFCAP", "CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM",
+	"CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ", "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
+}
+
+// capabilities applies Docker's --cap-add/--cap-drop rules to the default
+// set: dropping ALL starts from nothing, adding ALL gives every
+// capability; otherwise drops win over adds of the same name. Unknown
+// names are an invalid argument.
+func capabilities(add, drop []string) ([]string, error) {
+	norm := func(names []string) ([]string, bool, error) {
+		var out []string
+		all := false
+		for _, n := range names {
+			c := "CAP_" + strings.TrimPrefix(strings.ToUpper(strings.TrimSpace(n)), "CAP_")
+			switch {
+			case c == "CAP_ALL":
+				all = true
+			case slices.Contains(allCapabilities, c):
+				out = append(out, c)
+			default:
+				return nil, false, errdefs.Invalidf("unknown capability %q", n)
+			}
+		}
+		return out, all, nil
+	}
+	adds, addAll, err := norm(add)
+	if err != nil {
+		return nil, err
+	}
+	drops, dropAll, err := norm(drop)
+	if err != nil {
+		return nil, err
+	}
+	var caps []string
+	switch {
+	case addAll:
+		caps = slices.Clone(allCapabilities)
+	case dropAll:
+		caps = nil
+	default:
+		caps = defaultCapabilities()
+	}
+	for _, c := range adds {
+		if !slices.Contains(caps, c) {
+			caps = append(caps, c)
+		}
+	}
+	if !dropAll || addAll {
+		caps = slices.DeleteFunc(caps, func(c string) bool { return slices.Contains(drops, c) })
+	}
+	return caps, nil
+}
+
+// findInit returns the init binary containers with Init run as PID 1:
+// path if set, else Debian's static tini (package tini) or Docker's
+// docker-init. It must be static: it runs inside any image.
+func findInit(path string) (string, error) {
+	if path != "" {
+		return path, nil
+	}
+	for _, name := range []string{"tini-static", "docker-init"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p, nil
+		}
+	}
+	return "", errdefs.Newf(errdefs.ErrUnavailable,
+		"initProcessEnabled needs a static init on the host: install Debian's tini package (tini-static)")
 }
 
 // defaultMounts are runc spec's (and Docker's) /proc, /dev, /sys mounts.

@@ -63,8 +63,15 @@ type ContainerSpec struct {
 	// SIGTERM).
 	StopSignal syscall.Signal
 	// CapAdd adds capabilities to Docker's default set ("SYS_PTRACE", the
-	// only one Fargate allows).
-	CapAdd []string
+	// only one Fargate allows); CapDrop removes some. Names go with or
+	// without "CAP_"; "ALL" is every capability (linuxParameters.capabilities,
+	// with Docker's rules: drop ALL, then add what CapAdd names).
+	CapAdd, CapDrop []string
+	// Init runs a minimal init as the container's PID 1 (the host's static
+	// tini, bind-mounted read-only at /sbin/docker-init as Docker does for
+	// --init): it reaps orphaned zombies and forwards signals to Args
+	// (linuxParameters.initProcessEnabled).
+	Init bool
 	// Labels are written as OCI annotations (and come back in State).
 	Labels map[string]string
 }
@@ -122,10 +129,23 @@ func (s *ContainerSpec) cgroupPath() string {
 // OCISpec is the OCI runtime spec (config.json) Start writes for s: the
 // same container for tools that run it without fargo (make bench's bare
 // runc peer).
-func OCISpec(s ContainerSpec) (*specs.Spec, error) { return ociSpec(&s) }
+func OCISpec(s ContainerSpec) (*specs.Spec, error) {
+	init := ""
+	if s.Init {
+		var err error
+		if init, err = findInit(""); err != nil {
+			return nil, err
+		}
+	}
+	return ociSpec(&s, init)
+}
 
-// ociSpec builds the container's config.json.
-func ociSpec(s *ContainerSpec) (*specs.Spec, error) {
+// initPath is where the init binary appears in the container (Docker's).
+const initPath = "/sbin/docker-init"
+
+// ociSpec builds the container's config.json; init is the host's init
+// binary, used when s.Init is set.
+func ociSpec(s *ContainerSpec, init string) (*specs.Spec, error) {
 	if err := validID(s.ID); err != nil {
 		return nil, err
 	}
@@ -142,12 +162,16 @@ func ociSpec(s *ContainerSpec) (*specs.Spec, error) {
 	if err != nil {
 		return nil, fmt.Errorf("container %s: %w", s.ID, err)
 	}
-	caps := defaultCapabilities()
-	for _, c := range s.CapAdd {
-		c = "CAP_" + strings.TrimPrefix(strings.ToUpper(c), "CAP_")
-		if !slices.Contains(caps, c) {
-			caps = append(caps, c)
+	caps, err := capabilities(s.CapAdd, s.CapDrop)
+	if err != nil {
+		return nil, fmt.Errorf("container %s: %w", s.ID, err)
+	}
+	args := s.Args
+	if s.Init {
+		if !filepath.IsAbs(init) {
+			return nil, errdefs.Invalidf("container %s: no init binary", s.ID)
 		}
+		args = append([]string{initPath, "--"}, s.Args...)
 	}
 	cwd := s.Cwd
 	if cwd == "" {
@@ -163,7 +187,7 @@ func ociSpec(s *ContainerSpec) (*specs.Spec, error) {
 	spec := &specs.Spec{
 		Version: specs.Version,
 		Process: &specs.Process{
-			Args: s.Args,
+			Args: args,
 			Env:  processEnv(s.Env, usr.home),
 			Cwd:  cwd,
 			User: specs.User{UID: usr.uid, GID: usr.gid, AdditionalGids: usr.groups},
@@ -193,6 +217,10 @@ func ociSpec(s *ContainerSpec) (*specs.Spec, error) {
 			Destination: m.Destination, Type: "bind", Source: m.Source,
 			Options: append([]string{"rbind"}, m.Options...),
 		})
+	}
+	if s.Init {
+		spec.Mounts = append(spec.Mounts, specs.Mount{Destination: initPath, Type: "bind", Source: init,
+			Options: []string{"bind", "ro", "nosuid", "nodev"}})
 	}
 	sc, err := seccompProfile(spec)
 	if err != nil {

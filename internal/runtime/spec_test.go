@@ -76,7 +76,7 @@ func TestOCISpec(t *testing.T) {
 		Ulimits: []Ulimit{{Name: "nofile", Soft: 1024, Hard: 4096}},
 		Mounts:  []Mount{{Source: "/data/hosts", Destination: "/etc/hosts", Options: []string{"ro"}}},
 		Labels:  map[string]string{"k": "v"}, CapAdd: []string{"SYS_PTRACE"}}
-	spec, err := ociSpec(&base)
+	spec, err := ociSpec(&base, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,14 +114,14 @@ func TestOCISpec(t *testing.T) {
 	}
 	join := base
 	join.NetNSPath = "/run/netns/t1"
-	if s, _ := ociSpec(&join); s != nil {
+	if s, _ := ociSpec(&join, ""); s != nil {
 		if ns, ok := netns(s); !ok || ns.Path != "/run/netns/t1" {
 			t.Errorf("joined netns: %+v", ns)
 		}
 	}
 	host := base
 	host.HostNetwork = true
-	if s, _ := ociSpec(&host); s != nil {
+	if s, _ := ociSpec(&host, ""); s != nil {
 		if _, ok := netns(s); ok {
 			t.Errorf("host network has a netns entry")
 		}
@@ -138,8 +138,72 @@ func TestOCISpec(t *testing.T) {
 	} {
 		s := base
 		mod(&s)
-		if _, err := ociSpec(&s); !errors.Is(err, errdefs.ErrInvalidArgument) {
+		if _, err := ociSpec(&s, ""); !errors.Is(err, errdefs.ErrInvalidArgument) {
 			t.Errorf("%s: %v, want invalid argument", name, err)
 		}
+	}
+}
+
+func TestCapabilities(t *testing.T) {
+	def := defaultCapabilities()
+	tests := []struct {
+		name      string
+		add, drop []string
+		want      []string // nil: check has/hasNot only
+		has       []string
+		hasNot    []string
+		invalid   bool
+	}{
+		{name: "default", want: def},
+		{name: "add ptrace", add: []string{"SYS_PTRACE"}, has: []string{"CAP_SYS_PTRACE", "CAP_CHOWN"}},
+		{name: "drop with prefix", drop: []string{"CAP_NET_RAW", "chown"}, hasNot: []string{"CAP_NET_RAW", "CAP_CHOWN"}, has: []string{"CAP_KILL"}},
+		{name: "drop all add one", add: []string{"NET_BIND_SERVICE"}, drop: []string{"ALL"}, want: []string{"CAP_NET_BIND_SERVICE"}},
+		{name: "add all", add: []string{"ALL"}, drop: []string{"SYS_ADMIN"}, has: []string{"CAP_SYS_MODULE", "CAP_BPF"}, hasNot: []string{"CAP_SYS_ADMIN"}},
+		{name: "unknown", add: []string{"SYS_WIZARD"}, invalid: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := capabilities(tc.add, tc.drop)
+			if tc.invalid {
+				if !errors.Is(err, errdefs.ErrInvalidArgument) {
+					t.Fatalf("err %v, want invalid argument", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.want != nil && !slices.Equal(got, tc.want) {
+				t.Errorf("caps %v, want %v", got, tc.want)
+			}
+			for _, c := range tc.has {
+				if !slices.Contains(got, c) {
+					t.Errorf("caps %v lack %s", got, c)
+				}
+			}
+			for _, c := range tc.hasNot {
+				if slices.Contains(got, c) {
+					t.Errorf("caps %v have %s", got, c)
+				}
+			}
+		})
+	}
+}
+
+func TestOCISpecInit(t *testing.T) {
+	s := ContainerSpec{ID: "t1-app", Rootfs: testImage(t), Args: []string{"/app", "serve"}, Init: true}
+	spec, err := ociSpec(&s, "/usr/bin/tini-static")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(spec.Process.Args, []string{"/sbin/docker-init", "--", "/app", "serve"}) {
+		t.Errorf("args %v", spec.Process.Args)
+	}
+	last := spec.Mounts[len(spec.Mounts)-1]
+	if last.Destination != "/sbin/docker-init" || last.Source != "/usr/bin/tini-static" || !slices.Contains(last.Options, "ro") {
+		t.Errorf("init mount %+v", last)
+	}
+	if _, err := ociSpec(&s, ""); !errors.Is(err, errdefs.ErrInvalidArgument) {
+		t.Errorf("Init without a binary: %v", err)
 	}
 }
