@@ -39,16 +39,13 @@ import (
 // (control.CircuitBreakerThreshold) the PRIMARY turns FAILED, and with
 // rollback on a new deployment of the last COMPLETED one starts.
 
-// Rollout state reasons of a deployment the circuit breaker failed.
-//
-// AWS has been seen to write "tasks failed to start." for failures of
-// either stage (for example tasks replaced for failing load balancer
-// health checks); fargo names the stage so that a user can tell a
-// revision that cannot start from one that starts and then fails.
-const (
-	reasonFailedToStart      = "ECS deployment circuit breaker: tasks failed to start."
-	reasonFailedHealthChecks = "ECS deployment circuit breaker: tasks failed health checks."
-)
+// reasonFailedToStart is the rollout state reason of a deployment the
+// circuit breaker failed. AWS writes it for failures of either stage (it
+// has been seen for tasks replaced for failing load balancer health
+// checks, containers-roadmap#1488), so fargo does too: scripts that match
+// AWS's reason match fargo's, and a crash after RUNNING is not reported
+// as a health check failure. The service's events name the stage.
+const reasonFailedToStart = "ECS deployment circuit breaker: tasks failed to start."
 
 // markRunning moves deployments to stage 2 once one of their tasks has
 // been RUNNING; their stage-1 count starts over.
@@ -162,7 +159,7 @@ func (d *decision) circuitBreaker() {
 	}
 	reason, what := reasonFailedToStart, "tasks failed to start."
 	if p.ReachedRunning {
-		reason, what = reasonFailedHealthChecks, "tasks failed health checks."
+		what = "tasks failed after they started (container exits or health checks)."
 	}
 	p.RolloutState, p.RolloutStateReason, p.UpdatedAt = control.RolloutFailed, reason, d.now
 	d.event("(deployment %s) deployment failed: %s", p.ID, what)

@@ -315,10 +315,10 @@ func TestBreakerStage2(t *testing.T) {
 	s.exit(r[0])
 	s.pass()
 	d := s.dep()
-	if d.FailedTasks != 3 || d.RolloutState != control.RolloutFailed || d.RolloutStateReason != reasonFailedHealthChecks {
+	if d.FailedTasks != 3 || d.RolloutState != control.RolloutFailed || d.RolloutStateReason != reasonFailedToStart {
 		t.Fatalf("stage 2 trip: %d %s %q", d.FailedTasks, d.RolloutState, d.RolloutStateReason)
 	}
-	if s.events("(service web) (deployment "+primary+") deployment failed: tasks failed health checks.") != 1 {
+	if s.events("(service web) (deployment "+primary+") deployment failed: tasks failed after they started (container exits or health checks).") != 1 {
 		t.Fatalf("events %+v", s.svc().Events)
 	}
 }

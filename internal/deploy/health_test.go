@@ -93,10 +93,10 @@ func TestCircuitBreakerStage2RollsBack(t *testing.T) {
 	failed := svc.FindDeployment(svc.Deployments[0].RollbackOf)
 	if failed == nil || failed.RolloutState != control.RolloutFailed || !failed.ReachedRunning ||
 		failed.FailedTasks < control.CircuitBreakerThreshold(3) ||
-		failed.RolloutStateReason != "ECS deployment circuit breaker: tasks failed health checks." {
+		failed.RolloutStateReason != "ECS deployment circuit breaker: tasks failed to start." {
 		t.Fatalf("failed deployment: %+v", failed)
 	}
-	if !hasEvent(svc, "(deployment "+failed.ID+") deployment failed: tasks failed health checks.") {
+	if !hasEvent(svc, "(deployment "+failed.ID+") deployment failed: tasks failed after they started (container exits or health checks).") {
 		t.Fatalf("events: %+v", svc.Events)
 	}
 	for _, task := range e.tasks() {
