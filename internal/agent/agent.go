@@ -1,14 +1,16 @@
 // Package agent runs the tasks the control plane places on this host. It
 // is the composition root of a node: one goroutine owns each task and moves
 // it from its known status towards its desired status, with the concerns
-// split into hooks (network, images, containers, logs, health, metadata).
+// split into hooks (network, images, volumes, containers, logs, health,
+// metadata).
 //
 //	control plane ──WatchNode──► reconcile ──► runner (one per task)
 //	      ▲                                      │ network.Setup  (PROVISIONING→PENDING)
-//	      │                                      │ images.Pull    (pullStartedAt/StoppedAt)
+//	      │                                      │ images.Pull    (pullStartedAt/StoppedAt; none to re-adopt)
+//	      │                                      │ volumes        (task dirs, bind mounts)
 //	      │                                      │ runtime.Start  (ACTIVATING→RUNNING)
 //	      └──── UpdateTaskState ◄────────────────┤ wait / health / logs
-//	                                             │ runtime.Stop   (DEACTIVATING→STOPPING)
+//	                                             │ runtime.Stop   (DEACTIVATING→STOPPING; dependents first)
 //	                                             └ teardown       (DEPROVISIONING→STOPPED)
 //
 // The agent talks to the control plane only through ControlPlane (the node
@@ -100,9 +102,12 @@ func (a *Agent) Run(ctx context.Context) error {
 	defer tick.Stop()
 	// Sweep only once this agent knows its tasks: a failed first listing
 	// would make every task look unowned.
-	if a.reconcile(ctx) && a.deps.Sweeper != nil {
-		if err := a.deps.Sweeper.Sweep(ctx, Keep{Task: a.owns, Container: a.ownsContainer}); err != nil {
-			a.log.Warn("sweeping what earlier agents left", "err", err)
+	if a.reconcile(ctx) {
+		a.sweepTaskDirs()
+		if a.deps.Sweeper != nil {
+			if err := a.deps.Sweeper.Sweep(ctx, Keep{Task: a.owns, Container: a.ownsContainer}); err != nil {
+				a.log.Warn("sweeping what earlier agents left", "err", err)
+			}
 		}
 	}
 	for {
@@ -175,6 +180,27 @@ func (a *Agent) owns(taskID string) bool {
 func (a *Agent) ownsContainer(id string) bool {
 	taskID, _, ok := strings.Cut(id, "-")
 	return ok && a.owns(taskID)
+}
+
+// sweepTaskDirs removes the state directories (generated /etc files, log
+// offsets, task-scoped volumes) of tasks no runner owns: left by a crash
+// in the middle of a cleanup, or by a store that lost the task.
+func (a *Agent) sweepTaskDirs() {
+	dir := filepath.Join(a.cfg.StateDir, "tasks")
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		a.log.Warn("sweeping task directories", "err", err)
+		return
+	}
+	for _, e := range ents {
+		if !e.IsDir() || a.owns(e.Name()) {
+			continue
+		}
+		a.log.Warn("removing the directory of a task no runner owns", "task", e.Name())
+		if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+			a.log.Warn("sweeping task directories", "task", e.Name(), "err", err)
+		}
+	}
 }
 
 // shutdown waits for the runners: each either stops its task or, with

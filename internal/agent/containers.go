@@ -17,13 +17,15 @@ const (
 )
 
 // startContainers starts the task's containers in dependsOn order (the
-// task definition was validated to be acyclic), re-adopting containers a
-// previous agent started. Each started container gets a waiter, and, as
-// configured, a log shipper and a health checker.
+// task definition was validated to be acyclic); those a previous agent
+// started are attached already (adopt). Each started container gets a
+// waiter, and, as configured, a log shipper and a health checker.
 func (r *runner) startContainers(ctx, hookCtx context.Context) (string, string, error) {
 	pending := make([]*control.ContainerDefinition, 0, len(r.td.ContainerDefinitions))
 	for i := range r.td.ContainerDefinitions {
-		pending = append(pending, &r.td.ContainerDefinitions[i])
+		if cd := &r.td.ContainerDefinitions[i]; !r.started[cd.Name] {
+			pending = append(pending, cd)
+		}
 	}
 	for len(pending) > 0 {
 		progressed := false
@@ -121,57 +123,65 @@ func (r *runner) dependenciesMet(cd *control.ContainerDefinition) (bool, string)
 	return true, ""
 }
 
-// startContainer starts (or re-adopts) one container.
+// startContainer starts one container: its log stream, root filesystem,
+// volumes, spec, then runc.
 func (r *runner) startContainer(ctx, hookCtx context.Context, cd *control.ContainerDefinition) (string, string, error) {
 	id := containerID(r.ref.ID, cd.Name)
-	rt := r.a.deps.Runtime
-	st, err := rt.State(ctx, id)
+	failed := func(code, reason string, err error) (string, string, error) {
+		r.report(ctx, control.TaskStateChange{Containers: []control.ContainerStateChange{{Name: cd.Name, Reason: reason}}})
+		return code, reason, err
+	}
+	if cd.LogConfiguration != nil && cd.LogConfiguration.LogDriver == "awslogs" {
+		if err := r.prepareAwslogs(ctx, cd); err != nil {
+			return failed(control.StopTaskFailedToStart, fmt.Sprintf("CannotStartContainerError: failed to initialize logging driver: %v", err), err)
+		}
+	}
+	img := r.images[cd.Name]
+	rootfs, err := r.a.deps.Images.Mount(ctx, img, id)
 	if err != nil {
-		return control.StopTaskFailedToStart, "ContainerRuntimeError: " + err.Error(), err
+		return control.StopTaskFailedToStart, "ResourceInitializationError: failed to mount the container's filesystem: " + err.Error(), err
 	}
-	if st.Exists {
-		r.log.Info("re-adopting container", "container", cd.Name, "running", st.Running)
-	} else {
-		if cd.LogConfiguration != nil && cd.LogConfiguration.LogDriver == "awslogs" {
-			if err := r.prepareAwslogs(ctx, cd); err != nil {
-				reason := fmt.Sprintf("CannotStartContainerError: failed to initialize logging driver: %v", err)
-				r.report(ctx, control.TaskStateChange{Containers: []control.ContainerStateChange{{Name: cd.Name, Reason: reason}}})
-				return control.StopTaskFailedToStart, reason, err
-			}
-		}
-		img := r.images[cd.Name]
-		rootfs, err := r.a.deps.Images.Mount(ctx, img, id)
-		if err != nil {
-			return control.StopTaskFailedToStart, "ResourceInitializationError: failed to mount the container's filesystem: " + err.Error(), err
-		}
-		spec, err := buildSpec(specInput{scope: r.ref.Scope, task: r.task, td: r.td, cd: cd, image: img.Config,
-			rootfs: rootfs, att: r.att, cgroup: r.cgroup, metadata: r.metadataURI(cd.Name), hostsDir: r.hostsDir()})
-		if err != nil {
-			reason := "CannotStartContainerError: " + err.Error()
-			r.report(ctx, control.TaskStateChange{Containers: []control.ContainerStateChange{{Name: cd.Name, Reason: reason}}})
-			return control.StopTaskFailedToStart, reason, err
-		}
-		if err := rt.Start(ctx, spec); err != nil {
-			reason := "CannotStartContainerError: " + err.Error()
-			r.report(ctx, control.TaskStateChange{Containers: []control.ContainerStateChange{{Name: cd.Name, Reason: reason}}})
-			return control.StopTaskFailedToStart, reason, err
-		}
+	vols, err := r.containerMounts(cd)
+	if err == nil {
+		err = r.seedVolumes(vols, img.Config, rootfs)
 	}
+	if err != nil {
+		return failed(control.StopTaskFailedToStart, "ResourceInitializationError: failed to prepare the container's volumes: "+err.Error(), err)
+	}
+	mounts := make([]Mount, len(vols))
+	for i, v := range vols {
+		mounts[i] = v.Mount
+	}
+	spec, err := buildSpec(specInput{scope: r.ref.Scope, task: r.task, td: r.td, cd: cd, image: img.Config,
+		rootfs: rootfs, att: r.att, cgroup: r.cgroup, metadata: r.metadataURI(cd.Name), hostsDir: r.hostsDir(), mounts: mounts})
+	if err != nil {
+		return failed(control.StopTaskFailedToStart, "CannotStartContainerError: "+err.Error(), err)
+	}
+	if err := r.a.deps.Runtime.Start(ctx, spec); err != nil {
+		return failed(control.StopTaskFailedToStart, "CannotStartContainerError: "+err.Error(), err)
+	}
+	r.attach(ctx, hookCtx, cd, true)
+	return "", "", nil
+}
+
+// attach follows a started container: its RUNNING state (reported with
+// the next state change, the task's RUNNING or before waiting on a
+// dependency: one store transaction less per container), a waiter for its
+// exit, its log shipper and, while it runs, its health check.
+func (r *runner) attach(ctx, hookCtx context.Context, cd *control.ContainerDefinition, running bool) {
+	id := containerID(r.ref.ID, cd.Name)
 	r.started[cd.Name] = true
-	// Reported with the next state change (the task's RUNNING, or before
-	// waiting on a dependency): one store transaction less per container.
 	r.deferred = append(r.deferred, control.ContainerStateChange{Name: cd.Name, LastStatus: control.ContainerRunning, RuntimeID: id})
 	go func() {
-		status, err := rt.Wait(ctx, id)
+		status, err := r.a.deps.Runtime.Wait(ctx, id)
 		r.exits <- containerExit{name: cd.Name, status: status, err: err}
 	}()
 	if cd.LogConfiguration != nil && cd.LogConfiguration.LogDriver == "awslogs" {
 		r.startShipper(hookCtx, cd)
 	}
-	if cd.HealthCheck != nil {
+	if cd.HealthCheck != nil && running {
 		go r.checkHealth(hookCtx, cd)
 	}
-	return "", "", nil
 }
 
 func (r *runner) hostsDir() string {

@@ -29,6 +29,9 @@ type ImageConfig struct {
 	WorkingDir string
 	User       string
 	StopSignal string
+	// Volumes are the image's VOLUME paths: a task-scoped volume mounted
+	// at one of them starts with the image's content there (Fargate's rule).
+	Volumes []string
 }
 
 // Image is a pulled image.
@@ -98,6 +101,11 @@ type ContainerSpec struct {
 	StopSignal     syscall.Signal
 	Labels         map[string]string
 	Mounts         []Mount
+	// CapAdd and CapDrop change Docker's default capability set
+	// (linuxParameters.capabilities); Init runs an init as PID 1
+	// (linuxParameters.initProcessEnabled).
+	CapAdd, CapDrop []string
+	Init            bool
 }
 
 // Ulimit is a resource limit.
@@ -134,6 +142,8 @@ type Runtime interface {
 	CreateTaskCgroup(taskID string, cpu, memoryMiB int) (string, error)
 	RemoveTaskCgroup(taskID string) error
 	Start(ctx context.Context, spec ContainerSpec) error
+	// Stop sends sig (0: the container's own stop signal, from its image's
+	// STOPSIGNAL, else SIGTERM), waits up to timeout, then SIGKILLs.
 	Stop(ctx context.Context, id string, sig syscall.Signal, timeout time.Duration) error
 	Wait(ctx context.Context, id string) (ExitStatus, error)
 	State(ctx context.Context, id string) (ContainerState, error)

@@ -12,19 +12,33 @@ import (
 	"github.com/fargo-run/fargo/internal/tenant"
 )
 
-// fakeImages serves images from a map of ref -> config.
+// fakeImages serves images from a map of ref -> config; a tag's digest is
+// sha256:aaa... unless digests says otherwise. A pull by digest
+// (ref@sha256:...) finds the image of the name before the "@".
 type fakeImages struct {
 	mu      sync.Mutex
 	configs map[string]ImageConfig
+	digests map[string]string // ref -> digest (default sha256:aaa...)
 	mounted map[string]bool
+	pulls   []string
 }
 
 func (f *fakeImages) Pull(_ context.Context, _ tenant.Scope, ref string) (*Image, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.pulls = append(f.pulls, ref)
+	if name, digest, ok := strings.Cut(ref, "@"); ok {
+		return &Image{Ref: ref, Digest: digest, Config: f.configs[name]}, nil
+	}
 	cfg, ok := f.configs[ref]
 	if !ok {
 		return nil, fmt.Errorf("%s: %w", ref, ErrImageNotFound)
 	}
-	return &Image{Ref: ref, Digest: "sha256:" + strings.Repeat("a", 64), Config: cfg}, nil
+	digest := f.digests[ref]
+	if digest == "" {
+		digest = "sha256:" + strings.Repeat("a", 64)
+	}
+	return &Image{Ref: ref, Digest: digest, Config: cfg}, nil
 }
 
 func (f *fakeImages) Mount(_ context.Context, _ *Image, id string) (string, error) {
@@ -100,6 +114,12 @@ type fakeRuntime struct {
 	execCode   map[string]int // container id -> health check exit code
 	cgroups    map[string]bool
 	logs       logPaths
+	stops      []stopEvent // Stop calls, in order
+}
+
+type stopEvent struct {
+	id string
+	at time.Time
 }
 
 // logPaths maps every container to one file (enough for the tests).
@@ -169,11 +189,18 @@ func (f *fakeRuntime) Stop(_ context.Context, id string, sig syscall.Signal, tim
 	if c == nil {
 		return nil
 	}
-	if c.spec.Args[0] == "ignore" {
-		go func() {
-			time.Sleep(timeout)
-			f.finish(id, ExitStatus{Code: 137})
-		}()
+	if sig == 0 {
+		sig = c.spec.StopSignal
+	}
+	if sig == 0 {
+		sig = syscall.SIGTERM
+	}
+	f.mu.Lock()
+	f.stops = append(f.stops, stopEvent{id: id, at: time.Now()})
+	f.mu.Unlock()
+	if c.spec.Args[0] == "ignore" { // as the runtime: SIGKILL after timeout, then return
+		time.Sleep(timeout)
+		f.finish(id, ExitStatus{Code: 137})
 		return nil
 	}
 	f.finish(id, ExitStatus{Code: 128 + int(sig)})

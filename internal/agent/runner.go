@@ -139,9 +139,15 @@ func (r *runner) run(ctx context.Context, agentDone <-chan struct{}) {
 	r.stop(ctx)
 }
 
+// errStopRequested ends a start that a stop request overtook.
+var errStopRequested = errors.New("stop requested before the task was running")
+
 // fail stops a task that could not start, keeping what it learned.
 func (r *runner) fail(ctx context.Context, code, reason string, err error) {
-	if err != nil {
+	switch {
+	case errors.Is(err, errStopRequested):
+		r.log.Info("stop requested before the task was running")
+	case err != nil:
 		r.log.Warn("task failed to start", "reason", reason, "err", err)
 	}
 	r.report(ctx, control.TaskStateChange{StopCode: code, Reason: reason})
@@ -149,10 +155,21 @@ func (r *runner) fail(ctx context.Context, code, reason string, err error) {
 }
 
 // start brings the task from PROVISIONING to RUNNING, or re-adopts what a
-// previous agent started. It returns a stop code and reason on failure.
+// previous agent started: its containers are attached to (state, exit
+// waiter, log shipper, health check) before anything else, so that a stop
+// asked for meanwhile stops them as any other (stop signal, stopTimeout,
+// exit codes, the last log lines). It returns a stop code and reason on
+// failure.
 func (r *runner) start(ctx, hookCtx context.Context) (string, string, error) {
-	if r.stopRequested() {
-		return control.StopUserInitiated, "", errors.New("stopped before start")
+	existing, err := r.existingContainers(ctx)
+	if err != nil {
+		return control.StopTaskFailedToStart, "ContainerRuntimeError: " + err.Error(), err
+	}
+	if r.stopRequested() && len(existing) == 0 {
+		return control.StopUserInitiated, "", errStopRequested
+	}
+	if err := r.checkVolumes(); err != nil {
+		return control.StopTaskFailedToStart, "ResourceInitializationError: " + err.Error(), err
 	}
 	var bindings []control.ContainerStateChange
 	if hasOwnNetNS(r.td.NetworkMode) {
@@ -174,28 +191,13 @@ func (r *runner) start(ctx, hookCtx context.Context) (string, string, error) {
 	r.report(ctx, control.TaskStateChange{LastStatus: control.TaskPending, Attachment: r.attachment("ATTACHED"),
 		Containers: append(r.networkInterfaces(), bindings...)})
 
-	// Images.
-	pullStart := time.Now()
-	for i := range r.td.ContainerDefinitions {
-		cd := &r.td.ContainerDefinitions[i]
-		img, err := r.a.deps.Images.Pull(ctx, r.ref.Scope, cd.Image)
-		if err != nil {
-			reason := fmt.Sprintf("CannotPullContainerError: pull image manifest has been retried 1 time(s): failed to resolve ref %s: %v", cd.Image, err)
-			r.report(ctx, control.TaskStateChange{PullStarted: pullStart, PullStopped: time.Now(),
-				Containers: []control.ContainerStateChange{{Name: cd.Name, Reason: reason}}})
-			return control.StopTaskFailedToStart, reason, err
-		}
-		r.images[cd.Name] = img
+	pulled, code, reason, err := r.pullImages(ctx, existing)
+	if err != nil {
+		return code, reason, err
 	}
-	pullStop := time.Now()
-	digests := make([]control.ContainerStateChange, 0, len(r.images))
-	for name, img := range r.images {
-		digests = append(digests, control.ContainerStateChange{Name: name, ImageDigest: img.Digest})
-	}
-	pulled := control.TaskStateChange{PullStarted: pullStart, PullStopped: pullStop, Containers: digests}
-	if r.stopRequested() {
+	if r.stopRequested() && len(existing) == 0 {
 		r.report(ctx, pulled)
-		return control.StopUserInitiated, "", errors.New("stopped while pulling")
+		return control.StopUserInitiated, "", errStopRequested
 	}
 
 	cpu, mem := atoi(r.task.Cpu), atoi(r.task.Memory)
@@ -209,6 +211,11 @@ func (r *runner) start(ctx, hookCtx context.Context) (string, string, error) {
 	pulled.LastStatus = control.TaskActivating
 	r.report(ctx, pulled)
 
+	r.adopt(ctx, hookCtx, existing)
+	if r.stopRequested() {
+		r.flushDeferred(ctx)
+		return control.StopUserInitiated, "", errStopRequested
+	}
 	if code, reason, err := r.startContainers(ctx, hookCtx); err != nil {
 		r.flushDeferred(ctx)
 		return code, reason, err
@@ -304,34 +311,49 @@ func (r *runner) stop(ctx context.Context) {
 	r.log.Info("task stopped", "stop_code", r.task.StopCode, "reason", r.task.StoppedReason)
 }
 
-// stopContainers stops the running containers (dependents first) and
-// records their exit codes; containers never started are marked STOPPED.
+// stopContainers stops the running containers in reverse dependency
+// order, as ECS does: a container is stopped (its stop signal, then
+// SIGKILL after its stopTimeout) once every running container that
+// dependsOn it has stopped; containers with no such tie stop together.
+// It records their exit codes; containers never started are marked
+// STOPPED.
 func (r *runner) stopContainers(ctx context.Context) {
 	defs := r.td.ContainerDefinitions
-	var wg sync.WaitGroup
-	for i := len(defs) - 1; i >= 0; i-- {
-		cd := &defs[i]
-		if !r.started[cd.Name] {
-			continue
-		}
-		if _, done := r.exited[cd.Name]; done {
-			continue
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			timeout := defaultStopTimeout
-			if cd.StopTimeout != nil {
-				timeout = min(time.Duration(*cd.StopTimeout)*time.Second, maxStopTimeout)
-			}
-			id := containerID(r.ref.ID, cd.Name)
-			sig := parseSignal(r.images[cd.Name].configStopSignal())
-			if err := r.a.deps.Runtime.Stop(ctx, id, sig, timeout); err != nil {
-				r.log.Warn("stop container", "container", cd.Name, "err", err)
-			}
-		}()
+	stopped := map[string]bool{} // stopped by a wave below
+	done := func(name string) bool {
+		_, exited := r.exited[name]
+		return !r.started[name] || exited || stopped[name]
 	}
-	wg.Wait()
+	for {
+		var wave []*control.ContainerDefinition
+		for i := range defs {
+			if cd := &defs[i]; !done(cd.Name) && !r.hasRunningDependent(cd.Name, done) {
+				wave = append(wave, cd)
+			}
+		}
+		if len(wave) == 0 {
+			break // dependsOn is acyclic: every round stops at least one
+		}
+		var wg sync.WaitGroup
+		for _, cd := range wave {
+			wg.Go(func() {
+				timeout := defaultStopTimeout
+				if cd.StopTimeout != nil {
+					timeout = min(time.Duration(*cd.StopTimeout)*time.Second, maxStopTimeout)
+				}
+				// Signal 0: the container's own stop signal (its image's
+				// STOPSIGNAL, kept by the runtime: a re-adopted container's
+				// image may not be at hand).
+				if err := r.a.deps.Runtime.Stop(ctx, containerID(r.ref.ID, cd.Name), 0, timeout); err != nil {
+					r.log.Warn("stop container", "container", cd.Name, "err", err)
+				}
+			})
+		}
+		wg.Wait()
+		for _, cd := range wave {
+			stopped[cd.Name] = true
+		}
+	}
 	// Collect the exits the waiters report (each started container has one).
 	for !r.allExited() && len(r.started) > 0 {
 		select {
@@ -351,6 +373,23 @@ func (r *runner) stopContainers(ctx context.Context) {
 	if len(pending) > 0 {
 		r.report(ctx, control.TaskStateChange{Containers: pending})
 	}
+}
+
+// hasRunningDependent reports whether a container that dependsOn name is
+// not done stopping yet.
+func (r *runner) hasRunningDependent(name string, done func(string) bool) bool {
+	for i := range r.td.ContainerDefinitions {
+		cd := &r.td.ContainerDefinitions[i]
+		if done(cd.Name) {
+			continue
+		}
+		for _, dep := range cd.DependsOn {
+			if dep.ContainerName == name {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // cleanup deletes the containers, mounts, cgroup, network and files.
@@ -444,13 +483,6 @@ func atoi(s string) int {
 		n = n*10 + int(c-'0')
 	}
 	return n
-}
-
-func (img *Image) configStopSignal() string {
-	if img == nil {
-		return ""
-	}
-	return img.Config.StopSignal
 }
 
 // hasOwnNetNS reports whether a network mode gives the task a network

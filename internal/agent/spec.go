@@ -30,8 +30,9 @@ type specInput struct {
 	rootfs   string
 	att      *Attachment
 	cgroup   string
-	metadata string // ECS_CONTAINER_METADATA_URI_V4 base, "" for none
-	hostsDir string // the task's generated /etc files
+	metadata string  // ECS_CONTAINER_METADATA_URI_V4 base, "" for none
+	hostsDir string  // the task's generated /etc files
+	mounts   []Mount // the container's volumes (containerMounts)
 }
 
 // buildSpec applies ECS's rules to turn a container definition, its image
@@ -42,7 +43,9 @@ type specInput struct {
 //   - environment: image, then definition, then override, then what ECS
 //     injects (metadata URIs, region, execution env), later names win;
 //   - workingDirectory and user replace the image's;
-//   - Fargate ulimits default nofile to 1024/4096.
+//   - Fargate ulimits default nofile to 1024/4096;
+//   - linuxParameters: capabilities add/drop and initProcessEnabled (the
+//     definition was validated: Fargate adds SYS_PTRACE at most).
 func buildSpec(in specInput) (ContainerSpec, error) {
 	cd := in.cd
 	var ov *control.ContainerOverride
@@ -138,6 +141,14 @@ func buildSpec(in specInput) (ContainerSpec, error) {
 		spec.Mounts = append(spec.Mounts,
 			Mount{Source: in.hostsDir + "/hosts", Destination: "/etc/hosts"},
 			Mount{Source: in.hostsDir + "/hostname", Destination: "/etc/hostname"})
+	}
+	spec.Mounts = append(spec.Mounts, in.mounts...)
+	if lp := cd.LinuxParameters; lp != nil {
+		if lp.Capabilities != nil {
+			spec.CapAdd = slices.Clone(lp.Capabilities.Add)
+			spec.CapDrop = slices.Clone(lp.Capabilities.Drop)
+		}
+		spec.Init = lp.InitProcessEnabled != nil && *lp.InitProcessEnabled
 	}
 	return spec, nil
 }

@@ -65,6 +65,7 @@ func (a imagesAdapter) Pull(ctx context.Context, s tenant.Scope, ref string) (*a
 	c := img.Config
 	return &agent.Image{Ref: ref, Digest: img.Digest, Config: agent.ImageConfig{
 		Env: c.Env, Entrypoint: c.Entrypoint, Cmd: c.Cmd, WorkingDir: c.WorkingDir, User: c.User, StopSignal: c.StopSignal,
+		Volumes: c.Volumes,
 	}, Handle: img}, nil
 }
 
@@ -311,6 +312,7 @@ func (a runtimeAdapter) Start(ctx context.Context, s agent.ContainerSpec) error 
 		ID: s.ID, Rootfs: s.Rootfs, Args: s.Args, Env: s.Env, Cwd: s.Cwd, User: s.User, Hostname: s.Hostname,
 		ReadonlyRootfs: s.ReadonlyRootfs, NetNSPath: s.NetNSPath, HostNetwork: s.HostNetwork, CgroupParent: s.CgroupParent,
 		MemoryLimitBytes: s.MemoryLimit, MemoryReservationBytes: s.MemoryReserve, StopSignal: s.StopSignal, Labels: s.Labels,
+		CapAdd: s.CapAdd, CapDrop: s.CapDrop, Init: s.Init,
 	}
 	if s.CPUShares > 0 {
 		rs.CPUShares = uint64(s.CPUShares)
