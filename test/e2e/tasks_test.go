@@ -103,14 +103,18 @@ func (in *instance) leftovers() []string {
 	if strings.Contains(string(mounts), in.dataDir) {
 		found = append(found, fmt.Sprintf("mounts under %s left after shutdown", in.dataDir))
 	}
+	// A running fargo keeps its bridge, metadata link and table; only its
+	// tasks' veths are leftovers then.
+	running := in.cmd != nil
 	if links, err := netlink.LinkList(); err == nil {
 		for _, l := range links {
-			if name := l.Attrs().Name; strings.HasPrefix(name, e2eNetPrefix) {
+			name := l.Attrs().Name
+			if strings.HasPrefix(name, e2eNetPrefix+"v") || (!running && strings.HasPrefix(name, e2eNetPrefix)) {
 				found = append(found, "link left after shutdown: "+name)
 			}
 		}
 	}
-	if c, err := nftables.New(); err == nil {
+	if c, err := nftables.New(); err == nil && !running {
 		tables, _ := c.ListTables()
 		for _, tb := range tables {
 			if tb.Name == "fargo_"+e2eNetPrefix {
