@@ -19,6 +19,47 @@ type healthReport struct {
 	status string
 }
 
+// healthDetail is a container's last health check as the metadata
+// endpoint shows it (the ECS agent's HealthStatus): its status, since
+// when, and the last check's exit code and output.
+type healthDetail struct {
+	Status   string     `json:"status"`
+	Since    *time.Time `json:"statusSince,omitempty"`
+	ExitCode *int       `json:"exitCode,omitempty"`
+	Output   string     `json:"output,omitempty"`
+}
+
+// maxHealthOutput is how much of a check's output is kept (Docker keeps
+// 4 KiB).
+const maxHealthOutput = 4096
+
+// recordHealth keeps a check's result for the metadata endpoint.
+func (r *runner) recordHealth(name, status string, code int, out []byte, changed bool) {
+	if len(out) > maxHealthOutput {
+		out = out[:maxHealthOutput]
+	}
+	r.healthMu.Lock()
+	defer r.healthMu.Unlock()
+	if r.healthDetails == nil {
+		r.healthDetails = map[string]healthDetail{}
+	}
+	d := r.healthDetails[name]
+	if changed || d.Since == nil {
+		now := time.Now().UTC()
+		d.Since = &now
+	}
+	d.Status, d.ExitCode, d.Output = status, &code, string(out)
+	r.healthDetails[name] = d
+}
+
+// healthOf returns a container's last health check, if one ran.
+func (r *runner) healthOf(name string) (healthDetail, bool) {
+	r.healthMu.Lock()
+	defer r.healthMu.Unlock()
+	d, ok := r.healthDetails[name]
+	return d, ok
+}
+
 // checkHealth runs a container's health check (CMD or CMD-SHELL) inside
 // it, as Docker does: every interval, each try bounded by timeout; retries
 // consecutive failures make it UNHEALTHY; failures during startPeriod do
@@ -54,13 +95,17 @@ func (r *runner) checkHealth(ctx context.Context, cd *control.ContainerDefinitio
 			return
 		case <-t.C:
 		}
-		code, _, err := r.a.deps.Runtime.Exec(ctx, id, args, timeout)
+		code, out, err := r.a.deps.Runtime.Exec(ctx, id, args, timeout)
 		ok := err == nil && code == 0
+		if err != nil && len(out) == 0 {
+			out = []byte(err.Error())
+		}
 		next := status
 		switch {
 		case ok:
 			inStart, failures, next = false, 0, healthHealthy
 		case inStart && time.Since(started) < startPeriod:
+			r.recordHealth(cd.Name, status, code, out, false)
 			continue
 		default:
 			failures++
@@ -68,6 +113,7 @@ func (r *runner) checkHealth(ctx context.Context, cd *control.ContainerDefinitio
 				next = healthUnhealthy
 			}
 		}
+		r.recordHealth(cd.Name, next, code, out, next != status)
 		if next != status {
 			status = next
 			select {

@@ -150,14 +150,10 @@ type mdContainer struct {
 	LogDriver     string            `json:"LogDriver,omitempty"`
 	LogOptions    map[string]string `json:"LogOptions,omitempty"`
 	Networks      []mdNetwork       `json:"Networks,omitempty"`
-	Health        *mdHealth         `json:"Health,omitempty"`
+	Health        *healthDetail     `json:"Health,omitempty"`
 	// RestartCount is always 0: fargo does not restart containers in
 	// place.
 	RestartCount int `json:"RestartCount"`
-}
-
-type mdHealth struct {
-	Status string `json:"status"`
 }
 
 type mdTask struct {
@@ -257,7 +253,11 @@ func (r *runner) containerMetadata(ctx context.Context, task *control.Task, td *
 		}
 	}
 	if c.HealthStatus != "" {
-		md.Health = &mdHealth{Status: c.HealthStatus}
+		md.Health = &healthDetail{Status: c.HealthStatus}
+		if d, ok := r.healthOf(name); ok {
+			d.Status = c.HealthStatus
+			md.Health = &d
+		}
 	}
 	if att := r.att; att != nil {
 		md.Networks = []mdNetwork{{NetworkMode: td.NetworkMode, IPv4Addresses: []string{att.IP}, MACAddress: att.MAC,

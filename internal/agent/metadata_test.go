@@ -244,3 +244,35 @@ func jsonAt(v any, keys ...any) any {
 	}
 	return v
 }
+
+// TestMetadataHealth: a container's Health shows the last check's exit
+// code and output, and since when its status holds.
+func TestMetadataHealth(t *testing.T) {
+	a, r, task := metadataRunner(t)
+	r.mu.Lock()
+	for i := range r.task.Containers {
+		if r.task.Containers[i].Name == "app" {
+			r.task.Containers[i].HealthStatus = healthUnhealthy
+		}
+	}
+	r.mu.Unlock()
+	r.recordHealth("app", healthHealthy, 0, []byte("ok"), true)
+	r.recordHealth("app", healthUnhealthy, 7, []byte("connection refused"), true)
+	first, _ := r.healthOf("app")
+	r.recordHealth("app", healthUnhealthy, 7, []byte("connection refused again"), false)
+
+	var md map[string]any
+	getMetadata(t, a, "/v4/"+metadataID(task.ID, "app"), &md)
+	h := jsonAt(md, "Health")
+	if jsonAt(h, "status") != healthUnhealthy || jsonAt(h, "exitCode") != 7.0 || jsonAt(h, "output") != "connection refused again" {
+		t.Fatalf("Health %v", h)
+	}
+	if jsonAt(h, "statusSince") != first.Since.Format(time.RFC3339Nano) {
+		t.Errorf("statusSince %v, want the time the status turned UNHEALTHY, %v", jsonAt(h, "statusSince"), first.Since)
+	}
+	var side map[string]any
+	getMetadata(t, a, "/v4/"+metadataID(task.ID, "side"), &side)
+	if h := jsonAt(side, "Health"); h != nil {
+		t.Errorf("side has no health check, Health %v", h)
+	}
+}

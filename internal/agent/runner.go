@@ -50,9 +50,11 @@ type runner struct {
 
 	// mu guards task and td for readers outside the runner goroutine
 	// (the metadata endpoint).
-	mu        sync.Mutex
-	statsMu   sync.Mutex
-	prevStats map[string]*dockerStats
+	mu            sync.Mutex
+	healthMu      sync.Mutex
+	healthDetails map[string]healthDetail // guarded by healthMu
+	statsMu       sync.Mutex
+	prevStats     map[string]*dockerStats
 }
 
 // snapshot returns the task and its definition for other goroutines.
