@@ -257,8 +257,13 @@ func TestMetadataHealth(t *testing.T) {
 	}
 	r.mu.Unlock()
 	r.recordHealth("app", healthHealthy, 0, []byte("ok"), true)
+	healthy, _ := r.healthOf("app")
+	time.Sleep(time.Millisecond)
 	r.recordHealth("app", healthUnhealthy, 7, []byte("connection refused"), true)
 	first, _ := r.healthOf("app")
+	if !first.Since.After(*healthy.Since) {
+		t.Fatalf("statusSince %v did not move when HEALTHY (%v) turned UNHEALTHY", first.Since, healthy.Since)
+	}
 	r.recordHealth("app", healthUnhealthy, 7, []byte("connection refused again"), false)
 
 	var md map[string]any
