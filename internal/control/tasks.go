@@ -246,6 +246,9 @@ func (c *Control) newTask(s tenant.Scope, cl *Cluster, td *TaskDefinition, in Ru
 		if td.EphemeralStorage != nil && td.EphemeralStorage.SizeInGiB > 0 {
 			t.EphemeralStorageGiB = td.EphemeralStorage.SizeInGiB
 		}
+		if o := in.Overrides; o != nil && o.EphemeralStorage != nil {
+			t.EphemeralStorageGiB = o.EphemeralStorage.SizeInGiB
+		}
 	}
 	if td.NetworkMode == NetworkModeAwsvpc {
 		subnet := ""
@@ -442,6 +445,9 @@ func validateRunNetwork(td *TaskDefinition, in RunTaskInput) error {
 func validateOverrides(td *TaskDefinition, o *TaskOverride) error {
 	if o == nil {
 		return nil
+	}
+	if es := o.EphemeralStorage; es != nil && (es.SizeInGiB < 21 || es.SizeInGiB > 200) {
+		return InvalidParameterf("The ephemeral storage size must be between 21 and 200 GiB.") // wording: unverified, as at registration
 	}
 	for _, co := range o.ContainerOverrides {
 		if !slices.ContainsFunc(td.ContainerDefinitions, func(cd ContainerDefinition) bool { return cd.Name == co.Name }) {

@@ -242,6 +242,34 @@ func TestRunTaskContainerSizeOverrides(t *testing.T) {
 	}
 }
 
+// TestRunTaskEphemeralStorageOverride: a Fargate task's ephemeral storage
+// is 20 GiB, the definition's, or the override's (21-200 GiB).
+func TestRunTaskEphemeralStorageOverride(t *testing.T) {
+	c, _, _ := newTaskControl(t)
+	ctx := context.Background()
+	td := registerFargate(t, c, "disk", ContainerDefinition{Name: "app", Image: "app"})
+	for _, tc := range []struct {
+		size int
+		want int
+		err  bool
+	}{{0, 20, false}, {50, 50, false}, {20, 0, true}, {201, 0, true}} {
+		in := fargateRun(td.TaskDefinitionArn)
+		if tc.size > 0 {
+			in.Overrides = &TaskOverride{EphemeralStorage: &EphemeralStorage{SizeInGiB: tc.size}}
+		}
+		res, err := c.RunTask(ctx, svcScope, in)
+		if tc.err {
+			if !errors.Is(err, ErrInvalidParameter) {
+				t.Errorf("override %d GiB: %v, want InvalidParameter", tc.size, err)
+			}
+			continue
+		}
+		if err != nil || len(res.Tasks) != 1 || res.Tasks[0].EphemeralStorageGiB != tc.want {
+			t.Errorf("override %d GiB: %+v, %v, want %d GiB", tc.size, res, err, tc.want)
+		}
+	}
+}
+
 // TestRunTaskRepositoryCredentialsWarned: fargo has no Secrets Manager, so
 // a container's repositoryCredentials cannot be used; the task runs (its
 // image is pulled with the host's credentials) and the log says so.
