@@ -22,7 +22,51 @@ const (
 	benchService = "bench-svc"
 	pollService  = 100 * time.Millisecond
 	idleTarget   = 2.0 // % of one core
+
+	// The benchmarked service's deployment configuration (AWS's defaults).
+	benchMaxPercent = 200
+	benchMinPercent = 100
 )
+
+// rolloutWaves splits a deployment of desired tasks into the waves its
+// deployment configuration allows. Creating a service starts all desired
+// tasks at once (nothing old holds room). A rolling update may have at
+// most floor(desired×max/100) tasks alive and must keep
+// ceil(desired×min/100) healthy, so one wave starts at most
+// floor(desired×max/100) − ceil(desired×min/100) new tasks: at
+// minimumHealthyPercent 100, floor(desired×max/100) − desired beyond the
+// old ones. The next wave waits until those are healthy and as many old
+// ones have stopped.
+func rolloutWaves(desired, maxPct, minPct int, update bool) []int {
+	if !update {
+		return []int{desired}
+	}
+	per := max(1, desired*maxPct/100-(desired*minPct+99)/100) // a stuck configuration still counts one at a time
+	var waves []int
+	for left := desired; left > 0; left -= per {
+		waves = append(waves, min(per, left))
+	}
+	return waves
+}
+
+// waveBound is the time the waves' starts take at the least: a wave of n
+// starts takes one start (p50 to RUNNING) if the cores run them side by
+// side, n×p50/cores if there are more starts than cores.
+func waveBound(waves []int, start time.Duration, cores int) time.Duration {
+	var total time.Duration
+	for _, n := range waves {
+		total += time.Duration(float64(start) * max(1, float64(n)/float64(cores)))
+	}
+	return total
+}
+
+func fmtWaves(waves []int) string {
+	s := make([]string, len(waves))
+	for i, n := range waves {
+		s[i] = strconv.Itoa(n)
+	}
+	return strings.Join(s, "+")
+}
 
 // benchService deploys a service of taskapp, updates it to a new task
 // definition revision, samples fargo's idle CPU with the service steady,
@@ -30,8 +74,9 @@ const (
 func (b *taskBench) benchService(ctx context.Context, start startTimes) error {
 	d := b.cfg.serviceTasks
 	cores := runtime.NumCPU()
-	bound := time.Duration(float64(d) * float64(start.running) / float64(cores))
 	healthy := deploy.DefaultMinHealthyTime
+	createWaves := rolloutWaves(d, benchMaxPercent, benchMinPercent, false)
+	updateWaves := rolloutWaves(d, benchMaxPercent, benchMinPercent, true)
 	timeout := 2*time.Minute + time.Duration(d)*5*time.Second
 
 	base, err := b.idleCPU(ctx) // the baseline: no task at all
@@ -44,7 +89,7 @@ func (b *taskBench) benchService(ctx context.Context, start startTimes) error {
 		TaskDefinition: aws.String(b.taskDef), DesiredCount: aws.Int32(int32(d)),
 		LaunchType: ecstypes.LaunchTypeFargate, NetworkConfiguration: networkConfig(),
 		DeploymentConfiguration: &ecstypes.DeploymentConfiguration{
-			MinimumHealthyPercent: aws.Int32(100), MaximumPercent: aws.Int32(200),
+			MinimumHealthyPercent: aws.Int32(benchMinPercent), MaximumPercent: aws.Int32(benchMaxPercent),
 		},
 	}); err != nil {
 		return fmt.Errorf("create-service: %w", err)
@@ -70,22 +115,29 @@ func (b *taskBench) benchService(ctx context.Context, start startTimes) error {
 		return fmt.Errorf("service update: %w", err)
 	}
 
-	fmt.Printf("\nservice: desired %d (BENCH_SERVICE_TASKS), minimumHealthyPercent 100 / maximumPercent 200\n", d)
-	fmt.Printf("(fargo --cpu-overcommit %g --memory-overcommit %g: the update's surge of %d tasks fits)\n", b.cpuOC, b.memOC, 2*d)
-	fmt.Printf("lower bound = desired x task start p50 (to RUNNING, above) / cores = %d x %s / %d = %s\n", d, fmtDur(start.running), cores, fmtDur(bound))
+	perWave := d*benchMaxPercent/100 - (d*benchMinPercent+99)/100
+	fmt.Printf("\nservice: desired %d (BENCH_SERVICE_TASKS), minimumHealthyPercent %d / maximumPercent %d\n", d, benchMinPercent, benchMaxPercent)
+	fmt.Printf("(fargo --cpu-overcommit %g --memory-overcommit %g: the update's surge to %d tasks fits)\n", b.cpuOC, b.memOC, d*benchMaxPercent/100)
+	fmt.Printf("waves: create starts all %d tasks at once; an update starts at most floor(desired x max/100) - ceil(desired x min/100)\n", d)
+	fmt.Printf("  = floor(%d x %d/100) - ceil(%d x %d/100) = %d new tasks a wave, the next when those are healthy: %s\n",
+		d, benchMaxPercent, d, benchMinPercent, perWave, fmtWaves(updateWaves))
+	fmt.Printf("lower bound = sum over waves of task start p50 (to RUNNING, above) x max(1, wave/cores), %s, %d cores\n", fmtDur(start.running), cores)
 	fmt.Printf("(an estimate more than a floor: a start is not all CPU, so starts overlap beyond the cores)\n")
-	fmt.Printf("bound+healthy = lower bound + %s: a task without health checks counts healthy once it has run that long\n", fmtSecs(healthy))
-	fmt.Printf("(deploy.DefaultMinHealthyTime), and COMPLETED waits for all of them to be healthy\n\n")
+	fmt.Printf("bound+healthy = lower bound + waves x %s: a task without health checks counts healthy once it has run that long\n", fmtSecs(healthy))
+	fmt.Printf("(deploy.DefaultMinHealthyTime); each wave waits for it, and COMPLETED for the last\n\n")
 	fmt.Printf("%-44s %8s %11s %6s %13s %6s\n", "measure", "fargo", "lower bound", "ratio", "bound+healthy", "ratio")
 	for _, m := range []struct {
-		name string
-		took time.Duration
+		name  string
+		took  time.Duration
+		waves []int
 	}{
-		{fmt.Sprintf("create: %d RUNNING, rollout COMPLETED", d), created},
-		{"update: new revision COMPLETED, old stopped", updated},
+		{fmt.Sprintf("create: %d RUNNING, rollout COMPLETED", d), created, createWaves},
+		{fmt.Sprintf("update in %d wave(s): COMPLETED, old stopped", len(updateWaves)), updated, updateWaves},
 	} {
+		bound := waveBound(m.waves, start.running, cores)
+		withHealthy := bound + time.Duration(len(m.waves))*healthy
 		fmt.Printf("%-44s %8s %11s %5.1fx %13s %5.1fx\n", m.name, fmtSecs(m.took), fmtDur(bound), ratio(m.took, bound),
-			fmtSecs(bound+healthy), ratio(m.took, bound+healthy))
+			fmtSecs(withHealthy), ratio(m.took, withHealthy))
 	}
 
 	idle, err := b.idleCPU(ctx)
