@@ -120,7 +120,7 @@ func (c *Control) containerInstances(tx store.ReadTx, s tenant.Scope, cluster st
 		ci := &ContainerInstance{
 			ARN: ContainerInstanceARN(s, cluster, n.ID), ID: ContainerInstanceID(s, cluster, n.ID), Node: n.ID,
 			RegisteredAt: n.RegisteredAt, RegisteredCPU: n.CPU, RegisteredMemory: n.Memory,
-			RemainingCPU: max(n.CPU-used[n.ID][0], 0), RemainingMemory: max(n.Memory-used[n.ID][1], 0),
+			RemainingCPU: max(n.CPU-used[n.ID].CPU, 0), RemainingMemory: max(n.Memory-used[n.ID].Memory, 0),
 		}
 		tks, err := tx.List(nodeTasksPrefix(n.ID))
 		if err != nil {

@@ -1,11 +1,14 @@
 package control
 
 import (
+	"cmp"
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/fargo-run/fargo/internal/scheduler"
 	"github.com/fargo-run/fargo/internal/store"
 	"github.com/fargo-run/fargo/internal/tenant"
 )
@@ -32,6 +35,15 @@ type nodeTask struct {
 	CPU           int    `json:"cpu"`
 	Memory        int    `json:"memory"`
 	DesiredStatus string `json:"desiredStatus"`
+	// HostPorts are the host ports the task binds ("tcp/8080"); records
+	// written before fargo tracked them have none.
+	HostPorts []string `json:"hostPorts,omitempty"`
+}
+
+// nodeUse is what a node's active tasks hold.
+type nodeUse struct {
+	CPU, Memory int
+	Ports       map[string]bool
 }
 
 // TaskRef names a task anywhere in the control plane.
@@ -113,13 +125,13 @@ func (c *Control) WatchNode(ctx context.Context, node string) (<-chan struct{}, 
 }
 
 // nodeUsage returns every node with the reservations of its active tasks.
-func nodeUsage(tx store.ReadTx) ([]Node, map[string][2]int, error) {
+func nodeUsage(tx store.ReadTx) ([]Node, map[string]nodeUse, error) {
 	kvs, err := tx.List(nodesPrefix)
 	if err != nil {
 		return nil, nil, err
 	}
 	var nodes []Node
-	used := map[string][2]int{}
+	used := map[string]nodeUse{}
 	for _, kv := range kvs {
 		n, err := decode[Node](kv)
 		if err != nil {
@@ -130,18 +142,79 @@ func nodeUsage(tx store.ReadTx) ([]Node, map[string][2]int, error) {
 		if err != nil {
 			return nil, nil, err
 		}
-		var u [2]int
+		u := nodeUse{Ports: map[string]bool{}}
 		for _, tk := range tks {
 			nt, err := decode[nodeTask](tk)
 			if err != nil {
 				return nil, nil, err
 			}
-			u[0] += nt.CPU
-			u[1] += nt.Memory
+			u.CPU += nt.CPU
+			u.Memory += nt.Memory
+			for _, p := range nt.HostPorts {
+				u.Ports[p] = true
+			}
 		}
 		used[n.ID] = u
 	}
 	return nodes, used, nil
+}
+
+// schedulerNodes is the scheduler's snapshot of the nodes and what their
+// tasks hold.
+func schedulerNodes(tx store.ReadTx) ([]scheduler.Node, error) {
+	nodes, used, err := nodeUsage(tx)
+	if err != nil {
+		return nil, err
+	}
+	snap := make([]scheduler.Node, 0, len(nodes))
+	for _, n := range nodes {
+		u := used[n.ID]
+		snap = append(snap, scheduler.Node{ID: n.ID, Ready: true, CPU: n.CPU, Memory: n.Memory,
+			MaxTaskCPU: n.MaxTaskCPU, MaxTaskMemory: n.MaxTaskMemory, UsedCPU: u.CPU, UsedMemory: u.Memory, UsedPorts: u.Ports})
+	}
+	return snap, nil
+}
+
+// useNode counts a task placed on node in snap.
+func useNode(snap []scheduler.Node, node string, req scheduler.Request) {
+	for i := range snap {
+		if snap[i].ID == node {
+			snap[i].Use(scheduler.Request{CPU: req.CPU, Memory: req.Memory, Ports: req.Ports})
+		}
+	}
+}
+
+// putNodeTask indexes a new task under its node, with what it holds.
+func putNodeTask(tx store.Tx, s tenant.Scope, t *Task, req scheduler.Request) error {
+	return put(tx, nodeTaskKey(t.Node, s, t.Cluster, t.ID), &nodeTask{
+		Account: s.Account, Region: s.Region, Cluster: t.Cluster, ID: t.ID,
+		CPU: req.CPU, Memory: req.Memory, DesiredStatus: TaskRunning, HostPorts: req.Ports})
+}
+
+// taskHostPorts are the host ports a task of td binds on its node: under
+// host every mapping's port, under bridge the fixed host ports (0 and
+// ranges take ephemeral ports, found when the task starts). awsvpc tasks
+// have their own network namespace and bind none.
+func taskHostPorts(td *TaskDefinition) []string {
+	if td.NetworkMode != NetworkModeBridge && td.NetworkMode != NetworkModeHost {
+		return nil
+	}
+	var ports []string
+	for _, cd := range td.ContainerDefinitions {
+		for _, pm := range cd.PortMappings {
+			port := 0
+			switch {
+			case pm.HostPort != nil && *pm.HostPort > 0:
+				port = *pm.HostPort
+			case td.NetworkMode == NetworkModeHost && pm.ContainerPort != nil:
+				port = *pm.ContainerPort
+			}
+			if port > 0 {
+				ports = append(ports, cmp.Or(pm.Protocol, "tcp")+"/"+strconv.Itoa(port))
+			}
+		}
+	}
+	return ports
 }
 
 // parseNodeTaskKey is the inverse of nodeTaskKey's tail.

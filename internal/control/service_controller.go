@@ -248,14 +248,9 @@ func (c *Control) startInTx(tx store.Tx, s tenant.Scope, svc *Service, starts []
 	if err != nil {
 		return fmt.Errorf("service cluster: %w", err)
 	}
-	nodes, used, err := nodeUsage(tx)
+	snap, err := schedulerNodes(tx)
 	if err != nil {
 		return err
-	}
-	snap := make([]scheduler.Node, 0, len(nodes))
-	for _, n := range nodes {
-		snap = append(snap, scheduler.Node{ID: n.ID, Ready: true, CPU: n.CPU, Memory: n.Memory,
-			MaxTaskCPU: n.MaxTaskCPU, MaxTaskMemory: n.MaxTaskMemory, UsedCPU: used[n.ID][0], UsedMemory: used[n.ID][1]})
 	}
 	for _, st := range starts {
 		d := svc.Deployment(st.Deployment)
@@ -299,7 +294,8 @@ func (c *Control) startInTx(tx store.Tx, s tenant.Scope, svc *Service, starts []
 				}
 			}
 		}
-		plan := scheduler.Place(cands, scheduler.Request{Count: 1, CPU: cpu, Memory: mem})
+		req := scheduler.Request{Count: 1, CPU: cpu, Memory: mem, Ports: taskHostPorts(td)}
+		plan := scheduler.Place(cands, req)
 		if len(plan.Nodes) == 0 {
 			reason := scheduler.ReasonAgent
 			if len(plan.Failures) > 0 {
@@ -309,18 +305,12 @@ func (c *Control) startInTx(tx store.Tx, s tenant.Scope, svc *Service, starts []
 			continue
 		}
 		node := plan.Nodes[0]
-		for i := range snap {
-			if snap[i].ID == node {
-				snap[i].UsedCPU += cpu
-				snap[i].UsedMemory += mem
-			}
-		}
+		useNode(snap, node, req)
 		t := c.newTask(s, cl, td, in, node, cpu, mem, now)
 		if err := put(tx, taskKey(s, cl.Name, t.ID), t); err != nil {
 			return err
 		}
-		if err := put(tx, nodeTaskKey(node, s, cl.Name, t.ID), &nodeTask{Account: s.Account, Region: s.Region,
-			Cluster: cl.Name, ID: t.ID, CPU: cpu, Memory: mem, DesiredStatus: TaskRunning}); err != nil {
+		if err := putNodeTask(tx, s, t, req); err != nil {
 			return err
 		}
 		res.Started = append(res.Started, t)

@@ -145,24 +145,19 @@ func (c *Control) RunTask(ctx context.Context, s tenant.Scope, in RunTaskInput) 
 				return err
 			}
 		}
-		nodes, used, err := nodeUsage(tx)
+		snap, err := schedulerNodes(tx)
 		if err != nil {
 			return err
 		}
-		snap := make([]scheduler.Node, 0, len(nodes))
-		for _, n := range nodes {
-			snap = append(snap, scheduler.Node{ID: n.ID, Ready: true, CPU: n.CPU, Memory: n.Memory,
-				MaxTaskCPU: n.MaxTaskCPU, MaxTaskMemory: n.MaxTaskMemory, UsedCPU: used[n.ID][0], UsedMemory: used[n.ID][1]})
-		}
+		req := scheduler.Request{Count: in.Count, CPU: cpu, Memory: mem, Ports: taskHostPorts(td)}
 		var plan scheduler.Plan
 		if in.onNodes != nil {
-			plan = placeOnNodes(snap, in.onNodes, cpu, mem)
+			plan = placeOnNodes(snap, in.onNodes, req)
 		} else {
-			plan = scheduler.Place(snap, scheduler.Request{Count: in.Count, CPU: cpu, Memory: mem})
+			plan = scheduler.Place(snap, req)
 		}
 		for _, reason := range plan.Failures {
-			res.Failures = append(res.Failures, Failure{Reason: reason,
-				Detail: fmt.Sprintf("No capacity on fargo's hosts for a task of %d CPU units and %d MiB.", cpu, mem)})
+			res.Failures = append(res.Failures, placementFailure(reason, req))
 		}
 		var keys []string
 		for _, node := range plan.Nodes {
@@ -171,8 +166,7 @@ func (c *Control) RunTask(ctx context.Context, s tenant.Scope, in RunTaskInput) 
 			if err := put(tx, key, t); err != nil {
 				return err
 			}
-			if err := put(tx, nodeTaskKey(node, s, cl.Name, t.ID), &nodeTask{Account: s.Account, Region: s.Region,
-				Cluster: cl.Name, ID: t.ID, CPU: cpu, Memory: mem, DesiredStatus: TaskRunning}); err != nil {
+			if err := putNodeTask(tx, s, t, req); err != nil {
 				return err
 			}
 			keys = append(keys, key)
@@ -379,23 +373,36 @@ func taskSize(td *TaskDefinition, o *TaskOverride, launchType string) (int, int,
 
 // placeOnNodes places one task on each given node (StartTask), each a
 // placement of its own.
-func placeOnNodes(snap []scheduler.Node, ids []string, cpu, mem int) scheduler.Plan {
+func placeOnNodes(snap []scheduler.Node, ids []string, req scheduler.Request) scheduler.Plan {
 	var plan scheduler.Plan
+	req.Count = 1
 	for _, id := range ids {
 		i := slices.IndexFunc(snap, func(n scheduler.Node) bool { return n.ID == id })
 		if i < 0 {
 			plan.Failures = append(plan.Failures, scheduler.ReasonAgent)
 			continue
 		}
-		one := scheduler.Place(snap[i:i+1], scheduler.Request{Count: 1, CPU: cpu, Memory: mem})
+		one := scheduler.Place(snap[i:i+1], req)
 		plan.Nodes = append(plan.Nodes, one.Nodes...)
 		plan.Failures = append(plan.Failures, one.Failures...)
 		if len(one.Nodes) == 1 {
-			snap[i].UsedCPU += cpu
-			snap[i].UsedMemory += mem
+			snap[i].Use(req)
 		}
 	}
 	return plan
+}
+
+// placementFailure is a RunTask failure for a task the scheduler could
+// not place.
+func placementFailure(reason string, req scheduler.Request) Failure {
+	detail := fmt.Sprintf("No capacity on fargo's hosts for a task of %d CPU units and %d MiB.", req.CPU, req.Memory)
+	switch reason {
+	case scheduler.ReasonPorts:
+		detail = "The host ports the task binds (" + strings.Join(req.Ports, ", ") + ") are taken on every host by other tasks."
+	case scheduler.ReasonAgent:
+		detail = "No connected host can run the task."
+	}
+	return Failure{Reason: reason, Detail: detail}
 }
 
 func sumContainers(td *TaskDefinition, f func(*ContainerDefinition) int) int {

@@ -324,3 +324,60 @@ func TestRunTaskNetworkConfiguration(t *testing.T) {
 		}
 	}
 }
+
+// TestRunTaskHostPorts: tasks that bind a fixed host port (bridge with a
+// hostPort, host mode) never share a node; the one that does not fit is a
+// RESOURCE:PORTS failure, and the port is free again once its holder has
+// stopped. Dynamic host ports (0) and awsvpc tasks take no fixed port.
+func TestRunTaskHostPorts(t *testing.T) {
+	c, _, _ := newTaskControl(t)
+	ctx := context.Background()
+	reg := func(family, mode string, pm PortMapping) string {
+		td, err := c.RegisterTaskDefinition(ctx, svcScope, &TaskDefinition{Family: family, NetworkMode: mode,
+			RequiresCompatibilities: []string{"EC2"}, Cpu: "256", Memory: "256",
+			ContainerDefinitions: []ContainerDefinition{{Name: "app", Image: "app", PortMappings: []PortMapping{pm}}}}, "test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return td.TaskDefinitionArn
+	}
+	fixed := reg("fixed", "bridge", PortMapping{ContainerPort: ptr(80), HostPort: ptr(8080)})
+	dynamic := reg("dynamic", "bridge", PortMapping{ContainerPort: ptr(80), HostPort: ptr(0)})
+	host := reg("host", "host", PortMapping{ContainerPort: ptr(8080)})
+	udp := reg("udp", "host", PortMapping{ContainerPort: ptr(8080), Protocol: "udp"})
+	run := func(td string, count int) *RunTaskResult {
+		t.Helper()
+		res, err := c.RunTask(ctx, svcScope, RunTaskInput{TaskDefinition: td, Count: count, LaunchType: LaunchTypeEC2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	portFailures := func(res *RunTaskResult) int {
+		n := 0
+		for _, f := range res.Failures {
+			if f.Reason == "RESOURCE:PORTS" {
+				n++
+			}
+		}
+		return n
+	}
+	res := run(fixed, 2)
+	if len(res.Tasks) != 1 || portFailures(res) != 1 || !strings.Contains(res.Failures[0].Detail, "tcp/8080") {
+		t.Fatalf("two tasks on host port 8080 of one node: %d tasks, failures %+v", len(res.Tasks), res.Failures)
+	}
+	holder := res.Tasks[0]
+	if res := run(host, 1); len(res.Tasks) != 0 || portFailures(res) != 1 {
+		t.Errorf("host mode on the taken port 8080: %d tasks, failures %+v", len(res.Tasks), res.Failures)
+	}
+	if res := run(udp, 1); len(res.Tasks) != 1 {
+		t.Errorf("udp/8080 beside tcp/8080: failures %+v", res.Failures)
+	}
+	if res := run(dynamic, 3); len(res.Tasks) != 3 {
+		t.Errorf("dynamic host ports: %d tasks, failures %+v", len(res.Tasks), res.Failures)
+	}
+	stopNow(t, c, holder)
+	if res := run(host, 1); len(res.Tasks) != 1 {
+		t.Errorf("host port 8080 after its holder stopped: failures %+v", res.Failures)
+	}
+}

@@ -7,7 +7,8 @@
 //
 // Filters and rankers compose: each filter explains why it rejected a node,
 // and the reason of the last filter to empty the list becomes the task's
-// placement failure (RESOURCE:CPU, RESOURCE:MEMORY, AGENT), as ECS reports.
+// placement failure (RESOURCE:CPU, RESOURCE:MEMORY, RESOURCE:PORTS, AGENT),
+// as ECS reports.
 package scheduler
 
 import (
@@ -27,18 +28,25 @@ type Node struct {
 	MaxTaskCPU, MaxTaskMemory int
 	// UsedCPU and UsedMemory are the reservations of its active tasks.
 	UsedCPU, UsedMemory int
+	// UsedPorts are the host ports its active tasks hold ("tcp/8080").
+	// Place never writes to the map it is given.
+	UsedPorts map[string]bool
 }
 
-// Request asks for Count tasks of one size.
+// Request asks for Count tasks of one size. Ports are the fixed host
+// ports each task binds (bridge and host network modes), so two tasks
+// that need one port never share a node.
 type Request struct {
 	Count       int
 	CPU, Memory int
+	Ports       []string
 }
 
 // Placement failure reasons, as ECS words them.
 const (
 	ReasonCPU    = "RESOURCE:CPU"
 	ReasonMemory = "RESOURCE:MEMORY"
+	ReasonPorts  = "RESOURCE:PORTS"
 	ReasonAgent  = "AGENT"
 )
 
@@ -60,6 +68,9 @@ var filters = []filter{
 	{ReasonCPU, func(n *Node, r Request) bool { return r.CPU <= n.MaxTaskCPU && n.UsedCPU+r.CPU <= n.CPU }},
 	{ReasonMemory, func(n *Node, r Request) bool {
 		return r.Memory <= n.MaxTaskMemory && n.UsedMemory+r.Memory <= n.Memory
+	}},
+	{ReasonPorts, func(n *Node, r Request) bool {
+		return !slices.ContainsFunc(r.Ports, func(p string) bool { return n.UsedPorts[p] })
 	}},
 }
 
@@ -91,9 +102,26 @@ func Place(nodes []Node, req Request) Plan {
 				cmp.Compare(b.CPU-b.UsedCPU, a.CPU-a.UsedCPU),
 				cmp.Compare(a.ID, b.ID))
 		})
-		best.UsedCPU += req.CPU
-		best.UsedMemory += req.Memory
+		best.Use(req)
 		plan.Nodes = append(plan.Nodes, best.ID)
 	}
 	return plan
+}
+
+// Use counts one task of req as placed on n. The ports map is copied
+// before it grows, so snapshots that share it stay as they were.
+func (n *Node) Use(req Request) {
+	n.UsedCPU += req.CPU
+	n.UsedMemory += req.Memory
+	if len(req.Ports) == 0 {
+		return
+	}
+	ports := make(map[string]bool, len(n.UsedPorts)+len(req.Ports))
+	for p := range n.UsedPorts {
+		ports[p] = true
+	}
+	for _, p := range req.Ports {
+		ports[p] = true
+	}
+	n.UsedPorts = ports
 }
