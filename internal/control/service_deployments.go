@@ -120,34 +120,3 @@ func (c *Control) findDeployment(ctx context.Context, s tenant.Scope, kind, arn 
 	return ServiceDeploymentInfo{Service: svc, Deployment: d}, nil
 }
 
-// resolveServiceTagged is the tag adapter of a service ARN
-// (service/CLUSTER/NAME).
-func resolveServiceTagged(s tenant.Scope, id string) (tagged, error) {
-	cluster, name, ok := strings.Cut(id, "/")
-	if !ok {
-		cluster, name = DefaultClusterName, id
-	}
-	key := serviceKey(s, cluster, name)
-	return tagged{
-		key: key,
-		tags: func(tx store.ReadTx) ([]Tag, error) {
-			svc, err := get[Service](tx, key)
-			if errors.Is(err, store.ErrNotFound) {
-				return nil, ErrServiceNotFound
-			}
-			if err != nil {
-				return nil, err
-			}
-			return svc.Tags, nil
-		},
-		set: func(tx store.Tx, tags []Tag) error {
-			svc, err := get[Service](tx, key)
-			if err != nil {
-				return err
-			}
-			svc.Tags = tags
-			svc.Version++
-			return put(tx, key, svc)
-		},
-	}, nil
-}

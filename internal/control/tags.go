@@ -90,7 +90,38 @@ type tagged struct {
 	set  func(tx store.Tx, tags []Tag) error
 }
 
-// resolveTagged finds the record a resource ARN names.
+// recordTagged is the tag access of the record of type T at key: tagsOf
+// points at its tags, notFound is the error when there is no record, and
+// touch (optional) marks a change on the record.
+func recordTagged[T any](key string, notFound error, tagsOf func(*T) *[]Tag, touch func(*T)) tagged {
+	return tagged{
+		key: key,
+		tags: func(tx store.ReadTx) ([]Tag, error) {
+			rec, err := get[T](tx, key)
+			if errors.Is(err, store.ErrNotFound) {
+				return nil, notFound
+			}
+			if err != nil {
+				return nil, err
+			}
+			return *tagsOf(rec), nil
+		},
+		set: func(tx store.Tx, tags []Tag) error {
+			rec, err := get[T](tx, key)
+			if err != nil {
+				return err
+			}
+			*tagsOf(rec) = tags
+			if touch != nil {
+				touch(rec)
+			}
+			return put(tx, key, rec)
+		},
+	}
+}
+
+// resolveTagged finds the record a resource ARN names: a cluster, a
+// service, a task definition revision or a task.
 func (c *Control) resolveTagged(s tenant.Scope, arn string) (tagged, error) {
 	res, err := parseARN(s, arn)
 	if err != nil {
@@ -98,57 +129,28 @@ func (c *Control) resolveTagged(s tenant.Scope, arn string) (tagged, error) {
 	}
 	switch res.kind {
 	case "cluster":
-		key := clusterKey(s, res.id)
-		return tagged{
-			key: key,
-			tags: func(tx store.ReadTx) ([]Tag, error) {
-				cl, err := get[Cluster](tx, key)
-				if errors.Is(err, store.ErrNotFound) {
-					return nil, ErrClusterNotFound
-				}
-				if err != nil {
-					return nil, err
-				}
-				return cl.Tags, nil
-			},
-			set: func(tx store.Tx, tags []Tag) error {
-				cl, err := get[Cluster](tx, key)
-				if err != nil {
-					return err
-				}
-				cl.Tags = tags
-				return put(tx, key, cl)
-			},
-		}, nil
+		return recordTagged(clusterKey(s, res.id), ErrClusterNotFound, func(cl *Cluster) *[]Tag { return &cl.Tags }, nil), nil
 	case "service":
-		return resolveServiceTagged(s, res.id)
+		cluster, name, ok := strings.Cut(res.id, "/")
+		if !ok {
+			cluster, name = DefaultClusterName, res.id
+		}
+		return recordTagged(serviceKey(s, cluster, name), ErrServiceNotFound,
+			func(svc *Service) *[]Tag { return &svc.Tags }, func(svc *Service) { svc.Version++ }), nil
 	case "task-definition":
 		family, rev, err := parseFamilyRevision(res.id)
 		if err != nil || rev == 0 {
 			return tagged{}, ErrResourceNotFound
 		}
-		key := taskDefKey(s, family, rev)
-		return tagged{
-			key: key,
-			tags: func(tx store.ReadTx) ([]Tag, error) {
-				td, err := get[TaskDefinition](tx, key)
-				if errors.Is(err, store.ErrNotFound) {
-					return nil, ErrResourceNotFound
-				}
-				if err != nil {
-					return nil, err
-				}
-				return td.Tags, nil
-			},
-			set: func(tx store.Tx, tags []Tag) error {
-				td, err := get[TaskDefinition](tx, key)
-				if err != nil {
-					return err
-				}
-				td.Tags = tags
-				return put(tx, key, td)
-			},
-		}, nil
+		return recordTagged(taskDefKey(s, family, rev), ErrResourceNotFound, func(td *TaskDefinition) *[]Tag { return &td.Tags }, nil), nil
+	case "task":
+		// task/CLUSTER/ID; the old format task/ID is in the default
+		// cluster.
+		cluster, id, ok := strings.Cut(res.id, "/")
+		if !ok {
+			cluster, id = DefaultClusterName, res.id
+		}
+		return recordTagged(taskKey(s, cluster, id), ErrResourceNotFound, func(t *Task) *[]Tag { return &t.Tags }, nil), nil
 	}
 	return tagged{}, ErrResourceNotFound
 }

@@ -381,3 +381,36 @@ func TestRunTaskHostPorts(t *testing.T) {
 		t.Errorf("host port 8080 after its holder stopped: failures %+v", res.Failures)
 	}
 }
+
+// TestTaskTags: TagResource, UntagResource and ListTagsForResource take a
+// task's ARN; a task of another cluster is not found.
+func TestTaskTags(t *testing.T) {
+	c, _, _ := newTaskControl(t)
+	ctx := context.Background()
+	td := registerFargate(t, c, "tagged")
+	in := fargateRun(td.TaskDefinitionArn)
+	in.Tags = []Tag{{Key: "team", Value: "web"}}
+	res, err := c.RunTask(ctx, svcScope, in)
+	if err != nil || len(res.Tasks) != 1 {
+		t.Fatalf("RunTask: %+v, %v", res, err)
+	}
+	arn := res.Tasks[0].ARN
+	if err := c.TagResource(ctx, svcScope, arn, []Tag{{Key: "env", Value: "ci"}, {Key: "team", Value: "api"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.UntagResource(ctx, svcScope, arn, []string{"env"}); err != nil {
+		t.Fatal(err)
+	}
+	tags, err := c.ListTagsForResource(ctx, svcScope, arn)
+	if err != nil || len(tags) != 1 || tags[0] != (Tag{Key: "team", Value: "api"}) {
+		t.Fatalf("tags %+v, %v", tags, err)
+	}
+	tasks, _, err := c.DescribeTasks(ctx, svcScope, "", []string{arn})
+	if err != nil || len(tasks) != 1 || len(tasks[0].Tags) != 1 || tasks[0].Tags[0].Value != "api" {
+		t.Fatalf("DescribeTasks after tagging: %+v, %v", tasks, err)
+	}
+	other := strings.Replace(arn, "/default/", "/elsewhere/", 1)
+	if _, err := c.ListTagsForResource(ctx, svcScope, other); !errors.Is(err, ErrResourceNotFound) {
+		t.Errorf("tags of a task in another cluster: %v, want not found", err)
+	}
+}
