@@ -119,4 +119,3 @@ func (c *Control) findDeployment(ctx context.Context, s tenant.Scope, kind, arn 
 	}
 	return ServiceDeploymentInfo{Service: svc, Deployment: d}, nil
 }
-
