@@ -1,6 +1,8 @@
 package agent
 
 import (
+	"slices"
+	"sync"
 	"context"
 	"os"
 	"path/filepath"
@@ -28,6 +30,33 @@ type harness struct {
 	done   chan struct{}
 	keep   bool
 	sweep  *fakeSweeper
+	states *stateLog
+}
+
+// stateLog is the control plane as the agent sees it, recording each task
+// as it stands after each of the agent's reports.
+type stateLog struct {
+	*control.Control
+	mu    sync.Mutex
+	tasks map[string][]control.Task
+}
+
+func (l *stateLog) UpdateTaskState(ctx context.Context, ref control.TaskRef, ch control.TaskStateChange) (*control.Task, error) {
+	t, err := l.Control.UpdateTaskState(ctx, ref, ch)
+	if err == nil {
+		l.mu.Lock()
+		cp := *t
+		cp.Containers = slices.Clone(t.Containers)
+		l.tasks[ref.ID] = append(l.tasks[ref.ID], cp)
+		l.mu.Unlock()
+	}
+	return t, err
+}
+
+func (l *stateLog) of(id string) []control.Task {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.tasks[id])
 }
 
 func newHarness(t *testing.T) *harness {
@@ -48,6 +77,7 @@ func newHarness(t *testing.T) *harness {
 		}},
 		net:  &fakeNetwork{up: map[string]*Attachment{}},
 		logs: &fakeLogs{groups: map[string]bool{}, streams: map[string][]LogEvent{}}}
+	h.states = &stateLog{Control: h.ctl, tasks: map[string][]control.Task{}}
 	h.start()
 	t.Cleanup(h.stop)
 	return h
@@ -56,7 +86,7 @@ func newHarness(t *testing.T) *harness {
 func (h *harness) start() {
 	a, err := New(Config{Node: "local", StateDir: filepath.Join(h.dir, "agent"), CPU: 8192, Memory: 16384, MaxTaskCPU: 4096,
 		MaxTaskMemory: 8192, KeepTasks: h.keep, Resync: 100 * time.Millisecond, MetadataEndpoint: "http://169.254.170.2/v4"},
-		Deps{Control: h.ctl, Images: h.images, Network: h.net, Runtime: h.rt, Logs: h.logs, Sweeper: h.sweeper()})
+		Deps{Control: h.states, Images: h.images, Network: h.net, Runtime: h.rt, Logs: h.logs, Sweeper: h.sweeper()})
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -368,5 +398,43 @@ func TestSweepKeepsOwnedTasks(t *testing.T) {
 	}
 	if h.sweep.owned["0123456789abcdef0123456789abcdef"] || h.sweep.ownedC["0123456789abcdef0123456789abcdef-web"] {
 		t.Errorf("a task the agent never ran was owned at the sweep")
+	}
+}
+
+// TestLifecycleOrder: the task goes PENDING → ACTIVATING → RUNNING, never
+// back; it is PENDING while its containers start (a container waiting on
+// another's START included) and ACTIVATING only once all of them run,
+// with the pull's times recorded; each report raises the version.
+func TestLifecycleOrder(t *testing.T) {
+	h := newHarness(t)
+	h.register("order",
+		control.ContainerDefinition{Name: "db", Image: "app"},
+		control.ContainerDefinition{Name: "web", Image: "app", DependsOn: []control.ContainerDependency{{ContainerName: "db", Condition: "START"}}})
+	id := h.wait(h.run("order").ID, "RUNNING", status(control.TaskRunning)).ID
+	states := h.states.of(id)
+	var seen []string
+	version := int64(0)
+	for _, st := range states {
+		if st.Version <= version {
+			t.Errorf("version %d after %d (%s)", st.Version, version, st.LastStatus)
+		}
+		version = st.Version
+		if len(seen) == 0 || seen[len(seen)-1] != st.LastStatus {
+			seen = append(seen, st.LastStatus)
+		}
+		switch st.LastStatus {
+		case control.TaskActivating, control.TaskRunning:
+			for _, c := range st.Containers {
+				if c.LastStatus != control.TaskRunning {
+					t.Errorf("%s while container %s is %s", st.LastStatus, c.Name, c.LastStatus)
+				}
+			}
+			if st.PullStartedAt.IsZero() || st.PullStoppedAt.IsZero() {
+				t.Errorf("%s without the pull's times", st.LastStatus)
+			}
+		}
+	}
+	if want := []string{control.TaskPending, control.TaskActivating, control.TaskRunning}; !slices.Equal(seen, want) {
+		t.Errorf("statuses %v, want %v", seen, want)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -209,20 +210,31 @@ func (r *runner) start(ctx, hookCtx context.Context) (string, string, error) {
 		return control.StopTaskFailedToStart, "ResourceInitializationError: failed to create the task cgroup: " + err.Error(), err
 	}
 	r.cgroup = cg
-	// The pull's outcome and ACTIVATING in one state change.
-	pulled.LastStatus = control.TaskActivating
-	r.report(ctx, pulled)
 
+	// The task stays PENDING while its containers start (AWS: PENDING
+	// covers the pull and the container starts; ACTIVATING the steps
+	// after them). The pull's outcome rides with the next report, to
+	// save a store write on the way to RUNNING; its times are its own.
+	withPull := func() control.TaskStateChange {
+		ch := pulled
+		ch.Containers = append(slices.Clip(ch.Containers), r.takeDeferred()...)
+		return ch
+	}
 	r.adopt(ctx, hookCtx, existing)
 	if r.stopRequested() {
-		r.flushDeferred(ctx)
+		r.report(ctx, withPull())
 		return control.StopUserInitiated, "", errStopRequested
 	}
 	if code, reason, err := r.startContainers(ctx, hookCtx); err != nil {
-		r.flushDeferred(ctx)
+		r.report(ctx, withPull())
 		return code, reason, err
 	}
-	r.report(ctx, control.TaskStateChange{LastStatus: control.TaskRunning, Connectivity: true, Containers: r.takeDeferred()})
+	// Containers started: ACTIVATING (fargo has no load balancer or
+	// Cloud Map registration to do yet), then RUNNING.
+	activating := withPull()
+	activating.LastStatus = control.TaskActivating
+	r.report(ctx, activating)
+	r.report(ctx, control.TaskStateChange{LastStatus: control.TaskRunning, Connectivity: true})
 	r.log.Info("task running")
 	return "", "", nil
 }
