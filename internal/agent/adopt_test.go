@@ -203,3 +203,30 @@ func TestSweepTaskDirs(t *testing.T) {
 		t.Errorf("the re-adopted task's directory: %v", err)
 	}
 }
+
+// TestPrivilegedOnEC2: a privileged container of an EC2 task gets a
+// privileged spec; its unprivileged neighbour does not.
+func TestPrivilegedOnEC2(t *testing.T) {
+	h := newHarness(t)
+	yes, mem := true, 128
+	td := &control.TaskDefinition{Family: "priv", NetworkMode: "host", RequiresCompatibilities: []string{"EC2"}, Cpu: "256", Memory: "512",
+		ContainerDefinitions: []control.ContainerDefinition{
+			{Name: "agent", Image: "app", Memory: &mem, Privileged: &yes},
+			{Name: "web", Image: "app", Memory: &mem}}}
+	if _, err := h.ctl.RegisterTaskDefinition(context.Background(), scope, td, "test"); err != nil {
+		t.Fatal(err)
+	}
+	res, err := h.ctl.RunTask(context.Background(), scope, control.RunTaskInput{TaskDefinition: "priv", LaunchType: "EC2"})
+	if err != nil || len(res.Tasks) != 1 {
+		t.Fatalf("RunTask: %+v, %v", res, err)
+	}
+	task := h.wait(res.Tasks[0].ID, "RUNNING", status(control.TaskRunning))
+	h.rt.mu.Lock()
+	defer h.rt.mu.Unlock()
+	if spec := h.rt.containers[task.Container("agent").RuntimeID].spec; !spec.Privileged {
+		t.Errorf("privileged container's spec is not privileged")
+	}
+	if spec := h.rt.containers[task.Container("web").RuntimeID].spec; spec.Privileged {
+		t.Errorf("unprivileged container's spec is privileged")
+	}
+}

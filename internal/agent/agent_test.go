@@ -1,12 +1,12 @@
 package agent
 
 import (
-	"slices"
-	"sync"
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"

@@ -106,6 +106,8 @@ type ContainerSpec struct {
 	// (linuxParameters.initProcessEnabled).
 	CapAdd, CapDrop []string
 	Init            bool
+	// Privileged is ECS's privileged (EC2 launch type only).
+	Privileged bool
 }
 
 // Ulimit is a resource limit.

@@ -150,6 +150,9 @@ func buildSpec(in specInput) (ContainerSpec, error) {
 		}
 		spec.Init = lp.InitProcessEnabled != nil && *lp.InitProcessEnabled
 	}
+	// privileged is refused for Fargate at registration; on EC2 it is
+	// Docker's --privileged.
+	spec.Privileged = cd.Privileged != nil && *cd.Privileged && in.task.LaunchType != control.LaunchTypeFargate
 	return spec, nil
 }
 

@@ -101,8 +101,15 @@
 // and read-only /proc and /sys paths, runc spec's /proc /dev /dev/pts
 // /dev/shm /dev/mqueue /sys /sys/fs/cgroup mounts, a device cgroup that
 // denies all but runc's standard devices, and new PID, IPC, UTS, mount and
-// cgroup namespaces. Never privileged. memory+swap is set to the memory
-// limit: no swap, as on Fargate.
+// cgroup namespaces. memory+swap is set to the memory limit: no swap, as
+// on Fargate.
+//
+// Privileged (ECS "privileged", which the agent passes for the EC2 launch
+// type only; Fargate refuses it at registration) is Docker's --privileged:
+// every capability in fargo's own bounding set, no seccomp filter and no
+// no_new_privileges, nothing masked or read-only, /sys and the cgroup
+// mount writable, and the host's /dev devices with a device cgroup that
+// allows them all.
 //
 // CapAdd and CapDrop change the capability set with Docker's rules (ALL
 // included); the agent lets Fargate tasks add only SYS_PTRACE, as AWS does.

@@ -208,6 +208,17 @@ func TestProcessSettings(t *testing.T) {
 				t.Errorf("capEff = %v, want 00000000a80c05fb", r["capEff"])
 			}
 		}},
+		{"privileged", func(s *ContainerSpec) { s.Privileged = true }, func(t *testing.T, r map[string]any) {
+			// Every capability fargo holds (its bounding set), no seccomp,
+			// no no_new_privs, nothing masked, the host's devices.
+			want := map[string]any{"noNewPrivs": "0", "seccomp": "0", "timerListMasked": "false",
+				"capEff": capBounding(t), "unshareErr": "<nil>", "hasKmsg": true}
+			for k, v := range want {
+				if r[k] != v {
+					t.Errorf("%s = %v, want %v", k, r[k], v)
+				}
+			}
+		}},
 		{"init", func(s *ContainerSpec) { s.Init = true }, func(t *testing.T, r map[string]any) {
 			if r["pid"] == 1.0 || !strings.HasPrefix(r["pid1"].(string), "/sbin/docker-init -- /bin/probe") {
 				t.Errorf("with an init: probe is pid %v, pid 1 is %q", r["pid"], r["pid1"])
@@ -407,4 +418,19 @@ func TestMonitorOutlivesStarter(t *testing.T) {
 	if err != nil || st.Code != 7 {
 		t.Errorf("Wait = %+v, %v", st, err)
 	}
+}
+
+// capBounding is the test process's bounding set as /proc shows it.
+func capBounding(t *testing.T) string {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "CapBnd:"); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	t.Fatal("no CapBnd in /proc/self/status")
+	return ""
 }

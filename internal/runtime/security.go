@@ -1,8 +1,10 @@
 package runtime
 
 import (
+	"io/fs"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -10,6 +12,7 @@ import (
 
 	"github.com/moby/profiles/seccomp"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 // The defaults below are Docker's (which Fargate keeps): what `docker run`
@@ -101,6 +104,85 @@ func findInit(path string) (string, error) {
 	}
 	return "", errdefs.Newf(errdefs.ErrUnavailable,
 		"initProcessEnabled needs a static init on the host: install Debian's tini package (tini-static)")
+}
+
+// privilege makes spec what Docker's --privileged makes a container
+// (moby/daemon/oci_linux.go): every capability, no seccomp filter and no
+// no_new_privs, nothing masked or read-only in /proc, /sys and the cgroup
+// mount writable, and every device of the host's /dev, readable and
+// writable through the device cgroup.
+func privilege(spec *specs.Spec) error {
+	caps := boundingCapabilities()
+	spec.Process.Capabilities = &specs.LinuxCapabilities{Bounding: caps, Effective: caps, Permitted: caps}
+	spec.Process.NoNewPrivileges = false
+	spec.Linux.Seccomp = nil
+	spec.Linux.MaskedPaths, spec.Linux.ReadonlyPaths = nil, nil
+	for i := range spec.Mounts {
+		if m := &spec.Mounts[i]; m.Destination == "/sys" || m.Destination == "/sys/fs/cgroup" {
+			m.Options = slices.DeleteFunc(slices.Clone(m.Options), func(o string) bool { return o == "ro" })
+		}
+	}
+	devs, err := hostDevices("/dev")
+	if err != nil {
+		return err
+	}
+	spec.Linux.Devices = devs
+	spec.Linux.Resources.Devices = []specs.LinuxDeviceCgroup{{Allow: true, Access: "rwm"}}
+	return nil
+}
+
+// boundingCapabilities are the capabilities fargo itself may hand out
+// (its bounding set): "every capability" on a host that withholds some
+// (a container host's own sandbox may) is every one that is left.
+func boundingCapabilities() []string {
+	var caps []string
+	for i, c := range allCapabilities {
+		if ok, err := unix.PrctlRetInt(unix.PR_CAPBSET_READ, uintptr(i), 0, 0, 0); err == nil && ok == 1 {
+			caps = append(caps, c)
+		}
+	}
+	return caps
+}
+
+// hostDevices lists the device nodes under dir as Docker does for a
+// privileged container, skipping the pseudo-terminals, shared memory and
+// message queues the container has its own of.
+func hostDevices(dir string) ([]specs.LinuxDevice, error) {
+	var out []specs.LinuxDevice
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return nil // a node that went away, or one we may not read
+		}
+		if d.IsDir() {
+			switch p {
+			case "/dev/pts", "/dev/shm", "/dev/mqueue":
+				return fs.SkipDir
+			}
+			return nil
+		}
+		if p == "/dev/console" || p == "/dev/ptmx" {
+			return nil
+		}
+		var st unix.Stat_t
+		if err := unix.Lstat(p, &st); err != nil {
+			return nil
+		}
+		var typ string
+		switch st.Mode & unix.S_IFMT {
+		case unix.S_IFCHR:
+			typ = "c"
+		case unix.S_IFBLK:
+			typ = "b"
+		default:
+			return nil
+		}
+		mode := fs.FileMode(st.Mode & 0o777)
+		uid, gid := st.Uid, st.Gid
+		out = append(out, specs.LinuxDevice{Path: p, Type: typ, Major: int64(unix.Major(uint64(st.Rdev))),
+			Minor: int64(unix.Minor(uint64(st.Rdev))), FileMode: &mode, UID: &uid, GID: &gid})
+		return nil
+	})
+	return out, err
 }
 
 // defaultMounts are runc spec's (and Docker's) /proc, /dev, /sys mounts.

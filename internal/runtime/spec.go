@@ -72,6 +72,10 @@ type ContainerSpec struct {
 	// --init): it reaps orphaned zombies and forwards signals to Args
 	// (linuxParameters.initProcessEnabled).
 	Init bool
+	// Privileged is Docker's --privileged (ECS "privileged", EC2 launch
+	// type only): every capability, no seccomp filter, no masked or
+	// read-only paths, /sys writable, and the host's devices.
+	Privileged bool
 	// Labels are written as OCI annotations (and come back in State).
 	Labels map[string]string
 }
@@ -221,6 +225,12 @@ func ociSpec(s *ContainerSpec, init string) (*specs.Spec, error) {
 	if s.Init {
 		spec.Mounts = append(spec.Mounts, specs.Mount{Destination: initPath, Type: "bind", Source: init,
 			Options: []string{"bind", "ro", "nosuid", "nodev"}})
+	}
+	if s.Privileged {
+		if err := privilege(spec); err != nil {
+			return nil, fmt.Errorf("container %s: privileged: %w", s.ID, err)
+		}
+		return spec, nil
 	}
 	sc, err := seccompProfile(spec)
 	if err != nil {

@@ -312,7 +312,7 @@ func (a runtimeAdapter) Start(ctx context.Context, s agent.ContainerSpec) error 
 		ID: s.ID, Rootfs: s.Rootfs, Args: s.Args, Env: s.Env, Cwd: s.Cwd, User: s.User, Hostname: s.Hostname,
 		ReadonlyRootfs: s.ReadonlyRootfs, NetNSPath: s.NetNSPath, HostNetwork: s.HostNetwork, CgroupParent: s.CgroupParent,
 		MemoryLimitBytes: s.MemoryLimit, MemoryReservationBytes: s.MemoryReserve, StopSignal: s.StopSignal, Labels: s.Labels,
-		CapAdd: s.CapAdd, CapDrop: s.CapDrop, Init: s.Init,
+		CapAdd: s.CapAdd, CapDrop: s.CapDrop, Init: s.Init, Privileged: s.Privileged,
 	}
 	if s.CPUShares > 0 {
 		rs.CPUShares = uint64(s.CPUShares)

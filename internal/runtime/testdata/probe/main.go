@@ -103,6 +103,7 @@ func report() {
 		masked = fmt.Sprint(fi.Mode()&os.ModeCharDevice != 0)
 	}
 	pid1, _ := os.ReadFile("/proc/1/cmdline")
+	kmsg, kerr := os.Stat("/dev/kmsg")
 	var core syscall.Rlimit
 	_ = syscall.Getrlimit(syscall.RLIMIT_CORE, &core)
 	_, unshareErr := syscall.Gettid(), syscall.Unshare(syscall.CLONE_NEWNS) // needs CAP_SYS_ADMIN: EPERM
@@ -112,6 +113,7 @@ func report() {
 		"rootWritable": werr == nil, "capEff": capEff, "noNewPrivs": noNewPrivs,
 		"seccomp": seccomp, "timerListMasked": masked,
 		"coreSoft": core.Cur, "coreHard": core.Max, "statusErr": fmt.Sprint(statusErr), "unshareErr": fmt.Sprint(unshareErr),
-		"pid": os.Getpid(), "pid1": strings.ReplaceAll(strings.TrimRight(string(pid1), "\x00"), "\x00", " "),
+		"hasKmsg": kerr == nil && kmsg.Mode()&os.ModeCharDevice != 0,
+		"pid":     os.Getpid(), "pid1": strings.ReplaceAll(strings.TrimRight(string(pid1), "\x00"), "\x00", " "),
 	})
 }
