@@ -34,12 +34,28 @@ func TaskAppRootfs(taskapp []byte) []RootfsFile {
 // entrypoint ["/taskapp"], command ["serve"] (it listens on :8080). The
 // same binary always gives the same digest.
 func TaskAppImage(taskapp []byte) (v1.Image, error) {
+	return Image([]string{"etc/"}, TaskAppRootfs(taskapp), func(c *v1.Config) {
+		c.Entrypoint = []string{"/taskapp"}
+		c.Cmd = []string{"serve"}
+		c.Env = append(c.Env, "APP_FROM_IMAGE=yes")
+	})
+}
+
+// defaultPath is the PATH of the tests' images.
+const defaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// Image is a linux image of one layer: the directories dirs (names end
+// in "/"), then files; its config has the default PATH, then config
+// changes it. The same input always gives the same digest.
+func Image(dirs []string, files []RootfsFile, config func(*v1.Config)) (v1.Image, error) {
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
-	if err := tw.WriteHeader(&tar.Header{Name: "etc/", Typeflag: tar.TypeDir, Mode: 0o755}); err != nil {
-		return nil, err
+	for _, d := range dirs {
+		if err := tw.WriteHeader(&tar.Header{Name: d, Typeflag: tar.TypeDir, Mode: 0o755}); err != nil {
+			return nil, err
+		}
 	}
-	for _, f := range TaskAppRootfs(taskapp) {
+	for _, f := range files {
 		if err := tw.WriteHeader(&tar.Header{Name: f.Name, Mode: f.Mode, Size: int64(len(f.Body)), Typeflag: tar.TypeReg}); err != nil {
 			return nil, err
 		}
@@ -67,8 +83,9 @@ func TaskAppImage(taskapp []byte) (v1.Image, error) {
 	}
 	cf = cf.DeepCopy()
 	cf.OS, cf.Architecture = "linux", runtime.GOARCH
-	cf.Config.Entrypoint = []string{"/taskapp"}
-	cf.Config.Cmd = []string{"serve"}
-	cf.Config.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "APP_FROM_IMAGE=yes"}
+	cf.Config.Env = []string{defaultPath}
+	if config != nil {
+		config(&cf.Config)
+	}
 	return mutate.ConfigFile(img, cf)
 }

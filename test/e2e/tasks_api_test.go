@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"os"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -13,7 +11,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
 )
@@ -27,7 +24,7 @@ import (
 func TestTasksAPI(t *testing.T) {
 	in := newAgentInstance(t)
 	image := in.pushTaskImage("api")
-	c := in.tasksAPIClient()
+	c := in.ecsClient()
 	ctx := context.Background()
 
 	in.registerTaskDef("api-web", image, nil, nil)
@@ -341,36 +338,6 @@ func TestTasksAPI(t *testing.T) {
 		if stopped.StopCode != types.TaskStopCodeUserInitiated || stopped.ExecutionStoppedAt == nil {
 			t.Errorf("stopped A: stopCode %q executionStoppedAt %v", stopped.StopCode, stopped.ExecutionStoppedAt)
 		}
-	})
-}
-
-// tasksAPIClient is a Go SDK ECS client with the keys of the profile fargo
-// wrote for this instance.
-func (in *instance) tasksAPIClient() *ecs.Client {
-	in.t.Helper()
-	b, err := os.ReadFile(filepath.Join(in.home, ".aws", "credentials"))
-	if err != nil {
-		in.t.Fatal(err)
-	}
-	keys := map[string]string{}
-	section := ""
-	for _, line := range strings.Split(string(b), "\n") {
-		line = strings.TrimSpace(line)
-		if strings.HasPrefix(line, "[") {
-			section = strings.Trim(line, "[]")
-			continue
-		}
-		if k, v, ok := strings.Cut(line, "="); ok && section == "fargo" {
-			keys[strings.TrimSpace(k)] = strings.TrimSpace(v)
-		}
-	}
-	if keys["aws_access_key_id"] == "" {
-		in.t.Fatalf("no fargo profile in the credentials file:\n%s", b)
-	}
-	return ecs.NewFromConfig(aws.Config{
-		Region:       "us-east-1",
-		Credentials:  credentials.NewStaticCredentialsProvider(keys["aws_access_key_id"], keys["aws_secret_access_key"], ""),
-		BaseEndpoint: aws.String("http://" + in.listen),
 	})
 }
 

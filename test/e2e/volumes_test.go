@@ -1,14 +1,10 @@
 package e2e
 
 import (
-	"archive/tar"
-	"bytes"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -16,9 +12,8 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/crane"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
+	"github.com/fargo-run/fargo/internal/fargotest"
 )
 
 var volAppImage struct {
@@ -55,53 +50,16 @@ func buildVolImage() (v1.Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	for _, d := range []string{"etc/", "seeded/"} {
-		if err := tw.WriteHeader(&tar.Header{Name: d, Typeflag: tar.TypeDir, Mode: 0o755}); err != nil {
-			return nil, err
-		}
-	}
-	for _, f := range []struct {
-		name string
-		mode int64
-		body []byte
-	}{
-		{"etc/passwd", 0o644, []byte("root:x:0:0:root:/root:/bin/sh\n")},
-		{"etc/group", 0o644, []byte("root:x:0:\n")},
-		{"seeded/hello.txt", 0o644, []byte("from the image")},
-		{"volapp", 0o755, prog},
-	} {
-		if err := tw.WriteHeader(&tar.Header{Name: f.name, Mode: f.mode, Size: int64(len(f.body)), Typeflag: tar.TypeReg}); err != nil {
-			return nil, err
-		}
-		if _, err := tw.Write(f.body); err != nil {
-			return nil, err
-		}
-	}
-	if err := tw.Close(); err != nil {
-		return nil, err
-	}
-	layerBytes := buf.Bytes()
-	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(layerBytes)), nil })
-	if err != nil {
-		return nil, err
-	}
-	img, err := mutate.AppendLayers(empty.Image, layer)
-	if err != nil {
-		return nil, err
-	}
-	cf, err := img.ConfigFile()
-	if err != nil {
-		return nil, err
-	}
-	cf = cf.DeepCopy()
-	cf.OS, cf.Architecture = "linux", runtime.GOARCH
-	cf.Config.Entrypoint = []string{"/volapp"}
-	cf.Config.Cmd = []string{"serve", "8080"}
-	cf.Config.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
-	cf.Config.Volumes = map[string]struct{}{"/seeded": {}}
-	return mutate.ConfigFile(img, cf)
+	return fargotest.Image([]string{"etc/", "seeded/"}, []fargotest.RootfsFile{
+		{Name: "etc/passwd", Mode: 0o644, Body: []byte("root:x:0:0:root:/root:/bin/sh\n")},
+		{Name: "etc/group", Mode: 0o644, Body: []byte("root:x:0:\n")},
+		{Name: "seeded/hello.txt", Mode: 0o644, Body: []byte("from the image")},
+		{Name: "volapp", Mode: 0o755, Body: prog},
+	}, func(c *v1.Config) {
+		c.Entrypoint = []string{"/volapp"}
+		c.Cmd = []string{"serve", "8080"}
+		c.Volumes = map[string]struct{}{"/seeded": {}}
+	})
 }
 
 // pushImage pushes img to repo:tag (the repository must exist) and

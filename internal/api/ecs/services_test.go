@@ -15,22 +15,29 @@ import (
 	"github.com/fargo-run/fargo/internal/tenant"
 )
 
-func TestServiceWireShapes(t *testing.T) {
+// newServiceAdapter is an adapter over a fresh store with the Fargate
+// task definition "web" registered.
+func newServiceAdapter(t *testing.T) (*Adapter, *control.Control, *api.Request) {
+	t.Helper()
 	st, err := bolt.Open(filepath.Join(t.TempDir(), "fargo.db"), bolt.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
+	t.Cleanup(func() { st.Close() })
 	ctl := control.New(control.Config{}, st)
 	req := &api.Request{Scope: tenant.Scope{Account: "123456789012", Region: "us-east-1"}}
-	ctx := context.Background()
-	a := &Adapter{ctl: ctl}
-	if _, err := ctl.RegisterTaskDefinition(ctx, req.Scope, &control.TaskDefinition{
+	if _, err := ctl.RegisterTaskDefinition(context.Background(), req.Scope, &control.TaskDefinition{
 		Family: "web", NetworkMode: "awsvpc", RequiresCompatibilities: []string{"FARGATE"}, Cpu: "256", Memory: "512",
 		ContainerDefinitions: []control.ContainerDefinition{{Name: "web", Image: "nginx"}},
 	}, "test"); err != nil {
 		t.Fatal(err)
 	}
+	return &Adapter{ctl: ctl}, ctl, req
+}
+
+func TestServiceWireShapes(t *testing.T) {
+	a, _, req := newServiceAdapter(t)
+	ctx := context.Background()
 	in := &w.CreateServiceRequest{
 		ServiceName: wire.String("web"), TaskDefinition: wire.String("web"), DesiredCount: wire.Int32(1),
 		LaunchType:           wire.String("FARGATE"),
@@ -104,21 +111,8 @@ func TestServiceWireShapes(t *testing.T) {
 // and accept what it can honour (propagateTags, a restated strategy, empty
 // lists).
 func TestServiceFieldsFargoCannotHonour(t *testing.T) {
-	st, err := bolt.Open(filepath.Join(t.TempDir(), "fargo.db"), bolt.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	ctl := control.New(control.Config{}, st)
-	req := &api.Request{Scope: tenant.Scope{Account: "123456789012", Region: "us-east-1"}}
+	a, ctl, req := newServiceAdapter(t)
 	ctx := context.Background()
-	a := &Adapter{ctl: ctl}
-	if _, err := ctl.RegisterTaskDefinition(ctx, req.Scope, &control.TaskDefinition{
-		Family: "web", NetworkMode: "awsvpc", RequiresCompatibilities: []string{"FARGATE"}, Cpu: "256", Memory: "512",
-		ContainerDefinitions: []control.ContainerDefinition{{Name: "web", Image: "nginx"}},
-	}, "test"); err != nil {
-		t.Fatal(err)
-	}
 	netcfg := &w.NetworkConfiguration{AwsvpcConfiguration: &w.AwsVpcConfiguration{Subnets: []string{"subnet-1"}}}
 	create := func(name string, edit func(*w.CreateServiceRequest)) error {
 		in := &w.CreateServiceRequest{ServiceName: wire.String(name), TaskDefinition: wire.String("web"), DesiredCount: wire.Int32(0),
