@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	goruntime "runtime"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -94,7 +95,13 @@ func (m *monitor) path(name string) string { return filepath.Join(m.bundle, name
 
 func (m *monitor) runcCmd(args ...string) *exec.Cmd {
 	base := []string{"--root", m.root, "--log", m.path(fileRuncLog), "--log-format", "json"}
-	return exec.Command(m.runc, append(base, args...)...)
+	cmd := exec.Command(m.runc, append(base, args...)...)
+	// runc is a Go program too: it gets the Go settings fargo gave the
+	// monitor (one P, an eager collector) taken back.
+	cmd.Env = slices.DeleteFunc(os.Environ(), func(kv string) bool {
+		return strings.HasPrefix(kv, "GOMAXPROCS=") || strings.HasPrefix(kv, "GOGC=")
+	})
+	return cmd
 }
 
 // run creates and starts the container, reports to Start through sync,

@@ -48,7 +48,7 @@ func main() {
 	clients := flag.Int("clients", 32, "concurrent clients")
 	duration := flag.Duration("duration", 5*time.Second, "measurement time per operation and target")
 	fargoBin := flag.String("fargo", "bin/fargo", "fargo binary (API benchmark; the task benchmarks build their own)")
-	which := flag.String("bench", envOr("BENCH", "all"), "benchmarks to run: all, api, tasks or registry (env BENCH)")
+	which := flag.String("bench", envOr("BENCH", "all"), "benchmarks to run: all, api, tasks, start (task start only) or registry (env BENCH)")
 	var tc taskConfig
 	flag.IntVar(&tc.runs, "task-runs", 50, "sequential task starts (fargo and runc each; issue 4: p50 and p99 over 50)")
 	defTasks, err := strconv.Atoi(envOr("BENCH_SERVICE_TASKS", "100"))
@@ -59,7 +59,8 @@ func main() {
 	flag.IntVar(&tc.serviceTasks, "service-tasks", defTasks, "desired count of the benchmarked service (env BENCH_SERVICE_TASKS)")
 	flag.DurationVar(&tc.idle, "idle", 20*time.Second, "idle CPU sample")
 	flag.Parse()
-	api, tasks := *which == "all" || *which == "api", *which == "all" || *which == "tasks"
+	tc.startOnly = *which == "start"
+	api, tasks := *which == "all" || *which == "api", *which == "all" || *which == "tasks" || tc.startOnly
 	reg := *which == "all" || *which == "registry"
 	if !api && !tasks && !reg || tc.runs < 1 || tc.serviceTasks < 1 {
 		flag.Usage()

@@ -28,7 +28,11 @@ type runcPeer struct {
 	root   string // runc --root, apart from fargo's
 	bundle string
 	ids    []string // containers not yet deleted
+	cgroup bool     // peerCgroup was made
 }
+
+// peerCgroup is the peer's task-level cgroup.
+const peerCgroup = "/fargo-bench-peer"
 
 func runcVersion() string {
 	out, err := exec.Command("runc", "--version").Output()
@@ -69,7 +73,16 @@ func (p *runcPeer) prepare(taskapp string) error {
 	if err != nil {
 		return fmt.Errorf("the task's OCI spec: %w", err)
 	}
-	spec.Linux.CgroupsPath = "" // runc's default: one cgroup per container id
+	// The task's limits, as fargo's agent sets them: a task-level cgroup
+	// with the task's cpu (a CFS quota of cpu/1024 CPUs) and memory, the
+	// container's cgroup under it. Without it the peer would start
+	// unthrottled where the fargo task runs on a quarter of a CPU.
+	if err := (&fargoruntime.Runtime{}).CreateTaskCgroup(peerCgroup, fargoruntime.TaskResources{
+		CPUUnits: taskCPU, MemoryBytes: taskMemory << 20}); err != nil {
+		return fmt.Errorf("the peer's task cgroup: %w", err)
+	}
+	p.cgroup = true
+	spec.Linux.CgroupsPath = peerCgroup + "/peer"
 	raw, err := json.MarshalIndent(spec, "", "\t")
 	if err != nil {
 		return err
@@ -150,10 +163,15 @@ func (p *runcPeer) delete(ctx context.Context, id string) error {
 	return nil
 }
 
-// cleanup deletes the containers a failed run left.
+// cleanup deletes the containers a failed run left, and the task cgroup.
 func (p *runcPeer) cleanup() {
 	for _, id := range append([]string(nil), p.ids...) {
 		if err := p.delete(context.Background(), id); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+		}
+	}
+	if p.cgroup {
+		if err := (&fargoruntime.Runtime{}).RemoveTaskCgroup(peerCgroup); err != nil {
 			fmt.Fprintln(os.Stderr, "bench:", err)
 		}
 	}

@@ -64,6 +64,7 @@ type taskConfig struct {
 	runs         int           // sequential task starts
 	serviceTasks int           // desired count of the service
 	idle         time.Duration // idle CPU sample
+	startOnly    bool          // only the task start comparison (BENCH=start)
 }
 
 // taskBench is the fargo under test and its clients.
@@ -141,7 +142,7 @@ func runTaskBenchmarks(ctx context.Context, cfg taskConfig) (err error) {
 		return fmt.Errorf("runc peer bundle: %w", err)
 	}
 	start, err := b.benchTaskStart(ctx, peer)
-	if err != nil {
+	if err != nil || b.cfg.startOnly {
 		return err
 	}
 	if err := b.benchBurst(ctx, start); err != nil {
@@ -539,6 +540,7 @@ func (b *taskBench) benchTaskStart(ctx context.Context, peer *runcPeer) (startTi
 	}
 	fmt.Printf("\ntask start: %d sequential runs each, alternating; Fargate awsvpc cpu %d / memory %d, image already pulled\n", b.cfg.runs, taskCPU, taskMemory)
 	fmt.Printf("peer: runc run -d of an OCI bundle of the same binary (fargo's OCI spec for the container: seccomp, caps, %d MiB; a new netns with loopback)\n", taskMemory)
+	fmt.Printf("      under a task cgroup with the task's limits, as fargo's (cpu %d: a CFS quota of %.2f CPU; memory %d MiB)\n", taskCPU, float64(taskCPU)/1024, taskMemory)
 	fmt.Printf("fargo: RunTask -> DescribeTasks lastStatus RUNNING (polled every %s), -> task IP:8080 answers HTTP (polled every %s)\n", pollTasks, pollHTTP)
 	fmt.Printf("runc:  runc run -d -> runc state running (polled every %s), -> 127.0.0.1:8080 in its netns answers HTTP\n", pollTasks)
 	fmt.Printf("overhead = fargo - runc at the same percentile; targets (issue 4): <= %s at p50, <= %s at p99\n\n", fmtDur(startTargetP50), fmtDur(startTargetP99))
