@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"cmp"
+	"slices"
 	"time"
 
 	"github.com/fargo-run/fargo/internal/control"
@@ -112,16 +113,63 @@ func (d *decision) taskFailed(dep *control.Deployment, at time.Time) {
 	}
 }
 
-// stopUnhealthy stops RUNNING tasks whose container health checks fail,
-// once the grace period is over; they count as failed tasks (stage 2).
+// stopUnhealthy handles RUNNING tasks whose container health checks
+// fail, once the grace period is over; each counts as a failed task
+// (stage 2) when it is stopped.
+//
+// A REPLICA service's PRIMARY task is replaced before it is stopped, as
+// ECS does when maximumPercent leaves room: it no longer counts toward
+// the desired count (replica starts its replacement) but keeps running
+// until the PRIMARY has desiredCount healthy tasks without it. Where
+// there is no room for a replacement, or for a task of an older
+// deployment (the rollout replaces those) or of a DAEMON service, it is
+// stopped at once.
 func (d *decision) stopUnhealthy() {
 	grace := time.Duration(d.svc.HealthCheckGracePeriodSeconds) * time.Second
+	var sick []*control.Task
 	for _, t := range d.st.Tasks {
 		if !d.wanted(t) || t.LastStatus != control.TaskRunning || t.HealthStatus != "UNHEALTHY" || !d.hasHealthCheck(t) {
 			continue
 		}
 		if until := t.StartedAt.Add(grace); d.now.Before(until) {
 			d.wakeAt(until)
+			continue
+		}
+		sick = append(sick, t)
+	}
+	if len(sick) == 0 {
+		return
+	}
+	p := d.svc.Primary()
+	desired := d.svc.DesiredCount
+	sickPrimary := 0
+	for _, t := range sick {
+		if t.StartedBy == p.ID {
+			sickPrimary++
+		}
+	}
+	// The PRIMARY's other tasks, and how many of them are healthy.
+	others, healthyOthers, aliveN := 0, 0, 0
+	for _, t := range d.st.Tasks {
+		if alive(t) {
+			aliveN++
+		}
+		if t.StartedBy == p.ID && d.wanted(t) && !slices.Contains(sick, t) {
+			others++
+			if d.healthy(t) {
+				healthyOthers++
+			}
+		}
+	}
+	room := d.svc.DeploymentConfiguration.MaximumPercent*desired/100 - aliveN
+	// Replacements already started cover as many sick tasks as they
+	// exceed what the others need; new ones need room.
+	replaceable := max(others-(desired-sickPrimary), 0) + max(room, 0)
+	replaceFirst := d.svc.SchedulingStrategy != control.SchedulingDaemon && p.RolloutState != control.RolloutFailed && healthyOthers < desired
+	for _, t := range sick {
+		if replaceFirst && t.StartedBy == p.ID && replaceable > 0 {
+			replaceable--
+			d.replacing[t.ID] = true
 			continue
 		}
 		d.stop(t, control.StopServiceSchedulerInitiated, "Task failed container health checks")

@@ -32,7 +32,7 @@ import (
 //  5. retire drained deployments, complete the PRIMARY, report steady
 //     state.
 func decide(st *control.ServiceState, now time.Time, cfg Config) (*control.ServicePlan, time.Time) {
-	d := &decision{st: st, svc: st.Service.Clone(), now: now, cfg: cfg, stopping: map[string]bool{}}
+	d := &decision{st: st, svc: st.Service.Clone(), now: now, cfg: cfg, stopping: map[string]bool{}, replacing: map[string]bool{}}
 	if d.svc.Primary() == nil {
 		return nil, time.Time{}
 	}
@@ -65,7 +65,11 @@ type decision struct {
 	starts   []control.TaskStart
 	stops    []control.TaskStop
 	stopping map[string]bool
-	wake     time.Time
+	// replacing: UNHEALTHY tasks left running until their replacements
+	// are healthy (stopUnhealthy); they do not count toward the desired
+	// count.
+	replacing map[string]bool
+	wake      time.Time
 	// throttled: this pass has already written the throttle event.
 	throttled bool
 }
@@ -209,7 +213,7 @@ func (d *decision) replica() {
 	// Scale in: the PRIMARY's surplus.
 	var want []*control.Task
 	for _, t := range primary {
-		if d.wanted(t) {
+		if d.wanted(t) && !d.replacing[t.ID] {
 			want = append(want, t)
 		}
 	}

@@ -376,10 +376,21 @@ func TestStopUnhealthyAfterGrace(t *testing.T) {
 	if want := epoch.Add(60 * time.Second); !wake.Equal(want) {
 		t.Fatalf("wake %v, want the end of the grace period %v", wake, want)
 	}
+	// maximumPercent 200 leaves room: the replacement starts first, and
+	// the UNHEALTHY task runs on until the replacement is healthy.
 	s.advance(time.Second)
 	newTasks, stopped := s.pass()
-	if len(stopped) != 1 || stopped[0] != started[0] || len(newTasks) != 1 {
-		t.Fatalf("stopped %v, started %v", stopped, newTasks)
+	if len(stopped) != 0 || len(newTasks) != 1 {
+		t.Fatalf("after the grace period: stopped %v, started %v; want a replacement first", stopped, newTasks)
+	}
+	s.run(newTasks[0])
+	if more, stopped := s.pass(); len(stopped) != 0 || len(more) != 0 {
+		t.Fatalf("replacement RUNNING, not healthy yet: stopped %v, started %v", stopped, more)
+	}
+	s.find(newTasks[0]).HealthStatus = "HEALTHY"
+	s.advance(time.Second)
+	if more, stopped := s.pass(); len(stopped) != 1 || stopped[0] != started[0] || len(more) != 0 {
+		t.Fatalf("replacement healthy: stopped %v, started %v; want the UNHEALTHY task stopped", stopped, more)
 	}
 	if v := s.find(started[0]); v.StopCode != control.StopServiceSchedulerInitiated || v.StoppedReason != "Task failed container health checks" {
 		t.Fatalf("victim %s %q", v.StopCode, v.StoppedReason)
@@ -387,19 +398,27 @@ func TestStopUnhealthyAfterGrace(t *testing.T) {
 	if d := s.dep(); d.FailedTasks != 1 || !d.LastFailureAt.Equal(s.now) {
 		t.Fatalf("count %d at %v", d.FailedTasks, d.LastFailureAt)
 	}
-	// Once STOPPED it is not counted again; the replacement turning
-	// HEALTHY resets the count.
+	// Once STOPPED it is not counted again.
 	s.stopAsked()
 	s.advance(time.Second)
 	s.pass()
 	if d := s.dep(); d.FailedTasks != 1 {
 		t.Fatalf("count %d once the unhealthy task stopped, want 1", d.FailedTasks)
 	}
-	s.run(newTasks[0])
-	s.find(newTasks[0]).HealthStatus = "HEALTHY"
-	s.pass()
-	if d := s.dep(); d.FailedTasks != 0 {
-		t.Fatalf("count %d after the healthy replacement", d.FailedTasks)
+
+	// maximumPercent 100 leaves no room: the UNHEALTHY task stops first,
+	// and its replacement starts once it has stopped.
+	s3 := newSim(t, 1, tdHealth)
+	s3.svc().DeploymentConfiguration.MaximumPercent = 100
+	first, _ := s3.pass()
+	s3.run(first[0])
+	s3.find(first[0]).HealthStatus = "UNHEALTHY"
+	if _, stopped := s3.pass(); len(stopped) != 1 || stopped[0] != first[0] {
+		t.Fatalf("no room: stopped %v, want the UNHEALTHY task at once", stopped)
+	}
+	s3.stopAsked()
+	if more, _ := s3.pass(); len(more) != 1 {
+		t.Fatalf("no room: replacement %v after the stop", more)
 	}
 
 	// An UNHEALTHY task whose task definition has no health check is
