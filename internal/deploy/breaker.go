@@ -162,12 +162,15 @@ func (d *decision) stopUnhealthy() {
 		}
 	}
 	room := d.svc.DeploymentConfiguration.MaximumPercent*desired/100 - aliveN
-	// Replacements already started cover as many sick tasks as they
-	// exceed what the others need; new ones need room.
-	replaceable := max(others-(desired-sickPrimary), 0) + max(room, 0)
-	replaceFirst := d.svc.SchedulingStrategy != control.SchedulingDaemon && p.RolloutState != control.RolloutFailed && healthyOthers < desired
+	// Sick tasks kept running: no more than the healthy tasks missing,
+	// and no more than the replacements on their way (started and not
+	// healthy yet, or startable now within maximumPercent).
+	replaceable := 0
+	if d.svc.SchedulingStrategy != control.SchedulingDaemon && p.RolloutState != control.RolloutFailed && healthyOthers < desired {
+		replaceable = min(sickPrimary, desired-healthyOthers, others-healthyOthers+max(room, 0))
+	}
 	for _, t := range sick {
-		if replaceFirst && t.StartedBy == p.ID && replaceable > 0 {
+		if t.StartedBy == p.ID && replaceable > 0 {
 			replaceable--
 			d.replacing[t.ID] = true
 			continue

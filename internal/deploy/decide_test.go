@@ -449,3 +449,41 @@ func TestStoppedTasksOfEarlierServiceIgnored(t *testing.T) {
 		t.Fatalf("started %v, throttle %+v, failed %d, counted %v", started, svc.Throttle, s.dep().FailedTasks, svc.CountedStops)
 	}
 }
+
+// TestUnhealthyReplacedFirstBounds: replace-first keeps no more UNHEALTHY
+// tasks running than there are replacements on their way: a replacement
+// that turns UNHEALTHY too leaves no room, and both stop (two failures);
+// with healthy tasks beside it, one sick task of three gets one
+// replacement.
+func TestUnhealthyReplacedFirstBounds(t *testing.T) {
+	s := newSim(t, 1, tdHealth)
+	first, _ := s.pass()
+	s.run(first[0])
+	s.find(first[0]).HealthStatus = "UNHEALTHY"
+	repl, stopped := s.pass()
+	if len(repl) != 1 || len(stopped) != 0 {
+		t.Fatalf("started %v stopped %v, want a replacement first", repl, stopped)
+	}
+	s.run(repl[0])
+	s.find(repl[0]).HealthStatus = "UNHEALTHY"
+	if more, stopped := s.pass(); len(more) != 0 || len(stopped) != 2 {
+		t.Fatalf("both UNHEALTHY at maximumPercent: started %v stopped %v, want both stopped", more, stopped)
+	}
+	if d := s.dep(); d.FailedTasks != 2 {
+		t.Fatalf("failedTasks %d, want 2", d.FailedTasks)
+	}
+
+	s3 := newSim(t, 3, tdHealth)
+	tasks, _ := s3.pass()
+	for _, id := range tasks {
+		s3.run(id)
+		s3.find(id).HealthStatus = "HEALTHY"
+	}
+	s3.find(tasks[1]).HealthStatus = "UNHEALTHY"
+	if more, stopped := s3.pass(); len(more) != 1 || len(stopped) != 0 {
+		t.Fatalf("one of three UNHEALTHY: started %v stopped %v, want one replacement", more, stopped)
+	}
+	if more, stopped := s3.pass(); len(more) != 0 || len(stopped) != 0 {
+		t.Fatalf("replacement on its way: started %v stopped %v, want nothing", more, stopped)
+	}
+}
