@@ -87,8 +87,12 @@ func serve() {
 		}
 	})
 	// /meta/<path> proxies the metadata endpoint's <path> (/meta: /task).
-	http.HandleFunc("/meta/", func(w http.ResponseWriter, r *http.Request) {
-		resp, err := http.Get(os.Getenv("ECS_CONTAINER_METADATA_URI_V4") + strings.TrimPrefix(r.URL.Path, "/meta"))
+	meta := func(w http.ResponseWriter, r *http.Request) {
+		p := strings.TrimPrefix(r.URL.Path, "/meta")
+		if p == "" {
+			p = "/task"
+		}
+		resp, err := http.Get(os.Getenv("ECS_CONTAINER_METADATA_URI_V4") + p)
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusBadGateway)
 			return
@@ -96,17 +100,9 @@ func serve() {
 		defer resp.Body.Close()
 		w.WriteHeader(resp.StatusCode)
 		io.Copy(w, resp.Body)
-	})
-	http.HandleFunc("/meta", func(w http.ResponseWriter, r *http.Request) {
-		resp, err := http.Get(os.Getenv("ECS_CONTAINER_METADATA_URI_V4") + "/task")
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadGateway)
-			return
-		}
-		defer resp.Body.Close()
-		w.WriteHeader(resp.StatusCode)
-		io.Copy(w, resp.Body)
-	})
+	}
+	http.HandleFunc("/meta/", meta)
+	http.HandleFunc("/meta", meta)
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGTERM)
 	go func() {
