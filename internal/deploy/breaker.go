@@ -91,7 +91,9 @@ func (d *decision) accountStops() {
 			continue
 		}
 		switch t.StopCode {
-		case control.StopServiceSchedulerInitiated, control.StopUserInitiated:
+		case control.StopServiceSchedulerInitiated, control.StopUserInitiated, control.StopTerminationNotice:
+			// Stopped on purpose, or by a graceful shutdown of fargo: not
+			// the task's failure.
 			continue
 		}
 		if !t.StartedAt.IsZero() || !dep.ReachedRunning {
@@ -164,22 +166,35 @@ func (d *decision) stopUnhealthy() {
 	room := d.svc.DeploymentConfiguration.MaximumPercent*desired/100 - aliveN
 	// Sick tasks kept running: no more than the healthy tasks missing,
 	// and no more than the replacements on their way (started and not
-	// healthy yet, or startable now within maximumPercent).
+	// healthy yet, or startable now within maximumPercent). None while
+	// starts fail placement (a fixed host port the sick task holds, a
+	// full cluster): then the sick task must make room.
 	replaceable := 0
-	if d.svc.SchedulingStrategy != control.SchedulingDaemon && p.RolloutState != control.RolloutFailed && healthyOthers < desired {
+	placing := !d.now.Before(d.svc.Throttle.PlaceAfter)
+	if d.svc.SchedulingStrategy != control.SchedulingDaemon && p.RolloutState != control.RolloutFailed && healthyOthers < desired && placing {
 		replaceable = min(sickPrimary, desired-healthyOthers, others-healthyOthers+max(room, 0))
 	}
+	counted := func(t *control.Task) bool { return slices.Contains(d.svc.CountedStops, t.ID) }
+	// Each sick task counts as failed once, when it is first found sick
+	// past the grace period, so that its replacement turning healthy
+	// afterwards resets the count (resetOnHealthyTask).
+	fail := func(t *control.Task) {
+		if counted(t) {
+			return
+		}
+		d.svc.CountedStops = append(d.svc.CountedStops, t.ID)
+		if dep := d.svc.Deployment(t.StartedBy); dep != nil {
+			d.taskFailed(dep, d.now)
+		}
+	}
 	for _, t := range sick {
+		fail(t)
 		if t.StartedBy == p.ID && replaceable > 0 {
 			replaceable--
 			d.replacing[t.ID] = true
 			continue
 		}
 		d.stop(t, control.StopServiceSchedulerInitiated, "Task failed container health checks")
-		d.svc.CountedStops = append(d.svc.CountedStops, t.ID)
-		if dep := d.svc.Deployment(t.StartedBy); dep != nil {
-			d.taskFailed(dep, d.now)
-		}
 	}
 }
 

@@ -383,6 +383,11 @@ func TestStopUnhealthyAfterGrace(t *testing.T) {
 	if len(stopped) != 0 || len(newTasks) != 1 {
 		t.Fatalf("after the grace period: stopped %v, started %v; want a replacement first", stopped, newTasks)
 	}
+	sickAt := s.now
+	if d := s.dep(); d.FailedTasks != 1 || !d.LastFailureAt.Equal(sickAt) {
+		t.Fatalf("count %d at %v, want 1 at %v: a sick task fails when found sick", d.FailedTasks, d.LastFailureAt, sickAt)
+	}
+	s.advance(time.Second)
 	s.run(newTasks[0])
 	if more, stopped := s.pass(); len(stopped) != 0 || len(more) != 0 {
 		t.Fatalf("replacement RUNNING, not healthy yet: stopped %v, started %v", stopped, more)
@@ -395,15 +400,17 @@ func TestStopUnhealthyAfterGrace(t *testing.T) {
 	if v := s.find(started[0]); v.StopCode != control.StopServiceSchedulerInitiated || v.StoppedReason != "Task failed container health checks" {
 		t.Fatalf("victim %s %q", v.StopCode, v.StoppedReason)
 	}
-	if d := s.dep(); d.FailedTasks != 1 || !d.LastFailureAt.Equal(s.now) {
-		t.Fatalf("count %d at %v", d.FailedTasks, d.LastFailureAt)
+	// The replacement, healthy after the failure, reset the count
+	// (resetOnHealthyTask); the stop does not count it again, nor does
+	// its STOPPED state.
+	if d := s.dep(); d.FailedTasks != 0 || !d.LastFailureAt.Equal(sickAt) {
+		t.Fatalf("count %d (last failure %v) after the healthy replacement, want 0", d.FailedTasks, d.LastFailureAt)
 	}
-	// Once STOPPED it is not counted again.
 	s.stopAsked()
 	s.advance(time.Second)
 	s.pass()
-	if d := s.dep(); d.FailedTasks != 1 {
-		t.Fatalf("count %d once the unhealthy task stopped, want 1", d.FailedTasks)
+	if d := s.dep(); d.FailedTasks != 0 {
+		t.Fatalf("count %d once the unhealthy task stopped, want 0", d.FailedTasks)
 	}
 
 	// maximumPercent 100 leaves no room: the UNHEALTHY task stops first,
@@ -485,5 +492,39 @@ func TestUnhealthyReplacedFirstBounds(t *testing.T) {
 	}
 	if more, stopped := s3.pass(); len(more) != 0 || len(stopped) != 0 {
 		t.Fatalf("replacement on its way: started %v stopped %v, want nothing", more, stopped)
+	}
+}
+
+// TestUnhealthyStoppedWhenPlacementFails: while starts fail placement (a
+// fixed host port the sick task holds, a full cluster), a sick task is not
+// kept for a replacement that cannot come: it stops.
+func TestUnhealthyStoppedWhenPlacementFails(t *testing.T) {
+	s := newSim(t, 1, tdHealth)
+	first, _ := s.pass()
+	s.run(first[0])
+	s.find(first[0]).HealthStatus = "UNHEALTHY"
+	s.svc().Throttle.PlaceAfter = s.now.Add(control.PlacementRetryDelay)
+	if _, stopped := s.pass(); len(stopped) != 1 || stopped[0] != first[0] {
+		t.Fatalf("placement failing: stopped %v, want the UNHEALTHY task", stopped)
+	}
+}
+
+// TestShutdownStopsAreNotFailures: tasks stopped by a graceful shutdown
+// of fargo (TerminationNotice) do not count toward the circuit breaker.
+func TestShutdownStopsAreNotFailures(t *testing.T) {
+	s := newSim(t, 2, tdPlain)
+	tasks, _ := s.pass()
+	for _, id := range tasks {
+		s.run(id)
+	}
+	s.advance(10 * time.Second)
+	for _, id := range tasks {
+		tk := s.find(id)
+		tk.LastStatus, tk.DesiredStatus, tk.StoppedAt = control.TaskStopped, control.TaskStopped, s.now
+		tk.StopCode, tk.StoppedReason = control.StopTerminationNotice, "fargo shut down"
+	}
+	s.pass()
+	if d := s.dep(); d.FailedTasks != 0 {
+		t.Fatalf("failedTasks %d after a shutdown, want 0", d.FailedTasks)
 	}
 }
