@@ -104,7 +104,9 @@ func deploymentConfig(cur *DeploymentConfiguration, in *DeploymentConfigurationI
 	// at 100%", its default; the controller runs one task per node and
 	// never a second beside it. The message is fargo's: AWS's own wording
 	// for this case is not documented.
-	if strategy == SchedulingDaemon && out.MaximumPercent != 100 {
+	// A service stored before fargo checked this keeps its value until an
+	// update names maximumPercent.
+	if strategy == SchedulingDaemon && out.MaximumPercent != 100 && (cur == nil || in != nil && in.MaximumPercent != nil) {
 		return out, InvalidParameterf("Invalid deploymentConfiguration: maximumPercent must be 100 for a service using the DAEMON scheduling strategy.")
 	}
 	if out.MaximumPercent < 0 || out.MaximumPercent > 2000 {

@@ -112,3 +112,19 @@ func TestDaemonDeploymentConfiguration(t *testing.T) {
 		t.Fatalf("update DAEMON within the rules: %v", err)
 	}
 }
+
+// TestDaemonStoredBeforeTheCheck: a DAEMON service stored with a
+// maximumPercent other than 100 (before fargo refused it) still takes
+// updates that leave maximumPercent alone.
+func TestDaemonStoredBeforeTheCheck(t *testing.T) {
+	old := &DeploymentConfiguration{MaximumPercent: 200, MinimumHealthyPercent: 0}
+	if _, err := deploymentConfig(old, nil, SchedulingDaemon); err != nil {
+		t.Fatalf("update without a deployment configuration: %v", err)
+	}
+	if _, err := deploymentConfig(old, &DeploymentConfigurationInput{MinimumHealthyPercent: ptr(50)}, SchedulingDaemon); err != nil {
+		t.Fatalf("update of minimumHealthyPercent only: %v", err)
+	}
+	if _, err := deploymentConfig(old, &DeploymentConfigurationInput{MaximumPercent: ptr(150)}, SchedulingDaemon); !errors.Is(err, ErrInvalidParameter) {
+		t.Fatalf("update naming maximumPercent 150: %v, want InvalidParameter", err)
+	}
+}
