@@ -75,6 +75,8 @@ func runServer(ctx context.Context, args []string, env Env, stdout, stderr io.Wr
 	boolean(fs, env, &cfg.Dev, "dev", "FARGO_DEV", false, "dev mode: also accept the test keys test/test (and <12-digit account>/test)")
 	boolean(fs, env, &cfg.WriteProfile, "write-profile", "FARGO_WRITE_PROFILE", true, `write the AWS CLI profile "fargo" on start`)
 	boolean(fs, env, &cfg.KeepTasks, "keep-tasks", "FARGO_KEEP_TASKS", false, "leave tasks running when fargo stops (live restore)")
+	boolean(fs, env, &cfg.AllowHostAccess, "allow-host-access", "FARGO_ALLOW_HOST_ACCESS", false,
+		"run EC2 tasks that reach the host: privileged, host volumes, added capabilities, devices, networkMode host")
 	boolean(fs, env, &cfg.NoAgent, "no-agent", "FARGO_NO_AGENT", false, "do not run tasks on this host")
 	envErr := duration(fs, env, &cfg.HealthyAfter, "healthy-after", "FARGO_HEALTHY_AFTER", cfg.HealthyAfter,
 		"how long a service task without health checks must run to count as healthy (AWS: 40s)")

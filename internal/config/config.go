@@ -52,6 +52,11 @@ type Server struct {
 	WriteProfile bool
 	// MaxBodyBytes bounds API request bodies.
 	MaxBodyBytes int64
+	// AllowHostAccess runs tasks that reach the host: privileged
+	// containers, host volumes, added capabilities, host devices and the
+	// host network mode (EC2 launch type). Off, they are refused, as every
+	// account's tasks share the host.
+	AllowHostAccess bool
 	// KeepTasks leaves tasks running when fargo stops (live restore, for
 	// upgrades); otherwise a graceful stop stops them.
 	KeepTasks bool

@@ -68,6 +68,8 @@ type Config struct {
 	Now func() time.Time
 	// Logger logs state changes.
 	Logger *slog.Logger
+	// AllowHostAccess lets tasks reach the host (see hostaccess.go).
+	AllowHostAccess bool
 }
 
 // Control is the ECS control plane of one fargo server.
@@ -78,6 +80,8 @@ type Control struct {
 	seeded sync.Map // tenant.Scope -> struct{}: default cluster exists
 	// decoded holds decoded records by store key (see cachedGet).
 	decoded memo.Map
+	// allowHostAccess: Config.AllowHostAccess.
+	allowHostAccess bool
 }
 
 // New returns a control plane over st.
@@ -88,7 +92,7 @@ func New(cfg Config, st store.Store) *Control {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Control{st: st, now: cfg.Now, log: cfg.Logger}
+	return &Control{st: st, now: cfg.Now, log: cfg.Logger, allowHostAccess: cfg.AllowHostAccess}
 }
 
 func keyPrefix(s tenant.Scope) string { return s.KeyPrefix("ecs") }

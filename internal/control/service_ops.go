@@ -154,6 +154,9 @@ func (c *Control) resolveTarget(ctx context.Context, s tenant.Scope, cl *Cluster
 	if err := validateRunNetwork(td, in); err != nil {
 		return nil, err
 	}
+	if err := c.checkHostAccess(td); err != nil {
+		return nil, err
+	}
 	t := &serviceTarget{td: td, launchType: in.LaunchType, capacityProvider: cps}
 	if len(cps) > 0 {
 		t.launchType = ""

@@ -116,6 +116,9 @@ func (c *Control) RunTask(ctx context.Context, s tenant.Scope, in RunTaskInput) 
 	if err := validateOverrides(td, in.Overrides); err != nil {
 		return nil, err
 	}
+	if err := c.checkHostAccess(td); err != nil {
+		return nil, err
+	}
 	if in.Group == "" {
 		in.Group = "family:" + td.Family
 	}

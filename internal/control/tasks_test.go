@@ -331,6 +331,7 @@ func TestRunTaskNetworkConfiguration(t *testing.T) {
 // stopped. Dynamic host ports (0) and awsvpc tasks take no fixed port.
 func TestRunTaskHostPorts(t *testing.T) {
 	c, _, _ := newTaskControl(t)
+	c.allowHostAccess = true // host network mode
 	ctx := context.Background()
 	reg := func(family, mode string, pm PortMapping) string {
 		td, err := c.RegisterTaskDefinition(ctx, svcScope, &TaskDefinition{Family: family, NetworkMode: mode,
@@ -412,5 +413,52 @@ func TestTaskTags(t *testing.T) {
 	other := strings.Replace(arn, "/default/", "/elsewhere/", 1)
 	if _, err := c.ListTagsForResource(ctx, svcScope, other); !errors.Is(err, ErrResourceNotFound) {
 		t.Errorf("tags of a task in another cluster: %v, want not found", err)
+	}
+}
+
+// TestHostAccess: EC2 tasks that reach the host (host network mode, host
+// volumes, privileged, added capabilities, devices) run only where the
+// operator allowed it; bridge tasks with Fargate's SYS_PTRACE always run.
+func TestHostAccess(t *testing.T) {
+	c, _, _ := newTaskControl(t)
+	ctx := context.Background()
+	yes := true
+	reg := func(family, mode string, vols []Volume, cd ContainerDefinition) string {
+		t.Helper()
+		cd.Name, cd.Image = "app", "app"
+		td, err := c.RegisterTaskDefinition(ctx, svcScope, &TaskDefinition{Family: family, NetworkMode: mode,
+			RequiresCompatibilities: []string{"EC2"}, Cpu: "256", Memory: "256", Volumes: vols,
+			ContainerDefinitions: []ContainerDefinition{cd}}, "test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return td.TaskDefinitionArn
+	}
+	refused := map[string]string{
+		"networkMode host": reg("hostnet", "host", nil, ContainerDefinition{}),
+		"host.sourcePath":  reg("hostvol", "bridge", []Volume{{Name: "etc", Host: &HostVolumeProperties{SourcePath: "/etc"}}}, ContainerDefinition{}),
+		"privileged":       reg("priv", "bridge", nil, ContainerDefinition{Privileged: &yes}),
+		"capability ALL": reg("caps", "bridge", nil, ContainerDefinition{LinuxParameters: &LinuxParameters{
+			Capabilities: &KernelCapabilities{Add: []string{"SYS_PTRACE", "ALL"}}}}),
+	}
+	fine := reg("ptrace", "bridge", []Volume{{Name: "scratch"}}, ContainerDefinition{LinuxParameters: &LinuxParameters{
+		Capabilities: &KernelCapabilities{Add: []string{"sys_ptrace"}}}})
+	run := func(td string) (*RunTaskResult, error) {
+		return c.RunTask(ctx, svcScope, RunTaskInput{TaskDefinition: td, LaunchType: LaunchTypeEC2})
+	}
+	for what, td := range refused {
+		_, err := run(td)
+		if !errors.Is(err, ErrInvalidParameter) || !strings.Contains(err.Error(), what) || !strings.Contains(err.Error(), "--allow-host-access") {
+			t.Errorf("%s without --allow-host-access: %v", what, err)
+		}
+	}
+	if res, err := run(fine); err != nil || len(res.Tasks) != 1 {
+		t.Errorf("bridge task with SYS_PTRACE and a task volume: %+v, %v", res, err)
+	}
+	c.allowHostAccess = true
+	for what, td := range refused {
+		if res, err := run(td); err != nil || len(res.Tasks) != 1 {
+			t.Errorf("%s with --allow-host-access: %+v, %v", what, res, err)
+		}
 	}
 }

@@ -125,7 +125,7 @@ func (s *Server) build(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("registry: %w", err)
 	}
-	ctl := control.New(control.Config{Logger: s.log}, s.st)
+	ctl := control.New(control.Config{Logger: s.log, AllowHostAccess: s.cfg.AllowHostAccess}, s.st)
 	// Log events live in a store of their own: a chatty task's output must
 	// not slow the control plane's transactions or wake its watchers.
 	logsStore, err := bolt.Open(filepath.Join(s.cfg.DataDir, "logs.db"), bolt.Options{Logger: s.log, WatchHistory: 16})

@@ -41,7 +41,9 @@ func newAgentInstance(t *testing.T) *instance {
 		}
 		t.Skip("no runc on this machine")
 	}
-	in := newInstance(t, "FARGO_NO_AGENT=0")
+	// The tests run host-mode, host-volume and privileged EC2 tasks
+	// (TestHostAccessRefused checks the default).
+	in := newInstance(t, "FARGO_NO_AGENT=0", "FARGO_ALLOW_HOST_ACCESS=1")
 	t.Cleanup(func() {
 		in.stop()
 		in.checkNoLeftovers()
