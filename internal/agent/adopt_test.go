@@ -2,8 +2,10 @@ package agent
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -228,5 +230,38 @@ func TestPrivilegedOnEC2(t *testing.T) {
 	}
 	if spec := h.rt.containers[task.Container("web").RuntimeID].spec; spec.Privileged {
 		t.Errorf("unprivileged container's spec is privileged")
+	}
+}
+
+// TestReadoptThenSetupFails: a restarted agent whose set-up fails (here
+// the task's network) still stops the re-adopted container as any other:
+// its stop signal (exit 143), not only a delete, and its exit code
+// recorded.
+func TestReadoptThenSetupFails(t *testing.T) {
+	h := newHarness(t)
+	h.stop()
+	h.keep = true
+	h.start()
+	h.register("web", control.ContainerDefinition{Name: "web", Image: "app"})
+	task := h.wait(h.run("web").ID, "RUNNING", status(control.TaskRunning))
+	h.stop()
+
+	h.net.mu.Lock()
+	h.net.err = errors.New("the bridge is gone")
+	h.net.mu.Unlock()
+	h.start()
+	task = h.wait(task.ID, "STOPPED", status(control.TaskStopped))
+	h.rt.mu.Lock()
+	stops := slices.Clone(h.rt.stops)
+	h.rt.mu.Unlock()
+	if id := containerID(task.ID, "web"); !slices.ContainsFunc(stops, func(s stopEvent) bool { return s.id == id }) {
+		t.Errorf("the re-adopted container got no stop signal (stops %+v)", stops)
+	}
+	c := task.Containers[0]
+	if c.ExitCode == nil || *c.ExitCode != 128+int(syscall.SIGTERM) {
+		t.Errorf("exit code %v, want 143", c.ExitCode)
+	}
+	if task.StopCode != control.StopTaskFailedToStart || !strings.Contains(task.StoppedReason, "the bridge is gone") {
+		t.Errorf("stop %s %q", task.StopCode, task.StoppedReason)
 	}
 }

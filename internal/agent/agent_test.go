@@ -66,7 +66,7 @@ func newHarness(t *testing.T) *harness {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	h := &harness{t: t, ctl: control.New(control.Config{}, st), rt: newFakeRuntime(), dir: dir,
+	h := &harness{t: t, ctl: control.New(control.Config{AllowHostAccess: true}, st), rt: newFakeRuntime(), dir: dir,
 		images: &fakeImages{mounted: map[string]bool{}, configs: map[string]ImageConfig{
 			"app":    {Cmd: []string{"serve"}, Env: []string{"PATH=/bin", "FROM_IMAGE=1"}},
 			"exit3":  {Cmd: []string{"exit", "3"}},
@@ -436,5 +436,37 @@ func TestLifecycleOrder(t *testing.T) {
 	}
 	if want := []string{control.TaskPending, control.TaskActivating, control.TaskRunning}; !slices.Equal(seen, want) {
 		t.Errorf("statuses %v, want %v", seen, want)
+	}
+}
+
+// TestPullRecordedWhileWaiting: while a container waits on another's
+// HEALTHY, the pull's outcome (its times, every container's digest) is in
+// the store already: an agent killed during the wait leaves the digests
+// its successor pulls by.
+func TestPullRecordedWhileWaiting(t *testing.T) {
+	h := newHarness(t)
+	five, one := 5, 1 // the least interval: web waits 5 s
+	h.register("waits",
+		control.ContainerDefinition{Name: "db", Image: "app",
+			HealthCheck: &control.HealthCheck{Command: []string{"CMD", "true"}, Interval: &five, Retries: &one}},
+		control.ContainerDefinition{Name: "web", Image: "app", DependsOn: []control.ContainerDependency{{ContainerName: "db", Condition: "HEALTHY"}}})
+	id := h.wait(h.run("waits").ID, "RUNNING", status(control.TaskRunning)).ID
+	waiting := false
+	for _, st := range h.states.of(id) {
+		db, web := st.Container("db"), st.Container("web")
+		if db == nil || web == nil || db.LastStatus != control.ContainerRunning || web.LastStatus == control.ContainerRunning {
+			continue
+		}
+		waiting = true // db runs, web waits for it to be HEALTHY
+		if st.LastStatus != control.TaskPending {
+			t.Errorf("%s while web waits, want PENDING", st.LastStatus)
+		}
+		if st.PullStartedAt.IsZero() || st.PullStoppedAt.IsZero() || db.ImageDigest == "" || web.ImageDigest == "" {
+			t.Fatalf("while web waits: pull %v-%v, digests db %q web %q, want the pull recorded",
+				st.PullStartedAt, st.PullStoppedAt, db.ImageDigest, web.ImageDigest)
+		}
+	}
+	if !waiting {
+		t.Fatal("no report while web waited for db's health")
 	}
 }

@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/fargo-run/fargo/internal/control"
@@ -199,17 +200,26 @@ func (r *runner) metadataURI(name string) string {
 	return r.a.cfg.MetadataEndpoint + "/" + metadataID(r.ref.ID, name)
 }
 
-// flushDeferred reports the container state changes startContainer held
-// back.
+// flushDeferred reports what start held back: the pull's outcome and the
+// container state changes of startContainer and adopt. It runs before
+// any wait on a dependency, which may be long: an agent killed then keeps
+// the recorded digests (its successor pulls by them, not by tag).
 func (r *runner) flushDeferred(ctx context.Context) {
-	if len(r.deferred) > 0 {
-		r.report(ctx, control.TaskStateChange{Containers: r.takeDeferred()})
+	if r.pulled != nil || len(r.deferred) > 0 {
+		r.report(ctx, r.takePending())
 	}
 }
 
-// takeDeferred returns the held-back container changes and forgets them.
-func (r *runner) takeDeferred() []control.ContainerStateChange {
-	d := r.deferred
+// takePending returns what start held back (the pull's outcome, then the
+// container changes) as one state change, and forgets it: each is
+// reported once.
+func (r *runner) takePending() control.TaskStateChange {
+	var ch control.TaskStateChange
+	if r.pulled != nil {
+		ch = *r.pulled
+		r.pulled = nil
+	}
+	ch.Containers = append(slices.Clip(ch.Containers), r.deferred...)
 	r.deferred = nil
-	return d
+	return ch
 }

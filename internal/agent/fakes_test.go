@@ -56,15 +56,20 @@ func (f *fakeImages) Unmount(_ context.Context, id string) error {
 }
 
 // fakeNetwork hands out 10.0.0.x addresses.
+// A set err fails every Setup.
 type fakeNetwork struct {
 	mu   sync.Mutex
 	next int
 	up   map[string]*Attachment
+	err  error
 }
 
 func (f *fakeNetwork) Setup(_ context.Context, taskID string, _ tenant.Scope) (*Attachment, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.err != nil {
+		return nil, f.err
+	}
 	if a, ok := f.up[taskID]; ok {
 		return a, nil
 	}

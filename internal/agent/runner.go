@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -38,8 +37,13 @@ type runner struct {
 	att     *Attachment
 	images  map[string]*Image // by container name
 	started map[string]bool
-	// deferred are container changes not reported yet (startContainer).
+	// deferred are container changes not reported yet (startContainer);
+	// pulled is the image pull's outcome (its times, the digests to
+	// record) not reported yet. Both ride with the next report that
+	// takes them (takePending): a wait on a dependency, ACTIVATING, or
+	// the failure report.
 	deferred   []control.ContainerStateChange
+	pulled     *control.TaskStateChange
 	exits      chan containerExit
 	health     chan healthReport
 	exited     map[string]ExitStatus
@@ -153,21 +157,28 @@ func (r *runner) fail(ctx context.Context, code, reason string, err error) {
 	case err != nil:
 		r.log.Warn("task failed to start", "reason", reason, "err", err)
 	}
-	r.report(ctx, control.TaskStateChange{StopCode: code, Reason: reason})
+	// What was held back (the pull's digests, the containers started)
+	// goes with the stop code: it must not be lost.
+	ch := r.takePending()
+	ch.StopCode, ch.Reason = code, reason
+	r.report(ctx, ch)
 	r.stop(ctx)
 }
 
 // start brings the task from PROVISIONING to RUNNING, or re-adopts what a
 // previous agent started: its containers are attached to (state, exit
 // waiter, log shipper, health check) before anything else, so that a stop
-// asked for meanwhile stops them as any other (stop signal, stopTimeout,
-// exit codes, the last log lines). It returns a stop code and reason on
-// failure.
+// asked for meanwhile, or a failure of any step after (network, pull,
+// cgroup), stops them as any other (stop signal, stopTimeout, exit codes,
+// the last log lines). Attaching needs neither the network nor the
+// cgroup: the containers run in theirs already. It returns a stop code
+// and reason on failure.
 func (r *runner) start(ctx, hookCtx context.Context) (string, string, error) {
 	existing, err := r.existingContainers(ctx)
 	if err != nil {
 		return control.StopTaskFailedToStart, "ContainerRuntimeError: " + err.Error(), err
 	}
+	r.adopt(ctx, hookCtx, existing)
 	if r.stopRequested() && len(existing) == 0 {
 		return control.StopUserInitiated, "", errStopRequested
 	}
@@ -194,44 +205,37 @@ func (r *runner) start(ctx, hookCtx context.Context) (string, string, error) {
 	r.report(ctx, control.TaskStateChange{LastStatus: control.TaskPending, Attachment: r.attachment("ATTACHED"),
 		Containers: append(r.networkInterfaces(), bindings...)})
 
+	// The task stays PENDING while its containers start (AWS: PENDING
+	// covers the pull and the container starts; ACTIVATING the steps
+	// after them). The pull's outcome rides with the next report (a wait
+	// on a dependency, ACTIVATING, or the failure report: see
+	// takePending), to save a store write on the way to RUNNING; its
+	// times are its own.
 	pulled, code, reason, err := r.pullImages(ctx, existing)
 	if err != nil {
 		return code, reason, err
 	}
+	r.pulled = &pulled
 	if r.stopRequested() && len(existing) == 0 {
-		r.report(ctx, pulled)
 		return control.StopUserInitiated, "", errStopRequested
 	}
 
 	cpu, mem := atoi(r.task.Cpu), atoi(r.task.Memory)
 	cg, err := r.a.deps.Runtime.CreateTaskCgroup(r.ref.ID, cpu, mem)
 	if err != nil {
-		r.report(ctx, pulled)
 		return control.StopTaskFailedToStart, "ResourceInitializationError: failed to create the task cgroup: " + err.Error(), err
 	}
 	r.cgroup = cg
 
-	// The task stays PENDING while its containers start (AWS: PENDING
-	// covers the pull and the container starts; ACTIVATING the steps
-	// after them). The pull's outcome rides with the next report, to
-	// save a store write on the way to RUNNING; its times are its own.
-	withPull := func() control.TaskStateChange {
-		ch := pulled
-		ch.Containers = append(slices.Clip(ch.Containers), r.takeDeferred()...)
-		return ch
-	}
-	r.adopt(ctx, hookCtx, existing)
 	if r.stopRequested() {
-		r.report(ctx, withPull())
 		return control.StopUserInitiated, "", errStopRequested
 	}
 	if code, reason, err := r.startContainers(ctx, hookCtx); err != nil {
-		r.report(ctx, withPull())
 		return code, reason, err
 	}
 	// Containers started: ACTIVATING (fargo has no load balancer or
 	// Cloud Map registration to do yet), then RUNNING.
-	activating := withPull()
+	activating := r.takePending()
 	activating.LastStatus = control.TaskActivating
 	r.report(ctx, activating)
 	r.report(ctx, control.TaskStateChange{LastStatus: control.TaskRunning, Connectivity: true})
