@@ -137,12 +137,14 @@ func buildSpec(in specInput) (ContainerSpec, error) {
 	if in.task.LaunchType == control.LaunchTypeFargate && !slices.ContainsFunc(spec.Ulimits, func(u Ulimit) bool { return u.Name == "nofile" }) {
 		spec.Ulimits = append(spec.Ulimits, Ulimit{Name: "nofile", Soft: fargateNofileSoft, Hard: fargateNofileHard})
 	}
+	// Volumes first: mounts apply in order, and the task's /etc files
+	// must lie over a volume mounted at /etc (or /), not under it.
+	spec.Mounts = append(spec.Mounts, in.mounts...)
 	if in.hostsDir != "" {
 		spec.Mounts = append(spec.Mounts,
 			Mount{Source: in.hostsDir + "/hosts", Destination: "/etc/hosts"},
 			Mount{Source: in.hostsDir + "/hostname", Destination: "/etc/hostname"})
 	}
-	spec.Mounts = append(spec.Mounts, in.mounts...)
 	if lp := cd.LinuxParameters; lp != nil {
 		if lp.Capabilities != nil {
 			spec.CapAdd = slices.Clone(lp.Capabilities.Add)

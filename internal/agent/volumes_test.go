@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -193,5 +194,28 @@ func TestCopyImageDir(t *testing.T) {
 	must(copyImageDir(rootfs, "/nothing/here", empty))
 	if ents, _ := os.ReadDir(empty); len(ents) != 0 {
 		t.Errorf("copied %v from a missing path", ents)
+	}
+}
+
+// TestVolumeMountsBeforeEtcFiles: mounts apply in order, so a volume at
+// /etc or / comes before the task's /etc/hosts and /etc/hostname, which
+// stay visible over it.
+func TestVolumeMountsBeforeEtcFiles(t *testing.T) {
+	task := &control.Task{ID: "t1", LaunchType: control.LaunchTypeFargate}
+	td := &control.TaskDefinition{Family: "f", NetworkMode: control.NetworkModeAwsvpc}
+	cd := &control.ContainerDefinition{Name: "web", Image: "app"}
+	for _, dest := range []string{"/etc", "/"} {
+		spec, err := buildSpec(specInput{scope: scope, task: task, td: td, cd: cd, image: ImageConfig{Cmd: []string{"serve"}},
+			hostsDir: "/state/tasks/t1", mounts: []Mount{{Source: "/state/tasks/t1/volumes/v", Destination: dest}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		at := func(d string) int {
+			return slices.IndexFunc(spec.Mounts, func(m Mount) bool { return m.Destination == d })
+		}
+		vol, hosts, hostname := at(dest), at("/etc/hosts"), at("/etc/hostname")
+		if vol < 0 || hosts < 0 || hostname < 0 || vol > hosts || vol > hostname {
+			t.Errorf("volume at %s: mounts %+v, want the volume before /etc/hosts and /etc/hostname", dest, spec.Mounts)
+		}
 	}
 }
