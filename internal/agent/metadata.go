@@ -321,21 +321,46 @@ func (r *runner) taskMetadata(ctx context.Context, task *control.Task, td *contr
 	return md
 }
 
+// ephemeralUsageTTL is how long a measurement of what a task's containers
+// wrote is reused: measuring walks their overlay upper dirs in fargo's
+// own process, and any task may ask for its metadata as often as it likes.
+const ephemeralUsageTTL = 10 * time.Second
+
+// ephemeralUsage is a task's last measurement of its containers' writes.
+// Its lock is held while measuring, so concurrent requests wait for the
+// one walk and share it.
+type ephemeralUsage struct {
+	mu   sync.Mutex
+	at   time.Time // zero: never measured
+	used int64     // bytes
+	ok   bool      // false: the image store could not tell
+}
+
 // ephemeralStorage is a Fargate task's reserved ephemeral storage and what
 // its containers wrote to their root filesystems, when the image store can
-// tell (nil otherwise).
+// tell (nil otherwise), measured at most once per ephemeralUsageTTL.
 func (r *runner) ephemeralStorage(ctx context.Context, task *control.Task) *mdEphemeralStorage {
 	du, ok := r.a.deps.Images.(diskUsage)
 	if !ok || task.EphemeralStorageGiB <= 0 {
 		return nil
 	}
-	var used int64
-	for _, c := range task.Containers {
-		n, err := du.DiskUsage(ctx, containerID(task.ID, c.Name))
-		if err != nil {
-			return nil
+	c := &r.ephemeral
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.at.IsZero() || time.Since(c.at) >= ephemeralUsageTTL {
+		c.used, c.ok = 0, true
+		for _, ct := range task.Containers {
+			n, err := du.DiskUsage(ctx, containerID(task.ID, ct.Name))
+			if err != nil {
+				c.ok = false
+				break
+			}
+			c.used += n
 		}
-		used += n
+		c.at = time.Now()
 	}
-	return &mdEphemeralStorage{Utilized: used >> 20, Reserved: int64(task.EphemeralStorageGiB) << 10}
+	if !c.ok {
+		return nil
+	}
+	return &mdEphemeralStorage{Utilized: c.used >> 20, Reserved: int64(task.EphemeralStorageGiB) << 10}
 }

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -54,10 +55,19 @@ func (m *countingNetwork) LinkStats(_ context.Context, netnsPath string) (map[st
 	return map[string]NetworkCounts{"eth0": {RxBytes: 1000 * m.reads, RxPackets: 10 * m.reads, TxBytes: 500 * m.reads, TxPackets: 5 * m.reads}}, nil
 }
 
-// sizedImages says each container wrote 3 MiB.
-type sizedImages struct{ *fakeImages }
+// sizedImages says each container wrote 3 MiB, counting the asks in
+// walks when set.
+type sizedImages struct {
+	*fakeImages
+	walks *atomic.Int32
+}
 
-func (sizedImages) DiskUsage(context.Context, string) (int64, error) { return 3 << 20, nil }
+func (s sizedImages) DiskUsage(context.Context, string) (int64, error) {
+	if s.walks != nil {
+		s.walks.Add(1)
+	}
+	return 3 << 20, nil
+}
 
 // metadataRunner is a running task's runner as the endpoint sees it: a
 // Fargate awsvpc task of two containers, run with container overrides.
@@ -95,7 +105,7 @@ func metadataRunner(t *testing.T) (*Agent, *runner, *control.Task) {
 	task.ExecutionStoppedAt = mdFinished
 	a, err := New(Config{Node: "local", StateDir: t.TempDir(), MetadataEndpoint: "http://169.254.170.2/v4"},
 		Deps{Control: ctl, Runtime: timedRuntime{newFakeRuntime()}, Network: &countingNetwork{fakeNetwork: &fakeNetwork{up: map[string]*Attachment{}}},
-			Images: sizedImages{&fakeImages{}}})
+			Images: sizedImages{fakeImages: &fakeImages{}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -279,5 +289,54 @@ func TestMetadataHealth(t *testing.T) {
 	getMetadata(t, a, "/v4/"+metadataID(task.ID, "side"), &side)
 	if h := jsonAt(side, "Health"); h != nil {
 		t.Errorf("side has no health check, Health %v", h)
+	}
+}
+
+// TestMetadataEphemeralStorageCached: what the containers wrote is
+// measured (a walk of their upper dirs) once per ephemeralUsageTTL
+// however often, and however concurrently, the task asks.
+func TestMetadataEphemeralStorageCached(t *testing.T) {
+	a, r, task := metadataRunner(t)
+	var walks atomic.Int32 // DiskUsage calls: one per container per measurement
+	a.deps.Images = sizedImages{fakeImages: &fakeImages{}, walks: &walks}
+	path := "/v4/" + metadataID(task.ID, "app") + "/task"
+	ask := func(n int) {
+		t.Helper()
+		codes := make([]int, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				req := httptest.NewRequest(http.MethodGet, path, nil)
+				req.RemoteAddr = "10.0.0.7:40000"
+				w := httptest.NewRecorder()
+				a.MetadataHandler().ServeHTTP(w, req)
+				codes[i] = w.Code
+			})
+		}
+		wg.Wait()
+		for _, c := range codes {
+			if c != http.StatusOK {
+				t.Fatalf("GET %s: %d", path, c)
+			}
+		}
+	}
+	ask(1)
+	ask(1)
+	if n := walks.Load(); n != 2 {
+		t.Errorf("two requests within %s measured %d containers, want 2 (one measurement)", ephemeralUsageTTL, n)
+	}
+	// Once the measurement is old, the next requests measure once again,
+	// together.
+	r.ephemeral.mu.Lock()
+	r.ephemeral.at = r.ephemeral.at.Add(-ephemeralUsageTTL)
+	r.ephemeral.mu.Unlock()
+	ask(8)
+	if n := walks.Load(); n != 4 {
+		t.Errorf("8 concurrent requests after %s measured %d containers in all, want 4", ephemeralUsageTTL, n)
+	}
+	var md map[string]any
+	getMetadata(t, a, path, &md)
+	if es := jsonAt(md, "EphemeralStorageMetrics"); jsonAt(es, "Utilized") != 6.0 {
+		t.Errorf("EphemeralStorageMetrics %v, want 6 MiB from the cache", es)
 	}
 }

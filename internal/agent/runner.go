@@ -60,6 +60,7 @@ type runner struct {
 	healthDetails map[string]healthDetail // guarded by healthMu
 	statsMu       sync.Mutex
 	prevStats     map[string]*dockerStats
+	ephemeral     ephemeralUsage // the metadata endpoint's measurement
 }
 
 // snapshot returns the task and its definition for other goroutines.
