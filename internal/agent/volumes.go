@@ -161,7 +161,8 @@ func (r *runner) containerMounts(cd *control.ContainerDefinition) ([]volumeMount
 }
 
 // seedVolumes fills the container's empty task-scoped volumes from its
-// image (see the rules above). rootfs is the container's mounted root.
+// image (see the rules above), or finishes a fill a crash cut off
+// (seedVolume). rootfs is the container's mounted root.
 func (r *runner) seedVolumes(mounts []volumeMount, img ImageConfig, rootfs string) error {
 	for _, m := range mounts {
 		if !m.scoped || !m.own {
@@ -172,14 +173,137 @@ func (r *runner) seedVolumes(mounts []volumeMount, img ImageConfig, rootfs strin
 		}) {
 			continue
 		}
-		if empty, err := dirEmpty(m.Source); err != nil || !empty {
-			continue
-		}
-		if err := copyImageDir(rootfs, m.Destination, m.Source); err != nil {
+		if err := seedVolume(rootfs, m.Destination, m.Source); err != nil {
 			return fmt.Errorf("copying the image's %s into its volume: %w", m.Destination, err)
 		}
 	}
 	return nil
+}
+
+// seedVolume fills the empty volume directory dst with the image's dest,
+// so that a crash at any point leaves no half-filled volume behind for
+// good (a non-empty volume is never filled again):
+//
+//	.<vol>.seeding   the copy, made beside the volume (names of volumes
+//	                 have no dot); found after a crash: removed, redone
+//	.<vol>.seeded    the complete copy, renamed from .seeding; its entries
+//	                 are then renamed into the volume one by one (each
+//	                 atomic; what the volume has meanwhile stays) and it is
+//	                 removed; found after a crash: moved in, not redone
+//
+// The volume itself stays the same directory: a running container may
+// have it mounted already.
+func seedVolume(rootfs, dest, dst string) error {
+	parent, name := filepath.Split(dst)
+	seeding := filepath.Join(parent, "."+name+".seeding")
+	seeded := filepath.Join(parent, "."+name+".seeded")
+	if _, err := os.Lstat(seeded); err == nil {
+		return moveInto(seeded, dst)
+	}
+	if err := os.RemoveAll(seeding); err != nil {
+		return err
+	}
+	if empty, err := dirEmpty(dst); err != nil || !empty {
+		return nil
+	}
+	// The copy starts as the volume is (mode, owner), which it keeps
+	// when the image has nothing at dest.
+	fi, err := os.Lstat(dst)
+	if err != nil {
+		return err
+	}
+	if err := os.Mkdir(seeding, 0o700); err != nil {
+		return err
+	}
+	if err := chownMode(seeding, fi); err != nil {
+		return err
+	}
+	if err := copyImageDir(rootfs, dest, seeding); err != nil {
+		return err
+	}
+	if err := os.Rename(seeding, seeded); err != nil {
+		return err
+	}
+	return moveInto(seeded, dst)
+}
+
+// moveInto moves the complete copy src into the volume dst: dst takes
+// src's mode and owner, entries dst lacks are renamed in, directories
+// both have are merged, and what dst has stays; then src is removed.
+// dst's content is resolved by descriptor, never by path: a running
+// container may have put symlinks there.
+func moveInto(src, dst string) error {
+	fi, err := os.Lstat(src)
+	if err != nil {
+		return err
+	}
+	if err := chownMode(dst, fi); err != nil {
+		return err
+	}
+	fd, err := unix.Open(dst, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", dst, err)
+	}
+	err = mergeDir(src, fd)
+	unix.Close(fd)
+	if err != nil {
+		return err
+	}
+	return os.RemoveAll(src)
+}
+
+// mergeDir renames the entries of the directory src into the directory
+// open as dstfd, without replacing any.
+func mergeDir(src string, dstfd int) error {
+	ents, err := os.ReadDir(src)
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		from := filepath.Join(src, e.Name())
+		err := unix.Renameat2(unix.AT_FDCWD, from, dstfd, e.Name(), unix.RENAME_NOREPLACE)
+		if errors.Is(err, unix.EINVAL) { // a file system without RENAME_NOREPLACE
+			var st unix.Stat_t
+			if err = unix.Fstatat(dstfd, e.Name(), &st, unix.AT_SYMLINK_NOFOLLOW); err == nil {
+				err = unix.EEXIST
+			} else if errors.Is(err, unix.ENOENT) {
+				err = unix.Renameat(unix.AT_FDCWD, from, dstfd, e.Name())
+			}
+		}
+		if err == nil {
+			continue
+		}
+		if !errors.Is(err, unix.EEXIST) && !errors.Is(err, unix.ENOTEMPTY) {
+			return fmt.Errorf("move %s into the volume: %w", e.Name(), err)
+		}
+		if !e.IsDir() {
+			continue // theirs stays
+		}
+		sub, err := unix.Openat(dstfd, e.Name(), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if errors.Is(err, unix.ENOTDIR) || errors.Is(err, unix.ELOOP) {
+			continue // theirs is no directory: it stays
+		}
+		if err != nil {
+			return fmt.Errorf("open %s in the volume: %w", e.Name(), err)
+		}
+		err = mergeDir(from, sub)
+		unix.Close(sub)
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// chownMode gives the directory p (fargo's own, not a container's) the
+// owner and mode of fi.
+func chownMode(p string, fi fs.FileInfo) error {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		if err := os.Lchown(p, int(st.Uid), int(st.Gid)); err != nil {
+			return err
+		}
+	}
+	return os.Chmod(p, modeOf(fi))
 }
 
 func dirEmpty(dir string) (bool, error) {
@@ -292,6 +416,11 @@ func setOwnerMode(out *os.Root, p string, fi fs.FileInfo) error {
 	if fi.Mode()&fs.ModeSymlink != 0 {
 		return nil
 	}
+	return out.Chmod(p, modeOf(fi))
+}
+
+// modeOf is fi's permission, set-id and sticky bits.
+func modeOf(fi fs.FileInfo) fs.FileMode {
 	mode := fi.Mode().Perm()
 	if fi.Mode()&fs.ModeSetuid != 0 {
 		mode |= os.ModeSetuid
@@ -302,5 +431,5 @@ func setOwnerMode(out *os.Root, p string, fi fs.FileInfo) error {
 	if fi.Mode()&fs.ModeSticky != 0 {
 		mode |= os.ModeSticky
 	}
-	return out.Chmod(p, mode)
+	return mode
 }

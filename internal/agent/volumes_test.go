@@ -219,3 +219,70 @@ func TestVolumeMountsBeforeEtcFiles(t *testing.T) {
 		}
 	}
 }
+
+// TestSeedVolumeInterrupted: a fill of a volume from the image that is
+// cut off (here the disk filled up; a crash alike) leaves no half-filled
+// volume that is never filled again: the next start fills it whole. A
+// complete copy cut off while it moved in is moved in the rest of the
+// way, without replacing what the volume has.
+func TestSeedVolumeInterrupted(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root (a small tmpfs)")
+	}
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	rootfs := t.TempDir()
+	must(os.MkdirAll(filepath.Join(rootfs, "seed", "sub"), 0o755))
+	must(os.WriteFile(filepath.Join(rootfs, "seed", "a.txt"), []byte("a"), 0o644))
+	big := strings.Repeat("x", 1<<20)
+	must(os.WriteFile(filepath.Join(rootfs, "seed", "big"), []byte(big), 0o644))
+	must(os.WriteFile(filepath.Join(rootfs, "seed", "sub", "z.txt"), []byte("z"), 0o644))
+
+	state := t.TempDir()
+	if err := syscall.Mount("tmpfs", state, "tmpfs", 0, "size=256k"); err != nil {
+		t.Skipf("mount tmpfs: %v", err)
+	}
+	t.Cleanup(func() { syscall.Unmount(state, syscall.MNT_DETACH) })
+	r := &runner{task: &control.Task{LaunchType: control.LaunchTypeFargate}}
+	dst := filepath.Join(state, "volumes", "data")
+	must(os.MkdirAll(dst, 0o755))
+	mounts := []volumeMount{{Mount: Mount{Source: dst, Destination: "/seed"}, scoped: true, own: true}}
+	img := ImageConfig{Volumes: []string{"/seed"}}
+	if err := r.seedVolumes(mounts, img, rootfs); err == nil {
+		t.Fatal("a fill of 1 MiB into 256 KiB did not fail")
+	}
+	must(syscall.Mount("tmpfs", state, "tmpfs", syscall.MS_REMOUNT, "size=8m"))
+	must(r.seedVolumes(mounts, img, rootfs))
+	for name, want := range map[string]string{"a.txt": "a", "big": big, "sub/z.txt": "z"} {
+		if b, err := os.ReadFile(filepath.Join(dst, name)); err != nil || string(b) != want {
+			t.Errorf("%s after the fill was redone: %d bytes, %v; want %d bytes", name, len(b), err, len(want))
+		}
+	}
+	if ents, _ := os.ReadDir(filepath.Dir(dst)); len(ents) != 1 {
+		t.Errorf("beside the volume: %v, want the volume alone", ents)
+	}
+
+	// Cut off while moving in: sub/ and a.txt are in, big is not; the
+	// volume's a.txt was rewritten by a container since.
+	dst2 := filepath.Join(state, "volumes", "other")
+	seeded := filepath.Join(state, "volumes", ".other.seeded")
+	must(os.MkdirAll(filepath.Join(dst2, "sub"), 0o755))
+	must(os.WriteFile(filepath.Join(dst2, "a.txt"), []byte("theirs"), 0o644))
+	must(os.MkdirAll(filepath.Join(seeded, "sub"), 0o755))
+	must(os.WriteFile(filepath.Join(seeded, "big"), []byte(big), 0o644))
+	must(os.WriteFile(filepath.Join(seeded, "sub", "z.txt"), []byte("z"), 0o644))
+	mounts[0].Source = dst2
+	must(r.seedVolumes(mounts, img, rootfs))
+	for name, want := range map[string]string{"a.txt": "theirs", "big": big, "sub/z.txt": "z"} {
+		if b, err := os.ReadFile(filepath.Join(dst2, name)); err != nil || string(b) != want {
+			t.Errorf("%s after the move was finished: %d bytes, %v; want %d bytes", name, len(b), err, len(want))
+		}
+	}
+	if _, err := os.Lstat(seeded); !os.IsNotExist(err) {
+		t.Errorf("the moved copy is left: %v", err)
+	}
+}
