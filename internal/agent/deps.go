@@ -133,6 +133,7 @@ type ExitStatus struct {
 type ContainerState struct {
 	Running   bool
 	Exists    bool
+	CreatedAt time.Time
 	StartedAt time.Time
 	Exit      *ExitStatus
 }

@@ -143,6 +143,7 @@ type mdContainer struct {
 	KnownStatus   string            `json:"KnownStatus"`
 	ExitCode      *int              `json:"ExitCode,omitempty"`
 	Limits        mdLimits          `json:"Limits"`
+	CreatedAt     *time.Time        `json:"CreatedAt,omitempty"`
 	StartedAt     *time.Time        `json:"StartedAt,omitempty"`
 	FinishedAt    *time.Time        `json:"FinishedAt,omitempty"`
 	Type          string            `json:"Type"`
@@ -233,7 +234,7 @@ func (r *runner) containerMetadata(ctx context.Context, task *control.Task, td *
 	// The runtime's own record of when the container's process started
 	// and ended.
 	if st, err := r.a.deps.Runtime.State(ctx, id); err == nil && st.Exists {
-		md.StartedAt = timePtr(st.StartedAt)
+		md.CreatedAt, md.StartedAt = timePtr(st.CreatedAt), timePtr(st.StartedAt)
 		if st.Exit != nil {
 			md.FinishedAt = timePtr(st.Exit.FinishedAt)
 		}

@@ -25,7 +25,7 @@ var (
 type timedRuntime struct{ *fakeRuntime }
 
 func (m timedRuntime) State(_ context.Context, id string) (ContainerState, error) {
-	st := ContainerState{Exists: true, Running: true, StartedAt: mdStarted}
+	st := ContainerState{Exists: true, Running: true, CreatedAt: mdStarted.Add(-200 * time.Millisecond), StartedAt: mdStarted}
 	if id[len(id)-len("side"):] == "side" {
 		st.Running, st.Exit = false, &ExitStatus{Code: 0, FinishedAt: mdFinished}
 	}
@@ -172,6 +172,9 @@ func TestMetadataTask(t *testing.T) {
 	}
 	if jsonAt(side, "Ports") != nil {
 		t.Errorf("side has no port mappings, Ports %v", jsonAt(side, "Ports"))
+	}
+	if jsonAt(app, "CreatedAt") != mdStarted.Add(-200*time.Millisecond).Format(time.RFC3339Nano) {
+		t.Errorf("app CreatedAt %v, want the runtime's record", jsonAt(app, "CreatedAt"))
 	}
 	if jsonAt(app, "StartedAt") != mdStarted.Format(time.RFC3339) || jsonAt(app, "FinishedAt") != nil {
 		t.Errorf("app StartedAt %v FinishedAt %v, want the runtime's start and none", jsonAt(app, "StartedAt"), jsonAt(app, "FinishedAt"))

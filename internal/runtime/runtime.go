@@ -73,6 +73,7 @@ type State struct {
 	Pid        int // the container's init, in the host's PID namespace
 	ExitCode   int // when stopped: the code, or 128+signal
 	OOMKilled  bool
+	CreatedAt  time.Time // when Start made the container's record
 	StartedAt  time.Time
 	FinishedAt time.Time
 	Error      string // why the container failed to start, if it did
@@ -242,7 +243,7 @@ func (r *Runtime) State(ctx context.Context, id string) (State, error) {
 		}
 		return State{}, err
 	}
-	st := State{ID: id, Status: StatusCreated, Labels: meta.Labels}
+	st := State{ID: id, Status: StatusCreated, Labels: meta.Labels, CreatedAt: meta.CreatedAt}
 	var started startedRecord
 	if err := readJSON(r.file(id, fileStarted), &started); err == nil {
 		st.Pid, st.StartedAt = started.PID, started.StartedAt

@@ -31,6 +31,7 @@ func TestExitCodeAndLogs(t *testing.T) {
 			t.Fatal(err)
 		}
 		if state.Status != StatusStopped || state.ExitCode != code || state.StartedAt.IsZero() ||
+			state.CreatedAt.IsZero() || state.StartedAt.Before(state.CreatedAt) ||
 			state.FinishedAt.Before(state.StartedAt) || state.Pid == 0 ||
 			state.Labels["com.amazonaws.ecs.container-name"] != "app" {
 			t.Errorf("State = %+v", state)

@@ -347,7 +347,7 @@ func (a runtimeAdapter) State(ctx context.Context, id string) (agent.ContainerSt
 	if err != nil {
 		return agent.ContainerState{}, err
 	}
-	cs := agent.ContainerState{Exists: true, Running: st.Status == runtime.StatusRunning || st.Status == runtime.StatusCreated, StartedAt: st.StartedAt}
+	cs := agent.ContainerState{Exists: true, Running: st.Status == runtime.StatusRunning || st.Status == runtime.StatusCreated, CreatedAt: st.CreatedAt, StartedAt: st.StartedAt}
 	if st.Status == runtime.StatusStopped {
 		cs.Exit = &agent.ExitStatus{Code: st.ExitCode, OOMKilled: st.OOMKilled, FinishedAt: st.FinishedAt}
 	}
