@@ -27,6 +27,7 @@ import (
 	"github.com/fargo-run/fargo/internal/config"
 	"github.com/fargo-run/fargo/internal/control"
 	"github.com/fargo-run/fargo/internal/deploy"
+	"github.com/fargo-run/fargo/internal/hostlock"
 	"github.com/fargo-run/fargo/internal/logs"
 	"github.com/fargo-run/fargo/internal/registry"
 	"github.com/fargo-run/fargo/internal/store/bolt"
@@ -60,6 +61,9 @@ type Server struct {
 	// logsStore holds the Logs service's groups, streams and events.
 	logsStore *bolt.Store
 	node      *node // nil with NoAgent
+	// locks are the data directory's and the network prefix's (see
+	// lockInstance), held until Close.
+	locks []*hostlock.Lock
 }
 
 // New opens the data directory and builds the server; it does not listen
@@ -77,11 +81,16 @@ func New(ctx context.Context, cfg config.Server, opts Options) (*Server, error) 
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
+	locks, err := lockInstance(cfg)
+	if err != nil {
+		return nil, err
+	}
 	st, err := bolt.Open(filepath.Join(cfg.DataDir, "fargo.db"), bolt.Options{Logger: opts.Logger})
 	if err != nil {
+		releaseAll(locks)
 		return nil, fmt.Errorf("open store in %s: %w", cfg.DataDir, err)
 	}
-	s := &Server{cfg: cfg, opts: opts, log: opts.Logger, st: st}
+	s := &Server{cfg: cfg, opts: opts, log: opts.Logger, st: st, locks: locks}
 	if err := s.build(ctx); err != nil {
 		_ = s.Close() // what build opened, and the store
 		return nil, err
@@ -277,7 +286,9 @@ func (s *Server) Close() error {
 	if s.logsStore != nil {
 		_ = s.logsStore.Close()
 	}
-	return s.st.Close()
+	err := s.st.Close()
+	releaseAll(s.locks)
+	return err
 }
 
 // every runs fn every interval until ctx ends (the server's housekeeping:
