@@ -426,7 +426,7 @@ func (c *Control) ListClusters(ctx context.Context, s tenant.Scope, p Page) ([]s
 			arns = append(arns, cl.ARN)
 		}
 	}
-	return paginate(arns, p)
+	return paginate("ListClusters", arns, p)
 }
 
 // DeleteCluster makes a cluster INACTIVE. It still describes afterwards.

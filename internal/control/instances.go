@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"slices"
 	"strings"
 	"time"
 
@@ -68,8 +67,7 @@ func (c *Control) ListContainerInstances(ctx context.Context, s tenant.Scope, cl
 	if err != nil {
 		return nil, "", err
 	}
-	slices.Sort(arns)
-	return paginate(arns, p)
+	return paginate("ListContainerInstances", arns, p)
 }
 
 // DescribeContainerInstances describes container instances by ARN or id;

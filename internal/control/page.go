@@ -1,11 +1,11 @@
 package control
 
 import (
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"strconv"
 
+	"github.com/fargo-run/fargo/internal/paging"
 	"github.com/fargo-run/fargo/internal/store"
 )
 
@@ -18,16 +18,18 @@ type Page struct {
 	Default, Max int
 }
 
-// pageToken is the opaque nextToken: the offset into the sorted result and
-// a fingerprint of the item found there, so a token cannot be replayed
-// against a different list.
-type pageToken struct {
-	Offset int    `json:"o"`
-	Item   string `json:"i"`
+// paginate returns one page of a list of names sorted by themselves (ARNs
+// of one kind and cluster sort as their store keys do) and the token of
+// the next one. list names the operation its tokens belong to.
+func paginate(list string, items []string, p Page) ([]string, string, error) {
+	return paginateBy(list, items, func(s string) string { return s }, false, p)
 }
 
-// paginate returns one page of items and the token of the next one.
-func paginate(items []string, p Page) ([]string, string, error) {
+// paginateBy returns one page of items in the order of their keys
+// (decreasing with desc) and the token of the next one: the key of the
+// page's last item (see package paging), so that items added or removed
+// between pages neither invalidate the token nor shift the next page.
+func paginateBy[T any](list string, items []T, key func(T) string, desc bool, p Page) ([]T, string, error) {
 	def, max := p.Default, p.Max
 	if def == 0 {
 		def = 100
@@ -42,24 +44,9 @@ func paginate(items []string, p Page) ([]string, string, error) {
 	if n < 1 || n > max {
 		return nil, "", InvalidParameterf("maxResults must be between 1 and %d.", max)
 	}
-	start := 0
-	if p.Token != "" {
-		raw, err := base64.RawURLEncoding.DecodeString(p.Token)
-		var t pageToken
-		if err == nil {
-			err = json.Unmarshal(raw, &t)
-		}
-		if err != nil || t.Offset < 0 || t.Offset > len(items) || (t.Offset < len(items) && items[t.Offset] != t.Item) {
-			return nil, "", InvalidParameterf("Invalid nextToken.")
-		}
-		start = t.Offset
-	}
-	end := min(start+n, len(items))
-	page := items[start:end]
-	next := ""
-	if end < len(items) {
-		b, _ := json.Marshal(pageToken{Offset: end, Item: items[end]})
-		next = base64.RawURLEncoding.EncodeToString(b)
+	page, next, err := paging.Slice(items, key, paging.Page{List: "ecs." + list, Limit: n, Token: p.Token, Descending: desc})
+	if err != nil {
+		return nil, "", InvalidParameterf("Invalid nextToken.")
 	}
 	return page, next, nil
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/fargo-run/fargo/internal/errdefs"
+	"github.com/fargo-run/fargo/internal/paging"
 	"github.com/fargo-run/fargo/internal/store"
 	"github.com/fargo-run/fargo/internal/tenant"
 )
@@ -38,8 +39,7 @@ func (c *Control) ListServiceDeployments(ctx context.Context, s tenant.Scope, cl
 	if err := c.fillCounts(ctx, s, svc); err != nil {
 		return nil, "", err
 	}
-	byARN := map[string]*Deployment{}
-	var arns []string
+	var ds []*Deployment
 	for _, d := range append(append([]*Deployment{}, svc.Deployments...), svc.History...) {
 		switch {
 		case len(f.Status) > 0 && !slices.Contains(f.Status, d.DeploymentStatus):
@@ -49,17 +49,16 @@ func (c *Control) ListServiceDeployments(ctx context.Context, s tenant.Scope, cl
 		case !f.CreatedBefore.IsZero() && d.CreatedAt.After(f.CreatedBefore):
 			continue
 		}
-		arn := ServiceDeploymentARN(s, svc, d)
-		byARN[arn] = d
-		arns = append(arns, arn)
+		ds = append(ds, d)
 	}
-	page, next, err := paginate(arns, p)
+	newestFirst := func(d *Deployment) string { return paging.Join(paging.Desc(paging.Time(d.CreatedAt)), d.ID) }
+	page, next, err := paginateBy("ListServiceDeployments", ds, newestFirst, false, p)
 	if err != nil {
 		return nil, "", err
 	}
 	out := make([]ServiceDeploymentInfo, 0, len(page))
-	for _, a := range page {
-		out = append(out, ServiceDeploymentInfo{Service: svc, Deployment: byARN[a]})
+	for _, d := range page {
+		out = append(out, ServiceDeploymentInfo{Service: svc, Deployment: d})
 	}
 	return out, next, nil
 }

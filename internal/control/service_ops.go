@@ -719,7 +719,7 @@ func (c *Control) ListServices(ctx context.Context, s tenant.Scope, cluster stri
 			arns = append(arns, svc.ARN)
 		}
 	}
-	return paginate(arns, p)
+	return paginate("ListServices", arns, p)
 }
 
 // activeServiceCount counts a cluster's ACTIVE and DRAINING services.

@@ -314,18 +314,25 @@ func (c *Control) ListTaskDefinitions(ctx context.Context, s tenant.Scope, fam, 
 	if err != nil {
 		return nil, "", err
 	}
-	arns := make([]string, 0, len(kvs))
+	// The key of a revision is its index key's tail, "<family>/<padded
+	// revision>": family, then revision order.
+	type rev struct{ key, arn string }
+	revs := make([]rev, 0, len(kvs))
 	for _, kv := range kvs {
-		f, r, _ := strings.Cut(strings.TrimPrefix(kv.Key, keyPrefix(s)+"tdstatus/"+status+"/"), "/")
-		rev, _ := strconv.Atoi(r)
-		arns = append(arns, TaskDefinitionARN(s, f, rev))
+		key := strings.TrimPrefix(kv.Key, keyPrefix(s)+"tdstatus/"+status+"/")
+		f, r, _ := strings.Cut(key, "/")
+		n, _ := strconv.Atoi(r)
+		revs = append(revs, rev{key, TaskDefinitionARN(s, f, n)})
 	}
-	if desc {
-		for i, j := 0, len(arns)-1; i < j; i, j = i+1, j-1 {
-			arns[i], arns[j] = arns[j], arns[i]
-		}
+	page, next, err := paginateBy("ListTaskDefinitions", revs, func(r rev) string { return r.key }, desc, p)
+	if err != nil {
+		return nil, "", err
 	}
-	return paginate(arns, p)
+	arns := make([]string, len(page))
+	for i, r := range page {
+		arns[i] = r.arn
+	}
+	return arns, next, nil
 }
 
 // ListTaskDefinitionFamilies lists family names starting with prefix.
@@ -353,5 +360,5 @@ func (c *Control) ListTaskDefinitionFamilies(ctx context.Context, s tenant.Scope
 		}
 		names = append(names, f.Name)
 	}
-	return paginate(names, p)
+	return paginate("ListTaskDefinitionFamilies", names, p)
 }

@@ -131,7 +131,7 @@ func (c *Control) ListTasks(ctx context.Context, s tenant.Scope, cluster string,
 		}
 		arns = append(arns, t.ARN)
 	}
-	return paginate(arns, p)
+	return paginate("ListTasks", arns, p)
 }
 
 // containerInstanceRef is the id of a container instance of cluster named
