@@ -34,7 +34,6 @@ package ecr
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"log/slog"
 	"net"
@@ -46,8 +45,10 @@ import (
 
 	"github.com/fargo-run/fargo/internal/api"
 	w "github.com/fargo-run/fargo/internal/api/ecrwire"
+	"github.com/fargo-run/fargo/internal/api/wire"
 	"github.com/fargo-run/fargo/internal/auth"
 	"github.com/fargo-run/fargo/internal/errdefs"
+	"github.com/fargo-run/fargo/internal/paging"
 	"github.com/fargo-run/fargo/internal/registry"
 	"github.com/fargo-run/fargo/internal/tenant"
 )
@@ -264,24 +265,20 @@ func maxResults(p *int32, max, def int) (int, error) {
 	return int(*p), nil
 }
 
-// paginate returns the page of n items starting at the offset the token
-// names, and the token of the next page ("" at the end). Tokens are opaque
-// offsets; a token that does not decode is an InvalidParameterException.
-func paginate(total, n int, token *string) (start, end int, next *string, err error) {
-	if token != nil && *token != "" {
-		b, derr := base64.RawURLEncoding.DecodeString(*token)
-		v, cerr := strconv.Atoi(string(b))
-		if derr != nil || cerr != nil || v < 0 || v > total {
-			return 0, 0, nil, api.Errorf("InvalidParameterException", "Invalid parameter at 'nextToken' failed to satisfy constraint: 'The token is invalid or expired'")
-		}
-		start = v
+// paginate returns the page of n items after the position the token names
+// (the first page without one), in the order of their keys, and the token
+// of the next page (nil at the end). Tokens hold the key of a page's last
+// item (see package paging), so they stay valid while the list changes; one
+// that does not decode is an InvalidParameterException.
+func paginate[T any](list string, items []T, key func(T) string, n int, token *string) ([]T, *string, error) {
+	page, next, err := paging.Slice(items, key, paging.Page{List: "ecr." + list, Limit: n, Token: wire.ToString(token)})
+	if err != nil {
+		return nil, nil, api.Errorf("InvalidParameterException", "Invalid parameter at 'nextToken' failed to satisfy constraint: 'The token is invalid or expired'")
 	}
-	end = min(start+n, total)
-	if end < total {
-		t := base64.RawURLEncoding.EncodeToString([]byte(strconv.Itoa(end)))
-		next = &t
+	if next == "" {
+		return page, nil, nil
 	}
-	return start, end, next, nil
+	return page, &next, nil
 }
 
 // now is the adapter's clock (for scan and preview timestamps).

@@ -1,6 +1,7 @@
 package ecr
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/fargo-run/fargo/internal/errdefs"
@@ -41,17 +42,20 @@ type errFoo struct{}
 func (errFoo) Error() string { return "foo" }
 
 func TestPaginate(t *testing.T) {
-	start, end, next, err := paginate(5, 2, nil)
-	if err != nil || start != 0 || end != 2 || next == nil {
-		t.Fatalf("first page %d %d %v %v", start, end, next, err)
+	items := []string{"e", "a", "d", "b", "c"}
+	id := func(s string) string { return s }
+	page, next, err := paginate("L", items, id, 2, nil)
+	if err != nil || !slices.Equal(page, []string{"a", "b"}) || next == nil {
+		t.Fatalf("first page %v %v %v", page, next, err)
 	}
-	start, end, next, err = paginate(5, 4, next)
-	if err != nil || start != 2 || end != 5 || next != nil {
-		t.Fatalf("last page %d %d %v %v", start, end, next, err)
+	page, next, err = paginate("L", append(items, "aa"), id, 4, next)
+	if err != nil || !slices.Equal(page, []string{"c", "d", "e"}) || next != nil {
+		t.Fatalf("last page %v %v %v", page, next, err)
 	}
-	bad := "!!"
-	if _, _, _, err := paginate(5, 2, &bad); err == nil {
-		t.Fatal("bad token accepted")
+	for _, bad := range []string{"!!", "MQ"} {
+		if _, _, err := paginate("L", items, id, 2, &bad); err == nil {
+			t.Fatalf("bad token %q accepted", bad)
+		}
 	}
 }
 

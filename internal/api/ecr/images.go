@@ -11,6 +11,7 @@ import (
 	"github.com/fargo-run/fargo/internal/api"
 	w "github.com/fargo-run/fargo/internal/api/ecrwire"
 	"github.com/fargo-run/fargo/internal/api/wire"
+	"github.com/fargo-run/fargo/internal/paging"
 	"github.com/fargo-run/fargo/internal/registry"
 	"github.com/fargo-run/fargo/internal/tenant"
 )
@@ -244,12 +245,20 @@ func (a *Adapter) listImages(ctx context.Context, req *api.Request, in *w.ListIm
 	if err != nil {
 		return nil, err
 	}
-	start, end, next, err := paginate(len(ids), n, in.NextToken)
+	// Tagged images by tag, then untagged ones by digest, as ListImages
+	// returns them.
+	key := func(id registry.ImageID) string {
+		if id.Tag != "" {
+			return paging.Join("0", id.Tag)
+		}
+		return paging.Join("1", id.Digest)
+	}
+	page, next, err := paginate("ListImages", ids, key, n, in.NextToken)
 	if err != nil {
 		return nil, err
 	}
 	out := &w.ListImagesResponse{ImageIds: []w.ImageIdentifier{}, NextToken: next}
-	for _, id := range ids[start:end] {
+	for _, id := range page {
 		out.ImageIds = append(out.ImageIds, imageIDToWire(id))
 	}
 	return out, nil
@@ -303,12 +312,16 @@ func (a *Adapter) describeImages(ctx context.Context, req *api.Request, in *w.De
 		}
 		kept = append(kept, img)
 	}
-	start, end, next, err := paginate(len(kept), n, in.NextToken)
+	// Newest push first, then by digest, as DescribeImages returns them.
+	key := func(img registry.Image) string {
+		return paging.Join(paging.Desc(paging.Time(img.PushedAt)), img.Digest)
+	}
+	page, next, err := paginate("DescribeImages", kept, key, n, in.NextToken)
 	if err != nil {
 		return nil, err
 	}
 	out := &w.DescribeImagesResponse{ImageDetails: []w.ImageDetail{}, NextToken: next}
-	for _, img := range kept[start:end] {
+	for _, img := range page {
 		out.ImageDetails = append(out.ImageDetails, imageDetailToWire(scope, repo, img))
 	}
 	return out, nil

@@ -8,6 +8,7 @@ import (
 	"github.com/fargo-run/fargo/internal/api"
 	w "github.com/fargo-run/fargo/internal/api/ecrwire"
 	"github.com/fargo-run/fargo/internal/api/wire"
+	"github.com/fargo-run/fargo/internal/paging"
 	"github.com/fargo-run/fargo/internal/policy"
 	"github.com/fargo-run/fargo/internal/registry"
 	"github.com/fargo-run/fargo/internal/tenant"
@@ -286,7 +287,9 @@ func (a *Adapter) getLifecyclePolicyPreview(ctx context.Context, req *api.Reques
 		}
 		kept = append(kept, r)
 	}
-	start, end, next, err := paginate(len(kept), n, in.NextToken)
+	// Oldest push first.
+	key := func(r registry.LifecycleResult) string { return paging.Join(paging.Time(r.PushedAt), r.Digest) }
+	page, next, err := paginate("GetLifecyclePolicyPreview", kept, key, n, in.NextToken)
 	if err != nil {
 		return nil, err
 	}
@@ -296,7 +299,7 @@ func (a *Adapter) getLifecyclePolicyPreview(ctx context.Context, req *api.Reques
 		PreviewResults: []w.LifecyclePolicyPreviewResult{}, NextToken: next,
 		Summary: &w.LifecyclePolicyPreviewSummary{ExpiringImageTotalCount: wire.Int32(int32(len(p.results)))},
 	}
-	for _, r := range kept[start:end] {
+	for _, r := range page {
 		out.PreviewResults = append(out.PreviewResults, w.LifecyclePolicyPreviewResult{
 			ImageDigest: wire.String(r.Digest), ImageTags: r.Tags, ImagePushedAt: wire.NewTimestamp(r.PushedAt),
 			AppliedRulePriority: wire.Int32(int32(r.RulePriority)),

@@ -122,11 +122,11 @@ func (a *Adapter) describeRepositories(ctx context.Context, req *api.Request, in
 	if err != nil {
 		return nil, err
 	}
-	start, end, next, err := paginate(len(repos), n, in.NextToken)
+	page, next, err := paginate("DescribeRepositories", repos, func(r registry.Repository) string { return r.Name }, n, in.NextToken)
 	if err != nil {
 		return nil, err
 	}
-	for _, r := range repos[start:end] {
+	for _, r := range page {
 		out.Repositories = append(out.Repositories, *a.repoToWire(req, scope, r))
 	}
 	out.NextToken = next
