@@ -3,13 +3,13 @@ package logs
 import (
 	"cmp"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/fargo-run/fargo/internal/errdefs"
+	"github.com/fargo-run/fargo/internal/paging"
 	"github.com/fargo-run/fargo/internal/store"
 	"github.com/fargo-run/fargo/internal/tenant"
 )
@@ -47,6 +47,8 @@ type filterToken struct {
 	Idx    int    `json:"i"`
 }
 
+const filterList = "logs.FilterLogEvents"
+
 func compareGroupOrder(a storedEvent, b filterToken) int {
 	return cmp.Or(cmp.Compare(a.TS, b.TS), strings.Compare(a.Stream, b.Stream), cmp.Compare(a.Seq, b.Seq), cmp.Compare(a.Idx, b.Idx))
 }
@@ -67,13 +69,9 @@ func (s *Service) FilterEvents(ctx context.Context, sc tenant.Scope, in FilterIn
 	}
 	var after *filterToken
 	if in.Token != "" {
-		b, err := base64.RawURLEncoding.DecodeString(in.Token)
 		var t filterToken
-		if err == nil {
-			err = json.Unmarshal(b, &t)
-		}
-		if err != nil {
-			return nil, errdefs.Invalidf("The specified nextToken is invalid.")
+		if err := paging.Decode(filterList, in.Token, &t); err != nil {
+			return nil, errInvalidToken()
 		}
 		after = &t
 	}
@@ -136,8 +134,7 @@ func (s *Service) FilterEvents(ctx context.Context, sc tenant.Scope, in FilterIn
 	pending := map[string]bool{}
 	if n < len(evs) {
 		last := evs[n-1]
-		b, _ := json.Marshal(filterToken{TS: last.TS, Stream: last.Stream, Seq: last.Seq, Idx: last.Idx})
-		out.NextToken = base64.RawURLEncoding.EncodeToString(b)
+		out.NextToken = paging.Encode(filterList, filterToken{TS: last.TS, Stream: last.Stream, Seq: last.Seq, Idx: last.Idx})
 		for _, e := range evs[n:] {
 			pending[e.Stream] = true
 		}

@@ -2,7 +2,6 @@ package logs
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/fargo-run/fargo/internal/errdefs"
+	"github.com/fargo-run/fargo/internal/paging"
 	"github.com/fargo-run/fargo/internal/store"
 	"github.com/fargo-run/fargo/internal/tenant"
 )
@@ -138,22 +138,22 @@ type listToken struct {
 	Time int64  `json:"t,omitempty"`
 }
 
-func encodeListToken(t listToken) string {
-	b, _ := json.Marshal(t)
-	return base64.RawURLEncoding.EncodeToString(b)
-}
+// errInvalidToken is the answer to a nextToken that does not decode.
+func errInvalidToken() error { return errdefs.Invalidf("The specified nextToken is invalid.") }
 
-func decodeListToken(s string) (listToken, error) {
+// encodeListToken makes the nextToken of list (the operation) after t (see
+// package paging: a key, never an offset, so it outlives changes).
+func encodeListToken(list string, t listToken) string { return paging.Encode(list, t) }
+
+func decodeListToken(list, s string) (listToken, error) {
 	var t listToken
-	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err == nil {
-		err = json.Unmarshal(b, &t)
-	}
-	if err != nil {
-		return t, errdefs.Invalidf("The specified nextToken is invalid.")
+	if err := paging.Decode(list, s, &t); err != nil {
+		return t, errInvalidToken()
 	}
 	return t, nil
 }
+
+const describeGroupsList = "logs.DescribeLogGroups"
 
 // DescribeGroups lists log groups whose names start with prefix, in name
 // order, at most 50 a page.
@@ -164,7 +164,7 @@ func (s *Service) DescribeGroups(ctx context.Context, sc tenant.Scope, prefix st
 	}
 	var after string
 	if p.Token != "" {
-		t, err := decodeListToken(p.Token)
+		t, err := decodeListToken(describeGroupsList, p.Token)
 		if err != nil {
 			return nil, "", err
 		}
@@ -184,7 +184,7 @@ func (s *Service) DescribeGroups(ctx context.Context, sc tenant.Scope, prefix st
 				continue
 			}
 			if len(out) == limit {
-				next = encodeListToken(listToken{Name: out[len(out)-1].Name})
+				next = encodeListToken(describeGroupsList, listToken{Name: out[len(out)-1].Name})
 				break
 			}
 			g := new(Group)

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 
@@ -96,7 +97,7 @@ func (s *Service) DescribeStreams(ctx context.Context, sc tenant.Scope, in Descr
 	}
 	var after *listToken
 	if in.Token != "" {
-		t, err := decodeListToken(in.Token)
+		t, err := decodeListToken(describeStreamsList(in.OrderBy, in.Descending), in.Token)
 		if err != nil {
 			return nil, "", err
 		}
@@ -138,7 +139,13 @@ func (s *Service) DescribeStreams(ctx context.Context, sc tenant.Scope, in Descr
 	next := ""
 	if len(all) > limit {
 		all = all[:limit]
-		next = encodeListToken(key(all[limit-1]))
+		next = encodeListToken(describeStreamsList(in.OrderBy, in.Descending), key(all[limit-1]))
 	}
 	return all, next, nil
+}
+
+// describeStreamsList names the list a DescribeLogStreams token belongs to:
+// one per order, so that a token is never read in another.
+func describeStreamsList(orderBy string, desc bool) string {
+	return fmt.Sprintf("logs.DescribeLogStreams/%s/%v", orderBy, desc)
 }
