@@ -7,9 +7,11 @@ import (
 )
 
 // pageThrough pages a list with first being the items before paging
-// starts; between pages, change adds or removes items and returns those it
-// removed. Every item of first that change never removed must come exactly
+// starts; between pages (the first maxChanges), change adds or removes
+// items and returns those it removed. Every item of first that change never removed must come exactly
 // once, no item may come twice, and no token may go invalid.
+const maxChanges = 4
+
 func pageThrough(t *testing.T, name string, first []string, list func(token string) ([]string, string, error), change func(step int) []string) {
 	t.Helper()
 	always := map[string]bool{}
@@ -34,6 +36,9 @@ func pageThrough(t *testing.T, name string, first []string, list func(token stri
 			break
 		}
 		tok = next
+		if step >= maxChanges {
+			continue // let the list end
+		}
 		for _, a := range change(step) {
 			delete(always, a)
 		}
