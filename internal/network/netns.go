@@ -6,6 +6,9 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
@@ -165,13 +168,112 @@ func removeHiddenNetNS(path string) error {
 	return <-errc
 }
 
-// isNetNS reports whether path is a pinned network namespace.
+// isNetNS reports whether path is a pinned network namespace. A pin hidden
+// below a later mount of its directory (bound on itself, not recursively,
+// by another program) is found in mountinfo and pinned again where it can
+// be seen, so that a task's namespace is not taken for gone.
 func isNetNS(path string) bool {
+	if isNSFS(path) {
+		return true
+	}
+	if !mountedOn(path) {
+		return false
+	}
+	return revealNetNS(path) == nil && isNSFS(path)
+}
+
+func isNSFS(path string) bool {
 	var st unix.Statfs_t
 	if err := unix.Statfs(path, &st); err != nil {
 		return false
 	}
 	return st.Type == unix.NSFS_MAGIC
+}
+
+// mountedOn reports whether mountinfo lists an nsfs mount on path, seen
+// or not.
+func mountedOn(path string) bool {
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return false
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		// id parent major:minor root mountpoint options... - fstype ...
+		f := strings.Fields(line)
+		if len(f) < 5 || unescapeMountinfo(f[4]) != path {
+			continue
+		}
+		if i := slices.Index(f, "-"); i > 0 && i+1 < len(f) && f[i+1] == "nsfs" {
+			return true
+		}
+	}
+	return false
+}
+
+// unescapeMountinfo undoes mountinfo's octal escapes (\040 for a space).
+func unescapeMountinfo(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+3 < len(s) {
+			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
+				b.WriteByte(byte(n))
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+// revealNetNS pins again, visibly, a namespace whose pin on path is hidden
+// below mounts of its directory: from a private copy of the mount
+// namespace (as in removeHiddenNetNS), with the directory's mounts
+// detached there, it opens the hidden pin, then binds that file on path in
+// fargo's own mount namespace (the kernel allows a namespace file from
+// another mount namespace as a bind source).
+func revealNetNS(path string) error {
+	type opened struct {
+		fd  int
+		err error
+	}
+	c := make(chan opened, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread is discarded
+		if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
+			c <- opened{-1, fmt.Errorf("unshare mount namespace: %w", err)}
+			return
+		}
+		if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+			c <- opened{-1, fmt.Errorf("make the private mount namespace private: %w", err)}
+			return
+		}
+		dir := filepath.Dir(path)
+		for range maxStacked {
+			if isNSFS(path) {
+				fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+				c <- opened{fd, err}
+				return
+			}
+			if err := unix.Unmount(dir, unix.MNT_DETACH); err != nil {
+				c <- opened{-1, fmt.Errorf("no pin found below the mounts of %s: %w", dir, err)}
+				return
+			}
+		}
+		c <- opened{-1, fmt.Errorf("no pin found below %d mounts of %s", maxStacked, dir)}
+	}()
+	o := <-c
+	if o.err != nil {
+		return fmt.Errorf("network: reveal netns %s: %w", path, o.err)
+	}
+	defer unix.Close(o.fd)
+	if err := unix.Mount(fmt.Sprintf("/proc/self/fd/%d", o.fd), path, "none", unix.MS_BIND, ""); err != nil {
+		return fmt.Errorf("network: pin netns %s again: %w", path, err)
+	}
+	return nil
 }
 
 // inNetNS runs fn on a locked OS thread inside the namespace at path.

@@ -41,11 +41,17 @@ func scratchNetNSDir(t *testing.T) string {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		for _, m := range mountsUnder(t, dir) {
-			_ = unix.Unmount(m, unix.MNT_DETACH)
+		// Detaching the directory's own mounts reveals what they hid.
+		for range 10 {
+			ms := mountsUnder(t, dir)
+			if len(ms) == 0 {
+				return
+			}
+			for _, m := range ms {
+				_ = unix.Unmount(m, unix.MNT_DETACH)
+			}
 		}
-		for unix.Unmount(dir, unix.MNT_DETACH) == nil {
-		}
+		t.Errorf("mounts left under %s: %v", dir, mountsUnder(t, dir))
 	})
 	return dir
 }
@@ -171,4 +177,51 @@ func TestIPNetnsAddWhileRunning(t *testing.T) {
 		}
 	}
 	// newTestManager's cleanup checks /run/netns for files.
+}
+
+// TestHiddenNetNSFoundAgain: a pin hidden below a non-recursive self-bind
+// of its directory (the file is there, the mount is not to be seen) is
+// still a namespace to isNetNS, which pins it again where it is seen (same
+// namespace), and deleteNetNS removes both pins.
+func TestHiddenNetNSFoundAgain(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	dir := scratchNetNSDir(t)
+	path := filepath.Join(dir, testPrefix+"-hidden")
+	if err := os.WriteFile(path, nil, 0o444); err != nil {
+		t.Fatal(err)
+	}
+	self := fmt.Sprintf("/proc/%d/ns/net", os.Getpid())
+	if err := unix.Mount(self, path, "none", unix.MS_BIND, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mount(dir, dir, "none", unix.MS_BIND, ""); err != nil { // not MS_REC: hides the pin
+		t.Fatal(err)
+	}
+	if isNSFS(path) {
+		t.Fatal("the pin is not hidden")
+	}
+	if !isNetNS(path) {
+		t.Fatal("isNetNS: the hidden pin was not found")
+	}
+	var got, want unix.Stat_t
+	if err := unix.Stat(path, &got); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Stat(self, &want); err != nil {
+		t.Fatal(err)
+	}
+	if got.Ino != want.Ino {
+		t.Errorf("pinned again: inode %d, want the namespace's %d", got.Ino, want.Ino)
+	}
+	if err := deleteNetNS(path); err != nil {
+		t.Fatalf("deleteNetNS: %v", err)
+	}
+	if got := mountsUnder(t, path); len(got) > 0 {
+		t.Errorf("mounts left on %s: %v", path, got)
+	}
+	if isNetNS(path) {
+		t.Error("isNetNS after delete")
+	}
 }
