@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"time"
 )
 
 // pageThrough pages a list with first being the items before paging
@@ -211,4 +212,46 @@ func TestPagingRejectsForeignTokens(t *testing.T) {
 
 func isInvalidToken(err error) bool {
 	return err != nil && err.Error() == InvalidParameterf("Invalid nextToken.").Error()
+}
+
+// TestServiceDeploymentsPagingUnderChanges: new deployments (newest
+// first, so before the position) between pages move nothing.
+func TestServiceDeploymentsPagingUnderChanges(t *testing.T) {
+	c, _, clock := newTaskControl(t)
+	ctx := context.Background()
+	td := registerFargate(t, c, "fam")
+	svc, err := c.CreateService(ctx, svcScope, ServiceSpec{Name: "s", TaskDefinition: td.TaskDefinitionArn, DesiredCount: ptr(0), LaunchType: "FARGATE",
+		NetworkConfiguration: &NetworkConfiguration{Subnets: []string{"subnet-1"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deploy := func() {
+		clock.Add(time.Second)
+		if _, err := c.UpdateService(ctx, svcScope, ServiceUpdate{Service: "s", ForceNewDeployment: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 4 {
+		deploy()
+	}
+	list := func(tok string) ([]string, string, error) {
+		infos, next, err := c.ListServiceDeployments(ctx, svcScope, "", "s", ServiceDeploymentFilter{}, Page{MaxResults: 2, Token: tok})
+		var arns []string
+		for _, i := range infos {
+			arns = append(arns, ServiceDeploymentARN(svcScope, svc, i.Deployment))
+		}
+		return arns, next, err
+	}
+	first, _, err := c.ListServiceDeployments(ctx, svcScope, "", "s", ServiceDeploymentFilter{}, Page{})
+	if err != nil || len(first) < 3 {
+		t.Fatalf("deployments: %d, %v", len(first), err)
+	}
+	var arns []string
+	for _, i := range first {
+		arns = append(arns, ServiceDeploymentARN(svcScope, svc, i.Deployment))
+	}
+	pageThrough(t, "ListServiceDeployments", arns, list, func(int) []string {
+		deploy()
+		return nil
+	})
 }
