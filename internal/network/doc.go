@@ -91,6 +91,21 @@
 // table; with tasks left it keeps everything so they keep running while the
 // agent restarts.
 //
+// # The netns directory
+//
+// Before it pins a namespace, fargo makes Config.NetNSDir a mount point
+// with shared propagation, under a flock of the directory, exactly as
+// `ip netns add` does (bind it recursively on itself if it is not one yet,
+// then make it shared). Otherwise the first `ip netns add` of another
+// program would bind the directory over fargo's pins, hiding them: their
+// files would answer EBUSY to teardown and the namespaces would leak. Pins
+// made before (by an older fargo) are still handled: deleteNetNS detaches
+// every mount stacked on a path and, if the file stays busy, unlinks it
+// from a private copy of the mount namespace, which frees the hidden pin
+// on the host; isNetNS finds a pin hidden from view in mountinfo and pins
+// it again where it is seen. fargo never unmounts the directory itself on
+// the host: other programs' namespaces live there.
+//
 // # Network modes
 //
 //   - awsvpc: Setup, Attachment gives what the ENI attachment and the
