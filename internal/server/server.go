@@ -320,12 +320,14 @@ func (s *Server) announce() error {
 	if s.cfg.WriteProfile {
 		creds, conf, err := auth.ProfilePaths(s.opts.Getenv)
 		if err == nil {
-			err = auth.WriteCLIProfile(creds, conf, auth.CLIProfile{Name: "fargo", Key: s.admin, Region: s.cfg.Region, EndpointURL: ep})
+			err = auth.SyncCLIProfile(filepath.Join(s.cfg.DataDir, "cli-profile.json"), creds, conf,
+				auth.CLIProfile{Name: "fargo", Key: s.admin, Region: s.cfg.Region, EndpointURL: ep})
 		}
 		if err != nil {
 			s.log.Warn("could not write the AWS CLI profile", "err", err)
 		} else {
-			profileNote = fmt.Sprintf("  AWS CLI profile \"fargo\" written to %s and %s:\n    aws --profile fargo ecs list-clusters\n", conf, creds)
+			// Debian's AWS CLI v2 (2.9) ignores the profile's endpoint_url.
+			profileNote = fmt.Sprintf("  AWS CLI profile \"fargo\" in %s and %s:\n    aws --profile fargo --endpoint-url %s ecs list-clusters\n", conf, creds, ep)
 		}
 	}
 	if s.opts.Banner == nil {
