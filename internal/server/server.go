@@ -92,6 +92,7 @@ func New(ctx context.Context, cfg config.Server, opts Options) (*Server, error) 
 func (s *Server) build(ctx context.Context) error {
 	keys, err := auth.Open(ctx, s.st, auth.Options{
 		Dev: s.cfg.Dev, DevAccount: s.cfg.AccountID, DevSecret: config.DevSecretAccessKey,
+		KeyFile: filepath.Join(s.cfg.DataDir, auth.KeyFileName), Logger: s.log.With("component", "auth"),
 	})
 	if err != nil {
 		return err
