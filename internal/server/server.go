@@ -344,7 +344,8 @@ func (s *Server) announce() error {
 		fmt.Fprintf(s.opts.Banner, "  Administrator access key: %s (secret in the \"fargo\" profile)\n", s.admin.AccessKeyID)
 	}
 	if s.cfg.Dev {
-		fmt.Fprintf(s.opts.Banner, "  Dev mode: the test keys test/test act for account %s.\n", s.cfg.AccountID)
+		fmt.Fprintf(s.opts.Banner, "  Dev mode: the test keys test/test act for account %s, <12-digit account>/test for any other:\n"+
+			"    anyone who reaches %s can act as any account (no isolation between accounts).\n", s.cfg.AccountID, ep)
 	}
 	return nil
 }
