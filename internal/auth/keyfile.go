@@ -42,7 +42,7 @@ type fileKeys struct {
 
 // lookup finds id in the file, rereading it if it changed since the last
 // read (a rename, a new size or mtime). A file that cannot be read keeps
-// the last keys read; reloaded reports the error of a new, bad read.
+// the last keys read; reloadErr is the error of a new, bad read.
 func (f *fileKeys) lookup(id string) (key Key, ok bool, reloadErr error) {
 	if f == nil || f.path == "" {
 		return Key{}, false, nil
