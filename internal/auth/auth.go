@@ -10,6 +10,8 @@
 //	access key "<12 digits>", secret "test"   -> that account
 //
 // The second form is how tests (and users) act as several accounts at once.
+// Outside dev mode, the operator creates keys for other accounts with
+// `fargo accounts create-key`, kept in a file beside the store (KeyFileName).
 package auth
 
 import (
@@ -18,6 +20,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"regexp"
 	"sync"
 	"time"
@@ -42,6 +45,8 @@ type Keyring struct {
 	dev        bool
 	devAccount string
 	devSecret  string
+	file       *fileKeys
+	log        *slog.Logger
 
 	mu   sync.RWMutex
 	keys map[string]Key
@@ -55,13 +60,21 @@ type Options struct {
 	DevAccount string
 	// DevSecret is the secret of the dev keys ("test").
 	DevSecret string
+	// KeyFile is the operator's key file (see KeyFileName); "" for none.
+	KeyFile string
+	// Logger reports a key file that cannot be read (nil: discard).
+	Logger *slog.Logger
 }
 
 var accountRe = regexp.MustCompile(`^[0-9]{12}$`)
 
 // Open loads the keys kept in st.
 func Open(ctx context.Context, st store.Store, opts Options) (*Keyring, error) {
-	k := &Keyring{st: st, dev: opts.Dev, devAccount: opts.DevAccount, devSecret: opts.DevSecret, keys: map[string]Key{}}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	k := &Keyring{st: st, dev: opts.Dev, devAccount: opts.DevAccount, devSecret: opts.DevSecret, keys: map[string]Key{},
+		file: &fileKeys{path: opts.KeyFile}, log: opts.Logger}
 	kvs, err := st.List(ctx, keyPrefix)
 	if err != nil {
 		return nil, fmt.Errorf("load keys: %w", err)
@@ -81,6 +94,13 @@ func (k *Keyring) Lookup(accessKeyID string) (secret, account string, ok bool) {
 	k.mu.RLock()
 	key, found := k.keys[accessKeyID]
 	k.mu.RUnlock()
+	if found {
+		return key.SecretAccessKey, key.Account, true
+	}
+	key, found, err := k.file.lookup(accessKeyID)
+	if err != nil {
+		k.log.Warn("cannot read the key file; keeping the keys last read from it", "err", err)
+	}
 	if found {
 		return key.SecretAccessKey, key.Account, true
 	}
@@ -106,13 +126,8 @@ func (k *Keyring) EnsureAdmin(ctx context.Context, account string) (Key, bool, e
 		}
 	}
 	k.mu.RUnlock()
-	key := Key{
-		AccessKeyID:     "AKIA" + randomString(16, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"),
-		SecretAccessKey: randomString(40, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"),
-		Account:         account,
-		Admin:           true,
-		CreatedAt:       time.Now().UTC(),
-	}
+	key := newKey(account)
+	key.Admin = true
 	b, err := json.Marshal(key)
 	if err != nil {
 		return Key{}, false, err

@@ -15,7 +15,7 @@ func TestWriteCLIProfileKeepsOtherSections(t *testing.T) {
 	}
 	p := CLIProfile{Name: "fargo", Key: Key{AccessKeyID: "AKIANEW", SecretAccessKey: "S"}, Region: "us-east-1", EndpointURL: "http://127.0.0.1:4566"}
 	for range 2 { // idempotent
-		if err := WriteCLIProfile(creds, conf, p); err != nil {
+		if err := SyncCLIProfile(filepath.Join(dir, "state.json"), creds, conf, p); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -50,5 +50,61 @@ func TestDevKeys(t *testing.T) {
 	k.dev = false
 	if _, _, ok := k.Lookup("test"); ok {
 		t.Fatal("test key accepted outside dev mode")
+	}
+}
+
+// TestSyncCLIProfileKeepsUserEdits: a second start with the same key and
+// endpoint leaves a user's edits to the profile alone (their own keys and
+// their values of fargo's keys); a new admin key or endpoint replaces only
+// that key's lines.
+func TestSyncCLIProfileKeepsUserEdits(t *testing.T) {
+	dir := t.TempDir()
+	state, creds, conf := filepath.Join(dir, "state.json"), filepath.Join(dir, "credentials"), filepath.Join(dir, "config")
+	p := CLIProfile{Name: "fargo", Key: Key{AccessKeyID: "AKIA1", SecretAccessKey: "S1"}, Region: "us-east-1", EndpointURL: "http://127.0.0.1:4566"}
+	if err := SyncCLIProfile(state, creds, conf, p); err != nil {
+		t.Fatal(err)
+	}
+	g, _ := os.ReadFile(conf)
+	if string(g) != "[profile fargo]\nregion = us-east-1\nendpoint_url = http://127.0.0.1:4566\noutput = json\n" {
+		t.Fatalf("first config:\n%s", g)
+	}
+	// The user edits fargo's profile and adds a profile of their own.
+	edited := "[profile fargo]\nregion = eu-west-1\nendpoint_url = http://127.0.0.1:4566\noutput = table\ncli_pager =\n\n[profile mine]\nregion = us-west-2\n"
+	if err := os.WriteFile(conf, []byte(edited), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c0, _ := os.ReadFile(creds)
+	if err := SyncCLIProfile(state, creds, conf, p); err != nil {
+		t.Fatal(err)
+	}
+	if g, _ := os.ReadFile(conf); string(g) != edited {
+		t.Fatalf("a restart undid the user's edits:\n%s", g)
+	}
+	if c, _ := os.ReadFile(creds); string(c) != string(c0) {
+		t.Fatalf("a restart rewrote the credentials:\n%s", c)
+	}
+	// A new endpoint (another --listen) and a new admin key replace their
+	// own lines, nothing else.
+	p.EndpointURL = "http://127.0.0.1:4567"
+	p.Key = Key{AccessKeyID: "AKIA2", SecretAccessKey: "S2"}
+	if err := SyncCLIProfile(state, creds, conf, p); err != nil {
+		t.Fatal(err)
+	}
+	want := strings.Replace(edited, "4566", "4567", 1)
+	if g, _ := os.ReadFile(conf); string(g) != want {
+		t.Fatalf("config after a new endpoint:\n%s\nwant:\n%s", g, want)
+	}
+	if c, _ := os.ReadFile(creds); string(c) != "[fargo]\naws_access_key_id = AKIA2\naws_secret_access_key = S2\n" {
+		t.Fatalf("credentials after a new key:\n%s", c)
+	}
+	// A deleted profile comes back whole.
+	if err := os.WriteFile(conf, []byte("[profile mine]\nregion = us-west-2\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := SyncCLIProfile(state, creds, conf, p); err != nil {
+		t.Fatal(err)
+	}
+	if g, _ := os.ReadFile(conf); string(g) != "[profile mine]\nregion = us-west-2\n\n[profile fargo]\nregion = us-east-1\nendpoint_url = http://127.0.0.1:4567\noutput = json\n" {
+		t.Fatalf("config after the profile was deleted:\n%s", g)
 	}
 }

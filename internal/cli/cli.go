@@ -36,6 +36,8 @@ func Run(ctx context.Context, args []string, env Env, stdout, stderr io.Writer) 
 	switch args[0] {
 	case "server":
 		return runServer(ctx, args[1:], env, stdout, stderr)
+	case "accounts":
+		return runAccounts(args[1:], env, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "fargo", version.String())
 		return nil
@@ -53,6 +55,7 @@ func usage(w io.Writer) {
 
 Usage:
   fargo server [flags]   run the control plane and the API on one listener
+  fargo accounts ...     create, list and delete the access keys of accounts
   fargo version          print the version
 
 Run 'fargo server -h' for the server's flags.

@@ -101,6 +101,7 @@ func New(ctx context.Context, cfg config.Server, opts Options) (*Server, error) 
 func (s *Server) build(ctx context.Context) error {
 	keys, err := auth.Open(ctx, s.st, auth.Options{
 		Dev: s.cfg.Dev, DevAccount: s.cfg.AccountID, DevSecret: config.DevSecretAccessKey,
+		KeyFile: filepath.Join(s.cfg.DataDir, auth.KeyFileName), Logger: s.log.With("component", "auth"),
 	})
 	if err != nil {
 		return err
@@ -331,12 +332,14 @@ func (s *Server) announce() error {
 	if s.cfg.WriteProfile {
 		creds, conf, err := auth.ProfilePaths(s.opts.Getenv)
 		if err == nil {
-			err = auth.WriteCLIProfile(creds, conf, auth.CLIProfile{Name: "fargo", Key: s.admin, Region: s.cfg.Region, EndpointURL: ep})
+			err = auth.SyncCLIProfile(filepath.Join(s.cfg.DataDir, "cli-profile.json"), creds, conf,
+				auth.CLIProfile{Name: "fargo", Key: s.admin, Region: s.cfg.Region, EndpointURL: ep})
 		}
 		if err != nil {
 			s.log.Warn("could not write the AWS CLI profile", "err", err)
 		} else {
-			profileNote = fmt.Sprintf("  AWS CLI profile \"fargo\" written to %s and %s:\n    aws --profile fargo ecs list-clusters\n", conf, creds)
+			// Debian's AWS CLI v2 (2.9) ignores the profile's endpoint_url.
+			profileNote = fmt.Sprintf("  AWS CLI profile \"fargo\" in %s and %s:\n    aws --profile fargo --endpoint-url %s ecs list-clusters\n", conf, creds, ep)
 		}
 	}
 	if s.opts.Banner == nil {
@@ -352,7 +355,8 @@ func (s *Server) announce() error {
 		fmt.Fprintf(s.opts.Banner, "  Administrator access key: %s (secret in the \"fargo\" profile)\n", s.admin.AccessKeyID)
 	}
 	if s.cfg.Dev {
-		fmt.Fprintf(s.opts.Banner, "  Dev mode: the test keys test/test act for account %s.\n", s.cfg.AccountID)
+		fmt.Fprintf(s.opts.Banner, "  Dev mode: the test keys test/test act for account %s, <12-digit account>/test for any other:\n"+
+			"    anyone who reaches %s can act as any account (no isolation between accounts).\n", s.cfg.AccountID, ep)
 	}
 	return nil
 }
