@@ -57,6 +57,12 @@ func (r *Runtime) Delete(ctx context.Context, id string) error {
 	if err := os.RemoveAll(r.dir(id)); err != nil {
 		errs = append(errs, err)
 	}
+	// A staging directory its starter left (a start in progress keeps it).
+	if held, _ := lockHeld(filepath.Join(r.stageDir(id), fileLock)); !held {
+		if err := os.RemoveAll(r.stageDir(id)); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	r.mu.Lock()
 	delete(r.exited, id)
 	r.mu.Unlock()
@@ -73,6 +79,13 @@ func (r *Runtime) List(ctx context.Context) ([]State, error) {
 	}
 	var out []State
 	for _, e := range entries {
+		if id, ok := strings.CutPrefix(e.Name(), ".start~"); ok && e.IsDir() && validID(id) == nil {
+			// A staging directory whose starter died, alone.
+			if st, err := r.State(ctx, id); err == nil && st.Status == StatusNotStarted && !exists(r.dir(id)) {
+				out = append(out, st)
+			}
+			continue
+		}
 		if !e.IsDir() || validID(e.Name()) != nil {
 			continue
 		}
