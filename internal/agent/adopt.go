@@ -24,12 +24,30 @@ import (
 // A stop asked for while no agent ran is then an ordinary stop of the
 // attached containers.
 
+// startSettleTimeout bounds the wait for a start an earlier agent left in
+// progress (its monitor runs runc: a second, normally).
+const startSettleTimeout = 30 * time.Second
+
 // existingContainers returns the state of the task's containers the
-// runtime has, by name.
+// runtime has, by name. A container still starting is waited for: it is
+// adopted once it runs (or has exited), never reported RUNNING before.
 func (r *runner) existingContainers(ctx context.Context) (map[string]ContainerState, error) {
 	out := map[string]ContainerState{}
 	for _, cd := range r.td.ContainerDefinitions {
-		st, err := r.a.deps.Runtime.State(ctx, containerID(r.ref.ID, cd.Name))
+		id := containerID(r.ref.ID, cd.Name)
+		deadline := time.Now().Add(startSettleTimeout)
+		st, err := r.a.deps.Runtime.State(ctx, id)
+		for err == nil && st.Starting {
+			if time.Now().After(deadline) {
+				return nil, fmt.Errorf("container %s is still starting after %s", cd.Name, startSettleTimeout)
+			}
+			select {
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			case <-time.After(50 * time.Millisecond):
+			}
+			st, err = r.a.deps.Runtime.State(ctx, id)
+		}
 		if err != nil {
 			return nil, err
 		}

@@ -129,9 +129,14 @@ type ExitStatus struct {
 	FinishedAt time.Time
 }
 
-// ContainerState is what the runtime knows of a container.
+// ContainerState is what the runtime knows of a container. A container
+// whose start a crash cut off before it ran does not exist (the agent
+// starts it again; the runtime redoes the start). Running means a live
+// process; Starting, that a start is still in progress (a monitor an
+// earlier fargo left is starting it): it will be running or exited soon.
 type ContainerState struct {
 	Running   bool
+	Starting  bool
 	Exists    bool
 	CreatedAt time.Time
 	StartedAt time.Time

@@ -341,13 +341,16 @@ func (a runtimeAdapter) Wait(ctx context.Context, id string) (agent.ExitStatus, 
 
 func (a runtimeAdapter) State(ctx context.Context, id string) (agent.ContainerState, error) {
 	st, err := a.r.State(ctx, id)
-	if errors.Is(err, errdefs.ErrNotFound) {
+	// A start a crash cut off is, for the agent, a container to start:
+	// the runtime's Start redoes it.
+	if errors.Is(err, errdefs.ErrNotFound) || err == nil && st.Status == runtime.StatusNotStarted {
 		return agent.ContainerState{}, nil
 	}
 	if err != nil {
 		return agent.ContainerState{}, err
 	}
-	cs := agent.ContainerState{Exists: true, Running: st.Status == runtime.StatusRunning || st.Status == runtime.StatusCreated, CreatedAt: st.CreatedAt, StartedAt: st.StartedAt}
+	cs := agent.ContainerState{Exists: true, Running: st.Status == runtime.StatusRunning, Starting: st.Status == runtime.StatusCreated,
+		CreatedAt: st.CreatedAt, StartedAt: st.StartedAt}
 	if st.Status == runtime.StatusStopped {
 		cs.Exit = &agent.ExitStatus{Code: st.ExitCode, OOMKilled: st.OOMKilled, FinishedAt: st.FinishedAt}
 	}
