@@ -17,13 +17,22 @@ import (
 	"github.com/fargo-run/fargo/internal/errdefs"
 )
 
-// Delete removes everything the container has on the host: it kills it if
-// it still runs, waits for the monitor to record the exit, then removes
+// Delete removes everything the container has on the host: it lets a
+// start in progress finish, kills the container if it still runs, waits
+// for the monitor to record the exit, then removes
 // runc's state, the container's cgroup and its state directory. Deleting
 // an unknown container is a no-op.
 func (r *Runtime) Delete(ctx context.Context, id string) error {
 	if err := validID(id); err != nil {
 		return err
+	}
+	// A start in progress is let finish (runc run is short): what it makes
+	// is then killed and removed, not raced.
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline) && ctx.Err() == nil; {
+		if st, err := r.State(ctx, id); err != nil || st.Status != StatusCreated {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 	var meta metaRecord
 	_ = readJSON(r.file(id, fileMeta), &meta)
