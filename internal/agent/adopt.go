@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -129,10 +130,30 @@ func (r *runner) adopt(ctx, hookCtx context.Context, existing map[string]Contain
 	for i := range r.td.ContainerDefinitions {
 		cd := &r.td.ContainerDefinitions[i]
 		st, ok := existing[cd.Name]
-		if !ok {
+		if !ok || failedStart(st) {
 			continue
 		}
 		r.log.Info("re-adopting container", "container", cd.Name, "running", st.Running)
 		r.attach(ctx, hookCtx, cd, st.Running)
 	}
+}
+
+// failedStart reports whether a container's start failed (while no agent
+// ran: its monitor could not run it). It never ran: the task failed to
+// start.
+func failedStart(st ContainerState) bool {
+	return st.Exit != nil && st.Exit.Error != "" && st.StartedAt.IsZero()
+}
+
+// checkFailedStarts returns the failure of the first container whose start
+// failed while no agent ran, with the runtime's reason.
+func (r *runner) checkFailedStarts(ctx context.Context, existing map[string]ContainerState) (string, string, error) {
+	for _, cd := range r.td.ContainerDefinitions {
+		if st, ok := existing[cd.Name]; ok && failedStart(st) {
+			reason := "CannotStartContainerError: " + st.Exit.Error
+			r.report(ctx, control.TaskStateChange{Containers: []control.ContainerStateChange{{Name: cd.Name, Reason: reason}}})
+			return control.StopTaskFailedToStart, reason, errors.New(reason)
+		}
+	}
+	return "", "", nil
 }

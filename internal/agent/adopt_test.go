@@ -303,3 +303,25 @@ func TestReadoptWaitsForStart(t *testing.T) {
 	}
 	h.wait(task.ID, "still RUNNING", status(control.TaskRunning))
 }
+
+// TestReadoptFailedStart: a container whose start failed while no agent
+// ran (its monitor, left by a killed fargo, could not run it) is a task
+// that failed to start, with the runtime's reason: never RUNNING, never
+// an exited essential container.
+func TestReadoptFailedStart(t *testing.T) {
+	h := newHarness(t)
+	h.stop()
+	h.keep = true
+	h.start()
+	h.register("web", control.ContainerDefinition{Name: "web", Image: "app"})
+	task := h.wait(h.run("web").ID, "RUNNING", status(control.TaskRunning))
+	h.stop()
+
+	h.rt.finish(containerID(task.ID, "web"), ExitStatus{Code: -1, Error: `runc run: exec: "serve": executable file not found in $PATH`})
+	h.start()
+	task = h.wait(task.ID, "STOPPED", status(control.TaskStopped))
+	if task.StopCode != control.StopTaskFailedToStart || !strings.Contains(task.StoppedReason, "CannotStartContainerError") ||
+		!strings.Contains(task.StoppedReason, "executable file not found") {
+		t.Errorf("stopCode %s, reason %q", task.StopCode, task.StoppedReason)
+	}
+}

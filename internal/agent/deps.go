@@ -127,6 +127,9 @@ type ExitStatus struct {
 	Code       int
 	OOMKilled  bool
 	FinishedAt time.Time
+	// Error is why the container could not start, when it could not
+	// (Code is then -1).
+	Error string
 }
 
 // ContainerState is what the runtime knows of a container. A container

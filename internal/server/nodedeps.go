@@ -336,7 +336,7 @@ func (a runtimeAdapter) Stop(ctx context.Context, id string, sig syscall.Signal,
 
 func (a runtimeAdapter) Wait(ctx context.Context, id string) (agent.ExitStatus, error) {
 	st, err := a.r.Wait(ctx, id)
-	return agent.ExitStatus{Code: st.Code, OOMKilled: st.OOMKilled, FinishedAt: st.FinishedAt}, err
+	return agent.ExitStatus{Code: st.Code, OOMKilled: st.OOMKilled, FinishedAt: st.FinishedAt, Error: st.Error}, err
 }
 
 func (a runtimeAdapter) State(ctx context.Context, id string) (agent.ContainerState, error) {
@@ -352,7 +352,7 @@ func (a runtimeAdapter) State(ctx context.Context, id string) (agent.ContainerSt
 	cs := agent.ContainerState{Exists: true, Running: st.Status == runtime.StatusRunning, Starting: st.Status == runtime.StatusCreated,
 		CreatedAt: st.CreatedAt, StartedAt: st.StartedAt}
 	if st.Status == runtime.StatusStopped {
-		cs.Exit = &agent.ExitStatus{Code: st.ExitCode, OOMKilled: st.OOMKilled, FinishedAt: st.FinishedAt}
+		cs.Exit = &agent.ExitStatus{Code: st.ExitCode, OOMKilled: st.OOMKilled, FinishedAt: st.FinishedAt, Error: st.Error}
 	}
 	return cs, nil
 }
