@@ -6,8 +6,10 @@
 //
 //	fargo agent ── Start ──► monitor  (setsid: own session, no terminal;
 //	    │    ▲                 │       PR_SET_CHILD_SUBREAPER)
-//	    │    └── fd 3: {"pid"} │
-//	    │        or {"error"}  ├─ runc run --detach --pid-file init.pid  (exits;
+//	    │    ├── fd 3: {"pid"} │
+//	    │    │   or {"error"}  │
+//	    │    └── fd 4: lock    │  (start.lock, flock'd: held while the monitor lives)
+//	    │                      ├─ runc run --detach --pid-file init.pid  (exits;
 //	    │                      │    the container's init is reparented to the monitor)
 //	    │                      ├─ stdout/stderr pipes ──► output.log (JSON lines)
 //	    │                      └─ wait4(init) ──► exit.json (code or 128+signal,

@@ -60,7 +60,8 @@ type syncMessage struct {
 //
 //	fargo runtime-monitor --runc PATH --root DIR --bundle DIR --id ID --cgroup PATH
 //
-// with the pipe to Start as fd 3. Only Runtime.Start runs it.
+// with the pipe to Start as fd 3 and the container's start lock, flock'd,
+// as fd 4 (held until the monitor ends). Only Runtime.Start runs it.
 func MonitorMain(args []string) int { return monitorMain(args, nil) }
 
 // monitorMain is MonitorMain with a fault hook, called at each step of the
