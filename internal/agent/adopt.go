@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -24,12 +25,30 @@ import (
 // A stop asked for while no agent ran is then an ordinary stop of the
 // attached containers.
 
+// startSettleTimeout bounds the wait for a start an earlier agent left in
+// progress (its monitor runs runc: a second, normally).
+const startSettleTimeout = 30 * time.Second
+
 // existingContainers returns the state of the task's containers the
-// runtime has, by name.
+// runtime has, by name. A container still starting is waited for: it is
+// adopted once it runs (or has exited), never reported RUNNING before.
 func (r *runner) existingContainers(ctx context.Context) (map[string]ContainerState, error) {
 	out := map[string]ContainerState{}
 	for _, cd := range r.td.ContainerDefinitions {
-		st, err := r.a.deps.Runtime.State(ctx, containerID(r.ref.ID, cd.Name))
+		id := containerID(r.ref.ID, cd.Name)
+		deadline := time.Now().Add(startSettleTimeout)
+		st, err := r.a.deps.Runtime.State(ctx, id)
+		for err == nil && st.Starting {
+			if time.Now().After(deadline) {
+				return nil, fmt.Errorf("container %s is still starting after %s", cd.Name, startSettleTimeout)
+			}
+			select {
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			case <-time.After(50 * time.Millisecond):
+			}
+			st, err = r.a.deps.Runtime.State(ctx, id)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -111,10 +130,30 @@ func (r *runner) adopt(ctx, hookCtx context.Context, existing map[string]Contain
 	for i := range r.td.ContainerDefinitions {
 		cd := &r.td.ContainerDefinitions[i]
 		st, ok := existing[cd.Name]
-		if !ok {
+		if !ok || failedStart(st) {
 			continue
 		}
 		r.log.Info("re-adopting container", "container", cd.Name, "running", st.Running)
 		r.attach(ctx, hookCtx, cd, st.Running)
 	}
+}
+
+// failedStart reports whether a container's start failed (while no agent
+// ran: its monitor could not run it). It never ran: the task failed to
+// start.
+func failedStart(st ContainerState) bool {
+	return st.Exit != nil && st.Exit.Error != "" && st.StartedAt.IsZero()
+}
+
+// checkFailedStarts returns the failure of the first container whose start
+// failed while no agent ran, with the runtime's reason.
+func (r *runner) checkFailedStarts(ctx context.Context, existing map[string]ContainerState) (string, string, error) {
+	for _, cd := range r.td.ContainerDefinitions {
+		if st, ok := existing[cd.Name]; ok && failedStart(st) {
+			reason := "CannotStartContainerError: " + st.Exit.Error
+			r.report(ctx, control.TaskStateChange{Containers: []control.ContainerStateChange{{Name: cd.Name, Reason: reason}}})
+			return control.StopTaskFailedToStart, reason, errors.New(reason)
+		}
+	}
+	return "", "", nil
 }

@@ -265,3 +265,63 @@ func TestReadoptThenSetupFails(t *testing.T) {
 		t.Errorf("stop %s %q", task.StopCode, task.StoppedReason)
 	}
 }
+
+// TestReadoptWaitsForStart: a container an earlier agent left starting
+// (its monitor still runs runc) is adopted once its start is over, not
+// before: RUNNING is never reported for a start in progress.
+func TestReadoptWaitsForStart(t *testing.T) {
+	h := newHarness(t)
+	h.stop()
+	h.keep = true
+	h.start()
+	h.register("web", control.ContainerDefinition{Name: "web", Image: "app"})
+	task := h.wait(h.run("web").ID, "RUNNING", status(control.TaskRunning))
+	h.stop()
+
+	id := containerID(task.ID, "web")
+	until := time.Now().Add(700 * time.Millisecond)
+	h.rt.mu.Lock()
+	h.rt.startingUntil[id] = until
+	delete(h.rt.firstWait, id)
+	h.rt.mu.Unlock()
+	h.start()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		h.rt.mu.Lock()
+		at, ok := h.rt.firstWait[id]
+		h.rt.mu.Unlock()
+		if ok {
+			if at.Before(until) {
+				t.Errorf("re-adopted %v before its start was over", until.Sub(at))
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the container was never re-adopted")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	h.wait(task.ID, "still RUNNING", status(control.TaskRunning))
+}
+
+// TestReadoptFailedStart: a container whose start failed while no agent
+// ran (its monitor, left by a killed fargo, could not run it) is a task
+// that failed to start, with the runtime's reason: never RUNNING, never
+// an exited essential container.
+func TestReadoptFailedStart(t *testing.T) {
+	h := newHarness(t)
+	h.stop()
+	h.keep = true
+	h.start()
+	h.register("web", control.ContainerDefinition{Name: "web", Image: "app"})
+	task := h.wait(h.run("web").ID, "RUNNING", status(control.TaskRunning))
+	h.stop()
+
+	h.rt.finish(containerID(task.ID, "web"), ExitStatus{Code: -1, Error: `runc run: exec: "serve": executable file not found in $PATH`})
+	h.start()
+	task = h.wait(task.ID, "STOPPED", status(control.TaskStopped))
+	if task.StopCode != control.StopTaskFailedToStart || !strings.Contains(task.StoppedReason, "CannotStartContainerError") ||
+		!strings.Contains(task.StoppedReason, "executable file not found") {
+		t.Errorf("stopCode %s, reason %q", task.StopCode, task.StoppedReason)
+	}
+}

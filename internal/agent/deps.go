@@ -127,11 +127,19 @@ type ExitStatus struct {
 	Code       int
 	OOMKilled  bool
 	FinishedAt time.Time
+	// Error is why the container could not start, when it could not
+	// (Code is then -1).
+	Error string
 }
 
-// ContainerState is what the runtime knows of a container.
+// ContainerState is what the runtime knows of a container. A container
+// whose start a crash cut off before it ran does not exist (the agent
+// starts it again; the runtime redoes the start). Running means a live
+// process; Starting, that a start is still in progress (a monitor an
+// earlier fargo left is starting it): it will be running or exited soon.
 type ContainerState struct {
 	Running   bool
+	Starting  bool
 	Exists    bool
 	CreatedAt time.Time
 	StartedAt time.Time

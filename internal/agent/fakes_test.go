@@ -120,6 +120,10 @@ type fakeRuntime struct {
 	cgroups    map[string]bool
 	logs       logPaths
 	stops      []stopEvent // Stop calls, in order
+	// startingUntil makes State say a container is starting (a monitor
+	// an earlier fargo left is starting it) until then.
+	startingUntil map[string]time.Time
+	firstWait     map[string]time.Time // when Wait was first called, by container
 }
 
 type stopEvent struct {
@@ -131,7 +135,8 @@ type stopEvent struct {
 type logPaths struct{ file string }
 
 func newFakeRuntime() *fakeRuntime {
-	return &fakeRuntime{containers: map[string]*fakeContainer{}, execCode: map[string]int{}, cgroups: map[string]bool{}}
+	return &fakeRuntime{containers: map[string]*fakeContainer{}, execCode: map[string]int{}, cgroups: map[string]bool{},
+		startingUntil: map[string]time.Time{}, firstWait: map[string]time.Time{}}
 }
 
 func (f *fakeRuntime) CreateTaskCgroup(taskID string, _, _ int) (string, error) {
@@ -214,6 +219,9 @@ func (f *fakeRuntime) Stop(_ context.Context, id string, sig syscall.Signal, tim
 
 func (f *fakeRuntime) Wait(ctx context.Context, id string) (ExitStatus, error) {
 	f.mu.Lock()
+	if _, ok := f.firstWait[id]; !ok {
+		f.firstWait[id] = time.Now()
+	}
 	c := f.containers[id]
 	f.mu.Unlock()
 	if c == nil {
@@ -233,6 +241,9 @@ func (f *fakeRuntime) State(_ context.Context, id string) (ContainerState, error
 	c := f.containers[id]
 	if c == nil {
 		return ContainerState{}, nil
+	}
+	if time.Now().Before(f.startingUntil[id]) {
+		return ContainerState{Exists: true, Starting: true}, nil
 	}
 	select {
 	case <-c.done:

@@ -180,6 +180,9 @@ func (r *runner) start(ctx, hookCtx context.Context) (string, string, error) {
 		return control.StopTaskFailedToStart, "ContainerRuntimeError: " + err.Error(), err
 	}
 	r.adopt(ctx, hookCtx, existing)
+	if code, reason, err := r.checkFailedStarts(ctx, existing); err != nil {
+		return code, reason, err
+	}
 	if r.stopRequested() && len(existing) == 0 {
 		return control.StopUserInitiated, "", errStopRequested
 	}

@@ -6,8 +6,10 @@
 //
 //	fargo agent ── Start ──► monitor  (setsid: own session, no terminal;
 //	    │    ▲                 │       PR_SET_CHILD_SUBREAPER)
-//	    │    └── fd 3: {"pid"} │
-//	    │        or {"error"}  ├─ runc run --detach --pid-file init.pid  (exits;
+//	    │    ├── fd 3: {"pid"} │
+//	    │    │   or {"error"}  │
+//	    │    └── fd 4: lock    │  (start.lock, flock'd: held while the monitor lives)
+//	    │                      ├─ runc run --detach --pid-file init.pid  (exits;
 //	    │                      │    the container's init is reparented to the monitor)
 //	    │                      ├─ stdout/stderr pipes ──► output.log (JSON lines)
 //	    │                      └─ wait4(init) ──► exit.json (code or 128+signal,
@@ -24,8 +26,10 @@
 // One directory per container, <StateDir>/<id>/, which is also the OCI
 // bundle. Records are written atomically (temp file, rename) but not
 // fsync'd: they describe processes, which a host crash ends anyway, and a
-// crash of fargo or of a monitor leaves the page cache intact:
+// crash of fargo or of a monitor leaves the page cache intact (a record a
+// host crash tore is read as missing: see Starting):
 //
+//	start.lock     flock'd by Start, then by the monitor  Start
 //	config.json    OCI runtime spec                      Start
 //	meta.json      cgroup path, stop signal, labels     Start
 //	monitor.json   monitor pid + start time (pid reuse)  monitor, first
@@ -36,11 +40,42 @@
 //	runc.log       runc's log (errors for Start)         runc
 //	monitor.log    the monitor's own stderr              monitor
 //
-// State derives the status: exit.json → stopped; a live monitor →
-// running once started.json exists, else created; no monitor and no exit
-// record (it was killed, or the host rebooted) → unknown, or running if
-// runc still has the container (its exit status will never be known; Wait
-// returns ErrUnavailable).
+// # Starting
+//
+// fargo may be killed at any step of Start, and the monitor too. Start
+// makes the bundle in a staging directory, <StateDir>/.start~<id>/
+// (start.lock, config.json, meta.json), and renames it to <id>/: the
+// container's directory never exists without its meta.json. start.lock
+// is flock'd (exclusive) by Start before anything else; the monitor
+// inherits the locked file (fd 4) and holds it for its whole life, so the
+// lock is free exactly when neither the starter nor the monitor lives,
+// however they ended (the kernel drops a dead process's locks). State
+// probes the lock before it reads the records: once the lock is seen
+// free, nothing writes them any more. Every state a crash can leave is
+// then one of:
+//
+//	staging dir only, lock free        not started  (starter died before commit)
+//	<id>/, lock free, no started.json  not started  (starter died before the
+//	                                   monitor ran, or the monitor before it
+//	                                   recorded the start; runc may have run it)
+//	<id>/, lock held, no started.json  created      (the monitor is starting it)
+//	<id>/, lock held, started.json     running      (the monitor reaps it)
+//	exit.json                          stopped      (the real exit status)
+//	<id>/, lock free, started.json     running if runc runs it (unwatched: its
+//	                                   exit status will never be known), else
+//	                                   unknown
+//
+// Start removes a not-started container (runc's leftover container, its
+// cgroup, its directories; Delete) and starts it again; any other is an
+// ErrAlreadyExists. The agent re-adopts created and running containers,
+// starts again the not-started ones, and never reports RUNNING for a
+// container whose start is still in progress. Config.Fault names the
+// steps (mkdir, config, meta, commit, monitor, started) for the tests
+// that crash fargo at each, and the monitor at each of its own
+// (TestStartCrashRecovery).
+//
+// A directory of an older fargo has no start.lock: its monitor's record
+// (pid and start time) stands in for the lock.
 //
 // # Output
 //

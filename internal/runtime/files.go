@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // The files of one container, all in <StateDir>/<id>/ (also the OCI
@@ -25,7 +27,52 @@ const (
 	fileOutput  = "output.log"   // JSON lines of stdout/stderr (monitor)
 	fileRuncLog = "runc.log"     // runc's own log (JSON)
 	fileMonLog  = "monitor.log"  // the monitor's stderr
+	fileLock    = "start.lock"   // flock'd by Start, then by the monitor for its life
 )
+
+// takeStartLock creates the start lock and takes it (exclusive). The
+// lock belongs to the open file, which the monitor inherits: it stays
+// held while Start's process or the monitor lives, and the kernel frees
+// it when both are gone, however they end.
+func takeStartLock(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("start lock: %w", err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("start lock %s: %w", path, err)
+	}
+	return f, nil
+}
+
+// lockHeld reports whether a start lock is held: a start in progress or a
+// live monitor. A missing file is not held.
+func lockHeld(path string) (bool, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		if isNotExist(err) {
+			return false, nil
+		}
+		return false, fmt.Errorf("start lock: %w", err)
+	}
+	defer f.Close() // releases a probe that got it
+	// Shared: probes do not hold each other off, the holder's exclusive
+	// lock holds them all.
+	switch err := unix.Flock(int(f.Fd()), unix.LOCK_SH|unix.LOCK_NB); {
+	case err == nil:
+		return false, nil
+	case errors.Is(err, unix.EWOULDBLOCK):
+		return true, nil
+	default:
+		return false, fmt.Errorf("start lock %s: %w", path, err)
+	}
+}
+
+func exists(path string) bool {
+	_, err := os.Lstat(path)
+	return err == nil
+}
 
 // metaRecord is what Start knows of the container that later calls need.
 type metaRecord struct {

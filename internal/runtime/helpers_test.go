@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -21,14 +22,33 @@ import (
 const (
 	envMonitor = "FARGO_RUNTIME_TEST_MONITOR"
 	envStarter = "FARGO_RUNTIME_TEST_STARTER"
+	// The step of Start at which the starter, and of the monitor's start
+	// at which the monitor, SIGKILLs itself (crash_test.go).
+	envStarterCrash = "FARGO_RUNTIME_TEST_STARTER_CRASH"
+	envMonitorCrash = "FARGO_RUNTIME_TEST_MONITOR_CRASH"
 )
+
+// crashAt is a fault hook that SIGKILLs the process at step: a crash with
+// no deferred cleanup, as kill -9 does it. Nil when step is "".
+func crashAt(step string) func(string) error {
+	if step == "" {
+		return nil
+	}
+	return func(s string) error {
+		if s == step {
+			_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
+			select {}
+		}
+		return nil
+	}
+}
 
 // testRootfs is the shared test image, built once by TestMain.
 var testRootfs string
 
 func TestMain(m *testing.M) {
 	if os.Getenv(envMonitor) == "1" {
-		os.Exit(MonitorMain(os.Args[1:]))
+		os.Exit(monitorMain(os.Args[1:], crashAt(os.Getenv(envMonitorCrash))))
 	}
 	if os.Getenv(envStarter) == "1" {
 		os.Exit(starterMain())
@@ -246,6 +266,7 @@ func starterMain() int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
+	req.Config.Fault = crashAt(os.Getenv(envStarterCrash))
 	rt, err := New(req.Config)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

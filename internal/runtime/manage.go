@@ -17,13 +17,22 @@ import (
 	"github.com/fargo-run/fargo/internal/errdefs"
 )
 
-// Delete removes everything the container has on the host: it kills it if
-// it still runs, waits for the monitor to record the exit, then removes
+// Delete removes everything the container has on the host: it lets a
+// start in progress finish, kills the container if it still runs, waits
+// for the monitor to record the exit, then removes
 // runc's state, the container's cgroup and its state directory. Deleting
 // an unknown container is a no-op.
 func (r *Runtime) Delete(ctx context.Context, id string) error {
 	if err := validID(id); err != nil {
 		return err
+	}
+	// A start in progress is let finish (runc run is short): what it makes
+	// is then killed and removed, not raced.
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline) && ctx.Err() == nil; {
+		if st, err := r.State(ctx, id); err != nil || st.Status != StatusCreated {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 	var meta metaRecord
 	_ = readJSON(r.file(id, fileMeta), &meta)
@@ -57,6 +66,12 @@ func (r *Runtime) Delete(ctx context.Context, id string) error {
 	if err := os.RemoveAll(r.dir(id)); err != nil {
 		errs = append(errs, err)
 	}
+	// A staging directory its starter left (a start in progress keeps it).
+	if held, _ := lockHeld(filepath.Join(r.stageDir(id), fileLock)); !held {
+		if err := os.RemoveAll(r.stageDir(id)); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	r.mu.Lock()
 	delete(r.exited, id)
 	r.mu.Unlock()
@@ -73,6 +88,13 @@ func (r *Runtime) List(ctx context.Context) ([]State, error) {
 	}
 	var out []State
 	for _, e := range entries {
+		if id, ok := strings.CutPrefix(e.Name(), ".start~"); ok && e.IsDir() && validID(id) == nil {
+			// A staging directory whose starter died, alone.
+			if st, err := r.State(ctx, id); err == nil && st.Status == StatusNotStarted && !exists(r.dir(id)) {
+				out = append(out, st)
+			}
+			continue
+		}
 		if !e.IsDir() || validID(e.Name()) != nil {
 			continue
 		}

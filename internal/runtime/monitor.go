@@ -27,8 +27,12 @@ import (
 // default Config.MonitorCommand is [os.Executable(), MonitorSubcommand].
 const MonitorSubcommand = "runtime-monitor"
 
-// syncFD is the monitor's end of the pipe Start reads the outcome from.
-const syncFD = 3
+// syncFD is the monitor's end of the pipe Start reads the outcome from;
+// lockFD the start lock it holds for its whole life (see State).
+const (
+	syncFD = 3
+	lockFD = 4
+)
 
 // maxRecord is the longest line one output record holds; longer lines are
 // split into records marked partial (Docker splits at 16 KiB too).
@@ -56,8 +60,13 @@ type syncMessage struct {
 //
 //	fargo runtime-monitor --runc PATH --root DIR --bundle DIR --id ID --cgroup PATH
 //
-// with the pipe to Start as fd 3. Only Runtime.Start runs it.
-func MonitorMain(args []string) int {
+// with the pipe to Start as fd 3 and the container's start lock, flock'd,
+// as fd 4 (held until the monitor ends). Only Runtime.Start runs it.
+func MonitorMain(args []string) int { return monitorMain(args, nil) }
+
+// monitorMain is MonitorMain with a fault hook, called at each step of the
+// monitor's start (tests crash the monitor there).
+func monitorMain(args []string, fault func(step string) error) int {
 	// Keep the monitor small: one P, a collector that runs early, and a
 	// soft limit well above what it needs (it holds one 16 KiB buffer per
 	// stream).
@@ -66,7 +75,7 @@ func MonitorMain(args []string) int {
 	debug.SetMemoryLimit(8 << 20)
 
 	fs := flag.NewFlagSet(MonitorSubcommand, flag.ContinueOnError)
-	var m monitor
+	m := monitor{fault: fault}
 	fs.StringVar(&m.runc, "runc", "runc", "runc binary")
 	fs.StringVar(&m.root, "root", "", "runc --root")
 	fs.StringVar(&m.bundle, "bundle", "", "bundle and state directory")
@@ -79,6 +88,11 @@ func MonitorMain(args []string) int {
 		fmt.Fprintln(os.Stderr, "runtime-monitor: --root, --bundle and --id are required")
 		return 2
 	}
+	// Neither the pipe nor the lock may reach runc and the container: the
+	// lock must be freed when the monitor ends. The lock fd is kept as a
+	// number, never an *os.File, whose finalizer would close it.
+	unix.CloseOnExec(syncFD)
+	unix.CloseOnExec(lockFD)
 	syncPipe := os.NewFile(syncFD, "sync")
 	if err := m.run(syncPipe); err != nil {
 		fmt.Fprintf(os.Stderr, "runtime-monitor %s: %v\n", m.id, err)
@@ -89,6 +103,15 @@ func MonitorMain(args []string) int {
 
 type monitor struct {
 	runc, root, bundle, id, cgroup string
+	fault                          func(step string) error
+}
+
+// step runs the fault hook at a step of the start.
+func (m *monitor) step(name string) error {
+	if m.fault == nil {
+		return nil
+	}
+	return m.fault(name)
 }
 
 func (m *monitor) path(name string) string { return filepath.Join(m.bundle, name) }
@@ -124,6 +147,9 @@ func (m *monitor) run(syncPipe *os.File) error {
 		return fail(errors.New("cannot read own /proc/self/stat"))
 	}
 	if err := writeJSON(m.path(fileMonitor), monitorRecord{PID: os.Getpid(), StartTime: self}); err != nil {
+		return fail(err)
+	}
+	if err := m.step("monitor.record"); err != nil {
 		return fail(err)
 	}
 	// The container's init is runc create's grandchild: once runc create
@@ -170,12 +196,18 @@ func (m *monitor) run(syncPipe *os.File) error {
 		return fail(fmt.Errorf("runc run: %s", runcError(m.path(fileRuncLog), err)))
 	}
 	pid, err := readPID(m.path(fileInitPID))
+	if err == nil {
+		err = m.step("monitor.run")
+	}
 	if err != nil {
 		_ = m.runcCmd("delete", "--force", m.id).Run() // running, but unwatchable
 		return fail(err)
 	}
 	started := startedRecord{PID: pid, StartedAt: time.Now().UTC()}
 	if err := writeJSON(m.path(fileStarted), started); err != nil {
+		report(syncMessage{Error: err.Error()})
+	}
+	if err := m.step("monitor.started"); err != nil {
 		report(syncMessage{Error: err.Error()})
 	}
 	report(syncMessage{PID: pid, StartedAt: started.StartedAt})

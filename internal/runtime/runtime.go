@@ -37,6 +37,10 @@ type Config struct {
 	InitPath string
 	// Logger receives the runtime's logs; nil = slog.Default().
 	Logger *slog.Logger
+	// Fault, when set, is called at each step of Start with the step's
+	// name (see Start); an error aborts Start there. Tests use it to crash
+	// the process at a chosen step. Nil in production.
+	Fault func(step string) error `json:"-"`
 }
 
 // Runtime runs containers with runc, each under its own monitor process.
@@ -64,6 +68,10 @@ const (
 	// StatusUnknown: the monitor is gone without an exit record (killed,
 	// or the host rebooted); runc may still know the container.
 	StatusUnknown Status = "unknown"
+	// StatusNotStarted: a start that was cut off (the process that ran
+	// Start, or the monitor, died) before the container ran. Nothing of
+	// it runs; Start redoes it, Delete removes it.
+	StatusNotStarted Status = "notstarted"
 )
 
 // State is what the runtime knows of a container.
@@ -119,7 +127,22 @@ func New(cfg Config) (*Runtime, error) {
 	return &Runtime{cfg: cfg, log: cfg.Logger, exited: map[string]chan struct{}{}}, nil
 }
 
+// fault runs the Fault hook at a step of Start.
+func (r *Runtime) fault(step string) error {
+	if r.cfg.Fault == nil {
+		return nil
+	}
+	if err := r.cfg.Fault(step); err != nil {
+		return fmt.Errorf("fault at %s: %w", step, err)
+	}
+	return nil
+}
+
 func (r *Runtime) dir(id string) string { return filepath.Join(r.cfg.StateDir, id) }
+
+// stageDir is where Start makes the container's bundle before renaming
+// it to dir: not a valid id, so List and State never take it for one.
+func (r *Runtime) stageDir(id string) string { return filepath.Join(r.cfg.StateDir, ".start~"+id) }
 
 func (r *Runtime) file(id, name string) string { return filepath.Join(r.cfg.StateDir, id, name) }
 
@@ -129,6 +152,14 @@ func (r *Runtime) LogPath(id string) string { return r.file(id, fileOutput) }
 
 // Start creates and starts the container under a new monitor and returns
 // once it runs (or failed to). On failure nothing is left behind.
+//
+// The steps, each of which a crash may cut off (see the package doc,
+// "Starting"): the bundle is made in a staging directory under the start
+// lock (mkdir, config, meta), renamed to the container's directory
+// (commit), the monitor started with the lock (monitor), which runs the
+// container and reports (started). A container whose start was cut off
+// (StatusNotStarted) is removed and started again; any other that exists
+// is an ErrAlreadyExists.
 func (r *Runtime) Start(ctx context.Context, s ContainerSpec) (err error) {
 	init := ""
 	if s.Init {
@@ -140,26 +171,70 @@ func (r *Runtime) Start(ctx context.Context, s ContainerSpec) (err error) {
 	if err != nil {
 		return err
 	}
-	dir := r.dir(s.ID)
-	if err := os.Mkdir(dir, 0o700); err != nil {
+	switch st, err := r.State(ctx, s.ID); {
+	case errors.Is(err, errdefs.ErrNotFound):
+	case err != nil:
+		return err
+	case st.Status == StatusNotStarted:
+		r.log.Info("starting again a container whose start was cut off", "container", s.ID)
+		if err := r.Delete(ctx, s.ID); err != nil {
+			return fmt.Errorf("container %s: removing a cut-off start: %w", s.ID, err)
+		}
+	default:
+		return errdefs.AlreadyExistsf("container %s already exists", s.ID)
+	}
+
+	dir, stage := r.dir(s.ID), r.stageDir(s.ID)
+	if err := os.Mkdir(stage, 0o700); err != nil {
 		if os.IsExist(err) {
+			return errdefs.AlreadyExistsf("container %s is being started", s.ID)
+		}
+		return fmt.Errorf("container %s: %w", s.ID, err)
+	}
+	committed := false
+	defer func() {
+		if err == nil {
+			return
+		}
+		if !committed {
+			_ = os.RemoveAll(stage)
+		} else if derr := r.Delete(context.WithoutCancel(ctx), s.ID); derr != nil {
+			r.log.Warn("cleaning up a container that failed to start", "container", s.ID, "err", derr)
+		}
+	}()
+	// The start lock: held from here by this process, then by the monitor
+	// (which inherits it) for its whole life. Free means that neither
+	// lives: what the files say then is final.
+	lock, err := takeStartLock(filepath.Join(stage, fileLock))
+	if err != nil {
+		return fmt.Errorf("container %s: %w", s.ID, err)
+	}
+	defer lock.Close()
+	if err := r.fault("mkdir"); err != nil {
+		return err
+	}
+	meta := metaRecord{ID: s.ID, Cgroup: s.cgroupPath(), StopSignal: int(s.StopSignal),
+		CreatedAt: time.Now().UTC(), Labels: s.Labels}
+	if err := writeJSON(filepath.Join(stage, fileConfig), spec); err != nil {
+		return err
+	}
+	if err := r.fault("config"); err != nil {
+		return err
+	}
+	if err := writeJSON(filepath.Join(stage, fileMeta), meta); err != nil {
+		return err
+	}
+	if err := r.fault("meta"); err != nil {
+		return err
+	}
+	if err := os.Rename(stage, dir); err != nil {
+		if errors.Is(err, syscall.EEXIST) || errors.Is(err, syscall.ENOTEMPTY) {
 			return errdefs.AlreadyExistsf("container %s already exists", s.ID)
 		}
 		return fmt.Errorf("container %s: %w", s.ID, err)
 	}
-	defer func() {
-		if err != nil {
-			if derr := r.Delete(context.WithoutCancel(ctx), s.ID); derr != nil {
-				r.log.Warn("cleaning up a container that failed to start", "container", s.ID, "err", derr)
-			}
-		}
-	}()
-	meta := metaRecord{ID: s.ID, Cgroup: s.cgroupPath(), StopSignal: int(s.StopSignal),
-		CreatedAt: time.Now().UTC(), Labels: s.Labels}
-	if err := writeJSON(filepath.Join(dir, fileConfig), spec); err != nil {
-		return err
-	}
-	if err := writeJSON(filepath.Join(dir, fileMeta), meta); err != nil {
+	committed = true
+	if err := r.fault("commit"); err != nil {
 		return err
 	}
 
@@ -180,7 +255,7 @@ func (r *Runtime) Start(ctx context.Context, s ContainerSpec) (err error) {
 	cmd.Dir = "/"
 	cmd.Env = append(os.Environ(), "GOMAXPROCS=1", "GOGC=50")
 	cmd.Stdout, cmd.Stderr = monLog, monLog
-	cmd.ExtraFiles = []*os.File{syncW} // fd 3
+	cmd.ExtraFiles = []*os.File{syncW, lock} // fd 3, fd 4
 	// Its own session: signals to fargo's process group (^C, kill -- -pgid)
 	// do not reach it, and it has no controlling terminal.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
@@ -197,6 +272,9 @@ func (r *Runtime) Start(ctx context.Context, s ContainerSpec) (err error) {
 		_ = cmd.Wait()
 		close(exited)
 	}()
+	if err := r.fault("monitor"); err != nil {
+		return err
+	}
 
 	msg, err := readSync(ctx, syncR)
 	if err != nil {
@@ -204,6 +282,9 @@ func (r *Runtime) Start(ctx context.Context, s ContainerSpec) (err error) {
 	}
 	if msg.Error != "" {
 		return fmt.Errorf("container %s: %w", s.ID, errdefs.Invalidf("%s", msg.Error))
+	}
+	if err := r.fault("started"); err != nil {
+		return err
 	}
 	r.log.Debug("container started", "container", s.ID, "pid", msg.PID)
 	return nil
@@ -230,22 +311,42 @@ func readSync(ctx context.Context, f *os.File) (syncMessage, error) {
 	return msg, nil
 }
 
-// State reads the container's state from its files (and asks runc when
-// the monitor is gone without a record).
+// State reads the container's state from its files, and asks runc when
+// the monitor is gone without a record. Running always means a live
+// process: the monitor's (which reaps it), or runc's view of it when the
+// monitor is gone. A start in progress is created; one that a crash cut
+// off before the container ran is not-started.
 func (r *Runtime) State(ctx context.Context, id string) (State, error) {
 	if err := validID(id); err != nil {
 		return State{}, err
 	}
+	// The lock first: once it is seen free, no process writes the files
+	// any more, and what they say is final.
+	held, err := lockHeld(r.file(id, fileLock))
+	if err != nil {
+		return State{}, err
+	}
 	var meta metaRecord
 	if err := readJSON(r.file(id, fileMeta), &meta); err != nil {
-		if isNotExist(err) {
+		if _, serr := os.Stat(r.dir(id)); isNotExist(serr) {
+			// A staging directory whose starter died is a cut-off start.
+			if sheld, _ := lockHeld(filepath.Join(r.stageDir(id), fileLock)); !sheld && exists(r.stageDir(id)) {
+				return State{ID: id, Status: StatusNotStarted}, nil
+			}
 			return State{}, errdefs.NotFoundf("container %s not found", id)
 		}
-		return State{}, err
+		if held { // a start in progress (cannot be: the directory comes with its meta.json)
+			return State{ID: id, Status: StatusCreated}, nil
+		}
+		// Cut off (a directory of an older fargo without meta.json), or
+		// torn by a host crash: nothing of it can run.
+		r.log.Debug("container without a readable meta.json", "container", id, "err", err)
+		return State{ID: id, Status: StatusNotStarted}, nil
 	}
 	st := State{ID: id, Status: StatusCreated, Labels: meta.Labels, CreatedAt: meta.CreatedAt}
 	var started startedRecord
-	if err := readJSON(r.file(id, fileStarted), &started); err == nil {
+	hasStarted := readJSON(r.file(id, fileStarted), &started) == nil
+	if hasStarted {
 		st.Pid, st.StartedAt = started.PID, started.StartedAt
 	}
 	var exit ExitStatus
@@ -254,24 +355,31 @@ func (r *Runtime) State(ctx context.Context, id string) (State, error) {
 		st.FinishedAt, st.Error = exit.FinishedAt, exit.Error
 		return st, nil
 	}
-	var mon monitorRecord
-	_ = readJSON(r.file(id, fileMonitor), &mon)
-	switch {
-	case mon.alive() && !st.StartedAt.IsZero():
-		st.Status = StatusRunning
-	case mon.alive():
-		st.Status = StatusCreated
-	case time.Since(meta.CreatedAt) < 2*time.Second && mon.PID == 0:
-		st.Status = StatusCreated // the monitor has not yet written its record
-	default:
-		// No monitor and no exit record; a last look for the exit file
-		// the monitor may have written as it ended.
-		if err := readJSON(r.file(id, fileExit), &exit); err == nil {
-			return r.State(ctx, id)
+	if !exists(r.file(id, fileLock)) { // a container of an older fargo: its monitor's record
+		var mon monitorRecord
+		_ = readJSON(r.file(id, fileMonitor), &mon)
+		held = mon.alive()
+		if !held && readJSON(r.file(id, fileExit), &exit) == nil {
+			return r.State(ctx, id) // it wrote the exit file as it ended
 		}
+	}
+	switch {
+	case held && hasStarted:
+		st.Status = StatusRunning
+	case held:
+		st.Status = StatusCreated
+	case !hasStarted:
+		// Its starter and monitor are gone and the start was never
+		// recorded: cut off. runc may have run it; Delete ends that.
+		st.Status = StatusNotStarted
+	default:
+		// Started, and its monitor is gone without an exit record (killed,
+		// or the host rebooted): runc may still run it, unwatched.
 		st.Status = StatusUnknown
 		if rs, err := r.runcState(ctx, id); err == nil && rs.Status == "running" {
-			st.Status, st.Pid = StatusRunning, rs.Pid
+			if _, alive := procStartTime(rs.Pid); alive {
+				st.Status, st.Pid = StatusRunning, rs.Pid
+			}
 		}
 	}
 	return st, nil
@@ -332,6 +440,9 @@ func (r *Runtime) Wait(ctx context.Context, id string) (ExitStatus, error) {
 		case StatusUnknown:
 			return ExitStatus{}, errdefs.Newf(errdefs.ErrUnavailable,
 				"container %s: its monitor is gone without recording an exit status", id)
+		case StatusNotStarted:
+			return ExitStatus{}, errdefs.Newf(errdefs.ErrUnavailable,
+				"container %s: its start was cut off before it ran", id)
 		}
 		select {
 		case <-ctx.Done():

@@ -81,6 +81,7 @@ func (s *Server) buildNode(ctx context.Context, d nodeDeps) (*node, error) {
 		StateDir:       filepath.Join(dir, "containers"),
 		MonitorCommand: monitorCommand(),
 		Logger:         s.log.With("component", "runtime"),
+		Fault:          crashFault(s.opts.Getenv("FARGO_FAULT"), log),
 	})
 	if err != nil {
 		_ = netm.Close()
@@ -219,6 +220,27 @@ func monitorCommand() []string {
 		return []string{mon}
 	}
 	return nil
+}
+
+// crashFault is the runtime's fault hook for FARGO_FAULT=runtime.start:STEP,
+// which only the crash tests set (test/e2e): fargo kills itself (SIGKILL,
+// as kill -9 would) at that step of the first container start that
+// reaches it. The steps are runtime.Config.Fault's: mkdir, config, meta,
+// commit, monitor, started. Anything else: no hook.
+func crashFault(spec string, log *slog.Logger) func(string) error {
+	step, ok := strings.CutPrefix(spec, "runtime.start:")
+	if !ok || step == "" {
+		return nil
+	}
+	log.Warn("FARGO_FAULT is set: fargo will kill itself in a container start (a test setting)", "step", step)
+	return func(s string) error {
+		if s == step {
+			log.Warn("FARGO_FAULT: killing fargo", "step", s)
+			_ = unix.Kill(os.Getpid(), unix.SIGKILL)
+			select {} // the signal is on its way
+		}
+		return nil
+	}
 }
 
 // nodeID reads this host's node id, creating it on first start: the id

@@ -336,20 +336,23 @@ func (a runtimeAdapter) Stop(ctx context.Context, id string, sig syscall.Signal,
 
 func (a runtimeAdapter) Wait(ctx context.Context, id string) (agent.ExitStatus, error) {
 	st, err := a.r.Wait(ctx, id)
-	return agent.ExitStatus{Code: st.Code, OOMKilled: st.OOMKilled, FinishedAt: st.FinishedAt}, err
+	return agent.ExitStatus{Code: st.Code, OOMKilled: st.OOMKilled, FinishedAt: st.FinishedAt, Error: st.Error}, err
 }
 
 func (a runtimeAdapter) State(ctx context.Context, id string) (agent.ContainerState, error) {
 	st, err := a.r.State(ctx, id)
-	if errors.Is(err, errdefs.ErrNotFound) {
+	// A start a crash cut off is, for the agent, a container to start:
+	// the runtime's Start redoes it.
+	if errors.Is(err, errdefs.ErrNotFound) || err == nil && st.Status == runtime.StatusNotStarted {
 		return agent.ContainerState{}, nil
 	}
 	if err != nil {
 		return agent.ContainerState{}, err
 	}
-	cs := agent.ContainerState{Exists: true, Running: st.Status == runtime.StatusRunning || st.Status == runtime.StatusCreated, CreatedAt: st.CreatedAt, StartedAt: st.StartedAt}
+	cs := agent.ContainerState{Exists: true, Running: st.Status == runtime.StatusRunning, Starting: st.Status == runtime.StatusCreated,
+		CreatedAt: st.CreatedAt, StartedAt: st.StartedAt}
 	if st.Status == runtime.StatusStopped {
-		cs.Exit = &agent.ExitStatus{Code: st.ExitCode, OOMKilled: st.OOMKilled, FinishedAt: st.FinishedAt}
+		cs.Exit = &agent.ExitStatus{Code: st.ExitCode, OOMKilled: st.OOMKilled, FinishedAt: st.FinishedAt, Error: st.Error}
 	}
 	return cs, nil
 }
