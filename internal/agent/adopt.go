@@ -29,7 +29,10 @@ import (
 func (r *runner) existingContainers(ctx context.Context) (map[string]ContainerState, error) {
 	out := map[string]ContainerState{}
 	for _, cd := range r.td.ContainerDefinitions {
-		st, err := r.a.deps.Runtime.State(ctx, containerID(r.ref.ID, cd.Name))
+		id := containerID(r.ref.ID, cd.Name)
+		st, err := retryTransient(ctx, r.log, "state "+cd.Name, func() (ContainerState, error) {
+			return r.a.deps.Runtime.State(ctx, id)
+		})
 		if err != nil {
 			return nil, err
 		}

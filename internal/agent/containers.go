@@ -174,7 +174,9 @@ func (r *runner) attach(ctx, hookCtx context.Context, cd *control.ContainerDefin
 	r.started[cd.Name] = true
 	r.deferred = append(r.deferred, control.ContainerStateChange{Name: cd.Name, LastStatus: control.ContainerRunning, RuntimeID: id})
 	go func() {
-		status, err := r.a.deps.Runtime.Wait(ctx, id)
+		status, err := retryTransient(ctx, r.log, "wait "+cd.Name, func() (ExitStatus, error) {
+			return r.a.deps.Runtime.Wait(ctx, id)
+		})
 		r.exits <- containerExit{name: cd.Name, status: status, err: err}
 	}()
 	if cd.LogConfiguration != nil && cd.LogConfiguration.LogDriver == "awslogs" {

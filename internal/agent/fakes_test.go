@@ -3,8 +3,10 @@ package agent
 import (
 	"context"
 	"fmt"
+	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -120,6 +122,24 @@ type fakeRuntime struct {
 	cgroups    map[string]bool
 	logs       logPaths
 	stops      []stopEvent // Stop calls, in order
+	// emfile is how many of the next State and Wait calls fail with
+	// EMFILE (a pending Wait fails within 10 ms of it being set), as the
+	// real runtime's do when fargo is out of file descriptors.
+	emfile atomic.Int32
+}
+
+// outOfFiles is the error a runtime call gives when fargo is out of file
+// descriptors.
+func (f *fakeRuntime) outOfFiles() error {
+	for {
+		n := f.emfile.Load()
+		if n <= 0 {
+			return nil
+		}
+		if f.emfile.CompareAndSwap(n, n-1) {
+			return &os.PathError{Op: "open", Path: "/var/lib/fargo/containers/x/exit.json", Err: syscall.EMFILE}
+		}
+	}
 }
 
 type stopEvent struct {
@@ -219,15 +239,26 @@ func (f *fakeRuntime) Wait(ctx context.Context, id string) (ExitStatus, error) {
 	if c == nil {
 		return ExitStatus{}, fmt.Errorf("no container %s", id)
 	}
-	select {
-	case <-c.done:
-		return c.status, nil
-	case <-ctx.Done():
-		return ExitStatus{}, ctx.Err()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if err := f.outOfFiles(); err != nil {
+			return ExitStatus{}, err
+		}
+		select {
+		case <-c.done:
+			return c.status, nil
+		case <-ctx.Done():
+			return ExitStatus{}, ctx.Err()
+		case <-tick.C:
+		}
 	}
 }
 
 func (f *fakeRuntime) State(_ context.Context, id string) (ContainerState, error) {
+	if err := f.outOfFiles(); err != nil {
+		return ContainerState{}, err
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	c := f.containers[id]
