@@ -4,8 +4,9 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"syscall"
 	"time"
+
+	"github.com/fargo-run/fargo/internal/errdefs"
 )
 
 // Out of file descriptors (EMFILE, ENFILE), of memory or of some other
@@ -14,20 +15,6 @@ import (
 // back-off instead of concluding that it exited or failed to start (issue
 // 17: a task flooded the metadata endpoint, and another account's healthy
 // task was reported as exited).
-var transientErrnos = []syscall.Errno{
-	syscall.EMFILE, syscall.ENFILE, syscall.ENOMEM, syscall.EAGAIN, syscall.ENOBUFS, syscall.EINTR,
-}
-
-// isTransient reports whether err means "could not look now", not an
-// answer.
-func isTransient(err error) bool {
-	for _, e := range transientErrnos {
-		if errors.Is(err, e) {
-			return true
-		}
-	}
-	return false
-}
 
 // Back-off bounds of retryTransient.
 const (
@@ -43,7 +30,7 @@ func retryTransient[T any](ctx context.Context, log *slog.Logger, what string, f
 	failing := false
 	for {
 		v, err := fn()
-		if err == nil || !isTransient(err) {
+		if err == nil || !errdefs.IsTransient(err) {
 			if failing {
 				log.Info("runtime answers again", "op", what)
 			}

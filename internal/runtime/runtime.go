@@ -253,9 +253,15 @@ func (r *Runtime) State(ctx context.Context, id string) (State, error) {
 		st.Status, st.ExitCode, st.OOMKilled = StatusStopped, exit.Code, exit.OOMKilled
 		st.FinishedAt, st.Error = exit.FinishedAt, exit.Error
 		return st, nil
+	} else if errdefs.IsTransient(err) {
+		// Out of file descriptors, say: no answer, and certainly not
+		// "no exit record, no monitor: gone".
+		return State{}, fmt.Errorf("container %s: %w", id, err)
 	}
 	var mon monitorRecord
-	_ = readJSON(r.file(id, fileMonitor), &mon)
+	if err := readJSON(r.file(id, fileMonitor), &mon); errdefs.IsTransient(err) {
+		return State{}, fmt.Errorf("container %s: %w", id, err)
+	}
 	switch {
 	case mon.alive() && !st.StartedAt.IsZero():
 		st.Status = StatusRunning
@@ -270,8 +276,19 @@ func (r *Runtime) State(ctx context.Context, id string) (State, error) {
 			return r.State(ctx, id)
 		}
 		st.Status = StatusUnknown
-		if rs, err := r.runcState(ctx, id); err == nil && rs.Status == "running" {
+		rs, err := r.runcState(ctx, id)
+		switch {
+		case err == nil && rs.Status == "running":
 			st.Status, st.Pid = StatusRunning, rs.Pid
+		case errdefs.IsTransient(err):
+			// runc could not run (out of file descriptors): no verdict.
+			return State{}, fmt.Errorf("container %s: %w", id, err)
+		default:
+			if perr := mon.procErr(); perr != nil {
+				// The monitor's /proc entry could not be read: it may
+				// well be alive.
+				return State{}, fmt.Errorf("container %s: %w", id, perr)
+			}
 		}
 	}
 	return st, nil
@@ -322,7 +339,12 @@ func (r *Runtime) Wait(ctx context.Context, id string) (ExitStatus, error) {
 	defer tick.Stop()
 	for {
 		st, err := r.State(ctx, id)
-		if err != nil {
+		if errdefs.IsTransient(err) {
+			// Not an answer (out of file descriptors): look again at
+			// the next tick.
+			r.log.Debug("container state unreadable for now", "container", id, "err", err)
+			st.Status = StatusRunning
+		} else if err != nil {
 			return ExitStatus{}, err
 		}
 		switch st.Status {
