@@ -25,6 +25,7 @@ import (
 	"github.com/fargo-run/fargo/internal/api/sigv4"
 	"github.com/fargo-run/fargo/internal/auth"
 	"github.com/fargo-run/fargo/internal/config"
+	"github.com/fargo-run/fargo/internal/connlimit"
 	"github.com/fargo-run/fargo/internal/control"
 	"github.com/fargo-run/fargo/internal/deploy"
 	"github.com/fargo-run/fargo/internal/logs"
@@ -54,6 +55,7 @@ type Server struct {
 	fresh  bool // the admin key was created by this start
 	router *api.Router
 	ln     net.Listener
+	apiLn  *connlimit.Listener // ln within the connection limits
 	images *registry.Registry
 	tokens *auth.TokenIssuer
 	ctl    *control.Control
@@ -74,6 +76,7 @@ func New(ctx context.Context, cfg config.Server, opts Options) (*Server, error) 
 	if opts.Getenv == nil {
 		opts.Getenv = os.Getenv
 	}
+	raiseFileLimit(cfg, opts.Logger)
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
@@ -171,6 +174,7 @@ func (s *Server) Listen() error {
 		return fmt.Errorf("listen: %w", err)
 	}
 	s.ln = ln
+	s.apiLn = connlimit.New(ln, connlimit.Config{Max: s.cfg.APIMaxConns, MaxPerClient: s.cfg.APIMaxConnsPerClient})
 	return nil
 }
 
@@ -214,13 +218,9 @@ func (s *Server) Run(ctx context.Context) error {
 	if err := s.announce(); err != nil {
 		return err
 	}
-	hs := &http.Server{
-		Handler:           s.router,
-		ReadHeaderTimeout: 30 * time.Second,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
-	}
+	hs := newHTTPServer(s.cfg, s.router, s.log)
 	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(s.ln) }()
+	go func() { errc <- hs.Serve(s.apiLn) }()
 	bg, stopBG := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Go(func() { every(bg, 5*time.Minute, s.purgeStoppedTasks) })
