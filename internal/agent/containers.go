@@ -158,7 +158,10 @@ func (r *runner) startContainer(ctx, hookCtx context.Context, cd *control.Contai
 	if err != nil {
 		return failed(control.StopTaskFailedToStart, "CannotStartContainerError: "+err.Error(), err)
 	}
-	if err := r.a.deps.Runtime.Start(ctx, spec); err != nil {
+	startStart := time.Now()
+	err = r.a.deps.Runtime.Start(ctx, spec)
+	r.a.observe(StepStart, startStart)
+	if err != nil {
 		return failed(control.StopTaskFailedToStart, "CannotStartContainerError: "+err.Error(), err)
 	}
 	r.attach(ctx, hookCtx, cd, true)

@@ -111,6 +111,7 @@ func (s *Server) buildNode(ctx context.Context, d nodeDeps) (*node, error) {
 		KeepTasks:        s.cfg.KeepTasks,
 		MetadataEndpoint: "http://" + metaIP.String() + "/v4",
 		Logger:           log,
+		ObserveStep:      s.fm.observeStep,
 	}, agent.Deps{
 		Control: d.control,
 		Images:  imagesAdapter{store: imgs, registryHost: d.registryHost},

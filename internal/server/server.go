@@ -62,6 +62,7 @@ type Server struct {
 	// logsStore holds the Logs service's groups, streams and events.
 	logsStore *bolt.Store
 	node      *node // nil with NoAgent
+	fm        *fargoMetrics
 }
 
 // New opens the data directory and builds the server; it does not listen
@@ -80,11 +81,12 @@ func New(ctx context.Context, cfg config.Server, opts Options) (*Server, error) 
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
-	st, err := bolt.Open(filepath.Join(cfg.DataDir, "fargo.db"), bolt.Options{Logger: opts.Logger})
+	fm := newFargoMetrics()
+	st, err := bolt.Open(filepath.Join(cfg.DataDir, "fargo.db"), bolt.Options{Logger: opts.Logger, ObserveWrite: fm.observeWrite("control")})
 	if err != nil {
 		return nil, fmt.Errorf("open store in %s: %w", cfg.DataDir, err)
 	}
-	s := &Server{cfg: cfg, opts: opts, log: opts.Logger, st: st}
+	s := &Server{cfg: cfg, opts: opts, log: opts.Logger, st: st, fm: fm}
 	if err := s.build(ctx); err != nil {
 		_ = s.Close() // what build opened, and the store
 		return nil, err
@@ -131,7 +133,7 @@ func (s *Server) build(ctx context.Context) error {
 	ctl := control.New(control.Config{Logger: s.log, AllowHostAccess: s.cfg.AllowHostAccess}, s.st)
 	// Log events live in a store of their own: a chatty task's output must
 	// not slow the control plane's transactions or wake its watchers.
-	logsStore, err := bolt.Open(filepath.Join(s.cfg.DataDir, "logs.db"), bolt.Options{Logger: s.log, WatchHistory: 16})
+	logsStore, err := bolt.Open(filepath.Join(s.cfg.DataDir, "logs.db"), bolt.Options{Logger: s.log, WatchHistory: 16, ObserveWrite: s.fm.observeWrite("logs")})
 	if err != nil {
 		return fmt.Errorf("open the logs store in %s: %w", s.cfg.DataDir, err)
 	}
@@ -145,7 +147,7 @@ func (s *Server) build(ctx context.Context) error {
 		MaxBodyBytes: s.cfg.MaxBodyBytes,
 		Verifier:     &sigv4.Verifier{Credentials: keys},
 		Logger:       s.log,
-		Registry:     images.Handler(),
+		Registry:     s.fm.registry(images.Handler()),
 		Metrics:      promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
 	}, metrics, jsonSvcs, querySvcs)
 	s.images, s.tokens, s.ctl = images, tokens, ctl
@@ -160,7 +162,7 @@ func (s *Server) build(ctx context.Context) error {
 		}
 		s.node = n
 	}
-	return nil
+	return s.fm.register(reg, s)
 }
 
 // Listen binds the listener (Run calls it when needed). Tests listen on
