@@ -148,7 +148,7 @@ func holdConns(addr, req string, n int, ns *netns.NsHandle) (int, func(), error)
 				return
 			}
 			r := bufio.NewReader(c)
-			if line, err := r.ReadString('\n'); err == nil && strings.HasPrefix(line, "HTTP/1.1 200") {
+			if line, err := r.ReadString('\n'); err == nil && strings.HasPrefix(line, "HTTP/1.1 ") {
 				// The answer's rest stays unread: the server has sent it,
 				// and the connection is idle as far as it knows.
 				kept.Add(1)
