@@ -126,6 +126,8 @@ type fakeRuntime struct {
 	// EMFILE (a pending Wait fails within 10 ms of it being set), as the
 	// real runtime's do when fargo is out of file descriptors.
 	emfile atomic.Int32
+	// execEMFILE is how many of the next Exec calls fail with EMFILE.
+	execEMFILE atomic.Int32
 }
 
 // outOfFiles is the error a runtime call gives when fargo is out of file
@@ -282,6 +284,10 @@ func (f *fakeRuntime) Delete(_ context.Context, id string) error {
 }
 
 func (f *fakeRuntime) Exec(_ context.Context, id string, _ []string, _ time.Duration) (int, []byte, error) {
+	if f.execEMFILE.Add(-1) >= 0 {
+		return -1, nil, fmt.Errorf("exec in %s: %w", id, &os.SyscallError{Syscall: "pipe2", Err: syscall.EMFILE})
+	}
+	f.execEMFILE.Store(0)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.execCode[id], nil, nil

@@ -72,3 +72,28 @@ func (h *harness) drainEMFILE() {
 	}
 	time.Sleep(200 * time.Millisecond)
 }
+
+// TestOutOfFilesIsNoFailedHealthCheck: a health check that could not run
+// (runc exec out of file descriptors) is no failed check: the container
+// stays HEALTHY (an UNHEALTHY essential container stops its task).
+func TestOutOfFilesIsNoFailedHealthCheck(t *testing.T) {
+	h := newHarness(t)
+	five, one := 5, 1
+	h.register("hc", control.ContainerDefinition{Name: "web", Image: "app",
+		HealthCheck: &control.HealthCheck{Command: []string{"CMD", "true"}, Interval: &five, Retries: &one}})
+	task := h.wait(h.run("hc").ID, "HEALTHY", func(t *control.Task) bool { return t.HealthStatus == "HEALTHY" })
+	h.rt.execEMFILE.Store(2)
+	for deadline := time.Now().Add(15 * time.Second); h.rt.execEMFILE.Load() > 0; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the health check stopped running")
+		}
+	}
+	time.Sleep(200 * time.Millisecond)
+	ts, _, err := h.ctl.DescribeTasks(context.Background(), scope, "", []string{task.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := ts[0]; got.HealthStatus != "HEALTHY" || got.LastStatus != control.TaskRunning {
+		t.Fatalf("after health checks that could not run: %s, %s (%s %q)", got.HealthStatus, got.LastStatus, got.StopCode, got.StoppedReason)
+	}
+}
