@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strings"
 	"sync"
@@ -64,7 +65,7 @@ func TestFDExhaustionIsolation(t *testing.T) {
 	// From the host, another client address: POSTs that promise a body and
 	// send a few bytes of it.
 	slow := openSlowPOSTs(t, "127.0.0.2", in.listen, 600)
-	t.Logf("held: %d metadata connections, %d slow POSTs; fargo's open files before the load: %d", meta, slow, before)
+	t.Logf("metadata connections fargo kept: %d of 3000; slow POSTs sent: %d of 600; fargo's open files before the load: %d", meta, slow, before)
 
 	// For 15 s: /healthz is quick, B's API answers, B's task runs.
 	maxFDs := 0
@@ -95,6 +96,34 @@ func TestFDExhaustionIsolation(t *testing.T) {
 	}
 	if task := b.describeTask(arnB); task["lastStatus"] != "RUNNING" {
 		t.Fatalf("account B's task after the load: %v", task)
+	}
+
+	// /metrics (finding 14) showed it: the refused connections, the
+	// tasks, the agent's steps; and nothing of either account.
+	metrics, err := httpGet("http://" + in.listen + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		`fargo_tasks{last_status="RUNNING"} 2`,
+		`fargo_connections_open{listener="metadata"}`,
+		`fargo_agent_step_duration_seconds_count{step="start"} 2`,
+		`fargo_agent_step_duration_seconds_count{step="pull"} 2`,
+		`fargo_agent_step_duration_seconds_count{step="network"} 2`,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	for _, re := range []string{`fargo_connections_refused_total\{listener="metadata"\} [1-9]`, `fargo_connections_refused_total\{listener="api"\} [1-9]`} {
+		if !regexp.MustCompile(re).MatchString(metrics) {
+			t.Errorf("/metrics lacks %s", re)
+		}
+	}
+	for _, secret := range []string{"000000000000", "222222222222", "arn:", taskA, arnB[strings.LastIndex(arnB, "/")+1:], ipB} {
+		if strings.Contains(metrics, secret) {
+			t.Errorf("/metrics shows %q", secret)
+		}
 	}
 }
 
