@@ -36,8 +36,13 @@ func (r *runner) existingContainers(ctx context.Context) (map[string]ContainerSt
 	out := map[string]ContainerState{}
 	for _, cd := range r.td.ContainerDefinitions {
 		id := containerID(r.ref.ID, cd.Name)
+		state := func() (ContainerState, error) {
+			return retryTransient(ctx, r.log, "state "+cd.Name, func() (ContainerState, error) {
+				return r.a.deps.Runtime.State(ctx, id)
+			})
+		}
 		deadline := time.Now().Add(startSettleTimeout)
-		st, err := r.a.deps.Runtime.State(ctx, id)
+		st, err := state()
 		for err == nil && st.Starting {
 			if time.Now().After(deadline) {
 				return nil, fmt.Errorf("container %s is still starting after %s", cd.Name, startSettleTimeout)
@@ -47,7 +52,7 @@ func (r *runner) existingContainers(ctx context.Context) (map[string]ContainerSt
 				return nil, ctx.Err()
 			case <-time.After(50 * time.Millisecond):
 			}
-			st, err = r.a.deps.Runtime.State(ctx, id)
+			st, err = state()
 		}
 		if err != nil {
 			return nil, err

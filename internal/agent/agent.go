@@ -49,6 +49,28 @@ type Config struct {
 	// Resync is how often the agent reconciles without a signal.
 	Resync time.Duration
 	Logger *slog.Logger
+	// ObserveStep receives how long each step of a task's life took
+	// (one of Steps), for metrics; nil: none.
+	ObserveStep func(step string, d time.Duration)
+}
+
+// The steps ObserveStep measures: a task's image pulls, its network
+// set-up, and each container's start and stop.
+const (
+	StepPull    = "pull"
+	StepNetwork = "network"
+	StepStart   = "start"
+	StepStop    = "stop"
+)
+
+// Steps lists the steps ObserveStep measures.
+var Steps = []string{StepPull, StepNetwork, StepStart, StepStop}
+
+// observe reports a step that began at start.
+func (a *Agent) observe(step string, start time.Time) {
+	if a.cfg.ObserveStep != nil {
+		a.cfg.ObserveStep(step, time.Since(start))
+	}
 }
 
 // Deps are the agent's collaborators.

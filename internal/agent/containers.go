@@ -158,7 +158,10 @@ func (r *runner) startContainer(ctx, hookCtx context.Context, cd *control.Contai
 	if err != nil {
 		return failed(control.StopTaskFailedToStart, "CannotStartContainerError: "+err.Error(), err)
 	}
-	if err := r.a.deps.Runtime.Start(ctx, spec); err != nil {
+	startStart := time.Now()
+	err = r.a.deps.Runtime.Start(ctx, spec)
+	r.a.observe(StepStart, startStart)
+	if err != nil {
 		return failed(control.StopTaskFailedToStart, "CannotStartContainerError: "+err.Error(), err)
 	}
 	r.attach(ctx, hookCtx, cd, true)
@@ -174,7 +177,9 @@ func (r *runner) attach(ctx, hookCtx context.Context, cd *control.ContainerDefin
 	r.started[cd.Name] = true
 	r.deferred = append(r.deferred, control.ContainerStateChange{Name: cd.Name, LastStatus: control.ContainerRunning, RuntimeID: id})
 	go func() {
-		status, err := r.a.deps.Runtime.Wait(ctx, id)
+		status, err := retryTransient(ctx, r.log, "wait "+cd.Name, func() (ExitStatus, error) {
+			return r.a.deps.Runtime.Wait(ctx, id)
+		})
 		r.exits <- containerExit{name: cd.Name, status: status, err: err}
 	}()
 	if cd.LogConfiguration != nil && cd.LogConfiguration.LogDriver == "awslogs" {

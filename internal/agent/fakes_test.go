@@ -3,8 +3,10 @@ package agent
 import (
 	"context"
 	"fmt"
+	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -124,6 +126,26 @@ type fakeRuntime struct {
 	// an earlier fargo left is starting it) until then.
 	startingUntil map[string]time.Time
 	firstWait     map[string]time.Time // when Wait was first called, by container
+	// emfile is how many of the next State and Wait calls fail with
+	// EMFILE (a pending Wait fails within 10 ms of it being set), as the
+	// real runtime's do when fargo is out of file descriptors.
+	emfile atomic.Int32
+	// execEMFILE is how many of the next Exec calls fail with EMFILE.
+	execEMFILE atomic.Int32
+}
+
+// outOfFiles is the error a runtime call gives when fargo is out of file
+// descriptors.
+func (f *fakeRuntime) outOfFiles() error {
+	for {
+		n := f.emfile.Load()
+		if n <= 0 {
+			return nil
+		}
+		if f.emfile.CompareAndSwap(n, n-1) {
+			return &os.PathError{Op: "open", Path: "/var/lib/fargo/containers/x/exit.json", Err: syscall.EMFILE}
+		}
+	}
 }
 
 type stopEvent struct {
@@ -227,15 +249,26 @@ func (f *fakeRuntime) Wait(ctx context.Context, id string) (ExitStatus, error) {
 	if c == nil {
 		return ExitStatus{}, fmt.Errorf("no container %s", id)
 	}
-	select {
-	case <-c.done:
-		return c.status, nil
-	case <-ctx.Done():
-		return ExitStatus{}, ctx.Err()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if err := f.outOfFiles(); err != nil {
+			return ExitStatus{}, err
+		}
+		select {
+		case <-c.done:
+			return c.status, nil
+		case <-ctx.Done():
+			return ExitStatus{}, ctx.Err()
+		case <-tick.C:
+		}
 	}
 }
 
 func (f *fakeRuntime) State(_ context.Context, id string) (ContainerState, error) {
+	if err := f.outOfFiles(); err != nil {
+		return ContainerState{}, err
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	c := f.containers[id]
@@ -262,6 +295,10 @@ func (f *fakeRuntime) Delete(_ context.Context, id string) error {
 }
 
 func (f *fakeRuntime) Exec(_ context.Context, id string, _ []string, _ time.Duration) (int, []byte, error) {
+	if f.execEMFILE.Add(-1) >= 0 {
+		return -1, nil, fmt.Errorf("exec in %s: %w", id, &os.SyscallError{Syscall: "pipe2", Err: syscall.EMFILE})
+	}
+	f.execEMFILE.Store(0)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.execCode[id], nil, nil

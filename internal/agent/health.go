@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/fargo-run/fargo/internal/control"
+	"github.com/fargo-run/fargo/internal/errdefs"
 )
 
 // Health statuses.
@@ -96,6 +97,12 @@ func (r *runner) checkHealth(ctx context.Context, cd *control.ContainerDefinitio
 		case <-t.C:
 		}
 		code, out, err := r.a.deps.Runtime.Exec(ctx, id, args, timeout)
+		if errdefs.IsTransient(err) {
+			// The check could not run (fargo out of file descriptors,
+			// say): that is no failed check (issue 17).
+			r.log.Warn("health check could not run; not counted", "container", cd.Name, "err", err)
+			continue
+		}
 		ok := err == nil && code == 0
 		if err != nil && len(out) == 0 {
 			out = []byte(err.Error())

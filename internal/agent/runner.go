@@ -191,7 +191,9 @@ func (r *runner) start(ctx, hookCtx context.Context) (string, string, error) {
 	}
 	var bindings []control.ContainerStateChange
 	if hasOwnNetNS(r.td.NetworkMode) {
+		netStart := time.Now()
 		att, err := r.a.deps.Network.Setup(ctx, r.ref.ID, r.ref.Scope)
+		r.a.observe(StepNetwork, netStart)
 		if err != nil {
 			return control.StopTaskFailedToStart, "ResourceInitializationError: failed to configure the task's network: " + err.Error(), err
 		}
@@ -215,7 +217,9 @@ func (r *runner) start(ctx, hookCtx context.Context) (string, string, error) {
 	// on a dependency, ACTIVATING, or the failure report: see
 	// takePending), to save a store write on the way to RUNNING; its
 	// times are its own.
+	pullStart := time.Now()
 	pulled, code, reason, err := r.pullImages(ctx, existing)
+	r.a.observe(StepPull, pullStart)
 	if err != nil {
 		return code, reason, err
 	}
@@ -366,9 +370,11 @@ func (r *runner) stopContainers(ctx context.Context) {
 				// Signal 0: the container's own stop signal (its image's
 				// STOPSIGNAL, kept by the runtime: a re-adopted container's
 				// image may not be at hand).
+				stopStart := time.Now()
 				if err := r.a.deps.Runtime.Stop(ctx, containerID(r.ref.ID, cd.Name), 0, timeout); err != nil {
 					r.log.Warn("stop container", "container", cd.Name, "err", err)
 				}
+				r.a.observe(StepStop, stopStart)
 			})
 		}
 		wg.Wait()

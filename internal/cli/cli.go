@@ -88,6 +88,7 @@ func runServer(ctx context.Context, args []string, env Env, stdout, stderr io.Wr
 	str(fs, env, &cfg.TaskPool, "task-pool", "FARGO_TASK_POOL", "", "IPv4 range of task subnets (default 10.218.0.0/16)")
 	str(fs, env, &cfg.NetworkPrefix, "network-prefix", "FARGO_NETWORK_PREFIX", "", "prefix of fargo's links, netns and nftables table (default fgo)")
 	str(fs, env, &cfg.MetadataIP, "metadata-ip", "FARGO_METADATA_IP", "", "address of the task metadata endpoint (default 169.254.170.2)")
+	connEnvErrs := connectionFlags(fs, env, &cfg)
 	str(fs, env, &logLevel, "log-level", "FARGO_LOG_LEVEL", "info", "debug, info, warn or error")
 	boolean(fs, env, &logJSON, "log-json", "FARGO_LOG_JSON", false, "log as JSON lines")
 	if err := fs.Parse(args); err != nil {
@@ -101,6 +102,11 @@ func runServer(ctx context.Context, args []string, env Env, stdout, stderr io.Wr
 	}
 	if envErr != nil && !flagSet(fs, "healthy-after") {
 		return fmt.Errorf("%w: %v", ErrUsage, envErr)
+	}
+	for name, err := range connEnvErrs {
+		if !flagSet(fs, name) {
+			return fmt.Errorf("%w: %v", ErrUsage, err)
+		}
 	}
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("%w: %v", ErrUsage, err)

@@ -79,7 +79,34 @@ type Server struct {
 	// 169.254.170.2). Two fargo on one host need different values of all
 	// three.
 	TaskPool, NetworkPrefix, MetadataIP string
+	// Connection limits (issue 17: one client could take all of fargo's
+	// file descriptors). APIMaxConns and APIMaxConnsPerClient bound the
+	// API listener's open connections in all and per client IP;
+	// MetadataMaxConns and MetadataMaxConnsPerTask those of the task
+	// metadata endpoint (a task is its IP). A connection over a limit is
+	// closed at once. 0: unbounded.
+	APIMaxConns, APIMaxConnsPerClient, MetadataMaxConns, MetadataMaxConnsPerTask int
+	// IdleTimeout closes keep-alive connections idle this long, on both
+	// listeners.
+	IdleTimeout time.Duration
+	// BodyTimeout and BodyMinRate are the minimum-rate rule for request
+	// bodies (API and registry uploads alike): after BodyTimeout, a body
+	// must have arrived at BodyMinRate bytes a second on average, and it
+	// may never stall longer than BodyTimeout. 0 BodyMinRate: no rule.
+	BodyTimeout time.Duration
+	BodyMinRate int64
 }
+
+// Default connection limits and timeouts (see Server).
+const (
+	DefaultAPIMaxConns             = 4096
+	DefaultAPIMaxConnsPerClient    = 1024
+	DefaultMetadataMaxConns        = 1024
+	DefaultMetadataMaxConnsPerTask = 64
+	DefaultIdleTimeout             = 60 * time.Second
+	DefaultBodyTimeout             = 30 * time.Second
+	DefaultBodyMinRate             = 4 << 10
+)
 
 // DefaultServer returns a Server with every default filled in.
 func DefaultServer() Server {
@@ -93,6 +120,14 @@ func DefaultServer() Server {
 		CPUOvercommit:    4,
 		MemoryOvercommit: 2,
 		HealthyAfter:     5 * time.Second,
+
+		APIMaxConns:             DefaultAPIMaxConns,
+		APIMaxConnsPerClient:    DefaultAPIMaxConnsPerClient,
+		MetadataMaxConns:        DefaultMetadataMaxConns,
+		MetadataMaxConnsPerTask: DefaultMetadataMaxConnsPerTask,
+		IdleTimeout:             DefaultIdleTimeout,
+		BodyTimeout:             DefaultBodyTimeout,
+		BodyMinRate:             DefaultBodyMinRate,
 	}
 }
 
@@ -136,6 +171,10 @@ func (c Server) Validate() error {
 		if a, err := netip.ParseAddr(c.MetadataIP); err != nil || !a.Is4() {
 			errs = append(errs, fmt.Errorf("metadata-ip %q: not an IPv4 address", c.MetadataIP))
 		}
+	}
+	if c.APIMaxConns < 0 || c.APIMaxConnsPerClient < 0 || c.MetadataMaxConns < 0 || c.MetadataMaxConnsPerTask < 0 ||
+		c.IdleTimeout < 0 || c.BodyTimeout < 0 || c.BodyMinRate < 0 {
+		errs = append(errs, errors.New("connection limits, timeouts and the body rate must not be negative"))
 	}
 	if c.MaxBodyBytes <= 0 {
 		errs = append(errs, errors.New("max body bytes must be positive"))

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/fargo-run/fargo/internal/errdefs"
 )
 
 // The files of one container, all in <StateDir>/<id>/ (also the OCI
@@ -162,6 +164,18 @@ func (m monitorRecord) alive() bool {
 	}
 	t, ok := procStartTime(m.PID)
 	return ok && t == m.StartTime
+}
+
+// procErr is the transient error (EMFILE...) that made alive answer
+// false without knowing, or nil.
+func (m monitorRecord) procErr() error {
+	if m.PID <= 0 {
+		return nil
+	}
+	if _, err := os.ReadFile("/proc/" + strconv.Itoa(m.PID) + "/stat"); errdefs.IsTransient(err) {
+		return err
+	}
+	return nil
 }
 
 func isNotExist(err error) bool { return errors.Is(err, fs.ErrNotExist) }

@@ -328,6 +328,9 @@ func (r *Runtime) State(ctx context.Context, id string) (State, error) {
 	}
 	var meta metaRecord
 	if err := readJSON(r.file(id, fileMeta), &meta); err != nil {
+		if errdefs.IsTransient(err) { // out of file descriptors: no verdict
+			return State{}, fmt.Errorf("container %s: %w", id, err)
+		}
 		if _, serr := os.Stat(r.dir(id)); isNotExist(serr) {
 			// A staging directory whose starter died is a cut-off start.
 			if sheld, _ := lockHeld(filepath.Join(r.stageDir(id), fileLock)); !sheld && exists(r.stageDir(id)) {
@@ -345,7 +348,11 @@ func (r *Runtime) State(ctx context.Context, id string) (State, error) {
 	}
 	st := State{ID: id, Status: StatusCreated, Labels: meta.Labels, CreatedAt: meta.CreatedAt}
 	var started startedRecord
-	hasStarted := readJSON(r.file(id, fileStarted), &started) == nil
+	serr := readJSON(r.file(id, fileStarted), &started)
+	if errdefs.IsTransient(serr) {
+		return State{}, fmt.Errorf("container %s: %w", id, serr)
+	}
+	hasStarted := serr == nil
 	if hasStarted {
 		st.Pid, st.StartedAt = started.PID, started.StartedAt
 	}
@@ -354,10 +361,19 @@ func (r *Runtime) State(ctx context.Context, id string) (State, error) {
 		st.Status, st.ExitCode, st.OOMKilled = StatusStopped, exit.Code, exit.OOMKilled
 		st.FinishedAt, st.Error = exit.FinishedAt, exit.Error
 		return st, nil
+	} else if errdefs.IsTransient(err) {
+		// Out of file descriptors, say: no answer, and certainly not
+		// "no exit record, no monitor: gone".
+		return State{}, fmt.Errorf("container %s: %w", id, err)
 	}
 	if !exists(r.file(id, fileLock)) { // a container of an older fargo: its monitor's record
 		var mon monitorRecord
-		_ = readJSON(r.file(id, fileMonitor), &mon)
+		if err := readJSON(r.file(id, fileMonitor), &mon); errdefs.IsTransient(err) {
+			return State{}, fmt.Errorf("container %s: %w", id, err)
+		}
+		if perr := mon.procErr(); perr != nil {
+			return State{}, fmt.Errorf("container %s: %w", id, perr)
+		}
 		held = mon.alive()
 		if !held && readJSON(r.file(id, fileExit), &exit) == nil {
 			return r.State(ctx, id) // it wrote the exit file as it ended
@@ -376,9 +392,16 @@ func (r *Runtime) State(ctx context.Context, id string) (State, error) {
 		// Started, and its monitor is gone without an exit record (killed,
 		// or the host rebooted): runc may still run it, unwatched.
 		st.Status = StatusUnknown
-		if rs, err := r.runcState(ctx, id); err == nil && rs.Status == "running" {
+		rs, err := r.runcState(ctx, id)
+		switch {
+		case errdefs.IsTransient(err):
+			// runc could not run (out of file descriptors): no verdict.
+			return State{}, fmt.Errorf("container %s: %w", id, err)
+		case err == nil && rs.Status == "running":
 			if _, alive := procStartTime(rs.Pid); alive {
 				st.Status, st.Pid = StatusRunning, rs.Pid
+			} else if perr := (monitorRecord{PID: rs.Pid}).procErr(); perr != nil {
+				return State{}, fmt.Errorf("container %s: %w", id, perr)
 			}
 		}
 	}
@@ -430,7 +453,12 @@ func (r *Runtime) Wait(ctx context.Context, id string) (ExitStatus, error) {
 	defer tick.Stop()
 	for {
 		st, err := r.State(ctx, id)
-		if err != nil {
+		if errdefs.IsTransient(err) {
+			// Not an answer (out of file descriptors): look again at
+			// the next tick.
+			r.log.Debug("container state unreadable for now", "container", id, "err", err)
+			st.Status = StatusRunning
+		} else if err != nil {
 			return ExitStatus{}, err
 		}
 		switch st.Status {

@@ -20,6 +20,7 @@ import (
 
 	"github.com/fargo-run/fargo/internal/agent"
 	"github.com/fargo-run/fargo/internal/auth"
+	"github.com/fargo-run/fargo/internal/connlimit"
 	"github.com/fargo-run/fargo/internal/control"
 	"github.com/fargo-run/fargo/internal/image"
 	"github.com/fargo-run/fargo/internal/logs"
@@ -36,7 +37,7 @@ type node struct {
 	net    *network.Manager
 	images *image.Store
 	meta   *http.Server
-	metaLn net.Listener
+	metaLn *connlimit.Listener
 	log    *slog.Logger
 }
 
@@ -111,6 +112,7 @@ func (s *Server) buildNode(ctx context.Context, d nodeDeps) (*node, error) {
 		KeepTasks:        s.cfg.KeepTasks,
 		MetadataEndpoint: "http://" + metaIP.String() + "/v4",
 		Logger:           log,
+		ObserveStep:      s.fm.observeStep,
 	}, agent.Deps{
 		Control: d.control,
 		Images:  imagesAdapter{store: imgs, registryHost: d.registryHost},
@@ -130,9 +132,9 @@ func (s *Server) buildNode(ctx context.Context, d nodeDeps) (*node, error) {
 		n.close()
 		return nil, fmt.Errorf("task metadata endpoint on %s: %w", metaIP, err)
 	}
-	n.metaLn = ln
-	n.meta = &http.Server{Handler: ag.MetadataHandler(), ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	// A task is its IP: MaxPerClient bounds each task's connections.
+	n.metaLn = connlimit.New(ln, connlimit.Config{Max: s.cfg.MetadataMaxConns, MaxPerClient: s.cfg.MetadataMaxConnsPerTask})
+	n.meta = newHTTPServer(s.cfg, ag.MetadataHandler(), log)
 	return n, nil
 }
 

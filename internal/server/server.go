@@ -25,6 +25,7 @@ import (
 	"github.com/fargo-run/fargo/internal/api/sigv4"
 	"github.com/fargo-run/fargo/internal/auth"
 	"github.com/fargo-run/fargo/internal/config"
+	"github.com/fargo-run/fargo/internal/connlimit"
 	"github.com/fargo-run/fargo/internal/control"
 	"github.com/fargo-run/fargo/internal/deploy"
 	"github.com/fargo-run/fargo/internal/hostlock"
@@ -55,6 +56,7 @@ type Server struct {
 	fresh  bool // the admin key was created by this start
 	router *api.Router
 	ln     net.Listener
+	apiLn  *connlimit.Listener // ln within the connection limits
 	images *registry.Registry
 	tokens *auth.TokenIssuer
 	ctl    *control.Control
@@ -64,6 +66,7 @@ type Server struct {
 	// locks are the data directory's and the network prefix's (see
 	// lockInstance), held until Close.
 	locks []*hostlock.Lock
+	fm    *fargoMetrics
 }
 
 // New opens the data directory and builds the server; it does not listen
@@ -78,6 +81,7 @@ func New(ctx context.Context, cfg config.Server, opts Options) (*Server, error) 
 	if opts.Getenv == nil {
 		opts.Getenv = os.Getenv
 	}
+	raiseFileLimit(cfg, opts.Logger)
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
@@ -85,12 +89,13 @@ func New(ctx context.Context, cfg config.Server, opts Options) (*Server, error) 
 	if err != nil {
 		return nil, err
 	}
-	st, err := bolt.Open(filepath.Join(cfg.DataDir, "fargo.db"), bolt.Options{Logger: opts.Logger})
+	fm := newFargoMetrics()
+	st, err := bolt.Open(filepath.Join(cfg.DataDir, "fargo.db"), bolt.Options{Logger: opts.Logger, ObserveWrite: fm.observeWrite("control")})
 	if err != nil {
 		releaseAll(locks)
 		return nil, fmt.Errorf("open store in %s: %w", cfg.DataDir, err)
 	}
-	s := &Server{cfg: cfg, opts: opts, log: opts.Logger, st: st, locks: locks}
+	s := &Server{cfg: cfg, opts: opts, log: opts.Logger, st: st, locks: locks, fm: fm}
 	if err := s.build(ctx); err != nil {
 		_ = s.Close() // what build opened, and the store
 		return nil, err
@@ -138,7 +143,7 @@ func (s *Server) build(ctx context.Context) error {
 	ctl := control.New(control.Config{Logger: s.log, AllowHostAccess: s.cfg.AllowHostAccess}, s.st)
 	// Log events live in a store of their own: a chatty task's output must
 	// not slow the control plane's transactions or wake its watchers.
-	logsStore, err := bolt.Open(filepath.Join(s.cfg.DataDir, "logs.db"), bolt.Options{Logger: s.log, WatchHistory: 16})
+	logsStore, err := bolt.Open(filepath.Join(s.cfg.DataDir, "logs.db"), bolt.Options{Logger: s.log, WatchHistory: 16, ObserveWrite: s.fm.observeWrite("logs")})
 	if err != nil {
 		return fmt.Errorf("open the logs store in %s: %w", s.cfg.DataDir, err)
 	}
@@ -152,7 +157,7 @@ func (s *Server) build(ctx context.Context) error {
 		MaxBodyBytes: s.cfg.MaxBodyBytes,
 		Verifier:     &sigv4.Verifier{Credentials: keys},
 		Logger:       s.log,
-		Registry:     images.Handler(),
+		Registry:     s.fm.registry(images.Handler()),
 		Metrics:      promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
 	}, metrics, jsonSvcs, querySvcs)
 	s.images, s.tokens, s.ctl = images, tokens, ctl
@@ -167,7 +172,7 @@ func (s *Server) build(ctx context.Context) error {
 		}
 		s.node = n
 	}
-	return nil
+	return s.fm.register(reg, s)
 }
 
 // Listen binds the listener (Run calls it when needed). Tests listen on
@@ -181,6 +186,7 @@ func (s *Server) Listen() error {
 		return fmt.Errorf("listen: %w", err)
 	}
 	s.ln = ln
+	s.apiLn = connlimit.New(ln, connlimit.Config{Max: s.cfg.APIMaxConns, MaxPerClient: s.cfg.APIMaxConnsPerClient})
 	return nil
 }
 
@@ -224,13 +230,9 @@ func (s *Server) Run(ctx context.Context) error {
 	if err := s.announce(); err != nil {
 		return err
 	}
-	hs := &http.Server{
-		Handler:           s.router,
-		ReadHeaderTimeout: 30 * time.Second,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
-	}
+	hs := newHTTPServer(s.cfg, s.router, s.log)
 	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(s.ln) }()
+	go func() { errc <- hs.Serve(s.apiLn) }()
 	bg, stopBG := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Go(func() { every(bg, 5*time.Minute, s.purgeStoppedTasks) })

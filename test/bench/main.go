@@ -17,10 +17,16 @@
 // a service's create and rolling update beside a stated lower bound; and
 // fargo's idle CPU with the service steady beside its target (< 2%).
 //
+// Open files (fds.go, BENCH=fds; also at the end of the task benchmarks):
+// fargo's open files and heap under 2,000 idle keep-alive connections to
+// the task metadata endpoint (from a task's netns) and to the API, beside
+// the same figures without them. No peer: fargo-only figures, with its
+// connection limits in force.
+//
 // Registry benchmark (registry.go): fargo's /v2/ registry beside the CNCF
 // distribution registry (Debian docker-registry), and the raw disk.
 //
-//	go run ./test/bench [-bench all|api|tasks|registry] [-clients 32] [-duration 5s] [-fargo bin/fargo]
+//	go run ./test/bench [-bench all|api|tasks|start|fds|registry] [-clients 32] [-duration 5s] [-fargo bin/fargo]
 //	                    [-task-runs 50] [-service-tasks 100] [-idle 20s]
 //
 // The environment sets the defaults of -bench (BENCH) and -service-tasks
@@ -48,7 +54,7 @@ func main() {
 	clients := flag.Int("clients", 32, "concurrent clients")
 	duration := flag.Duration("duration", 5*time.Second, "measurement time per operation and target")
 	fargoBin := flag.String("fargo", "bin/fargo", "fargo binary (API benchmark; the task benchmarks build their own)")
-	which := flag.String("bench", envOr("BENCH", "all"), "benchmarks to run: all, api, tasks, start (task start only) or registry (env BENCH)")
+	which := flag.String("bench", envOr("BENCH", "all"), "benchmarks to run: all, api, tasks, start (task start only), fds (open files under idle connections) or registry (env BENCH)")
 	var tc taskConfig
 	flag.IntVar(&tc.runs, "task-runs", 50, "sequential task starts (fargo and runc each; issue 4: p50 and p99 over 50)")
 	defTasks, err := strconv.Atoi(envOr("BENCH_SERVICE_TASKS", "100"))
@@ -60,7 +66,8 @@ func main() {
 	flag.DurationVar(&tc.idle, "idle", 20*time.Second, "idle CPU sample")
 	flag.Parse()
 	tc.startOnly = *which == "start"
-	api, tasks := *which == "all" || *which == "api", *which == "all" || *which == "tasks" || tc.startOnly
+	tc.fdsOnly = *which == "fds"
+	api, tasks := *which == "all" || *which == "api", *which == "all" || *which == "tasks" || tc.startOnly || tc.fdsOnly
 	reg := *which == "all" || *which == "registry"
 	if !api && !tasks && !reg || tc.runs < 1 || tc.serviceTasks < 1 {
 		flag.Usage()

@@ -65,6 +65,7 @@ type taskConfig struct {
 	serviceTasks int           // desired count of the service
 	idle         time.Duration // idle CPU sample
 	startOnly    bool          // only the task start comparison (BENCH=start)
+	fdsOnly      bool          // only the open-files figures (BENCH=fds)
 }
 
 // taskBench is the fargo under test and its clients.
@@ -138,6 +139,9 @@ func runTaskBenchmarks(ctx context.Context, cfg taskConfig) (err error) {
 	if err := b.prepare(ctx); err != nil {
 		return err
 	}
+	if b.cfg.fdsOnly {
+		return b.benchFDs(ctx)
+	}
 	if err := peer.prepare(b.taskapp); err != nil {
 		return fmt.Errorf("runc peer bundle: %w", err)
 	}
@@ -151,7 +155,10 @@ func runTaskBenchmarks(ctx context.Context, cfg taskConfig) (err error) {
 	if err := b.benchService(ctx, start); err != nil {
 		return err
 	}
-	return b.benchManyServices(ctx)
+	if err := b.benchManyServices(ctx); err != nil {
+		return err
+	}
+	return b.benchFDs(ctx)
 }
 
 // build compiles fargo and the taskapp (static) into tmp.

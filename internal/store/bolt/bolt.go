@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"sync"
 	"time"
 
@@ -54,6 +55,9 @@ type Options struct {
 	// Timeout bounds the wait for the file lock; 0 means DefaultTimeout.
 	// It is short so that a second process on the same file fails fast.
 	Timeout time.Duration
+	// ObserveWrite receives how long each Update took, commit and fsync
+	// included (for metrics); nil: none.
+	ObserveWrite func(time.Duration)
 }
 
 // Store is a store.Store backed by one bbolt file.
@@ -62,6 +66,8 @@ type Store struct {
 	log  *slog.Logger
 	path string
 	hub  *hub
+
+	observeWrite func(time.Duration)
 
 	// mu guards closed; every call holds it shared for its duration, so
 	// Close (exclusive) waits for calls in flight and no call starts after.
@@ -105,7 +111,7 @@ func Open(path string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("bolt: open %s: %w", path, err)
 	}
 	log := opts.Logger.With("store", path)
-	return &Store{db: db, log: log, path: path, hub: newHub(log, opts.WatchHistory, rev)}, nil
+	return &Store{db: db, log: log, path: path, hub: newHub(log, opts.WatchHistory, rev), observeWrite: opts.ObserveWrite}, nil
 }
 
 // migrate creates the buckets of a new file and brings an older layout up
@@ -224,6 +230,9 @@ func (s *Store) Update(ctx context.Context, fn func(tx store.Tx) error) (int64, 
 		return 0, err
 	}
 	defer release()
+	if s.observeWrite != nil {
+		defer func(start time.Time) { s.observeWrite(time.Since(start)) }(time.Now())
+	}
 
 	// Set by the last run of the batched function: bbolt may run it more
 	// than once, and only the run that committed counts.
@@ -273,6 +282,15 @@ func (s *Store) Update(ctx context.Context, fn func(tx store.Tx) error) (int64, 
 	}
 	s.hub.waitPublished(rev)
 	return rev, nil
+}
+
+// Size is the size of the database file in bytes.
+func (s *Store) Size() (int64, error) {
+	fi, err := os.Stat(s.path)
+	if err != nil {
+		return 0, err
+	}
+	return fi.Size(), nil
 }
 
 // View runs fn in a consistent read-only snapshot.
