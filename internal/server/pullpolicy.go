@@ -248,8 +248,9 @@ func (p *pullPolicy) dialContext(d *net.Dialer) func(ctx context.Context, networ
 		} else if ips, err = p.lookup(ctx, "ip", host); err != nil {
 			return nil, err
 		}
-		var refused error
+		var refused, failed error
 		for _, ip := range ips {
+			ip = ip.Unmap()
 			if err := p.checkAddr(addr, ip); err != nil {
 				refused = errors.Join(refused, err)
 				continue
@@ -258,7 +259,10 @@ func (p *pullPolicy) dialContext(d *net.Dialer) func(ctx context.Context, networ
 			if err == nil {
 				return c, nil
 			}
-			refused = errors.Join(refused, err)
+			failed = err
+		}
+		if failed != nil {
+			return nil, failed // an allowed address did not answer
 		}
 		if refused == nil {
 			refused = errors.New("no address")
@@ -267,8 +271,8 @@ func (p *pullPolicy) dialContext(d *net.Dialer) func(ctx context.Context, networ
 	}
 }
 
-// addrRefusedError is a dial the address filter refused (or that failed
-// on every allowed address).
+// addrRefusedError is a dial the address filter refused: the host had no
+// address a pull may connect to.
 type addrRefusedError struct {
 	host string
 	err  error

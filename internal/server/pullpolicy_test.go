@@ -3,12 +3,16 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/fargo-run/fargo/internal/agent"
+	"github.com/fargo-run/fargo/internal/errdefs"
 )
 
 // testPolicy is a pull policy whose own registry is *.localhost:4566 and
@@ -194,5 +198,28 @@ func TestPullPolicyDial(t *testing.T) {
 			continue
 		}
 		c.Close()
+	}
+}
+
+// TestTenantPullError: a failed pull's text, which ends in the task's
+// stoppedReason, is fargo's short reason, never the registry's words.
+func TestTenantPullError(t *testing.T) {
+	const secret = "SECRET body of a host-local service at /var/lib/x"
+	for _, tc := range []struct {
+		err   error
+		want  string
+		class error
+	}{
+		{errdefs.New(errdefs.ErrNotFound, secret), "not found", agent.ErrImageNotFound},
+		{errdefs.New(errdefs.ErrPermissionDenied, secret), "access denied", agent.ErrImageAuth},
+		{fmt.Errorf("pull: %w", &addrRefusedError{host: "x:1", err: errors.New(secret)}), "registry not allowed", agent.ErrImageAuth},
+		{errdefs.New(errdefs.ErrUnavailable, secret), "registry unavailable", errdefs.ErrUnavailable},
+		{errors.New(secret), "registry unavailable", errdefs.ErrUnavailable},
+		{errdefs.New(errdefs.ErrInvalidArgument, secret), "invalid image reference or image", errdefs.ErrInvalidArgument},
+	} {
+		got := tenantPullError(tc.err)
+		if got.Error() != tc.want || !errors.Is(got, tc.class) {
+			t.Errorf("%v: %q (class %v), want %q", tc.err, got, errors.Is(got, tc.class), tc.want)
+		}
 	}
 }
