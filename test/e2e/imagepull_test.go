@@ -126,6 +126,7 @@ func (in *instance) waitStatusAs(account, arn, want string, timeout time.Duratio
 func checkPullRefused(t *testing.T, label string, task map[string]any, wants ...string) string {
 	t.Helper()
 	reason, _ := task["stoppedReason"].(string)
+	t.Logf("%s: %s", label, reason)
 	if task["stopCode"] != "TaskFailedToStart" || !strings.HasPrefix(reason, "CannotPullContainerError") {
 		t.Errorf("%s: stopCode %v stoppedReason %q, want TaskFailedToStart and CannotPullContainerError", label, task["stopCode"], reason)
 	}
