@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -15,6 +17,7 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/crane"
+	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
 )
 
 // These tests check who may pull what: a task pulls only what its account
@@ -187,24 +190,36 @@ func TestImagePullCrossAccountByDigest(t *testing.T) {
 }
 
 // TestImagePullForeignRegistryRefused: an image on a registry fargo does
-// not own (here a server on the host's loopback) is refused by default
+// not own (here a registry on the host's loopback) is refused by default
 // before any request reaches it; allowed by the operator
-// (FARGO_ALLOW_REGISTRIES), it is asked, and what it answers stays out of
-// the stop reason.
+// (FARGO_ALLOW_REGISTRIES), it is pulled from and runs, and what it
+// answers when it fails stays out of the stop reason.
 func TestImagePullForeignRegistryRefused(t *testing.T) {
 	const secret = "INTERNAL-SECRET-7f3a: host-local service body"
 	var hits atomic.Int64
+	reg := ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0)))
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hits.Add(1)
-		w.WriteHeader(http.StatusInternalServerError)
-		fmt.Fprint(w, secret)
+		if strings.Contains(r.URL.Path, "/evil/") {
+			w.WriteHeader(http.StatusInternalServerError)
+			fmt.Fprint(w, secret)
+			return
+		}
+		reg.ServeHTTP(w, r)
 	}))
 	defer srv.Close()
-	_, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
+	host := srv.Listener.Addr().String()
+	_, port, _ := net.SplitHostPort(host)
+	good := host + "/good:v1"
+	if err := crane.Push(taskImage(t), good, crane.Insecure); err != nil {
+		t.Fatal(err)
+	}
+	hits.Store(0)
 
 	in := newPullInstance(t)
 	for i, img := range []string{
 		"127.0.0.1:" + port + "/evil:tag",
+		good,
 		"localhost:" + port + "/evil@sha256:" + strings.Repeat("ab", 32),
 		"[::1]:" + port + "/evil:tag",
 	} {
@@ -216,10 +231,10 @@ func TestImagePullForeignRegistryRefused(t *testing.T) {
 		}
 	}
 	if n := hits.Load(); n != 0 {
-		t.Errorf("the loopback server got %d requests; a refused registry must get none", n)
+		t.Errorf("the loopback registry got %d requests; a refused registry must get none", n)
 	}
 
-	// The operator allows it: it is asked, its body still stays out.
+	// The operator allows it: its image runs; its error body stays out.
 	in.stop()
 	in.env = append(in.env, "FARGO_ALLOW_REGISTRIES=127.0.0.1:"+port)
 	in.start()
@@ -232,4 +247,9 @@ func TestImagePullForeignRegistryRefused(t *testing.T) {
 	if hits.Load() == 0 {
 		t.Errorf("the allowed registry got no request")
 	}
+	in.registerTaskDef("good", good, nil, nil)
+	arn := in.runTask("good")
+	in.waitTaskStatus(arn, "RUNNING", 90*time.Second)
+	in.mustAWS("ecs", "stop-task", "--task", arn)
+	in.waitTaskStatus(arn, "STOPPED", 60*time.Second)
 }
