@@ -80,6 +80,9 @@ func runServer(ctx context.Context, args []string, env Env, stdout, stderr io.Wr
 	boolean(fs, env, &cfg.KeepTasks, "keep-tasks", "FARGO_KEEP_TASKS", false, "leave tasks running when fargo stops (live restore)")
 	boolean(fs, env, &cfg.AllowHostAccess, "allow-host-access", "FARGO_ALLOW_HOST_ACCESS", false,
 		"run EC2 tasks that reach the host: privileged, host volumes, added capabilities, devices, networkMode host")
+	var allowRegistries string
+	str(fs, env, &allowRegistries, "allow-registries", "FARGO_ALLOW_REGISTRIES", "",
+		"registries besides fargo's own that tasks may pull from: comma-separated host[:port], * for any public host")
 	boolean(fs, env, &cfg.NoAgent, "no-agent", "FARGO_NO_AGENT", false, "do not run tasks on this host")
 	envErr := duration(fs, env, &cfg.HealthyAfter, "healthy-after", "FARGO_HEALTHY_AFTER", cfg.HealthyAfter,
 		"how long a service task without health checks must run to count as healthy (AWS: 40s)")
@@ -99,6 +102,11 @@ func runServer(ctx context.Context, args []string, env Env, stdout, stderr io.Wr
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("%w: unexpected arguments %q", ErrUsage, fs.Args())
+	}
+	for _, r := range strings.Split(allowRegistries, ",") {
+		if r = strings.TrimSpace(r); r != "" {
+			cfg.AllowRegistries = append(cfg.AllowRegistries, r)
+		}
 	}
 	if envErr != nil && !flagSet(fs, "healthy-after") {
 		return fmt.Errorf("%w: %v", ErrUsage, envErr)

@@ -12,6 +12,8 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -57,6 +59,13 @@ type Server struct {
 	// host network mode (EC2 launch type). Off, they are refused, as every
 	// account's tasks share the host.
 	AllowHostAccess bool
+	// AllowRegistries are the registries other than fargo's own that
+	// tasks may pull images from: "host" or "host:port" entries, or "*"
+	// for any host with public addresses only. Empty (the default): fargo's
+	// own registry only. Loopback, link-local and fargo's own addresses
+	// are reached only when an entry names them (an IP literal, or a
+	// localhost name).
+	AllowRegistries []string
 	// KeepTasks leaves tasks running when fargo stops (live restore, for
 	// upgrades); otherwise a graceful stop stops them.
 	KeepTasks bool
@@ -176,8 +185,37 @@ func (c Server) Validate() error {
 		c.IdleTimeout < 0 || c.BodyTimeout < 0 || c.BodyMinRate < 0 {
 		errs = append(errs, errors.New("connection limits, timeouts and the body rate must not be negative"))
 	}
+	for _, r := range c.AllowRegistries {
+		if err := validRegistry(r); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if c.MaxBodyBytes <= 0 {
 		errs = append(errs, errors.New("max body bytes must be positive"))
 	}
 	return errors.Join(errs...)
+}
+
+// validRegistry checks an allow-registries entry: "*", "host",
+// "host:port", "[v6]" or "[v6]:port", without scheme or path.
+func validRegistry(r string) error {
+	if r == "*" {
+		return nil
+	}
+	host := r
+	if h, port, err := net.SplitHostPort(r); err == nil {
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			return fmt.Errorf("allow-registries %q: bad port", r)
+		}
+		host = h
+	} else if strings.HasPrefix(r, "[") && strings.HasSuffix(r, "]") {
+		host = r[1 : len(r)-1]
+	}
+	if _, err := netip.ParseAddr(host); err == nil {
+		return nil
+	}
+	if host == "" || len(host) > 253 || strings.Trim(host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") != "" {
+		return fmt.Errorf("allow-registries %q: want *, host or host:port", r)
+	}
+	return nil
 }

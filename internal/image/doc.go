@@ -5,8 +5,9 @@
 // # Pulling
 //
 //	Pull(ref)
-//	  | parse ref (tag or digest)          digest ref already indexed? --> done, no network
-//	  | GET manifest (or index)            resolved digest already indexed? --> done
+//	  | parse ref (tag or digest)
+//	  | GET manifest (or index), always:   the registry authorises every pull, cached or not
+//	  |                                    resolved digest already indexed? --> done
 //	  | index? pick the Config.Platform child
 //	  | GET config: diffIDs, run config
 //	  | per layer, in parallel (Config.Jobs):

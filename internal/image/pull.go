@@ -21,9 +21,10 @@ import (
 
 // Pull makes the image named by ref available locally and returns it.
 //
-// A digest reference that is already cached costs no network I/O; a tag
-// reference costs one manifest request to resolve the tag. Errors unwrap to
-// an errdefs class (see the package doc).
+// Every pull costs one manifest request, by digest as by tag, made with
+// the caller's credentials before the cache is consulted: the registry
+// authorises each pull, and a cached image costs nothing more. Errors
+// unwrap to an errdefs class (see the package doc).
 func (s *Store) Pull(ctx context.Context, ref string) (*Image, error) {
 	img, err := s.pull(ctx, ref)
 	if err != nil {
@@ -44,16 +45,10 @@ func (s *Store) pull(ctx context.Context, ref string) (*Image, error) {
 	s.gcMu.RLock()
 	defer s.gcMu.RUnlock()
 
-	if d, ok := r.(name.Digest); ok {
-		if img, ok, err := s.cached(d.DigestStr()); err != nil {
-			return nil, err
-		} else if ok {
-			log.Debug("image cached", "digest", img.Digest)
-			img.Ref = ref
-			return img, nil
-		}
-	}
-
+	// Every pull asks the registry for the manifest first, by digest as
+	// by tag, and only then looks in the cache: the registry decides
+	// whether this caller may read this repository and whether the digest
+	// is in it (ECR's BatchGetImage). The cache shares bytes, never access.
 	opts, err := s.remoteOptions(ctx, r)
 	if err != nil {
 		return nil, err

@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -201,9 +202,17 @@ func TestConcurrentPullsShareLayer(t *testing.T) {
 	}
 }
 
-func TestRestartUsesCacheWithoutNetwork(t *testing.T) {
+func TestRestartUsesCache(t *testing.T) {
 	requireRoot(t)
-	reg := newRegistry(t, nil)
+	var blobGets atomic.Int64
+	reg := newRegistry(t, func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if strings.Contains(r.URL.Path, "/blobs/") && r.Method == http.MethodGet {
+				blobGets.Add(1)
+			}
+			h.ServeHTTP(w, r)
+		})
+	})
 	tagRef, digestRef := reg.push(t, "app", "v1", image(t, v1.Config{Cmd: []string{"run"}},
 		layer(t, entry{name: "f", body: "x"}), layer(t, entry{name: "g", body: "y"})))
 	root := t.TempDir()
@@ -218,7 +227,7 @@ func TestRestartUsesCacheWithoutNetwork(t *testing.T) {
 		t.Errorf("second live store: %v, want conflict", err)
 	}
 	s1.Close()
-	reg.srv.Close() // from here on, any network I/O fails
+	blobGets.Store(0)
 
 	// Debris of an unpack killed half-way.
 	debris := filepath.Join(root, "layers", "tmp", "0123456789ab-42")
@@ -231,7 +240,7 @@ func TestRestartUsesCacheWithoutNetwork(t *testing.T) {
 	}
 	again, err := s2.Pull(t.Context(), digestRef)
 	if err != nil {
-		t.Fatalf("Pull by digest with the registry gone: %v", err)
+		t.Fatalf("Pull by digest: %v", err)
 	}
 	if again.Digest != first.Digest || strings.Join(again.Layers, ",") != strings.Join(first.Layers, ",") ||
 		again.Config.Cmd[0] != "run" || again.Ref != digestRef {
@@ -240,12 +249,48 @@ func TestRestartUsesCacheWithoutNetwork(t *testing.T) {
 	if got, err := s2.Lookup(first.Digest); err != nil || got.Digest != first.Digest {
 		t.Errorf("Lookup = %+v, %v", got, err)
 	}
-	if s2.unpacked.Load() != 0 {
-		t.Errorf("unpacked %d layers on a cached pull", s2.unpacked.Load())
+	if s2.unpacked.Load() != 0 || blobGets.Load() != 0 {
+		t.Errorf("a cached pull unpacked %d layers and fetched %d blobs", s2.unpacked.Load(), blobGets.Load())
 	}
-	// A tag needs the registry to resolve it.
-	if _, err := s2.Pull(t.Context(), tagRef); !errors.Is(err, errdefs.ErrUnavailable) {
-		t.Errorf("Pull by tag with the registry gone = %v, want unavailable", err)
+	// Even by digest, a cached image needs the registry's word.
+	reg.srv.Close()
+	for _, ref := range []string{tagRef, digestRef} {
+		if _, err := s2.Pull(t.Context(), ref); !errors.Is(err, errdefs.ErrUnavailable) {
+			t.Errorf("Pull %s with the registry gone = %v, want unavailable", ref, err)
+		}
+	}
+}
+
+// TestPullCachedDigestAuthorized: the cache shares bytes, never access: a
+// pull by digest of a cached image is refused when the registry refuses
+// the caller, or does not hold that digest in the named repository.
+func TestPullCachedDigestAuthorized(t *testing.T) {
+	requireRoot(t)
+	var deny atomic.Bool
+	reg := newRegistry(t, func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if deny.Load() && r.URL.Path != "/v2/" {
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusForbidden)
+				fmt.Fprint(w, `{"errors":[{"code":"DENIED","message":"not yours"}]}`)
+				return
+			}
+			h.ServeHTTP(w, r)
+		})
+	})
+	_, digestRef := reg.push(t, "private", "v1", image(t, v1.Config{}, layer(t, entry{name: "f", body: "x"})))
+	s := newStore(t, "", nil)
+	if _, err := s.Pull(t.Context(), digestRef); err != nil {
+		t.Fatal(err)
+	}
+	deny.Store(true)
+	if img, err := s.Pull(t.Context(), digestRef); !errors.Is(err, errdefs.ErrPermissionDenied) {
+		t.Errorf("cached digest, registry denies: %+v, %v; want permission denied", img, err)
+	}
+	deny.Store(false)
+	other := strings.Replace(digestRef, "/private@", "/other@", 1)
+	if img, err := s.Pull(t.Context(), other); !errors.Is(err, errdefs.ErrNotFound) {
+		t.Errorf("cached digest named in another repository: %+v, %v; want not found", img, err)
 	}
 }
 
@@ -389,7 +434,7 @@ func TestPullIndexPicksPlatform(t *testing.T) {
 		if got := readFile(t, dir, "arch"); got != tc.want {
 			t.Errorf("%s: layer content %q", tc.platform, got)
 		}
-		// The index digest is cached: pulling by it needs no network.
+		// The index digest is cached: pulling by it asks only for the manifest.
 		if _, err := s.Pull(t.Context(), reg.host+"/multi@"+idxDigest.String()); err != nil {
 			t.Error(err)
 		}

@@ -300,7 +300,8 @@ func (s *Store) cleanTmp() error {
 }
 
 // Lookup returns the cached image recorded for digest (as in Image.Digest)
-// without any network I/O, or an error that is errdefs.ErrNotFound when the
+// without any network I/O, and so without the registry's authorisation (for
+// the host's own use, never to serve a tenant's pull), or an error that is errdefs.ErrNotFound when the
 // image or any of its layers is missing.
 func (s *Store) Lookup(digest string) (*Image, error) {
 	img, ok, err := s.cached(digest)

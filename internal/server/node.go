@@ -89,11 +89,21 @@ func (s *Server) buildNode(ctx context.Context, d nodeDeps) (*node, error) {
 		return nil, fmt.Errorf("runtime: %w", err)
 	}
 	isOwn := func(host string) bool { return s.isOwnRegistryHost(host, d.registryHost()) }
+	pool := network.DefaultPool
+	if ncfg.Pool.IsValid() {
+		pool = ncfg.Pool
+	}
+	policy, err := newPullPolicy(s.cfg.AllowRegistries, isOwn,
+		[]netip.Prefix{pool, netip.PrefixFrom(netm.MetadataIP(), 32)})
+	if err != nil {
+		_ = netm.Close()
+		return nil, err
+	}
 	imgs, err := image.New(image.Config{
 		Root:        filepath.Join(dir, "images"),
 		Logger:      s.log.With("component", "images"),
 		Credentials: registryCredentials(d.tokens, isOwn),
-		Transport:   loopbackTransport(),
+		Transport:   policy.transport(),
 	})
 	if err != nil {
 		_ = netm.Close()
@@ -115,7 +125,7 @@ func (s *Server) buildNode(ctx context.Context, d nodeDeps) (*node, error) {
 		ObserveStep:      s.fm.observeStep,
 	}, agent.Deps{
 		Control: d.control,
-		Images:  imagesAdapter{store: imgs, registryHost: d.registryHost},
+		Images:  imagesAdapter{store: imgs, registryHost: d.registryHost, policy: policy, log: log.With("component", "images")},
 		Network: networkAdapter{m: netm},
 		Runtime: runtimeAdapter{r: rt},
 		Logs:    logSink{svc: d.logs},

@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"log/slog"
 	"net"
-	"net/http"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -42,31 +41,69 @@ const agentPullIdentity = "fargo-agent"
 
 // imagesAdapter is agent.Images over the image store. Pulls from fargo's
 // own registry carry a token minted for the task's account, so repository
-// policies apply to them as to any client of that account.
+// policies apply to them as to any client of that account; other
+// registries are reached only as the pull policy allows.
 type imagesAdapter struct {
 	store *image.Store
 	// registryHost is fargo's own registry's host:port.
 	registryHost func() string
+	policy       *pullPolicy
+	log          *slog.Logger
 }
 
 type scopeKey struct{}
 
 func (a imagesAdapter) Pull(ctx context.Context, s tenant.Scope, ref string) (*agent.Image, error) {
 	ctx = context.WithValue(ctx, scopeKey{}, s)
-	img, err := a.store.Pull(ctx, a.rewrite(ref))
-	switch {
-	case errors.Is(err, errdefs.ErrNotFound):
-		return nil, fmt.Errorf("%w: %w", agent.ErrImageNotFound, err)
-	case errors.Is(err, errdefs.ErrPermissionDenied):
-		return nil, fmt.Errorf("%w: %w", agent.ErrImageAuth, err)
-	case err != nil:
-		return nil, err
+	local := a.rewrite(ref)
+	if r, err := name.ParseReference(local); err == nil && !a.policy.Allowed(r.Context().RegistryStr()) {
+		a.log.WarnContext(ctx, "image pull refused: registry not allowed", "ref", ref, "account", s.Account)
+		return nil, &pullError{class: agent.ErrImageAuth, msg: "registry not allowed"}
+	}
+	img, err := a.store.Pull(ctx, local)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, err
+		}
+		a.log.WarnContext(ctx, "image pull failed", "ref", ref, "account", s.Account, "err", err)
+		return nil, tenantPullError(err)
 	}
 	c := img.Config
 	return &agent.Image{Ref: ref, Digest: img.Digest, Config: agent.ImageConfig{
 		Env: c.Env, Entrypoint: c.Entrypoint, Cmd: c.Cmd, WorkingDir: c.WorkingDir, User: c.User, StopSignal: c.StopSignal,
 		Volumes: c.Volumes,
 	}, Handle: img}, nil
+}
+
+// pullError is a failed pull as the task's account is told: a short
+// reason fargo writes, never a registry's own words (a foreign server's
+// error body, the host's paths), which go to fargo's log.
+type pullError struct {
+	class error
+	msg   string
+}
+
+func (e *pullError) Error() string { return e.msg }
+func (e *pullError) Unwrap() error { return e.class }
+
+// tenantPullError maps an image store error to its pullError.
+func tenantPullError(err error) error {
+	var refused *addrRefusedError
+	switch {
+	case errors.As(err, &refused):
+		return &pullError{class: agent.ErrImageAuth, msg: "registry not allowed"}
+	case errors.Is(err, errdefs.ErrNotFound):
+		return &pullError{class: agent.ErrImageNotFound, msg: "not found"}
+	case errors.Is(err, errdefs.ErrPermissionDenied):
+		return &pullError{class: agent.ErrImageAuth, msg: "access denied"}
+	case errors.Is(err, errdefs.ErrInvalidArgument):
+		return &pullError{class: errdefs.ErrInvalidArgument, msg: "invalid image reference or image"}
+	case errors.Is(err, errdefs.ErrUnsupported):
+		return &pullError{class: errdefs.ErrUnsupported, msg: "unsupported image"}
+	case errors.Is(err, errdefs.ErrLimitExceeded):
+		return &pullError{class: errdefs.ErrLimitExceeded, msg: "too many requests"}
+	}
+	return &pullError{class: errdefs.ErrUnavailable, msg: "registry unavailable"}
 }
 
 // ecrHost matches the registry host of a real ECR repository URI.
@@ -172,21 +209,6 @@ func keychainAuth(kc authn.Keychain, host string) authn.Authenticator {
 		return authn.Anonymous
 	}
 	return a
-}
-
-// loopbackTransport is the image store's HTTP transport: names under
-// .localhost (RFC 6761) dial loopback, whatever the system resolver knows
-// (glibc without nss-myhostname does not resolve them).
-func loopbackTransport() http.RoundTripper {
-	d := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
-	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.DialContext = func(ctx context.Context, netw, addr string) (net.Conn, error) {
-		if host, port, err := net.SplitHostPort(addr); err == nil && isLocalhostName(host) {
-			addr = net.JoinHostPort("127.0.0.1", port)
-		}
-		return d.DialContext(ctx, netw, addr)
-	}
-	return t
 }
 
 func isLocalhostName(host string) bool {
