@@ -79,7 +79,21 @@ type Server struct {
 	// 169.254.170.2). Two fargo on one host need different values of all
 	// three.
 	TaskPool, NetworkPrefix, MetadataIP string
+	// EphemeralStorage is how tasks' ephemeral storage is bounded:
+	// EphemeralAuto (default) gives each task a loop-mounted filesystem
+	// of its size where the host allows (root, loop devices, mkfs.ext4)
+	// and warns and runs tasks unbounded where it does not;
+	// EphemeralEnforce refuses to start without; EphemeralOff never
+	// bounds (tasks write to the host's disk).
+	EphemeralStorage string
 }
+
+// EphemeralStorage settings.
+const (
+	EphemeralAuto    = "auto"
+	EphemeralEnforce = "enforce"
+	EphemeralOff     = "off"
+)
 
 // DefaultServer returns a Server with every default filled in.
 func DefaultServer() Server {
@@ -93,6 +107,7 @@ func DefaultServer() Server {
 		CPUOvercommit:    4,
 		MemoryOvercommit: 2,
 		HealthyAfter:     5 * time.Second,
+		EphemeralStorage: EphemeralAuto,
 	}
 }
 
@@ -139,6 +154,11 @@ func (c Server) Validate() error {
 	}
 	if c.MaxBodyBytes <= 0 {
 		errs = append(errs, errors.New("max body bytes must be positive"))
+	}
+	switch c.EphemeralStorage {
+	case "", EphemeralAuto, EphemeralEnforce, EphemeralOff:
+	default:
+		errs = append(errs, fmt.Errorf("ephemeral-storage %q: must be auto, enforce or off", c.EphemeralStorage))
 	}
 	return errors.Join(errs...)
 }
