@@ -153,3 +153,19 @@ func (h *harness) wait0(cond func() bool) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestMetadataSaysNotEnforced: a Fargate task whose storage is not bounded
+// gets its use measured as before, and an Errors entry that says so.
+func TestMetadataSaysNotEnforced(t *testing.T) {
+	a, r, task := metadataRunner(t)
+	a.deps.Storage = nil
+	r.bounded.Store(false)
+	var md map[string]any
+	getMetadata(t, a, "/v4/"+metadataID(task.ID, "app")+"/task", &md)
+	if es := jsonAt(md, "EphemeralStorageMetrics"); jsonAt(es, "Utilized") != 6.0 || jsonAt(es, "Reserved") != 20480.0 {
+		t.Errorf("EphemeralStorageMetrics %v, want the walk's 6 MiB of 20480", es)
+	}
+	if code := jsonAt(md, "Errors", 0, "ErrorCode"); code != "EphemeralStorageNotEnforced" {
+		t.Errorf("Errors %v, want EphemeralStorageNotEnforced", md["Errors"])
+	}
+}
