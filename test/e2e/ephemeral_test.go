@@ -183,3 +183,27 @@ func TestTaskEphemeralStorage(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 }
+
+// TestTaskEphemeralStorageOff: with --ephemeral-storage=off (the fallback
+// where loop devices are unavailable) a task runs on the host's disk and
+// its metadata says its storage is not bounded.
+func TestTaskEphemeralStorageOff(t *testing.T) {
+	in := newAgentInstance(t, "FARGO_EPHEMERAL_STORAGE=off")
+	in.registerTaskDef("web", in.pushTaskImage("web"), nil, nil)
+	arn := in.runTask("web")
+	ip := taskIP(t, in.waitTaskStatus(arn, "RUNNING", 60*time.Second))
+	waitHTTP(t, "http://"+ip+":8080/", 10*time.Second)
+	md := taskJSON(t, "http://"+ip+":8080/meta")
+	if code := path(md, "Errors", 0, "ErrorCode"); code != "EphemeralStorageNotEnforced" {
+		t.Errorf("metadata Errors %v, want EphemeralStorageNotEnforced", md["Errors"])
+	}
+	if r := path(md, "EphemeralStorageMetrics", "Reserved"); r != 20480.0 {
+		t.Errorf("EphemeralStorageMetrics %v", md["EphemeralStorageMetrics"])
+	}
+	if !strings.Contains(in.out.String(), "ephemeral storage is not bounded") {
+		t.Errorf("no warning in fargo's log:\n%s", in.out)
+	}
+	if imgs, _ := filepath.Glob(filepath.Join(in.dataDir, "ephemeral", "*")); len(imgs) != 0 {
+		t.Errorf("images made with ephemeral-storage=off: %v", imgs)
+	}
+}
