@@ -172,6 +172,7 @@ func (m *Manager) Attach(ctx context.Context, id, target string, size int64) err
 	} else if !empty {
 		return ErrNotEmpty
 	}
+	start := time.Now()
 	img := m.image(id)
 	fresh := false
 	if _, err := os.Stat(img); errors.Is(err, os.ErrNotExist) {
@@ -194,7 +195,7 @@ func (m *Manager) Attach(ctx context.Context, id, target string, size int64) err
 	if err := os.Chmod(target, 0o700); err != nil {
 		return err
 	}
-	m.log.Debug("task filesystem attached", "task", id, "size", size, "fresh", fresh)
+	m.log.Debug("task filesystem attached", "task", id, "size", size, "fresh", fresh, "took", time.Since(start))
 	return nil
 }
 
