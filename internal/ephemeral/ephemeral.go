@@ -164,8 +164,10 @@ func (m *Manager) Attach(ctx context.Context, id, target string, size int64) err
 	if err := os.MkdirAll(target, 0o700); err != nil {
 		return err
 	}
-	if mp, err := isMountPoint(target); err != nil || mp {
+	if mp, err := isMountPoint(target); err != nil {
 		return err
+	} else if mp {
+		return os.Chmod(target, 0o700) // a crash may have come between mount and chmod
 	}
 	if empty, err := dirEmpty(target); err != nil {
 		return err
