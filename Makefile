@@ -6,9 +6,11 @@ BIN     := bin/fargo
 PKGS    := ./...
 # Debian packages fargo and its tests need, as "command:package" pairs:
 # runc runs the containers; tini-static is the init of containers with
-# initProcessEnabled; Debian's AWS CLI v2 (/usr/bin/aws, which has
-# `aws logs tail`) and skopeo are real clients the tests drive.
-APT_DEPS := /usr/bin/aws:awscli skopeo:skopeo runc:runc tini-static:tini
+# initProcessEnabled; e2fsprogs' mkfs.ext4 formats each task's ephemeral
+# storage (a loop-mounted filesystem of the task's size); Debian's AWS
+# CLI v2 (/usr/bin/aws, which has `aws logs tail`) and skopeo are real
+# clients the tests drive.
+APT_DEPS := /usr/bin/aws:awscli skopeo:skopeo runc:runc tini-static:tini mkfs.ext4:e2fsprogs
 # Debian packages only `make bench` needs: docker-registry (CNCF
 # distribution) is the registry benchmark's peer.
 # make bench also runs the CNCF distribution registry (Debian's

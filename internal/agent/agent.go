@@ -81,6 +81,7 @@ type Deps struct {
 	Runtime Runtime
 	Logs    LogSink
 	Sweeper Sweeper // nil: no sweep
+	Storage Storage // nil: tasks' ephemeral storage is not bounded
 }
 
 // Agent runs a node's tasks.
@@ -124,13 +125,15 @@ func (a *Agent) Run(ctx context.Context) error {
 	defer tick.Stop()
 	// Sweep only once this agent knows its tasks: a failed first listing
 	// would make every task look unowned.
+	// The containers go first: their writable layers may be on a task's
+	// filesystem, which the task directory's sweep unmounts.
 	if a.reconcile(ctx) {
-		a.sweepTaskDirs()
 		if a.deps.Sweeper != nil {
 			if err := a.deps.Sweeper.Sweep(ctx, Keep{Task: a.owns, Container: a.ownsContainer}); err != nil {
 				a.log.Warn("sweeping what earlier agents left", "err", err)
 			}
 		}
+		a.sweepTaskDirs(ctx)
 	}
 	for {
 		select {
@@ -205,22 +208,43 @@ func (a *Agent) ownsContainer(id string) bool {
 }
 
 // sweepTaskDirs removes the state directories (generated /etc files, log
-// offsets, task-scoped volumes) of tasks no runner owns: left by a crash
-// in the middle of a cleanup, or by a store that lost the task.
-func (a *Agent) sweepTaskDirs() {
+// offsets, task-scoped volumes, ephemeral storage) of tasks no runner
+// owns: left by a crash in the middle of a cleanup, or by a store that
+// lost the task.
+func (a *Agent) sweepTaskDirs(ctx context.Context) {
 	dir := filepath.Join(a.cfg.StateDir, "tasks")
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		a.log.Warn("sweeping task directories", "err", err)
 		return
 	}
+	unowned := map[string]bool{}
 	for _, e := range ents {
-		if !e.IsDir() || a.owns(e.Name()) {
-			continue
+		if e.IsDir() && !a.owns(e.Name()) {
+			unowned[e.Name()] = true
 		}
-		a.log.Warn("removing the directory of a task no runner owns", "task", e.Name())
-		if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
-			a.log.Warn("sweeping task directories", "task", e.Name(), "err", err)
+	}
+	if a.deps.Storage != nil {
+		ids, err := a.deps.Storage.Tasks()
+		if err != nil {
+			a.log.Warn("sweeping task filesystems", "err", err)
+		}
+		for _, id := range ids {
+			if !a.owns(id) {
+				unowned[id] = true
+			}
+		}
+	}
+	for id := range unowned {
+		a.log.Warn("removing the directory of a task no runner owns", "task", id)
+		if a.deps.Storage != nil {
+			if err := a.deps.Storage.Detach(ctx, id, filepath.Join(dir, id)); err != nil {
+				a.log.Warn("sweeping task filesystems", "task", id, "err", err)
+				continue // never remove through a mount
+			}
+		}
+		if err := os.RemoveAll(filepath.Join(dir, id)); err != nil {
+			a.log.Warn("sweeping task directories", "task", id, "err", err)
 		}
 	}
 }

@@ -31,6 +31,8 @@ type harness struct {
 	keep   bool
 	sweep  *fakeSweeper
 	states *stateLog
+	// storage, when set before start, is the agent's Storage.
+	storage *fakeStorage
 }
 
 // stateLog is the control plane as the agent sees it, recording each task
@@ -60,6 +62,13 @@ func (l *stateLog) of(id string) []control.Task {
 }
 
 func newHarness(t *testing.T) *harness {
+	h := newHarnessStopped(t)
+	h.start()
+	return h
+}
+
+// newHarnessStopped is newHarness before its agent starts.
+func newHarnessStopped(t *testing.T) *harness {
 	dir := t.TempDir()
 	st, err := bolt.Open(filepath.Join(dir, "db"), bolt.Options{})
 	if err != nil {
@@ -78,15 +87,17 @@ func newHarness(t *testing.T) *harness {
 		net:  &fakeNetwork{up: map[string]*Attachment{}},
 		logs: &fakeLogs{groups: map[string]bool{}, streams: map[string][]LogEvent{}}}
 	h.states = &stateLog{Control: h.ctl, tasks: map[string][]control.Task{}}
-	h.start()
 	t.Cleanup(h.stop)
 	return h
 }
 
 func (h *harness) start() {
+	deps := Deps{Control: h.states, Images: h.images, Network: h.net, Runtime: h.rt, Logs: h.logs, Sweeper: h.sweeper()}
+	if h.storage != nil {
+		deps.Storage = h.storage
+	}
 	a, err := New(Config{Node: "local", StateDir: filepath.Join(h.dir, "agent"), CPU: 8192, Memory: 16384, MaxTaskCPU: 4096,
-		MaxTaskMemory: 8192, KeepTasks: h.keep, Resync: 100 * time.Millisecond, MetadataEndpoint: "http://169.254.170.2/v4"},
-		Deps{Control: h.states, Images: h.images, Network: h.net, Runtime: h.rt, Logs: h.logs, Sweeper: h.sweeper()})
+		MaxTaskMemory: 8192, KeepTasks: h.keep, Resync: 100 * time.Millisecond, MetadataEndpoint: "http://169.254.170.2/v4"}, deps)
 	if err != nil {
 		h.t.Fatal(err)
 	}

@@ -138,7 +138,7 @@ func (r *runner) startContainer(ctx, hookCtx context.Context, cd *control.Contai
 		}
 	}
 	img := r.images[cd.Name]
-	rootfs, err := r.a.deps.Images.Mount(ctx, img, id)
+	rootfs, err := r.a.deps.Images.Mount(ctx, img, id, r.scratchDir(cd.Name))
 	if err != nil {
 		return control.StopTaskFailedToStart, "ResourceInitializationError: failed to mount the container's filesystem: " + err.Error(), err
 	}

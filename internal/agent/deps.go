@@ -53,9 +53,30 @@ var (
 // Images pulls and mounts images.
 type Images interface {
 	Pull(ctx context.Context, s tenant.Scope, ref string) (*Image, error)
-	Mount(ctx context.Context, img *Image, containerID string) (rootfs string, err error)
+	// Mount mounts the container's root filesystem, with its writable
+	// layer in scratch ("" for the image store's own directory).
+	Mount(ctx context.Context, img *Image, containerID, scratch string) (rootfs string, err error)
+	// Unmount unmounts it and removes its writable layer (scratch too).
 	Unmount(ctx context.Context, containerID string) error
 }
+
+// Storage bounds each task's ephemeral storage: Attach gives the task's
+// state directory a filesystem of size bytes, and the task's volumes,
+// generated files and its containers' writable layers are all kept there.
+// Attach of an attached task (an agent adopting it) keeps its data;
+// Detach of what is not attached does nothing.
+type Storage interface {
+	Attach(ctx context.Context, taskID, dir string, size int64) error
+	Detach(ctx context.Context, taskID, dir string) error
+	// Usage is what the task's filesystem holds and its size, in bytes.
+	Usage(dir string) (used, size int64, err error)
+	// Tasks lists the tasks that have a filesystem (for the sweep).
+	Tasks() ([]string, error)
+}
+
+// ErrNotEnforced is an Attach failure after which the task runs without
+// a bound on its storage (its directory predates enforcement).
+var ErrNotEnforced = errors.New("ephemeral storage is not enforced")
 
 // Network gives tasks their network namespace and IP.
 type Network interface {

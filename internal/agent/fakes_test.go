@@ -22,6 +22,7 @@ type fakeImages struct {
 	configs map[string]ImageConfig
 	digests map[string]string // ref -> digest (default sha256:aaa...)
 	mounted map[string]bool
+	scratch map[string]string // container id -> the scratch dir of its last Mount
 	pulls   []string
 }
 
@@ -43,10 +44,17 @@ func (f *fakeImages) Pull(_ context.Context, _ tenant.Scope, ref string) (*Image
 	return &Image{Ref: ref, Digest: digest, Config: cfg}, nil
 }
 
-func (f *fakeImages) Mount(_ context.Context, _ *Image, id string) (string, error) {
+func (f *fakeImages) Mount(_ context.Context, _ *Image, id, scratch string) (string, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.mounted == nil {
+		f.mounted = map[string]bool{}
+	}
+	if f.scratch == nil {
+		f.scratch = map[string]string{}
+	}
 	f.mounted[id] = true
+	f.scratch[id] = scratch
 	return "/rootfs/" + id, nil
 }
 

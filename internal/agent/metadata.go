@@ -313,6 +313,10 @@ func (r *runner) taskMetadata(ctx context.Context, task *control.Task, td *contr
 		md.Containers = append(md.Containers, r.containerMetadata(ctx, task, td, c.Name))
 	}
 	md.EphemeralStorageMetrics = r.ephemeralStorage(ctx, task)
+	if task.EphemeralStorageGiB > 0 && !r.bounded.Load() {
+		md.Errors = append(md.Errors, mdError{ErrorField: "EphemeralStorageMetrics", ErrorCode: "EphemeralStorageNotEnforced",
+			ErrorMessage: "this host does not bound the task's ephemeral storage: the task writes to the host's disk"})
+	}
 	if tags {
 		md.TaskTags = map[string]string{}
 		for _, t := range task.Tags {
@@ -338,11 +342,25 @@ type ephemeralUsage struct {
 }
 
 // ephemeralStorage is a Fargate task's reserved ephemeral storage and what
-// its containers wrote to their root filesystems, when the image store can
-// tell (nil otherwise), measured at most once per ephemeralUsageTTL.
+// it holds: its filesystem's use when the task has one (one statfs), else
+// what its containers wrote to their root filesystems, when the image
+// store can tell (nil otherwise), measured at most once per
+// ephemeralUsageTTL.
 func (r *runner) ephemeralStorage(ctx context.Context, task *control.Task) *mdEphemeralStorage {
+	if task.EphemeralStorageGiB <= 0 {
+		return nil
+	}
+	reserved := int64(task.EphemeralStorageGiB) << 10
+	if r.bounded.Load() {
+		used, _, err := r.a.deps.Storage.Usage(r.dir)
+		if err != nil {
+			r.log.Warn("ephemeral storage use", "err", err)
+			return nil
+		}
+		return &mdEphemeralStorage{Utilized: used >> 20, Reserved: reserved}
+	}
 	du, ok := r.a.deps.Images.(diskUsage)
-	if !ok || task.EphemeralStorageGiB <= 0 {
+	if !ok {
 		return nil
 	}
 	c := &r.ephemeral
@@ -363,5 +381,5 @@ func (r *runner) ephemeralStorage(ctx context.Context, task *control.Task) *mdEp
 	if !c.ok {
 		return nil
 	}
-	return &mdEphemeralStorage{Utilized: c.used >> 20, Reserved: int64(task.EphemeralStorageGiB) << 10}
+	return &mdEphemeralStorage{Utilized: c.used >> 20, Reserved: reserved}
 }

@@ -105,11 +105,12 @@ func metadataRunner(t *testing.T) (*Agent, *runner, *control.Task) {
 	task.ExecutionStoppedAt = mdFinished
 	a, err := New(Config{Node: "local", StateDir: t.TempDir(), MetadataEndpoint: "http://169.254.170.2/v4"},
 		Deps{Control: ctl, Runtime: timedRuntime{newFakeRuntime()}, Network: &countingNetwork{fakeNetwork: &fakeNetwork{up: map[string]*Attachment{}}},
-			Images: sizedImages{fakeImages: &fakeImages{}}})
+			Images: sizedImages{fakeImages: &fakeImages{}}, Storage: &fakeStorage{used: 6 << 20}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	r := newRunner(a, control.TaskRef{Scope: scope, Cluster: task.Cluster, ID: task.ID}, task)
+	r.bounded.Store(true) // the task has its filesystem (6 MiB used)
 	r.td = td
 	r.att = &Attachment{NetNSPath: "/run/netns/x", IP: "10.0.0.7", PrefixLen: 24, Gateway: "10.0.0.1", MAC: "0a:00:00:00:00:07",
 		SubnetCIDR: "10.0.0.0/24", SubnetID: "subnet-1", DNSName: "ip-10-0-0-7.ec2.internal"}
@@ -302,6 +303,8 @@ func TestMetadataEphemeralStorageCached(t *testing.T) {
 	a, r, task := metadataRunner(t)
 	var walks atomic.Int32 // DiskUsage calls: one per container per measurement
 	a.deps.Images = sizedImages{fakeImages: &fakeImages{}, walks: &walks}
+	a.deps.Storage = nil
+	r.bounded.Store(false)
 	path := "/v4/" + metadataID(task.ID, "app") + "/task"
 	ask := func(n int) {
 		t.Helper()

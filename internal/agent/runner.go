@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/fargo-run/fargo/internal/control"
@@ -61,6 +62,9 @@ type runner struct {
 	statsMu       sync.Mutex
 	prevStats     map[string]*dockerStats
 	ephemeral     ephemeralUsage // the metadata endpoint's measurement
+	// bounded: the task's directory is a filesystem of the task's
+	// ephemeral storage size (see storage.go).
+	bounded atomic.Bool
 }
 
 // snapshot returns the task and its definition for other goroutines.
@@ -180,6 +184,10 @@ func (r *runner) start(ctx, hookCtx context.Context) (string, string, error) {
 		return control.StopTaskFailedToStart, "ContainerRuntimeError: " + err.Error(), err
 	}
 	r.adopt(ctx, hookCtx, existing)
+	// The task's filesystem is made while its network is (both take
+	// milliseconds); nothing is written to the task's directory before.
+	storage := r.attachStorage(ctx)
+	defer storage.wait()
 	if code, reason, err := r.checkFailedStarts(ctx, existing); err != nil {
 		return code, reason, err
 	}
@@ -190,22 +198,31 @@ func (r *runner) start(ctx, hookCtx context.Context) (string, string, error) {
 		return control.StopTaskFailedToStart, "ResourceInitializationError: " + err.Error(), err
 	}
 	var bindings []control.ContainerStateChange
+	var att *Attachment
 	if hasOwnNetNS(r.td.NetworkMode) {
 		netStart := time.Now()
-		att, err := r.a.deps.Network.Setup(ctx, r.ref.ID, r.ref.Scope)
+		var err error
+		att, err = r.a.deps.Network.Setup(ctx, r.ref.ID, r.ref.Scope)
 		r.a.observe(StepNetwork, netStart)
 		if err != nil {
 			return control.StopTaskFailedToStart, "ResourceInitializationError: failed to configure the task's network: " + err.Error(), err
 		}
 		r.att = att
 		r.a.meta.add(r, att.IP)
+	}
+	if err := storage.wait(); err != nil {
+		return control.StopTaskFailedToStart, "ResourceInitializationError: failed to set up the task's ephemeral storage", err
+	}
+	if att != nil {
 		if err := writeEtcFiles(r.dir, att); err != nil {
 			return control.StopTaskFailedToStart, "ResourceInitializationError: " + err.Error(), err
 		}
 		if r.td.NetworkMode == control.NetworkModeBridge {
-			if bindings, err = r.publishPorts(ctx); err != nil {
+			b, err := r.publishPorts(ctx)
+			if err != nil {
 				return control.StopTaskFailedToStart, "ResourceInitializationError: failed to publish the task's ports: " + err.Error(), err
 			}
+			bindings = b
 		}
 	}
 	r.report(ctx, control.TaskStateChange{LastStatus: control.TaskPending, Attachment: r.attachment("ATTACHED"),
@@ -437,6 +454,12 @@ func (r *runner) cleanup(ctx context.Context) {
 	if hasOwnNetNS(r.td.NetworkMode) {
 		if err := r.a.deps.Network.Teardown(ctx, r.ref.ID); err != nil {
 			r.log.Warn("network teardown", "err", err)
+		}
+	}
+	if st := r.a.deps.Storage; st != nil {
+		if err := st.Detach(ctx, r.ref.ID, r.dir); err != nil {
+			r.log.Warn("remove the task's ephemeral storage", "err", err)
+			return // never remove through a mount
 		}
 	}
 	if err := os.RemoveAll(r.dir); err != nil {

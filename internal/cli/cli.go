@@ -92,6 +92,8 @@ func runServer(ctx context.Context, args []string, env Env, stdout, stderr io.Wr
 	str(fs, env, &cfg.NetworkPrefix, "network-prefix", "FARGO_NETWORK_PREFIX", "", "prefix of fargo's links, netns and nftables table (default fgo)")
 	str(fs, env, &cfg.MetadataIP, "metadata-ip", "FARGO_METADATA_IP", "", "address of the task metadata endpoint (default 169.254.170.2)")
 	connEnvErrs := connectionFlags(fs, env, &cfg)
+	str(fs, env, &cfg.EphemeralStorage, "ephemeral-storage", "FARGO_EPHEMERAL_STORAGE", cfg.EphemeralStorage,
+		"bound each task's ephemeral storage with a filesystem of its size: auto (where the host allows), enforce or off")
 	str(fs, env, &logLevel, "log-level", "FARGO_LOG_LEVEL", "info", "debug, info, warn or error")
 	boolean(fs, env, &logJSON, "log-json", "FARGO_LOG_JSON", false, "log as JSON lines")
 	if err := fs.Parse(args); err != nil {

@@ -104,6 +104,13 @@ type Server struct {
 	// may never stall longer than BodyTimeout. 0 BodyMinRate: no rule.
 	BodyTimeout time.Duration
 	BodyMinRate int64
+	// EphemeralStorage is how tasks' ephemeral storage is bounded:
+	// EphemeralAuto (default) gives each task a loop-mounted filesystem
+	// of its size where the host allows (root, loop devices, mkfs.ext4)
+	// and warns and runs tasks unbounded where it does not;
+	// EphemeralEnforce refuses to start without; EphemeralOff never
+	// bounds (tasks write to the host's disk).
+	EphemeralStorage string
 }
 
 // Default connection limits and timeouts (see Server).
@@ -115,6 +122,13 @@ const (
 	DefaultIdleTimeout             = 60 * time.Second
 	DefaultBodyTimeout             = 30 * time.Second
 	DefaultBodyMinRate             = 4 << 10
+)
+
+// EphemeralStorage settings.
+const (
+	EphemeralAuto    = "auto"
+	EphemeralEnforce = "enforce"
+	EphemeralOff     = "off"
 )
 
 // DefaultServer returns a Server with every default filled in.
@@ -137,6 +151,7 @@ func DefaultServer() Server {
 		IdleTimeout:             DefaultIdleTimeout,
 		BodyTimeout:             DefaultBodyTimeout,
 		BodyMinRate:             DefaultBodyMinRate,
+		EphemeralStorage: EphemeralAuto,
 	}
 }
 
@@ -192,6 +207,11 @@ func (c Server) Validate() error {
 	}
 	if c.MaxBodyBytes <= 0 {
 		errs = append(errs, errors.New("max body bytes must be positive"))
+	}
+	switch c.EphemeralStorage {
+	case "", EphemeralAuto, EphemeralEnforce, EphemeralOff:
+	default:
+		errs = append(errs, fmt.Errorf("ephemeral-storage %q: must be auto, enforce or off", c.EphemeralStorage))
 	}
 	return errors.Join(errs...)
 }

@@ -45,8 +45,23 @@ func validID(id string) error {
 // returns the existing rootfs; mounting one whose directory survived a
 // reboot remounts it over its old upper dir, keeping its writes.
 func (s *Store) Mount(ctx context.Context, img *Image, containerID string) (string, error) {
+	return s.MountScratch(ctx, img, containerID, "")
+}
+
+// scratchLink, in a container's directory, points at the directory that
+// holds its upper and work dirs when they are not in the store.
+const scratchLink = "scratch"
+
+// MountScratch is Mount with the container's writable layer (the overlay
+// upper and work dirs) in the directory scratch instead of the store: a
+// task's own filesystem, which bounds what the container can write.
+// Unmount removes scratch. "" is Mount.
+func (s *Store) MountScratch(ctx context.Context, img *Image, containerID, scratch string) (string, error) {
 	if err := validID(containerID); err != nil {
 		return "", err
+	}
+	if scratch != "" && !filepath.IsAbs(scratch) {
+		return "", errdefs.Invalidf("scratch dir %q is not absolute", scratch)
 	}
 	s.mountMu.Lock()
 	defer s.mountMu.Unlock()
@@ -73,9 +88,22 @@ func (s *Store) Mount(ctx context.Context, img *Image, containerID string) (stri
 			os.RemoveAll(cdir) // nothing is mounted: safe
 		}
 	}()
-	for _, d := range []string{"upper", "work", "rootfs"} {
-		if err := os.MkdirAll(filepath.Join(cdir, d), 0o755); err != nil {
+	dirs := []string{filepath.Join(cdir, "upper"), filepath.Join(cdir, "work"), filepath.Join(cdir, "rootfs")}
+	if scratch != "" {
+		dirs = []string{filepath.Join(scratch, "upper"), filepath.Join(scratch, "work"), filepath.Join(cdir, "rootfs")}
+	}
+	for _, d := range dirs {
+		if err := os.MkdirAll(d, 0o755); err != nil {
 			return "", fmt.Errorf("mount %s: %w", containerID, err)
+		}
+	}
+	if scratch != "" {
+		link := filepath.Join(cdir, scratchLink)
+		if old, err := os.Readlink(link); err != nil || old != scratch {
+			_ = os.Remove(link)
+			if err := os.Symlink(scratch, link); err != nil {
+				return "", fmt.Errorf("mount %s: %w", containerID, err)
+			}
 		}
 	}
 	// l/ holds one short symlink per lower layer, top first: the mount
@@ -98,7 +126,22 @@ func (s *Store) Mount(ctx context.Context, img *Image, containerID string) (stri
 			return "", fmt.Errorf("mount %s: %w", containerID, err)
 		}
 	}
-	opts := "lowerdir=" + strings.Join(names, ":") + ",upperdir=../upper,workdir=../work"
+	upper, work := "../upper", "../work"
+	if scratch != "" {
+		// Relative to l/ as well: the option then holds no part of the
+		// data dir's path, which may have commas or colons.
+		for _, p := range []*string{&upper, &work} {
+			rel, err := filepath.Rel(ldir, filepath.Join(scratch, filepath.Base(*p)))
+			if err != nil {
+				return "", fmt.Errorf("mount %s: %w", containerID, err)
+			}
+			if strings.ContainsAny(rel, ",:\\") {
+				return "", errdefs.Invalidf("mount %s: scratch dir %q has a character overlayfs options cannot hold", containerID, scratch)
+			}
+			*p = rel
+		}
+	}
+	opts := "lowerdir=" + strings.Join(names, ":") + ",upperdir=" + upper + ",workdir=" + work
 	if overlayIndexParam() {
 		// Lower layers are shared by many mounts; the inode index would
 		// tie them to the first upper dir that used them.
@@ -208,6 +251,11 @@ func (s *Store) Unmount(ctx context.Context, containerID string) error {
 		return fmt.Errorf("unmount %s: %w", containerID, err)
 	} else if m {
 		return errdefs.Conflictf("unmount %s: %s is still mounted", containerID, rootfs)
+	}
+	if scratch, err := os.Readlink(filepath.Join(cdir, scratchLink)); err == nil && filepath.IsAbs(scratch) {
+		if err := os.RemoveAll(scratch); err != nil {
+			return fmt.Errorf("unmount %s: %w", containerID, err)
+		}
 	}
 	if err := os.RemoveAll(cdir); err != nil {
 		return fmt.Errorf("unmount %s: %w", containerID, err)

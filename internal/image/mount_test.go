@@ -415,3 +415,48 @@ func TestUnescapeMountinfo(t *testing.T) {
 		}
 	}
 }
+
+// TestMountScratchDir: a container's writable layer (overlay upper and
+// work dirs) can live in a directory the caller names (the task's own
+// filesystem); what the container writes lands there, a second Mount is
+// idempotent, and Unmount removes the directory.
+func TestMountScratchDir(t *testing.T) {
+	requireRoot(t)
+	reg := newRegistry(t, nil)
+	_, ref := reg.push(t, "scratch", "latest", image(t, v1.Config{}, layer(t, entry{name: "a", body: "1"})))
+	root := t.TempDir()
+	checkMounts(t, root)
+	s := newStore(t, root, nil)
+	img, err := s.Pull(t.Context(), ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	scratch := filepath.Join(t.TempDir(), "task", "containers", "app")
+	rootfs, err := s.MountScratch(t.Context(), img, "scratch-app", scratch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Unmount(t.Context(), "scratch-app") })
+	if err := os.WriteFile(filepath.Join(rootfs, "written"), []byte("w"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got := readFile(t, scratch, "upper", "written"); got != "w" {
+		t.Errorf("the container's write is not in the scratch upper dir: %q", got)
+	}
+	if _, err := os.Stat(filepath.Join(root, "containers", "scratch-app", "upper", "written")); err == nil {
+		t.Error("the container's write landed in the image store")
+	}
+	if again, err := s.MountScratch(t.Context(), img, "scratch-app", scratch); err != nil || again != rootfs {
+		t.Errorf("second MountScratch: %q, %v", again, err)
+	}
+	if err := s.Unmount(t.Context(), "scratch-app"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(scratch); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("scratch dir after Unmount: %v", err)
+	}
+	if _, err := s.MountScratch(t.Context(), img, "bad", "/tmp/a,lowerdir=/"); err == nil {
+		t.Error("a scratch dir with a comma was accepted")
+		s.Unmount(t.Context(), "bad")
+	}
+}

@@ -21,7 +21,9 @@ import (
 	"github.com/fargo-run/fargo/internal/agent"
 	"github.com/fargo-run/fargo/internal/auth"
 	"github.com/fargo-run/fargo/internal/connlimit"
+	"github.com/fargo-run/fargo/internal/config"
 	"github.com/fargo-run/fargo/internal/control"
+	"github.com/fargo-run/fargo/internal/ephemeral"
 	"github.com/fargo-run/fargo/internal/image"
 	"github.com/fargo-run/fargo/internal/logs"
 	"github.com/fargo-run/fargo/internal/network"
@@ -36,9 +38,11 @@ type node struct {
 	agent  *agent.Agent
 	net    *network.Manager
 	images *image.Store
-	meta   *http.Server
-	metaLn *connlimit.Listener
-	log    *slog.Logger
+	// storage makes tasks' filesystems (nil: not enforced).
+	storage *ephemeral.Manager
+	meta    *http.Server
+	metaLn  *connlimit.Listener
+	log     *slog.Logger
 }
 
 // nodeDeps are what the node is built from.
@@ -109,9 +113,26 @@ func (s *Server) buildNode(ctx context.Context, d nodeDeps) (*node, error) {
 		_ = netm.Close()
 		return nil, fmt.Errorf("images: %w", err)
 	}
+	storage, err := s.openStorage(dir, log)
+	if err != nil {
+		_ = netm.Close()
+		_ = imgs.Close()
+		return nil, err
+	}
 	cpus := stdruntime.NumCPU()
 	memMiB := hostMemoryMiB()
 	metaIP := netm.MetadataIP()
+	deps := agent.Deps{
+		Control: d.control,
+		Images:  imagesAdapter{store: imgs, registryHost: d.registryHost, policy: policy, log: log.With("component", "images")},
+		Network: networkAdapter{m: netm},
+		Runtime: runtimeAdapter{r: rt},
+		Logs:    logSink{svc: d.logs},
+		Sweeper: sweeper{rt: rt, images: imgs, net: netm, log: log},
+	}
+	if storage != nil {
+		deps.Storage = storageAdapter{m: storage}
+	}
 	ag, err := agent.New(agent.Config{
 		Node:             id,
 		StateDir:         filepath.Join(dir, "agent"),
@@ -123,20 +144,16 @@ func (s *Server) buildNode(ctx context.Context, d nodeDeps) (*node, error) {
 		MetadataEndpoint: "http://" + metaIP.String() + "/v4",
 		Logger:           log,
 		ObserveStep:      s.fm.observeStep,
-	}, agent.Deps{
-		Control: d.control,
-		Images:  imagesAdapter{store: imgs, registryHost: d.registryHost, policy: policy, log: log.With("component", "images")},
-		Network: networkAdapter{m: netm},
-		Runtime: runtimeAdapter{r: rt},
-		Logs:    logSink{svc: d.logs},
-		Sweeper: sweeper{rt: rt, images: imgs, net: netm, log: log},
-	})
+	}, deps)
 	if err != nil {
 		_ = netm.Close()
 		_ = imgs.Close()
+		if storage != nil {
+			storage.Close()
+		}
 		return nil, err
 	}
-	n := &node{id: id, agent: ag, net: netm, images: imgs, log: log}
+	n := &node{id: id, agent: ag, net: netm, images: imgs, storage: storage, log: log}
 	ln, err := net.Listen("tcp4", netip.AddrPortFrom(metaIP, 80).String())
 	if err != nil {
 		n.close()
@@ -198,6 +215,34 @@ func (n *node) close() {
 	}
 	_ = n.net.Close()
 	_ = n.images.Close()
+	if n.storage != nil {
+		n.storage.Close()
+	}
+}
+
+// spareEphemeralStorage is how many filesystems of Fargate's default size
+// are kept formatted ahead, so that a task's start takes one (a rename and
+// a mount) instead of formatting its own.
+const spareEphemeralStorage = 2
+
+// openStorage starts bounding tasks' ephemeral storage as the
+// ephemeral-storage setting says (nil: not bounded).
+func (s *Server) openStorage(dir string, log *slog.Logger) (*ephemeral.Manager, error) {
+	if s.cfg.EphemeralStorage == config.EphemeralOff {
+		log.Warn("tasks' ephemeral storage is not bounded (ephemeral-storage=off): tasks write to the host's disk")
+		return nil, nil
+	}
+	m, err := ephemeral.Open(ephemeral.Config{Dir: filepath.Join(dir, "ephemeral"), Spares: spareEphemeralStorage,
+		SpareSize: 20 << 30, Logger: s.log.With("component", "ephemeral")})
+	switch {
+	case err == nil:
+		return m, nil
+	case s.cfg.EphemeralStorage == config.EphemeralEnforce:
+		return nil, err
+	default:
+		log.Warn("tasks' ephemeral storage is not bounded on this host: tasks write to the host's disk (ephemeral-storage=enforce refuses to start so)", "err", err)
+		return nil, nil
+	}
 }
 
 // isOwnRegistryHost reports whether an image reference's registry host is

@@ -24,6 +24,7 @@ import (
 	"github.com/fargo-run/fargo/internal/agent"
 	"github.com/fargo-run/fargo/internal/auth"
 	"github.com/fargo-run/fargo/internal/control"
+	"github.com/fargo-run/fargo/internal/ephemeral"
 	"github.com/fargo-run/fargo/internal/errdefs"
 	"github.com/fargo-run/fargo/internal/image"
 	"github.com/fargo-run/fargo/internal/logs"
@@ -124,13 +125,33 @@ func (a imagesAdapter) rewrite(ref string) string {
 	return ref
 }
 
-func (a imagesAdapter) Mount(ctx context.Context, img *agent.Image, containerID string) (string, error) {
+func (a imagesAdapter) Mount(ctx context.Context, img *agent.Image, containerID, scratch string) (string, error) {
 	h, ok := img.Handle.(*image.Image)
 	if !ok {
 		return "", fmt.Errorf("image %s was not pulled by this store", img.Ref)
 	}
-	return a.store.Mount(ctx, h, containerID)
+	return a.store.MountScratch(ctx, h, containerID, scratch)
 }
+
+// storageAdapter is agent.Storage over the ephemeral package: a task
+// directory that holds files already is run unbounded.
+type storageAdapter struct{ m *ephemeral.Manager }
+
+func (s storageAdapter) Attach(ctx context.Context, taskID, dir string, size int64) error {
+	err := s.m.Attach(ctx, taskID, dir, size)
+	if errors.Is(err, ephemeral.ErrNotEmpty) {
+		return fmt.Errorf("%w: %w", agent.ErrNotEnforced, err)
+	}
+	return err
+}
+
+func (s storageAdapter) Detach(ctx context.Context, taskID, dir string) error {
+	return s.m.Detach(ctx, taskID, dir)
+}
+
+func (s storageAdapter) Usage(dir string) (int64, int64, error) { return s.m.Usage(dir) }
+
+func (s storageAdapter) Tasks() ([]string, error) { return s.m.Tasks() }
 
 func (a imagesAdapter) Unmount(ctx context.Context, containerID string) error {
 	return a.store.Unmount(ctx, containerID)

@@ -5,6 +5,10 @@
 //	                       /meta proxies the task metadata endpoint's /task,
 //	                       /meta/<path> its <path>; /env prints the environment;
 //	                       /get?url=U fetches U from inside the task;
+//	                       /df?path=P answers statfs(P) as {"size","free"};
+//	                       /fill?path=P&mib=N writes N MiB to P (with
+//	                       alloc=1: fallocates them), 507 and the error
+//	                       when it fails (the file is removed then);
 //	                       logs one line per request; exits 0 on SIGTERM
 //	taskapp exit N [secs]  prints a line, sleeps secs, exits with code N
 //	taskapp oom            allocates memory until the kernel kills it
@@ -103,6 +107,24 @@ func serve() {
 	}
 	http.HandleFunc("/meta/", meta)
 	http.HandleFunc("/meta", meta)
+	http.HandleFunc("/df", func(w http.ResponseWriter, r *http.Request) {
+		var st syscall.Statfs_t
+		if err := syscall.Statfs(r.URL.Query().Get("path"), &st); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		fmt.Fprintf(w, `{"size":%d,"free":%d}`, int64(st.Blocks)*st.Bsize, int64(st.Bavail)*st.Bsize)
+	})
+	http.HandleFunc("/fill", func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		mib, _ := strconv.ParseInt(q.Get("mib"), 10, 64)
+		if err := fill(q.Get("path"), mib<<20, q.Get("alloc") == "1"); err != nil {
+			os.Remove(q.Get("path"))
+			http.Error(w, err.Error(), http.StatusInsufficientStorage)
+			return
+		}
+		fmt.Fprintln(w, "ok")
+	})
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGTERM)
 	go func() {
@@ -115,4 +137,26 @@ func serve() {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+}
+
+// fill writes n bytes to the file p (alloc: reserves them with fallocate).
+func fill(p string, n int64, alloc bool) error {
+	f, err := os.Create(p)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if alloc {
+		return syscall.Fallocate(int(f.Fd()), 0, 0, n)
+	}
+	buf := make([]byte, 1<<20)
+	for i := range buf {
+		buf[i] = byte(i)
+	}
+	for w := int64(0); w < n; w += int64(len(buf)) {
+		if _, err := f.Write(buf); err != nil {
+			return err
+		}
+	}
+	return f.Sync()
 }
