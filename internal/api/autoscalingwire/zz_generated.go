@@ -3,6 +3,8 @@
 package autoscalingwire
 
 import (
+	"encoding/json"
+
 	"github.com/fargo-run/fargo/internal/api/wire"
 )
 
@@ -223,7 +225,18 @@ type DescribeScalableTargetsRequest struct {
 // DescribeScalableTargetsResponse is the Application Auto Scaling wire shape DescribeScalableTargetsResponse.
 type DescribeScalableTargetsResponse struct {
 	NextToken       *string          `json:"NextToken,omitempty" xml:"NextToken,omitempty"`
-	ScalableTargets []ScalableTarget `json:"ScalableTargets,omitempty" xml:"ScalableTargets,omitempty"`
+	ScalableTargets []ScalableTarget `json:"ScalableTargets" xml:"ScalableTargets,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output DescribeScalableTargetsResponse as [] when
+// they are empty: AWS always returns them.
+func (v DescribeScalableTargetsResponse) MarshalJSON() ([]byte, error) {
+	type plain DescribeScalableTargetsResponse
+	p := plain(v)
+	if p.ScalableTargets == nil {
+		p.ScalableTargets = []ScalableTarget{}
+	}
+	return json.Marshal(p)
 }
 
 // DescribeScalingActivitiesRequest is the Application Auto Scaling wire shape DescribeScalingActivitiesRequest.
@@ -239,7 +252,18 @@ type DescribeScalingActivitiesRequest struct {
 // DescribeScalingActivitiesResponse is the Application Auto Scaling wire shape DescribeScalingActivitiesResponse.
 type DescribeScalingActivitiesResponse struct {
 	NextToken         *string           `json:"NextToken,omitempty" xml:"NextToken,omitempty"`
-	ScalingActivities []ScalingActivity `json:"ScalingActivities,omitempty" xml:"ScalingActivities,omitempty"`
+	ScalingActivities []ScalingActivity `json:"ScalingActivities" xml:"ScalingActivities,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output DescribeScalingActivitiesResponse as [] when
+// they are empty: AWS always returns them.
+func (v DescribeScalingActivitiesResponse) MarshalJSON() ([]byte, error) {
+	type plain DescribeScalingActivitiesResponse
+	p := plain(v)
+	if p.ScalingActivities == nil {
+		p.ScalingActivities = []ScalingActivity{}
+	}
+	return json.Marshal(p)
 }
 
 // DescribeScalingPoliciesRequest is the Application Auto Scaling wire shape DescribeScalingPoliciesRequest.
@@ -255,7 +279,18 @@ type DescribeScalingPoliciesRequest struct {
 // DescribeScalingPoliciesResponse is the Application Auto Scaling wire shape DescribeScalingPoliciesResponse.
 type DescribeScalingPoliciesResponse struct {
 	NextToken       *string         `json:"NextToken,omitempty" xml:"NextToken,omitempty"`
-	ScalingPolicies []ScalingPolicy `json:"ScalingPolicies,omitempty" xml:"ScalingPolicies,omitempty"`
+	ScalingPolicies []ScalingPolicy `json:"ScalingPolicies" xml:"ScalingPolicies,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output DescribeScalingPoliciesResponse as [] when
+// they are empty: AWS always returns them.
+func (v DescribeScalingPoliciesResponse) MarshalJSON() ([]byte, error) {
+	type plain DescribeScalingPoliciesResponse
+	p := plain(v)
+	if p.ScalingPolicies == nil {
+		p.ScalingPolicies = []ScalingPolicy{}
+	}
+	return json.Marshal(p)
 }
 
 // DescribeScheduledActionsRequest is the Application Auto Scaling wire shape DescribeScheduledActionsRequest.
@@ -271,7 +306,18 @@ type DescribeScheduledActionsRequest struct {
 // DescribeScheduledActionsResponse is the Application Auto Scaling wire shape DescribeScheduledActionsResponse.
 type DescribeScheduledActionsResponse struct {
 	NextToken        *string           `json:"NextToken,omitempty" xml:"NextToken,omitempty"`
-	ScheduledActions []ScheduledAction `json:"ScheduledActions,omitempty" xml:"ScheduledActions,omitempty"`
+	ScheduledActions []ScheduledAction `json:"ScheduledActions" xml:"ScheduledActions,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output DescribeScheduledActionsResponse as [] when
+// they are empty: AWS always returns them.
+func (v DescribeScheduledActionsResponse) MarshalJSON() ([]byte, error) {
+	type plain DescribeScheduledActionsResponse
+	p := plain(v)
+	if p.ScheduledActions == nil {
+		p.ScheduledActions = []ScheduledAction{}
+	}
+	return json.Marshal(p)
 }
 
 // FailedResourceAccessException is the Application Auto Scaling wire error shape FailedResourceAccessException.
@@ -292,8 +338,19 @@ type GetPredictiveScalingForecastRequest struct {
 // GetPredictiveScalingForecastResponse is the Application Auto Scaling wire shape GetPredictiveScalingForecastResponse.
 type GetPredictiveScalingForecastResponse struct {
 	CapacityForecast *CapacityForecast `json:"CapacityForecast,omitempty" xml:"CapacityForecast,omitempty"`
-	LoadForecast     []LoadForecast    `json:"LoadForecast,omitempty" xml:"LoadForecast,omitempty"`
+	LoadForecast     []LoadForecast    `json:"LoadForecast" xml:"LoadForecast,omitempty"`
 	UpdateTime       *wire.Timestamp   `json:"UpdateTime,omitempty" xml:"UpdateTime,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output GetPredictiveScalingForecastResponse as [] when
+// they are empty: AWS always returns them.
+func (v GetPredictiveScalingForecastResponse) MarshalJSON() ([]byte, error) {
+	type plain GetPredictiveScalingForecastResponse
+	p := plain(v)
+	if p.LoadForecast == nil {
+		p.LoadForecast = []LoadForecast{}
+	}
+	return json.Marshal(p)
 }
 
 // InternalServiceException is the Application Auto Scaling wire error shape InternalServiceException.
@@ -439,8 +496,19 @@ type PutScalingPolicyRequest struct {
 
 // PutScalingPolicyResponse is the Application Auto Scaling wire shape PutScalingPolicyResponse.
 type PutScalingPolicyResponse struct {
-	Alarms    []Alarm `json:"Alarms,omitempty" xml:"Alarms,omitempty"`
+	Alarms    []Alarm `json:"Alarms" xml:"Alarms,omitempty"`
 	PolicyARN *string `json:"PolicyARN,omitempty" xml:"PolicyARN,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output PutScalingPolicyResponse as [] when
+// they are empty: AWS always returns them.
+func (v PutScalingPolicyResponse) MarshalJSON() ([]byte, error) {
+	type plain PutScalingPolicyResponse
+	p := plain(v)
+	if p.Alarms == nil {
+		p.Alarms = []Alarm{}
+	}
+	return json.Marshal(p)
 }
 
 // PutScheduledActionRequest is the Application Auto Scaling wire shape PutScheduledActionRequest.
@@ -692,6 +760,42 @@ func NewInput(op string) any {
 		return new(TagResourceRequest)
 	case "UntagResource":
 		return new(UntagResourceRequest)
+	}
+	return nil
+}
+
+// NewOutput returns a pointer to a new zero output of an operation, or nil
+// for an unknown operation or one without output.
+func NewOutput(op string) any {
+	switch op {
+	case "DeleteScalingPolicy":
+		return new(DeleteScalingPolicyResponse)
+	case "DeleteScheduledAction":
+		return new(DeleteScheduledActionResponse)
+	case "DeregisterScalableTarget":
+		return new(DeregisterScalableTargetResponse)
+	case "DescribeScalableTargets":
+		return new(DescribeScalableTargetsResponse)
+	case "DescribeScalingActivities":
+		return new(DescribeScalingActivitiesResponse)
+	case "DescribeScalingPolicies":
+		return new(DescribeScalingPoliciesResponse)
+	case "DescribeScheduledActions":
+		return new(DescribeScheduledActionsResponse)
+	case "GetPredictiveScalingForecast":
+		return new(GetPredictiveScalingForecastResponse)
+	case "ListTagsForResource":
+		return new(ListTagsForResourceResponse)
+	case "PutScalingPolicy":
+		return new(PutScalingPolicyResponse)
+	case "PutScheduledAction":
+		return new(PutScheduledActionResponse)
+	case "RegisterScalableTarget":
+		return new(RegisterScalableTargetResponse)
+	case "TagResource":
+		return new(TagResourceResponse)
+	case "UntagResource":
+		return new(UntagResourceResponse)
 	}
 	return nil
 }

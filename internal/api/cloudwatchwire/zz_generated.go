@@ -3,6 +3,8 @@
 package cloudwatchwire
 
 import (
+	"encoding/json"
+
 	"github.com/fargo-run/fargo/internal/api/wire"
 )
 
@@ -320,7 +322,18 @@ type DeleteInsightRulesInput struct {
 
 // DeleteInsightRulesOutput is the CloudWatch wire shape DeleteInsightRulesOutput.
 type DeleteInsightRulesOutput struct {
-	Failures []PartialFailure `json:"Failures,omitempty" xml:"Failures>member,omitempty"`
+	Failures []PartialFailure `json:"Failures" xml:"Failures>member,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output DeleteInsightRulesOutput as [] when
+// they are empty: AWS always returns them.
+func (v DeleteInsightRulesOutput) MarshalJSON() ([]byte, error) {
+	type plain DeleteInsightRulesOutput
+	p := plain(v)
+	if p.Failures == nil {
+		p.Failures = []PartialFailure{}
+	}
+	return json.Marshal(p)
 }
 
 // DeleteMetricStreamInput is the CloudWatch wire shape DeleteMetricStreamInput.
@@ -340,8 +353,19 @@ type DescribeAlarmContributorsInput struct {
 
 // DescribeAlarmContributorsOutput is the CloudWatch wire shape DescribeAlarmContributorsOutput.
 type DescribeAlarmContributorsOutput struct {
-	AlarmContributors []AlarmContributor `json:"AlarmContributors,omitempty" xml:"AlarmContributors>member,omitempty"`
+	AlarmContributors []AlarmContributor `json:"AlarmContributors" xml:"AlarmContributors>member,omitempty"`
 	NextToken         *string            `json:"NextToken,omitempty" xml:"NextToken,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output DescribeAlarmContributorsOutput as [] when
+// they are empty: AWS always returns them.
+func (v DescribeAlarmContributorsOutput) MarshalJSON() ([]byte, error) {
+	type plain DescribeAlarmContributorsOutput
+	p := plain(v)
+	if p.AlarmContributors == nil {
+		p.AlarmContributors = []AlarmContributor{}
+	}
+	return json.Marshal(p)
 }
 
 // DescribeAlarmHistoryInput is the CloudWatch wire shape DescribeAlarmHistoryInput.
@@ -359,8 +383,19 @@ type DescribeAlarmHistoryInput struct {
 
 // DescribeAlarmHistoryOutput is the CloudWatch wire shape DescribeAlarmHistoryOutput.
 type DescribeAlarmHistoryOutput struct {
-	AlarmHistoryItems []AlarmHistoryItem `json:"AlarmHistoryItems,omitempty" xml:"AlarmHistoryItems>member,omitempty"`
+	AlarmHistoryItems []AlarmHistoryItem `json:"AlarmHistoryItems" xml:"AlarmHistoryItems>member,omitempty"`
 	NextToken         *string            `json:"NextToken,omitempty" xml:"NextToken,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output DescribeAlarmHistoryOutput as [] when
+// they are empty: AWS always returns them.
+func (v DescribeAlarmHistoryOutput) MarshalJSON() ([]byte, error) {
+	type plain DescribeAlarmHistoryOutput
+	p := plain(v)
+	if p.AlarmHistoryItems == nil {
+		p.AlarmHistoryItems = []AlarmHistoryItem{}
+	}
+	return json.Marshal(p)
 }
 
 // DescribeAlarmsForMetricInput is the CloudWatch wire shape DescribeAlarmsForMetricInput.
@@ -376,7 +411,18 @@ type DescribeAlarmsForMetricInput struct {
 
 // DescribeAlarmsForMetricOutput is the CloudWatch wire shape DescribeAlarmsForMetricOutput.
 type DescribeAlarmsForMetricOutput struct {
-	MetricAlarms []MetricAlarm `json:"MetricAlarms,omitempty" xml:"MetricAlarms>member,omitempty"`
+	MetricAlarms []MetricAlarm `json:"MetricAlarms" xml:"MetricAlarms>member,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output DescribeAlarmsForMetricOutput as [] when
+// they are empty: AWS always returns them.
+func (v DescribeAlarmsForMetricOutput) MarshalJSON() ([]byte, error) {
+	type plain DescribeAlarmsForMetricOutput
+	p := plain(v)
+	if p.MetricAlarms == nil {
+		p.MetricAlarms = []MetricAlarm{}
+	}
+	return json.Marshal(p)
 }
 
 // DescribeAlarmsInput is the CloudWatch wire shape DescribeAlarmsInput.
@@ -394,9 +440,23 @@ type DescribeAlarmsInput struct {
 
 // DescribeAlarmsOutput is the CloudWatch wire shape DescribeAlarmsOutput.
 type DescribeAlarmsOutput struct {
-	CompositeAlarms []CompositeAlarm `json:"CompositeAlarms,omitempty" xml:"CompositeAlarms>member,omitempty"`
-	MetricAlarms    []MetricAlarm    `json:"MetricAlarms,omitempty" xml:"MetricAlarms>member,omitempty"`
+	CompositeAlarms []CompositeAlarm `json:"CompositeAlarms" xml:"CompositeAlarms>member,omitempty"`
+	MetricAlarms    []MetricAlarm    `json:"MetricAlarms" xml:"MetricAlarms>member,omitempty"`
 	NextToken       *string          `json:"NextToken,omitempty" xml:"NextToken,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output DescribeAlarmsOutput as [] when
+// they are empty: AWS always returns them.
+func (v DescribeAlarmsOutput) MarshalJSON() ([]byte, error) {
+	type plain DescribeAlarmsOutput
+	p := plain(v)
+	if p.CompositeAlarms == nil {
+		p.CompositeAlarms = []CompositeAlarm{}
+	}
+	if p.MetricAlarms == nil {
+		p.MetricAlarms = []MetricAlarm{}
+	}
+	return json.Marshal(p)
 }
 
 // DescribeAnomalyDetectorsInput is the CloudWatch wire shape DescribeAnomalyDetectorsInput.
@@ -411,8 +471,19 @@ type DescribeAnomalyDetectorsInput struct {
 
 // DescribeAnomalyDetectorsOutput is the CloudWatch wire shape DescribeAnomalyDetectorsOutput.
 type DescribeAnomalyDetectorsOutput struct {
-	AnomalyDetectors []AnomalyDetector `json:"AnomalyDetectors,omitempty" xml:"AnomalyDetectors>member,omitempty"`
+	AnomalyDetectors []AnomalyDetector `json:"AnomalyDetectors" xml:"AnomalyDetectors>member,omitempty"`
 	NextToken        *string           `json:"NextToken,omitempty" xml:"NextToken,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output DescribeAnomalyDetectorsOutput as [] when
+// they are empty: AWS always returns them.
+func (v DescribeAnomalyDetectorsOutput) MarshalJSON() ([]byte, error) {
+	type plain DescribeAnomalyDetectorsOutput
+	p := plain(v)
+	if p.AnomalyDetectors == nil {
+		p.AnomalyDetectors = []AnomalyDetector{}
+	}
+	return json.Marshal(p)
 }
 
 // DescribeInsightRulesInput is the CloudWatch wire shape DescribeInsightRulesInput.
@@ -423,8 +494,19 @@ type DescribeInsightRulesInput struct {
 
 // DescribeInsightRulesOutput is the CloudWatch wire shape DescribeInsightRulesOutput.
 type DescribeInsightRulesOutput struct {
-	InsightRules []InsightRule `json:"InsightRules,omitempty" xml:"InsightRules>member,omitempty"`
+	InsightRules []InsightRule `json:"InsightRules" xml:"InsightRules>member,omitempty"`
 	NextToken    *string       `json:"NextToken,omitempty" xml:"NextToken,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output DescribeInsightRulesOutput as [] when
+// they are empty: AWS always returns them.
+func (v DescribeInsightRulesOutput) MarshalJSON() ([]byte, error) {
+	type plain DescribeInsightRulesOutput
+	p := plain(v)
+	if p.InsightRules == nil {
+		p.InsightRules = []InsightRule{}
+	}
+	return json.Marshal(p)
 }
 
 // Dimension is the CloudWatch wire shape Dimension.
@@ -451,7 +533,18 @@ type DisableInsightRulesInput struct {
 
 // DisableInsightRulesOutput is the CloudWatch wire shape DisableInsightRulesOutput.
 type DisableInsightRulesOutput struct {
-	Failures []PartialFailure `json:"Failures,omitempty" xml:"Failures>member,omitempty"`
+	Failures []PartialFailure `json:"Failures" xml:"Failures>member,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output DisableInsightRulesOutput as [] when
+// they are empty: AWS always returns them.
+func (v DisableInsightRulesOutput) MarshalJSON() ([]byte, error) {
+	type plain DisableInsightRulesOutput
+	p := plain(v)
+	if p.Failures == nil {
+		p.Failures = []PartialFailure{}
+	}
+	return json.Marshal(p)
 }
 
 // EnableAlarmActionsInput is the CloudWatch wire shape EnableAlarmActionsInput.
@@ -466,7 +559,18 @@ type EnableInsightRulesInput struct {
 
 // EnableInsightRulesOutput is the CloudWatch wire shape EnableInsightRulesOutput.
 type EnableInsightRulesOutput struct {
-	Failures []PartialFailure `json:"Failures,omitempty" xml:"Failures>member,omitempty"`
+	Failures []PartialFailure `json:"Failures" xml:"Failures>member,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output EnableInsightRulesOutput as [] when
+// they are empty: AWS always returns them.
+func (v EnableInsightRulesOutput) MarshalJSON() ([]byte, error) {
+	type plain EnableInsightRulesOutput
+	p := plain(v)
+	if p.Failures == nil {
+		p.Failures = []PartialFailure{}
+	}
+	return json.Marshal(p)
 }
 
 // Entity is the CloudWatch wire shape Entity.
@@ -533,9 +637,26 @@ type GetInsightRuleReportOutput struct {
 	AggregateValue         *float64                     `json:"AggregateValue,omitempty" xml:"AggregateValue,omitempty"`
 	AggregationStatistic   *string                      `json:"AggregationStatistic,omitempty" xml:"AggregationStatistic,omitempty"`
 	ApproximateUniqueCount *int64                       `json:"ApproximateUniqueCount,omitempty" xml:"ApproximateUniqueCount,omitempty"`
-	Contributors           []InsightRuleContributor     `json:"Contributors,omitempty" xml:"Contributors>member,omitempty"`
-	KeyLabels              []string                     `json:"KeyLabels,omitempty" xml:"KeyLabels>member,omitempty"`
-	MetricDatapoints       []InsightRuleMetricDatapoint `json:"MetricDatapoints,omitempty" xml:"MetricDatapoints>member,omitempty"`
+	Contributors           []InsightRuleContributor     `json:"Contributors" xml:"Contributors>member,omitempty"`
+	KeyLabels              []string                     `json:"KeyLabels" xml:"KeyLabels>member,omitempty"`
+	MetricDatapoints       []InsightRuleMetricDatapoint `json:"MetricDatapoints" xml:"MetricDatapoints>member,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output GetInsightRuleReportOutput as [] when
+// they are empty: AWS always returns them.
+func (v GetInsightRuleReportOutput) MarshalJSON() ([]byte, error) {
+	type plain GetInsightRuleReportOutput
+	p := plain(v)
+	if p.Contributors == nil {
+		p.Contributors = []InsightRuleContributor{}
+	}
+	if p.KeyLabels == nil {
+		p.KeyLabels = []string{}
+	}
+	if p.MetricDatapoints == nil {
+		p.MetricDatapoints = []InsightRuleMetricDatapoint{}
+	}
+	return json.Marshal(p)
 }
 
 // GetMetricDataInput is the CloudWatch wire shape GetMetricDataInput.
@@ -551,9 +672,23 @@ type GetMetricDataInput struct {
 
 // GetMetricDataOutput is the CloudWatch wire shape GetMetricDataOutput.
 type GetMetricDataOutput struct {
-	Messages          []MessageData      `json:"Messages,omitempty" xml:"Messages>member,omitempty"`
-	MetricDataResults []MetricDataResult `json:"MetricDataResults,omitempty" xml:"MetricDataResults>member,omitempty"`
+	Messages          []MessageData      `json:"Messages" xml:"Messages>member,omitempty"`
+	MetricDataResults []MetricDataResult `json:"MetricDataResults" xml:"MetricDataResults>member,omitempty"`
 	NextToken         *string            `json:"NextToken,omitempty" xml:"NextToken,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output GetMetricDataOutput as [] when
+// they are empty: AWS always returns them.
+func (v GetMetricDataOutput) MarshalJSON() ([]byte, error) {
+	type plain GetMetricDataOutput
+	p := plain(v)
+	if p.Messages == nil {
+		p.Messages = []MessageData{}
+	}
+	if p.MetricDataResults == nil {
+		p.MetricDataResults = []MetricDataResult{}
+	}
+	return json.Marshal(p)
 }
 
 // GetMetricStatisticsInput is the CloudWatch wire shape GetMetricStatisticsInput.
@@ -571,8 +706,19 @@ type GetMetricStatisticsInput struct {
 
 // GetMetricStatisticsOutput is the CloudWatch wire shape GetMetricStatisticsOutput.
 type GetMetricStatisticsOutput struct {
-	Datapoints []Datapoint `json:"Datapoints,omitempty" xml:"Datapoints>member,omitempty"`
+	Datapoints []Datapoint `json:"Datapoints" xml:"Datapoints>member,omitempty"`
 	Label      *string     `json:"Label,omitempty" xml:"Label,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output GetMetricStatisticsOutput as [] when
+// they are empty: AWS always returns them.
+func (v GetMetricStatisticsOutput) MarshalJSON() ([]byte, error) {
+	type plain GetMetricStatisticsOutput
+	p := plain(v)
+	if p.Datapoints == nil {
+		p.Datapoints = []Datapoint{}
+	}
+	return json.Marshal(p)
 }
 
 // GetMetricStreamInput is the CloudWatch wire shape GetMetricStreamInput.
@@ -584,16 +730,33 @@ type GetMetricStreamInput struct {
 type GetMetricStreamOutput struct {
 	Arn                          *string                               `json:"Arn,omitempty" xml:"Arn,omitempty"`
 	CreationDate                 *wire.Timestamp                       `json:"CreationDate,omitempty" xml:"CreationDate,omitempty"`
-	ExcludeFilters               []MetricStreamFilter                  `json:"ExcludeFilters,omitempty" xml:"ExcludeFilters>member,omitempty"`
+	ExcludeFilters               []MetricStreamFilter                  `json:"ExcludeFilters" xml:"ExcludeFilters>member,omitempty"`
 	FirehoseArn                  *string                               `json:"FirehoseArn,omitempty" xml:"FirehoseArn,omitempty"`
-	IncludeFilters               []MetricStreamFilter                  `json:"IncludeFilters,omitempty" xml:"IncludeFilters>member,omitempty"`
+	IncludeFilters               []MetricStreamFilter                  `json:"IncludeFilters" xml:"IncludeFilters>member,omitempty"`
 	IncludeLinkedAccountsMetrics *bool                                 `json:"IncludeLinkedAccountsMetrics,omitempty" xml:"IncludeLinkedAccountsMetrics,omitempty"`
 	LastUpdateDate               *wire.Timestamp                       `json:"LastUpdateDate,omitempty" xml:"LastUpdateDate,omitempty"`
 	Name                         *string                               `json:"Name,omitempty" xml:"Name,omitempty"`
 	OutputFormat                 *string                               `json:"OutputFormat,omitempty" xml:"OutputFormat,omitempty"`
 	RoleArn                      *string                               `json:"RoleArn,omitempty" xml:"RoleArn,omitempty"`
 	State                        *string                               `json:"State,omitempty" xml:"State,omitempty"`
-	StatisticsConfigurations     []MetricStreamStatisticsConfiguration `json:"StatisticsConfigurations,omitempty" xml:"StatisticsConfigurations>member,omitempty"`
+	StatisticsConfigurations     []MetricStreamStatisticsConfiguration `json:"StatisticsConfigurations" xml:"StatisticsConfigurations>member,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output GetMetricStreamOutput as [] when
+// they are empty: AWS always returns them.
+func (v GetMetricStreamOutput) MarshalJSON() ([]byte, error) {
+	type plain GetMetricStreamOutput
+	p := plain(v)
+	if p.ExcludeFilters == nil {
+		p.ExcludeFilters = []MetricStreamFilter{}
+	}
+	if p.IncludeFilters == nil {
+		p.IncludeFilters = []MetricStreamFilter{}
+	}
+	if p.StatisticsConfigurations == nil {
+		p.StatisticsConfigurations = []MetricStreamStatisticsConfiguration{}
+	}
+	return json.Marshal(p)
 }
 
 // GetMetricWidgetImageInput is the CloudWatch wire shape GetMetricWidgetImageInput.
@@ -700,8 +863,19 @@ type ListAlarmMuteRulesInput struct {
 
 // ListAlarmMuteRulesOutput is the CloudWatch wire shape ListAlarmMuteRulesOutput.
 type ListAlarmMuteRulesOutput struct {
-	AlarmMuteRuleSummaries []AlarmMuteRuleSummary `json:"AlarmMuteRuleSummaries,omitempty" xml:"AlarmMuteRuleSummaries>member,omitempty"`
+	AlarmMuteRuleSummaries []AlarmMuteRuleSummary `json:"AlarmMuteRuleSummaries" xml:"AlarmMuteRuleSummaries>member,omitempty"`
 	NextToken              *string                `json:"NextToken,omitempty" xml:"NextToken,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output ListAlarmMuteRulesOutput as [] when
+// they are empty: AWS always returns them.
+func (v ListAlarmMuteRulesOutput) MarshalJSON() ([]byte, error) {
+	type plain ListAlarmMuteRulesOutput
+	p := plain(v)
+	if p.AlarmMuteRuleSummaries == nil {
+		p.AlarmMuteRuleSummaries = []AlarmMuteRuleSummary{}
+	}
+	return json.Marshal(p)
 }
 
 // ListDashboardsInput is the CloudWatch wire shape ListDashboardsInput.
@@ -712,8 +886,19 @@ type ListDashboardsInput struct {
 
 // ListDashboardsOutput is the CloudWatch wire shape ListDashboardsOutput.
 type ListDashboardsOutput struct {
-	DashboardEntries []DashboardEntry `json:"DashboardEntries,omitempty" xml:"DashboardEntries>member,omitempty"`
+	DashboardEntries []DashboardEntry `json:"DashboardEntries" xml:"DashboardEntries>member,omitempty"`
 	NextToken        *string          `json:"NextToken,omitempty" xml:"NextToken,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output ListDashboardsOutput as [] when
+// they are empty: AWS always returns them.
+func (v ListDashboardsOutput) MarshalJSON() ([]byte, error) {
+	type plain ListDashboardsOutput
+	p := plain(v)
+	if p.DashboardEntries == nil {
+		p.DashboardEntries = []DashboardEntry{}
+	}
+	return json.Marshal(p)
 }
 
 // ListManagedInsightRulesInput is the CloudWatch wire shape ListManagedInsightRulesInput.
@@ -725,8 +910,19 @@ type ListManagedInsightRulesInput struct {
 
 // ListManagedInsightRulesOutput is the CloudWatch wire shape ListManagedInsightRulesOutput.
 type ListManagedInsightRulesOutput struct {
-	ManagedRules []ManagedRuleDescription `json:"ManagedRules,omitempty" xml:"ManagedRules>member,omitempty"`
+	ManagedRules []ManagedRuleDescription `json:"ManagedRules" xml:"ManagedRules>member,omitempty"`
 	NextToken    *string                  `json:"NextToken,omitempty" xml:"NextToken,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output ListManagedInsightRulesOutput as [] when
+// they are empty: AWS always returns them.
+func (v ListManagedInsightRulesOutput) MarshalJSON() ([]byte, error) {
+	type plain ListManagedInsightRulesOutput
+	p := plain(v)
+	if p.ManagedRules == nil {
+		p.ManagedRules = []ManagedRuleDescription{}
+	}
+	return json.Marshal(p)
 }
 
 // ListMetricStreamsInput is the CloudWatch wire shape ListMetricStreamsInput.
@@ -737,8 +933,19 @@ type ListMetricStreamsInput struct {
 
 // ListMetricStreamsOutput is the CloudWatch wire shape ListMetricStreamsOutput.
 type ListMetricStreamsOutput struct {
-	Entries   []MetricStreamEntry `json:"Entries,omitempty" xml:"Entries>member,omitempty"`
+	Entries   []MetricStreamEntry `json:"Entries" xml:"Entries>member,omitempty"`
 	NextToken *string             `json:"NextToken,omitempty" xml:"NextToken,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output ListMetricStreamsOutput as [] when
+// they are empty: AWS always returns them.
+func (v ListMetricStreamsOutput) MarshalJSON() ([]byte, error) {
+	type plain ListMetricStreamsOutput
+	p := plain(v)
+	if p.Entries == nil {
+		p.Entries = []MetricStreamEntry{}
+	}
+	return json.Marshal(p)
 }
 
 // ListMetricsInput is the CloudWatch wire shape ListMetricsInput.
@@ -754,9 +961,23 @@ type ListMetricsInput struct {
 
 // ListMetricsOutput is the CloudWatch wire shape ListMetricsOutput.
 type ListMetricsOutput struct {
-	Metrics        []Metric `json:"Metrics,omitempty" xml:"Metrics>member,omitempty"`
+	Metrics        []Metric `json:"Metrics" xml:"Metrics>member,omitempty"`
 	NextToken      *string  `json:"NextToken,omitempty" xml:"NextToken,omitempty"`
-	OwningAccounts []string `json:"OwningAccounts,omitempty" xml:"OwningAccounts>member,omitempty"`
+	OwningAccounts []string `json:"OwningAccounts" xml:"OwningAccounts>member,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output ListMetricsOutput as [] when
+// they are empty: AWS always returns them.
+func (v ListMetricsOutput) MarshalJSON() ([]byte, error) {
+	type plain ListMetricsOutput
+	p := plain(v)
+	if p.Metrics == nil {
+		p.Metrics = []Metric{}
+	}
+	if p.OwningAccounts == nil {
+		p.OwningAccounts = []string{}
+	}
+	return json.Marshal(p)
 }
 
 // ListTagsForResourceInput is the CloudWatch wire shape ListTagsForResourceInput.
@@ -766,7 +987,18 @@ type ListTagsForResourceInput struct {
 
 // ListTagsForResourceOutput is the CloudWatch wire shape ListTagsForResourceOutput.
 type ListTagsForResourceOutput struct {
-	Tags []Tag `json:"Tags,omitempty" xml:"Tags>member,omitempty"`
+	Tags []Tag `json:"Tags" xml:"Tags>member,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output ListTagsForResourceOutput as [] when
+// they are empty: AWS always returns them.
+func (v ListTagsForResourceOutput) MarshalJSON() ([]byte, error) {
+	type plain ListTagsForResourceOutput
+	p := plain(v)
+	if p.Tags == nil {
+		p.Tags = []Tag{}
+	}
+	return json.Marshal(p)
 }
 
 // ManagedRule is the CloudWatch wire shape ManagedRule.
@@ -987,7 +1219,18 @@ type PutDashboardInput struct {
 
 // PutDashboardOutput is the CloudWatch wire shape PutDashboardOutput.
 type PutDashboardOutput struct {
-	DashboardValidationMessages []DashboardValidationMessage `json:"DashboardValidationMessages,omitempty" xml:"DashboardValidationMessages>member,omitempty"`
+	DashboardValidationMessages []DashboardValidationMessage `json:"DashboardValidationMessages" xml:"DashboardValidationMessages>member,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output PutDashboardOutput as [] when
+// they are empty: AWS always returns them.
+func (v PutDashboardOutput) MarshalJSON() ([]byte, error) {
+	type plain PutDashboardOutput
+	p := plain(v)
+	if p.DashboardValidationMessages == nil {
+		p.DashboardValidationMessages = []DashboardValidationMessage{}
+	}
+	return json.Marshal(p)
 }
 
 // PutInsightRuleInput is the CloudWatch wire shape PutInsightRuleInput.
@@ -1010,7 +1253,18 @@ type PutManagedInsightRulesInput struct {
 
 // PutManagedInsightRulesOutput is the CloudWatch wire shape PutManagedInsightRulesOutput.
 type PutManagedInsightRulesOutput struct {
-	Failures []PartialFailure `json:"Failures,omitempty" xml:"Failures>member,omitempty"`
+	Failures []PartialFailure `json:"Failures" xml:"Failures>member,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output PutManagedInsightRulesOutput as [] when
+// they are empty: AWS always returns them.
+func (v PutManagedInsightRulesOutput) MarshalJSON() ([]byte, error) {
+	type plain PutManagedInsightRulesOutput
+	p := plain(v)
+	if p.Failures == nil {
+		p.Failures = []PartialFailure{}
+	}
+	return json.Marshal(p)
 }
 
 // PutMetricAlarmInput is the CloudWatch wire shape PutMetricAlarmInput.
@@ -1327,6 +1581,88 @@ func NewInput(op string) any {
 		return new(TagResourceInput)
 	case "UntagResource":
 		return new(UntagResourceInput)
+	}
+	return nil
+}
+
+// NewOutput returns a pointer to a new zero output of an operation, or nil
+// for an unknown operation or one without output.
+func NewOutput(op string) any {
+	switch op {
+	case "DeleteAnomalyDetector":
+		return new(DeleteAnomalyDetectorOutput)
+	case "DeleteDashboards":
+		return new(DeleteDashboardsOutput)
+	case "DeleteInsightRules":
+		return new(DeleteInsightRulesOutput)
+	case "DeleteMetricStream":
+		return new(DeleteMetricStreamOutput)
+	case "DescribeAlarmContributors":
+		return new(DescribeAlarmContributorsOutput)
+	case "DescribeAlarmHistory":
+		return new(DescribeAlarmHistoryOutput)
+	case "DescribeAlarms":
+		return new(DescribeAlarmsOutput)
+	case "DescribeAlarmsForMetric":
+		return new(DescribeAlarmsForMetricOutput)
+	case "DescribeAnomalyDetectors":
+		return new(DescribeAnomalyDetectorsOutput)
+	case "DescribeInsightRules":
+		return new(DescribeInsightRulesOutput)
+	case "DisableInsightRules":
+		return new(DisableInsightRulesOutput)
+	case "EnableInsightRules":
+		return new(EnableInsightRulesOutput)
+	case "GetAlarmMuteRule":
+		return new(GetAlarmMuteRuleOutput)
+	case "GetDashboard":
+		return new(GetDashboardOutput)
+	case "GetInsightRuleReport":
+		return new(GetInsightRuleReportOutput)
+	case "GetMetricData":
+		return new(GetMetricDataOutput)
+	case "GetMetricStatistics":
+		return new(GetMetricStatisticsOutput)
+	case "GetMetricStream":
+		return new(GetMetricStreamOutput)
+	case "GetMetricWidgetImage":
+		return new(GetMetricWidgetImageOutput)
+	case "GetOTelEnrichment":
+		return new(GetOTelEnrichmentOutput)
+	case "ListAlarmMuteRules":
+		return new(ListAlarmMuteRulesOutput)
+	case "ListDashboards":
+		return new(ListDashboardsOutput)
+	case "ListManagedInsightRules":
+		return new(ListManagedInsightRulesOutput)
+	case "ListMetricStreams":
+		return new(ListMetricStreamsOutput)
+	case "ListMetrics":
+		return new(ListMetricsOutput)
+	case "ListTagsForResource":
+		return new(ListTagsForResourceOutput)
+	case "PutAnomalyDetector":
+		return new(PutAnomalyDetectorOutput)
+	case "PutDashboard":
+		return new(PutDashboardOutput)
+	case "PutInsightRule":
+		return new(PutInsightRuleOutput)
+	case "PutManagedInsightRules":
+		return new(PutManagedInsightRulesOutput)
+	case "PutMetricStream":
+		return new(PutMetricStreamOutput)
+	case "StartMetricStreams":
+		return new(StartMetricStreamsOutput)
+	case "StartOTelEnrichment":
+		return new(StartOTelEnrichmentOutput)
+	case "StopMetricStreams":
+		return new(StopMetricStreamsOutput)
+	case "StopOTelEnrichment":
+		return new(StopOTelEnrichmentOutput)
+	case "TagResource":
+		return new(TagResourceOutput)
+	case "UntagResource":
+		return new(UntagResourceOutput)
 	}
 	return nil
 }

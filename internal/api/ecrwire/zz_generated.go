@@ -3,6 +3,8 @@
 package ecrwire
 
 import (
+	"encoding/json"
+
 	"github.com/fargo-run/fargo/internal/api/wire"
 )
 
@@ -260,8 +262,22 @@ type BatchCheckLayerAvailabilityRequest struct {
 
 // BatchCheckLayerAvailabilityResponse is the ECR wire shape BatchCheckLayerAvailabilityResponse.
 type BatchCheckLayerAvailabilityResponse struct {
-	Failures []LayerFailure `json:"failures,omitempty" xml:"failures,omitempty"`
-	Layers   []Layer        `json:"layers,omitempty" xml:"layers,omitempty"`
+	Failures []LayerFailure `json:"failures" xml:"failures,omitempty"`
+	Layers   []Layer        `json:"layers" xml:"layers,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output BatchCheckLayerAvailabilityResponse as [] when
+// they are empty: AWS always returns them.
+func (v BatchCheckLayerAvailabilityResponse) MarshalJSON() ([]byte, error) {
+	type plain BatchCheckLayerAvailabilityResponse
+	p := plain(v)
+	if p.Failures == nil {
+		p.Failures = []LayerFailure{}
+	}
+	if p.Layers == nil {
+		p.Layers = []Layer{}
+	}
+	return json.Marshal(p)
 }
 
 // BatchDeleteImageRequest is the ECR wire shape BatchDeleteImageRequest.
@@ -273,8 +289,22 @@ type BatchDeleteImageRequest struct {
 
 // BatchDeleteImageResponse is the ECR wire shape BatchDeleteImageResponse.
 type BatchDeleteImageResponse struct {
-	Failures []ImageFailure    `json:"failures,omitempty" xml:"failures,omitempty"`
-	ImageIds []ImageIdentifier `json:"imageIds,omitempty" xml:"imageIds,omitempty"`
+	Failures []ImageFailure    `json:"failures" xml:"failures,omitempty"`
+	ImageIds []ImageIdentifier `json:"imageIds" xml:"imageIds,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output BatchDeleteImageResponse as [] when
+// they are empty: AWS always returns them.
+func (v BatchDeleteImageResponse) MarshalJSON() ([]byte, error) {
+	type plain BatchDeleteImageResponse
+	p := plain(v)
+	if p.Failures == nil {
+		p.Failures = []ImageFailure{}
+	}
+	if p.ImageIds == nil {
+		p.ImageIds = []ImageIdentifier{}
+	}
+	return json.Marshal(p)
 }
 
 // BatchGetImageRequest is the ECR wire shape BatchGetImageRequest.
@@ -287,8 +317,22 @@ type BatchGetImageRequest struct {
 
 // BatchGetImageResponse is the ECR wire shape BatchGetImageResponse.
 type BatchGetImageResponse struct {
-	Failures []ImageFailure `json:"failures,omitempty" xml:"failures,omitempty"`
-	Images   []Image        `json:"images,omitempty" xml:"images,omitempty"`
+	Failures []ImageFailure `json:"failures" xml:"failures,omitempty"`
+	Images   []Image        `json:"images" xml:"images,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output BatchGetImageResponse as [] when
+// they are empty: AWS always returns them.
+func (v BatchGetImageResponse) MarshalJSON() ([]byte, error) {
+	type plain BatchGetImageResponse
+	p := plain(v)
+	if p.Failures == nil {
+		p.Failures = []ImageFailure{}
+	}
+	if p.Images == nil {
+		p.Images = []Image{}
+	}
+	return json.Marshal(p)
 }
 
 // BatchGetRepositoryScanningConfigurationRequest is the ECR wire shape BatchGetRepositoryScanningConfigurationRequest.
@@ -298,8 +342,22 @@ type BatchGetRepositoryScanningConfigurationRequest struct {
 
 // BatchGetRepositoryScanningConfigurationResponse is the ECR wire shape BatchGetRepositoryScanningConfigurationResponse.
 type BatchGetRepositoryScanningConfigurationResponse struct {
-	Failures               []RepositoryScanningConfigurationFailure `json:"failures,omitempty" xml:"failures,omitempty"`
-	ScanningConfigurations []RepositoryScanningConfiguration        `json:"scanningConfigurations,omitempty" xml:"scanningConfigurations,omitempty"`
+	Failures               []RepositoryScanningConfigurationFailure `json:"failures" xml:"failures,omitempty"`
+	ScanningConfigurations []RepositoryScanningConfiguration        `json:"scanningConfigurations" xml:"scanningConfigurations,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output BatchGetRepositoryScanningConfigurationResponse as [] when
+// they are empty: AWS always returns them.
+func (v BatchGetRepositoryScanningConfigurationResponse) MarshalJSON() ([]byte, error) {
+	type plain BatchGetRepositoryScanningConfigurationResponse
+	p := plain(v)
+	if p.Failures == nil {
+		p.Failures = []RepositoryScanningConfigurationFailure{}
+	}
+	if p.ScanningConfigurations == nil {
+		p.ScanningConfigurations = []RepositoryScanningConfiguration{}
+	}
+	return json.Marshal(p)
 }
 
 // BlockedByOrganizationPolicyException is the ECR wire error shape BlockedByOrganizationPolicyException.
@@ -512,8 +570,19 @@ type DescribeImageReplicationStatusRequest struct {
 // DescribeImageReplicationStatusResponse is the ECR wire shape DescribeImageReplicationStatusResponse.
 type DescribeImageReplicationStatusResponse struct {
 	ImageId             *ImageIdentifier         `json:"imageId,omitempty" xml:"imageId,omitempty"`
-	ReplicationStatuses []ImageReplicationStatus `json:"replicationStatuses,omitempty" xml:"replicationStatuses,omitempty"`
+	ReplicationStatuses []ImageReplicationStatus `json:"replicationStatuses" xml:"replicationStatuses,omitempty"`
 	RepositoryName      *string                  `json:"repositoryName,omitempty" xml:"repositoryName,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output DescribeImageReplicationStatusResponse as [] when
+// they are empty: AWS always returns them.
+func (v DescribeImageReplicationStatusResponse) MarshalJSON() ([]byte, error) {
+	type plain DescribeImageReplicationStatusResponse
+	p := plain(v)
+	if p.ReplicationStatuses == nil {
+		p.ReplicationStatuses = []ImageReplicationStatus{}
+	}
+	return json.Marshal(p)
 }
 
 // DescribeImageScanFindingsRequest is the ECR wire shape DescribeImageScanFindingsRequest.
@@ -547,7 +616,18 @@ type DescribeImageSigningStatusResponse struct {
 	ImageId         *ImageIdentifier     `json:"imageId,omitempty" xml:"imageId,omitempty"`
 	RegistryId      *string              `json:"registryId,omitempty" xml:"registryId,omitempty"`
 	RepositoryName  *string              `json:"repositoryName,omitempty" xml:"repositoryName,omitempty"`
-	SigningStatuses []ImageSigningStatus `json:"signingStatuses,omitempty" xml:"signingStatuses,omitempty"`
+	SigningStatuses []ImageSigningStatus `json:"signingStatuses" xml:"signingStatuses,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output DescribeImageSigningStatusResponse as [] when
+// they are empty: AWS always returns them.
+func (v DescribeImageSigningStatusResponse) MarshalJSON() ([]byte, error) {
+	type plain DescribeImageSigningStatusResponse
+	p := plain(v)
+	if p.SigningStatuses == nil {
+		p.SigningStatuses = []ImageSigningStatus{}
+	}
+	return json.Marshal(p)
 }
 
 // DescribeImagesFilter is the ECR wire shape DescribeImagesFilter.
@@ -568,8 +648,19 @@ type DescribeImagesRequest struct {
 
 // DescribeImagesResponse is the ECR wire shape DescribeImagesResponse.
 type DescribeImagesResponse struct {
-	ImageDetails []ImageDetail `json:"imageDetails,omitempty" xml:"imageDetails,omitempty"`
+	ImageDetails []ImageDetail `json:"imageDetails" xml:"imageDetails,omitempty"`
 	NextToken    *string       `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output DescribeImagesResponse as [] when
+// they are empty: AWS always returns them.
+func (v DescribeImagesResponse) MarshalJSON() ([]byte, error) {
+	type plain DescribeImagesResponse
+	p := plain(v)
+	if p.ImageDetails == nil {
+		p.ImageDetails = []ImageDetail{}
+	}
+	return json.Marshal(p)
 }
 
 // DescribePullThroughCacheRulesRequest is the ECR wire shape DescribePullThroughCacheRulesRequest.
@@ -583,7 +674,18 @@ type DescribePullThroughCacheRulesRequest struct {
 // DescribePullThroughCacheRulesResponse is the ECR wire shape DescribePullThroughCacheRulesResponse.
 type DescribePullThroughCacheRulesResponse struct {
 	NextToken             *string                `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
-	PullThroughCacheRules []PullThroughCacheRule `json:"pullThroughCacheRules,omitempty" xml:"pullThroughCacheRules,omitempty"`
+	PullThroughCacheRules []PullThroughCacheRule `json:"pullThroughCacheRules" xml:"pullThroughCacheRules,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output DescribePullThroughCacheRulesResponse as [] when
+// they are empty: AWS always returns them.
+func (v DescribePullThroughCacheRulesResponse) MarshalJSON() ([]byte, error) {
+	type plain DescribePullThroughCacheRulesResponse
+	p := plain(v)
+	if p.PullThroughCacheRules == nil {
+		p.PullThroughCacheRules = []PullThroughCacheRule{}
+	}
+	return json.Marshal(p)
 }
 
 // DescribeRegistryRequest is the ECR wire shape DescribeRegistryRequest.
@@ -607,7 +709,18 @@ type DescribeRepositoriesRequest struct {
 // DescribeRepositoriesResponse is the ECR wire shape DescribeRepositoriesResponse.
 type DescribeRepositoriesResponse struct {
 	NextToken    *string      `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
-	Repositories []Repository `json:"repositories,omitempty" xml:"repositories,omitempty"`
+	Repositories []Repository `json:"repositories" xml:"repositories,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output DescribeRepositoriesResponse as [] when
+// they are empty: AWS always returns them.
+func (v DescribeRepositoriesResponse) MarshalJSON() ([]byte, error) {
+	type plain DescribeRepositoriesResponse
+	p := plain(v)
+	if p.Repositories == nil {
+		p.Repositories = []Repository{}
+	}
+	return json.Marshal(p)
 }
 
 // DescribeRepositoryCreationTemplatesRequest is the ECR wire shape DescribeRepositoryCreationTemplatesRequest.
@@ -621,7 +734,18 @@ type DescribeRepositoryCreationTemplatesRequest struct {
 type DescribeRepositoryCreationTemplatesResponse struct {
 	NextToken                   *string                      `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
 	RegistryId                  *string                      `json:"registryId,omitempty" xml:"registryId,omitempty"`
-	RepositoryCreationTemplates []RepositoryCreationTemplate `json:"repositoryCreationTemplates,omitempty" xml:"repositoryCreationTemplates,omitempty"`
+	RepositoryCreationTemplates []RepositoryCreationTemplate `json:"repositoryCreationTemplates" xml:"repositoryCreationTemplates,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output DescribeRepositoryCreationTemplatesResponse as [] when
+// they are empty: AWS always returns them.
+func (v DescribeRepositoryCreationTemplatesResponse) MarshalJSON() ([]byte, error) {
+	type plain DescribeRepositoryCreationTemplatesResponse
+	p := plain(v)
+	if p.RepositoryCreationTemplates == nil {
+		p.RepositoryCreationTemplates = []RepositoryCreationTemplate{}
+	}
+	return json.Marshal(p)
 }
 
 // EmptyUploadException is the ECR wire error shape EmptyUploadException.
@@ -690,7 +814,18 @@ type GetAuthorizationTokenRequest struct {
 
 // GetAuthorizationTokenResponse is the ECR wire shape GetAuthorizationTokenResponse.
 type GetAuthorizationTokenResponse struct {
-	AuthorizationData []AuthorizationData `json:"authorizationData,omitempty" xml:"authorizationData,omitempty"`
+	AuthorizationData []AuthorizationData `json:"authorizationData" xml:"authorizationData,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output GetAuthorizationTokenResponse as [] when
+// they are empty: AWS always returns them.
+func (v GetAuthorizationTokenResponse) MarshalJSON() ([]byte, error) {
+	type plain GetAuthorizationTokenResponse
+	p := plain(v)
+	if p.AuthorizationData == nil {
+		p.AuthorizationData = []AuthorizationData{}
+	}
+	return json.Marshal(p)
 }
 
 // GetDownloadUrlForLayerRequest is the ECR wire shape GetDownloadUrlForLayerRequest.
@@ -720,11 +855,22 @@ type GetLifecyclePolicyPreviewRequest struct {
 type GetLifecyclePolicyPreviewResponse struct {
 	LifecyclePolicyText *string                        `json:"lifecyclePolicyText,omitempty" xml:"lifecyclePolicyText,omitempty"`
 	NextToken           *string                        `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
-	PreviewResults      []LifecyclePolicyPreviewResult `json:"previewResults,omitempty" xml:"previewResults,omitempty"`
+	PreviewResults      []LifecyclePolicyPreviewResult `json:"previewResults" xml:"previewResults,omitempty"`
 	RegistryId          *string                        `json:"registryId,omitempty" xml:"registryId,omitempty"`
 	RepositoryName      *string                        `json:"repositoryName,omitempty" xml:"repositoryName,omitempty"`
 	Status              *string                        `json:"status,omitempty" xml:"status,omitempty"`
 	Summary             *LifecyclePolicyPreviewSummary `json:"summary,omitempty" xml:"summary,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output GetLifecyclePolicyPreviewResponse as [] when
+// they are empty: AWS always returns them.
+func (v GetLifecyclePolicyPreviewResponse) MarshalJSON() ([]byte, error) {
+	type plain GetLifecyclePolicyPreviewResponse
+	p := plain(v)
+	if p.PreviewResults == nil {
+		p.PreviewResults = []LifecyclePolicyPreviewResult{}
+	}
+	return json.Marshal(p)
 }
 
 // GetLifecyclePolicyRequest is the ECR wire shape GetLifecyclePolicyRequest.
@@ -1066,7 +1212,18 @@ type ListImageReferrersRequest struct {
 // ListImageReferrersResponse is the ECR wire shape ListImageReferrersResponse.
 type ListImageReferrersResponse struct {
 	NextToken *string         `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
-	Referrers []ImageReferrer `json:"referrers,omitempty" xml:"referrers,omitempty"`
+	Referrers []ImageReferrer `json:"referrers" xml:"referrers,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output ListImageReferrersResponse as [] when
+// they are empty: AWS always returns them.
+func (v ListImageReferrersResponse) MarshalJSON() ([]byte, error) {
+	type plain ListImageReferrersResponse
+	p := plain(v)
+	if p.Referrers == nil {
+		p.Referrers = []ImageReferrer{}
+	}
+	return json.Marshal(p)
 }
 
 // ListImagesFilter is the ECR wire shape ListImagesFilter.
@@ -1086,8 +1243,19 @@ type ListImagesRequest struct {
 
 // ListImagesResponse is the ECR wire shape ListImagesResponse.
 type ListImagesResponse struct {
-	ImageIds  []ImageIdentifier `json:"imageIds,omitempty" xml:"imageIds,omitempty"`
+	ImageIds  []ImageIdentifier `json:"imageIds" xml:"imageIds,omitempty"`
 	NextToken *string           `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output ListImagesResponse as [] when
+// they are empty: AWS always returns them.
+func (v ListImagesResponse) MarshalJSON() ([]byte, error) {
+	type plain ListImagesResponse
+	p := plain(v)
+	if p.ImageIds == nil {
+		p.ImageIds = []ImageIdentifier{}
+	}
+	return json.Marshal(p)
 }
 
 // ListPullTimeUpdateExclusionsRequest is the ECR wire shape ListPullTimeUpdateExclusionsRequest.
@@ -1099,7 +1267,18 @@ type ListPullTimeUpdateExclusionsRequest struct {
 // ListPullTimeUpdateExclusionsResponse is the ECR wire shape ListPullTimeUpdateExclusionsResponse.
 type ListPullTimeUpdateExclusionsResponse struct {
 	NextToken                *string  `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
-	PullTimeUpdateExclusions []string `json:"pullTimeUpdateExclusions,omitempty" xml:"pullTimeUpdateExclusions,omitempty"`
+	PullTimeUpdateExclusions []string `json:"pullTimeUpdateExclusions" xml:"pullTimeUpdateExclusions,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output ListPullTimeUpdateExclusionsResponse as [] when
+// they are empty: AWS always returns them.
+func (v ListPullTimeUpdateExclusionsResponse) MarshalJSON() ([]byte, error) {
+	type plain ListPullTimeUpdateExclusionsResponse
+	p := plain(v)
+	if p.PullTimeUpdateExclusions == nil {
+		p.PullTimeUpdateExclusions = []string{}
+	}
+	return json.Marshal(p)
 }
 
 // ListTagsForResourceRequest is the ECR wire shape ListTagsForResourceRequest.
@@ -1109,7 +1288,18 @@ type ListTagsForResourceRequest struct {
 
 // ListTagsForResourceResponse is the ECR wire shape ListTagsForResourceResponse.
 type ListTagsForResourceResponse struct {
-	Tags []Tag `json:"tags,omitempty" xml:"tags,omitempty"`
+	Tags []Tag `json:"tags" xml:"tags,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output ListTagsForResourceResponse as [] when
+// they are empty: AWS always returns them.
+func (v ListTagsForResourceResponse) MarshalJSON() ([]byte, error) {
+	type plain ListTagsForResourceResponse
+	p := plain(v)
+	if p.Tags == nil {
+		p.Tags = []Tag{}
+	}
+	return json.Marshal(p)
 }
 
 // PackageVulnerabilityDetails is the ECR wire shape PackageVulnerabilityDetails.
@@ -1201,9 +1391,20 @@ type PutImageTagMutabilityRequest struct {
 // PutImageTagMutabilityResponse is the ECR wire shape PutImageTagMutabilityResponse.
 type PutImageTagMutabilityResponse struct {
 	ImageTagMutability                 *string                             `json:"imageTagMutability,omitempty" xml:"imageTagMutability,omitempty"`
-	ImageTagMutabilityExclusionFilters []ImageTagMutabilityExclusionFilter `json:"imageTagMutabilityExclusionFilters,omitempty" xml:"imageTagMutabilityExclusionFilters,omitempty"`
+	ImageTagMutabilityExclusionFilters []ImageTagMutabilityExclusionFilter `json:"imageTagMutabilityExclusionFilters" xml:"imageTagMutabilityExclusionFilters,omitempty"`
 	RegistryId                         *string                             `json:"registryId,omitempty" xml:"registryId,omitempty"`
 	RepositoryName                     *string                             `json:"repositoryName,omitempty" xml:"repositoryName,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output PutImageTagMutabilityResponse as [] when
+// they are empty: AWS always returns them.
+func (v PutImageTagMutabilityResponse) MarshalJSON() ([]byte, error) {
+	type plain PutImageTagMutabilityResponse
+	p := plain(v)
+	if p.ImageTagMutabilityExclusionFilters == nil {
+		p.ImageTagMutabilityExclusionFilters = []ImageTagMutabilityExclusionFilter{}
+	}
+	return json.Marshal(p)
 }
 
 // PutLifecyclePolicyRequest is the ECR wire shape PutLifecyclePolicyRequest.
@@ -1882,6 +2083,130 @@ func NewInput(op string) any {
 		return new(UploadLayerPartRequest)
 	case "ValidatePullThroughCacheRule":
 		return new(ValidatePullThroughCacheRuleRequest)
+	}
+	return nil
+}
+
+// NewOutput returns a pointer to a new zero output of an operation, or nil
+// for an unknown operation or one without output.
+func NewOutput(op string) any {
+	switch op {
+	case "BatchCheckLayerAvailability":
+		return new(BatchCheckLayerAvailabilityResponse)
+	case "BatchDeleteImage":
+		return new(BatchDeleteImageResponse)
+	case "BatchGetImage":
+		return new(BatchGetImageResponse)
+	case "BatchGetRepositoryScanningConfiguration":
+		return new(BatchGetRepositoryScanningConfigurationResponse)
+	case "CompleteLayerUpload":
+		return new(CompleteLayerUploadResponse)
+	case "CreatePullThroughCacheRule":
+		return new(CreatePullThroughCacheRuleResponse)
+	case "CreateRepository":
+		return new(CreateRepositoryResponse)
+	case "CreateRepositoryCreationTemplate":
+		return new(CreateRepositoryCreationTemplateResponse)
+	case "DeleteLifecyclePolicy":
+		return new(DeleteLifecyclePolicyResponse)
+	case "DeletePullThroughCacheRule":
+		return new(DeletePullThroughCacheRuleResponse)
+	case "DeleteRegistryPolicy":
+		return new(DeleteRegistryPolicyResponse)
+	case "DeleteRepository":
+		return new(DeleteRepositoryResponse)
+	case "DeleteRepositoryCreationTemplate":
+		return new(DeleteRepositoryCreationTemplateResponse)
+	case "DeleteRepositoryPolicy":
+		return new(DeleteRepositoryPolicyResponse)
+	case "DeleteSigningConfiguration":
+		return new(DeleteSigningConfigurationResponse)
+	case "DeregisterPullTimeUpdateExclusion":
+		return new(DeregisterPullTimeUpdateExclusionResponse)
+	case "DescribeImageReplicationStatus":
+		return new(DescribeImageReplicationStatusResponse)
+	case "DescribeImageScanFindings":
+		return new(DescribeImageScanFindingsResponse)
+	case "DescribeImageSigningStatus":
+		return new(DescribeImageSigningStatusResponse)
+	case "DescribeImages":
+		return new(DescribeImagesResponse)
+	case "DescribePullThroughCacheRules":
+		return new(DescribePullThroughCacheRulesResponse)
+	case "DescribeRegistry":
+		return new(DescribeRegistryResponse)
+	case "DescribeRepositories":
+		return new(DescribeRepositoriesResponse)
+	case "DescribeRepositoryCreationTemplates":
+		return new(DescribeRepositoryCreationTemplatesResponse)
+	case "GetAccountSetting":
+		return new(GetAccountSettingResponse)
+	case "GetAuthorizationToken":
+		return new(GetAuthorizationTokenResponse)
+	case "GetDownloadUrlForLayer":
+		return new(GetDownloadUrlForLayerResponse)
+	case "GetLifecyclePolicy":
+		return new(GetLifecyclePolicyResponse)
+	case "GetLifecyclePolicyPreview":
+		return new(GetLifecyclePolicyPreviewResponse)
+	case "GetRegistryPolicy":
+		return new(GetRegistryPolicyResponse)
+	case "GetRegistryScanningConfiguration":
+		return new(GetRegistryScanningConfigurationResponse)
+	case "GetRepositoryPolicy":
+		return new(GetRepositoryPolicyResponse)
+	case "GetSigningConfiguration":
+		return new(GetSigningConfigurationResponse)
+	case "InitiateLayerUpload":
+		return new(InitiateLayerUploadResponse)
+	case "ListImageReferrers":
+		return new(ListImageReferrersResponse)
+	case "ListImages":
+		return new(ListImagesResponse)
+	case "ListPullTimeUpdateExclusions":
+		return new(ListPullTimeUpdateExclusionsResponse)
+	case "ListTagsForResource":
+		return new(ListTagsForResourceResponse)
+	case "PutAccountSetting":
+		return new(PutAccountSettingResponse)
+	case "PutImage":
+		return new(PutImageResponse)
+	case "PutImageScanningConfiguration":
+		return new(PutImageScanningConfigurationResponse)
+	case "PutImageTagMutability":
+		return new(PutImageTagMutabilityResponse)
+	case "PutLifecyclePolicy":
+		return new(PutLifecyclePolicyResponse)
+	case "PutRegistryPolicy":
+		return new(PutRegistryPolicyResponse)
+	case "PutRegistryScanningConfiguration":
+		return new(PutRegistryScanningConfigurationResponse)
+	case "PutReplicationConfiguration":
+		return new(PutReplicationConfigurationResponse)
+	case "PutSigningConfiguration":
+		return new(PutSigningConfigurationResponse)
+	case "RegisterPullTimeUpdateExclusion":
+		return new(RegisterPullTimeUpdateExclusionResponse)
+	case "SetRepositoryPolicy":
+		return new(SetRepositoryPolicyResponse)
+	case "StartImageScan":
+		return new(StartImageScanResponse)
+	case "StartLifecyclePolicyPreview":
+		return new(StartLifecyclePolicyPreviewResponse)
+	case "TagResource":
+		return new(TagResourceResponse)
+	case "UntagResource":
+		return new(UntagResourceResponse)
+	case "UpdateImageStorageClass":
+		return new(UpdateImageStorageClassResponse)
+	case "UpdatePullThroughCacheRule":
+		return new(UpdatePullThroughCacheRuleResponse)
+	case "UpdateRepositoryCreationTemplate":
+		return new(UpdateRepositoryCreationTemplateResponse)
+	case "UploadLayerPart":
+		return new(UploadLayerPartResponse)
+	case "ValidatePullThroughCacheRule":
+		return new(ValidatePullThroughCacheRuleResponse)
 	}
 	return nil
 }

@@ -1502,7 +1502,18 @@ type DeleteAttributesRequest struct {
 
 // DeleteAttributesResponse is the ECS wire shape DeleteAttributesResponse.
 type DeleteAttributesResponse struct {
-	Attributes []Attribute `json:"attributes,omitempty" xml:"attributes,omitempty"`
+	Attributes []Attribute `json:"attributes" xml:"attributes,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output DeleteAttributesResponse as [] when
+// they are empty: AWS always returns them.
+func (v DeleteAttributesResponse) MarshalJSON() ([]byte, error) {
+	type plain DeleteAttributesResponse
+	p := plain(v)
+	if p.Attributes == nil {
+		p.Attributes = []Attribute{}
+	}
+	return json.Marshal(p)
 }
 
 // DeleteCapacityProviderRequest is the ECS wire shape DeleteCapacityProviderRequest.
@@ -1579,8 +1590,22 @@ type DeleteTaskDefinitionsRequest struct {
 
 // DeleteTaskDefinitionsResponse is the ECS wire shape DeleteTaskDefinitionsResponse.
 type DeleteTaskDefinitionsResponse struct {
-	Failures        []Failure        `json:"failures,omitempty" xml:"failures,omitempty"`
-	TaskDefinitions []TaskDefinition `json:"taskDefinitions,omitempty" xml:"taskDefinitions,omitempty"`
+	Failures        []Failure        `json:"failures" xml:"failures,omitempty"`
+	TaskDefinitions []TaskDefinition `json:"taskDefinitions" xml:"taskDefinitions,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output DeleteTaskDefinitionsResponse as [] when
+// they are empty: AWS always returns them.
+func (v DeleteTaskDefinitionsResponse) MarshalJSON() ([]byte, error) {
+	type plain DeleteTaskDefinitionsResponse
+	p := plain(v)
+	if p.Failures == nil {
+		p.Failures = []Failure{}
+	}
+	if p.TaskDefinitions == nil {
+		p.TaskDefinitions = []TaskDefinition{}
+	}
+	return json.Marshal(p)
 }
 
 // DeleteTaskSetRequest is the ECS wire shape DeleteTaskSetRequest.
@@ -1716,9 +1741,23 @@ type DescribeCapacityProvidersRequest struct {
 
 // DescribeCapacityProvidersResponse is the ECS wire shape DescribeCapacityProvidersResponse.
 type DescribeCapacityProvidersResponse struct {
-	CapacityProviders []CapacityProvider `json:"capacityProviders,omitempty" xml:"capacityProviders,omitempty"`
-	Failures          []Failure          `json:"failures,omitempty" xml:"failures,omitempty"`
+	CapacityProviders []CapacityProvider `json:"capacityProviders" xml:"capacityProviders,omitempty"`
+	Failures          []Failure          `json:"failures" xml:"failures,omitempty"`
 	NextToken         *string            `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output DescribeCapacityProvidersResponse as [] when
+// they are empty: AWS always returns them.
+func (v DescribeCapacityProvidersResponse) MarshalJSON() ([]byte, error) {
+	type plain DescribeCapacityProvidersResponse
+	p := plain(v)
+	if p.CapacityProviders == nil {
+		p.CapacityProviders = []CapacityProvider{}
+	}
+	if p.Failures == nil {
+		p.Failures = []Failure{}
+	}
+	return json.Marshal(p)
 }
 
 // DescribeClustersRequest is the ECS wire shape DescribeClustersRequest.
@@ -1729,8 +1768,22 @@ type DescribeClustersRequest struct {
 
 // DescribeClustersResponse is the ECS wire shape DescribeClustersResponse.
 type DescribeClustersResponse struct {
-	Clusters []Cluster `json:"clusters,omitempty" xml:"clusters,omitempty"`
-	Failures []Failure `json:"failures,omitempty" xml:"failures,omitempty"`
+	Clusters []Cluster `json:"clusters" xml:"clusters,omitempty"`
+	Failures []Failure `json:"failures" xml:"failures,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output DescribeClustersResponse as [] when
+// they are empty: AWS always returns them.
+func (v DescribeClustersResponse) MarshalJSON() ([]byte, error) {
+	type plain DescribeClustersResponse
+	p := plain(v)
+	if p.Clusters == nil {
+		p.Clusters = []Cluster{}
+	}
+	if p.Failures == nil {
+		p.Failures = []Failure{}
+	}
+	return json.Marshal(p)
 }
 
 // DescribeContainerInstancesRequest is the ECS wire shape DescribeContainerInstancesRequest.
@@ -1742,8 +1795,22 @@ type DescribeContainerInstancesRequest struct {
 
 // DescribeContainerInstancesResponse is the ECS wire shape DescribeContainerInstancesResponse.
 type DescribeContainerInstancesResponse struct {
-	ContainerInstances []ContainerInstance `json:"containerInstances,omitempty" xml:"containerInstances,omitempty"`
-	Failures           []Failure           `json:"failures,omitempty" xml:"failures,omitempty"`
+	ContainerInstances []ContainerInstance `json:"containerInstances" xml:"containerInstances,omitempty"`
+	Failures           []Failure           `json:"failures" xml:"failures,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output DescribeContainerInstancesResponse as [] when
+// they are empty: AWS always returns them.
+func (v DescribeContainerInstancesResponse) MarshalJSON() ([]byte, error) {
+	type plain DescribeContainerInstancesResponse
+	p := plain(v)
+	if p.ContainerInstances == nil {
+		p.ContainerInstances = []ContainerInstance{}
+	}
+	if p.Failures == nil {
+		p.Failures = []Failure{}
+	}
+	return json.Marshal(p)
 }
 
 // DescribeDaemonDeploymentsRequest is the ECS wire shape DescribeDaemonDeploymentsRequest.
@@ -1753,8 +1820,22 @@ type DescribeDaemonDeploymentsRequest struct {
 
 // DescribeDaemonDeploymentsResponse is the ECS wire shape DescribeDaemonDeploymentsResponse.
 type DescribeDaemonDeploymentsResponse struct {
-	DaemonDeployments []DaemonDeployment `json:"daemonDeployments,omitempty" xml:"daemonDeployments,omitempty"`
-	Failures          []Failure          `json:"failures,omitempty" xml:"failures,omitempty"`
+	DaemonDeployments []DaemonDeployment `json:"daemonDeployments" xml:"daemonDeployments,omitempty"`
+	Failures          []Failure          `json:"failures" xml:"failures,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output DescribeDaemonDeploymentsResponse as [] when
+// they are empty: AWS always returns them.
+func (v DescribeDaemonDeploymentsResponse) MarshalJSON() ([]byte, error) {
+	type plain DescribeDaemonDeploymentsResponse
+	p := plain(v)
+	if p.DaemonDeployments == nil {
+		p.DaemonDeployments = []DaemonDeployment{}
+	}
+	if p.Failures == nil {
+		p.Failures = []Failure{}
+	}
+	return json.Marshal(p)
 }
 
 // DescribeDaemonRequest is the ECS wire shape DescribeDaemonRequest.
@@ -1774,8 +1855,22 @@ type DescribeDaemonRevisionsRequest struct {
 
 // DescribeDaemonRevisionsResponse is the ECS wire shape DescribeDaemonRevisionsResponse.
 type DescribeDaemonRevisionsResponse struct {
-	DaemonRevisions []DaemonRevision `json:"daemonRevisions,omitempty" xml:"daemonRevisions,omitempty"`
-	Failures        []Failure        `json:"failures,omitempty" xml:"failures,omitempty"`
+	DaemonRevisions []DaemonRevision `json:"daemonRevisions" xml:"daemonRevisions,omitempty"`
+	Failures        []Failure        `json:"failures" xml:"failures,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output DescribeDaemonRevisionsResponse as [] when
+// they are empty: AWS always returns them.
+func (v DescribeDaemonRevisionsResponse) MarshalJSON() ([]byte, error) {
+	type plain DescribeDaemonRevisionsResponse
+	p := plain(v)
+	if p.DaemonRevisions == nil {
+		p.DaemonRevisions = []DaemonRevision{}
+	}
+	if p.Failures == nil {
+		p.Failures = []Failure{}
+	}
+	return json.Marshal(p)
 }
 
 // DescribeDaemonTaskDefinitionRequest is the ECS wire shape DescribeDaemonTaskDefinitionRequest.
@@ -1806,8 +1901,22 @@ type DescribeServiceDeploymentsRequest struct {
 
 // DescribeServiceDeploymentsResponse is the ECS wire shape DescribeServiceDeploymentsResponse.
 type DescribeServiceDeploymentsResponse struct {
-	Failures           []Failure           `json:"failures,omitempty" xml:"failures,omitempty"`
-	ServiceDeployments []ServiceDeployment `json:"serviceDeployments,omitempty" xml:"serviceDeployments,omitempty"`
+	Failures           []Failure           `json:"failures" xml:"failures,omitempty"`
+	ServiceDeployments []ServiceDeployment `json:"serviceDeployments" xml:"serviceDeployments,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output DescribeServiceDeploymentsResponse as [] when
+// they are empty: AWS always returns them.
+func (v DescribeServiceDeploymentsResponse) MarshalJSON() ([]byte, error) {
+	type plain DescribeServiceDeploymentsResponse
+	p := plain(v)
+	if p.Failures == nil {
+		p.Failures = []Failure{}
+	}
+	if p.ServiceDeployments == nil {
+		p.ServiceDeployments = []ServiceDeployment{}
+	}
+	return json.Marshal(p)
 }
 
 // DescribeServiceRevisionsRequest is the ECS wire shape DescribeServiceRevisionsRequest.
@@ -1817,8 +1926,22 @@ type DescribeServiceRevisionsRequest struct {
 
 // DescribeServiceRevisionsResponse is the ECS wire shape DescribeServiceRevisionsResponse.
 type DescribeServiceRevisionsResponse struct {
-	Failures         []Failure         `json:"failures,omitempty" xml:"failures,omitempty"`
-	ServiceRevisions []ServiceRevision `json:"serviceRevisions,omitempty" xml:"serviceRevisions,omitempty"`
+	Failures         []Failure         `json:"failures" xml:"failures,omitempty"`
+	ServiceRevisions []ServiceRevision `json:"serviceRevisions" xml:"serviceRevisions,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output DescribeServiceRevisionsResponse as [] when
+// they are empty: AWS always returns them.
+func (v DescribeServiceRevisionsResponse) MarshalJSON() ([]byte, error) {
+	type plain DescribeServiceRevisionsResponse
+	p := plain(v)
+	if p.Failures == nil {
+		p.Failures = []Failure{}
+	}
+	if p.ServiceRevisions == nil {
+		p.ServiceRevisions = []ServiceRevision{}
+	}
+	return json.Marshal(p)
 }
 
 // DescribeServicesRequest is the ECS wire shape DescribeServicesRequest.
@@ -1830,8 +1953,22 @@ type DescribeServicesRequest struct {
 
 // DescribeServicesResponse is the ECS wire shape DescribeServicesResponse.
 type DescribeServicesResponse struct {
-	Failures []Failure `json:"failures,omitempty" xml:"failures,omitempty"`
-	Services []Service `json:"services,omitempty" xml:"services,omitempty"`
+	Failures []Failure `json:"failures" xml:"failures,omitempty"`
+	Services []Service `json:"services" xml:"services,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output DescribeServicesResponse as [] when
+// they are empty: AWS always returns them.
+func (v DescribeServicesResponse) MarshalJSON() ([]byte, error) {
+	type plain DescribeServicesResponse
+	p := plain(v)
+	if p.Failures == nil {
+		p.Failures = []Failure{}
+	}
+	if p.Services == nil {
+		p.Services = []Service{}
+	}
+	return json.Marshal(p)
 }
 
 // DescribeTaskDefinitionRequest is the ECS wire shape DescribeTaskDefinitionRequest.
@@ -1842,8 +1979,19 @@ type DescribeTaskDefinitionRequest struct {
 
 // DescribeTaskDefinitionResponse is the ECS wire shape DescribeTaskDefinitionResponse.
 type DescribeTaskDefinitionResponse struct {
-	Tags           []Tag           `json:"tags,omitempty" xml:"tags,omitempty"`
+	Tags           []Tag           `json:"tags" xml:"tags,omitempty"`
 	TaskDefinition *TaskDefinition `json:"taskDefinition,omitempty" xml:"taskDefinition,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output DescribeTaskDefinitionResponse as [] when
+// they are empty: AWS always returns them.
+func (v DescribeTaskDefinitionResponse) MarshalJSON() ([]byte, error) {
+	type plain DescribeTaskDefinitionResponse
+	p := plain(v)
+	if p.Tags == nil {
+		p.Tags = []Tag{}
+	}
+	return json.Marshal(p)
 }
 
 // DescribeTaskSetsRequest is the ECS wire shape DescribeTaskSetsRequest.
@@ -1856,8 +2004,22 @@ type DescribeTaskSetsRequest struct {
 
 // DescribeTaskSetsResponse is the ECS wire shape DescribeTaskSetsResponse.
 type DescribeTaskSetsResponse struct {
-	Failures []Failure `json:"failures,omitempty" xml:"failures,omitempty"`
-	TaskSets []TaskSet `json:"taskSets,omitempty" xml:"taskSets,omitempty"`
+	Failures []Failure `json:"failures" xml:"failures,omitempty"`
+	TaskSets []TaskSet `json:"taskSets" xml:"taskSets,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output DescribeTaskSetsResponse as [] when
+// they are empty: AWS always returns them.
+func (v DescribeTaskSetsResponse) MarshalJSON() ([]byte, error) {
+	type plain DescribeTaskSetsResponse
+	p := plain(v)
+	if p.Failures == nil {
+		p.Failures = []Failure{}
+	}
+	if p.TaskSets == nil {
+		p.TaskSets = []TaskSet{}
+	}
+	return json.Marshal(p)
 }
 
 // DescribeTasksRequest is the ECS wire shape DescribeTasksRequest.
@@ -1869,8 +2031,22 @@ type DescribeTasksRequest struct {
 
 // DescribeTasksResponse is the ECS wire shape DescribeTasksResponse.
 type DescribeTasksResponse struct {
-	Failures []Failure `json:"failures,omitempty" xml:"failures,omitempty"`
-	Tasks    []Task    `json:"tasks,omitempty" xml:"tasks,omitempty"`
+	Failures []Failure `json:"failures" xml:"failures,omitempty"`
+	Tasks    []Task    `json:"tasks" xml:"tasks,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output DescribeTasksResponse as [] when
+// they are empty: AWS always returns them.
+func (v DescribeTasksResponse) MarshalJSON() ([]byte, error) {
+	type plain DescribeTasksResponse
+	p := plain(v)
+	if p.Failures == nil {
+		p.Failures = []Failure{}
+	}
+	if p.Tasks == nil {
+		p.Tasks = []Task{}
+	}
+	return json.Marshal(p)
 }
 
 // Device is the ECS wire shape Device.
@@ -2084,8 +2260,22 @@ type GetTaskProtectionRequest struct {
 
 // GetTaskProtectionResponse is the ECS wire shape GetTaskProtectionResponse.
 type GetTaskProtectionResponse struct {
-	Failures       []Failure       `json:"failures,omitempty" xml:"failures,omitempty"`
-	ProtectedTasks []ProtectedTask `json:"protectedTasks,omitempty" xml:"protectedTasks,omitempty"`
+	Failures       []Failure       `json:"failures" xml:"failures,omitempty"`
+	ProtectedTasks []ProtectedTask `json:"protectedTasks" xml:"protectedTasks,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output GetTaskProtectionResponse as [] when
+// they are empty: AWS always returns them.
+func (v GetTaskProtectionResponse) MarshalJSON() ([]byte, error) {
+	type plain GetTaskProtectionResponse
+	p := plain(v)
+	if p.Failures == nil {
+		p.Failures = []Failure{}
+	}
+	if p.ProtectedTasks == nil {
+		p.ProtectedTasks = []ProtectedTask{}
+	}
+	return json.Marshal(p)
 }
 
 // HealthCheck is the ECS wire shape HealthCheck.
@@ -2246,7 +2436,18 @@ type ListAccountSettingsRequest struct {
 // ListAccountSettingsResponse is the ECS wire shape ListAccountSettingsResponse.
 type ListAccountSettingsResponse struct {
 	NextToken *string   `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
-	Settings  []Setting `json:"settings,omitempty" xml:"settings,omitempty"`
+	Settings  []Setting `json:"settings" xml:"settings,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output ListAccountSettingsResponse as [] when
+// they are empty: AWS always returns them.
+func (v ListAccountSettingsResponse) MarshalJSON() ([]byte, error) {
+	type plain ListAccountSettingsResponse
+	p := plain(v)
+	if p.Settings == nil {
+		p.Settings = []Setting{}
+	}
+	return json.Marshal(p)
 }
 
 // ListAttributesRequest is the ECS wire shape ListAttributesRequest.
@@ -2261,8 +2462,19 @@ type ListAttributesRequest struct {
 
 // ListAttributesResponse is the ECS wire shape ListAttributesResponse.
 type ListAttributesResponse struct {
-	Attributes []Attribute `json:"attributes,omitempty" xml:"attributes,omitempty"`
+	Attributes []Attribute `json:"attributes" xml:"attributes,omitempty"`
 	NextToken  *string     `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output ListAttributesResponse as [] when
+// they are empty: AWS always returns them.
+func (v ListAttributesResponse) MarshalJSON() ([]byte, error) {
+	type plain ListAttributesResponse
+	p := plain(v)
+	if p.Attributes == nil {
+		p.Attributes = []Attribute{}
+	}
+	return json.Marshal(p)
 }
 
 // ListClustersRequest is the ECS wire shape ListClustersRequest.
@@ -2273,8 +2485,19 @@ type ListClustersRequest struct {
 
 // ListClustersResponse is the ECS wire shape ListClustersResponse.
 type ListClustersResponse struct {
-	ClusterArns []string `json:"clusterArns,omitempty" xml:"clusterArns,omitempty"`
+	ClusterArns []string `json:"clusterArns" xml:"clusterArns,omitempty"`
 	NextToken   *string  `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output ListClustersResponse as [] when
+// they are empty: AWS always returns them.
+func (v ListClustersResponse) MarshalJSON() ([]byte, error) {
+	type plain ListClustersResponse
+	p := plain(v)
+	if p.ClusterArns == nil {
+		p.ClusterArns = []string{}
+	}
+	return json.Marshal(p)
 }
 
 // ListContainerInstancesRequest is the ECS wire shape ListContainerInstancesRequest.
@@ -2288,8 +2511,19 @@ type ListContainerInstancesRequest struct {
 
 // ListContainerInstancesResponse is the ECS wire shape ListContainerInstancesResponse.
 type ListContainerInstancesResponse struct {
-	ContainerInstanceArns []string `json:"containerInstanceArns,omitempty" xml:"containerInstanceArns,omitempty"`
+	ContainerInstanceArns []string `json:"containerInstanceArns" xml:"containerInstanceArns,omitempty"`
 	NextToken             *string  `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output ListContainerInstancesResponse as [] when
+// they are empty: AWS always returns them.
+func (v ListContainerInstancesResponse) MarshalJSON() ([]byte, error) {
+	type plain ListContainerInstancesResponse
+	p := plain(v)
+	if p.ContainerInstanceArns == nil {
+		p.ContainerInstanceArns = []string{}
+	}
+	return json.Marshal(p)
 }
 
 // ListDaemonDeploymentsRequest is the ECS wire shape ListDaemonDeploymentsRequest.
@@ -2303,8 +2537,19 @@ type ListDaemonDeploymentsRequest struct {
 
 // ListDaemonDeploymentsResponse is the ECS wire shape ListDaemonDeploymentsResponse.
 type ListDaemonDeploymentsResponse struct {
-	DaemonDeployments []DaemonDeploymentSummary `json:"daemonDeployments,omitempty" xml:"daemonDeployments,omitempty"`
+	DaemonDeployments []DaemonDeploymentSummary `json:"daemonDeployments" xml:"daemonDeployments,omitempty"`
 	NextToken         *string                   `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output ListDaemonDeploymentsResponse as [] when
+// they are empty: AWS always returns them.
+func (v ListDaemonDeploymentsResponse) MarshalJSON() ([]byte, error) {
+	type plain ListDaemonDeploymentsResponse
+	p := plain(v)
+	if p.DaemonDeployments == nil {
+		p.DaemonDeployments = []DaemonDeploymentSummary{}
+	}
+	return json.Marshal(p)
 }
 
 // ListDaemonTaskDefinitionsRequest is the ECS wire shape ListDaemonTaskDefinitionsRequest.
@@ -2320,8 +2565,19 @@ type ListDaemonTaskDefinitionsRequest struct {
 
 // ListDaemonTaskDefinitionsResponse is the ECS wire shape ListDaemonTaskDefinitionsResponse.
 type ListDaemonTaskDefinitionsResponse struct {
-	DaemonTaskDefinitions []DaemonTaskDefinitionSummary `json:"daemonTaskDefinitions,omitempty" xml:"daemonTaskDefinitions,omitempty"`
+	DaemonTaskDefinitions []DaemonTaskDefinitionSummary `json:"daemonTaskDefinitions" xml:"daemonTaskDefinitions,omitempty"`
 	NextToken             *string                       `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output ListDaemonTaskDefinitionsResponse as [] when
+// they are empty: AWS always returns them.
+func (v ListDaemonTaskDefinitionsResponse) MarshalJSON() ([]byte, error) {
+	type plain ListDaemonTaskDefinitionsResponse
+	p := plain(v)
+	if p.DaemonTaskDefinitions == nil {
+		p.DaemonTaskDefinitions = []DaemonTaskDefinitionSummary{}
+	}
+	return json.Marshal(p)
 }
 
 // ListDaemonsRequest is the ECS wire shape ListDaemonsRequest.
@@ -2334,8 +2590,19 @@ type ListDaemonsRequest struct {
 
 // ListDaemonsResponse is the ECS wire shape ListDaemonsResponse.
 type ListDaemonsResponse struct {
-	DaemonSummariesList []DaemonSummary `json:"daemonSummariesList,omitempty" xml:"daemonSummariesList,omitempty"`
+	DaemonSummariesList []DaemonSummary `json:"daemonSummariesList" xml:"daemonSummariesList,omitempty"`
 	NextToken           *string         `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output ListDaemonsResponse as [] when
+// they are empty: AWS always returns them.
+func (v ListDaemonsResponse) MarshalJSON() ([]byte, error) {
+	type plain ListDaemonsResponse
+	p := plain(v)
+	if p.DaemonSummariesList == nil {
+		p.DaemonSummariesList = []DaemonSummary{}
+	}
+	return json.Marshal(p)
 }
 
 // ListServiceDeploymentsRequest is the ECS wire shape ListServiceDeploymentsRequest.
@@ -2351,7 +2618,18 @@ type ListServiceDeploymentsRequest struct {
 // ListServiceDeploymentsResponse is the ECS wire shape ListServiceDeploymentsResponse.
 type ListServiceDeploymentsResponse struct {
 	NextToken          *string                  `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
-	ServiceDeployments []ServiceDeploymentBrief `json:"serviceDeployments,omitempty" xml:"serviceDeployments,omitempty"`
+	ServiceDeployments []ServiceDeploymentBrief `json:"serviceDeployments" xml:"serviceDeployments,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output ListServiceDeploymentsResponse as [] when
+// they are empty: AWS always returns them.
+func (v ListServiceDeploymentsResponse) MarshalJSON() ([]byte, error) {
+	type plain ListServiceDeploymentsResponse
+	p := plain(v)
+	if p.ServiceDeployments == nil {
+		p.ServiceDeployments = []ServiceDeploymentBrief{}
+	}
+	return json.Marshal(p)
 }
 
 // ListServicesByNamespaceRequest is the ECS wire shape ListServicesByNamespaceRequest.
@@ -2364,7 +2642,18 @@ type ListServicesByNamespaceRequest struct {
 // ListServicesByNamespaceResponse is the ECS wire shape ListServicesByNamespaceResponse.
 type ListServicesByNamespaceResponse struct {
 	NextToken   *string  `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
-	ServiceArns []string `json:"serviceArns,omitempty" xml:"serviceArns,omitempty"`
+	ServiceArns []string `json:"serviceArns" xml:"serviceArns,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output ListServicesByNamespaceResponse as [] when
+// they are empty: AWS always returns them.
+func (v ListServicesByNamespaceResponse) MarshalJSON() ([]byte, error) {
+	type plain ListServicesByNamespaceResponse
+	p := plain(v)
+	if p.ServiceArns == nil {
+		p.ServiceArns = []string{}
+	}
+	return json.Marshal(p)
 }
 
 // ListServicesRequest is the ECS wire shape ListServicesRequest.
@@ -2380,7 +2669,18 @@ type ListServicesRequest struct {
 // ListServicesResponse is the ECS wire shape ListServicesResponse.
 type ListServicesResponse struct {
 	NextToken   *string  `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
-	ServiceArns []string `json:"serviceArns,omitempty" xml:"serviceArns,omitempty"`
+	ServiceArns []string `json:"serviceArns" xml:"serviceArns,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output ListServicesResponse as [] when
+// they are empty: AWS always returns them.
+func (v ListServicesResponse) MarshalJSON() ([]byte, error) {
+	type plain ListServicesResponse
+	p := plain(v)
+	if p.ServiceArns == nil {
+		p.ServiceArns = []string{}
+	}
+	return json.Marshal(p)
 }
 
 // ListTagsForResourceRequest is the ECS wire shape ListTagsForResourceRequest.
@@ -2390,7 +2690,18 @@ type ListTagsForResourceRequest struct {
 
 // ListTagsForResourceResponse is the ECS wire shape ListTagsForResourceResponse.
 type ListTagsForResourceResponse struct {
-	Tags []Tag `json:"tags,omitempty" xml:"tags,omitempty"`
+	Tags []Tag `json:"tags" xml:"tags,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output ListTagsForResourceResponse as [] when
+// they are empty: AWS always returns them.
+func (v ListTagsForResourceResponse) MarshalJSON() ([]byte, error) {
+	type plain ListTagsForResourceResponse
+	p := plain(v)
+	if p.Tags == nil {
+		p.Tags = []Tag{}
+	}
+	return json.Marshal(p)
 }
 
 // ListTaskDefinitionFamiliesRequest is the ECS wire shape ListTaskDefinitionFamiliesRequest.
@@ -2403,8 +2714,19 @@ type ListTaskDefinitionFamiliesRequest struct {
 
 // ListTaskDefinitionFamiliesResponse is the ECS wire shape ListTaskDefinitionFamiliesResponse.
 type ListTaskDefinitionFamiliesResponse struct {
-	Families  []string `json:"families,omitempty" xml:"families,omitempty"`
+	Families  []string `json:"families" xml:"families,omitempty"`
 	NextToken *string  `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output ListTaskDefinitionFamiliesResponse as [] when
+// they are empty: AWS always returns them.
+func (v ListTaskDefinitionFamiliesResponse) MarshalJSON() ([]byte, error) {
+	type plain ListTaskDefinitionFamiliesResponse
+	p := plain(v)
+	if p.Families == nil {
+		p.Families = []string{}
+	}
+	return json.Marshal(p)
 }
 
 // ListTaskDefinitionsRequest is the ECS wire shape ListTaskDefinitionsRequest.
@@ -2419,7 +2741,18 @@ type ListTaskDefinitionsRequest struct {
 // ListTaskDefinitionsResponse is the ECS wire shape ListTaskDefinitionsResponse.
 type ListTaskDefinitionsResponse struct {
 	NextToken          *string  `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
-	TaskDefinitionArns []string `json:"taskDefinitionArns,omitempty" xml:"taskDefinitionArns,omitempty"`
+	TaskDefinitionArns []string `json:"taskDefinitionArns" xml:"taskDefinitionArns,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output ListTaskDefinitionsResponse as [] when
+// they are empty: AWS always returns them.
+func (v ListTaskDefinitionsResponse) MarshalJSON() ([]byte, error) {
+	type plain ListTaskDefinitionsResponse
+	p := plain(v)
+	if p.TaskDefinitionArns == nil {
+		p.TaskDefinitionArns = []string{}
+	}
+	return json.Marshal(p)
 }
 
 // ListTasksRequest is the ECS wire shape ListTasksRequest.
@@ -2439,7 +2772,18 @@ type ListTasksRequest struct {
 // ListTasksResponse is the ECS wire shape ListTasksResponse.
 type ListTasksResponse struct {
 	NextToken *string  `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
-	TaskArns  []string `json:"taskArns,omitempty" xml:"taskArns,omitempty"`
+	TaskArns  []string `json:"taskArns" xml:"taskArns,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output ListTasksResponse as [] when
+// they are empty: AWS always returns them.
+func (v ListTasksResponse) MarshalJSON() ([]byte, error) {
+	type plain ListTasksResponse
+	p := plain(v)
+	if p.TaskArns == nil {
+		p.TaskArns = []string{}
+	}
+	return json.Marshal(p)
 }
 
 // LoadBalancer is the ECS wire shape LoadBalancer.
@@ -2776,7 +3120,18 @@ type PutAttributesRequest struct {
 
 // PutAttributesResponse is the ECS wire shape PutAttributesResponse.
 type PutAttributesResponse struct {
-	Attributes []Attribute `json:"attributes,omitempty" xml:"attributes,omitempty"`
+	Attributes []Attribute `json:"attributes" xml:"attributes,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output PutAttributesResponse as [] when
+// they are empty: AWS always returns them.
+func (v PutAttributesResponse) MarshalJSON() ([]byte, error) {
+	type plain PutAttributesResponse
+	p := plain(v)
+	if p.Attributes == nil {
+		p.Attributes = []Attribute{}
+	}
+	return json.Marshal(p)
 }
 
 // PutClusterCapacityProvidersRequest is the ECS wire shape PutClusterCapacityProvidersRequest.
@@ -2850,8 +3205,19 @@ type RegisterTaskDefinitionRequest struct {
 
 // RegisterTaskDefinitionResponse is the ECS wire shape RegisterTaskDefinitionResponse.
 type RegisterTaskDefinitionResponse struct {
-	Tags           []Tag           `json:"tags,omitempty" xml:"tags,omitempty"`
+	Tags           []Tag           `json:"tags" xml:"tags,omitempty"`
 	TaskDefinition *TaskDefinition `json:"taskDefinition,omitempty" xml:"taskDefinition,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output RegisterTaskDefinitionResponse as [] when
+// they are empty: AWS always returns them.
+func (v RegisterTaskDefinitionResponse) MarshalJSON() ([]byte, error) {
+	type plain RegisterTaskDefinitionResponse
+	p := plain(v)
+	if p.Tags == nil {
+		p.Tags = []Tag{}
+	}
+	return json.Marshal(p)
 }
 
 // RepositoryCredentials is the ECS wire shape RepositoryCredentials.
@@ -2922,8 +3288,22 @@ type RunTaskRequest struct {
 
 // RunTaskResponse is the ECS wire shape RunTaskResponse.
 type RunTaskResponse struct {
-	Failures []Failure `json:"failures,omitempty" xml:"failures,omitempty"`
-	Tasks    []Task    `json:"tasks,omitempty" xml:"tasks,omitempty"`
+	Failures []Failure `json:"failures" xml:"failures,omitempty"`
+	Tasks    []Task    `json:"tasks" xml:"tasks,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output RunTaskResponse as [] when
+// they are empty: AWS always returns them.
+func (v RunTaskResponse) MarshalJSON() ([]byte, error) {
+	type plain RunTaskResponse
+	p := plain(v)
+	if p.Failures == nil {
+		p.Failures = []Failure{}
+	}
+	if p.Tasks == nil {
+		p.Tasks = []Task{}
+	}
+	return json.Marshal(p)
 }
 
 // RuntimePlatform is the ECS wire shape RuntimePlatform.
@@ -3244,8 +3624,22 @@ type StartTaskRequest struct {
 
 // StartTaskResponse is the ECS wire shape StartTaskResponse.
 type StartTaskResponse struct {
-	Failures []Failure `json:"failures,omitempty" xml:"failures,omitempty"`
-	Tasks    []Task    `json:"tasks,omitempty" xml:"tasks,omitempty"`
+	Failures []Failure `json:"failures" xml:"failures,omitempty"`
+	Tasks    []Task    `json:"tasks" xml:"tasks,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output StartTaskResponse as [] when
+// they are empty: AWS always returns them.
+func (v StartTaskResponse) MarshalJSON() ([]byte, error) {
+	type plain StartTaskResponse
+	p := plain(v)
+	if p.Failures == nil {
+		p.Failures = []Failure{}
+	}
+	if p.Tasks == nil {
+		p.Tasks = []Task{}
+	}
+	return json.Marshal(p)
 }
 
 // StopServiceDeploymentRequest is the ECS wire shape StopServiceDeploymentRequest.
@@ -3603,8 +3997,22 @@ type UpdateContainerInstancesStateRequest struct {
 
 // UpdateContainerInstancesStateResponse is the ECS wire shape UpdateContainerInstancesStateResponse.
 type UpdateContainerInstancesStateResponse struct {
-	ContainerInstances []ContainerInstance `json:"containerInstances,omitempty" xml:"containerInstances,omitempty"`
-	Failures           []Failure           `json:"failures,omitempty" xml:"failures,omitempty"`
+	ContainerInstances []ContainerInstance `json:"containerInstances" xml:"containerInstances,omitempty"`
+	Failures           []Failure           `json:"failures" xml:"failures,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output UpdateContainerInstancesStateResponse as [] when
+// they are empty: AWS always returns them.
+func (v UpdateContainerInstancesStateResponse) MarshalJSON() ([]byte, error) {
+	type plain UpdateContainerInstancesStateResponse
+	p := plain(v)
+	if p.ContainerInstances == nil {
+		p.ContainerInstances = []ContainerInstance{}
+	}
+	if p.Failures == nil {
+		p.Failures = []Failure{}
+	}
+	return json.Marshal(p)
 }
 
 // UpdateDaemonRequest is the ECS wire shape UpdateDaemonRequest.
@@ -3712,8 +4120,22 @@ type UpdateTaskProtectionRequest struct {
 
 // UpdateTaskProtectionResponse is the ECS wire shape UpdateTaskProtectionResponse.
 type UpdateTaskProtectionResponse struct {
-	Failures       []Failure       `json:"failures,omitempty" xml:"failures,omitempty"`
-	ProtectedTasks []ProtectedTask `json:"protectedTasks,omitempty" xml:"protectedTasks,omitempty"`
+	Failures       []Failure       `json:"failures" xml:"failures,omitempty"`
+	ProtectedTasks []ProtectedTask `json:"protectedTasks" xml:"protectedTasks,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output UpdateTaskProtectionResponse as [] when
+// they are empty: AWS always returns them.
+func (v UpdateTaskProtectionResponse) MarshalJSON() ([]byte, error) {
+	type plain UpdateTaskProtectionResponse
+	p := plain(v)
+	if p.Failures == nil {
+		p.Failures = []Failure{}
+	}
+	if p.ProtectedTasks == nil {
+		p.ProtectedTasks = []ProtectedTask{}
+	}
+	return json.Marshal(p)
 }
 
 // UpdateTaskSetRequest is the ECS wire shape UpdateTaskSetRequest.
@@ -4016,6 +4438,168 @@ func NewInput(op string) any {
 		return new(UpdateTaskProtectionRequest)
 	case "UpdateTaskSet":
 		return new(UpdateTaskSetRequest)
+	}
+	return nil
+}
+
+// NewOutput returns a pointer to a new zero output of an operation, or nil
+// for an unknown operation or one without output.
+func NewOutput(op string) any {
+	switch op {
+	case "ContinueServiceDeployment":
+		return new(ContinueServiceDeploymentResponse)
+	case "CreateCapacityProvider":
+		return new(CreateCapacityProviderResponse)
+	case "CreateCluster":
+		return new(CreateClusterResponse)
+	case "CreateDaemon":
+		return new(CreateDaemonResponse)
+	case "CreateExpressGatewayService":
+		return new(CreateExpressGatewayServiceResponse)
+	case "CreateService":
+		return new(CreateServiceResponse)
+	case "CreateTaskSet":
+		return new(CreateTaskSetResponse)
+	case "DeleteAccountSetting":
+		return new(DeleteAccountSettingResponse)
+	case "DeleteAttributes":
+		return new(DeleteAttributesResponse)
+	case "DeleteCapacityProvider":
+		return new(DeleteCapacityProviderResponse)
+	case "DeleteCluster":
+		return new(DeleteClusterResponse)
+	case "DeleteDaemon":
+		return new(DeleteDaemonResponse)
+	case "DeleteDaemonTaskDefinition":
+		return new(DeleteDaemonTaskDefinitionResponse)
+	case "DeleteExpressGatewayService":
+		return new(DeleteExpressGatewayServiceResponse)
+	case "DeleteService":
+		return new(DeleteServiceResponse)
+	case "DeleteTaskDefinitions":
+		return new(DeleteTaskDefinitionsResponse)
+	case "DeleteTaskSet":
+		return new(DeleteTaskSetResponse)
+	case "DeregisterContainerInstance":
+		return new(DeregisterContainerInstanceResponse)
+	case "DeregisterTaskDefinition":
+		return new(DeregisterTaskDefinitionResponse)
+	case "DescribeCapacityProviders":
+		return new(DescribeCapacityProvidersResponse)
+	case "DescribeClusters":
+		return new(DescribeClustersResponse)
+	case "DescribeContainerInstances":
+		return new(DescribeContainerInstancesResponse)
+	case "DescribeDaemon":
+		return new(DescribeDaemonResponse)
+	case "DescribeDaemonDeployments":
+		return new(DescribeDaemonDeploymentsResponse)
+	case "DescribeDaemonRevisions":
+		return new(DescribeDaemonRevisionsResponse)
+	case "DescribeDaemonTaskDefinition":
+		return new(DescribeDaemonTaskDefinitionResponse)
+	case "DescribeExpressGatewayService":
+		return new(DescribeExpressGatewayServiceResponse)
+	case "DescribeServiceDeployments":
+		return new(DescribeServiceDeploymentsResponse)
+	case "DescribeServiceRevisions":
+		return new(DescribeServiceRevisionsResponse)
+	case "DescribeServices":
+		return new(DescribeServicesResponse)
+	case "DescribeTaskDefinition":
+		return new(DescribeTaskDefinitionResponse)
+	case "DescribeTaskSets":
+		return new(DescribeTaskSetsResponse)
+	case "DescribeTasks":
+		return new(DescribeTasksResponse)
+	case "DiscoverPollEndpoint":
+		return new(DiscoverPollEndpointResponse)
+	case "ExecuteCommand":
+		return new(ExecuteCommandResponse)
+	case "GetTaskProtection":
+		return new(GetTaskProtectionResponse)
+	case "ListAccountSettings":
+		return new(ListAccountSettingsResponse)
+	case "ListAttributes":
+		return new(ListAttributesResponse)
+	case "ListClusters":
+		return new(ListClustersResponse)
+	case "ListContainerInstances":
+		return new(ListContainerInstancesResponse)
+	case "ListDaemonDeployments":
+		return new(ListDaemonDeploymentsResponse)
+	case "ListDaemonTaskDefinitions":
+		return new(ListDaemonTaskDefinitionsResponse)
+	case "ListDaemons":
+		return new(ListDaemonsResponse)
+	case "ListServiceDeployments":
+		return new(ListServiceDeploymentsResponse)
+	case "ListServices":
+		return new(ListServicesResponse)
+	case "ListServicesByNamespace":
+		return new(ListServicesByNamespaceResponse)
+	case "ListTagsForResource":
+		return new(ListTagsForResourceResponse)
+	case "ListTaskDefinitionFamilies":
+		return new(ListTaskDefinitionFamiliesResponse)
+	case "ListTaskDefinitions":
+		return new(ListTaskDefinitionsResponse)
+	case "ListTasks":
+		return new(ListTasksResponse)
+	case "PutAccountSetting":
+		return new(PutAccountSettingResponse)
+	case "PutAccountSettingDefault":
+		return new(PutAccountSettingDefaultResponse)
+	case "PutAttributes":
+		return new(PutAttributesResponse)
+	case "PutClusterCapacityProviders":
+		return new(PutClusterCapacityProvidersResponse)
+	case "RegisterContainerInstance":
+		return new(RegisterContainerInstanceResponse)
+	case "RegisterDaemonTaskDefinition":
+		return new(RegisterDaemonTaskDefinitionResponse)
+	case "RegisterTaskDefinition":
+		return new(RegisterTaskDefinitionResponse)
+	case "RunTask":
+		return new(RunTaskResponse)
+	case "StartTask":
+		return new(StartTaskResponse)
+	case "StopServiceDeployment":
+		return new(StopServiceDeploymentResponse)
+	case "StopTask":
+		return new(StopTaskResponse)
+	case "SubmitAttachmentStateChanges":
+		return new(SubmitAttachmentStateChangesResponse)
+	case "SubmitContainerStateChange":
+		return new(SubmitContainerStateChangeResponse)
+	case "SubmitTaskStateChange":
+		return new(SubmitTaskStateChangeResponse)
+	case "TagResource":
+		return new(TagResourceResponse)
+	case "UntagResource":
+		return new(UntagResourceResponse)
+	case "UpdateCapacityProvider":
+		return new(UpdateCapacityProviderResponse)
+	case "UpdateCluster":
+		return new(UpdateClusterResponse)
+	case "UpdateClusterSettings":
+		return new(UpdateClusterSettingsResponse)
+	case "UpdateContainerAgent":
+		return new(UpdateContainerAgentResponse)
+	case "UpdateContainerInstancesState":
+		return new(UpdateContainerInstancesStateResponse)
+	case "UpdateDaemon":
+		return new(UpdateDaemonResponse)
+	case "UpdateExpressGatewayService":
+		return new(UpdateExpressGatewayServiceResponse)
+	case "UpdateService":
+		return new(UpdateServiceResponse)
+	case "UpdateServicePrimaryTaskSet":
+		return new(UpdateServicePrimaryTaskSetResponse)
+	case "UpdateTaskProtection":
+		return new(UpdateTaskProtectionResponse)
+	case "UpdateTaskSet":
+		return new(UpdateTaskSetResponse)
 	}
 	return nil
 }

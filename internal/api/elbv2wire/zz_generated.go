@@ -3,6 +3,8 @@
 package elbv2wire
 
 import (
+	"encoding/json"
+
 	"github.com/fargo-run/fargo/internal/api/wire"
 )
 
@@ -249,7 +251,18 @@ type AddListenerCertificatesInput struct {
 
 // AddListenerCertificatesOutput is the Elastic Load Balancing v2 wire shape AddListenerCertificatesOutput.
 type AddListenerCertificatesOutput struct {
-	Certificates []Certificate `json:"Certificates,omitempty" xml:"Certificates>member,omitempty"`
+	Certificates []Certificate `json:"Certificates" xml:"Certificates>member,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output AddListenerCertificatesOutput as [] when
+// they are empty: AWS always returns them.
+func (v AddListenerCertificatesOutput) MarshalJSON() ([]byte, error) {
+	type plain AddListenerCertificatesOutput
+	p := plain(v)
+	if p.Certificates == nil {
+		p.Certificates = []Certificate{}
+	}
+	return json.Marshal(p)
 }
 
 // AddTagsInput is the Elastic Load Balancing v2 wire shape AddTagsInput.
@@ -270,7 +283,18 @@ type AddTrustStoreRevocationsInput struct {
 
 // AddTrustStoreRevocationsOutput is the Elastic Load Balancing v2 wire shape AddTrustStoreRevocationsOutput.
 type AddTrustStoreRevocationsOutput struct {
-	TrustStoreRevocations []TrustStoreRevocation `json:"TrustStoreRevocations,omitempty" xml:"TrustStoreRevocations>member,omitempty"`
+	TrustStoreRevocations []TrustStoreRevocation `json:"TrustStoreRevocations" xml:"TrustStoreRevocations>member,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output AddTrustStoreRevocationsOutput as [] when
+// they are empty: AWS always returns them.
+func (v AddTrustStoreRevocationsOutput) MarshalJSON() ([]byte, error) {
+	type plain AddTrustStoreRevocationsOutput
+	p := plain(v)
+	if p.TrustStoreRevocations == nil {
+		p.TrustStoreRevocations = []TrustStoreRevocation{}
+	}
+	return json.Marshal(p)
 }
 
 // AdministrativeOverride is the Elastic Load Balancing v2 wire shape AdministrativeOverride.
@@ -384,7 +408,18 @@ type CreateListenerInput struct {
 
 // CreateListenerOutput is the Elastic Load Balancing v2 wire shape CreateListenerOutput.
 type CreateListenerOutput struct {
-	Listeners []Listener `json:"Listeners,omitempty" xml:"Listeners>member,omitempty"`
+	Listeners []Listener `json:"Listeners" xml:"Listeners>member,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output CreateListenerOutput as [] when
+// they are empty: AWS always returns them.
+func (v CreateListenerOutput) MarshalJSON() ([]byte, error) {
+	type plain CreateListenerOutput
+	p := plain(v)
+	if p.Listeners == nil {
+		p.Listeners = []Listener{}
+	}
+	return json.Marshal(p)
 }
 
 // CreateLoadBalancerInput is the Elastic Load Balancing v2 wire shape CreateLoadBalancerInput.
@@ -404,7 +439,18 @@ type CreateLoadBalancerInput struct {
 
 // CreateLoadBalancerOutput is the Elastic Load Balancing v2 wire shape CreateLoadBalancerOutput.
 type CreateLoadBalancerOutput struct {
-	LoadBalancers []LoadBalancer `json:"LoadBalancers,omitempty" xml:"LoadBalancers>member,omitempty"`
+	LoadBalancers []LoadBalancer `json:"LoadBalancers" xml:"LoadBalancers>member,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output CreateLoadBalancerOutput as [] when
+// they are empty: AWS always returns them.
+func (v CreateLoadBalancerOutput) MarshalJSON() ([]byte, error) {
+	type plain CreateLoadBalancerOutput
+	p := plain(v)
+	if p.LoadBalancers == nil {
+		p.LoadBalancers = []LoadBalancer{}
+	}
+	return json.Marshal(p)
 }
 
 // CreateRuleInput is the Elastic Load Balancing v2 wire shape CreateRuleInput.
@@ -419,7 +465,18 @@ type CreateRuleInput struct {
 
 // CreateRuleOutput is the Elastic Load Balancing v2 wire shape CreateRuleOutput.
 type CreateRuleOutput struct {
-	Rules []Rule `json:"Rules,omitempty" xml:"Rules>member,omitempty"`
+	Rules []Rule `json:"Rules" xml:"Rules>member,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output CreateRuleOutput as [] when
+// they are empty: AWS always returns them.
+func (v CreateRuleOutput) MarshalJSON() ([]byte, error) {
+	type plain CreateRuleOutput
+	p := plain(v)
+	if p.Rules == nil {
+		p.Rules = []Rule{}
+	}
+	return json.Marshal(p)
 }
 
 // CreateTargetGroupInput is the Elastic Load Balancing v2 wire shape CreateTargetGroupInput.
@@ -446,7 +503,18 @@ type CreateTargetGroupInput struct {
 
 // CreateTargetGroupOutput is the Elastic Load Balancing v2 wire shape CreateTargetGroupOutput.
 type CreateTargetGroupOutput struct {
-	TargetGroups []TargetGroup `json:"TargetGroups,omitempty" xml:"TargetGroups>member,omitempty"`
+	TargetGroups []TargetGroup `json:"TargetGroups" xml:"TargetGroups>member,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output CreateTargetGroupOutput as [] when
+// they are empty: AWS always returns them.
+func (v CreateTargetGroupOutput) MarshalJSON() ([]byte, error) {
+	type plain CreateTargetGroupOutput
+	p := plain(v)
+	if p.TargetGroups == nil {
+		p.TargetGroups = []TargetGroup{}
+	}
+	return json.Marshal(p)
 }
 
 // CreateTrustStoreInput is the Elastic Load Balancing v2 wire shape CreateTrustStoreInput.
@@ -460,7 +528,18 @@ type CreateTrustStoreInput struct {
 
 // CreateTrustStoreOutput is the Elastic Load Balancing v2 wire shape CreateTrustStoreOutput.
 type CreateTrustStoreOutput struct {
-	TrustStores []TrustStore `json:"TrustStores,omitempty" xml:"TrustStores>member,omitempty"`
+	TrustStores []TrustStore `json:"TrustStores" xml:"TrustStores>member,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output CreateTrustStoreOutput as [] when
+// they are empty: AWS always returns them.
+func (v CreateTrustStoreOutput) MarshalJSON() ([]byte, error) {
+	type plain CreateTrustStoreOutput
+	p := plain(v)
+	if p.TrustStores == nil {
+		p.TrustStores = []TrustStore{}
+	}
+	return json.Marshal(p)
 }
 
 // DeleteAssociationSameAccountException is the Elastic Load Balancing v2 wire error shape DeleteAssociationSameAccountException.
@@ -540,8 +619,19 @@ type DescribeAccountLimitsInput struct {
 
 // DescribeAccountLimitsOutput is the Elastic Load Balancing v2 wire shape DescribeAccountLimitsOutput.
 type DescribeAccountLimitsOutput struct {
-	Limits     []Limit `json:"Limits,omitempty" xml:"Limits>member,omitempty"`
+	Limits     []Limit `json:"Limits" xml:"Limits>member,omitempty"`
 	NextMarker *string `json:"NextMarker,omitempty" xml:"NextMarker,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output DescribeAccountLimitsOutput as [] when
+// they are empty: AWS always returns them.
+func (v DescribeAccountLimitsOutput) MarshalJSON() ([]byte, error) {
+	type plain DescribeAccountLimitsOutput
+	p := plain(v)
+	if p.Limits == nil {
+		p.Limits = []Limit{}
+	}
+	return json.Marshal(p)
 }
 
 // DescribeCapacityReservationInput is the Elastic Load Balancing v2 wire shape DescribeCapacityReservationInput.
@@ -551,10 +641,21 @@ type DescribeCapacityReservationInput struct {
 
 // DescribeCapacityReservationOutput is the Elastic Load Balancing v2 wire shape DescribeCapacityReservationOutput.
 type DescribeCapacityReservationOutput struct {
-	CapacityReservationState    []ZonalCapacityReservationState `json:"CapacityReservationState,omitempty" xml:"CapacityReservationState>member,omitempty"`
+	CapacityReservationState    []ZonalCapacityReservationState `json:"CapacityReservationState" xml:"CapacityReservationState>member,omitempty"`
 	DecreaseRequestsRemaining   *int32                          `json:"DecreaseRequestsRemaining,omitempty" xml:"DecreaseRequestsRemaining,omitempty"`
 	LastModifiedTime            *wire.Timestamp                 `json:"LastModifiedTime,omitempty" xml:"LastModifiedTime,omitempty"`
 	MinimumLoadBalancerCapacity *MinimumLoadBalancerCapacity    `json:"MinimumLoadBalancerCapacity,omitempty" xml:"MinimumLoadBalancerCapacity,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output DescribeCapacityReservationOutput as [] when
+// they are empty: AWS always returns them.
+func (v DescribeCapacityReservationOutput) MarshalJSON() ([]byte, error) {
+	type plain DescribeCapacityReservationOutput
+	p := plain(v)
+	if p.CapacityReservationState == nil {
+		p.CapacityReservationState = []ZonalCapacityReservationState{}
+	}
+	return json.Marshal(p)
 }
 
 // DescribeListenerAttributesInput is the Elastic Load Balancing v2 wire shape DescribeListenerAttributesInput.
@@ -564,7 +665,18 @@ type DescribeListenerAttributesInput struct {
 
 // DescribeListenerAttributesOutput is the Elastic Load Balancing v2 wire shape DescribeListenerAttributesOutput.
 type DescribeListenerAttributesOutput struct {
-	Attributes []ListenerAttribute `json:"Attributes,omitempty" xml:"Attributes>member,omitempty"`
+	Attributes []ListenerAttribute `json:"Attributes" xml:"Attributes>member,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output DescribeListenerAttributesOutput as [] when
+// they are empty: AWS always returns them.
+func (v DescribeListenerAttributesOutput) MarshalJSON() ([]byte, error) {
+	type plain DescribeListenerAttributesOutput
+	p := plain(v)
+	if p.Attributes == nil {
+		p.Attributes = []ListenerAttribute{}
+	}
+	return json.Marshal(p)
 }
 
 // DescribeListenerCertificatesInput is the Elastic Load Balancing v2 wire shape DescribeListenerCertificatesInput.
@@ -576,8 +688,19 @@ type DescribeListenerCertificatesInput struct {
 
 // DescribeListenerCertificatesOutput is the Elastic Load Balancing v2 wire shape DescribeListenerCertificatesOutput.
 type DescribeListenerCertificatesOutput struct {
-	Certificates []Certificate `json:"Certificates,omitempty" xml:"Certificates>member,omitempty"`
+	Certificates []Certificate `json:"Certificates" xml:"Certificates>member,omitempty"`
 	NextMarker   *string       `json:"NextMarker,omitempty" xml:"NextMarker,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output DescribeListenerCertificatesOutput as [] when
+// they are empty: AWS always returns them.
+func (v DescribeListenerCertificatesOutput) MarshalJSON() ([]byte, error) {
+	type plain DescribeListenerCertificatesOutput
+	p := plain(v)
+	if p.Certificates == nil {
+		p.Certificates = []Certificate{}
+	}
+	return json.Marshal(p)
 }
 
 // DescribeListenersInput is the Elastic Load Balancing v2 wire shape DescribeListenersInput.
@@ -590,8 +713,19 @@ type DescribeListenersInput struct {
 
 // DescribeListenersOutput is the Elastic Load Balancing v2 wire shape DescribeListenersOutput.
 type DescribeListenersOutput struct {
-	Listeners  []Listener `json:"Listeners,omitempty" xml:"Listeners>member,omitempty"`
+	Listeners  []Listener `json:"Listeners" xml:"Listeners>member,omitempty"`
 	NextMarker *string    `json:"NextMarker,omitempty" xml:"NextMarker,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output DescribeListenersOutput as [] when
+// they are empty: AWS always returns them.
+func (v DescribeListenersOutput) MarshalJSON() ([]byte, error) {
+	type plain DescribeListenersOutput
+	p := plain(v)
+	if p.Listeners == nil {
+		p.Listeners = []Listener{}
+	}
+	return json.Marshal(p)
 }
 
 // DescribeLoadBalancerAttributesInput is the Elastic Load Balancing v2 wire shape DescribeLoadBalancerAttributesInput.
@@ -601,7 +735,18 @@ type DescribeLoadBalancerAttributesInput struct {
 
 // DescribeLoadBalancerAttributesOutput is the Elastic Load Balancing v2 wire shape DescribeLoadBalancerAttributesOutput.
 type DescribeLoadBalancerAttributesOutput struct {
-	Attributes []LoadBalancerAttribute `json:"Attributes,omitempty" xml:"Attributes>member,omitempty"`
+	Attributes []LoadBalancerAttribute `json:"Attributes" xml:"Attributes>member,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output DescribeLoadBalancerAttributesOutput as [] when
+// they are empty: AWS always returns them.
+func (v DescribeLoadBalancerAttributesOutput) MarshalJSON() ([]byte, error) {
+	type plain DescribeLoadBalancerAttributesOutput
+	p := plain(v)
+	if p.Attributes == nil {
+		p.Attributes = []LoadBalancerAttribute{}
+	}
+	return json.Marshal(p)
 }
 
 // DescribeLoadBalancersInput is the Elastic Load Balancing v2 wire shape DescribeLoadBalancersInput.
@@ -614,8 +759,19 @@ type DescribeLoadBalancersInput struct {
 
 // DescribeLoadBalancersOutput is the Elastic Load Balancing v2 wire shape DescribeLoadBalancersOutput.
 type DescribeLoadBalancersOutput struct {
-	LoadBalancers []LoadBalancer `json:"LoadBalancers,omitempty" xml:"LoadBalancers>member,omitempty"`
+	LoadBalancers []LoadBalancer `json:"LoadBalancers" xml:"LoadBalancers>member,omitempty"`
 	NextMarker    *string        `json:"NextMarker,omitempty" xml:"NextMarker,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output DescribeLoadBalancersOutput as [] when
+// they are empty: AWS always returns them.
+func (v DescribeLoadBalancersOutput) MarshalJSON() ([]byte, error) {
+	type plain DescribeLoadBalancersOutput
+	p := plain(v)
+	if p.LoadBalancers == nil {
+		p.LoadBalancers = []LoadBalancer{}
+	}
+	return json.Marshal(p)
 }
 
 // DescribeRulesInput is the Elastic Load Balancing v2 wire shape DescribeRulesInput.
@@ -629,7 +785,18 @@ type DescribeRulesInput struct {
 // DescribeRulesOutput is the Elastic Load Balancing v2 wire shape DescribeRulesOutput.
 type DescribeRulesOutput struct {
 	NextMarker *string `json:"NextMarker,omitempty" xml:"NextMarker,omitempty"`
-	Rules      []Rule  `json:"Rules,omitempty" xml:"Rules>member,omitempty"`
+	Rules      []Rule  `json:"Rules" xml:"Rules>member,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output DescribeRulesOutput as [] when
+// they are empty: AWS always returns them.
+func (v DescribeRulesOutput) MarshalJSON() ([]byte, error) {
+	type plain DescribeRulesOutput
+	p := plain(v)
+	if p.Rules == nil {
+		p.Rules = []Rule{}
+	}
+	return json.Marshal(p)
 }
 
 // DescribeSSLPoliciesInput is the Elastic Load Balancing v2 wire shape DescribeSSLPoliciesInput.
@@ -643,7 +810,18 @@ type DescribeSSLPoliciesInput struct {
 // DescribeSSLPoliciesOutput is the Elastic Load Balancing v2 wire shape DescribeSSLPoliciesOutput.
 type DescribeSSLPoliciesOutput struct {
 	NextMarker  *string     `json:"NextMarker,omitempty" xml:"NextMarker,omitempty"`
-	SslPolicies []SslPolicy `json:"SslPolicies,omitempty" xml:"SslPolicies>member,omitempty"`
+	SslPolicies []SslPolicy `json:"SslPolicies" xml:"SslPolicies>member,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output DescribeSSLPoliciesOutput as [] when
+// they are empty: AWS always returns them.
+func (v DescribeSSLPoliciesOutput) MarshalJSON() ([]byte, error) {
+	type plain DescribeSSLPoliciesOutput
+	p := plain(v)
+	if p.SslPolicies == nil {
+		p.SslPolicies = []SslPolicy{}
+	}
+	return json.Marshal(p)
 }
 
 // DescribeTagsInput is the Elastic Load Balancing v2 wire shape DescribeTagsInput.
@@ -653,7 +831,18 @@ type DescribeTagsInput struct {
 
 // DescribeTagsOutput is the Elastic Load Balancing v2 wire shape DescribeTagsOutput.
 type DescribeTagsOutput struct {
-	TagDescriptions []TagDescription `json:"TagDescriptions,omitempty" xml:"TagDescriptions>member,omitempty"`
+	TagDescriptions []TagDescription `json:"TagDescriptions" xml:"TagDescriptions>member,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output DescribeTagsOutput as [] when
+// they are empty: AWS always returns them.
+func (v DescribeTagsOutput) MarshalJSON() ([]byte, error) {
+	type plain DescribeTagsOutput
+	p := plain(v)
+	if p.TagDescriptions == nil {
+		p.TagDescriptions = []TagDescription{}
+	}
+	return json.Marshal(p)
 }
 
 // DescribeTargetGroupAttributesInput is the Elastic Load Balancing v2 wire shape DescribeTargetGroupAttributesInput.
@@ -663,7 +852,18 @@ type DescribeTargetGroupAttributesInput struct {
 
 // DescribeTargetGroupAttributesOutput is the Elastic Load Balancing v2 wire shape DescribeTargetGroupAttributesOutput.
 type DescribeTargetGroupAttributesOutput struct {
-	Attributes []TargetGroupAttribute `json:"Attributes,omitempty" xml:"Attributes>member,omitempty"`
+	Attributes []TargetGroupAttribute `json:"Attributes" xml:"Attributes>member,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output DescribeTargetGroupAttributesOutput as [] when
+// they are empty: AWS always returns them.
+func (v DescribeTargetGroupAttributesOutput) MarshalJSON() ([]byte, error) {
+	type plain DescribeTargetGroupAttributesOutput
+	p := plain(v)
+	if p.Attributes == nil {
+		p.Attributes = []TargetGroupAttribute{}
+	}
+	return json.Marshal(p)
 }
 
 // DescribeTargetGroupsInput is the Elastic Load Balancing v2 wire shape DescribeTargetGroupsInput.
@@ -678,7 +878,18 @@ type DescribeTargetGroupsInput struct {
 // DescribeTargetGroupsOutput is the Elastic Load Balancing v2 wire shape DescribeTargetGroupsOutput.
 type DescribeTargetGroupsOutput struct {
 	NextMarker   *string       `json:"NextMarker,omitempty" xml:"NextMarker,omitempty"`
-	TargetGroups []TargetGroup `json:"TargetGroups,omitempty" xml:"TargetGroups>member,omitempty"`
+	TargetGroups []TargetGroup `json:"TargetGroups" xml:"TargetGroups>member,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output DescribeTargetGroupsOutput as [] when
+// they are empty: AWS always returns them.
+func (v DescribeTargetGroupsOutput) MarshalJSON() ([]byte, error) {
+	type plain DescribeTargetGroupsOutput
+	p := plain(v)
+	if p.TargetGroups == nil {
+		p.TargetGroups = []TargetGroup{}
+	}
+	return json.Marshal(p)
 }
 
 // DescribeTargetHealthInput is the Elastic Load Balancing v2 wire shape DescribeTargetHealthInput.
@@ -690,7 +901,18 @@ type DescribeTargetHealthInput struct {
 
 // DescribeTargetHealthOutput is the Elastic Load Balancing v2 wire shape DescribeTargetHealthOutput.
 type DescribeTargetHealthOutput struct {
-	TargetHealthDescriptions []TargetHealthDescription `json:"TargetHealthDescriptions,omitempty" xml:"TargetHealthDescriptions>member,omitempty"`
+	TargetHealthDescriptions []TargetHealthDescription `json:"TargetHealthDescriptions" xml:"TargetHealthDescriptions>member,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output DescribeTargetHealthOutput as [] when
+// they are empty: AWS always returns them.
+func (v DescribeTargetHealthOutput) MarshalJSON() ([]byte, error) {
+	type plain DescribeTargetHealthOutput
+	p := plain(v)
+	if p.TargetHealthDescriptions == nil {
+		p.TargetHealthDescriptions = []TargetHealthDescription{}
+	}
+	return json.Marshal(p)
 }
 
 // DescribeTrustStoreAssociationsInput is the Elastic Load Balancing v2 wire shape DescribeTrustStoreAssociationsInput.
@@ -703,7 +925,18 @@ type DescribeTrustStoreAssociationsInput struct {
 // DescribeTrustStoreAssociationsOutput is the Elastic Load Balancing v2 wire shape DescribeTrustStoreAssociationsOutput.
 type DescribeTrustStoreAssociationsOutput struct {
 	NextMarker             *string                 `json:"NextMarker,omitempty" xml:"NextMarker,omitempty"`
-	TrustStoreAssociations []TrustStoreAssociation `json:"TrustStoreAssociations,omitempty" xml:"TrustStoreAssociations>member,omitempty"`
+	TrustStoreAssociations []TrustStoreAssociation `json:"TrustStoreAssociations" xml:"TrustStoreAssociations>member,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output DescribeTrustStoreAssociationsOutput as [] when
+// they are empty: AWS always returns them.
+func (v DescribeTrustStoreAssociationsOutput) MarshalJSON() ([]byte, error) {
+	type plain DescribeTrustStoreAssociationsOutput
+	p := plain(v)
+	if p.TrustStoreAssociations == nil {
+		p.TrustStoreAssociations = []TrustStoreAssociation{}
+	}
+	return json.Marshal(p)
 }
 
 // DescribeTrustStoreRevocation is the Elastic Load Balancing v2 wire shape DescribeTrustStoreRevocation.
@@ -725,7 +958,18 @@ type DescribeTrustStoreRevocationsInput struct {
 // DescribeTrustStoreRevocationsOutput is the Elastic Load Balancing v2 wire shape DescribeTrustStoreRevocationsOutput.
 type DescribeTrustStoreRevocationsOutput struct {
 	NextMarker            *string                        `json:"NextMarker,omitempty" xml:"NextMarker,omitempty"`
-	TrustStoreRevocations []DescribeTrustStoreRevocation `json:"TrustStoreRevocations,omitempty" xml:"TrustStoreRevocations>member,omitempty"`
+	TrustStoreRevocations []DescribeTrustStoreRevocation `json:"TrustStoreRevocations" xml:"TrustStoreRevocations>member,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output DescribeTrustStoreRevocationsOutput as [] when
+// they are empty: AWS always returns them.
+func (v DescribeTrustStoreRevocationsOutput) MarshalJSON() ([]byte, error) {
+	type plain DescribeTrustStoreRevocationsOutput
+	p := plain(v)
+	if p.TrustStoreRevocations == nil {
+		p.TrustStoreRevocations = []DescribeTrustStoreRevocation{}
+	}
+	return json.Marshal(p)
 }
 
 // DescribeTrustStoresInput is the Elastic Load Balancing v2 wire shape DescribeTrustStoresInput.
@@ -739,7 +983,18 @@ type DescribeTrustStoresInput struct {
 // DescribeTrustStoresOutput is the Elastic Load Balancing v2 wire shape DescribeTrustStoresOutput.
 type DescribeTrustStoresOutput struct {
 	NextMarker  *string      `json:"NextMarker,omitempty" xml:"NextMarker,omitempty"`
-	TrustStores []TrustStore `json:"TrustStores,omitempty" xml:"TrustStores>member,omitempty"`
+	TrustStores []TrustStore `json:"TrustStores" xml:"TrustStores>member,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output DescribeTrustStoresOutput as [] when
+// they are empty: AWS always returns them.
+func (v DescribeTrustStoresOutput) MarshalJSON() ([]byte, error) {
+	type plain DescribeTrustStoresOutput
+	p := plain(v)
+	if p.TrustStores == nil {
+		p.TrustStores = []TrustStore{}
+	}
+	return json.Marshal(p)
 }
 
 // DuplicateListenerException is the Elastic Load Balancing v2 wire error shape DuplicateListenerException.
@@ -985,10 +1240,21 @@ type ModifyCapacityReservationInput struct {
 
 // ModifyCapacityReservationOutput is the Elastic Load Balancing v2 wire shape ModifyCapacityReservationOutput.
 type ModifyCapacityReservationOutput struct {
-	CapacityReservationState    []ZonalCapacityReservationState `json:"CapacityReservationState,omitempty" xml:"CapacityReservationState>member,omitempty"`
+	CapacityReservationState    []ZonalCapacityReservationState `json:"CapacityReservationState" xml:"CapacityReservationState>member,omitempty"`
 	DecreaseRequestsRemaining   *int32                          `json:"DecreaseRequestsRemaining,omitempty" xml:"DecreaseRequestsRemaining,omitempty"`
 	LastModifiedTime            *wire.Timestamp                 `json:"LastModifiedTime,omitempty" xml:"LastModifiedTime,omitempty"`
 	MinimumLoadBalancerCapacity *MinimumLoadBalancerCapacity    `json:"MinimumLoadBalancerCapacity,omitempty" xml:"MinimumLoadBalancerCapacity,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output ModifyCapacityReservationOutput as [] when
+// they are empty: AWS always returns them.
+func (v ModifyCapacityReservationOutput) MarshalJSON() ([]byte, error) {
+	type plain ModifyCapacityReservationOutput
+	p := plain(v)
+	if p.CapacityReservationState == nil {
+		p.CapacityReservationState = []ZonalCapacityReservationState{}
+	}
+	return json.Marshal(p)
 }
 
 // ModifyIpPoolsInput is the Elastic Load Balancing v2 wire shape ModifyIpPoolsInput.
@@ -1011,7 +1277,18 @@ type ModifyListenerAttributesInput struct {
 
 // ModifyListenerAttributesOutput is the Elastic Load Balancing v2 wire shape ModifyListenerAttributesOutput.
 type ModifyListenerAttributesOutput struct {
-	Attributes []ListenerAttribute `json:"Attributes,omitempty" xml:"Attributes>member,omitempty"`
+	Attributes []ListenerAttribute `json:"Attributes" xml:"Attributes>member,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output ModifyListenerAttributesOutput as [] when
+// they are empty: AWS always returns them.
+func (v ModifyListenerAttributesOutput) MarshalJSON() ([]byte, error) {
+	type plain ModifyListenerAttributesOutput
+	p := plain(v)
+	if p.Attributes == nil {
+		p.Attributes = []ListenerAttribute{}
+	}
+	return json.Marshal(p)
 }
 
 // ModifyListenerInput is the Elastic Load Balancing v2 wire shape ModifyListenerInput.
@@ -1028,7 +1305,18 @@ type ModifyListenerInput struct {
 
 // ModifyListenerOutput is the Elastic Load Balancing v2 wire shape ModifyListenerOutput.
 type ModifyListenerOutput struct {
-	Listeners []Listener `json:"Listeners,omitempty" xml:"Listeners>member,omitempty"`
+	Listeners []Listener `json:"Listeners" xml:"Listeners>member,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output ModifyListenerOutput as [] when
+// they are empty: AWS always returns them.
+func (v ModifyListenerOutput) MarshalJSON() ([]byte, error) {
+	type plain ModifyListenerOutput
+	p := plain(v)
+	if p.Listeners == nil {
+		p.Listeners = []Listener{}
+	}
+	return json.Marshal(p)
 }
 
 // ModifyLoadBalancerAttributesInput is the Elastic Load Balancing v2 wire shape ModifyLoadBalancerAttributesInput.
@@ -1039,7 +1327,18 @@ type ModifyLoadBalancerAttributesInput struct {
 
 // ModifyLoadBalancerAttributesOutput is the Elastic Load Balancing v2 wire shape ModifyLoadBalancerAttributesOutput.
 type ModifyLoadBalancerAttributesOutput struct {
-	Attributes []LoadBalancerAttribute `json:"Attributes,omitempty" xml:"Attributes>member,omitempty"`
+	Attributes []LoadBalancerAttribute `json:"Attributes" xml:"Attributes>member,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output ModifyLoadBalancerAttributesOutput as [] when
+// they are empty: AWS always returns them.
+func (v ModifyLoadBalancerAttributesOutput) MarshalJSON() ([]byte, error) {
+	type plain ModifyLoadBalancerAttributesOutput
+	p := plain(v)
+	if p.Attributes == nil {
+		p.Attributes = []LoadBalancerAttribute{}
+	}
+	return json.Marshal(p)
 }
 
 // ModifyRuleInput is the Elastic Load Balancing v2 wire shape ModifyRuleInput.
@@ -1053,7 +1352,18 @@ type ModifyRuleInput struct {
 
 // ModifyRuleOutput is the Elastic Load Balancing v2 wire shape ModifyRuleOutput.
 type ModifyRuleOutput struct {
-	Rules []Rule `json:"Rules,omitempty" xml:"Rules>member,omitempty"`
+	Rules []Rule `json:"Rules" xml:"Rules>member,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output ModifyRuleOutput as [] when
+// they are empty: AWS always returns them.
+func (v ModifyRuleOutput) MarshalJSON() ([]byte, error) {
+	type plain ModifyRuleOutput
+	p := plain(v)
+	if p.Rules == nil {
+		p.Rules = []Rule{}
+	}
+	return json.Marshal(p)
 }
 
 // ModifyTargetGroupAttributesInput is the Elastic Load Balancing v2 wire shape ModifyTargetGroupAttributesInput.
@@ -1064,7 +1374,18 @@ type ModifyTargetGroupAttributesInput struct {
 
 // ModifyTargetGroupAttributesOutput is the Elastic Load Balancing v2 wire shape ModifyTargetGroupAttributesOutput.
 type ModifyTargetGroupAttributesOutput struct {
-	Attributes []TargetGroupAttribute `json:"Attributes,omitempty" xml:"Attributes>member,omitempty"`
+	Attributes []TargetGroupAttribute `json:"Attributes" xml:"Attributes>member,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output ModifyTargetGroupAttributesOutput as [] when
+// they are empty: AWS always returns them.
+func (v ModifyTargetGroupAttributesOutput) MarshalJSON() ([]byte, error) {
+	type plain ModifyTargetGroupAttributesOutput
+	p := plain(v)
+	if p.Attributes == nil {
+		p.Attributes = []TargetGroupAttribute{}
+	}
+	return json.Marshal(p)
 }
 
 // ModifyTargetGroupInput is the Elastic Load Balancing v2 wire shape ModifyTargetGroupInput.
@@ -1083,7 +1404,18 @@ type ModifyTargetGroupInput struct {
 
 // ModifyTargetGroupOutput is the Elastic Load Balancing v2 wire shape ModifyTargetGroupOutput.
 type ModifyTargetGroupOutput struct {
-	TargetGroups []TargetGroup `json:"TargetGroups,omitempty" xml:"TargetGroups>member,omitempty"`
+	TargetGroups []TargetGroup `json:"TargetGroups" xml:"TargetGroups>member,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output ModifyTargetGroupOutput as [] when
+// they are empty: AWS always returns them.
+func (v ModifyTargetGroupOutput) MarshalJSON() ([]byte, error) {
+	type plain ModifyTargetGroupOutput
+	p := plain(v)
+	if p.TargetGroups == nil {
+		p.TargetGroups = []TargetGroup{}
+	}
+	return json.Marshal(p)
 }
 
 // ModifyTrustStoreInput is the Elastic Load Balancing v2 wire shape ModifyTrustStoreInput.
@@ -1096,7 +1428,18 @@ type ModifyTrustStoreInput struct {
 
 // ModifyTrustStoreOutput is the Elastic Load Balancing v2 wire shape ModifyTrustStoreOutput.
 type ModifyTrustStoreOutput struct {
-	TrustStores []TrustStore `json:"TrustStores,omitempty" xml:"TrustStores>member,omitempty"`
+	TrustStores []TrustStore `json:"TrustStores" xml:"TrustStores>member,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output ModifyTrustStoreOutput as [] when
+// they are empty: AWS always returns them.
+func (v ModifyTrustStoreOutput) MarshalJSON() ([]byte, error) {
+	type plain ModifyTrustStoreOutput
+	p := plain(v)
+	if p.TrustStores == nil {
+		p.TrustStores = []TrustStore{}
+	}
+	return json.Marshal(p)
 }
 
 // MutualAuthenticationAttributes is the Elastic Load Balancing v2 wire shape MutualAuthenticationAttributes.
@@ -1279,7 +1622,18 @@ type SetRulePrioritiesInput struct {
 
 // SetRulePrioritiesOutput is the Elastic Load Balancing v2 wire shape SetRulePrioritiesOutput.
 type SetRulePrioritiesOutput struct {
-	Rules []Rule `json:"Rules,omitempty" xml:"Rules>member,omitempty"`
+	Rules []Rule `json:"Rules" xml:"Rules>member,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output SetRulePrioritiesOutput as [] when
+// they are empty: AWS always returns them.
+func (v SetRulePrioritiesOutput) MarshalJSON() ([]byte, error) {
+	type plain SetRulePrioritiesOutput
+	p := plain(v)
+	if p.Rules == nil {
+		p.Rules = []Rule{}
+	}
+	return json.Marshal(p)
 }
 
 // SetSecurityGroupsInput is the Elastic Load Balancing v2 wire shape SetSecurityGroupsInput.
@@ -1292,7 +1646,18 @@ type SetSecurityGroupsInput struct {
 // SetSecurityGroupsOutput is the Elastic Load Balancing v2 wire shape SetSecurityGroupsOutput.
 type SetSecurityGroupsOutput struct {
 	EnforceSecurityGroupInboundRulesOnPrivateLinkTraffic *string  `json:"EnforceSecurityGroupInboundRulesOnPrivateLinkTraffic,omitempty" xml:"EnforceSecurityGroupInboundRulesOnPrivateLinkTraffic,omitempty"`
-	SecurityGroupIds                                     []string `json:"SecurityGroupIds,omitempty" xml:"SecurityGroupIds>member,omitempty"`
+	SecurityGroupIds                                     []string `json:"SecurityGroupIds" xml:"SecurityGroupIds>member,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output SetSecurityGroupsOutput as [] when
+// they are empty: AWS always returns them.
+func (v SetSecurityGroupsOutput) MarshalJSON() ([]byte, error) {
+	type plain SetSecurityGroupsOutput
+	p := plain(v)
+	if p.SecurityGroupIds == nil {
+		p.SecurityGroupIds = []string{}
+	}
+	return json.Marshal(p)
 }
 
 // SetSubnetsInput is the Elastic Load Balancing v2 wire shape SetSubnetsInput.
@@ -1306,9 +1671,20 @@ type SetSubnetsInput struct {
 
 // SetSubnetsOutput is the Elastic Load Balancing v2 wire shape SetSubnetsOutput.
 type SetSubnetsOutput struct {
-	AvailabilityZones            []AvailabilityZone `json:"AvailabilityZones,omitempty" xml:"AvailabilityZones>member,omitempty"`
+	AvailabilityZones            []AvailabilityZone `json:"AvailabilityZones" xml:"AvailabilityZones>member,omitempty"`
 	EnablePrefixForIpv6SourceNat *string            `json:"EnablePrefixForIpv6SourceNat,omitempty" xml:"EnablePrefixForIpv6SourceNat,omitempty"`
 	IpAddressType                *string            `json:"IpAddressType,omitempty" xml:"IpAddressType,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output SetSubnetsOutput as [] when
+// they are empty: AWS always returns them.
+func (v SetSubnetsOutput) MarshalJSON() ([]byte, error) {
+	type plain SetSubnetsOutput
+	p := plain(v)
+	if p.AvailabilityZones == nil {
+		p.AvailabilityZones = []AvailabilityZone{}
+	}
+	return json.Marshal(p)
 }
 
 // SourceIpConditionConfig is the Elastic Load Balancing v2 wire shape SourceIpConditionConfig.
@@ -1685,6 +2061,116 @@ func NewInput(op string) any {
 		return new(SetSecurityGroupsInput)
 	case "SetSubnets":
 		return new(SetSubnetsInput)
+	}
+	return nil
+}
+
+// NewOutput returns a pointer to a new zero output of an operation, or nil
+// for an unknown operation or one without output.
+func NewOutput(op string) any {
+	switch op {
+	case "AddListenerCertificates":
+		return new(AddListenerCertificatesOutput)
+	case "AddTags":
+		return new(AddTagsOutput)
+	case "AddTrustStoreRevocations":
+		return new(AddTrustStoreRevocationsOutput)
+	case "CreateListener":
+		return new(CreateListenerOutput)
+	case "CreateLoadBalancer":
+		return new(CreateLoadBalancerOutput)
+	case "CreateRule":
+		return new(CreateRuleOutput)
+	case "CreateTargetGroup":
+		return new(CreateTargetGroupOutput)
+	case "CreateTrustStore":
+		return new(CreateTrustStoreOutput)
+	case "DeleteListener":
+		return new(DeleteListenerOutput)
+	case "DeleteLoadBalancer":
+		return new(DeleteLoadBalancerOutput)
+	case "DeleteRule":
+		return new(DeleteRuleOutput)
+	case "DeleteSharedTrustStoreAssociation":
+		return new(DeleteSharedTrustStoreAssociationOutput)
+	case "DeleteTargetGroup":
+		return new(DeleteTargetGroupOutput)
+	case "DeleteTrustStore":
+		return new(DeleteTrustStoreOutput)
+	case "DeregisterTargets":
+		return new(DeregisterTargetsOutput)
+	case "DescribeAccountLimits":
+		return new(DescribeAccountLimitsOutput)
+	case "DescribeCapacityReservation":
+		return new(DescribeCapacityReservationOutput)
+	case "DescribeListenerAttributes":
+		return new(DescribeListenerAttributesOutput)
+	case "DescribeListenerCertificates":
+		return new(DescribeListenerCertificatesOutput)
+	case "DescribeListeners":
+		return new(DescribeListenersOutput)
+	case "DescribeLoadBalancerAttributes":
+		return new(DescribeLoadBalancerAttributesOutput)
+	case "DescribeLoadBalancers":
+		return new(DescribeLoadBalancersOutput)
+	case "DescribeRules":
+		return new(DescribeRulesOutput)
+	case "DescribeSSLPolicies":
+		return new(DescribeSSLPoliciesOutput)
+	case "DescribeTags":
+		return new(DescribeTagsOutput)
+	case "DescribeTargetGroupAttributes":
+		return new(DescribeTargetGroupAttributesOutput)
+	case "DescribeTargetGroups":
+		return new(DescribeTargetGroupsOutput)
+	case "DescribeTargetHealth":
+		return new(DescribeTargetHealthOutput)
+	case "DescribeTrustStoreAssociations":
+		return new(DescribeTrustStoreAssociationsOutput)
+	case "DescribeTrustStoreRevocations":
+		return new(DescribeTrustStoreRevocationsOutput)
+	case "DescribeTrustStores":
+		return new(DescribeTrustStoresOutput)
+	case "GetResourcePolicy":
+		return new(GetResourcePolicyOutput)
+	case "GetTrustStoreCaCertificatesBundle":
+		return new(GetTrustStoreCaCertificatesBundleOutput)
+	case "GetTrustStoreRevocationContent":
+		return new(GetTrustStoreRevocationContentOutput)
+	case "ModifyCapacityReservation":
+		return new(ModifyCapacityReservationOutput)
+	case "ModifyIpPools":
+		return new(ModifyIpPoolsOutput)
+	case "ModifyListener":
+		return new(ModifyListenerOutput)
+	case "ModifyListenerAttributes":
+		return new(ModifyListenerAttributesOutput)
+	case "ModifyLoadBalancerAttributes":
+		return new(ModifyLoadBalancerAttributesOutput)
+	case "ModifyRule":
+		return new(ModifyRuleOutput)
+	case "ModifyTargetGroup":
+		return new(ModifyTargetGroupOutput)
+	case "ModifyTargetGroupAttributes":
+		return new(ModifyTargetGroupAttributesOutput)
+	case "ModifyTrustStore":
+		return new(ModifyTrustStoreOutput)
+	case "RegisterTargets":
+		return new(RegisterTargetsOutput)
+	case "RemoveListenerCertificates":
+		return new(RemoveListenerCertificatesOutput)
+	case "RemoveTags":
+		return new(RemoveTagsOutput)
+	case "RemoveTrustStoreRevocations":
+		return new(RemoveTrustStoreRevocationsOutput)
+	case "SetIpAddressType":
+		return new(SetIpAddressTypeOutput)
+	case "SetRulePriorities":
+		return new(SetRulePrioritiesOutput)
+	case "SetSecurityGroups":
+		return new(SetSecurityGroupsOutput)
+	case "SetSubnets":
+		return new(SetSubnetsOutput)
 	}
 	return nil
 }

@@ -3,6 +3,8 @@
 package logswire
 
 import (
+	"encoding/json"
+
 	"github.com/fargo-run/fargo/internal/api/wire"
 )
 
@@ -820,8 +822,19 @@ type DescribeAccountPoliciesRequest struct {
 
 // DescribeAccountPoliciesResponse is the CloudWatch Logs wire shape DescribeAccountPoliciesResponse.
 type DescribeAccountPoliciesResponse struct {
-	AccountPolicies []AccountPolicy `json:"accountPolicies,omitempty" xml:"accountPolicies,omitempty"`
+	AccountPolicies []AccountPolicy `json:"accountPolicies" xml:"accountPolicies,omitempty"`
 	NextToken       *string         `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output DescribeAccountPoliciesResponse as [] when
+// they are empty: AWS always returns them.
+func (v DescribeAccountPoliciesResponse) MarshalJSON() ([]byte, error) {
+	type plain DescribeAccountPoliciesResponse
+	p := plain(v)
+	if p.AccountPolicies == nil {
+		p.AccountPolicies = []AccountPolicy{}
+	}
+	return json.Marshal(p)
 }
 
 // DescribeConfigurationTemplatesRequest is the CloudWatch Logs wire shape DescribeConfigurationTemplatesRequest.
@@ -836,8 +849,19 @@ type DescribeConfigurationTemplatesRequest struct {
 
 // DescribeConfigurationTemplatesResponse is the CloudWatch Logs wire shape DescribeConfigurationTemplatesResponse.
 type DescribeConfigurationTemplatesResponse struct {
-	ConfigurationTemplates []ConfigurationTemplate `json:"configurationTemplates,omitempty" xml:"configurationTemplates,omitempty"`
+	ConfigurationTemplates []ConfigurationTemplate `json:"configurationTemplates" xml:"configurationTemplates,omitempty"`
 	NextToken              *string                 `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output DescribeConfigurationTemplatesResponse as [] when
+// they are empty: AWS always returns them.
+func (v DescribeConfigurationTemplatesResponse) MarshalJSON() ([]byte, error) {
+	type plain DescribeConfigurationTemplatesResponse
+	p := plain(v)
+	if p.ConfigurationTemplates == nil {
+		p.ConfigurationTemplates = []ConfigurationTemplate{}
+	}
+	return json.Marshal(p)
 }
 
 // DescribeDeliveriesRequest is the CloudWatch Logs wire shape DescribeDeliveriesRequest.
@@ -848,8 +872,19 @@ type DescribeDeliveriesRequest struct {
 
 // DescribeDeliveriesResponse is the CloudWatch Logs wire shape DescribeDeliveriesResponse.
 type DescribeDeliveriesResponse struct {
-	Deliveries []Delivery `json:"deliveries,omitempty" xml:"deliveries,omitempty"`
+	Deliveries []Delivery `json:"deliveries" xml:"deliveries,omitempty"`
 	NextToken  *string    `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output DescribeDeliveriesResponse as [] when
+// they are empty: AWS always returns them.
+func (v DescribeDeliveriesResponse) MarshalJSON() ([]byte, error) {
+	type plain DescribeDeliveriesResponse
+	p := plain(v)
+	if p.Deliveries == nil {
+		p.Deliveries = []Delivery{}
+	}
+	return json.Marshal(p)
 }
 
 // DescribeDeliveryDestinationsRequest is the CloudWatch Logs wire shape DescribeDeliveryDestinationsRequest.
@@ -860,8 +895,19 @@ type DescribeDeliveryDestinationsRequest struct {
 
 // DescribeDeliveryDestinationsResponse is the CloudWatch Logs wire shape DescribeDeliveryDestinationsResponse.
 type DescribeDeliveryDestinationsResponse struct {
-	DeliveryDestinations []DeliveryDestination `json:"deliveryDestinations,omitempty" xml:"deliveryDestinations,omitempty"`
+	DeliveryDestinations []DeliveryDestination `json:"deliveryDestinations" xml:"deliveryDestinations,omitempty"`
 	NextToken            *string               `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output DescribeDeliveryDestinationsResponse as [] when
+// they are empty: AWS always returns them.
+func (v DescribeDeliveryDestinationsResponse) MarshalJSON() ([]byte, error) {
+	type plain DescribeDeliveryDestinationsResponse
+	p := plain(v)
+	if p.DeliveryDestinations == nil {
+		p.DeliveryDestinations = []DeliveryDestination{}
+	}
+	return json.Marshal(p)
 }
 
 // DescribeDeliverySourcesRequest is the CloudWatch Logs wire shape DescribeDeliverySourcesRequest.
@@ -872,8 +918,19 @@ type DescribeDeliverySourcesRequest struct {
 
 // DescribeDeliverySourcesResponse is the CloudWatch Logs wire shape DescribeDeliverySourcesResponse.
 type DescribeDeliverySourcesResponse struct {
-	DeliverySources []DeliverySource `json:"deliverySources,omitempty" xml:"deliverySources,omitempty"`
+	DeliverySources []DeliverySource `json:"deliverySources" xml:"deliverySources,omitempty"`
 	NextToken       *string          `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output DescribeDeliverySourcesResponse as [] when
+// they are empty: AWS always returns them.
+func (v DescribeDeliverySourcesResponse) MarshalJSON() ([]byte, error) {
+	type plain DescribeDeliverySourcesResponse
+	p := plain(v)
+	if p.DeliverySources == nil {
+		p.DeliverySources = []DeliverySource{}
+	}
+	return json.Marshal(p)
 }
 
 // DescribeDestinationsRequest is the CloudWatch Logs wire shape DescribeDestinationsRequest.
@@ -885,8 +942,19 @@ type DescribeDestinationsRequest struct {
 
 // DescribeDestinationsResponse is the CloudWatch Logs wire shape DescribeDestinationsResponse.
 type DescribeDestinationsResponse struct {
-	Destinations []Destination `json:"destinations,omitempty" xml:"destinations,omitempty"`
+	Destinations []Destination `json:"destinations" xml:"destinations,omitempty"`
 	NextToken    *string       `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output DescribeDestinationsResponse as [] when
+// they are empty: AWS always returns them.
+func (v DescribeDestinationsResponse) MarshalJSON() ([]byte, error) {
+	type plain DescribeDestinationsResponse
+	p := plain(v)
+	if p.Destinations == nil {
+		p.Destinations = []Destination{}
+	}
+	return json.Marshal(p)
 }
 
 // DescribeExportTasksRequest is the CloudWatch Logs wire shape DescribeExportTasksRequest.
@@ -899,8 +967,19 @@ type DescribeExportTasksRequest struct {
 
 // DescribeExportTasksResponse is the CloudWatch Logs wire shape DescribeExportTasksResponse.
 type DescribeExportTasksResponse struct {
-	ExportTasks []ExportTask `json:"exportTasks,omitempty" xml:"exportTasks,omitempty"`
+	ExportTasks []ExportTask `json:"exportTasks" xml:"exportTasks,omitempty"`
 	NextToken   *string      `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output DescribeExportTasksResponse as [] when
+// they are empty: AWS always returns them.
+func (v DescribeExportTasksResponse) MarshalJSON() ([]byte, error) {
+	type plain DescribeExportTasksResponse
+	p := plain(v)
+	if p.ExportTasks == nil {
+		p.ExportTasks = []ExportTask{}
+	}
+	return json.Marshal(p)
 }
 
 // DescribeFieldIndexesRequest is the CloudWatch Logs wire shape DescribeFieldIndexesRequest.
@@ -911,8 +990,19 @@ type DescribeFieldIndexesRequest struct {
 
 // DescribeFieldIndexesResponse is the CloudWatch Logs wire shape DescribeFieldIndexesResponse.
 type DescribeFieldIndexesResponse struct {
-	FieldIndexes []FieldIndex `json:"fieldIndexes,omitempty" xml:"fieldIndexes,omitempty"`
+	FieldIndexes []FieldIndex `json:"fieldIndexes" xml:"fieldIndexes,omitempty"`
 	NextToken    *string      `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output DescribeFieldIndexesResponse as [] when
+// they are empty: AWS always returns them.
+func (v DescribeFieldIndexesResponse) MarshalJSON() ([]byte, error) {
+	type plain DescribeFieldIndexesResponse
+	p := plain(v)
+	if p.FieldIndexes == nil {
+		p.FieldIndexes = []FieldIndex{}
+	}
+	return json.Marshal(p)
 }
 
 // DescribeImportTaskBatchesRequest is the CloudWatch Logs wire shape DescribeImportTaskBatchesRequest.
@@ -925,10 +1015,21 @@ type DescribeImportTaskBatchesRequest struct {
 
 // DescribeImportTaskBatchesResponse is the CloudWatch Logs wire shape DescribeImportTaskBatchesResponse.
 type DescribeImportTaskBatchesResponse struct {
-	ImportBatches   []ImportBatch `json:"importBatches,omitempty" xml:"importBatches,omitempty"`
+	ImportBatches   []ImportBatch `json:"importBatches" xml:"importBatches,omitempty"`
 	ImportId        *string       `json:"importId,omitempty" xml:"importId,omitempty"`
 	ImportSourceArn *string       `json:"importSourceArn,omitempty" xml:"importSourceArn,omitempty"`
 	NextToken       *string       `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output DescribeImportTaskBatchesResponse as [] when
+// they are empty: AWS always returns them.
+func (v DescribeImportTaskBatchesResponse) MarshalJSON() ([]byte, error) {
+	type plain DescribeImportTaskBatchesResponse
+	p := plain(v)
+	if p.ImportBatches == nil {
+		p.ImportBatches = []ImportBatch{}
+	}
+	return json.Marshal(p)
 }
 
 // DescribeImportTasksRequest is the CloudWatch Logs wire shape DescribeImportTasksRequest.
@@ -942,8 +1043,19 @@ type DescribeImportTasksRequest struct {
 
 // DescribeImportTasksResponse is the CloudWatch Logs wire shape DescribeImportTasksResponse.
 type DescribeImportTasksResponse struct {
-	Imports   []Import `json:"imports,omitempty" xml:"imports,omitempty"`
+	Imports   []Import `json:"imports" xml:"imports,omitempty"`
 	NextToken *string  `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output DescribeImportTasksResponse as [] when
+// they are empty: AWS always returns them.
+func (v DescribeImportTasksResponse) MarshalJSON() ([]byte, error) {
+	type plain DescribeImportTasksResponse
+	p := plain(v)
+	if p.Imports == nil {
+		p.Imports = []Import{}
+	}
+	return json.Marshal(p)
 }
 
 // DescribeIndexPoliciesRequest is the CloudWatch Logs wire shape DescribeIndexPoliciesRequest.
@@ -954,8 +1066,19 @@ type DescribeIndexPoliciesRequest struct {
 
 // DescribeIndexPoliciesResponse is the CloudWatch Logs wire shape DescribeIndexPoliciesResponse.
 type DescribeIndexPoliciesResponse struct {
-	IndexPolicies []IndexPolicy `json:"indexPolicies,omitempty" xml:"indexPolicies,omitempty"`
+	IndexPolicies []IndexPolicy `json:"indexPolicies" xml:"indexPolicies,omitempty"`
 	NextToken     *string       `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output DescribeIndexPoliciesResponse as [] when
+// they are empty: AWS always returns them.
+func (v DescribeIndexPoliciesResponse) MarshalJSON() ([]byte, error) {
+	type plain DescribeIndexPoliciesResponse
+	p := plain(v)
+	if p.IndexPolicies == nil {
+		p.IndexPolicies = []IndexPolicy{}
+	}
+	return json.Marshal(p)
 }
 
 // DescribeLogGroupsRequest is the CloudWatch Logs wire shape DescribeLogGroupsRequest.
@@ -972,8 +1095,19 @@ type DescribeLogGroupsRequest struct {
 
 // DescribeLogGroupsResponse is the CloudWatch Logs wire shape DescribeLogGroupsResponse.
 type DescribeLogGroupsResponse struct {
-	LogGroups []LogGroup `json:"logGroups,omitempty" xml:"logGroups,omitempty"`
+	LogGroups []LogGroup `json:"logGroups" xml:"logGroups,omitempty"`
 	NextToken *string    `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output DescribeLogGroupsResponse as [] when
+// they are empty: AWS always returns them.
+func (v DescribeLogGroupsResponse) MarshalJSON() ([]byte, error) {
+	type plain DescribeLogGroupsResponse
+	p := plain(v)
+	if p.LogGroups == nil {
+		p.LogGroups = []LogGroup{}
+	}
+	return json.Marshal(p)
 }
 
 // DescribeLogStreamsRequest is the CloudWatch Logs wire shape DescribeLogStreamsRequest.
@@ -989,8 +1123,19 @@ type DescribeLogStreamsRequest struct {
 
 // DescribeLogStreamsResponse is the CloudWatch Logs wire shape DescribeLogStreamsResponse.
 type DescribeLogStreamsResponse struct {
-	LogStreams []LogStream `json:"logStreams,omitempty" xml:"logStreams,omitempty"`
+	LogStreams []LogStream `json:"logStreams" xml:"logStreams,omitempty"`
 	NextToken  *string     `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output DescribeLogStreamsResponse as [] when
+// they are empty: AWS always returns them.
+func (v DescribeLogStreamsResponse) MarshalJSON() ([]byte, error) {
+	type plain DescribeLogStreamsResponse
+	p := plain(v)
+	if p.LogStreams == nil {
+		p.LogStreams = []LogStream{}
+	}
+	return json.Marshal(p)
 }
 
 // DescribeLookupTablesRequest is the CloudWatch Logs wire shape DescribeLookupTablesRequest.
@@ -1002,8 +1147,19 @@ type DescribeLookupTablesRequest struct {
 
 // DescribeLookupTablesResponse is the CloudWatch Logs wire shape DescribeLookupTablesResponse.
 type DescribeLookupTablesResponse struct {
-	LookupTables []LookupTable `json:"lookupTables,omitempty" xml:"lookupTables,omitempty"`
+	LookupTables []LookupTable `json:"lookupTables" xml:"lookupTables,omitempty"`
 	NextToken    *string       `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output DescribeLookupTablesResponse as [] when
+// they are empty: AWS always returns them.
+func (v DescribeLookupTablesResponse) MarshalJSON() ([]byte, error) {
+	type plain DescribeLookupTablesResponse
+	p := plain(v)
+	if p.LookupTables == nil {
+		p.LookupTables = []LookupTable{}
+	}
+	return json.Marshal(p)
 }
 
 // DescribeMetricFiltersRequest is the CloudWatch Logs wire shape DescribeMetricFiltersRequest.
@@ -1018,8 +1174,19 @@ type DescribeMetricFiltersRequest struct {
 
 // DescribeMetricFiltersResponse is the CloudWatch Logs wire shape DescribeMetricFiltersResponse.
 type DescribeMetricFiltersResponse struct {
-	MetricFilters []MetricFilter `json:"metricFilters,omitempty" xml:"metricFilters,omitempty"`
+	MetricFilters []MetricFilter `json:"metricFilters" xml:"metricFilters,omitempty"`
 	NextToken     *string        `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output DescribeMetricFiltersResponse as [] when
+// they are empty: AWS always returns them.
+func (v DescribeMetricFiltersResponse) MarshalJSON() ([]byte, error) {
+	type plain DescribeMetricFiltersResponse
+	p := plain(v)
+	if p.MetricFilters == nil {
+		p.MetricFilters = []MetricFilter{}
+	}
+	return json.Marshal(p)
 }
 
 // DescribeQueriesRequest is the CloudWatch Logs wire shape DescribeQueriesRequest.
@@ -1034,7 +1201,18 @@ type DescribeQueriesRequest struct {
 // DescribeQueriesResponse is the CloudWatch Logs wire shape DescribeQueriesResponse.
 type DescribeQueriesResponse struct {
 	NextToken *string     `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
-	Queries   []QueryInfo `json:"queries,omitempty" xml:"queries,omitempty"`
+	Queries   []QueryInfo `json:"queries" xml:"queries,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output DescribeQueriesResponse as [] when
+// they are empty: AWS always returns them.
+func (v DescribeQueriesResponse) MarshalJSON() ([]byte, error) {
+	type plain DescribeQueriesResponse
+	p := plain(v)
+	if p.Queries == nil {
+		p.Queries = []QueryInfo{}
+	}
+	return json.Marshal(p)
 }
 
 // DescribeQueryDefinitionsRequest is the CloudWatch Logs wire shape DescribeQueryDefinitionsRequest.
@@ -1048,7 +1226,18 @@ type DescribeQueryDefinitionsRequest struct {
 // DescribeQueryDefinitionsResponse is the CloudWatch Logs wire shape DescribeQueryDefinitionsResponse.
 type DescribeQueryDefinitionsResponse struct {
 	NextToken        *string           `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
-	QueryDefinitions []QueryDefinition `json:"queryDefinitions,omitempty" xml:"queryDefinitions,omitempty"`
+	QueryDefinitions []QueryDefinition `json:"queryDefinitions" xml:"queryDefinitions,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output DescribeQueryDefinitionsResponse as [] when
+// they are empty: AWS always returns them.
+func (v DescribeQueryDefinitionsResponse) MarshalJSON() ([]byte, error) {
+	type plain DescribeQueryDefinitionsResponse
+	p := plain(v)
+	if p.QueryDefinitions == nil {
+		p.QueryDefinitions = []QueryDefinition{}
+	}
+	return json.Marshal(p)
 }
 
 // DescribeResourcePoliciesRequest is the CloudWatch Logs wire shape DescribeResourcePoliciesRequest.
@@ -1062,7 +1251,18 @@ type DescribeResourcePoliciesRequest struct {
 // DescribeResourcePoliciesResponse is the CloudWatch Logs wire shape DescribeResourcePoliciesResponse.
 type DescribeResourcePoliciesResponse struct {
 	NextToken        *string          `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
-	ResourcePolicies []ResourcePolicy `json:"resourcePolicies,omitempty" xml:"resourcePolicies,omitempty"`
+	ResourcePolicies []ResourcePolicy `json:"resourcePolicies" xml:"resourcePolicies,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output DescribeResourcePoliciesResponse as [] when
+// they are empty: AWS always returns them.
+func (v DescribeResourcePoliciesResponse) MarshalJSON() ([]byte, error) {
+	type plain DescribeResourcePoliciesResponse
+	p := plain(v)
+	if p.ResourcePolicies == nil {
+		p.ResourcePolicies = []ResourcePolicy{}
+	}
+	return json.Marshal(p)
 }
 
 // DescribeSubscriptionFiltersRequest is the CloudWatch Logs wire shape DescribeSubscriptionFiltersRequest.
@@ -1076,7 +1276,18 @@ type DescribeSubscriptionFiltersRequest struct {
 // DescribeSubscriptionFiltersResponse is the CloudWatch Logs wire shape DescribeSubscriptionFiltersResponse.
 type DescribeSubscriptionFiltersResponse struct {
 	NextToken           *string              `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
-	SubscriptionFilters []SubscriptionFilter `json:"subscriptionFilters,omitempty" xml:"subscriptionFilters,omitempty"`
+	SubscriptionFilters []SubscriptionFilter `json:"subscriptionFilters" xml:"subscriptionFilters,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output DescribeSubscriptionFiltersResponse as [] when
+// they are empty: AWS always returns them.
+func (v DescribeSubscriptionFiltersResponse) MarshalJSON() ([]byte, error) {
+	type plain DescribeSubscriptionFiltersResponse
+	p := plain(v)
+	if p.SubscriptionFilters == nil {
+		p.SubscriptionFilters = []SubscriptionFilter{}
+	}
+	return json.Marshal(p)
 }
 
 // Destination is the CloudWatch Logs wire shape Destination.
@@ -1173,9 +1384,23 @@ type FilterLogEventsRequest struct {
 
 // FilterLogEventsResponse is the CloudWatch Logs wire shape FilterLogEventsResponse.
 type FilterLogEventsResponse struct {
-	Events             []FilteredLogEvent  `json:"events,omitempty" xml:"events,omitempty"`
+	Events             []FilteredLogEvent  `json:"events" xml:"events,omitempty"`
 	NextToken          *string             `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
-	SearchedLogStreams []SearchedLogStream `json:"searchedLogStreams,omitempty" xml:"searchedLogStreams,omitempty"`
+	SearchedLogStreams []SearchedLogStream `json:"searchedLogStreams" xml:"searchedLogStreams,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output FilterLogEventsResponse as [] when
+// they are empty: AWS always returns them.
+func (v FilterLogEventsResponse) MarshalJSON() ([]byte, error) {
+	type plain FilterLogEventsResponse
+	p := plain(v)
+	if p.Events == nil {
+		p.Events = []FilteredLogEvent{}
+	}
+	if p.SearchedLogStreams == nil {
+		p.SearchedLogStreams = []SearchedLogStream{}
+	}
+	return json.Marshal(p)
 }
 
 // FilteredLogEvent is the CloudWatch Logs wire shape FilteredLogEvent.
@@ -1267,7 +1492,18 @@ type GetLogAnomalyDetectorResponse struct {
 	FilterPattern         *string  `json:"filterPattern,omitempty" xml:"filterPattern,omitempty"`
 	KmsKeyId              *string  `json:"kmsKeyId,omitempty" xml:"kmsKeyId,omitempty"`
 	LastModifiedTimeStamp *int64   `json:"lastModifiedTimeStamp,omitempty" xml:"lastModifiedTimeStamp,omitempty"`
-	LogGroupArnList       []string `json:"logGroupArnList,omitempty" xml:"logGroupArnList,omitempty"`
+	LogGroupArnList       []string `json:"logGroupArnList" xml:"logGroupArnList,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output GetLogAnomalyDetectorResponse as [] when
+// they are empty: AWS always returns them.
+func (v GetLogAnomalyDetectorResponse) MarshalJSON() ([]byte, error) {
+	type plain GetLogAnomalyDetectorResponse
+	p := plain(v)
+	if p.LogGroupArnList == nil {
+		p.LogGroupArnList = []string{}
+	}
+	return json.Marshal(p)
 }
 
 // GetLogEventsRequest is the CloudWatch Logs wire shape GetLogEventsRequest.
@@ -1285,9 +1521,20 @@ type GetLogEventsRequest struct {
 
 // GetLogEventsResponse is the CloudWatch Logs wire shape GetLogEventsResponse.
 type GetLogEventsResponse struct {
-	Events            []OutputLogEvent `json:"events,omitempty" xml:"events,omitempty"`
+	Events            []OutputLogEvent `json:"events" xml:"events,omitempty"`
 	NextBackwardToken *string          `json:"nextBackwardToken,omitempty" xml:"nextBackwardToken,omitempty"`
 	NextForwardToken  *string          `json:"nextForwardToken,omitempty" xml:"nextForwardToken,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output GetLogEventsResponse as [] when
+// they are empty: AWS always returns them.
+func (v GetLogEventsResponse) MarshalJSON() ([]byte, error) {
+	type plain GetLogEventsResponse
+	p := plain(v)
+	if p.Events == nil {
+		p.Events = []OutputLogEvent{}
+	}
+	return json.Marshal(p)
 }
 
 // GetLogFieldsRequest is the CloudWatch Logs wire shape GetLogFieldsRequest.
@@ -1298,7 +1545,18 @@ type GetLogFieldsRequest struct {
 
 // GetLogFieldsResponse is the CloudWatch Logs wire shape GetLogFieldsResponse.
 type GetLogFieldsResponse struct {
-	LogFields []LogFieldsListItem `json:"logFields,omitempty" xml:"logFields,omitempty"`
+	LogFields []LogFieldsListItem `json:"logFields" xml:"logFields,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output GetLogFieldsResponse as [] when
+// they are empty: AWS always returns them.
+func (v GetLogFieldsResponse) MarshalJSON() ([]byte, error) {
+	type plain GetLogFieldsResponse
+	p := plain(v)
+	if p.LogFields == nil {
+		p.LogFields = []LogFieldsListItem{}
+	}
+	return json.Marshal(p)
 }
 
 // GetLogGroupFieldsRequest is the CloudWatch Logs wire shape GetLogGroupFieldsRequest.
@@ -1310,7 +1568,18 @@ type GetLogGroupFieldsRequest struct {
 
 // GetLogGroupFieldsResponse is the CloudWatch Logs wire shape GetLogGroupFieldsResponse.
 type GetLogGroupFieldsResponse struct {
-	LogGroupFields []LogGroupField `json:"logGroupFields,omitempty" xml:"logGroupFields,omitempty"`
+	LogGroupFields []LogGroupField `json:"logGroupFields" xml:"logGroupFields,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output GetLogGroupFieldsResponse as [] when
+// they are empty: AWS always returns them.
+func (v GetLogGroupFieldsResponse) MarshalJSON() ([]byte, error) {
+	type plain GetLogGroupFieldsResponse
+	p := plain(v)
+	if p.LogGroupFields == nil {
+		p.LogGroupFields = []LogGroupField{}
+	}
+	return json.Marshal(p)
 }
 
 // GetLogObjectRequest is the CloudWatch Logs wire shape GetLogObjectRequest.
@@ -1369,9 +1638,20 @@ type GetQueryResultsResponse struct {
 	EncryptionKey *string          `json:"encryptionKey,omitempty" xml:"encryptionKey,omitempty"`
 	NextToken     *string          `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
 	QueryLanguage *string          `json:"queryLanguage,omitempty" xml:"queryLanguage,omitempty"`
-	Results       [][]ResultField  `json:"results,omitempty" xml:"results,omitempty"`
+	Results       [][]ResultField  `json:"results" xml:"results,omitempty"`
 	Statistics    *QueryStatistics `json:"statistics,omitempty" xml:"statistics,omitempty"`
 	Status        *string          `json:"status,omitempty" xml:"status,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output GetQueryResultsResponse as [] when
+// they are empty: AWS always returns them.
+func (v GetQueryResultsResponse) MarshalJSON() ([]byte, error) {
+	type plain GetQueryResultsResponse
+	p := plain(v)
+	if p.Results == nil {
+		p.Results = [][]ResultField{}
+	}
+	return json.Marshal(p)
 }
 
 // GetScheduledQueryHistoryRequest is the CloudWatch Logs wire shape GetScheduledQueryHistoryRequest.
@@ -1389,7 +1669,18 @@ type GetScheduledQueryHistoryResponse struct {
 	Name              *string                `json:"name,omitempty" xml:"name,omitempty"`
 	NextToken         *string                `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
 	ScheduledQueryArn *string                `json:"scheduledQueryArn,omitempty" xml:"scheduledQueryArn,omitempty"`
-	TriggerHistory    []TriggerHistoryRecord `json:"triggerHistory,omitempty" xml:"triggerHistory,omitempty"`
+	TriggerHistory    []TriggerHistoryRecord `json:"triggerHistory" xml:"triggerHistory,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output GetScheduledQueryHistoryResponse as [] when
+// they are empty: AWS always returns them.
+func (v GetScheduledQueryHistoryResponse) MarshalJSON() ([]byte, error) {
+	type plain GetScheduledQueryHistoryResponse
+	p := plain(v)
+	if p.TriggerHistory == nil {
+		p.TriggerHistory = []TriggerHistoryRecord{}
+	}
+	return json.Marshal(p)
 }
 
 // GetScheduledQueryRequest is the CloudWatch Logs wire shape GetScheduledQueryRequest.
@@ -1406,7 +1697,7 @@ type GetScheduledQueryResponse struct {
 	LastExecutionStatus      *string                   `json:"lastExecutionStatus,omitempty" xml:"lastExecutionStatus,omitempty"`
 	LastTriggeredTime        *int64                    `json:"lastTriggeredTime,omitempty" xml:"lastTriggeredTime,omitempty"`
 	LastUpdatedTime          *int64                    `json:"lastUpdatedTime,omitempty" xml:"lastUpdatedTime,omitempty"`
-	LogGroupIdentifiers      []string                  `json:"logGroupIdentifiers,omitempty" xml:"logGroupIdentifiers,omitempty"`
+	LogGroupIdentifiers      []string                  `json:"logGroupIdentifiers" xml:"logGroupIdentifiers,omitempty"`
 	Name                     *string                   `json:"name,omitempty" xml:"name,omitempty"`
 	QueryLanguage            *string                   `json:"queryLanguage,omitempty" xml:"queryLanguage,omitempty"`
 	QueryString              *string                   `json:"queryString,omitempty" xml:"queryString,omitempty"`
@@ -1419,6 +1710,17 @@ type GetScheduledQueryResponse struct {
 	Timezone                 *string                   `json:"timezone,omitempty" xml:"timezone,omitempty"`
 }
 
+// MarshalJSON writes the top-level lists of the output GetScheduledQueryResponse as [] when
+// they are empty: AWS always returns them.
+func (v GetScheduledQueryResponse) MarshalJSON() ([]byte, error) {
+	type plain GetScheduledQueryResponse
+	p := plain(v)
+	if p.LogGroupIdentifiers == nil {
+		p.LogGroupIdentifiers = []string{}
+	}
+	return json.Marshal(p)
+}
+
 // GetTransformerRequest is the CloudWatch Logs wire shape GetTransformerRequest.
 type GetTransformerRequest struct {
 	LogGroupIdentifier *string `json:"logGroupIdentifier,omitempty" xml:"logGroupIdentifier,omitempty"`
@@ -1429,7 +1731,18 @@ type GetTransformerResponse struct {
 	CreationTime       *int64      `json:"creationTime,omitempty" xml:"creationTime,omitempty"`
 	LastModifiedTime   *int64      `json:"lastModifiedTime,omitempty" xml:"lastModifiedTime,omitempty"`
 	LogGroupIdentifier *string     `json:"logGroupIdentifier,omitempty" xml:"logGroupIdentifier,omitempty"`
-	TransformerConfig  []Processor `json:"transformerConfig,omitempty" xml:"transformerConfig,omitempty"`
+	TransformerConfig  []Processor `json:"transformerConfig" xml:"transformerConfig,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output GetTransformerResponse as [] when
+// they are empty: AWS always returns them.
+func (v GetTransformerResponse) MarshalJSON() ([]byte, error) {
+	type plain GetTransformerResponse
+	p := plain(v)
+	if p.TransformerConfig == nil {
+		p.TransformerConfig = []Processor{}
+	}
+	return json.Marshal(p)
 }
 
 // Grok is the CloudWatch Logs wire shape Grok.
@@ -1542,8 +1855,19 @@ type ListAggregateLogGroupSummariesRequest struct {
 
 // ListAggregateLogGroupSummariesResponse is the CloudWatch Logs wire shape ListAggregateLogGroupSummariesResponse.
 type ListAggregateLogGroupSummariesResponse struct {
-	AggregateLogGroupSummaries []AggregateLogGroupSummary `json:"aggregateLogGroupSummaries,omitempty" xml:"aggregateLogGroupSummaries,omitempty"`
+	AggregateLogGroupSummaries []AggregateLogGroupSummary `json:"aggregateLogGroupSummaries" xml:"aggregateLogGroupSummaries,omitempty"`
 	NextToken                  *string                    `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output ListAggregateLogGroupSummariesResponse as [] when
+// they are empty: AWS always returns them.
+func (v ListAggregateLogGroupSummariesResponse) MarshalJSON() ([]byte, error) {
+	type plain ListAggregateLogGroupSummariesResponse
+	p := plain(v)
+	if p.AggregateLogGroupSummaries == nil {
+		p.AggregateLogGroupSummaries = []AggregateLogGroupSummary{}
+	}
+	return json.Marshal(p)
 }
 
 // ListAnomaliesRequest is the CloudWatch Logs wire shape ListAnomaliesRequest.
@@ -1556,8 +1880,19 @@ type ListAnomaliesRequest struct {
 
 // ListAnomaliesResponse is the CloudWatch Logs wire shape ListAnomaliesResponse.
 type ListAnomaliesResponse struct {
-	Anomalies []Anomaly `json:"anomalies,omitempty" xml:"anomalies,omitempty"`
+	Anomalies []Anomaly `json:"anomalies" xml:"anomalies,omitempty"`
 	NextToken *string   `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output ListAnomaliesResponse as [] when
+// they are empty: AWS always returns them.
+func (v ListAnomaliesResponse) MarshalJSON() ([]byte, error) {
+	type plain ListAnomaliesResponse
+	p := plain(v)
+	if p.Anomalies == nil {
+		p.Anomalies = []Anomaly{}
+	}
+	return json.Marshal(p)
 }
 
 // ListIntegrationsRequest is the CloudWatch Logs wire shape ListIntegrationsRequest.
@@ -1569,7 +1904,18 @@ type ListIntegrationsRequest struct {
 
 // ListIntegrationsResponse is the CloudWatch Logs wire shape ListIntegrationsResponse.
 type ListIntegrationsResponse struct {
-	IntegrationSummaries []IntegrationSummary `json:"integrationSummaries,omitempty" xml:"integrationSummaries,omitempty"`
+	IntegrationSummaries []IntegrationSummary `json:"integrationSummaries" xml:"integrationSummaries,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output ListIntegrationsResponse as [] when
+// they are empty: AWS always returns them.
+func (v ListIntegrationsResponse) MarshalJSON() ([]byte, error) {
+	type plain ListIntegrationsResponse
+	p := plain(v)
+	if p.IntegrationSummaries == nil {
+		p.IntegrationSummaries = []IntegrationSummary{}
+	}
+	return json.Marshal(p)
 }
 
 // ListLogAnomalyDetectorsRequest is the CloudWatch Logs wire shape ListLogAnomalyDetectorsRequest.
@@ -1581,8 +1927,19 @@ type ListLogAnomalyDetectorsRequest struct {
 
 // ListLogAnomalyDetectorsResponse is the CloudWatch Logs wire shape ListLogAnomalyDetectorsResponse.
 type ListLogAnomalyDetectorsResponse struct {
-	AnomalyDetectors []AnomalyDetector `json:"anomalyDetectors,omitempty" xml:"anomalyDetectors,omitempty"`
+	AnomalyDetectors []AnomalyDetector `json:"anomalyDetectors" xml:"anomalyDetectors,omitempty"`
 	NextToken        *string           `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output ListLogAnomalyDetectorsResponse as [] when
+// they are empty: AWS always returns them.
+func (v ListLogAnomalyDetectorsResponse) MarshalJSON() ([]byte, error) {
+	type plain ListLogAnomalyDetectorsResponse
+	p := plain(v)
+	if p.AnomalyDetectors == nil {
+		p.AnomalyDetectors = []AnomalyDetector{}
+	}
+	return json.Marshal(p)
 }
 
 // ListLogGroupsForQueryRequest is the CloudWatch Logs wire shape ListLogGroupsForQueryRequest.
@@ -1594,8 +1951,19 @@ type ListLogGroupsForQueryRequest struct {
 
 // ListLogGroupsForQueryResponse is the CloudWatch Logs wire shape ListLogGroupsForQueryResponse.
 type ListLogGroupsForQueryResponse struct {
-	LogGroupIdentifiers []string `json:"logGroupIdentifiers,omitempty" xml:"logGroupIdentifiers,omitempty"`
+	LogGroupIdentifiers []string `json:"logGroupIdentifiers" xml:"logGroupIdentifiers,omitempty"`
 	NextToken           *string  `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output ListLogGroupsForQueryResponse as [] when
+// they are empty: AWS always returns them.
+func (v ListLogGroupsForQueryResponse) MarshalJSON() ([]byte, error) {
+	type plain ListLogGroupsForQueryResponse
+	p := plain(v)
+	if p.LogGroupIdentifiers == nil {
+		p.LogGroupIdentifiers = []string{}
+	}
+	return json.Marshal(p)
 }
 
 // ListLogGroupsRequest is the CloudWatch Logs wire shape ListLogGroupsRequest.
@@ -1613,8 +1981,19 @@ type ListLogGroupsRequest struct {
 
 // ListLogGroupsResponse is the CloudWatch Logs wire shape ListLogGroupsResponse.
 type ListLogGroupsResponse struct {
-	LogGroups []LogGroupSummary `json:"logGroups,omitempty" xml:"logGroups,omitempty"`
+	LogGroups []LogGroupSummary `json:"logGroups" xml:"logGroups,omitempty"`
 	NextToken *string           `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output ListLogGroupsResponse as [] when
+// they are empty: AWS always returns them.
+func (v ListLogGroupsResponse) MarshalJSON() ([]byte, error) {
+	type plain ListLogGroupsResponse
+	p := plain(v)
+	if p.LogGroups == nil {
+		p.LogGroups = []LogGroupSummary{}
+	}
+	return json.Marshal(p)
 }
 
 // ListScheduledQueriesRequest is the CloudWatch Logs wire shape ListScheduledQueriesRequest.
@@ -1627,7 +2006,18 @@ type ListScheduledQueriesRequest struct {
 // ListScheduledQueriesResponse is the CloudWatch Logs wire shape ListScheduledQueriesResponse.
 type ListScheduledQueriesResponse struct {
 	NextToken        *string                 `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
-	ScheduledQueries []ScheduledQuerySummary `json:"scheduledQueries,omitempty" xml:"scheduledQueries,omitempty"`
+	ScheduledQueries []ScheduledQuerySummary `json:"scheduledQueries" xml:"scheduledQueries,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output ListScheduledQueriesResponse as [] when
+// they are empty: AWS always returns them.
+func (v ListScheduledQueriesResponse) MarshalJSON() ([]byte, error) {
+	type plain ListScheduledQueriesResponse
+	p := plain(v)
+	if p.ScheduledQueries == nil {
+		p.ScheduledQueries = []ScheduledQuerySummary{}
+	}
+	return json.Marshal(p)
 }
 
 // ListSourcesForS3TableIntegrationRequest is the CloudWatch Logs wire shape ListSourcesForS3TableIntegrationRequest.
@@ -1640,7 +2030,18 @@ type ListSourcesForS3TableIntegrationRequest struct {
 // ListSourcesForS3TableIntegrationResponse is the CloudWatch Logs wire shape ListSourcesForS3TableIntegrationResponse.
 type ListSourcesForS3TableIntegrationResponse struct {
 	NextToken *string                    `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
-	Sources   []S3TableIntegrationSource `json:"sources,omitempty" xml:"sources,omitempty"`
+	Sources   []S3TableIntegrationSource `json:"sources" xml:"sources,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output ListSourcesForS3TableIntegrationResponse as [] when
+// they are empty: AWS always returns them.
+func (v ListSourcesForS3TableIntegrationResponse) MarshalJSON() ([]byte, error) {
+	type plain ListSourcesForS3TableIntegrationResponse
+	p := plain(v)
+	if p.Sources == nil {
+		p.Sources = []S3TableIntegrationSource{}
+	}
+	return json.Marshal(p)
 }
 
 // ListTagsForResourceRequest is the CloudWatch Logs wire shape ListTagsForResourceRequest.
@@ -2517,7 +2918,18 @@ type TestMetricFilterRequest struct {
 
 // TestMetricFilterResponse is the CloudWatch Logs wire shape TestMetricFilterResponse.
 type TestMetricFilterResponse struct {
-	Matches []MetricFilterMatchRecord `json:"matches,omitempty" xml:"matches,omitempty"`
+	Matches []MetricFilterMatchRecord `json:"matches" xml:"matches,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output TestMetricFilterResponse as [] when
+// they are empty: AWS always returns them.
+func (v TestMetricFilterResponse) MarshalJSON() ([]byte, error) {
+	type plain TestMetricFilterResponse
+	p := plain(v)
+	if p.Matches == nil {
+		p.Matches = []MetricFilterMatchRecord{}
+	}
+	return json.Marshal(p)
 }
 
 // TestTransformerRequest is the CloudWatch Logs wire shape TestTransformerRequest.
@@ -2528,7 +2940,18 @@ type TestTransformerRequest struct {
 
 // TestTransformerResponse is the CloudWatch Logs wire shape TestTransformerResponse.
 type TestTransformerResponse struct {
-	TransformedLogs []TransformedLogRecord `json:"transformedLogs,omitempty" xml:"transformedLogs,omitempty"`
+	TransformedLogs []TransformedLogRecord `json:"transformedLogs" xml:"transformedLogs,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output TestTransformerResponse as [] when
+// they are empty: AWS always returns them.
+func (v TestTransformerResponse) MarshalJSON() ([]byte, error) {
+	type plain TestTransformerResponse
+	p := plain(v)
+	if p.TransformedLogs == nil {
+		p.TransformedLogs = []TransformedLogRecord{}
+	}
+	return json.Marshal(p)
 }
 
 // ThrottlingException is the CloudWatch Logs wire error shape ThrottlingException.
@@ -2660,7 +3083,7 @@ type UpdateScheduledQueryResponse struct {
 	LastExecutionStatus      *string                   `json:"lastExecutionStatus,omitempty" xml:"lastExecutionStatus,omitempty"`
 	LastTriggeredTime        *int64                    `json:"lastTriggeredTime,omitempty" xml:"lastTriggeredTime,omitempty"`
 	LastUpdatedTime          *int64                    `json:"lastUpdatedTime,omitempty" xml:"lastUpdatedTime,omitempty"`
-	LogGroupIdentifiers      []string                  `json:"logGroupIdentifiers,omitempty" xml:"logGroupIdentifiers,omitempty"`
+	LogGroupIdentifiers      []string                  `json:"logGroupIdentifiers" xml:"logGroupIdentifiers,omitempty"`
 	Name                     *string                   `json:"name,omitempty" xml:"name,omitempty"`
 	QueryLanguage            *string                   `json:"queryLanguage,omitempty" xml:"queryLanguage,omitempty"`
 	QueryString              *string                   `json:"queryString,omitempty" xml:"queryString,omitempty"`
@@ -2671,6 +3094,17 @@ type UpdateScheduledQueryResponse struct {
 	StartTimeOffset          *int64                    `json:"startTimeOffset,omitempty" xml:"startTimeOffset,omitempty"`
 	State                    *string                   `json:"state,omitempty" xml:"state,omitempty"`
 	Timezone                 *string                   `json:"timezone,omitempty" xml:"timezone,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output UpdateScheduledQueryResponse as [] when
+// they are empty: AWS always returns them.
+func (v UpdateScheduledQueryResponse) MarshalJSON() ([]byte, error) {
+	type plain UpdateScheduledQueryResponse
+	p := plain(v)
+	if p.LogGroupIdentifiers == nil {
+		p.LogGroupIdentifiers = []string{}
+	}
+	return json.Marshal(p)
 }
 
 // UpperCaseString is the CloudWatch Logs wire shape UpperCaseString.
@@ -3029,6 +3463,172 @@ func NewInput(op string) any {
 		return new(UpdateLookupTableRequest)
 	case "UpdateScheduledQuery":
 		return new(UpdateScheduledQueryRequest)
+	}
+	return nil
+}
+
+// NewOutput returns a pointer to a new zero output of an operation, or nil
+// for an unknown operation or one without output.
+func NewOutput(op string) any {
+	switch op {
+	case "AssociateSourceToS3TableIntegration":
+		return new(AssociateSourceToS3TableIntegrationResponse)
+	case "CancelImportTask":
+		return new(CancelImportTaskResponse)
+	case "CreateDelivery":
+		return new(CreateDeliveryResponse)
+	case "CreateExportTask":
+		return new(CreateExportTaskResponse)
+	case "CreateImportTask":
+		return new(CreateImportTaskResponse)
+	case "CreateLogAnomalyDetector":
+		return new(CreateLogAnomalyDetectorResponse)
+	case "CreateLookupTable":
+		return new(CreateLookupTableResponse)
+	case "CreateScheduledQuery":
+		return new(CreateScheduledQueryResponse)
+	case "DeleteIndexPolicy":
+		return new(DeleteIndexPolicyResponse)
+	case "DeleteIntegration":
+		return new(DeleteIntegrationResponse)
+	case "DeleteQueryDefinition":
+		return new(DeleteQueryDefinitionResponse)
+	case "DeleteScheduledQuery":
+		return new(DeleteScheduledQueryResponse)
+	case "DescribeAccountPolicies":
+		return new(DescribeAccountPoliciesResponse)
+	case "DescribeConfigurationTemplates":
+		return new(DescribeConfigurationTemplatesResponse)
+	case "DescribeDeliveries":
+		return new(DescribeDeliveriesResponse)
+	case "DescribeDeliveryDestinations":
+		return new(DescribeDeliveryDestinationsResponse)
+	case "DescribeDeliverySources":
+		return new(DescribeDeliverySourcesResponse)
+	case "DescribeDestinations":
+		return new(DescribeDestinationsResponse)
+	case "DescribeExportTasks":
+		return new(DescribeExportTasksResponse)
+	case "DescribeFieldIndexes":
+		return new(DescribeFieldIndexesResponse)
+	case "DescribeImportTaskBatches":
+		return new(DescribeImportTaskBatchesResponse)
+	case "DescribeImportTasks":
+		return new(DescribeImportTasksResponse)
+	case "DescribeIndexPolicies":
+		return new(DescribeIndexPoliciesResponse)
+	case "DescribeLogGroups":
+		return new(DescribeLogGroupsResponse)
+	case "DescribeLogStreams":
+		return new(DescribeLogStreamsResponse)
+	case "DescribeLookupTables":
+		return new(DescribeLookupTablesResponse)
+	case "DescribeMetricFilters":
+		return new(DescribeMetricFiltersResponse)
+	case "DescribeQueries":
+		return new(DescribeQueriesResponse)
+	case "DescribeQueryDefinitions":
+		return new(DescribeQueryDefinitionsResponse)
+	case "DescribeResourcePolicies":
+		return new(DescribeResourcePoliciesResponse)
+	case "DescribeSubscriptionFilters":
+		return new(DescribeSubscriptionFiltersResponse)
+	case "DisassociateSourceFromS3TableIntegration":
+		return new(DisassociateSourceFromS3TableIntegrationResponse)
+	case "FilterLogEvents":
+		return new(FilterLogEventsResponse)
+	case "GetDataProtectionPolicy":
+		return new(GetDataProtectionPolicyResponse)
+	case "GetDelivery":
+		return new(GetDeliveryResponse)
+	case "GetDeliveryDestination":
+		return new(GetDeliveryDestinationResponse)
+	case "GetDeliveryDestinationPolicy":
+		return new(GetDeliveryDestinationPolicyResponse)
+	case "GetDeliverySource":
+		return new(GetDeliverySourceResponse)
+	case "GetIntegration":
+		return new(GetIntegrationResponse)
+	case "GetLogAnomalyDetector":
+		return new(GetLogAnomalyDetectorResponse)
+	case "GetLogEvents":
+		return new(GetLogEventsResponse)
+	case "GetLogFields":
+		return new(GetLogFieldsResponse)
+	case "GetLogGroupFields":
+		return new(GetLogGroupFieldsResponse)
+	case "GetLogObject":
+		return new(GetLogObjectResponse)
+	case "GetLogRecord":
+		return new(GetLogRecordResponse)
+	case "GetLookupTable":
+		return new(GetLookupTableResponse)
+	case "GetQueryResults":
+		return new(GetQueryResultsResponse)
+	case "GetScheduledQuery":
+		return new(GetScheduledQueryResponse)
+	case "GetScheduledQueryHistory":
+		return new(GetScheduledQueryHistoryResponse)
+	case "GetTransformer":
+		return new(GetTransformerResponse)
+	case "ListAggregateLogGroupSummaries":
+		return new(ListAggregateLogGroupSummariesResponse)
+	case "ListAnomalies":
+		return new(ListAnomaliesResponse)
+	case "ListIntegrations":
+		return new(ListIntegrationsResponse)
+	case "ListLogAnomalyDetectors":
+		return new(ListLogAnomalyDetectorsResponse)
+	case "ListLogGroups":
+		return new(ListLogGroupsResponse)
+	case "ListLogGroupsForQuery":
+		return new(ListLogGroupsForQueryResponse)
+	case "ListScheduledQueries":
+		return new(ListScheduledQueriesResponse)
+	case "ListSourcesForS3TableIntegration":
+		return new(ListSourcesForS3TableIntegrationResponse)
+	case "ListTagsForResource":
+		return new(ListTagsForResourceResponse)
+	case "ListTagsLogGroup":
+		return new(ListTagsLogGroupResponse)
+	case "PutAccountPolicy":
+		return new(PutAccountPolicyResponse)
+	case "PutDataProtectionPolicy":
+		return new(PutDataProtectionPolicyResponse)
+	case "PutDeliveryDestination":
+		return new(PutDeliveryDestinationResponse)
+	case "PutDeliveryDestinationPolicy":
+		return new(PutDeliveryDestinationPolicyResponse)
+	case "PutDeliverySource":
+		return new(PutDeliverySourceResponse)
+	case "PutDestination":
+		return new(PutDestinationResponse)
+	case "PutIndexPolicy":
+		return new(PutIndexPolicyResponse)
+	case "PutIntegration":
+		return new(PutIntegrationResponse)
+	case "PutLogEvents":
+		return new(PutLogEventsResponse)
+	case "PutQueryDefinition":
+		return new(PutQueryDefinitionResponse)
+	case "PutResourcePolicy":
+		return new(PutResourcePolicyResponse)
+	case "StartLiveTail":
+		return new(StartLiveTailResponse)
+	case "StartQuery":
+		return new(StartQueryResponse)
+	case "StopQuery":
+		return new(StopQueryResponse)
+	case "TestMetricFilter":
+		return new(TestMetricFilterResponse)
+	case "TestTransformer":
+		return new(TestTransformerResponse)
+	case "UpdateDeliveryConfiguration":
+		return new(UpdateDeliveryConfigurationResponse)
+	case "UpdateLookupTable":
+		return new(UpdateLookupTableResponse)
+	case "UpdateScheduledQuery":
+		return new(UpdateScheduledQueryResponse)
 	}
 	return nil
 }

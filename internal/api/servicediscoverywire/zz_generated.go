@@ -3,6 +3,8 @@
 package servicediscoverywire
 
 import (
+	"encoding/json"
+
 	"github.com/fargo-run/fargo/internal/api/wire"
 )
 
@@ -252,8 +254,19 @@ type DiscoverInstancesRequest struct {
 
 // DiscoverInstancesResponse is the ServiceDiscovery wire shape DiscoverInstancesResponse.
 type DiscoverInstancesResponse struct {
-	Instances         []HttpInstanceSummary `json:"Instances,omitempty" xml:"Instances,omitempty"`
+	Instances         []HttpInstanceSummary `json:"Instances" xml:"Instances,omitempty"`
 	InstancesRevision *int64                `json:"InstancesRevision,omitempty" xml:"InstancesRevision,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output DiscoverInstancesResponse as [] when
+// they are empty: AWS always returns them.
+func (v DiscoverInstancesResponse) MarshalJSON() ([]byte, error) {
+	type plain DiscoverInstancesResponse
+	p := plain(v)
+	if p.Instances == nil {
+		p.Instances = []HttpInstanceSummary{}
+	}
+	return json.Marshal(p)
 }
 
 // DiscoverInstancesRevisionRequest is the ServiceDiscovery wire shape DiscoverInstancesRevisionRequest.
@@ -430,9 +443,20 @@ type ListInstancesRequest struct {
 
 // ListInstancesResponse is the ServiceDiscovery wire shape ListInstancesResponse.
 type ListInstancesResponse struct {
-	Instances     []InstanceSummary `json:"Instances,omitempty" xml:"Instances,omitempty"`
+	Instances     []InstanceSummary `json:"Instances" xml:"Instances,omitempty"`
 	NextToken     *string           `json:"NextToken,omitempty" xml:"NextToken,omitempty"`
 	ResourceOwner *string           `json:"ResourceOwner,omitempty" xml:"ResourceOwner,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output ListInstancesResponse as [] when
+// they are empty: AWS always returns them.
+func (v ListInstancesResponse) MarshalJSON() ([]byte, error) {
+	type plain ListInstancesResponse
+	p := plain(v)
+	if p.Instances == nil {
+		p.Instances = []InstanceSummary{}
+	}
+	return json.Marshal(p)
 }
 
 // ListNamespacesRequest is the ServiceDiscovery wire shape ListNamespacesRequest.
@@ -444,8 +468,19 @@ type ListNamespacesRequest struct {
 
 // ListNamespacesResponse is the ServiceDiscovery wire shape ListNamespacesResponse.
 type ListNamespacesResponse struct {
-	Namespaces []NamespaceSummary `json:"Namespaces,omitempty" xml:"Namespaces,omitempty"`
+	Namespaces []NamespaceSummary `json:"Namespaces" xml:"Namespaces,omitempty"`
 	NextToken  *string            `json:"NextToken,omitempty" xml:"NextToken,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output ListNamespacesResponse as [] when
+// they are empty: AWS always returns them.
+func (v ListNamespacesResponse) MarshalJSON() ([]byte, error) {
+	type plain ListNamespacesResponse
+	p := plain(v)
+	if p.Namespaces == nil {
+		p.Namespaces = []NamespaceSummary{}
+	}
+	return json.Marshal(p)
 }
 
 // ListOperationsRequest is the ServiceDiscovery wire shape ListOperationsRequest.
@@ -458,7 +493,18 @@ type ListOperationsRequest struct {
 // ListOperationsResponse is the ServiceDiscovery wire shape ListOperationsResponse.
 type ListOperationsResponse struct {
 	NextToken  *string            `json:"NextToken,omitempty" xml:"NextToken,omitempty"`
-	Operations []OperationSummary `json:"Operations,omitempty" xml:"Operations,omitempty"`
+	Operations []OperationSummary `json:"Operations" xml:"Operations,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output ListOperationsResponse as [] when
+// they are empty: AWS always returns them.
+func (v ListOperationsResponse) MarshalJSON() ([]byte, error) {
+	type plain ListOperationsResponse
+	p := plain(v)
+	if p.Operations == nil {
+		p.Operations = []OperationSummary{}
+	}
+	return json.Marshal(p)
 }
 
 // ListServicesRequest is the ServiceDiscovery wire shape ListServicesRequest.
@@ -471,7 +517,18 @@ type ListServicesRequest struct {
 // ListServicesResponse is the ServiceDiscovery wire shape ListServicesResponse.
 type ListServicesResponse struct {
 	NextToken *string          `json:"NextToken,omitempty" xml:"NextToken,omitempty"`
-	Services  []ServiceSummary `json:"Services,omitempty" xml:"Services,omitempty"`
+	Services  []ServiceSummary `json:"Services" xml:"Services,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output ListServicesResponse as [] when
+// they are empty: AWS always returns them.
+func (v ListServicesResponse) MarshalJSON() ([]byte, error) {
+	type plain ListServicesResponse
+	p := plain(v)
+	if p.Services == nil {
+		p.Services = []ServiceSummary{}
+	}
+	return json.Marshal(p)
 }
 
 // ListTagsForResourceRequest is the ServiceDiscovery wire shape ListTagsForResourceRequest.
@@ -481,7 +538,18 @@ type ListTagsForResourceRequest struct {
 
 // ListTagsForResourceResponse is the ServiceDiscovery wire shape ListTagsForResourceResponse.
 type ListTagsForResourceResponse struct {
-	Tags []Tag `json:"Tags,omitempty" xml:"Tags,omitempty"`
+	Tags []Tag `json:"Tags" xml:"Tags,omitempty"`
+}
+
+// MarshalJSON writes the top-level lists of the output ListTagsForResourceResponse as [] when
+// they are empty: AWS always returns them.
+func (v ListTagsForResourceResponse) MarshalJSON() ([]byte, error) {
+	type plain ListTagsForResourceResponse
+	p := plain(v)
+	if p.Tags == nil {
+		p.Tags = []Tag{}
+	}
+	return json.Marshal(p)
 }
 
 // Namespace is the ServiceDiscovery wire shape Namespace.
@@ -929,6 +997,72 @@ func NewInput(op string) any {
 		return new(UpdateServiceRequest)
 	case "UpdateServiceAttributes":
 		return new(UpdateServiceAttributesRequest)
+	}
+	return nil
+}
+
+// NewOutput returns a pointer to a new zero output of an operation, or nil
+// for an unknown operation or one without output.
+func NewOutput(op string) any {
+	switch op {
+	case "CreateHttpNamespace":
+		return new(CreateHttpNamespaceResponse)
+	case "CreatePrivateDnsNamespace":
+		return new(CreatePrivateDnsNamespaceResponse)
+	case "CreatePublicDnsNamespace":
+		return new(CreatePublicDnsNamespaceResponse)
+	case "CreateService":
+		return new(CreateServiceResponse)
+	case "DeleteNamespace":
+		return new(DeleteNamespaceResponse)
+	case "DeleteService":
+		return new(DeleteServiceResponse)
+	case "DeleteServiceAttributes":
+		return new(DeleteServiceAttributesResponse)
+	case "DeregisterInstance":
+		return new(DeregisterInstanceResponse)
+	case "DiscoverInstances":
+		return new(DiscoverInstancesResponse)
+	case "DiscoverInstancesRevision":
+		return new(DiscoverInstancesRevisionResponse)
+	case "GetInstance":
+		return new(GetInstanceResponse)
+	case "GetInstancesHealthStatus":
+		return new(GetInstancesHealthStatusResponse)
+	case "GetNamespace":
+		return new(GetNamespaceResponse)
+	case "GetOperation":
+		return new(GetOperationResponse)
+	case "GetService":
+		return new(GetServiceResponse)
+	case "GetServiceAttributes":
+		return new(GetServiceAttributesResponse)
+	case "ListInstances":
+		return new(ListInstancesResponse)
+	case "ListNamespaces":
+		return new(ListNamespacesResponse)
+	case "ListOperations":
+		return new(ListOperationsResponse)
+	case "ListServices":
+		return new(ListServicesResponse)
+	case "ListTagsForResource":
+		return new(ListTagsForResourceResponse)
+	case "RegisterInstance":
+		return new(RegisterInstanceResponse)
+	case "TagResource":
+		return new(TagResourceResponse)
+	case "UntagResource":
+		return new(UntagResourceResponse)
+	case "UpdateHttpNamespace":
+		return new(UpdateHttpNamespaceResponse)
+	case "UpdatePrivateDnsNamespace":
+		return new(UpdatePrivateDnsNamespaceResponse)
+	case "UpdatePublicDnsNamespace":
+		return new(UpdatePublicDnsNamespaceResponse)
+	case "UpdateService":
+		return new(UpdateServiceResponse)
+	case "UpdateServiceAttributes":
+		return new(UpdateServiceAttributesResponse)
 	}
 	return nil
 }
