@@ -272,7 +272,6 @@ func (g *generator) structure(name string) error {
 	return nil
 }
 
-
 // xmlTag is the xml struct tag of a member: its locationName or name; for
 // the query protocols' lists the items' element (`Name>member`), or the
 // repeated element of a flattened list; "-" for maps, which encoding/xml
