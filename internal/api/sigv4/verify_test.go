@@ -53,7 +53,9 @@ func (anyToken) ValidSessionToken(_, _ string) bool { return true }
 
 type oneToken string
 
-func (o oneToken) ValidSessionToken(akid, token string) bool { return akid == testAKID && token == string(o) }
+func (o oneToken) ValidSessionToken(akid, token string) bool {
+	return akid == testAKID && token == string(o)
+}
 
 // TestVerifyDefaults: AWS's 15-minute window, real region names only, and
 // no session token that was not issued.
