@@ -27,7 +27,8 @@ var (
 const (
 	MaxBatchEvents   = 10000
 	MaxBatchBytes    = 1048576
-	EventOverhead    = 26 // bytes counted per event on top of its message
+	EventOverhead    = 26     // bytes counted per event on top of its message
+	MaxEventBytes    = 262144 // one event, its message plus EventOverhead (256 KiB)
 	MaxBatchSpan     = 24 * time.Hour
 	MaxFutureSkew    = 2 * time.Hour
 	MaxEventAge      = 14 * 24 * time.Hour

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
@@ -31,7 +32,9 @@ func signedCall(t *testing.T, s *fargotest.Server, target, body string, creds aw
 	} else {
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
-	sum := sha256.Sum256([]byte(body))
+	// Hash the body in place: a copy would count in the allocation
+	// figures of the request-size tests.
+	sum := sha256.Sum256(unsafe.Slice(unsafe.StringData(body), len(body)))
 	if err := v4.NewSigner().SignHTTP(context.Background(), creds, req, hex.EncodeToString(sum[:]), service, region, at); err != nil {
 		t.Fatal(err)
 	}

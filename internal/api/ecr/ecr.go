@@ -37,6 +37,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"regexp"
@@ -98,6 +99,15 @@ func New(cfg Config) *api.JSONService {
 		TargetPrefix: w.TargetPrefix,
 		JSONVersion:  w.JSONVersion,
 		MessageKey:   "message",
+		BodyLimits: map[string]int64{
+			// A part is at most 20 MiB, base64 in JSON: the router's cap
+			// (Config.MaxBodyBytes) is the limit.
+			"UploadLayerPart": math.MaxInt64,
+			// A 4 MiB manifest as a JSON string: room for escaping
+			// (\" and \uXXXX) up to 3 bytes a byte; the registry then
+			// refuses a manifest over 4 MiB (LimitExceededException).
+			"PutImage": 3*registry.DefaultMaxManifestBytes + 64<<10,
+		},
 		Known: func(op string) bool {
 			_, ok := w.Operations[op]
 			return ok

@@ -17,6 +17,9 @@ func registeredBy(req *api.Request) string {
 }
 
 func (a *Adapter) registerTaskDefinition(ctx context.Context, req *api.Request, in *w.RegisterTaskDefinitionRequest) (*w.RegisterTaskDefinitionResponse, error) {
+	if err := checkTaskDefinitionSize(in); err != nil {
+		return nil, err
+	}
 	td, err := a.ctl.RegisterTaskDefinition(ctx, req.Scope, taskDefinitionFromWire(in), registeredBy(req))
 	if err != nil {
 		return nil, err
