@@ -135,8 +135,8 @@ func TestRequestSizeLimits(t *testing.T) {
 		return `{"logGroupName":"g","logStreamName":"s","logEvents":[` + strings.Join(ev, ",") + `]}`
 	}
 	refusedCheaply("PutLogEvents", logs+"PutLogEvents", "logs", events(big))
-	send(logs+"PutLogEvents", "logs", events(262144-26+1)).want(t, 400, "InvalidParameterException",
-		"Log event too large: 262145 bytes exceeds limit of 262144")
+	send(logs+"PutLogEvents", "logs", events(1048576-26+1)).want(t, 400, "InvalidParameterException",
+		"Log event too large: 1048577 bytes exceeds limit of 1048576")
 	send(logs+"PutLogEvents", "logs", events(200000, 200000, 200000, 200000, 200000, 200000)).want(t, 400, "InvalidParameterException",
 		"Upload too large: 1200156 bytes exceeds limit of 1048576")
 	if a := send(logs+"PutLogEvents", "logs", events(262144-26, 262144-26, 262144-26)); a.status != 200 {
