@@ -241,8 +241,13 @@ func invalidParam(member, constraint string) *api.Error {
 	return api.Errorf("InvalidParameterException", "Invalid parameter at '%s' failed to satisfy constraint: '%s'", member, constraint)
 }
 
-// repoNameConstraint is the constraint ECR quotes for a bad repository name.
-const repoNameConstraint = "must satisfy regular expression '(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*'"
+// repoNameConstraint is the constraint ECR quotes for a bad repository name,
+// in ECR's wording. The expression quoted is the one fargo applies, the
+// model's RepositoryName pattern (registry.RepositoryNamePattern): older
+// AWS answers quote a stricter one, without "__" and runs of "-", that the
+// model (and CreateRepository) no longer applies, and a message must not
+// state a rule other than the one enforced.
+const repoNameConstraint = "must satisfy regular expression '" + registry.RepositoryNamePattern + "'"
 
 // repoName validates a repository name as ECR does.
 func repoName(p *string) (string, error) {
