@@ -3,6 +3,8 @@ package control
 import (
 	"regexp"
 	"strings"
+
+	"github.com/fargo-run/fargo/internal/tenant"
 )
 
 // Checks AWS makes on fields of task definitions, services and overrides
@@ -76,6 +78,13 @@ func checkAWSFields(td *TaskDefinition) error {
 		}
 		if err := checkEnvironment(c.Environment); err != nil {
 			return err
+		}
+		// The region names the Logs scope the agent writes to: it reaches
+		// ARNs and store keys like the region of a request.
+		if lc := c.LogConfiguration; lc != nil && lc.LogDriver == "awslogs" {
+			if r := lc.Options["awslogs-region"]; r != "" && !tenant.ValidRegion(r) {
+				return invalid("Log driver awslogs option 'awslogs-region' is not a valid region: '%s'.", r) // wording: unverified
+			}
 		}
 	}
 	return nil

@@ -28,6 +28,12 @@ func TestAWSFieldChecks(t *testing.T) {
 		{"execution role name", func(td *TaskDefinition) { td.ExecutionRoleArn = "exec" }, "Role is not valid"},
 		{"execution role bad account", func(td *TaskDefinition) { td.ExecutionRoleArn = "arn:aws:iam::12345:role/exec" }, "Role is not valid"},
 		{"execution role gov", func(td *TaskDefinition) { td.ExecutionRoleArn = "arn:aws-us-gov:iam::123456789012:role/exec" }, ""},
+		{"awslogs region", func(td *TaskDefinition) {
+			td.ContainerDefinitions[0].LogConfiguration.Options["awslogs-region"] = "eu-west-3"
+		}, ""},
+		{"awslogs region not a region", func(td *TaskDefinition) {
+			td.ContainerDefinitions[0].LogConfiguration.Options["awslogs-region"] = "us-east-1/x"
+		}, "awslogs-region"},
 		{"env ok", func(td *TaskDefinition) {
 			td.ContainerDefinitions[0].Environment = []KeyValuePair{{Name: "A_1", Value: "x=y"}, {Name: "lower.dots-ok", Value: ""}}
 		}, ""},

@@ -8,7 +8,6 @@ import (
 
 	"github.com/fargo-run/fargo/internal/api"
 	w "github.com/fargo-run/fargo/internal/api/ecrwire"
-	"github.com/fargo-run/fargo/internal/api/sigv4"
 	"github.com/fargo-run/fargo/internal/api/wire"
 	"github.com/fargo-run/fargo/internal/registry"
 	"github.com/fargo-run/fargo/internal/tenant"
@@ -266,7 +265,7 @@ func repoFromARN(p *string) (tenant.Scope, string, error) {
 		return tenant.Scope{}, "", bad
 	}
 	parts := strings.SplitN(*p, ":", 6)
-	if len(parts) != 6 || parts[0] != "arn" || parts[2] != "ecr" || !sigv4.ValidRegion(parts[3]) || !registryIDRE.MatchString(parts[4]) {
+	if len(parts) != 6 || parts[0] != "arn" || parts[2] != "ecr" || !tenant.ValidRegion(parts[3]) || !registryIDRE.MatchString(parts[4]) {
 		return tenant.Scope{}, "", bad
 	}
 	name, ok := strings.CutPrefix(parts[5], "repository/")

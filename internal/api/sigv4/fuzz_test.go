@@ -4,7 +4,6 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strings"
 	"testing"
 )
@@ -75,21 +74,6 @@ func FuzzVerify(f *testing.F) {
 		var e *Error
 		if !errors.As(err, &e) || e.Message == "" {
 			t.Fatalf("non-*Error or empty message: %#v", err)
-		}
-	})
-}
-
-// regionOracle is ValidRegion as the regular expressions of the SDKs'
-// partition table (with <word> narrowed to lower-case letters).
-var regionOracle = regexp.MustCompile(`^(?:(?:us|eu|ap|sa|ca|me|af|il|mx|cn)-[a-z]+|us-gov-[a-z]+|us-iso-[a-z]+|us-isob-[a-z]+|us-isof-[a-z]+|eu-isoe-[a-z]+|eusc-de-[a-z]+)-[0-9]{1,3}$`)
-
-func FuzzValidRegion(f *testing.F) {
-	for _, s := range []string{"us-east-1", "us-gov-west-1", "eusc-de-east-1", "us-east-1:111111111111", "eu-isoe-west-1", "us-gov-1", "--", ""} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		if got, want := ValidRegion(s), regionOracle.MatchString(s); got != want {
-			t.Fatalf("ValidRegion(%q) = %v, the partition table says %v", s, got, want)
 		}
 	})
 }

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/fargo-run/fargo/internal/tenant"
 )
 
 // Credentials resolves an access key id to its secret and owning account.
@@ -100,7 +102,7 @@ func (v *Verifier) Verify(r *http.Request, body []byte) (Identity, error) {
 	if term != terminator {
 		return Identity{}, &Error{SignatureMismatch, fmt.Sprintf(msgTermFmt, term)}
 	}
-	if !ValidRegion(region) {
+	if !tenant.ValidRegion(region) {
 		return Identity{}, &Error{SignatureMismatch, fmt.Sprintf(msgRegionFmt, region)}
 	}
 	if scopeDate != p.amzDate[:8] {

@@ -99,22 +99,6 @@ func TestVerifyDefaults(t *testing.T) {
 	}
 }
 
-func TestValidRegion(t *testing.T) {
-	for _, r := range []string{"us-east-1", "eu-central-2", "ap-southeast-5", "sa-east-1", "ca-west-1", "me-central-1",
-		"af-south-1", "il-central-1", "mx-central-1", "cn-northwest-1", "us-gov-west-1", "us-iso-east-1",
-		"us-isob-east-1", "us-isof-south-1", "eu-isoe-west-1", "eusc-de-east-1"} {
-		if !ValidRegion(r) {
-			t.Errorf("ValidRegion(%q) = false", r)
-		}
-	}
-	for _, r := range []string{"", "us", "us-east", "us-east-", "-east-1", "us-east-1:111111111111", "US-EAST-1",
-		"us-east-1a", "us-east-1-1", "xx-east-1", "local", "eusc-east-1", "us-ea st-1", "us-east-1234", "us--1"} {
-		if ValidRegion(r) {
-			t.Errorf("ValidRegion(%q) = true", r)
-		}
-	}
-}
-
 func hashHex(b []byte) string {
 	s := sha256.Sum256(b)
 	return hex.EncodeToString(s[:])

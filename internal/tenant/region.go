@@ -1,4 +1,4 @@
-package sigv4
+package tenant
 
 // ValidRegion reports whether name has the shape of an AWS region in one of
 // AWS's partitions, as the SDKs' partition table (endpoints' regionRegex)
