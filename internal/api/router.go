@@ -249,6 +249,9 @@ func (rt *Router) serveJSON(w http.ResponseWriter, r *http.Request, target, reqI
 		fail(rt.mapError(r.Context(), svc.Name, op, svc.MapError, err))
 		return
 	}
+	if l, ok := out.(emptyLists); ok {
+		l.SetEmptyLists()
+	}
 	var buf []byte
 	if raw, ok := out.(*RawJSON); ok {
 		buf = *raw
@@ -261,6 +264,10 @@ func (rt *Router) serveJSON(w http.ResponseWriter, r *http.Request, target, reqI
 	w.Header().Set("Content-Length", strconv.Itoa(len(buf)))
 	_, _ = w.Write(buf)
 }
+
+// emptyLists is implemented by the generated output shapes that have
+// top-level lists: AWS always returns those, [] when empty.
+type emptyLists interface{ SetEmptyLists() }
 
 // mapError turns any error into a wire error: *Error as is, then the
 // service's mapping, else a logged 500.

@@ -48,6 +48,8 @@ func TestEmptyListsArePresent(t *testing.T) {
 		{ecrwire.TargetPrefix + ".CreateRepository", "ecr", `{"repositoryName":"walk"}`},
 		{logswire.TargetPrefix + ".CreateLogGroup", "logs", `{"logGroupName":"walk"}`},
 		{logswire.TargetPrefix + ".CreateLogStream", "logs", `{"logGroupName":"walk","logStreamName":"walk"}`},
+		// DescribeTaskDefinition encodes its own answer: walk it too.
+		{ecsTarget + "RegisterTaskDefinition", "ecs", `{"family":"walkdef","containerDefinitions":[{"name":"c","image":"busybox","memory":64}]}`},
 	} {
 		if a := post(c.target, c.signing, c.body); a.status != 200 {
 			t.Fatalf("%s: %d %s", c.target, a.status, a.raw)
@@ -66,9 +68,10 @@ func TestEmptyListsArePresent(t *testing.T) {
 			"resourceArn": "arn:aws:ecs:" + region + ":" + account + ":cluster/walk",
 		},
 		perOp: map[string]map[string]any{
+			"DescribeTaskDefinition": {"taskDefinition": "walkdef"},
 			"RegisterTaskDefinition": {"family": "walkreg", "containerDefinitions": []map[string]any{{"name": "c", "image": "busybox", "memory": 64}}},
 		},
-		mustCheck: []string{"RegisterTaskDefinition", "ListClusters", "DescribeClusters", "ListTasks", "DescribeTasks", "ListServices",
+		mustCheck: []string{"RegisterTaskDefinition", "DescribeTaskDefinition", "ListClusters", "DescribeClusters", "ListTasks", "DescribeTasks", "ListServices",
 			"DescribeServices", "ListTaskDefinitions", "ListTaskDefinitionFamilies", "ListContainerInstances"},
 	}, {
 		name: "ecr", target: ecrwire.TargetPrefix, signing: ecrwire.SigningName,

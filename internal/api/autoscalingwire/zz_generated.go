@@ -3,8 +3,6 @@
 package autoscalingwire
 
 import (
-	"encoding/json"
-
 	"github.com/fargo-run/fargo/internal/api/wire"
 )
 
@@ -228,15 +226,13 @@ type DescribeScalableTargetsResponse struct {
 	ScalableTargets []ScalableTarget `json:"ScalableTargets" xml:"ScalableTargets,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output DescribeScalableTargetsResponse as [] when
-// they are empty: AWS always returns them.
-func (v DescribeScalableTargetsResponse) MarshalJSON() ([]byte, error) {
-	type plain DescribeScalableTargetsResponse
-	p := plain(v)
-	if p.ScalableTargets == nil {
-		p.ScalableTargets = []ScalableTarget{}
+// SetEmptyLists makes the nil top-level lists of the output DescribeScalableTargetsResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DescribeScalableTargetsResponse) SetEmptyLists() {
+	if v.ScalableTargets == nil {
+		v.ScalableTargets = []ScalableTarget{}
 	}
-	return json.Marshal(p)
 }
 
 // DescribeScalingActivitiesRequest is the Application Auto Scaling wire shape DescribeScalingActivitiesRequest.
@@ -255,15 +251,13 @@ type DescribeScalingActivitiesResponse struct {
 	ScalingActivities []ScalingActivity `json:"ScalingActivities" xml:"ScalingActivities,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output DescribeScalingActivitiesResponse as [] when
-// they are empty: AWS always returns them.
-func (v DescribeScalingActivitiesResponse) MarshalJSON() ([]byte, error) {
-	type plain DescribeScalingActivitiesResponse
-	p := plain(v)
-	if p.ScalingActivities == nil {
-		p.ScalingActivities = []ScalingActivity{}
+// SetEmptyLists makes the nil top-level lists of the output DescribeScalingActivitiesResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DescribeScalingActivitiesResponse) SetEmptyLists() {
+	if v.ScalingActivities == nil {
+		v.ScalingActivities = []ScalingActivity{}
 	}
-	return json.Marshal(p)
 }
 
 // DescribeScalingPoliciesRequest is the Application Auto Scaling wire shape DescribeScalingPoliciesRequest.
@@ -282,15 +276,13 @@ type DescribeScalingPoliciesResponse struct {
 	ScalingPolicies []ScalingPolicy `json:"ScalingPolicies" xml:"ScalingPolicies,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output DescribeScalingPoliciesResponse as [] when
-// they are empty: AWS always returns them.
-func (v DescribeScalingPoliciesResponse) MarshalJSON() ([]byte, error) {
-	type plain DescribeScalingPoliciesResponse
-	p := plain(v)
-	if p.ScalingPolicies == nil {
-		p.ScalingPolicies = []ScalingPolicy{}
+// SetEmptyLists makes the nil top-level lists of the output DescribeScalingPoliciesResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DescribeScalingPoliciesResponse) SetEmptyLists() {
+	if v.ScalingPolicies == nil {
+		v.ScalingPolicies = []ScalingPolicy{}
 	}
-	return json.Marshal(p)
 }
 
 // DescribeScheduledActionsRequest is the Application Auto Scaling wire shape DescribeScheduledActionsRequest.
@@ -309,15 +301,13 @@ type DescribeScheduledActionsResponse struct {
 	ScheduledActions []ScheduledAction `json:"ScheduledActions" xml:"ScheduledActions,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output DescribeScheduledActionsResponse as [] when
-// they are empty: AWS always returns them.
-func (v DescribeScheduledActionsResponse) MarshalJSON() ([]byte, error) {
-	type plain DescribeScheduledActionsResponse
-	p := plain(v)
-	if p.ScheduledActions == nil {
-		p.ScheduledActions = []ScheduledAction{}
+// SetEmptyLists makes the nil top-level lists of the output DescribeScheduledActionsResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DescribeScheduledActionsResponse) SetEmptyLists() {
+	if v.ScheduledActions == nil {
+		v.ScheduledActions = []ScheduledAction{}
 	}
-	return json.Marshal(p)
 }
 
 // FailedResourceAccessException is the Application Auto Scaling wire error shape FailedResourceAccessException.
@@ -342,15 +332,13 @@ type GetPredictiveScalingForecastResponse struct {
 	UpdateTime       *wire.Timestamp   `json:"UpdateTime,omitempty" xml:"UpdateTime,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output GetPredictiveScalingForecastResponse as [] when
-// they are empty: AWS always returns them.
-func (v GetPredictiveScalingForecastResponse) MarshalJSON() ([]byte, error) {
-	type plain GetPredictiveScalingForecastResponse
-	p := plain(v)
-	if p.LoadForecast == nil {
-		p.LoadForecast = []LoadForecast{}
+// SetEmptyLists makes the nil top-level lists of the output GetPredictiveScalingForecastResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *GetPredictiveScalingForecastResponse) SetEmptyLists() {
+	if v.LoadForecast == nil {
+		v.LoadForecast = []LoadForecast{}
 	}
-	return json.Marshal(p)
 }
 
 // InternalServiceException is the Application Auto Scaling wire error shape InternalServiceException.
@@ -500,15 +488,13 @@ type PutScalingPolicyResponse struct {
 	PolicyARN *string `json:"PolicyARN,omitempty" xml:"PolicyARN,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output PutScalingPolicyResponse as [] when
-// they are empty: AWS always returns them.
-func (v PutScalingPolicyResponse) MarshalJSON() ([]byte, error) {
-	type plain PutScalingPolicyResponse
-	p := plain(v)
-	if p.Alarms == nil {
-		p.Alarms = []Alarm{}
+// SetEmptyLists makes the nil top-level lists of the output PutScalingPolicyResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *PutScalingPolicyResponse) SetEmptyLists() {
+	if v.Alarms == nil {
+		v.Alarms = []Alarm{}
 	}
-	return json.Marshal(p)
 }
 
 // PutScheduledActionRequest is the Application Auto Scaling wire shape PutScheduledActionRequest.

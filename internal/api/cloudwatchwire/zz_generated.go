@@ -3,8 +3,6 @@
 package cloudwatchwire
 
 import (
-	"encoding/json"
-
 	"github.com/fargo-run/fargo/internal/api/wire"
 )
 
@@ -325,15 +323,13 @@ type DeleteInsightRulesOutput struct {
 	Failures []PartialFailure `json:"Failures" xml:"Failures>member,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output DeleteInsightRulesOutput as [] when
-// they are empty: AWS always returns them.
-func (v DeleteInsightRulesOutput) MarshalJSON() ([]byte, error) {
-	type plain DeleteInsightRulesOutput
-	p := plain(v)
-	if p.Failures == nil {
-		p.Failures = []PartialFailure{}
+// SetEmptyLists makes the nil top-level lists of the output DeleteInsightRulesOutput empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DeleteInsightRulesOutput) SetEmptyLists() {
+	if v.Failures == nil {
+		v.Failures = []PartialFailure{}
 	}
-	return json.Marshal(p)
 }
 
 // DeleteMetricStreamInput is the CloudWatch wire shape DeleteMetricStreamInput.
@@ -357,15 +353,13 @@ type DescribeAlarmContributorsOutput struct {
 	NextToken         *string            `json:"NextToken,omitempty" xml:"NextToken,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output DescribeAlarmContributorsOutput as [] when
-// they are empty: AWS always returns them.
-func (v DescribeAlarmContributorsOutput) MarshalJSON() ([]byte, error) {
-	type plain DescribeAlarmContributorsOutput
-	p := plain(v)
-	if p.AlarmContributors == nil {
-		p.AlarmContributors = []AlarmContributor{}
+// SetEmptyLists makes the nil top-level lists of the output DescribeAlarmContributorsOutput empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DescribeAlarmContributorsOutput) SetEmptyLists() {
+	if v.AlarmContributors == nil {
+		v.AlarmContributors = []AlarmContributor{}
 	}
-	return json.Marshal(p)
 }
 
 // DescribeAlarmHistoryInput is the CloudWatch wire shape DescribeAlarmHistoryInput.
@@ -387,15 +381,13 @@ type DescribeAlarmHistoryOutput struct {
 	NextToken         *string            `json:"NextToken,omitempty" xml:"NextToken,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output DescribeAlarmHistoryOutput as [] when
-// they are empty: AWS always returns them.
-func (v DescribeAlarmHistoryOutput) MarshalJSON() ([]byte, error) {
-	type plain DescribeAlarmHistoryOutput
-	p := plain(v)
-	if p.AlarmHistoryItems == nil {
-		p.AlarmHistoryItems = []AlarmHistoryItem{}
+// SetEmptyLists makes the nil top-level lists of the output DescribeAlarmHistoryOutput empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DescribeAlarmHistoryOutput) SetEmptyLists() {
+	if v.AlarmHistoryItems == nil {
+		v.AlarmHistoryItems = []AlarmHistoryItem{}
 	}
-	return json.Marshal(p)
 }
 
 // DescribeAlarmsForMetricInput is the CloudWatch wire shape DescribeAlarmsForMetricInput.
@@ -414,15 +406,13 @@ type DescribeAlarmsForMetricOutput struct {
 	MetricAlarms []MetricAlarm `json:"MetricAlarms" xml:"MetricAlarms>member,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output DescribeAlarmsForMetricOutput as [] when
-// they are empty: AWS always returns them.
-func (v DescribeAlarmsForMetricOutput) MarshalJSON() ([]byte, error) {
-	type plain DescribeAlarmsForMetricOutput
-	p := plain(v)
-	if p.MetricAlarms == nil {
-		p.MetricAlarms = []MetricAlarm{}
+// SetEmptyLists makes the nil top-level lists of the output DescribeAlarmsForMetricOutput empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DescribeAlarmsForMetricOutput) SetEmptyLists() {
+	if v.MetricAlarms == nil {
+		v.MetricAlarms = []MetricAlarm{}
 	}
-	return json.Marshal(p)
 }
 
 // DescribeAlarmsInput is the CloudWatch wire shape DescribeAlarmsInput.
@@ -445,18 +435,16 @@ type DescribeAlarmsOutput struct {
 	NextToken       *string          `json:"NextToken,omitempty" xml:"NextToken,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output DescribeAlarmsOutput as [] when
-// they are empty: AWS always returns them.
-func (v DescribeAlarmsOutput) MarshalJSON() ([]byte, error) {
-	type plain DescribeAlarmsOutput
-	p := plain(v)
-	if p.CompositeAlarms == nil {
-		p.CompositeAlarms = []CompositeAlarm{}
+// SetEmptyLists makes the nil top-level lists of the output DescribeAlarmsOutput empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DescribeAlarmsOutput) SetEmptyLists() {
+	if v.CompositeAlarms == nil {
+		v.CompositeAlarms = []CompositeAlarm{}
 	}
-	if p.MetricAlarms == nil {
-		p.MetricAlarms = []MetricAlarm{}
+	if v.MetricAlarms == nil {
+		v.MetricAlarms = []MetricAlarm{}
 	}
-	return json.Marshal(p)
 }
 
 // DescribeAnomalyDetectorsInput is the CloudWatch wire shape DescribeAnomalyDetectorsInput.
@@ -475,15 +463,13 @@ type DescribeAnomalyDetectorsOutput struct {
 	NextToken        *string           `json:"NextToken,omitempty" xml:"NextToken,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output DescribeAnomalyDetectorsOutput as [] when
-// they are empty: AWS always returns them.
-func (v DescribeAnomalyDetectorsOutput) MarshalJSON() ([]byte, error) {
-	type plain DescribeAnomalyDetectorsOutput
-	p := plain(v)
-	if p.AnomalyDetectors == nil {
-		p.AnomalyDetectors = []AnomalyDetector{}
+// SetEmptyLists makes the nil top-level lists of the output DescribeAnomalyDetectorsOutput empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DescribeAnomalyDetectorsOutput) SetEmptyLists() {
+	if v.AnomalyDetectors == nil {
+		v.AnomalyDetectors = []AnomalyDetector{}
 	}
-	return json.Marshal(p)
 }
 
 // DescribeInsightRulesInput is the CloudWatch wire shape DescribeInsightRulesInput.
@@ -498,15 +484,13 @@ type DescribeInsightRulesOutput struct {
 	NextToken    *string       `json:"NextToken,omitempty" xml:"NextToken,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output DescribeInsightRulesOutput as [] when
-// they are empty: AWS always returns them.
-func (v DescribeInsightRulesOutput) MarshalJSON() ([]byte, error) {
-	type plain DescribeInsightRulesOutput
-	p := plain(v)
-	if p.InsightRules == nil {
-		p.InsightRules = []InsightRule{}
+// SetEmptyLists makes the nil top-level lists of the output DescribeInsightRulesOutput empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DescribeInsightRulesOutput) SetEmptyLists() {
+	if v.InsightRules == nil {
+		v.InsightRules = []InsightRule{}
 	}
-	return json.Marshal(p)
 }
 
 // Dimension is the CloudWatch wire shape Dimension.
@@ -536,15 +520,13 @@ type DisableInsightRulesOutput struct {
 	Failures []PartialFailure `json:"Failures" xml:"Failures>member,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output DisableInsightRulesOutput as [] when
-// they are empty: AWS always returns them.
-func (v DisableInsightRulesOutput) MarshalJSON() ([]byte, error) {
-	type plain DisableInsightRulesOutput
-	p := plain(v)
-	if p.Failures == nil {
-		p.Failures = []PartialFailure{}
+// SetEmptyLists makes the nil top-level lists of the output DisableInsightRulesOutput empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DisableInsightRulesOutput) SetEmptyLists() {
+	if v.Failures == nil {
+		v.Failures = []PartialFailure{}
 	}
-	return json.Marshal(p)
 }
 
 // EnableAlarmActionsInput is the CloudWatch wire shape EnableAlarmActionsInput.
@@ -562,15 +544,13 @@ type EnableInsightRulesOutput struct {
 	Failures []PartialFailure `json:"Failures" xml:"Failures>member,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output EnableInsightRulesOutput as [] when
-// they are empty: AWS always returns them.
-func (v EnableInsightRulesOutput) MarshalJSON() ([]byte, error) {
-	type plain EnableInsightRulesOutput
-	p := plain(v)
-	if p.Failures == nil {
-		p.Failures = []PartialFailure{}
+// SetEmptyLists makes the nil top-level lists of the output EnableInsightRulesOutput empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *EnableInsightRulesOutput) SetEmptyLists() {
+	if v.Failures == nil {
+		v.Failures = []PartialFailure{}
 	}
-	return json.Marshal(p)
 }
 
 // Entity is the CloudWatch wire shape Entity.
@@ -642,21 +622,19 @@ type GetInsightRuleReportOutput struct {
 	MetricDatapoints       []InsightRuleMetricDatapoint `json:"MetricDatapoints" xml:"MetricDatapoints>member,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output GetInsightRuleReportOutput as [] when
-// they are empty: AWS always returns them.
-func (v GetInsightRuleReportOutput) MarshalJSON() ([]byte, error) {
-	type plain GetInsightRuleReportOutput
-	p := plain(v)
-	if p.Contributors == nil {
-		p.Contributors = []InsightRuleContributor{}
+// SetEmptyLists makes the nil top-level lists of the output GetInsightRuleReportOutput empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *GetInsightRuleReportOutput) SetEmptyLists() {
+	if v.Contributors == nil {
+		v.Contributors = []InsightRuleContributor{}
 	}
-	if p.KeyLabels == nil {
-		p.KeyLabels = []string{}
+	if v.KeyLabels == nil {
+		v.KeyLabels = []string{}
 	}
-	if p.MetricDatapoints == nil {
-		p.MetricDatapoints = []InsightRuleMetricDatapoint{}
+	if v.MetricDatapoints == nil {
+		v.MetricDatapoints = []InsightRuleMetricDatapoint{}
 	}
-	return json.Marshal(p)
 }
 
 // GetMetricDataInput is the CloudWatch wire shape GetMetricDataInput.
@@ -677,18 +655,16 @@ type GetMetricDataOutput struct {
 	NextToken         *string            `json:"NextToken,omitempty" xml:"NextToken,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output GetMetricDataOutput as [] when
-// they are empty: AWS always returns them.
-func (v GetMetricDataOutput) MarshalJSON() ([]byte, error) {
-	type plain GetMetricDataOutput
-	p := plain(v)
-	if p.Messages == nil {
-		p.Messages = []MessageData{}
+// SetEmptyLists makes the nil top-level lists of the output GetMetricDataOutput empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *GetMetricDataOutput) SetEmptyLists() {
+	if v.Messages == nil {
+		v.Messages = []MessageData{}
 	}
-	if p.MetricDataResults == nil {
-		p.MetricDataResults = []MetricDataResult{}
+	if v.MetricDataResults == nil {
+		v.MetricDataResults = []MetricDataResult{}
 	}
-	return json.Marshal(p)
 }
 
 // GetMetricStatisticsInput is the CloudWatch wire shape GetMetricStatisticsInput.
@@ -710,15 +686,13 @@ type GetMetricStatisticsOutput struct {
 	Label      *string     `json:"Label,omitempty" xml:"Label,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output GetMetricStatisticsOutput as [] when
-// they are empty: AWS always returns them.
-func (v GetMetricStatisticsOutput) MarshalJSON() ([]byte, error) {
-	type plain GetMetricStatisticsOutput
-	p := plain(v)
-	if p.Datapoints == nil {
-		p.Datapoints = []Datapoint{}
+// SetEmptyLists makes the nil top-level lists of the output GetMetricStatisticsOutput empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *GetMetricStatisticsOutput) SetEmptyLists() {
+	if v.Datapoints == nil {
+		v.Datapoints = []Datapoint{}
 	}
-	return json.Marshal(p)
 }
 
 // GetMetricStreamInput is the CloudWatch wire shape GetMetricStreamInput.
@@ -742,21 +716,19 @@ type GetMetricStreamOutput struct {
 	StatisticsConfigurations     []MetricStreamStatisticsConfiguration `json:"StatisticsConfigurations" xml:"StatisticsConfigurations>member,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output GetMetricStreamOutput as [] when
-// they are empty: AWS always returns them.
-func (v GetMetricStreamOutput) MarshalJSON() ([]byte, error) {
-	type plain GetMetricStreamOutput
-	p := plain(v)
-	if p.ExcludeFilters == nil {
-		p.ExcludeFilters = []MetricStreamFilter{}
+// SetEmptyLists makes the nil top-level lists of the output GetMetricStreamOutput empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *GetMetricStreamOutput) SetEmptyLists() {
+	if v.ExcludeFilters == nil {
+		v.ExcludeFilters = []MetricStreamFilter{}
 	}
-	if p.IncludeFilters == nil {
-		p.IncludeFilters = []MetricStreamFilter{}
+	if v.IncludeFilters == nil {
+		v.IncludeFilters = []MetricStreamFilter{}
 	}
-	if p.StatisticsConfigurations == nil {
-		p.StatisticsConfigurations = []MetricStreamStatisticsConfiguration{}
+	if v.StatisticsConfigurations == nil {
+		v.StatisticsConfigurations = []MetricStreamStatisticsConfiguration{}
 	}
-	return json.Marshal(p)
 }
 
 // GetMetricWidgetImageInput is the CloudWatch wire shape GetMetricWidgetImageInput.
@@ -867,15 +839,13 @@ type ListAlarmMuteRulesOutput struct {
 	NextToken              *string                `json:"NextToken,omitempty" xml:"NextToken,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output ListAlarmMuteRulesOutput as [] when
-// they are empty: AWS always returns them.
-func (v ListAlarmMuteRulesOutput) MarshalJSON() ([]byte, error) {
-	type plain ListAlarmMuteRulesOutput
-	p := plain(v)
-	if p.AlarmMuteRuleSummaries == nil {
-		p.AlarmMuteRuleSummaries = []AlarmMuteRuleSummary{}
+// SetEmptyLists makes the nil top-level lists of the output ListAlarmMuteRulesOutput empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *ListAlarmMuteRulesOutput) SetEmptyLists() {
+	if v.AlarmMuteRuleSummaries == nil {
+		v.AlarmMuteRuleSummaries = []AlarmMuteRuleSummary{}
 	}
-	return json.Marshal(p)
 }
 
 // ListDashboardsInput is the CloudWatch wire shape ListDashboardsInput.
@@ -890,15 +860,13 @@ type ListDashboardsOutput struct {
 	NextToken        *string          `json:"NextToken,omitempty" xml:"NextToken,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output ListDashboardsOutput as [] when
-// they are empty: AWS always returns them.
-func (v ListDashboardsOutput) MarshalJSON() ([]byte, error) {
-	type plain ListDashboardsOutput
-	p := plain(v)
-	if p.DashboardEntries == nil {
-		p.DashboardEntries = []DashboardEntry{}
+// SetEmptyLists makes the nil top-level lists of the output ListDashboardsOutput empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *ListDashboardsOutput) SetEmptyLists() {
+	if v.DashboardEntries == nil {
+		v.DashboardEntries = []DashboardEntry{}
 	}
-	return json.Marshal(p)
 }
 
 // ListManagedInsightRulesInput is the CloudWatch wire shape ListManagedInsightRulesInput.
@@ -914,15 +882,13 @@ type ListManagedInsightRulesOutput struct {
 	NextToken    *string                  `json:"NextToken,omitempty" xml:"NextToken,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output ListManagedInsightRulesOutput as [] when
-// they are empty: AWS always returns them.
-func (v ListManagedInsightRulesOutput) MarshalJSON() ([]byte, error) {
-	type plain ListManagedInsightRulesOutput
-	p := plain(v)
-	if p.ManagedRules == nil {
-		p.ManagedRules = []ManagedRuleDescription{}
+// SetEmptyLists makes the nil top-level lists of the output ListManagedInsightRulesOutput empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *ListManagedInsightRulesOutput) SetEmptyLists() {
+	if v.ManagedRules == nil {
+		v.ManagedRules = []ManagedRuleDescription{}
 	}
-	return json.Marshal(p)
 }
 
 // ListMetricStreamsInput is the CloudWatch wire shape ListMetricStreamsInput.
@@ -937,15 +903,13 @@ type ListMetricStreamsOutput struct {
 	NextToken *string             `json:"NextToken,omitempty" xml:"NextToken,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output ListMetricStreamsOutput as [] when
-// they are empty: AWS always returns them.
-func (v ListMetricStreamsOutput) MarshalJSON() ([]byte, error) {
-	type plain ListMetricStreamsOutput
-	p := plain(v)
-	if p.Entries == nil {
-		p.Entries = []MetricStreamEntry{}
+// SetEmptyLists makes the nil top-level lists of the output ListMetricStreamsOutput empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *ListMetricStreamsOutput) SetEmptyLists() {
+	if v.Entries == nil {
+		v.Entries = []MetricStreamEntry{}
 	}
-	return json.Marshal(p)
 }
 
 // ListMetricsInput is the CloudWatch wire shape ListMetricsInput.
@@ -966,18 +930,16 @@ type ListMetricsOutput struct {
 	OwningAccounts []string `json:"OwningAccounts" xml:"OwningAccounts>member,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output ListMetricsOutput as [] when
-// they are empty: AWS always returns them.
-func (v ListMetricsOutput) MarshalJSON() ([]byte, error) {
-	type plain ListMetricsOutput
-	p := plain(v)
-	if p.Metrics == nil {
-		p.Metrics = []Metric{}
+// SetEmptyLists makes the nil top-level lists of the output ListMetricsOutput empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *ListMetricsOutput) SetEmptyLists() {
+	if v.Metrics == nil {
+		v.Metrics = []Metric{}
 	}
-	if p.OwningAccounts == nil {
-		p.OwningAccounts = []string{}
+	if v.OwningAccounts == nil {
+		v.OwningAccounts = []string{}
 	}
-	return json.Marshal(p)
 }
 
 // ListTagsForResourceInput is the CloudWatch wire shape ListTagsForResourceInput.
@@ -990,15 +952,13 @@ type ListTagsForResourceOutput struct {
 	Tags []Tag `json:"Tags" xml:"Tags>member,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output ListTagsForResourceOutput as [] when
-// they are empty: AWS always returns them.
-func (v ListTagsForResourceOutput) MarshalJSON() ([]byte, error) {
-	type plain ListTagsForResourceOutput
-	p := plain(v)
-	if p.Tags == nil {
-		p.Tags = []Tag{}
+// SetEmptyLists makes the nil top-level lists of the output ListTagsForResourceOutput empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *ListTagsForResourceOutput) SetEmptyLists() {
+	if v.Tags == nil {
+		v.Tags = []Tag{}
 	}
-	return json.Marshal(p)
 }
 
 // ManagedRule is the CloudWatch wire shape ManagedRule.
@@ -1222,15 +1182,13 @@ type PutDashboardOutput struct {
 	DashboardValidationMessages []DashboardValidationMessage `json:"DashboardValidationMessages" xml:"DashboardValidationMessages>member,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output PutDashboardOutput as [] when
-// they are empty: AWS always returns them.
-func (v PutDashboardOutput) MarshalJSON() ([]byte, error) {
-	type plain PutDashboardOutput
-	p := plain(v)
-	if p.DashboardValidationMessages == nil {
-		p.DashboardValidationMessages = []DashboardValidationMessage{}
+// SetEmptyLists makes the nil top-level lists of the output PutDashboardOutput empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *PutDashboardOutput) SetEmptyLists() {
+	if v.DashboardValidationMessages == nil {
+		v.DashboardValidationMessages = []DashboardValidationMessage{}
 	}
-	return json.Marshal(p)
 }
 
 // PutInsightRuleInput is the CloudWatch wire shape PutInsightRuleInput.
@@ -1256,15 +1214,13 @@ type PutManagedInsightRulesOutput struct {
 	Failures []PartialFailure `json:"Failures" xml:"Failures>member,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output PutManagedInsightRulesOutput as [] when
-// they are empty: AWS always returns them.
-func (v PutManagedInsightRulesOutput) MarshalJSON() ([]byte, error) {
-	type plain PutManagedInsightRulesOutput
-	p := plain(v)
-	if p.Failures == nil {
-		p.Failures = []PartialFailure{}
+// SetEmptyLists makes the nil top-level lists of the output PutManagedInsightRulesOutput empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *PutManagedInsightRulesOutput) SetEmptyLists() {
+	if v.Failures == nil {
+		v.Failures = []PartialFailure{}
 	}
-	return json.Marshal(p)
 }
 
 // PutMetricAlarmInput is the CloudWatch wire shape PutMetricAlarmInput.

@@ -3,8 +3,6 @@
 package ecrwire
 
 import (
-	"encoding/json"
-
 	"github.com/fargo-run/fargo/internal/api/wire"
 )
 
@@ -266,18 +264,16 @@ type BatchCheckLayerAvailabilityResponse struct {
 	Layers   []Layer        `json:"layers" xml:"layers,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output BatchCheckLayerAvailabilityResponse as [] when
-// they are empty: AWS always returns them.
-func (v BatchCheckLayerAvailabilityResponse) MarshalJSON() ([]byte, error) {
-	type plain BatchCheckLayerAvailabilityResponse
-	p := plain(v)
-	if p.Failures == nil {
-		p.Failures = []LayerFailure{}
+// SetEmptyLists makes the nil top-level lists of the output BatchCheckLayerAvailabilityResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *BatchCheckLayerAvailabilityResponse) SetEmptyLists() {
+	if v.Failures == nil {
+		v.Failures = []LayerFailure{}
 	}
-	if p.Layers == nil {
-		p.Layers = []Layer{}
+	if v.Layers == nil {
+		v.Layers = []Layer{}
 	}
-	return json.Marshal(p)
 }
 
 // BatchDeleteImageRequest is the ECR wire shape BatchDeleteImageRequest.
@@ -293,18 +289,16 @@ type BatchDeleteImageResponse struct {
 	ImageIds []ImageIdentifier `json:"imageIds" xml:"imageIds,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output BatchDeleteImageResponse as [] when
-// they are empty: AWS always returns them.
-func (v BatchDeleteImageResponse) MarshalJSON() ([]byte, error) {
-	type plain BatchDeleteImageResponse
-	p := plain(v)
-	if p.Failures == nil {
-		p.Failures = []ImageFailure{}
+// SetEmptyLists makes the nil top-level lists of the output BatchDeleteImageResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *BatchDeleteImageResponse) SetEmptyLists() {
+	if v.Failures == nil {
+		v.Failures = []ImageFailure{}
 	}
-	if p.ImageIds == nil {
-		p.ImageIds = []ImageIdentifier{}
+	if v.ImageIds == nil {
+		v.ImageIds = []ImageIdentifier{}
 	}
-	return json.Marshal(p)
 }
 
 // BatchGetImageRequest is the ECR wire shape BatchGetImageRequest.
@@ -321,18 +315,16 @@ type BatchGetImageResponse struct {
 	Images   []Image        `json:"images" xml:"images,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output BatchGetImageResponse as [] when
-// they are empty: AWS always returns them.
-func (v BatchGetImageResponse) MarshalJSON() ([]byte, error) {
-	type plain BatchGetImageResponse
-	p := plain(v)
-	if p.Failures == nil {
-		p.Failures = []ImageFailure{}
+// SetEmptyLists makes the nil top-level lists of the output BatchGetImageResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *BatchGetImageResponse) SetEmptyLists() {
+	if v.Failures == nil {
+		v.Failures = []ImageFailure{}
 	}
-	if p.Images == nil {
-		p.Images = []Image{}
+	if v.Images == nil {
+		v.Images = []Image{}
 	}
-	return json.Marshal(p)
 }
 
 // BatchGetRepositoryScanningConfigurationRequest is the ECR wire shape BatchGetRepositoryScanningConfigurationRequest.
@@ -346,18 +338,16 @@ type BatchGetRepositoryScanningConfigurationResponse struct {
 	ScanningConfigurations []RepositoryScanningConfiguration        `json:"scanningConfigurations" xml:"scanningConfigurations,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output BatchGetRepositoryScanningConfigurationResponse as [] when
-// they are empty: AWS always returns them.
-func (v BatchGetRepositoryScanningConfigurationResponse) MarshalJSON() ([]byte, error) {
-	type plain BatchGetRepositoryScanningConfigurationResponse
-	p := plain(v)
-	if p.Failures == nil {
-		p.Failures = []RepositoryScanningConfigurationFailure{}
+// SetEmptyLists makes the nil top-level lists of the output BatchGetRepositoryScanningConfigurationResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *BatchGetRepositoryScanningConfigurationResponse) SetEmptyLists() {
+	if v.Failures == nil {
+		v.Failures = []RepositoryScanningConfigurationFailure{}
 	}
-	if p.ScanningConfigurations == nil {
-		p.ScanningConfigurations = []RepositoryScanningConfiguration{}
+	if v.ScanningConfigurations == nil {
+		v.ScanningConfigurations = []RepositoryScanningConfiguration{}
 	}
-	return json.Marshal(p)
 }
 
 // BlockedByOrganizationPolicyException is the ECR wire error shape BlockedByOrganizationPolicyException.
@@ -574,15 +564,13 @@ type DescribeImageReplicationStatusResponse struct {
 	RepositoryName      *string                  `json:"repositoryName,omitempty" xml:"repositoryName,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output DescribeImageReplicationStatusResponse as [] when
-// they are empty: AWS always returns them.
-func (v DescribeImageReplicationStatusResponse) MarshalJSON() ([]byte, error) {
-	type plain DescribeImageReplicationStatusResponse
-	p := plain(v)
-	if p.ReplicationStatuses == nil {
-		p.ReplicationStatuses = []ImageReplicationStatus{}
+// SetEmptyLists makes the nil top-level lists of the output DescribeImageReplicationStatusResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DescribeImageReplicationStatusResponse) SetEmptyLists() {
+	if v.ReplicationStatuses == nil {
+		v.ReplicationStatuses = []ImageReplicationStatus{}
 	}
-	return json.Marshal(p)
 }
 
 // DescribeImageScanFindingsRequest is the ECR wire shape DescribeImageScanFindingsRequest.
@@ -619,15 +607,13 @@ type DescribeImageSigningStatusResponse struct {
 	SigningStatuses []ImageSigningStatus `json:"signingStatuses" xml:"signingStatuses,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output DescribeImageSigningStatusResponse as [] when
-// they are empty: AWS always returns them.
-func (v DescribeImageSigningStatusResponse) MarshalJSON() ([]byte, error) {
-	type plain DescribeImageSigningStatusResponse
-	p := plain(v)
-	if p.SigningStatuses == nil {
-		p.SigningStatuses = []ImageSigningStatus{}
+// SetEmptyLists makes the nil top-level lists of the output DescribeImageSigningStatusResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DescribeImageSigningStatusResponse) SetEmptyLists() {
+	if v.SigningStatuses == nil {
+		v.SigningStatuses = []ImageSigningStatus{}
 	}
-	return json.Marshal(p)
 }
 
 // DescribeImagesFilter is the ECR wire shape DescribeImagesFilter.
@@ -652,15 +638,13 @@ type DescribeImagesResponse struct {
 	NextToken    *string       `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output DescribeImagesResponse as [] when
-// they are empty: AWS always returns them.
-func (v DescribeImagesResponse) MarshalJSON() ([]byte, error) {
-	type plain DescribeImagesResponse
-	p := plain(v)
-	if p.ImageDetails == nil {
-		p.ImageDetails = []ImageDetail{}
+// SetEmptyLists makes the nil top-level lists of the output DescribeImagesResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DescribeImagesResponse) SetEmptyLists() {
+	if v.ImageDetails == nil {
+		v.ImageDetails = []ImageDetail{}
 	}
-	return json.Marshal(p)
 }
 
 // DescribePullThroughCacheRulesRequest is the ECR wire shape DescribePullThroughCacheRulesRequest.
@@ -677,15 +661,13 @@ type DescribePullThroughCacheRulesResponse struct {
 	PullThroughCacheRules []PullThroughCacheRule `json:"pullThroughCacheRules" xml:"pullThroughCacheRules,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output DescribePullThroughCacheRulesResponse as [] when
-// they are empty: AWS always returns them.
-func (v DescribePullThroughCacheRulesResponse) MarshalJSON() ([]byte, error) {
-	type plain DescribePullThroughCacheRulesResponse
-	p := plain(v)
-	if p.PullThroughCacheRules == nil {
-		p.PullThroughCacheRules = []PullThroughCacheRule{}
+// SetEmptyLists makes the nil top-level lists of the output DescribePullThroughCacheRulesResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DescribePullThroughCacheRulesResponse) SetEmptyLists() {
+	if v.PullThroughCacheRules == nil {
+		v.PullThroughCacheRules = []PullThroughCacheRule{}
 	}
-	return json.Marshal(p)
 }
 
 // DescribeRegistryRequest is the ECR wire shape DescribeRegistryRequest.
@@ -712,15 +694,13 @@ type DescribeRepositoriesResponse struct {
 	Repositories []Repository `json:"repositories" xml:"repositories,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output DescribeRepositoriesResponse as [] when
-// they are empty: AWS always returns them.
-func (v DescribeRepositoriesResponse) MarshalJSON() ([]byte, error) {
-	type plain DescribeRepositoriesResponse
-	p := plain(v)
-	if p.Repositories == nil {
-		p.Repositories = []Repository{}
+// SetEmptyLists makes the nil top-level lists of the output DescribeRepositoriesResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DescribeRepositoriesResponse) SetEmptyLists() {
+	if v.Repositories == nil {
+		v.Repositories = []Repository{}
 	}
-	return json.Marshal(p)
 }
 
 // DescribeRepositoryCreationTemplatesRequest is the ECR wire shape DescribeRepositoryCreationTemplatesRequest.
@@ -737,15 +717,13 @@ type DescribeRepositoryCreationTemplatesResponse struct {
 	RepositoryCreationTemplates []RepositoryCreationTemplate `json:"repositoryCreationTemplates" xml:"repositoryCreationTemplates,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output DescribeRepositoryCreationTemplatesResponse as [] when
-// they are empty: AWS always returns them.
-func (v DescribeRepositoryCreationTemplatesResponse) MarshalJSON() ([]byte, error) {
-	type plain DescribeRepositoryCreationTemplatesResponse
-	p := plain(v)
-	if p.RepositoryCreationTemplates == nil {
-		p.RepositoryCreationTemplates = []RepositoryCreationTemplate{}
+// SetEmptyLists makes the nil top-level lists of the output DescribeRepositoryCreationTemplatesResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DescribeRepositoryCreationTemplatesResponse) SetEmptyLists() {
+	if v.RepositoryCreationTemplates == nil {
+		v.RepositoryCreationTemplates = []RepositoryCreationTemplate{}
 	}
-	return json.Marshal(p)
 }
 
 // EmptyUploadException is the ECR wire error shape EmptyUploadException.
@@ -817,15 +795,13 @@ type GetAuthorizationTokenResponse struct {
 	AuthorizationData []AuthorizationData `json:"authorizationData" xml:"authorizationData,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output GetAuthorizationTokenResponse as [] when
-// they are empty: AWS always returns them.
-func (v GetAuthorizationTokenResponse) MarshalJSON() ([]byte, error) {
-	type plain GetAuthorizationTokenResponse
-	p := plain(v)
-	if p.AuthorizationData == nil {
-		p.AuthorizationData = []AuthorizationData{}
+// SetEmptyLists makes the nil top-level lists of the output GetAuthorizationTokenResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *GetAuthorizationTokenResponse) SetEmptyLists() {
+	if v.AuthorizationData == nil {
+		v.AuthorizationData = []AuthorizationData{}
 	}
-	return json.Marshal(p)
 }
 
 // GetDownloadUrlForLayerRequest is the ECR wire shape GetDownloadUrlForLayerRequest.
@@ -862,15 +838,13 @@ type GetLifecyclePolicyPreviewResponse struct {
 	Summary             *LifecyclePolicyPreviewSummary `json:"summary,omitempty" xml:"summary,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output GetLifecyclePolicyPreviewResponse as [] when
-// they are empty: AWS always returns them.
-func (v GetLifecyclePolicyPreviewResponse) MarshalJSON() ([]byte, error) {
-	type plain GetLifecyclePolicyPreviewResponse
-	p := plain(v)
-	if p.PreviewResults == nil {
-		p.PreviewResults = []LifecyclePolicyPreviewResult{}
+// SetEmptyLists makes the nil top-level lists of the output GetLifecyclePolicyPreviewResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *GetLifecyclePolicyPreviewResponse) SetEmptyLists() {
+	if v.PreviewResults == nil {
+		v.PreviewResults = []LifecyclePolicyPreviewResult{}
 	}
-	return json.Marshal(p)
 }
 
 // GetLifecyclePolicyRequest is the ECR wire shape GetLifecyclePolicyRequest.
@@ -1215,15 +1189,13 @@ type ListImageReferrersResponse struct {
 	Referrers []ImageReferrer `json:"referrers" xml:"referrers,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output ListImageReferrersResponse as [] when
-// they are empty: AWS always returns them.
-func (v ListImageReferrersResponse) MarshalJSON() ([]byte, error) {
-	type plain ListImageReferrersResponse
-	p := plain(v)
-	if p.Referrers == nil {
-		p.Referrers = []ImageReferrer{}
+// SetEmptyLists makes the nil top-level lists of the output ListImageReferrersResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *ListImageReferrersResponse) SetEmptyLists() {
+	if v.Referrers == nil {
+		v.Referrers = []ImageReferrer{}
 	}
-	return json.Marshal(p)
 }
 
 // ListImagesFilter is the ECR wire shape ListImagesFilter.
@@ -1247,15 +1219,13 @@ type ListImagesResponse struct {
 	NextToken *string           `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output ListImagesResponse as [] when
-// they are empty: AWS always returns them.
-func (v ListImagesResponse) MarshalJSON() ([]byte, error) {
-	type plain ListImagesResponse
-	p := plain(v)
-	if p.ImageIds == nil {
-		p.ImageIds = []ImageIdentifier{}
+// SetEmptyLists makes the nil top-level lists of the output ListImagesResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *ListImagesResponse) SetEmptyLists() {
+	if v.ImageIds == nil {
+		v.ImageIds = []ImageIdentifier{}
 	}
-	return json.Marshal(p)
 }
 
 // ListPullTimeUpdateExclusionsRequest is the ECR wire shape ListPullTimeUpdateExclusionsRequest.
@@ -1270,15 +1240,13 @@ type ListPullTimeUpdateExclusionsResponse struct {
 	PullTimeUpdateExclusions []string `json:"pullTimeUpdateExclusions" xml:"pullTimeUpdateExclusions,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output ListPullTimeUpdateExclusionsResponse as [] when
-// they are empty: AWS always returns them.
-func (v ListPullTimeUpdateExclusionsResponse) MarshalJSON() ([]byte, error) {
-	type plain ListPullTimeUpdateExclusionsResponse
-	p := plain(v)
-	if p.PullTimeUpdateExclusions == nil {
-		p.PullTimeUpdateExclusions = []string{}
+// SetEmptyLists makes the nil top-level lists of the output ListPullTimeUpdateExclusionsResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *ListPullTimeUpdateExclusionsResponse) SetEmptyLists() {
+	if v.PullTimeUpdateExclusions == nil {
+		v.PullTimeUpdateExclusions = []string{}
 	}
-	return json.Marshal(p)
 }
 
 // ListTagsForResourceRequest is the ECR wire shape ListTagsForResourceRequest.
@@ -1291,15 +1259,13 @@ type ListTagsForResourceResponse struct {
 	Tags []Tag `json:"tags" xml:"tags,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output ListTagsForResourceResponse as [] when
-// they are empty: AWS always returns them.
-func (v ListTagsForResourceResponse) MarshalJSON() ([]byte, error) {
-	type plain ListTagsForResourceResponse
-	p := plain(v)
-	if p.Tags == nil {
-		p.Tags = []Tag{}
+// SetEmptyLists makes the nil top-level lists of the output ListTagsForResourceResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *ListTagsForResourceResponse) SetEmptyLists() {
+	if v.Tags == nil {
+		v.Tags = []Tag{}
 	}
-	return json.Marshal(p)
 }
 
 // PackageVulnerabilityDetails is the ECR wire shape PackageVulnerabilityDetails.
@@ -1396,15 +1362,13 @@ type PutImageTagMutabilityResponse struct {
 	RepositoryName                     *string                             `json:"repositoryName,omitempty" xml:"repositoryName,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output PutImageTagMutabilityResponse as [] when
-// they are empty: AWS always returns them.
-func (v PutImageTagMutabilityResponse) MarshalJSON() ([]byte, error) {
-	type plain PutImageTagMutabilityResponse
-	p := plain(v)
-	if p.ImageTagMutabilityExclusionFilters == nil {
-		p.ImageTagMutabilityExclusionFilters = []ImageTagMutabilityExclusionFilter{}
+// SetEmptyLists makes the nil top-level lists of the output PutImageTagMutabilityResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *PutImageTagMutabilityResponse) SetEmptyLists() {
+	if v.ImageTagMutabilityExclusionFilters == nil {
+		v.ImageTagMutabilityExclusionFilters = []ImageTagMutabilityExclusionFilter{}
 	}
-	return json.Marshal(p)
 }
 
 // PutLifecyclePolicyRequest is the ECR wire shape PutLifecyclePolicyRequest.

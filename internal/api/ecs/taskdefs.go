@@ -46,6 +46,7 @@ func (a *Adapter) describeTaskDefinition(ctx context.Context, req *api.Request, 
 	if tags {
 		out.Tags = tagsToWire(td.Tags)
 	}
+	out.SetEmptyLists() // encoded here, not by the router
 	b, err := json.Marshal(out)
 	if err != nil {
 		return nil, err

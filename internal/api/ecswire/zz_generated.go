@@ -1505,15 +1505,13 @@ type DeleteAttributesResponse struct {
 	Attributes []Attribute `json:"attributes" xml:"attributes,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output DeleteAttributesResponse as [] when
-// they are empty: AWS always returns them.
-func (v DeleteAttributesResponse) MarshalJSON() ([]byte, error) {
-	type plain DeleteAttributesResponse
-	p := plain(v)
-	if p.Attributes == nil {
-		p.Attributes = []Attribute{}
+// SetEmptyLists makes the nil top-level lists of the output DeleteAttributesResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DeleteAttributesResponse) SetEmptyLists() {
+	if v.Attributes == nil {
+		v.Attributes = []Attribute{}
 	}
-	return json.Marshal(p)
 }
 
 // DeleteCapacityProviderRequest is the ECS wire shape DeleteCapacityProviderRequest.
@@ -1594,18 +1592,16 @@ type DeleteTaskDefinitionsResponse struct {
 	TaskDefinitions []TaskDefinition `json:"taskDefinitions" xml:"taskDefinitions,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output DeleteTaskDefinitionsResponse as [] when
-// they are empty: AWS always returns them.
-func (v DeleteTaskDefinitionsResponse) MarshalJSON() ([]byte, error) {
-	type plain DeleteTaskDefinitionsResponse
-	p := plain(v)
-	if p.Failures == nil {
-		p.Failures = []Failure{}
+// SetEmptyLists makes the nil top-level lists of the output DeleteTaskDefinitionsResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DeleteTaskDefinitionsResponse) SetEmptyLists() {
+	if v.Failures == nil {
+		v.Failures = []Failure{}
 	}
-	if p.TaskDefinitions == nil {
-		p.TaskDefinitions = []TaskDefinition{}
+	if v.TaskDefinitions == nil {
+		v.TaskDefinitions = []TaskDefinition{}
 	}
-	return json.Marshal(p)
 }
 
 // DeleteTaskSetRequest is the ECS wire shape DeleteTaskSetRequest.
@@ -1746,18 +1742,16 @@ type DescribeCapacityProvidersResponse struct {
 	NextToken         *string            `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output DescribeCapacityProvidersResponse as [] when
-// they are empty: AWS always returns them.
-func (v DescribeCapacityProvidersResponse) MarshalJSON() ([]byte, error) {
-	type plain DescribeCapacityProvidersResponse
-	p := plain(v)
-	if p.CapacityProviders == nil {
-		p.CapacityProviders = []CapacityProvider{}
+// SetEmptyLists makes the nil top-level lists of the output DescribeCapacityProvidersResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DescribeCapacityProvidersResponse) SetEmptyLists() {
+	if v.CapacityProviders == nil {
+		v.CapacityProviders = []CapacityProvider{}
 	}
-	if p.Failures == nil {
-		p.Failures = []Failure{}
+	if v.Failures == nil {
+		v.Failures = []Failure{}
 	}
-	return json.Marshal(p)
 }
 
 // DescribeClustersRequest is the ECS wire shape DescribeClustersRequest.
@@ -1772,18 +1766,16 @@ type DescribeClustersResponse struct {
 	Failures []Failure `json:"failures" xml:"failures,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output DescribeClustersResponse as [] when
-// they are empty: AWS always returns them.
-func (v DescribeClustersResponse) MarshalJSON() ([]byte, error) {
-	type plain DescribeClustersResponse
-	p := plain(v)
-	if p.Clusters == nil {
-		p.Clusters = []Cluster{}
+// SetEmptyLists makes the nil top-level lists of the output DescribeClustersResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DescribeClustersResponse) SetEmptyLists() {
+	if v.Clusters == nil {
+		v.Clusters = []Cluster{}
 	}
-	if p.Failures == nil {
-		p.Failures = []Failure{}
+	if v.Failures == nil {
+		v.Failures = []Failure{}
 	}
-	return json.Marshal(p)
 }
 
 // DescribeContainerInstancesRequest is the ECS wire shape DescribeContainerInstancesRequest.
@@ -1799,18 +1791,16 @@ type DescribeContainerInstancesResponse struct {
 	Failures           []Failure           `json:"failures" xml:"failures,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output DescribeContainerInstancesResponse as [] when
-// they are empty: AWS always returns them.
-func (v DescribeContainerInstancesResponse) MarshalJSON() ([]byte, error) {
-	type plain DescribeContainerInstancesResponse
-	p := plain(v)
-	if p.ContainerInstances == nil {
-		p.ContainerInstances = []ContainerInstance{}
+// SetEmptyLists makes the nil top-level lists of the output DescribeContainerInstancesResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DescribeContainerInstancesResponse) SetEmptyLists() {
+	if v.ContainerInstances == nil {
+		v.ContainerInstances = []ContainerInstance{}
 	}
-	if p.Failures == nil {
-		p.Failures = []Failure{}
+	if v.Failures == nil {
+		v.Failures = []Failure{}
 	}
-	return json.Marshal(p)
 }
 
 // DescribeDaemonDeploymentsRequest is the ECS wire shape DescribeDaemonDeploymentsRequest.
@@ -1824,18 +1814,16 @@ type DescribeDaemonDeploymentsResponse struct {
 	Failures          []Failure          `json:"failures" xml:"failures,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output DescribeDaemonDeploymentsResponse as [] when
-// they are empty: AWS always returns them.
-func (v DescribeDaemonDeploymentsResponse) MarshalJSON() ([]byte, error) {
-	type plain DescribeDaemonDeploymentsResponse
-	p := plain(v)
-	if p.DaemonDeployments == nil {
-		p.DaemonDeployments = []DaemonDeployment{}
+// SetEmptyLists makes the nil top-level lists of the output DescribeDaemonDeploymentsResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DescribeDaemonDeploymentsResponse) SetEmptyLists() {
+	if v.DaemonDeployments == nil {
+		v.DaemonDeployments = []DaemonDeployment{}
 	}
-	if p.Failures == nil {
-		p.Failures = []Failure{}
+	if v.Failures == nil {
+		v.Failures = []Failure{}
 	}
-	return json.Marshal(p)
 }
 
 // DescribeDaemonRequest is the ECS wire shape DescribeDaemonRequest.
@@ -1859,18 +1847,16 @@ type DescribeDaemonRevisionsResponse struct {
 	Failures        []Failure        `json:"failures" xml:"failures,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output DescribeDaemonRevisionsResponse as [] when
-// they are empty: AWS always returns them.
-func (v DescribeDaemonRevisionsResponse) MarshalJSON() ([]byte, error) {
-	type plain DescribeDaemonRevisionsResponse
-	p := plain(v)
-	if p.DaemonRevisions == nil {
-		p.DaemonRevisions = []DaemonRevision{}
+// SetEmptyLists makes the nil top-level lists of the output DescribeDaemonRevisionsResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DescribeDaemonRevisionsResponse) SetEmptyLists() {
+	if v.DaemonRevisions == nil {
+		v.DaemonRevisions = []DaemonRevision{}
 	}
-	if p.Failures == nil {
-		p.Failures = []Failure{}
+	if v.Failures == nil {
+		v.Failures = []Failure{}
 	}
-	return json.Marshal(p)
 }
 
 // DescribeDaemonTaskDefinitionRequest is the ECS wire shape DescribeDaemonTaskDefinitionRequest.
@@ -1905,18 +1891,16 @@ type DescribeServiceDeploymentsResponse struct {
 	ServiceDeployments []ServiceDeployment `json:"serviceDeployments" xml:"serviceDeployments,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output DescribeServiceDeploymentsResponse as [] when
-// they are empty: AWS always returns them.
-func (v DescribeServiceDeploymentsResponse) MarshalJSON() ([]byte, error) {
-	type plain DescribeServiceDeploymentsResponse
-	p := plain(v)
-	if p.Failures == nil {
-		p.Failures = []Failure{}
+// SetEmptyLists makes the nil top-level lists of the output DescribeServiceDeploymentsResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DescribeServiceDeploymentsResponse) SetEmptyLists() {
+	if v.Failures == nil {
+		v.Failures = []Failure{}
 	}
-	if p.ServiceDeployments == nil {
-		p.ServiceDeployments = []ServiceDeployment{}
+	if v.ServiceDeployments == nil {
+		v.ServiceDeployments = []ServiceDeployment{}
 	}
-	return json.Marshal(p)
 }
 
 // DescribeServiceRevisionsRequest is the ECS wire shape DescribeServiceRevisionsRequest.
@@ -1930,18 +1914,16 @@ type DescribeServiceRevisionsResponse struct {
 	ServiceRevisions []ServiceRevision `json:"serviceRevisions" xml:"serviceRevisions,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output DescribeServiceRevisionsResponse as [] when
-// they are empty: AWS always returns them.
-func (v DescribeServiceRevisionsResponse) MarshalJSON() ([]byte, error) {
-	type plain DescribeServiceRevisionsResponse
-	p := plain(v)
-	if p.Failures == nil {
-		p.Failures = []Failure{}
+// SetEmptyLists makes the nil top-level lists of the output DescribeServiceRevisionsResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DescribeServiceRevisionsResponse) SetEmptyLists() {
+	if v.Failures == nil {
+		v.Failures = []Failure{}
 	}
-	if p.ServiceRevisions == nil {
-		p.ServiceRevisions = []ServiceRevision{}
+	if v.ServiceRevisions == nil {
+		v.ServiceRevisions = []ServiceRevision{}
 	}
-	return json.Marshal(p)
 }
 
 // DescribeServicesRequest is the ECS wire shape DescribeServicesRequest.
@@ -1957,18 +1939,16 @@ type DescribeServicesResponse struct {
 	Services []Service `json:"services" xml:"services,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output DescribeServicesResponse as [] when
-// they are empty: AWS always returns them.
-func (v DescribeServicesResponse) MarshalJSON() ([]byte, error) {
-	type plain DescribeServicesResponse
-	p := plain(v)
-	if p.Failures == nil {
-		p.Failures = []Failure{}
+// SetEmptyLists makes the nil top-level lists of the output DescribeServicesResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DescribeServicesResponse) SetEmptyLists() {
+	if v.Failures == nil {
+		v.Failures = []Failure{}
 	}
-	if p.Services == nil {
-		p.Services = []Service{}
+	if v.Services == nil {
+		v.Services = []Service{}
 	}
-	return json.Marshal(p)
 }
 
 // DescribeTaskDefinitionRequest is the ECS wire shape DescribeTaskDefinitionRequest.
@@ -1983,15 +1963,13 @@ type DescribeTaskDefinitionResponse struct {
 	TaskDefinition *TaskDefinition `json:"taskDefinition,omitempty" xml:"taskDefinition,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output DescribeTaskDefinitionResponse as [] when
-// they are empty: AWS always returns them.
-func (v DescribeTaskDefinitionResponse) MarshalJSON() ([]byte, error) {
-	type plain DescribeTaskDefinitionResponse
-	p := plain(v)
-	if p.Tags == nil {
-		p.Tags = []Tag{}
+// SetEmptyLists makes the nil top-level lists of the output DescribeTaskDefinitionResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DescribeTaskDefinitionResponse) SetEmptyLists() {
+	if v.Tags == nil {
+		v.Tags = []Tag{}
 	}
-	return json.Marshal(p)
 }
 
 // DescribeTaskSetsRequest is the ECS wire shape DescribeTaskSetsRequest.
@@ -2008,18 +1986,16 @@ type DescribeTaskSetsResponse struct {
 	TaskSets []TaskSet `json:"taskSets" xml:"taskSets,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output DescribeTaskSetsResponse as [] when
-// they are empty: AWS always returns them.
-func (v DescribeTaskSetsResponse) MarshalJSON() ([]byte, error) {
-	type plain DescribeTaskSetsResponse
-	p := plain(v)
-	if p.Failures == nil {
-		p.Failures = []Failure{}
+// SetEmptyLists makes the nil top-level lists of the output DescribeTaskSetsResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DescribeTaskSetsResponse) SetEmptyLists() {
+	if v.Failures == nil {
+		v.Failures = []Failure{}
 	}
-	if p.TaskSets == nil {
-		p.TaskSets = []TaskSet{}
+	if v.TaskSets == nil {
+		v.TaskSets = []TaskSet{}
 	}
-	return json.Marshal(p)
 }
 
 // DescribeTasksRequest is the ECS wire shape DescribeTasksRequest.
@@ -2035,18 +2011,16 @@ type DescribeTasksResponse struct {
 	Tasks    []Task    `json:"tasks" xml:"tasks,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output DescribeTasksResponse as [] when
-// they are empty: AWS always returns them.
-func (v DescribeTasksResponse) MarshalJSON() ([]byte, error) {
-	type plain DescribeTasksResponse
-	p := plain(v)
-	if p.Failures == nil {
-		p.Failures = []Failure{}
+// SetEmptyLists makes the nil top-level lists of the output DescribeTasksResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DescribeTasksResponse) SetEmptyLists() {
+	if v.Failures == nil {
+		v.Failures = []Failure{}
 	}
-	if p.Tasks == nil {
-		p.Tasks = []Task{}
+	if v.Tasks == nil {
+		v.Tasks = []Task{}
 	}
-	return json.Marshal(p)
 }
 
 // Device is the ECS wire shape Device.
@@ -2264,18 +2238,16 @@ type GetTaskProtectionResponse struct {
 	ProtectedTasks []ProtectedTask `json:"protectedTasks" xml:"protectedTasks,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output GetTaskProtectionResponse as [] when
-// they are empty: AWS always returns them.
-func (v GetTaskProtectionResponse) MarshalJSON() ([]byte, error) {
-	type plain GetTaskProtectionResponse
-	p := plain(v)
-	if p.Failures == nil {
-		p.Failures = []Failure{}
+// SetEmptyLists makes the nil top-level lists of the output GetTaskProtectionResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *GetTaskProtectionResponse) SetEmptyLists() {
+	if v.Failures == nil {
+		v.Failures = []Failure{}
 	}
-	if p.ProtectedTasks == nil {
-		p.ProtectedTasks = []ProtectedTask{}
+	if v.ProtectedTasks == nil {
+		v.ProtectedTasks = []ProtectedTask{}
 	}
-	return json.Marshal(p)
 }
 
 // HealthCheck is the ECS wire shape HealthCheck.
@@ -2439,15 +2411,13 @@ type ListAccountSettingsResponse struct {
 	Settings  []Setting `json:"settings" xml:"settings,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output ListAccountSettingsResponse as [] when
-// they are empty: AWS always returns them.
-func (v ListAccountSettingsResponse) MarshalJSON() ([]byte, error) {
-	type plain ListAccountSettingsResponse
-	p := plain(v)
-	if p.Settings == nil {
-		p.Settings = []Setting{}
+// SetEmptyLists makes the nil top-level lists of the output ListAccountSettingsResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *ListAccountSettingsResponse) SetEmptyLists() {
+	if v.Settings == nil {
+		v.Settings = []Setting{}
 	}
-	return json.Marshal(p)
 }
 
 // ListAttributesRequest is the ECS wire shape ListAttributesRequest.
@@ -2466,15 +2436,13 @@ type ListAttributesResponse struct {
 	NextToken  *string     `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output ListAttributesResponse as [] when
-// they are empty: AWS always returns them.
-func (v ListAttributesResponse) MarshalJSON() ([]byte, error) {
-	type plain ListAttributesResponse
-	p := plain(v)
-	if p.Attributes == nil {
-		p.Attributes = []Attribute{}
+// SetEmptyLists makes the nil top-level lists of the output ListAttributesResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *ListAttributesResponse) SetEmptyLists() {
+	if v.Attributes == nil {
+		v.Attributes = []Attribute{}
 	}
-	return json.Marshal(p)
 }
 
 // ListClustersRequest is the ECS wire shape ListClustersRequest.
@@ -2489,15 +2457,13 @@ type ListClustersResponse struct {
 	NextToken   *string  `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output ListClustersResponse as [] when
-// they are empty: AWS always returns them.
-func (v ListClustersResponse) MarshalJSON() ([]byte, error) {
-	type plain ListClustersResponse
-	p := plain(v)
-	if p.ClusterArns == nil {
-		p.ClusterArns = []string{}
+// SetEmptyLists makes the nil top-level lists of the output ListClustersResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *ListClustersResponse) SetEmptyLists() {
+	if v.ClusterArns == nil {
+		v.ClusterArns = []string{}
 	}
-	return json.Marshal(p)
 }
 
 // ListContainerInstancesRequest is the ECS wire shape ListContainerInstancesRequest.
@@ -2515,15 +2481,13 @@ type ListContainerInstancesResponse struct {
 	NextToken             *string  `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output ListContainerInstancesResponse as [] when
-// they are empty: AWS always returns them.
-func (v ListContainerInstancesResponse) MarshalJSON() ([]byte, error) {
-	type plain ListContainerInstancesResponse
-	p := plain(v)
-	if p.ContainerInstanceArns == nil {
-		p.ContainerInstanceArns = []string{}
+// SetEmptyLists makes the nil top-level lists of the output ListContainerInstancesResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *ListContainerInstancesResponse) SetEmptyLists() {
+	if v.ContainerInstanceArns == nil {
+		v.ContainerInstanceArns = []string{}
 	}
-	return json.Marshal(p)
 }
 
 // ListDaemonDeploymentsRequest is the ECS wire shape ListDaemonDeploymentsRequest.
@@ -2541,15 +2505,13 @@ type ListDaemonDeploymentsResponse struct {
 	NextToken         *string                   `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output ListDaemonDeploymentsResponse as [] when
-// they are empty: AWS always returns them.
-func (v ListDaemonDeploymentsResponse) MarshalJSON() ([]byte, error) {
-	type plain ListDaemonDeploymentsResponse
-	p := plain(v)
-	if p.DaemonDeployments == nil {
-		p.DaemonDeployments = []DaemonDeploymentSummary{}
+// SetEmptyLists makes the nil top-level lists of the output ListDaemonDeploymentsResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *ListDaemonDeploymentsResponse) SetEmptyLists() {
+	if v.DaemonDeployments == nil {
+		v.DaemonDeployments = []DaemonDeploymentSummary{}
 	}
-	return json.Marshal(p)
 }
 
 // ListDaemonTaskDefinitionsRequest is the ECS wire shape ListDaemonTaskDefinitionsRequest.
@@ -2569,15 +2531,13 @@ type ListDaemonTaskDefinitionsResponse struct {
 	NextToken             *string                       `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output ListDaemonTaskDefinitionsResponse as [] when
-// they are empty: AWS always returns them.
-func (v ListDaemonTaskDefinitionsResponse) MarshalJSON() ([]byte, error) {
-	type plain ListDaemonTaskDefinitionsResponse
-	p := plain(v)
-	if p.DaemonTaskDefinitions == nil {
-		p.DaemonTaskDefinitions = []DaemonTaskDefinitionSummary{}
+// SetEmptyLists makes the nil top-level lists of the output ListDaemonTaskDefinitionsResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *ListDaemonTaskDefinitionsResponse) SetEmptyLists() {
+	if v.DaemonTaskDefinitions == nil {
+		v.DaemonTaskDefinitions = []DaemonTaskDefinitionSummary{}
 	}
-	return json.Marshal(p)
 }
 
 // ListDaemonsRequest is the ECS wire shape ListDaemonsRequest.
@@ -2594,15 +2554,13 @@ type ListDaemonsResponse struct {
 	NextToken           *string         `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output ListDaemonsResponse as [] when
-// they are empty: AWS always returns them.
-func (v ListDaemonsResponse) MarshalJSON() ([]byte, error) {
-	type plain ListDaemonsResponse
-	p := plain(v)
-	if p.DaemonSummariesList == nil {
-		p.DaemonSummariesList = []DaemonSummary{}
+// SetEmptyLists makes the nil top-level lists of the output ListDaemonsResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *ListDaemonsResponse) SetEmptyLists() {
+	if v.DaemonSummariesList == nil {
+		v.DaemonSummariesList = []DaemonSummary{}
 	}
-	return json.Marshal(p)
 }
 
 // ListServiceDeploymentsRequest is the ECS wire shape ListServiceDeploymentsRequest.
@@ -2621,15 +2579,13 @@ type ListServiceDeploymentsResponse struct {
 	ServiceDeployments []ServiceDeploymentBrief `json:"serviceDeployments" xml:"serviceDeployments,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output ListServiceDeploymentsResponse as [] when
-// they are empty: AWS always returns them.
-func (v ListServiceDeploymentsResponse) MarshalJSON() ([]byte, error) {
-	type plain ListServiceDeploymentsResponse
-	p := plain(v)
-	if p.ServiceDeployments == nil {
-		p.ServiceDeployments = []ServiceDeploymentBrief{}
+// SetEmptyLists makes the nil top-level lists of the output ListServiceDeploymentsResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *ListServiceDeploymentsResponse) SetEmptyLists() {
+	if v.ServiceDeployments == nil {
+		v.ServiceDeployments = []ServiceDeploymentBrief{}
 	}
-	return json.Marshal(p)
 }
 
 // ListServicesByNamespaceRequest is the ECS wire shape ListServicesByNamespaceRequest.
@@ -2645,15 +2601,13 @@ type ListServicesByNamespaceResponse struct {
 	ServiceArns []string `json:"serviceArns" xml:"serviceArns,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output ListServicesByNamespaceResponse as [] when
-// they are empty: AWS always returns them.
-func (v ListServicesByNamespaceResponse) MarshalJSON() ([]byte, error) {
-	type plain ListServicesByNamespaceResponse
-	p := plain(v)
-	if p.ServiceArns == nil {
-		p.ServiceArns = []string{}
+// SetEmptyLists makes the nil top-level lists of the output ListServicesByNamespaceResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *ListServicesByNamespaceResponse) SetEmptyLists() {
+	if v.ServiceArns == nil {
+		v.ServiceArns = []string{}
 	}
-	return json.Marshal(p)
 }
 
 // ListServicesRequest is the ECS wire shape ListServicesRequest.
@@ -2672,15 +2626,13 @@ type ListServicesResponse struct {
 	ServiceArns []string `json:"serviceArns" xml:"serviceArns,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output ListServicesResponse as [] when
-// they are empty: AWS always returns them.
-func (v ListServicesResponse) MarshalJSON() ([]byte, error) {
-	type plain ListServicesResponse
-	p := plain(v)
-	if p.ServiceArns == nil {
-		p.ServiceArns = []string{}
+// SetEmptyLists makes the nil top-level lists of the output ListServicesResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *ListServicesResponse) SetEmptyLists() {
+	if v.ServiceArns == nil {
+		v.ServiceArns = []string{}
 	}
-	return json.Marshal(p)
 }
 
 // ListTagsForResourceRequest is the ECS wire shape ListTagsForResourceRequest.
@@ -2693,15 +2645,13 @@ type ListTagsForResourceResponse struct {
 	Tags []Tag `json:"tags" xml:"tags,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output ListTagsForResourceResponse as [] when
-// they are empty: AWS always returns them.
-func (v ListTagsForResourceResponse) MarshalJSON() ([]byte, error) {
-	type plain ListTagsForResourceResponse
-	p := plain(v)
-	if p.Tags == nil {
-		p.Tags = []Tag{}
+// SetEmptyLists makes the nil top-level lists of the output ListTagsForResourceResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *ListTagsForResourceResponse) SetEmptyLists() {
+	if v.Tags == nil {
+		v.Tags = []Tag{}
 	}
-	return json.Marshal(p)
 }
 
 // ListTaskDefinitionFamiliesRequest is the ECS wire shape ListTaskDefinitionFamiliesRequest.
@@ -2718,15 +2668,13 @@ type ListTaskDefinitionFamiliesResponse struct {
 	NextToken *string  `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output ListTaskDefinitionFamiliesResponse as [] when
-// they are empty: AWS always returns them.
-func (v ListTaskDefinitionFamiliesResponse) MarshalJSON() ([]byte, error) {
-	type plain ListTaskDefinitionFamiliesResponse
-	p := plain(v)
-	if p.Families == nil {
-		p.Families = []string{}
+// SetEmptyLists makes the nil top-level lists of the output ListTaskDefinitionFamiliesResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *ListTaskDefinitionFamiliesResponse) SetEmptyLists() {
+	if v.Families == nil {
+		v.Families = []string{}
 	}
-	return json.Marshal(p)
 }
 
 // ListTaskDefinitionsRequest is the ECS wire shape ListTaskDefinitionsRequest.
@@ -2744,15 +2692,13 @@ type ListTaskDefinitionsResponse struct {
 	TaskDefinitionArns []string `json:"taskDefinitionArns" xml:"taskDefinitionArns,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output ListTaskDefinitionsResponse as [] when
-// they are empty: AWS always returns them.
-func (v ListTaskDefinitionsResponse) MarshalJSON() ([]byte, error) {
-	type plain ListTaskDefinitionsResponse
-	p := plain(v)
-	if p.TaskDefinitionArns == nil {
-		p.TaskDefinitionArns = []string{}
+// SetEmptyLists makes the nil top-level lists of the output ListTaskDefinitionsResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *ListTaskDefinitionsResponse) SetEmptyLists() {
+	if v.TaskDefinitionArns == nil {
+		v.TaskDefinitionArns = []string{}
 	}
-	return json.Marshal(p)
 }
 
 // ListTasksRequest is the ECS wire shape ListTasksRequest.
@@ -2775,15 +2721,13 @@ type ListTasksResponse struct {
 	TaskArns  []string `json:"taskArns" xml:"taskArns,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output ListTasksResponse as [] when
-// they are empty: AWS always returns them.
-func (v ListTasksResponse) MarshalJSON() ([]byte, error) {
-	type plain ListTasksResponse
-	p := plain(v)
-	if p.TaskArns == nil {
-		p.TaskArns = []string{}
+// SetEmptyLists makes the nil top-level lists of the output ListTasksResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *ListTasksResponse) SetEmptyLists() {
+	if v.TaskArns == nil {
+		v.TaskArns = []string{}
 	}
-	return json.Marshal(p)
 }
 
 // LoadBalancer is the ECS wire shape LoadBalancer.
@@ -3123,15 +3067,13 @@ type PutAttributesResponse struct {
 	Attributes []Attribute `json:"attributes" xml:"attributes,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output PutAttributesResponse as [] when
-// they are empty: AWS always returns them.
-func (v PutAttributesResponse) MarshalJSON() ([]byte, error) {
-	type plain PutAttributesResponse
-	p := plain(v)
-	if p.Attributes == nil {
-		p.Attributes = []Attribute{}
+// SetEmptyLists makes the nil top-level lists of the output PutAttributesResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *PutAttributesResponse) SetEmptyLists() {
+	if v.Attributes == nil {
+		v.Attributes = []Attribute{}
 	}
-	return json.Marshal(p)
 }
 
 // PutClusterCapacityProvidersRequest is the ECS wire shape PutClusterCapacityProvidersRequest.
@@ -3209,15 +3151,13 @@ type RegisterTaskDefinitionResponse struct {
 	TaskDefinition *TaskDefinition `json:"taskDefinition,omitempty" xml:"taskDefinition,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output RegisterTaskDefinitionResponse as [] when
-// they are empty: AWS always returns them.
-func (v RegisterTaskDefinitionResponse) MarshalJSON() ([]byte, error) {
-	type plain RegisterTaskDefinitionResponse
-	p := plain(v)
-	if p.Tags == nil {
-		p.Tags = []Tag{}
+// SetEmptyLists makes the nil top-level lists of the output RegisterTaskDefinitionResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *RegisterTaskDefinitionResponse) SetEmptyLists() {
+	if v.Tags == nil {
+		v.Tags = []Tag{}
 	}
-	return json.Marshal(p)
 }
 
 // RepositoryCredentials is the ECS wire shape RepositoryCredentials.
@@ -3292,18 +3232,16 @@ type RunTaskResponse struct {
 	Tasks    []Task    `json:"tasks" xml:"tasks,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output RunTaskResponse as [] when
-// they are empty: AWS always returns them.
-func (v RunTaskResponse) MarshalJSON() ([]byte, error) {
-	type plain RunTaskResponse
-	p := plain(v)
-	if p.Failures == nil {
-		p.Failures = []Failure{}
+// SetEmptyLists makes the nil top-level lists of the output RunTaskResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *RunTaskResponse) SetEmptyLists() {
+	if v.Failures == nil {
+		v.Failures = []Failure{}
 	}
-	if p.Tasks == nil {
-		p.Tasks = []Task{}
+	if v.Tasks == nil {
+		v.Tasks = []Task{}
 	}
-	return json.Marshal(p)
 }
 
 // RuntimePlatform is the ECS wire shape RuntimePlatform.
@@ -3628,18 +3566,16 @@ type StartTaskResponse struct {
 	Tasks    []Task    `json:"tasks" xml:"tasks,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output StartTaskResponse as [] when
-// they are empty: AWS always returns them.
-func (v StartTaskResponse) MarshalJSON() ([]byte, error) {
-	type plain StartTaskResponse
-	p := plain(v)
-	if p.Failures == nil {
-		p.Failures = []Failure{}
+// SetEmptyLists makes the nil top-level lists of the output StartTaskResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *StartTaskResponse) SetEmptyLists() {
+	if v.Failures == nil {
+		v.Failures = []Failure{}
 	}
-	if p.Tasks == nil {
-		p.Tasks = []Task{}
+	if v.Tasks == nil {
+		v.Tasks = []Task{}
 	}
-	return json.Marshal(p)
 }
 
 // StopServiceDeploymentRequest is the ECS wire shape StopServiceDeploymentRequest.
@@ -4001,18 +3937,16 @@ type UpdateContainerInstancesStateResponse struct {
 	Failures           []Failure           `json:"failures" xml:"failures,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output UpdateContainerInstancesStateResponse as [] when
-// they are empty: AWS always returns them.
-func (v UpdateContainerInstancesStateResponse) MarshalJSON() ([]byte, error) {
-	type plain UpdateContainerInstancesStateResponse
-	p := plain(v)
-	if p.ContainerInstances == nil {
-		p.ContainerInstances = []ContainerInstance{}
+// SetEmptyLists makes the nil top-level lists of the output UpdateContainerInstancesStateResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *UpdateContainerInstancesStateResponse) SetEmptyLists() {
+	if v.ContainerInstances == nil {
+		v.ContainerInstances = []ContainerInstance{}
 	}
-	if p.Failures == nil {
-		p.Failures = []Failure{}
+	if v.Failures == nil {
+		v.Failures = []Failure{}
 	}
-	return json.Marshal(p)
 }
 
 // UpdateDaemonRequest is the ECS wire shape UpdateDaemonRequest.
@@ -4124,18 +4058,16 @@ type UpdateTaskProtectionResponse struct {
 	ProtectedTasks []ProtectedTask `json:"protectedTasks" xml:"protectedTasks,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output UpdateTaskProtectionResponse as [] when
-// they are empty: AWS always returns them.
-func (v UpdateTaskProtectionResponse) MarshalJSON() ([]byte, error) {
-	type plain UpdateTaskProtectionResponse
-	p := plain(v)
-	if p.Failures == nil {
-		p.Failures = []Failure{}
+// SetEmptyLists makes the nil top-level lists of the output UpdateTaskProtectionResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *UpdateTaskProtectionResponse) SetEmptyLists() {
+	if v.Failures == nil {
+		v.Failures = []Failure{}
 	}
-	if p.ProtectedTasks == nil {
-		p.ProtectedTasks = []ProtectedTask{}
+	if v.ProtectedTasks == nil {
+		v.ProtectedTasks = []ProtectedTask{}
 	}
-	return json.Marshal(p)
 }
 
 // UpdateTaskSetRequest is the ECS wire shape UpdateTaskSetRequest.

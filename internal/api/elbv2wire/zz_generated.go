@@ -3,8 +3,6 @@
 package elbv2wire
 
 import (
-	"encoding/json"
-
 	"github.com/fargo-run/fargo/internal/api/wire"
 )
 
@@ -254,15 +252,13 @@ type AddListenerCertificatesOutput struct {
 	Certificates []Certificate `json:"Certificates" xml:"Certificates>member,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output AddListenerCertificatesOutput as [] when
-// they are empty: AWS always returns them.
-func (v AddListenerCertificatesOutput) MarshalJSON() ([]byte, error) {
-	type plain AddListenerCertificatesOutput
-	p := plain(v)
-	if p.Certificates == nil {
-		p.Certificates = []Certificate{}
+// SetEmptyLists makes the nil top-level lists of the output AddListenerCertificatesOutput empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *AddListenerCertificatesOutput) SetEmptyLists() {
+	if v.Certificates == nil {
+		v.Certificates = []Certificate{}
 	}
-	return json.Marshal(p)
 }
 
 // AddTagsInput is the Elastic Load Balancing v2 wire shape AddTagsInput.
@@ -286,15 +282,13 @@ type AddTrustStoreRevocationsOutput struct {
 	TrustStoreRevocations []TrustStoreRevocation `json:"TrustStoreRevocations" xml:"TrustStoreRevocations>member,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output AddTrustStoreRevocationsOutput as [] when
-// they are empty: AWS always returns them.
-func (v AddTrustStoreRevocationsOutput) MarshalJSON() ([]byte, error) {
-	type plain AddTrustStoreRevocationsOutput
-	p := plain(v)
-	if p.TrustStoreRevocations == nil {
-		p.TrustStoreRevocations = []TrustStoreRevocation{}
+// SetEmptyLists makes the nil top-level lists of the output AddTrustStoreRevocationsOutput empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *AddTrustStoreRevocationsOutput) SetEmptyLists() {
+	if v.TrustStoreRevocations == nil {
+		v.TrustStoreRevocations = []TrustStoreRevocation{}
 	}
-	return json.Marshal(p)
 }
 
 // AdministrativeOverride is the Elastic Load Balancing v2 wire shape AdministrativeOverride.
@@ -411,15 +405,13 @@ type CreateListenerOutput struct {
 	Listeners []Listener `json:"Listeners" xml:"Listeners>member,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output CreateListenerOutput as [] when
-// they are empty: AWS always returns them.
-func (v CreateListenerOutput) MarshalJSON() ([]byte, error) {
-	type plain CreateListenerOutput
-	p := plain(v)
-	if p.Listeners == nil {
-		p.Listeners = []Listener{}
+// SetEmptyLists makes the nil top-level lists of the output CreateListenerOutput empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *CreateListenerOutput) SetEmptyLists() {
+	if v.Listeners == nil {
+		v.Listeners = []Listener{}
 	}
-	return json.Marshal(p)
 }
 
 // CreateLoadBalancerInput is the Elastic Load Balancing v2 wire shape CreateLoadBalancerInput.
@@ -442,15 +434,13 @@ type CreateLoadBalancerOutput struct {
 	LoadBalancers []LoadBalancer `json:"LoadBalancers" xml:"LoadBalancers>member,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output CreateLoadBalancerOutput as [] when
-// they are empty: AWS always returns them.
-func (v CreateLoadBalancerOutput) MarshalJSON() ([]byte, error) {
-	type plain CreateLoadBalancerOutput
-	p := plain(v)
-	if p.LoadBalancers == nil {
-		p.LoadBalancers = []LoadBalancer{}
+// SetEmptyLists makes the nil top-level lists of the output CreateLoadBalancerOutput empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *CreateLoadBalancerOutput) SetEmptyLists() {
+	if v.LoadBalancers == nil {
+		v.LoadBalancers = []LoadBalancer{}
 	}
-	return json.Marshal(p)
 }
 
 // CreateRuleInput is the Elastic Load Balancing v2 wire shape CreateRuleInput.
@@ -468,15 +458,13 @@ type CreateRuleOutput struct {
 	Rules []Rule `json:"Rules" xml:"Rules>member,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output CreateRuleOutput as [] when
-// they are empty: AWS always returns them.
-func (v CreateRuleOutput) MarshalJSON() ([]byte, error) {
-	type plain CreateRuleOutput
-	p := plain(v)
-	if p.Rules == nil {
-		p.Rules = []Rule{}
+// SetEmptyLists makes the nil top-level lists of the output CreateRuleOutput empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *CreateRuleOutput) SetEmptyLists() {
+	if v.Rules == nil {
+		v.Rules = []Rule{}
 	}
-	return json.Marshal(p)
 }
 
 // CreateTargetGroupInput is the Elastic Load Balancing v2 wire shape CreateTargetGroupInput.
@@ -506,15 +494,13 @@ type CreateTargetGroupOutput struct {
 	TargetGroups []TargetGroup `json:"TargetGroups" xml:"TargetGroups>member,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output CreateTargetGroupOutput as [] when
-// they are empty: AWS always returns them.
-func (v CreateTargetGroupOutput) MarshalJSON() ([]byte, error) {
-	type plain CreateTargetGroupOutput
-	p := plain(v)
-	if p.TargetGroups == nil {
-		p.TargetGroups = []TargetGroup{}
+// SetEmptyLists makes the nil top-level lists of the output CreateTargetGroupOutput empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *CreateTargetGroupOutput) SetEmptyLists() {
+	if v.TargetGroups == nil {
+		v.TargetGroups = []TargetGroup{}
 	}
-	return json.Marshal(p)
 }
 
 // CreateTrustStoreInput is the Elastic Load Balancing v2 wire shape CreateTrustStoreInput.
@@ -531,15 +517,13 @@ type CreateTrustStoreOutput struct {
 	TrustStores []TrustStore `json:"TrustStores" xml:"TrustStores>member,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output CreateTrustStoreOutput as [] when
-// they are empty: AWS always returns them.
-func (v CreateTrustStoreOutput) MarshalJSON() ([]byte, error) {
-	type plain CreateTrustStoreOutput
-	p := plain(v)
-	if p.TrustStores == nil {
-		p.TrustStores = []TrustStore{}
+// SetEmptyLists makes the nil top-level lists of the output CreateTrustStoreOutput empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *CreateTrustStoreOutput) SetEmptyLists() {
+	if v.TrustStores == nil {
+		v.TrustStores = []TrustStore{}
 	}
-	return json.Marshal(p)
 }
 
 // DeleteAssociationSameAccountException is the Elastic Load Balancing v2 wire error shape DeleteAssociationSameAccountException.
@@ -623,15 +607,13 @@ type DescribeAccountLimitsOutput struct {
 	NextMarker *string `json:"NextMarker,omitempty" xml:"NextMarker,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output DescribeAccountLimitsOutput as [] when
-// they are empty: AWS always returns them.
-func (v DescribeAccountLimitsOutput) MarshalJSON() ([]byte, error) {
-	type plain DescribeAccountLimitsOutput
-	p := plain(v)
-	if p.Limits == nil {
-		p.Limits = []Limit{}
+// SetEmptyLists makes the nil top-level lists of the output DescribeAccountLimitsOutput empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DescribeAccountLimitsOutput) SetEmptyLists() {
+	if v.Limits == nil {
+		v.Limits = []Limit{}
 	}
-	return json.Marshal(p)
 }
 
 // DescribeCapacityReservationInput is the Elastic Load Balancing v2 wire shape DescribeCapacityReservationInput.
@@ -647,15 +629,13 @@ type DescribeCapacityReservationOutput struct {
 	MinimumLoadBalancerCapacity *MinimumLoadBalancerCapacity    `json:"MinimumLoadBalancerCapacity,omitempty" xml:"MinimumLoadBalancerCapacity,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output DescribeCapacityReservationOutput as [] when
-// they are empty: AWS always returns them.
-func (v DescribeCapacityReservationOutput) MarshalJSON() ([]byte, error) {
-	type plain DescribeCapacityReservationOutput
-	p := plain(v)
-	if p.CapacityReservationState == nil {
-		p.CapacityReservationState = []ZonalCapacityReservationState{}
+// SetEmptyLists makes the nil top-level lists of the output DescribeCapacityReservationOutput empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DescribeCapacityReservationOutput) SetEmptyLists() {
+	if v.CapacityReservationState == nil {
+		v.CapacityReservationState = []ZonalCapacityReservationState{}
 	}
-	return json.Marshal(p)
 }
 
 // DescribeListenerAttributesInput is the Elastic Load Balancing v2 wire shape DescribeListenerAttributesInput.
@@ -668,15 +648,13 @@ type DescribeListenerAttributesOutput struct {
 	Attributes []ListenerAttribute `json:"Attributes" xml:"Attributes>member,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output DescribeListenerAttributesOutput as [] when
-// they are empty: AWS always returns them.
-func (v DescribeListenerAttributesOutput) MarshalJSON() ([]byte, error) {
-	type plain DescribeListenerAttributesOutput
-	p := plain(v)
-	if p.Attributes == nil {
-		p.Attributes = []ListenerAttribute{}
+// SetEmptyLists makes the nil top-level lists of the output DescribeListenerAttributesOutput empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DescribeListenerAttributesOutput) SetEmptyLists() {
+	if v.Attributes == nil {
+		v.Attributes = []ListenerAttribute{}
 	}
-	return json.Marshal(p)
 }
 
 // DescribeListenerCertificatesInput is the Elastic Load Balancing v2 wire shape DescribeListenerCertificatesInput.
@@ -692,15 +670,13 @@ type DescribeListenerCertificatesOutput struct {
 	NextMarker   *string       `json:"NextMarker,omitempty" xml:"NextMarker,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output DescribeListenerCertificatesOutput as [] when
-// they are empty: AWS always returns them.
-func (v DescribeListenerCertificatesOutput) MarshalJSON() ([]byte, error) {
-	type plain DescribeListenerCertificatesOutput
-	p := plain(v)
-	if p.Certificates == nil {
-		p.Certificates = []Certificate{}
+// SetEmptyLists makes the nil top-level lists of the output DescribeListenerCertificatesOutput empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DescribeListenerCertificatesOutput) SetEmptyLists() {
+	if v.Certificates == nil {
+		v.Certificates = []Certificate{}
 	}
-	return json.Marshal(p)
 }
 
 // DescribeListenersInput is the Elastic Load Balancing v2 wire shape DescribeListenersInput.
@@ -717,15 +693,13 @@ type DescribeListenersOutput struct {
 	NextMarker *string    `json:"NextMarker,omitempty" xml:"NextMarker,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output DescribeListenersOutput as [] when
-// they are empty: AWS always returns them.
-func (v DescribeListenersOutput) MarshalJSON() ([]byte, error) {
-	type plain DescribeListenersOutput
-	p := plain(v)
-	if p.Listeners == nil {
-		p.Listeners = []Listener{}
+// SetEmptyLists makes the nil top-level lists of the output DescribeListenersOutput empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DescribeListenersOutput) SetEmptyLists() {
+	if v.Listeners == nil {
+		v.Listeners = []Listener{}
 	}
-	return json.Marshal(p)
 }
 
 // DescribeLoadBalancerAttributesInput is the Elastic Load Balancing v2 wire shape DescribeLoadBalancerAttributesInput.
@@ -738,15 +712,13 @@ type DescribeLoadBalancerAttributesOutput struct {
 	Attributes []LoadBalancerAttribute `json:"Attributes" xml:"Attributes>member,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output DescribeLoadBalancerAttributesOutput as [] when
-// they are empty: AWS always returns them.
-func (v DescribeLoadBalancerAttributesOutput) MarshalJSON() ([]byte, error) {
-	type plain DescribeLoadBalancerAttributesOutput
-	p := plain(v)
-	if p.Attributes == nil {
-		p.Attributes = []LoadBalancerAttribute{}
+// SetEmptyLists makes the nil top-level lists of the output DescribeLoadBalancerAttributesOutput empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DescribeLoadBalancerAttributesOutput) SetEmptyLists() {
+	if v.Attributes == nil {
+		v.Attributes = []LoadBalancerAttribute{}
 	}
-	return json.Marshal(p)
 }
 
 // DescribeLoadBalancersInput is the Elastic Load Balancing v2 wire shape DescribeLoadBalancersInput.
@@ -763,15 +735,13 @@ type DescribeLoadBalancersOutput struct {
 	NextMarker    *string        `json:"NextMarker,omitempty" xml:"NextMarker,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output DescribeLoadBalancersOutput as [] when
-// they are empty: AWS always returns them.
-func (v DescribeLoadBalancersOutput) MarshalJSON() ([]byte, error) {
-	type plain DescribeLoadBalancersOutput
-	p := plain(v)
-	if p.LoadBalancers == nil {
-		p.LoadBalancers = []LoadBalancer{}
+// SetEmptyLists makes the nil top-level lists of the output DescribeLoadBalancersOutput empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DescribeLoadBalancersOutput) SetEmptyLists() {
+	if v.LoadBalancers == nil {
+		v.LoadBalancers = []LoadBalancer{}
 	}
-	return json.Marshal(p)
 }
 
 // DescribeRulesInput is the Elastic Load Balancing v2 wire shape DescribeRulesInput.
@@ -788,15 +758,13 @@ type DescribeRulesOutput struct {
 	Rules      []Rule  `json:"Rules" xml:"Rules>member,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output DescribeRulesOutput as [] when
-// they are empty: AWS always returns them.
-func (v DescribeRulesOutput) MarshalJSON() ([]byte, error) {
-	type plain DescribeRulesOutput
-	p := plain(v)
-	if p.Rules == nil {
-		p.Rules = []Rule{}
+// SetEmptyLists makes the nil top-level lists of the output DescribeRulesOutput empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DescribeRulesOutput) SetEmptyLists() {
+	if v.Rules == nil {
+		v.Rules = []Rule{}
 	}
-	return json.Marshal(p)
 }
 
 // DescribeSSLPoliciesInput is the Elastic Load Balancing v2 wire shape DescribeSSLPoliciesInput.
@@ -813,15 +781,13 @@ type DescribeSSLPoliciesOutput struct {
 	SslPolicies []SslPolicy `json:"SslPolicies" xml:"SslPolicies>member,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output DescribeSSLPoliciesOutput as [] when
-// they are empty: AWS always returns them.
-func (v DescribeSSLPoliciesOutput) MarshalJSON() ([]byte, error) {
-	type plain DescribeSSLPoliciesOutput
-	p := plain(v)
-	if p.SslPolicies == nil {
-		p.SslPolicies = []SslPolicy{}
+// SetEmptyLists makes the nil top-level lists of the output DescribeSSLPoliciesOutput empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DescribeSSLPoliciesOutput) SetEmptyLists() {
+	if v.SslPolicies == nil {
+		v.SslPolicies = []SslPolicy{}
 	}
-	return json.Marshal(p)
 }
 
 // DescribeTagsInput is the Elastic Load Balancing v2 wire shape DescribeTagsInput.
@@ -834,15 +800,13 @@ type DescribeTagsOutput struct {
 	TagDescriptions []TagDescription `json:"TagDescriptions" xml:"TagDescriptions>member,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output DescribeTagsOutput as [] when
-// they are empty: AWS always returns them.
-func (v DescribeTagsOutput) MarshalJSON() ([]byte, error) {
-	type plain DescribeTagsOutput
-	p := plain(v)
-	if p.TagDescriptions == nil {
-		p.TagDescriptions = []TagDescription{}
+// SetEmptyLists makes the nil top-level lists of the output DescribeTagsOutput empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DescribeTagsOutput) SetEmptyLists() {
+	if v.TagDescriptions == nil {
+		v.TagDescriptions = []TagDescription{}
 	}
-	return json.Marshal(p)
 }
 
 // DescribeTargetGroupAttributesInput is the Elastic Load Balancing v2 wire shape DescribeTargetGroupAttributesInput.
@@ -855,15 +819,13 @@ type DescribeTargetGroupAttributesOutput struct {
 	Attributes []TargetGroupAttribute `json:"Attributes" xml:"Attributes>member,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output DescribeTargetGroupAttributesOutput as [] when
-// they are empty: AWS always returns them.
-func (v DescribeTargetGroupAttributesOutput) MarshalJSON() ([]byte, error) {
-	type plain DescribeTargetGroupAttributesOutput
-	p := plain(v)
-	if p.Attributes == nil {
-		p.Attributes = []TargetGroupAttribute{}
+// SetEmptyLists makes the nil top-level lists of the output DescribeTargetGroupAttributesOutput empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DescribeTargetGroupAttributesOutput) SetEmptyLists() {
+	if v.Attributes == nil {
+		v.Attributes = []TargetGroupAttribute{}
 	}
-	return json.Marshal(p)
 }
 
 // DescribeTargetGroupsInput is the Elastic Load Balancing v2 wire shape DescribeTargetGroupsInput.
@@ -881,15 +843,13 @@ type DescribeTargetGroupsOutput struct {
 	TargetGroups []TargetGroup `json:"TargetGroups" xml:"TargetGroups>member,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output DescribeTargetGroupsOutput as [] when
-// they are empty: AWS always returns them.
-func (v DescribeTargetGroupsOutput) MarshalJSON() ([]byte, error) {
-	type plain DescribeTargetGroupsOutput
-	p := plain(v)
-	if p.TargetGroups == nil {
-		p.TargetGroups = []TargetGroup{}
+// SetEmptyLists makes the nil top-level lists of the output DescribeTargetGroupsOutput empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DescribeTargetGroupsOutput) SetEmptyLists() {
+	if v.TargetGroups == nil {
+		v.TargetGroups = []TargetGroup{}
 	}
-	return json.Marshal(p)
 }
 
 // DescribeTargetHealthInput is the Elastic Load Balancing v2 wire shape DescribeTargetHealthInput.
@@ -904,15 +864,13 @@ type DescribeTargetHealthOutput struct {
 	TargetHealthDescriptions []TargetHealthDescription `json:"TargetHealthDescriptions" xml:"TargetHealthDescriptions>member,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output DescribeTargetHealthOutput as [] when
-// they are empty: AWS always returns them.
-func (v DescribeTargetHealthOutput) MarshalJSON() ([]byte, error) {
-	type plain DescribeTargetHealthOutput
-	p := plain(v)
-	if p.TargetHealthDescriptions == nil {
-		p.TargetHealthDescriptions = []TargetHealthDescription{}
+// SetEmptyLists makes the nil top-level lists of the output DescribeTargetHealthOutput empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DescribeTargetHealthOutput) SetEmptyLists() {
+	if v.TargetHealthDescriptions == nil {
+		v.TargetHealthDescriptions = []TargetHealthDescription{}
 	}
-	return json.Marshal(p)
 }
 
 // DescribeTrustStoreAssociationsInput is the Elastic Load Balancing v2 wire shape DescribeTrustStoreAssociationsInput.
@@ -928,15 +886,13 @@ type DescribeTrustStoreAssociationsOutput struct {
 	TrustStoreAssociations []TrustStoreAssociation `json:"TrustStoreAssociations" xml:"TrustStoreAssociations>member,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output DescribeTrustStoreAssociationsOutput as [] when
-// they are empty: AWS always returns them.
-func (v DescribeTrustStoreAssociationsOutput) MarshalJSON() ([]byte, error) {
-	type plain DescribeTrustStoreAssociationsOutput
-	p := plain(v)
-	if p.TrustStoreAssociations == nil {
-		p.TrustStoreAssociations = []TrustStoreAssociation{}
+// SetEmptyLists makes the nil top-level lists of the output DescribeTrustStoreAssociationsOutput empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DescribeTrustStoreAssociationsOutput) SetEmptyLists() {
+	if v.TrustStoreAssociations == nil {
+		v.TrustStoreAssociations = []TrustStoreAssociation{}
 	}
-	return json.Marshal(p)
 }
 
 // DescribeTrustStoreRevocation is the Elastic Load Balancing v2 wire shape DescribeTrustStoreRevocation.
@@ -961,15 +917,13 @@ type DescribeTrustStoreRevocationsOutput struct {
 	TrustStoreRevocations []DescribeTrustStoreRevocation `json:"TrustStoreRevocations" xml:"TrustStoreRevocations>member,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output DescribeTrustStoreRevocationsOutput as [] when
-// they are empty: AWS always returns them.
-func (v DescribeTrustStoreRevocationsOutput) MarshalJSON() ([]byte, error) {
-	type plain DescribeTrustStoreRevocationsOutput
-	p := plain(v)
-	if p.TrustStoreRevocations == nil {
-		p.TrustStoreRevocations = []DescribeTrustStoreRevocation{}
+// SetEmptyLists makes the nil top-level lists of the output DescribeTrustStoreRevocationsOutput empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DescribeTrustStoreRevocationsOutput) SetEmptyLists() {
+	if v.TrustStoreRevocations == nil {
+		v.TrustStoreRevocations = []DescribeTrustStoreRevocation{}
 	}
-	return json.Marshal(p)
 }
 
 // DescribeTrustStoresInput is the Elastic Load Balancing v2 wire shape DescribeTrustStoresInput.
@@ -986,15 +940,13 @@ type DescribeTrustStoresOutput struct {
 	TrustStores []TrustStore `json:"TrustStores" xml:"TrustStores>member,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output DescribeTrustStoresOutput as [] when
-// they are empty: AWS always returns them.
-func (v DescribeTrustStoresOutput) MarshalJSON() ([]byte, error) {
-	type plain DescribeTrustStoresOutput
-	p := plain(v)
-	if p.TrustStores == nil {
-		p.TrustStores = []TrustStore{}
+// SetEmptyLists makes the nil top-level lists of the output DescribeTrustStoresOutput empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DescribeTrustStoresOutput) SetEmptyLists() {
+	if v.TrustStores == nil {
+		v.TrustStores = []TrustStore{}
 	}
-	return json.Marshal(p)
 }
 
 // DuplicateListenerException is the Elastic Load Balancing v2 wire error shape DuplicateListenerException.
@@ -1246,15 +1198,13 @@ type ModifyCapacityReservationOutput struct {
 	MinimumLoadBalancerCapacity *MinimumLoadBalancerCapacity    `json:"MinimumLoadBalancerCapacity,omitempty" xml:"MinimumLoadBalancerCapacity,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output ModifyCapacityReservationOutput as [] when
-// they are empty: AWS always returns them.
-func (v ModifyCapacityReservationOutput) MarshalJSON() ([]byte, error) {
-	type plain ModifyCapacityReservationOutput
-	p := plain(v)
-	if p.CapacityReservationState == nil {
-		p.CapacityReservationState = []ZonalCapacityReservationState{}
+// SetEmptyLists makes the nil top-level lists of the output ModifyCapacityReservationOutput empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *ModifyCapacityReservationOutput) SetEmptyLists() {
+	if v.CapacityReservationState == nil {
+		v.CapacityReservationState = []ZonalCapacityReservationState{}
 	}
-	return json.Marshal(p)
 }
 
 // ModifyIpPoolsInput is the Elastic Load Balancing v2 wire shape ModifyIpPoolsInput.
@@ -1280,15 +1230,13 @@ type ModifyListenerAttributesOutput struct {
 	Attributes []ListenerAttribute `json:"Attributes" xml:"Attributes>member,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output ModifyListenerAttributesOutput as [] when
-// they are empty: AWS always returns them.
-func (v ModifyListenerAttributesOutput) MarshalJSON() ([]byte, error) {
-	type plain ModifyListenerAttributesOutput
-	p := plain(v)
-	if p.Attributes == nil {
-		p.Attributes = []ListenerAttribute{}
+// SetEmptyLists makes the nil top-level lists of the output ModifyListenerAttributesOutput empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *ModifyListenerAttributesOutput) SetEmptyLists() {
+	if v.Attributes == nil {
+		v.Attributes = []ListenerAttribute{}
 	}
-	return json.Marshal(p)
 }
 
 // ModifyListenerInput is the Elastic Load Balancing v2 wire shape ModifyListenerInput.
@@ -1308,15 +1256,13 @@ type ModifyListenerOutput struct {
 	Listeners []Listener `json:"Listeners" xml:"Listeners>member,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output ModifyListenerOutput as [] when
-// they are empty: AWS always returns them.
-func (v ModifyListenerOutput) MarshalJSON() ([]byte, error) {
-	type plain ModifyListenerOutput
-	p := plain(v)
-	if p.Listeners == nil {
-		p.Listeners = []Listener{}
+// SetEmptyLists makes the nil top-level lists of the output ModifyListenerOutput empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *ModifyListenerOutput) SetEmptyLists() {
+	if v.Listeners == nil {
+		v.Listeners = []Listener{}
 	}
-	return json.Marshal(p)
 }
 
 // ModifyLoadBalancerAttributesInput is the Elastic Load Balancing v2 wire shape ModifyLoadBalancerAttributesInput.
@@ -1330,15 +1276,13 @@ type ModifyLoadBalancerAttributesOutput struct {
 	Attributes []LoadBalancerAttribute `json:"Attributes" xml:"Attributes>member,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output ModifyLoadBalancerAttributesOutput as [] when
-// they are empty: AWS always returns them.
-func (v ModifyLoadBalancerAttributesOutput) MarshalJSON() ([]byte, error) {
-	type plain ModifyLoadBalancerAttributesOutput
-	p := plain(v)
-	if p.Attributes == nil {
-		p.Attributes = []LoadBalancerAttribute{}
+// SetEmptyLists makes the nil top-level lists of the output ModifyLoadBalancerAttributesOutput empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *ModifyLoadBalancerAttributesOutput) SetEmptyLists() {
+	if v.Attributes == nil {
+		v.Attributes = []LoadBalancerAttribute{}
 	}
-	return json.Marshal(p)
 }
 
 // ModifyRuleInput is the Elastic Load Balancing v2 wire shape ModifyRuleInput.
@@ -1355,15 +1299,13 @@ type ModifyRuleOutput struct {
 	Rules []Rule `json:"Rules" xml:"Rules>member,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output ModifyRuleOutput as [] when
-// they are empty: AWS always returns them.
-func (v ModifyRuleOutput) MarshalJSON() ([]byte, error) {
-	type plain ModifyRuleOutput
-	p := plain(v)
-	if p.Rules == nil {
-		p.Rules = []Rule{}
+// SetEmptyLists makes the nil top-level lists of the output ModifyRuleOutput empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *ModifyRuleOutput) SetEmptyLists() {
+	if v.Rules == nil {
+		v.Rules = []Rule{}
 	}
-	return json.Marshal(p)
 }
 
 // ModifyTargetGroupAttributesInput is the Elastic Load Balancing v2 wire shape ModifyTargetGroupAttributesInput.
@@ -1377,15 +1319,13 @@ type ModifyTargetGroupAttributesOutput struct {
 	Attributes []TargetGroupAttribute `json:"Attributes" xml:"Attributes>member,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output ModifyTargetGroupAttributesOutput as [] when
-// they are empty: AWS always returns them.
-func (v ModifyTargetGroupAttributesOutput) MarshalJSON() ([]byte, error) {
-	type plain ModifyTargetGroupAttributesOutput
-	p := plain(v)
-	if p.Attributes == nil {
-		p.Attributes = []TargetGroupAttribute{}
+// SetEmptyLists makes the nil top-level lists of the output ModifyTargetGroupAttributesOutput empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *ModifyTargetGroupAttributesOutput) SetEmptyLists() {
+	if v.Attributes == nil {
+		v.Attributes = []TargetGroupAttribute{}
 	}
-	return json.Marshal(p)
 }
 
 // ModifyTargetGroupInput is the Elastic Load Balancing v2 wire shape ModifyTargetGroupInput.
@@ -1407,15 +1347,13 @@ type ModifyTargetGroupOutput struct {
 	TargetGroups []TargetGroup `json:"TargetGroups" xml:"TargetGroups>member,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output ModifyTargetGroupOutput as [] when
-// they are empty: AWS always returns them.
-func (v ModifyTargetGroupOutput) MarshalJSON() ([]byte, error) {
-	type plain ModifyTargetGroupOutput
-	p := plain(v)
-	if p.TargetGroups == nil {
-		p.TargetGroups = []TargetGroup{}
+// SetEmptyLists makes the nil top-level lists of the output ModifyTargetGroupOutput empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *ModifyTargetGroupOutput) SetEmptyLists() {
+	if v.TargetGroups == nil {
+		v.TargetGroups = []TargetGroup{}
 	}
-	return json.Marshal(p)
 }
 
 // ModifyTrustStoreInput is the Elastic Load Balancing v2 wire shape ModifyTrustStoreInput.
@@ -1431,15 +1369,13 @@ type ModifyTrustStoreOutput struct {
 	TrustStores []TrustStore `json:"TrustStores" xml:"TrustStores>member,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output ModifyTrustStoreOutput as [] when
-// they are empty: AWS always returns them.
-func (v ModifyTrustStoreOutput) MarshalJSON() ([]byte, error) {
-	type plain ModifyTrustStoreOutput
-	p := plain(v)
-	if p.TrustStores == nil {
-		p.TrustStores = []TrustStore{}
+// SetEmptyLists makes the nil top-level lists of the output ModifyTrustStoreOutput empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *ModifyTrustStoreOutput) SetEmptyLists() {
+	if v.TrustStores == nil {
+		v.TrustStores = []TrustStore{}
 	}
-	return json.Marshal(p)
 }
 
 // MutualAuthenticationAttributes is the Elastic Load Balancing v2 wire shape MutualAuthenticationAttributes.
@@ -1625,15 +1561,13 @@ type SetRulePrioritiesOutput struct {
 	Rules []Rule `json:"Rules" xml:"Rules>member,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output SetRulePrioritiesOutput as [] when
-// they are empty: AWS always returns them.
-func (v SetRulePrioritiesOutput) MarshalJSON() ([]byte, error) {
-	type plain SetRulePrioritiesOutput
-	p := plain(v)
-	if p.Rules == nil {
-		p.Rules = []Rule{}
+// SetEmptyLists makes the nil top-level lists of the output SetRulePrioritiesOutput empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *SetRulePrioritiesOutput) SetEmptyLists() {
+	if v.Rules == nil {
+		v.Rules = []Rule{}
 	}
-	return json.Marshal(p)
 }
 
 // SetSecurityGroupsInput is the Elastic Load Balancing v2 wire shape SetSecurityGroupsInput.
@@ -1649,15 +1583,13 @@ type SetSecurityGroupsOutput struct {
 	SecurityGroupIds                                     []string `json:"SecurityGroupIds" xml:"SecurityGroupIds>member,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output SetSecurityGroupsOutput as [] when
-// they are empty: AWS always returns them.
-func (v SetSecurityGroupsOutput) MarshalJSON() ([]byte, error) {
-	type plain SetSecurityGroupsOutput
-	p := plain(v)
-	if p.SecurityGroupIds == nil {
-		p.SecurityGroupIds = []string{}
+// SetEmptyLists makes the nil top-level lists of the output SetSecurityGroupsOutput empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *SetSecurityGroupsOutput) SetEmptyLists() {
+	if v.SecurityGroupIds == nil {
+		v.SecurityGroupIds = []string{}
 	}
-	return json.Marshal(p)
 }
 
 // SetSubnetsInput is the Elastic Load Balancing v2 wire shape SetSubnetsInput.
@@ -1676,15 +1608,13 @@ type SetSubnetsOutput struct {
 	IpAddressType                *string            `json:"IpAddressType,omitempty" xml:"IpAddressType,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output SetSubnetsOutput as [] when
-// they are empty: AWS always returns them.
-func (v SetSubnetsOutput) MarshalJSON() ([]byte, error) {
-	type plain SetSubnetsOutput
-	p := plain(v)
-	if p.AvailabilityZones == nil {
-		p.AvailabilityZones = []AvailabilityZone{}
+// SetEmptyLists makes the nil top-level lists of the output SetSubnetsOutput empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *SetSubnetsOutput) SetEmptyLists() {
+	if v.AvailabilityZones == nil {
+		v.AvailabilityZones = []AvailabilityZone{}
 	}
-	return json.Marshal(p)
 }
 
 // SourceIpConditionConfig is the Elastic Load Balancing v2 wire shape SourceIpConditionConfig.

@@ -3,8 +3,6 @@
 package logswire
 
 import (
-	"encoding/json"
-
 	"github.com/fargo-run/fargo/internal/api/wire"
 )
 
@@ -826,15 +824,13 @@ type DescribeAccountPoliciesResponse struct {
 	NextToken       *string         `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output DescribeAccountPoliciesResponse as [] when
-// they are empty: AWS always returns them.
-func (v DescribeAccountPoliciesResponse) MarshalJSON() ([]byte, error) {
-	type plain DescribeAccountPoliciesResponse
-	p := plain(v)
-	if p.AccountPolicies == nil {
-		p.AccountPolicies = []AccountPolicy{}
+// SetEmptyLists makes the nil top-level lists of the output DescribeAccountPoliciesResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DescribeAccountPoliciesResponse) SetEmptyLists() {
+	if v.AccountPolicies == nil {
+		v.AccountPolicies = []AccountPolicy{}
 	}
-	return json.Marshal(p)
 }
 
 // DescribeConfigurationTemplatesRequest is the CloudWatch Logs wire shape DescribeConfigurationTemplatesRequest.
@@ -853,15 +849,13 @@ type DescribeConfigurationTemplatesResponse struct {
 	NextToken              *string                 `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output DescribeConfigurationTemplatesResponse as [] when
-// they are empty: AWS always returns them.
-func (v DescribeConfigurationTemplatesResponse) MarshalJSON() ([]byte, error) {
-	type plain DescribeConfigurationTemplatesResponse
-	p := plain(v)
-	if p.ConfigurationTemplates == nil {
-		p.ConfigurationTemplates = []ConfigurationTemplate{}
+// SetEmptyLists makes the nil top-level lists of the output DescribeConfigurationTemplatesResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DescribeConfigurationTemplatesResponse) SetEmptyLists() {
+	if v.ConfigurationTemplates == nil {
+		v.ConfigurationTemplates = []ConfigurationTemplate{}
 	}
-	return json.Marshal(p)
 }
 
 // DescribeDeliveriesRequest is the CloudWatch Logs wire shape DescribeDeliveriesRequest.
@@ -876,15 +870,13 @@ type DescribeDeliveriesResponse struct {
 	NextToken  *string    `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output DescribeDeliveriesResponse as [] when
-// they are empty: AWS always returns them.
-func (v DescribeDeliveriesResponse) MarshalJSON() ([]byte, error) {
-	type plain DescribeDeliveriesResponse
-	p := plain(v)
-	if p.Deliveries == nil {
-		p.Deliveries = []Delivery{}
+// SetEmptyLists makes the nil top-level lists of the output DescribeDeliveriesResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DescribeDeliveriesResponse) SetEmptyLists() {
+	if v.Deliveries == nil {
+		v.Deliveries = []Delivery{}
 	}
-	return json.Marshal(p)
 }
 
 // DescribeDeliveryDestinationsRequest is the CloudWatch Logs wire shape DescribeDeliveryDestinationsRequest.
@@ -899,15 +891,13 @@ type DescribeDeliveryDestinationsResponse struct {
 	NextToken            *string               `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output DescribeDeliveryDestinationsResponse as [] when
-// they are empty: AWS always returns them.
-func (v DescribeDeliveryDestinationsResponse) MarshalJSON() ([]byte, error) {
-	type plain DescribeDeliveryDestinationsResponse
-	p := plain(v)
-	if p.DeliveryDestinations == nil {
-		p.DeliveryDestinations = []DeliveryDestination{}
+// SetEmptyLists makes the nil top-level lists of the output DescribeDeliveryDestinationsResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DescribeDeliveryDestinationsResponse) SetEmptyLists() {
+	if v.DeliveryDestinations == nil {
+		v.DeliveryDestinations = []DeliveryDestination{}
 	}
-	return json.Marshal(p)
 }
 
 // DescribeDeliverySourcesRequest is the CloudWatch Logs wire shape DescribeDeliverySourcesRequest.
@@ -922,15 +912,13 @@ type DescribeDeliverySourcesResponse struct {
 	NextToken       *string          `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output DescribeDeliverySourcesResponse as [] when
-// they are empty: AWS always returns them.
-func (v DescribeDeliverySourcesResponse) MarshalJSON() ([]byte, error) {
-	type plain DescribeDeliverySourcesResponse
-	p := plain(v)
-	if p.DeliverySources == nil {
-		p.DeliverySources = []DeliverySource{}
+// SetEmptyLists makes the nil top-level lists of the output DescribeDeliverySourcesResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DescribeDeliverySourcesResponse) SetEmptyLists() {
+	if v.DeliverySources == nil {
+		v.DeliverySources = []DeliverySource{}
 	}
-	return json.Marshal(p)
 }
 
 // DescribeDestinationsRequest is the CloudWatch Logs wire shape DescribeDestinationsRequest.
@@ -946,15 +934,13 @@ type DescribeDestinationsResponse struct {
 	NextToken    *string       `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output DescribeDestinationsResponse as [] when
-// they are empty: AWS always returns them.
-func (v DescribeDestinationsResponse) MarshalJSON() ([]byte, error) {
-	type plain DescribeDestinationsResponse
-	p := plain(v)
-	if p.Destinations == nil {
-		p.Destinations = []Destination{}
+// SetEmptyLists makes the nil top-level lists of the output DescribeDestinationsResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DescribeDestinationsResponse) SetEmptyLists() {
+	if v.Destinations == nil {
+		v.Destinations = []Destination{}
 	}
-	return json.Marshal(p)
 }
 
 // DescribeExportTasksRequest is the CloudWatch Logs wire shape DescribeExportTasksRequest.
@@ -971,15 +957,13 @@ type DescribeExportTasksResponse struct {
 	NextToken   *string      `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output DescribeExportTasksResponse as [] when
-// they are empty: AWS always returns them.
-func (v DescribeExportTasksResponse) MarshalJSON() ([]byte, error) {
-	type plain DescribeExportTasksResponse
-	p := plain(v)
-	if p.ExportTasks == nil {
-		p.ExportTasks = []ExportTask{}
+// SetEmptyLists makes the nil top-level lists of the output DescribeExportTasksResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DescribeExportTasksResponse) SetEmptyLists() {
+	if v.ExportTasks == nil {
+		v.ExportTasks = []ExportTask{}
 	}
-	return json.Marshal(p)
 }
 
 // DescribeFieldIndexesRequest is the CloudWatch Logs wire shape DescribeFieldIndexesRequest.
@@ -994,15 +978,13 @@ type DescribeFieldIndexesResponse struct {
 	NextToken    *string      `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output DescribeFieldIndexesResponse as [] when
-// they are empty: AWS always returns them.
-func (v DescribeFieldIndexesResponse) MarshalJSON() ([]byte, error) {
-	type plain DescribeFieldIndexesResponse
-	p := plain(v)
-	if p.FieldIndexes == nil {
-		p.FieldIndexes = []FieldIndex{}
+// SetEmptyLists makes the nil top-level lists of the output DescribeFieldIndexesResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DescribeFieldIndexesResponse) SetEmptyLists() {
+	if v.FieldIndexes == nil {
+		v.FieldIndexes = []FieldIndex{}
 	}
-	return json.Marshal(p)
 }
 
 // DescribeImportTaskBatchesRequest is the CloudWatch Logs wire shape DescribeImportTaskBatchesRequest.
@@ -1021,15 +1003,13 @@ type DescribeImportTaskBatchesResponse struct {
 	NextToken       *string       `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output DescribeImportTaskBatchesResponse as [] when
-// they are empty: AWS always returns them.
-func (v DescribeImportTaskBatchesResponse) MarshalJSON() ([]byte, error) {
-	type plain DescribeImportTaskBatchesResponse
-	p := plain(v)
-	if p.ImportBatches == nil {
-		p.ImportBatches = []ImportBatch{}
+// SetEmptyLists makes the nil top-level lists of the output DescribeImportTaskBatchesResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DescribeImportTaskBatchesResponse) SetEmptyLists() {
+	if v.ImportBatches == nil {
+		v.ImportBatches = []ImportBatch{}
 	}
-	return json.Marshal(p)
 }
 
 // DescribeImportTasksRequest is the CloudWatch Logs wire shape DescribeImportTasksRequest.
@@ -1047,15 +1027,13 @@ type DescribeImportTasksResponse struct {
 	NextToken *string  `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output DescribeImportTasksResponse as [] when
-// they are empty: AWS always returns them.
-func (v DescribeImportTasksResponse) MarshalJSON() ([]byte, error) {
-	type plain DescribeImportTasksResponse
-	p := plain(v)
-	if p.Imports == nil {
-		p.Imports = []Import{}
+// SetEmptyLists makes the nil top-level lists of the output DescribeImportTasksResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DescribeImportTasksResponse) SetEmptyLists() {
+	if v.Imports == nil {
+		v.Imports = []Import{}
 	}
-	return json.Marshal(p)
 }
 
 // DescribeIndexPoliciesRequest is the CloudWatch Logs wire shape DescribeIndexPoliciesRequest.
@@ -1070,15 +1048,13 @@ type DescribeIndexPoliciesResponse struct {
 	NextToken     *string       `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output DescribeIndexPoliciesResponse as [] when
-// they are empty: AWS always returns them.
-func (v DescribeIndexPoliciesResponse) MarshalJSON() ([]byte, error) {
-	type plain DescribeIndexPoliciesResponse
-	p := plain(v)
-	if p.IndexPolicies == nil {
-		p.IndexPolicies = []IndexPolicy{}
+// SetEmptyLists makes the nil top-level lists of the output DescribeIndexPoliciesResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DescribeIndexPoliciesResponse) SetEmptyLists() {
+	if v.IndexPolicies == nil {
+		v.IndexPolicies = []IndexPolicy{}
 	}
-	return json.Marshal(p)
 }
 
 // DescribeLogGroupsRequest is the CloudWatch Logs wire shape DescribeLogGroupsRequest.
@@ -1099,15 +1075,13 @@ type DescribeLogGroupsResponse struct {
 	NextToken *string    `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output DescribeLogGroupsResponse as [] when
-// they are empty: AWS always returns them.
-func (v DescribeLogGroupsResponse) MarshalJSON() ([]byte, error) {
-	type plain DescribeLogGroupsResponse
-	p := plain(v)
-	if p.LogGroups == nil {
-		p.LogGroups = []LogGroup{}
+// SetEmptyLists makes the nil top-level lists of the output DescribeLogGroupsResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DescribeLogGroupsResponse) SetEmptyLists() {
+	if v.LogGroups == nil {
+		v.LogGroups = []LogGroup{}
 	}
-	return json.Marshal(p)
 }
 
 // DescribeLogStreamsRequest is the CloudWatch Logs wire shape DescribeLogStreamsRequest.
@@ -1127,15 +1101,13 @@ type DescribeLogStreamsResponse struct {
 	NextToken  *string     `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output DescribeLogStreamsResponse as [] when
-// they are empty: AWS always returns them.
-func (v DescribeLogStreamsResponse) MarshalJSON() ([]byte, error) {
-	type plain DescribeLogStreamsResponse
-	p := plain(v)
-	if p.LogStreams == nil {
-		p.LogStreams = []LogStream{}
+// SetEmptyLists makes the nil top-level lists of the output DescribeLogStreamsResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DescribeLogStreamsResponse) SetEmptyLists() {
+	if v.LogStreams == nil {
+		v.LogStreams = []LogStream{}
 	}
-	return json.Marshal(p)
 }
 
 // DescribeLookupTablesRequest is the CloudWatch Logs wire shape DescribeLookupTablesRequest.
@@ -1151,15 +1123,13 @@ type DescribeLookupTablesResponse struct {
 	NextToken    *string       `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output DescribeLookupTablesResponse as [] when
-// they are empty: AWS always returns them.
-func (v DescribeLookupTablesResponse) MarshalJSON() ([]byte, error) {
-	type plain DescribeLookupTablesResponse
-	p := plain(v)
-	if p.LookupTables == nil {
-		p.LookupTables = []LookupTable{}
+// SetEmptyLists makes the nil top-level lists of the output DescribeLookupTablesResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DescribeLookupTablesResponse) SetEmptyLists() {
+	if v.LookupTables == nil {
+		v.LookupTables = []LookupTable{}
 	}
-	return json.Marshal(p)
 }
 
 // DescribeMetricFiltersRequest is the CloudWatch Logs wire shape DescribeMetricFiltersRequest.
@@ -1178,15 +1148,13 @@ type DescribeMetricFiltersResponse struct {
 	NextToken     *string        `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output DescribeMetricFiltersResponse as [] when
-// they are empty: AWS always returns them.
-func (v DescribeMetricFiltersResponse) MarshalJSON() ([]byte, error) {
-	type plain DescribeMetricFiltersResponse
-	p := plain(v)
-	if p.MetricFilters == nil {
-		p.MetricFilters = []MetricFilter{}
+// SetEmptyLists makes the nil top-level lists of the output DescribeMetricFiltersResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DescribeMetricFiltersResponse) SetEmptyLists() {
+	if v.MetricFilters == nil {
+		v.MetricFilters = []MetricFilter{}
 	}
-	return json.Marshal(p)
 }
 
 // DescribeQueriesRequest is the CloudWatch Logs wire shape DescribeQueriesRequest.
@@ -1204,15 +1172,13 @@ type DescribeQueriesResponse struct {
 	Queries   []QueryInfo `json:"queries" xml:"queries,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output DescribeQueriesResponse as [] when
-// they are empty: AWS always returns them.
-func (v DescribeQueriesResponse) MarshalJSON() ([]byte, error) {
-	type plain DescribeQueriesResponse
-	p := plain(v)
-	if p.Queries == nil {
-		p.Queries = []QueryInfo{}
+// SetEmptyLists makes the nil top-level lists of the output DescribeQueriesResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DescribeQueriesResponse) SetEmptyLists() {
+	if v.Queries == nil {
+		v.Queries = []QueryInfo{}
 	}
-	return json.Marshal(p)
 }
 
 // DescribeQueryDefinitionsRequest is the CloudWatch Logs wire shape DescribeQueryDefinitionsRequest.
@@ -1229,15 +1195,13 @@ type DescribeQueryDefinitionsResponse struct {
 	QueryDefinitions []QueryDefinition `json:"queryDefinitions" xml:"queryDefinitions,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output DescribeQueryDefinitionsResponse as [] when
-// they are empty: AWS always returns them.
-func (v DescribeQueryDefinitionsResponse) MarshalJSON() ([]byte, error) {
-	type plain DescribeQueryDefinitionsResponse
-	p := plain(v)
-	if p.QueryDefinitions == nil {
-		p.QueryDefinitions = []QueryDefinition{}
+// SetEmptyLists makes the nil top-level lists of the output DescribeQueryDefinitionsResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DescribeQueryDefinitionsResponse) SetEmptyLists() {
+	if v.QueryDefinitions == nil {
+		v.QueryDefinitions = []QueryDefinition{}
 	}
-	return json.Marshal(p)
 }
 
 // DescribeResourcePoliciesRequest is the CloudWatch Logs wire shape DescribeResourcePoliciesRequest.
@@ -1254,15 +1218,13 @@ type DescribeResourcePoliciesResponse struct {
 	ResourcePolicies []ResourcePolicy `json:"resourcePolicies" xml:"resourcePolicies,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output DescribeResourcePoliciesResponse as [] when
-// they are empty: AWS always returns them.
-func (v DescribeResourcePoliciesResponse) MarshalJSON() ([]byte, error) {
-	type plain DescribeResourcePoliciesResponse
-	p := plain(v)
-	if p.ResourcePolicies == nil {
-		p.ResourcePolicies = []ResourcePolicy{}
+// SetEmptyLists makes the nil top-level lists of the output DescribeResourcePoliciesResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DescribeResourcePoliciesResponse) SetEmptyLists() {
+	if v.ResourcePolicies == nil {
+		v.ResourcePolicies = []ResourcePolicy{}
 	}
-	return json.Marshal(p)
 }
 
 // DescribeSubscriptionFiltersRequest is the CloudWatch Logs wire shape DescribeSubscriptionFiltersRequest.
@@ -1279,15 +1241,13 @@ type DescribeSubscriptionFiltersResponse struct {
 	SubscriptionFilters []SubscriptionFilter `json:"subscriptionFilters" xml:"subscriptionFilters,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output DescribeSubscriptionFiltersResponse as [] when
-// they are empty: AWS always returns them.
-func (v DescribeSubscriptionFiltersResponse) MarshalJSON() ([]byte, error) {
-	type plain DescribeSubscriptionFiltersResponse
-	p := plain(v)
-	if p.SubscriptionFilters == nil {
-		p.SubscriptionFilters = []SubscriptionFilter{}
+// SetEmptyLists makes the nil top-level lists of the output DescribeSubscriptionFiltersResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DescribeSubscriptionFiltersResponse) SetEmptyLists() {
+	if v.SubscriptionFilters == nil {
+		v.SubscriptionFilters = []SubscriptionFilter{}
 	}
-	return json.Marshal(p)
 }
 
 // Destination is the CloudWatch Logs wire shape Destination.
@@ -1389,18 +1349,16 @@ type FilterLogEventsResponse struct {
 	SearchedLogStreams []SearchedLogStream `json:"searchedLogStreams" xml:"searchedLogStreams,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output FilterLogEventsResponse as [] when
-// they are empty: AWS always returns them.
-func (v FilterLogEventsResponse) MarshalJSON() ([]byte, error) {
-	type plain FilterLogEventsResponse
-	p := plain(v)
-	if p.Events == nil {
-		p.Events = []FilteredLogEvent{}
+// SetEmptyLists makes the nil top-level lists of the output FilterLogEventsResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *FilterLogEventsResponse) SetEmptyLists() {
+	if v.Events == nil {
+		v.Events = []FilteredLogEvent{}
 	}
-	if p.SearchedLogStreams == nil {
-		p.SearchedLogStreams = []SearchedLogStream{}
+	if v.SearchedLogStreams == nil {
+		v.SearchedLogStreams = []SearchedLogStream{}
 	}
-	return json.Marshal(p)
 }
 
 // FilteredLogEvent is the CloudWatch Logs wire shape FilteredLogEvent.
@@ -1495,15 +1453,13 @@ type GetLogAnomalyDetectorResponse struct {
 	LogGroupArnList       []string `json:"logGroupArnList" xml:"logGroupArnList,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output GetLogAnomalyDetectorResponse as [] when
-// they are empty: AWS always returns them.
-func (v GetLogAnomalyDetectorResponse) MarshalJSON() ([]byte, error) {
-	type plain GetLogAnomalyDetectorResponse
-	p := plain(v)
-	if p.LogGroupArnList == nil {
-		p.LogGroupArnList = []string{}
+// SetEmptyLists makes the nil top-level lists of the output GetLogAnomalyDetectorResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *GetLogAnomalyDetectorResponse) SetEmptyLists() {
+	if v.LogGroupArnList == nil {
+		v.LogGroupArnList = []string{}
 	}
-	return json.Marshal(p)
 }
 
 // GetLogEventsRequest is the CloudWatch Logs wire shape GetLogEventsRequest.
@@ -1526,15 +1482,13 @@ type GetLogEventsResponse struct {
 	NextForwardToken  *string          `json:"nextForwardToken,omitempty" xml:"nextForwardToken,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output GetLogEventsResponse as [] when
-// they are empty: AWS always returns them.
-func (v GetLogEventsResponse) MarshalJSON() ([]byte, error) {
-	type plain GetLogEventsResponse
-	p := plain(v)
-	if p.Events == nil {
-		p.Events = []OutputLogEvent{}
+// SetEmptyLists makes the nil top-level lists of the output GetLogEventsResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *GetLogEventsResponse) SetEmptyLists() {
+	if v.Events == nil {
+		v.Events = []OutputLogEvent{}
 	}
-	return json.Marshal(p)
 }
 
 // GetLogFieldsRequest is the CloudWatch Logs wire shape GetLogFieldsRequest.
@@ -1548,15 +1502,13 @@ type GetLogFieldsResponse struct {
 	LogFields []LogFieldsListItem `json:"logFields" xml:"logFields,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output GetLogFieldsResponse as [] when
-// they are empty: AWS always returns them.
-func (v GetLogFieldsResponse) MarshalJSON() ([]byte, error) {
-	type plain GetLogFieldsResponse
-	p := plain(v)
-	if p.LogFields == nil {
-		p.LogFields = []LogFieldsListItem{}
+// SetEmptyLists makes the nil top-level lists of the output GetLogFieldsResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *GetLogFieldsResponse) SetEmptyLists() {
+	if v.LogFields == nil {
+		v.LogFields = []LogFieldsListItem{}
 	}
-	return json.Marshal(p)
 }
 
 // GetLogGroupFieldsRequest is the CloudWatch Logs wire shape GetLogGroupFieldsRequest.
@@ -1571,15 +1523,13 @@ type GetLogGroupFieldsResponse struct {
 	LogGroupFields []LogGroupField `json:"logGroupFields" xml:"logGroupFields,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output GetLogGroupFieldsResponse as [] when
-// they are empty: AWS always returns them.
-func (v GetLogGroupFieldsResponse) MarshalJSON() ([]byte, error) {
-	type plain GetLogGroupFieldsResponse
-	p := plain(v)
-	if p.LogGroupFields == nil {
-		p.LogGroupFields = []LogGroupField{}
+// SetEmptyLists makes the nil top-level lists of the output GetLogGroupFieldsResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *GetLogGroupFieldsResponse) SetEmptyLists() {
+	if v.LogGroupFields == nil {
+		v.LogGroupFields = []LogGroupField{}
 	}
-	return json.Marshal(p)
 }
 
 // GetLogObjectRequest is the CloudWatch Logs wire shape GetLogObjectRequest.
@@ -1643,15 +1593,13 @@ type GetQueryResultsResponse struct {
 	Status        *string          `json:"status,omitempty" xml:"status,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output GetQueryResultsResponse as [] when
-// they are empty: AWS always returns them.
-func (v GetQueryResultsResponse) MarshalJSON() ([]byte, error) {
-	type plain GetQueryResultsResponse
-	p := plain(v)
-	if p.Results == nil {
-		p.Results = [][]ResultField{}
+// SetEmptyLists makes the nil top-level lists of the output GetQueryResultsResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *GetQueryResultsResponse) SetEmptyLists() {
+	if v.Results == nil {
+		v.Results = [][]ResultField{}
 	}
-	return json.Marshal(p)
 }
 
 // GetScheduledQueryHistoryRequest is the CloudWatch Logs wire shape GetScheduledQueryHistoryRequest.
@@ -1672,15 +1620,13 @@ type GetScheduledQueryHistoryResponse struct {
 	TriggerHistory    []TriggerHistoryRecord `json:"triggerHistory" xml:"triggerHistory,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output GetScheduledQueryHistoryResponse as [] when
-// they are empty: AWS always returns them.
-func (v GetScheduledQueryHistoryResponse) MarshalJSON() ([]byte, error) {
-	type plain GetScheduledQueryHistoryResponse
-	p := plain(v)
-	if p.TriggerHistory == nil {
-		p.TriggerHistory = []TriggerHistoryRecord{}
+// SetEmptyLists makes the nil top-level lists of the output GetScheduledQueryHistoryResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *GetScheduledQueryHistoryResponse) SetEmptyLists() {
+	if v.TriggerHistory == nil {
+		v.TriggerHistory = []TriggerHistoryRecord{}
 	}
-	return json.Marshal(p)
 }
 
 // GetScheduledQueryRequest is the CloudWatch Logs wire shape GetScheduledQueryRequest.
@@ -1710,15 +1656,13 @@ type GetScheduledQueryResponse struct {
 	Timezone                 *string                   `json:"timezone,omitempty" xml:"timezone,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output GetScheduledQueryResponse as [] when
-// they are empty: AWS always returns them.
-func (v GetScheduledQueryResponse) MarshalJSON() ([]byte, error) {
-	type plain GetScheduledQueryResponse
-	p := plain(v)
-	if p.LogGroupIdentifiers == nil {
-		p.LogGroupIdentifiers = []string{}
+// SetEmptyLists makes the nil top-level lists of the output GetScheduledQueryResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *GetScheduledQueryResponse) SetEmptyLists() {
+	if v.LogGroupIdentifiers == nil {
+		v.LogGroupIdentifiers = []string{}
 	}
-	return json.Marshal(p)
 }
 
 // GetTransformerRequest is the CloudWatch Logs wire shape GetTransformerRequest.
@@ -1734,15 +1678,13 @@ type GetTransformerResponse struct {
 	TransformerConfig  []Processor `json:"transformerConfig" xml:"transformerConfig,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output GetTransformerResponse as [] when
-// they are empty: AWS always returns them.
-func (v GetTransformerResponse) MarshalJSON() ([]byte, error) {
-	type plain GetTransformerResponse
-	p := plain(v)
-	if p.TransformerConfig == nil {
-		p.TransformerConfig = []Processor{}
+// SetEmptyLists makes the nil top-level lists of the output GetTransformerResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *GetTransformerResponse) SetEmptyLists() {
+	if v.TransformerConfig == nil {
+		v.TransformerConfig = []Processor{}
 	}
-	return json.Marshal(p)
 }
 
 // Grok is the CloudWatch Logs wire shape Grok.
@@ -1859,15 +1801,13 @@ type ListAggregateLogGroupSummariesResponse struct {
 	NextToken                  *string                    `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output ListAggregateLogGroupSummariesResponse as [] when
-// they are empty: AWS always returns them.
-func (v ListAggregateLogGroupSummariesResponse) MarshalJSON() ([]byte, error) {
-	type plain ListAggregateLogGroupSummariesResponse
-	p := plain(v)
-	if p.AggregateLogGroupSummaries == nil {
-		p.AggregateLogGroupSummaries = []AggregateLogGroupSummary{}
+// SetEmptyLists makes the nil top-level lists of the output ListAggregateLogGroupSummariesResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *ListAggregateLogGroupSummariesResponse) SetEmptyLists() {
+	if v.AggregateLogGroupSummaries == nil {
+		v.AggregateLogGroupSummaries = []AggregateLogGroupSummary{}
 	}
-	return json.Marshal(p)
 }
 
 // ListAnomaliesRequest is the CloudWatch Logs wire shape ListAnomaliesRequest.
@@ -1884,15 +1824,13 @@ type ListAnomaliesResponse struct {
 	NextToken *string   `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output ListAnomaliesResponse as [] when
-// they are empty: AWS always returns them.
-func (v ListAnomaliesResponse) MarshalJSON() ([]byte, error) {
-	type plain ListAnomaliesResponse
-	p := plain(v)
-	if p.Anomalies == nil {
-		p.Anomalies = []Anomaly{}
+// SetEmptyLists makes the nil top-level lists of the output ListAnomaliesResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *ListAnomaliesResponse) SetEmptyLists() {
+	if v.Anomalies == nil {
+		v.Anomalies = []Anomaly{}
 	}
-	return json.Marshal(p)
 }
 
 // ListIntegrationsRequest is the CloudWatch Logs wire shape ListIntegrationsRequest.
@@ -1907,15 +1845,13 @@ type ListIntegrationsResponse struct {
 	IntegrationSummaries []IntegrationSummary `json:"integrationSummaries" xml:"integrationSummaries,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output ListIntegrationsResponse as [] when
-// they are empty: AWS always returns them.
-func (v ListIntegrationsResponse) MarshalJSON() ([]byte, error) {
-	type plain ListIntegrationsResponse
-	p := plain(v)
-	if p.IntegrationSummaries == nil {
-		p.IntegrationSummaries = []IntegrationSummary{}
+// SetEmptyLists makes the nil top-level lists of the output ListIntegrationsResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *ListIntegrationsResponse) SetEmptyLists() {
+	if v.IntegrationSummaries == nil {
+		v.IntegrationSummaries = []IntegrationSummary{}
 	}
-	return json.Marshal(p)
 }
 
 // ListLogAnomalyDetectorsRequest is the CloudWatch Logs wire shape ListLogAnomalyDetectorsRequest.
@@ -1931,15 +1867,13 @@ type ListLogAnomalyDetectorsResponse struct {
 	NextToken        *string           `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output ListLogAnomalyDetectorsResponse as [] when
-// they are empty: AWS always returns them.
-func (v ListLogAnomalyDetectorsResponse) MarshalJSON() ([]byte, error) {
-	type plain ListLogAnomalyDetectorsResponse
-	p := plain(v)
-	if p.AnomalyDetectors == nil {
-		p.AnomalyDetectors = []AnomalyDetector{}
+// SetEmptyLists makes the nil top-level lists of the output ListLogAnomalyDetectorsResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *ListLogAnomalyDetectorsResponse) SetEmptyLists() {
+	if v.AnomalyDetectors == nil {
+		v.AnomalyDetectors = []AnomalyDetector{}
 	}
-	return json.Marshal(p)
 }
 
 // ListLogGroupsForQueryRequest is the CloudWatch Logs wire shape ListLogGroupsForQueryRequest.
@@ -1955,15 +1889,13 @@ type ListLogGroupsForQueryResponse struct {
 	NextToken           *string  `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output ListLogGroupsForQueryResponse as [] when
-// they are empty: AWS always returns them.
-func (v ListLogGroupsForQueryResponse) MarshalJSON() ([]byte, error) {
-	type plain ListLogGroupsForQueryResponse
-	p := plain(v)
-	if p.LogGroupIdentifiers == nil {
-		p.LogGroupIdentifiers = []string{}
+// SetEmptyLists makes the nil top-level lists of the output ListLogGroupsForQueryResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *ListLogGroupsForQueryResponse) SetEmptyLists() {
+	if v.LogGroupIdentifiers == nil {
+		v.LogGroupIdentifiers = []string{}
 	}
-	return json.Marshal(p)
 }
 
 // ListLogGroupsRequest is the CloudWatch Logs wire shape ListLogGroupsRequest.
@@ -1985,15 +1917,13 @@ type ListLogGroupsResponse struct {
 	NextToken *string           `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output ListLogGroupsResponse as [] when
-// they are empty: AWS always returns them.
-func (v ListLogGroupsResponse) MarshalJSON() ([]byte, error) {
-	type plain ListLogGroupsResponse
-	p := plain(v)
-	if p.LogGroups == nil {
-		p.LogGroups = []LogGroupSummary{}
+// SetEmptyLists makes the nil top-level lists of the output ListLogGroupsResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *ListLogGroupsResponse) SetEmptyLists() {
+	if v.LogGroups == nil {
+		v.LogGroups = []LogGroupSummary{}
 	}
-	return json.Marshal(p)
 }
 
 // ListScheduledQueriesRequest is the CloudWatch Logs wire shape ListScheduledQueriesRequest.
@@ -2009,15 +1939,13 @@ type ListScheduledQueriesResponse struct {
 	ScheduledQueries []ScheduledQuerySummary `json:"scheduledQueries" xml:"scheduledQueries,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output ListScheduledQueriesResponse as [] when
-// they are empty: AWS always returns them.
-func (v ListScheduledQueriesResponse) MarshalJSON() ([]byte, error) {
-	type plain ListScheduledQueriesResponse
-	p := plain(v)
-	if p.ScheduledQueries == nil {
-		p.ScheduledQueries = []ScheduledQuerySummary{}
+// SetEmptyLists makes the nil top-level lists of the output ListScheduledQueriesResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *ListScheduledQueriesResponse) SetEmptyLists() {
+	if v.ScheduledQueries == nil {
+		v.ScheduledQueries = []ScheduledQuerySummary{}
 	}
-	return json.Marshal(p)
 }
 
 // ListSourcesForS3TableIntegrationRequest is the CloudWatch Logs wire shape ListSourcesForS3TableIntegrationRequest.
@@ -2033,15 +1961,13 @@ type ListSourcesForS3TableIntegrationResponse struct {
 	Sources   []S3TableIntegrationSource `json:"sources" xml:"sources,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output ListSourcesForS3TableIntegrationResponse as [] when
-// they are empty: AWS always returns them.
-func (v ListSourcesForS3TableIntegrationResponse) MarshalJSON() ([]byte, error) {
-	type plain ListSourcesForS3TableIntegrationResponse
-	p := plain(v)
-	if p.Sources == nil {
-		p.Sources = []S3TableIntegrationSource{}
+// SetEmptyLists makes the nil top-level lists of the output ListSourcesForS3TableIntegrationResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *ListSourcesForS3TableIntegrationResponse) SetEmptyLists() {
+	if v.Sources == nil {
+		v.Sources = []S3TableIntegrationSource{}
 	}
-	return json.Marshal(p)
 }
 
 // ListTagsForResourceRequest is the CloudWatch Logs wire shape ListTagsForResourceRequest.
@@ -2921,15 +2847,13 @@ type TestMetricFilterResponse struct {
 	Matches []MetricFilterMatchRecord `json:"matches" xml:"matches,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output TestMetricFilterResponse as [] when
-// they are empty: AWS always returns them.
-func (v TestMetricFilterResponse) MarshalJSON() ([]byte, error) {
-	type plain TestMetricFilterResponse
-	p := plain(v)
-	if p.Matches == nil {
-		p.Matches = []MetricFilterMatchRecord{}
+// SetEmptyLists makes the nil top-level lists of the output TestMetricFilterResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *TestMetricFilterResponse) SetEmptyLists() {
+	if v.Matches == nil {
+		v.Matches = []MetricFilterMatchRecord{}
 	}
-	return json.Marshal(p)
 }
 
 // TestTransformerRequest is the CloudWatch Logs wire shape TestTransformerRequest.
@@ -2943,15 +2867,13 @@ type TestTransformerResponse struct {
 	TransformedLogs []TransformedLogRecord `json:"transformedLogs" xml:"transformedLogs,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output TestTransformerResponse as [] when
-// they are empty: AWS always returns them.
-func (v TestTransformerResponse) MarshalJSON() ([]byte, error) {
-	type plain TestTransformerResponse
-	p := plain(v)
-	if p.TransformedLogs == nil {
-		p.TransformedLogs = []TransformedLogRecord{}
+// SetEmptyLists makes the nil top-level lists of the output TestTransformerResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *TestTransformerResponse) SetEmptyLists() {
+	if v.TransformedLogs == nil {
+		v.TransformedLogs = []TransformedLogRecord{}
 	}
-	return json.Marshal(p)
 }
 
 // ThrottlingException is the CloudWatch Logs wire error shape ThrottlingException.
@@ -3096,15 +3018,13 @@ type UpdateScheduledQueryResponse struct {
 	Timezone                 *string                   `json:"timezone,omitempty" xml:"timezone,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output UpdateScheduledQueryResponse as [] when
-// they are empty: AWS always returns them.
-func (v UpdateScheduledQueryResponse) MarshalJSON() ([]byte, error) {
-	type plain UpdateScheduledQueryResponse
-	p := plain(v)
-	if p.LogGroupIdentifiers == nil {
-		p.LogGroupIdentifiers = []string{}
+// SetEmptyLists makes the nil top-level lists of the output UpdateScheduledQueryResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *UpdateScheduledQueryResponse) SetEmptyLists() {
+	if v.LogGroupIdentifiers == nil {
+		v.LogGroupIdentifiers = []string{}
 	}
-	return json.Marshal(p)
 }
 
 // UpperCaseString is the CloudWatch Logs wire shape UpperCaseString.

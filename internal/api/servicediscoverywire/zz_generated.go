@@ -3,8 +3,6 @@
 package servicediscoverywire
 
 import (
-	"encoding/json"
-
 	"github.com/fargo-run/fargo/internal/api/wire"
 )
 
@@ -258,15 +256,13 @@ type DiscoverInstancesResponse struct {
 	InstancesRevision *int64                `json:"InstancesRevision,omitempty" xml:"InstancesRevision,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output DiscoverInstancesResponse as [] when
-// they are empty: AWS always returns them.
-func (v DiscoverInstancesResponse) MarshalJSON() ([]byte, error) {
-	type plain DiscoverInstancesResponse
-	p := plain(v)
-	if p.Instances == nil {
-		p.Instances = []HttpInstanceSummary{}
+// SetEmptyLists makes the nil top-level lists of the output DiscoverInstancesResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DiscoverInstancesResponse) SetEmptyLists() {
+	if v.Instances == nil {
+		v.Instances = []HttpInstanceSummary{}
 	}
-	return json.Marshal(p)
 }
 
 // DiscoverInstancesRevisionRequest is the ServiceDiscovery wire shape DiscoverInstancesRevisionRequest.
@@ -448,15 +444,13 @@ type ListInstancesResponse struct {
 	ResourceOwner *string           `json:"ResourceOwner,omitempty" xml:"ResourceOwner,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output ListInstancesResponse as [] when
-// they are empty: AWS always returns them.
-func (v ListInstancesResponse) MarshalJSON() ([]byte, error) {
-	type plain ListInstancesResponse
-	p := plain(v)
-	if p.Instances == nil {
-		p.Instances = []InstanceSummary{}
+// SetEmptyLists makes the nil top-level lists of the output ListInstancesResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *ListInstancesResponse) SetEmptyLists() {
+	if v.Instances == nil {
+		v.Instances = []InstanceSummary{}
 	}
-	return json.Marshal(p)
 }
 
 // ListNamespacesRequest is the ServiceDiscovery wire shape ListNamespacesRequest.
@@ -472,15 +466,13 @@ type ListNamespacesResponse struct {
 	NextToken  *string            `json:"NextToken,omitempty" xml:"NextToken,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output ListNamespacesResponse as [] when
-// they are empty: AWS always returns them.
-func (v ListNamespacesResponse) MarshalJSON() ([]byte, error) {
-	type plain ListNamespacesResponse
-	p := plain(v)
-	if p.Namespaces == nil {
-		p.Namespaces = []NamespaceSummary{}
+// SetEmptyLists makes the nil top-level lists of the output ListNamespacesResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *ListNamespacesResponse) SetEmptyLists() {
+	if v.Namespaces == nil {
+		v.Namespaces = []NamespaceSummary{}
 	}
-	return json.Marshal(p)
 }
 
 // ListOperationsRequest is the ServiceDiscovery wire shape ListOperationsRequest.
@@ -496,15 +488,13 @@ type ListOperationsResponse struct {
 	Operations []OperationSummary `json:"Operations" xml:"Operations,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output ListOperationsResponse as [] when
-// they are empty: AWS always returns them.
-func (v ListOperationsResponse) MarshalJSON() ([]byte, error) {
-	type plain ListOperationsResponse
-	p := plain(v)
-	if p.Operations == nil {
-		p.Operations = []OperationSummary{}
+// SetEmptyLists makes the nil top-level lists of the output ListOperationsResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *ListOperationsResponse) SetEmptyLists() {
+	if v.Operations == nil {
+		v.Operations = []OperationSummary{}
 	}
-	return json.Marshal(p)
 }
 
 // ListServicesRequest is the ServiceDiscovery wire shape ListServicesRequest.
@@ -520,15 +510,13 @@ type ListServicesResponse struct {
 	Services  []ServiceSummary `json:"Services" xml:"Services,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output ListServicesResponse as [] when
-// they are empty: AWS always returns them.
-func (v ListServicesResponse) MarshalJSON() ([]byte, error) {
-	type plain ListServicesResponse
-	p := plain(v)
-	if p.Services == nil {
-		p.Services = []ServiceSummary{}
+// SetEmptyLists makes the nil top-level lists of the output ListServicesResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *ListServicesResponse) SetEmptyLists() {
+	if v.Services == nil {
+		v.Services = []ServiceSummary{}
 	}
-	return json.Marshal(p)
 }
 
 // ListTagsForResourceRequest is the ServiceDiscovery wire shape ListTagsForResourceRequest.
@@ -541,15 +529,13 @@ type ListTagsForResourceResponse struct {
 	Tags []Tag `json:"Tags" xml:"Tags,omitempty"`
 }
 
-// MarshalJSON writes the top-level lists of the output ListTagsForResourceResponse as [] when
-// they are empty: AWS always returns them.
-func (v ListTagsForResourceResponse) MarshalJSON() ([]byte, error) {
-	type plain ListTagsForResourceResponse
-	p := plain(v)
-	if p.Tags == nil {
-		p.Tags = []Tag{}
+// SetEmptyLists makes the nil top-level lists of the output ListTagsForResourceResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *ListTagsForResourceResponse) SetEmptyLists() {
+	if v.Tags == nil {
+		v.Tags = []Tag{}
 	}
-	return json.Marshal(p)
 }
 
 // Namespace is the ServiceDiscovery wire shape Namespace.

@@ -201,7 +201,7 @@ func TestECSShapes(t *testing.T) {
 		`"RunTask": {Input: "RunTaskRequest", Output: "RunTaskResponse",`,
 		`case "RunTask": return new(RunTaskRequest)`,
 		`case "RunTask": return new(RunTaskResponse)`,
-		`func (v ListTasksResponse) MarshalJSON() ([]byte, error) { type plain ListTasksResponse p := plain(v) if p.TaskArns == nil { p.TaskArns = []string{} } return json.Marshal(p) }`,
+		`func (v *ListTasksResponse) SetEmptyLists() { if v.TaskArns == nil { v.TaskArns = []string{} } }`,
 		`"ClusterNotFoundException": {Status: 400, Code: "ClusterNotFoundException", Fault: false}`,
 		`"ServerException": {Status: 500, Code: "ServerException", Fault: true}`,
 		`import ( "encoding/json"`,

@@ -23,9 +23,10 @@
 //     and locationName win); the query protocols' lists wrap their items in
 //     <member>, and maps are xml:"-";
 //   - the top-level lists of an operation's output shape have no omitempty
-//     and the shape gets a MarshalJSON that writes nil ones as []: AWS
-//     always returns them (ListTasks answers {"taskArns":[]}), while it
-//     leaves out nested optional members, which keep omitempty;
+//     and the shape gets a SetEmptyLists method that makes nil ones empty,
+//     which the router calls before encoding: AWS always returns them
+//     (ListTasks answers {"taskArns":[]}), while it leaves out nested
+//     optional members, which keep omitempty;
 //   - enum values are untyped string constants <Shape><Value>
 //     (LaunchTypeFargate = "FARGATE");
 //   - timestampFormat is rejected: none of our models uses it.
