@@ -154,6 +154,10 @@ type JSONService struct {
 	// MapError maps a domain error to a wire error, or returns nil when it
 	// does not know the error (which becomes a 500).
 	MapError func(error) *Error
+	// BodyLimits are the operations whose requests may be larger than
+	// DefaultBodyBytes, with their limit (still capped by
+	// Config.MaxBodyBytes): ECR's layer parts, Logs' event batches.
+	BodyLimits map[string]int64
 }
 
 // QueryService is an awsQuery service: ELBv2, STS, CloudWatch.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"encoding/xml"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -175,4 +176,74 @@ func FuzzQueryRequest(f *testing.F) {
 			t.Fatalf("%q: %d %s", body, rec.Code, rec.Body)
 		}
 	})
+}
+
+// countingReader counts what the router reads of a body of unknown length.
+type countingReader struct {
+	n, size int
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	if c.n >= c.size {
+		return 0, io.EOF
+	}
+	k := min(len(p), c.size-c.n)
+	for i := range p[:k] {
+		p[i] = ' '
+	}
+	c.n += k
+	return k, nil
+}
+
+// TestBodyLimits: an operation's own limit (BodyLimits) or DefaultBodyBytes
+// applies, capped by MaxBodyBytes; a body of unknown length (chunked) is
+// cut off just past the limit, never read to its end.
+func TestBodyLimits(t *testing.T) {
+	m, err := NewMetrics(prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	echo := JSON(func(_ context.Context, _ *Request, in *echoIn) (*echoOut, error) { return &echoOut{Name: in.Name}, nil })
+	svc := &JSONService{
+		Name: "svc", TargetPrefix: "Svc_2020", JSONVersion: "1.1", MessageKey: "message",
+		Known:      func(string) bool { return true },
+		Handlers:   map[string]Handler{"Small": echo, "Big": echo, "Huge": echo},
+		BodyLimits: map[string]int64{"Big": 4 << 20, "Huge": 1 << 40},
+	}
+	rt := NewRouter(Config{MaxBodyBytes: 8 << 20, Verifier: okVerifier{"svc"}}, m, []*JSONService{svc}, nil)
+	for _, tc := range []struct {
+		op     string
+		size   int
+		status int
+	}{
+		{"Small", DefaultBodyBytes, 200},
+		{"Small", DefaultBodyBytes + 1, 413},
+		{"Big", 4 << 20, 200},
+		{"Big", 4<<20 + 1, 413},
+		{"Huge", 8 << 20, 200},
+		{"Huge", 8<<20 + 1, 413},
+	} {
+		for _, chunked := range []bool{false, true} {
+			body := &countingReader{size: tc.size}
+			req := httptest.NewRequest(http.MethodPost, "/", body)
+			req.ContentLength = int64(tc.size)
+			if chunked {
+				req.ContentLength = -1
+			}
+			req.Header.Set("X-Amz-Target", "Svc_2020."+tc.op)
+			rec := httptest.NewRecorder()
+			rt.ServeHTTP(rec, req)
+			if rec.Code != tc.status {
+				t.Errorf("%s %d bytes (chunked %v): %d %.200s", tc.op, tc.size, chunked, rec.Code, rec.Body)
+			}
+			if tc.status == 413 {
+				if !strings.Contains(rec.Body.String(), `"__type":"RequestEntityTooLargeException"`) {
+					t.Errorf("%s: %s", tc.op, rec.Body)
+				}
+				if limit := tc.size - 1; body.n > limit+1 {
+					t.Errorf("%s (chunked %v): read %d bytes of a body over the %d-byte limit", tc.op, chunked, body.n, limit)
+				}
+			}
+		}
+	}
 }

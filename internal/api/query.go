@@ -24,7 +24,7 @@ func (rt *Router) serveQuery(w http.ResponseWriter, r *http.Request, reqID strin
 		fail(&Error{Code: "InvalidAction", Status: http.StatusMethodNotAllowed, Message: "Unsupported HTTP method."})
 		return
 	}
-	body, e := rt.readBody(r)
+	body, e := rt.readBody(w, r, rt.bodyLimit(nil, ""))
 	if e != nil {
 		fail(e)
 		return

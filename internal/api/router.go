@@ -23,9 +23,19 @@ type Verifier interface {
 	Verify(r *http.Request, body []byte) (sigv4.Identity, error)
 }
 
+// DefaultBodyBytes bounds the body of an operation that declares no limit
+// of its own (JSONService.BodyLimits) and of every awsQuery call. AWS
+// documents no general request limit for these APIs; every field limit of
+// ECS, ECR, Logs, ELBv2, Cloud Map, Application Auto Scaling and STS fits
+// in far less (a task definition is 64 KiB, CloudWatch's PutMetricData 1
+// MB), so 1 MiB refuses nothing real while bounding what a caller can make
+// fargo hold.
+const DefaultBodyBytes = 1 << 20
+
 // Config is what a Router needs.
 type Config struct {
-	// MaxBodyBytes bounds request bodies.
+	// MaxBodyBytes bounds every request body, whatever an operation's own
+	// limit (it must leave room for ECR's 20 MiB layer parts in base64).
 	MaxBodyBytes int64
 	// Verifier checks signatures.
 	Verifier Verifier
@@ -98,21 +108,60 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rt.serveQuery(w, r, reqID, start)
 }
 
-// readBody reads the whole body, failing with 413 past the limit.
-func (rt *Router) readBody(r *http.Request) ([]byte, *Error) {
-	if r.ContentLength > rt.cfg.MaxBodyBytes {
-		return nil, tooLarge(rt.cfg.MaxBodyBytes)
+// bodyLimit is the most a call to op of svc (nil: unknown, or a query
+// service) may send.
+func (rt *Router) bodyLimit(svc *JSONService, op string) int64 {
+	limit := int64(DefaultBodyBytes)
+	if svc != nil {
+		if l, ok := svc.BodyLimits[op]; ok {
+			limit = l
+		}
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, rt.cfg.MaxBodyBytes+1))
-	if err != nil {
-		return nil, Errorf("SerializationException", "Could not read the request body.")
-	}
-	if int64(len(body)) > rt.cfg.MaxBodyBytes {
-		return nil, tooLarge(rt.cfg.MaxBodyBytes)
-	}
-	return body, nil
+	return min(limit, rt.cfg.MaxBodyBytes)
 }
 
+// readBody reads the whole body, failing with 413 past limit: at once when
+// Content-Length says so (nothing is read), else as soon as the limit is
+// crossed; http.MaxBytesReader then has the server close the connection
+// rather than drain the rest.
+func (rt *Router) readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, *Error) {
+	if r.ContentLength > limit {
+		return nil, tooLarge(limit)
+	}
+	body := r.Body
+	if body == nil {
+		return nil, nil
+	}
+	rd := http.MaxBytesReader(w, body, limit)
+	var buf []byte
+	if r.ContentLength > 0 {
+		// One allocation of the announced size (at most limit), not a
+		// doubling series.
+		buf = make([]byte, 0, r.ContentLength+1)
+	}
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := rd.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			var mbe *http.MaxBytesError
+			if errors.As(err, &mbe) {
+				return nil, tooLarge(limit)
+			}
+			return nil, Errorf("SerializationException", "Could not read the request body.")
+		}
+	}
+}
+
+// tooLarge is the answer to a body over its limit. AWS documents no error
+// for it on these APIs; its front ends answer 413, and the awsJson shape
+// (__type RequestEntityTooLargeException) lets SDKs surface it as an API
+// error with that code rather than as an unparsable response.
 func tooLarge(limit int64) *Error {
 	return &Error{Code: "RequestEntityTooLargeException", Status: http.StatusRequestEntityTooLarge,
 		Message: "Request body is larger than the limit of " + strconv.FormatInt(limit, 10) + " bytes."}
@@ -164,7 +213,8 @@ func (rt *Router) serveJSON(w http.ResponseWriter, r *http.Request, target, reqI
 		fail(&Error{Code: "UnknownOperationException", Status: http.StatusMethodNotAllowed, Message: "awsJson requests must use POST."})
 		return
 	}
-	body, e := rt.readBody(r)
+	known := svc != nil && svc.Known(op)
+	body, e := rt.readBody(w, r, rt.bodyLimit(svc, op))
 	if e != nil {
 		fail(e)
 		return
@@ -178,7 +228,7 @@ func (rt *Router) serveJSON(w http.ResponseWriter, r *http.Request, target, reqI
 		fail(e)
 		return
 	}
-	if svc == nil || !svc.Known(op) {
+	if !known {
 		fail(Errorf("UnknownOperationException", "Unknown operation %s", sanitizeTarget(target)))
 		return
 	}
@@ -199,6 +249,9 @@ func (rt *Router) serveJSON(w http.ResponseWriter, r *http.Request, target, reqI
 		fail(rt.mapError(r.Context(), svc.Name, op, svc.MapError, err))
 		return
 	}
+	if l, ok := out.(emptyLists); ok {
+		l.SetEmptyLists()
+	}
 	var buf []byte
 	if raw, ok := out.(*RawJSON); ok {
 		buf = *raw
@@ -211,6 +264,10 @@ func (rt *Router) serveJSON(w http.ResponseWriter, r *http.Request, target, reqI
 	w.Header().Set("Content-Length", strconv.Itoa(len(buf)))
 	_, _ = w.Write(buf)
 }
+
+// emptyLists is implemented by the generated output shapes that have
+// top-level lists: AWS always returns those, [] when empty.
+type emptyLists interface{ SetEmptyLists() }
 
 // mapError turns any error into a wire error: *Error as is, then the
 // service's mapping, else a logged 500.

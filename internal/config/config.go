@@ -151,7 +151,7 @@ func DefaultServer() Server {
 		IdleTimeout:             DefaultIdleTimeout,
 		BodyTimeout:             DefaultBodyTimeout,
 		BodyMinRate:             DefaultBodyMinRate,
-		EphemeralStorage: EphemeralAuto,
+		EphemeralStorage:        EphemeralAuto,
 	}
 }
 

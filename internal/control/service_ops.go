@@ -229,6 +229,9 @@ func (c *Control) CreateService(ctx context.Context, s tenant.Scope, spec Servic
 	if !nameRe.MatchString(spec.Name) {
 		return nil, InvalidParameterf("Service name must be 1-255 letters, numbers, hyphens and underscores.")
 	}
+	if err := checkRole(spec.Role, true); err != nil {
+		return nil, err
+	}
 	if err := supportedController(spec.DeploymentController); err != nil {
 		return nil, err
 	}

@@ -59,6 +59,9 @@ func PrepareTaskDefinition(td *TaskDefinition) error {
 	if err := validateTask(td); err != nil {
 		return err
 	}
+	if err := checkAWSFields(td); err != nil {
+		return err
+	}
 	for _, c := range td.RequiresCompatibilities {
 		var err error
 		switch c {

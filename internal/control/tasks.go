@@ -459,6 +459,9 @@ func validateOverrides(td *TaskDefinition, o *TaskOverride) error {
 	if es := o.EphemeralStorage; es != nil && (es.SizeInGiB < 21 || es.SizeInGiB > 200) {
 		return InvalidParameterf("The ephemeral storage size must be between 21 and 200 GiB.") // wording: unverified, as at registration
 	}
+	if err := checkOverrideFields(o); err != nil {
+		return err
+	}
 	for _, co := range o.ContainerOverrides {
 		if !slices.ContainsFunc(td.ContainerDefinitions, func(cd ContainerDefinition) bool { return cd.Name == co.Name }) {
 			return InvalidParameterf("Override for container named %s is not a container in the TaskDefinition.", co.Name)

@@ -98,6 +98,9 @@ func (s *Service) PutEvents(ctx context.Context, sc tenant.Scope, group, stream 
 		if i > 0 && e.Timestamp < events[i-1].Timestamp {
 			return nil, errdefs.Invalidf("Log events in a single PutLogEvents request must be in chronological order.")
 		}
+		if n := len(e.Message) + EventOverhead; n > MaxEventBytes {
+			return nil, errdefs.Invalidf("Log event too large: %d bytes exceeds limit of %d", n, MaxEventBytes)
+		}
 		size += len(e.Message) + EventOverhead
 		recs[i] = record{TS: e.Timestamp, Msg: e.Message}
 	}

@@ -25,9 +25,13 @@ var (
 
 // Limits of PutLogEvents and of the read operations.
 const (
-	MaxBatchEvents   = 10000
-	MaxBatchBytes    = 1048576
-	EventOverhead    = 26 // bytes counted per event on top of its message
+	MaxBatchEvents = 10000
+	MaxBatchBytes  = 1048576
+	EventOverhead  = 26 // bytes counted per event on top of its message
+	// MaxEventBytes is one event, its message plus EventOverhead. AWS
+	// raised it from 256 KB to 1 MB (the PutLogEvents reference now says
+	// "Each log event can be no larger than 1 MB"), the batch limit.
+	MaxEventBytes    = 1048576
 	MaxBatchSpan     = 24 * time.Hour
 	MaxFutureSkew    = 2 * time.Hour
 	MaxEventAge      = 14 * 24 * time.Hour

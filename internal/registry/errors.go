@@ -89,8 +89,7 @@ func imageNotFound() error {
 }
 
 func nameInvalid(name string) error {
-	return errdefs.Newf(ErrNameInvalid, "Invalid repository name '%s': it must match "+
-		"'(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*' and be 2 to 256 characters long", name)
+	return errdefs.Newf(ErrNameInvalid, "Invalid repository name '%s': it must match '%s' and be 2 to 256 characters long", name, RepositoryNamePattern)
 }
 
 // ImageAlreadyExists builds the error the ECR PutImage adapter returns when

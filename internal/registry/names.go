@@ -11,9 +11,13 @@ import (
 	"github.com/fargo-run/fargo/internal/errdefs"
 )
 
-// ECR's repository name pattern (aws-api.md §4.2), anchored. Components
-// start and end with [a-z0-9], so "..", "./" and empty components never match.
-var repoNameRE = regexp.MustCompile(`^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*$`)
+// RepositoryNamePattern is ECR's repository name pattern, as the model's
+// RepositoryName shape spells it (aws-api.md §4.2); error messages quote it.
+// Components start and end with [a-z0-9], so "..", "./" and empty
+// components never match.
+const RepositoryNamePattern = `[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(\/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*`
+
+var repoNameRE = regexp.MustCompile(`^(?:` + RepositoryNamePattern + `)$`)
 
 // OCI tag grammar (distribution-spec: at most 128 characters).
 var tagRE = regexp.MustCompile(`^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$`)

@@ -20,8 +20,8 @@ import (
 
 	"github.com/fargo-run/fargo/internal/agent"
 	"github.com/fargo-run/fargo/internal/auth"
-	"github.com/fargo-run/fargo/internal/connlimit"
 	"github.com/fargo-run/fargo/internal/config"
+	"github.com/fargo-run/fargo/internal/connlimit"
 	"github.com/fargo-run/fargo/internal/control"
 	"github.com/fargo-run/fargo/internal/ephemeral"
 	"github.com/fargo-run/fargo/internal/image"

@@ -80,8 +80,8 @@ func TestSigV4Negatives(t *testing.T) {
 	call(t, s, list, "{}", "", "", "", now).want(t, 400, "MissingAuthenticationTokenException", "Missing Authentication Token")
 	call(t, s, list, "{}", "AKIANOTAKEY000000000", "x", "ecs", now).want(t, 400, "UnrecognizedClientException", "The security token included in the request is invalid.")
 	call(t, s, list, "{}", id, secret+"x", "ecs", now).want(t, 400, "InvalidSignatureException", "The request signature we calculated does not match")
-	call(t, s, list, "{}", id, secret, "ecs", now.Add(-6*time.Minute)).want(t, 400, "InvalidSignatureException", "Signature expired")
-	call(t, s, list, "{}", id, secret, "ecs", now.Add(6*time.Minute)).want(t, 400, "InvalidSignatureException", "Signature not yet current")
+	call(t, s, list, "{}", id, secret, "ecs", now.Add(-16*time.Minute)).want(t, 400, "InvalidSignatureException", "Signature expired")
+	call(t, s, list, "{}", id, secret, "ecs", now.Add(16*time.Minute)).want(t, 400, "InvalidSignatureException", "Signature not yet current")
 	call(t, s, list, "{}", id, secret, "ecr", now).want(t, 400, "InvalidSignatureException", "Credential should be scoped to correct service: 'ecs'")
 	// Within the skew window is fine.
 	if a := call(t, s, list, "{}", id, secret, "ecs", now.Add(-4*time.Minute)); a.status != 200 {

@@ -223,7 +223,16 @@ type DescribeScalableTargetsRequest struct {
 // DescribeScalableTargetsResponse is the Application Auto Scaling wire shape DescribeScalableTargetsResponse.
 type DescribeScalableTargetsResponse struct {
 	NextToken       *string          `json:"NextToken,omitempty" xml:"NextToken,omitempty"`
-	ScalableTargets []ScalableTarget `json:"ScalableTargets,omitempty" xml:"ScalableTargets,omitempty"`
+	ScalableTargets []ScalableTarget `json:"ScalableTargets" xml:"ScalableTargets,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output DescribeScalableTargetsResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DescribeScalableTargetsResponse) SetEmptyLists() {
+	if v.ScalableTargets == nil {
+		v.ScalableTargets = []ScalableTarget{}
+	}
 }
 
 // DescribeScalingActivitiesRequest is the Application Auto Scaling wire shape DescribeScalingActivitiesRequest.
@@ -239,7 +248,16 @@ type DescribeScalingActivitiesRequest struct {
 // DescribeScalingActivitiesResponse is the Application Auto Scaling wire shape DescribeScalingActivitiesResponse.
 type DescribeScalingActivitiesResponse struct {
 	NextToken         *string           `json:"NextToken,omitempty" xml:"NextToken,omitempty"`
-	ScalingActivities []ScalingActivity `json:"ScalingActivities,omitempty" xml:"ScalingActivities,omitempty"`
+	ScalingActivities []ScalingActivity `json:"ScalingActivities" xml:"ScalingActivities,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output DescribeScalingActivitiesResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DescribeScalingActivitiesResponse) SetEmptyLists() {
+	if v.ScalingActivities == nil {
+		v.ScalingActivities = []ScalingActivity{}
+	}
 }
 
 // DescribeScalingPoliciesRequest is the Application Auto Scaling wire shape DescribeScalingPoliciesRequest.
@@ -255,7 +273,16 @@ type DescribeScalingPoliciesRequest struct {
 // DescribeScalingPoliciesResponse is the Application Auto Scaling wire shape DescribeScalingPoliciesResponse.
 type DescribeScalingPoliciesResponse struct {
 	NextToken       *string         `json:"NextToken,omitempty" xml:"NextToken,omitempty"`
-	ScalingPolicies []ScalingPolicy `json:"ScalingPolicies,omitempty" xml:"ScalingPolicies,omitempty"`
+	ScalingPolicies []ScalingPolicy `json:"ScalingPolicies" xml:"ScalingPolicies,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output DescribeScalingPoliciesResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DescribeScalingPoliciesResponse) SetEmptyLists() {
+	if v.ScalingPolicies == nil {
+		v.ScalingPolicies = []ScalingPolicy{}
+	}
 }
 
 // DescribeScheduledActionsRequest is the Application Auto Scaling wire shape DescribeScheduledActionsRequest.
@@ -271,7 +298,16 @@ type DescribeScheduledActionsRequest struct {
 // DescribeScheduledActionsResponse is the Application Auto Scaling wire shape DescribeScheduledActionsResponse.
 type DescribeScheduledActionsResponse struct {
 	NextToken        *string           `json:"NextToken,omitempty" xml:"NextToken,omitempty"`
-	ScheduledActions []ScheduledAction `json:"ScheduledActions,omitempty" xml:"ScheduledActions,omitempty"`
+	ScheduledActions []ScheduledAction `json:"ScheduledActions" xml:"ScheduledActions,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output DescribeScheduledActionsResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DescribeScheduledActionsResponse) SetEmptyLists() {
+	if v.ScheduledActions == nil {
+		v.ScheduledActions = []ScheduledAction{}
+	}
 }
 
 // FailedResourceAccessException is the Application Auto Scaling wire error shape FailedResourceAccessException.
@@ -292,8 +328,17 @@ type GetPredictiveScalingForecastRequest struct {
 // GetPredictiveScalingForecastResponse is the Application Auto Scaling wire shape GetPredictiveScalingForecastResponse.
 type GetPredictiveScalingForecastResponse struct {
 	CapacityForecast *CapacityForecast `json:"CapacityForecast,omitempty" xml:"CapacityForecast,omitempty"`
-	LoadForecast     []LoadForecast    `json:"LoadForecast,omitempty" xml:"LoadForecast,omitempty"`
+	LoadForecast     []LoadForecast    `json:"LoadForecast" xml:"LoadForecast,omitempty"`
 	UpdateTime       *wire.Timestamp   `json:"UpdateTime,omitempty" xml:"UpdateTime,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output GetPredictiveScalingForecastResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *GetPredictiveScalingForecastResponse) SetEmptyLists() {
+	if v.LoadForecast == nil {
+		v.LoadForecast = []LoadForecast{}
+	}
 }
 
 // InternalServiceException is the Application Auto Scaling wire error shape InternalServiceException.
@@ -439,8 +484,17 @@ type PutScalingPolicyRequest struct {
 
 // PutScalingPolicyResponse is the Application Auto Scaling wire shape PutScalingPolicyResponse.
 type PutScalingPolicyResponse struct {
-	Alarms    []Alarm `json:"Alarms,omitempty" xml:"Alarms,omitempty"`
+	Alarms    []Alarm `json:"Alarms" xml:"Alarms,omitempty"`
 	PolicyARN *string `json:"PolicyARN,omitempty" xml:"PolicyARN,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output PutScalingPolicyResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *PutScalingPolicyResponse) SetEmptyLists() {
+	if v.Alarms == nil {
+		v.Alarms = []Alarm{}
+	}
 }
 
 // PutScheduledActionRequest is the Application Auto Scaling wire shape PutScheduledActionRequest.
@@ -692,6 +746,42 @@ func NewInput(op string) any {
 		return new(TagResourceRequest)
 	case "UntagResource":
 		return new(UntagResourceRequest)
+	}
+	return nil
+}
+
+// NewOutput returns a pointer to a new zero output of an operation, or nil
+// for an unknown operation or one without output.
+func NewOutput(op string) any {
+	switch op {
+	case "DeleteScalingPolicy":
+		return new(DeleteScalingPolicyResponse)
+	case "DeleteScheduledAction":
+		return new(DeleteScheduledActionResponse)
+	case "DeregisterScalableTarget":
+		return new(DeregisterScalableTargetResponse)
+	case "DescribeScalableTargets":
+		return new(DescribeScalableTargetsResponse)
+	case "DescribeScalingActivities":
+		return new(DescribeScalingActivitiesResponse)
+	case "DescribeScalingPolicies":
+		return new(DescribeScalingPoliciesResponse)
+	case "DescribeScheduledActions":
+		return new(DescribeScheduledActionsResponse)
+	case "GetPredictiveScalingForecast":
+		return new(GetPredictiveScalingForecastResponse)
+	case "ListTagsForResource":
+		return new(ListTagsForResourceResponse)
+	case "PutScalingPolicy":
+		return new(PutScalingPolicyResponse)
+	case "PutScheduledAction":
+		return new(PutScheduledActionResponse)
+	case "RegisterScalableTarget":
+		return new(RegisterScalableTargetResponse)
+	case "TagResource":
+		return new(TagResourceResponse)
+	case "UntagResource":
+		return new(UntagResourceResponse)
 	}
 	return nil
 }

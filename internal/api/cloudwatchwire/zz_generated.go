@@ -320,7 +320,16 @@ type DeleteInsightRulesInput struct {
 
 // DeleteInsightRulesOutput is the CloudWatch wire shape DeleteInsightRulesOutput.
 type DeleteInsightRulesOutput struct {
-	Failures []PartialFailure `json:"Failures,omitempty" xml:"Failures>member,omitempty"`
+	Failures []PartialFailure `json:"Failures" xml:"Failures>member,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output DeleteInsightRulesOutput empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DeleteInsightRulesOutput) SetEmptyLists() {
+	if v.Failures == nil {
+		v.Failures = []PartialFailure{}
+	}
 }
 
 // DeleteMetricStreamInput is the CloudWatch wire shape DeleteMetricStreamInput.
@@ -340,8 +349,17 @@ type DescribeAlarmContributorsInput struct {
 
 // DescribeAlarmContributorsOutput is the CloudWatch wire shape DescribeAlarmContributorsOutput.
 type DescribeAlarmContributorsOutput struct {
-	AlarmContributors []AlarmContributor `json:"AlarmContributors,omitempty" xml:"AlarmContributors>member,omitempty"`
+	AlarmContributors []AlarmContributor `json:"AlarmContributors" xml:"AlarmContributors>member,omitempty"`
 	NextToken         *string            `json:"NextToken,omitempty" xml:"NextToken,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output DescribeAlarmContributorsOutput empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DescribeAlarmContributorsOutput) SetEmptyLists() {
+	if v.AlarmContributors == nil {
+		v.AlarmContributors = []AlarmContributor{}
+	}
 }
 
 // DescribeAlarmHistoryInput is the CloudWatch wire shape DescribeAlarmHistoryInput.
@@ -359,8 +377,17 @@ type DescribeAlarmHistoryInput struct {
 
 // DescribeAlarmHistoryOutput is the CloudWatch wire shape DescribeAlarmHistoryOutput.
 type DescribeAlarmHistoryOutput struct {
-	AlarmHistoryItems []AlarmHistoryItem `json:"AlarmHistoryItems,omitempty" xml:"AlarmHistoryItems>member,omitempty"`
+	AlarmHistoryItems []AlarmHistoryItem `json:"AlarmHistoryItems" xml:"AlarmHistoryItems>member,omitempty"`
 	NextToken         *string            `json:"NextToken,omitempty" xml:"NextToken,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output DescribeAlarmHistoryOutput empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DescribeAlarmHistoryOutput) SetEmptyLists() {
+	if v.AlarmHistoryItems == nil {
+		v.AlarmHistoryItems = []AlarmHistoryItem{}
+	}
 }
 
 // DescribeAlarmsForMetricInput is the CloudWatch wire shape DescribeAlarmsForMetricInput.
@@ -376,7 +403,16 @@ type DescribeAlarmsForMetricInput struct {
 
 // DescribeAlarmsForMetricOutput is the CloudWatch wire shape DescribeAlarmsForMetricOutput.
 type DescribeAlarmsForMetricOutput struct {
-	MetricAlarms []MetricAlarm `json:"MetricAlarms,omitempty" xml:"MetricAlarms>member,omitempty"`
+	MetricAlarms []MetricAlarm `json:"MetricAlarms" xml:"MetricAlarms>member,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output DescribeAlarmsForMetricOutput empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DescribeAlarmsForMetricOutput) SetEmptyLists() {
+	if v.MetricAlarms == nil {
+		v.MetricAlarms = []MetricAlarm{}
+	}
 }
 
 // DescribeAlarmsInput is the CloudWatch wire shape DescribeAlarmsInput.
@@ -394,9 +430,21 @@ type DescribeAlarmsInput struct {
 
 // DescribeAlarmsOutput is the CloudWatch wire shape DescribeAlarmsOutput.
 type DescribeAlarmsOutput struct {
-	CompositeAlarms []CompositeAlarm `json:"CompositeAlarms,omitempty" xml:"CompositeAlarms>member,omitempty"`
-	MetricAlarms    []MetricAlarm    `json:"MetricAlarms,omitempty" xml:"MetricAlarms>member,omitempty"`
+	CompositeAlarms []CompositeAlarm `json:"CompositeAlarms" xml:"CompositeAlarms>member,omitempty"`
+	MetricAlarms    []MetricAlarm    `json:"MetricAlarms" xml:"MetricAlarms>member,omitempty"`
 	NextToken       *string          `json:"NextToken,omitempty" xml:"NextToken,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output DescribeAlarmsOutput empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DescribeAlarmsOutput) SetEmptyLists() {
+	if v.CompositeAlarms == nil {
+		v.CompositeAlarms = []CompositeAlarm{}
+	}
+	if v.MetricAlarms == nil {
+		v.MetricAlarms = []MetricAlarm{}
+	}
 }
 
 // DescribeAnomalyDetectorsInput is the CloudWatch wire shape DescribeAnomalyDetectorsInput.
@@ -411,8 +459,17 @@ type DescribeAnomalyDetectorsInput struct {
 
 // DescribeAnomalyDetectorsOutput is the CloudWatch wire shape DescribeAnomalyDetectorsOutput.
 type DescribeAnomalyDetectorsOutput struct {
-	AnomalyDetectors []AnomalyDetector `json:"AnomalyDetectors,omitempty" xml:"AnomalyDetectors>member,omitempty"`
+	AnomalyDetectors []AnomalyDetector `json:"AnomalyDetectors" xml:"AnomalyDetectors>member,omitempty"`
 	NextToken        *string           `json:"NextToken,omitempty" xml:"NextToken,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output DescribeAnomalyDetectorsOutput empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DescribeAnomalyDetectorsOutput) SetEmptyLists() {
+	if v.AnomalyDetectors == nil {
+		v.AnomalyDetectors = []AnomalyDetector{}
+	}
 }
 
 // DescribeInsightRulesInput is the CloudWatch wire shape DescribeInsightRulesInput.
@@ -423,8 +480,17 @@ type DescribeInsightRulesInput struct {
 
 // DescribeInsightRulesOutput is the CloudWatch wire shape DescribeInsightRulesOutput.
 type DescribeInsightRulesOutput struct {
-	InsightRules []InsightRule `json:"InsightRules,omitempty" xml:"InsightRules>member,omitempty"`
+	InsightRules []InsightRule `json:"InsightRules" xml:"InsightRules>member,omitempty"`
 	NextToken    *string       `json:"NextToken,omitempty" xml:"NextToken,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output DescribeInsightRulesOutput empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DescribeInsightRulesOutput) SetEmptyLists() {
+	if v.InsightRules == nil {
+		v.InsightRules = []InsightRule{}
+	}
 }
 
 // Dimension is the CloudWatch wire shape Dimension.
@@ -451,7 +517,16 @@ type DisableInsightRulesInput struct {
 
 // DisableInsightRulesOutput is the CloudWatch wire shape DisableInsightRulesOutput.
 type DisableInsightRulesOutput struct {
-	Failures []PartialFailure `json:"Failures,omitempty" xml:"Failures>member,omitempty"`
+	Failures []PartialFailure `json:"Failures" xml:"Failures>member,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output DisableInsightRulesOutput empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DisableInsightRulesOutput) SetEmptyLists() {
+	if v.Failures == nil {
+		v.Failures = []PartialFailure{}
+	}
 }
 
 // EnableAlarmActionsInput is the CloudWatch wire shape EnableAlarmActionsInput.
@@ -466,7 +541,16 @@ type EnableInsightRulesInput struct {
 
 // EnableInsightRulesOutput is the CloudWatch wire shape EnableInsightRulesOutput.
 type EnableInsightRulesOutput struct {
-	Failures []PartialFailure `json:"Failures,omitempty" xml:"Failures>member,omitempty"`
+	Failures []PartialFailure `json:"Failures" xml:"Failures>member,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output EnableInsightRulesOutput empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *EnableInsightRulesOutput) SetEmptyLists() {
+	if v.Failures == nil {
+		v.Failures = []PartialFailure{}
+	}
 }
 
 // Entity is the CloudWatch wire shape Entity.
@@ -533,9 +617,24 @@ type GetInsightRuleReportOutput struct {
 	AggregateValue         *float64                     `json:"AggregateValue,omitempty" xml:"AggregateValue,omitempty"`
 	AggregationStatistic   *string                      `json:"AggregationStatistic,omitempty" xml:"AggregationStatistic,omitempty"`
 	ApproximateUniqueCount *int64                       `json:"ApproximateUniqueCount,omitempty" xml:"ApproximateUniqueCount,omitempty"`
-	Contributors           []InsightRuleContributor     `json:"Contributors,omitempty" xml:"Contributors>member,omitempty"`
-	KeyLabels              []string                     `json:"KeyLabels,omitempty" xml:"KeyLabels>member,omitempty"`
-	MetricDatapoints       []InsightRuleMetricDatapoint `json:"MetricDatapoints,omitempty" xml:"MetricDatapoints>member,omitempty"`
+	Contributors           []InsightRuleContributor     `json:"Contributors" xml:"Contributors>member,omitempty"`
+	KeyLabels              []string                     `json:"KeyLabels" xml:"KeyLabels>member,omitempty"`
+	MetricDatapoints       []InsightRuleMetricDatapoint `json:"MetricDatapoints" xml:"MetricDatapoints>member,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output GetInsightRuleReportOutput empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *GetInsightRuleReportOutput) SetEmptyLists() {
+	if v.Contributors == nil {
+		v.Contributors = []InsightRuleContributor{}
+	}
+	if v.KeyLabels == nil {
+		v.KeyLabels = []string{}
+	}
+	if v.MetricDatapoints == nil {
+		v.MetricDatapoints = []InsightRuleMetricDatapoint{}
+	}
 }
 
 // GetMetricDataInput is the CloudWatch wire shape GetMetricDataInput.
@@ -551,9 +650,21 @@ type GetMetricDataInput struct {
 
 // GetMetricDataOutput is the CloudWatch wire shape GetMetricDataOutput.
 type GetMetricDataOutput struct {
-	Messages          []MessageData      `json:"Messages,omitempty" xml:"Messages>member,omitempty"`
-	MetricDataResults []MetricDataResult `json:"MetricDataResults,omitempty" xml:"MetricDataResults>member,omitempty"`
+	Messages          []MessageData      `json:"Messages" xml:"Messages>member,omitempty"`
+	MetricDataResults []MetricDataResult `json:"MetricDataResults" xml:"MetricDataResults>member,omitempty"`
 	NextToken         *string            `json:"NextToken,omitempty" xml:"NextToken,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output GetMetricDataOutput empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *GetMetricDataOutput) SetEmptyLists() {
+	if v.Messages == nil {
+		v.Messages = []MessageData{}
+	}
+	if v.MetricDataResults == nil {
+		v.MetricDataResults = []MetricDataResult{}
+	}
 }
 
 // GetMetricStatisticsInput is the CloudWatch wire shape GetMetricStatisticsInput.
@@ -571,8 +682,17 @@ type GetMetricStatisticsInput struct {
 
 // GetMetricStatisticsOutput is the CloudWatch wire shape GetMetricStatisticsOutput.
 type GetMetricStatisticsOutput struct {
-	Datapoints []Datapoint `json:"Datapoints,omitempty" xml:"Datapoints>member,omitempty"`
+	Datapoints []Datapoint `json:"Datapoints" xml:"Datapoints>member,omitempty"`
 	Label      *string     `json:"Label,omitempty" xml:"Label,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output GetMetricStatisticsOutput empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *GetMetricStatisticsOutput) SetEmptyLists() {
+	if v.Datapoints == nil {
+		v.Datapoints = []Datapoint{}
+	}
 }
 
 // GetMetricStreamInput is the CloudWatch wire shape GetMetricStreamInput.
@@ -584,16 +704,31 @@ type GetMetricStreamInput struct {
 type GetMetricStreamOutput struct {
 	Arn                          *string                               `json:"Arn,omitempty" xml:"Arn,omitempty"`
 	CreationDate                 *wire.Timestamp                       `json:"CreationDate,omitempty" xml:"CreationDate,omitempty"`
-	ExcludeFilters               []MetricStreamFilter                  `json:"ExcludeFilters,omitempty" xml:"ExcludeFilters>member,omitempty"`
+	ExcludeFilters               []MetricStreamFilter                  `json:"ExcludeFilters" xml:"ExcludeFilters>member,omitempty"`
 	FirehoseArn                  *string                               `json:"FirehoseArn,omitempty" xml:"FirehoseArn,omitempty"`
-	IncludeFilters               []MetricStreamFilter                  `json:"IncludeFilters,omitempty" xml:"IncludeFilters>member,omitempty"`
+	IncludeFilters               []MetricStreamFilter                  `json:"IncludeFilters" xml:"IncludeFilters>member,omitempty"`
 	IncludeLinkedAccountsMetrics *bool                                 `json:"IncludeLinkedAccountsMetrics,omitempty" xml:"IncludeLinkedAccountsMetrics,omitempty"`
 	LastUpdateDate               *wire.Timestamp                       `json:"LastUpdateDate,omitempty" xml:"LastUpdateDate,omitempty"`
 	Name                         *string                               `json:"Name,omitempty" xml:"Name,omitempty"`
 	OutputFormat                 *string                               `json:"OutputFormat,omitempty" xml:"OutputFormat,omitempty"`
 	RoleArn                      *string                               `json:"RoleArn,omitempty" xml:"RoleArn,omitempty"`
 	State                        *string                               `json:"State,omitempty" xml:"State,omitempty"`
-	StatisticsConfigurations     []MetricStreamStatisticsConfiguration `json:"StatisticsConfigurations,omitempty" xml:"StatisticsConfigurations>member,omitempty"`
+	StatisticsConfigurations     []MetricStreamStatisticsConfiguration `json:"StatisticsConfigurations" xml:"StatisticsConfigurations>member,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output GetMetricStreamOutput empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *GetMetricStreamOutput) SetEmptyLists() {
+	if v.ExcludeFilters == nil {
+		v.ExcludeFilters = []MetricStreamFilter{}
+	}
+	if v.IncludeFilters == nil {
+		v.IncludeFilters = []MetricStreamFilter{}
+	}
+	if v.StatisticsConfigurations == nil {
+		v.StatisticsConfigurations = []MetricStreamStatisticsConfiguration{}
+	}
 }
 
 // GetMetricWidgetImageInput is the CloudWatch wire shape GetMetricWidgetImageInput.
@@ -700,8 +835,17 @@ type ListAlarmMuteRulesInput struct {
 
 // ListAlarmMuteRulesOutput is the CloudWatch wire shape ListAlarmMuteRulesOutput.
 type ListAlarmMuteRulesOutput struct {
-	AlarmMuteRuleSummaries []AlarmMuteRuleSummary `json:"AlarmMuteRuleSummaries,omitempty" xml:"AlarmMuteRuleSummaries>member,omitempty"`
+	AlarmMuteRuleSummaries []AlarmMuteRuleSummary `json:"AlarmMuteRuleSummaries" xml:"AlarmMuteRuleSummaries>member,omitempty"`
 	NextToken              *string                `json:"NextToken,omitempty" xml:"NextToken,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output ListAlarmMuteRulesOutput empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *ListAlarmMuteRulesOutput) SetEmptyLists() {
+	if v.AlarmMuteRuleSummaries == nil {
+		v.AlarmMuteRuleSummaries = []AlarmMuteRuleSummary{}
+	}
 }
 
 // ListDashboardsInput is the CloudWatch wire shape ListDashboardsInput.
@@ -712,8 +856,17 @@ type ListDashboardsInput struct {
 
 // ListDashboardsOutput is the CloudWatch wire shape ListDashboardsOutput.
 type ListDashboardsOutput struct {
-	DashboardEntries []DashboardEntry `json:"DashboardEntries,omitempty" xml:"DashboardEntries>member,omitempty"`
+	DashboardEntries []DashboardEntry `json:"DashboardEntries" xml:"DashboardEntries>member,omitempty"`
 	NextToken        *string          `json:"NextToken,omitempty" xml:"NextToken,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output ListDashboardsOutput empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *ListDashboardsOutput) SetEmptyLists() {
+	if v.DashboardEntries == nil {
+		v.DashboardEntries = []DashboardEntry{}
+	}
 }
 
 // ListManagedInsightRulesInput is the CloudWatch wire shape ListManagedInsightRulesInput.
@@ -725,8 +878,17 @@ type ListManagedInsightRulesInput struct {
 
 // ListManagedInsightRulesOutput is the CloudWatch wire shape ListManagedInsightRulesOutput.
 type ListManagedInsightRulesOutput struct {
-	ManagedRules []ManagedRuleDescription `json:"ManagedRules,omitempty" xml:"ManagedRules>member,omitempty"`
+	ManagedRules []ManagedRuleDescription `json:"ManagedRules" xml:"ManagedRules>member,omitempty"`
 	NextToken    *string                  `json:"NextToken,omitempty" xml:"NextToken,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output ListManagedInsightRulesOutput empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *ListManagedInsightRulesOutput) SetEmptyLists() {
+	if v.ManagedRules == nil {
+		v.ManagedRules = []ManagedRuleDescription{}
+	}
 }
 
 // ListMetricStreamsInput is the CloudWatch wire shape ListMetricStreamsInput.
@@ -737,8 +899,17 @@ type ListMetricStreamsInput struct {
 
 // ListMetricStreamsOutput is the CloudWatch wire shape ListMetricStreamsOutput.
 type ListMetricStreamsOutput struct {
-	Entries   []MetricStreamEntry `json:"Entries,omitempty" xml:"Entries>member,omitempty"`
+	Entries   []MetricStreamEntry `json:"Entries" xml:"Entries>member,omitempty"`
 	NextToken *string             `json:"NextToken,omitempty" xml:"NextToken,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output ListMetricStreamsOutput empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *ListMetricStreamsOutput) SetEmptyLists() {
+	if v.Entries == nil {
+		v.Entries = []MetricStreamEntry{}
+	}
 }
 
 // ListMetricsInput is the CloudWatch wire shape ListMetricsInput.
@@ -754,9 +925,21 @@ type ListMetricsInput struct {
 
 // ListMetricsOutput is the CloudWatch wire shape ListMetricsOutput.
 type ListMetricsOutput struct {
-	Metrics        []Metric `json:"Metrics,omitempty" xml:"Metrics>member,omitempty"`
+	Metrics        []Metric `json:"Metrics" xml:"Metrics>member,omitempty"`
 	NextToken      *string  `json:"NextToken,omitempty" xml:"NextToken,omitempty"`
-	OwningAccounts []string `json:"OwningAccounts,omitempty" xml:"OwningAccounts>member,omitempty"`
+	OwningAccounts []string `json:"OwningAccounts" xml:"OwningAccounts>member,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output ListMetricsOutput empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *ListMetricsOutput) SetEmptyLists() {
+	if v.Metrics == nil {
+		v.Metrics = []Metric{}
+	}
+	if v.OwningAccounts == nil {
+		v.OwningAccounts = []string{}
+	}
 }
 
 // ListTagsForResourceInput is the CloudWatch wire shape ListTagsForResourceInput.
@@ -766,7 +949,16 @@ type ListTagsForResourceInput struct {
 
 // ListTagsForResourceOutput is the CloudWatch wire shape ListTagsForResourceOutput.
 type ListTagsForResourceOutput struct {
-	Tags []Tag `json:"Tags,omitempty" xml:"Tags>member,omitempty"`
+	Tags []Tag `json:"Tags" xml:"Tags>member,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output ListTagsForResourceOutput empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *ListTagsForResourceOutput) SetEmptyLists() {
+	if v.Tags == nil {
+		v.Tags = []Tag{}
+	}
 }
 
 // ManagedRule is the CloudWatch wire shape ManagedRule.
@@ -987,7 +1179,16 @@ type PutDashboardInput struct {
 
 // PutDashboardOutput is the CloudWatch wire shape PutDashboardOutput.
 type PutDashboardOutput struct {
-	DashboardValidationMessages []DashboardValidationMessage `json:"DashboardValidationMessages,omitempty" xml:"DashboardValidationMessages>member,omitempty"`
+	DashboardValidationMessages []DashboardValidationMessage `json:"DashboardValidationMessages" xml:"DashboardValidationMessages>member,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output PutDashboardOutput empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *PutDashboardOutput) SetEmptyLists() {
+	if v.DashboardValidationMessages == nil {
+		v.DashboardValidationMessages = []DashboardValidationMessage{}
+	}
 }
 
 // PutInsightRuleInput is the CloudWatch wire shape PutInsightRuleInput.
@@ -1010,7 +1211,16 @@ type PutManagedInsightRulesInput struct {
 
 // PutManagedInsightRulesOutput is the CloudWatch wire shape PutManagedInsightRulesOutput.
 type PutManagedInsightRulesOutput struct {
-	Failures []PartialFailure `json:"Failures,omitempty" xml:"Failures>member,omitempty"`
+	Failures []PartialFailure `json:"Failures" xml:"Failures>member,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output PutManagedInsightRulesOutput empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *PutManagedInsightRulesOutput) SetEmptyLists() {
+	if v.Failures == nil {
+		v.Failures = []PartialFailure{}
+	}
 }
 
 // PutMetricAlarmInput is the CloudWatch wire shape PutMetricAlarmInput.
@@ -1327,6 +1537,88 @@ func NewInput(op string) any {
 		return new(TagResourceInput)
 	case "UntagResource":
 		return new(UntagResourceInput)
+	}
+	return nil
+}
+
+// NewOutput returns a pointer to a new zero output of an operation, or nil
+// for an unknown operation or one without output.
+func NewOutput(op string) any {
+	switch op {
+	case "DeleteAnomalyDetector":
+		return new(DeleteAnomalyDetectorOutput)
+	case "DeleteDashboards":
+		return new(DeleteDashboardsOutput)
+	case "DeleteInsightRules":
+		return new(DeleteInsightRulesOutput)
+	case "DeleteMetricStream":
+		return new(DeleteMetricStreamOutput)
+	case "DescribeAlarmContributors":
+		return new(DescribeAlarmContributorsOutput)
+	case "DescribeAlarmHistory":
+		return new(DescribeAlarmHistoryOutput)
+	case "DescribeAlarms":
+		return new(DescribeAlarmsOutput)
+	case "DescribeAlarmsForMetric":
+		return new(DescribeAlarmsForMetricOutput)
+	case "DescribeAnomalyDetectors":
+		return new(DescribeAnomalyDetectorsOutput)
+	case "DescribeInsightRules":
+		return new(DescribeInsightRulesOutput)
+	case "DisableInsightRules":
+		return new(DisableInsightRulesOutput)
+	case "EnableInsightRules":
+		return new(EnableInsightRulesOutput)
+	case "GetAlarmMuteRule":
+		return new(GetAlarmMuteRuleOutput)
+	case "GetDashboard":
+		return new(GetDashboardOutput)
+	case "GetInsightRuleReport":
+		return new(GetInsightRuleReportOutput)
+	case "GetMetricData":
+		return new(GetMetricDataOutput)
+	case "GetMetricStatistics":
+		return new(GetMetricStatisticsOutput)
+	case "GetMetricStream":
+		return new(GetMetricStreamOutput)
+	case "GetMetricWidgetImage":
+		return new(GetMetricWidgetImageOutput)
+	case "GetOTelEnrichment":
+		return new(GetOTelEnrichmentOutput)
+	case "ListAlarmMuteRules":
+		return new(ListAlarmMuteRulesOutput)
+	case "ListDashboards":
+		return new(ListDashboardsOutput)
+	case "ListManagedInsightRules":
+		return new(ListManagedInsightRulesOutput)
+	case "ListMetricStreams":
+		return new(ListMetricStreamsOutput)
+	case "ListMetrics":
+		return new(ListMetricsOutput)
+	case "ListTagsForResource":
+		return new(ListTagsForResourceOutput)
+	case "PutAnomalyDetector":
+		return new(PutAnomalyDetectorOutput)
+	case "PutDashboard":
+		return new(PutDashboardOutput)
+	case "PutInsightRule":
+		return new(PutInsightRuleOutput)
+	case "PutManagedInsightRules":
+		return new(PutManagedInsightRulesOutput)
+	case "PutMetricStream":
+		return new(PutMetricStreamOutput)
+	case "StartMetricStreams":
+		return new(StartMetricStreamsOutput)
+	case "StartOTelEnrichment":
+		return new(StartOTelEnrichmentOutput)
+	case "StopMetricStreams":
+		return new(StopMetricStreamsOutput)
+	case "StopOTelEnrichment":
+		return new(StopOTelEnrichmentOutput)
+	case "TagResource":
+		return new(TagResourceOutput)
+	case "UntagResource":
+		return new(UntagResourceOutput)
 	}
 	return nil
 }

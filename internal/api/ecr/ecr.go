@@ -36,6 +36,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"regexp"
@@ -99,6 +100,15 @@ func New(cfg Config) *api.JSONService {
 		TargetPrefix: w.TargetPrefix,
 		JSONVersion:  w.JSONVersion,
 		MessageKey:   "message",
+		BodyLimits: map[string]int64{
+			// A part is at most 20 MiB, base64 in JSON: the router's cap
+			// (Config.MaxBodyBytes) is the limit.
+			"UploadLayerPart": math.MaxInt64,
+			// A 4 MiB manifest as a JSON string: room for escaping
+			// (\" and \uXXXX) up to 3 bytes a byte; the registry then
+			// refuses a manifest over 4 MiB (LimitExceededException).
+			"PutImage": 3*registry.DefaultMaxManifestBytes + 64<<10,
+		},
 		Known: func(op string) bool {
 			_, ok := w.Operations[op]
 			return ok
@@ -232,8 +242,13 @@ func invalidParam(member, constraint string) *api.Error {
 	return api.Errorf("InvalidParameterException", "Invalid parameter at '%s' failed to satisfy constraint: '%s'", member, constraint)
 }
 
-// repoNameConstraint is the constraint ECR quotes for a bad repository name.
-const repoNameConstraint = "must satisfy regular expression '(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*'"
+// repoNameConstraint is the constraint ECR quotes for a bad repository name,
+// in ECR's wording. The expression quoted is the one fargo applies, the
+// model's RepositoryName pattern (registry.RepositoryNamePattern): older
+// AWS answers quote a stricter one, without "__" and runs of "-", that the
+// model (and CreateRepository) no longer applies, and a message must not
+// state a rule other than the one enforced.
+const repoNameConstraint = "must satisfy regular expression '" + registry.RepositoryNamePattern + "'"
 
 // repoName validates a repository name as ECR does.
 func repoName(p *string) (string, error) {

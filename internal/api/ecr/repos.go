@@ -265,7 +265,7 @@ func repoFromARN(p *string) (tenant.Scope, string, error) {
 		return tenant.Scope{}, "", bad
 	}
 	parts := strings.SplitN(*p, ":", 6)
-	if len(parts) != 6 || parts[0] != "arn" || parts[2] != "ecr" || parts[3] == "" || !registryIDRE.MatchString(parts[4]) {
+	if len(parts) != 6 || parts[0] != "arn" || parts[2] != "ecr" || !tenant.ValidRegion(parts[3]) || !registryIDRE.MatchString(parts[4]) {
 		return tenant.Scope{}, "", bad
 	}
 	name, ok := strings.CutPrefix(parts[5], "repository/")

@@ -260,8 +260,20 @@ type BatchCheckLayerAvailabilityRequest struct {
 
 // BatchCheckLayerAvailabilityResponse is the ECR wire shape BatchCheckLayerAvailabilityResponse.
 type BatchCheckLayerAvailabilityResponse struct {
-	Failures []LayerFailure `json:"failures,omitempty" xml:"failures,omitempty"`
-	Layers   []Layer        `json:"layers,omitempty" xml:"layers,omitempty"`
+	Failures []LayerFailure `json:"failures" xml:"failures,omitempty"`
+	Layers   []Layer        `json:"layers" xml:"layers,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output BatchCheckLayerAvailabilityResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *BatchCheckLayerAvailabilityResponse) SetEmptyLists() {
+	if v.Failures == nil {
+		v.Failures = []LayerFailure{}
+	}
+	if v.Layers == nil {
+		v.Layers = []Layer{}
+	}
 }
 
 // BatchDeleteImageRequest is the ECR wire shape BatchDeleteImageRequest.
@@ -273,8 +285,20 @@ type BatchDeleteImageRequest struct {
 
 // BatchDeleteImageResponse is the ECR wire shape BatchDeleteImageResponse.
 type BatchDeleteImageResponse struct {
-	Failures []ImageFailure    `json:"failures,omitempty" xml:"failures,omitempty"`
-	ImageIds []ImageIdentifier `json:"imageIds,omitempty" xml:"imageIds,omitempty"`
+	Failures []ImageFailure    `json:"failures" xml:"failures,omitempty"`
+	ImageIds []ImageIdentifier `json:"imageIds" xml:"imageIds,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output BatchDeleteImageResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *BatchDeleteImageResponse) SetEmptyLists() {
+	if v.Failures == nil {
+		v.Failures = []ImageFailure{}
+	}
+	if v.ImageIds == nil {
+		v.ImageIds = []ImageIdentifier{}
+	}
 }
 
 // BatchGetImageRequest is the ECR wire shape BatchGetImageRequest.
@@ -287,8 +311,20 @@ type BatchGetImageRequest struct {
 
 // BatchGetImageResponse is the ECR wire shape BatchGetImageResponse.
 type BatchGetImageResponse struct {
-	Failures []ImageFailure `json:"failures,omitempty" xml:"failures,omitempty"`
-	Images   []Image        `json:"images,omitempty" xml:"images,omitempty"`
+	Failures []ImageFailure `json:"failures" xml:"failures,omitempty"`
+	Images   []Image        `json:"images" xml:"images,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output BatchGetImageResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *BatchGetImageResponse) SetEmptyLists() {
+	if v.Failures == nil {
+		v.Failures = []ImageFailure{}
+	}
+	if v.Images == nil {
+		v.Images = []Image{}
+	}
 }
 
 // BatchGetRepositoryScanningConfigurationRequest is the ECR wire shape BatchGetRepositoryScanningConfigurationRequest.
@@ -298,8 +334,20 @@ type BatchGetRepositoryScanningConfigurationRequest struct {
 
 // BatchGetRepositoryScanningConfigurationResponse is the ECR wire shape BatchGetRepositoryScanningConfigurationResponse.
 type BatchGetRepositoryScanningConfigurationResponse struct {
-	Failures               []RepositoryScanningConfigurationFailure `json:"failures,omitempty" xml:"failures,omitempty"`
-	ScanningConfigurations []RepositoryScanningConfiguration        `json:"scanningConfigurations,omitempty" xml:"scanningConfigurations,omitempty"`
+	Failures               []RepositoryScanningConfigurationFailure `json:"failures" xml:"failures,omitempty"`
+	ScanningConfigurations []RepositoryScanningConfiguration        `json:"scanningConfigurations" xml:"scanningConfigurations,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output BatchGetRepositoryScanningConfigurationResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *BatchGetRepositoryScanningConfigurationResponse) SetEmptyLists() {
+	if v.Failures == nil {
+		v.Failures = []RepositoryScanningConfigurationFailure{}
+	}
+	if v.ScanningConfigurations == nil {
+		v.ScanningConfigurations = []RepositoryScanningConfiguration{}
+	}
 }
 
 // BlockedByOrganizationPolicyException is the ECR wire error shape BlockedByOrganizationPolicyException.
@@ -512,8 +560,17 @@ type DescribeImageReplicationStatusRequest struct {
 // DescribeImageReplicationStatusResponse is the ECR wire shape DescribeImageReplicationStatusResponse.
 type DescribeImageReplicationStatusResponse struct {
 	ImageId             *ImageIdentifier         `json:"imageId,omitempty" xml:"imageId,omitempty"`
-	ReplicationStatuses []ImageReplicationStatus `json:"replicationStatuses,omitempty" xml:"replicationStatuses,omitempty"`
+	ReplicationStatuses []ImageReplicationStatus `json:"replicationStatuses" xml:"replicationStatuses,omitempty"`
 	RepositoryName      *string                  `json:"repositoryName,omitempty" xml:"repositoryName,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output DescribeImageReplicationStatusResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DescribeImageReplicationStatusResponse) SetEmptyLists() {
+	if v.ReplicationStatuses == nil {
+		v.ReplicationStatuses = []ImageReplicationStatus{}
+	}
 }
 
 // DescribeImageScanFindingsRequest is the ECR wire shape DescribeImageScanFindingsRequest.
@@ -547,7 +604,16 @@ type DescribeImageSigningStatusResponse struct {
 	ImageId         *ImageIdentifier     `json:"imageId,omitempty" xml:"imageId,omitempty"`
 	RegistryId      *string              `json:"registryId,omitempty" xml:"registryId,omitempty"`
 	RepositoryName  *string              `json:"repositoryName,omitempty" xml:"repositoryName,omitempty"`
-	SigningStatuses []ImageSigningStatus `json:"signingStatuses,omitempty" xml:"signingStatuses,omitempty"`
+	SigningStatuses []ImageSigningStatus `json:"signingStatuses" xml:"signingStatuses,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output DescribeImageSigningStatusResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DescribeImageSigningStatusResponse) SetEmptyLists() {
+	if v.SigningStatuses == nil {
+		v.SigningStatuses = []ImageSigningStatus{}
+	}
 }
 
 // DescribeImagesFilter is the ECR wire shape DescribeImagesFilter.
@@ -568,8 +634,17 @@ type DescribeImagesRequest struct {
 
 // DescribeImagesResponse is the ECR wire shape DescribeImagesResponse.
 type DescribeImagesResponse struct {
-	ImageDetails []ImageDetail `json:"imageDetails,omitempty" xml:"imageDetails,omitempty"`
+	ImageDetails []ImageDetail `json:"imageDetails" xml:"imageDetails,omitempty"`
 	NextToken    *string       `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output DescribeImagesResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DescribeImagesResponse) SetEmptyLists() {
+	if v.ImageDetails == nil {
+		v.ImageDetails = []ImageDetail{}
+	}
 }
 
 // DescribePullThroughCacheRulesRequest is the ECR wire shape DescribePullThroughCacheRulesRequest.
@@ -583,7 +658,16 @@ type DescribePullThroughCacheRulesRequest struct {
 // DescribePullThroughCacheRulesResponse is the ECR wire shape DescribePullThroughCacheRulesResponse.
 type DescribePullThroughCacheRulesResponse struct {
 	NextToken             *string                `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
-	PullThroughCacheRules []PullThroughCacheRule `json:"pullThroughCacheRules,omitempty" xml:"pullThroughCacheRules,omitempty"`
+	PullThroughCacheRules []PullThroughCacheRule `json:"pullThroughCacheRules" xml:"pullThroughCacheRules,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output DescribePullThroughCacheRulesResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DescribePullThroughCacheRulesResponse) SetEmptyLists() {
+	if v.PullThroughCacheRules == nil {
+		v.PullThroughCacheRules = []PullThroughCacheRule{}
+	}
 }
 
 // DescribeRegistryRequest is the ECR wire shape DescribeRegistryRequest.
@@ -607,7 +691,16 @@ type DescribeRepositoriesRequest struct {
 // DescribeRepositoriesResponse is the ECR wire shape DescribeRepositoriesResponse.
 type DescribeRepositoriesResponse struct {
 	NextToken    *string      `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
-	Repositories []Repository `json:"repositories,omitempty" xml:"repositories,omitempty"`
+	Repositories []Repository `json:"repositories" xml:"repositories,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output DescribeRepositoriesResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DescribeRepositoriesResponse) SetEmptyLists() {
+	if v.Repositories == nil {
+		v.Repositories = []Repository{}
+	}
 }
 
 // DescribeRepositoryCreationTemplatesRequest is the ECR wire shape DescribeRepositoryCreationTemplatesRequest.
@@ -621,7 +714,16 @@ type DescribeRepositoryCreationTemplatesRequest struct {
 type DescribeRepositoryCreationTemplatesResponse struct {
 	NextToken                   *string                      `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
 	RegistryId                  *string                      `json:"registryId,omitempty" xml:"registryId,omitempty"`
-	RepositoryCreationTemplates []RepositoryCreationTemplate `json:"repositoryCreationTemplates,omitempty" xml:"repositoryCreationTemplates,omitempty"`
+	RepositoryCreationTemplates []RepositoryCreationTemplate `json:"repositoryCreationTemplates" xml:"repositoryCreationTemplates,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output DescribeRepositoryCreationTemplatesResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DescribeRepositoryCreationTemplatesResponse) SetEmptyLists() {
+	if v.RepositoryCreationTemplates == nil {
+		v.RepositoryCreationTemplates = []RepositoryCreationTemplate{}
+	}
 }
 
 // EmptyUploadException is the ECR wire error shape EmptyUploadException.
@@ -690,7 +792,16 @@ type GetAuthorizationTokenRequest struct {
 
 // GetAuthorizationTokenResponse is the ECR wire shape GetAuthorizationTokenResponse.
 type GetAuthorizationTokenResponse struct {
-	AuthorizationData []AuthorizationData `json:"authorizationData,omitempty" xml:"authorizationData,omitempty"`
+	AuthorizationData []AuthorizationData `json:"authorizationData" xml:"authorizationData,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output GetAuthorizationTokenResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *GetAuthorizationTokenResponse) SetEmptyLists() {
+	if v.AuthorizationData == nil {
+		v.AuthorizationData = []AuthorizationData{}
+	}
 }
 
 // GetDownloadUrlForLayerRequest is the ECR wire shape GetDownloadUrlForLayerRequest.
@@ -720,11 +831,20 @@ type GetLifecyclePolicyPreviewRequest struct {
 type GetLifecyclePolicyPreviewResponse struct {
 	LifecyclePolicyText *string                        `json:"lifecyclePolicyText,omitempty" xml:"lifecyclePolicyText,omitempty"`
 	NextToken           *string                        `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
-	PreviewResults      []LifecyclePolicyPreviewResult `json:"previewResults,omitempty" xml:"previewResults,omitempty"`
+	PreviewResults      []LifecyclePolicyPreviewResult `json:"previewResults" xml:"previewResults,omitempty"`
 	RegistryId          *string                        `json:"registryId,omitempty" xml:"registryId,omitempty"`
 	RepositoryName      *string                        `json:"repositoryName,omitempty" xml:"repositoryName,omitempty"`
 	Status              *string                        `json:"status,omitempty" xml:"status,omitempty"`
 	Summary             *LifecyclePolicyPreviewSummary `json:"summary,omitempty" xml:"summary,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output GetLifecyclePolicyPreviewResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *GetLifecyclePolicyPreviewResponse) SetEmptyLists() {
+	if v.PreviewResults == nil {
+		v.PreviewResults = []LifecyclePolicyPreviewResult{}
+	}
 }
 
 // GetLifecyclePolicyRequest is the ECR wire shape GetLifecyclePolicyRequest.
@@ -1066,7 +1186,16 @@ type ListImageReferrersRequest struct {
 // ListImageReferrersResponse is the ECR wire shape ListImageReferrersResponse.
 type ListImageReferrersResponse struct {
 	NextToken *string         `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
-	Referrers []ImageReferrer `json:"referrers,omitempty" xml:"referrers,omitempty"`
+	Referrers []ImageReferrer `json:"referrers" xml:"referrers,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output ListImageReferrersResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *ListImageReferrersResponse) SetEmptyLists() {
+	if v.Referrers == nil {
+		v.Referrers = []ImageReferrer{}
+	}
 }
 
 // ListImagesFilter is the ECR wire shape ListImagesFilter.
@@ -1086,8 +1215,17 @@ type ListImagesRequest struct {
 
 // ListImagesResponse is the ECR wire shape ListImagesResponse.
 type ListImagesResponse struct {
-	ImageIds  []ImageIdentifier `json:"imageIds,omitempty" xml:"imageIds,omitempty"`
+	ImageIds  []ImageIdentifier `json:"imageIds" xml:"imageIds,omitempty"`
 	NextToken *string           `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output ListImagesResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *ListImagesResponse) SetEmptyLists() {
+	if v.ImageIds == nil {
+		v.ImageIds = []ImageIdentifier{}
+	}
 }
 
 // ListPullTimeUpdateExclusionsRequest is the ECR wire shape ListPullTimeUpdateExclusionsRequest.
@@ -1099,7 +1237,16 @@ type ListPullTimeUpdateExclusionsRequest struct {
 // ListPullTimeUpdateExclusionsResponse is the ECR wire shape ListPullTimeUpdateExclusionsResponse.
 type ListPullTimeUpdateExclusionsResponse struct {
 	NextToken                *string  `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
-	PullTimeUpdateExclusions []string `json:"pullTimeUpdateExclusions,omitempty" xml:"pullTimeUpdateExclusions,omitempty"`
+	PullTimeUpdateExclusions []string `json:"pullTimeUpdateExclusions" xml:"pullTimeUpdateExclusions,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output ListPullTimeUpdateExclusionsResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *ListPullTimeUpdateExclusionsResponse) SetEmptyLists() {
+	if v.PullTimeUpdateExclusions == nil {
+		v.PullTimeUpdateExclusions = []string{}
+	}
 }
 
 // ListTagsForResourceRequest is the ECR wire shape ListTagsForResourceRequest.
@@ -1109,7 +1256,16 @@ type ListTagsForResourceRequest struct {
 
 // ListTagsForResourceResponse is the ECR wire shape ListTagsForResourceResponse.
 type ListTagsForResourceResponse struct {
-	Tags []Tag `json:"tags,omitempty" xml:"tags,omitempty"`
+	Tags []Tag `json:"tags" xml:"tags,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output ListTagsForResourceResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *ListTagsForResourceResponse) SetEmptyLists() {
+	if v.Tags == nil {
+		v.Tags = []Tag{}
+	}
 }
 
 // PackageVulnerabilityDetails is the ECR wire shape PackageVulnerabilityDetails.
@@ -1201,9 +1357,18 @@ type PutImageTagMutabilityRequest struct {
 // PutImageTagMutabilityResponse is the ECR wire shape PutImageTagMutabilityResponse.
 type PutImageTagMutabilityResponse struct {
 	ImageTagMutability                 *string                             `json:"imageTagMutability,omitempty" xml:"imageTagMutability,omitempty"`
-	ImageTagMutabilityExclusionFilters []ImageTagMutabilityExclusionFilter `json:"imageTagMutabilityExclusionFilters,omitempty" xml:"imageTagMutabilityExclusionFilters,omitempty"`
+	ImageTagMutabilityExclusionFilters []ImageTagMutabilityExclusionFilter `json:"imageTagMutabilityExclusionFilters" xml:"imageTagMutabilityExclusionFilters,omitempty"`
 	RegistryId                         *string                             `json:"registryId,omitempty" xml:"registryId,omitempty"`
 	RepositoryName                     *string                             `json:"repositoryName,omitempty" xml:"repositoryName,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output PutImageTagMutabilityResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *PutImageTagMutabilityResponse) SetEmptyLists() {
+	if v.ImageTagMutabilityExclusionFilters == nil {
+		v.ImageTagMutabilityExclusionFilters = []ImageTagMutabilityExclusionFilter{}
+	}
 }
 
 // PutLifecyclePolicyRequest is the ECR wire shape PutLifecyclePolicyRequest.
@@ -1882,6 +2047,130 @@ func NewInput(op string) any {
 		return new(UploadLayerPartRequest)
 	case "ValidatePullThroughCacheRule":
 		return new(ValidatePullThroughCacheRuleRequest)
+	}
+	return nil
+}
+
+// NewOutput returns a pointer to a new zero output of an operation, or nil
+// for an unknown operation or one without output.
+func NewOutput(op string) any {
+	switch op {
+	case "BatchCheckLayerAvailability":
+		return new(BatchCheckLayerAvailabilityResponse)
+	case "BatchDeleteImage":
+		return new(BatchDeleteImageResponse)
+	case "BatchGetImage":
+		return new(BatchGetImageResponse)
+	case "BatchGetRepositoryScanningConfiguration":
+		return new(BatchGetRepositoryScanningConfigurationResponse)
+	case "CompleteLayerUpload":
+		return new(CompleteLayerUploadResponse)
+	case "CreatePullThroughCacheRule":
+		return new(CreatePullThroughCacheRuleResponse)
+	case "CreateRepository":
+		return new(CreateRepositoryResponse)
+	case "CreateRepositoryCreationTemplate":
+		return new(CreateRepositoryCreationTemplateResponse)
+	case "DeleteLifecyclePolicy":
+		return new(DeleteLifecyclePolicyResponse)
+	case "DeletePullThroughCacheRule":
+		return new(DeletePullThroughCacheRuleResponse)
+	case "DeleteRegistryPolicy":
+		return new(DeleteRegistryPolicyResponse)
+	case "DeleteRepository":
+		return new(DeleteRepositoryResponse)
+	case "DeleteRepositoryCreationTemplate":
+		return new(DeleteRepositoryCreationTemplateResponse)
+	case "DeleteRepositoryPolicy":
+		return new(DeleteRepositoryPolicyResponse)
+	case "DeleteSigningConfiguration":
+		return new(DeleteSigningConfigurationResponse)
+	case "DeregisterPullTimeUpdateExclusion":
+		return new(DeregisterPullTimeUpdateExclusionResponse)
+	case "DescribeImageReplicationStatus":
+		return new(DescribeImageReplicationStatusResponse)
+	case "DescribeImageScanFindings":
+		return new(DescribeImageScanFindingsResponse)
+	case "DescribeImageSigningStatus":
+		return new(DescribeImageSigningStatusResponse)
+	case "DescribeImages":
+		return new(DescribeImagesResponse)
+	case "DescribePullThroughCacheRules":
+		return new(DescribePullThroughCacheRulesResponse)
+	case "DescribeRegistry":
+		return new(DescribeRegistryResponse)
+	case "DescribeRepositories":
+		return new(DescribeRepositoriesResponse)
+	case "DescribeRepositoryCreationTemplates":
+		return new(DescribeRepositoryCreationTemplatesResponse)
+	case "GetAccountSetting":
+		return new(GetAccountSettingResponse)
+	case "GetAuthorizationToken":
+		return new(GetAuthorizationTokenResponse)
+	case "GetDownloadUrlForLayer":
+		return new(GetDownloadUrlForLayerResponse)
+	case "GetLifecyclePolicy":
+		return new(GetLifecyclePolicyResponse)
+	case "GetLifecyclePolicyPreview":
+		return new(GetLifecyclePolicyPreviewResponse)
+	case "GetRegistryPolicy":
+		return new(GetRegistryPolicyResponse)
+	case "GetRegistryScanningConfiguration":
+		return new(GetRegistryScanningConfigurationResponse)
+	case "GetRepositoryPolicy":
+		return new(GetRepositoryPolicyResponse)
+	case "GetSigningConfiguration":
+		return new(GetSigningConfigurationResponse)
+	case "InitiateLayerUpload":
+		return new(InitiateLayerUploadResponse)
+	case "ListImageReferrers":
+		return new(ListImageReferrersResponse)
+	case "ListImages":
+		return new(ListImagesResponse)
+	case "ListPullTimeUpdateExclusions":
+		return new(ListPullTimeUpdateExclusionsResponse)
+	case "ListTagsForResource":
+		return new(ListTagsForResourceResponse)
+	case "PutAccountSetting":
+		return new(PutAccountSettingResponse)
+	case "PutImage":
+		return new(PutImageResponse)
+	case "PutImageScanningConfiguration":
+		return new(PutImageScanningConfigurationResponse)
+	case "PutImageTagMutability":
+		return new(PutImageTagMutabilityResponse)
+	case "PutLifecyclePolicy":
+		return new(PutLifecyclePolicyResponse)
+	case "PutRegistryPolicy":
+		return new(PutRegistryPolicyResponse)
+	case "PutRegistryScanningConfiguration":
+		return new(PutRegistryScanningConfigurationResponse)
+	case "PutReplicationConfiguration":
+		return new(PutReplicationConfigurationResponse)
+	case "PutSigningConfiguration":
+		return new(PutSigningConfigurationResponse)
+	case "RegisterPullTimeUpdateExclusion":
+		return new(RegisterPullTimeUpdateExclusionResponse)
+	case "SetRepositoryPolicy":
+		return new(SetRepositoryPolicyResponse)
+	case "StartImageScan":
+		return new(StartImageScanResponse)
+	case "StartLifecyclePolicyPreview":
+		return new(StartLifecyclePolicyPreviewResponse)
+	case "TagResource":
+		return new(TagResourceResponse)
+	case "UntagResource":
+		return new(UntagResourceResponse)
+	case "UpdateImageStorageClass":
+		return new(UpdateImageStorageClassResponse)
+	case "UpdatePullThroughCacheRule":
+		return new(UpdatePullThroughCacheRuleResponse)
+	case "UpdateRepositoryCreationTemplate":
+		return new(UpdateRepositoryCreationTemplateResponse)
+	case "UploadLayerPart":
+		return new(UploadLayerPartResponse)
+	case "ValidatePullThroughCacheRule":
+		return new(ValidatePullThroughCacheRuleResponse)
 	}
 	return nil
 }

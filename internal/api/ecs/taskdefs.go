@@ -17,6 +17,9 @@ func registeredBy(req *api.Request) string {
 }
 
 func (a *Adapter) registerTaskDefinition(ctx context.Context, req *api.Request, in *w.RegisterTaskDefinitionRequest) (*w.RegisterTaskDefinitionResponse, error) {
+	if err := checkTaskDefinitionSize(in); err != nil {
+		return nil, err
+	}
 	td, err := a.ctl.RegisterTaskDefinition(ctx, req.Scope, taskDefinitionFromWire(in), registeredBy(req))
 	if err != nil {
 		return nil, err
@@ -43,6 +46,7 @@ func (a *Adapter) describeTaskDefinition(ctx context.Context, req *api.Request, 
 	if tags {
 		out.Tags = tagsToWire(td.Tags)
 	}
+	out.SetEmptyLists() // encoded here, not by the router
 	b, err := json.Marshal(out)
 	if err != nil {
 		return nil, err

@@ -14,6 +14,9 @@ func (a *Adapter) runTask(ctx context.Context, req *api.Request, in *w.RunTaskRe
 	if in.TaskDefinition == nil {
 		return nil, control.InvalidParameterf("taskDefinition is required.")
 	}
+	if err := checkOverridesSize(in.Overrides); err != nil {
+		return nil, err
+	}
 	run := control.RunTaskInput{
 		Cluster:              wire.ToString(in.Cluster),
 		TaskDefinition:       wire.ToString(in.TaskDefinition),
@@ -44,6 +47,9 @@ func (a *Adapter) runTask(ctx context.Context, req *api.Request, in *w.RunTaskRe
 func (a *Adapter) startTask(ctx context.Context, req *api.Request, in *w.StartTaskRequest) (*w.StartTaskResponse, error) {
 	if in.TaskDefinition == nil {
 		return nil, control.InvalidParameterf("taskDefinition is required.")
+	}
+	if err := checkOverridesSize(in.Overrides); err != nil {
+		return nil, err
 	}
 	res, err := a.ctl.StartTask(ctx, req.Scope, control.StartTaskInput{
 		RunTaskInput: control.RunTaskInput{

@@ -1502,7 +1502,16 @@ type DeleteAttributesRequest struct {
 
 // DeleteAttributesResponse is the ECS wire shape DeleteAttributesResponse.
 type DeleteAttributesResponse struct {
-	Attributes []Attribute `json:"attributes,omitempty" xml:"attributes,omitempty"`
+	Attributes []Attribute `json:"attributes" xml:"attributes,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output DeleteAttributesResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DeleteAttributesResponse) SetEmptyLists() {
+	if v.Attributes == nil {
+		v.Attributes = []Attribute{}
+	}
 }
 
 // DeleteCapacityProviderRequest is the ECS wire shape DeleteCapacityProviderRequest.
@@ -1579,8 +1588,20 @@ type DeleteTaskDefinitionsRequest struct {
 
 // DeleteTaskDefinitionsResponse is the ECS wire shape DeleteTaskDefinitionsResponse.
 type DeleteTaskDefinitionsResponse struct {
-	Failures        []Failure        `json:"failures,omitempty" xml:"failures,omitempty"`
-	TaskDefinitions []TaskDefinition `json:"taskDefinitions,omitempty" xml:"taskDefinitions,omitempty"`
+	Failures        []Failure        `json:"failures" xml:"failures,omitempty"`
+	TaskDefinitions []TaskDefinition `json:"taskDefinitions" xml:"taskDefinitions,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output DeleteTaskDefinitionsResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DeleteTaskDefinitionsResponse) SetEmptyLists() {
+	if v.Failures == nil {
+		v.Failures = []Failure{}
+	}
+	if v.TaskDefinitions == nil {
+		v.TaskDefinitions = []TaskDefinition{}
+	}
 }
 
 // DeleteTaskSetRequest is the ECS wire shape DeleteTaskSetRequest.
@@ -1716,9 +1737,21 @@ type DescribeCapacityProvidersRequest struct {
 
 // DescribeCapacityProvidersResponse is the ECS wire shape DescribeCapacityProvidersResponse.
 type DescribeCapacityProvidersResponse struct {
-	CapacityProviders []CapacityProvider `json:"capacityProviders,omitempty" xml:"capacityProviders,omitempty"`
-	Failures          []Failure          `json:"failures,omitempty" xml:"failures,omitempty"`
+	CapacityProviders []CapacityProvider `json:"capacityProviders" xml:"capacityProviders,omitempty"`
+	Failures          []Failure          `json:"failures" xml:"failures,omitempty"`
 	NextToken         *string            `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output DescribeCapacityProvidersResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DescribeCapacityProvidersResponse) SetEmptyLists() {
+	if v.CapacityProviders == nil {
+		v.CapacityProviders = []CapacityProvider{}
+	}
+	if v.Failures == nil {
+		v.Failures = []Failure{}
+	}
 }
 
 // DescribeClustersRequest is the ECS wire shape DescribeClustersRequest.
@@ -1729,8 +1762,20 @@ type DescribeClustersRequest struct {
 
 // DescribeClustersResponse is the ECS wire shape DescribeClustersResponse.
 type DescribeClustersResponse struct {
-	Clusters []Cluster `json:"clusters,omitempty" xml:"clusters,omitempty"`
-	Failures []Failure `json:"failures,omitempty" xml:"failures,omitempty"`
+	Clusters []Cluster `json:"clusters" xml:"clusters,omitempty"`
+	Failures []Failure `json:"failures" xml:"failures,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output DescribeClustersResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DescribeClustersResponse) SetEmptyLists() {
+	if v.Clusters == nil {
+		v.Clusters = []Cluster{}
+	}
+	if v.Failures == nil {
+		v.Failures = []Failure{}
+	}
 }
 
 // DescribeContainerInstancesRequest is the ECS wire shape DescribeContainerInstancesRequest.
@@ -1742,8 +1787,20 @@ type DescribeContainerInstancesRequest struct {
 
 // DescribeContainerInstancesResponse is the ECS wire shape DescribeContainerInstancesResponse.
 type DescribeContainerInstancesResponse struct {
-	ContainerInstances []ContainerInstance `json:"containerInstances,omitempty" xml:"containerInstances,omitempty"`
-	Failures           []Failure           `json:"failures,omitempty" xml:"failures,omitempty"`
+	ContainerInstances []ContainerInstance `json:"containerInstances" xml:"containerInstances,omitempty"`
+	Failures           []Failure           `json:"failures" xml:"failures,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output DescribeContainerInstancesResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DescribeContainerInstancesResponse) SetEmptyLists() {
+	if v.ContainerInstances == nil {
+		v.ContainerInstances = []ContainerInstance{}
+	}
+	if v.Failures == nil {
+		v.Failures = []Failure{}
+	}
 }
 
 // DescribeDaemonDeploymentsRequest is the ECS wire shape DescribeDaemonDeploymentsRequest.
@@ -1753,8 +1810,20 @@ type DescribeDaemonDeploymentsRequest struct {
 
 // DescribeDaemonDeploymentsResponse is the ECS wire shape DescribeDaemonDeploymentsResponse.
 type DescribeDaemonDeploymentsResponse struct {
-	DaemonDeployments []DaemonDeployment `json:"daemonDeployments,omitempty" xml:"daemonDeployments,omitempty"`
-	Failures          []Failure          `json:"failures,omitempty" xml:"failures,omitempty"`
+	DaemonDeployments []DaemonDeployment `json:"daemonDeployments" xml:"daemonDeployments,omitempty"`
+	Failures          []Failure          `json:"failures" xml:"failures,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output DescribeDaemonDeploymentsResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DescribeDaemonDeploymentsResponse) SetEmptyLists() {
+	if v.DaemonDeployments == nil {
+		v.DaemonDeployments = []DaemonDeployment{}
+	}
+	if v.Failures == nil {
+		v.Failures = []Failure{}
+	}
 }
 
 // DescribeDaemonRequest is the ECS wire shape DescribeDaemonRequest.
@@ -1774,8 +1843,20 @@ type DescribeDaemonRevisionsRequest struct {
 
 // DescribeDaemonRevisionsResponse is the ECS wire shape DescribeDaemonRevisionsResponse.
 type DescribeDaemonRevisionsResponse struct {
-	DaemonRevisions []DaemonRevision `json:"daemonRevisions,omitempty" xml:"daemonRevisions,omitempty"`
-	Failures        []Failure        `json:"failures,omitempty" xml:"failures,omitempty"`
+	DaemonRevisions []DaemonRevision `json:"daemonRevisions" xml:"daemonRevisions,omitempty"`
+	Failures        []Failure        `json:"failures" xml:"failures,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output DescribeDaemonRevisionsResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DescribeDaemonRevisionsResponse) SetEmptyLists() {
+	if v.DaemonRevisions == nil {
+		v.DaemonRevisions = []DaemonRevision{}
+	}
+	if v.Failures == nil {
+		v.Failures = []Failure{}
+	}
 }
 
 // DescribeDaemonTaskDefinitionRequest is the ECS wire shape DescribeDaemonTaskDefinitionRequest.
@@ -1806,8 +1887,20 @@ type DescribeServiceDeploymentsRequest struct {
 
 // DescribeServiceDeploymentsResponse is the ECS wire shape DescribeServiceDeploymentsResponse.
 type DescribeServiceDeploymentsResponse struct {
-	Failures           []Failure           `json:"failures,omitempty" xml:"failures,omitempty"`
-	ServiceDeployments []ServiceDeployment `json:"serviceDeployments,omitempty" xml:"serviceDeployments,omitempty"`
+	Failures           []Failure           `json:"failures" xml:"failures,omitempty"`
+	ServiceDeployments []ServiceDeployment `json:"serviceDeployments" xml:"serviceDeployments,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output DescribeServiceDeploymentsResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DescribeServiceDeploymentsResponse) SetEmptyLists() {
+	if v.Failures == nil {
+		v.Failures = []Failure{}
+	}
+	if v.ServiceDeployments == nil {
+		v.ServiceDeployments = []ServiceDeployment{}
+	}
 }
 
 // DescribeServiceRevisionsRequest is the ECS wire shape DescribeServiceRevisionsRequest.
@@ -1817,8 +1910,20 @@ type DescribeServiceRevisionsRequest struct {
 
 // DescribeServiceRevisionsResponse is the ECS wire shape DescribeServiceRevisionsResponse.
 type DescribeServiceRevisionsResponse struct {
-	Failures         []Failure         `json:"failures,omitempty" xml:"failures,omitempty"`
-	ServiceRevisions []ServiceRevision `json:"serviceRevisions,omitempty" xml:"serviceRevisions,omitempty"`
+	Failures         []Failure         `json:"failures" xml:"failures,omitempty"`
+	ServiceRevisions []ServiceRevision `json:"serviceRevisions" xml:"serviceRevisions,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output DescribeServiceRevisionsResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DescribeServiceRevisionsResponse) SetEmptyLists() {
+	if v.Failures == nil {
+		v.Failures = []Failure{}
+	}
+	if v.ServiceRevisions == nil {
+		v.ServiceRevisions = []ServiceRevision{}
+	}
 }
 
 // DescribeServicesRequest is the ECS wire shape DescribeServicesRequest.
@@ -1830,8 +1935,20 @@ type DescribeServicesRequest struct {
 
 // DescribeServicesResponse is the ECS wire shape DescribeServicesResponse.
 type DescribeServicesResponse struct {
-	Failures []Failure `json:"failures,omitempty" xml:"failures,omitempty"`
-	Services []Service `json:"services,omitempty" xml:"services,omitempty"`
+	Failures []Failure `json:"failures" xml:"failures,omitempty"`
+	Services []Service `json:"services" xml:"services,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output DescribeServicesResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DescribeServicesResponse) SetEmptyLists() {
+	if v.Failures == nil {
+		v.Failures = []Failure{}
+	}
+	if v.Services == nil {
+		v.Services = []Service{}
+	}
 }
 
 // DescribeTaskDefinitionRequest is the ECS wire shape DescribeTaskDefinitionRequest.
@@ -1842,8 +1959,17 @@ type DescribeTaskDefinitionRequest struct {
 
 // DescribeTaskDefinitionResponse is the ECS wire shape DescribeTaskDefinitionResponse.
 type DescribeTaskDefinitionResponse struct {
-	Tags           []Tag           `json:"tags,omitempty" xml:"tags,omitempty"`
+	Tags           []Tag           `json:"tags" xml:"tags,omitempty"`
 	TaskDefinition *TaskDefinition `json:"taskDefinition,omitempty" xml:"taskDefinition,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output DescribeTaskDefinitionResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DescribeTaskDefinitionResponse) SetEmptyLists() {
+	if v.Tags == nil {
+		v.Tags = []Tag{}
+	}
 }
 
 // DescribeTaskSetsRequest is the ECS wire shape DescribeTaskSetsRequest.
@@ -1856,8 +1982,20 @@ type DescribeTaskSetsRequest struct {
 
 // DescribeTaskSetsResponse is the ECS wire shape DescribeTaskSetsResponse.
 type DescribeTaskSetsResponse struct {
-	Failures []Failure `json:"failures,omitempty" xml:"failures,omitempty"`
-	TaskSets []TaskSet `json:"taskSets,omitempty" xml:"taskSets,omitempty"`
+	Failures []Failure `json:"failures" xml:"failures,omitempty"`
+	TaskSets []TaskSet `json:"taskSets" xml:"taskSets,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output DescribeTaskSetsResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DescribeTaskSetsResponse) SetEmptyLists() {
+	if v.Failures == nil {
+		v.Failures = []Failure{}
+	}
+	if v.TaskSets == nil {
+		v.TaskSets = []TaskSet{}
+	}
 }
 
 // DescribeTasksRequest is the ECS wire shape DescribeTasksRequest.
@@ -1869,8 +2007,20 @@ type DescribeTasksRequest struct {
 
 // DescribeTasksResponse is the ECS wire shape DescribeTasksResponse.
 type DescribeTasksResponse struct {
-	Failures []Failure `json:"failures,omitempty" xml:"failures,omitempty"`
-	Tasks    []Task    `json:"tasks,omitempty" xml:"tasks,omitempty"`
+	Failures []Failure `json:"failures" xml:"failures,omitempty"`
+	Tasks    []Task    `json:"tasks" xml:"tasks,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output DescribeTasksResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DescribeTasksResponse) SetEmptyLists() {
+	if v.Failures == nil {
+		v.Failures = []Failure{}
+	}
+	if v.Tasks == nil {
+		v.Tasks = []Task{}
+	}
 }
 
 // Device is the ECS wire shape Device.
@@ -2084,8 +2234,20 @@ type GetTaskProtectionRequest struct {
 
 // GetTaskProtectionResponse is the ECS wire shape GetTaskProtectionResponse.
 type GetTaskProtectionResponse struct {
-	Failures       []Failure       `json:"failures,omitempty" xml:"failures,omitempty"`
-	ProtectedTasks []ProtectedTask `json:"protectedTasks,omitempty" xml:"protectedTasks,omitempty"`
+	Failures       []Failure       `json:"failures" xml:"failures,omitempty"`
+	ProtectedTasks []ProtectedTask `json:"protectedTasks" xml:"protectedTasks,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output GetTaskProtectionResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *GetTaskProtectionResponse) SetEmptyLists() {
+	if v.Failures == nil {
+		v.Failures = []Failure{}
+	}
+	if v.ProtectedTasks == nil {
+		v.ProtectedTasks = []ProtectedTask{}
+	}
 }
 
 // HealthCheck is the ECS wire shape HealthCheck.
@@ -2246,7 +2408,16 @@ type ListAccountSettingsRequest struct {
 // ListAccountSettingsResponse is the ECS wire shape ListAccountSettingsResponse.
 type ListAccountSettingsResponse struct {
 	NextToken *string   `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
-	Settings  []Setting `json:"settings,omitempty" xml:"settings,omitempty"`
+	Settings  []Setting `json:"settings" xml:"settings,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output ListAccountSettingsResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *ListAccountSettingsResponse) SetEmptyLists() {
+	if v.Settings == nil {
+		v.Settings = []Setting{}
+	}
 }
 
 // ListAttributesRequest is the ECS wire shape ListAttributesRequest.
@@ -2261,8 +2432,17 @@ type ListAttributesRequest struct {
 
 // ListAttributesResponse is the ECS wire shape ListAttributesResponse.
 type ListAttributesResponse struct {
-	Attributes []Attribute `json:"attributes,omitempty" xml:"attributes,omitempty"`
+	Attributes []Attribute `json:"attributes" xml:"attributes,omitempty"`
 	NextToken  *string     `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output ListAttributesResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *ListAttributesResponse) SetEmptyLists() {
+	if v.Attributes == nil {
+		v.Attributes = []Attribute{}
+	}
 }
 
 // ListClustersRequest is the ECS wire shape ListClustersRequest.
@@ -2273,8 +2453,17 @@ type ListClustersRequest struct {
 
 // ListClustersResponse is the ECS wire shape ListClustersResponse.
 type ListClustersResponse struct {
-	ClusterArns []string `json:"clusterArns,omitempty" xml:"clusterArns,omitempty"`
+	ClusterArns []string `json:"clusterArns" xml:"clusterArns,omitempty"`
 	NextToken   *string  `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output ListClustersResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *ListClustersResponse) SetEmptyLists() {
+	if v.ClusterArns == nil {
+		v.ClusterArns = []string{}
+	}
 }
 
 // ListContainerInstancesRequest is the ECS wire shape ListContainerInstancesRequest.
@@ -2288,8 +2477,17 @@ type ListContainerInstancesRequest struct {
 
 // ListContainerInstancesResponse is the ECS wire shape ListContainerInstancesResponse.
 type ListContainerInstancesResponse struct {
-	ContainerInstanceArns []string `json:"containerInstanceArns,omitempty" xml:"containerInstanceArns,omitempty"`
+	ContainerInstanceArns []string `json:"containerInstanceArns" xml:"containerInstanceArns,omitempty"`
 	NextToken             *string  `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output ListContainerInstancesResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *ListContainerInstancesResponse) SetEmptyLists() {
+	if v.ContainerInstanceArns == nil {
+		v.ContainerInstanceArns = []string{}
+	}
 }
 
 // ListDaemonDeploymentsRequest is the ECS wire shape ListDaemonDeploymentsRequest.
@@ -2303,8 +2501,17 @@ type ListDaemonDeploymentsRequest struct {
 
 // ListDaemonDeploymentsResponse is the ECS wire shape ListDaemonDeploymentsResponse.
 type ListDaemonDeploymentsResponse struct {
-	DaemonDeployments []DaemonDeploymentSummary `json:"daemonDeployments,omitempty" xml:"daemonDeployments,omitempty"`
+	DaemonDeployments []DaemonDeploymentSummary `json:"daemonDeployments" xml:"daemonDeployments,omitempty"`
 	NextToken         *string                   `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output ListDaemonDeploymentsResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *ListDaemonDeploymentsResponse) SetEmptyLists() {
+	if v.DaemonDeployments == nil {
+		v.DaemonDeployments = []DaemonDeploymentSummary{}
+	}
 }
 
 // ListDaemonTaskDefinitionsRequest is the ECS wire shape ListDaemonTaskDefinitionsRequest.
@@ -2320,8 +2527,17 @@ type ListDaemonTaskDefinitionsRequest struct {
 
 // ListDaemonTaskDefinitionsResponse is the ECS wire shape ListDaemonTaskDefinitionsResponse.
 type ListDaemonTaskDefinitionsResponse struct {
-	DaemonTaskDefinitions []DaemonTaskDefinitionSummary `json:"daemonTaskDefinitions,omitempty" xml:"daemonTaskDefinitions,omitempty"`
+	DaemonTaskDefinitions []DaemonTaskDefinitionSummary `json:"daemonTaskDefinitions" xml:"daemonTaskDefinitions,omitempty"`
 	NextToken             *string                       `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output ListDaemonTaskDefinitionsResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *ListDaemonTaskDefinitionsResponse) SetEmptyLists() {
+	if v.DaemonTaskDefinitions == nil {
+		v.DaemonTaskDefinitions = []DaemonTaskDefinitionSummary{}
+	}
 }
 
 // ListDaemonsRequest is the ECS wire shape ListDaemonsRequest.
@@ -2334,8 +2550,17 @@ type ListDaemonsRequest struct {
 
 // ListDaemonsResponse is the ECS wire shape ListDaemonsResponse.
 type ListDaemonsResponse struct {
-	DaemonSummariesList []DaemonSummary `json:"daemonSummariesList,omitempty" xml:"daemonSummariesList,omitempty"`
+	DaemonSummariesList []DaemonSummary `json:"daemonSummariesList" xml:"daemonSummariesList,omitempty"`
 	NextToken           *string         `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output ListDaemonsResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *ListDaemonsResponse) SetEmptyLists() {
+	if v.DaemonSummariesList == nil {
+		v.DaemonSummariesList = []DaemonSummary{}
+	}
 }
 
 // ListServiceDeploymentsRequest is the ECS wire shape ListServiceDeploymentsRequest.
@@ -2351,7 +2576,16 @@ type ListServiceDeploymentsRequest struct {
 // ListServiceDeploymentsResponse is the ECS wire shape ListServiceDeploymentsResponse.
 type ListServiceDeploymentsResponse struct {
 	NextToken          *string                  `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
-	ServiceDeployments []ServiceDeploymentBrief `json:"serviceDeployments,omitempty" xml:"serviceDeployments,omitempty"`
+	ServiceDeployments []ServiceDeploymentBrief `json:"serviceDeployments" xml:"serviceDeployments,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output ListServiceDeploymentsResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *ListServiceDeploymentsResponse) SetEmptyLists() {
+	if v.ServiceDeployments == nil {
+		v.ServiceDeployments = []ServiceDeploymentBrief{}
+	}
 }
 
 // ListServicesByNamespaceRequest is the ECS wire shape ListServicesByNamespaceRequest.
@@ -2364,7 +2598,16 @@ type ListServicesByNamespaceRequest struct {
 // ListServicesByNamespaceResponse is the ECS wire shape ListServicesByNamespaceResponse.
 type ListServicesByNamespaceResponse struct {
 	NextToken   *string  `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
-	ServiceArns []string `json:"serviceArns,omitempty" xml:"serviceArns,omitempty"`
+	ServiceArns []string `json:"serviceArns" xml:"serviceArns,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output ListServicesByNamespaceResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *ListServicesByNamespaceResponse) SetEmptyLists() {
+	if v.ServiceArns == nil {
+		v.ServiceArns = []string{}
+	}
 }
 
 // ListServicesRequest is the ECS wire shape ListServicesRequest.
@@ -2380,7 +2623,16 @@ type ListServicesRequest struct {
 // ListServicesResponse is the ECS wire shape ListServicesResponse.
 type ListServicesResponse struct {
 	NextToken   *string  `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
-	ServiceArns []string `json:"serviceArns,omitempty" xml:"serviceArns,omitempty"`
+	ServiceArns []string `json:"serviceArns" xml:"serviceArns,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output ListServicesResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *ListServicesResponse) SetEmptyLists() {
+	if v.ServiceArns == nil {
+		v.ServiceArns = []string{}
+	}
 }
 
 // ListTagsForResourceRequest is the ECS wire shape ListTagsForResourceRequest.
@@ -2390,7 +2642,16 @@ type ListTagsForResourceRequest struct {
 
 // ListTagsForResourceResponse is the ECS wire shape ListTagsForResourceResponse.
 type ListTagsForResourceResponse struct {
-	Tags []Tag `json:"tags,omitempty" xml:"tags,omitempty"`
+	Tags []Tag `json:"tags" xml:"tags,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output ListTagsForResourceResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *ListTagsForResourceResponse) SetEmptyLists() {
+	if v.Tags == nil {
+		v.Tags = []Tag{}
+	}
 }
 
 // ListTaskDefinitionFamiliesRequest is the ECS wire shape ListTaskDefinitionFamiliesRequest.
@@ -2403,8 +2664,17 @@ type ListTaskDefinitionFamiliesRequest struct {
 
 // ListTaskDefinitionFamiliesResponse is the ECS wire shape ListTaskDefinitionFamiliesResponse.
 type ListTaskDefinitionFamiliesResponse struct {
-	Families  []string `json:"families,omitempty" xml:"families,omitempty"`
+	Families  []string `json:"families" xml:"families,omitempty"`
 	NextToken *string  `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output ListTaskDefinitionFamiliesResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *ListTaskDefinitionFamiliesResponse) SetEmptyLists() {
+	if v.Families == nil {
+		v.Families = []string{}
+	}
 }
 
 // ListTaskDefinitionsRequest is the ECS wire shape ListTaskDefinitionsRequest.
@@ -2419,7 +2689,16 @@ type ListTaskDefinitionsRequest struct {
 // ListTaskDefinitionsResponse is the ECS wire shape ListTaskDefinitionsResponse.
 type ListTaskDefinitionsResponse struct {
 	NextToken          *string  `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
-	TaskDefinitionArns []string `json:"taskDefinitionArns,omitempty" xml:"taskDefinitionArns,omitempty"`
+	TaskDefinitionArns []string `json:"taskDefinitionArns" xml:"taskDefinitionArns,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output ListTaskDefinitionsResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *ListTaskDefinitionsResponse) SetEmptyLists() {
+	if v.TaskDefinitionArns == nil {
+		v.TaskDefinitionArns = []string{}
+	}
 }
 
 // ListTasksRequest is the ECS wire shape ListTasksRequest.
@@ -2439,7 +2718,16 @@ type ListTasksRequest struct {
 // ListTasksResponse is the ECS wire shape ListTasksResponse.
 type ListTasksResponse struct {
 	NextToken *string  `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
-	TaskArns  []string `json:"taskArns,omitempty" xml:"taskArns,omitempty"`
+	TaskArns  []string `json:"taskArns" xml:"taskArns,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output ListTasksResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *ListTasksResponse) SetEmptyLists() {
+	if v.TaskArns == nil {
+		v.TaskArns = []string{}
+	}
 }
 
 // LoadBalancer is the ECS wire shape LoadBalancer.
@@ -2776,7 +3064,16 @@ type PutAttributesRequest struct {
 
 // PutAttributesResponse is the ECS wire shape PutAttributesResponse.
 type PutAttributesResponse struct {
-	Attributes []Attribute `json:"attributes,omitempty" xml:"attributes,omitempty"`
+	Attributes []Attribute `json:"attributes" xml:"attributes,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output PutAttributesResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *PutAttributesResponse) SetEmptyLists() {
+	if v.Attributes == nil {
+		v.Attributes = []Attribute{}
+	}
 }
 
 // PutClusterCapacityProvidersRequest is the ECS wire shape PutClusterCapacityProvidersRequest.
@@ -2850,8 +3147,17 @@ type RegisterTaskDefinitionRequest struct {
 
 // RegisterTaskDefinitionResponse is the ECS wire shape RegisterTaskDefinitionResponse.
 type RegisterTaskDefinitionResponse struct {
-	Tags           []Tag           `json:"tags,omitempty" xml:"tags,omitempty"`
+	Tags           []Tag           `json:"tags" xml:"tags,omitempty"`
 	TaskDefinition *TaskDefinition `json:"taskDefinition,omitempty" xml:"taskDefinition,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output RegisterTaskDefinitionResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *RegisterTaskDefinitionResponse) SetEmptyLists() {
+	if v.Tags == nil {
+		v.Tags = []Tag{}
+	}
 }
 
 // RepositoryCredentials is the ECS wire shape RepositoryCredentials.
@@ -2922,8 +3228,20 @@ type RunTaskRequest struct {
 
 // RunTaskResponse is the ECS wire shape RunTaskResponse.
 type RunTaskResponse struct {
-	Failures []Failure `json:"failures,omitempty" xml:"failures,omitempty"`
-	Tasks    []Task    `json:"tasks,omitempty" xml:"tasks,omitempty"`
+	Failures []Failure `json:"failures" xml:"failures,omitempty"`
+	Tasks    []Task    `json:"tasks" xml:"tasks,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output RunTaskResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *RunTaskResponse) SetEmptyLists() {
+	if v.Failures == nil {
+		v.Failures = []Failure{}
+	}
+	if v.Tasks == nil {
+		v.Tasks = []Task{}
+	}
 }
 
 // RuntimePlatform is the ECS wire shape RuntimePlatform.
@@ -3244,8 +3562,20 @@ type StartTaskRequest struct {
 
 // StartTaskResponse is the ECS wire shape StartTaskResponse.
 type StartTaskResponse struct {
-	Failures []Failure `json:"failures,omitempty" xml:"failures,omitempty"`
-	Tasks    []Task    `json:"tasks,omitempty" xml:"tasks,omitempty"`
+	Failures []Failure `json:"failures" xml:"failures,omitempty"`
+	Tasks    []Task    `json:"tasks" xml:"tasks,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output StartTaskResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *StartTaskResponse) SetEmptyLists() {
+	if v.Failures == nil {
+		v.Failures = []Failure{}
+	}
+	if v.Tasks == nil {
+		v.Tasks = []Task{}
+	}
 }
 
 // StopServiceDeploymentRequest is the ECS wire shape StopServiceDeploymentRequest.
@@ -3603,8 +3933,20 @@ type UpdateContainerInstancesStateRequest struct {
 
 // UpdateContainerInstancesStateResponse is the ECS wire shape UpdateContainerInstancesStateResponse.
 type UpdateContainerInstancesStateResponse struct {
-	ContainerInstances []ContainerInstance `json:"containerInstances,omitempty" xml:"containerInstances,omitempty"`
-	Failures           []Failure           `json:"failures,omitempty" xml:"failures,omitempty"`
+	ContainerInstances []ContainerInstance `json:"containerInstances" xml:"containerInstances,omitempty"`
+	Failures           []Failure           `json:"failures" xml:"failures,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output UpdateContainerInstancesStateResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *UpdateContainerInstancesStateResponse) SetEmptyLists() {
+	if v.ContainerInstances == nil {
+		v.ContainerInstances = []ContainerInstance{}
+	}
+	if v.Failures == nil {
+		v.Failures = []Failure{}
+	}
 }
 
 // UpdateDaemonRequest is the ECS wire shape UpdateDaemonRequest.
@@ -3712,8 +4054,20 @@ type UpdateTaskProtectionRequest struct {
 
 // UpdateTaskProtectionResponse is the ECS wire shape UpdateTaskProtectionResponse.
 type UpdateTaskProtectionResponse struct {
-	Failures       []Failure       `json:"failures,omitempty" xml:"failures,omitempty"`
-	ProtectedTasks []ProtectedTask `json:"protectedTasks,omitempty" xml:"protectedTasks,omitempty"`
+	Failures       []Failure       `json:"failures" xml:"failures,omitempty"`
+	ProtectedTasks []ProtectedTask `json:"protectedTasks" xml:"protectedTasks,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output UpdateTaskProtectionResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *UpdateTaskProtectionResponse) SetEmptyLists() {
+	if v.Failures == nil {
+		v.Failures = []Failure{}
+	}
+	if v.ProtectedTasks == nil {
+		v.ProtectedTasks = []ProtectedTask{}
+	}
 }
 
 // UpdateTaskSetRequest is the ECS wire shape UpdateTaskSetRequest.
@@ -4016,6 +4370,168 @@ func NewInput(op string) any {
 		return new(UpdateTaskProtectionRequest)
 	case "UpdateTaskSet":
 		return new(UpdateTaskSetRequest)
+	}
+	return nil
+}
+
+// NewOutput returns a pointer to a new zero output of an operation, or nil
+// for an unknown operation or one without output.
+func NewOutput(op string) any {
+	switch op {
+	case "ContinueServiceDeployment":
+		return new(ContinueServiceDeploymentResponse)
+	case "CreateCapacityProvider":
+		return new(CreateCapacityProviderResponse)
+	case "CreateCluster":
+		return new(CreateClusterResponse)
+	case "CreateDaemon":
+		return new(CreateDaemonResponse)
+	case "CreateExpressGatewayService":
+		return new(CreateExpressGatewayServiceResponse)
+	case "CreateService":
+		return new(CreateServiceResponse)
+	case "CreateTaskSet":
+		return new(CreateTaskSetResponse)
+	case "DeleteAccountSetting":
+		return new(DeleteAccountSettingResponse)
+	case "DeleteAttributes":
+		return new(DeleteAttributesResponse)
+	case "DeleteCapacityProvider":
+		return new(DeleteCapacityProviderResponse)
+	case "DeleteCluster":
+		return new(DeleteClusterResponse)
+	case "DeleteDaemon":
+		return new(DeleteDaemonResponse)
+	case "DeleteDaemonTaskDefinition":
+		return new(DeleteDaemonTaskDefinitionResponse)
+	case "DeleteExpressGatewayService":
+		return new(DeleteExpressGatewayServiceResponse)
+	case "DeleteService":
+		return new(DeleteServiceResponse)
+	case "DeleteTaskDefinitions":
+		return new(DeleteTaskDefinitionsResponse)
+	case "DeleteTaskSet":
+		return new(DeleteTaskSetResponse)
+	case "DeregisterContainerInstance":
+		return new(DeregisterContainerInstanceResponse)
+	case "DeregisterTaskDefinition":
+		return new(DeregisterTaskDefinitionResponse)
+	case "DescribeCapacityProviders":
+		return new(DescribeCapacityProvidersResponse)
+	case "DescribeClusters":
+		return new(DescribeClustersResponse)
+	case "DescribeContainerInstances":
+		return new(DescribeContainerInstancesResponse)
+	case "DescribeDaemon":
+		return new(DescribeDaemonResponse)
+	case "DescribeDaemonDeployments":
+		return new(DescribeDaemonDeploymentsResponse)
+	case "DescribeDaemonRevisions":
+		return new(DescribeDaemonRevisionsResponse)
+	case "DescribeDaemonTaskDefinition":
+		return new(DescribeDaemonTaskDefinitionResponse)
+	case "DescribeExpressGatewayService":
+		return new(DescribeExpressGatewayServiceResponse)
+	case "DescribeServiceDeployments":
+		return new(DescribeServiceDeploymentsResponse)
+	case "DescribeServiceRevisions":
+		return new(DescribeServiceRevisionsResponse)
+	case "DescribeServices":
+		return new(DescribeServicesResponse)
+	case "DescribeTaskDefinition":
+		return new(DescribeTaskDefinitionResponse)
+	case "DescribeTaskSets":
+		return new(DescribeTaskSetsResponse)
+	case "DescribeTasks":
+		return new(DescribeTasksResponse)
+	case "DiscoverPollEndpoint":
+		return new(DiscoverPollEndpointResponse)
+	case "ExecuteCommand":
+		return new(ExecuteCommandResponse)
+	case "GetTaskProtection":
+		return new(GetTaskProtectionResponse)
+	case "ListAccountSettings":
+		return new(ListAccountSettingsResponse)
+	case "ListAttributes":
+		return new(ListAttributesResponse)
+	case "ListClusters":
+		return new(ListClustersResponse)
+	case "ListContainerInstances":
+		return new(ListContainerInstancesResponse)
+	case "ListDaemonDeployments":
+		return new(ListDaemonDeploymentsResponse)
+	case "ListDaemonTaskDefinitions":
+		return new(ListDaemonTaskDefinitionsResponse)
+	case "ListDaemons":
+		return new(ListDaemonsResponse)
+	case "ListServiceDeployments":
+		return new(ListServiceDeploymentsResponse)
+	case "ListServices":
+		return new(ListServicesResponse)
+	case "ListServicesByNamespace":
+		return new(ListServicesByNamespaceResponse)
+	case "ListTagsForResource":
+		return new(ListTagsForResourceResponse)
+	case "ListTaskDefinitionFamilies":
+		return new(ListTaskDefinitionFamiliesResponse)
+	case "ListTaskDefinitions":
+		return new(ListTaskDefinitionsResponse)
+	case "ListTasks":
+		return new(ListTasksResponse)
+	case "PutAccountSetting":
+		return new(PutAccountSettingResponse)
+	case "PutAccountSettingDefault":
+		return new(PutAccountSettingDefaultResponse)
+	case "PutAttributes":
+		return new(PutAttributesResponse)
+	case "PutClusterCapacityProviders":
+		return new(PutClusterCapacityProvidersResponse)
+	case "RegisterContainerInstance":
+		return new(RegisterContainerInstanceResponse)
+	case "RegisterDaemonTaskDefinition":
+		return new(RegisterDaemonTaskDefinitionResponse)
+	case "RegisterTaskDefinition":
+		return new(RegisterTaskDefinitionResponse)
+	case "RunTask":
+		return new(RunTaskResponse)
+	case "StartTask":
+		return new(StartTaskResponse)
+	case "StopServiceDeployment":
+		return new(StopServiceDeploymentResponse)
+	case "StopTask":
+		return new(StopTaskResponse)
+	case "SubmitAttachmentStateChanges":
+		return new(SubmitAttachmentStateChangesResponse)
+	case "SubmitContainerStateChange":
+		return new(SubmitContainerStateChangeResponse)
+	case "SubmitTaskStateChange":
+		return new(SubmitTaskStateChangeResponse)
+	case "TagResource":
+		return new(TagResourceResponse)
+	case "UntagResource":
+		return new(UntagResourceResponse)
+	case "UpdateCapacityProvider":
+		return new(UpdateCapacityProviderResponse)
+	case "UpdateCluster":
+		return new(UpdateClusterResponse)
+	case "UpdateClusterSettings":
+		return new(UpdateClusterSettingsResponse)
+	case "UpdateContainerAgent":
+		return new(UpdateContainerAgentResponse)
+	case "UpdateContainerInstancesState":
+		return new(UpdateContainerInstancesStateResponse)
+	case "UpdateDaemon":
+		return new(UpdateDaemonResponse)
+	case "UpdateExpressGatewayService":
+		return new(UpdateExpressGatewayServiceResponse)
+	case "UpdateService":
+		return new(UpdateServiceResponse)
+	case "UpdateServicePrimaryTaskSet":
+		return new(UpdateServicePrimaryTaskSetResponse)
+	case "UpdateTaskProtection":
+		return new(UpdateTaskProtectionResponse)
+	case "UpdateTaskSet":
+		return new(UpdateTaskSetResponse)
 	}
 	return nil
 }

@@ -249,7 +249,16 @@ type AddListenerCertificatesInput struct {
 
 // AddListenerCertificatesOutput is the Elastic Load Balancing v2 wire shape AddListenerCertificatesOutput.
 type AddListenerCertificatesOutput struct {
-	Certificates []Certificate `json:"Certificates,omitempty" xml:"Certificates>member,omitempty"`
+	Certificates []Certificate `json:"Certificates" xml:"Certificates>member,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output AddListenerCertificatesOutput empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *AddListenerCertificatesOutput) SetEmptyLists() {
+	if v.Certificates == nil {
+		v.Certificates = []Certificate{}
+	}
 }
 
 // AddTagsInput is the Elastic Load Balancing v2 wire shape AddTagsInput.
@@ -270,7 +279,16 @@ type AddTrustStoreRevocationsInput struct {
 
 // AddTrustStoreRevocationsOutput is the Elastic Load Balancing v2 wire shape AddTrustStoreRevocationsOutput.
 type AddTrustStoreRevocationsOutput struct {
-	TrustStoreRevocations []TrustStoreRevocation `json:"TrustStoreRevocations,omitempty" xml:"TrustStoreRevocations>member,omitempty"`
+	TrustStoreRevocations []TrustStoreRevocation `json:"TrustStoreRevocations" xml:"TrustStoreRevocations>member,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output AddTrustStoreRevocationsOutput empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *AddTrustStoreRevocationsOutput) SetEmptyLists() {
+	if v.TrustStoreRevocations == nil {
+		v.TrustStoreRevocations = []TrustStoreRevocation{}
+	}
 }
 
 // AdministrativeOverride is the Elastic Load Balancing v2 wire shape AdministrativeOverride.
@@ -384,7 +402,16 @@ type CreateListenerInput struct {
 
 // CreateListenerOutput is the Elastic Load Balancing v2 wire shape CreateListenerOutput.
 type CreateListenerOutput struct {
-	Listeners []Listener `json:"Listeners,omitempty" xml:"Listeners>member,omitempty"`
+	Listeners []Listener `json:"Listeners" xml:"Listeners>member,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output CreateListenerOutput empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *CreateListenerOutput) SetEmptyLists() {
+	if v.Listeners == nil {
+		v.Listeners = []Listener{}
+	}
 }
 
 // CreateLoadBalancerInput is the Elastic Load Balancing v2 wire shape CreateLoadBalancerInput.
@@ -404,7 +431,16 @@ type CreateLoadBalancerInput struct {
 
 // CreateLoadBalancerOutput is the Elastic Load Balancing v2 wire shape CreateLoadBalancerOutput.
 type CreateLoadBalancerOutput struct {
-	LoadBalancers []LoadBalancer `json:"LoadBalancers,omitempty" xml:"LoadBalancers>member,omitempty"`
+	LoadBalancers []LoadBalancer `json:"LoadBalancers" xml:"LoadBalancers>member,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output CreateLoadBalancerOutput empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *CreateLoadBalancerOutput) SetEmptyLists() {
+	if v.LoadBalancers == nil {
+		v.LoadBalancers = []LoadBalancer{}
+	}
 }
 
 // CreateRuleInput is the Elastic Load Balancing v2 wire shape CreateRuleInput.
@@ -419,7 +455,16 @@ type CreateRuleInput struct {
 
 // CreateRuleOutput is the Elastic Load Balancing v2 wire shape CreateRuleOutput.
 type CreateRuleOutput struct {
-	Rules []Rule `json:"Rules,omitempty" xml:"Rules>member,omitempty"`
+	Rules []Rule `json:"Rules" xml:"Rules>member,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output CreateRuleOutput empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *CreateRuleOutput) SetEmptyLists() {
+	if v.Rules == nil {
+		v.Rules = []Rule{}
+	}
 }
 
 // CreateTargetGroupInput is the Elastic Load Balancing v2 wire shape CreateTargetGroupInput.
@@ -446,7 +491,16 @@ type CreateTargetGroupInput struct {
 
 // CreateTargetGroupOutput is the Elastic Load Balancing v2 wire shape CreateTargetGroupOutput.
 type CreateTargetGroupOutput struct {
-	TargetGroups []TargetGroup `json:"TargetGroups,omitempty" xml:"TargetGroups>member,omitempty"`
+	TargetGroups []TargetGroup `json:"TargetGroups" xml:"TargetGroups>member,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output CreateTargetGroupOutput empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *CreateTargetGroupOutput) SetEmptyLists() {
+	if v.TargetGroups == nil {
+		v.TargetGroups = []TargetGroup{}
+	}
 }
 
 // CreateTrustStoreInput is the Elastic Load Balancing v2 wire shape CreateTrustStoreInput.
@@ -460,7 +514,16 @@ type CreateTrustStoreInput struct {
 
 // CreateTrustStoreOutput is the Elastic Load Balancing v2 wire shape CreateTrustStoreOutput.
 type CreateTrustStoreOutput struct {
-	TrustStores []TrustStore `json:"TrustStores,omitempty" xml:"TrustStores>member,omitempty"`
+	TrustStores []TrustStore `json:"TrustStores" xml:"TrustStores>member,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output CreateTrustStoreOutput empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *CreateTrustStoreOutput) SetEmptyLists() {
+	if v.TrustStores == nil {
+		v.TrustStores = []TrustStore{}
+	}
 }
 
 // DeleteAssociationSameAccountException is the Elastic Load Balancing v2 wire error shape DeleteAssociationSameAccountException.
@@ -540,8 +603,17 @@ type DescribeAccountLimitsInput struct {
 
 // DescribeAccountLimitsOutput is the Elastic Load Balancing v2 wire shape DescribeAccountLimitsOutput.
 type DescribeAccountLimitsOutput struct {
-	Limits     []Limit `json:"Limits,omitempty" xml:"Limits>member,omitempty"`
+	Limits     []Limit `json:"Limits" xml:"Limits>member,omitempty"`
 	NextMarker *string `json:"NextMarker,omitempty" xml:"NextMarker,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output DescribeAccountLimitsOutput empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DescribeAccountLimitsOutput) SetEmptyLists() {
+	if v.Limits == nil {
+		v.Limits = []Limit{}
+	}
 }
 
 // DescribeCapacityReservationInput is the Elastic Load Balancing v2 wire shape DescribeCapacityReservationInput.
@@ -551,10 +623,19 @@ type DescribeCapacityReservationInput struct {
 
 // DescribeCapacityReservationOutput is the Elastic Load Balancing v2 wire shape DescribeCapacityReservationOutput.
 type DescribeCapacityReservationOutput struct {
-	CapacityReservationState    []ZonalCapacityReservationState `json:"CapacityReservationState,omitempty" xml:"CapacityReservationState>member,omitempty"`
+	CapacityReservationState    []ZonalCapacityReservationState `json:"CapacityReservationState" xml:"CapacityReservationState>member,omitempty"`
 	DecreaseRequestsRemaining   *int32                          `json:"DecreaseRequestsRemaining,omitempty" xml:"DecreaseRequestsRemaining,omitempty"`
 	LastModifiedTime            *wire.Timestamp                 `json:"LastModifiedTime,omitempty" xml:"LastModifiedTime,omitempty"`
 	MinimumLoadBalancerCapacity *MinimumLoadBalancerCapacity    `json:"MinimumLoadBalancerCapacity,omitempty" xml:"MinimumLoadBalancerCapacity,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output DescribeCapacityReservationOutput empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DescribeCapacityReservationOutput) SetEmptyLists() {
+	if v.CapacityReservationState == nil {
+		v.CapacityReservationState = []ZonalCapacityReservationState{}
+	}
 }
 
 // DescribeListenerAttributesInput is the Elastic Load Balancing v2 wire shape DescribeListenerAttributesInput.
@@ -564,7 +645,16 @@ type DescribeListenerAttributesInput struct {
 
 // DescribeListenerAttributesOutput is the Elastic Load Balancing v2 wire shape DescribeListenerAttributesOutput.
 type DescribeListenerAttributesOutput struct {
-	Attributes []ListenerAttribute `json:"Attributes,omitempty" xml:"Attributes>member,omitempty"`
+	Attributes []ListenerAttribute `json:"Attributes" xml:"Attributes>member,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output DescribeListenerAttributesOutput empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DescribeListenerAttributesOutput) SetEmptyLists() {
+	if v.Attributes == nil {
+		v.Attributes = []ListenerAttribute{}
+	}
 }
 
 // DescribeListenerCertificatesInput is the Elastic Load Balancing v2 wire shape DescribeListenerCertificatesInput.
@@ -576,8 +666,17 @@ type DescribeListenerCertificatesInput struct {
 
 // DescribeListenerCertificatesOutput is the Elastic Load Balancing v2 wire shape DescribeListenerCertificatesOutput.
 type DescribeListenerCertificatesOutput struct {
-	Certificates []Certificate `json:"Certificates,omitempty" xml:"Certificates>member,omitempty"`
+	Certificates []Certificate `json:"Certificates" xml:"Certificates>member,omitempty"`
 	NextMarker   *string       `json:"NextMarker,omitempty" xml:"NextMarker,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output DescribeListenerCertificatesOutput empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DescribeListenerCertificatesOutput) SetEmptyLists() {
+	if v.Certificates == nil {
+		v.Certificates = []Certificate{}
+	}
 }
 
 // DescribeListenersInput is the Elastic Load Balancing v2 wire shape DescribeListenersInput.
@@ -590,8 +689,17 @@ type DescribeListenersInput struct {
 
 // DescribeListenersOutput is the Elastic Load Balancing v2 wire shape DescribeListenersOutput.
 type DescribeListenersOutput struct {
-	Listeners  []Listener `json:"Listeners,omitempty" xml:"Listeners>member,omitempty"`
+	Listeners  []Listener `json:"Listeners" xml:"Listeners>member,omitempty"`
 	NextMarker *string    `json:"NextMarker,omitempty" xml:"NextMarker,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output DescribeListenersOutput empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DescribeListenersOutput) SetEmptyLists() {
+	if v.Listeners == nil {
+		v.Listeners = []Listener{}
+	}
 }
 
 // DescribeLoadBalancerAttributesInput is the Elastic Load Balancing v2 wire shape DescribeLoadBalancerAttributesInput.
@@ -601,7 +709,16 @@ type DescribeLoadBalancerAttributesInput struct {
 
 // DescribeLoadBalancerAttributesOutput is the Elastic Load Balancing v2 wire shape DescribeLoadBalancerAttributesOutput.
 type DescribeLoadBalancerAttributesOutput struct {
-	Attributes []LoadBalancerAttribute `json:"Attributes,omitempty" xml:"Attributes>member,omitempty"`
+	Attributes []LoadBalancerAttribute `json:"Attributes" xml:"Attributes>member,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output DescribeLoadBalancerAttributesOutput empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DescribeLoadBalancerAttributesOutput) SetEmptyLists() {
+	if v.Attributes == nil {
+		v.Attributes = []LoadBalancerAttribute{}
+	}
 }
 
 // DescribeLoadBalancersInput is the Elastic Load Balancing v2 wire shape DescribeLoadBalancersInput.
@@ -614,8 +731,17 @@ type DescribeLoadBalancersInput struct {
 
 // DescribeLoadBalancersOutput is the Elastic Load Balancing v2 wire shape DescribeLoadBalancersOutput.
 type DescribeLoadBalancersOutput struct {
-	LoadBalancers []LoadBalancer `json:"LoadBalancers,omitempty" xml:"LoadBalancers>member,omitempty"`
+	LoadBalancers []LoadBalancer `json:"LoadBalancers" xml:"LoadBalancers>member,omitempty"`
 	NextMarker    *string        `json:"NextMarker,omitempty" xml:"NextMarker,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output DescribeLoadBalancersOutput empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DescribeLoadBalancersOutput) SetEmptyLists() {
+	if v.LoadBalancers == nil {
+		v.LoadBalancers = []LoadBalancer{}
+	}
 }
 
 // DescribeRulesInput is the Elastic Load Balancing v2 wire shape DescribeRulesInput.
@@ -629,7 +755,16 @@ type DescribeRulesInput struct {
 // DescribeRulesOutput is the Elastic Load Balancing v2 wire shape DescribeRulesOutput.
 type DescribeRulesOutput struct {
 	NextMarker *string `json:"NextMarker,omitempty" xml:"NextMarker,omitempty"`
-	Rules      []Rule  `json:"Rules,omitempty" xml:"Rules>member,omitempty"`
+	Rules      []Rule  `json:"Rules" xml:"Rules>member,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output DescribeRulesOutput empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DescribeRulesOutput) SetEmptyLists() {
+	if v.Rules == nil {
+		v.Rules = []Rule{}
+	}
 }
 
 // DescribeSSLPoliciesInput is the Elastic Load Balancing v2 wire shape DescribeSSLPoliciesInput.
@@ -643,7 +778,16 @@ type DescribeSSLPoliciesInput struct {
 // DescribeSSLPoliciesOutput is the Elastic Load Balancing v2 wire shape DescribeSSLPoliciesOutput.
 type DescribeSSLPoliciesOutput struct {
 	NextMarker  *string     `json:"NextMarker,omitempty" xml:"NextMarker,omitempty"`
-	SslPolicies []SslPolicy `json:"SslPolicies,omitempty" xml:"SslPolicies>member,omitempty"`
+	SslPolicies []SslPolicy `json:"SslPolicies" xml:"SslPolicies>member,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output DescribeSSLPoliciesOutput empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DescribeSSLPoliciesOutput) SetEmptyLists() {
+	if v.SslPolicies == nil {
+		v.SslPolicies = []SslPolicy{}
+	}
 }
 
 // DescribeTagsInput is the Elastic Load Balancing v2 wire shape DescribeTagsInput.
@@ -653,7 +797,16 @@ type DescribeTagsInput struct {
 
 // DescribeTagsOutput is the Elastic Load Balancing v2 wire shape DescribeTagsOutput.
 type DescribeTagsOutput struct {
-	TagDescriptions []TagDescription `json:"TagDescriptions,omitempty" xml:"TagDescriptions>member,omitempty"`
+	TagDescriptions []TagDescription `json:"TagDescriptions" xml:"TagDescriptions>member,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output DescribeTagsOutput empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DescribeTagsOutput) SetEmptyLists() {
+	if v.TagDescriptions == nil {
+		v.TagDescriptions = []TagDescription{}
+	}
 }
 
 // DescribeTargetGroupAttributesInput is the Elastic Load Balancing v2 wire shape DescribeTargetGroupAttributesInput.
@@ -663,7 +816,16 @@ type DescribeTargetGroupAttributesInput struct {
 
 // DescribeTargetGroupAttributesOutput is the Elastic Load Balancing v2 wire shape DescribeTargetGroupAttributesOutput.
 type DescribeTargetGroupAttributesOutput struct {
-	Attributes []TargetGroupAttribute `json:"Attributes,omitempty" xml:"Attributes>member,omitempty"`
+	Attributes []TargetGroupAttribute `json:"Attributes" xml:"Attributes>member,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output DescribeTargetGroupAttributesOutput empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DescribeTargetGroupAttributesOutput) SetEmptyLists() {
+	if v.Attributes == nil {
+		v.Attributes = []TargetGroupAttribute{}
+	}
 }
 
 // DescribeTargetGroupsInput is the Elastic Load Balancing v2 wire shape DescribeTargetGroupsInput.
@@ -678,7 +840,16 @@ type DescribeTargetGroupsInput struct {
 // DescribeTargetGroupsOutput is the Elastic Load Balancing v2 wire shape DescribeTargetGroupsOutput.
 type DescribeTargetGroupsOutput struct {
 	NextMarker   *string       `json:"NextMarker,omitempty" xml:"NextMarker,omitempty"`
-	TargetGroups []TargetGroup `json:"TargetGroups,omitempty" xml:"TargetGroups>member,omitempty"`
+	TargetGroups []TargetGroup `json:"TargetGroups" xml:"TargetGroups>member,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output DescribeTargetGroupsOutput empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DescribeTargetGroupsOutput) SetEmptyLists() {
+	if v.TargetGroups == nil {
+		v.TargetGroups = []TargetGroup{}
+	}
 }
 
 // DescribeTargetHealthInput is the Elastic Load Balancing v2 wire shape DescribeTargetHealthInput.
@@ -690,7 +861,16 @@ type DescribeTargetHealthInput struct {
 
 // DescribeTargetHealthOutput is the Elastic Load Balancing v2 wire shape DescribeTargetHealthOutput.
 type DescribeTargetHealthOutput struct {
-	TargetHealthDescriptions []TargetHealthDescription `json:"TargetHealthDescriptions,omitempty" xml:"TargetHealthDescriptions>member,omitempty"`
+	TargetHealthDescriptions []TargetHealthDescription `json:"TargetHealthDescriptions" xml:"TargetHealthDescriptions>member,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output DescribeTargetHealthOutput empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DescribeTargetHealthOutput) SetEmptyLists() {
+	if v.TargetHealthDescriptions == nil {
+		v.TargetHealthDescriptions = []TargetHealthDescription{}
+	}
 }
 
 // DescribeTrustStoreAssociationsInput is the Elastic Load Balancing v2 wire shape DescribeTrustStoreAssociationsInput.
@@ -703,7 +883,16 @@ type DescribeTrustStoreAssociationsInput struct {
 // DescribeTrustStoreAssociationsOutput is the Elastic Load Balancing v2 wire shape DescribeTrustStoreAssociationsOutput.
 type DescribeTrustStoreAssociationsOutput struct {
 	NextMarker             *string                 `json:"NextMarker,omitempty" xml:"NextMarker,omitempty"`
-	TrustStoreAssociations []TrustStoreAssociation `json:"TrustStoreAssociations,omitempty" xml:"TrustStoreAssociations>member,omitempty"`
+	TrustStoreAssociations []TrustStoreAssociation `json:"TrustStoreAssociations" xml:"TrustStoreAssociations>member,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output DescribeTrustStoreAssociationsOutput empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DescribeTrustStoreAssociationsOutput) SetEmptyLists() {
+	if v.TrustStoreAssociations == nil {
+		v.TrustStoreAssociations = []TrustStoreAssociation{}
+	}
 }
 
 // DescribeTrustStoreRevocation is the Elastic Load Balancing v2 wire shape DescribeTrustStoreRevocation.
@@ -725,7 +914,16 @@ type DescribeTrustStoreRevocationsInput struct {
 // DescribeTrustStoreRevocationsOutput is the Elastic Load Balancing v2 wire shape DescribeTrustStoreRevocationsOutput.
 type DescribeTrustStoreRevocationsOutput struct {
 	NextMarker            *string                        `json:"NextMarker,omitempty" xml:"NextMarker,omitempty"`
-	TrustStoreRevocations []DescribeTrustStoreRevocation `json:"TrustStoreRevocations,omitempty" xml:"TrustStoreRevocations>member,omitempty"`
+	TrustStoreRevocations []DescribeTrustStoreRevocation `json:"TrustStoreRevocations" xml:"TrustStoreRevocations>member,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output DescribeTrustStoreRevocationsOutput empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DescribeTrustStoreRevocationsOutput) SetEmptyLists() {
+	if v.TrustStoreRevocations == nil {
+		v.TrustStoreRevocations = []DescribeTrustStoreRevocation{}
+	}
 }
 
 // DescribeTrustStoresInput is the Elastic Load Balancing v2 wire shape DescribeTrustStoresInput.
@@ -739,7 +937,16 @@ type DescribeTrustStoresInput struct {
 // DescribeTrustStoresOutput is the Elastic Load Balancing v2 wire shape DescribeTrustStoresOutput.
 type DescribeTrustStoresOutput struct {
 	NextMarker  *string      `json:"NextMarker,omitempty" xml:"NextMarker,omitempty"`
-	TrustStores []TrustStore `json:"TrustStores,omitempty" xml:"TrustStores>member,omitempty"`
+	TrustStores []TrustStore `json:"TrustStores" xml:"TrustStores>member,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output DescribeTrustStoresOutput empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DescribeTrustStoresOutput) SetEmptyLists() {
+	if v.TrustStores == nil {
+		v.TrustStores = []TrustStore{}
+	}
 }
 
 // DuplicateListenerException is the Elastic Load Balancing v2 wire error shape DuplicateListenerException.
@@ -985,10 +1192,19 @@ type ModifyCapacityReservationInput struct {
 
 // ModifyCapacityReservationOutput is the Elastic Load Balancing v2 wire shape ModifyCapacityReservationOutput.
 type ModifyCapacityReservationOutput struct {
-	CapacityReservationState    []ZonalCapacityReservationState `json:"CapacityReservationState,omitempty" xml:"CapacityReservationState>member,omitempty"`
+	CapacityReservationState    []ZonalCapacityReservationState `json:"CapacityReservationState" xml:"CapacityReservationState>member,omitempty"`
 	DecreaseRequestsRemaining   *int32                          `json:"DecreaseRequestsRemaining,omitempty" xml:"DecreaseRequestsRemaining,omitempty"`
 	LastModifiedTime            *wire.Timestamp                 `json:"LastModifiedTime,omitempty" xml:"LastModifiedTime,omitempty"`
 	MinimumLoadBalancerCapacity *MinimumLoadBalancerCapacity    `json:"MinimumLoadBalancerCapacity,omitempty" xml:"MinimumLoadBalancerCapacity,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output ModifyCapacityReservationOutput empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *ModifyCapacityReservationOutput) SetEmptyLists() {
+	if v.CapacityReservationState == nil {
+		v.CapacityReservationState = []ZonalCapacityReservationState{}
+	}
 }
 
 // ModifyIpPoolsInput is the Elastic Load Balancing v2 wire shape ModifyIpPoolsInput.
@@ -1011,7 +1227,16 @@ type ModifyListenerAttributesInput struct {
 
 // ModifyListenerAttributesOutput is the Elastic Load Balancing v2 wire shape ModifyListenerAttributesOutput.
 type ModifyListenerAttributesOutput struct {
-	Attributes []ListenerAttribute `json:"Attributes,omitempty" xml:"Attributes>member,omitempty"`
+	Attributes []ListenerAttribute `json:"Attributes" xml:"Attributes>member,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output ModifyListenerAttributesOutput empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *ModifyListenerAttributesOutput) SetEmptyLists() {
+	if v.Attributes == nil {
+		v.Attributes = []ListenerAttribute{}
+	}
 }
 
 // ModifyListenerInput is the Elastic Load Balancing v2 wire shape ModifyListenerInput.
@@ -1028,7 +1253,16 @@ type ModifyListenerInput struct {
 
 // ModifyListenerOutput is the Elastic Load Balancing v2 wire shape ModifyListenerOutput.
 type ModifyListenerOutput struct {
-	Listeners []Listener `json:"Listeners,omitempty" xml:"Listeners>member,omitempty"`
+	Listeners []Listener `json:"Listeners" xml:"Listeners>member,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output ModifyListenerOutput empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *ModifyListenerOutput) SetEmptyLists() {
+	if v.Listeners == nil {
+		v.Listeners = []Listener{}
+	}
 }
 
 // ModifyLoadBalancerAttributesInput is the Elastic Load Balancing v2 wire shape ModifyLoadBalancerAttributesInput.
@@ -1039,7 +1273,16 @@ type ModifyLoadBalancerAttributesInput struct {
 
 // ModifyLoadBalancerAttributesOutput is the Elastic Load Balancing v2 wire shape ModifyLoadBalancerAttributesOutput.
 type ModifyLoadBalancerAttributesOutput struct {
-	Attributes []LoadBalancerAttribute `json:"Attributes,omitempty" xml:"Attributes>member,omitempty"`
+	Attributes []LoadBalancerAttribute `json:"Attributes" xml:"Attributes>member,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output ModifyLoadBalancerAttributesOutput empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *ModifyLoadBalancerAttributesOutput) SetEmptyLists() {
+	if v.Attributes == nil {
+		v.Attributes = []LoadBalancerAttribute{}
+	}
 }
 
 // ModifyRuleInput is the Elastic Load Balancing v2 wire shape ModifyRuleInput.
@@ -1053,7 +1296,16 @@ type ModifyRuleInput struct {
 
 // ModifyRuleOutput is the Elastic Load Balancing v2 wire shape ModifyRuleOutput.
 type ModifyRuleOutput struct {
-	Rules []Rule `json:"Rules,omitempty" xml:"Rules>member,omitempty"`
+	Rules []Rule `json:"Rules" xml:"Rules>member,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output ModifyRuleOutput empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *ModifyRuleOutput) SetEmptyLists() {
+	if v.Rules == nil {
+		v.Rules = []Rule{}
+	}
 }
 
 // ModifyTargetGroupAttributesInput is the Elastic Load Balancing v2 wire shape ModifyTargetGroupAttributesInput.
@@ -1064,7 +1316,16 @@ type ModifyTargetGroupAttributesInput struct {
 
 // ModifyTargetGroupAttributesOutput is the Elastic Load Balancing v2 wire shape ModifyTargetGroupAttributesOutput.
 type ModifyTargetGroupAttributesOutput struct {
-	Attributes []TargetGroupAttribute `json:"Attributes,omitempty" xml:"Attributes>member,omitempty"`
+	Attributes []TargetGroupAttribute `json:"Attributes" xml:"Attributes>member,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output ModifyTargetGroupAttributesOutput empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *ModifyTargetGroupAttributesOutput) SetEmptyLists() {
+	if v.Attributes == nil {
+		v.Attributes = []TargetGroupAttribute{}
+	}
 }
 
 // ModifyTargetGroupInput is the Elastic Load Balancing v2 wire shape ModifyTargetGroupInput.
@@ -1083,7 +1344,16 @@ type ModifyTargetGroupInput struct {
 
 // ModifyTargetGroupOutput is the Elastic Load Balancing v2 wire shape ModifyTargetGroupOutput.
 type ModifyTargetGroupOutput struct {
-	TargetGroups []TargetGroup `json:"TargetGroups,omitempty" xml:"TargetGroups>member,omitempty"`
+	TargetGroups []TargetGroup `json:"TargetGroups" xml:"TargetGroups>member,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output ModifyTargetGroupOutput empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *ModifyTargetGroupOutput) SetEmptyLists() {
+	if v.TargetGroups == nil {
+		v.TargetGroups = []TargetGroup{}
+	}
 }
 
 // ModifyTrustStoreInput is the Elastic Load Balancing v2 wire shape ModifyTrustStoreInput.
@@ -1096,7 +1366,16 @@ type ModifyTrustStoreInput struct {
 
 // ModifyTrustStoreOutput is the Elastic Load Balancing v2 wire shape ModifyTrustStoreOutput.
 type ModifyTrustStoreOutput struct {
-	TrustStores []TrustStore `json:"TrustStores,omitempty" xml:"TrustStores>member,omitempty"`
+	TrustStores []TrustStore `json:"TrustStores" xml:"TrustStores>member,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output ModifyTrustStoreOutput empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *ModifyTrustStoreOutput) SetEmptyLists() {
+	if v.TrustStores == nil {
+		v.TrustStores = []TrustStore{}
+	}
 }
 
 // MutualAuthenticationAttributes is the Elastic Load Balancing v2 wire shape MutualAuthenticationAttributes.
@@ -1279,7 +1558,16 @@ type SetRulePrioritiesInput struct {
 
 // SetRulePrioritiesOutput is the Elastic Load Balancing v2 wire shape SetRulePrioritiesOutput.
 type SetRulePrioritiesOutput struct {
-	Rules []Rule `json:"Rules,omitempty" xml:"Rules>member,omitempty"`
+	Rules []Rule `json:"Rules" xml:"Rules>member,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output SetRulePrioritiesOutput empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *SetRulePrioritiesOutput) SetEmptyLists() {
+	if v.Rules == nil {
+		v.Rules = []Rule{}
+	}
 }
 
 // SetSecurityGroupsInput is the Elastic Load Balancing v2 wire shape SetSecurityGroupsInput.
@@ -1292,7 +1580,16 @@ type SetSecurityGroupsInput struct {
 // SetSecurityGroupsOutput is the Elastic Load Balancing v2 wire shape SetSecurityGroupsOutput.
 type SetSecurityGroupsOutput struct {
 	EnforceSecurityGroupInboundRulesOnPrivateLinkTraffic *string  `json:"EnforceSecurityGroupInboundRulesOnPrivateLinkTraffic,omitempty" xml:"EnforceSecurityGroupInboundRulesOnPrivateLinkTraffic,omitempty"`
-	SecurityGroupIds                                     []string `json:"SecurityGroupIds,omitempty" xml:"SecurityGroupIds>member,omitempty"`
+	SecurityGroupIds                                     []string `json:"SecurityGroupIds" xml:"SecurityGroupIds>member,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output SetSecurityGroupsOutput empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *SetSecurityGroupsOutput) SetEmptyLists() {
+	if v.SecurityGroupIds == nil {
+		v.SecurityGroupIds = []string{}
+	}
 }
 
 // SetSubnetsInput is the Elastic Load Balancing v2 wire shape SetSubnetsInput.
@@ -1306,9 +1603,18 @@ type SetSubnetsInput struct {
 
 // SetSubnetsOutput is the Elastic Load Balancing v2 wire shape SetSubnetsOutput.
 type SetSubnetsOutput struct {
-	AvailabilityZones            []AvailabilityZone `json:"AvailabilityZones,omitempty" xml:"AvailabilityZones>member,omitempty"`
+	AvailabilityZones            []AvailabilityZone `json:"AvailabilityZones" xml:"AvailabilityZones>member,omitempty"`
 	EnablePrefixForIpv6SourceNat *string            `json:"EnablePrefixForIpv6SourceNat,omitempty" xml:"EnablePrefixForIpv6SourceNat,omitempty"`
 	IpAddressType                *string            `json:"IpAddressType,omitempty" xml:"IpAddressType,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output SetSubnetsOutput empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *SetSubnetsOutput) SetEmptyLists() {
+	if v.AvailabilityZones == nil {
+		v.AvailabilityZones = []AvailabilityZone{}
+	}
 }
 
 // SourceIpConditionConfig is the Elastic Load Balancing v2 wire shape SourceIpConditionConfig.
@@ -1685,6 +1991,116 @@ func NewInput(op string) any {
 		return new(SetSecurityGroupsInput)
 	case "SetSubnets":
 		return new(SetSubnetsInput)
+	}
+	return nil
+}
+
+// NewOutput returns a pointer to a new zero output of an operation, or nil
+// for an unknown operation or one without output.
+func NewOutput(op string) any {
+	switch op {
+	case "AddListenerCertificates":
+		return new(AddListenerCertificatesOutput)
+	case "AddTags":
+		return new(AddTagsOutput)
+	case "AddTrustStoreRevocations":
+		return new(AddTrustStoreRevocationsOutput)
+	case "CreateListener":
+		return new(CreateListenerOutput)
+	case "CreateLoadBalancer":
+		return new(CreateLoadBalancerOutput)
+	case "CreateRule":
+		return new(CreateRuleOutput)
+	case "CreateTargetGroup":
+		return new(CreateTargetGroupOutput)
+	case "CreateTrustStore":
+		return new(CreateTrustStoreOutput)
+	case "DeleteListener":
+		return new(DeleteListenerOutput)
+	case "DeleteLoadBalancer":
+		return new(DeleteLoadBalancerOutput)
+	case "DeleteRule":
+		return new(DeleteRuleOutput)
+	case "DeleteSharedTrustStoreAssociation":
+		return new(DeleteSharedTrustStoreAssociationOutput)
+	case "DeleteTargetGroup":
+		return new(DeleteTargetGroupOutput)
+	case "DeleteTrustStore":
+		return new(DeleteTrustStoreOutput)
+	case "DeregisterTargets":
+		return new(DeregisterTargetsOutput)
+	case "DescribeAccountLimits":
+		return new(DescribeAccountLimitsOutput)
+	case "DescribeCapacityReservation":
+		return new(DescribeCapacityReservationOutput)
+	case "DescribeListenerAttributes":
+		return new(DescribeListenerAttributesOutput)
+	case "DescribeListenerCertificates":
+		return new(DescribeListenerCertificatesOutput)
+	case "DescribeListeners":
+		return new(DescribeListenersOutput)
+	case "DescribeLoadBalancerAttributes":
+		return new(DescribeLoadBalancerAttributesOutput)
+	case "DescribeLoadBalancers":
+		return new(DescribeLoadBalancersOutput)
+	case "DescribeRules":
+		return new(DescribeRulesOutput)
+	case "DescribeSSLPolicies":
+		return new(DescribeSSLPoliciesOutput)
+	case "DescribeTags":
+		return new(DescribeTagsOutput)
+	case "DescribeTargetGroupAttributes":
+		return new(DescribeTargetGroupAttributesOutput)
+	case "DescribeTargetGroups":
+		return new(DescribeTargetGroupsOutput)
+	case "DescribeTargetHealth":
+		return new(DescribeTargetHealthOutput)
+	case "DescribeTrustStoreAssociations":
+		return new(DescribeTrustStoreAssociationsOutput)
+	case "DescribeTrustStoreRevocations":
+		return new(DescribeTrustStoreRevocationsOutput)
+	case "DescribeTrustStores":
+		return new(DescribeTrustStoresOutput)
+	case "GetResourcePolicy":
+		return new(GetResourcePolicyOutput)
+	case "GetTrustStoreCaCertificatesBundle":
+		return new(GetTrustStoreCaCertificatesBundleOutput)
+	case "GetTrustStoreRevocationContent":
+		return new(GetTrustStoreRevocationContentOutput)
+	case "ModifyCapacityReservation":
+		return new(ModifyCapacityReservationOutput)
+	case "ModifyIpPools":
+		return new(ModifyIpPoolsOutput)
+	case "ModifyListener":
+		return new(ModifyListenerOutput)
+	case "ModifyListenerAttributes":
+		return new(ModifyListenerAttributesOutput)
+	case "ModifyLoadBalancerAttributes":
+		return new(ModifyLoadBalancerAttributesOutput)
+	case "ModifyRule":
+		return new(ModifyRuleOutput)
+	case "ModifyTargetGroup":
+		return new(ModifyTargetGroupOutput)
+	case "ModifyTargetGroupAttributes":
+		return new(ModifyTargetGroupAttributesOutput)
+	case "ModifyTrustStore":
+		return new(ModifyTrustStoreOutput)
+	case "RegisterTargets":
+		return new(RegisterTargetsOutput)
+	case "RemoveListenerCertificates":
+		return new(RemoveListenerCertificatesOutput)
+	case "RemoveTags":
+		return new(RemoveTagsOutput)
+	case "RemoveTrustStoreRevocations":
+		return new(RemoveTrustStoreRevocationsOutput)
+	case "SetIpAddressType":
+		return new(SetIpAddressTypeOutput)
+	case "SetRulePriorities":
+		return new(SetRulePrioritiesOutput)
+	case "SetSecurityGroups":
+		return new(SetSecurityGroupsOutput)
+	case "SetSubnets":
+		return new(SetSubnetsOutput)
 	}
 	return nil
 }

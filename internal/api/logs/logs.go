@@ -30,6 +30,10 @@ func New(svc *logs.Service) *api.JSONService {
 		TargetPrefix: logswire.TargetPrefix,
 		JSONVersion:  logswire.JSONVersion,
 		MessageKey:   "message",
+		// A batch holds up to 1 MiB of messages (logs.MaxBatchBytes) and
+		// 10,000 events: room for JSON escaping and the events' framing;
+		// PutEvents then applies the limits themselves.
+		BodyLimits: map[string]int64{"PutLogEvents": 8 << 20},
 		Known: func(op string) bool {
 			_, ok := logswire.Operations[op]
 			return ok

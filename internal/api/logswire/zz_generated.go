@@ -820,8 +820,17 @@ type DescribeAccountPoliciesRequest struct {
 
 // DescribeAccountPoliciesResponse is the CloudWatch Logs wire shape DescribeAccountPoliciesResponse.
 type DescribeAccountPoliciesResponse struct {
-	AccountPolicies []AccountPolicy `json:"accountPolicies,omitempty" xml:"accountPolicies,omitempty"`
+	AccountPolicies []AccountPolicy `json:"accountPolicies" xml:"accountPolicies,omitempty"`
 	NextToken       *string         `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output DescribeAccountPoliciesResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DescribeAccountPoliciesResponse) SetEmptyLists() {
+	if v.AccountPolicies == nil {
+		v.AccountPolicies = []AccountPolicy{}
+	}
 }
 
 // DescribeConfigurationTemplatesRequest is the CloudWatch Logs wire shape DescribeConfigurationTemplatesRequest.
@@ -836,8 +845,17 @@ type DescribeConfigurationTemplatesRequest struct {
 
 // DescribeConfigurationTemplatesResponse is the CloudWatch Logs wire shape DescribeConfigurationTemplatesResponse.
 type DescribeConfigurationTemplatesResponse struct {
-	ConfigurationTemplates []ConfigurationTemplate `json:"configurationTemplates,omitempty" xml:"configurationTemplates,omitempty"`
+	ConfigurationTemplates []ConfigurationTemplate `json:"configurationTemplates" xml:"configurationTemplates,omitempty"`
 	NextToken              *string                 `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output DescribeConfigurationTemplatesResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DescribeConfigurationTemplatesResponse) SetEmptyLists() {
+	if v.ConfigurationTemplates == nil {
+		v.ConfigurationTemplates = []ConfigurationTemplate{}
+	}
 }
 
 // DescribeDeliveriesRequest is the CloudWatch Logs wire shape DescribeDeliveriesRequest.
@@ -848,8 +866,17 @@ type DescribeDeliveriesRequest struct {
 
 // DescribeDeliveriesResponse is the CloudWatch Logs wire shape DescribeDeliveriesResponse.
 type DescribeDeliveriesResponse struct {
-	Deliveries []Delivery `json:"deliveries,omitempty" xml:"deliveries,omitempty"`
+	Deliveries []Delivery `json:"deliveries" xml:"deliveries,omitempty"`
 	NextToken  *string    `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output DescribeDeliveriesResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DescribeDeliveriesResponse) SetEmptyLists() {
+	if v.Deliveries == nil {
+		v.Deliveries = []Delivery{}
+	}
 }
 
 // DescribeDeliveryDestinationsRequest is the CloudWatch Logs wire shape DescribeDeliveryDestinationsRequest.
@@ -860,8 +887,17 @@ type DescribeDeliveryDestinationsRequest struct {
 
 // DescribeDeliveryDestinationsResponse is the CloudWatch Logs wire shape DescribeDeliveryDestinationsResponse.
 type DescribeDeliveryDestinationsResponse struct {
-	DeliveryDestinations []DeliveryDestination `json:"deliveryDestinations,omitempty" xml:"deliveryDestinations,omitempty"`
+	DeliveryDestinations []DeliveryDestination `json:"deliveryDestinations" xml:"deliveryDestinations,omitempty"`
 	NextToken            *string               `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output DescribeDeliveryDestinationsResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DescribeDeliveryDestinationsResponse) SetEmptyLists() {
+	if v.DeliveryDestinations == nil {
+		v.DeliveryDestinations = []DeliveryDestination{}
+	}
 }
 
 // DescribeDeliverySourcesRequest is the CloudWatch Logs wire shape DescribeDeliverySourcesRequest.
@@ -872,8 +908,17 @@ type DescribeDeliverySourcesRequest struct {
 
 // DescribeDeliverySourcesResponse is the CloudWatch Logs wire shape DescribeDeliverySourcesResponse.
 type DescribeDeliverySourcesResponse struct {
-	DeliverySources []DeliverySource `json:"deliverySources,omitempty" xml:"deliverySources,omitempty"`
+	DeliverySources []DeliverySource `json:"deliverySources" xml:"deliverySources,omitempty"`
 	NextToken       *string          `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output DescribeDeliverySourcesResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DescribeDeliverySourcesResponse) SetEmptyLists() {
+	if v.DeliverySources == nil {
+		v.DeliverySources = []DeliverySource{}
+	}
 }
 
 // DescribeDestinationsRequest is the CloudWatch Logs wire shape DescribeDestinationsRequest.
@@ -885,8 +930,17 @@ type DescribeDestinationsRequest struct {
 
 // DescribeDestinationsResponse is the CloudWatch Logs wire shape DescribeDestinationsResponse.
 type DescribeDestinationsResponse struct {
-	Destinations []Destination `json:"destinations,omitempty" xml:"destinations,omitempty"`
+	Destinations []Destination `json:"destinations" xml:"destinations,omitempty"`
 	NextToken    *string       `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output DescribeDestinationsResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DescribeDestinationsResponse) SetEmptyLists() {
+	if v.Destinations == nil {
+		v.Destinations = []Destination{}
+	}
 }
 
 // DescribeExportTasksRequest is the CloudWatch Logs wire shape DescribeExportTasksRequest.
@@ -899,8 +953,17 @@ type DescribeExportTasksRequest struct {
 
 // DescribeExportTasksResponse is the CloudWatch Logs wire shape DescribeExportTasksResponse.
 type DescribeExportTasksResponse struct {
-	ExportTasks []ExportTask `json:"exportTasks,omitempty" xml:"exportTasks,omitempty"`
+	ExportTasks []ExportTask `json:"exportTasks" xml:"exportTasks,omitempty"`
 	NextToken   *string      `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output DescribeExportTasksResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DescribeExportTasksResponse) SetEmptyLists() {
+	if v.ExportTasks == nil {
+		v.ExportTasks = []ExportTask{}
+	}
 }
 
 // DescribeFieldIndexesRequest is the CloudWatch Logs wire shape DescribeFieldIndexesRequest.
@@ -911,8 +974,17 @@ type DescribeFieldIndexesRequest struct {
 
 // DescribeFieldIndexesResponse is the CloudWatch Logs wire shape DescribeFieldIndexesResponse.
 type DescribeFieldIndexesResponse struct {
-	FieldIndexes []FieldIndex `json:"fieldIndexes,omitempty" xml:"fieldIndexes,omitempty"`
+	FieldIndexes []FieldIndex `json:"fieldIndexes" xml:"fieldIndexes,omitempty"`
 	NextToken    *string      `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output DescribeFieldIndexesResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DescribeFieldIndexesResponse) SetEmptyLists() {
+	if v.FieldIndexes == nil {
+		v.FieldIndexes = []FieldIndex{}
+	}
 }
 
 // DescribeImportTaskBatchesRequest is the CloudWatch Logs wire shape DescribeImportTaskBatchesRequest.
@@ -925,10 +997,19 @@ type DescribeImportTaskBatchesRequest struct {
 
 // DescribeImportTaskBatchesResponse is the CloudWatch Logs wire shape DescribeImportTaskBatchesResponse.
 type DescribeImportTaskBatchesResponse struct {
-	ImportBatches   []ImportBatch `json:"importBatches,omitempty" xml:"importBatches,omitempty"`
+	ImportBatches   []ImportBatch `json:"importBatches" xml:"importBatches,omitempty"`
 	ImportId        *string       `json:"importId,omitempty" xml:"importId,omitempty"`
 	ImportSourceArn *string       `json:"importSourceArn,omitempty" xml:"importSourceArn,omitempty"`
 	NextToken       *string       `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output DescribeImportTaskBatchesResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DescribeImportTaskBatchesResponse) SetEmptyLists() {
+	if v.ImportBatches == nil {
+		v.ImportBatches = []ImportBatch{}
+	}
 }
 
 // DescribeImportTasksRequest is the CloudWatch Logs wire shape DescribeImportTasksRequest.
@@ -942,8 +1023,17 @@ type DescribeImportTasksRequest struct {
 
 // DescribeImportTasksResponse is the CloudWatch Logs wire shape DescribeImportTasksResponse.
 type DescribeImportTasksResponse struct {
-	Imports   []Import `json:"imports,omitempty" xml:"imports,omitempty"`
+	Imports   []Import `json:"imports" xml:"imports,omitempty"`
 	NextToken *string  `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output DescribeImportTasksResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DescribeImportTasksResponse) SetEmptyLists() {
+	if v.Imports == nil {
+		v.Imports = []Import{}
+	}
 }
 
 // DescribeIndexPoliciesRequest is the CloudWatch Logs wire shape DescribeIndexPoliciesRequest.
@@ -954,8 +1044,17 @@ type DescribeIndexPoliciesRequest struct {
 
 // DescribeIndexPoliciesResponse is the CloudWatch Logs wire shape DescribeIndexPoliciesResponse.
 type DescribeIndexPoliciesResponse struct {
-	IndexPolicies []IndexPolicy `json:"indexPolicies,omitempty" xml:"indexPolicies,omitempty"`
+	IndexPolicies []IndexPolicy `json:"indexPolicies" xml:"indexPolicies,omitempty"`
 	NextToken     *string       `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output DescribeIndexPoliciesResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DescribeIndexPoliciesResponse) SetEmptyLists() {
+	if v.IndexPolicies == nil {
+		v.IndexPolicies = []IndexPolicy{}
+	}
 }
 
 // DescribeLogGroupsRequest is the CloudWatch Logs wire shape DescribeLogGroupsRequest.
@@ -972,8 +1071,17 @@ type DescribeLogGroupsRequest struct {
 
 // DescribeLogGroupsResponse is the CloudWatch Logs wire shape DescribeLogGroupsResponse.
 type DescribeLogGroupsResponse struct {
-	LogGroups []LogGroup `json:"logGroups,omitempty" xml:"logGroups,omitempty"`
+	LogGroups []LogGroup `json:"logGroups" xml:"logGroups,omitempty"`
 	NextToken *string    `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output DescribeLogGroupsResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DescribeLogGroupsResponse) SetEmptyLists() {
+	if v.LogGroups == nil {
+		v.LogGroups = []LogGroup{}
+	}
 }
 
 // DescribeLogStreamsRequest is the CloudWatch Logs wire shape DescribeLogStreamsRequest.
@@ -989,8 +1097,17 @@ type DescribeLogStreamsRequest struct {
 
 // DescribeLogStreamsResponse is the CloudWatch Logs wire shape DescribeLogStreamsResponse.
 type DescribeLogStreamsResponse struct {
-	LogStreams []LogStream `json:"logStreams,omitempty" xml:"logStreams,omitempty"`
+	LogStreams []LogStream `json:"logStreams" xml:"logStreams,omitempty"`
 	NextToken  *string     `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output DescribeLogStreamsResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DescribeLogStreamsResponse) SetEmptyLists() {
+	if v.LogStreams == nil {
+		v.LogStreams = []LogStream{}
+	}
 }
 
 // DescribeLookupTablesRequest is the CloudWatch Logs wire shape DescribeLookupTablesRequest.
@@ -1002,8 +1119,17 @@ type DescribeLookupTablesRequest struct {
 
 // DescribeLookupTablesResponse is the CloudWatch Logs wire shape DescribeLookupTablesResponse.
 type DescribeLookupTablesResponse struct {
-	LookupTables []LookupTable `json:"lookupTables,omitempty" xml:"lookupTables,omitempty"`
+	LookupTables []LookupTable `json:"lookupTables" xml:"lookupTables,omitempty"`
 	NextToken    *string       `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output DescribeLookupTablesResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DescribeLookupTablesResponse) SetEmptyLists() {
+	if v.LookupTables == nil {
+		v.LookupTables = []LookupTable{}
+	}
 }
 
 // DescribeMetricFiltersRequest is the CloudWatch Logs wire shape DescribeMetricFiltersRequest.
@@ -1018,8 +1144,17 @@ type DescribeMetricFiltersRequest struct {
 
 // DescribeMetricFiltersResponse is the CloudWatch Logs wire shape DescribeMetricFiltersResponse.
 type DescribeMetricFiltersResponse struct {
-	MetricFilters []MetricFilter `json:"metricFilters,omitempty" xml:"metricFilters,omitempty"`
+	MetricFilters []MetricFilter `json:"metricFilters" xml:"metricFilters,omitempty"`
 	NextToken     *string        `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output DescribeMetricFiltersResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DescribeMetricFiltersResponse) SetEmptyLists() {
+	if v.MetricFilters == nil {
+		v.MetricFilters = []MetricFilter{}
+	}
 }
 
 // DescribeQueriesRequest is the CloudWatch Logs wire shape DescribeQueriesRequest.
@@ -1034,7 +1169,16 @@ type DescribeQueriesRequest struct {
 // DescribeQueriesResponse is the CloudWatch Logs wire shape DescribeQueriesResponse.
 type DescribeQueriesResponse struct {
 	NextToken *string     `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
-	Queries   []QueryInfo `json:"queries,omitempty" xml:"queries,omitempty"`
+	Queries   []QueryInfo `json:"queries" xml:"queries,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output DescribeQueriesResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DescribeQueriesResponse) SetEmptyLists() {
+	if v.Queries == nil {
+		v.Queries = []QueryInfo{}
+	}
 }
 
 // DescribeQueryDefinitionsRequest is the CloudWatch Logs wire shape DescribeQueryDefinitionsRequest.
@@ -1048,7 +1192,16 @@ type DescribeQueryDefinitionsRequest struct {
 // DescribeQueryDefinitionsResponse is the CloudWatch Logs wire shape DescribeQueryDefinitionsResponse.
 type DescribeQueryDefinitionsResponse struct {
 	NextToken        *string           `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
-	QueryDefinitions []QueryDefinition `json:"queryDefinitions,omitempty" xml:"queryDefinitions,omitempty"`
+	QueryDefinitions []QueryDefinition `json:"queryDefinitions" xml:"queryDefinitions,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output DescribeQueryDefinitionsResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DescribeQueryDefinitionsResponse) SetEmptyLists() {
+	if v.QueryDefinitions == nil {
+		v.QueryDefinitions = []QueryDefinition{}
+	}
 }
 
 // DescribeResourcePoliciesRequest is the CloudWatch Logs wire shape DescribeResourcePoliciesRequest.
@@ -1062,7 +1215,16 @@ type DescribeResourcePoliciesRequest struct {
 // DescribeResourcePoliciesResponse is the CloudWatch Logs wire shape DescribeResourcePoliciesResponse.
 type DescribeResourcePoliciesResponse struct {
 	NextToken        *string          `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
-	ResourcePolicies []ResourcePolicy `json:"resourcePolicies,omitempty" xml:"resourcePolicies,omitempty"`
+	ResourcePolicies []ResourcePolicy `json:"resourcePolicies" xml:"resourcePolicies,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output DescribeResourcePoliciesResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DescribeResourcePoliciesResponse) SetEmptyLists() {
+	if v.ResourcePolicies == nil {
+		v.ResourcePolicies = []ResourcePolicy{}
+	}
 }
 
 // DescribeSubscriptionFiltersRequest is the CloudWatch Logs wire shape DescribeSubscriptionFiltersRequest.
@@ -1076,7 +1238,16 @@ type DescribeSubscriptionFiltersRequest struct {
 // DescribeSubscriptionFiltersResponse is the CloudWatch Logs wire shape DescribeSubscriptionFiltersResponse.
 type DescribeSubscriptionFiltersResponse struct {
 	NextToken           *string              `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
-	SubscriptionFilters []SubscriptionFilter `json:"subscriptionFilters,omitempty" xml:"subscriptionFilters,omitempty"`
+	SubscriptionFilters []SubscriptionFilter `json:"subscriptionFilters" xml:"subscriptionFilters,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output DescribeSubscriptionFiltersResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DescribeSubscriptionFiltersResponse) SetEmptyLists() {
+	if v.SubscriptionFilters == nil {
+		v.SubscriptionFilters = []SubscriptionFilter{}
+	}
 }
 
 // Destination is the CloudWatch Logs wire shape Destination.
@@ -1173,9 +1344,21 @@ type FilterLogEventsRequest struct {
 
 // FilterLogEventsResponse is the CloudWatch Logs wire shape FilterLogEventsResponse.
 type FilterLogEventsResponse struct {
-	Events             []FilteredLogEvent  `json:"events,omitempty" xml:"events,omitempty"`
+	Events             []FilteredLogEvent  `json:"events" xml:"events,omitempty"`
 	NextToken          *string             `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
-	SearchedLogStreams []SearchedLogStream `json:"searchedLogStreams,omitempty" xml:"searchedLogStreams,omitempty"`
+	SearchedLogStreams []SearchedLogStream `json:"searchedLogStreams" xml:"searchedLogStreams,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output FilterLogEventsResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *FilterLogEventsResponse) SetEmptyLists() {
+	if v.Events == nil {
+		v.Events = []FilteredLogEvent{}
+	}
+	if v.SearchedLogStreams == nil {
+		v.SearchedLogStreams = []SearchedLogStream{}
+	}
 }
 
 // FilteredLogEvent is the CloudWatch Logs wire shape FilteredLogEvent.
@@ -1267,7 +1450,16 @@ type GetLogAnomalyDetectorResponse struct {
 	FilterPattern         *string  `json:"filterPattern,omitempty" xml:"filterPattern,omitempty"`
 	KmsKeyId              *string  `json:"kmsKeyId,omitempty" xml:"kmsKeyId,omitempty"`
 	LastModifiedTimeStamp *int64   `json:"lastModifiedTimeStamp,omitempty" xml:"lastModifiedTimeStamp,omitempty"`
-	LogGroupArnList       []string `json:"logGroupArnList,omitempty" xml:"logGroupArnList,omitempty"`
+	LogGroupArnList       []string `json:"logGroupArnList" xml:"logGroupArnList,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output GetLogAnomalyDetectorResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *GetLogAnomalyDetectorResponse) SetEmptyLists() {
+	if v.LogGroupArnList == nil {
+		v.LogGroupArnList = []string{}
+	}
 }
 
 // GetLogEventsRequest is the CloudWatch Logs wire shape GetLogEventsRequest.
@@ -1285,9 +1477,18 @@ type GetLogEventsRequest struct {
 
 // GetLogEventsResponse is the CloudWatch Logs wire shape GetLogEventsResponse.
 type GetLogEventsResponse struct {
-	Events            []OutputLogEvent `json:"events,omitempty" xml:"events,omitempty"`
+	Events            []OutputLogEvent `json:"events" xml:"events,omitempty"`
 	NextBackwardToken *string          `json:"nextBackwardToken,omitempty" xml:"nextBackwardToken,omitempty"`
 	NextForwardToken  *string          `json:"nextForwardToken,omitempty" xml:"nextForwardToken,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output GetLogEventsResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *GetLogEventsResponse) SetEmptyLists() {
+	if v.Events == nil {
+		v.Events = []OutputLogEvent{}
+	}
 }
 
 // GetLogFieldsRequest is the CloudWatch Logs wire shape GetLogFieldsRequest.
@@ -1298,7 +1499,16 @@ type GetLogFieldsRequest struct {
 
 // GetLogFieldsResponse is the CloudWatch Logs wire shape GetLogFieldsResponse.
 type GetLogFieldsResponse struct {
-	LogFields []LogFieldsListItem `json:"logFields,omitempty" xml:"logFields,omitempty"`
+	LogFields []LogFieldsListItem `json:"logFields" xml:"logFields,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output GetLogFieldsResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *GetLogFieldsResponse) SetEmptyLists() {
+	if v.LogFields == nil {
+		v.LogFields = []LogFieldsListItem{}
+	}
 }
 
 // GetLogGroupFieldsRequest is the CloudWatch Logs wire shape GetLogGroupFieldsRequest.
@@ -1310,7 +1520,16 @@ type GetLogGroupFieldsRequest struct {
 
 // GetLogGroupFieldsResponse is the CloudWatch Logs wire shape GetLogGroupFieldsResponse.
 type GetLogGroupFieldsResponse struct {
-	LogGroupFields []LogGroupField `json:"logGroupFields,omitempty" xml:"logGroupFields,omitempty"`
+	LogGroupFields []LogGroupField `json:"logGroupFields" xml:"logGroupFields,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output GetLogGroupFieldsResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *GetLogGroupFieldsResponse) SetEmptyLists() {
+	if v.LogGroupFields == nil {
+		v.LogGroupFields = []LogGroupField{}
+	}
 }
 
 // GetLogObjectRequest is the CloudWatch Logs wire shape GetLogObjectRequest.
@@ -1369,9 +1588,18 @@ type GetQueryResultsResponse struct {
 	EncryptionKey *string          `json:"encryptionKey,omitempty" xml:"encryptionKey,omitempty"`
 	NextToken     *string          `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
 	QueryLanguage *string          `json:"queryLanguage,omitempty" xml:"queryLanguage,omitempty"`
-	Results       [][]ResultField  `json:"results,omitempty" xml:"results,omitempty"`
+	Results       [][]ResultField  `json:"results" xml:"results,omitempty"`
 	Statistics    *QueryStatistics `json:"statistics,omitempty" xml:"statistics,omitempty"`
 	Status        *string          `json:"status,omitempty" xml:"status,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output GetQueryResultsResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *GetQueryResultsResponse) SetEmptyLists() {
+	if v.Results == nil {
+		v.Results = [][]ResultField{}
+	}
 }
 
 // GetScheduledQueryHistoryRequest is the CloudWatch Logs wire shape GetScheduledQueryHistoryRequest.
@@ -1389,7 +1617,16 @@ type GetScheduledQueryHistoryResponse struct {
 	Name              *string                `json:"name,omitempty" xml:"name,omitempty"`
 	NextToken         *string                `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
 	ScheduledQueryArn *string                `json:"scheduledQueryArn,omitempty" xml:"scheduledQueryArn,omitempty"`
-	TriggerHistory    []TriggerHistoryRecord `json:"triggerHistory,omitempty" xml:"triggerHistory,omitempty"`
+	TriggerHistory    []TriggerHistoryRecord `json:"triggerHistory" xml:"triggerHistory,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output GetScheduledQueryHistoryResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *GetScheduledQueryHistoryResponse) SetEmptyLists() {
+	if v.TriggerHistory == nil {
+		v.TriggerHistory = []TriggerHistoryRecord{}
+	}
 }
 
 // GetScheduledQueryRequest is the CloudWatch Logs wire shape GetScheduledQueryRequest.
@@ -1406,7 +1643,7 @@ type GetScheduledQueryResponse struct {
 	LastExecutionStatus      *string                   `json:"lastExecutionStatus,omitempty" xml:"lastExecutionStatus,omitempty"`
 	LastTriggeredTime        *int64                    `json:"lastTriggeredTime,omitempty" xml:"lastTriggeredTime,omitempty"`
 	LastUpdatedTime          *int64                    `json:"lastUpdatedTime,omitempty" xml:"lastUpdatedTime,omitempty"`
-	LogGroupIdentifiers      []string                  `json:"logGroupIdentifiers,omitempty" xml:"logGroupIdentifiers,omitempty"`
+	LogGroupIdentifiers      []string                  `json:"logGroupIdentifiers" xml:"logGroupIdentifiers,omitempty"`
 	Name                     *string                   `json:"name,omitempty" xml:"name,omitempty"`
 	QueryLanguage            *string                   `json:"queryLanguage,omitempty" xml:"queryLanguage,omitempty"`
 	QueryString              *string                   `json:"queryString,omitempty" xml:"queryString,omitempty"`
@@ -1419,6 +1656,15 @@ type GetScheduledQueryResponse struct {
 	Timezone                 *string                   `json:"timezone,omitempty" xml:"timezone,omitempty"`
 }
 
+// SetEmptyLists makes the nil top-level lists of the output GetScheduledQueryResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *GetScheduledQueryResponse) SetEmptyLists() {
+	if v.LogGroupIdentifiers == nil {
+		v.LogGroupIdentifiers = []string{}
+	}
+}
+
 // GetTransformerRequest is the CloudWatch Logs wire shape GetTransformerRequest.
 type GetTransformerRequest struct {
 	LogGroupIdentifier *string `json:"logGroupIdentifier,omitempty" xml:"logGroupIdentifier,omitempty"`
@@ -1429,7 +1675,16 @@ type GetTransformerResponse struct {
 	CreationTime       *int64      `json:"creationTime,omitempty" xml:"creationTime,omitempty"`
 	LastModifiedTime   *int64      `json:"lastModifiedTime,omitempty" xml:"lastModifiedTime,omitempty"`
 	LogGroupIdentifier *string     `json:"logGroupIdentifier,omitempty" xml:"logGroupIdentifier,omitempty"`
-	TransformerConfig  []Processor `json:"transformerConfig,omitempty" xml:"transformerConfig,omitempty"`
+	TransformerConfig  []Processor `json:"transformerConfig" xml:"transformerConfig,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output GetTransformerResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *GetTransformerResponse) SetEmptyLists() {
+	if v.TransformerConfig == nil {
+		v.TransformerConfig = []Processor{}
+	}
 }
 
 // Grok is the CloudWatch Logs wire shape Grok.
@@ -1542,8 +1797,17 @@ type ListAggregateLogGroupSummariesRequest struct {
 
 // ListAggregateLogGroupSummariesResponse is the CloudWatch Logs wire shape ListAggregateLogGroupSummariesResponse.
 type ListAggregateLogGroupSummariesResponse struct {
-	AggregateLogGroupSummaries []AggregateLogGroupSummary `json:"aggregateLogGroupSummaries,omitempty" xml:"aggregateLogGroupSummaries,omitempty"`
+	AggregateLogGroupSummaries []AggregateLogGroupSummary `json:"aggregateLogGroupSummaries" xml:"aggregateLogGroupSummaries,omitempty"`
 	NextToken                  *string                    `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output ListAggregateLogGroupSummariesResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *ListAggregateLogGroupSummariesResponse) SetEmptyLists() {
+	if v.AggregateLogGroupSummaries == nil {
+		v.AggregateLogGroupSummaries = []AggregateLogGroupSummary{}
+	}
 }
 
 // ListAnomaliesRequest is the CloudWatch Logs wire shape ListAnomaliesRequest.
@@ -1556,8 +1820,17 @@ type ListAnomaliesRequest struct {
 
 // ListAnomaliesResponse is the CloudWatch Logs wire shape ListAnomaliesResponse.
 type ListAnomaliesResponse struct {
-	Anomalies []Anomaly `json:"anomalies,omitempty" xml:"anomalies,omitempty"`
+	Anomalies []Anomaly `json:"anomalies" xml:"anomalies,omitempty"`
 	NextToken *string   `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output ListAnomaliesResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *ListAnomaliesResponse) SetEmptyLists() {
+	if v.Anomalies == nil {
+		v.Anomalies = []Anomaly{}
+	}
 }
 
 // ListIntegrationsRequest is the CloudWatch Logs wire shape ListIntegrationsRequest.
@@ -1569,7 +1842,16 @@ type ListIntegrationsRequest struct {
 
 // ListIntegrationsResponse is the CloudWatch Logs wire shape ListIntegrationsResponse.
 type ListIntegrationsResponse struct {
-	IntegrationSummaries []IntegrationSummary `json:"integrationSummaries,omitempty" xml:"integrationSummaries,omitempty"`
+	IntegrationSummaries []IntegrationSummary `json:"integrationSummaries" xml:"integrationSummaries,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output ListIntegrationsResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *ListIntegrationsResponse) SetEmptyLists() {
+	if v.IntegrationSummaries == nil {
+		v.IntegrationSummaries = []IntegrationSummary{}
+	}
 }
 
 // ListLogAnomalyDetectorsRequest is the CloudWatch Logs wire shape ListLogAnomalyDetectorsRequest.
@@ -1581,8 +1863,17 @@ type ListLogAnomalyDetectorsRequest struct {
 
 // ListLogAnomalyDetectorsResponse is the CloudWatch Logs wire shape ListLogAnomalyDetectorsResponse.
 type ListLogAnomalyDetectorsResponse struct {
-	AnomalyDetectors []AnomalyDetector `json:"anomalyDetectors,omitempty" xml:"anomalyDetectors,omitempty"`
+	AnomalyDetectors []AnomalyDetector `json:"anomalyDetectors" xml:"anomalyDetectors,omitempty"`
 	NextToken        *string           `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output ListLogAnomalyDetectorsResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *ListLogAnomalyDetectorsResponse) SetEmptyLists() {
+	if v.AnomalyDetectors == nil {
+		v.AnomalyDetectors = []AnomalyDetector{}
+	}
 }
 
 // ListLogGroupsForQueryRequest is the CloudWatch Logs wire shape ListLogGroupsForQueryRequest.
@@ -1594,8 +1885,17 @@ type ListLogGroupsForQueryRequest struct {
 
 // ListLogGroupsForQueryResponse is the CloudWatch Logs wire shape ListLogGroupsForQueryResponse.
 type ListLogGroupsForQueryResponse struct {
-	LogGroupIdentifiers []string `json:"logGroupIdentifiers,omitempty" xml:"logGroupIdentifiers,omitempty"`
+	LogGroupIdentifiers []string `json:"logGroupIdentifiers" xml:"logGroupIdentifiers,omitempty"`
 	NextToken           *string  `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output ListLogGroupsForQueryResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *ListLogGroupsForQueryResponse) SetEmptyLists() {
+	if v.LogGroupIdentifiers == nil {
+		v.LogGroupIdentifiers = []string{}
+	}
 }
 
 // ListLogGroupsRequest is the CloudWatch Logs wire shape ListLogGroupsRequest.
@@ -1613,8 +1913,17 @@ type ListLogGroupsRequest struct {
 
 // ListLogGroupsResponse is the CloudWatch Logs wire shape ListLogGroupsResponse.
 type ListLogGroupsResponse struct {
-	LogGroups []LogGroupSummary `json:"logGroups,omitempty" xml:"logGroups,omitempty"`
+	LogGroups []LogGroupSummary `json:"logGroups" xml:"logGroups,omitempty"`
 	NextToken *string           `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output ListLogGroupsResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *ListLogGroupsResponse) SetEmptyLists() {
+	if v.LogGroups == nil {
+		v.LogGroups = []LogGroupSummary{}
+	}
 }
 
 // ListScheduledQueriesRequest is the CloudWatch Logs wire shape ListScheduledQueriesRequest.
@@ -1627,7 +1936,16 @@ type ListScheduledQueriesRequest struct {
 // ListScheduledQueriesResponse is the CloudWatch Logs wire shape ListScheduledQueriesResponse.
 type ListScheduledQueriesResponse struct {
 	NextToken        *string                 `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
-	ScheduledQueries []ScheduledQuerySummary `json:"scheduledQueries,omitempty" xml:"scheduledQueries,omitempty"`
+	ScheduledQueries []ScheduledQuerySummary `json:"scheduledQueries" xml:"scheduledQueries,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output ListScheduledQueriesResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *ListScheduledQueriesResponse) SetEmptyLists() {
+	if v.ScheduledQueries == nil {
+		v.ScheduledQueries = []ScheduledQuerySummary{}
+	}
 }
 
 // ListSourcesForS3TableIntegrationRequest is the CloudWatch Logs wire shape ListSourcesForS3TableIntegrationRequest.
@@ -1640,7 +1958,16 @@ type ListSourcesForS3TableIntegrationRequest struct {
 // ListSourcesForS3TableIntegrationResponse is the CloudWatch Logs wire shape ListSourcesForS3TableIntegrationResponse.
 type ListSourcesForS3TableIntegrationResponse struct {
 	NextToken *string                    `json:"nextToken,omitempty" xml:"nextToken,omitempty"`
-	Sources   []S3TableIntegrationSource `json:"sources,omitempty" xml:"sources,omitempty"`
+	Sources   []S3TableIntegrationSource `json:"sources" xml:"sources,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output ListSourcesForS3TableIntegrationResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *ListSourcesForS3TableIntegrationResponse) SetEmptyLists() {
+	if v.Sources == nil {
+		v.Sources = []S3TableIntegrationSource{}
+	}
 }
 
 // ListTagsForResourceRequest is the CloudWatch Logs wire shape ListTagsForResourceRequest.
@@ -2517,7 +2844,16 @@ type TestMetricFilterRequest struct {
 
 // TestMetricFilterResponse is the CloudWatch Logs wire shape TestMetricFilterResponse.
 type TestMetricFilterResponse struct {
-	Matches []MetricFilterMatchRecord `json:"matches,omitempty" xml:"matches,omitempty"`
+	Matches []MetricFilterMatchRecord `json:"matches" xml:"matches,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output TestMetricFilterResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *TestMetricFilterResponse) SetEmptyLists() {
+	if v.Matches == nil {
+		v.Matches = []MetricFilterMatchRecord{}
+	}
 }
 
 // TestTransformerRequest is the CloudWatch Logs wire shape TestTransformerRequest.
@@ -2528,7 +2864,16 @@ type TestTransformerRequest struct {
 
 // TestTransformerResponse is the CloudWatch Logs wire shape TestTransformerResponse.
 type TestTransformerResponse struct {
-	TransformedLogs []TransformedLogRecord `json:"transformedLogs,omitempty" xml:"transformedLogs,omitempty"`
+	TransformedLogs []TransformedLogRecord `json:"transformedLogs" xml:"transformedLogs,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output TestTransformerResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *TestTransformerResponse) SetEmptyLists() {
+	if v.TransformedLogs == nil {
+		v.TransformedLogs = []TransformedLogRecord{}
+	}
 }
 
 // ThrottlingException is the CloudWatch Logs wire error shape ThrottlingException.
@@ -2660,7 +3005,7 @@ type UpdateScheduledQueryResponse struct {
 	LastExecutionStatus      *string                   `json:"lastExecutionStatus,omitempty" xml:"lastExecutionStatus,omitempty"`
 	LastTriggeredTime        *int64                    `json:"lastTriggeredTime,omitempty" xml:"lastTriggeredTime,omitempty"`
 	LastUpdatedTime          *int64                    `json:"lastUpdatedTime,omitempty" xml:"lastUpdatedTime,omitempty"`
-	LogGroupIdentifiers      []string                  `json:"logGroupIdentifiers,omitempty" xml:"logGroupIdentifiers,omitempty"`
+	LogGroupIdentifiers      []string                  `json:"logGroupIdentifiers" xml:"logGroupIdentifiers,omitempty"`
 	Name                     *string                   `json:"name,omitempty" xml:"name,omitempty"`
 	QueryLanguage            *string                   `json:"queryLanguage,omitempty" xml:"queryLanguage,omitempty"`
 	QueryString              *string                   `json:"queryString,omitempty" xml:"queryString,omitempty"`
@@ -2671,6 +3016,15 @@ type UpdateScheduledQueryResponse struct {
 	StartTimeOffset          *int64                    `json:"startTimeOffset,omitempty" xml:"startTimeOffset,omitempty"`
 	State                    *string                   `json:"state,omitempty" xml:"state,omitempty"`
 	Timezone                 *string                   `json:"timezone,omitempty" xml:"timezone,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output UpdateScheduledQueryResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *UpdateScheduledQueryResponse) SetEmptyLists() {
+	if v.LogGroupIdentifiers == nil {
+		v.LogGroupIdentifiers = []string{}
+	}
 }
 
 // UpperCaseString is the CloudWatch Logs wire shape UpperCaseString.
@@ -3029,6 +3383,172 @@ func NewInput(op string) any {
 		return new(UpdateLookupTableRequest)
 	case "UpdateScheduledQuery":
 		return new(UpdateScheduledQueryRequest)
+	}
+	return nil
+}
+
+// NewOutput returns a pointer to a new zero output of an operation, or nil
+// for an unknown operation or one without output.
+func NewOutput(op string) any {
+	switch op {
+	case "AssociateSourceToS3TableIntegration":
+		return new(AssociateSourceToS3TableIntegrationResponse)
+	case "CancelImportTask":
+		return new(CancelImportTaskResponse)
+	case "CreateDelivery":
+		return new(CreateDeliveryResponse)
+	case "CreateExportTask":
+		return new(CreateExportTaskResponse)
+	case "CreateImportTask":
+		return new(CreateImportTaskResponse)
+	case "CreateLogAnomalyDetector":
+		return new(CreateLogAnomalyDetectorResponse)
+	case "CreateLookupTable":
+		return new(CreateLookupTableResponse)
+	case "CreateScheduledQuery":
+		return new(CreateScheduledQueryResponse)
+	case "DeleteIndexPolicy":
+		return new(DeleteIndexPolicyResponse)
+	case "DeleteIntegration":
+		return new(DeleteIntegrationResponse)
+	case "DeleteQueryDefinition":
+		return new(DeleteQueryDefinitionResponse)
+	case "DeleteScheduledQuery":
+		return new(DeleteScheduledQueryResponse)
+	case "DescribeAccountPolicies":
+		return new(DescribeAccountPoliciesResponse)
+	case "DescribeConfigurationTemplates":
+		return new(DescribeConfigurationTemplatesResponse)
+	case "DescribeDeliveries":
+		return new(DescribeDeliveriesResponse)
+	case "DescribeDeliveryDestinations":
+		return new(DescribeDeliveryDestinationsResponse)
+	case "DescribeDeliverySources":
+		return new(DescribeDeliverySourcesResponse)
+	case "DescribeDestinations":
+		return new(DescribeDestinationsResponse)
+	case "DescribeExportTasks":
+		return new(DescribeExportTasksResponse)
+	case "DescribeFieldIndexes":
+		return new(DescribeFieldIndexesResponse)
+	case "DescribeImportTaskBatches":
+		return new(DescribeImportTaskBatchesResponse)
+	case "DescribeImportTasks":
+		return new(DescribeImportTasksResponse)
+	case "DescribeIndexPolicies":
+		return new(DescribeIndexPoliciesResponse)
+	case "DescribeLogGroups":
+		return new(DescribeLogGroupsResponse)
+	case "DescribeLogStreams":
+		return new(DescribeLogStreamsResponse)
+	case "DescribeLookupTables":
+		return new(DescribeLookupTablesResponse)
+	case "DescribeMetricFilters":
+		return new(DescribeMetricFiltersResponse)
+	case "DescribeQueries":
+		return new(DescribeQueriesResponse)
+	case "DescribeQueryDefinitions":
+		return new(DescribeQueryDefinitionsResponse)
+	case "DescribeResourcePolicies":
+		return new(DescribeResourcePoliciesResponse)
+	case "DescribeSubscriptionFilters":
+		return new(DescribeSubscriptionFiltersResponse)
+	case "DisassociateSourceFromS3TableIntegration":
+		return new(DisassociateSourceFromS3TableIntegrationResponse)
+	case "FilterLogEvents":
+		return new(FilterLogEventsResponse)
+	case "GetDataProtectionPolicy":
+		return new(GetDataProtectionPolicyResponse)
+	case "GetDelivery":
+		return new(GetDeliveryResponse)
+	case "GetDeliveryDestination":
+		return new(GetDeliveryDestinationResponse)
+	case "GetDeliveryDestinationPolicy":
+		return new(GetDeliveryDestinationPolicyResponse)
+	case "GetDeliverySource":
+		return new(GetDeliverySourceResponse)
+	case "GetIntegration":
+		return new(GetIntegrationResponse)
+	case "GetLogAnomalyDetector":
+		return new(GetLogAnomalyDetectorResponse)
+	case "GetLogEvents":
+		return new(GetLogEventsResponse)
+	case "GetLogFields":
+		return new(GetLogFieldsResponse)
+	case "GetLogGroupFields":
+		return new(GetLogGroupFieldsResponse)
+	case "GetLogObject":
+		return new(GetLogObjectResponse)
+	case "GetLogRecord":
+		return new(GetLogRecordResponse)
+	case "GetLookupTable":
+		return new(GetLookupTableResponse)
+	case "GetQueryResults":
+		return new(GetQueryResultsResponse)
+	case "GetScheduledQuery":
+		return new(GetScheduledQueryResponse)
+	case "GetScheduledQueryHistory":
+		return new(GetScheduledQueryHistoryResponse)
+	case "GetTransformer":
+		return new(GetTransformerResponse)
+	case "ListAggregateLogGroupSummaries":
+		return new(ListAggregateLogGroupSummariesResponse)
+	case "ListAnomalies":
+		return new(ListAnomaliesResponse)
+	case "ListIntegrations":
+		return new(ListIntegrationsResponse)
+	case "ListLogAnomalyDetectors":
+		return new(ListLogAnomalyDetectorsResponse)
+	case "ListLogGroups":
+		return new(ListLogGroupsResponse)
+	case "ListLogGroupsForQuery":
+		return new(ListLogGroupsForQueryResponse)
+	case "ListScheduledQueries":
+		return new(ListScheduledQueriesResponse)
+	case "ListSourcesForS3TableIntegration":
+		return new(ListSourcesForS3TableIntegrationResponse)
+	case "ListTagsForResource":
+		return new(ListTagsForResourceResponse)
+	case "ListTagsLogGroup":
+		return new(ListTagsLogGroupResponse)
+	case "PutAccountPolicy":
+		return new(PutAccountPolicyResponse)
+	case "PutDataProtectionPolicy":
+		return new(PutDataProtectionPolicyResponse)
+	case "PutDeliveryDestination":
+		return new(PutDeliveryDestinationResponse)
+	case "PutDeliveryDestinationPolicy":
+		return new(PutDeliveryDestinationPolicyResponse)
+	case "PutDeliverySource":
+		return new(PutDeliverySourceResponse)
+	case "PutDestination":
+		return new(PutDestinationResponse)
+	case "PutIndexPolicy":
+		return new(PutIndexPolicyResponse)
+	case "PutIntegration":
+		return new(PutIntegrationResponse)
+	case "PutLogEvents":
+		return new(PutLogEventsResponse)
+	case "PutQueryDefinition":
+		return new(PutQueryDefinitionResponse)
+	case "PutResourcePolicy":
+		return new(PutResourcePolicyResponse)
+	case "StartLiveTail":
+		return new(StartLiveTailResponse)
+	case "StartQuery":
+		return new(StartQueryResponse)
+	case "StopQuery":
+		return new(StopQueryResponse)
+	case "TestMetricFilter":
+		return new(TestMetricFilterResponse)
+	case "TestTransformer":
+		return new(TestTransformerResponse)
+	case "UpdateDeliveryConfiguration":
+		return new(UpdateDeliveryConfigurationResponse)
+	case "UpdateLookupTable":
+		return new(UpdateLookupTableResponse)
+	case "UpdateScheduledQuery":
+		return new(UpdateScheduledQueryResponse)
 	}
 	return nil
 }

@@ -252,8 +252,17 @@ type DiscoverInstancesRequest struct {
 
 // DiscoverInstancesResponse is the ServiceDiscovery wire shape DiscoverInstancesResponse.
 type DiscoverInstancesResponse struct {
-	Instances         []HttpInstanceSummary `json:"Instances,omitempty" xml:"Instances,omitempty"`
+	Instances         []HttpInstanceSummary `json:"Instances" xml:"Instances,omitempty"`
 	InstancesRevision *int64                `json:"InstancesRevision,omitempty" xml:"InstancesRevision,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output DiscoverInstancesResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *DiscoverInstancesResponse) SetEmptyLists() {
+	if v.Instances == nil {
+		v.Instances = []HttpInstanceSummary{}
+	}
 }
 
 // DiscoverInstancesRevisionRequest is the ServiceDiscovery wire shape DiscoverInstancesRevisionRequest.
@@ -430,9 +439,18 @@ type ListInstancesRequest struct {
 
 // ListInstancesResponse is the ServiceDiscovery wire shape ListInstancesResponse.
 type ListInstancesResponse struct {
-	Instances     []InstanceSummary `json:"Instances,omitempty" xml:"Instances,omitempty"`
+	Instances     []InstanceSummary `json:"Instances" xml:"Instances,omitempty"`
 	NextToken     *string           `json:"NextToken,omitempty" xml:"NextToken,omitempty"`
 	ResourceOwner *string           `json:"ResourceOwner,omitempty" xml:"ResourceOwner,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output ListInstancesResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *ListInstancesResponse) SetEmptyLists() {
+	if v.Instances == nil {
+		v.Instances = []InstanceSummary{}
+	}
 }
 
 // ListNamespacesRequest is the ServiceDiscovery wire shape ListNamespacesRequest.
@@ -444,8 +462,17 @@ type ListNamespacesRequest struct {
 
 // ListNamespacesResponse is the ServiceDiscovery wire shape ListNamespacesResponse.
 type ListNamespacesResponse struct {
-	Namespaces []NamespaceSummary `json:"Namespaces,omitempty" xml:"Namespaces,omitempty"`
+	Namespaces []NamespaceSummary `json:"Namespaces" xml:"Namespaces,omitempty"`
 	NextToken  *string            `json:"NextToken,omitempty" xml:"NextToken,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output ListNamespacesResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *ListNamespacesResponse) SetEmptyLists() {
+	if v.Namespaces == nil {
+		v.Namespaces = []NamespaceSummary{}
+	}
 }
 
 // ListOperationsRequest is the ServiceDiscovery wire shape ListOperationsRequest.
@@ -458,7 +485,16 @@ type ListOperationsRequest struct {
 // ListOperationsResponse is the ServiceDiscovery wire shape ListOperationsResponse.
 type ListOperationsResponse struct {
 	NextToken  *string            `json:"NextToken,omitempty" xml:"NextToken,omitempty"`
-	Operations []OperationSummary `json:"Operations,omitempty" xml:"Operations,omitempty"`
+	Operations []OperationSummary `json:"Operations" xml:"Operations,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output ListOperationsResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *ListOperationsResponse) SetEmptyLists() {
+	if v.Operations == nil {
+		v.Operations = []OperationSummary{}
+	}
 }
 
 // ListServicesRequest is the ServiceDiscovery wire shape ListServicesRequest.
@@ -471,7 +507,16 @@ type ListServicesRequest struct {
 // ListServicesResponse is the ServiceDiscovery wire shape ListServicesResponse.
 type ListServicesResponse struct {
 	NextToken *string          `json:"NextToken,omitempty" xml:"NextToken,omitempty"`
-	Services  []ServiceSummary `json:"Services,omitempty" xml:"Services,omitempty"`
+	Services  []ServiceSummary `json:"Services" xml:"Services,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output ListServicesResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *ListServicesResponse) SetEmptyLists() {
+	if v.Services == nil {
+		v.Services = []ServiceSummary{}
+	}
 }
 
 // ListTagsForResourceRequest is the ServiceDiscovery wire shape ListTagsForResourceRequest.
@@ -481,7 +526,16 @@ type ListTagsForResourceRequest struct {
 
 // ListTagsForResourceResponse is the ServiceDiscovery wire shape ListTagsForResourceResponse.
 type ListTagsForResourceResponse struct {
-	Tags []Tag `json:"Tags,omitempty" xml:"Tags,omitempty"`
+	Tags []Tag `json:"Tags" xml:"Tags,omitempty"`
+}
+
+// SetEmptyLists makes the nil top-level lists of the output ListTagsForResourceResponse empty,
+// so that they encode as []: AWS always returns them. The router calls it
+// before encoding an answer.
+func (v *ListTagsForResourceResponse) SetEmptyLists() {
+	if v.Tags == nil {
+		v.Tags = []Tag{}
+	}
 }
 
 // Namespace is the ServiceDiscovery wire shape Namespace.
@@ -929,6 +983,72 @@ func NewInput(op string) any {
 		return new(UpdateServiceRequest)
 	case "UpdateServiceAttributes":
 		return new(UpdateServiceAttributesRequest)
+	}
+	return nil
+}
+
+// NewOutput returns a pointer to a new zero output of an operation, or nil
+// for an unknown operation or one without output.
+func NewOutput(op string) any {
+	switch op {
+	case "CreateHttpNamespace":
+		return new(CreateHttpNamespaceResponse)
+	case "CreatePrivateDnsNamespace":
+		return new(CreatePrivateDnsNamespaceResponse)
+	case "CreatePublicDnsNamespace":
+		return new(CreatePublicDnsNamespaceResponse)
+	case "CreateService":
+		return new(CreateServiceResponse)
+	case "DeleteNamespace":
+		return new(DeleteNamespaceResponse)
+	case "DeleteService":
+		return new(DeleteServiceResponse)
+	case "DeleteServiceAttributes":
+		return new(DeleteServiceAttributesResponse)
+	case "DeregisterInstance":
+		return new(DeregisterInstanceResponse)
+	case "DiscoverInstances":
+		return new(DiscoverInstancesResponse)
+	case "DiscoverInstancesRevision":
+		return new(DiscoverInstancesRevisionResponse)
+	case "GetInstance":
+		return new(GetInstanceResponse)
+	case "GetInstancesHealthStatus":
+		return new(GetInstancesHealthStatusResponse)
+	case "GetNamespace":
+		return new(GetNamespaceResponse)
+	case "GetOperation":
+		return new(GetOperationResponse)
+	case "GetService":
+		return new(GetServiceResponse)
+	case "GetServiceAttributes":
+		return new(GetServiceAttributesResponse)
+	case "ListInstances":
+		return new(ListInstancesResponse)
+	case "ListNamespaces":
+		return new(ListNamespacesResponse)
+	case "ListOperations":
+		return new(ListOperationsResponse)
+	case "ListServices":
+		return new(ListServicesResponse)
+	case "ListTagsForResource":
+		return new(ListTagsForResourceResponse)
+	case "RegisterInstance":
+		return new(RegisterInstanceResponse)
+	case "TagResource":
+		return new(TagResourceResponse)
+	case "UntagResource":
+		return new(UntagResourceResponse)
+	case "UpdateHttpNamespace":
+		return new(UpdateHttpNamespaceResponse)
+	case "UpdatePrivateDnsNamespace":
+		return new(UpdatePrivateDnsNamespaceResponse)
+	case "UpdatePublicDnsNamespace":
+		return new(UpdatePublicDnsNamespaceResponse)
+	case "UpdateService":
+		return new(UpdateServiceResponse)
+	case "UpdateServiceAttributes":
+		return new(UpdateServiceAttributesResponse)
 	}
 	return nil
 }

@@ -47,7 +47,7 @@ func TestBotocoreSigned(t *testing.T) {
 	if err := exec.Command(py, "-c", "import botocore").Run(); err != nil {
 		t.Skip("botocore not installed")
 	}
-	v := &Verifier{Credentials: testCreds} // real clock: botocore signs "now"
+	v := &Verifier{Credentials: testCreds, Tokens: anyToken{}} // real clock: botocore signs "now"
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		if _, err := v.Verify(r, body); err != nil {

@@ -38,6 +38,13 @@
 //	                            │
 //	                constant-time compare with Signature
 //
+// The checks before the signature are AWS's: the request date within 15
+// minutes of the server's clock (AWS's window; Verifier.MaxSkew), a region
+// in the credential scope that is a real region name (tenant.ValidRegion,
+// since it ends up in ARNs and store keys), a known access key, and a
+// session token only if Verifier.Tokens says it was issued (fargo issues
+// none yet, so any X-Amz-Security-Token is UnrecognizedClientException).
+//
 // Verify never reads r.Body: the caller passes the body it already read.
 // Errors are *Error values carrying a Kind and AWS's own wording; Code and
 // HTTPStatus map a Kind to the awsJson or awsQuery error code and status.

@@ -139,6 +139,7 @@ const (
 	// answer it as SignatureDoesNotMatch. So: Kind SignatureMismatch.
 	msgScopeDateFmt = "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '%s' != '%s', from '%s'."
 	msgTermFmt      = "Credential should be scoped with a valid terminator: 'aws4_request', not '%s'."
+	msgRegionFmt    = "Credential should be scoped to a valid region, not '%s'. "
 	msgCredParts    = "Credential must have exactly 5 slash-delimited elements, e.g. keyid/date/region/service/term, got '%s'"
 	msgBadDateFmt   = "Date must be in ISO-8601 'basic format'. Got '%s'. See http://en.wikipedia.org/wiki/ISO_8601"
 	msgHostUnsigned = "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization."

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/fargo-run/fargo/internal/tenant"
 )
 
 // Credentials resolves an access key id to its secret and owning account.
@@ -18,13 +20,23 @@ type Credentials interface {
 	Lookup(accessKeyID string) (secret, account string, ok bool)
 }
 
+// SessionTokens says whether a session token was issued for an access key
+// (STS temporary credentials).
+type SessionTokens interface {
+	ValidSessionToken(accessKeyID, token string) bool
+}
+
 // Verifier checks SigV4 signatures. The zero value (with Credentials set) is
 // ready to use and safe for concurrent use; it must not be copied after first
 // use because it owns the signing-key cache.
 type Verifier struct {
 	Credentials Credentials
-	Now         func() time.Time // nil = time.Now
-	MaxSkew     time.Duration    // 0 = 5 * time.Minute
+	// Tokens checks X-Amz-Security-Token; nil means no token was ever
+	// issued, so a request carrying one is refused as AWS refuses an
+	// unknown token (UnrecognizedClientException).
+	Tokens  SessionTokens
+	Now     func() time.Time // nil = time.Now
+	MaxSkew time.Duration    // 0 = 15 * time.Minute, AWS's window
 
 	keys keyCache
 }
@@ -41,7 +53,7 @@ const (
 	terminator      = "aws4_request"
 	amzDateLayout   = "20060102T150405Z"
 	unsignedPayload = "UNSIGNED-PAYLOAD"
-	defaultSkew     = 5 * time.Minute
+	defaultSkew     = 15 * time.Minute
 	maxPresignLife  = 604800 // seconds, one week
 )
 
@@ -90,6 +102,9 @@ func (v *Verifier) Verify(r *http.Request, body []byte) (Identity, error) {
 	if term != terminator {
 		return Identity{}, &Error{SignatureMismatch, fmt.Sprintf(msgTermFmt, term)}
 	}
+	if !tenant.ValidRegion(region) {
+		return Identity{}, &Error{SignatureMismatch, fmt.Sprintf(msgRegionFmt, region)}
+	}
 	if scopeDate != p.amzDate[:8] {
 		return Identity{}, &Error{SignatureMismatch, fmt.Sprintf(msgScopeDateFmt, scopeDate, p.amzDate[:8], p.amzDate)}
 	}
@@ -107,6 +122,9 @@ func (v *Verifier) Verify(r *http.Request, body []byte) (Identity, error) {
 	}
 	secret, account, ok := v.Credentials.Lookup(akid)
 	if !ok {
+		return Identity{}, &Error{UnrecognizedClient, msgUnrecognized}
+	}
+	if p.sessionToken != "" && (v.Tokens == nil || !v.Tokens.ValidSessionToken(akid, p.sessionToken)) {
 		return Identity{}, &Error{UnrecognizedClient, msgUnrecognized}
 	}
 

@@ -41,8 +41,62 @@ func (c staticCreds) Lookup(akid string) (string, string, bool) {
 
 var testCreds = staticCreds{testAKID: {testSecret, testAccount}}
 
+// newVerifier returns a verifier at time now with the 5-minute window the
+// skew tables below were written for, accepting every session token.
 func newVerifier(now time.Time) *Verifier {
-	return &Verifier{Credentials: testCreds, Now: func() time.Time { return now }}
+	return &Verifier{Credentials: testCreds, Tokens: anyToken{}, MaxSkew: 5 * time.Minute, Now: func() time.Time { return now }}
+}
+
+type anyToken struct{}
+
+func (anyToken) ValidSessionToken(_, _ string) bool { return true }
+
+type oneToken string
+
+func (o oneToken) ValidSessionToken(akid, token string) bool {
+	return akid == testAKID && token == string(o)
+}
+
+// TestVerifyDefaults: AWS's 15-minute window, real region names only, and
+// no session token that was not issued.
+func TestVerifyDefaults(t *testing.T) {
+	s := okSpecs[0]
+	v := &Verifier{Credentials: testCreds, Now: func() time.Time { return signTime.Add(15 * time.Minute) }}
+	if _, err := v.Verify(s.sign(t), []byte(s.body)); err != nil {
+		t.Fatalf("15 min after signing: %v", err)
+	}
+	v.Now = func() time.Time { return signTime.Add(-15 * time.Minute) }
+	if _, err := v.Verify(s.sign(t), []byte(s.body)); err != nil {
+		t.Fatalf("15 min before signing: %v", err)
+	}
+	v.Now = func() time.Time { return signTime.Add(15*time.Minute + time.Second) }
+	if e := wantKind(t, func() error { _, err := v.Verify(s.sign(t), []byte(s.body)); return err }(), Expired); !strings.HasSuffix(e.Message, "- 15 min.)") {
+		t.Fatal(e.Message)
+	}
+
+	v.Now = func() time.Time { return signTime }
+	tok := s
+	tok.token = "issued"
+	_, err := v.Verify(tok.sign(t), []byte(s.body))
+	if e := wantKind(t, err, UnrecognizedClient); e.Message != msgUnrecognized {
+		t.Fatal(e.Message)
+	}
+	v.Tokens = oneToken("issued")
+	if id, err := v.Verify(tok.sign(t), []byte(s.body)); err != nil || id.SessionToken != "issued" {
+		t.Fatalf("issued token: %+v %v", id, err)
+	}
+	tok.token = "forged"
+	_, err = v.Verify(tok.sign(t), []byte(s.body))
+	wantKind(t, err, UnrecognizedClient)
+
+	r := s.build(t)
+	if err := v4.NewSigner().SignHTTP(context.Background(), s.creds(), r, s.payloadHash(), testService, "us-east-1:111111111111", signTime); err != nil {
+		t.Fatal(err)
+	}
+	_, err = v.Verify(r, []byte(s.body))
+	if e := wantKind(t, err, SignatureMismatch); e.Message != "Credential should be scoped to a valid region, not 'us-east-1:111111111111'. " {
+		t.Fatal(e.Message)
+	}
 }
 
 func hashHex(b []byte) string {

@@ -326,6 +326,36 @@ func NewInput(op string) any {
 	return nil
 }
 
+// NewOutput returns a pointer to a new zero output of an operation, or nil
+// for an unknown operation or one without output.
+func NewOutput(op string) any {
+	switch op {
+	case "AssumeRole":
+		return new(AssumeRoleResponse)
+	case "AssumeRoleWithSAML":
+		return new(AssumeRoleWithSAMLResponse)
+	case "AssumeRoleWithWebIdentity":
+		return new(AssumeRoleWithWebIdentityResponse)
+	case "AssumeRoot":
+		return new(AssumeRootResponse)
+	case "DecodeAuthorizationMessage":
+		return new(DecodeAuthorizationMessageResponse)
+	case "GetAccessKeyInfo":
+		return new(GetAccessKeyInfoResponse)
+	case "GetCallerIdentity":
+		return new(GetCallerIdentityResponse)
+	case "GetDelegatedAccessToken":
+		return new(GetDelegatedAccessTokenResponse)
+	case "GetFederationToken":
+		return new(GetFederationTokenResponse)
+	case "GetSessionToken":
+		return new(GetSessionTokenResponse)
+	case "GetWebIdentityToken":
+		return new(GetWebIdentityTokenResponse)
+	}
+	return nil
+}
+
 // Errors are the error shapes of the STS model: HTTP status, query error
 // code and whether the error is a server fault.
 var Errors = map[string]wire.ErrorInfo{

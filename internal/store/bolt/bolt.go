@@ -20,7 +20,12 @@ import (
 // Defaults for Options.
 const (
 	DefaultWatchHistory = 10000
-	DefaultTimeout      = time.Second
+	// DefaultWatchHistoryBytes bounds the history's keys and values: at
+	// most this much memory holds past revisions, however large the
+	// values written (a task definition is at most 64 KiB, but 10,000 of
+	// them would pin 640 MiB).
+	DefaultWatchHistoryBytes = 64 << 20
+	DefaultTimeout           = time.Second
 )
 
 // batchDelay is how long the first writer of a batch waits for others to
@@ -52,6 +57,10 @@ type Options struct {
 	// WatchHistory is how many events are kept in memory for Watch replay
 	// and for slow watchers to catch up; 0 means DefaultWatchHistory.
 	WatchHistory int
+	// WatchHistoryBytes bounds the bytes of keys and values the history
+	// keeps (the newest revision is kept whatever its size); 0 means
+	// DefaultWatchHistoryBytes.
+	WatchHistoryBytes int64
 	// Timeout bounds the wait for the file lock; 0 means DefaultTimeout.
 	// It is short so that a second process on the same file fails fast.
 	Timeout time.Duration
@@ -87,6 +96,9 @@ func Open(path string, opts Options) (*Store, error) {
 	if opts.WatchHistory <= 0 {
 		opts.WatchHistory = DefaultWatchHistory
 	}
+	if opts.WatchHistoryBytes <= 0 {
+		opts.WatchHistoryBytes = DefaultWatchHistoryBytes
+	}
 	if opts.Timeout <= 0 {
 		opts.Timeout = DefaultTimeout
 	}
@@ -111,7 +123,7 @@ func Open(path string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("bolt: open %s: %w", path, err)
 	}
 	log := opts.Logger.With("store", path)
-	return &Store{db: db, log: log, path: path, hub: newHub(log, opts.WatchHistory, rev), observeWrite: opts.ObserveWrite}, nil
+	return &Store{db: db, log: log, path: path, hub: newHub(log, opts.WatchHistory, opts.WatchHistoryBytes, rev), observeWrite: opts.ObserveWrite}, nil
 }
 
 // migrate creates the buckets of a new file and brings an older layout up

@@ -101,6 +101,48 @@ func TestWatchHistoryLimit(t *testing.T) {
 	}
 }
 
+// TestWatchHistoryBytes: the history is bounded in bytes as well as in
+// events, so a few large values cannot pin their size times the event
+// limit in memory; the newest revision is always kept, whatever its size.
+func TestWatchHistoryBytes(t *testing.T) {
+	ctx := t.Context()
+	s := openTest(t, filepath.Join(t.TempDir(), "fargo.db"), Options{WatchHistory: 1000, WatchHistoryBytes: 3 << 20})
+	big := make([]byte, 1<<20)
+	for i := range 10 {
+		if _, err := s.Put(ctx, "k/"+strconv.Itoa(i), big); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.hub.mu.Lock()
+	kept, bytes := len(s.hub.history)-s.hub.start, s.hub.bytes
+	s.hub.mu.Unlock()
+	if kept > 3 || bytes > 3<<20 {
+		t.Fatalf("history keeps %d events, %d bytes; want at most 3 MiB", kept, bytes)
+	}
+	if _, err := s.Watch(ctx, "", 6); !errors.Is(err, store.ErrCompacted) {
+		t.Fatalf("Watch(6) with only the last revisions retained: err = %v, want ErrCompacted", err)
+	}
+	ch, err := s.Watch(ctx, "", 9)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev := <-ch; ev.KV.Revision != 10 || len(ev.KV.Value) != 1<<20 {
+		t.Fatalf("replayed revision %d (%d bytes), want 10", ev.KV.Revision, len(ev.KV.Value))
+	}
+	// One value over the whole budget is still published and kept.
+	huge := make([]byte, 4<<20)
+	if _, err := s.Put(ctx, "k/huge", huge); err != nil {
+		t.Fatal(err)
+	}
+	ch, err = s.Watch(ctx, "", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev := <-ch; ev.KV.Key != "k/huge" {
+		t.Fatalf("replayed %s, want k/huge", ev.KV.Key)
+	}
+}
+
 // TestSlowWatcherClosed: a watcher that falls more than WatchHistory events
 // behind is closed, writers never wait for it, and what it did receive is in
 // order with no gaps.

@@ -70,14 +70,16 @@
 // After a bbolt transaction is durable, its per-caller events are handed to a
 // sequencer that publishes them strictly in revision order (bbolt runs the
 // commit hooks of consecutive transactions concurrently) into an in-memory
-// history of Options.WatchHistory events. A write returns only after its
+// history of at most Options.WatchHistory events and
+// Options.WatchHistoryBytes bytes of keys and values (the newest revision is
+// kept whatever its size). A write returns only after its
 // events are published, so a Watch started after Put returned rev N never
 // sees N again, and a Watch from N sees everything after it.
 //
 // Every watcher reads the shared history with its own cursor from its own
 // goroutine; writers never wait for watchers. Slow consumers: a watcher
-// whose cursor falls out of the history (it is more than WatchHistory events
-// behind) has its channel closed, and a warning is logged. That is exactly
+// whose cursor falls out of the history (it is further behind than the
+// history holds) has its channel closed, and a warning is logged. That is exactly
 // the point at which Watch from its last revision would return
 // store.ErrCompacted, so the consumer's recovery is the usual one: Watch
 // again from the last revision it saw, and on ErrCompacted take Revision,

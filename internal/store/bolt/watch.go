@@ -18,14 +18,16 @@ import (
 //	commit hooks (any order) ─> pending[rev] ─> history ring (rev order) ─> watcher goroutines ─> chans
 //	                            sequencer       (compacted, published]      cursor per watcher
 type hub struct {
-	log   *slog.Logger
-	limit int // events kept in history
+	log       *slog.Logger
+	limit     int   // events kept in history
+	byteLimit int64 // bytes of keys and values kept in history
 
 	mu sync.Mutex
 	// history holds every event with compacted < Revision <= published, in
 	// revision order, as history[start:].
 	history   []store.Event
 	start     int
+	bytes     int64 // eventBytes of history[start:]
 	compacted int64
 	published int64
 	pending   map[int64][]store.Event // committed, waiting for an earlier revision
@@ -36,10 +38,11 @@ type hub struct {
 	wg      sync.WaitGroup
 }
 
-func newHub(log *slog.Logger, limit int, rev int64) *hub {
+func newHub(log *slog.Logger, limit int, byteLimit, rev int64) *hub {
 	return &hub{
 		log:       log,
 		limit:     limit,
+		byteLimit: byteLimit,
 		compacted: rev,
 		published: rev,
 		pending:   map[int64][]store.Event{},
@@ -67,6 +70,9 @@ func (h *hub) publish(rev int64, events []store.Event) {
 		delete(h.pending, h.published+1)
 		h.published++
 		h.history = append(h.history, evs...)
+		for i := range evs {
+			h.bytes += eventBytes(&evs[i])
+		}
 		advanced = true
 	}
 	if !advanced {
@@ -77,16 +83,23 @@ func (h *hub) publish(rev int64, events []store.Event) {
 	h.notify = make(chan struct{})
 }
 
-// trim drops the oldest revisions, whole, until at most limit events are
-// kept (one revision larger than limit is kept whole), and compacts the
-// backing array when half of it is dead.
+// eventBytes is what an event holds in memory, for the byte bound: its key
+// and value plus the Event itself.
+func eventBytes(ev *store.Event) int64 {
+	return int64(len(ev.KV.Key)+len(ev.KV.Value)) + 64
+}
+
+// trim drops the oldest revisions, whole, until at most limit events and
+// byteLimit bytes are kept (the newest revision is kept whole whatever its
+// size), and compacts the backing array when half of it is dead.
 func (h *hub) trim() {
-	for len(h.history)-h.start > h.limit {
+	for len(h.history)-h.start > h.limit || h.bytes > h.byteLimit {
 		drop := h.history[h.start].KV.Revision
 		if drop == h.published {
 			break
 		}
 		for h.start < len(h.history) && h.history[h.start].KV.Revision == drop {
+			h.bytes -= eventBytes(&h.history[h.start])
 			h.history[h.start] = store.Event{} // let the value be collected
 			h.start++
 		}

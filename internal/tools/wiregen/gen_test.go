@@ -183,6 +183,10 @@ func TestECSShapes(t *testing.T) {
 		{"ContainerDefinition", "DockerLabels", "map[string]string", `json:"dockerLabels,omitempty" xml:"-"`},
 		{"ContainerDefinition", "Essential", "*bool", ""},
 		{"DeploymentLifecycleHook", "HookDetails", "json.RawMessage", ""},
+		// Top-level lists of outputs are always present; nested ones stay optional.
+		{"ListTasksResponse", "TaskArns", "[]string", `json:"taskArns" xml:"taskArns,omitempty"`},
+		{"DescribeTasksResponse", "Failures", "[]Failure", `json:"failures" xml:"failures,omitempty"`},
+		{"Task", "Containers", "[]Container", `json:"containers,omitempty" xml:"containers,omitempty"`},
 	} {
 		typ, tag := field(t, src, tc.typ, tc.field)
 		if typ != tc.want || tc.tag != "" && tag != tc.tag {
@@ -196,6 +200,8 @@ func TestECSShapes(t *testing.T) {
 		`TargetPrefix = "AmazonEC2ContainerServiceV20141113"`,
 		`"RunTask": {Input: "RunTaskRequest", Output: "RunTaskResponse",`,
 		`case "RunTask": return new(RunTaskRequest)`,
+		`case "RunTask": return new(RunTaskResponse)`,
+		`func (v *ListTasksResponse) SetEmptyLists() { if v.TaskArns == nil { v.TaskArns = []string{} } }`,
 		`"ClusterNotFoundException": {Status: 400, Code: "ClusterNotFoundException", Fault: false}`,
 		`"ServerException": {Status: 500, Code: "ServerException", Fault: true}`,
 		`import ( "encoding/json"`,
@@ -211,7 +217,7 @@ func TestECSShapes(t *testing.T) {
 
 func TestQueryProtocols(t *testing.T) {
 	for _, tc := range []struct{ pkg, typ, field, tag string }{
-		{"elbv2wire", "DescribeLoadBalancersOutput", "LoadBalancers", `json:"LoadBalancers,omitempty" xml:"LoadBalancers>member,omitempty"`},
+		{"elbv2wire", "DescribeLoadBalancersOutput", "LoadBalancers", `json:"LoadBalancers" xml:"LoadBalancers>member,omitempty"`},
 		{"elbv2wire", "AuthenticateOidcActionConfig", "AuthenticationRequestExtraParams", `json:"AuthenticationRequestExtraParams,omitempty" xml:"-"`},
 		{"cloudwatchwire", "MetricAlarm", "AlarmActions", `json:"AlarmActions,omitempty" xml:"AlarmActions>member,omitempty"`},
 		{"stswire", "GetCallerIdentityResponse", "Account", `json:"Account,omitempty" xml:"Account,omitempty"`},

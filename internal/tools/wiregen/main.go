@@ -1,6 +1,6 @@
 // Command wiregen generates Go wire types from a botocore service model
 // (service-2.json): one struct per structure shape, enum constants, the
-// service's metadata, its operation and error tables and NewInput. The
+// service's metadata, its operation and error tables, NewInput and NewOutput. The
 // generated code is committed; `go generate ./internal/api/...` (make
 // generate) refreshes it, and a test fails when it is stale.
 //
@@ -22,6 +22,11 @@
 //   - tags are `json:"member,omitempty" xml:"member,omitempty"` (jsonName
 //     and locationName win); the query protocols' lists wrap their items in
 //     <member>, and maps are xml:"-";
+//   - the top-level lists of an operation's output shape have no omitempty
+//     and the shape gets a SetEmptyLists method that makes nil ones empty,
+//     which the router calls before encoding: AWS always returns them
+//     (ListTasks answers {"taskArns":[]}), while it leaves out nested
+//     optional members, which keep omitempty;
 //   - enum values are untyped string constants <Shape><Value>
 //     (LaunchTypeFargate = "FARGATE");
 //   - timestampFormat is rejected: none of our models uses it.
