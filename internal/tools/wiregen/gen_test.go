@@ -29,12 +29,13 @@ var models = map[string]string{
 // apiDir is internal/api, seen from this package.
 var apiDir = filepath.Join("..", "..", "api")
 
+// modelsDir is third_party/aws-models, seen from this package: the models
+// are in the repository, so a missing one is a failure.
+var modelsDir = filepath.Join("..", "..", "..", "third_party", "aws-models")
+
 func testModel(t *testing.T, dir string) *Model {
 	t.Helper()
-	m, err := loadModel(filepath.Join("..", "shared", "aws-models", dir, "service-2.json"))
-	if os.IsNotExist(err) || err != nil && strings.Contains(err.Error(), "not found") {
-		t.Skip("the AWS models (../shared/aws-models) are not beside this checkout")
-	}
+	m, err := loadModel(filepath.Join(modelsDir, dir, "service-2.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,16 +82,12 @@ func TestGeneratedCodeIsUpToDate(t *testing.T) {
 			if args["-pkg"] != pkg || args["-out"] != "zz_generated.go" {
 				t.Fatalf("doc.go: go:generate flags %v, want -pkg %s -out zz_generated.go", args, pkg)
 			}
-			wantModel := "/aws-models/" + models[pkg] + "/service-2.json"
-			if !strings.HasSuffix(args["-model"], wantModel) {
-				t.Fatalf("doc.go: -model %s does not end in %s", args["-model"], wantModel)
+			wantModel := "../../../third_party/aws-models/" + models[pkg] + "/service-2.json"
+			if args["-model"] != wantModel {
+				t.Fatalf("doc.go: -model %s, want %s", args["-model"], wantModel)
 			}
-			model := filepath.Join(pkgDir, filepath.FromSlash(args["-model"]))
-			if _, err := os.Stat(model); err != nil {
-				if _, err := findModel(filepath.Join("..", "shared", "aws-models", models[pkg], "service-2.json")); err == nil {
-					t.Fatalf("doc.go: -model %s does not lead from %s to the model", args["-model"], pkgDir)
-				}
-				t.Skip("the AWS models (../shared/aws-models) are not beside this checkout")
+			if _, err := os.Stat(filepath.Join(pkgDir, filepath.FromSlash(args["-model"]))); err != nil {
+				t.Fatal(err)
 			}
 			t.Chdir(pkgDir)
 			out := filepath.Join(t.TempDir(), args["-out"])
@@ -115,14 +112,36 @@ func TestGeneratedCodeIsUpToDate(t *testing.T) {
 // TestFindModelFromRepositoryRoot: the models resolve from the repository
 // root form too.
 func TestFindModelFromRepositoryRoot(t *testing.T) {
-	testModel(t, "sts") // skips without the models
-	for _, p := range []string{"../shared/aws-models/sts/service-2.json", "../../../../shared/aws-models/sts/service-2.json"} {
+	for _, p := range []string{"third_party/aws-models/sts/service-2.json", "../../../third_party/aws-models/sts/service-2.json"} {
 		if _, err := findModel(p); err != nil {
 			t.Errorf("findModel(%s): %v", p, err)
 		}
 	}
-	if _, err := findModel("../shared/aws-models/nope/service-2.json"); err == nil {
+	if _, err := findModel("third_party/aws-models/nope/service-2.json"); err == nil {
 		t.Error("findModel found a model that does not exist")
+	}
+}
+
+// TestModelsAreInTheRepository: every model directory is used, and the
+// models come with their licence.
+func TestModelsAreInTheRepository(t *testing.T) {
+	for _, name := range []string{"LICENSE", "README.md"} {
+		if _, err := os.Stat(filepath.Join(modelsDir, name)); err != nil {
+			t.Error(err)
+		}
+	}
+	entries, err := os.ReadDir(modelsDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dirs []string
+	for _, e := range entries {
+		if e.IsDir() {
+			dirs = append(dirs, e.Name())
+		}
+	}
+	if want := slices.Sorted(maps.Values(models)); !slices.Equal(dirs, want) {
+		t.Errorf("model directories %v, want %v", dirs, want)
 	}
 }
 

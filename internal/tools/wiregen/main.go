@@ -4,12 +4,13 @@
 // generated code is committed; `go generate ./internal/api/...` (make
 // generate) refreshes it, and a test fails when it is stale.
 //
-//	go run ./internal/tools/wiregen -model ../shared/aws-models/ecs/service-2.json -pkg ecswire -out internal/api/ecswire/zz_generated.go
+//	go run ./internal/tools/wiregen -model third_party/aws-models/ecs/service-2.json -pkg ecswire -out internal/api/ecswire/zz_generated.go
 //
-// A -model path that does not exist as given is looked up relative to each
-// parent of the working directory, and then as <root>/../shared/aws-models/...
-// beside the module root, so both the go:generate lines' relative paths and
-// the repository-root form ../shared/aws-models work.
+// The models are in the repository, in third_party/aws-models (see its
+// README.md). A relative -model path that does not exist as given is looked
+// up relative to each parent of the working directory up to the module
+// root, so both the go:generate lines' paths (relative to their package
+// directory) and the repository-root form third_party/aws-models/... work.
 //
 // Conventions (the API adapters rely on them):
 //   - every structure shape (unions too) is an exported struct named after
@@ -38,7 +39,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 )
 
 func main() {
@@ -84,10 +84,9 @@ func loadModel(modelPath string) (*Model, error) {
 	return &m, nil
 }
 
-// findModel returns p if it exists; else p relative to the nearest parent
-// of the working directory where it exists; else, for a path through an
-// aws-models directory, that tail under ../shared/aws-models beside the
-// module root (the directory holding go.mod).
+// findModel returns p if it exists, else p relative to the nearest parent
+// of the working directory, up to the module root (the directory holding
+// go.mod), where it exists.
 func findModel(p string) (string, error) {
 	if _, err := os.Stat(p); err == nil {
 		return p, nil
@@ -99,26 +98,14 @@ func findModel(p string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	var root string
 	for d := dir; ; d = filepath.Dir(d) {
 		if c := filepath.Join(d, p); exists(c) {
 			return c, nil
 		}
-		if root == "" && exists(filepath.Join(d, "go.mod")) {
-			root = d
-		}
-		if filepath.Dir(d) == d {
-			break
+		if exists(filepath.Join(d, "go.mod")) || filepath.Dir(d) == d {
+			return "", fmt.Errorf("model %s not found (from %s)", p, dir)
 		}
 	}
-	slashed := filepath.ToSlash(p)
-	if i := strings.LastIndex(slashed, "aws-models/"); i >= 0 && root != "" {
-		c := filepath.Join(root, "..", "shared", "aws-models", filepath.FromSlash(slashed[i+len("aws-models/"):]))
-		if exists(c) {
-			return c, nil
-		}
-	}
-	return "", fmt.Errorf("model %s not found (from %s)", p, dir)
 }
 
 func exists(p string) bool {
