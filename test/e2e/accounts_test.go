@@ -1,10 +1,14 @@
 package e2e
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
+	"fmt"
 	"os/exec"
 	"strings"
 	"testing"
+	"time"
 )
 
 // createKey runs `fargo accounts create-key` for account with the
@@ -29,19 +33,36 @@ func (in *instance) createKey(account string) (id, secret string) {
 	return resp.AccessKey.AccessKeyId, resp.AccessKey.SecretAccessKey
 }
 
-// awsAs runs the AWS CLI with a key pair of its own (no profile).
+// awsRun runs the AWS CLI with a key pair of its own (no profile) and
+// returns its output; a failure's error carries the CLI's stderr.
+func (in *instance) awsRun(id, secret string, args ...string) ([]byte, error) {
+	in.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, awsCLI(in.t), append([]string{"--endpoint-url", "http://" + in.listen, "--region", "us-east-1", "--output", "json"}, args...)...)
+	cmd.Env = append(filterEnv(in.env, "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE", "AWS_PROFILE"),
+		"AWS_ACCESS_KEY_ID="+id, "AWS_SECRET_ACCESS_KEY="+secret, "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("aws %s: %v: %s", strings.Join(args, " "), err, stderr.String())
+	}
+	return out, nil
+}
+
+// awsAs is awsRun with the output decoded as JSON (none: an empty map).
 func (in *instance) awsAs(id, secret string, args ...string) (map[string]any, error) {
 	in.t.Helper()
-	cmd := exec.Command(awsCLI(in.t), append([]string{"--endpoint-url", "http://" + in.listen, "--region", "us-east-1", "--output", "json"}, args...)...)
-	cmd.Env = append(filterEnv(in.env, "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"),
-		"AWS_ACCESS_KEY_ID="+id, "AWS_SECRET_ACCESS_KEY="+secret, "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null")
-	out, err := cmd.Output()
+	out, err := in.awsRun(id, secret, args...)
 	if err != nil {
 		return nil, err
 	}
 	m := map[string]any{}
-	if err := json.Unmarshal(out, &m); err != nil {
-		return nil, err
+	if len(bytes.TrimSpace(out)) > 0 {
+		if err := json.Unmarshal(out, &m); err != nil {
+			return nil, fmt.Errorf("aws %s: output %q: %v", strings.Join(args, " "), out, err)
+		}
 	}
 	return m, nil
 }

@@ -1,13 +1,10 @@
 package e2e
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -17,27 +14,20 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// awsAs runs the AWS CLI as account acct with dev mode's test keys (no
+// awsDev runs the AWS CLI as account acct with dev mode's test keys (no
 // profile) and decodes its JSON output (raw: the output as it is).
-func (in *instance) awsAs(acct string, raw bool, args ...string) (map[string]any, string) {
+func (in *instance) awsDev(acct string, raw bool, args ...string) (map[string]any, string) {
 	in.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, awsCLI(in.t), append([]string{"--endpoint-url", "http://" + in.listen,
-		"--region", "us-east-1", "--output", "json"}, args...)...)
-	cmd.Env = append(filterEnv(in.env, "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"),
-		"AWS_ACCESS_KEY_ID="+acct, "AWS_SECRET_ACCESS_KEY=test", "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null")
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		in.t.Fatalf("aws %s (account %s): %v: %s", strings.Join(args, " "), acct, err, stderr.String())
-	}
 	if raw {
-		return nil, strings.TrimSpace(stdout.String())
+		out, err := in.awsRun(acct, "test", args...)
+		if err != nil {
+			in.t.Fatal(err)
+		}
+		return nil, strings.TrimSpace(string(out))
 	}
-	out := map[string]any{}
-	if err := json.Unmarshal(stdout.Bytes(), &out); err != nil {
-		in.t.Fatalf("aws %s: output %q: %v", strings.Join(args, " "), stdout.String(), err)
+	out, err := in.awsAs(acct, "test", args...)
+	if err != nil {
+		in.t.Fatal(err)
 	}
 	return out, ""
 }
@@ -48,30 +38,30 @@ func (in *instance) awsAs(acct string, raw bool, args ...string) (map[string]any
 func (in *instance) diskTask(acct, overrides string) (string, string) {
 	t := in.t
 	t.Helper()
-	repo, _ := in.awsAs(acct, false, "ecr", "create-repository", "--repository-name", "disk")
+	repo, _ := in.awsDev(acct, false, "ecr", "create-repository", "--repository-name", "disk")
 	uri, _ := path(repo, "repository", "repositoryUri").(string)
-	_, pw := in.awsAs(acct, true, "ecr", "get-login-password")
+	_, pw := in.awsDev(acct, true, "ecr", "get-login-password")
 	if err := crane.Push(taskImage(t), uri+":v1", craneAuth(pw)...); err != nil {
 		t.Fatalf("push %s: %v", uri, err)
 	}
 	cdefs, _ := json.Marshal([]any{map[string]any{"name": "app", "image": uri + ":v1", "essential": true,
 		"portMappings": []any{map[string]any{"containerPort": 8080}},
 		"mountPoints":  []any{map[string]any{"sourceVolume": "scratch", "containerPath": "/scratch"}}}})
-	in.awsAs(acct, false, "ecs", "register-task-definition", "--family", "disk", "--requires-compatibilities", "FARGATE",
+	in.awsDev(acct, false, "ecs", "register-task-definition", "--family", "disk", "--requires-compatibilities", "FARGATE",
 		"--network-mode", "awsvpc", "--cpu", "256", "--memory", "512", "--container-definitions", string(cdefs),
 		"--volumes", `[{"name":"scratch"}]`)
 	args := []string{"ecs", "run-task", "--launch-type", "FARGATE", "--task-definition", "disk", "--network-configuration", awsvpcConfig}
 	if overrides != "" {
 		args = append(args, "--overrides", overrides)
 	}
-	out, _ := in.awsAs(acct, false, args...)
+	out, _ := in.awsDev(acct, false, args...)
 	arn, _ := path(out, "tasks", 0, "taskArn").(string)
 	if arn == "" {
 		t.Fatalf("run-task: %v", out)
 	}
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		out, _ := in.awsAs(acct, false, "ecs", "describe-tasks", "--tasks", arn)
+		out, _ := in.awsDev(acct, false, "ecs", "describe-tasks", "--tasks", arn)
 		task, _ := path(out, "tasks", 0).(map[string]any)
 		if task["lastStatus"] == "RUNNING" {
 			ip := taskIP(t, task)
@@ -168,8 +158,8 @@ func TestTaskEphemeralStorage(t *testing.T) {
 		t.Errorf("Utilized after reserving 1 GiB more: %v MiB", u)
 	}
 
-	in.awsAs(acctA, false, "ecs", "stop-task", "--task", arnA)
-	in.awsAs(acctB, false, "ecs", "stop-task", "--task", arnB)
+	in.awsDev(acctA, false, "ecs", "stop-task", "--task", arnA)
+	in.awsDev(acctB, false, "ecs", "stop-task", "--task", arnB)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		imgs, _ := filepath.Glob(filepath.Join(in.dataDir, "ephemeral", "[0-9a-f]*.img"))

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -43,35 +42,10 @@ func newPullInstance(t *testing.T, env ...string) *instance {
 	return in
 }
 
-// awsAs runs the AWS CLI as account (dev mode's <account>/test keys) and
-// decodes its JSON output.
-func (in *instance) awsAs(account string, args ...string) (map[string]any, error) {
-	in.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, awsCLI(in.t), append([]string{"--endpoint-url", "http://" + in.listen,
-		"--region", "us-east-1", "--output", "json"}, args...)...)
-	cmd.Env = append(filterEnv(in.env, "AWS_PROFILE"), "AWS_ACCESS_KEY_ID="+account, "AWS_SECRET_ACCESS_KEY=test")
-	out, err := cmd.Output()
-	if err != nil {
-		var stderr string
-		if ee, ok := err.(*exec.ExitError); ok {
-			stderr = string(ee.Stderr)
-		}
-		return nil, fmt.Errorf("aws %s: %v: %s", strings.Join(args, " "), err, stderr)
-	}
-	m := map[string]any{}
-	if len(out) > 0 {
-		if err := json.Unmarshal(out, &m); err != nil {
-			return nil, fmt.Errorf("aws %s: output %q: %v", strings.Join(args, " "), out, err)
-		}
-	}
-	return m, nil
-}
-
+// mustAWSAs runs the AWS CLI as account with dev mode's test keys.
 func (in *instance) mustAWSAs(account string, args ...string) map[string]any {
 	in.t.Helper()
-	out, err := in.awsAs(account, args...)
+	out, err := in.awsAs(account, "test", args...)
 	if err != nil {
 		in.t.Fatal(err)
 	}
