@@ -1,0 +1,149 @@
+package runtime
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// cgroupPids lists the processes of a cgroup and of its descendants, as
+// the pids hierarchy (v1) or the unified one (v2) sees them.
+func cgroupPids(t *testing.T, cg string) []int {
+	t.Helper()
+	dir := filepath.Join(cgroupRoot, "pids", cg)
+	if cgroupV2() {
+		dir = filepath.Join(cgroupRoot, cg)
+	}
+	var pids []int
+	_ = filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || d.Name() != "cgroup.procs" {
+			return nil
+		}
+		b, _ := os.ReadFile(p)
+		for _, f := range strings.Fields(string(b)) {
+			if n, err := strconv.Atoi(f); err == nil {
+				pids = append(pids, n)
+			}
+		}
+		return nil
+	})
+	return pids
+}
+
+func cgroupFile(cg, v1Controller, file string) string {
+	if cgroupV2() {
+		return filepath.Join(cgroupRoot, cg, file)
+	}
+	return filepath.Join(cgroupRoot, v1Controller, cg, file)
+}
+
+func readInt(t *testing.T, file string) int {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		t.Fatalf("%s: %q", file, b)
+	}
+	return n
+}
+
+// TestForkBombHeldAtPidsLimit: the task cgroup's pids.max holds a fork
+// bomb at the limit.
+func TestForkBombHeldAtPidsLimit(t *testing.T) {
+	e := newTestEnv(t)
+	const limit = 64
+	if err := e.rt.CreateTaskCgroup(e.cgParent, TaskResources{CPUUnits: 256, MemoryBytes: 256 << 20, PidsMax: limit}); err != nil {
+		t.Fatal(err)
+	}
+	if got := readInt(t, cgroupFile(e.cgParent, "pids", "pids.max")); got != limit {
+		t.Fatalf("pids.max = %d, want %d", got, limit)
+	}
+	s := e.spec("bomb", "bomb")
+	e.start(s)
+	e.waitOutput(s.ID, "ready")
+	time.Sleep(2 * time.Second)
+	if cur := readInt(t, cgroupFile(e.cgParent, "pids", "pids.current")); cur > limit || cur < limit/2 {
+		t.Errorf("pids.current = %d under a fork bomb, want ≤ %d (and the bomb near it)", cur, limit)
+	}
+	if n := len(cgroupPids(t, e.cgParent)); n > limit {
+		t.Errorf("%d processes in the task cgroup, limit %d", n, limit)
+	}
+}
+
+// TestStopKillsEveryProcess: a fork bomb that ignores SIGTERM, starved by
+// a small CPU quota, is stopped within its timeout plus a few seconds,
+// and no process of it is left in its cgroup when Stop returns.
+func TestStopKillsEveryProcess(t *testing.T) {
+	e := newTestEnv(t)
+	if err := e.rt.CreateTaskCgroup(e.cgParent, TaskResources{CPUUnits: 128, MemoryBytes: 512 << 20, PidsMax: 1024}); err != nil {
+		t.Fatal(err)
+	}
+	s := e.spec("bomb", "bomb")
+	e.start(s)
+	e.waitOutput(s.ID, "ready")
+	deadline := time.Now().Add(10 * time.Second)
+	for len(cgroupPids(t, e.cgParent)) < 900 && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	before := len(cgroupPids(t, e.cgParent))
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	t0 := time.Now()
+	const timeout = time.Second
+	if err := e.rt.Stop(ctx, s.ID, syscall.SIGTERM, timeout); err != nil {
+		t.Fatalf("Stop: %v", err)
+	}
+	took := time.Since(t0)
+	if left := cgroupPids(t, e.cgParent); len(left) > 0 {
+		t.Errorf("%d processes left in the cgroup after Stop (of %d)", len(left), before)
+	}
+	if q := readInt(t, cgroupFile(e.cgParent, "cpu", "cpu.cfs_quota_us")); !cgroupV2() && q != 128*cfsPeriod/1024 {
+		t.Errorf("task CPU quota %d after Stop, want it put back (%d)", q, 128*cfsPeriod/1024)
+	}
+	if took > timeout+5*time.Second {
+		t.Errorf("Stop took %s with a %s timeout (%d processes)", took, timeout, before)
+	}
+	st := e.wait(s.ID)
+	if st.Code != 137 {
+		t.Errorf("exit: %+v, want 137 (SIGKILL)", st)
+	}
+	t.Logf("stopped %d processes in %s", before, took)
+}
+
+// TestKillCgroupForkingChildren: killCgroup ends every process of a
+// container whose init is alive and whose children keep forking, and
+// leaves the cgroup empty and thawed.
+func TestKillCgroupForkingChildren(t *testing.T) {
+	e := newTestEnv(t)
+	if err := e.rt.CreateTaskCgroup(e.cgParent, TaskResources{PidsMax: 256}); err != nil {
+		t.Fatal(err)
+	}
+	s := e.spec("bomb", "bomb")
+	e.start(s)
+	e.waitOutput(s.ID, "ready")
+	time.Sleep(500 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := killCgroup(ctx, s.cgroupPath()); err != nil {
+		t.Fatalf("killCgroup: %v", err)
+	}
+	if left := cgroupPids(t, s.cgroupPath()); len(left) > 0 {
+		t.Errorf("%d processes left after killCgroup", len(left))
+	}
+	if !cgroupV2() {
+		if b, _ := os.ReadFile(filepath.Join(cgroupRoot, "freezer", s.cgroupPath(), "freezer.state")); strings.TrimSpace(string(b)) != "THAWED" {
+			t.Errorf("freezer.state = %q after killCgroup, want THAWED", b)
+		}
+	}
+	if st := e.wait(s.ID); st.Code != 137 {
+		t.Errorf("exit: %+v, want 137", st)
+	}
+}
