@@ -483,13 +483,15 @@ func TestUnsupportedSettingsRefused(t *testing.T) {
 		return out.TaskDefinitionArn
 	}
 	refused := map[string]string{
-		"pidMode 'host'":  reg("pidhost", func(td *TaskDefinition) { td.PidMode = "host" }),
-		"pidMode 'task'":  reg("pidtask", func(td *TaskDefinition) { td.PidMode = "task" }),
-		"ipcMode 'host'":  reg("ipchost", func(td *TaskDefinition) { td.IpcMode = "host" }),
-		"ipcMode 'task'":  reg("ipctask", func(td *TaskDefinition) { td.IpcMode = "task" }),
-		"ipcMode 'none'":  reg("ipcnone", func(td *TaskDefinition) { td.IpcMode = "none" }),
-		"'apparmor:x'":    reg("apparmor", func(td *TaskDefinition) { td.ContainerDefinitions[0].DockerSecurityOptions = []string{"apparmor:x"} }),
-		"'label:disable'": reg("label", func(td *TaskDefinition) { td.ContainerDefinitions[0].DockerSecurityOptions = []string{"no-new-privileges", "label:disable"} }),
+		"pidMode 'host'": reg("pidhost", func(td *TaskDefinition) { td.PidMode = "host" }),
+		"pidMode 'task'": reg("pidtask", func(td *TaskDefinition) { td.PidMode = "task" }),
+		"ipcMode 'host'": reg("ipchost", func(td *TaskDefinition) { td.IpcMode = "host" }),
+		"ipcMode 'task'": reg("ipctask", func(td *TaskDefinition) { td.IpcMode = "task" }),
+		"ipcMode 'none'": reg("ipcnone", func(td *TaskDefinition) { td.IpcMode = "none" }),
+		"'apparmor:x'":   reg("apparmor", func(td *TaskDefinition) { td.ContainerDefinitions[0].DockerSecurityOptions = []string{"apparmor:x"} }),
+		"'label:disable'": reg("label", func(td *TaskDefinition) {
+			td.ContainerDefinitions[0].DockerSecurityOptions = []string{"no-new-privileges", "label:disable"}
+		}),
 	}
 	for what, td := range refused {
 		_, err := c.RunTask(ctx, svcScope, RunTaskInput{TaskDefinition: td, LaunchType: LaunchTypeEC2})
