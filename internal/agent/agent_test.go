@@ -182,7 +182,7 @@ func TestTaskRunsAndStopsOnRequest(t *testing.T) {
 			t.Fatalf("env %q lacks %q", env, want)
 		}
 	}
-	if !containsUlimit(spec.Ulimits, "nofile", 1024, 4096) {
+	if !containsUlimit(spec.Ulimits, "nofile", 65535, 65535) {
 		t.Fatalf("ulimits %+v", spec.Ulimits)
 	}
 	if _, err := h.ctl.StopTask(context.Background(), scope, "", task.ID, ""); err != nil {

@@ -2,8 +2,10 @@ package runtime
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -147,3 +149,72 @@ func TestKillCgroupForkingChildren(t *testing.T) {
 		t.Errorf("exit: %+v, want 137", st)
 	}
 }
+
+// TestSysctls: namespaced sysctls are set in the container's own
+// namespaces, not on the host.
+func TestSysctls(t *testing.T) {
+	e := newTestEnv(t)
+	hostKeepalive, _ := os.ReadFile("/proc/sys/net/ipv4/tcp_keepalive_time")
+	s := e.spec("sysctl", "cat", "/proc/sys/net/ipv4/tcp_keepalive_time", "/proc/sys/kernel/shmmax", "/proc/sys/fs/mqueue/msg_max")
+	s.Sysctls = map[string]string{"net.ipv4.tcp_keepalive_time": "617", "kernel.shmmax": "1234567", "fs.mqueue.msg_max": "21"}
+	e.start(s)
+	if st := e.wait(s.ID); st.Code != 0 {
+		t.Fatalf("exit %+v", st)
+	}
+	all := e.output(s.ID)
+	for _, want := range []string{"/proc/sys/net/ipv4/tcp_keepalive_time 617", "/proc/sys/kernel/shmmax 1234567", "/proc/sys/fs/mqueue/msg_max 21"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("output lacks %q:\n%s", want, all)
+		}
+	}
+	if now, _ := os.ReadFile("/proc/sys/net/ipv4/tcp_keepalive_time"); string(now) != string(hostKeepalive) {
+		t.Errorf("the host's tcp_keepalive_time changed: %q -> %q", hostKeepalive, now)
+	}
+}
+
+func (e *testEnv) output(id string) string {
+	var out []string
+	for _, r := range e.records(id) {
+		out = append(out, r.Line)
+	}
+	return strings.Join(out, "\n")
+}
+
+// TestNofile: a nofile ulimit up to AWS's maximum (1048576) applies where
+// the host allows it (CAP_SYS_RESOURCE, fs.nr_open), and is refused with
+// a clear error where it does not; the default (Fargate's 65535) is
+// lowered to what the host allows rather than failing the start.
+func TestNofile(t *testing.T) {
+	e := newTestEnv(t)
+	ceiling := nofileCeiling()
+	s := e.spec("max", "cat", "/proc/self/limits")
+	s.Ulimits = []Ulimit{{Name: "nofile", Soft: 1048576, Hard: 1048576}}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err := e.rt.Start(ctx, s)
+	if ceiling >= 1048576 {
+		if err != nil {
+			t.Fatalf("Start with nofile 1048576: %v", err)
+		}
+		t.Cleanup(func() { e.deleteAndCheck(s.ID) })
+		e.wait(s.ID)
+		if !regexpMatch(`Max open files\s+1048576\s+1048576`, e.output(s.ID)) {
+			t.Errorf("nofile 1048576 not applied:\n%s", e.output(s.ID))
+		}
+	} else {
+		t.Logf("this host allows nofile up to %d only (no CAP_SYS_RESOURCE)", ceiling)
+		if err == nil || !strings.Contains(err.Error(), "above what this host allows") {
+			t.Errorf("Start with nofile 1048576 on a host allowing %d: %v", ceiling, err)
+		}
+	}
+	d := e.spec("default", "cat", "/proc/self/limits")
+	d.Ulimits = []Ulimit{{Name: "nofile", Soft: 65535, Hard: 65535, Clamp: true}}
+	e.start(d)
+	e.wait(d.ID)
+	want := min(65535, ceiling)
+	if !regexpMatch(fmt.Sprintf(`Max open files\s+%d\s+%d`, want, want), e.output(d.ID)) {
+		t.Errorf("default nofile: want %d:\n%s", want, e.output(d.ID))
+	}
+}
+
+func regexpMatch(re, s string) bool { return regexp.MustCompile(re).MatchString(s) }

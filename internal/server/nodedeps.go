@@ -338,13 +338,13 @@ func (a runtimeAdapter) Start(ctx context.Context, s agent.ContainerSpec) error 
 		ID: s.ID, Rootfs: s.Rootfs, Args: s.Args, Env: s.Env, Cwd: s.Cwd, User: s.User, Hostname: s.Hostname,
 		ReadonlyRootfs: s.ReadonlyRootfs, NetNSPath: s.NetNSPath, HostNetwork: s.HostNetwork, CgroupParent: s.CgroupParent,
 		MemoryLimitBytes: s.MemoryLimit, MemoryReservationBytes: s.MemoryReserve, StopSignal: s.StopSignal, Labels: s.Labels,
-		CapAdd: s.CapAdd, CapDrop: s.CapDrop, Init: s.Init, Privileged: s.Privileged,
+		CapAdd: s.CapAdd, CapDrop: s.CapDrop, Init: s.Init, Privileged: s.Privileged, Sysctls: s.Sysctls,
 	}
 	if s.CPUShares > 0 {
 		rs.CPUShares = uint64(s.CPUShares)
 	}
 	for _, u := range s.Ulimits {
-		rs.Ulimits = append(rs.Ulimits, runtime.Ulimit{Name: u.Name, Soft: u.Soft, Hard: u.Hard})
+		rs.Ulimits = append(rs.Ulimits, runtime.Ulimit{Name: u.Name, Soft: u.Soft, Hard: u.Hard, Clamp: u.Default})
 	}
 	for _, m := range s.Mounts {
 		rm := runtime.Mount{Source: m.Source, Destination: m.Destination}

@@ -9,6 +9,7 @@
 //	probe sleepexit MS CODE   sleep MS milliseconds, exit CODE
 //	probe oom                 allocate and touch memory until killed
 //	probe spam N              N lines on each stream, a 40 KiB line, a partial line
+//	probe cat FILE...         print each file's content (trimmed), one per line
 //	probe bomb                ignore SIGTERM, then fork forever (every child
 //	                          forks and spins too): a fork bomb
 package main
@@ -69,6 +70,15 @@ func main() {
 		}
 	case "bomb":
 		bomb()
+	case "cat":
+		for _, f := range os.Args[2:] {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				fmt.Println(f, "error", err)
+				continue
+			}
+			fmt.Println(f, strings.TrimSpace(string(b)))
+		}
 	case "spam":
 		for i := range arg(2) {
 			fmt.Fprintf(os.Stdout, "out %d\n", i)
