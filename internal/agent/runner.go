@@ -122,14 +122,14 @@ func (r *runner) run(ctx context.Context, agentDone <-chan struct{}) {
 	}
 	td, err := r.a.deps.Control.TaskDefinitionOf(ctx, r.ref.Scope, r.task)
 	if err != nil {
-		r.fail(ctx, control.StopTaskFailedToStart, "ResourceInitializationError: "+err.Error(), nil)
+		r.fail(ctx, control.StopTaskFailedToStart, r.a.publicReason("ResourceInitializationError: ", "the task definition could not be read", err), err)
 		return
 	}
 	r.mu.Lock()
 	r.td = td
 	r.mu.Unlock()
 	if err := os.MkdirAll(r.dir, 0o700); err != nil {
-		r.fail(ctx, control.StopTaskFailedToStart, "ResourceInitializationError: "+err.Error(), nil)
+		r.fail(ctx, control.StopTaskFailedToStart, "ResourceInitializationError: failed to create the task's directory", err)
 		return
 	}
 	hookCtx, cancel := context.WithCancel(ctx)
@@ -177,29 +177,29 @@ func (r *runner) fail(ctx context.Context, code, reason string, err error) {
 func (r *runner) start(ctx, hookCtx context.Context) (string, string, error) {
 	existing, err := r.existingContainers(ctx)
 	if err != nil {
-		return control.StopTaskFailedToStart, "ContainerRuntimeError: " + err.Error(), err
+		return control.StopTaskFailedToStart, r.a.publicReason("ContainerRuntimeError: ", "failed to read the task's containers", err), err
 	}
 	r.adopt(ctx, hookCtx, existing)
 	if r.stopRequested() && len(existing) == 0 {
 		return control.StopUserInitiated, "", errStopRequested
 	}
 	if err := r.checkVolumes(); err != nil {
-		return control.StopTaskFailedToStart, "ResourceInitializationError: " + err.Error(), err
+		return control.StopTaskFailedToStart, r.a.publicReason("ResourceInitializationError: ", "invalid volumes", err), err
 	}
 	var bindings []control.ContainerStateChange
 	if hasOwnNetNS(r.td.NetworkMode) {
 		att, err := r.a.deps.Network.Setup(ctx, r.ref.ID, r.ref.Scope)
 		if err != nil {
-			return control.StopTaskFailedToStart, "ResourceInitializationError: failed to configure the task's network: " + err.Error(), err
+			return control.StopTaskFailedToStart, r.a.publicReason("ResourceInitializationError: failed to configure the task's network: ", "", err), err
 		}
 		r.att = att
 		r.a.meta.add(r, att.IP)
 		if err := writeEtcFiles(r.dir, att); err != nil {
-			return control.StopTaskFailedToStart, "ResourceInitializationError: " + err.Error(), err
+			return control.StopTaskFailedToStart, "ResourceInitializationError: failed to write the task's /etc/hosts and /etc/hostname", err
 		}
 		if r.td.NetworkMode == control.NetworkModeBridge {
 			if bindings, err = r.publishPorts(ctx); err != nil {
-				return control.StopTaskFailedToStart, "ResourceInitializationError: failed to publish the task's ports: " + err.Error(), err
+				return control.StopTaskFailedToStart, r.a.publicReason("ResourceInitializationError: failed to publish the task's ports: ", "", err), err
 			}
 		}
 	}
@@ -224,7 +224,7 @@ func (r *runner) start(ctx, hookCtx context.Context) (string, string, error) {
 	cpu, mem := atoi(r.task.Cpu), atoi(r.task.Memory)
 	cg, err := r.a.deps.Runtime.CreateTaskCgroup(r.ref.ID, cpu, mem)
 	if err != nil {
-		return control.StopTaskFailedToStart, "ResourceInitializationError: failed to create the task cgroup: " + err.Error(), err
+		return control.StopTaskFailedToStart, "ResourceInitializationError: failed to create the task cgroup", err
 	}
 	r.cgroup = cg
 
@@ -304,7 +304,8 @@ func (r *runner) containerExited(ctx context.Context, e containerExit) {
 	}
 	if e.err != nil {
 		ch.ExitCode = nil
-		ch.Reason = "ContainerRuntimeError: " + e.err.Error()
+		ch.Reason = r.a.publicReason("ContainerRuntimeError: ", "the container's exit status is unknown", e.err)
+		r.log.Warn("waiting for a container", "container", e.name, "err", e.err)
 	}
 	r.report(ctx, control.TaskStateChange{Containers: []control.ContainerStateChange{ch}})
 	r.log.Info("container exited", "container", e.name, "exit_code", code, "oom", e.status.OOMKilled)
