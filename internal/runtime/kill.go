@@ -101,37 +101,48 @@ func killCgroupV2(ctx context.Context, cgPath string) error {
 }
 
 // emptyCgroup freezes, kills and thaws until the cgroup in dir is empty.
-// A cgroup that does not finish freezing in a while (a process stuck in
-// the kernel) is killed anyway: its other processes cannot fork then.
+// Once the cgroup is frozen, every process in it gets SIGKILL before any
+// can run again, and a process with a fatal signal pending cannot fork:
+// one round ends them all, the rest is waiting for them to exit (killed
+// again every half second, which costs nothing). A cgroup that does not
+// finish freezing in a second (a process stuck in the kernel) is killed
+// anyway, and frozen again for the next round.
 func emptyCgroup(ctx context.Context, cgPath, dir string, freeze func(string) error, frozen func() bool) error {
 	defer func() { _ = freeze("THAWED") }() // never leave it frozen
 	for round := 0; ; round++ {
-		pids := cgroupProcs(dir)
-		if len(pids) == 0 {
+		if len(cgroupProcs(dir)) == 0 {
 			return nil
 		}
 		if err := freeze("FROZEN"); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("kill cgroup %s: freeze: %w", cgPath, err)
 		}
-		for deadline := time.Now().Add(time.Second); !frozen() && time.Now().Before(deadline); {
+		deadline := time.Now().Add(time.Second)
+		for !frozen() && time.Now().Before(deadline) {
 			time.Sleep(5 * time.Millisecond)
 		}
+		all := frozen()
 		for _, pid := range cgroupProcs(dir) {
 			_ = unix.Kill(pid, unix.SIGKILL) // ESRCH: already gone
 		}
 		if err := freeze("THAWED"); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("kill cgroup %s: thaw: %w", cgPath, err)
 		}
-		// The killed processes exit once thawed; wait a little before
-		// another round (for processes that were forking as it froze).
-		wctx, cancel := context.WithTimeout(ctx, time.Second)
-		err := waitEmpty(wctx, cgPath, dir)
-		cancel()
-		if err == nil {
-			return nil
-		}
-		if ctx.Err() != nil {
-			return fmt.Errorf("kill cgroup %s: %d processes left: %w", cgPath, len(cgroupProcs(dir)), ctx.Err())
+		for wait := 0; ; wait++ {
+			wctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+			err := waitEmpty(wctx, cgPath, dir)
+			cancel()
+			if err == nil {
+				return nil
+			}
+			if ctx.Err() != nil {
+				return fmt.Errorf("kill cgroup %s: %d processes left: %w", cgPath, len(cgroupProcs(dir)), ctx.Err())
+			}
+			if !all || wait >= 10 {
+				break // freeze again
+			}
+			for _, pid := range cgroupProcs(dir) {
+				_ = unix.Kill(pid, unix.SIGKILL)
+			}
 		}
 	}
 }

@@ -446,9 +446,11 @@ func (r *Runtime) killAll(ctx context.Context, id string) error {
 	var meta metaRecord
 	if err := readJSON(r.file(id, fileMeta), &meta); err == nil && meta.Cgroup != "" {
 		kctx, cancel := context.WithTimeout(ctx, killTimeout)
+		t0 := time.Now()
 		err := killCgroup(kctx, meta.Cgroup)
 		cancel()
 		if err == nil {
+			r.log.Info("every process of the container killed", "container", id, "took", time.Since(t0).Round(time.Millisecond))
 			return nil
 		}
 		r.log.Warn("killing the container's cgroup", "container", id, "err", err)

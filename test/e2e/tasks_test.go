@@ -30,7 +30,7 @@ import (
 // newAgentInstance starts fargo with this host's agent. On cleanup it stops
 // fargo gracefully (which stops its tasks) and checks that nothing of the
 // tasks is left on the host.
-func newAgentInstance(t *testing.T) *instance {
+func newAgentInstance(t *testing.T, extraEnv ...string) *instance {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("running tasks needs root (runc, netns, cgroups)")
@@ -43,7 +43,7 @@ func newAgentInstance(t *testing.T) *instance {
 	}
 	// The tests run host-mode, host-volume and privileged EC2 tasks
 	// (TestHostAccessRefused checks the default).
-	in := newInstance(t, "FARGO_NO_AGENT=0", "FARGO_ALLOW_HOST_ACCESS=1")
+	in := newInstance(t, append([]string{"FARGO_NO_AGENT=0", "FARGO_ALLOW_HOST_ACCESS=1"}, extraEnv...)...)
 	t.Cleanup(func() {
 		in.stop()
 		in.checkNoLeftovers()
