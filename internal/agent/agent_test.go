@@ -514,4 +514,7 @@ func TestReasonsHideHostPaths(t *testing.T) {
 	h.register("net", control.ContainerDefinition{Name: "x", Image: "app"})
 	task = h.wait(h.run("net").ID, "STOPPED", status(control.TaskStopped))
 	check("network error", task, "ResourceInitializationError:")
+	if !strings.Contains(task.StoppedReason, "<host path>") || !strings.Contains(task.StoppedReason, "device or resource busy") {
+		t.Errorf("network error: %q, want the detail with its paths replaced", task.StoppedReason)
+	}
 }

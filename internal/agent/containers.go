@@ -134,7 +134,7 @@ func (r *runner) startContainer(ctx, hookCtx context.Context, cd *control.Contai
 	}
 	if cd.LogConfiguration != nil && cd.LogConfiguration.LogDriver == "awslogs" {
 		if err := r.prepareAwslogs(ctx, cd); err != nil {
-			return failed(control.StopTaskFailedToStart, r.a.publicReason("CannotStartContainerError: failed to initialize logging driver: ", "", err), err)
+			return failed(control.StopTaskFailedToStart, r.a.publicReason("CannotStartContainerError: failed to initialize logging driver: ", err), err)
 		}
 	}
 	img := r.images[cd.Name]
@@ -147,7 +147,7 @@ func (r *runner) startContainer(ctx, hookCtx context.Context, cd *control.Contai
 		err = r.seedVolumes(vols, img.Config, rootfs)
 	}
 	if err != nil {
-		return failed(control.StopTaskFailedToStart, r.a.publicReason("ResourceInitializationError: failed to prepare the container's volumes: ", "", err), err)
+		return failed(control.StopTaskFailedToStart, r.a.publicReason("ResourceInitializationError: failed to prepare the container's volumes: ", err), err)
 	}
 	mounts := make([]Mount, len(vols))
 	for i, v := range vols {
@@ -156,10 +156,10 @@ func (r *runner) startContainer(ctx, hookCtx context.Context, cd *control.Contai
 	spec, err := buildSpec(specInput{scope: r.ref.Scope, task: r.task, td: r.td, cd: cd, image: img.Config,
 		rootfs: rootfs, att: r.att, cgroup: r.cgroup, metadata: r.metadataURI(cd.Name), hostsDir: r.hostsDir(), mounts: mounts})
 	if err != nil {
-		return failed(control.StopTaskFailedToStart, r.a.publicReason("CannotStartContainerError: ", "invalid container settings", err), err)
+		return failed(control.StopTaskFailedToStart, r.a.publicReason("CannotStartContainerError: ", err), err)
 	}
 	if err := r.a.deps.Runtime.Start(ctx, spec); err != nil {
-		return failed(control.StopTaskFailedToStart, r.a.publicReason("CannotStartContainerError: ", "the container's process could not be started", err), err)
+		return failed(control.StopTaskFailedToStart, r.a.publicReason("CannotStartContainerError: ", err), err)
 	}
 	r.attach(ctx, hookCtx, cd, true)
 	return "", "", nil

@@ -122,7 +122,7 @@ func (r *runner) run(ctx context.Context, agentDone <-chan struct{}) {
 	}
 	td, err := r.a.deps.Control.TaskDefinitionOf(ctx, r.ref.Scope, r.task)
 	if err != nil {
-		r.fail(ctx, control.StopTaskFailedToStart, r.a.publicReason("ResourceInitializationError: ", "the task definition could not be read", err), err)
+		r.fail(ctx, control.StopTaskFailedToStart, r.a.publicReason("ResourceInitializationError: ", err), err)
 		return
 	}
 	r.mu.Lock()
@@ -177,20 +177,20 @@ func (r *runner) fail(ctx context.Context, code, reason string, err error) {
 func (r *runner) start(ctx, hookCtx context.Context) (string, string, error) {
 	existing, err := r.existingContainers(ctx)
 	if err != nil {
-		return control.StopTaskFailedToStart, r.a.publicReason("ContainerRuntimeError: ", "failed to read the task's containers", err), err
+		return control.StopTaskFailedToStart, r.a.publicReason("ContainerRuntimeError: ", err), err
 	}
 	r.adopt(ctx, hookCtx, existing)
 	if r.stopRequested() && len(existing) == 0 {
 		return control.StopUserInitiated, "", errStopRequested
 	}
 	if err := r.checkVolumes(); err != nil {
-		return control.StopTaskFailedToStart, r.a.publicReason("ResourceInitializationError: ", "invalid volumes", err), err
+		return control.StopTaskFailedToStart, r.a.publicReason("ResourceInitializationError: ", err), err
 	}
 	var bindings []control.ContainerStateChange
 	if hasOwnNetNS(r.td.NetworkMode) {
 		att, err := r.a.deps.Network.Setup(ctx, r.ref.ID, r.ref.Scope)
 		if err != nil {
-			return control.StopTaskFailedToStart, r.a.publicReason("ResourceInitializationError: failed to configure the task's network: ", "", err), err
+			return control.StopTaskFailedToStart, r.a.publicReason("ResourceInitializationError: failed to configure the task's network: ", err), err
 		}
 		r.att = att
 		r.a.meta.add(r, att.IP)
@@ -199,7 +199,7 @@ func (r *runner) start(ctx, hookCtx context.Context) (string, string, error) {
 		}
 		if r.td.NetworkMode == control.NetworkModeBridge {
 			if bindings, err = r.publishPorts(ctx); err != nil {
-				return control.StopTaskFailedToStart, r.a.publicReason("ResourceInitializationError: failed to publish the task's ports: ", "", err), err
+				return control.StopTaskFailedToStart, r.a.publicReason("ResourceInitializationError: failed to publish the task's ports: ", err), err
 			}
 		}
 	}
@@ -304,7 +304,7 @@ func (r *runner) containerExited(ctx context.Context, e containerExit) {
 	}
 	if e.err != nil {
 		ch.ExitCode = nil
-		ch.Reason = r.a.publicReason("ContainerRuntimeError: ", "the container's exit status is unknown", e.err)
+		ch.Reason = r.a.publicReason("ContainerRuntimeError: ", e.err)
 		r.log.Warn("waiting for a container", "container", e.name, "err", e.err)
 	}
 	r.report(ctx, control.TaskStateChange{Containers: []control.ContainerStateChange{ch}})

@@ -271,3 +271,44 @@ func (in *instance) registerTaskDefSized(family, image, cpu, memory string, extr
 		"--cpu", cpu, "--memory", memory, "--container-definitions", string(cdefs),
 		"--execution-role-arn", "arn:aws:iam::000000000000:role/ecsTaskExecutionRole")
 }
+
+// TestStopReasonsHideHostPaths: a container that cannot start because of
+// its mounts (a volume over a file of the image) stops with a reason that
+// names no path of the host (fargo's data directory, /run, /sys, /proc).
+func TestStopReasonsHideHostPaths(t *testing.T) {
+	awsCLI(t)
+	in := newAgentInstance(t)
+	img := in.pushTaskImage("paths")
+	c := map[string]any{"name": "app", "image": img, "essential": true,
+		"mountPoints": []any{map[string]any{"sourceVolume": "scratch", "containerPath": "/taskapp/sub"}}}
+	cdefs, _ := json.Marshal([]any{c})
+	in.mustAWS("ecs", "register-task-definition", "--family", "paths",
+		"--requires-compatibilities", "FARGATE", "--network-mode", "awsvpc",
+		"--cpu", "256", "--memory", "512", "--container-definitions", string(cdefs),
+		"--volumes", `[{"name":"scratch"}]`,
+		"--execution-role-arn", "arn:aws:iam::000000000000:role/ecsTaskExecutionRole")
+	arn := in.runTask("paths")
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		task := in.describeTask(arn)
+		if task["lastStatus"] == "STOPPED" {
+			reasons := []string{fmt.Sprint(task["stoppedReason"]), fmt.Sprint(path(containerOf(task), "reason"))}
+			for _, r := range reasons {
+				for _, p := range []string{in.dataDir, "/run/", "/sys/", "/proc/", "/var/", "/tmp/"} {
+					if strings.Contains(r, p) {
+						t.Errorf("reason %q names the host path %s", r, p)
+					}
+				}
+			}
+			if !strings.HasPrefix(reasons[0], "CannotStartContainerError") && !strings.HasPrefix(reasons[0], "ResourceInitializationError") {
+				t.Errorf("stoppedReason %q", reasons[0])
+			}
+			t.Logf("reasons: %q", reasons)
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("task with a volume over a file: %v", task)
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+}
