@@ -218,3 +218,32 @@ func TestNofile(t *testing.T) {
 }
 
 func regexpMatch(re, s string) bool { return regexp.MustCompile(re).MatchString(s) }
+
+// TestDeleteKillsForkBomb: Delete of a running fork bomb (the agent's
+// cleanup, the sweeper) ends every process and removes its cgroup, even
+// under a small CPU quota.
+func TestDeleteKillsForkBomb(t *testing.T) {
+	e := newTestEnv(t)
+	if err := e.rt.CreateTaskCgroup(e.cgParent, TaskResources{CPUUnits: 128, MemoryBytes: 512 << 20, PidsMax: 1024}); err != nil {
+		t.Fatal(err)
+	}
+	s := e.spec("bomb", "bomb")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := e.rt.Start(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	e.waitOutput(s.ID, "ready")
+	deadline := time.Now().Add(10 * time.Second)
+	for len(cgroupPids(t, e.cgParent)) < 900 && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	t0 := time.Now()
+	e.deleteAndCheck(s.ID)
+	if took := time.Since(t0); took > 8*time.Second {
+		t.Errorf("Delete of a fork bomb took %s", took)
+	}
+	if left := cgroupPids(t, e.cgParent); len(left) > 0 {
+		t.Errorf("%d processes left after Delete", len(left))
+	}
+}
