@@ -103,7 +103,7 @@ func (r *runner) pullImages(ctx context.Context, existing map[string]ContainerSt
 			continue
 		}
 		if err != nil {
-			reason := fmt.Sprintf("CannotPullContainerError: pull image manifest has been retried 1 time(s): failed to resolve ref %s: %v", ref, err)
+			reason := r.a.publicReason(fmt.Sprintf("CannotPullContainerError: pull image manifest has been retried 1 time(s): failed to resolve ref %s: ", ref), err)
 			r.report(ctx, control.TaskStateChange{PullStarted: pullStart, PullStopped: time.Now(),
 				Containers: []control.ContainerStateChange{{Name: cd.Name, Reason: reason}}})
 			return control.TaskStateChange{}, control.StopTaskFailedToStart, reason, err

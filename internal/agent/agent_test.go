@@ -2,8 +2,10 @@ package agent
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -77,12 +79,13 @@ func newHarnessStopped(t *testing.T) *harness {
 	t.Cleanup(func() { st.Close() })
 	h := &harness{t: t, ctl: control.New(control.Config{AllowHostAccess: true}, st), rt: newFakeRuntime(), dir: dir,
 		images: &fakeImages{mounted: map[string]bool{}, configs: map[string]ImageConfig{
-			"app":    {Cmd: []string{"serve"}, Env: []string{"PATH=/bin", "FROM_IMAGE=1"}},
-			"exit3":  {Cmd: []string{"exit", "3"}},
-			"exit0":  {Cmd: []string{"exit", "0"}},
-			"oom":    {Cmd: []string{"oom"}},
-			"nocmd":  {Cmd: []string{"missing"}},
-			"stubby": {Cmd: []string{"ignore"}},
+			"app":      {Cmd: []string{"serve"}, Env: []string{"PATH=/bin", "FROM_IMAGE=1"}},
+			"exit3":    {Cmd: []string{"exit", "3"}},
+			"exit0":    {Cmd: []string{"exit", "0"}},
+			"oom":      {Cmd: []string{"oom"}},
+			"nocmd":    {Cmd: []string{"missing"}},
+			"hostpath": {Cmd: []string{"hostpath"}},
+			"stubby":   {Cmd: []string{"ignore"}},
 		}},
 		net:  &fakeNetwork{up: map[string]*Attachment{}},
 		logs: &fakeLogs{groups: map[string]bool{}, streams: map[string][]LogEvent{}}}
@@ -193,7 +196,7 @@ func TestTaskRunsAndStopsOnRequest(t *testing.T) {
 			t.Fatalf("env %q lacks %q", env, want)
 		}
 	}
-	if !containsUlimit(spec.Ulimits, "nofile", 1024, 4096) {
+	if !containsUlimit(spec.Ulimits, "nofile", 65535, 65535) {
 		t.Fatalf("ulimits %+v", spec.Ulimits)
 	}
 	if _, err := h.ctl.StopTask(context.Background(), scope, "", task.ID, ""); err != nil {
@@ -479,5 +482,50 @@ func TestPullRecordedWhileWaiting(t *testing.T) {
 	}
 	if !waiting {
 		t.Fatal("no report while web waited for db's health")
+	}
+}
+
+// TestReasonsHideHostPaths: a reason a tenant sees (the task's
+// stoppedReason, a container's reason) never names the host's files: an
+// error naming them is reported with fargo's own text (its detail goes
+// to fargo's log); one that names none (runc's "executable file not
+// found") is kept.
+func TestReasonsHideHostPaths(t *testing.T) {
+	h := newHarness(t)
+	hostPath := regexp.MustCompile(`/(var|run|sys|proc|tmp)/|` + regexp.QuoteMeta(h.dir))
+	check := func(what string, task *control.Task, wantPrefix string) {
+		t.Helper()
+		reasons := []string{task.StoppedReason}
+		for _, c := range task.Containers {
+			reasons = append(reasons, c.Reason)
+		}
+		for _, r := range reasons {
+			if hostPath.MatchString(r) {
+				t.Errorf("%s: reason %q names a host path", what, r)
+			}
+		}
+		if !strings.HasPrefix(task.StoppedReason, wantPrefix) {
+			t.Errorf("%s: stoppedReason %q, want it to start with %q", what, task.StoppedReason, wantPrefix)
+		}
+	}
+	h.register("hostpath", control.ContainerDefinition{Name: "x", Image: "hostpath"})
+	task := h.wait(h.run("hostpath").ID, "STOPPED", status(control.TaskStopped))
+	check("runc error", task, "CannotStartContainerError:")
+
+	h.register("nocmd", control.ContainerDefinition{Name: "x", Image: "nocmd"})
+	task = h.wait(h.run("nocmd").ID, "STOPPED", status(control.TaskStopped))
+	check("missing command", task, "CannotStartContainerError:")
+	if !strings.Contains(task.StoppedReason, "executable file not found") {
+		t.Errorf("a runc error without host paths lost its detail: %q", task.StoppedReason)
+	}
+
+	h.net.mu.Lock()
+	h.net.err = fmt.Errorf("bind mount /run/netns/fargo-x onto %s/network/ns: device or resource busy", h.dir)
+	h.net.mu.Unlock()
+	h.register("net", control.ContainerDefinition{Name: "x", Image: "app"})
+	task = h.wait(h.run("net").ID, "STOPPED", status(control.TaskStopped))
+	check("network error", task, "ResourceInitializationError:")
+	if !strings.Contains(task.StoppedReason, "<host path>") || !strings.Contains(task.StoppedReason, "device or resource busy") {
+		t.Errorf("network error: %q, want the detail with its paths replaced", task.StoppedReason)
 	}
 }

@@ -134,20 +134,20 @@ func (r *runner) startContainer(ctx, hookCtx context.Context, cd *control.Contai
 	}
 	if cd.LogConfiguration != nil && cd.LogConfiguration.LogDriver == "awslogs" {
 		if err := r.prepareAwslogs(ctx, cd); err != nil {
-			return failed(control.StopTaskFailedToStart, fmt.Sprintf("CannotStartContainerError: failed to initialize logging driver: %v", err), err)
+			return failed(control.StopTaskFailedToStart, r.a.publicReason("CannotStartContainerError: failed to initialize logging driver: ", err), err)
 		}
 	}
 	img := r.images[cd.Name]
 	rootfs, err := r.a.deps.Images.Mount(ctx, img, id, r.scratchDir(cd.Name))
 	if err != nil {
-		return control.StopTaskFailedToStart, "ResourceInitializationError: failed to mount the container's filesystem: " + err.Error(), err
+		return control.StopTaskFailedToStart, "ResourceInitializationError: failed to mount the container's filesystem", err
 	}
 	vols, err := r.containerMounts(cd)
 	if err == nil {
 		err = r.seedVolumes(vols, img.Config, rootfs)
 	}
 	if err != nil {
-		return failed(control.StopTaskFailedToStart, "ResourceInitializationError: failed to prepare the container's volumes: "+err.Error(), err)
+		return failed(control.StopTaskFailedToStart, r.a.publicReason("ResourceInitializationError: failed to prepare the container's volumes: ", err), err)
 	}
 	mounts := make([]Mount, len(vols))
 	for i, v := range vols {
@@ -156,13 +156,13 @@ func (r *runner) startContainer(ctx, hookCtx context.Context, cd *control.Contai
 	spec, err := buildSpec(specInput{scope: r.ref.Scope, task: r.task, td: r.td, cd: cd, image: img.Config,
 		rootfs: rootfs, att: r.att, cgroup: r.cgroup, metadata: r.metadataURI(cd.Name), hostsDir: r.hostsDir(), mounts: mounts})
 	if err != nil {
-		return failed(control.StopTaskFailedToStart, "CannotStartContainerError: "+err.Error(), err)
+		return failed(control.StopTaskFailedToStart, r.a.publicReason("CannotStartContainerError: ", err), err)
 	}
 	startStart := time.Now()
 	err = r.a.deps.Runtime.Start(ctx, spec)
 	r.a.observe(StepStart, startStart)
 	if err != nil {
-		return failed(control.StopTaskFailedToStart, "CannotStartContainerError: "+err.Error(), err)
+		return failed(control.StopTaskFailedToStart, r.a.publicReason("CannotStartContainerError: ", err), err)
 	}
 	r.attach(ctx, hookCtx, cd, true)
 	return "", "", nil

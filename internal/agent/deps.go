@@ -115,6 +115,7 @@ type ContainerSpec struct {
 	NetNSPath      string
 	HostNetwork    bool // networkMode host: the host's network namespace
 	Ulimits        []Ulimit
+	Sysctls        map[string]string // systemControls
 	CgroupParent   string
 	CPUShares      int
 	MemoryLimit    int64 // bytes, 0 = none
@@ -135,6 +136,9 @@ type ContainerSpec struct {
 type Ulimit struct {
 	Name       string
 	Soft, Hard uint64
+	// Default marks fargo's default (not the task definition's): the
+	// runtime may lower it to what the host allows.
+	Default bool
 }
 
 // Mount is a bind mount into a container.

@@ -187,6 +187,9 @@ func (f *fakeRuntime) Start(_ context.Context, spec ContainerSpec) error {
 	if spec.Args[0] == "missing" {
 		return fmt.Errorf(`exec: "missing": executable file not found in $PATH`)
 	}
+	if spec.Args[0] == "hostpath" { // a runc error naming the host's files
+		return fmt.Errorf(`runc run failed: error mounting "/var/lib/fargo/containers/%s/rootfs/etc/hosts" to rootfs at "/etc/hosts": not a directory`, spec.ID)
+	}
 	c := &fakeContainer{spec: spec, done: make(chan struct{})}
 	f.mu.Lock()
 	f.containers[spec.ID] = c

@@ -126,14 +126,14 @@ func (r *runner) run(ctx context.Context, agentDone <-chan struct{}) {
 	}
 	td, err := r.a.deps.Control.TaskDefinitionOf(ctx, r.ref.Scope, r.task)
 	if err != nil {
-		r.fail(ctx, control.StopTaskFailedToStart, "ResourceInitializationError: "+err.Error(), nil)
+		r.fail(ctx, control.StopTaskFailedToStart, r.a.publicReason("ResourceInitializationError: ", err), err)
 		return
 	}
 	r.mu.Lock()
 	r.td = td
 	r.mu.Unlock()
 	if err := os.MkdirAll(r.dir, 0o700); err != nil {
-		r.fail(ctx, control.StopTaskFailedToStart, "ResourceInitializationError: "+err.Error(), nil)
+		r.fail(ctx, control.StopTaskFailedToStart, "ResourceInitializationError: failed to create the task's directory", err)
 		return
 	}
 	hookCtx, cancel := context.WithCancel(ctx)
@@ -181,7 +181,7 @@ func (r *runner) fail(ctx context.Context, code, reason string, err error) {
 func (r *runner) start(ctx, hookCtx context.Context) (string, string, error) {
 	existing, err := r.existingContainers(ctx)
 	if err != nil {
-		return control.StopTaskFailedToStart, "ContainerRuntimeError: " + err.Error(), err
+		return control.StopTaskFailedToStart, r.a.publicReason("ContainerRuntimeError: ", err), err
 	}
 	r.adopt(ctx, hookCtx, existing)
 	// The task's filesystem is made while its network is (both take
@@ -195,7 +195,7 @@ func (r *runner) start(ctx, hookCtx context.Context) (string, string, error) {
 		return control.StopUserInitiated, "", errStopRequested
 	}
 	if err := r.checkVolumes(); err != nil {
-		return control.StopTaskFailedToStart, "ResourceInitializationError: " + err.Error(), err
+		return control.StopTaskFailedToStart, r.a.publicReason("ResourceInitializationError: ", err), err
 	}
 	var bindings []control.ContainerStateChange
 	var att *Attachment
@@ -205,7 +205,7 @@ func (r *runner) start(ctx, hookCtx context.Context) (string, string, error) {
 		att, err = r.a.deps.Network.Setup(ctx, r.ref.ID, r.ref.Scope)
 		r.a.observe(StepNetwork, netStart)
 		if err != nil {
-			return control.StopTaskFailedToStart, "ResourceInitializationError: failed to configure the task's network: " + err.Error(), err
+			return control.StopTaskFailedToStart, r.a.publicReason("ResourceInitializationError: failed to configure the task's network: ", err), err
 		}
 		r.att = att
 		r.a.meta.add(r, att.IP)
@@ -215,12 +215,12 @@ func (r *runner) start(ctx, hookCtx context.Context) (string, string, error) {
 	}
 	if att != nil {
 		if err := writeEtcFiles(r.dir, att); err != nil {
-			return control.StopTaskFailedToStart, "ResourceInitializationError: " + err.Error(), err
+			return control.StopTaskFailedToStart, "ResourceInitializationError: failed to write the task's /etc/hosts and /etc/hostname", err
 		}
 		if r.td.NetworkMode == control.NetworkModeBridge {
 			b, err := r.publishPorts(ctx)
 			if err != nil {
-				return control.StopTaskFailedToStart, "ResourceInitializationError: failed to publish the task's ports: " + err.Error(), err
+				return control.StopTaskFailedToStart, r.a.publicReason("ResourceInitializationError: failed to publish the task's ports: ", err), err
 			}
 			bindings = b
 		}
@@ -248,7 +248,7 @@ func (r *runner) start(ctx, hookCtx context.Context) (string, string, error) {
 	cpu, mem := atoi(r.task.Cpu), atoi(r.task.Memory)
 	cg, err := r.a.deps.Runtime.CreateTaskCgroup(r.ref.ID, cpu, mem)
 	if err != nil {
-		return control.StopTaskFailedToStart, "ResourceInitializationError: failed to create the task cgroup: " + err.Error(), err
+		return control.StopTaskFailedToStart, "ResourceInitializationError: failed to create the task cgroup", err
 	}
 	r.cgroup = cg
 
@@ -328,7 +328,8 @@ func (r *runner) containerExited(ctx context.Context, e containerExit) {
 	}
 	if e.err != nil {
 		ch.ExitCode = nil
-		ch.Reason = "ContainerRuntimeError: " + e.err.Error()
+		ch.Reason = r.a.publicReason("ContainerRuntimeError: ", e.err)
+		r.log.Warn("waiting for a container", "container", e.name, "err", e.err)
 	}
 	r.report(ctx, control.TaskStateChange{Containers: []control.ContainerStateChange{ch}})
 	r.log.Info("container exited", "container", e.name, "exit_code", code, "oom", e.status.OOMKilled)

@@ -11,10 +11,14 @@ import (
 	"github.com/fargo-run/fargo/internal/tenant"
 )
 
-// Fargate's default nofile limits (AWS: 1024 soft / 4096 hard).
+// Fargate's default nofile limits (AWS: 65535 soft and hard), given to
+// every container that sets none, whatever its launch type: the limit a
+// container would otherwise inherit is fargo's own (raised to its hard
+// limit). Where the host allows less (no CAP_SYS_RESOURCE), the runtime
+// lowers the default to what it allows.
 const (
-	fargateNofileSoft = 1024
-	fargateNofileHard = 4096
+	fargateNofileSoft = 65535
+	fargateNofileHard = 65535
 )
 
 // containerID is the runtime id of a task's container.
@@ -43,7 +47,9 @@ type specInput struct {
 //   - environment: image, then definition, then override, then what ECS
 //     injects (metadata URIs, region, execution env), later names win;
 //   - workingDirectory and user replace the image's;
-//   - Fargate ulimits default nofile to 1024/4096;
+//   - ulimits default nofile to 65535/65535 (Fargate's);
+//   - systemControls become the container's sysctls (validated at
+//     registration: namespaced ones only);
 //   - linuxParameters: capabilities add/drop and initProcessEnabled (the
 //     definition was validated: Fargate adds SYS_PTRACE at most).
 func buildSpec(in specInput) (ContainerSpec, error) {
@@ -134,8 +140,14 @@ func buildSpec(in specInput) (ContainerSpec, error) {
 	for _, u := range cd.Ulimits {
 		spec.Ulimits = append(spec.Ulimits, Ulimit{Name: u.Name, Soft: uint64(u.SoftLimit), Hard: uint64(u.HardLimit)})
 	}
-	if in.task.LaunchType == control.LaunchTypeFargate && !slices.ContainsFunc(spec.Ulimits, func(u Ulimit) bool { return u.Name == "nofile" }) {
-		spec.Ulimits = append(spec.Ulimits, Ulimit{Name: "nofile", Soft: fargateNofileSoft, Hard: fargateNofileHard})
+	if !slices.ContainsFunc(spec.Ulimits, func(u Ulimit) bool { return u.Name == "nofile" }) {
+		spec.Ulimits = append(spec.Ulimits, Ulimit{Name: "nofile", Soft: fargateNofileSoft, Hard: fargateNofileHard, Default: true})
+	}
+	for _, sc := range cd.SystemControls {
+		if spec.Sysctls == nil {
+			spec.Sysctls = map[string]string{}
+		}
+		spec.Sysctls[sc.Namespace] = sc.Value
 	}
 	// Volumes first: mounts apply in order, and the task's /etc files
 	// must lie over a volume mounted at /etc (or /), not under it.

@@ -157,6 +157,9 @@ func (c *Control) resolveTarget(ctx context.Context, s tenant.Scope, cl *Cluster
 	if err := c.checkHostAccess(td); err != nil {
 		return nil, err
 	}
+	if err := checkSupported(td); err != nil {
+		return nil, err
+	}
 	t := &serviceTarget{td: td, launchType: in.LaunchType, capacityProvider: cps}
 	if len(cps) > 0 {
 		t.launchType = ""
@@ -364,6 +367,12 @@ func (c *Control) resolveDaemonTarget(ctx context.Context, s tenant.Scope, tdRef
 	}
 	if _, _, err := taskSize(td, nil, LaunchTypeEC2); err != nil {
 		return nil, InvalidParameterf("A DAEMON service on fargo needs a task definition with task-level cpu and memory.")
+	}
+	if err := c.checkHostAccess(td); err != nil {
+		return nil, err
+	}
+	if err := checkSupported(td); err != nil {
+		return nil, err
 	}
 	return &serviceTarget{td: td, launchType: LaunchTypeEC2}, nil
 }

@@ -418,6 +418,26 @@ func TestPrepareRules(t *testing.T) {
 			c0(td).Ulimits = []Ulimit{{Name: "nofile", SoftLimit: 1024, HardLimit: 2000000}}
 		}, "Invalid 'ulimits' setting for container 'web'. Fargate supports a maximum 'nofile' limit of 1048576."},
 
+		// systemControls: namespaced kernel parameters only, as ECS lists them
+		{"sysctl not namespaced", e, func(td *TaskDefinition) {
+			c0(td).SystemControls = []SystemControl{{Namespace: "kernel.panic", Value: "1"}}
+		}, "Invalid 'systemControls' setting for container 'app': 'kernel.panic' is not a namespaced kernel parameter (kernel.msgmax, kernel.msgmnb, kernel.msgmni, kernel.sem, kernel.shmall, kernel.shmmax, kernel.shmmni, kernel.shm_rmid_forced, fs.mqueue.*, net.*)."},
+		{"sysctl vm", f, func(td *TaskDefinition) {
+			c0(td).SystemControls = []SystemControl{{Namespace: "vm.overcommit_memory", Value: "1"}}
+		}, "Invalid 'systemControls' setting for container 'web': 'vm.overcommit_memory' is not a namespaced kernel parameter (kernel.msgmax, kernel.msgmnb, kernel.msgmni, kernel.sem, kernel.shmall, kernel.shmmax, kernel.shmmni, kernel.shm_rmid_forced, fs.mqueue.*, net.*)."},
+		{"sysctl no namespace", e, func(td *TaskDefinition) {
+			c0(td).SystemControls = []SystemControl{{Value: "1"}}
+		}, "Invalid 'systemControls' setting for container 'app': namespace and value are required."},
+		{"sysctl net in host mode", e, func(td *TaskDefinition) {
+			td.NetworkMode = "host"
+			td.ContainerDefinitions[0].PortMappings = nil
+			c0(td).SystemControls = []SystemControl{{Namespace: "net.ipv4.tcp_keepalive_time", Value: "600"}}
+		}, "Invalid 'systemControls' setting for container 'app': network namespace systemControls are not supported when networkMode=host."},
+		{"sysctl ipc in ipc host mode", e, func(td *TaskDefinition) {
+			td.IpcMode = "host"
+			c0(td).SystemControls = []SystemControl{{Namespace: "kernel.shmmax", Value: "1000000"}}
+		}, "Invalid 'systemControls' setting for container 'app': IPC namespace systemControls are not supported when ipcMode=host."},
+
 		// EXTERNAL
 		{"external awsvpc", f, func(td *TaskDefinition) { td.RequiresCompatibilities = []string{"EXTERNAL"} }, "Tasks using the External launch type do not support network mode \u2018awsvpc\u2019."},
 	}
@@ -459,6 +479,13 @@ func TestPrepareAccepts(t *testing.T) {
 			td.ContainerDefinitions[0].LinuxParameters = &LinuxParameters{Capabilities: &KernelCapabilities{Add: []string{"SYS_PTRACE"}}, InitProcessEnabled: ptr(true)}
 		}},
 		{"fargate pid task", fargateDef, func(td *TaskDefinition) { td.PidMode = "task" }},
+		{"fargate sysctls", fargateDef, func(td *TaskDefinition) {
+			td.ContainerDefinitions[0].SystemControls = []SystemControl{{Namespace: "net.ipv4.tcp_keepalive_time", Value: "600"},
+				{Namespace: "kernel.shmmax", Value: "1000000"}, {Namespace: "fs.mqueue.msg_max", Value: "20"}, {Namespace: "kernel.sem", Value: "250 32000 32 128"}}
+		}},
+		{"fargate nofile max", fargateDef, func(td *TaskDefinition) {
+			td.ContainerDefinitions[0].Ulimits = []Ulimit{{Name: "nofile", SoftLimit: 1048576, HardLimit: 1048576}}
+		}},
 		{"fargate ephemeral", fargateDef, func(td *TaskDefinition) { td.EphemeralStorage = &EphemeralStorage{SizeInGiB: 200} }},
 		{"fargate firelens", fargateDef, func(td *TaskDefinition) {
 			td.ContainerDefinitions[0].LogConfiguration = &LogConfiguration{LogDriver: "awsfirelens"}

@@ -380,6 +380,9 @@ func validateContainer(td *TaskDefinition, c *ContainerDefinition, names map[str
 			return invalid("Invalid 'ulimits' setting for container '%s': the soft limit of '%s' must not exceed its hard limit.", c.Name, u.Name) // wording: unverified
 		}
 	}
+	if err := validateSystemControls(td, c); err != nil {
+		return err
+	}
 	for _, mp := range c.MountPoints {
 		if _, ok := volumes[mp.SourceVolume]; !ok {
 			return invalid("Unknown volume '%s'.", mp.SourceVolume)

@@ -119,6 +119,9 @@ func (c *Control) RunTask(ctx context.Context, s tenant.Scope, in RunTaskInput) 
 	if err := c.checkHostAccess(td); err != nil {
 		return nil, err
 	}
+	if err := checkSupported(td); err != nil {
+		return nil, err
+	}
 	if in.Group == "" {
 		in.Group = "family:" + td.Family
 	}

@@ -462,3 +462,75 @@ func TestHostAccess(t *testing.T) {
 		}
 	}
 }
+
+// TestUnsupportedSettingsRefused: settings fargo does not apply are
+// refused when a task would run, never ignored: pidMode and ipcMode
+// (host, task, none) and dockerSecurityOptions other than
+// no-new-privileges (which every fargo container has).
+func TestUnsupportedSettingsRefused(t *testing.T) {
+	c, _, _ := newTaskControl(t)
+	c.allowHostAccess = true // not a matter of host access: refused anyway
+	ctx := context.Background()
+	reg := func(family string, mutate func(*TaskDefinition)) string {
+		t.Helper()
+		td := &TaskDefinition{Family: family, NetworkMode: "bridge", RequiresCompatibilities: []string{"EC2"},
+			Cpu: "256", Memory: "256", ContainerDefinitions: []ContainerDefinition{{Name: "app", Image: "app"}}}
+		mutate(td)
+		out, err := c.RegisterTaskDefinition(ctx, svcScope, td, "test")
+		if err != nil {
+			t.Fatalf("register %s: %v", family, err)
+		}
+		return out.TaskDefinitionArn
+	}
+	refused := map[string]string{
+		"pidMode 'host'": reg("pidhost", func(td *TaskDefinition) { td.PidMode = "host" }),
+		"pidMode 'task'": reg("pidtask", func(td *TaskDefinition) { td.PidMode = "task" }),
+		"ipcMode 'host'": reg("ipchost", func(td *TaskDefinition) { td.IpcMode = "host" }),
+		"ipcMode 'task'": reg("ipctask", func(td *TaskDefinition) { td.IpcMode = "task" }),
+		"ipcMode 'none'": reg("ipcnone", func(td *TaskDefinition) { td.IpcMode = "none" }),
+		"'apparmor:x'":   reg("apparmor", func(td *TaskDefinition) { td.ContainerDefinitions[0].DockerSecurityOptions = []string{"apparmor:x"} }),
+		"'label:disable'": reg("label", func(td *TaskDefinition) {
+			td.ContainerDefinitions[0].DockerSecurityOptions = []string{"no-new-privileges", "label:disable"}
+		}),
+	}
+	for what, td := range refused {
+		_, err := c.RunTask(ctx, svcScope, RunTaskInput{TaskDefinition: td, LaunchType: LaunchTypeEC2})
+		if !errors.Is(err, ErrInvalidParameter) || !strings.Contains(err.Error(), what) || !strings.Contains(err.Error(), "not supported by fargo") {
+			t.Errorf("RunTask with %s: %v, want InvalidParameterException", what, err)
+		}
+		one := 1
+		_, err = c.CreateService(ctx, svcScope, ServiceSpec{Name: "svc-" + sanitizeName(what),
+			TaskDefinition: td, LaunchType: LaunchTypeEC2, DesiredCount: &one})
+		if !errors.Is(err, ErrInvalidParameter) || !strings.Contains(err.Error(), what) {
+			t.Errorf("CreateService with %s: %v, want InvalidParameterException", what, err)
+		}
+	}
+	// Fargate's pidMode task is refused too (fargo does not share one
+	// process namespace between a task's containers).
+	fg := registerFargate(t, c, "fgpid")
+	fgTD := *fg
+	fgTD.PidMode = "task"
+	fgTD.Family = "fgpidtask"
+	out, err := c.RegisterTaskDefinition(ctx, svcScope, &fgTD, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.RunTask(ctx, svcScope, fargateRun(out.TaskDefinitionArn)); !errors.Is(err, ErrInvalidParameter) {
+		t.Errorf("Fargate RunTask with pidMode task: %v", err)
+	}
+	fine := reg("nnp", func(td *TaskDefinition) {
+		td.ContainerDefinitions[0].DockerSecurityOptions = []string{"no-new-privileges", "no-new-privileges:true"}
+	})
+	if res, err := c.RunTask(ctx, svcScope, RunTaskInput{TaskDefinition: fine, LaunchType: LaunchTypeEC2}); err != nil || len(res.Tasks) != 1 {
+		t.Errorf("no-new-privileges: %+v, %v", res, err)
+	}
+}
+
+func sanitizeName(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' {
+			return r
+		}
+		return '-'
+	}, s)
+}

@@ -60,6 +60,9 @@ type TaskResources struct {
 	// MemoryBytes is the task's "memory": a hard limit shared by all its
 	// containers (memory+swap too: Fargate has no swap). 0 = unlimited.
 	MemoryBytes int64
+	// PidsMax bounds the processes and threads of all the task's
+	// containers together (pids.max). 0 = unlimited.
+	PidsMax int64
 }
 
 // cfsPeriod is the CFS period the task quota is expressed in (100 ms).
@@ -95,7 +98,10 @@ func (r *Runtime) CreateTaskCgroup(cgPath string, res TaskResources) error {
 			sets = append(sets, setting{"memory", "memory.memsw.limit_in_bytes", v})
 		}
 	}
-	for _, c := range []string{"cpu", "cpuacct", "memory", "pids"} {
+	if res.PidsMax > 0 {
+		sets = append(sets, setting{"pids", "pids.max", strconv.FormatInt(res.PidsMax, 10)})
+	}
+	for _, c := range []string{"cpu", "cpuacct", "memory", "pids", "freezer"} {
 		mp, ok := mounts[c]
 		if !ok {
 			continue
@@ -137,6 +143,9 @@ func createTaskCgroupV2(cgPath string, res TaskResources) error {
 	if res.MemoryBytes > 0 {
 		sets = append(sets, [2]string{"memory.max", strconv.FormatInt(res.MemoryBytes, 10)},
 			[2]string{"memory.swap.max", "0"})
+	}
+	if res.PidsMax > 0 {
+		sets = append(sets, [2]string{"pids.max", strconv.FormatInt(res.PidsMax, 10)})
 	}
 	for _, s := range sets {
 		err := os.WriteFile(filepath.Join(dir, s[0]), []byte(s[1]), 0)

@@ -44,6 +44,15 @@ func (r *Runtime) Delete(ctx context.Context, id string) error {
 			_ = r.runc(ctx, "kill", id, "KILL").Run()
 		}
 	}
+	// Whatever is left in its cgroup (the pid namespace's teardown may be
+	// slow under the task's CPU quota) is killed too.
+	if meta.Cgroup != "" {
+		kctx, cancel := context.WithTimeout(ctx, killTimeout)
+		if err := killCgroup(kctx, meta.Cgroup); err != nil {
+			r.log.Warn("killing the container's cgroup", "container", id, "err", err)
+		}
+		cancel()
+	}
 	// The monitor writes the exit file (and reads the OOM counter) before
 	// it ends; give it the time to, so the cgroup is not removed under it.
 	deadline := time.Now().Add(10 * time.Second)

@@ -569,10 +569,37 @@ func (r *Runtime) Stop(ctx context.Context, id string, sig syscall.Signal, timeo
 	if !errors.Is(err, context.DeadlineExceeded) {
 		return err
 	}
-	r.log.Info("container did not stop in time; killing", "container", id, "signal", sig, "timeout", timeout)
-	if err := r.Kill(ctx, id, syscall.SIGKILL); err != nil && !errors.Is(err, errdefs.ErrConflict) {
+	r.log.Info("container did not stop in time; killing every process of it", "container", id, "signal", sig, "timeout", timeout)
+	if err := r.killAll(ctx, id); err != nil {
 		return err
 	}
 	_, err = r.Wait(ctx, id)
 	return err
 }
+
+// killAll ends every process of the container: its cgroup is frozen,
+// killed and thawed (killCgroup), so that neither a fork bomb nor a
+// process starved under the task's CPU quota outlives it. A container
+// without a recorded cgroup gets runc's SIGKILL to its init.
+func (r *Runtime) killAll(ctx context.Context, id string) error {
+	var meta metaRecord
+	if err := readJSON(r.file(id, fileMeta), &meta); err == nil && meta.Cgroup != "" {
+		kctx, cancel := context.WithTimeout(ctx, killTimeout)
+		t0 := time.Now()
+		err := killCgroup(kctx, meta.Cgroup)
+		cancel()
+		if err == nil {
+			r.log.Info("every process of the container killed", "container", id, "took", time.Since(t0).Round(time.Millisecond))
+			return nil
+		}
+		r.log.Warn("killing the container's cgroup", "container", id, "err", err)
+	}
+	if err := r.Kill(ctx, id, syscall.SIGKILL); err != nil && !errors.Is(err, errdefs.ErrConflict) {
+		return err
+	}
+	return nil
+}
+
+// killTimeout bounds how long killAll waits for a container's cgroup to
+// empty.
+const killTimeout = 10 * time.Second

@@ -2,14 +2,17 @@ package runtime
 
 import (
 	"fmt"
+	"os"
 	"path"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 
 	"github.com/fargo-run/fargo/internal/errdefs"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 // ContainerSpec is one container as the agent asks for it: the image
@@ -38,8 +41,14 @@ type ContainerSpec struct {
 	// ReadonlyRootfs mounts the root read-only (readonlyRootFilesystem).
 	ReadonlyRootfs bool
 	// Ulimits are the rlimits (ECS "ulimits"). The caller passes Fargate's
-	// nofile default (1024 soft / 4096 hard); none are added here.
+	// nofile default (65535 soft and hard); none are added here.
 	Ulimits []Ulimit
+	// Sysctls are namespaced kernel parameters (ECS "systemControls":
+	// kernel.msg*, kernel.sem, kernel.shm*, fs.mqueue.*, net.*), set by
+	// runc in the container's own IPC and network namespaces (net.* in
+	// the task's netns, shared by its containers). runc refuses a net.*
+	// one in the host's network namespace.
+	Sysctls map[string]string
 	// NetNSPath is the network namespace to join (the task's awsvpc netns,
 	// shared by the task's containers). With "" the container gets a new
 	// namespace holding only loopback (networkMode "none"), unless
@@ -84,6 +93,10 @@ type ContainerSpec struct {
 type Ulimit struct {
 	Name       string
 	Soft, Hard uint64
+	// Clamp lowers a nofile limit above what the host allows (see
+	// nofileCeiling) to that ceiling instead of refusing it: for a
+	// default, not for what a task definition asked.
+	Clamp bool
 }
 
 // Mount is a bind mount. Options are OCI/mount(8) options added to "rbind",
@@ -207,6 +220,7 @@ func ociSpec(s *ContainerSpec, init string) (*specs.Spec, error) {
 		Annotations: s.Labels,
 		Linux: &specs.Linux{
 			CgroupsPath:   s.cgroupPath(),
+			Sysctl:        s.Sysctls,
 			Resources:     resources(s),
 			Namespaces:    namespaces(s),
 			MaskedPaths:   maskedPaths(),
@@ -290,6 +304,14 @@ func rlimits(us []Ulimit) ([]specs.POSIXRlimit, error) {
 		if u.Soft > u.Hard {
 			return nil, errdefs.Invalidf("ulimit %s: soft limit %d above hard limit %d", u.Name, u.Soft, u.Hard)
 		}
+		if typ == "RLIMIT_NOFILE" {
+			if ceiling := nofileCeiling(); u.Hard > ceiling {
+				if !u.Clamp {
+					return nil, errdefs.Invalidf("ulimit nofile: hard limit %d is above what this host allows (%d)", u.Hard, ceiling)
+				}
+				u.Soft, u.Hard = min(u.Soft, ceiling), ceiling
+			}
+		}
 		out = append(out, specs.POSIXRlimit{Type: typ, Soft: u.Soft, Hard: u.Hard})
 	}
 	return out, nil
@@ -309,4 +331,40 @@ func processEnv(env []string, home string) []string {
 		out = append(out, "HOME="+home)
 	}
 	return out
+}
+
+// nofileCeiling is the highest nofile hard limit runc can give a
+// container: the kernel's fs.nr_open, or, when fargo lacks
+// CAP_SYS_RESOURCE (some sandboxes drop it), fargo's own hard limit,
+// which it cannot raise.
+func nofileCeiling() uint64 {
+	ceiling := uint64(1 << 20) // fs.nr_open's default
+	if b, err := os.ReadFile("/proc/sys/fs/nr_open"); err == nil {
+		if n, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64); err == nil {
+			ceiling = n
+		}
+	}
+	if !hasCapability(unix.CAP_SYS_RESOURCE) {
+		var rl unix.Rlimit
+		if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &rl); err == nil {
+			ceiling = min(ceiling, rl.Max)
+		}
+	}
+	return ceiling
+}
+
+// hasCapability reports whether this process has capability c in its
+// effective set.
+func hasCapability(c int) bool {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return false
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "CapEff:"); ok {
+			mask, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+			return err == nil && mask&(1<<uint(c)) != 0
+		}
+	}
+	return false
 }

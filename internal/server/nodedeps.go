@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -341,9 +342,34 @@ type runtimeAdapter struct{ r *runtime.Runtime }
 // taskCgroup is the cgroup of a task's containers, under fargo's own.
 func taskCgroup(taskID string) string { return "/fargo/" + taskID }
 
+// taskPidsMax is every task's pids.max: the processes and threads of all
+// its containers together. Fargate documents no such limit (its tasks are
+// micro-VMs of their own); 4096 is many times what a service needs (a
+// JVM with a few hundred threads) and stops a fork bomb long before the
+// host's PID space (32768 by default) runs out.
+const taskPidsMax = 4096
+
+// fargoPidsMax is the limit of fargo's parent cgroup, shared by all tasks:
+// half the host's PIDs (kernel.pid_max, bounded by kernel.threads-max), so
+// that many tasks at their own limit still leave the host room.
+func fargoPidsMax() int64 {
+	n := int64(32768)
+	for _, f := range []string{"/proc/sys/kernel/pid_max", "/proc/sys/kernel/threads-max"} {
+		if b, err := os.ReadFile(f); err == nil {
+			if v, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64); err == nil && v > 0 {
+				n = min(n, v)
+			}
+		}
+	}
+	return max(n/2, taskPidsMax)
+}
+
 func (a runtimeAdapter) CreateTaskCgroup(taskID string, cpu, memoryMiB int) (string, error) {
+	if err := a.r.CreateTaskCgroup(path.Dir(taskCgroup(taskID)), runtime.TaskResources{PidsMax: fargoPidsMax()}); err != nil {
+		return "", err
+	}
 	p := taskCgroup(taskID)
-	return p, a.r.CreateTaskCgroup(p, runtime.TaskResources{CPUUnits: cpu, MemoryBytes: int64(memoryMiB) << 20})
+	return p, a.r.CreateTaskCgroup(p, runtime.TaskResources{CPUUnits: cpu, MemoryBytes: int64(memoryMiB) << 20, PidsMax: taskPidsMax})
 }
 
 func (a runtimeAdapter) RemoveTaskCgroup(taskID string) error {
@@ -355,13 +381,13 @@ func (a runtimeAdapter) Start(ctx context.Context, s agent.ContainerSpec) error 
 		ID: s.ID, Rootfs: s.Rootfs, Args: s.Args, Env: s.Env, Cwd: s.Cwd, User: s.User, Hostname: s.Hostname,
 		ReadonlyRootfs: s.ReadonlyRootfs, NetNSPath: s.NetNSPath, HostNetwork: s.HostNetwork, CgroupParent: s.CgroupParent,
 		MemoryLimitBytes: s.MemoryLimit, MemoryReservationBytes: s.MemoryReserve, StopSignal: s.StopSignal, Labels: s.Labels,
-		CapAdd: s.CapAdd, CapDrop: s.CapDrop, Init: s.Init, Privileged: s.Privileged,
+		CapAdd: s.CapAdd, CapDrop: s.CapDrop, Init: s.Init, Privileged: s.Privileged, Sysctls: s.Sysctls,
 	}
 	if s.CPUShares > 0 {
 		rs.CPUShares = uint64(s.CPUShares)
 	}
 	for _, u := range s.Ulimits {
-		rs.Ulimits = append(rs.Ulimits, runtime.Ulimit{Name: u.Name, Soft: u.Soft, Hard: u.Hard})
+		rs.Ulimits = append(rs.Ulimits, runtime.Ulimit{Name: u.Name, Soft: u.Soft, Hard: u.Hard, Clamp: u.Default})
 	}
 	for _, m := range s.Mounts {
 		rm := runtime.Mount{Source: m.Source, Destination: m.Destination}

@@ -9,6 +9,9 @@
 //	probe sleepexit MS CODE   sleep MS milliseconds, exit CODE
 //	probe oom                 allocate and touch memory until killed
 //	probe spam N              N lines on each stream, a 40 KiB line, a partial line
+//	probe cat FILE...         print each file's content (trimmed), one per line
+//	probe bomb                ignore SIGTERM, then fork forever (every child
+//	                          forks and spins too): a fork bomb
 package main
 
 import (
@@ -65,6 +68,17 @@ func main() {
 			}
 			keep = append(keep, b)
 		}
+	case "bomb":
+		bomb()
+	case "cat":
+		for _, f := range os.Args[2:] {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				fmt.Println(f, "error", err)
+				continue
+			}
+			fmt.Println(f, strings.TrimSpace(string(b)))
+		}
 	case "spam":
 		for i := range arg(2) {
 			fmt.Fprintf(os.Stdout, "out %d\n", i)
@@ -116,4 +130,16 @@ func report() {
 		"hasKmsg": kerr == nil && kmsg.Mode()&os.ModeCharDevice != 0,
 		"pid":     os.Getpid(), "pid1": strings.ReplaceAll(strings.TrimRight(string(pid1), "\x00"), "\x00", " "),
 	})
+}
+
+// bomb ignores SIGTERM (inherited by every child) and forks forever. The
+// children are raw clones of this one thread: they only loop on clone and
+// never touch the Go runtime again, so they need no allocation.
+func bomb() {
+	signal.Ignore(syscall.SIGTERM)
+	fmt.Println("ready")
+	os.Stdout.Sync()
+	for {
+		_, _, _ = syscall.RawSyscall6(syscall.SYS_CLONE, uintptr(syscall.SIGCHLD), 0, 0, 0, 0, 0)
+	}
 }

@@ -13,6 +13,7 @@
 //	taskapp exit N [secs]  prints a line, sleeps secs, exits with code N
 //	taskapp oom            allocates memory until the kernel kills it
 //	taskapp sleep          sleeps until killed, ignoring SIGTERM
+//	taskapp bomb           a fork bomb that ignores SIGTERM (limits.go)
 package main
 
 import (
@@ -51,6 +52,8 @@ func main() {
 			}
 			hog = append(hog, b)
 		}
+	case "bomb":
+		bomb()
 	case "sleep":
 		signal.Ignore(syscall.SIGTERM)
 		fmt.Println("taskapp sleeping")
@@ -125,6 +128,7 @@ func serve() {
 		}
 		fmt.Fprintln(w, "ok")
 	})
+	registerLimits()
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGTERM)
 	go func() {
