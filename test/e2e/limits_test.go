@@ -13,22 +13,6 @@ import (
 	"time"
 )
 
-// asAccount is a client of the same fargo acting for another account: in
-// dev mode (FARGO_DEV=1) the access key "<12 digits>" with secret "test"
-// is that account. It shares the instance's "fargo" profile config
-// (endpoint, region) with credentials of its own.
-func (in *instance) asAccount(account string) *instance {
-	in.t.Helper()
-	home := in.t.TempDir()
-	creds := filepath.Join(home, "credentials")
-	body := fmt.Sprintf("[fargo]\naws_access_key_id = %s\naws_secret_access_key = test\n", account)
-	if err := os.WriteFile(creds, []byte(body), 0o600); err != nil {
-		in.t.Fatal(err)
-	}
-	return &instance{t: in.t, dataDir: in.dataDir, home: in.home, listen: in.listen,
-		env: append(filterEnv(in.env, "AWS_SHARED_CREDENTIALS_FILE"), "AWS_SHARED_CREDENTIALS_FILE="+creds)}
-}
-
 // taskCgroupDir is the directory of a task's cgroup in a hierarchy (v1:
 // controller's; v2: the unified one).
 func taskCgroupDir(controller, taskID string) string {
