@@ -17,7 +17,7 @@ func TestDaemonOnePerNode(t *testing.T) {
 	ctx := context.Background()
 	reg := func(image string) *control.TaskDefinition {
 		td, err := e.ctl.RegisterTaskDefinition(ctx, scope, &control.TaskDefinition{
-			Family: "agent", NetworkMode: "host", RequiresCompatibilities: []string{"EC2"}, Cpu: "128", Memory: "128",
+			Family: "agent", NetworkMode: "bridge", RequiresCompatibilities: []string{"EC2"}, Cpu: "128", Memory: "128",
 			ContainerDefinitions: []control.ContainerDefinition{{Name: "agent", Image: image}},
 		}, "test")
 		if err != nil {

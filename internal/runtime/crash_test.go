@@ -117,6 +117,9 @@ func testStartCrash(t *testing.T, starterStep, monitorStep string, redo bool) {
 	if !mon.alive() {
 		return // the monitor that crashed after the start: runc's alone
 	}
+	// A SIGTERM before the probe has its handler is ignored (it is PID 1):
+	// stop it once it says it is ready.
+	e.waitOutput(s.ID, "ready")
 	if err := rt2.Stop(ctx, s.ID, syscall.SIGTERM, 10*time.Second); err != nil {
 		t.Fatalf("Stop: %v", err)
 	}
