@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -117,9 +118,11 @@ func testStartCrash(t *testing.T, starterStep, monitorStep string, redo bool) {
 	if !mon.alive() {
 		return // the monitor that crashed after the start: runc's alone
 	}
-	// A SIGTERM before the probe has its handler is ignored (it is PID 1):
-	// stop it once it says it is ready.
-	e.waitOutput(s.ID, "ready")
+	// A SIGTERM before the probe's Go runtime has its handlers is ignored
+	// (it is PID 1): stop it once it catches SIGTERM.
+	if st, err := rt2.State(ctx, s.ID); err == nil {
+		waitCatches(t, st.Pid, syscall.SIGTERM)
+	}
 	if err := rt2.Stop(ctx, s.ID, syscall.SIGTERM, 10*time.Second); err != nil {
 		t.Fatalf("Stop: %v", err)
 	}
@@ -267,4 +270,26 @@ func TestStartRedoesLeftovers(t *testing.T) {
 			checkRunningOnce(t, e.rt, s.ID)
 		})
 	}
+}
+
+// waitCatches waits until process pid has a handler for sig (SigCgt in
+// /proc/<pid>/status), for at most 10 s.
+func waitCatches(t *testing.T, pid int, sig syscall.Signal) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+		if err != nil {
+			return // gone: Stop will say so
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if hex, ok := strings.CutPrefix(line, "SigCgt:"); ok {
+				if mask, err := strconv.ParseUint(strings.TrimSpace(hex), 16, 64); err == nil && mask&(1<<(uint(sig)-1)) != 0 {
+					return
+				}
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("process %d never caught %v", pid, sig)
 }
