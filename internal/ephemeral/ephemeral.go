@@ -38,6 +38,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/fargo-run/fargo/internal/mounts"
 )
 
 // ErrNotEmpty is returned by Attach when the task's directory holds files
@@ -134,7 +136,7 @@ func (m *Manager) probe(ctx context.Context) error {
 	if err := mountImage(img, target); err != nil {
 		return err
 	}
-	return unmount(ctx, target)
+	return mounts.UnmountAll(ctx, target)
 }
 
 // Close stops making spares. Mounts and images stay.
@@ -229,7 +231,7 @@ func (m *Manager) Detach(ctx context.Context, id, target string) error {
 	if err := validID(id); err != nil {
 		return err
 	}
-	if err := unmount(ctx, target); err != nil {
+	if err := mounts.UnmountAll(ctx, target); err != nil {
 		return fmt.Errorf("ephemeral storage of task %s: %w", id, err)
 	}
 	if err := os.Remove(m.image(id)); err != nil && !errors.Is(err, os.ErrNotExist) {

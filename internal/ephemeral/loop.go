@@ -125,34 +125,6 @@ func configureLoop(loopFd, backingFd int, img string) error {
 	return nil
 }
 
-// unmount unmounts everything on target; a mount still busy after a
-// second is detached lazily (it goes when its last user does). Nothing
-// mounted there is no error.
-func unmount(ctx context.Context, target string) error {
-	deadline := time.Now().Add(time.Second)
-	for {
-		err := unix.Unmount(target, 0)
-		switch {
-		case err == nil:
-			continue // maybe something else is stacked there
-		case errors.Is(err, unix.EINVAL), errors.Is(err, unix.ENOENT):
-			return nil
-		case errors.Is(err, unix.EBUSY) && time.Now().Before(deadline):
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-time.After(20 * time.Millisecond):
-			}
-		case errors.Is(err, unix.EBUSY):
-			if err := unix.Unmount(target, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) {
-				return fmt.Errorf("detach %s: %w", target, err)
-			}
-		default:
-			return fmt.Errorf("umount %s: %w", target, err)
-		}
-	}
-}
-
 // isMountPoint reports whether dir is the root of a mount: its device
 // differs from its parent's (a bind mount of a directory of the same
 // filesystem is not told apart: fargo makes none on task directories).

@@ -22,6 +22,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
+	"github.com/fargo-run/fargo/internal/mounts"
 )
 
 // requireRoot skips tests that mount overlays, mknod devices or set
@@ -198,7 +200,7 @@ func checkMounts(t *testing.T, root string) {
 		for _, m := range after {
 			if strings.HasPrefix(m, root) {
 				for range 5 {
-					if err := unmountAll(t.Context(), m); err != nil {
+					if err := mounts.UnmountAll(t.Context(), m); err != nil {
 						break
 					}
 				}
@@ -218,7 +220,7 @@ func overlayMounts(t *testing.T) []string {
 	for _, line := range strings.Split(string(b), "\n") {
 		f := strings.Fields(line)
 		if len(f) > 2 && f[2] == "overlay" {
-			out = append(out, unescapeMountinfo(f[1]))
+			out = append(out, mounts.Unescape(f[1]))
 		}
 	}
 	slices.Sort(out)

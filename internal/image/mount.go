@@ -10,11 +10,11 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/fargo-run/fargo/internal/errdefs"
+	"github.com/fargo-run/fargo/internal/mounts"
 )
 
 // ContainerFS is the state of one container's root filesystem on disk.
@@ -242,7 +242,7 @@ func (s *Store) Unmount(ctx context.Context, containerID string) error {
 	defer s.mountMu.Unlock()
 	cdir := s.containerDir(containerID)
 	rootfs := filepath.Join(cdir, "rootfs")
-	if err := unmountAll(ctx, rootfs); err != nil {
+	if err := mounts.UnmountAll(ctx, rootfs); err != nil {
 		return fmt.Errorf("unmount %s: %w", containerID, err)
 	}
 	// Never remove through a mount: that would delete lower-layer files
@@ -262,35 +262,6 @@ func (s *Store) Unmount(ctx context.Context, containerID string) error {
 	}
 	s.log.Debug("rootfs unmounted", "container", containerID)
 	return nil
-}
-
-// unmountAll unmounts everything stacked on target. A mount kept busy for
-// over a second (a process with its cwd inside, a stray bind mount below)
-// is detached lazily: it leaves the namespace now and goes away in the
-// kernel when its last user does.
-func unmountAll(ctx context.Context, target string) error {
-	deadline := time.Now().Add(time.Second)
-	for {
-		err := unix.Unmount(target, 0)
-		switch {
-		case err == nil:
-			continue // maybe something else is stacked there
-		case errors.Is(err, unix.EINVAL), errors.Is(err, unix.ENOENT):
-			return nil // not a mount point (any more)
-		case errors.Is(err, unix.EBUSY) && time.Now().Before(deadline):
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-time.After(20 * time.Millisecond):
-			}
-		case errors.Is(err, unix.EBUSY):
-			if err := unix.Unmount(target, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) {
-				return fmt.Errorf("detach %s: %w", target, err)
-			}
-		default:
-			return fmt.Errorf("umount %s: %w", target, err)
-		}
-	}
 }
 
 // Recover reports the containers that have a root filesystem on disk,
@@ -340,30 +311,10 @@ func mountPoints() (map[string]bool, error) {
 		if len(fields) < 5 {
 			continue
 		}
-		out[unescapeMountinfo(fields[4])] = true
+		out[mounts.Unescape(fields[4])] = true
 	}
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("read mountinfo: %w", err)
 	}
 	return out, nil
-}
-
-// unescapeMountinfo undoes the kernel's \ooo escaping of space, tab,
-// newline and backslash.
-func unescapeMountinfo(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+4 <= len(s) {
-			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(n))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
 }

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/fargo-run/fargo/internal/errdefs"
+	"github.com/fargo-run/fargo/internal/mounts"
 )
 
 // baseAndUpper is a two-layer image exercising every entry kind and both
@@ -336,7 +337,7 @@ func TestMountSurvivesRestart(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(rebooted, "written"), []byte("r"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := unmountAll(t.Context(), filepath.Join(root, "containers", "rebooted", "rootfs")); err != nil {
+	if err := mounts.UnmountAll(t.Context(), filepath.Join(root, "containers", "rebooted", "rootfs")); err != nil {
 		t.Fatal(err)
 	}
 	s1.Close() // as good as kill -9 for the store: nothing is in memory
@@ -410,7 +411,7 @@ func TestUnescapeMountinfo(t *testing.T) {
 		`/back\134slash`: `/back\slash`,
 		`/trailing\04`:   `/trailing\04`,
 	} {
-		if got := unescapeMountinfo(in); got != want {
+		if got := mounts.Unescape(in); got != want {
 			t.Errorf("unescape(%q) = %q, want %q", in, got, want)
 		}
 	}

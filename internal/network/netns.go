@@ -7,11 +7,12 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
+
+	"github.com/fargo-run/fargo/internal/mounts"
 )
 
 // createNetNS creates a network namespace and pins it by bind-mounting it
@@ -200,7 +201,7 @@ func mountedOn(path string) bool {
 	for _, line := range strings.Split(string(b), "\n") {
 		// id parent major:minor root mountpoint options... - fstype ...
 		f := strings.Fields(line)
-		if len(f) < 5 || unescapeMountinfo(f[4]) != path {
+		if len(f) < 5 || mounts.Unescape(f[4]) != path {
 			continue
 		}
 		if i := slices.Index(f, "-"); i > 0 && i+1 < len(f) && f[i+1] == "nsfs" {
@@ -208,25 +209,6 @@ func mountedOn(path string) bool {
 		}
 	}
 	return false
-}
-
-// unescapeMountinfo undoes mountinfo's octal escapes (\040 for a space).
-func unescapeMountinfo(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(n))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
 }
 
 // revealNetNS pins again, visibly, a namespace whose pin on path is hidden
