@@ -112,7 +112,7 @@ func TestPutManifestByDigestWithTags(t *testing.T) {
 	man := pushSHA512Blobs(t, e, "multi", "layer two")
 	d := sha512d(man)
 	hdr := map[string]string{"Content-Type": MediaTypeOCIManifest}
-	resp := e.do("PUT", "/v2/multi/manifests/"+d+"?tag=1.2.3&tag=1.2&tag=latest", strings.NewReader(man), hdr)
+	resp := e.do("PUT", "/v2/multi/manifests/"+d+"?tag=1.2.3&tag=1.2&tag=latest&tag=1.2", strings.NewReader(man), hdr)
 	wantStatus(t, resp, 201, "")
 	var got []string
 	for _, v := range resp.Header.Values("OCI-Tag") {

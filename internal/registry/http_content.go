@@ -44,7 +44,7 @@ func (r *Registry) serveManifest(q *request) error {
 		h := q.w.Header()
 		h.Set("Location", route{Kind: routeManifest, Name: q.rt.Name, Ref: res.Image.Digest}.path())
 		h.Set("Docker-Content-Digest", res.Image.Digest)
-		for _, t := range in.Tags {
+		for _, t := range res.Tags {
 			h.Add("OCI-Tag", t)
 		}
 		if res.Image.Subject != nil {

@@ -70,6 +70,9 @@ type PutManifestResult struct {
 	// PreviousDigest is the image the (first) tag that moved pointed at
 	// before.
 	PreviousDigest string
+	// Tags are the tags the push named, without duplicates, all of which
+	// now point at the image (OCI-Tag).
+	Tags []string
 }
 
 // Changed reports whether the push changed anything; when it did not, the
@@ -206,7 +209,7 @@ func (r *Registry) PutManifestWith(ctx context.Context, scope tenant.Scope, repo
 	}
 	var res PutManifestResult
 	_, err = r.st.Update(ctx, func(tx store.Tx) error {
-		res = PutManifestResult{Image: img}
+		res = PutManifestResult{Image: img, Tags: in.Tags}
 		rp, err := getRepo(tx, scope, repo)
 		if err != nil {
 			return err
