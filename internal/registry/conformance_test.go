@@ -98,8 +98,11 @@ func TestPutManifestByTagDigestAlgorithm(t *testing.T) {
 		wantStatus(t, e.do("PUT", "/v2/algo/manifests/bad"+query, strings.NewReader(man), hdr), 400, code)
 	}
 	wantStatus(t, e.do("HEAD", "/v2/algo/manifests/bad", nil, nil), 404, "")
-	// By digest, a different requested algorithm is a contradiction.
+	// By digest, a different requested algorithm or digest is a
+	// contradiction.
 	wantStatus(t, e.do("PUT", "/v2/algo/manifests/"+sha(man)+"?digest-type=sha512", strings.NewReader(man), hdr), 400, "DIGEST_INVALID")
+	wantStatus(t, e.do("PUT", "/v2/algo/manifests/"+sha(man)+"?digest="+url.QueryEscape(want), strings.NewReader(man), hdr), 400, "DIGEST_INVALID")
+	wantStatus(t, e.do("HEAD", "/v2/algo/manifests/"+sha(man), nil, nil), 200, "") // pushed by the plain tag push above
 }
 
 // TestPutManifestByDigestWithTags: PUT /manifests/<digest>?tag=a&tag=b
