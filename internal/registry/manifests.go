@@ -91,6 +91,9 @@ func (p PutManifestResult) Changed() bool { return p.ImageCreated || p.TagChange
 // config or layer not in the repository), ErrReferencedImagesNotFound (a
 // child manifest of an index not in the repository), ErrTagImmutable.
 func (r *Registry) PutManifest(ctx context.Context, scope tenant.Scope, repo, reference, mediaType string, body []byte) (PutManifestResult, error) {
+	if err := ValidateRepositoryName(repo); err != nil {
+		return PutManifestResult{}, err
+	}
 	ref, err := ParseReference(reference)
 	if err != nil {
 		return PutManifestResult{}, err
@@ -121,7 +124,7 @@ type ManifestPut struct {
 }
 
 // check validates the push's digest, algorithm and tags and returns the
-// digest of the bytes.
+// digest of the bytes (which the caller compares with in.Digest).
 func (in *ManifestPut) check() (string, error) {
 	if in.Digest != "" {
 		if err := ValidateDigest(in.Digest); err != nil {
@@ -152,11 +155,7 @@ func (in *ManifestPut) check() (string, error) {
 		}
 	}
 	in.Tags = tags
-	digest := computeDigest(in.Body, like)
-	if in.Digest != "" && in.Digest != digest {
-		return "", errdefs.Newf(ErrDigestInvalid, "The provided digest '%s' does not match the digest of the manifest '%s'", in.Digest, digest)
-	}
-	return digest, nil
+	return computeDigest(in.Body, like), nil
 }
 
 // PutManifestWith stores a manifest in repo as in describes: under its
@@ -183,6 +182,9 @@ func (r *Registry) PutManifestWith(ctx context.Context, scope tenant.Scope, repo
 	m, mt, err := parseManifest(in.MediaType, body)
 	if err != nil {
 		return PutManifestResult{}, err
+	}
+	if in.Digest != "" && in.Digest != digest {
+		return PutManifestResult{}, errdefs.Newf(ErrDigestInvalid, "The provided digest '%s' does not match the digest of the manifest '%s'", in.Digest, digest)
 	}
 	now := r.now().UTC()
 	img := Image{
