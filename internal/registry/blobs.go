@@ -9,6 +9,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sort"
+	"strings"
 	"time"
 
 	"github.com/fargo-run/fargo/internal/errdefs"
@@ -219,6 +221,57 @@ func (r *Registry) MountBlob(ctx context.Context, scope tenant.Scope, repo, from
 		return BlobInfo{}, err
 	}
 	return BlobInfo{Digest: digest, Size: fi.Size()}, nil
+}
+
+// MountBlobFromAny links a blob into repo from any repository of scope
+// that holds it and that canRead accepts (it returns nil, or an
+// errdefs.ErrPermissionDenied error to pass the repository over; the HTTP
+// layer checks the caller's layer download right, so a mount never shows a
+// blob the caller could not pull). Candidates are tried in name order. It
+// is an anonymous mount: POST ?mount= without from. Errors: ErrNameInvalid,
+// ErrDigestInvalid, ErrRepositoryNotFound (repo), ErrBlobNotFound (no
+// readable repository holds it).
+func (r *Registry) MountBlobFromAny(ctx context.Context, scope tenant.Scope, repo, digest string, canRead func(from string) error) (BlobInfo, error) {
+	if err := checkBlobArgs(repo, digest); err != nil {
+		return BlobInfo{}, err
+	}
+	var holders []string
+	err := r.st.View(ctx, func(tx store.ReadTx) error {
+		if _, err := getRepo(tx, scope, repo); err != nil {
+			return err
+		}
+		prefix := scope.KeyPrefix("ecr") + "repos/"
+		kvs, err := tx.List(prefix)
+		if err != nil {
+			return err
+		}
+		for _, kv := range kvs {
+			name := strings.TrimPrefix(kv.Key, prefix)
+			if _, err := tx.Get(linkKey(scope, name, digest)); err == nil {
+				holders = append(holders, name)
+			} else if !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return BlobInfo{}, err
+	}
+	sort.Strings(holders)
+	for _, from := range holders {
+		if err := canRead(from); errors.Is(err, errdefs.ErrPermissionDenied) {
+			continue
+		} else if err != nil {
+			return BlobInfo{}, err
+		}
+		info, err := r.MountBlob(ctx, scope, repo, from, digest)
+		if errors.Is(err, ErrBlobNotFound) || errors.Is(err, ErrRepositoryNotFound) {
+			continue // unlinked or deleted since: try the next one
+		}
+		return info, err
+	}
+	return BlobInfo{}, blobNotFound(digest)
 }
 
 // DeleteBlob unlinks a blob from repo (the file goes at the next garbage

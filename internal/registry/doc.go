@@ -58,6 +58,21 @@
 // crash after it leaves an unlinked blob (collected by CollectGarbage).
 // Nothing is ever visible before its digest is verified and durable.
 //
+// # Digests, tags and mounts (distribution-spec 1.1 and its additions)
+//
+// A manifest is stored under the digest of its exact bytes, sha256 or
+// sha512. Pushed by digest, the digest's algorithm is used; pushed by tag,
+// sha256 unless the request names another: ?digest=<digest> (the bytes
+// must have it) or ?digest-type= / ?digest-algorithm=sha512. A push may
+// also set tags by parameter (PUT /manifests/<digest>?tag=a&tag=b, at most
+// maxTagsPerPush, answered with one OCI-Tag per tag); all of a push's tags
+// are set in the same transaction as the image, so an IMMUTABLE tag that
+// points elsewhere fails the whole push. A blob mount without from
+// (?mount=<digest> alone) mounts from any repository of the same account
+// and region that holds the blob and that the caller may download layers
+// from (GetDownloadUrlForLayer, so another account needs a repository
+// policy); when there is none the answer is a new upload session (202).
+//
 // # Errors
 //
 // Domain methods return errors that match (errors.Is) a sentinel of this

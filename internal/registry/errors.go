@@ -35,6 +35,9 @@ var (
 	// ErrTagImmutable: the tag exists in an IMMUTABLE repository
 	// (ECR: ImageTagAlreadyExistsException).
 	ErrTagImmutable = errdefs.New(errdefs.ErrAlreadyExists, "image tag already exists")
+	// ErrTooManyTags: a manifest push names more tags than one push may
+	// set (OCI: 414).
+	ErrTooManyTags = errdefs.New(errdefs.ErrInvalidArgument, "too many tags")
 	// ErrImageAlreadyExists: the same manifest and tag were pushed again. The
 	// registry itself treats that as a no-op (PutManifestResult.Changed is
 	// false); the ECR PutImage adapter raises it with ImageAlreadyExists.

@@ -32,13 +32,21 @@ func (r *Registry) serveManifest(q *request) error {
 		if err != nil {
 			return err
 		}
-		res, err := r.PutManifest(q.ctx, q.scope, q.rt.Name, q.rt.Ref, q.req.Header.Get("Content-Type"), body)
+		in, err := manifestPutParams(q)
+		if err != nil {
+			return err
+		}
+		in.MediaType, in.Body = q.req.Header.Get("Content-Type"), body
+		res, err := r.PutManifestWith(q.ctx, q.scope, q.rt.Name, in)
 		if err != nil {
 			return err
 		}
 		h := q.w.Header()
 		h.Set("Location", route{Kind: routeManifest, Name: q.rt.Name, Ref: res.Image.Digest}.path())
 		h.Set("Docker-Content-Digest", res.Image.Digest)
+		for _, t := range res.Tags {
+			h.Add("OCI-Tag", t)
+		}
 		if res.Image.Subject != nil {
 			h.Set("OCI-Subject", res.Image.Subject.Digest)
 		}
@@ -56,6 +64,44 @@ func (r *Registry) serveManifest(q *request) error {
 		return nil
 	}
 	return errMethodNotAllowed
+}
+
+// manifestPutParams reads a manifest PUT's reference and parameters: the
+// tags to set (?tag=, repeatable, end-7b; with the path's tag, if it is
+// one), and for a push by tag the digest to store it under (?digest=) or
+// the algorithm to compute it with (?digest-type= or ?digest-algorithm=).
+// A push by digest may restate its algorithm, not change it.
+func manifestPutParams(q *request) (ManifestPut, error) {
+	ref, err := ParseReference(q.rt.Ref)
+	if err != nil {
+		return ManifestPut{}, err
+	}
+	v := q.req.URL.Query()
+	in := ManifestPut{Digest: ref.Digest}
+	if ref.Tag != "" {
+		in.Tags = append(in.Tags, ref.Tag)
+	}
+	in.Tags = append(in.Tags, v["tag"]...)
+	if d, ok := v["digest"]; ok {
+		if len(d) != 1 || (in.Digest != "" && d[0] != in.Digest) {
+			return ManifestPut{}, errdefs.Newf(ErrDigestInvalid, "The digest parameter '%s' does not match the reference '%s'", truncate(strings.Join(d, ","), 200), truncate(q.rt.Ref, 200))
+		}
+		if err := ValidateDigest(d[0]); err != nil {
+			return ManifestPut{}, err
+		}
+		in.Digest = d[0]
+	}
+	for _, key := range []string{"digest-type", "digest-algorithm"} {
+		a, ok := v[key]
+		if !ok {
+			continue
+		}
+		if len(a) != 1 || a[0] == "" || (in.Algorithm != "" && a[0] != in.Algorithm) {
+			return ManifestPut{}, errdefs.Newf(ErrDigestInvalid, "Invalid parameter %s='%s': it must name one digest algorithm, sha256 or sha512", key, truncate(strings.Join(a, ","), 64))
+		}
+		in.Algorithm = a[0]
+	}
+	return in, nil
 }
 
 func (r *Registry) serveBlob(q *request) error {
@@ -97,18 +143,24 @@ func (r *Registry) blobCreated(q *request, info BlobInfo) {
 }
 
 // serveUploadStart is POST /v2/<name>/blobs/uploads/: a cross-repository
-// mount (?mount=&from=), a monolithic upload (?digest=), or a new session.
-// A mount that cannot be done falls back to a new session, as the spec says.
+// mount (?mount=&from=, or ?mount= alone: from any repository of the
+// registry the caller may download the layer from), a monolithic upload
+// (?digest=), or a new session. A mount that cannot be done falls back to a
+// new session, as the spec says.
 func (r *Registry) serveUploadStart(q *request) error {
 	v := q.req.URL.Query()
-	if mount, from := v.Get("mount"), v.Get("from"); mount != "" && from != "" {
-		err := r.auth.Authorize(q.ctx, q.who, q.scope, from, ActionPullLayer)
+	if mount, from := v.Get("mount"), v.Get("from"); mount != "" {
+		canRead := func(src string) error { return r.auth.Authorize(q.ctx, q.who, q.scope, src, ActionPullLayer) }
+		var info BlobInfo
+		var err error
+		if from == "" {
+			info, err = r.MountBlobFromAny(q.ctx, q.scope, q.rt.Name, mount, canRead)
+		} else if err = canRead(from); err == nil {
+			info, err = r.MountBlob(q.ctx, q.scope, q.rt.Name, from, mount)
+		}
 		if err == nil {
-			var info BlobInfo
-			if info, err = r.MountBlob(q.ctx, q.scope, q.rt.Name, from, mount); err == nil {
-				r.blobCreated(q, info)
-				return nil
-			}
+			r.blobCreated(q, info)
+			return nil
 		}
 		if !errors.Is(err, errdefs.ErrNotFound) && !errors.Is(err, errdefs.ErrPermissionDenied) && !errors.Is(err, ErrNameInvalid) {
 			return err

@@ -45,6 +45,8 @@ func ociStatus(err error) (int, string) {
 		return http.StatusBadRequest, "MANIFEST_BLOB_UNKNOWN"
 	case errors.Is(err, ErrManifestInvalid):
 		return http.StatusBadRequest, "MANIFEST_INVALID"
+	case errors.Is(err, ErrTooManyTags):
+		return http.StatusRequestURITooLong, "TAG_INVALID"
 	case errors.Is(err, ErrTagImmutable), errors.Is(err, ErrReferenceInvalid):
 		return http.StatusBadRequest, "TAG_INVALID"
 	case errors.Is(err, ErrBlobInUse):

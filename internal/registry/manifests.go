@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -55,15 +56,23 @@ func (img *Image) blobDigests() []string {
 	return out
 }
 
+// maxTagsPerPush bounds the tag parameters of one manifest push (the spec
+// asks for at least 10; more is answered 414).
+const maxTagsPerPush = 100
+
 // PutManifestResult is what PutManifest did.
 type PutManifestResult struct {
 	Image Image
 	// ImageCreated: the manifest was not in the repository before.
 	ImageCreated bool
-	// TagChanged: the tag was created or moved.
+	// TagChanged: a tag was created or moved.
 	TagChanged bool
-	// PreviousDigest is the image the tag pointed at before it moved.
+	// PreviousDigest is the image the (first) tag that moved pointed at
+	// before.
 	PreviousDigest string
+	// Tags are the tags the push named, without duplicates, all of which
+	// now point at the image (OCI-Tag).
+	Tags []string
 }
 
 // Changed reports whether the push changed anything; when it did not, the
@@ -89,16 +98,93 @@ func (r *Registry) PutManifest(ctx context.Context, scope tenant.Scope, repo, re
 	if err != nil {
 		return PutManifestResult{}, err
 	}
+	in := ManifestPut{MediaType: mediaType, Body: body, Digest: ref.Digest}
+	if ref.Tag != "" {
+		in.Tags = []string{ref.Tag}
+	}
+	return r.PutManifestWith(ctx, scope, repo, in)
+}
+
+// ManifestPut is one manifest push: the bytes, the digest they are stored
+// under and the tags set to point at them.
+type ManifestPut struct {
+	// MediaType is the Content-Type the manifest was pushed with (may be
+	// empty: the manifest's own mediaType field decides).
+	MediaType string
+	Body      []byte
+	// Digest, when set, is the digest the bytes must have; the manifest is
+	// stored and addressed under it, with its algorithm.
+	Digest string
+	// Algorithm ("sha256" or "sha512") hashes the bytes when Digest is
+	// empty; empty means sha256. With Digest it must name its algorithm.
+	Algorithm string
+	// Tags are set to the manifest's digest, all of them or none (at most
+	// maxTagsPerPush; duplicates count once).
+	Tags []string
+}
+
+// check validates the push's digest, algorithm and tags and returns the
+// digest of the bytes (which the caller compares with in.Digest).
+func (in *ManifestPut) check() (string, error) {
+	if in.Digest != "" {
+		if err := ValidateDigest(in.Digest); err != nil {
+			return "", err
+		}
+	}
+	like := in.Digest
+	if in.Algorithm != "" {
+		a, ok := algoByName(in.Algorithm)
+		if !ok {
+			return "", errdefs.Newf(ErrDigestInvalid, "Unsupported digest algorithm '%s': expected sha256 or sha512", truncate(in.Algorithm, 64))
+		}
+		if in.Digest != "" && !strings.HasPrefix(in.Digest, a.name+":") {
+			return "", errdefs.Newf(ErrDigestInvalid, "The provided digest '%s' does not use the requested algorithm '%s'", in.Digest, a.name)
+		}
+		like = a.name + ":"
+	}
+	if len(in.Tags) > maxTagsPerPush {
+		return "", errdefs.Newf(ErrTooManyTags, "A manifest push may set at most %d tags; this one names %d", maxTagsPerPush, len(in.Tags))
+	}
+	var tags []string
+	for _, t := range in.Tags {
+		if err := ValidateTag(t); err != nil {
+			return "", err
+		}
+		if !slices.Contains(tags, t) {
+			tags = append(tags, t)
+		}
+	}
+	in.Tags = tags
+	return computeDigest(in.Body, like), nil
+}
+
+// PutManifestWith stores a manifest in repo as in describes: under its
+// digest (in.Digest's, or computed with in.Algorithm), with in.Tags, in
+// one transaction. Pushing the same manifest and tags again succeeds and
+// changes nothing. On a MUTABLE repository a tag moves and its old image
+// stays, untagged; on an IMMUTABLE one a tag that points at another image
+// fails the whole push (ErrTagImmutable).
+//
+// Errors: as PutManifest, and ErrDigestInvalid for an unsupported
+// algorithm, ErrTooManyTags.
+func (r *Registry) PutManifestWith(ctx context.Context, scope tenant.Scope, repo string, in ManifestPut) (PutManifestResult, error) {
+	if err := ValidateRepositoryName(repo); err != nil {
+		return PutManifestResult{}, err
+	}
+	body := in.Body
 	if int64(len(body)) > r.cfg.MaxManifestBytes {
 		return PutManifestResult{}, errdefs.Newf(ErrManifestTooLarge, "The manifest is %d bytes; the limit is %d bytes", len(body), r.cfg.MaxManifestBytes)
 	}
-	m, mt, err := parseManifest(mediaType, body)
+	digest, err := in.check()
 	if err != nil {
 		return PutManifestResult{}, err
 	}
-	digest := computeDigest(body, ref.Digest)
-	if ref.Digest != "" && ref.Digest != digest {
-		return PutManifestResult{}, errdefs.Newf(ErrDigestInvalid, "The provided digest '%s' does not match the digest of the manifest '%s'", ref.Digest, digest)
+	m, mt, err := parseManifest(in.MediaType, body)
+	if err != nil {
+		return PutManifestResult{}, err
+	}
+	if in.Digest != "" && in.Digest != digest {
+		return PutManifestResult{}, errdefs.Newf(ErrDigestInvalid, "The provided digest '%s' does not match the digest of the manifest '%s'", in.Digest, digest)
 	}
 	now := r.now().UTC()
 	img := Image{
@@ -125,7 +211,7 @@ func (r *Registry) PutManifest(ctx context.Context, scope tenant.Scope, repo, re
 	}
 	var res PutManifestResult
 	_, err = r.st.Update(ctx, func(tx store.Tx) error {
-		res = PutManifestResult{Image: img}
+		res = PutManifestResult{Image: img, Tags: in.Tags}
 		rp, err := getRepo(tx, scope, repo)
 		if err != nil {
 			return err
@@ -154,21 +240,8 @@ func (r *Registry) PutManifest(ctx context.Context, scope tenant.Scope, repo, re
 		default:
 			return err
 		}
-		if ref.Tag != "" {
-			prev, err := tx.Get(tagKey(scope, repo, ref.Tag))
-			switch {
-			case err == nil && string(prev.Value) == digest:
-			case err == nil && rp.ImageTagMutability == Immutable:
-				return errdefs.Newf(ErrTagImmutable, "The image tag '%s' already exists in the '%s' repository and cannot be overwritten because the repository is immutable.", ref.Tag, repo)
-			case err == nil || errors.Is(err, store.ErrNotFound):
-				if err == nil {
-					res.PreviousDigest = string(prev.Value)
-				}
-				if err := tx.Put(tagKey(scope, repo, ref.Tag), []byte(digest)); err != nil {
-					return err
-				}
-				res.TagChanged = true
-			default:
+		for _, tag := range in.Tags {
+			if err := setTag(tx, scope, repo, rp.ImageTagMutability, tag, digest, &res); err != nil {
 				return err
 			}
 		}
@@ -180,9 +253,27 @@ func (r *Registry) PutManifest(ctx context.Context, scope tenant.Scope, repo, re
 	}
 	if res.Changed() {
 		r.log.InfoContext(ctx, "image pushed", "account", scope.Account, "region", scope.Region,
-			"repository", repo, "digest", digest, "tag", ref.Tag, "created", res.ImageCreated)
+			"repository", repo, "digest", digest, "tags", in.Tags, "created", res.ImageCreated)
 	}
 	return res, nil
+}
+
+// setTag points tag at digest in repo, recording in res whether it moved.
+func setTag(tx store.Tx, scope tenant.Scope, repo, mutability, tag, digest string, res *PutManifestResult) error {
+	prev, err := tx.Get(tagKey(scope, repo, tag))
+	switch {
+	case err == nil && string(prev.Value) == digest:
+		return nil
+	case err == nil && mutability == Immutable:
+		return errdefs.Newf(ErrTagImmutable, "The image tag '%s' already exists in the '%s' repository and cannot be overwritten because the repository is immutable.", tag, repo)
+	case err == nil || errors.Is(err, store.ErrNotFound):
+		if err == nil && !res.TagChanged {
+			res.PreviousDigest = string(prev.Value)
+		}
+		res.TagChanged = true
+		return tx.Put(tagKey(scope, repo, tag), []byte(digest))
+	}
+	return err
 }
 
 // checkReferences verifies that the image's blobs are linked into repo and

@@ -108,14 +108,23 @@ func ParseReference(ref string) (ImageID, error) {
 	return ImageID{Tag: ref}, nil
 }
 
-// computeDigest returns the digest of b with the algorithm of like (sha256
-// when like is empty).
+// algoByName returns the supported digest algorithm called name.
+func algoByName(name string) (digestAlgo, bool) {
+	for _, a := range digestAlgos {
+		if a.name == name {
+			return a, true
+		}
+	}
+	return digestAlgo{}, false
+}
+
+// computeDigest returns the digest of b with the algorithm of like, a
+// digest or "<algorithm>:" (sha256 when like is empty or names none).
 func computeDigest(b []byte, like string) string {
 	a := digestAlgos[0]
-	if like != "" {
-		if pa, _, err := parseDigest(like); err == nil {
-			a = pa
-		}
+	name, _, _ := strings.Cut(like, ":")
+	if pa, ok := algoByName(name); ok {
+		a = pa
 	}
 	h := a.newFn()
 	h.Write(b)

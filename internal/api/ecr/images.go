@@ -104,11 +104,11 @@ func (a *Adapter) putImage(ctx context.Context, req *api.Request, in *w.PutImage
 	if err != nil {
 		return nil, err
 	}
-	ref := tag
-	if ref == "" {
-		ref = actual
+	put := registry.ManifestPut{MediaType: wire.ToString(in.ImageManifestMediaType), Body: []byte(manifest), Digest: actual}
+	if tag != "" {
+		put.Tags = []string{tag}
 	}
-	res, err := a.reg.PutManifest(ctx, scope, name, ref, wire.ToString(in.ImageManifestMediaType), []byte(manifest))
+	res, err := a.reg.PutManifestWith(ctx, scope, name, put)
 	if err != nil {
 		return nil, err
 	}
