@@ -200,33 +200,43 @@ func (c *Control) requestStop(ctx context.Context, s tenant.Scope, cluster, ref,
 	}
 	var out *Task
 	_, err = c.st.Update(ctx, func(tx store.Tx) error {
-		t, err := get[Task](tx, taskKey(s, cl.Name, id))
+		t, err := stopInTx(tx, s, cl.Name, id, code, reason)
 		if errors.Is(err, store.ErrNotFound) {
 			return InvalidParameterf("The referenced task was not found.")
 		}
-		if err != nil {
-			return err
-		}
 		out = t
-		if t.DesiredStatus == TaskStopped {
-			return nil
-		}
-		t.DesiredStatus = TaskStopped
-		if t.StopCode == "" {
-			t.StopCode, t.StoppedReason = code, reason
-		}
-		t.Version++
-		if err := put(tx, taskKey(s, cl.Name, id), t); err != nil {
-			return err
-		}
-		return c.touchNodeTask(tx, t, s)
+		return err
 	})
 	return out, err
 }
 
+// stopInTx sets a task's desired status to STOPPED with a stop code and
+// reason (the first ones given win) and tells its node, in tx. It returns
+// the task as stored, or store.ErrNotFound. Every stop goes through it:
+// StopTask's and the service controller's (ApplyServicePlan).
+func stopInTx(tx store.Tx, s tenant.Scope, cluster, id, code, reason string) (*Task, error) {
+	key := taskKey(s, cluster, id)
+	t, err := get[Task](tx, key)
+	if err != nil {
+		return nil, err
+	}
+	if t.DesiredStatus == TaskStopped {
+		return t, nil
+	}
+	t.DesiredStatus = TaskStopped
+	if t.StopCode == "" {
+		t.StopCode, t.StoppedReason = code, reason
+	}
+	t.Version++
+	if err := put(tx, key, t); err != nil {
+		return nil, err
+	}
+	return t, touchNodeTask(tx, t, s)
+}
+
 // touchNodeTask refreshes a task's node index entry (the agent's signal)
 // or removes it once the task is STOPPED.
-func (c *Control) touchNodeTask(tx store.Tx, t *Task, s tenant.Scope) error {
+func touchNodeTask(tx store.Tx, t *Task, s tenant.Scope) error {
 	key := nodeTaskKey(t.Node, s, t.Cluster, t.ID)
 	nt, err := get[nodeTask](tx, key)
 	if errors.Is(err, store.ErrNotFound) {
@@ -259,7 +269,7 @@ func (c *Control) UpdateTaskState(ctx context.Context, ref TaskRef, ch TaskState
 		if err := put(tx, taskKey(ref.Scope, ref.Cluster, ref.ID), t); err != nil {
 			return err
 		}
-		return c.touchNodeTask(tx, t, ref.Scope)
+		return touchNodeTask(tx, t, ref.Scope)
 	})
 	if err == nil && ch.LastStatus != "" {
 		c.log.Debug("task state", "cluster", ref.Cluster, "task", ref.ID, "status", out.LastStatus)
