@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/fargo-run/fargo/internal/control"
+	"github.com/fargo-run/fargo/internal/store"
 	"github.com/fargo-run/fargo/internal/store/bolt"
 	"github.com/fargo-run/fargo/internal/tenant"
 )
@@ -33,6 +34,8 @@ type harness struct {
 	states *stateLog
 	// storage, when set before start, is the agent's Storage.
 	storage *fakeStorage
+	// st is the control plane's store.
+	st store.Store
 }
 
 // stateLog is the control plane as the agent sees it, recording each task
@@ -75,7 +78,7 @@ func newHarnessStopped(t *testing.T) *harness {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	h := &harness{t: t, ctl: control.New(control.Config{AllowHostAccess: true}, st), rt: newFakeRuntime(), dir: dir,
+	h := &harness{t: t, ctl: control.New(control.Config{AllowHostAccess: true}, st), st: st, rt: newFakeRuntime(), dir: dir,
 		images: &fakeImages{mounted: map[string]bool{}, configs: map[string]ImageConfig{
 			"app":    {Cmd: []string{"serve"}, Env: []string{"PATH=/bin", "FROM_IMAGE=1"}},
 			"exit3":  {Cmd: []string{"exit", "3"}},

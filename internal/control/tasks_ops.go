@@ -234,8 +234,10 @@ func stopInTx(tx store.Tx, s tenant.Scope, cluster, id, code, reason string) (*T
 	return t, touchNodeTask(tx, t, s)
 }
 
-// touchNodeTask refreshes a task's node index entry (the agent's signal)
-// or removes it once the task is STOPPED.
+// touchNodeTask keeps a task's node index entry in step with the task:
+// every write of the entry wakes the node's agent, so it is rewritten only
+// when what the agent must do changes (the desired status), and removed
+// once the task is STOPPED. The agent's own state reports change neither.
 func touchNodeTask(tx store.Tx, t *Task, s tenant.Scope) error {
 	key := nodeTaskKey(t.Node, s, t.Cluster, t.ID)
 	nt, err := get[nodeTask](tx, key)
@@ -247,6 +249,9 @@ func touchNodeTask(tx store.Tx, t *Task, s tenant.Scope) error {
 	}
 	if t.LastStatus == TaskStopped {
 		return tx.Delete(key)
+	}
+	if nt.DesiredStatus == t.DesiredStatus {
+		return nil
 	}
 	nt.DesiredStatus = t.DesiredStatus
 	return put(tx, key, nt)
