@@ -78,6 +78,13 @@ func newHarnessStopped(t *testing.T) *harness {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
+	// After the agent has stopped (cleanups run last first): the store's
+	// indexes agree with its records.
+	t.Cleanup(func() {
+		if err := control.Check(context.Background(), st); err != nil {
+			t.Errorf("store indexes after the test:\n%v", err)
+		}
+	})
 	h := &harness{t: t, ctl: control.New(control.Config{AllowHostAccess: true}, st), st: st, rt: newFakeRuntime(), dir: dir,
 		images: &fakeImages{mounted: map[string]bool{}, configs: map[string]ImageConfig{
 			"app":    {Cmd: []string{"serve"}, Env: []string{"PATH=/bin", "FROM_IMAGE=1"}},
