@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/fargo-run/fargo/internal/control"
+	"github.com/fargo-run/fargo/internal/store"
 	"github.com/fargo-run/fargo/internal/store/bolt"
 	"github.com/fargo-run/fargo/internal/tenant"
 )
@@ -35,6 +36,8 @@ type harness struct {
 	states *stateLog
 	// storage, when set before start, is the agent's Storage.
 	storage *fakeStorage
+	// st is the control plane's store.
+	st store.Store
 }
 
 // stateLog is the control plane as the agent sees it, recording each task
@@ -77,7 +80,14 @@ func newHarnessStopped(t *testing.T) *harness {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	h := &harness{t: t, ctl: control.New(control.Config{AllowHostAccess: true}, st), rt: newFakeRuntime(), dir: dir,
+	// After the agent has stopped (cleanups run last first): the store's
+	// indexes agree with its records.
+	t.Cleanup(func() {
+		if err := control.Check(context.Background(), st); err != nil {
+			t.Errorf("store indexes after the test:\n%v", err)
+		}
+	})
+	h := &harness{t: t, ctl: control.New(control.Config{AllowHostAccess: true}, st), st: st, rt: newFakeRuntime(), dir: dir,
 		images: &fakeImages{mounted: map[string]bool{}, configs: map[string]ImageConfig{
 			"app":      {Cmd: []string{"serve"}, Env: []string{"PATH=/bin", "FROM_IMAGE=1"}},
 			"exit3":    {Cmd: []string{"exit", "3"}},

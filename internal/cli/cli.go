@@ -38,6 +38,9 @@ func Run(ctx context.Context, args []string, env Env, stdout, stderr io.Writer) 
 		return runServer(ctx, args[1:], env, stdout, stderr)
 	case "accounts":
 		return runAccounts(args[1:], env, stdout, stderr)
+	case "check":
+		// Not in the usage: a developer's and the crash tests' tool.
+		return runCheck(ctx, args[1:], env, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "fargo", version.String())
 		return nil
@@ -144,6 +147,29 @@ func runServer(ctx context.Context, args []string, env Env, stdout, stderr io.Wr
 		return err
 	}
 	return srv.Run(ctx)
+}
+
+// runCheck verifies a stopped fargo's store: every secondary index
+// against the records it indexes (see control.Check).
+func runCheck(ctx context.Context, args []string, env Env, stdout, stderr io.Writer) error {
+	cfg := config.DefaultServer()
+	fs := flag.NewFlagSet("fargo check", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	str(fs, env, &cfg.DataDir, "data-dir", "FARGO_DATA_DIR", cfg.DataDir, "directory of the store (fargo must not be running)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return fmt.Errorf("%w: %v", ErrUsage, err)
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected arguments %q", ErrUsage, fs.Args())
+	}
+	if err := server.CheckStore(ctx, cfg.DataDir); err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, "store consistent")
+	return nil
 }
 
 // str defines a string flag whose default comes from an environment

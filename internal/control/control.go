@@ -21,7 +21,9 @@
 //	serviceindex/<acct>/<region>/<cluster>/<name>     ACTIVE/DRAINING services (the controller's work list)
 //
 // Every state change is one store.Update transaction, so a crash leaves
-// either the old state or the new one, never half of it.
+// either the old state or the new one, never half of it. Check (check.go)
+// verifies that the indexes (families, tdstatus, clienttokens, nodetasks,
+// serviceindex) agree with the records they index.
 package control
 
 import (

@@ -170,7 +170,7 @@ func (c *Control) ApplyServicePlan(ctx context.Context, ref ServiceRef, plan Ser
 		svc = plan.Service.Clone()
 		svc.Version = cur.Version + 1
 		for _, st := range plan.Stops {
-			if err := stopInTx(tx, s, ref.Cluster, st); err != nil {
+			if _, err := stopInTx(tx, s, ref.Cluster, st.ID, st.StopCode, st.Reason); err != nil && !errors.Is(err, store.ErrNotFound) {
 				return err
 			}
 		}
@@ -208,38 +208,6 @@ func (c *Control) ApplyServicePlan(ctx context.Context, ref ServiceRef, plan Ser
 		c.log.Info("service task created", "cluster", ref.Cluster, "service", ref.Name, "task", t.ID, "deployment", t.StartedBy, "node", t.Node)
 	}
 	return res, nil
-}
-
-// stopInTx sets a task's desired status to STOPPED.
-func stopInTx(tx store.Tx, s tenant.Scope, cluster string, st TaskStop) error {
-	t, err := get[Task](tx, taskKey(s, cluster, st.ID))
-	if errors.Is(err, store.ErrNotFound) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	if t.DesiredStatus == TaskStopped {
-		return nil
-	}
-	t.DesiredStatus = TaskStopped
-	if t.StopCode == "" {
-		t.StopCode, t.StoppedReason = st.StopCode, st.Reason
-	}
-	t.Version++
-	if err := put(tx, taskKey(s, cluster, st.ID), t); err != nil {
-		return err
-	}
-	key := nodeTaskKey(t.Node, s, t.Cluster, t.ID)
-	nt, err := get[nodeTask](tx, key)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	nt.DesiredStatus = TaskStopped
-	return put(tx, key, nt)
 }
 
 // startInTx places and creates service tasks.

@@ -122,21 +122,26 @@ type serviceTarget struct {
 	capacityProvider []CapacityProviderStrategyItem
 }
 
-// resolveTarget checks a task definition, launch type and network
-// configuration the way RunTask would.
-func (c *Control) resolveTarget(ctx context.Context, s tenant.Scope, cl *Cluster, tdRef, launchType string, cps []CapacityProviderStrategyItem, nc *NetworkConfiguration) (*serviceTarget, error) {
+// serviceTaskDef is runnableTaskDef with a service's errors: the task
+// definition is required, and one that does not exist is an invalid
+// parameter.
+func (c *Control) serviceTaskDef(ctx context.Context, s tenant.Scope, tdRef string) (*TaskDefinition, error) {
 	if tdRef == "" {
 		return nil, InvalidParameterf("TaskDefinition is required.")
 	}
-	td, err := c.DescribeTaskDefinition(ctx, s, tdRef)
+	td, err := c.runnableTaskDef(ctx, s, tdRef)
 	if errors.Is(err, ErrTaskDefNotFound) {
 		return nil, InvalidParameterf("TaskDefinition not found.")
 	}
+	return td, err
+}
+
+// resolveTarget checks a task definition, launch type and network
+// configuration the way RunTask would.
+func (c *Control) resolveTarget(ctx context.Context, s tenant.Scope, cl *Cluster, tdRef, launchType string, cps []CapacityProviderStrategyItem, nc *NetworkConfiguration) (*serviceTarget, error) {
+	td, err := c.serviceTaskDef(ctx, s, tdRef)
 	if err != nil {
 		return nil, err
-	}
-	if td.Status != TaskDefinitionActive {
-		return nil, InvalidParameterf("TaskDefinition is inactive")
 	}
 	in := RunTaskInput{LaunchType: launchType, NetworkConfiguration: nc}
 	if len(cps) > 0 {
@@ -349,18 +354,9 @@ func (c *Control) CreateService(ctx context.Context, s tenant.Scope, spec Servic
 // resolveDaemonTarget checks a DAEMON service's task definition. fargo's
 // nodes stand in for the container instances a DAEMON service runs on.
 func (c *Control) resolveDaemonTarget(ctx context.Context, s tenant.Scope, tdRef string, nc *NetworkConfiguration) (*serviceTarget, error) {
-	if tdRef == "" {
-		return nil, InvalidParameterf("TaskDefinition is required.")
-	}
-	td, err := c.DescribeTaskDefinition(ctx, s, tdRef)
-	if errors.Is(err, ErrTaskDefNotFound) {
-		return nil, InvalidParameterf("TaskDefinition not found.")
-	}
+	td, err := c.serviceTaskDef(ctx, s, tdRef)
 	if err != nil {
 		return nil, err
-	}
-	if td.Status != TaskDefinitionActive {
-		return nil, InvalidParameterf("TaskDefinition is inactive")
 	}
 	if err := validateRunNetwork(td, RunTaskInput{NetworkConfiguration: nc}); err != nil {
 		return nil, err

@@ -3,11 +3,9 @@ package control
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/fargo-run/fargo/internal/store/bolt"
 	"github.com/fargo-run/fargo/internal/tenant"
 )
 
@@ -15,11 +13,7 @@ var svcScope = tenant.Scope{Account: "123456789012", Region: "us-east-1"}
 
 func newServiceControl(t *testing.T) (*Control, *TaskDefinition) {
 	t.Helper()
-	st, err := bolt.Open(filepath.Join(t.TempDir(), "fargo.db"), bolt.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
+	st := openTestStore(t)
 	c := New(Config{}, st)
 	td, err := c.RegisterTaskDefinition(context.Background(), svcScope, &TaskDefinition{
 		Family: "web", NetworkMode: "awsvpc", RequiresCompatibilities: []string{"FARGATE"}, Cpu: "256", Memory: "512",

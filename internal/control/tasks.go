@@ -96,12 +96,9 @@ func (c *Control) RunTask(ctx context.Context, s tenant.Scope, in RunTaskInput) 
 	if err != nil {
 		return nil, err
 	}
-	td, err := c.DescribeTaskDefinition(ctx, s, in.TaskDefinition)
+	td, err := c.runnableTaskDef(ctx, s, in.TaskDefinition)
 	if err != nil {
 		return nil, err
-	}
-	if td.Status != TaskDefinitionActive {
-		return nil, InvalidParameterf("TaskDefinition is inactive")
 	}
 	if err := resolveLaunchType(&in, cl); err != nil {
 		return nil, err
@@ -193,6 +190,21 @@ func (c *Control) RunTask(ctx context.Context, s tenant.Scope, in RunTaskInput) 
 		warnRepositoryCredentials(c.log, td)
 	}
 	return res, nil
+}
+
+// runnableTaskDef returns the task definition ref names if new tasks may
+// be started from it: it exists (ErrTaskDefNotFound) and is ACTIVE. RunTask,
+// StartTask, CreateService and UpdateService check through it; tasks a
+// service already runs keep an INACTIVE revision (ApplyServicePlan).
+func (c *Control) runnableTaskDef(ctx context.Context, s tenant.Scope, ref string) (*TaskDefinition, error) {
+	td, err := c.DescribeTaskDefinition(ctx, s, ref)
+	if err != nil {
+		return nil, err
+	}
+	if td.Status != TaskDefinitionActive {
+		return nil, InvalidParameterf("TaskDefinition is inactive")
+	}
+	return td, nil
 }
 
 // warnRepositoryCredentials says that a container's repositoryCredentials

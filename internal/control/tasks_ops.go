@@ -200,33 +200,45 @@ func (c *Control) requestStop(ctx context.Context, s tenant.Scope, cluster, ref,
 	}
 	var out *Task
 	_, err = c.st.Update(ctx, func(tx store.Tx) error {
-		t, err := get[Task](tx, taskKey(s, cl.Name, id))
+		t, err := stopInTx(tx, s, cl.Name, id, code, reason)
 		if errors.Is(err, store.ErrNotFound) {
 			return InvalidParameterf("The referenced task was not found.")
 		}
-		if err != nil {
-			return err
-		}
 		out = t
-		if t.DesiredStatus == TaskStopped {
-			return nil
-		}
-		t.DesiredStatus = TaskStopped
-		if t.StopCode == "" {
-			t.StopCode, t.StoppedReason = code, reason
-		}
-		t.Version++
-		if err := put(tx, taskKey(s, cl.Name, id), t); err != nil {
-			return err
-		}
-		return c.touchNodeTask(tx, t, s)
+		return err
 	})
 	return out, err
 }
 
-// touchNodeTask refreshes a task's node index entry (the agent's signal)
-// or removes it once the task is STOPPED.
-func (c *Control) touchNodeTask(tx store.Tx, t *Task, s tenant.Scope) error {
+// stopInTx sets a task's desired status to STOPPED with a stop code and
+// reason (the first ones given win) and tells its node, in tx. It returns
+// the task as stored, or store.ErrNotFound. Every stop goes through it:
+// StopTask's and the service controller's (ApplyServicePlan).
+func stopInTx(tx store.Tx, s tenant.Scope, cluster, id, code, reason string) (*Task, error) {
+	key := taskKey(s, cluster, id)
+	t, err := get[Task](tx, key)
+	if err != nil {
+		return nil, err
+	}
+	if t.DesiredStatus == TaskStopped {
+		return t, nil
+	}
+	t.DesiredStatus = TaskStopped
+	if t.StopCode == "" {
+		t.StopCode, t.StoppedReason = code, reason
+	}
+	t.Version++
+	if err := put(tx, key, t); err != nil {
+		return nil, err
+	}
+	return t, touchNodeTask(tx, t, s)
+}
+
+// touchNodeTask keeps a task's node index entry in step with the task:
+// every write of the entry wakes the node's agent, so it is rewritten only
+// when what the agent must do changes (the desired status), and removed
+// once the task is STOPPED. The agent's own state reports change neither.
+func touchNodeTask(tx store.Tx, t *Task, s tenant.Scope) error {
 	key := nodeTaskKey(t.Node, s, t.Cluster, t.ID)
 	nt, err := get[nodeTask](tx, key)
 	if errors.Is(err, store.ErrNotFound) {
@@ -237,6 +249,9 @@ func (c *Control) touchNodeTask(tx store.Tx, t *Task, s tenant.Scope) error {
 	}
 	if t.LastStatus == TaskStopped {
 		return tx.Delete(key)
+	}
+	if nt.DesiredStatus == t.DesiredStatus {
+		return nil
 	}
 	nt.DesiredStatus = t.DesiredStatus
 	return put(tx, key, nt)
@@ -259,7 +274,7 @@ func (c *Control) UpdateTaskState(ctx context.Context, ref TaskRef, ch TaskState
 		if err := put(tx, taskKey(ref.Scope, ref.Cluster, ref.ID), t); err != nil {
 			return err
 		}
-		return c.touchNodeTask(tx, t, ref.Scope)
+		return touchNodeTask(tx, t, ref.Scope)
 	})
 	if err == nil && ch.LastStatus != "" {
 		c.log.Debug("task state", "cluster", ref.Cluster, "task", ref.ID, "status", out.LastStatus)

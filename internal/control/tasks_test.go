@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -14,7 +13,6 @@ import (
 
 	"github.com/fargo-run/fargo/internal/errdefs"
 	"github.com/fargo-run/fargo/internal/store"
-	"github.com/fargo-run/fargo/internal/store/bolt"
 )
 
 // testClock is a settable clock for the control plane.
@@ -39,11 +37,7 @@ func (c *testClock) Add(d time.Duration) {
 // own and one roomy node, and the store under it.
 func newTaskControl(t *testing.T) (*Control, store.Store, *testClock) {
 	t.Helper()
-	st, err := bolt.Open(filepath.Join(t.TempDir(), "fargo.db"), bolt.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
+	st := openTestStore(t)
 	clock := &testClock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
 	c := New(Config{Now: clock.Now}, st)
 	if err := c.RegisterNode(context.Background(), Node{ID: "node-a", CPU: 8192, Memory: 16384, MaxTaskCPU: 4096, MaxTaskMemory: 8192}); err != nil {
@@ -204,6 +198,9 @@ func TestRunTaskTokenOfMissingTasks(t *testing.T) {
 	if err != nil || len(first.Tasks) != 1 {
 		t.Fatalf("RunTask: %+v, %v", first, err)
 	}
+	// The task is gone as a purge removes one: STOPPED first (which
+	// takes it off its node), then deleted, its token left behind.
+	stopNow(t, c, first.Tasks[0])
 	if _, err := st.Delete(ctx, taskKey(svcScope, "default", first.Tasks[0].ID)); err != nil {
 		t.Fatal(err)
 	}

@@ -32,6 +32,13 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = st.Close() })
+	// After the controller and the node have stopped (cleanups run last
+	// first): the store's indexes agree with its records.
+	t.Cleanup(func() {
+		if err := control.Check(context.Background(), st); err != nil {
+			t.Errorf("store indexes after the test:\n%v", err)
+		}
+	})
 	ctl := control.New(control.Config{}, st)
 	ctx := context.Background()
 	if err := ctl.RegisterNode(ctx, control.Node{ID: "node-1", CPU: 64 * 1024, Memory: 256 * 1024, MaxTaskCPU: 4096, MaxTaskMemory: 30720}); err != nil {

@@ -145,6 +145,9 @@ func (in *instance) start() {
 	if in.out != nil {
 		in.past.Write(in.out.Bytes())
 	}
+	if in.cmd == nil {
+		in.checkStore() // a restart: the store as the last run left it
+	}
 	in.out = &bytes.Buffer{}
 	in.cmd = exec.Command(fargoBin, "server")
 	in.cmd.Env = in.env

@@ -47,6 +47,7 @@ func newAgentInstance(t *testing.T, extraEnv ...string) *instance {
 	t.Cleanup(func() {
 		in.stop()
 		in.checkNoLeftovers()
+		in.checkStore()
 	})
 	in.start()
 	return in
