@@ -127,7 +127,7 @@ func (m *Manager) probe(ctx context.Context) error {
 	_ = unix.Unmount(target, unix.MNT_DETACH)
 	defer os.Remove(img)
 	defer os.Remove(target)
-	if err := format(ctx, img, 16<<20); err != nil {
+	if err := format(ctx, img, 16<<20, false); err != nil {
 		return err
 	}
 	if err := os.MkdirAll(target, 0o700); err != nil {
@@ -217,7 +217,7 @@ func (m *Manager) create(ctx context.Context, img string, size int64) error {
 		m.kickSpares()
 	}
 	tmp := img + ".tmp"
-	if err := format(ctx, tmp, size); err != nil {
+	if err := format(ctx, tmp, size, false); err != nil {
 		_ = os.Remove(tmp)
 		return err
 	}
@@ -324,7 +324,7 @@ func (m *Manager) fillSpares() {
 		_, _ = rand.Read(raw[:])
 		name := filepath.Join(m.cfg.Dir, "spare-"+hex.EncodeToString(raw[:]))
 		start := time.Now()
-		if err := format(m.ctx, name+".tmp", m.cfg.SpareSize); err != nil {
+		if err := format(m.ctx, name+".tmp", m.cfg.SpareSize, true); err != nil {
 			_ = os.Remove(name + ".tmp")
 			if m.ctx.Err() == nil {
 				m.log.Warn("formatting a spare task filesystem", "err", err)
