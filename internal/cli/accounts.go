@@ -62,14 +62,8 @@ func runAccounts(args []string, env Env, stdout, stderr io.Writer) error {
 		accountsUsage(stderr)
 		return ErrUsage
 	}
-	if err := fs.Parse(args[1:]); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return fmt.Errorf("%w: %v", ErrUsage, err)
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("%w: unexpected arguments %q", ErrUsage, fs.Args())
+	if done, err := parseFlags(fs, args[1:]); done || err != nil {
+		return err
 	}
 	if dataDir == "" {
 		return fmt.Errorf("%w: data-dir must not be empty", ErrUsage)

@@ -99,14 +99,8 @@ func runServer(ctx context.Context, args []string, env Env, stdout, stderr io.Wr
 		"bound each task's ephemeral storage with a filesystem of its size: auto (where the host allows), enforce or off")
 	str(fs, env, &logLevel, "log-level", "FARGO_LOG_LEVEL", "info", "debug, info, warn or error")
 	boolean(fs, env, &logJSON, "log-json", "FARGO_LOG_JSON", false, "log as JSON lines")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return fmt.Errorf("%w: %v", ErrUsage, err)
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("%w: unexpected arguments %q", ErrUsage, fs.Args())
+	if done, err := parseFlags(fs, args); done || err != nil {
+		return err
 	}
 	for _, r := range strings.Split(allowRegistries, ",") {
 		if r = strings.TrimSpace(r); r != "" {
@@ -156,14 +150,8 @@ func runCheck(ctx context.Context, args []string, env Env, stdout, stderr io.Wri
 	fs := flag.NewFlagSet("fargo check", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	str(fs, env, &cfg.DataDir, "data-dir", "FARGO_DATA_DIR", cfg.DataDir, "directory of the store (fargo must not be running)")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return fmt.Errorf("%w: %v", ErrUsage, err)
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("%w: unexpected arguments %q", ErrUsage, fs.Args())
+	if done, err := parseFlags(fs, args); done || err != nil {
+		return err
 	}
 	if err := server.CheckStore(ctx, cfg.DataDir); err != nil {
 		return err
@@ -238,4 +226,20 @@ func Main(ctx context.Context) int {
 		fmt.Fprintln(os.Stderr, "fargo:", err)
 	}
 	return ExitCode(err)
+}
+
+// parseFlags parses a command's flags; done is true when the command has
+// nothing more to do (-h printed the usage). Errors wrap ErrUsage, and so
+// do arguments left over.
+func parseFlags(fs *flag.FlagSet, args []string) (done bool, err error) {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return true, nil
+		}
+		return true, fmt.Errorf("%w: %v", ErrUsage, err)
+	}
+	if fs.NArg() > 0 {
+		return true, fmt.Errorf("%w: unexpected arguments %q", ErrUsage, fs.Args())
+	}
+	return false, nil
 }
