@@ -19,6 +19,11 @@ type ControlPlane interface {
 	WatchNode(ctx context.Context, node string) (<-chan struct{}, error)
 	UpdateTaskState(ctx context.Context, ref control.TaskRef, ch control.TaskStateChange) (*control.Task, error)
 	TaskDefinitionOf(ctx context.Context, s tenant.Scope, t *control.Task) (*control.TaskDefinition, error)
+	// ActivateTask registers a service task with its load balancers and
+	// service registries (ACTIVATING); DeactivateTask deregisters it
+	// (DEACTIVATING) and answers how long its traffic drains.
+	ActivateTask(ctx context.Context, ref control.TaskRef) error
+	DeactivateTask(ctx context.Context, ref control.TaskRef) (time.Duration, error)
 }
 
 // ImageConfig is the part of an image's configuration a container uses.

@@ -258,11 +258,18 @@ func (r *runner) start(ctx, hookCtx context.Context) (string, string, error) {
 	if code, reason, err := r.startContainers(ctx, hookCtx); err != nil {
 		return code, reason, err
 	}
-	// Containers started: ACTIVATING (fargo has no load balancer or
-	// Cloud Map registration to do yet), then RUNNING.
+	// Containers started: ACTIVATING, where a service's task is
+	// registered with its load balancers and service registries, then
+	// RUNNING.
 	activating := r.takePending()
 	activating.LastStatus = control.TaskActivating
 	r.report(ctx, activating)
+	if err := r.a.deps.Control.ActivateTask(ctx, r.ref); err != nil {
+		return control.StopTaskFailedToStart, r.a.publicReason("ResourceInitializationError: failed to register the task: ", err), err
+	}
+	if r.stopRequested() {
+		return control.StopUserInitiated, "", errStopRequested
+	}
 	r.report(ctx, control.TaskStateChange{LastStatus: control.TaskRunning, Connectivity: true})
 	r.log.Info("task running")
 	return "", "", nil
@@ -343,6 +350,7 @@ func (r *runner) stop(ctx context.Context) {
 	}
 	r.a.meta.remove(r)
 	r.report(ctx, control.TaskStateChange{LastStatus: control.TaskDeactivating})
+	r.deactivate(ctx)
 	r.report(ctx, control.TaskStateChange{LastStatus: control.TaskStopping})
 	r.stopContainers(ctx)
 	if r.cancelHook != nil {
@@ -353,6 +361,33 @@ func (r *runner) stop(ctx context.Context) {
 	r.cleanup(ctx)
 	r.report(ctx, control.TaskStateChange{LastStatus: control.TaskStopped, Attachment: r.attachment("DELETED")})
 	r.log.Info("task stopped", "stop_code", r.task.StopCode, "reason", r.task.StoppedReason)
+}
+
+// deactivate deregisters the task from its service's load balancers and
+// service registries and waits while its traffic drains (the target
+// group's deregistration delay), before any container gets its stop
+// signal. Containers that exit meanwhile are recorded as they exit.
+func (r *runner) deactivate(ctx context.Context) {
+	drain, err := r.a.deps.Control.DeactivateTask(ctx, r.ref)
+	if err != nil {
+		r.log.Warn("deregister task", "err", err)
+	}
+	if drain <= 0 {
+		return
+	}
+	r.log.Info("draining", "for", drain)
+	t := time.NewTimer(drain)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			return
+		case <-ctx.Done():
+			return
+		case e := <-r.exits:
+			r.containerExited(ctx, e)
+		}
+	}
 }
 
 // stopContainers stops the running containers in reverse dependency

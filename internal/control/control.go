@@ -84,6 +84,9 @@ type Control struct {
 	decoded memo.Map
 	// allowHostAccess: Config.AllowHostAccess.
 	allowHostAccess bool
+	// registrars attach service tasks to load balancers and service
+	// registries (registrar.go).
+	registrars []Registrar
 }
 
 // New returns a control plane over st.
