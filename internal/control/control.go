@@ -87,6 +87,9 @@ type Control struct {
 	// registrars attach service tasks to load balancers and service
 	// registries (registrar.go).
 	registrars []Registrar
+	// targetGroups answers about the ELBv2 target groups services name
+	// in loadBalancers (service_lb.go); nil: no ELBv2.
+	targetGroups TargetGroups
 }
 
 // New returns a control plane over st.

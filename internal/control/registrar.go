@@ -57,6 +57,12 @@ func (c *Control) ActivateTask(ctx context.Context, ref TaskRef) error {
 			return fmt.Errorf("%w: %w", ErrRegistration, err)
 		}
 	}
+	// The registrars cannot write service events: ECS's own are written
+	// here, once every registration succeeded. A failure to write them
+	// does not undo the registration.
+	if err := c.registrationEvents(ctx, ref, svc, t, true); err != nil {
+		c.log.Warn("service event", "service", svc.Name, "task", t.ID, "err", err)
+	}
 	return nil
 }
 
@@ -75,11 +81,18 @@ func (c *Control) DeactivateTask(ctx context.Context, ref TaskRef) (time.Duratio
 		errs = append(errs, err)
 		drain = max(drain, d)
 	}
-	return drain, errors.Join(errs...)
+	err = errors.Join(errs...)
+	if err == nil {
+		if err := c.registrationEvents(ctx, ref, svc, t, false); err != nil {
+			c.log.Warn("service event", "service", svc.Name, "task", t.ID, "err", err)
+		}
+	}
+	return drain, err
 }
 
 // taskService reads a task and, when it belongs to a service and a
-// registrar is installed, the service (nil otherwise).
+// registrar is installed, the service as the task sees it (ForTask: the
+// load balancers of the deployment that started it), nil otherwise.
 func (c *Control) taskService(ctx context.Context, ref TaskRef) (*Task, *Service, error) {
 	if len(c.registrars) == 0 {
 		return nil, nil, nil
@@ -101,5 +114,8 @@ func (c *Control) taskService(ctx context.Context, ref TaskRef) (*Task, *Service
 	if errors.Is(err, ErrServiceNotFound) {
 		return t, nil, nil // deleted since: nothing routes to it any more
 	}
-	return t, svc, err
+	if err != nil {
+		return nil, nil, err
+	}
+	return t, svc.ForTask(t), nil
 }

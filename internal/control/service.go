@@ -179,8 +179,11 @@ type Deployment struct {
 	CapacityProvider     []CapacityProviderStrategyItem `json:"capacityProvider,omitempty"`
 	PlatformVersion      string                         `json:"platformVersion,omitempty"`
 	NetworkConfiguration *NetworkConfiguration          `json:"networkConfiguration,omitempty"`
-	RolloutState         string                         `json:"rolloutState"`
-	RolloutStateReason   string                         `json:"rolloutStateReason"`
+	// LoadBalancers are the service's loadBalancers when the deployment
+	// started: its tasks are registered there (service_lb.go).
+	LoadBalancers      []ServiceLoadBalancer `json:"loadBalancers,omitempty"`
+	RolloutState       string                `json:"rolloutState"`
+	RolloutStateReason string                `json:"rolloutStateReason"`
 	// FailedTasks is AWS's failedTasks: the consecutive failures the
 	// circuit breaker counts. It drops to 0 when the deployment's first
 	// task reaches RUNNING (stage 1 ends) and whenever one of its tasks

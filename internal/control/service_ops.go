@@ -60,6 +60,9 @@ type ServiceUpdate struct {
 	HealthCheckGracePeriodSeconds *int
 	EnableExecuteCommand          *bool
 	PropagateTags                 *string
+	// LoadBalancers replaces the service's loadBalancers (an empty list
+	// removes them all) and starts a new deployment when they change.
+	LoadBalancers *[]ServiceLoadBalancer
 }
 
 // supportedController refuses the deployment controllers fargo lacks.
@@ -190,7 +193,8 @@ func newDeployment(svc *Service, now time.Time, reason string) *Deployment {
 	d := &Deployment{
 		ID: id, Status: DeploymentPrimary, TaskDefinition: svc.TaskDefinition, DesiredCount: svc.DesiredCount,
 		LaunchType: svc.LaunchType, CapacityProvider: svc.CapacityProviderStrategy, PlatformVersion: svc.PlatformVersion,
-		NetworkConfiguration: svc.NetworkConfiguration, RolloutState: RolloutInProgress, RolloutStateReason: reason,
+		NetworkConfiguration: svc.NetworkConfiguration, LoadBalancers: svc.LoadBalancers,
+		RolloutState: RolloutInProgress, RolloutStateReason: reason,
 		CreatedAt: now, UpdatedAt: now, DeploymentStatus: SvcDeployInProgress,
 		DeploymentConfiguration: svc.DeploymentConfiguration,
 	}
@@ -305,6 +309,9 @@ func (c *Control) CreateService(ctx context.Context, s tenant.Scope, spec Servic
 	}
 	if strategy == SchedulingDaemon {
 		target.launchType = LaunchTypeEC2
+	}
+	if err := c.validateLoadBalancers(ctx, s, target.td, spec.LoadBalancers); err != nil {
+		return nil, err
 	}
 	now := c.now().UTC()
 	hash := specHash(spec)
@@ -427,8 +434,9 @@ func (c *Control) mutateService(ctx context.Context, s tenant.Scope, clusterRef,
 }
 
 // UpdateService changes a service. Changing the task definition, network
-// configuration or platform version, or forceNewDeployment, starts a new
-// deployment; desiredCount alone changes the PRIMARY's count.
+// configuration, platform version or loadBalancers, or
+// forceNewDeployment, starts a new deployment; desiredCount alone changes
+// the PRIMARY's count.
 func (c *Control) UpdateService(ctx context.Context, s tenant.Scope, u ServiceUpdate) (*Service, error) {
 	if u.DeploymentController != nil {
 		if err := supportedController(*u.DeploymentController); err != nil {
@@ -474,6 +482,9 @@ func (c *Control) UpdateService(ctx context.Context, s tenant.Scope, u ServiceUp
 			return nil, err
 		}
 	}
+	if err := c.checkUpdateLoadBalancers(ctx, s, cur, target, u.LoadBalancers); err != nil {
+		return nil, err
+	}
 	now := c.now().UTC()
 	return c.mutateService(ctx, s, cl.Name, cur.Name, func(_ store.Tx, svc *Service) error {
 		if svc.Status != ServiceActive {
@@ -509,6 +520,9 @@ func (c *Control) UpdateService(ctx context.Context, s tenant.Scope, u ServiceUp
 		}
 		if u.PlatformVersion != nil && *u.PlatformVersion != svc.PlatformVersion {
 			svc.PlatformVersion, redeploy = *u.PlatformVersion, true
+		}
+		if u.LoadBalancers != nil && !sameLoadBalancers(*u.LoadBalancers, svc.LoadBalancers) {
+			svc.LoadBalancers, redeploy = *u.LoadBalancers, true
 		}
 		if redeploy {
 			d := newDeployment(svc, now, "")

@@ -86,6 +86,10 @@ func (a *Adapter) updateService(ctx context.Context, req *api.Request, in *w.Upd
 	if in.DeploymentController != nil {
 		u.DeploymentController = in.DeploymentController.Type
 	}
+	if in.LoadBalancers != nil { // [] removes them all
+		lbs := loadBalancersFromWire(in.LoadBalancers)
+		u.LoadBalancers = &lbs
+	}
 	svc, err := a.ctl.UpdateService(ctx, req.Scope, u)
 	if err != nil {
 		return nil, err
@@ -97,6 +101,8 @@ func (a *Adapter) updateService(ctx context.Context, req *api.Request, in *w.Upd
 // for something fargo cannot do yet (a load balancer, Cloud Map, managed
 // tags, placement rules, Service Connect, EBS volumes, VPC Lattice).
 type serviceExtras struct {
+	// loadBalancers are honoured: control checks them
+	// (validateLoadBalancers) and refuses them without ELBv2.
 	loadBalancers     []w.LoadBalancer
 	serviceRegistries []w.ServiceRegistry
 	managedTags       *bool
@@ -115,8 +121,6 @@ type serviceExtras struct {
 // own placement errors come first.
 func refuseUnhonoured(x serviceExtras, fargate bool) error {
 	switch {
-	case len(x.loadBalancers) > 0:
-		return control.InvalidParameterf("fargo does not support load balancers yet (ELBv2 is not implemented); remove loadBalancers from the service.")
 	case len(x.serviceRegistries) > 0:
 		return control.InvalidParameterf("fargo does not support service discovery yet (Cloud Map is not implemented); remove serviceRegistries from the service.")
 	case len(x.constraints) > 0 && fargate:
@@ -279,7 +283,7 @@ func (a *Adapter) describeServiceRevisions(ctx context.Context, req *api.Request
 			TaskDefinition: wire.String(d.TaskDefinition), LaunchType: optStr(d.LaunchType),
 			CapacityProviderStrategy: strategyToWire(d.CapacityProvider),
 			PlatformVersion:          optStr(d.PlatformVersion), NetworkConfiguration: networkConfigToWire(d.NetworkConfiguration),
-			LoadBalancers: loadBalancersToWire(svc.LoadBalancers), CreatedAt: wire.NewTimestamp(d.CreatedAt),
+			LoadBalancers: loadBalancersToWire(d.LoadBalancers), CreatedAt: wire.NewTimestamp(d.CreatedAt),
 		})
 	}
 	return out, nil

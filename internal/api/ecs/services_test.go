@@ -143,7 +143,7 @@ func TestServiceFieldsFargoCannotHonour(t *testing.T) {
 		edit func(*w.CreateServiceRequest)
 		msg  string
 	}{
-		{"loadBalancers", func(in *w.CreateServiceRequest) { in.LoadBalancers = lbs }, "fargo does not support load balancers yet (ELBv2 is not implemented)"},
+		{"loadBalancers", func(in *w.CreateServiceRequest) { in.LoadBalancers = lbs }, "runs without ELBv2, so a service cannot use load balancers"},
 		{"serviceRegistries", func(in *w.CreateServiceRequest) { in.ServiceRegistries = regs }, "(Cloud Map is not implemented)"},
 		{"enableECSManagedTags", func(in *w.CreateServiceRequest) { in.EnableECSManagedTags = wire.Bool(true) }, "managed tags"},
 		{"placementConstraints on Fargate", func(in *w.CreateServiceRequest) { in.PlacementConstraints = constraints },
@@ -202,7 +202,7 @@ func TestServiceFieldsFargoCannotHonour(t *testing.T) {
 		edit func(*w.UpdateServiceRequest)
 		msg  string
 	}{
-		{"loadBalancers", func(in *w.UpdateServiceRequest) { in.LoadBalancers = lbs }, "fargo does not support load balancers yet (ELBv2 is not implemented)"},
+		{"loadBalancers", func(in *w.UpdateServiceRequest) { in.LoadBalancers = lbs }, "runs without ELBv2, so a service cannot use load balancers"},
 		{"serviceRegistries", func(in *w.UpdateServiceRequest) { in.ServiceRegistries = regs }, "(Cloud Map is not implemented)"},
 		{"enableECSManagedTags", func(in *w.UpdateServiceRequest) { in.EnableECSManagedTags = wire.Bool(true) }, "managed tags"},
 		{"placementConstraints", func(in *w.UpdateServiceRequest) { in.PlacementConstraints = constraints },
