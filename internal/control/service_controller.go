@@ -39,6 +39,11 @@ type ServiceState struct {
 	TaskDefs map[string]*TaskDefinition
 	// Nodes are the registered nodes (DAEMON services run one task each).
 	Nodes []Node
+	// Targets is the ELBv2 target health of the RUNNING tasks whose
+	// deployment has load balancers, by task ID. ServiceSnapshot leaves
+	// it nil; the service controller fills it from its TargetHealth (nil
+	// when it has none: then load balancers do not gate task health).
+	Targets map[string]TargetState
 }
 
 // TaskStart asks for one task of a deployment, on a given node or (empty)

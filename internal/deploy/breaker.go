@@ -19,8 +19,9 @@ import (
 //	        │ a task reaches RUNNING: FailedTasks = 0
 //	        ▼
 //	stage 2 (ReachedRunning):
-//	    a RUNNING task stopped for failing its container health checks
-//	    (after healthCheckGracePeriodSeconds) counts, and so does a task
+//	    a RUNNING task found failing its container health checks, or
+//	    with an unhealthy ELBv2 target (after
+//	    healthCheckGracePeriodSeconds), counts, and so does a task
 //	    whose essential container exits after RUNNING (crash, OOM, killed
 //	    from outside). Tasks that fail to start no longer count here; the
 //	    start throttle still sees them.
@@ -28,10 +29,9 @@ import (
 // Counting essential-container exits in stage 2 is fargo's choice: AWS's
 // guide names only load balancer, Cloud Map and container health check
 // failures, but AWS does count crash-looping tasks (a revision whose
-// container exits trips the breaker and rolls back there), and fargo has
-// no load balancer health yet, so without it such a revision would never
-// trip the breaker. Load balancer and Cloud Map health join stage 2 when
-// fargo has them.
+// container exits trips the breaker and rolls back there), and a service
+// with no health check at all would otherwise never trip the breaker.
+// Cloud Map health joins stage 2 when fargo has it.
 //
 // resetOnHealthyTask (AWS's default, and the only behaviour, as the API
 // models fargo speaks have no field for it): when a task of a deployment
@@ -116,8 +116,9 @@ func (d *decision) taskFailed(dep *control.Deployment, at time.Time) {
 }
 
 // stopUnhealthy handles RUNNING tasks whose container health checks
-// fail, once the grace period is over; each counts as a failed task
-// (stage 2) when it is stopped.
+// fail, or whose ELBv2 targets are unhealthy, once the grace period
+// (healthCheckGracePeriodSeconds after the task started) is over; each
+// counts as a failed task (stage 2) when it is first found so.
 //
 // A REPLICA service's PRIMARY task is replaced before it is stopped, as
 // ECS does when maximumPercent leaves room: it no longer counts toward
@@ -129,13 +130,23 @@ func (d *decision) taskFailed(dep *control.Deployment, at time.Time) {
 func (d *decision) stopUnhealthy() {
 	grace := time.Duration(d.svc.HealthCheckGracePeriodSeconds) * time.Second
 	var sick []*control.Task
+	elb := map[string]control.TargetState{} // sick for their targets
 	for _, t := range d.st.Tasks {
-		if !d.wanted(t) || t.LastStatus != control.TaskRunning || t.HealthStatus != "UNHEALTHY" || !d.hasHealthCheck(t) {
+		if !d.wanted(t) || t.LastStatus != control.TaskRunning {
+			continue
+		}
+		container := t.HealthStatus == "UNHEALTHY" && d.hasHealthCheck(t)
+		target, lb := d.st.Targets[t.ID], d.lbGated(t)
+		lb = lb && target.State == control.TargetUnhealthy
+		if !container && !lb {
 			continue
 		}
 		if until := t.StartedAt.Add(grace); d.now.Before(until) {
 			d.wakeAt(until)
 			continue
+		}
+		if lb {
+			elb[t.ID] = target
 		}
 		sick = append(sick, t)
 	}
@@ -186,6 +197,9 @@ func (d *decision) stopUnhealthy() {
 		if dep := d.svc.Deployment(t.StartedBy); dep != nil {
 			d.taskFailed(dep, d.now)
 		}
+		if target, ok := elb[t.ID]; ok {
+			d.targetUnhealthyEvent(t, target)
+		}
 	}
 	for _, t := range sick {
 		fail(t)
@@ -194,8 +208,25 @@ func (d *decision) stopUnhealthy() {
 			d.replacing[t.ID] = true
 			continue
 		}
-		d.stop(t, control.StopServiceSchedulerInitiated, "Task failed container health checks")
+		reason := "Task failed container health checks"
+		if target, ok := elb[t.ID]; ok {
+			reason = "Task failed ELB health checks in (target-group " + target.TargetGroupARN + ")"
+		}
+		d.stop(t, control.StopServiceSchedulerInitiated, reason)
 	}
+}
+
+// targetUnhealthyEvent writes ECS's event for a task whose target failed
+// its health checks:
+//
+//	(service web) (task 0123…) (port 80) is unhealthy in (target-group arn:…) due to (reason Health checks failed with these codes: [500]).
+func (d *decision) targetUnhealthyEvent(t *control.Task, target control.TargetState) {
+	why := target.Description
+	if why == "" {
+		why = cmp.Or(target.Reason, "Health checks failed")
+	}
+	port := control.TargetPort(t, d.svc.LoadBalancersOf(t), target.TargetGroupARN)
+	d.event("(task %s) (port %d) is unhealthy in (target-group %s) due to (reason %s).", t.ID, port, target.TargetGroupARN, why)
 }
 
 // resetOnHealthy sets a deployment's FailedTasks back to 0 when one of its
@@ -242,6 +273,7 @@ func (d *decision) circuitBreaker() {
 		ID: control.NewDeploymentID(), Status: control.DeploymentPrimary, TaskDefinition: target.TaskDefinition,
 		DesiredCount: svc.DesiredCount, LaunchType: target.LaunchType, CapacityProvider: target.CapacityProvider,
 		PlatformVersion: target.PlatformVersion, NetworkConfiguration: target.NetworkConfiguration,
+		LoadBalancers:      target.LoadBalancers,
 		RolloutState:       control.RolloutInProgress,
 		RolloutStateReason: "ECS deployment circuit breaker: rolling back to deploymentId " + target.ID + ".",
 		CreatedAt:          d.now, UpdatedAt: d.now, DeploymentStatus: control.SvcDeployInProgress,
@@ -255,6 +287,7 @@ func (d *decision) circuitBreaker() {
 	p.Rollback = &control.DeploymentRollback{Reason: "Circuit breaker triggered a rollback.", StartedAt: d.now, DeploymentID: target.ID}
 	svc.Deployments = append([]*control.Deployment{r}, svc.Deployments...)
 	svc.TaskDefinition, svc.NetworkConfiguration, svc.PlatformVersion = target.TaskDefinition, target.NetworkConfiguration, target.PlatformVersion
+	svc.LoadBalancers = target.LoadBalancers
 	svc.Throttle = control.ServiceThrottle{}
 	svc.SteadyAt = time.Time{}
 	d.event("(deployment %s) rolling back to deployment %s.", p.ID, target.ID)

@@ -21,8 +21,8 @@ import (
 //  1. note the deployments that reached RUNNING (circuit breaker stage
 //     2), and account for tasks that stopped since the last pass
 //     (failedTasks, throttle);
-//  2. stop tasks whose container health checks fail (after the grace
-//     period);
+//  2. stop tasks whose container health checks or ELB target health
+//     checks fail (after the grace period);
 //  3. reset failedTasks where a task became healthy since the last
 //     failure; trip the circuit breaker, and roll back to the last
 //     COMPLETED deployment;
@@ -50,6 +50,7 @@ func decide(st *control.ServiceState, now time.Time, cfg Config) (*control.Servi
 			d.replica()
 		}
 		d.finish()
+		d.pollTargets()
 	}
 	if len(d.starts) == 0 && len(d.stops) == 0 && sameRecord(st.Service, d.svc) {
 		return nil, d.wake
@@ -114,11 +115,26 @@ func (d *decision) wanted(t *control.Task) bool {
 // alive: the task holds resources (counts toward maximumPercent).
 func alive(t *control.Task) bool { return t.LastStatus != control.TaskStopped }
 
+// lbGated reports whether a task's health waits for its ELBv2 targets:
+// its deployment has load balancers and the controller knows target
+// health.
+func (d *decision) lbGated(t *control.Task) bool {
+	return d.st.Targets != nil && len(d.svc.LoadBalancersOf(t)) > 0
+}
+
 // healthy is ECS's notion: RUNNING, and HEALTHY where the task definition
-// has container health checks, else RUNNING for MinHealthyTime.
+// has container health checks, and its targets healthy where its
+// deployment has load balancers; with neither, RUNNING for
+// MinHealthyTime.
 func (d *decision) healthy(t *control.Task) bool {
 	if !d.wanted(t) || t.LastStatus != control.TaskRunning {
 		return false
+	}
+	if d.lbGated(t) {
+		if d.hasHealthCheck(t) && t.HealthStatus != "HEALTHY" {
+			return false
+		}
+		return d.st.Targets[t.ID].State == control.TargetHealthy
 	}
 	if d.hasHealthCheck(t) {
 		return t.HealthStatus == "HEALTHY"
@@ -136,7 +152,7 @@ func (d *decision) healthy(t *control.Task) bool {
 // no earlier than RUNNING (when the check turned HEALTHY is not recorded,
 // so this is a lower bound).
 func (d *decision) healthyFrom(t *control.Task) time.Time {
-	if d.hasHealthCheck(t) {
+	if d.hasHealthCheck(t) || d.lbGated(t) {
 		return t.StartedAt
 	}
 	return t.StartedAt.Add(d.cfg.MinHealthyTime)
@@ -168,6 +184,17 @@ func (d *decision) drain() {
 		d.svc.Status = control.ServiceInactive
 		if p := d.svc.Primary(); p != nil && p.RolloutState == control.RolloutInProgress {
 			p.RolloutState, p.RolloutStateReason, p.UpdatedAt = control.RolloutCompleted, "ECS deployment "+p.ID+" completed.", d.now
+		}
+	}
+}
+
+// pollTargets asks to look again soon while a task's health follows its
+// targets: their health changes without any store write.
+func (d *decision) pollTargets() {
+	for _, t := range d.st.Tasks {
+		if d.wanted(t) && t.LastStatus == control.TaskRunning && d.lbGated(t) {
+			d.wakeAt(d.now.Add(d.cfg.TargetPoll))
+			return
 		}
 	}
 }

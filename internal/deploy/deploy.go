@@ -49,6 +49,16 @@ type Config struct {
 	// (default 15s); it doubles with each further failed attempt up to
 	// 27 minutes.
 	ThrottleBase time.Duration
+	// TargetHealth answers the ELBv2 health of tasks of services with
+	// load balancers (internal/elbv2). With it, such a task counts as
+	// healthy only once its targets are, and one whose targets are
+	// unhealthy after healthCheckGracePeriodSeconds is replaced; nil:
+	// load balancers do not gate task health.
+	TargetHealth control.TargetHealth
+	// TargetPoll is how often a service with load balancers is looked at
+	// again to follow its targets' health (default 2s): target health
+	// changes are not store writes, so nothing else wakes the service.
+	TargetPoll time.Duration
 }
 
 // Defaults.
@@ -56,6 +66,7 @@ const (
 	DefaultResync         = 5 * time.Minute
 	DefaultMinHealthyTime = 5 * time.Second
 	DefaultThrottleBase   = 15 * time.Second
+	DefaultTargetPoll     = 2 * time.Second
 	MaxThrottle           = 27 * time.Minute
 	steadyRepeat          = 6 * time.Hour
 )
@@ -91,6 +102,9 @@ func New(cfg Config, ctl *control.Control) *Controller {
 	}
 	if cfg.ThrottleBase <= 0 {
 		cfg.ThrottleBase = DefaultThrottleBase
+	}
+	if cfg.TargetPoll <= 0 {
+		cfg.TargetPoll = DefaultTargetPoll
 	}
 	return &Controller{cfg: cfg, ctl: ctl, log: cfg.Logger, due: map[control.ServiceRef]time.Time{}, signal: make(chan struct{}, 1)}
 }
@@ -215,6 +229,7 @@ func (c *Controller) Reconcile(ctx context.Context, ref control.ServiceRef) time
 		if st.Service.Status == control.ServiceInactive {
 			return time.Time{}
 		}
+		c.fillTargets(ctx, st)
 		now := c.cfg.Now().UTC()
 		plan, wake := decide(st, now, c.cfg)
 		if plan == nil {
@@ -234,4 +249,29 @@ func (c *Controller) Reconcile(ctx context.Context, ref control.ServiceRef) time
 		}
 	}
 	return c.cfg.Now().Add(time.Second)
+}
+
+// fillTargets asks TargetHealth about the RUNNING tasks whose deployment
+// has load balancers. A task whose health cannot be read counts as
+// initial: neither healthy nor failing.
+func (c *Controller) fillTargets(ctx context.Context, st *control.ServiceState) {
+	if c.cfg.TargetHealth == nil {
+		return
+	}
+	st.Targets = map[string]control.TargetState{}
+	for _, t := range st.Tasks {
+		if t.LastStatus != control.TaskRunning || t.DesiredStatus != control.TaskRunning {
+			continue
+		}
+		svc := st.Service.ForTask(t)
+		if len(svc.LoadBalancers) == 0 {
+			continue
+		}
+		h, err := c.cfg.TargetHealth.TaskTargetHealth(ctx, st.Ref.Scope, svc, t)
+		if err != nil {
+			c.log.Warn("target health", "cluster", st.Ref.Cluster, "service", svc.Name, "task", t.ID, "err", err)
+			h = control.TargetState{State: control.TargetInitial}
+		}
+		st.Targets[t.ID] = h
+	}
 }
