@@ -46,12 +46,10 @@ func (c *Control) validateLoadBalancers(ctx context.Context, s tenant.Scope, td 
 	if len(lbs) == 0 {
 		return nil
 	}
-	if c.targetGroups == nil {
-		return InvalidParameterf("This fargo server runs without ELBv2, so a service cannot use load balancers; remove loadBalancers from the service.")
-	}
 	if len(lbs) > maxServiceLoadBalancers {
 		return InvalidParameterf("load balancers can have at most %d items.", maxServiceLoadBalancers)
 	}
+	// What the task definition alone decides comes first.
 	for _, lb := range lbs {
 		if lb.LoadBalancerName != "" {
 			return InvalidParameterf("fargo does not support Classic Load Balancers (loadBalancerName %s); use an Application Load Balancer's target group: targetGroupArn, containerName and containerPort.", lb.LoadBalancerName)
@@ -65,6 +63,11 @@ func (c *Control) validateLoadBalancers(ctx context.Context, s tenant.Scope, td 
 		if err := hasPortMapping(td, lb.ContainerName, lb.ContainerPort); err != nil {
 			return err
 		}
+	}
+	if c.targetGroups == nil {
+		return InvalidParameterf("This fargo server runs without ELBv2, so a service cannot use load balancers; remove loadBalancers from the service.")
+	}
+	for _, lb := range lbs {
 		tg, err := c.targetGroups.TargetGroup(ctx, s, lb.TargetGroupARN)
 		if errors.Is(err, errdefs.ErrNotFound) || errors.Is(err, errdefs.ErrInvalidArgument) {
 			// AWS's answer for a target group it cannot find (deleted,

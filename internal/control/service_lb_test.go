@@ -140,6 +140,13 @@ func TestServiceLoadBalancersWithoutELBv2(t *testing.T) {
 	if !errors.Is(err, ErrInvalidParameter) || !strings.Contains(err.Error(), "without ELBv2") {
 		t.Fatalf("got %v", err)
 	}
+	// What the task definition alone decides is still answered as ECS
+	// words it.
+	_, err = c.CreateService(context.Background(), svcScope, lbSpec(td.TaskDefinitionArn,
+		ServiceLoadBalancer{TargetGroupARN: tgIP, ContainerName: "web", ContainerPort: 81}))
+	if err == nil || err.Error() != "The container web did not have a container port 81 defined." {
+		t.Fatalf("got %v", err)
+	}
 }
 
 // TestGracePeriodWithoutLoadBalancer: healthCheckGracePeriodSeconds is

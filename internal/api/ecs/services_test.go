@@ -28,7 +28,7 @@ func newServiceAdapter(t *testing.T) (*Adapter, *control.Control, *api.Request) 
 	req := &api.Request{Scope: tenant.Scope{Account: "123456789012", Region: "us-east-1"}}
 	if _, err := ctl.RegisterTaskDefinition(context.Background(), req.Scope, &control.TaskDefinition{
 		Family: "web", NetworkMode: "awsvpc", RequiresCompatibilities: []string{"FARGATE"}, Cpu: "256", Memory: "512",
-		ContainerDefinitions: []control.ContainerDefinition{{Name: "web", Image: "nginx"}},
+		ContainerDefinitions: []control.ContainerDefinition{{Name: "web", Image: "nginx", PortMappings: []control.PortMapping{{ContainerPort: new(80)}}}},
 	}, "test"); err != nil {
 		t.Fatal(err)
 	}
