@@ -3,11 +3,13 @@ package control
 import (
 	"context"
 	"errors"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/fargo-run/fargo/internal/errdefs"
+	"github.com/fargo-run/fargo/internal/store/bolt"
 	"github.com/fargo-run/fargo/internal/tenant"
 )
 
@@ -308,4 +310,57 @@ func (r *lbRegistrar) Deregister(_ context.Context, _ *Task, svc *Service) (time
 		*r.seen = append(*r.seen, "deregister "+arn)
 	}
 	return r.drain, r.err
+}
+
+// TestLoadBalancersSurviveRestart: a service's loadBalancers, and its
+// deployments', are in the store: a control plane over the reopened store
+// has them, and a task of an older deployment still maps to its own.
+func TestLoadBalancersSurviveRestart(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "fargo.db")
+	st, err := bolt.Open(file, bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := New(Config{}, st)
+	c.SetTargetGroups(fakeTargetGroups{
+		tgIP:  {ARN: tgIP, TargetType: "ip", LoadBalancerARNs: []string{lbARN}},
+		tgIP2: {ARN: tgIP2, TargetType: "ip", LoadBalancerARNs: []string{lbARN}},
+	})
+	ctx := context.Background()
+	td, err := c.RegisterTaskDefinition(ctx, svcScope, &TaskDefinition{
+		Family: "web", NetworkMode: "awsvpc", RequiresCompatibilities: []string{"FARGATE"}, Cpu: "256", Memory: "512",
+		ContainerDefinitions: []ContainerDefinition{{Name: "web", Image: "nginx", PortMappings: []PortMapping{{ContainerPort: ptr(80)}}}},
+	}, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := c.CreateService(ctx, svcScope, lbSpec(td.TaskDefinitionArn, webLB(tgIP)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := svc.Primary().ID
+	lbs := []ServiceLoadBalancer{webLB(tgIP2)}
+	if _, err := c.UpdateService(ctx, svcScope, ServiceUpdate{Service: "web", LoadBalancers: &lbs}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	st, err = bolt.Open(file, bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	svcs, _, err := New(Config{}, st).DescribeServices(ctx, svcScope, "", []string{"web"})
+	if err != nil || len(svcs) != 1 {
+		t.Fatalf("%v %+v", err, svcs)
+	}
+	got := svcs[0]
+	if !sameLoadBalancers(got.LoadBalancers, lbs) || !sameLoadBalancers(got.Primary().LoadBalancers, lbs) ||
+		!sameLoadBalancers(got.ForTask(&Task{StartedBy: first}).LoadBalancers, []ServiceLoadBalancer{webLB(tgIP)}) {
+		t.Fatalf("after reopening: service %+v, primary %+v", got.LoadBalancers, got.Primary().LoadBalancers)
+	}
+	if err := Check(ctx, st); err != nil {
+		t.Fatal(err)
+	}
 }
