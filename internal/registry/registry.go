@@ -168,6 +168,10 @@ type Registry struct {
 	rehashed atomic.Int64
 	// cache serves GetImage's reads (readcache.go).
 	cache readCache
+	// parts are the part sizes of ECR layer uploads (layer_parts.go).
+	parts layerParts
+	// previews are the lifecycle policy previews (lifecycle_preview.go).
+	previews lifecyclePreviews
 }
 
 // New returns a Registry storing metadata in st and content under
