@@ -25,9 +25,9 @@ type Adapter struct {
 
 // New returns the ECS service description for the router: every ECS
 // operation fargo implements, served by one Adapter. Clusters and task
-// definitions are control's records; the task operations are carried out
-// by the agents (this host's, or remote ones) control places tasks on; the
-// service operations are kept by the service controller (internal/deploy).
+// definitions are control's records; the tasks are run by the agent of the
+// node control places them on (this host's, in-process); the services are
+// kept by the service controller (internal/deploy).
 func New(ctl *control.Control) *api.JSONService {
 	a := &Adapter{ctl: ctl}
 	return &api.JSONService{
