@@ -73,10 +73,10 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzCompile$$' -fuzztime $(FUZZTIME) ./internal/logs/
 	$(GO) test -run '^$$' -fuzz '^FuzzParsePos$$' -fuzztime $(FUZZTIME) ./internal/logs/
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./internal/policy/
-	$(GO) test -run '^$$' -fuzz '^FuzzParseRoute$$' -fuzztime $(FUZZTIME) ./internal/registry/
+	$(GO) test -run '^$$' -fuzz '^FuzzParseRoute$$' -fuzztime $(FUZZTIME) ./internal/registry/distribution/
 	$(GO) test -run '^$$' -fuzz '^FuzzParseManifest$$' -fuzztime $(FUZZTIME) ./internal/registry/
 	$(GO) test -run '^$$' -fuzz '^FuzzLifecyclePolicy$$' -fuzztime $(FUZZTIME) ./internal/registry/
-	$(GO) test -run '^$$' -fuzz '^FuzzContentRange$$' -fuzztime $(FUZZTIME) ./internal/registry/
+	$(GO) test -run '^$$' -fuzz '^FuzzContentRange$$' -fuzztime $(FUZZTIME) ./internal/registry/distribution/
 
 # bench measures fargo beside a named peer in the same run (see test/bench).
 bench: APT_DEPS += $(BENCH_APT_DEPS)

@@ -1,7 +1,8 @@
 // Package errdefs defines the few classes of error that fargo's domain
-// packages return. Each boundary (the AWS wire protocols, the OCI registry
-// API, the node protocol) maps these classes to its own codes exactly once,
-// with errors.Is; nothing ever matches on an error's text.
+// packages return. Each wire boundary (the AWS protocols, the OCI registry
+// API) maps these classes to its own codes exactly once, with errors.Is;
+// nothing ever matches on an error's text. The node protocol is in-process
+// (the agent calls control directly), so its errors stay Go values.
 //
 // A domain error carries the message a user should read and unwraps to its
 // class:

@@ -1,10 +1,14 @@
 // Package registry is fargo's OCI registry (distribution-spec 1.1) with ECR's
-// semantics: the /v2/ API that docker, crane and skopeo push to and pull
-// from, and the scope-aware domain methods the ECR API adapter (api/ecr)
-// calls. Every request acts in one tenant.Scope (account and region),
-// chosen from the Host header: <account>.dkr.ecr.<region>.localhost[:port],
-// or, for any other host (localhost:<port>), the authenticated principal's
-// own account in Config.DefaultScope's region.
+// semantics: its storage (store records and blob files) and the
+// scope-aware domain methods that both of its front doors call, the /v2/
+// API docker, crane and skopeo push to and pull from (package
+// distribution, beside this one) and the ECR API adapter (api/ecr),
+// including what ECR keeps between calls (layer part sizes, lifecycle
+// previews). Every /v2/ request acts in one tenant.Scope (account and
+// region), chosen from the Host header (RequestScope):
+// <account>.dkr.ecr.<region>.localhost[:port], or, for any other host
+// (localhost:<port>), the authenticated principal's own account in
+// Config.DefaultScope's region.
 //
 // # Storage layout
 //
@@ -38,6 +42,9 @@
 //
 // # Upload pipeline
 //
+// (the /v2/ requests are package distribution's; the steps are this
+// package's methods)
+//
 //	POST  /blobs/uploads/         -> StartUpload: create uploads/<id>, then the record
 //	PATCH (Content-Range a-b)     -> AppendUpload: a must equal the size (else 416 +
 //	                                 Range); a failed chunk is truncated away; the
@@ -65,7 +72,7 @@
 // sha256 unless the request names another: ?digest=<digest> (the bytes
 // must have it) or ?digest-type= / ?digest-algorithm=sha512. A push may
 // also set tags by parameter (PUT /manifests/<digest>?tag=a&tag=b, at most
-// maxTagsPerPush, answered with one OCI-Tag per tag); all of a push's tags
+// MaxTagsPerPush, answered with one OCI-Tag per tag); all of a push's tags
 // are set in the same transaction as the image, so an IMMUTABLE tag that
 // points elsewhere fails the whole push. A blob mount without from
 // (?mount=<digest> alone) mounts from any repository of the same account
@@ -77,6 +84,7 @@
 //
 // Domain methods return errors that match (errors.Is) a sentinel of this
 // package (ErrRepositoryNotFound, ErrTagImmutable, ...), each of which
-// matches an errdefs class; the messages are ECR's. ociStatus maps them to
-// OCI codes in one place.
+// matches an errdefs class; the messages are ECR's. Each front door maps
+// them once: distribution's ociStatus to OCI codes, api/ecr's mapError to
+// ECR's.
 package registry

@@ -62,6 +62,10 @@ var (
 	// The error is a *RangeError carrying that offset.
 	ErrUploadRange = errdefs.New(errdefs.ErrInvalidArgument, "upload range invalid")
 
+	// ErrRepositoryPolicyNotFound: the repository has no repository policy
+	// (ECR: RepositoryPolicyNotFoundException).
+	ErrRepositoryPolicyNotFound = errdefs.New(errdefs.ErrNotFound, "repository policy not found")
+
 	// ErrUnauthenticated: the request has no, or no valid, credentials. The
 	// HTTP layer answers 401 with a Basic challenge.
 	ErrUnauthenticated = errdefs.New(errdefs.ErrPermissionDenied, "authentication required")
@@ -101,4 +105,11 @@ func ImageAlreadyExists(registryID, repo, digest, tag string) error {
 	return errdefs.Newf(ErrImageAlreadyExists,
 		"Image with digest '%s' and tag '%s' already exists in the repository with name '%s' in registry with id '%s'",
 		digest, tag, repo, registryID)
+}
+
+// RepositoryPolicyNotFound is the ErrRepositoryPolicyNotFound error for
+// repo, in ECR's wording.
+func RepositoryPolicyNotFound(scope tenant.Scope, repo string) error {
+	return errdefs.Newf(ErrRepositoryPolicyNotFound,
+		"Repository policy does not exist for the repository with name '%s' in the registry with id '%s'", repo, scope.Account)
 }

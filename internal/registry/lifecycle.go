@@ -40,7 +40,9 @@ const DefaultLifecycleInterval = time.Hour
 // (ECR: LifecyclePolicyNotFoundException).
 var ErrLifecyclePolicyNotFound = errdefs.New(errdefs.ErrNotFound, "lifecycle policy not found")
 
-func lifecyclePolicyNotFound(scope tenant.Scope, repo string) error {
+// LifecyclePolicyNotFound is the ErrLifecyclePolicyNotFound error for repo,
+// in ECR's wording.
+func LifecyclePolicyNotFound(scope tenant.Scope, repo string) error {
 	return errdefs.Newf(ErrLifecyclePolicyNotFound,
 		"Lifecycle policy does not exist for the repository with name '%s' in the registry with id '%s'", repo, scope.Account)
 }
@@ -77,7 +79,7 @@ func (r *Registry) PreviewLifecycle(ctx context.Context, scope tenant.Scope, rep
 	}
 	if policyText == "" {
 		if policyText = rp.LifecyclePolicy; policyText == "" {
-			return nil, lifecyclePolicyNotFound(scope, repo)
+			return nil, LifecyclePolicyNotFound(scope, repo)
 		}
 	}
 	rules, err := parseLifecyclePolicy(policyText)
@@ -110,7 +112,7 @@ func (r *Registry) ApplyLifecycle(ctx context.Context, scope tenant.Scope, repo 
 			return err
 		}
 		if rp.LifecyclePolicy == "" {
-			return lifecyclePolicyNotFound(scope, repo)
+			return LifecyclePolicyNotFound(scope, repo)
 		}
 		rules, err := parseLifecyclePolicy(rp.LifecyclePolicy)
 		if err != nil {

@@ -56,9 +56,9 @@ func (img *Image) blobDigests() []string {
 	return out
 }
 
-// maxTagsPerPush bounds the tag parameters of one manifest push (the spec
+// MaxTagsPerPush bounds the tag parameters of one manifest push (the spec
 // asks for at least 10; more is answered 414).
-const maxTagsPerPush = 100
+const MaxTagsPerPush = 100
 
 // PutManifestResult is what PutManifest did.
 type PutManifestResult struct {
@@ -119,7 +119,7 @@ type ManifestPut struct {
 	// empty; empty means sha256. With Digest it must name its algorithm.
 	Algorithm string
 	// Tags are set to the manifest's digest, all of them or none (at most
-	// maxTagsPerPush; duplicates count once).
+	// MaxTagsPerPush; duplicates count once).
 	Tags []string
 }
 
@@ -142,8 +142,8 @@ func (in *ManifestPut) check() (string, error) {
 		}
 		like = a.name + ":"
 	}
-	if len(in.Tags) > maxTagsPerPush {
-		return "", errdefs.Newf(ErrTooManyTags, "A manifest push may set at most %d tags; this one names %d", maxTagsPerPush, len(in.Tags))
+	if len(in.Tags) > MaxTagsPerPush {
+		return "", errdefs.Newf(ErrTooManyTags, "A manifest push may set at most %d tags; this one names %d", MaxTagsPerPush, len(in.Tags))
 	}
 	var tags []string
 	for _, t := range in.Tags {

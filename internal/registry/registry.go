@@ -2,13 +2,10 @@ package registry
 
 import (
 	"context"
-	"crypto/subtle"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -41,8 +38,6 @@ type Config struct {
 	DefaultScope tenant.Scope
 	// MaxManifestBytes caps manifest size (default 4 MiB, as ECR).
 	MaxManifestBytes int64
-	// Auth authenticates /v2/ requests. Required.
-	Auth Authenticator
 	// Authorizer decides whether a principal may act on a repository;
 	// default PolicyAuthorizer (repository policies).
 	Authorizer Authorizer
@@ -60,14 +55,6 @@ type Config struct {
 // Principal is who a request acts as.
 type Principal struct {
 	Account string // 12-digit account id
-}
-
-// Authenticator identifies the principal of a /v2/ request. It returns an
-// error matching ErrUnauthenticated when credentials are missing or wrong
-// (answered 401 with a Basic challenge), or another
-// errdefs.ErrPermissionDenied error, e.g. for an expired token (403 DENIED).
-type Authenticator interface {
-	Authenticate(r *http.Request) (Principal, error)
 }
 
 // Registry actions passed to Authorizer.Authorize, named after the ECR IAM
@@ -103,47 +90,9 @@ func (SameAccount) Authorize(_ context.Context, p Principal, scope tenant.Scope,
 		p.Account, action, scope.ARN("ecr", "repository/"+repo), action)
 }
 
-// StaticToken authenticates "Authorization: Basic base64(AWS:<Token>)" as
-// Account. It is meant for tests and single-user development setups; the
-// server plugs in the real ECR token checker.
-type StaticToken struct {
-	Token   string
-	Account string
-}
-
-// Authenticate implements Authenticator.
-func (a StaticToken) Authenticate(r *http.Request) (Principal, error) {
-	user, pass, ok := r.BasicAuth()
-	if !ok {
-		return Principal{}, errdefs.New(ErrUnauthenticated, "Not Authorized")
-	}
-	if user != "AWS" || subtle.ConstantTimeCompare([]byte(pass), []byte(a.Token)) != 1 {
-		return Principal{}, errdefs.New(ErrUnauthenticated, "Your authorization token is invalid.")
-	}
-	return Principal{Account: a.Account}, nil
-}
-
-// BasicToken extracts <token> from "Authorization: Basic base64(AWS:<token>)",
-// for Authenticators that check ECR tokens.
-func BasicToken(r *http.Request) (string, bool) {
-	h := r.Header.Get("Authorization")
-	scheme, payload, ok := strings.Cut(h, " ")
-	if !ok || !strings.EqualFold(scheme, "Basic") {
-		return "", false
-	}
-	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(payload))
-	if err != nil {
-		return "", false
-	}
-	user, pass, ok := strings.Cut(string(raw), ":")
-	if !ok || user != "AWS" {
-		return "", false
-	}
-	return pass, true
-}
-
 // Registry is the OCI registry with ECR semantics. Its domain methods are
-// safe for concurrent use and scope-aware; Handler serves /v2/.
+// safe for concurrent use and scope-aware; package distribution serves them
+// as /v2/.
 type Registry struct {
 	cfg  Config
 	st   store.Store
@@ -168,6 +117,10 @@ type Registry struct {
 	rehashed atomic.Int64
 	// cache serves GetImage's reads (readcache.go).
 	cache readCache
+	// parts are the part sizes of ECR layer uploads (layer_parts.go).
+	parts layerParts
+	// previews are the lifecycle policy previews (lifecycle_preview.go).
+	previews lifecyclePreviews
 }
 
 // New returns a Registry storing metadata in st and content under
@@ -178,9 +131,6 @@ func New(cfg Config, st store.Store, log *slog.Logger) (*Registry, error) {
 	}
 	if cfg.DefaultScope.Account == "" || cfg.DefaultScope.Region == "" {
 		return nil, errors.New("registry: Config.DefaultScope is required")
-	}
-	if cfg.Auth == nil {
-		return nil, errors.New("registry: Config.Auth is required")
 	}
 	if st == nil {
 		return nil, errors.New("registry: a store is required")
@@ -237,6 +187,16 @@ func ScopeFromHost(host string, def tenant.Scope) tenant.Scope {
 	}
 	return tenant.Scope{Account: m[1], Region: m[2]}
 }
+
+// RequestScope is the scope a /v2/ request of principal who acts in: the
+// one its Host header names (ScopeFromHost), else who's own account in the
+// default region (plainHostScope).
+func (r *Registry) RequestScope(host string, who Principal) tenant.Scope {
+	return ScopeFromHost(host, r.plainHostScope(who))
+}
+
+// MaxManifestBytes is the largest manifest the registry accepts.
+func (r *Registry) MaxManifestBytes() int64 { return r.cfg.MaxManifestBytes }
 
 // plainHostScope is the scope of a request whose Host names no account
 // (localhost:<port>, 127.0.0.1:<port>): the authenticated principal's own

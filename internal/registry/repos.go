@@ -235,6 +235,7 @@ func (r *Registry) DeleteRepository(ctx context.Context, scope tenant.Scope, nam
 	if err != nil {
 		return Repository{}, err
 	}
+	r.previews.forget(previewKey{scope, name})
 	r.log.InfoContext(ctx, "repository deleted", "account", scope.Account, "region", scope.Region, "repository", name, "force", force)
 	return repo, nil
 }

@@ -7,16 +7,17 @@ import (
 	"github.com/fargo-run/fargo/internal/auth"
 	"github.com/fargo-run/fargo/internal/errdefs"
 	"github.com/fargo-run/fargo/internal/registry"
+	"github.com/fargo-run/fargo/internal/registry/distribution"
 )
 
-// registryAuth authenticates /v2/ requests with the passwords
-// GetAuthorizationToken issues: Basic auth, user "AWS".
+// registryAuth is the distribution.Authenticator of /v2/ requests: it checks
+// the passwords GetAuthorizationToken issues (Basic auth, user "AWS").
 type registryAuth struct {
 	tokens *auth.TokenIssuer
 }
 
 func (a registryAuth) Authenticate(r *http.Request) (registry.Principal, error) {
-	token, ok := registry.BasicToken(r)
+	token, ok := distribution.BasicToken(r)
 	if !ok {
 		return registry.Principal{}, errdefs.New(registry.ErrUnauthenticated, "Not Authorized")
 	}

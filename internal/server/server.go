@@ -31,6 +31,7 @@ import (
 	"github.com/fargo-run/fargo/internal/hostlock"
 	"github.com/fargo-run/fargo/internal/logs"
 	"github.com/fargo-run/fargo/internal/registry"
+	"github.com/fargo-run/fargo/internal/registry/distribution"
 	"github.com/fargo-run/fargo/internal/store/bolt"
 	"github.com/fargo-run/fargo/internal/tenant"
 )
@@ -135,8 +136,11 @@ func (s *Server) build(ctx context.Context) error {
 	images, err := registry.New(registry.Config{
 		DataDir:      filepath.Join(s.cfg.DataDir, "registry"),
 		DefaultScope: tenant.Scope{Account: s.cfg.AccountID, Region: s.cfg.Region},
-		Auth:         registryAuth{tokens: tokens},
 	}, s.st, s.log.With("component", "registry"))
+	if err != nil {
+		return fmt.Errorf("registry: %w", err)
+	}
+	v2, err := distribution.New(images, distribution.Config{Auth: registryAuth{tokens: tokens}, Logger: s.log.With("component", "registry")})
 	if err != nil {
 		return fmt.Errorf("registry: %w", err)
 	}
@@ -157,7 +161,7 @@ func (s *Server) build(ctx context.Context) error {
 		MaxBodyBytes: s.cfg.MaxBodyBytes,
 		Verifier:     &sigv4.Verifier{Credentials: keys},
 		Logger:       s.log,
-		Registry:     s.fm.registry(images.Handler()),
+		Registry:     s.fm.registry(v2),
 		Metrics:      promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
 	}, metrics, jsonSvcs, querySvcs)
 	s.images, s.tokens, s.ctl = images, tokens, ctl

@@ -2,7 +2,6 @@ package server
 
 import (
 	"log/slog"
-	"maps"
 
 	"github.com/fargo-run/fargo/internal/api"
 	"github.com/fargo-run/fargo/internal/api/autoscalingwire"
@@ -42,7 +41,7 @@ type deps struct {
 // service's own error shape.
 func services(d deps) ([]*api.JSONService, []*api.QueryService) {
 	jsonSvcs := []*api.JSONService{
-		ecsService(d.control),
+		ecs.New(d.control),
 		ecr.New(ecr.Config{Registry: d.registry, Tokens: d.tokens, RegistryHost: d.registryHost, DefaultRegion: d.cfg.Region,
 			Logger: d.log.With("component", "ecr")}),
 		apilogs.New(d.logs),
@@ -69,14 +68,4 @@ func modelService(name, prefix, version, msgKey string, ops map[string]wire.Oper
 			return ok
 		},
 	}
-}
-
-// ecsService is the ECS API: clusters and task definitions, the task
-// operations, which agents (this host's, or remote ones) carry out, and
-// services, which the service controller (internal/deploy) keeps.
-func ecsService(ctl *control.Control) *api.JSONService {
-	svc := ecs.New(ctl)
-	maps.Copy(svc.Handlers, ecs.TaskHandlers(ctl))
-	maps.Copy(svc.Handlers, ecs.ServiceHandlers(ctl))
-	return svc
 }

@@ -1,9 +1,11 @@
 // Package ecr is the thin ECR adapter of the API front door: it decodes the
 // awsJson1_1 shapes of internal/api/ecrwire, calls internal/registry (the
 // same registry docker, crane and skopeo reach at /v2/), and converts answers
-// and errors back. Registry errors are mapped to ECR codes exactly once, in
-// mapError; the adapter's own request validation answers wire errors
-// (*api.Error) directly, with ECR's messages.
+// and errors back. Every error, the registry's and those of the adapter's
+// own request checks (errdefs classes with ECR's messages, and a few
+// adapter sentinels), is mapped to an ECR code exactly once, in mapError.
+// What ECR keeps between calls (the part sizes of layer uploads, lifecycle
+// policy previews) is the registry's, not the adapter's.
 //
 //	aws ecr ... ──► api.Router (SigV4: account, region) ──► Adapter.op
 //	                                                         │ target(): registryId ≠ caller?
@@ -41,7 +43,6 @@ import (
 	"net/http"
 	"regexp"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/fargo-run/fargo/internal/api"
@@ -75,17 +76,6 @@ type Adapter struct {
 	cfg Config
 	reg *registry.Registry
 	log *slog.Logger
-
-	// parts tracks, per layer upload, whether a part other than the last
-	// was smaller than minPartSize (ECR refuses those at
-	// CompleteLayerUpload). In memory: after a restart the check is lenient.
-	partsMu sync.Mutex
-	parts   map[string]*uploadParts
-
-	// previews are the lifecycle policy previews, by scope and repository.
-	// In memory: AWS keeps them only for a while too.
-	previewsMu sync.Mutex
-	previews   map[previewKey]*preview
 }
 
 // New returns the ECR service description for the router.
@@ -93,8 +83,7 @@ func New(cfg Config) *api.JSONService {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	a := &Adapter{cfg: cfg, reg: cfg.Registry, log: cfg.Logger,
-		parts: map[string]*uploadParts{}, previews: map[previewKey]*preview{}}
+	a := &Adapter{cfg: cfg, reg: cfg.Registry, log: cfg.Logger}
 	return &api.JSONService{
 		Name:         w.SigningName,
 		TargetPrefix: w.TargetPrefix,
@@ -148,11 +137,51 @@ func New(cfg Config) *api.JSONService {
 	}
 }
 
-// mapError maps registry errors to ECR error codes, most specific first.
+// The adapter's own sentinels, for ECR codes that belong to its wire
+// checks rather than to the registry. Like the registry's, they carry an
+// errdefs class and are answered by mapError.
+var (
+	// errTooManyTags: TooManyTagsException.
+	errTooManyTags = errdefs.New(errdefs.ErrLimitExceeded, "too many tags")
+	// errInvalidTag: InvalidTagParameterException.
+	errInvalidTag = errdefs.New(errdefs.ErrInvalidArgument, "invalid tag")
+	// errImageDigestMismatch: ImageDigestDoesNotMatchException.
+	errImageDigestMismatch = errdefs.New(errdefs.ErrInvalidArgument, "image digest does not match")
+	// errScanNotFound: ScanNotFoundException (fargo never scans).
+	errScanNotFound = errdefs.New(errdefs.ErrNotFound, "scan not found")
+)
+
+// mapError maps registry and adapter errors to ECR error codes, most
+// specific first. It is the only place the adapter names an error code.
 func mapError(err error) *api.Error {
 	msg := errdefs.Message(err)
 	code := ""
+	var partErr *registry.LayerPartError
 	switch {
+	case errors.As(err, &partErr):
+		return &api.Error{Code: "InvalidLayerPartException", Message: partErr.Message, Fields: map[string]any{
+			"registryId": partErr.RegistryID, "repositoryName": partErr.Repository, "uploadId": partErr.UploadID,
+			"lastValidByteReceived": partErr.LastValidByteReceived}}
+	case errors.Is(err, errTooManyTags):
+		code = "TooManyTagsException"
+	case errors.Is(err, errInvalidTag):
+		code = "InvalidTagParameterException"
+	case errors.Is(err, errImageDigestMismatch):
+		code = "ImageDigestDoesNotMatchException"
+	case errors.Is(err, errScanNotFound):
+		code = "ScanNotFoundException"
+	case errors.Is(err, registry.ErrUploadEmpty):
+		code = "EmptyUploadException"
+	case errors.Is(err, registry.ErrLayerPartTooSmall):
+		code = "LayerPartTooSmallException"
+	case errors.Is(err, registry.ErrLayerAlreadyExists):
+		code = "LayerAlreadyExistsException"
+	case errors.Is(err, registry.ErrLayerDigestMismatch):
+		code = "InvalidLayerException"
+	case errors.Is(err, registry.ErrRepositoryPolicyNotFound):
+		code = "RepositoryPolicyNotFoundException"
+	case errors.Is(err, registry.ErrLifecyclePreviewNotFound):
+		code = "LifecyclePolicyPreviewNotFoundException"
 	case errors.Is(err, registry.ErrRepositoryNotFound):
 		code = "RepositoryNotFoundException"
 	case errors.Is(err, registry.ErrLifecyclePolicyNotFound):
@@ -238,8 +267,10 @@ func (a *Adapter) repoURI(caller string, scope tenant.Scope, name string) string
 	return a.host(caller, scope) + "/" + name
 }
 
-func invalidParam(member, constraint string) *api.Error {
-	return api.Errorf("InvalidParameterException", "Invalid parameter at '%s' failed to satisfy constraint: '%s'", member, constraint)
+// invalidParam is ECR's InvalidParameterException for a member that fails
+// a constraint.
+func invalidParam(member, constraint string) error {
+	return errdefs.Invalidf("Invalid parameter at '%s' failed to satisfy constraint: '%s'", member, constraint)
 }
 
 // repoNameConstraint is the constraint ECR quotes for a bad repository name,
@@ -288,7 +319,7 @@ func maxResults(p *int32, max, def int) (int, error) {
 func paginate[T any](list string, items []T, key func(T) string, n int, token *string) ([]T, *string, error) {
 	page, next, err := paging.Slice(items, key, paging.Page{List: "ecr." + list, Limit: n, Token: wire.ToString(token)})
 	if err != nil {
-		return nil, nil, api.Errorf("InvalidParameterException", "Invalid parameter at 'nextToken' failed to satisfy constraint: 'The token is invalid or expired'")
+		return nil, nil, invalidParam("nextToken", "The token is invalid or expired")
 	}
 	if next == "" {
 		return page, nil, nil

@@ -26,11 +26,29 @@ func TestMapError(t *testing.T) {
 		{errdefs.New(registry.ErrNameInvalid, "m"), "InvalidParameterException"},
 		{errdefs.New(registry.ErrDenied, "m"), "AccessDeniedException"},
 		{errdefs.New(registry.ErrManifestTooLarge, "m"), "LimitExceededException"},
+		{errdefs.New(registry.ErrUploadEmpty, "m"), "EmptyUploadException"},
+		{errdefs.New(registry.ErrLayerPartTooSmall, "m"), "LayerPartTooSmallException"},
+		{errdefs.New(registry.ErrLayerAlreadyExists, "m"), "LayerAlreadyExistsException"},
+		{errdefs.New(registry.ErrLayerDigestMismatch, "m"), "InvalidLayerException"},
+		{errdefs.New(registry.ErrDigestInvalid, "m"), "InvalidParameterException"},
+		{errdefs.New(registry.ErrRepositoryPolicyNotFound, "m"), "RepositoryPolicyNotFoundException"},
+		{errdefs.New(registry.ErrLifecyclePolicyNotFound, "m"), "LifecyclePolicyNotFoundException"},
+		{errdefs.New(registry.ErrLifecyclePreviewNotFound, "m"), "LifecyclePolicyPreviewNotFoundException"},
+		{errdefs.New(errTooManyTags, "m"), "TooManyTagsException"},
+		{errdefs.New(errInvalidTag, "m"), "InvalidTagParameterException"},
+		{errdefs.New(errImageDigestMismatch, "m"), "ImageDigestDoesNotMatchException"},
+		{errdefs.New(errScanNotFound, "m"), "ScanNotFoundException"},
+		{errdefs.New(errdefs.ErrUnsupported, "m"), "ValidationException"},
+		{errdefs.Invalidf("m"), "InvalidParameterException"},
 	} {
 		e := mapError(tc.err)
 		if e == nil || e.Code != tc.code || e.Message != "m" && tc.code != "ImageAlreadyExistsException" {
 			t.Errorf("%v: got %+v, want %s", tc.err, e, tc.code)
 		}
+	}
+	e := mapError(&registry.LayerPartError{RegistryID: "1", Repository: "r", UploadID: "u", LastValidByteReceived: 9, Message: "m"})
+	if e == nil || e.Code != "InvalidLayerPartException" || e.Message != "m" || e.Fields["lastValidByteReceived"] != int64(9) || e.Fields["uploadId"] != "u" {
+		t.Errorf("LayerPartError mapped to %+v", e)
 	}
 	if e := mapError(errFoo{}); e != nil {
 		t.Errorf("unknown error mapped to %+v", e)

@@ -11,6 +11,7 @@ import (
 	"github.com/fargo-run/fargo/internal/api"
 	w "github.com/fargo-run/fargo/internal/api/ecrwire"
 	"github.com/fargo-run/fargo/internal/api/wire"
+	"github.com/fargo-run/fargo/internal/errdefs"
 	"github.com/fargo-run/fargo/internal/paging"
 	"github.com/fargo-run/fargo/internal/registry"
 	"github.com/fargo-run/fargo/internal/tenant"
@@ -56,7 +57,7 @@ func imageIDParam(p *w.ImageIdentifier) (registry.ImageID, error) {
 	}
 	id := imageIDFromWire(*p)
 	if _, reason := checkImageID(id); reason != "" {
-		return registry.ImageID{}, api.Errorf("InvalidParameterException", "%s", reason)
+		return registry.ImageID{}, errdefs.New(errdefs.ErrInvalidArgument, reason)
 	}
 	return id, nil
 }
@@ -97,7 +98,7 @@ func (a *Adapter) putImage(ctx context.Context, req *api.Request, in *w.PutImage
 	}
 	actual := manifestDigest([]byte(manifest), digest)
 	if digest != "" && digest != actual {
-		return nil, api.Errorf("ImageDigestDoesNotMatchException",
+		return nil, errdefs.Newf(errImageDigestMismatch,
 			"Invalid parameter at 'imageDigest' failed to satisfy constraint: 'The provided digest %s does not match the calculated digest %s of the manifest'", digest, actual)
 	}
 	scope, err := a.target(ctx, req, in.RegistryId, name, registry.ActionPush)
@@ -270,7 +271,7 @@ func (a *Adapter) describeImages(ctx context.Context, req *api.Request, in *w.De
 		return nil, err
 	}
 	if len(in.ImageIds) > 0 && (in.MaxResults != nil || in.NextToken != nil) {
-		return nil, api.Errorf("InvalidParameterException", "Invalid parameter: maxResults and nextToken cannot be used together with imageIds")
+		return nil, errdefs.Invalidf("Invalid parameter: maxResults and nextToken cannot be used together with imageIds")
 	}
 	if len(in.ImageIds) > maxImageIDs {
 		return nil, invalidParam("imageIds", "Member must have length less than or equal to 100")
@@ -289,7 +290,7 @@ func (a *Adapter) describeImages(ctx context.Context, req *api.Request, in *w.De
 	for _, wid := range in.ImageIds {
 		id := imageIDFromWire(wid)
 		if _, reason := checkImageID(id); reason != "" {
-			return nil, api.Errorf("InvalidParameterException", "%s", reason)
+			return nil, errdefs.New(errdefs.ErrInvalidArgument, reason)
 		}
 		ids = append(ids, id)
 	}
@@ -374,7 +375,7 @@ func (a *Adapter) startImageScan(ctx context.Context, req *api.Request, in *w.St
 	if _, _, err := a.reg.GetImage(ctx, scope, name, id); err != nil {
 		return nil, a.imageErr(scope, name, id, err)
 	}
-	return nil, api.Errorf("ValidationException", "%s", scanUnavailable)
+	return nil, errdefs.New(errdefs.ErrUnsupported, scanUnavailable)
 }
 
 func (a *Adapter) describeImageScanFindings(ctx context.Context, req *api.Request, in *w.DescribeImageScanFindingsRequest) (*w.DescribeImageScanFindingsResponse, error) {
@@ -397,7 +398,7 @@ func (a *Adapter) describeImageScanFindings(ctx context.Context, req *api.Reques
 	if err != nil {
 		return nil, a.imageErr(scope, name, id, err)
 	}
-	return nil, api.Errorf("ScanNotFoundException",
+	return nil, errdefs.Newf(errScanNotFound,
 		"Image scan does not exist for the image with '{imageDigest:'%s', imageTag:'%s'}' in the repository with name '%s' in the registry with id '%s'",
 		img.Digest, id.Tag, name, scope.Account)
 }
@@ -406,7 +407,7 @@ func (a *Adapter) describeImageScanFindings(ctx context.Context, req *api.Reques
 // operations; other errors pass through to mapError.
 func (a *Adapter) imageErr(scope tenant.Scope, repo string, id registry.ImageID, err error) error {
 	if errors.Is(err, registry.ErrImageNotFound) {
-		return api.Errorf("ImageNotFoundException",
+		return errdefs.Newf(registry.ErrImageNotFound,
 			"The image with imageId {imageDigest:'%s', imageTag:'%s'} does not exist within the repository with name '%s' in the registry with id '%s'",
 			id.Digest, id.Tag, repo, scope.Account)
 	}

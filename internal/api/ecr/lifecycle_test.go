@@ -26,6 +26,7 @@ import (
 	ecrapi "github.com/fargo-run/fargo/internal/api/ecr"
 	"github.com/fargo-run/fargo/internal/api/sigv4"
 	"github.com/fargo-run/fargo/internal/registry"
+	"github.com/fargo-run/fargo/internal/registry/distribution"
 	"github.com/fargo-run/fargo/internal/store/bolt"
 	"github.com/fargo-run/fargo/internal/tenant"
 )
@@ -90,7 +91,6 @@ func newAPIEnv(t *testing.T) *apiEnv {
 	reg, err := registry.New(registry.Config{
 		DataDir:      filepath.Join(dir, "registry"),
 		DefaultScope: scope,
-		Auth:         registry.StaticToken{Token: "t", Account: account},
 		Now:          clk.Now,
 	}, st, nil)
 	if err != nil {
@@ -100,8 +100,12 @@ func newAPIEnv(t *testing.T) *apiEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
+	v2, err := distribution.New(reg, distribution.Config{Auth: distribution.StaticToken{Token: "t", Account: account}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	svc := ecrapi.New(ecrapi.Config{Registry: reg, RegistryHost: func() string { return "localhost:4566" }, DefaultRegion: region})
-	srv := httptest.NewServer(api.NewRouter(api.Config{MaxBodyBytes: 10 << 20, Verifier: keyIsAccount{}, Registry: reg.Handler()}, m,
+	srv := httptest.NewServer(api.NewRouter(api.Config{MaxBodyBytes: 10 << 20, Verifier: keyIsAccount{}, Registry: v2}, m,
 		[]*api.JSONService{svc}, nil))
 	t.Cleanup(srv.Close)
 	c := ecr.NewFromConfig(aws.Config{

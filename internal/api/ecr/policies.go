@@ -8,20 +8,15 @@ import (
 	"github.com/fargo-run/fargo/internal/api"
 	w "github.com/fargo-run/fargo/internal/api/ecrwire"
 	"github.com/fargo-run/fargo/internal/api/wire"
+	"github.com/fargo-run/fargo/internal/errdefs"
 	"github.com/fargo-run/fargo/internal/paging"
 	"github.com/fargo-run/fargo/internal/policy"
 	"github.com/fargo-run/fargo/internal/registry"
-	"github.com/fargo-run/fargo/internal/tenant"
 )
 
 // Repository policies.
 
 const maxPolicyText = 10240
-
-func policyNotFound(scope tenant.Scope, repo string) error {
-	return api.Errorf("RepositoryPolicyNotFoundException",
-		"Repository policy does not exist for the repository with name '%s' in the registry with id '%s'", repo, scope.Account)
-}
 
 func (a *Adapter) setRepositoryPolicy(ctx context.Context, req *api.Request, in *w.SetRepositoryPolicyRequest) (*w.SetRepositoryPolicyResponse, error) {
 	name, err := repoName(in.RepositoryName)
@@ -69,7 +64,7 @@ func (a *Adapter) getRepositoryPolicy(ctx context.Context, req *api.Request, in 
 		return nil, err
 	}
 	if repo.Policy == "" {
-		return nil, policyNotFound(scope, name)
+		return nil, registry.RepositoryPolicyNotFound(scope, name)
 	}
 	return &w.GetRepositoryPolicyResponse{RegistryId: wire.String(repo.RegistryID), RepositoryName: wire.String(name), PolicyText: wire.String(repo.Policy)}, nil
 }
@@ -86,7 +81,7 @@ func (a *Adapter) deleteRepositoryPolicy(ctx context.Context, req *api.Request, 
 	var old string
 	_, err = a.reg.UpdateRepository(ctx, scope, name, func(r *registry.Repository) error {
 		if r.Policy == "" {
-			return policyNotFound(scope, name)
+			return registry.RepositoryPolicyNotFound(scope, name)
 		}
 		old, r.Policy = r.Policy, ""
 		return nil
@@ -98,11 +93,6 @@ func (a *Adapter) deleteRepositoryPolicy(ctx context.Context, req *api.Request, 
 }
 
 // Lifecycle policies.
-
-func lifecycleNotFound(scope tenant.Scope, repo string) error {
-	return api.Errorf("LifecyclePolicyNotFoundException",
-		"Lifecycle policy does not exist for the repository with name '%s' in the registry with id '%s'", repo, scope.Account)
-}
 
 // checkLifecycleText validates a lifecycle policy's length and rules. A
 // rule violation is an errdefs.ErrInvalidArgument error that carries ECR's
@@ -152,7 +142,7 @@ func (a *Adapter) getLifecyclePolicy(ctx context.Context, req *api.Request, in *
 		return nil, err
 	}
 	if repo.LifecyclePolicy == "" {
-		return nil, lifecycleNotFound(scope, name)
+		return nil, registry.LifecyclePolicyNotFound(scope, name)
 	}
 	out := &w.GetLifecyclePolicyResponse{RegistryId: wire.String(scope.Account), RepositoryName: wire.String(name), LifecyclePolicyText: wire.String(repo.LifecyclePolicy)}
 	at, err := a.reg.LifecycleEvaluatedAt(ctx, scope, name)
@@ -177,7 +167,7 @@ func (a *Adapter) deleteLifecyclePolicy(ctx context.Context, req *api.Request, i
 	var old string
 	if _, err := a.reg.UpdateRepository(ctx, scope, name, func(r *registry.Repository) error {
 		if r.LifecyclePolicy == "" {
-			return lifecycleNotFound(scope, name)
+			return registry.LifecyclePolicyNotFound(scope, name)
 		}
 		old, r.LifecyclePolicy = r.LifecyclePolicy, ""
 		return nil
@@ -187,24 +177,8 @@ func (a *Adapter) deleteLifecyclePolicy(ctx context.Context, req *api.Request, i
 	return &w.DeleteLifecyclePolicyResponse{RegistryId: wire.String(scope.Account), RepositoryName: wire.String(name), LifecyclePolicyText: wire.String(old)}, nil
 }
 
-// Lifecycle policy previews: computed at once (a dry run over the
-// repository's images) and kept in memory until the next preview.
-
-type previewKey struct {
-	scope tenant.Scope
-	repo  string
-}
-
-type preview struct {
-	text    string
-	results []registry.LifecycleResult
-}
-
-func (a *Adapter) forgetPreview(scope tenant.Scope, repo string) {
-	a.previewsMu.Lock()
-	delete(a.previews, previewKey{scope, repo})
-	a.previewsMu.Unlock()
-}
+// Lifecycle policy previews: the registry computes and keeps them
+// (Registry.StartLifecyclePreview); the adapter filters and pages them.
 
 func (a *Adapter) startLifecyclePolicyPreview(ctx context.Context, req *api.Request, in *w.StartLifecyclePolicyPreviewRequest) (*w.StartLifecyclePolicyPreviewResponse, error) {
 	name, err := repoName(in.RepositoryName)
@@ -221,25 +195,13 @@ func (a *Adapter) startLifecyclePolicyPreview(ctx context.Context, req *api.Requ
 			return nil, err
 		}
 	}
-	repo, err := a.reg.GetRepository(ctx, scope, name)
+	p, err := a.reg.StartLifecyclePreview(ctx, scope, name, text)
 	if err != nil {
 		return nil, err
 	}
-	if text == "" {
-		if text = repo.LifecyclePolicy; text == "" {
-			return nil, lifecycleNotFound(scope, name)
-		}
-	}
-	results, err := a.reg.PreviewLifecycle(ctx, scope, name, text)
-	if err != nil {
-		return nil, err
-	}
-	a.previewsMu.Lock()
-	a.previews[previewKey{scope, name}] = &preview{text: text, results: results}
-	a.previewsMu.Unlock()
 	return &w.StartLifecyclePolicyPreviewResponse{
 		RegistryId: wire.String(scope.Account), RepositoryName: wire.String(name),
-		LifecyclePolicyText: wire.String(text), Status: wire.String(w.LifecyclePolicyPreviewStatusComplete),
+		LifecyclePolicyText: wire.String(p.PolicyText), Status: wire.String(w.LifecyclePolicyPreviewStatusComplete),
 	}, nil
 }
 
@@ -249,7 +211,7 @@ func (a *Adapter) getLifecyclePolicyPreview(ctx context.Context, req *api.Reques
 		return nil, err
 	}
 	if len(in.ImageIds) > 0 && (in.MaxResults != nil || in.NextToken != nil) {
-		return nil, api.Errorf("InvalidParameterException", "Invalid parameter: maxResults and nextToken cannot be used together with imageIds")
+		return nil, errdefs.Invalidf("Invalid parameter: maxResults and nextToken cannot be used together with imageIds")
 	}
 	n, err := maxResults(in.MaxResults, 100, 100)
 	if err != nil {
@@ -265,18 +227,12 @@ func (a *Adapter) getLifecyclePolicyPreview(ctx context.Context, req *api.Reques
 	if err != nil {
 		return nil, err
 	}
-	if _, err := a.reg.GetRepository(ctx, scope, name); err != nil {
+	p, err := a.reg.GetLifecyclePreview(ctx, scope, name)
+	if err != nil {
 		return nil, err
 	}
-	a.previewsMu.Lock()
-	p := a.previews[previewKey{scope, name}]
-	a.previewsMu.Unlock()
-	if p == nil {
-		return nil, api.Errorf("LifecyclePolicyPreviewNotFoundException",
-			"There is no dry run for this repository with name '%s' in the registry with id '%s'", name, scope.Account)
-	}
 	var kept []registry.LifecycleResult
-	for _, r := range p.results {
+	for _, r := range p.Results {
 		if (status == w.TagStatusTagged && len(r.Tags) == 0) || (status == w.TagStatusUntagged && len(r.Tags) > 0) {
 			continue
 		}
@@ -295,9 +251,9 @@ func (a *Adapter) getLifecyclePolicyPreview(ctx context.Context, req *api.Reques
 	}
 	out := &w.GetLifecyclePolicyPreviewResponse{
 		RegistryId: wire.String(scope.Account), RepositoryName: wire.String(name),
-		LifecyclePolicyText: wire.String(p.text), Status: wire.String(w.LifecyclePolicyPreviewStatusComplete),
+		LifecyclePolicyText: wire.String(p.PolicyText), Status: wire.String(w.LifecyclePolicyPreviewStatusComplete),
 		PreviewResults: []w.LifecyclePolicyPreviewResult{}, NextToken: next,
-		Summary: &w.LifecyclePolicyPreviewSummary{ExpiringImageTotalCount: wire.Int32(int32(len(p.results)))},
+		Summary: &w.LifecyclePolicyPreviewSummary{ExpiringImageTotalCount: wire.Int32(int32(len(p.Results)))},
 	}
 	for _, r := range page {
 		out.PreviewResults = append(out.PreviewResults, w.LifecyclePolicyPreviewResult{

@@ -9,6 +9,7 @@ import (
 	"github.com/fargo-run/fargo/internal/api"
 	w "github.com/fargo-run/fargo/internal/api/ecrwire"
 	"github.com/fargo-run/fargo/internal/api/wire"
+	"github.com/fargo-run/fargo/internal/errdefs"
 	"github.com/fargo-run/fargo/internal/registry"
 	"github.com/fargo-run/fargo/internal/tenant"
 )
@@ -47,7 +48,7 @@ func (a *Adapter) createRepository(ctx context.Context, req *api.Request, in *w.
 			return nil, invalidParam("encryptionConfiguration.encryptionType", "Member must satisfy enum value set: [AES256, KMS, KMS_DSSE]")
 		}
 		if t == w.EncryptionTypeAes256 && e.KmsKey != nil {
-			return nil, api.Errorf("InvalidParameterException", "Invalid parameter: kmsKey can only be specified when encryptionType is KMS")
+			return nil, errdefs.Invalidf("Invalid parameter: kmsKey can only be specified when encryptionType is KMS")
 		}
 		repo.Encryption = registry.Encryption{Type: t, KMSKey: wire.ToString(e.KmsKey)}
 	}
@@ -86,7 +87,7 @@ func (a *Adapter) repoToWire(req *api.Request, scope tenant.Scope, r registry.Re
 
 func (a *Adapter) describeRepositories(ctx context.Context, req *api.Request, in *w.DescribeRepositoriesRequest) (*w.DescribeRepositoriesResponse, error) {
 	if len(in.RepositoryNames) > 0 && (in.MaxResults != nil || in.NextToken != nil) {
-		return nil, api.Errorf("InvalidParameterException", "Invalid parameter: maxResults and nextToken cannot be used together with repositoryNames")
+		return nil, errdefs.Invalidf("Invalid parameter: maxResults and nextToken cannot be used together with repositoryNames")
 	}
 	if len(in.RepositoryNames) > 100 {
 		return nil, invalidParam("repositoryNames", "Member must have length less than or equal to 100")
@@ -146,7 +147,6 @@ func (a *Adapter) deleteRepository(ctx context.Context, req *api.Request, in *w.
 	if err != nil {
 		return nil, err
 	}
-	a.forgetPreview(scope, name)
 	return &w.DeleteRepositoryResponse{Repository: a.repoToWire(req, scope, repo)}, nil
 }
 
@@ -202,12 +202,12 @@ func (a *Adapter) putImageScanningConfiguration(ctx context.Context, req *api.Re
 
 // Resource tags.
 
-func tooManyTags() *api.Error {
-	return api.Errorf("TooManyTagsException", "The list of tags on the repository is over the limit. The maximum number of tags that can be applied to a repository is %d.", maxResourceTags)
+func tooManyTags() error {
+	return errdefs.Newf(errTooManyTags, "The list of tags on the repository is over the limit. The maximum number of tags that can be applied to a repository is %d.", maxResourceTags)
 }
 
-func invalidTag(format string, args ...any) *api.Error {
-	return api.Errorf("InvalidTagParameterException", format, args...)
+func invalidTag(format string, args ...any) error {
+	return errdefs.Newf(errInvalidTag, format, args...)
 }
 
 func checkTagKey(k string) error {

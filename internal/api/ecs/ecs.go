@@ -23,7 +23,11 @@ type Adapter struct {
 	rendered memo.Map
 }
 
-// New returns the ECS service description for the router.
+// New returns the ECS service description for the router: every ECS
+// operation fargo implements, served by one Adapter. Clusters and task
+// definitions are control's records; the tasks are run by the agent of the
+// node control places them on (this host's, in-process); the services are
+// kept by the service controller (internal/deploy).
 func New(ctl *control.Control) *api.JSONService {
 	a := &Adapter{ctl: ctl}
 	return &api.JSONService{
@@ -52,23 +56,25 @@ func New(ctl *control.Control) *api.JSONService {
 			"TagResource":                 api.JSON(a.tagResource),
 			"UntagResource":               api.JSON(a.untagResource),
 			"ListTagsForResource":         api.JSON(a.listTagsForResource),
+			// Tasks and container instances (tasks.go, instances.go).
+			"RunTask":                    api.JSON(a.runTask),
+			"StartTask":                  api.JSON(a.startTask),
+			"ListContainerInstances":     api.JSON(a.listContainerInstances),
+			"DescribeContainerInstances": api.JSON(a.describeContainerInstances),
+			"StopTask":                   api.JSON(a.stopTask),
+			"DescribeTasks":              api.JSON(a.describeTasks),
+			"ListTasks":                  api.JSON(a.listTasks),
+			// Services (services.go).
+			"CreateService":              api.JSON(a.createService),
+			"UpdateService":              api.JSON(a.updateService),
+			"DeleteService":              api.JSON(a.deleteService),
+			"DescribeServices":           api.JSON(a.describeServices),
+			"ListServices":               api.JSON(a.listServices),
+			"ListServiceDeployments":     api.JSON(a.listServiceDeployments),
+			"DescribeServiceDeployments": api.JSON(a.describeServiceDeployments),
+			"DescribeServiceRevisions":   api.JSON(a.describeServiceRevisions),
 		},
 		MapError: mapError,
-	}
-}
-
-// TaskHandlers are the task operations; the server adds them once an agent
-// runs the tasks they create.
-func TaskHandlers(ctl *control.Control) map[string]api.Handler {
-	a := &Adapter{ctl: ctl}
-	return map[string]api.Handler{
-		"RunTask":                    api.JSON(a.runTask),
-		"StartTask":                  api.JSON(a.startTask),
-		"ListContainerInstances":     api.JSON(a.listContainerInstances),
-		"DescribeContainerInstances": api.JSON(a.describeContainerInstances),
-		"StopTask":                   api.JSON(a.stopTask),
-		"DescribeTasks":              api.JSON(a.describeTasks),
-		"ListTasks":                  api.JSON(a.listTasks),
 	}
 }
 

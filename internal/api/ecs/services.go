@@ -11,22 +11,6 @@ import (
 	"github.com/fargo-run/fargo/internal/tenant"
 )
 
-// ServiceHandlers are the service operations; the server adds them with
-// the service controller (internal/deploy) that keeps their promises.
-func ServiceHandlers(ctl *control.Control) map[string]api.Handler {
-	a := &Adapter{ctl: ctl}
-	return map[string]api.Handler{
-		"CreateService":              api.JSON(a.createService),
-		"UpdateService":              api.JSON(a.updateService),
-		"DeleteService":              api.JSON(a.deleteService),
-		"DescribeServices":           api.JSON(a.describeServices),
-		"ListServices":               api.JSON(a.listServices),
-		"ListServiceDeployments":     api.JSON(a.listServiceDeployments),
-		"DescribeServiceDeployments": api.JSON(a.describeServiceDeployments),
-		"DescribeServiceRevisions":   api.JSON(a.describeServiceRevisions),
-	}
-}
-
 func (a *Adapter) createService(ctx context.Context, req *api.Request, in *w.CreateServiceRequest) (*w.CreateServiceResponse, error) {
 	fargate := wire.ToString(in.LaunchType) == control.LaunchTypeFargate || onFargate(in.CapacityProviderStrategy)
 	if err := refuseUnhonoured(serviceExtras{

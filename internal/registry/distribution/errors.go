@@ -1,4 +1,4 @@
-package registry
+package distribution
 
 import (
 	"encoding/json"
@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"github.com/fargo-run/fargo/internal/errdefs"
+	"github.com/fargo-run/fargo/internal/registry"
 )
 
 // ociError is one entry of the OCI error body {"errors":[...]}.
@@ -19,37 +20,37 @@ type ociError struct {
 // (most specific), then the errdefs classes, then 500 for the rest.
 func ociStatus(err error) (int, string) {
 	switch {
-	case errors.Is(err, ErrUnauthenticated):
+	case errors.Is(err, registry.ErrUnauthenticated):
 		return http.StatusUnauthorized, "UNAUTHORIZED"
 	case errors.Is(err, errdefs.ErrPermissionDenied):
 		return http.StatusForbidden, "DENIED"
-	case errors.Is(err, ErrNameInvalid):
+	case errors.Is(err, registry.ErrNameInvalid):
 		return http.StatusBadRequest, "NAME_INVALID"
-	case errors.Is(err, ErrRepositoryNotFound):
+	case errors.Is(err, registry.ErrRepositoryNotFound):
 		return http.StatusNotFound, "NAME_UNKNOWN"
-	case errors.Is(err, ErrImageNotFound):
+	case errors.Is(err, registry.ErrImageNotFound):
 		return http.StatusNotFound, "MANIFEST_UNKNOWN"
-	case errors.Is(err, ErrBlobNotFound):
+	case errors.Is(err, registry.ErrBlobNotFound):
 		return http.StatusNotFound, "BLOB_UNKNOWN"
-	case errors.Is(err, ErrUploadNotFound):
+	case errors.Is(err, registry.ErrUploadNotFound):
 		return http.StatusNotFound, "BLOB_UPLOAD_UNKNOWN"
-	case errors.Is(err, ErrUploadRange):
+	case errors.Is(err, registry.ErrUploadRange):
 		return http.StatusRequestedRangeNotSatisfiable, "BLOB_UPLOAD_INVALID"
-	case errors.Is(err, ErrDigestInvalid):
+	case errors.Is(err, registry.ErrDigestInvalid):
 		return http.StatusBadRequest, "DIGEST_INVALID"
-	case errors.Is(err, ErrManifestTooLarge):
+	case errors.Is(err, registry.ErrManifestTooLarge):
 		return http.StatusRequestEntityTooLarge, "SIZE_INVALID"
-	case errors.Is(err, ErrSizeInvalid):
+	case errors.Is(err, registry.ErrSizeInvalid):
 		return http.StatusBadRequest, "SIZE_INVALID"
-	case errors.Is(err, ErrManifestBlobUnknown):
+	case errors.Is(err, registry.ErrManifestBlobUnknown):
 		return http.StatusBadRequest, "MANIFEST_BLOB_UNKNOWN"
-	case errors.Is(err, ErrManifestInvalid):
+	case errors.Is(err, registry.ErrManifestInvalid):
 		return http.StatusBadRequest, "MANIFEST_INVALID"
-	case errors.Is(err, ErrTooManyTags):
+	case errors.Is(err, registry.ErrTooManyTags):
 		return http.StatusRequestURITooLong, "TAG_INVALID"
-	case errors.Is(err, ErrTagImmutable), errors.Is(err, ErrReferenceInvalid):
+	case errors.Is(err, registry.ErrTagImmutable), errors.Is(err, registry.ErrReferenceInvalid):
 		return http.StatusBadRequest, "TAG_INVALID"
-	case errors.Is(err, ErrBlobInUse):
+	case errors.Is(err, registry.ErrBlobInUse):
 		return http.StatusMethodNotAllowed, "UNSUPPORTED"
 	case errors.Is(err, errRouteNotFound):
 		return http.StatusNotFound, "UNSUPPORTED"
@@ -75,11 +76,11 @@ var errMethodNotAllowed = errdefs.New(errdefs.ErrUnsupported, "The operation is 
 
 // writeError writes err in the OCI shape. Errors outside the known classes
 // are logged and shown only as a generic message.
-func (r *Registry) writeError(w http.ResponseWriter, req *http.Request, err error) {
+func (s *Handler) writeError(w http.ResponseWriter, req *http.Request, err error) {
 	status, code := ociStatus(err)
 	msg := errdefs.Message(err)
 	if status == http.StatusInternalServerError {
-		r.log.ErrorContext(req.Context(), "registry request failed", "method", req.Method, "path", req.URL.Path, "error", err)
+		s.log.ErrorContext(req.Context(), "registry request failed", "method", req.Method, "path", req.URL.Path, "error", err)
 		msg = "An internal error occurred."
 	}
 	if status == http.StatusUnauthorized {

@@ -1,4 +1,4 @@
-package registry
+package distribution
 
 import (
 	"crypto/sha512"
@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/fargo-run/fargo/internal/registry"
 )
 
 // The OCI distribution-spec conformance variants that need more than the
@@ -39,7 +41,7 @@ func pushSHA512Blobs(t *testing.T, e *env, repo, layer string) string {
 func wantManifest(t *testing.T, e *env, repo, ref, man, digest string) {
 	t.Helper()
 	for _, m := range []string{"HEAD", "GET"} {
-		resp := e.do(m, "/v2/"+repo+"/manifests/"+ref, nil, map[string]string{"Accept": MediaTypeOCIManifest})
+		resp := e.do(m, "/v2/"+repo+"/manifests/"+ref, nil, map[string]string{"Accept": registry.MediaTypeOCIManifest})
 		body := wantStatus(t, resp, 200, "")
 		if got := resp.Header.Get("Docker-Content-Digest"); got != digest {
 			t.Fatalf("%s %s: Docker-Content-Digest %s, want %s", m, ref, got, digest)
@@ -59,7 +61,7 @@ func TestPutManifestByTagDigestAlgorithm(t *testing.T) {
 	e.createRepo("algo")
 	man := pushSHA512Blobs(t, e, "algo", "layer one")
 	want := sha512d(man)
-	hdr := map[string]string{"Content-Type": MediaTypeOCIManifest}
+	hdr := map[string]string{"Content-Type": registry.MediaTypeOCIManifest}
 	for tag, query := range map[string]string{
 		"t1": "?digest-type=sha512",
 		"t2": "?digest-algorithm=sha512",
@@ -114,7 +116,7 @@ func TestPutManifestByDigestWithTags(t *testing.T) {
 	e.createRepo("multi")
 	man := pushSHA512Blobs(t, e, "multi", "layer two")
 	d := sha512d(man)
-	hdr := map[string]string{"Content-Type": MediaTypeOCIManifest}
+	hdr := map[string]string{"Content-Type": registry.MediaTypeOCIManifest}
 	resp := e.do("PUT", "/v2/multi/manifests/"+d+"?tag=1.2.3&tag=1.2&tag=latest&tag=1.2", strings.NewReader(man), hdr)
 	wantStatus(t, resp, 201, "")
 	var got []string
@@ -145,14 +147,14 @@ func TestPutManifestByDigestWithTags(t *testing.T) {
 	wantStatus(t, e.do("PUT", "/v2/multi/manifests/"+d+"?tag=ok&tag=-bad", strings.NewReader(man), hdr), 400, "TAG_INVALID")
 	wantStatus(t, e.do("HEAD", "/v2/multi/manifests/ok", nil, nil), 404, "")
 	many := url.Values{}
-	for i := range maxTagsPerPush + 1 {
+	for i := range registry.MaxTagsPerPush + 1 {
 		many.Add("tag", "t"+itoa(i))
 	}
 	wantStatus(t, e.do("PUT", "/v2/multi/manifests/"+d+"?"+many.Encode(), strings.NewReader(man), hdr), http.StatusRequestURITooLong, "TAG_INVALID")
 	wantStatus(t, e.do("HEAD", "/v2/multi/manifests/t0", nil, nil), 404, "")
 
 	// IMMUTABLE: "latest" exists on another image; the push fails whole.
-	e.createRepo("frozen", func(r *Repository) { r.ImageTagMutability = Immutable })
+	e.createRepo("frozen", func(r *registry.Repository) { r.ImageTagMutability = registry.Immutable })
 	pushTiny(t, e.reg, "frozen", "latest", "old layer")
 	man2 := pushSHA512Blobs(t, e, "frozen", "new layer")
 	d2 := sha512d(man2)
@@ -229,7 +231,7 @@ func TestSHA512TagParamDelete(t *testing.T) {
 	e.createRepo("life")
 	man := pushSHA512Blobs(t, e, "life", "layer three")
 	d := sha512d(man)
-	hdr := map[string]string{"Content-Type": MediaTypeOCIManifest}
+	hdr := map[string]string{"Content-Type": registry.MediaTypeOCIManifest}
 	wantStatus(t, e.do("PUT", "/v2/life/manifests/"+d+"?tag=life-0&tag=life-1", strings.NewReader(man), hdr), 201, "")
 	// The blobs are in use while the image is there.
 	cfgDigest := strings.Split(strings.Split(man, `"digest":"`)[1], `"`)[0]

@@ -1,4 +1,4 @@
-package registry
+package distribution
 
 import (
 	"os/exec"

@@ -1,4 +1,4 @@
-package registry
+package distribution
 
 import (
 	"bytes"
@@ -11,6 +11,8 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/fargo-run/fargo/internal/registry"
 )
 
 func TestPushPull(t *testing.T) {
@@ -84,16 +86,16 @@ func TestIndexPush(t *testing.T) {
 		}
 	}
 	// DescribeImages: the index's size is its children's.
-	imgs, err := e.reg.DescribeImages(t.Context(), testScope, "multi", []ImageID{{Tag: "latest"}})
+	imgs, err := e.reg.DescribeImages(t.Context(), testScope, "multi", []registry.ImageID{{Tag: "latest"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var want int64
 	for _, d := range im.Manifests {
-		c, _ := e.reg.DescribeImages(t.Context(), testScope, "multi", []ImageID{{Digest: d.Digest.String()}})
+		c, _ := e.reg.DescribeImages(t.Context(), testScope, "multi", []registry.ImageID{{Digest: d.Digest.String()}})
 		want += c[0].Size
 	}
-	if imgs[0].Size != want || want == 0 || imgs[0].MediaType != MediaTypeOCIIndex {
+	if imgs[0].Size != want || want == 0 || imgs[0].MediaType != registry.MediaTypeOCIIndex {
 		t.Fatalf("index image %+v, want size %d", imgs[0], want)
 	}
 }
@@ -104,10 +106,10 @@ func TestIndexNeedsChildren(t *testing.T) {
 	e := newEnv(t)
 	e.createRepo("multi")
 	body := `{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:` + strings.Repeat("a", 64) + `","size":10}]}`
-	resp := e.do("PUT", "/v2/multi/manifests/x", strings.NewReader(body), map[string]string{"Content-Type": MediaTypeOCIIndex})
+	resp := e.do("PUT", "/v2/multi/manifests/x", strings.NewReader(body), map[string]string{"Content-Type": registry.MediaTypeOCIIndex})
 	wantStatus(t, resp, 400, "MANIFEST_BLOB_UNKNOWN")
-	_, err := e.reg.PutManifest(t.Context(), testScope, "multi", "x", MediaTypeOCIIndex, []byte(body))
-	if !errors.Is(err, ErrReferencedImagesNotFound) || !errors.Is(err, ErrManifestBlobUnknown) {
+	_, err := e.reg.PutManifest(t.Context(), testScope, "multi", "x", registry.MediaTypeOCIIndex, []byte(body))
+	if !errors.Is(err, registry.ErrReferencedImagesNotFound) || !errors.Is(err, registry.ErrManifestBlobUnknown) {
 		t.Fatalf("err %v", err)
 	}
 }

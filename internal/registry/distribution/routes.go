@@ -1,9 +1,10 @@
-package registry
+package distribution
 
 import (
 	"strings"
 
 	"github.com/fargo-run/fargo/internal/errdefs"
+	"github.com/fargo-run/fargo/internal/registry"
 )
 
 // routeKind is which /v2/ endpoint a path addresses.
@@ -82,7 +83,7 @@ func parseRoute(path string) (route, error) {
 	if rt.Kind != routeUploadStart && rt.Kind != routeTags && (rt.Ref == "" || strings.Contains(rt.Ref, "/")) {
 		return route{}, errRouteNotFound
 	}
-	if err := ValidateRepositoryName(name); err != nil {
+	if err := registry.ValidateRepositoryName(name); err != nil {
 		return route{}, err
 	}
 	rt.Name = name

@@ -1,4 +1,4 @@
-package registry
+package distribution
 
 import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"

@@ -1,7 +1,6 @@
-package registry
+package distribution
 
 import (
-	"crypto/sha256"
 	"crypto/sha512"
 	"encoding/hex"
 	"encoding/json"
@@ -16,13 +15,9 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/fargo-run/fargo/internal/registry"
 	"github.com/fargo-run/fargo/internal/tenant"
 )
-
-func sha(b string) string {
-	s := sha256.Sum256([]byte(b))
-	return "sha256:" + hex.EncodeToString(s[:])
-}
 
 func TestBaseAndAuth(t *testing.T) {
 	e := newEnv(t)
@@ -62,14 +57,14 @@ func TestScopeFromHost(t *testing.T) {
 		"12345.dkr.ecr.eu-west-1.localhost":          def,
 		"123456789012.dkr.ecr.eu-west-1.example.com": def,
 	} {
-		if got := ScopeFromHost(host, def); got != want {
+		if got := registry.ScopeFromHost(host, def); got != want {
 			t.Errorf("%s: %v, want %v", host, got, want)
 		}
 	}
 	// The host's scope is where the request acts.
 	other := tenant.Scope{Account: testAccount, Region: "eu-west-1"}
 	e := newEnv(t)
-	if _, err := e.reg.CreateRepository(t.Context(), other, Repository{Name: "regional"}); err != nil {
+	if _, err := e.reg.CreateRepository(t.Context(), other, registry.Repository{Name: "regional"}); err != nil {
 		t.Fatal(err)
 	}
 	wantStatus(t, e.do("GET", "/v2/regional/tags/list", nil, nil), 404, "NAME_UNKNOWN")
@@ -218,7 +213,7 @@ func TestManifestErrors(t *testing.T) {
 	man := func(layer string) string {
 		return `{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"` + sha(cfg) + `","size":2},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"` + layer + `","size":7}]}`
 	}
-	ct := map[string]string{"Content-Type": MediaTypeOCIManifest}
+	ct := map[string]string{"Content-Type": registry.MediaTypeOCIManifest}
 	wantStatus(t, e.do("PUT", "/v2/app/manifests/v1", strings.NewReader(man(missing)), ct), 400, "MANIFEST_BLOB_UNKNOWN")
 	wantStatus(t, e.do("PUT", "/v2/app/manifests/v1", strings.NewReader("{not json"), ct), 400, "MANIFEST_INVALID")
 	wantStatus(t, e.do("PUT", "/v2/app/manifests/v1", strings.NewReader(`{"schemaVersion":1}`), ct), 400, "MANIFEST_INVALID")
@@ -244,14 +239,14 @@ func TestManifestErrors(t *testing.T) {
 	}
 	resp = e.do("HEAD", "/v2/app/manifests/"+sha(good), nil, nil)
 	wantStatus(t, resp, 200, "")
-	if resp.Header.Get("Content-Type") != MediaTypeOCIManifest || resp.ContentLength != int64(len(good)) {
+	if resp.Header.Get("Content-Type") != registry.MediaTypeOCIManifest || resp.ContentLength != int64(len(good)) {
 		t.Fatalf("HEAD %v", resp.Header)
 	}
 	// The blob an image uses cannot be unlinked.
 	wantStatus(t, e.do("DELETE", "/v2/app/blobs/"+sha(layer), nil, nil), 405, "UNSUPPORTED")
 
 	// Oversized.
-	big := `{"schemaVersion":2,"annotations":{"x":"` + strings.Repeat("a", DefaultMaxManifestBytes) + `"}}`
+	big := `{"schemaVersion":2,"annotations":{"x":"` + strings.Repeat("a", registry.DefaultMaxManifestBytes) + `"}}`
 	wantStatus(t, e.do("PUT", "/v2/app/manifests/big", strings.NewReader(big), ct), 413, "SIZE_INVALID")
 	// Delete by digest, then it is gone.
 	wantStatus(t, e.do("DELETE", "/v2/app/manifests/"+sha(good), nil, nil), 202, "")
@@ -260,7 +255,7 @@ func TestManifestErrors(t *testing.T) {
 
 func TestImmutableTags(t *testing.T) {
 	e := newEnv(t)
-	e.createRepo("locked", func(r *Repository) { r.ImageTagMutability = Immutable })
+	e.createRepo("locked", func(r *registry.Repository) { r.ImageTagMutability = registry.Immutable })
 	a, _ := random.Image(100, 1)
 	b, _ := random.Image(100, 1)
 	if err := remote.Write(e.ref("locked:v1"), a, e.opts()...); err != nil {
@@ -364,7 +359,7 @@ func TestReferrers(t *testing.T) {
 	}
 	resp := e.do("GET", "/v2/signed/referrers/"+subj.Digest.String()+"?artifactType=application/vnd.example.sbom", nil, nil)
 	body := wantStatus(t, resp, 200, "")
-	if resp.Header.Get("OCI-Filters-Applied") != "artifactType" || resp.Header.Get("Content-Type") != MediaTypeOCIIndex {
+	if resp.Header.Get("OCI-Filters-Applied") != "artifactType" || resp.Header.Get("Content-Type") != registry.MediaTypeOCIIndex {
 		t.Fatalf("headers %v", resp.Header)
 	}
 	if strings.Count(body, `"digest"`) != 1 || !strings.Contains(body, "application/vnd.example.sbom") {

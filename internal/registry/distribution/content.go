@@ -1,4 +1,4 @@
-package registry
+package distribution
 
 import (
 	"errors"
@@ -8,12 +8,13 @@ import (
 	"time"
 
 	"github.com/fargo-run/fargo/internal/errdefs"
+	"github.com/fargo-run/fargo/internal/registry"
 )
 
-func (r *Registry) serveManifest(q *request) error {
+func (s *Handler) serveManifest(q *request) error {
 	switch q.req.Method {
 	case http.MethodGet, http.MethodHead:
-		img, body, err := r.GetManifest(q.ctx, q.scope, q.rt.Name, q.rt.Ref)
+		img, body, err := s.reg.GetManifest(q.ctx, q.scope, q.rt.Name, q.rt.Ref)
 		if err != nil {
 			return err
 		}
@@ -28,7 +29,7 @@ func (r *Registry) serveManifest(q *request) error {
 		}
 		return nil
 	case http.MethodPut:
-		body, err := readLimited(q.req.Body, r.cfg.MaxManifestBytes)
+		body, err := readLimited(q.req.Body, s.reg.MaxManifestBytes())
 		if err != nil {
 			return err
 		}
@@ -37,7 +38,7 @@ func (r *Registry) serveManifest(q *request) error {
 			return err
 		}
 		in.MediaType, in.Body = q.req.Header.Get("Content-Type"), body
-		res, err := r.PutManifestWith(q.ctx, q.scope, q.rt.Name, in)
+		res, err := s.reg.PutManifestWith(q.ctx, q.scope, q.rt.Name, in)
 		if err != nil {
 			return err
 		}
@@ -53,11 +54,11 @@ func (r *Registry) serveManifest(q *request) error {
 		writeEmpty(q, http.StatusCreated)
 		return nil
 	case http.MethodDelete:
-		id, err := ParseReference(q.rt.Ref)
+		id, err := registry.ParseReference(q.rt.Ref)
 		if err != nil {
 			return err
 		}
-		if _, err := r.DeleteImage(q.ctx, q.scope, q.rt.Name, id); err != nil {
+		if _, err := s.reg.DeleteImage(q.ctx, q.scope, q.rt.Name, id); err != nil {
 			return err
 		}
 		writeEmpty(q, http.StatusAccepted)
@@ -71,23 +72,23 @@ func (r *Registry) serveManifest(q *request) error {
 // one), and for a push by tag the digest to store it under (?digest=) or
 // the algorithm to compute it with (?digest-type= or ?digest-algorithm=).
 // A push by digest may restate its algorithm, not change it.
-func manifestPutParams(q *request) (ManifestPut, error) {
-	ref, err := ParseReference(q.rt.Ref)
+func manifestPutParams(q *request) (registry.ManifestPut, error) {
+	ref, err := registry.ParseReference(q.rt.Ref)
 	if err != nil {
-		return ManifestPut{}, err
+		return registry.ManifestPut{}, err
 	}
 	v := q.req.URL.Query()
-	in := ManifestPut{Digest: ref.Digest}
+	in := registry.ManifestPut{Digest: ref.Digest}
 	if ref.Tag != "" {
 		in.Tags = append(in.Tags, ref.Tag)
 	}
 	in.Tags = append(in.Tags, v["tag"]...)
 	if d, ok := v["digest"]; ok {
 		if len(d) != 1 || (in.Digest != "" && d[0] != in.Digest) {
-			return ManifestPut{}, errdefs.Newf(ErrDigestInvalid, "The digest parameter '%s' does not match the reference '%s'", truncate(strings.Join(d, ","), 200), truncate(q.rt.Ref, 200))
+			return registry.ManifestPut{}, errdefs.Newf(registry.ErrDigestInvalid, "The digest parameter '%s' does not match the reference '%s'", truncate(strings.Join(d, ","), 200), truncate(q.rt.Ref, 200))
 		}
-		if err := ValidateDigest(d[0]); err != nil {
-			return ManifestPut{}, err
+		if err := registry.ValidateDigest(d[0]); err != nil {
+			return registry.ManifestPut{}, err
 		}
 		in.Digest = d[0]
 	}
@@ -97,22 +98,22 @@ func manifestPutParams(q *request) (ManifestPut, error) {
 			continue
 		}
 		if len(a) != 1 || a[0] == "" || (in.Algorithm != "" && a[0] != in.Algorithm) {
-			return ManifestPut{}, errdefs.Newf(ErrDigestInvalid, "Invalid parameter %s='%s': it must name one digest algorithm, sha256 or sha512", key, truncate(strings.Join(a, ","), 64))
+			return registry.ManifestPut{}, errdefs.Newf(registry.ErrDigestInvalid, "Invalid parameter %s='%s': it must name one digest algorithm, sha256 or sha512", key, truncate(strings.Join(a, ","), 64))
 		}
 		in.Algorithm = a[0]
 	}
 	return in, nil
 }
 
-func (r *Registry) serveBlob(q *request) error {
+func (s *Handler) serveBlob(q *request) error {
 	if q.req.Method == http.MethodDelete {
-		if err := r.DeleteBlob(q.ctx, q.scope, q.rt.Name, q.rt.Ref); err != nil {
+		if err := s.reg.DeleteBlob(q.ctx, q.scope, q.rt.Name, q.rt.Ref); err != nil {
 			return err
 		}
 		writeEmpty(q, http.StatusAccepted)
 		return nil
 	}
-	f, info, err := r.OpenBlob(q.ctx, q.scope, q.rt.Name, q.rt.Ref)
+	f, info, err := s.reg.OpenBlob(q.ctx, q.scope, q.rt.Name, q.rt.Ref)
 	if err != nil {
 		return err
 	}
@@ -128,14 +129,14 @@ func (r *Registry) serveBlob(q *request) error {
 }
 
 // setUploadHeaders describes an upload session in a response.
-func setUploadHeaders(q *request, up Upload) {
+func setUploadHeaders(q *request, up registry.Upload) {
 	h := q.w.Header()
 	h.Set("Location", route{Kind: routeUpload, Name: q.rt.Name, Ref: up.ID}.path())
 	h.Set("Range", rangeHeader(up.Offset))
 	h.Set("Docker-Upload-UUID", up.ID)
 }
 
-func (r *Registry) blobCreated(q *request, info BlobInfo) {
+func (s *Handler) blobCreated(q *request, info registry.BlobInfo) {
 	h := q.w.Header()
 	h.Set("Location", route{Kind: routeBlob, Name: q.rt.Name, Ref: info.Digest}.path())
 	h.Set("Docker-Content-Digest", info.Digest)
@@ -147,33 +148,33 @@ func (r *Registry) blobCreated(q *request, info BlobInfo) {
 // registry the caller may download the layer from), a monolithic upload
 // (?digest=), or a new session. A mount that cannot be done falls back to a
 // new session, as the spec says.
-func (r *Registry) serveUploadStart(q *request) error {
+func (s *Handler) serveUploadStart(q *request) error {
 	v := q.req.URL.Query()
 	if mount, from := v.Get("mount"), v.Get("from"); mount != "" {
-		canRead := func(src string) error { return r.auth.Authorize(q.ctx, q.who, q.scope, src, ActionPullLayer) }
-		var info BlobInfo
+		canRead := func(src string) error { return s.reg.Authorize(q.ctx, q.who, q.scope, src, registry.ActionPullLayer) }
+		var info registry.BlobInfo
 		var err error
 		if from == "" {
-			info, err = r.MountBlobFromAny(q.ctx, q.scope, q.rt.Name, mount, canRead)
+			info, err = s.reg.MountBlobFromAny(q.ctx, q.scope, q.rt.Name, mount, canRead)
 		} else if err = canRead(from); err == nil {
-			info, err = r.MountBlob(q.ctx, q.scope, q.rt.Name, from, mount)
+			info, err = s.reg.MountBlob(q.ctx, q.scope, q.rt.Name, from, mount)
 		}
 		if err == nil {
-			r.blobCreated(q, info)
+			s.blobCreated(q, info)
 			return nil
 		}
-		if !errors.Is(err, errdefs.ErrNotFound) && !errors.Is(err, errdefs.ErrPermissionDenied) && !errors.Is(err, ErrNameInvalid) {
+		if !errors.Is(err, errdefs.ErrNotFound) && !errors.Is(err, errdefs.ErrPermissionDenied) && !errors.Is(err, registry.ErrNameInvalid) {
 			return err
 		}
 	} else if digest := v.Get("digest"); digest != "" {
-		info, err := r.PutBlob(q.ctx, q.scope, q.rt.Name, digest, q.req.ContentLength, q.req.Body)
+		info, err := s.reg.PutBlob(q.ctx, q.scope, q.rt.Name, digest, q.req.ContentLength, q.req.Body)
 		if err != nil {
 			return err
 		}
-		r.blobCreated(q, info)
+		s.blobCreated(q, info)
 		return nil
 	}
-	up, err := r.StartUpload(q.ctx, q.scope, q.rt.Name)
+	up, err := s.reg.StartUpload(q.ctx, q.scope, q.rt.Name)
 	if err != nil {
 		return err
 	}
@@ -193,21 +194,21 @@ func parseContentRange(h string, contentLength int64) (start int64, ok bool, err
 	start, err1 := strconv.ParseInt(a, 10, 64)
 	end, err2 := strconv.ParseInt(b, 10, 64)
 	if !found || err1 != nil || err2 != nil || start < 0 || end < start {
-		return 0, false, &RangeError{Offset: -1}
+		return 0, false, &registry.RangeError{Offset: -1}
 	}
 	if contentLength >= 0 && end-start+1 != contentLength {
-		return 0, false, errdefs.Newf(ErrSizeInvalid, "Content-Range %s does not match Content-Length %d", truncate(h, 50), contentLength)
+		return 0, false, errdefs.Newf(registry.ErrSizeInvalid, "Content-Range %s does not match Content-Length %d", truncate(h, 50), contentLength)
 	}
 	return start, true, nil
 }
 
 // serveUpload is GET (status), PATCH (chunk), PUT (complete) and DELETE
 // (cancel) of /v2/<name>/blobs/uploads/<id>.
-func (r *Registry) serveUpload(q *request) error {
+func (s *Handler) serveUpload(q *request) error {
 	id := q.rt.Ref
 	switch q.req.Method {
 	case http.MethodGet:
-		up, err := r.UploadStatus(q.ctx, q.scope, q.rt.Name, id)
+		up, err := s.reg.UploadStatus(q.ctx, q.scope, q.rt.Name, id)
 		if err != nil {
 			return err
 		}
@@ -215,7 +216,7 @@ func (r *Registry) serveUpload(q *request) error {
 		writeEmpty(q, http.StatusNoContent)
 		return nil
 	case http.MethodPatch:
-		up, err := r.appendChunk(q, id)
+		up, err := s.appendChunk(q, id)
 		if err != nil {
 			return err
 		}
@@ -224,22 +225,22 @@ func (r *Registry) serveUpload(q *request) error {
 		return nil
 	case http.MethodPut:
 		digest := q.req.URL.Query().Get("digest")
-		if err := ValidateDigest(digest); err != nil {
+		if err := registry.ValidateDigest(digest); err != nil {
 			return err
 		}
 		if q.req.ContentLength != 0 {
-			if _, err := r.appendChunk(q, id); err != nil {
+			if _, err := s.appendChunk(q, id); err != nil {
 				return err
 			}
 		}
-		info, err := r.CompleteUpload(q.ctx, q.scope, q.rt.Name, id, digest)
+		info, err := s.reg.CompleteUpload(q.ctx, q.scope, q.rt.Name, id, digest)
 		if err != nil {
 			return err
 		}
-		r.blobCreated(q, info)
+		s.blobCreated(q, info)
 		return nil
 	case http.MethodDelete:
-		if err := r.CancelUpload(q.ctx, q.scope, q.rt.Name, id); err != nil {
+		if err := s.reg.CancelUpload(q.ctx, q.scope, q.rt.Name, id); err != nil {
 			return err
 		}
 		writeEmpty(q, http.StatusNoContent)
@@ -250,19 +251,19 @@ func (r *Registry) serveUpload(q *request) error {
 
 // appendChunk appends the request body at its Content-Range (or at the end
 // for a streamed upload without one).
-func (r *Registry) appendChunk(q *request, id string) (Upload, error) {
+func (s *Handler) appendChunk(q *request, id string) (registry.Upload, error) {
 	start, _, err := parseContentRange(q.req.Header.Get("Content-Range"), q.req.ContentLength)
-	var re *RangeError
+	var re *registry.RangeError
 	if errors.As(err, &re) {
 		// Malformed range: answer 416 with where the upload really is.
-		up, serr := r.UploadStatus(q.ctx, q.scope, q.rt.Name, id)
+		up, serr := s.reg.UploadStatus(q.ctx, q.scope, q.rt.Name, id)
 		if serr != nil {
-			return Upload{}, serr
+			return registry.Upload{}, serr
 		}
-		return Upload{}, &RangeError{Offset: up.Offset}
+		return registry.Upload{}, &registry.RangeError{Offset: up.Offset}
 	}
 	if err != nil {
-		return Upload{}, err
+		return registry.Upload{}, err
 	}
-	return r.AppendUpload(q.ctx, q.scope, q.rt.Name, id, start, q.req.Body)
+	return s.reg.AppendUpload(q.ctx, q.scope, q.rt.Name, id, start, q.req.Body)
 }

@@ -1,17 +1,49 @@
-package registry
+package distribution
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strconv"
 
 	"github.com/fargo-run/fargo/internal/errdefs"
+	"github.com/fargo-run/fargo/internal/registry"
 	"github.com/fargo-run/fargo/internal/tenant"
 )
+
+// Config is what a Handler is built from.
+type Config struct {
+	// Auth authenticates /v2/ requests. Required.
+	Auth Authenticator
+	// Logger receives failed requests and panics (nil: discard).
+	Logger *slog.Logger
+}
+
+// Handler serves the OCI distribution API under /v2/ over a registry
+// (mount it there: it reads the full request path).
+type Handler struct {
+	reg  *registry.Registry
+	auth Authenticator
+	log  *slog.Logger
+}
+
+// New returns the /v2/ handler of reg.
+func New(reg *registry.Registry, cfg Config) (*Handler, error) {
+	if reg == nil {
+		return nil, errors.New("distribution: a registry is required")
+	}
+	if cfg.Auth == nil {
+		return nil, errors.New("distribution: Config.Auth is required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Handler{reg: reg, auth: cfg.Auth, log: cfg.Logger}, nil
+}
 
 // request is one authenticated /v2/ request.
 type request struct {
@@ -19,47 +51,44 @@ type request struct {
 	req   *http.Request
 	ctx   context.Context
 	scope tenant.Scope
-	who   Principal
+	who   registry.Principal
 	rt    route
 }
 
-// Handler serves the OCI distribution API under /v2/ (mount it there: it
-// reads the full request path).
-func (r *Registry) Handler() http.Handler { return http.HandlerFunc(r.serveHTTP) }
-
-func (r *Registry) serveHTTP(w http.ResponseWriter, req *http.Request) {
+// ServeHTTP implements http.Handler.
+func (s *Handler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	w.Header().Set("Docker-Distribution-Api-Version", "registry/2.0")
 	defer func() {
 		if v := recover(); v != nil {
 			if v == http.ErrAbortHandler {
 				panic(v)
 			}
-			r.log.ErrorContext(req.Context(), "registry handler panic", "method", req.Method, "path", req.URL.Path, "panic", v)
-			r.writeError(w, req, errors.New("panic"))
+			s.log.ErrorContext(req.Context(), "registry handler panic", "method", req.Method, "path", req.URL.Path, "panic", v)
+			s.writeError(w, req, errors.New("panic"))
 		}
 	}()
-	who, err := r.cfg.Auth.Authenticate(req)
+	who, err := s.auth.Authenticate(req)
 	if err != nil {
 		if !errors.Is(err, errdefs.ErrPermissionDenied) {
-			err = errdefs.New(ErrUnauthenticated, errdefs.Message(err))
+			err = errdefs.New(registry.ErrUnauthenticated, errdefs.Message(err))
 		}
-		r.writeError(w, req, err)
+		s.writeError(w, req, err)
 		return
 	}
-	scope := ScopeFromHost(req.Host, r.plainHostScope(who))
+	scope := s.reg.RequestScope(req.Host, who)
 	rt, err := parseRoute(req.URL.Path)
 	if err != nil {
-		r.writeError(w, req, err)
+		s.writeError(w, req, err)
 		return
 	}
 	q := &request{w: w, req: req, ctx: req.Context(), scope: scope, who: who, rt: rt}
-	if err := r.dispatch(q); err != nil {
-		var re *RangeError
+	if err := s.dispatch(q); err != nil {
+		var re *registry.RangeError
 		if errors.As(err, &re) {
 			w.Header().Set("Location", rt.path())
 			w.Header().Set("Range", rangeHeader(re.Offset))
 		}
-		r.writeError(w, req, err)
+		s.writeError(w, req, err)
 	}
 }
 
@@ -71,22 +100,22 @@ func (r *Registry) serveHTTP(w http.ResponseWriter, req *http.Request) {
 // download right.
 var methods = map[routeKind]map[string]string{
 	routeBase:        {"GET": "", "HEAD": ""},
-	routeCatalog:     {"GET": ActionDescribeRepos},
-	routeManifest:    {"GET": ActionPull, "HEAD": ActionPull, "PUT": ActionPush, "DELETE": ActionDelete},
-	routeBlob:        {"GET": ActionPullLayer, "HEAD": ActionCheckLayers, "DELETE": ActionDelete},
-	routeUploadStart: {"POST": ActionUpload},
-	routeUpload:      {"GET": ActionUpload, "PATCH": ActionUpload, "PUT": ActionUpload, "DELETE": ActionUpload},
-	routeTags:        {"GET": ActionListImages},
-	routeReferrers:   {"GET": ActionPull},
+	routeCatalog:     {"GET": registry.ActionDescribeRepos},
+	routeManifest:    {"GET": registry.ActionPull, "HEAD": registry.ActionPull, "PUT": registry.ActionPush, "DELETE": registry.ActionDelete},
+	routeBlob:        {"GET": registry.ActionPullLayer, "HEAD": registry.ActionCheckLayers, "DELETE": registry.ActionDelete},
+	routeUploadStart: {"POST": registry.ActionUpload},
+	routeUpload:      {"GET": registry.ActionUpload, "PATCH": registry.ActionUpload, "PUT": registry.ActionUpload, "DELETE": registry.ActionUpload},
+	routeTags:        {"GET": registry.ActionListImages},
+	routeReferrers:   {"GET": registry.ActionPull},
 }
 
-func (r *Registry) dispatch(q *request) error {
+func (s *Handler) dispatch(q *request) error {
 	action, ok := methods[q.rt.Kind][q.req.Method]
 	if !ok {
 		return errMethodNotAllowed
 	}
 	if action != "" {
-		if err := r.auth.Authorize(q.ctx, q.who, q.scope, q.rt.Name, action); err != nil {
+		if err := s.reg.Authorize(q.ctx, q.who, q.scope, q.rt.Name, action); err != nil {
 			return err
 		}
 	}
@@ -94,19 +123,19 @@ func (r *Registry) dispatch(q *request) error {
 	case routeBase:
 		return writeJSON(q, http.StatusOK, "application/json", struct{}{})
 	case routeCatalog:
-		return r.serveCatalog(q)
+		return s.serveCatalog(q)
 	case routeManifest:
-		return r.serveManifest(q)
+		return s.serveManifest(q)
 	case routeBlob:
-		return r.serveBlob(q)
+		return s.serveBlob(q)
 	case routeUploadStart:
-		return r.serveUploadStart(q)
+		return s.serveUploadStart(q)
 	case routeUpload:
-		return r.serveUpload(q)
+		return s.serveUpload(q)
 	case routeTags:
-		return r.serveTags(q)
+		return s.serveTags(q)
 	case routeReferrers:
-		return r.serveReferrers(q)
+		return s.serveReferrers(q)
 	}
 	return errRouteNotFound
 }
@@ -133,6 +162,14 @@ func writeEmpty(q *request, status int) {
 }
 
 func itoa64(n int64) string { return strconv.FormatInt(n, 10) }
+
+// truncate keeps what a message quotes of client input short.
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "..."
+	}
+	return s
+}
 
 // rangeHeader renders an upload's progress as "0-<last byte>" ("0-0" when
 // empty, as the reference registry does).
@@ -167,14 +204,14 @@ func setNextLink(q *request, path string, n int, last string) {
 	q.w.Header().Set("Link", "<"+path+"?"+v.Encode()+`>; rel="next"`)
 }
 
-func (r *Registry) serveCatalog(q *request) error {
+func (s *Handler) serveCatalog(q *request) error {
 	n, last, zero, err := pageParams(q)
 	if err != nil {
 		return err
 	}
 	names, more := []string{}, false
 	if !zero {
-		if names, more, err = r.ListRepositoryNames(q.ctx, q.scope, last, n); err != nil {
+		if names, more, err = s.reg.ListRepositoryNames(q.ctx, q.scope, last, n); err != nil {
 			return err
 		}
 	}
@@ -184,17 +221,17 @@ func (r *Registry) serveCatalog(q *request) error {
 	return writeJSON(q, http.StatusOK, "application/json", map[string][]string{"repositories": names})
 }
 
-func (r *Registry) serveTags(q *request) error {
+func (s *Handler) serveTags(q *request) error {
 	n, last, zero, err := pageParams(q)
 	if err != nil {
 		return err
 	}
 	tags, more := []string{}, false
 	if !zero {
-		if tags, more, err = r.ListTags(q.ctx, q.scope, q.rt.Name, last, n); err != nil {
+		if tags, more, err = s.reg.ListTags(q.ctx, q.scope, q.rt.Name, last, n); err != nil {
 			return err
 		}
-	} else if _, err := r.GetRepository(q.ctx, q.scope, q.rt.Name); err != nil {
+	} else if _, err := s.reg.GetRepository(q.ctx, q.scope, q.rt.Name); err != nil {
 		return err
 	}
 	if more {
@@ -206,30 +243,30 @@ func (r *Registry) serveTags(q *request) error {
 	}{q.rt.Name, tags})
 }
 
-func (r *Registry) serveReferrers(q *request) error {
+func (s *Handler) serveReferrers(q *request) error {
 	at := q.req.URL.Query().Get("artifactType")
-	descs, err := r.Referrers(q.ctx, q.scope, q.rt.Name, q.rt.Ref, at)
+	descs, err := s.reg.Referrers(q.ctx, q.scope, q.rt.Name, q.rt.Ref, at)
 	if err != nil {
 		return err
 	}
 	if at != "" {
 		q.w.Header().Set("OCI-Filters-Applied", "artifactType")
 	}
-	return writeJSON(q, http.StatusOK, MediaTypeOCIIndex, struct {
-		SchemaVersion int          `json:"schemaVersion"`
-		MediaType     string       `json:"mediaType"`
-		Manifests     []Descriptor `json:"manifests"`
-	}{2, MediaTypeOCIIndex, descs})
+	return writeJSON(q, http.StatusOK, registry.MediaTypeOCIIndex, struct {
+		SchemaVersion int                   `json:"schemaVersion"`
+		MediaType     string                `json:"mediaType"`
+		Manifests     []registry.Descriptor `json:"manifests"`
+	}{2, registry.MediaTypeOCIIndex, descs})
 }
 
-// readLimited reads at most limit bytes of body; more is ErrManifestTooLarge.
+// readLimited reads at most limit bytes of body; more is registry.ErrManifestTooLarge.
 func readLimited(body io.Reader, limit int64) ([]byte, error) {
 	b, err := io.ReadAll(io.LimitReader(body, limit+1))
 	if err != nil {
 		return nil, errdefs.Newf(errdefs.ErrInvalidArgument, "Reading the request body failed: %v", err)
 	}
 	if int64(len(b)) > limit {
-		return nil, errdefs.Newf(ErrManifestTooLarge, "The manifest exceeds the limit of %d bytes", limit)
+		return nil, errdefs.Newf(registry.ErrManifestTooLarge, "The manifest exceeds the limit of %d bytes", limit)
 	}
 	return b, nil
 }
