@@ -23,6 +23,8 @@ type group struct {
 	targets map[string]*target // by targetKey
 	order   []*target          // as the Config lists them
 
+	pending []pendingCheck // checkers to start
+
 	sel atomic.Pointer[selection]
 	rr  atomic.Uint64
 }
@@ -79,7 +81,7 @@ func (g *group) update(tg TargetGroup, used bool) ([]TargetHealth, error) {
 		seen[k] = true
 		t, ok := g.targets[k]
 		if !ok {
-			t = &target{key: k, host: netip.AddrPortFrom(tc.Addr, uint16(tc.Port)).String(), health: initialHealth()}
+			t = &target{key: k, cfg: tc, host: netip.AddrPortFrom(tc.Addr, uint16(tc.Port)).String(), health: initialHealth()}
 			g.targets[k] = t
 			changes = append(changes, g.reportLocked(t))
 		}
@@ -123,16 +125,34 @@ func (g *group) syncLocked(t *target) (TargetHealth, bool) {
 			t.health = initialHealth()
 		}
 		if t.cancel == nil {
+			// Started by startPending, once Apply has reported.
 			ctx, cancel := context.WithCancel(g.m.ctx)
 			t.cancel = cancel
-			g.m.wg.Add(1)
-			go g.check(ctx, t)
+			g.pending = append(g.pending, pendingCheck{ctx, t})
 		}
 	}
 	if t.health.State == before.State && t.health.Reason == before.Reason {
 		return TargetHealth{}, false
 	}
 	return g.reportLocked(t), true
+}
+
+type pendingCheck struct {
+	ctx context.Context
+	t   *target
+}
+
+// startPending starts the checkers update asked for.
+func (g *group) startPending() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for _, p := range g.pending {
+		if p.ctx.Err() == nil {
+			g.m.wg.Add(1)
+			go g.check(p.ctx, p.t)
+		}
+	}
+	g.pending = nil
 }
 
 func (g *group) stopLocked(t *target) {

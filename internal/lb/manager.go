@@ -253,8 +253,13 @@ func (m *Manager) Apply(ctx context.Context, cfg Config) error {
 		}
 	}
 	m.mu.Unlock()
+	// Report, then start the new checkers, so that a target's first change
+	// (registration) is reported before its checks report theirs.
 	for _, th := range reports {
 		m.report(th)
+	}
+	for _, g := range groups {
+		g.startPending()
 	}
 	return errors.Join(errs...)
 }
