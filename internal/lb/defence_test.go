@@ -1,0 +1,260 @@
+package lb
+
+import (
+	"bufio"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// rawExchange sends raw bytes and returns what the server answers until it
+// closes or goes quiet.
+func rawExchange(t *testing.T, addr, req string) string {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := io.WriteString(c, req); err != nil {
+		t.Fatal(err)
+	}
+	c.SetReadDeadline(time.Now().Add(2 * time.Second))
+	b, _ := io.ReadAll(c)
+	return string(b)
+}
+
+func lbWithBackend(t *testing.T, mc ManagerConfig, idle time.Duration) (string, *backend) {
+	t.Helper()
+	a := newBackend(t, "a")
+	m := newManager(t, mc)
+	port := freePort(t)
+	tg := tgOf("tg", a)
+	tg.HealthCheck.Enabled = false
+	apply(t, m, oneLB(port, idle, []Rule{{ARN: "default", IsDefault: true, Actions: forwardTo("tg")}}, tg))
+	return "127.0.0.1:" + strconv.Itoa(port), a
+}
+
+func TestRequestSmuggling(t *testing.T) {
+	addr, a := lbWithBackend(t, ManagerConfig{}, 0)
+	tests := []struct {
+		name, req, status string
+		reachesTarget     bool
+	}{
+		{"content-length and chunked",
+			"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n",
+			"HTTP/1.1 400 ", false},
+		{"chunked and content-length, other case",
+			"POST / HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\ncontent-length: 30\r\n\r\n0\r\n\r\n",
+			"HTTP/1.1 400 ", false},
+		{"two different content-lengths",
+			"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
+			"HTTP/1.1 400 ", false},
+		{"obfuscated transfer-encoding",
+			"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: xchunked\r\n\r\n0\r\n\r\n",
+			"HTTP/1.1 501 ", false},
+		{"two transfer-encodings",
+			"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: identity\r\n\r\n0\r\n\r\n",
+			"HTTP/1.1 501 ", false},
+		{"space before colon",
+			"POST / HTTP/1.1\r\nHost: x\r\nContent-Length : 4\r\n\r\nabcd",
+			"HTTP/1.1 400 ", false},
+		{"chunked alone is fine",
+			"POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n4\r\nabcd\r\n0\r\n\r\n",
+			"HTTP/1.1 200 ", true},
+		{"content-length alone is fine",
+			"POST /l HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nConnection: close\r\n\r\nabcd",
+			"HTTP/1.1 200 ", true},
+		{"keep-alive: content-length then chunked",
+			"POST /l HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\nabcdPOST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n4\r\nabcd\r\n0\r\n\r\n",
+			"HTTP/1.1 200 ", true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			before := a.hits.Load()
+			got := rawExchange(t, addr, tc.req)
+			if !strings.HasPrefix(got, tc.status) {
+				t.Fatalf("answer %q, want %q", got, tc.status)
+			}
+			if strings.Contains(got, "smuggled") {
+				t.Fatalf("smuggled request answered: %q", got)
+			}
+			if reached := a.hits.Load() > before; reached != tc.reachesTarget {
+				t.Fatalf("reached target %v, want %v: %q", reached, tc.reachesTarget, got)
+			}
+			if tc.reachesTarget && !strings.Contains(got, "abcd") {
+				t.Errorf("body lost: %q", got)
+			}
+		})
+	}
+	if n := strings.Count(rawExchange(t, addr, tests[8].req), "HTTP/1.1 200 "); n != 2 {
+		t.Errorf("pipelined requests answered %d times, want 2", n)
+	}
+}
+
+func TestSlowlorisAndHeaderLimits(t *testing.T) {
+	addr, _ := lbWithBackend(t, ManagerConfig{ReadHeaderTimeout: 300 * time.Millisecond, MaxHeaderBytes: 8 << 10}, 0)
+	// A client that trickles its headers is cut off.
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	start := time.Now()
+	io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n")
+	closed := make(chan time.Duration, 1)
+	go func() {
+		buf := make([]byte, 1024)
+		for {
+			if _, err := c.Read(buf); err != nil {
+				closed <- time.Since(start)
+				return
+			}
+		}
+	}()
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	var took time.Duration
+loop:
+	for i := 0; ; i++ {
+		select {
+		case took = <-closed:
+			break loop
+		case <-tick.C:
+			io.WriteString(c, "X-Slow-"+strconv.Itoa(i)+": y\r\n")
+		case <-time.After(5 * time.Second):
+			t.Fatal("slow client kept its connection for 5s")
+		}
+	}
+	if took > 2*time.Second {
+		t.Errorf("slow client cut off after %v", took)
+	}
+
+	// Oversized headers: 431.
+	big := "GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + strings.Repeat("a", 20<<10) + "\r\n\r\n"
+	if got := rawExchange(t, addr, big); !strings.HasPrefix(got, "HTTP/1.1 431 ") {
+		t.Errorf("oversized header: %.60q", got)
+	}
+	// Garbage.
+	if got := rawExchange(t, addr, "\x16\x03\x01garbage\r\n\r\n"); !strings.HasPrefix(got, "HTTP/1.1 400 ") {
+		t.Errorf("garbage: %.60q", got)
+	}
+}
+
+func selfSigned(t *testing.T, names ...string) tls.Certificate {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: names[0]}, DNSNames: names,
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+}
+
+func TestHTTPSAndHTTP2(t *testing.T) {
+	a := newBackend(t, "a")
+	m := newManager(t, ManagerConfig{})
+	port := freePort(t)
+	cfg := oneLB(port, 0, []Rule{{ARN: "default", IsDefault: true, Actions: forwardTo("tg")}}, tgOf("tg", a))
+	l := &cfg.LoadBalancers[0].Listeners[0]
+	l.Protocol = "HTTPS"
+	l.Certificates = []tls.Certificate{selfSigned(t, "default.example"), selfSigned(t, "api.example")}
+	apply(t, m, cfg)
+	waitHealth(t, m, "tg", map[int]string{a.port: StateHealthy})
+
+	for _, sni := range []string{"default.example", "api.example"} {
+		tr := &http.Transport{ForceAttemptHTTP2: true, TLSClientConfig: &tls.Config{InsecureSkipVerify: true, ServerName: sni}}
+		c := &http.Client{Transport: tr}
+		resp, body := get(t, c, "https://127.0.0.1:"+strconv.Itoa(port)+"/s")
+		tr.CloseIdleConnections()
+		if resp.StatusCode != 200 || !strings.HasPrefix(body, "a /s") {
+			t.Fatalf("%s: %d %q", sni, resp.StatusCode, body)
+		}
+		if resp.Proto != "HTTP/2.0" {
+			t.Errorf("%s: protocol %s, want HTTP/2.0", sni, resp.Proto)
+		}
+		if got := resp.TLS.PeerCertificates[0].Subject.CommonName; got != sni {
+			t.Errorf("certificate for %s: %s", sni, got)
+		}
+		if resp.Header.Get("Seen-X-Forwarded-Proto") != "https" {
+			t.Errorf("X-Forwarded-Proto %q", resp.Header.Get("Seen-X-Forwarded-Proto"))
+		}
+	}
+}
+
+func TestWebSocketUpgrade(t *testing.T) {
+	// A target that switches protocols and echoes lines.
+	ws := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/health" {
+			return
+		}
+		if !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+			http.Error(w, "want upgrade", 400)
+			return
+		}
+		c, brw, err := w.(http.Hijacker).Hijack()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: x\r\n\r\n")
+		for {
+			line, err := brw.ReadString('\n')
+			if err != nil {
+				return
+			}
+			io.WriteString(c, "echo "+line)
+		}
+	})}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go ws.Serve(ln)
+	t.Cleanup(func() { ws.Close() })
+	m := newManager(t, ManagerConfig{})
+	port := freePort(t)
+	tg := TargetGroup{ARN: "tg", Protocol: "HTTP", HealthCheck: fastHC(),
+		Targets: []Target{{ID: "127.0.0.1", Addr: loopback, Port: ln.Addr().(*net.TCPAddr).Port}}}
+	apply(t, m, oneLB(port, 0, []Rule{{ARN: "default", IsDefault: true, Actions: forwardTo("tg")}}, tg))
+	waitHealth(t, m, "tg", map[int]string{tg.Targets[0].Port: StateHealthy})
+
+	c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	io.WriteString(c, "GET /chat HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+	br := bufio.NewReader(c)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != 101 {
+		t.Fatalf("upgrade: %d", resp.StatusCode)
+	}
+	for _, msg := range []string{"hello\n", "again\n"} {
+		io.WriteString(c, msg)
+		got, err := br.ReadString('\n')
+		if err != nil || got != "echo "+msg {
+			t.Fatalf("echo of %q: %q %v", msg, got, err)
+		}
+	}
+}
