@@ -67,6 +67,7 @@ type Manager struct {
 	listeners  map[string]*listener // by addr:port
 	groups     map[string]*group    // by target group ARN
 	transports map[time.Duration]*http.Transport
+	pool       *connPool // the fast path's target connections
 	closed     bool
 }
 
@@ -113,6 +114,7 @@ func New(cfg ManagerConfig) *Manager {
 		listeners:  map[string]*listener{},
 		groups:     map[string]*group{},
 		transports: map[time.Duration]*http.Transport{},
+		pool:       newConnPool(cfg.MaxIdleConnsPerTarget, cfg.ConnectTimeout),
 	}
 }
 
@@ -216,6 +218,7 @@ func (m *Manager) Apply(ctx context.Context, cfg Config) error {
 				rules: rules, groups: groups, idle: idle, nowFunc: m.cfg.Now,
 			}
 			st.proxy = m.newProxy(st)
+			st.pool = m.pool
 			wanted[key] = want{lb: lb, l: l, st: st}
 		}
 	}
@@ -402,6 +405,7 @@ func (m *Manager) Close() error {
 	for _, tr := range m.transports {
 		tr.CloseIdleConnections()
 	}
+	m.pool.closeIdle()
 	m.mu.Unlock()
 	m.wg.Wait()
 	return nil

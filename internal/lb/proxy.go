@@ -29,6 +29,7 @@ type listenerState struct {
 	rules   []compiledRule
 	groups  map[string]*group
 	proxy   *httputil.ReverseProxy
+	pool    *connPool
 	idle    time.Duration
 	nowFunc func() time.Time
 }
@@ -119,6 +120,10 @@ func (st *listenerState) forward(w http.ResponseWriter, r *http.Request, f *Forw
 		r.URL.Scheme = "https"
 	}
 	r.URL.Host = t.host
+	if r.URL.Scheme == "http" && r.Header["Upgrade"] == nil {
+		st.fastForward(w, r, t.host)
+		return
+	}
 	st.proxy.ServeHTTP(w, r)
 }
 

@@ -20,6 +20,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -60,6 +61,12 @@ func serveLB() int {
 				Rules: []lb.Rule{{ARN: "default", IsDefault: true, Actions: []lb.Action{{Type: "forward",
 					Forward: &lb.Forward{TargetGroups: []lb.WeightedTargetGroup{{ARN: "tg", Weight: 1}}}}}}}}}}},
 		TargetGroups: []lb.TargetGroup{tg},
+	}
+	if path := os.Getenv("BENCH_LB_CPUPROFILE"); path != "" {
+		if f, err := os.Create(path); err == nil {
+			_ = pprof.StartCPUProfile(f)
+			defer pprof.StopCPUProfile()
+		}
 	}
 	m := lb.New(lb.ManagerConfig{})
 	defer m.Close()
