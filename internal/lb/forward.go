@@ -57,8 +57,15 @@ func newConnPool(maxIdle int, connect time.Duration) *connPool {
 		dialer: net.Dialer{Timeout: connect, KeepAlive: 30 * time.Second}}
 }
 
-// get returns an idle connection that is still open, or nil.
-func (p *connPool) get(k poolKey) *backendConn {
+// recentIdle is how long a connection may have been idle and still be
+// taken for a replayable request without a liveness check: targets close
+// idle keep-alive connections after seconds, not milliseconds, and a
+// request that meets a connection closed anyway is retried.
+const recentIdle = 250 * time.Millisecond
+
+// get returns an idle connection that is still open, or nil; check asks
+// for the liveness check even on a connection used a moment ago.
+func (p *connPool) get(k poolKey, check bool) *backendConn {
 	for {
 		p.mu.Lock()
 		list := p.idle[k]
@@ -70,7 +77,8 @@ func (p *connPool) get(k poolKey) *backendConn {
 		list[len(list)-1] = nil
 		p.idle[k] = list[:len(list)-1]
 		p.mu.Unlock()
-		if time.Since(bc.used) < k.idle && bc.alive() {
+		idle := time.Since(bc.used)
+		if idle < k.idle && (!check && idle < recentIdle || bc.alive()) {
 			return bc
 		}
 		bc.tcp.Close()
@@ -97,6 +105,7 @@ func (p *connPool) dial(ctx context.Context, k poolKey) (*backendConn, error) {
 	tcp := c.(*net.TCPConn)
 	_ = tcp.SetNoDelay(true)
 	ic := &idleConn{Conn: tcp, idle: k.idle}
+	ic.refresh(time.Now())
 	return &backendConn{tcp: tcp, br: bufio.NewReaderSize(ic, 16<<10), bw: bufio.NewWriterSize(tcp, 8<<10)}, nil
 }
 
@@ -138,7 +147,7 @@ func (st *listenerState) fastForward(w http.ResponseWriter, r *http.Request, hos
 	pool := st.pool
 	replayable := r.ContentLength == 0 || r.Body == nil || r.Body == http.NoBody
 	for attempt := 0; ; attempt++ {
-		bc := pool.get(k)
+		bc := pool.get(k, !replayable)
 		reused := bc != nil
 		if bc == nil {
 			var err error

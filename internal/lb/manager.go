@@ -415,12 +415,23 @@ func (m *Manager) Close() error {
 // timeout (a hanging target).
 type idleConn struct {
 	net.Conn
-	idle time.Duration
+	idle     time.Duration
+	deadline time.Time
 }
 
+// Read moves the read deadline to idle from now; to spare a timer update
+// on every read, only once half of the idle time has passed, so a target
+// gets between idle/2 and idle of silence.
 func (c *idleConn) Read(p []byte) (int, error) {
-	_ = c.Conn.SetReadDeadline(time.Now().Add(c.idle))
+	if now := time.Now(); c.deadline.Sub(now) < c.idle/2 {
+		c.refresh(now)
+	}
 	return c.Conn.Read(p)
+}
+
+func (c *idleConn) refresh(now time.Time) {
+	c.deadline = now.Add(c.idle)
+	_ = c.Conn.SetReadDeadline(c.deadline)
 }
 
 // bufferPool recycles the proxy's copy buffers.
