@@ -2,6 +2,7 @@ package lb
 
 import (
 	"context"
+	mrand "math/rand/v2"
 	"net/netip"
 	"slices"
 	"sync"
@@ -37,13 +38,17 @@ type target struct {
 	// health and cancel are guarded by the group's mu.
 	health healthState
 	cancel context.CancelFunc // the running checker, nil when none
+	// healthySince is when the target last became healthy (Unix ns; 0
+	// when it is not): its slow start runs from there.
+	healthySince atomic.Int64
 }
 
 // selection is what the proxy balances over, rebuilt on every change.
 type selection struct {
-	healthy []*target // healthy, or health checks disabled
-	open    []*target // every target not draining (fail open)
-	byHost  map[string]*target
+	healthy   []*target // healthy, or health checks disabled
+	open      []*target // every target not draining (fail open)
+	byHost    map[string]*target
+	slowStart time.Duration
 }
 
 func targetKey(t Target) string {
@@ -177,8 +182,13 @@ func (g *group) reportLocked(t *target) TargetHealth {
 
 // rebuildLocked recomputes the selection after a change.
 func (g *group) rebuildLocked() {
-	s := &selection{byHost: make(map[string]*target, len(g.order))}
+	s := &selection{byHost: make(map[string]*target, len(g.order)), slowStart: g.cfg.SlowStart}
 	for _, t := range g.order {
+		if t.health.State != StateHealthy {
+			t.healthySince.Store(0)
+		} else if t.healthySince.Load() == 0 {
+			t.healthySince.Store(time.Now().UnixNano())
+		}
 		if t.cfg.Draining {
 			continue
 		}
@@ -200,13 +210,28 @@ func (g *group) pick() *target {
 	if len(list) == 0 {
 		list = s.open
 	}
-	switch len(list) {
+	n := uint64(len(list))
+	switch n {
 	case 0:
 		return nil
 	case 1:
 		return list[0]
 	}
-	return list[g.rr.Add(1)%uint64(len(list))]
+	next := g.rr.Add(1)
+	if s.slowStart <= 0 {
+		return list[next%n]
+	}
+	// Slow start: a target that became healthy less than slowStart ago
+	// takes its turn with a chance that grows linearly from 0 to 1.
+	now := time.Now().UnixNano()
+	for i := range n {
+		t := list[(next+i)%n]
+		since := t.healthySince.Load()
+		if since == 0 || now-since >= int64(s.slowStart) || mrand.Int64N(int64(s.slowStart)) < now-since {
+			return t
+		}
+	}
+	return list[next%n] // all in slow start
 }
 
 // sticky returns the target a stickiness cookie names if it may still

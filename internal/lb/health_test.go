@@ -105,3 +105,35 @@ func TestParseMatcher(t *testing.T) {
 		}
 	}
 }
+
+func TestSlowStart(t *testing.T) {
+	m := New(ManagerConfig{})
+	defer m.Close()
+	g := newGroup(m, "tg")
+	old := &target{host: "old", health: healthState{State: StateHealthy}}
+	fresh := &target{host: "new", health: healthState{State: StateHealthy}}
+	g.cfg.SlowStart = time.Hour
+	g.order = []*target{old, fresh}
+	old.healthySince.Store(time.Now().Add(-2 * time.Hour).UnixNano())
+	g.rebuildLocked() // fresh becomes healthy now
+	count := func() int {
+		n := 0
+		for range 2000 {
+			if g.pick() == fresh {
+				n++
+			}
+		}
+		return n
+	}
+	if n := count(); n > 40 {
+		t.Errorf("target in its first second of a 1h slow start got %d of 2000 requests", n)
+	}
+	fresh.healthySince.Store(time.Now().Add(-30 * time.Minute).UnixNano())
+	if n := count(); n < 400 || n > 900 {
+		t.Errorf("half way through slow start: %d of 2000 requests, want about a third", n)
+	}
+	fresh.healthySince.Store(time.Now().Add(-2 * time.Hour).UnixNano())
+	if n := count(); n != 1000 {
+		t.Errorf("after slow start: %d of 2000, want half", n)
+	}
+}

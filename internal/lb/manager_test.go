@@ -513,3 +513,41 @@ func TestApplyReconciles(t *testing.T) {
 		t.Errorf("after removal: %+v", hs)
 	}
 }
+
+func TestHealthCheckPortPathAndTimeout(t *testing.T) {
+	a, hcSrv := newBackend(t, "a"), newBackend(t, "hc")
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(time.Second)
+	}))
+	defer slow.Close()
+	m := newManager(t, ManagerConfig{})
+	port := freePort(t)
+	// The check goes to another port (hcSrv's) and path; the traffic to a.
+	tg := tgOf("tg", a)
+	tg.HealthCheck.Port = hcSrv.port
+	tg.HealthCheck.Path = "/status"
+	tg.HealthCheck.Matcher = "200,204"
+	hcSrv.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/status" || r.Header.Get("User-Agent") != "ELB-HealthChecker/2.0" {
+			w.WriteHeader(404)
+			return
+		}
+		w.WriteHeader(int(hcSrv.health.Load()))
+	})
+	tgSlow := TargetGroup{ARN: "tg-slow", Protocol: "HTTP", HealthCheck: fastHC(),
+		Targets: []Target{{ID: "127.0.0.1", Addr: loopback, Port: slow.Listener.Addr().(*net.TCPAddr).Port}}}
+	apply(t, m, oneLB(port, 0, []Rule{
+		{ARN: "r1", Priority: 1, Conditions: []Condition{{Field: "path-pattern", Values: []string{"/slow"}}}, Actions: forwardTo("tg-slow")},
+		{ARN: "default", IsDefault: true, Actions: forwardTo("tg")}}, tg, tgSlow))
+	hcSrv.health.Store(204)
+	waitHealth(t, m, "tg", map[int]string{a.port: StateHealthy})
+	hcSrv.health.Store(202)
+	hs := waitHealth(t, m, "tg", map[int]string{a.port: StateUnhealthy})
+	if hs[0].Description != "Health checks failed with these codes: [202]" {
+		t.Errorf("unhealthy: %+v", hs[0])
+	}
+	hs = waitHealth(t, m, "tg-slow", map[int]string{tgSlow.Targets[0].Port: StateUnhealthy})
+	if hs[0].Reason != ReasonTimeout || hs[0].Description != "Request timed out" {
+		t.Errorf("slow target: %+v", hs[0])
+	}
+}
