@@ -12,6 +12,7 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
@@ -256,5 +257,93 @@ func TestWebSocketUpgrade(t *testing.T) {
 		if err != nil || got != "echo "+msg {
 			t.Fatalf("echo of %q: %q %v", msg, got, err)
 		}
+	}
+}
+
+func TestHTTP1Server(t *testing.T) {
+	a := newBackend(t, "a")
+	chunky := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/health" {
+			return
+		}
+		w.Header().Set("X-Kind", "chunked")
+		io.WriteString(w, "part1;")
+		w.(http.Flusher).Flush()
+		io.WriteString(w, "part2")
+	}))
+	defer chunky.Close()
+	m := newManager(t, ManagerConfig{})
+	port := freePort(t)
+	tgA := tgOf("tg", a)
+	tgA.HealthCheck.Enabled = false
+	tgC := TargetGroup{ARN: "tg-c", Protocol: "HTTP", HealthCheck: HealthCheck{},
+		Targets: []Target{{ID: "127.0.0.1", Addr: loopback, Port: chunky.Listener.Addr().(*net.TCPAddr).Port}}}
+	apply(t, m, oneLB(port, 500*time.Millisecond, []Rule{
+		{ARN: "r1", Priority: 1, Conditions: []Condition{{Field: "path-pattern", Values: []string{"/chunky"}}}, Actions: forwardTo("tg-c")},
+		{ARN: "r2", Priority: 2, Conditions: []Condition{{Field: "path-pattern", Values: []string{"/go/*"}}},
+			Actions: []Action{{Type: "redirect", Redirect: &Redirect{Host: "example.com", Path: "/#{path}", StatusCode: 302}}}},
+		{ARN: "default", IsDefault: true, Actions: forwardTo("tg")}}, tgA, tgC))
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+
+	for _, tc := range []struct{ name, req, want string }{
+		{"http/1.0", "GET /x HTTP/1.0\r\n\r\n", "HTTP/1.1 200 OK"},
+		{"missing host", "GET / HTTP/1.1\r\nConnection: close\r\n\r\n", "HTTP/1.1 400 "},
+		{"two hosts", "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\nConnection: close\r\n\r\n", "HTTP/1.1 400 "},
+		{"bad host", "GET / HTTP/1.1\r\nHost: a b\r\nConnection: close\r\n\r\n", "HTTP/1.1 400 "},
+		{"control char", "GET / HTTP/1.1\r\nHost: a\r\nX: a\x01b\r\nConnection: close\r\n\r\n", "HTTP/1.1 400 "},
+		{"http/2 preface", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "HTTP/1.1 505 "},
+		{"expect", "POST /e HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 4\r\nConnection: close\r\n\r\nabcd", "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK"},
+		{"bad expect", "POST /e HTTP/1.1\r\nHost: a\r\nExpect: magic\r\nContent-Length: 4\r\n\r\nabcd", "HTTP/1.1 417 "},
+		{"head", "HEAD /h HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", "HTTP/1.1 200 OK"},
+		{"chunked from target", "GET /chunky HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", "HTTP/1.1 200 OK"},
+	} {
+		got := rawExchange(t, addr, tc.req)
+		if !strings.HasPrefix(got, tc.want) {
+			t.Errorf("%s: %.120q, want %q", tc.name, got, tc.want)
+		}
+		switch tc.name {
+		case "http/1.0":
+			if !strings.Contains(got, "a /x ") {
+				t.Errorf("http/1.0 body: %q", got)
+			}
+		case "expect":
+			if !strings.HasSuffix(got, "a /e abcd") {
+				t.Errorf("expect body: %q", got)
+			}
+		case "head":
+			if !strings.Contains(got, "Content-Length: ") || strings.Contains(got, "a /h") {
+				t.Errorf("HEAD answer: %q", got)
+			}
+		case "chunked from target":
+			if !strings.Contains(got, "Transfer-Encoding: chunked") || !strings.Contains(got, "part1;") || !strings.Contains(got, "part2") ||
+				!strings.HasSuffix(got, "0\r\n\r\n") {
+				t.Errorf("chunked answer: %q", got)
+			}
+		}
+	}
+
+	// A decoded CR LF in the path cannot split the redirect's headers.
+	got := rawExchange(t, addr, "GET /go/x%0d%0aSet-Cookie:%20evil=1 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+	if !strings.HasPrefix(got, "HTTP/1.1 302 ") || strings.Contains(got, "\r\nSet-Cookie: evil") {
+		t.Errorf("redirect with CR LF in the path: %q", got)
+	}
+
+	// An idle keep-alive connection is closed after the idle timeout.
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	io.WriteString(c, "GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+	br := bufio.NewReader(c)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("keep-alive request: %v %v", resp, err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	start := time.Now()
+	c.SetReadDeadline(time.Now().Add(3 * time.Second))
+	if _, err := br.ReadByte(); err == nil || time.Since(start) > 2*time.Second {
+		t.Errorf("idle connection: %v after %v, want closed after 500ms", err, time.Since(start))
 	}
 }

@@ -76,7 +76,8 @@ type listener struct {
 	key   string // addr:port
 	proto string // HTTP or HTTPS
 	idle  time.Duration
-	srv   *http.Server
+	srv   *http.Server // HTTPS
+	h1    *h1Server    // HTTP
 	raw   net.Listener
 	state atomic.Pointer[listenerState]
 }
@@ -334,10 +335,9 @@ func (m *Manager) openListener(key string, st *listenerState) (*listener, error)
 		go func() { _ = ln.srv.ServeTLS(raw, "", "") }()
 		return ln, nil
 	}
-	ln.srv.ConnContext = func(ctx context.Context, c net.Conn) context.Context {
-		return context.WithValue(ctx, connCtxKey, c)
-	}
-	go func() { _ = ln.srv.Serve(scanListener{raw}) }()
+	ln.h1 = &h1Server{handler: ln, readHeaderTimeout: rht, idle: st.idle, maxHeaderBytes: m.cfg.MaxHeaderBytes,
+		log: m.log, conns: map[*h1Conn]struct{}{}}
+	go ln.h1.serve(raw)
 	return ln, nil
 }
 
@@ -367,6 +367,10 @@ func (m *Manager) closeListener(ln *listener, drain time.Duration) {
 	go func() {
 		defer m.wg.Done()
 		defer cancel()
+		if ln.h1 != nil {
+			ln.h1.shutdown(drain)
+			return
+		}
 		if err := ln.srv.Shutdown(ctx); err != nil {
 			_ = ln.srv.Close()
 		}
@@ -396,7 +400,12 @@ func (m *Manager) Close() error {
 	m.closed = true
 	m.cancel()
 	for key, ln := range m.listeners {
-		_ = ln.srv.Close()
+		_ = ln.raw.Close()
+		if ln.h1 != nil {
+			ln.h1.closeAll()
+		} else {
+			_ = ln.srv.Close()
+		}
 		delete(m.listeners, key)
 	}
 	for _, g := range m.groups {

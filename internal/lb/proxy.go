@@ -330,7 +330,8 @@ type scanConn struct {
 	mu     sync.Mutex
 	line   []byte // the current line's first bytes, up to 20
 	cl, te bool   // seen in the current head
-	clash  bool   // a finished head had both
+	hosts  int    // Host lines in the current head
+	clash  bool   // a finished head had both, or two Hosts
 }
 
 func newScanConn(c net.Conn) *scanConn { return &scanConn{Conn: c, line: make([]byte, 0, 20)} }
@@ -368,14 +369,16 @@ func (c *scanConn) endLine() {
 	c.line = c.line[:0]
 	switch {
 	case len(l) == 1 || (len(l) == 2 && l[0] == '\r'):
-		if c.cl && c.te {
+		if c.cl && c.te || c.hosts > 1 {
 			c.clash = true
 		}
-		c.cl, c.te = false, false
+		c.cl, c.te, c.hosts = false, false, 0
 	case hasFoldPrefix(l, "content-length:"):
 		c.cl = true
 	case hasFoldPrefix(l, "transfer-encoding:"):
 		c.te = true
+	case hasFoldPrefix(l, "host:"):
+		c.hosts++
 	}
 }
 

@@ -21,6 +21,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/pprof"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -151,6 +152,29 @@ backend be
 	return nil, fmt.Errorf("haproxy did not start: %s", logs.String())
 }
 
+// processCPU is the user and system CPU time p has used so far (0 for
+// nil): the proxy's own cost, which the noise of a shared machine does not
+// change much, unlike requests/s.
+func processCPU(p *process) time.Duration {
+	if p == nil || p.cmd.Process == nil {
+		return 0
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the command name (which may hold spaces): utime and
+	// stime are the 12th and 13th.
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(f) < 13 {
+		return 0
+	}
+	u, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(u+st) * time.Second / 100 // USER_HZ
+}
+
 func haproxyVersion() string {
 	out, err := exec.Command("haproxy", "-v").Output()
 	if err != nil {
@@ -198,15 +222,17 @@ func runLBBenchmark(clients int, duration time.Duration) error {
 		clients, duration, len(floorBody))
 	fmt.Printf("fargo: lb.Manager (internal/lb), health checks on; peer: %s, round robin, keep-alive (http-reuse always), forwardfor\n", haproxyVersion())
 	fmt.Printf("%s; 1s warm-up per target, not measured\n\n", split.describe())
-	fmt.Printf("%-22s %10s %9s %9s   %s\n", "target", "req/s", "p50", "p99", "")
+	fmt.Printf("%-22s %10s %9s %9s %10s   %s\n", "target", "req/s", "p50", "p99", "proxy CPU", "")
 	targets := []struct {
 		name, host string
+		proxy      *process
 	}{
-		{"direct (one backend)", backends[0]},
-		{"fargo lb (2 backends)", strings.TrimPrefix(fargoLB.url, "http://")},
-		{"haproxy (2 backends)", strings.TrimPrefix(hap.url, "http://")},
+		{"direct (one backend)", backends[0], nil},
+		{"fargo lb (2 backends)", strings.TrimPrefix(fargoLB.url, "http://"), fargoLB},
+		{"haproxy (2 backends)", strings.TrimPrefix(hap.url, "http://"), hap},
 	}
 	res := make([]result, len(targets))
+	cpuPerReq := make([]time.Duration, len(targets))
 	for i, tg := range targets {
 		req, _ := http.NewRequest(http.MethodGet, "http://"+tg.host+"/", nil)
 		raw, err := wireBytes(req)
@@ -219,11 +245,17 @@ func runLBBenchmark(clients int, duration time.Duration) error {
 			}
 			return nil
 		}
+		var cpu0, cpu1 time.Duration
 		split.onClientCPUs(func() {
 			if _, err = rawLoad(tg.host, [][]byte{raw}, clients, time.Second, ok); err == nil {
+				cpu0 = processCPU(tg.proxy)
 				res[i], err = rawLoad(tg.host, [][]byte{raw}, clients, duration, ok)
+				cpu1 = processCPU(tg.proxy)
 			}
 		})
+		if n := res[i].rps * duration.Seconds(); n > 0 {
+			cpuPerReq[i] = time.Duration(float64(cpu1-cpu0) / n)
+		}
 		if err != nil {
 			return fmt.Errorf("%s: %w", tg.name, err)
 		}
@@ -232,11 +264,16 @@ func runLBBenchmark(clients int, duration time.Duration) error {
 		note := ""
 		switch i {
 		case 1:
-			note = fmt.Sprintf("%.2fx haproxy req/s, p99 +%s over direct", res[1].rps/res[2].rps, fmtDur(res[1].p99-res[0].p99))
+			note = fmt.Sprintf("%.2fx haproxy req/s, p99 +%s over direct, %.2fx haproxy's CPU per request",
+				res[1].rps/res[2].rps, fmtDur(res[1].p99-res[0].p99), float64(cpuPerReq[1])/float64(max(cpuPerReq[2], 1)))
 		case 2:
 			note = fmt.Sprintf("p99 +%s over direct", fmtDur(res[2].p99-res[0].p99))
 		}
-		fmt.Printf("%-22s %10.0f %9s %9s   %s\n", tg.name, res[i].rps, fmtDur(res[i].p50), fmtDur(res[i].p99), note)
+		cpu := "-"
+		if tg.proxy != nil {
+			cpu = fmtDur(cpuPerReq[i]) + "/req"
+		}
+		fmt.Printf("%-22s %10.0f %9s %9s %10s   %s\n", tg.name, res[i].rps, fmtDur(res[i].p50), fmtDur(res[i].p99), cpu, note)
 		if res[i].errors > 0 {
 			fmt.Printf("%-22s errors: %d\n", "", res[i].errors)
 		}
