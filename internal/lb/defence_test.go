@@ -199,6 +199,40 @@ func TestHTTPSAndHTTP2(t *testing.T) {
 	}
 }
 
+func TestHTTPS11AndSmugglingOverTLS(t *testing.T) {
+	a := newBackend(t, "a")
+	m := newManager(t, ManagerConfig{})
+	port := freePort(t)
+	tg := tgOf("tg", a)
+	tg.HealthCheck.Enabled = false
+	cfg := oneLB(port, 0, []Rule{{ARN: "default", IsDefault: true, Actions: forwardTo("tg")}}, tg)
+	l := &cfg.LoadBalancers[0].Listeners[0]
+	l.Protocol, l.Certificates = "HTTPS", []tls.Certificate{selfSigned(t, "lb.example")}
+	apply(t, m, cfg)
+	exchange := func(req string) string {
+		c, err := tls.Dial("tcp", "127.0.0.1:"+strconv.Itoa(port), &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"http/1.1"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if p := c.ConnectionState().NegotiatedProtocol; p != "http/1.1" {
+			t.Fatalf("ALPN %q", p)
+		}
+		io.WriteString(c, req)
+		c.SetReadDeadline(time.Now().Add(2 * time.Second))
+		b, _ := io.ReadAll(c)
+		return string(b)
+	}
+	got := exchange("GET /t HTTP/1.1\r\nHost: lb.example\r\nConnection: close\r\n\r\n")
+	if !strings.HasPrefix(got, "HTTP/1.1 200 ") || !strings.Contains(got, "Seen-X-Forwarded-Proto: https") {
+		t.Errorf("HTTPS/1.1: %q", got)
+	}
+	got = exchange("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n")
+	if !strings.HasPrefix(got, "HTTP/1.1 400 ") {
+		t.Errorf("smuggling over TLS: %q", got)
+	}
+}
+
 func TestWebSocketUpgrade(t *testing.T) {
 	// A target that switches protocols and echoes lines.
 	ws := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

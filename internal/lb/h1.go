@@ -48,18 +48,23 @@ func (s *h1Server) serve(ln net.Listener) {
 			time.Sleep(10 * time.Millisecond) // EMFILE and the like
 			continue
 		}
-		hc := newH1Conn(s, c)
-		s.mu.Lock()
-		if s.closing.Load() {
-			s.mu.Unlock()
-			c.Close()
-			continue
-		}
-		s.conns[hc] = struct{}{}
-		s.wg.Add(1)
-		s.mu.Unlock()
-		go hc.serve()
+		go s.serveConn(c)
 	}
+}
+
+// serveConn serves one connection until it closes.
+func (s *h1Server) serveConn(c net.Conn) {
+	hc := newH1Conn(s, c)
+	s.mu.Lock()
+	if s.closing.Load() {
+		s.mu.Unlock()
+		c.Close()
+		return
+	}
+	s.conns[hc] = struct{}{}
+	s.wg.Add(1)
+	s.mu.Unlock()
+	hc.serve()
 }
 
 // shutdown closes idle connections now and the others after their

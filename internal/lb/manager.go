@@ -76,8 +76,9 @@ type listener struct {
 	key   string // addr:port
 	proto string // HTTP or HTTPS
 	idle  time.Duration
-	srv   *http.Server // HTTPS
-	h1    *h1Server    // HTTP
+	h1    *h1Server     // HTTP/1.x, plain or over TLS
+	srv   *http.Server  // HTTPS: HTTP/2
+	h2    *chanListener // the HTTP/2 connections for srv
 	raw   net.Listener
 	state atomic.Pointer[listenerState]
 }
@@ -320,25 +321,63 @@ func (m *Manager) openListener(key string, st *listenerState) (*listener, error)
 	ln := &listener{key: key, proto: st.cfg.Protocol, idle: st.idle, raw: raw}
 	ln.state.Store(st)
 	rht := min(m.cfg.ReadHeaderTimeout, st.idle)
+	ln.h1 = &h1Server{handler: ln, readHeaderTimeout: rht, idle: st.idle, maxHeaderBytes: m.cfg.MaxHeaderBytes,
+		log: m.log, conns: map[*h1Conn]struct{}{}}
+	if !strings.EqualFold(st.cfg.Protocol, "HTTPS") {
+		go ln.h1.serve(raw)
+		return ln, nil
+	}
+	// HTTPS: fargo terminates TLS; HTTP/1.1 goes to the same server as
+	// plain HTTP, HTTP/2 (ALPN h2) to net/http's.
+	tcfg := &tls.Config{
+		MinVersion:     tls.VersionTLS12,
+		GetCertificate: ln.certificate,
+		NextProtos:     []string{"h2", "http/1.1"},
+	}
+	ln.h2 = newChanListener(raw.Addr())
 	ln.srv = &http.Server{
 		Handler:           ln,
 		ReadHeaderTimeout: rht,
 		IdleTimeout:       st.idle,
 		MaxHeaderBytes:    m.cfg.MaxHeaderBytes,
+		TLSConfig:         tcfg,
 		ErrorLog:          slog.NewLogLogger(m.log.Handler(), slog.LevelDebug),
 	}
-	if strings.EqualFold(st.cfg.Protocol, "HTTPS") {
-		ln.srv.TLSConfig = &tls.Config{
-			MinVersion:     tls.VersionTLS12,
-			GetCertificate: ln.certificate,
-		}
-		go func() { _ = ln.srv.ServeTLS(raw, "", "") }()
-		return ln, nil
-	}
-	ln.h1 = &h1Server{handler: ln, readHeaderTimeout: rht, idle: st.idle, maxHeaderBytes: m.cfg.MaxHeaderBytes,
-		log: m.log, conns: map[*h1Conn]struct{}{}}
-	go ln.h1.serve(raw)
+	go func() { _ = ln.srv.Serve(ln.h2) }()
+	go ln.acceptTLS(raw, tcfg, rht)
 	return ln, nil
+}
+
+// acceptTLS accepts HTTPS connections, shakes hands (bounded in time) and
+// hands each to the HTTP/1.1 or the HTTP/2 server.
+func (l *listener) acceptTLS(raw net.Listener, cfg *tls.Config, handshake time.Duration) {
+	for {
+		c, err := raw.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				l.h2.Close()
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+			continue
+		}
+		go func() {
+			tc := tls.Server(c, cfg)
+			_ = tc.SetDeadline(time.Now().Add(handshake))
+			if err := tc.Handshake(); err != nil {
+				tc.Close()
+				return
+			}
+			_ = tc.SetDeadline(time.Time{})
+			if tc.ConnectionState().NegotiatedProtocol == "h2" {
+				if !l.h2.push(tc) {
+					tc.Close()
+				}
+				return
+			}
+			l.h1.serveConn(tc)
+		}()
+	}
 }
 
 // certificate picks the listener's certificate by SNI, the first by
@@ -367,13 +406,14 @@ func (m *Manager) closeListener(ln *listener, drain time.Duration) {
 	go func() {
 		defer m.wg.Done()
 		defer cancel()
-		if ln.h1 != nil {
-			ln.h1.shutdown(drain)
-			return
+		if ln.srv != nil {
+			go func() {
+				if err := ln.srv.Shutdown(ctx); err != nil {
+					_ = ln.srv.Close()
+				}
+			}()
 		}
-		if err := ln.srv.Shutdown(ctx); err != nil {
-			_ = ln.srv.Close()
-		}
+		ln.h1.shutdown(drain)
 	}()
 }
 
@@ -401,9 +441,8 @@ func (m *Manager) Close() error {
 	m.cancel()
 	for key, ln := range m.listeners {
 		_ = ln.raw.Close()
-		if ln.h1 != nil {
-			ln.h1.closeAll()
-		} else {
+		ln.h1.closeAll()
+		if ln.srv != nil {
 			_ = ln.srv.Close()
 		}
 		delete(m.listeners, key)
@@ -450,3 +489,41 @@ var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b 
 
 func (bufferPool) Get() []byte  { return *(copyBufs.Get().(*[]byte)) }
 func (bufferPool) Put(b []byte) { copyBufs.Put(&b) }
+
+// chanListener is a net.Listener fed by push: the HTTP/2 connections of
+// an HTTPS listener, after the handshake.
+type chanListener struct {
+	ch   chan net.Conn
+	done chan struct{}
+	once sync.Once
+	addr net.Addr
+}
+
+func newChanListener(addr net.Addr) *chanListener {
+	return &chanListener{ch: make(chan net.Conn), done: make(chan struct{}), addr: addr}
+}
+
+func (l *chanListener) push(c net.Conn) bool {
+	select {
+	case l.ch <- c:
+		return true
+	case <-l.done:
+		return false
+	}
+}
+
+func (l *chanListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.ch:
+		return c, nil
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *chanListener) Close() error {
+	l.once.Do(func() { close(l.done) })
+	return nil
+}
+
+func (l *chanListener) Addr() net.Addr { return l.addr }

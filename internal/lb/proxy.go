@@ -43,22 +43,9 @@ const (
 	serverHeaderValue = "awselb/2.0"
 )
 
-type ctxKey int
-
-const connCtxKey ctxKey = iota
-
 // ServeHTTP is the listener's handler.
 func (l *listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	st := l.state.Load()
-	if r.TransferEncoding != nil {
-		// Go drops Content-Length when Transfer-Encoding is chunked; ALB
-		// rejects such a request, and so do we (smuggling).
-		if c, ok := r.Context().Value(connCtxKey).(*scanConn); ok && c.conflict() {
-			w.Header().Set("Connection", "close")
-			errorPage(w, http.StatusBadRequest)
-			return
-		}
-	}
 	src := remoteAddr(r)
 	for i := range st.rules {
 		cr := &st.rules[i]
@@ -401,15 +388,4 @@ func hasFoldPrefix(b []byte, p string) bool {
 		}
 	}
 	return true
-}
-
-// scanListener wraps accepted connections in scanConn.
-type scanListener struct{ net.Listener }
-
-func (l scanListener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if err != nil {
-		return nil, err
-	}
-	return newScanConn(c), nil
 }
