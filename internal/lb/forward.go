@@ -109,6 +109,46 @@ func (p *connPool) dial(ctx context.Context, k poolKey) (*backendConn, error) {
 	return &backendConn{tcp: tcp, br: bufio.NewReaderSize(ic, 16<<10), bw: bufio.NewWriterSize(tcp, 8<<10)}, nil
 }
 
+// poolSweepPeriod is how often idle target connections are checked.
+var poolSweepPeriod = 5 * time.Second
+
+// sweepEvery closes, every period until ctx ends, the idle connections
+// that outlived their idle timeout or that their target closed (a target
+// gone for good is never asked for its connections again).
+func (p *connPool) sweepEvery(ctx context.Context, period time.Duration) {
+	t := time.NewTicker(period)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		p.mu.Lock()
+		var dead []*backendConn
+		for k, list := range p.idle {
+			kept := list[:0]
+			for _, bc := range list {
+				if time.Since(bc.used) < k.idle && bc.alive() {
+					kept = append(kept, bc)
+				} else {
+					dead = append(dead, bc)
+				}
+			}
+			clear(list[len(kept):])
+			if len(kept) == 0 {
+				delete(p.idle, k)
+			} else {
+				p.idle[k] = kept
+			}
+		}
+		p.mu.Unlock()
+		for _, bc := range dead {
+			bc.tcp.Close()
+		}
+	}
+}
+
 // closeIdle closes every idle connection.
 func (p *connPool) closeIdle() {
 	p.mu.Lock()

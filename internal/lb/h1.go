@@ -2,6 +2,7 @@ package lb
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"io"
 	"log/slog"
@@ -68,8 +69,8 @@ func (s *h1Server) serveConn(c net.Conn) {
 }
 
 // shutdown closes idle connections now and the others after their
-// current request; after drain it closes whatever is left.
-func (s *h1Server) shutdown(drain time.Duration) {
+// current request; when ctx ends it closes whatever is left.
+func (s *h1Server) shutdown(ctx context.Context) {
 	s.closing.Store(true)
 	s.mu.Lock()
 	for c := range s.conns {
@@ -82,7 +83,7 @@ func (s *h1Server) shutdown(drain time.Duration) {
 	go func() { s.wg.Wait(); close(done) }()
 	select {
 	case <-done:
-	case <-time.After(drain):
+	case <-ctx.Done():
 		s.closeAll()
 		<-done
 	}

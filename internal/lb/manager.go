@@ -107,7 +107,7 @@ func New(cfg ManagerConfig) *Manager {
 		cfg.MaxIdleConnsPerTarget = 512
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Manager{
+	m := &Manager{
 		cfg:        cfg,
 		log:        cfg.Logger.With("component", "lb"),
 		prober:     newProber(),
@@ -118,6 +118,12 @@ func New(cfg ManagerConfig) *Manager {
 		transports: map[time.Duration]*http.Transport{},
 		pool:       newConnPool(cfg.MaxIdleConnsPerTarget, cfg.ConnectTimeout),
 	}
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		m.pool.sweepEvery(ctx, poolSweepPeriod)
+	}()
+	return m
 }
 
 func (m *Manager) report(th TargetHealth) {
@@ -401,7 +407,8 @@ func (m *Manager) closeListener(ln *listener, drain time.Duration) {
 	// Close the socket now, so that a listener reopened on the same port
 	// can bind; Shutdown then waits for the connections.
 	_ = ln.raw.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), drain)
+	// Close (m.ctx) cuts the drain short.
+	ctx, cancel := context.WithTimeout(m.ctx, drain)
 	m.wg.Add(1)
 	go func() {
 		defer m.wg.Done()
@@ -413,7 +420,7 @@ func (m *Manager) closeListener(ln *listener, drain time.Duration) {
 				}
 			}()
 		}
-		ln.h1.shutdown(drain)
+		ln.h1.shutdown(ctx)
 	}()
 }
 

@@ -551,3 +551,39 @@ func TestHealthCheckPortPathAndTimeout(t *testing.T) {
 		t.Errorf("slow target: %+v", hs[0])
 	}
 }
+
+func TestIdleTargetConnectionsSwept(t *testing.T) {
+	defer func(p time.Duration) { poolSweepPeriod = p }(poolSweepPeriod)
+	poolSweepPeriod = 50 * time.Millisecond
+	a := newBackend(t, "a")
+	m := newManager(t, ManagerConfig{})
+	port := freePort(t)
+	tg := tgOf("tg", a)
+	tg.HealthCheck.Enabled = false
+	apply(t, m, oneLB(port, 0, []Rule{{ARN: "default", IsDefault: true, Actions: forwardTo("tg")}}, tg))
+	if resp, _ := get(t, http.DefaultClient, "http://127.0.0.1:"+strconv.Itoa(port)+"/"); resp.StatusCode != 200 {
+		t.Fatal(resp.Status)
+	}
+	idle := func() int {
+		m.pool.mu.Lock()
+		defer m.pool.mu.Unlock()
+		n := 0
+		for _, l := range m.pool.idle {
+			n += len(l)
+		}
+		return n
+	}
+	if idle() != 1 {
+		t.Fatalf("%d idle target connections, want 1", idle())
+	}
+	// The target closes its side (it stops, or its keep-alive ends): the
+	// pool lets go of the connection without being asked for it.
+	a.srv.CloseClientConnections()
+	deadline := time.Now().Add(2 * time.Second)
+	for idle() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("closed target connection still pooled")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
