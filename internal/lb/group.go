@@ -5,6 +5,7 @@ import (
 	mrand "math/rand/v2"
 	"net/netip"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -49,6 +50,10 @@ type selection struct {
 	open      []*target // every target not draining (fail open)
 	byHost    map[string]*target
 	slowStart time.Duration
+	// The group's settings the proxy reads (the group's cfg is guarded
+	// by its lock; the selection is read without one).
+	stickiness time.Duration
+	scheme     string
 }
 
 func targetKey(t Target) string {
@@ -182,7 +187,11 @@ func (g *group) reportLocked(t *target) TargetHealth {
 
 // rebuildLocked recomputes the selection after a change.
 func (g *group) rebuildLocked() {
-	s := &selection{byHost: make(map[string]*target, len(g.order)), slowStart: g.cfg.SlowStart}
+	s := &selection{byHost: make(map[string]*target, len(g.order)), slowStart: g.cfg.SlowStart,
+		stickiness: g.cfg.Stickiness, scheme: "http"}
+	if strings.EqualFold(g.cfg.Protocol, "HTTPS") {
+		s.scheme = "https"
+	}
 	for _, t := range g.order {
 		if t.health.State != StateHealthy {
 			t.healthySince.Store(0)

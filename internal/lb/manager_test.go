@@ -587,3 +587,67 @@ func TestIdleTargetConnectionsSwept(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestRollingUpdateLosesNothing replays what ECS does to a service's
+// targets during a rolling update, under load: the new target is
+// registered, becomes healthy, the old one drains, stops, is removed. No
+// request may fail.
+func TestRollingUpdateLosesNothing(t *testing.T) {
+	old, next := newBackend(t, "old"), newBackend(t, "new")
+	m := newManager(t, ManagerConfig{})
+	port := freePort(t)
+	rules := []Rule{{ARN: "default", IsDefault: true, Actions: forwardTo("tg")}}
+	apply(t, m, oneLB(port, 0, rules, tgOf("tg", old)))
+	waitHealth(t, m, "tg", map[int]string{old.port: StateHealthy})
+
+	url := "http://127.0.0.1:" + strconv.Itoa(port) + "/"
+	stop := make(chan struct{})
+	var ok, failed atomic.Int64
+	var firstErr atomic.Value
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			tr := &http.Transport{}
+			defer tr.CloseIdleConnections()
+			c := &http.Client{Transport: tr, Timeout: 5 * time.Second}
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				resp, err := c.Get(url)
+				if err == nil {
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					if resp.StatusCode != 200 {
+						err = fmt.Errorf("status %d", resp.StatusCode)
+					}
+				}
+				if err != nil {
+					failed.Add(1)
+					firstErr.CompareAndSwap(nil, err.Error())
+				} else {
+					ok.Add(1)
+				}
+			}
+		})
+	}
+	time.Sleep(100 * time.Millisecond)
+	both := tgOf("tg", old, next)
+	apply(t, m, oneLB(port, 0, rules, both))
+	waitHealth(t, m, "tg", map[int]string{next.port: StateHealthy})
+	time.Sleep(100 * time.Millisecond)
+	both.Targets[0].Draining = true
+	apply(t, m, oneLB(port, 0, rules, both))
+	time.Sleep(200 * time.Millisecond) // the deregistration delay
+	old.srv.Close()                    // the old task stops
+	apply(t, m, oneLB(port, 0, rules, tgOf("tg", next)))
+	time.Sleep(200 * time.Millisecond)
+	close(stop)
+	wg.Wait()
+	if failed.Load() != 0 || ok.Load() < 20 || next.hits.Load() == 0 {
+		t.Fatalf("%d requests failed (first: %v), %d succeeded, %d reached the new target", failed.Load(), firstErr.Load(), ok.Load(), next.hits.Load())
+	}
+	t.Logf("%d requests, none failed", ok.Load())
+}

@@ -81,7 +81,8 @@ func (st *listenerState) forward(w http.ResponseWriter, r *http.Request, f *Forw
 		return
 	}
 	var t *target
-	stick := g.cfg.Stickiness
+	sel := g.sel.Load()
+	stick := sel.stickiness
 	if stick > 0 {
 		if c, err := r.Cookie(cookieTarget); err == nil {
 			if host, ok := decodeSticky(g.arn, c.Value); ok {
@@ -102,10 +103,7 @@ func (st *listenerState) forward(w http.ResponseWriter, r *http.Request, f *Forw
 		w.Header().Add("Set-Cookie", cookieTarget+"="+v+"; Expires="+exp+"; Path=/")
 		w.Header().Add("Set-Cookie", cookieTargetCORS+"="+v+"; Expires="+exp+"; Path=/; SameSite=None; Secure")
 	}
-	r.URL.Scheme = "http"
-	if strings.EqualFold(g.cfg.Protocol, "HTTPS") {
-		r.URL.Scheme = "https"
-	}
+	r.URL.Scheme = sel.scheme
 	r.URL.Host = t.host
 	if r.URL.Scheme == "http" && r.Header["Upgrade"] == nil {
 		st.fastForward(w, r, t.host)
