@@ -269,9 +269,13 @@ func (m *Manager) Apply(ctx context.Context, cfg Config) error {
 	for _, th := range reports {
 		m.report(th)
 	}
-	for _, g := range groups {
-		g.startPending()
+	m.mu.Lock()
+	if !m.closed { // Close waits for the checkers it knows of
+		for _, g := range groups {
+			g.startPending()
+		}
 	}
+	m.mu.Unlock()
 	return errors.Join(errs...)
 }
 
