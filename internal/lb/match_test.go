@@ -211,3 +211,55 @@ func TestTraceID(t *testing.T) {
 		t.Errorf("trace id with prior root %q", id)
 	}
 }
+
+// FuzzScanConn checks the smuggling scanner: however the bytes are cut
+// into reads, it flags exactly the heads (blocks ended by an empty line)
+// that hold both a Content-Length and a Transfer-Encoding line, or two
+// Host lines.
+func FuzzScanConn(f *testing.F) {
+	f.Add("POST / HTTP/1.1\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n", 10)
+	f.Add("GET / HTTP/1.1\r\nHost: a\r\nhost: b\r\n\r\n", 3)
+	f.Add("GET / HTTP/1.1\r\nContent-Length: 1\r\n\r\nGET / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", 40)
+	f.Fuzz(func(t *testing.T, data string, cut int) {
+		if len(data) > 4096 {
+			return
+		}
+		// Reference: whole lines, the first 20 bytes of each.
+		want := false
+		cl, te, hosts := false, false, 0
+		lines := strings.SplitAfter(data, "\n")
+		for _, l := range lines {
+			if !strings.HasSuffix(l, "\n") {
+				break // unfinished line
+			}
+			head := strings.ToLower(l[:min(len(l), 20)])
+			switch {
+			case l == "\n" || l == "\r\n":
+				if cl && te || hosts > 1 {
+					want = true
+				}
+				cl, te, hosts = false, false, 0
+			case strings.HasPrefix(head, "content-length:"):
+				cl = true
+			case strings.HasPrefix(head, "transfer-encoding:"):
+				te = true
+			case strings.HasPrefix(head, "host:"):
+				hosts++
+			}
+		}
+		c := newScanConn(nil)
+		if cut < 0 {
+			cut = -cut
+		}
+		if len(data) > 0 {
+			cut %= len(data) + 1
+		} else {
+			cut = 0
+		}
+		c.scan([]byte(data[:cut]))
+		c.scan([]byte(data[cut:]))
+		if got := c.conflict(); got != want {
+			t.Fatalf("scan(%q | %q) = %v, want %v", data[:cut], data[cut:], got, want)
+		}
+	})
+}
