@@ -84,6 +84,9 @@ func (g *group) update(tg TargetGroup, used bool) ([]TargetHealth, error) {
 	seen := map[string]bool{}
 	g.order = g.order[:0]
 	for _, tc := range tg.Targets {
+		if tc.Port == 0 {
+			tc.Port = tg.Port // a target registered without a port takes the group's
+		}
 		k := targetKey(tc)
 		if seen[k] {
 			continue
