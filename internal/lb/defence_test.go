@@ -381,3 +381,29 @@ func TestHTTP1Server(t *testing.T) {
 		t.Errorf("idle connection: %v after %v, want closed after 500ms", err, time.Since(start))
 	}
 }
+
+func TestApplyReopensOnProtocolAndIdleChange(t *testing.T) {
+	m := newManager(t, ManagerConfig{DrainTimeout: 200 * time.Millisecond})
+	port := freePort(t)
+	fixed := []Rule{{ARN: "default", IsDefault: true, Actions: []Action{{Type: "fixed-response", Fixed: &FixedResponse{StatusCode: 200, Body: "hi"}}}}}
+	cfg := oneLB(port, time.Second, fixed)
+	apply(t, m, cfg)
+	url := "127.0.0.1:" + strconv.Itoa(port)
+	if _, body := get(t, http.DefaultClient, "http://"+url+"/"); body != "hi" {
+		t.Fatalf("http: %q", body)
+	}
+	// Same port, now HTTPS.
+	l := &cfg.LoadBalancers[0].Listeners[0]
+	l.Protocol, l.Certificates = "HTTPS", []tls.Certificate{selfSigned(t, "x")}
+	apply(t, m, cfg)
+	c := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	if _, body := get(t, c, "https://"+url+"/"); body != "hi" {
+		t.Fatalf("https: %q", body)
+	}
+	// New idle timeout: reopened, still serving.
+	cfg.LoadBalancers[0].IdleTimeout = 2 * time.Second
+	apply(t, m, cfg)
+	if _, body := get(t, c, "https://"+url+"/"); body != "hi" {
+		t.Fatalf("after the idle timeout changed: %q", body)
+	}
+}
