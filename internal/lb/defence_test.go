@@ -407,3 +407,41 @@ func TestApplyReopensOnProtocolAndIdleChange(t *testing.T) {
 		t.Fatalf("after the idle timeout changed: %q", body)
 	}
 }
+
+func TestClientThatStopsReadingIsCutOff(t *testing.T) {
+	big := strings.Repeat("x", 8<<20)
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, big)
+	}))
+	defer target.Close()
+	m := newManager(t, ManagerConfig{})
+	port := freePort(t)
+	tg := TargetGroup{ARN: "tg", Protocol: "HTTP", Targets: []Target{{ID: "127.0.0.1", Addr: loopback, Port: target.Listener.Addr().(*net.TCPAddr).Port}}}
+	apply(t, m, oneLB(port, 300*time.Millisecond, []Rule{{ARN: "default", IsDefault: true, Actions: forwardTo("tg")}}, tg))
+	c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.(*net.TCPConn).SetReadBuffer(4096)
+	io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	// It never reads: after about an idle timeout without progress the load
+	// balancer gives up on it and closes its side.
+	h1 := m.listeners["127.0.0.1:"+strconv.Itoa(port)].h1
+	open := func() int {
+		h1.mu.Lock()
+		defer h1.mu.Unlock()
+		return len(h1.conns)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if open() != 1 {
+		t.Fatalf("%d client connections, want 1", open())
+	}
+	deadline := time.Now().Add(3 * time.Second)
+	for open() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("a client that stopped reading still holds its connection after 10 idle timeouts")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

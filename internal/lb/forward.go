@@ -106,7 +106,7 @@ func (p *connPool) dial(ctx context.Context, k poolKey) (*backendConn, error) {
 	_ = tcp.SetNoDelay(true)
 	ic := &idleConn{Conn: tcp, idle: k.idle}
 	ic.refresh(time.Now())
-	return &backendConn{tcp: tcp, br: bufio.NewReaderSize(ic, 16<<10), bw: bufio.NewWriterSize(tcp, 8<<10)}, nil
+	return &backendConn{tcp: tcp, br: bufio.NewReaderSize(ic, 16<<10), bw: bufio.NewWriterSize(&idleWriter{c: tcp, idle: k.idle}, 8<<10)}, nil
 }
 
 // poolSweepPeriod is how often idle target connections are checked.

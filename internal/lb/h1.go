@@ -145,7 +145,7 @@ func newH1Conn(s *h1Server, c net.Conn) *h1Conn {
 	hc := &h1Conn{s: s, raw: c, sc: newScanConn(c), remote: c.RemoteAddr().String()}
 	hc.cr = connReader{r: hc.sc, raw: c, idle: s.idle}
 	hc.br = bufio.NewReaderSize(&hc.cr, 4<<10)
-	hc.bw = bufio.NewWriterSize(c, 4<<10)
+	hc.bw = bufio.NewWriterSize(&idleWriter{c: c, idle: s.idle}, 4<<10)
 	return hc
 }
 
@@ -500,4 +500,21 @@ func validHeaderValue(v string) bool {
 		}
 	}
 	return true
+}
+
+// idleWriter writes to a connection that must take data at least once per
+// idle timeout: a client (or target) that stops reading is cut off, as
+// ALB does. The deadline moves only once half of it has passed.
+type idleWriter struct {
+	c        net.Conn
+	idle     time.Duration
+	deadline time.Time
+}
+
+func (w *idleWriter) Write(p []byte) (int, error) {
+	if now := time.Now(); w.deadline.Sub(now) < w.idle/2 {
+		w.deadline = now.Add(w.idle)
+		_ = w.c.SetWriteDeadline(w.deadline)
+	}
+	return w.c.Write(p)
 }
