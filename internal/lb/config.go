@@ -15,6 +15,43 @@
 //	elbv2 records ──► Config ──► Manager.Apply ──► listeners ──► targets
 //	                                   │
 //	       elbv2 (DescribeTargetHealth) ◄── Health / HealthFunc ◄── checks
+//
+// # Serving
+//
+// Each listener binds LoadBalancer.Addr:Port. HTTP/1.x, plain or inside
+// TLS, is served by the package's own HTTP/1 server (h1.go): request heads
+// bounded in time (ManagerConfig.ReadHeaderTimeout, capped by the idle
+// timeout) and size (MaxHeaderBytes, 431), a head carrying both
+// Content-Length and Transfer-Encoding, or two Host lines, refused with
+// 400 (request smuggling), keep-alive connections closed after the load
+// balancer's idle timeout. HTTPS listeners choose the certificate by SNI
+// (the first is the default) and speak HTTP/2 to clients that offer it
+// (ALPN h2, served by net/http). Rules are matched in order (match.go);
+// forward picks a target group by weight and a target round robin among
+// the healthy ones (all of them when none is: fail open), honours
+// lb_cookie stickiness (AWSALB) and slow start, and proxies over pooled
+// keep-alive connections (forward.go); WebSocket upgrades and HTTPS
+// targets go through httputil.ReverseProxy. Errors answer as ALB does:
+// 502 when a target refuses, resets or closes, 503 when no target may
+// take the request, 504 when it does not answer within the idle timeout.
+//
+// Apply swaps a listener's rules and targets in place (open connections
+// keep going), opens and closes listeners as they come and go (a closed
+// listener's requests in flight may finish for DrainTimeout), and keeps
+// each target's health across calls; a listener that cannot be served is
+// named in Apply's error and the others serve on.
+//
+// # Health
+//
+// Every target of a target group used by a listener is checked on its
+// own schedule (health.go, group.go): initial → healthy after one passed
+// check, → unhealthy after UnhealthyThreshold failed ones (reason
+// Target.ResponseCodeMismatch, Target.Timeout or Target.FailedHealthChecks
+// with ELBv2's descriptions), unhealthy → healthy after HealthyThreshold
+// passed ones; draining targets (Target.Draining) get no new request and
+// are not checked; targets of a group no listener uses are unused
+// (Target.NotInUse); with checks disabled they are unavailable and get
+// traffic.
 package lb
 
 import (

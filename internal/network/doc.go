@@ -106,6 +106,17 @@
 // it again where it is seen. fargo never unmounts the directory itself on
 // the host: other programs' namespaces live there.
 //
+// # Load balancer addresses
+//
+// AcquireAddress gives a load balancer (by owner, its ARN) an address of
+// its own from the last SubnetBits block of the pool (10.218.255.0/24 by
+// default; subnets leave that block alone while an address is held), as a
+// /32 on the metadata link: local to the host, so fargo binds it and the
+// host reaches it, and reachable by tasks of every account through their
+// gateway (the input chain accepts task traffic to each held address).
+// Owners keep their address across restarts (network.json); Recover puts
+// the addresses back; ReleaseAddress gives one back. See addresses.go.
+//
 // # Network modes
 //
 //   - awsvpc: Setup, Attachment gives what the ENI attachment and the

@@ -22,6 +22,9 @@ type firewall struct {
 	table    string
 	prefix   string
 	metadata netip.Addr
+	// addresses are the load balancers' addresses (addresses.go), which
+	// tasks may reach on the host like the metadata address.
+	addresses []netip.Addr
 }
 
 // apply makes the table match the given bridges (the live ones).
@@ -59,6 +62,9 @@ func (fw firewall) apply(bridges []string) error {
 	fromTask := ifname(expr.MetaKeyIIFNAME, fw.prefix, false)
 	add(in, rule(fromTask, ctEstablished(), verdict(expr.VerdictAccept))...)
 	add(in, rule(fromTask, ip4Daddr(fw.metadata), verdict(expr.VerdictAccept))...)
+	for _, a := range fw.addresses {
+		add(in, rule(fromTask, ip4Daddr(a), verdict(expr.VerdictAccept))...)
+	}
 	add(in, rule(fromTask, l4proto(unix.IPPROTO_ICMP), verdict(expr.VerdictAccept))...)
 	add(in, rule(fromTask, l4proto(unix.IPPROTO_ICMPV6), verdict(expr.VerdictAccept))...)
 	add(in, rule(fromTask, counterDrop())...)

@@ -78,7 +78,7 @@ func New(cfg Config) (*Manager, error) {
 	m := &Manager{
 		cfg:     cfg,
 		log:     cfg.Logger.With("component", "network"),
-		fw:      firewall{table: cfg.TableName, prefix: cfg.NamePrefix, metadata: cfg.MetadataIP},
+		fw:      firewall{table: cfg.TableName, prefix: cfg.NamePrefix, metadata: cfg.MetadataIP, addresses: st.addressList()},
 		st:      st,
 		proxies: map[string][]*proxy{},
 	}

@@ -111,6 +111,7 @@ func (m *Manager) Recover(ctx context.Context) error {
 	}
 
 	errs = append(errs, ensureMetadataLink(m.cfg.metadataLinkName(), m.cfg.MetadataIP), m.applyFirewallLocked())
+	errs = append(errs, m.restoreAddressesLocked())
 	return errors.Join(errs...)
 }
 

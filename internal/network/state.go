@@ -35,6 +35,8 @@ type state struct {
 	Version int                    `json:"version"`
 	Subnets map[string]*subnetInfo `json:"subnets"`
 	Tasks   map[string]*taskInfo   `json:"tasks"`
+	// Addresses are the load balancers' addresses, by owner (addresses.go).
+	Addresses map[string]*addressInfo `json:"addresses,omitempty"`
 }
 
 type subnetInfo struct {
@@ -142,7 +144,7 @@ func (st *state) subnetFor(cfg Config, account, region string) (*subnetInfo, err
 	if s, ok := st.Subnets[key]; ok {
 		return s, nil
 	}
-	n := 1 << (cfg.SubnetBits - cfg.Pool.Bits())
+	n := st.subnetCount(cfg) // without the block of load balancer addresses
 	used := make(map[int]string, len(st.Subnets))
 	for k, s := range st.Subnets {
 		used[s.Index] = k

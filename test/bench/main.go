@@ -26,7 +26,11 @@
 // Registry benchmark (registry.go): fargo's /v2/ registry beside the CNCF
 // distribution registry (Debian docker-registry), and the raw disk.
 //
-//	go run ./test/bench [-bench all|api|tasks|start|fds|registry] [-clients 32] [-duration 5s] [-fargo bin/fargo]
+// Load balancer benchmark (lb.go, BENCH=lb): fargo's ALB data plane to two
+// backends beside HAProxy (Debian haproxy) and beside one backend hit
+// directly.
+//
+//	go run ./test/bench [-bench all|api|tasks|start|fds|registry|lb] [-clients 32] [-duration 5s] [-fargo bin/fargo]
 //	                    [-task-runs 50] [-service-tasks 100] [-idle 20s]
 //
 // The environment sets the defaults of -bench (BENCH) and -service-tasks
@@ -51,10 +55,13 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == floorSubcommand {
 		os.Exit(serveFloor())
 	}
+	if len(os.Args) > 1 && os.Args[1] == lbServerSubcommand {
+		os.Exit(serveLB())
+	}
 	clients := flag.Int("clients", 32, "concurrent clients")
 	duration := flag.Duration("duration", 5*time.Second, "measurement time per operation and target")
 	fargoBin := flag.String("fargo", "bin/fargo", "fargo binary (API benchmark; the task benchmarks build their own)")
-	which := flag.String("bench", envOr("BENCH", "all"), "benchmarks to run: all, api, tasks, start (task start only), fds (open files under idle connections) or registry (env BENCH)")
+	which := flag.String("bench", envOr("BENCH", "all"), "benchmarks to run: all, api, tasks, start (task start only), fds (open files under idle connections), registry or lb (load balancer) (env BENCH)")
 	var tc taskConfig
 	flag.IntVar(&tc.runs, "task-runs", 50, "sequential task starts (fargo and runc each; issue 4: p50 and p99 over 50)")
 	defTasks, err := strconv.Atoi(envOr("BENCH_SERVICE_TASKS", "100"))
@@ -69,7 +76,8 @@ func main() {
 	tc.fdsOnly = *which == "fds"
 	api, tasks := *which == "all" || *which == "api", *which == "all" || *which == "tasks" || tc.startOnly || tc.fdsOnly
 	reg := *which == "all" || *which == "registry"
-	if !api && !tasks && !reg || tc.runs < 1 || tc.serviceTasks < 1 {
+	lbBench := *which == "all" || *which == "lb"
+	if !api && !tasks && !reg && !lbBench || tc.runs < 1 || tc.serviceTasks < 1 {
 		flag.Usage()
 		os.Exit(2)
 	}
@@ -96,6 +104,12 @@ func main() {
 		if err := runRegistryBenchmarks(ctx, *fargoBin, *clients); err != nil {
 			fmt.Fprintln(os.Stderr, "bench:", err)
 			stop()
+			os.Exit(1)
+		}
+	}
+	if lbBench {
+		if err := runLBBenchmark(*clients, *duration); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
 			os.Exit(1)
 		}
 	}
