@@ -16,7 +16,7 @@ APT_DEPS := /usr/bin/aws:awscli skopeo:skopeo runc:runc tini-static:tini mkfs.ex
 # make bench also runs the CNCF distribution registry (Debian's
 # docker-registry) as the registry's peer; its system service is disabled
 # again right after the install (the bench runs its own instance).
-BENCH_APT_DEPS := docker-registry:docker-registry
+BENCH_APT_DEPS := docker-registry:docker-registry haproxy:haproxy
 
 .PHONY: all build run test bench deps generate vet fmt clean fuzz
 
