@@ -12,7 +12,9 @@ PKGS    := ./...
 # clients the tests drive.
 APT_DEPS := /usr/bin/aws:awscli skopeo:skopeo runc:runc tini-static:tini mkfs.ext4:e2fsprogs
 # Debian packages only `make bench` needs: docker-registry (CNCF
-# distribution) is the registry benchmark's peer.
+# distribution) is the registry benchmark's peer; haproxy, the load
+# balancer benchmark's (both system services are disabled again right
+# after the install: the bench runs its own instances).
 # make bench also runs the CNCF distribution registry (Debian's
 # docker-registry) as the registry's peer; its system service is disabled
 # again right after the install (the bench runs its own instance).
@@ -33,9 +35,9 @@ deps:
 		echo "installing Debian packages:$$missing"; \
 		if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
-		case "$$missing" in *docker-registry*) \
-			command -v systemctl >/dev/null 2>&1 && $$SUDO systemctl disable --now docker-registry >/dev/null 2>&1 || true;; \
-		esac; \
+		for svc in docker-registry haproxy; do case "$$missing" in *$$svc*) \
+			command -v systemctl >/dev/null 2>&1 && $$SUDO systemctl disable --now $$svc >/dev/null 2>&1 || true;; \
+		esac; done; \
 	fi
 	@$(GO) mod download
 
