@@ -222,4 +222,3 @@ func validTags(tags []Tag) error {
 	}
 	return nil
 }
-

@@ -162,7 +162,6 @@ func (sv *Service) convert(sr *scopeRecords, cfg *lb.Config) {
 	}
 }
 
-
 func convertConditions(cs []Condition) []lb.Condition {
 	out := make([]lb.Condition, 0, len(cs))
 	for _, c := range cs {

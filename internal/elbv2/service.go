@@ -191,7 +191,7 @@ func targetKey(s tenant.Scope, tg, id string, port int) string {
 	return fmt.Sprintf("%stargets/%s/%s/%d", prefix(s), tg, id, port)
 }
 func targetsPrefix(s tenant.Scope, tg string) string { return prefix(s) + "targets/" + tg + "/" }
-func certKey(s tenant.Scope, id string) string        { return prefix(s) + "certs/" + id }
+func certKey(s tenant.Scope, id string) string       { return prefix(s) + "certs/" + id }
 
 // recordKind is the kind segment of a key (lbs, listeners, ...):
 // elbv2/<acct>/<region>/<kind>/...
@@ -283,3 +283,6 @@ func notFound(err error, e error) error {
 	}
 	return err
 }
+
+// Now is the service's clock (the API shows states as of now).
+func (sv *Service) Now() time.Time { return sv.now() }
