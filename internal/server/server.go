@@ -27,8 +27,8 @@ import (
 	"github.com/fargo-run/fargo/internal/config"
 	"github.com/fargo-run/fargo/internal/connlimit"
 	"github.com/fargo-run/fargo/internal/control"
-	"github.com/fargo-run/fargo/internal/elbv2"
 	"github.com/fargo-run/fargo/internal/deploy"
+	"github.com/fargo-run/fargo/internal/elbv2"
 	"github.com/fargo-run/fargo/internal/hostlock"
 	"github.com/fargo-run/fargo/internal/logs"
 	"github.com/fargo-run/fargo/internal/registry"
@@ -64,8 +64,8 @@ type Server struct {
 	// logsStore holds the Logs service's groups, streams and events.
 	logsStore *bolt.Store
 	// elb is the ELBv2 control plane (elbv2.go).
-	elb *elbv2.Service
-	node      *node // nil with NoAgent
+	elb  *elbv2.Service
+	node *node // nil with NoAgent
 	// locks are the data directory's and the network prefix's (see
 	// lockInstance), held until Close.
 	locks []*hostlock.Lock
