@@ -129,7 +129,13 @@ func (sv *Service) Start(ctx context.Context) error {
 		}
 		sv.armDrainLocked(targetKey(s, tg, r.ID, r.Port), r.DrainUntil)
 	}
-	return sv.syncLocked(ctx)
+	// A listener the data plane cannot serve now (its port taken since)
+	// must not keep fargo from starting: the records stay, the data
+	// plane serves what it can.
+	if err := sv.syncLocked(ctx); err != nil {
+		sv.log.Warn("elbv2: the data plane did not take the stored configuration", "err", err)
+	}
+	return nil
 }
 
 // Close stops the draining timers (their records stay: Start re-arms them).
