@@ -440,6 +440,32 @@ func TestHTTPSListenerCertificate(t *testing.T) {
 	_, err = f.sv.CreateListener(ctx, scope, ListenerSpec{LoadBalancerARN: b.ARN, Protocol: "HTTPS", Port: 8443, Certificates: []string{cert}, SslPolicy: "nope",
 		DefaultActions: []Action{{Type: ActionForward, TargetGroupARN: tg.ARN}}})
 	wantCode(t, err, CodeSSLPolicyNotFound)
+
+	ls, _ := f.sv.DescribeListeners(ctx, scope, b.ARN, nil)
+	var httpsARN string
+	for _, l := range ls {
+		if l.Port == 443 {
+			httpsARN = l.ARN
+		}
+	}
+	second := "arn:aws:acm:eu-west-1:123456789012:certificate/api"
+	if _, err := f.sv.AddListenerCertificates(ctx, scope, httpsARN, []string{second}); err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range f.dp.config().LoadBalancers[0].Listeners {
+		if l.Port == 443 && len(l.Certificates) != 2 {
+			t.Fatalf("the data plane has %d certificates for 443", len(l.Certificates))
+		}
+	}
+	wantCode(t, f.sv.RemoveListenerCertificates(ctx, scope, httpsARN, []string{cert}), CodeOperationNotPermitted)
+	if err := f.sv.RemoveListenerCertificates(ctx, scope, httpsARN, []string{second}); err != nil {
+		t.Fatal(err)
+	}
+	if sgs, err := f.sv.SetSecurityGroups(ctx, scope, b.ARN, []string{"sg-1", "sg-2"}); err != nil || len(sgs) != 2 {
+		t.Fatalf("SetSecurityGroups: %v %v", sgs, err)
+	}
+	_, err = f.sv.SetIPAddressType(ctx, scope, b.ARN, "dualstack")
+	wantCode(t, err, CodeInvalidConfigurationRequest)
 }
 
 func TestTargetGroupValidation(t *testing.T) {

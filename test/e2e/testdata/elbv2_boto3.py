@@ -49,6 +49,10 @@ https = elb.create_listener(LoadBalancerArn=lb["LoadBalancerArn"], Protocol="HTT
                             Certificates=[{"CertificateArn": "arn:aws:acm:us-east-1:000000000000:certificate/py-cert"}],
                             DefaultActions=[{"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "200", "ContentType": "text/plain", "MessageBody": "ok"}}])["Listeners"][0]
 check(https["SslPolicy"] == "ELBSecurityPolicy-2016-08", "ssl policy %r" % https)
+elb.add_listener_certificates(ListenerArn=https["ListenerArn"], Certificates=[{"CertificateArn": "arn:aws:acm:us-east-1:000000000000:certificate/py-cert-2"}])
+certs = elb.describe_listener_certificates(ListenerArn=https["ListenerArn"])["Certificates"]
+check([c["IsDefault"] for c in certs] == [True, False], "listener certificates %r" % certs)
+check(elb.set_security_groups(LoadBalancerArn=lb["LoadBalancerArn"], SecurityGroups=["sg-9"])["SecurityGroupIds"] == ["sg-9"], "set_security_groups")
 check(error_code(elb.create_listener, LoadBalancerArn=lb["LoadBalancerArn"], Protocol="HTTPS", Port=9443,
                  Certificates=[{"CertificateArn": "not-a-cert"}], DefaultActions=[{"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "200"}}]) == "CertificateNotFound", "bad certificate")
 check(error_code(elb.create_listener, LoadBalancerArn=lb["LoadBalancerArn"], Protocol="HTTP", Port=8081,
