@@ -93,7 +93,7 @@ func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	f := &fixture{path: filepath.Join(t.TempDir(), "fargo.db"), dp: &fakeDataPlane{health: map[string][]lb.TargetHealth{}}, addrs: &fakeAddresses{}}
 	f.open(t)
-	t.Cleanup(func() { f.close() })
+	t.Cleanup(func() { f.close(t) })
 	return f
 }
 
@@ -111,8 +111,12 @@ func (f *fixture) open(t *testing.T) {
 	}
 }
 
-func (f *fixture) close() {
+func (f *fixture) close(t *testing.T) {
+	t.Helper()
 	if f.sv != nil {
+		if err := Check(context.Background(), f.st); err != nil {
+			t.Errorf("the records disagree:\n%v", err)
+		}
 		f.sv.Close()
 		_ = f.st.Close()
 		f.sv = nil
@@ -122,7 +126,7 @@ func (f *fixture) close() {
 // reopen is a restart: a new service over the same file.
 func (f *fixture) reopen(t *testing.T) {
 	t.Helper()
-	f.close()
+	f.close(t)
 	f.open(t)
 }
 
@@ -377,7 +381,7 @@ func TestDrainingSurvivesRestart(t *testing.T) {
 	if _, err := f.sv.DeregisterTargets(ctx, scope, tg.ARN, []Target{{ID: "10.218.1.3"}}); err != nil {
 		t.Fatal(err)
 	}
-	f.close()
+	f.close(t)
 	time.Sleep(1100 * time.Millisecond)
 	f.open(t)
 	waitGone("10.218.1.3")
@@ -509,4 +513,34 @@ func TestTargetGroupValidation(t *testing.T) {
 	other := tenant.Scope{Account: "210987654321", Region: "eu-west-1"}
 	_, err = f.sv.DescribeTargetGroups(ctx, other, "", []string{tg.ARN}, nil)
 	wantCode(t, err, CodeTargetGroupNotFound)
+}
+
+// TestCheckFindsDanglingRecords: Check reports a listener whose load
+// balancer is gone and a registration of a missing group.
+func TestCheckFindsDanglingRecords(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	b, tg, _ := f.basic(t)
+	if err := f.sv.RegisterTargets(ctx, scope, tg.ARN, []Target{{ID: "10.218.1.2"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := Check(ctx, f.st); err != nil {
+		t.Fatalf("a consistent store: %v", err)
+	}
+	if _, err := f.st.Delete(ctx, lbKey(scope, b.Name)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.st.Delete(ctx, tgKey(scope, tg.Name)); err != nil {
+		t.Fatal(err)
+	}
+	err := Check(ctx, f.st)
+	if err == nil || !strings.Contains(err.Error(), "its load balancer") || !strings.Contains(err.Error(), "targets/web-tg/10.218.1.2/8080: its target group") {
+		t.Fatalf("Check: %v", err)
+	}
+	// Put them back so that the cleanup's check passes.
+	if err := f.st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	f.sv.Close()
+	f.sv = nil
 }
