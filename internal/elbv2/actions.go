@@ -194,7 +194,7 @@ func checkConditions(cs []Condition) error {
 		}
 	}
 	if values > LimitConditionValuesPerRule {
-		return tooMany(CodeTooManyRules, "A rule can have at most %d condition values", LimitConditionValuesPerRule)
+		return validationf("A rule can only have '%d' condition values", LimitConditionValuesPerRule)
 	}
 	return nil
 }

@@ -288,6 +288,13 @@ func TestListenerPortRefused(t *testing.T) {
 	if n := len(f.dp.config().LoadBalancers[0].Listeners); n != 1 {
 		t.Fatalf("the data plane keeps %d listeners", n)
 	}
+	// Moving the listener onto the refused port is undone too.
+	_, err = f.sv.ModifyListener(ctx, scope, ls[0].ARN, ListenerSpec{Port: 8081})
+	wantCode(t, err, CodeInvalidConfigurationRequest)
+	ls, _ = f.sv.DescribeListeners(ctx, scope, b.ARN, nil)
+	if ls[0].Port != 80 || f.dp.config().LoadBalancers[0].Listeners[0].Port != 80 {
+		t.Fatalf("after a refused move: %+v", ls[0])
+	}
 }
 
 func TestTargetHealthStates(t *testing.T) {

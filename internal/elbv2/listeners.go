@@ -201,14 +201,17 @@ func (sv *Service) DescribeListeners(ctx context.Context, s tenant.Scope, lbARN 
 func (sv *Service) ModifyListener(ctx context.Context, s tenant.Scope, arn string, spec ListenerSpec) (*Listener, error) {
 	sv.mu.Lock()
 	defer sv.mu.Unlock()
-	var l *Listener
-	err := sv.updateLocked(ctx, func(tx store.Tx) error {
+	var l, old *Listener
+	var key string
+	_, err := sv.st.Update(ctx, func(tx store.Tx) error {
 		var p arnParts
 		var err error
 		l, p, err = getListener(tx, s, arn)
 		if err != nil {
 			return err
 		}
+		prev := *l
+		old, key = &prev, listenerKey(s, p.lb, p.lsID)
 		lb, err := get[LoadBalancer](tx, lbKey(s, p.lb))
 		if err != nil {
 			return err
@@ -255,7 +258,20 @@ func (sv *Service) ModifyListener(ctx context.Context, s tenant.Scope, arn strin
 		l.Protocol, l.Port, l.SslPolicy, l.Certificates = next.Protocol, next.Port, next.SslPolicy, next.Certificates
 		return put(tx, listenerKey(s, p.lb, p.lsID), l)
 	})
-	return l, err
+	if err != nil {
+		return nil, err
+	}
+	if err := sv.syncLocked(ctx); err != nil {
+		// The data plane cannot serve the change (a port taken): undo it.
+		if _, uerr := sv.st.Update(ctx, func(tx store.Tx) error { return put(tx, key, old) }); uerr != nil {
+			sv.log.Error("elbv2: restore a listener the data plane refused", "arn", arn, "err", uerr)
+		}
+		if serr := sv.syncLocked(ctx); serr != nil {
+			sv.log.Warn("elbv2: the data plane did not take the configuration", "err", serr)
+		}
+		return nil, invalidConfigf("Listener port %d cannot be served: %v", l.Port, err)
+	}
+	return l, nil
 }
 
 // DeleteListener deletes a listener and its rules.
