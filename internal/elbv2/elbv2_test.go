@@ -342,14 +342,14 @@ func TestDrainingSurvivesRestart(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	_, tg, _ := f.basic(t)
-	if _, err := f.sv.ModifyTargetGroupAttributes(ctx, scope, tg.ARN, []Attribute{{"deregistration_delay.timeout_seconds", "1"}}); err != nil {
+	if _, err := f.sv.ModifyTargetGroupAttributes(ctx, scope, tg.ARN, []Attribute{{"deregistration_delay.timeout_seconds", "2"}}); err != nil {
 		t.Fatal(err)
 	}
 	if err := f.sv.RegisterTargets(ctx, scope, tg.ARN, []Target{{ID: "10.218.1.2"}, {ID: "10.218.1.3"}}); err != nil {
 		t.Fatal(err)
 	}
 	d, err := f.sv.DeregisterTargets(ctx, scope, tg.ARN, []Target{{ID: "10.218.1.2"}})
-	if err != nil || d != time.Second {
+	if err != nil || d != 2*time.Second {
 		t.Fatalf("deregister: %v %v", d, err)
 	}
 	_, err = f.sv.DeregisterTargets(ctx, scope, tg.ARN, []Target{{ID: "10.218.1.77"}})
@@ -372,7 +372,7 @@ func TestDrainingSurvivesRestart(t *testing.T) {
 	}
 	waitGone := func(id string) {
 		t.Helper()
-		deadline := time.Now().Add(5 * time.Second)
+		deadline := time.Now().Add(10 * time.Second)
 		for time.Now().Before(deadline) {
 			hs, _ := f.sv.DescribeTargetHealth(ctx, scope, tg.ARN, []Target{{ID: id}})
 			if hs[0].Reason == "Target.NotRegistered" {
@@ -389,7 +389,7 @@ func TestDrainingSurvivesRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.close(t)
-	time.Sleep(1100 * time.Millisecond)
+	time.Sleep(2100 * time.Millisecond)
 	f.open(t)
 	waitGone("10.218.1.3")
 }

@@ -161,7 +161,7 @@ func TestELBv2CLI(t *testing.T) {
 		t.Fatalf("target group attributes %v", attrs)
 	}
 	in.mustAWS("elbv2", "modify-target-group-attributes", "--target-group-arn", tgARN, "--attributes",
-		"Key=deregistration_delay.timeout_seconds,Value=4", "Key=slow_start.duration_seconds,Value=30")
+		"Key=deregistration_delay.timeout_seconds,Value=45", "Key=slow_start.duration_seconds,Value=30")
 	elbExpectErr(t, in, "ValidationError", "elbv2", "modify-target-group-attributes", "--target-group-arn", tgARN, "--attributes", "Key=slow_start.duration_seconds,Value=5")
 	in.mustAWS("elbv2", "modify-load-balancer-attributes", "--load-balancer-arn", lbARN, "--attributes", "Key=idle_timeout.timeout_seconds,Value=120")
 	if a := path(in.mustAWS("elbv2", "describe-load-balancer-attributes", "--load-balancer-arn", lbARN), "Attributes").([]any); !elbHasAttr(a, "idle_timeout.timeout_seconds", "120") {
@@ -193,6 +193,10 @@ func TestELBv2CLI(t *testing.T) {
 
 	in.kill()
 	in.start()
+	d = path(in.mustAWS("elbv2", "describe-target-health", "--target-group-arn", tgARN, "--targets", "Id="+ip1+",Port=8080"), "TargetHealthDescriptions", 0, "TargetHealth").(map[string]any)
+	if d["State"] != "draining" {
+		t.Fatalf("a draining target after kill -9: %v", d)
+	}
 	lb = path(in.mustAWS("elbv2", "describe-load-balancers", "--load-balancer-arns", lbARN), "LoadBalancers", 0).(map[string]any)
 	if path(lb, "State", "Code") != "active" {
 		t.Fatalf("after kill -9: %v", lb)

@@ -83,7 +83,7 @@ ip = str(pool.network_address + 0x0905)
 elb.register_targets(TargetGroupArn=tg["TargetGroupArn"], Targets=[{"Id": ip}])
 h = elb.describe_target_health(TargetGroupArn=tg["TargetGroupArn"])["TargetHealthDescriptions"]
 check(len(h) == 1 and h[0]["Target"]["Port"] == 8080 and h[0]["TargetHealth"]["State"] == "initial", "health %r" % h)
-elb.modify_target_group_attributes(TargetGroupArn=tg["TargetGroupArn"], Attributes=[{"Key": "deregistration_delay.timeout_seconds", "Value": "2"}])
+elb.modify_target_group_attributes(TargetGroupArn=tg["TargetGroupArn"], Attributes=[{"Key": "deregistration_delay.timeout_seconds", "Value": "5"}])
 elb.deregister_targets(TargetGroupArn=tg["TargetGroupArn"], Targets=[{"Id": ip}])
 h = elb.describe_target_health(TargetGroupArn=tg["TargetGroupArn"])["TargetHealthDescriptions"]
 check(h[0]["TargetHealth"]["State"] == "draining", "draining %r" % h)
