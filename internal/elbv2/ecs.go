@@ -34,6 +34,16 @@ func taskScope(t *control.Task) (tenant.Scope, error) {
 	return tenant.Scope{Region: f[3], Account: f[4]}, nil
 }
 
+// hasTargetGroups reports whether a service names a target group.
+func hasTargetGroups(svc *control.Service) bool {
+	for _, l := range svc.LoadBalancers {
+		if l.TargetGroupARN != "" {
+			return true
+		}
+	}
+	return false
+}
+
 // taskIP is an awsvpc task's private address.
 func taskIP(t *control.Task) string {
 	for _, a := range t.Attachments {
@@ -82,6 +92,9 @@ func taskTarget(t *control.Task, tg *TargetGroup, slb control.ServiceLoadBalance
 // Register registers an ACTIVATING service task in every target group of
 // its service.
 func (sv *Service) Register(ctx context.Context, t *control.Task, svc *control.Service) error {
+	if !hasTargetGroups(svc) {
+		return nil
+	}
 	s, err := taskScope(t)
 	if err != nil {
 		return err
@@ -140,6 +153,9 @@ func (sv *Service) taskRegistrations(ctx context.Context, s tenant.Scope, tgARN,
 // the longest deregistration delay among its groups (0 when it had no
 // target). A group deleted since has nothing to drain.
 func (sv *Service) Deregister(ctx context.Context, t *control.Task, svc *control.Service) (time.Duration, error) {
+	if !hasTargetGroups(svc) {
+		return 0, nil
+	}
 	s, err := taskScope(t)
 	if err != nil {
 		return 0, err
