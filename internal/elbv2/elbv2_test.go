@@ -209,6 +209,11 @@ func TestListenersAndPriorities(t *testing.T) {
 	_, err := f.sv.CreateListener(ctx, scope, ListenerSpec{LoadBalancerARN: b.ARN, Protocol: "HTTP", Port: 80,
 		DefaultActions: []Action{{Type: ActionFixedResponse, FixedResponse: &FixedResponseConfig{StatusCode: "404"}}}})
 	wantCode(t, err, CodeDuplicateListener)
+	same, err := f.sv.CreateListener(ctx, scope, ListenerSpec{LoadBalancerARN: b.ARN, Protocol: "HTTP", Port: 80,
+		DefaultActions: []Action{{Type: ActionForward, TargetGroupARN: tg.ARN}}})
+	if err != nil || same.ARN != l.ARN {
+		t.Fatalf("the same listener again: %v %v, want %s", same, err, l.ARN)
+	}
 	_, err = f.sv.CreateListener(ctx, scope, ListenerSpec{LoadBalancerARN: b.ARN, Protocol: "TCP", Port: 81})
 	wantCode(t, err, CodeIncompatibleProtocols)
 

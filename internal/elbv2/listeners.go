@@ -3,6 +3,7 @@ package elbv2
 import (
 	"context"
 	"errors"
+	"reflect"
 	"slices"
 	"strings"
 
@@ -108,16 +109,24 @@ func (sv *Service) CreateListener(ctx context.Context, s tenant.Scope, spec List
 		if err != nil {
 			return err
 		}
+		if err := checkActions(tx, s, lb, spec.DefaultActions); err != nil {
+			return err
+		}
 		for _, o := range lss {
-			if o.Port == spec.Port {
-				return newErr(errdefs.ErrAlreadyExists, CodeDuplicateListener, "A listener already exists on this port for this load balancer")
+			if o.Port != spec.Port {
+				continue
 			}
+			// CreateListener is idempotent: the same settings answer the
+			// listener that has them.
+			if o.Protocol == spec.Protocol && o.SslPolicy == spec.SslPolicy && slices.Equal(o.Certificates, spec.Certificates) &&
+				reflect.DeepEqual(o.DefaultActions, spec.DefaultActions) {
+				l, key = o, ""
+				return nil
+			}
+			return newErr(errdefs.ErrAlreadyExists, CodeDuplicateListener, "A listener already exists on this port for this load balancer")
 		}
 		if len(lss) >= LimitListenersPerLB {
 			return tooMany(CodeTooManyListeners, "The maximum number of listeners per load balancer has been reached")
-		}
-		if err := checkActions(tx, s, lb, spec.DefaultActions); err != nil {
-			return err
 		}
 		if err := ensureCerts(tx, s, lb, spec.Certificates); err != nil {
 			return err
@@ -134,6 +143,9 @@ func (sv *Service) CreateListener(ctx context.Context, s tenant.Scope, spec List
 	})
 	if err != nil {
 		return nil, err
+	}
+	if key == "" {
+		return l, nil // the existing listener
 	}
 	if err := sv.syncLocked(ctx); err != nil {
 		// The data plane could not serve it: take it back.
