@@ -2,11 +2,13 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 
 	"github.com/fargo-run/fargo/internal/control"
+	"github.com/fargo-run/fargo/internal/elbv2"
 	"github.com/fargo-run/fargo/internal/store/bolt"
 )
 
@@ -24,7 +26,7 @@ func CheckStore(ctx context.Context, dataDir string) error {
 		return fmt.Errorf("open store: %w", err)
 	}
 	defer st.Close()
-	if err := control.Check(ctx, st); err != nil {
+	if err := errors.Join(control.Check(ctx, st), elbv2.Check(ctx, st)); err != nil {
 		return fmt.Errorf("store %s is inconsistent:\n%w", path, err)
 	}
 	return nil

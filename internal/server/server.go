@@ -28,6 +28,7 @@ import (
 	"github.com/fargo-run/fargo/internal/connlimit"
 	"github.com/fargo-run/fargo/internal/control"
 	"github.com/fargo-run/fargo/internal/deploy"
+	"github.com/fargo-run/fargo/internal/elbv2"
 	"github.com/fargo-run/fargo/internal/hostlock"
 	"github.com/fargo-run/fargo/internal/logs"
 	"github.com/fargo-run/fargo/internal/registry"
@@ -63,7 +64,9 @@ type Server struct {
 	ctl    *control.Control
 	// logsStore holds the Logs service's groups, streams and events.
 	logsStore *bolt.Store
-	node      *node // nil with NoAgent
+	// elb is the ELBv2 control plane (elbv2.go).
+	elb  *elbv2.Service
+	node *node // nil with NoAgent
 	// locks are the data directory's and the network prefix's (see
 	// lockInstance), held until Close.
 	locks []*hostlock.Lock
@@ -153,8 +156,12 @@ func (s *Server) build(ctx context.Context) error {
 	}
 	s.logsStore = logsStore
 	logsSvc := logs.New(logs.Config{Logger: s.log.With("component", "logs")}, logsStore)
+	elb, err := s.buildELBv2(ctx, ctl)
+	if err != nil {
+		return err
+	}
 	jsonSvcs, querySvcs := services(deps{
-		control: ctl, registry: images, tokens: tokens, store: s.st, logs: logsSvc, log: s.log, cfg: s.cfg,
+		control: ctl, registry: images, tokens: tokens, store: s.st, logs: logsSvc, elbv2: elb, log: s.log, cfg: s.cfg,
 		registryHost: s.registryHost,
 	})
 	s.router = api.NewRouter(api.Config{
@@ -292,6 +299,9 @@ func (s *Server) Close() error {
 	}
 	if s.logsStore != nil {
 		_ = s.logsStore.Close()
+	}
+	if s.elb != nil {
+		s.elb.Close()
 	}
 	err := s.st.Close()
 	releaseAll(s.locks)

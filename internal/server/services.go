@@ -8,7 +8,7 @@ import (
 	"github.com/fargo-run/fargo/internal/api/cloudwatchwire"
 	"github.com/fargo-run/fargo/internal/api/ecr"
 	"github.com/fargo-run/fargo/internal/api/ecs"
-	"github.com/fargo-run/fargo/internal/api/elbv2wire"
+	apielbv2 "github.com/fargo-run/fargo/internal/api/elbv2"
 	apilogs "github.com/fargo-run/fargo/internal/api/logs"
 	"github.com/fargo-run/fargo/internal/api/servicediscoverywire"
 	"github.com/fargo-run/fargo/internal/api/sts"
@@ -16,6 +16,7 @@ import (
 	"github.com/fargo-run/fargo/internal/auth"
 	"github.com/fargo-run/fargo/internal/config"
 	"github.com/fargo-run/fargo/internal/control"
+	"github.com/fargo-run/fargo/internal/elbv2"
 	"github.com/fargo-run/fargo/internal/logs"
 	"github.com/fargo-run/fargo/internal/registry"
 	"github.com/fargo-run/fargo/internal/store"
@@ -28,6 +29,7 @@ type deps struct {
 	tokens   *auth.TokenIssuer
 	store    store.Store
 	logs     *logs.Service
+	elbv2    *elbv2.Service
 	log      *slog.Logger
 	// registryHost returns the host:port clients reach the registry at
 	// (known once the listener is bound).
@@ -52,7 +54,7 @@ func services(d deps) ([]*api.JSONService, []*api.QueryService) {
 	}
 	querySvcs := []*api.QueryService{
 		sts.New(),
-		{Name: elbv2wire.SigningName, Version: elbv2wire.APIVersion, XMLNS: "http://elasticloadbalancing.amazonaws.com/doc/" + elbv2wire.APIVersion + "/"},
+		apielbv2.New(d.elbv2),
 		{Name: cloudwatchwire.SigningName, Version: cloudwatchwire.APIVersion, XMLNS: "http://monitoring.amazonaws.com/doc/" + cloudwatchwire.APIVersion + "/"},
 	}
 	return jsonSvcs, querySvcs
