@@ -7,14 +7,15 @@ import (
 
 	"github.com/fargo-run/fargo/internal/control"
 	"github.com/fargo-run/fargo/internal/elbv2"
+	"github.com/fargo-run/fargo/internal/lb"
 	"github.com/fargo-run/fargo/internal/network"
 )
 
 // buildELBv2 builds the ELBv2 control plane: ip targets must be in the
-// task pool; it registers service tasks in their target groups. The data
-// plane (internal/lb) and the load balancer addresses are installed with
-// SetDataPlane and SetAddresses before Start.
-func (s *Server) buildELBv2(ctx context.Context, ctl *control.Control) (*elbv2.Service, error) {
+// task pool; ECS asks it about target groups and target health, and it
+// registers service tasks in their target groups. startELBv2 gives it its
+// data plane once the node's network exists.
+func (s *Server) buildELBv2(ctl *control.Control) (*elbv2.Service, error) {
 	pool := network.DefaultPool
 	if s.cfg.TaskPool != "" {
 		p, err := netip.ParsePrefix(s.cfg.TaskPool)
@@ -24,10 +25,24 @@ func (s *Server) buildELBv2(ctx context.Context, ctl *control.Control) (*elbv2.S
 		pool = p
 	}
 	elb := elbv2.New(elbv2.Config{Logger: s.log.With("component", "elbv2"), TargetPrefixes: []netip.Prefix{pool}}, s.st)
+	ctl.SetTargetGroups(elb)
 	ctl.SetRegistrars(elb)
-	if err := elb.Start(ctx); err != nil {
-		return nil, fmt.Errorf("elbv2: %w", err)
-	}
 	s.elb = elb
 	return elb, nil
+}
+
+// startELBv2 starts the ELBv2 control plane. With this host's node, load
+// balancers get addresses from its network (the instance's own pool, on
+// its own link) and a data plane that really listens on them; without
+// one (--no-agent, not root) the API works and nothing listens.
+func (s *Server) startELBv2(ctx context.Context) error {
+	if s.node != nil {
+		s.lbs = lb.New(lb.ManagerConfig{Logger: s.log.With("component", "lb")})
+		s.elb.SetDataPlane(s.lbs)
+		s.elb.SetAddresses(s.node.net)
+	}
+	if err := s.elb.Start(ctx); err != nil {
+		return fmt.Errorf("elbv2: %w", err)
+	}
+	return nil
 }

@@ -30,6 +30,7 @@ import (
 	"github.com/fargo-run/fargo/internal/deploy"
 	"github.com/fargo-run/fargo/internal/elbv2"
 	"github.com/fargo-run/fargo/internal/hostlock"
+	"github.com/fargo-run/fargo/internal/lb"
 	"github.com/fargo-run/fargo/internal/logs"
 	"github.com/fargo-run/fargo/internal/registry"
 	"github.com/fargo-run/fargo/internal/registry/distribution"
@@ -65,7 +66,9 @@ type Server struct {
 	// logsStore holds the Logs service's groups, streams and events.
 	logsStore *bolt.Store
 	// elb is the ELBv2 control plane (elbv2.go).
-	elb  *elbv2.Service
+	elb *elbv2.Service
+	// lbs is the load balancers' data plane (nil without a node).
+	lbs  *lb.Manager
 	node *node // nil with NoAgent
 	// locks are the data directory's and the network prefix's (see
 	// lockInstance), held until Close.
@@ -156,7 +159,7 @@ func (s *Server) build(ctx context.Context) error {
 	}
 	s.logsStore = logsStore
 	logsSvc := logs.New(logs.Config{Logger: s.log.With("component", "logs")}, logsStore)
-	elb, err := s.buildELBv2(ctx, ctl)
+	elb, err := s.buildELBv2(ctl)
 	if err != nil {
 		return err
 	}
@@ -182,6 +185,9 @@ func (s *Server) build(ctx context.Context) error {
 			return fmt.Errorf("this host's agent (run with --no-agent for the control plane alone): %w", err)
 		}
 		s.node = n
+	}
+	if err := s.startELBv2(ctx); err != nil {
+		return err
 	}
 	return s.fm.register(reg, s)
 }
@@ -253,7 +259,7 @@ func (s *Server) Run(ctx context.Context) error {
 	if healthyAfter == 0 {
 		healthyAfter = -1 // deploy.Config: 0 is its default, negative is no wait
 	}
-	svcCtl := deploy.New(deploy.Config{Logger: s.log.With("component", "deploy"), MinHealthyTime: healthyAfter}, s.ctl)
+	svcCtl := deploy.New(deploy.Config{Logger: s.log.With("component", "deploy"), MinHealthyTime: healthyAfter, TargetHealth: s.elb}, s.ctl)
 	wg.Go(func() {
 		if err := svcCtl.Run(bg); err != nil {
 			s.log.Error("service controller stopped", "err", err)
@@ -294,14 +300,19 @@ func (s *Server) Close() error {
 	if s.ln != nil {
 		_ = s.ln.Close()
 	}
+	// The load balancers stop listening before their addresses go with
+	// the node's network.
+	if s.elb != nil {
+		s.elb.Close()
+	}
+	if s.lbs != nil {
+		_ = s.lbs.Close()
+	}
 	if s.node != nil {
 		s.node.close()
 	}
 	if s.logsStore != nil {
 		_ = s.logsStore.Close()
-	}
-	if s.elb != nil {
-		s.elb.Close()
 	}
 	err := s.st.Close()
 	releaseAll(s.locks)
