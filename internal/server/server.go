@@ -28,6 +28,7 @@ import (
 	"github.com/fargo-run/fargo/internal/connlimit"
 	"github.com/fargo-run/fargo/internal/control"
 	"github.com/fargo-run/fargo/internal/deploy"
+	"github.com/fargo-run/fargo/internal/discovery"
 	"github.com/fargo-run/fargo/internal/hostlock"
 	"github.com/fargo-run/fargo/internal/logs"
 	"github.com/fargo-run/fargo/internal/registry"
@@ -60,6 +61,8 @@ type Server struct {
 	images *registry.Registry
 	tokens *auth.TokenIssuer
 	ctl    *control.Control
+	// discovery is Cloud Map; its DNS server runs with the node.
+	discovery *discovery.Directory
 	// logsStore holds the Logs service's groups, streams and events.
 	logsStore *bolt.Store
 	node      *node // nil with NoAgent
@@ -149,8 +152,13 @@ func (s *Server) build(ctx context.Context) error {
 	}
 	s.logsStore = logsStore
 	logsSvc := logs.New(logs.Config{Logger: s.log.With("component", "logs")}, logsStore)
+	dir := discovery.New(discovery.Config{Logger: s.log.With("component", "discovery")}, s.st)
+	if err := dir.Load(ctx); err != nil {
+		return fmt.Errorf("service discovery: %w", err)
+	}
+	s.discovery = dir
 	jsonSvcs, querySvcs := services(deps{
-		control: ctl, registry: images, tokens: tokens, store: s.st, logs: logsSvc, log: s.log, cfg: s.cfg,
+		control: ctl, registry: images, tokens: tokens, store: s.st, logs: logsSvc, discovery: dir, log: s.log, cfg: s.cfg,
 		registryHost: s.registryHost,
 	})
 	s.router = api.NewRouter(api.Config{
