@@ -98,6 +98,8 @@ type Namespace struct {
 	CreatorRequestID string    `json:"creatorRequestId,omitempty"`
 	CreatedAt        time.Time `json:"createdAt"`
 	Tags             []Tag     `json:"tags,omitempty"`
+	// ServiceCount is filled when the namespace is read, never stored.
+	ServiceCount int `json:"-"`
 }
 
 // DNSRecord is one record type a service publishes for its instances.

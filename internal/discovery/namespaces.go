@@ -228,7 +228,16 @@ func getNamespace(tx store.ReadTx, s tenant.Scope, id string) (*Namespace, error
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, errNamespaceNotFound(id)
 	}
-	return ns, err
+	if err != nil {
+		return nil, err
+	}
+	return ns, countServices(tx, s, ns)
+}
+
+func countServices(tx store.ReadTx, s tenant.Scope, ns *Namespace) error {
+	kvs, err := tx.List(prefix(s) + "svcnames/" + ns.ID + "/")
+	ns.ServiceCount = len(kvs)
+	return err
 }
 
 // DeleteNamespace deletes a namespace that has no services left.
@@ -281,6 +290,11 @@ func (d *Directory) ListNamespaces(ctx context.Context, s tenant.Scope, filters 
 	err := d.st.View(ctx, func(tx store.ReadTx) error {
 		var err error
 		all, err = list[Namespace](tx, prefix(s)+"namespaces/")
+		for _, ns := range all {
+			if err == nil {
+				err = countServices(tx, s, ns)
+			}
+		}
 		return err
 	})
 	if err != nil {
