@@ -1,0 +1,125 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/fargo-run/fargo/internal/control"
+	"github.com/fargo-run/fargo/internal/discovery/dnsserver"
+	"github.com/fargo-run/fargo/internal/network"
+	"github.com/fargo-run/fargo/internal/tenant"
+)
+
+// startDNS starts the DNS server tasks resolve through (issue 12) on the
+// metadata address, which every task of this fargo reaches through its
+// gateway (the firewall lets tasks reach it) and which no other fargo on
+// the host uses. nil, nil when the DNS server is off.
+func (s *Server) startDNS(netm *network.Manager, nodeID string, pool netip.Prefix) (*dnsserver.Server, error) {
+	if s.cfg.DNSPort == 0 {
+		return nil, nil
+	}
+	rate := float64(s.cfg.DNSRate)
+	if rate == 0 {
+		rate = -1 // unbounded
+	}
+	addr := netip.AddrPortFrom(netm.MetadataIP(), uint16(s.cfg.DNSPort)).String()
+	srv := dnsserver.New(dnsserver.Config{
+		Addr: addr, Upstreams: s.cfg.DNSUpstreams, Rate: rate, Burst: 2 * max(s.cfg.DNSRate, 1),
+		Logger: s.log.With("component", "dns"),
+	}, s.discovery, &taskScopes{
+		net: netm, ctl: s.ctl, node: nodeID, pool: pool,
+		host: tenant.Scope{Account: s.cfg.AccountID, Region: s.cfg.Region}, cache: map[netip.Addr]tenant.Scope{},
+	})
+	if err := srv.Start(); err != nil {
+		return nil, fmt.Errorf("DNS server (dns-port %d; 0 turns it off): %w", s.cfg.DNSPort, err)
+	}
+	return srv, nil
+}
+
+// dnsNameservers is what tasks get in /etc/resolv.conf: the DNS server,
+// when it is on the port resolv.conf implies (53).
+func (s *Server) dnsNameservers(netm *network.Manager) []string {
+	if s.cfg.DNSPort != 53 {
+		return nil
+	}
+	return []string{netm.MetadataIP().String()}
+}
+
+// DNSAddr is the DNS server's address ("" when it is off or no agent
+// runs), for tests and the banner.
+func (s *Server) DNSAddr() string {
+	if s.node == nil || s.node.dns == nil {
+		return ""
+	}
+	return s.node.dns.Addr()
+}
+
+// taskScopes maps the source address of a DNS query to the account and
+// region it acts for: a task's (by its network attachment), or the host
+// administrator's default scope for sources outside the task pool (the
+// host itself: `dig @<metadata ip>`). An address of the pool that belongs
+// to no task of this host is refused, never given the default.
+type taskScopes struct {
+	net  *network.Manager
+	ctl  *control.Control
+	node string
+	pool netip.Prefix
+	host tenant.Scope
+
+	mu      sync.Mutex
+	cache   map[netip.Addr]tenant.Scope
+	built   time.Time
+	lastTry time.Time
+}
+
+// scopesTTL bounds how long a cached address→account mapping is trusted
+// (an address is reused only after its task is gone).
+const scopesTTL = 2 * time.Second
+
+func (t *taskScopes) ScopeOf(ip netip.Addr) (tenant.Scope, error) {
+	if !t.pool.Contains(ip) {
+		return t.host, nil
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	now := time.Now()
+	if sc, ok := t.cache[ip]; ok && now.Sub(t.built) < scopesTTL {
+		return sc, nil
+	}
+	// Rebuild, at most every 100 ms (a source flooding from an unknown
+	// address must not make every query read the store).
+	if now.Sub(t.lastTry) >= 100*time.Millisecond || now.Sub(t.built) >= scopesTTL {
+		t.lastTry = now
+		if err := t.rebuild(now); err != nil {
+			return tenant.Scope{}, err
+		}
+	}
+	if sc, ok := t.cache[ip]; ok {
+		return sc, nil
+	}
+	return tenant.Scope{}, fmt.Errorf("no task of this host has address %s", ip)
+}
+
+func (t *taskScopes) rebuild(now time.Time) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_, refs, err := t.ctl.NodeTasks(ctx, t.node)
+	if err != nil {
+		return err
+	}
+	byID := make(map[string]tenant.Scope, len(refs))
+	for _, r := range refs {
+		byID[r.ID] = r.Scope
+	}
+	cache := map[netip.Addr]tenant.Scope{}
+	for _, a := range t.net.Attachments() {
+		if sc, ok := byID[a.TaskID]; ok {
+			cache[a.IP] = sc
+		}
+	}
+	t.cache, t.built = cache, now
+	return nil
+}
