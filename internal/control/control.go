@@ -87,6 +87,9 @@ type Control struct {
 	// registrars attach service tasks to load balancers and service
 	// registries (registrar.go).
 	registrars []Registrar
+	// registries answers about the Cloud Map services serviceRegistries
+	// name (registries.go).
+	registries Registries
 }
 
 // New returns a control plane over st.

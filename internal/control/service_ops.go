@@ -29,6 +29,7 @@ type ServiceSpec struct {
 	SchedulingStrategy            string
 	HealthCheckGracePeriodSeconds *int
 	LoadBalancers                 []ServiceLoadBalancer
+	ServiceRegistries             []ServiceRegistry
 	EnableECSManagedTags          bool
 	EnableExecuteCommand          bool
 	PropagateTags                 string
@@ -60,6 +61,9 @@ type ServiceUpdate struct {
 	HealthCheckGracePeriodSeconds *int
 	EnableExecuteCommand          *bool
 	PropagateTags                 *string
+	// ServiceRegistries replaces the registries (nil: unchanged; empty:
+	// none); a change starts a new deployment, as ECS does.
+	ServiceRegistries *[]ServiceRegistry
 }
 
 // supportedController refuses the deployment controllers fargo lacks.
@@ -306,6 +310,9 @@ func (c *Control) CreateService(ctx context.Context, s tenant.Scope, spec Servic
 	if strategy == SchedulingDaemon {
 		target.launchType = LaunchTypeEC2
 	}
+	if err := c.checkServiceRegistries(ctx, s, target.td, spec.ServiceRegistries); err != nil {
+		return nil, err
+	}
 	now := c.now().UTC()
 	hash := specHash(spec)
 	svc := &Service{
@@ -314,7 +321,7 @@ func (c *Control) CreateService(ctx context.Context, s tenant.Scope, spec Servic
 		LaunchType: target.launchType, CapacityProviderStrategy: target.capacityProvider, PlatformVersion: spec.PlatformVersion,
 		NetworkConfiguration: spec.NetworkConfiguration, DeploymentConfiguration: dc,
 		DeploymentController: DeploymentControllerECS, SchedulingStrategy: strategy, HealthCheckGracePeriodSeconds: grace,
-		LoadBalancers: spec.LoadBalancers, EnableECSManagedTags: spec.EnableECSManagedTags, EnableExecuteCommand: spec.EnableExecuteCommand,
+		LoadBalancers: spec.LoadBalancers, ServiceRegistries: spec.ServiceRegistries, EnableECSManagedTags: spec.EnableECSManagedTags, EnableExecuteCommand: spec.EnableExecuteCommand,
 		PropagateTags: spec.PropagateTags, RoleARN: spec.Role, Tags: spec.Tags, CreatedAt: now, CreatedBy: spec.CreatedBy,
 		SpecHash: hash, Version: 1,
 	}
@@ -474,6 +481,17 @@ func (c *Control) UpdateService(ctx context.Context, s tenant.Scope, u ServiceUp
 			return nil, err
 		}
 	}
+	if u.ServiceRegistries != nil {
+		td := (*TaskDefinition)(nil)
+		if target != nil {
+			td = target.td
+		} else if td, err = c.serviceTaskDef(ctx, s, cur.TaskDefinition); err != nil {
+			return nil, err
+		}
+		if err := c.checkServiceRegistries(ctx, s, td, *u.ServiceRegistries); err != nil {
+			return nil, err
+		}
+	}
 	now := c.now().UTC()
 	return c.mutateService(ctx, s, cl.Name, cur.Name, func(_ store.Tx, svc *Service) error {
 		if svc.Status != ServiceActive {
@@ -509,6 +527,10 @@ func (c *Control) UpdateService(ctx context.Context, s tenant.Scope, u ServiceUp
 		}
 		if u.PlatformVersion != nil && *u.PlatformVersion != svc.PlatformVersion {
 			svc.PlatformVersion, redeploy = *u.PlatformVersion, true
+		}
+		if u.ServiceRegistries != nil && !reflect.DeepEqual(*u.ServiceRegistries, svc.ServiceRegistries) &&
+			(len(*u.ServiceRegistries) > 0 || len(svc.ServiceRegistries) > 0) {
+			svc.ServiceRegistries, redeploy = *u.ServiceRegistries, true
 		}
 		if redeploy {
 			d := newDeployment(svc, now, "")

@@ -2,12 +2,14 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"sync"
 	"time"
 
 	"github.com/fargo-run/fargo/internal/control"
+	"github.com/fargo-run/fargo/internal/discovery"
 	"github.com/fargo-run/fargo/internal/discovery/dnsserver"
 	"github.com/fargo-run/fargo/internal/network"
 	"github.com/fargo-run/fargo/internal/tenant"
@@ -122,4 +124,47 @@ func (t *taskScopes) rebuild(now time.Time) error {
 	}
 	t.cache, t.built = cache, now
 	return nil
+}
+
+// taskStates answers the reconciler of Cloud Map registrations
+// (discovery.Tasks) from control's tasks.
+type taskStates struct{ ctl *control.Control }
+
+func (t taskStates) TaskStates(ctx context.Context, s tenant.Scope, cluster string, ids []string) (map[string]discovery.TaskState, error) {
+	out := map[string]discovery.TaskState{}
+	for len(ids) > 0 {
+		n := min(len(ids), 100) // DescribeTasks' limit
+		tasks, _, err := t.ctl.DescribeTasks(ctx, s, cluster, ids[:n])
+		if errors.Is(err, control.ErrClusterNotFound) {
+			return out, nil // the cluster is gone, and its tasks with it
+		}
+		if err != nil {
+			return nil, err
+		}
+		for _, task := range tasks {
+			out[task.ID] = discovery.TaskState{
+				Live:   task.DesiredStatus == control.TaskRunning && task.LastStatus != control.TaskStopped,
+				Health: task.HealthStatus,
+			}
+		}
+		ids = ids[n:]
+	}
+	return out, nil
+}
+
+// reconcileDiscovery brings ECS's Cloud Map registrations in line with the
+// tasks (see discovery.Directory.Reconcile).
+func (s *Server) reconcileDiscovery(ctx context.Context) {
+	if err := s.discovery.Reconcile(ctx, taskStates{ctl: s.ctl}); err != nil {
+		s.log.Warn("service discovery: reconcile registrations", "err", err)
+	}
+}
+
+// hostAddr is the address tasks reach the host at (the metadata address):
+// host-mode tasks are registered in Cloud Map with it.
+func (s *Server) hostAddr() string {
+	if s.cfg.MetadataIP != "" {
+		return s.cfg.MetadataIP
+	}
+	return network.DefaultMetadataIP.String()
 }

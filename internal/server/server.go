@@ -169,6 +169,11 @@ func (s *Server) build(ctx context.Context) error {
 		Metrics:      promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
 	}, metrics, jsonSvcs, querySvcs)
 	s.images, s.tokens, s.ctl = images, tokens, ctl
+	// Cloud Map: ECS checks serviceRegistries against it, and registers
+	// service tasks in it (before the agent starts tasks).
+	ctl.SetRegistries(dir)
+	ctl.SetRegistrars(dir.Registrar(s.hostAddr()))
+	s.reconcileDiscovery(ctx) // before the DNS server answers: no stale records
 	if !s.cfg.NoAgent && os.Geteuid() != 0 {
 		// Running tasks needs root (runc, netns, cgroups); the API and the
 		// registry do not. Say so instead of failing the whole server.
@@ -246,6 +251,7 @@ func (s *Server) Run(ctx context.Context) error {
 	wg.Go(func() { every(bg, 5*time.Minute, s.purgeStoppedTasks) })
 	wg.Go(func() { s.images.RunLifecycle(bg, 0) }) // hourly, as ECR evaluates them
 	wg.Go(func() { every(bg, time.Hour, s.collectGarbage) })
+	wg.Go(func() { every(bg, 5*time.Second, s.reconcileDiscovery) })
 	healthyAfter := s.cfg.HealthyAfter
 	if healthyAfter == 0 {
 		healthyAfter = -1 // deploy.Config: 0 is its default, negative is no wait
