@@ -269,4 +269,3 @@ func isTaskID(id string) bool {
 	}
 	return true
 }
-
