@@ -30,9 +30,52 @@ type RegistryInfo struct {
 }
 
 // Registries answers about Cloud Map services. ServiceRegistry answers an
-// error of class errdefs.ErrNotFound for one that does not exist.
+// error of class errdefs.ErrNotFound for one that does not exist;
+// NamespaceRegistries the ARNs of the services of a namespace (by name or
+// ARN), ErrNamespaceNotFound when there is no such namespace.
 type Registries interface {
 	ServiceRegistry(ctx context.Context, s tenant.Scope, arn string) (RegistryInfo, error)
+	NamespaceRegistries(ctx context.Context, s tenant.Scope, namespace string) ([]string, error)
+}
+
+// ErrNamespaceNotFound is ListServicesByNamespace's NamespaceNotFoundException.
+var ErrNamespaceNotFound = errdefs.New(errdefs.ErrNotFound, "Namespace not found.")
+
+// ListServicesByNamespace lists the ARNs of the ACTIVE and DRAINING
+// services, in every cluster, whose serviceRegistries name a Cloud Map
+// service of the namespace.
+func (c *Control) ListServicesByNamespace(ctx context.Context, s tenant.Scope, namespace string, p Page) ([]string, string, error) {
+	if namespace == "" {
+		return nil, "", InvalidParameterf("namespace is required.")
+	}
+	if c.registries == nil {
+		return nil, "", ErrNamespaceNotFound
+	}
+	regs, err := c.registries.NamespaceRegistries(ctx, s, namespace)
+	if err != nil {
+		return nil, "", err
+	}
+	kvs, err := c.st.List(ctx, keyPrefix(s)+"services/")
+	if err != nil {
+		return nil, "", err
+	}
+	var arns []string
+	for _, kv := range kvs {
+		svc, err := decode[Service](kv)
+		if err != nil {
+			return nil, "", err
+		}
+		if svc.Status == ServiceInactive {
+			continue
+		}
+		for _, r := range svc.ServiceRegistries {
+			if slices.Contains(regs, r.RegistryARN) {
+				arns = append(arns, svc.ARN)
+				break
+			}
+		}
+	}
+	return paginate("ListServicesByNamespace", arns, p)
 }
 
 // SetRegistries installs the Cloud Map lookup serviceRegistries are

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/fargo-run/fargo/internal/control"
+	"github.com/fargo-run/fargo/internal/store"
 	"github.com/fargo-run/fargo/internal/tenant"
 )
 
@@ -268,4 +269,32 @@ func isTaskID(id string) bool {
 		}
 	}
 	return true
+}
+
+// NamespaceRegistries answers the ARNs of the services of a namespace
+// named by name or ARN (ECS's ListServicesByNamespace).
+func (d *Directory) NamespaceRegistries(ctx context.Context, s tenant.Scope, namespace string) ([]string, error) {
+	var arns []string
+	err := d.st.View(ctx, func(tx store.ReadTx) error {
+		id, ok := strings.CutPrefix(namespace, s.ARN(service, "namespace/"))
+		if !ok {
+			kv, err := tx.Get(nsNameKey(s, strings.ToLower(normalizeNamespaceName(namespace))))
+			if err != nil {
+				return control.ErrNamespaceNotFound
+			}
+			id = string(kv.Value)
+		}
+		if _, err := getNamespace(tx, s, id); err != nil {
+			return control.ErrNamespaceNotFound
+		}
+		kvs, err := tx.List(prefix(s) + "svcnames/" + id + "/")
+		if err != nil {
+			return err
+		}
+		for _, kv := range kvs {
+			arns = append(arns, s.ARN(service, "service/"+string(kv.Value)))
+		}
+		return nil
+	})
+	return arns, err
 }

@@ -104,6 +104,13 @@ func TestCloudMapTasksDNS(t *testing.T) {
 	if regs := path(in.describeService("orders"), "serviceRegistries"); path(regs, 0, "registryArn") != registry || path(regs, 0, "containerPort") != 8080.0 {
 		t.Fatalf("describe-services serviceRegistries: %v", regs)
 	}
+	byNS := in.mustAWS("ecs", "list-services-by-namespace", "--namespace", "internal.local")
+	if arns, _ := byNS["serviceArns"].([]any); len(arns) != 1 || !strings.HasSuffix(arns[0].(string), ":service/default/orders") {
+		t.Fatalf("list-services-by-namespace: %v", byNS)
+	}
+	if _, err := in.aws("ecs", "list-services-by-namespace", "--namespace", "nope.local"); err == nil || !strings.Contains(err.Error(), "NamespaceNotFoundException") {
+		t.Fatalf("list-services-by-namespace of a missing namespace: %v", err)
+	}
 	want := in.cloudMapTaskIPs("orders")
 	if len(want) != 3 {
 		t.Fatalf("orders tasks: %v", want)

@@ -87,6 +87,8 @@ func mapError(err error) *api.Error {
 		code = "ClientException"
 	case errors.Is(err, control.ErrResourceNotFound):
 		code = "ResourceNotFoundException"
+	case errors.Is(err, control.ErrNamespaceNotFound):
+		code = "NamespaceNotFoundException"
 	case errors.Is(err, control.ErrClusterHasServices):
 		code = "ClusterContainsServicesException"
 	case errors.Is(err, control.ErrClusterHasTasks):

@@ -24,6 +24,7 @@ func ServiceHandlers(ctl *control.Control) map[string]api.Handler {
 		"ListServiceDeployments":     api.JSON(a.listServiceDeployments),
 		"DescribeServiceDeployments": api.JSON(a.describeServiceDeployments),
 		"DescribeServiceRevisions":   api.JSON(a.describeServiceRevisions),
+		"ListServicesByNamespace":    api.JSON(a.listServicesByNamespace),
 	}
 }
 
@@ -229,6 +230,17 @@ func (a *Adapter) listServices(ctx context.Context, req *api.Request, in *w.List
 		arns = []string{}
 	}
 	return &w.ListServicesResponse{ServiceArns: arns, NextToken: optStr(next)}, nil
+}
+
+func (a *Adapter) listServicesByNamespace(ctx context.Context, req *api.Request, in *w.ListServicesByNamespaceRequest) (*w.ListServicesByNamespaceResponse, error) {
+	arns, next, err := a.ctl.ListServicesByNamespace(ctx, req.Scope, wire.ToString(in.Namespace), page(in.MaxResults, in.NextToken, 10, 100))
+	if err != nil {
+		return nil, err
+	}
+	if arns == nil {
+		arns = []string{}
+	}
+	return &w.ListServicesByNamespaceResponse{ServiceArns: arns, NextToken: optStr(next)}, nil
 }
 
 func (a *Adapter) listServiceDeployments(ctx context.Context, req *api.Request, in *w.ListServiceDeploymentsRequest) (*w.ListServiceDeploymentsResponse, error) {
