@@ -16,7 +16,10 @@ APT_DEPS := /usr/bin/aws:awscli skopeo:skopeo runc:runc tini-static:tini mkfs.ex
 # make bench also runs the CNCF distribution registry (Debian's
 # docker-registry) as the registry's peer; its system service is disabled
 # again right after the install (the bench runs its own instance).
-BENCH_APT_DEPS := docker-registry:docker-registry
+# dnsperf drives the DNS benchmark (BENCH=dns) and NSD is its peer; NSD's
+# system service, which would take port 53 on every address, is disabled
+# the same way.
+BENCH_APT_DEPS := docker-registry:docker-registry dnsperf:dnsperf nsd:nsd
 
 .PHONY: all build run test bench deps generate vet fmt clean fuzz
 
@@ -35,6 +38,9 @@ deps:
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
 		case "$$missing" in *docker-registry*) \
 			command -v systemctl >/dev/null 2>&1 && $$SUDO systemctl disable --now docker-registry >/dev/null 2>&1 || true;; \
+		esac; \
+		case "$$missing" in *nsd*) \
+			command -v systemctl >/dev/null 2>&1 && $$SUDO systemctl disable --now nsd >/dev/null 2>&1 || true;; \
 		esac; \
 	fi
 	@$(GO) mod download
