@@ -99,6 +99,7 @@ func runDNSBenchmark(ctx context.Context, duration time.Duration, clients int) e
 	conf := fmt.Sprintf(`server:
   ip-address: 127.0.0.1@%d
   server-count: 2
+  rrl-ratelimit: 0
   username: ""
   chroot: ""
   zonesdir: "%s"
@@ -130,7 +131,7 @@ zone:
 		return err
 	}
 	fmt.Printf("DNS benchmark: dnsperf, %d clients, %s per server, orders.bench.local A (8 A records, MULTIVALUE), UDP over loopback, same run\n", clients, duration)
-	fmt.Printf("peer: %s (server-count 2); fargo: its DNS server in-process (GOMAXPROCS %s)\n\n", nsdVersion(), envOr("GOMAXPROCS", "all CPUs"))
+	fmt.Printf("peer: %s (server-count 2, response rate limiting off); fargo: its DNS server in-process (GOMAXPROCS %s)\n\n", nsdVersion(), envOr("GOMAXPROCS", "all CPUs"))
 	fmt.Printf("%-8s %10s %9s %9s  %s\n", "server", "queries/s", "p50", "p99", "lost")
 	var res [2]dnsResult
 	for i, target := range []string{srv.Addr(), fmt.Sprintf("127.0.0.1:%d", nsdPort)} {

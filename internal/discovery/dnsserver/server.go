@@ -23,11 +23,15 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"runtime"
+	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/miekg/dns"
+	"golang.org/x/sys/unix"
 
 	"github.com/fargo-run/fargo/internal/discovery"
 	"github.com/fargo-run/fargo/internal/tenant"
@@ -85,7 +89,8 @@ type Server struct {
 	mu    sync.RWMutex
 	extra ExtraNames
 
-	udp, tcp *dns.Server
+	udp []*dns.Server
+	tcp *dns.Server
 }
 
 // New returns a server; Start binds it.
@@ -120,38 +125,62 @@ func (s *Server) SetExtraNames(x ExtraNames) {
 	s.mu.Unlock()
 }
 
-// Start binds UDP and TCP and serves in the background.
+// Start binds UDP and TCP and serves in the background. UDP is served
+// from one socket per CPU (SO_REUSEPORT: the kernel spreads the queries
+// over them), so that one read loop is not the bottleneck.
 func (s *Server) Start() error {
-	pc, err := net.ListenPacket("udp", s.cfg.Addr)
+	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
+		var serr error
+		if err := c.Control(func(fd uintptr) {
+			serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
+		}); err != nil {
+			return err
+		}
+		return serr
+	}}
+	ctx := context.Background()
+	pc, err := lc.ListenPacket(ctx, "udp", s.cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("dns: listen udp %s: %w", s.cfg.Addr, err)
 	}
-	// TCP on the port UDP got (the same one, unless it was 0).
-	ln, err := net.Listen("tcp", pc.LocalAddr().String())
+	addr := pc.LocalAddr().String() // the port UDP got, when it was 0
+	conns := []net.PacketConn{pc}
+	for range runtime.GOMAXPROCS(0) - 1 {
+		more, err := lc.ListenPacket(ctx, "udp", addr)
+		if err != nil {
+			break // one socket serves too
+		}
+		conns = append(conns, more)
+	}
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		_ = pc.Close()
+		for _, c := range conns {
+			_ = c.Close()
+		}
 		return fmt.Errorf("dns: listen tcp %s: %w", s.cfg.Addr, err)
 	}
 	// UDPSize bounds what a UDP query may be (bigger ones are cut and fail
 	// to parse); TCP queries are bounded by their 2-byte length.
-	s.udp = &dns.Server{PacketConn: pc, Handler: s, UDPSize: dns.DefaultMsgSize}
+	for _, c := range conns {
+		s.udp = append(s.udp, &dns.Server{PacketConn: c, Handler: s, UDPSize: dns.DefaultMsgSize})
+	}
 	s.tcp = &dns.Server{Listener: ln, Handler: s, ReadTimeout: 2 * time.Second, WriteTimeout: 2 * time.Second,
 		IdleTimeout: func() time.Duration { return 8 * time.Second }, MaxTCPQueries: 128}
-	for _, srv := range []*dns.Server{s.udp, s.tcp} {
+	for _, srv := range append(slices.Clone(s.udp), s.tcp) {
 		go func() {
 			if err := srv.ActivateAndServe(); err != nil && !errors.Is(err, net.ErrClosed) {
 				s.log.Warn("dns server stopped", "err", err)
 			}
 		}()
 	}
-	s.log.Info("dns server listening", "addr", s.cfg.Addr, "upstreams", s.cfg.Upstreams)
+	s.log.Info("dns server listening", "addr", addr, "udp_sockets", len(conns), "upstreams", s.cfg.Upstreams)
 	return nil
 }
 
 // Addr is the address it listens on.
 func (s *Server) Addr() string {
-	if s.udp != nil && s.udp.PacketConn != nil {
-		return s.udp.PacketConn.LocalAddr().String()
+	if len(s.udp) > 0 {
+		return s.udp[0].PacketConn.LocalAddr().String()
 	}
 	return s.cfg.Addr
 }
@@ -159,7 +188,7 @@ func (s *Server) Addr() string {
 // Close stops serving.
 func (s *Server) Close() error {
 	var errs []error
-	for _, srv := range []*dns.Server{s.udp, s.tcp} {
+	for _, srv := range append(slices.Clone(s.udp), s.tcp) {
 		if srv == nil {
 			continue
 		}
@@ -244,12 +273,13 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
 // size over UDP (512 without EDNS0), 64 KiB over TCP.
 func (s *Server) reply(w dns.ResponseWriter, r, m *dns.Msg) {
 	size := dns.MinMsgSize
+	o := r.IsEdns0()
 	if isTCP(w) {
 		size = dns.MaxMsgSize
-	} else if o := r.IsEdns0(); o != nil {
+	} else if o != nil {
 		size = max(int(o.UDPSize()), dns.MinMsgSize)
 	}
-	if o := r.IsEdns0(); o != nil && m.IsEdns0() == nil && m.Rcode != dns.RcodeFormatError {
+	if o != nil && m.IsEdns0() == nil && m.Rcode != dns.RcodeFormatError {
 		m.SetEdns0(uint16(min(size, dns.DefaultMsgSize)), false)
 	}
 	m.Truncate(size)
