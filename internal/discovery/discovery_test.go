@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/miekg/dns"
 
@@ -261,4 +262,22 @@ func FuzzCheckAttributes(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestPurgeOperations(t *testing.T) {
+	d := newDir(t)
+	ctx := context.Background()
+	op, err := d.CreateNamespace(ctx, scope, NamespaceInput{Name: "x", Type: TypeHTTP})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := d.PurgeOperations(ctx, time.Now().Add(-time.Hour)); err != nil || n != 0 {
+		t.Fatalf("purged %d fresh operations: %v", n, err)
+	}
+	if n, err := d.PurgeOperations(ctx, time.Now().Add(time.Hour)); err != nil || n != 1 {
+		t.Fatalf("purged %d: %v", n, err)
+	}
+	if _, err := d.GetOperation(ctx, scope, op); kindOf(err) != KindOperationNotFound {
+		t.Fatalf("purged operation: %v", err)
+	}
 }

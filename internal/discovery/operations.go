@@ -2,9 +2,11 @@ package discovery
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/fargo-run/fargo/internal/store"
@@ -73,4 +75,44 @@ func (d *Directory) ListOperations(ctx context.Context, s tenant.Scope, filters 
 		return nil, "", bad
 	}
 	return pageOf(all, func(op *Operation) string { return op.ID }, "ListOperations", p)
+}
+
+// OperationRetention is how long operations stay readable
+// (GetOperation, ListOperations) after their last update.
+const OperationRetention = 7 * 24 * time.Hour
+
+// PurgeOperations forgets the operations of every scope last updated
+// before cutoff, a batch per transaction, and answers how many it removed.
+func (d *Directory) PurgeOperations(ctx context.Context, cutoff time.Time) (int, error) {
+	kvs, err := d.st.List(ctx, service+"/")
+	if err != nil {
+		return 0, err
+	}
+	var old []string
+	for _, kv := range kvs {
+		if !strings.Contains(kv.Key, "/operations/") {
+			continue
+		}
+		var op Operation
+		if err := json.Unmarshal(kv.Value, &op); err == nil && op.UpdatedAt.Before(cutoff) {
+			old = append(old, kv.Key)
+		}
+	}
+	n := 0
+	for len(old) > 0 {
+		batch := old[:min(len(old), 500)]
+		old = old[len(batch):]
+		if _, err := d.st.Update(ctx, func(tx store.Tx) error {
+			for _, k := range batch {
+				if err := tx.Delete(k); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
+			return n, err
+		}
+		n += len(batch)
+	}
+	return n, nil
 }

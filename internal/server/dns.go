@@ -168,3 +168,20 @@ func (s *Server) hostAddr() string {
 	}
 	return network.DefaultMetadataIP.String()
 }
+
+// SetDNSExtraNames makes names fargo owns outside Cloud Map (an ALB's
+// DNSName) resolve through the DNS server; a no-op when it is off.
+func (s *Server) SetDNSExtraNames(x dnsserver.ExtraNames) {
+	if s.node != nil && s.node.dns != nil {
+		s.node.dns.SetExtraNames(x)
+	}
+}
+
+// purgeOperations forgets Cloud Map operations past their retention.
+func (s *Server) purgeOperations(ctx context.Context) {
+	if n, err := s.discovery.PurgeOperations(ctx, time.Now().Add(-discovery.OperationRetention)); err != nil {
+		s.log.Warn("service discovery: purge operations", "err", err)
+	} else if n > 0 {
+		s.log.Debug("purged Cloud Map operations", "count", n)
+	}
+}

@@ -252,6 +252,7 @@ func (s *Server) Run(ctx context.Context) error {
 	wg.Go(func() { s.images.RunLifecycle(bg, 0) }) // hourly, as ECR evaluates them
 	wg.Go(func() { every(bg, time.Hour, s.collectGarbage) })
 	wg.Go(func() { every(bg, 5*time.Second, s.reconcileDiscovery) })
+	wg.Go(func() { every(bg, time.Hour, s.purgeOperations) })
 	healthyAfter := s.cfg.HealthyAfter
 	if healthyAfter == 0 {
 		healthyAfter = -1 // deploy.Config: 0 is its default, negative is no wait
