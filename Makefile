@@ -15,10 +15,10 @@ APT_DEPS := /usr/bin/aws:awscli skopeo:skopeo runc:runc tini-static:tini mkfs.ex
 # distribution) is the registry benchmark's peer; haproxy, the load
 # balancer benchmark's (both system services are disabled again right
 # after the install: the bench runs its own instances).
-# make bench also runs the CNCF distribution registry (Debian's
-# docker-registry) as the registry's peer; its system service is disabled
-# again right after the install (the bench runs its own instance).
-BENCH_APT_DEPS := docker-registry:docker-registry haproxy:haproxy
+# dnsperf drives the DNS benchmark (BENCH=dns) and NSD is its peer; NSD's
+# system service, which would take port 53 on every address, is disabled
+# the same way.
+BENCH_APT_DEPS := docker-registry:docker-registry haproxy:haproxy dnsperf:dnsperf nsd:nsd
 
 .PHONY: all build run test bench deps generate vet fmt clean fuzz
 
@@ -35,7 +35,7 @@ deps:
 		echo "installing Debian packages:$$missing"; \
 		if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
-		for svc in docker-registry haproxy; do case "$$missing" in *$$svc*) \
+		for svc in docker-registry haproxy nsd; do case "$$missing" in *$$svc*) \
 			command -v systemctl >/dev/null 2>&1 && $$SUDO systemctl disable --now $$svc >/dev/null 2>&1 || true;; \
 		esac; done; \
 	fi

@@ -104,6 +104,9 @@ type Attachment struct {
 	SubnetID   string
 	ENIID      string
 	DNSName    string
+	// Nameservers are the resolvers of the task's /etc/resolv.conf
+	// (fargo's DNS server); nil keeps the image's own.
+	Nameservers []string
 }
 
 // ContainerSpec is one container as the runtime runs it.

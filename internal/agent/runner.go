@@ -551,8 +551,18 @@ func (r *runner) networkInterfaces() []control.ContainerStateChange {
 	return out
 }
 
-// writeEtcFiles writes the task's /etc/hosts and /etc/hostname.
+// writeEtcFiles writes the task's /etc/hosts and /etc/hostname, and its
+// /etc/resolv.conf when the attachment names resolvers.
 func writeEtcFiles(dir string, att *Attachment) error {
+	if len(att.Nameservers) > 0 {
+		var b strings.Builder
+		for _, ns := range att.Nameservers {
+			fmt.Fprintf(&b, "nameserver %s\n", ns)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "resolv.conf"), []byte(b.String()), 0o644); err != nil {
+			return err
+		}
+	}
 	host := "ip-" + strings.ReplaceAll(att.IP, ".", "-")
 	hosts := fmt.Sprintf("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n%s\t%s %s\n", att.IP, att.DNSName, host)
 	if err := os.WriteFile(filepath.Join(dir, "hosts"), []byte(hosts), 0o644); err != nil {

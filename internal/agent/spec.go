@@ -156,6 +156,9 @@ func buildSpec(in specInput) (ContainerSpec, error) {
 		spec.Mounts = append(spec.Mounts,
 			Mount{Source: in.hostsDir + "/hosts", Destination: "/etc/hosts"},
 			Mount{Source: in.hostsDir + "/hostname", Destination: "/etc/hostname"})
+		if in.att != nil && len(in.att.Nameservers) > 0 {
+			spec.Mounts = append(spec.Mounts, Mount{Source: in.hostsDir + "/resolv.conf", Destination: "/etc/resolv.conf"})
+		}
 	}
 	if lp := cd.LinuxParameters; lp != nil {
 		if lp.Capabilities != nil {

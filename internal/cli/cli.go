@@ -95,6 +95,7 @@ func runServer(ctx context.Context, args []string, env Env, stdout, stderr io.Wr
 	str(fs, env, &cfg.NetworkPrefix, "network-prefix", "FARGO_NETWORK_PREFIX", "", "prefix of fargo's links, netns and nftables table (default fgo)")
 	str(fs, env, &cfg.MetadataIP, "metadata-ip", "FARGO_METADATA_IP", "", "address of the task metadata endpoint (default 169.254.170.2)")
 	connEnvErrs := connectionFlags(fs, env, &cfg)
+	dnsUpstreams := dnsFlags(fs, env, &cfg, connEnvErrs)
 	str(fs, env, &cfg.EphemeralStorage, "ephemeral-storage", "FARGO_EPHEMERAL_STORAGE", cfg.EphemeralStorage,
 		"bound each task's ephemeral storage with a filesystem of its size: auto (where the host allows), enforce or off")
 	str(fs, env, &logLevel, "log-level", "FARGO_LOG_LEVEL", "info", "debug, info, warn or error")
@@ -105,6 +106,11 @@ func runServer(ctx context.Context, args []string, env Env, stdout, stderr io.Wr
 	for _, r := range strings.Split(allowRegistries, ",") {
 		if r = strings.TrimSpace(r); r != "" {
 			cfg.AllowRegistries = append(cfg.AllowRegistries, r)
+		}
+	}
+	for _, u := range strings.Split(*dnsUpstreams, ",") {
+		if u = strings.TrimSpace(u); u != "" {
+			cfg.DNSUpstreams = append(cfg.DNSUpstreams, u)
 		}
 	}
 	if envErr != nil && !flagSet(fs, "healthy-after") {

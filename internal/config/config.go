@@ -111,6 +111,13 @@ type Server struct {
 	// EphemeralEnforce refuses to start without; EphemeralOff never
 	// bounds (tasks write to the host's disk).
 	EphemeralStorage string
+	// DNSPort is the port of the DNS server tasks resolve through (issue
+	// 12), on the metadata address, UDP and TCP (0: no DNS server; tasks
+	// keep their image's /etc/resolv.conf). DNSRate bounds each source's
+	// queries a second (0: unbounded). DNSUpstreams are the resolvers
+	// names outside Cloud Map go to (nil: /etc/resolv.conf's).
+	DNSPort, DNSRate int
+	DNSUpstreams     []string
 }
 
 // Default connection limits and timeouts (see Server).
@@ -122,6 +129,12 @@ const (
 	DefaultIdleTimeout             = 60 * time.Second
 	DefaultBodyTimeout             = 30 * time.Second
 	DefaultBodyMinRate             = 4 << 10
+)
+
+// Defaults of the DNS server (see Server.DNSPort).
+const (
+	DefaultDNSPort = 53
+	DefaultDNSRate = 500
 )
 
 // EphemeralStorage settings.
@@ -152,6 +165,8 @@ func DefaultServer() Server {
 		BodyTimeout:             DefaultBodyTimeout,
 		BodyMinRate:             DefaultBodyMinRate,
 		EphemeralStorage:        EphemeralAuto,
+		DNSPort:                 DefaultDNSPort,
+		DNSRate:                 DefaultDNSRate,
 	}
 }
 
@@ -199,6 +214,14 @@ func (c Server) Validate() error {
 	if c.APIMaxConns < 0 || c.APIMaxConnsPerClient < 0 || c.MetadataMaxConns < 0 || c.MetadataMaxConnsPerTask < 0 ||
 		c.IdleTimeout < 0 || c.BodyTimeout < 0 || c.BodyMinRate < 0 {
 		errs = append(errs, errors.New("connection limits, timeouts and the body rate must not be negative"))
+	}
+	if c.DNSPort < 0 || c.DNSPort > 65535 || c.DNSRate < 0 {
+		errs = append(errs, errors.New("dns-port must be 0-65535 and dns-rate not negative"))
+	}
+	for _, u := range c.DNSUpstreams {
+		if _, err := netip.ParseAddrPort(u); err != nil {
+			errs = append(errs, fmt.Errorf("dns-upstreams %q: not an ip:port", u))
+		}
 	}
 	for _, r := range c.AllowRegistries {
 		if err := validRegistry(r); err != nil {

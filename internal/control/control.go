@@ -90,6 +90,9 @@ type Control struct {
 	// targetGroups answers about the ELBv2 target groups services name
 	// in loadBalancers (service_lb.go); nil: no ELBv2.
 	targetGroups TargetGroups
+	// registries answers about the Cloud Map services serviceRegistries
+	// name (registries.go).
+	registries Registries
 }
 
 // New returns a control plane over st.

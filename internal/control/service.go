@@ -89,6 +89,7 @@ type Service struct {
 	SchedulingStrategy            string                         `json:"schedulingStrategy"`
 	HealthCheckGracePeriodSeconds int                            `json:"healthCheckGracePeriodSeconds,omitempty"`
 	LoadBalancers                 []ServiceLoadBalancer          `json:"loadBalancers,omitempty"`
+	ServiceRegistries             []ServiceRegistry              `json:"serviceRegistries,omitempty"`
 	EnableECSManagedTags          bool                           `json:"enableECSManagedTags,omitempty"`
 	EnableExecuteCommand          bool                           `json:"enableExecuteCommand,omitempty"`
 	PropagateTags                 string                         `json:"propagateTags,omitempty"`

@@ -29,6 +29,7 @@ type ServiceSpec struct {
 	SchedulingStrategy            string
 	HealthCheckGracePeriodSeconds *int
 	LoadBalancers                 []ServiceLoadBalancer
+	ServiceRegistries             []ServiceRegistry
 	EnableECSManagedTags          bool
 	EnableExecuteCommand          bool
 	PropagateTags                 string
@@ -63,6 +64,9 @@ type ServiceUpdate struct {
 	// LoadBalancers replaces the service's loadBalancers (an empty list
 	// removes them all) and starts a new deployment when they change.
 	LoadBalancers *[]ServiceLoadBalancer
+	// ServiceRegistries replaces the registries (nil: unchanged; empty:
+	// none); a change starts a new deployment, as ECS does.
+	ServiceRegistries *[]ServiceRegistry
 }
 
 // supportedController refuses the deployment controllers fargo lacks.
@@ -313,6 +317,9 @@ func (c *Control) CreateService(ctx context.Context, s tenant.Scope, spec Servic
 	if err := c.validateLoadBalancers(ctx, s, target.td, spec.LoadBalancers); err != nil {
 		return nil, err
 	}
+	if err := c.checkServiceRegistries(ctx, s, target.td, spec.ServiceRegistries); err != nil {
+		return nil, err
+	}
 	now := c.now().UTC()
 	hash := specHash(spec)
 	svc := &Service{
@@ -321,7 +328,7 @@ func (c *Control) CreateService(ctx context.Context, s tenant.Scope, spec Servic
 		LaunchType: target.launchType, CapacityProviderStrategy: target.capacityProvider, PlatformVersion: spec.PlatformVersion,
 		NetworkConfiguration: spec.NetworkConfiguration, DeploymentConfiguration: dc,
 		DeploymentController: DeploymentControllerECS, SchedulingStrategy: strategy, HealthCheckGracePeriodSeconds: grace,
-		LoadBalancers: spec.LoadBalancers, EnableECSManagedTags: spec.EnableECSManagedTags, EnableExecuteCommand: spec.EnableExecuteCommand,
+		LoadBalancers: spec.LoadBalancers, ServiceRegistries: spec.ServiceRegistries, EnableECSManagedTags: spec.EnableECSManagedTags, EnableExecuteCommand: spec.EnableExecuteCommand,
 		PropagateTags: spec.PropagateTags, RoleARN: spec.Role, Tags: spec.Tags, CreatedAt: now, CreatedBy: spec.CreatedBy,
 		SpecHash: hash, Version: 1,
 	}
@@ -485,6 +492,17 @@ func (c *Control) UpdateService(ctx context.Context, s tenant.Scope, u ServiceUp
 	if err := c.checkUpdateLoadBalancers(ctx, s, cur, target, u.LoadBalancers); err != nil {
 		return nil, err
 	}
+	if u.ServiceRegistries != nil {
+		td := (*TaskDefinition)(nil)
+		if target != nil {
+			td = target.td
+		} else if td, err = c.serviceTaskDef(ctx, s, cur.TaskDefinition); err != nil {
+			return nil, err
+		}
+		if err := c.checkServiceRegistries(ctx, s, td, *u.ServiceRegistries); err != nil {
+			return nil, err
+		}
+	}
 	now := c.now().UTC()
 	return c.mutateService(ctx, s, cl.Name, cur.Name, func(_ store.Tx, svc *Service) error {
 		if svc.Status != ServiceActive {
@@ -523,6 +541,10 @@ func (c *Control) UpdateService(ctx context.Context, s tenant.Scope, u ServiceUp
 		}
 		if u.LoadBalancers != nil && !sameLoadBalancers(*u.LoadBalancers, svc.LoadBalancers) {
 			svc.LoadBalancers, redeploy = *u.LoadBalancers, true
+		}
+		if u.ServiceRegistries != nil && !reflect.DeepEqual(*u.ServiceRegistries, svc.ServiceRegistries) &&
+			(len(*u.ServiceRegistries) > 0 || len(svc.ServiceRegistries) > 0) {
+			svc.ServiceRegistries, redeploy = *u.ServiceRegistries, true
 		}
 		if redeploy {
 			d := newDeployment(svc, now, "")

@@ -12,8 +12,8 @@ import (
 )
 
 // buildELBv2 builds the ELBv2 control plane: ip targets must be in the
-// task pool; ECS asks it about target groups and target health, and it
-// registers service tasks in their target groups. startELBv2 gives it its
+// task pool; ECS asks it about target groups and target health (build
+// installs it as a registrar of service tasks beside Cloud Map). startELBv2 gives it its
 // data plane once the node's network exists.
 func (s *Server) buildELBv2(ctl *control.Control) (*elbv2.Service, error) {
 	pool := network.DefaultPool
@@ -26,7 +26,6 @@ func (s *Server) buildELBv2(ctl *control.Control) (*elbv2.Service, error) {
 	}
 	elb := elbv2.New(elbv2.Config{Logger: s.log.With("component", "elbv2"), TargetPrefixes: []netip.Prefix{pool}}, s.st)
 	ctl.SetTargetGroups(elb)
-	ctl.SetRegistrars(elb)
 	s.elb = elb
 	return elb, nil
 }

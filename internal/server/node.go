@@ -23,6 +23,7 @@ import (
 	"github.com/fargo-run/fargo/internal/config"
 	"github.com/fargo-run/fargo/internal/connlimit"
 	"github.com/fargo-run/fargo/internal/control"
+	"github.com/fargo-run/fargo/internal/discovery/dnsserver"
 	"github.com/fargo-run/fargo/internal/ephemeral"
 	"github.com/fargo-run/fargo/internal/image"
 	"github.com/fargo-run/fargo/internal/logs"
@@ -42,7 +43,9 @@ type node struct {
 	storage *ephemeral.Manager
 	meta    *http.Server
 	metaLn  *connlimit.Listener
-	log     *slog.Logger
+	// dns is the DNS server tasks resolve through (nil: off).
+	dns *dnsserver.Server
+	log *slog.Logger
 }
 
 // nodeDeps are what the node is built from.
@@ -125,7 +128,7 @@ func (s *Server) buildNode(ctx context.Context, d nodeDeps) (*node, error) {
 	deps := agent.Deps{
 		Control: d.control,
 		Images:  imagesAdapter{store: imgs, registryHost: d.registryHost, policy: policy, log: log.With("component", "images")},
-		Network: networkAdapter{m: netm},
+		Network: networkAdapter{m: netm, nameservers: s.dnsNameservers(netm)},
 		Runtime: runtimeAdapter{r: rt},
 		Logs:    logSink{svc: d.logs},
 		Sweeper: sweeper{rt: rt, images: imgs, net: netm, log: log},
@@ -162,6 +165,10 @@ func (s *Server) buildNode(ctx context.Context, d nodeDeps) (*node, error) {
 	// A task is its IP: MaxPerClient bounds each task's connections.
 	n.metaLn = connlimit.New(ln, connlimit.Config{Max: s.cfg.MetadataMaxConns, MaxPerClient: s.cfg.MetadataMaxConnsPerTask})
 	n.meta = newHTTPServer(s.cfg, ag.MetadataHandler(), log)
+	if n.dns, err = s.startDNS(netm, id, pool); err != nil {
+		n.close()
+		return nil, err
+	}
 	return n, nil
 }
 
@@ -212,6 +219,9 @@ func (n *node) collectImages(ctx context.Context) {
 func (n *node) close() {
 	if n.metaLn != nil {
 		_ = n.metaLn.Close()
+	}
+	if n.dns != nil {
+		_ = n.dns.Close()
 	}
 	_ = n.net.Close()
 	_ = n.images.Close()

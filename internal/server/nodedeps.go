@@ -239,7 +239,11 @@ func isLocalhostName(host string) bool {
 }
 
 // networkAdapter is agent.Network over the awsvpc network manager.
-type networkAdapter struct{ m *network.Manager }
+type networkAdapter struct {
+	m *network.Manager
+	// nameservers go into tasks' /etc/resolv.conf (fargo's DNS server).
+	nameservers []string
+}
 
 func (n networkAdapter) Setup(ctx context.Context, taskID string, s tenant.Scope) (*agent.Attachment, error) {
 	a, err := n.m.Setup(ctx, network.Request{TaskID: taskID, Account: s.Account, Region: s.Region})
@@ -249,6 +253,7 @@ func (n networkAdapter) Setup(ctx context.Context, taskID string, s tenant.Scope
 	return &agent.Attachment{
 		NetNSPath: a.NetNSPath, IP: a.IP.String(), PrefixLen: a.Prefix.Bits(), Gateway: a.Gateway.String(),
 		MAC: a.MAC, SubnetCIDR: a.Prefix.String(), SubnetID: a.SubnetID, ENIID: a.ENIID, DNSName: a.PrivateDNSName,
+		Nameservers: n.nameservers,
 	}, nil
 }
 

@@ -28,6 +28,7 @@ import (
 	"github.com/fargo-run/fargo/internal/connlimit"
 	"github.com/fargo-run/fargo/internal/control"
 	"github.com/fargo-run/fargo/internal/deploy"
+	"github.com/fargo-run/fargo/internal/discovery"
 	"github.com/fargo-run/fargo/internal/elbv2"
 	"github.com/fargo-run/fargo/internal/hostlock"
 	"github.com/fargo-run/fargo/internal/lb"
@@ -63,6 +64,8 @@ type Server struct {
 	images *registry.Registry
 	tokens *auth.TokenIssuer
 	ctl    *control.Control
+	// discovery is Cloud Map; its DNS server runs with the node.
+	discovery *discovery.Directory
 	// logsStore holds the Logs service's groups, streams and events.
 	logsStore *bolt.Store
 	// elb is the ELBv2 control plane (elbv2.go).
@@ -159,12 +162,17 @@ func (s *Server) build(ctx context.Context) error {
 	}
 	s.logsStore = logsStore
 	logsSvc := logs.New(logs.Config{Logger: s.log.With("component", "logs")}, logsStore)
+	dir := discovery.New(discovery.Config{Logger: s.log.With("component", "discovery")}, s.st)
+	if err := dir.Load(ctx); err != nil {
+		return fmt.Errorf("service discovery: %w", err)
+	}
+	s.discovery = dir
 	elb, err := s.buildELBv2(ctl)
 	if err != nil {
 		return err
 	}
 	jsonSvcs, querySvcs := services(deps{
-		control: ctl, registry: images, tokens: tokens, store: s.st, logs: logsSvc, elbv2: elb, log: s.log, cfg: s.cfg,
+		control: ctl, registry: images, tokens: tokens, store: s.st, logs: logsSvc, elbv2: elb, discovery: dir, log: s.log, cfg: s.cfg,
 		registryHost: s.registryHost,
 	})
 	s.router = api.NewRouter(api.Config{
@@ -175,6 +183,12 @@ func (s *Server) build(ctx context.Context) error {
 		Metrics:      promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
 	}, metrics, jsonSvcs, querySvcs)
 	s.images, s.tokens, s.ctl = images, tokens, ctl
+	// ECS checks loadBalancers against ELBv2 and serviceRegistries against
+	// Cloud Map, and registers service tasks in both (before the agent
+	// starts tasks).
+	ctl.SetRegistries(dir)
+	ctl.SetRegistrars(elb, dir.Registrar(s.hostAddr()))
+	s.reconcileDiscovery(ctx) // before the DNS server answers: no stale records
 	if !s.cfg.NoAgent && os.Geteuid() != 0 {
 		// Running tasks needs root (runc, netns, cgroups); the API and the
 		// registry do not. Say so instead of failing the whole server.
@@ -255,6 +269,8 @@ func (s *Server) Run(ctx context.Context) error {
 	wg.Go(func() { every(bg, 5*time.Minute, s.purgeStoppedTasks) })
 	wg.Go(func() { s.images.RunLifecycle(bg, 0) }) // hourly, as ECR evaluates them
 	wg.Go(func() { every(bg, time.Hour, s.collectGarbage) })
+	wg.Go(func() { every(bg, 5*time.Second, s.reconcileDiscovery) })
+	wg.Go(func() { every(bg, time.Hour, s.purgeOperations) })
 	healthyAfter := s.cfg.HealthyAfter
 	if healthyAfter == 0 {
 		healthyAfter = -1 // deploy.Config: 0 is its default, negative is no wait

@@ -10,12 +10,13 @@ import (
 	"github.com/fargo-run/fargo/internal/api/ecs"
 	apielbv2 "github.com/fargo-run/fargo/internal/api/elbv2"
 	apilogs "github.com/fargo-run/fargo/internal/api/logs"
-	"github.com/fargo-run/fargo/internal/api/servicediscoverywire"
+	"github.com/fargo-run/fargo/internal/api/servicediscovery"
 	"github.com/fargo-run/fargo/internal/api/sts"
 	"github.com/fargo-run/fargo/internal/api/wire"
 	"github.com/fargo-run/fargo/internal/auth"
 	"github.com/fargo-run/fargo/internal/config"
 	"github.com/fargo-run/fargo/internal/control"
+	"github.com/fargo-run/fargo/internal/discovery"
 	"github.com/fargo-run/fargo/internal/elbv2"
 	"github.com/fargo-run/fargo/internal/logs"
 	"github.com/fargo-run/fargo/internal/registry"
@@ -30,7 +31,9 @@ type deps struct {
 	store    store.Store
 	logs     *logs.Service
 	elbv2    *elbv2.Service
-	log      *slog.Logger
+	// discovery is Cloud Map (namespaces, services, instances).
+	discovery *discovery.Directory
+	log       *slog.Logger
 	// registryHost returns the host:port clients reach the registry at
 	// (known once the listener is bound).
 	registryHost func() string
@@ -48,7 +51,7 @@ func services(d deps) ([]*api.JSONService, []*api.QueryService) {
 			Logger: d.log.With("component", "ecr")}),
 		apilogs.New(d.logs),
 		modelService(autoscalingwire.SigningName, autoscalingwire.TargetPrefix, autoscalingwire.JSONVersion, "Message", autoscalingwire.Operations),
-		modelService(servicediscoverywire.SigningName, servicediscoverywire.TargetPrefix, servicediscoverywire.JSONVersion, "Message", servicediscoverywire.Operations),
+		servicediscovery.New(d.discovery),
 		// CloudWatch's awsJson1_0 form; its query form is below.
 		modelService(cloudwatchwire.SigningName, "GraniteServiceVersion20100801", "1.0", "message", cloudwatchwire.Operations),
 	}

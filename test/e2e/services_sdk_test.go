@@ -376,7 +376,7 @@ func TestServiceSDK(t *testing.T) {
 	bad("loadBalancers", "bad", withLB, "ELBv2 is not implemented")
 	withSD := fargate("bad", web1, 1)
 	withSD.ServiceRegistries = []types.ServiceRegistry{{RegistryArn: aws.String("arn:aws:servicediscovery:us-east-1:000000000000:service/srv-0123456789")}}
-	bad("serviceRegistries", "bad", withSD, "Cloud Map is not implemented")
+	bad("serviceRegistries naming no Cloud Map service", "bad", withSD, "does not exist")
 	// A second service named web, with another spec.
 	_, err = c.CreateService(ctx, fargate("web", web1, 5))
 	sdkErr[*types.InvalidParameterException](t, "a second service named web", err, "not idempotent")

@@ -73,6 +73,7 @@ func New(ctl *control.Control) *api.JSONService {
 			"ListServiceDeployments":     api.JSON(a.listServiceDeployments),
 			"DescribeServiceDeployments": api.JSON(a.describeServiceDeployments),
 			"DescribeServiceRevisions":   api.JSON(a.describeServiceRevisions),
+			"ListServicesByNamespace":    api.JSON(a.listServicesByNamespace),
 		},
 		MapError: mapError,
 	}
@@ -93,6 +94,8 @@ func mapError(err error) *api.Error {
 		code = "ClientException"
 	case errors.Is(err, control.ErrResourceNotFound):
 		code = "ResourceNotFoundException"
+	case errors.Is(err, control.ErrNamespaceNotFound):
+		code = "NamespaceNotFoundException"
 	case errors.Is(err, control.ErrClusterHasServices):
 		code = "ClusterContainsServicesException"
 	case errors.Is(err, control.ErrClusterHasTasks):

@@ -33,6 +33,7 @@ func (a *Adapter) createService(ctx context.Context, req *api.Request, in *w.Cre
 		SchedulingStrategy:            wire.ToString(in.SchedulingStrategy),
 		HealthCheckGracePeriodSeconds: intFromWire(in.HealthCheckGracePeriodSeconds),
 		LoadBalancers:                 loadBalancersFromWire(in.LoadBalancers),
+		ServiceRegistries:             registriesFromWire(in.ServiceRegistries),
 		EnableECSManagedTags:          wire.ToBool(in.EnableECSManagedTags),
 		EnableExecuteCommand:          wire.ToBool(in.EnableExecuteCommand),
 		PropagateTags:                 wire.ToString(in.PropagateTags),
@@ -66,6 +67,10 @@ func (a *Adapter) updateService(ctx context.Context, req *api.Request, in *w.Upd
 		HealthCheckGracePeriodSeconds: intFromWire(in.HealthCheckGracePeriodSeconds),
 		EnableExecuteCommand:          in.EnableExecuteCommand,
 		PropagateTags:                 in.PropagateTags,
+	}
+	if in.ServiceRegistries != nil {
+		regs := registriesFromWire(in.ServiceRegistries)
+		u.ServiceRegistries = &regs
 	}
 	if in.DeploymentController != nil {
 		u.DeploymentController = in.DeploymentController.Type
@@ -105,8 +110,6 @@ type serviceExtras struct {
 // own placement errors come first.
 func refuseUnhonoured(x serviceExtras, fargate bool) error {
 	switch {
-	case len(x.serviceRegistries) > 0:
-		return control.InvalidParameterf("fargo does not support service discovery yet (Cloud Map is not implemented); remove serviceRegistries from the service.")
 	case len(x.constraints) > 0 && fargate:
 		return control.InvalidParameterf("Placement constraints are not supported with FARGATE launch type.")
 	case len(x.strategies) > 0 && fargate:
@@ -214,6 +217,17 @@ func (a *Adapter) listServices(ctx context.Context, req *api.Request, in *w.List
 		arns = []string{}
 	}
 	return &w.ListServicesResponse{ServiceArns: arns, NextToken: optStr(next)}, nil
+}
+
+func (a *Adapter) listServicesByNamespace(ctx context.Context, req *api.Request, in *w.ListServicesByNamespaceRequest) (*w.ListServicesByNamespaceResponse, error) {
+	arns, next, err := a.ctl.ListServicesByNamespace(ctx, req.Scope, wire.ToString(in.Namespace), page(in.MaxResults, in.NextToken, 10, 100))
+	if err != nil {
+		return nil, err
+	}
+	if arns == nil {
+		arns = []string{}
+	}
+	return &w.ListServicesByNamespaceResponse{ServiceArns: arns, NextToken: optStr(next)}, nil
 }
 
 func (a *Adapter) listServiceDeployments(ctx context.Context, req *api.Request, in *w.ListServiceDeploymentsRequest) (*w.ListServiceDeploymentsResponse, error) {
@@ -337,7 +351,7 @@ func serviceToWire(s tenant.Scope, svc *control.Service, withTags bool) *w.Servi
 		CreatedAt: wire.NewTimestamp(svc.CreatedAt), CreatedBy: optStr(svc.CreatedBy),
 		Deployments: []w.Deployment{}, Events: []w.ServiceEvent{}, Tags: []w.Tag{},
 		PlacementConstraints: []w.PlacementConstraint{}, PlacementStrategy: []w.PlacementStrategy{},
-		ServiceRegistries: []w.ServiceRegistry{},
+		ServiceRegistries: registriesToWire(svc.ServiceRegistries),
 	}
 	if svc.LaunchType == control.LaunchTypeFargate || len(svc.CapacityProviderStrategy) > 0 {
 		out.PlatformFamily = wire.String("Linux")
@@ -413,6 +427,30 @@ func loadBalancersToWire(in []control.ServiceLoadBalancer) []w.LoadBalancer {
 	for _, lb := range in {
 		out = append(out, w.LoadBalancer{TargetGroupArn: optStr(lb.TargetGroupARN), LoadBalancerName: optStr(lb.LoadBalancerName),
 			ContainerName: optStr(lb.ContainerName), ContainerPort: wire.Int32(int32(lb.ContainerPort))})
+	}
+	return out
+}
+
+func registriesFromWire(in []w.ServiceRegistry) []control.ServiceRegistry {
+	var out []control.ServiceRegistry
+	for _, r := range in {
+		out = append(out, control.ServiceRegistry{RegistryARN: wire.ToString(r.RegistryArn), Port: int(wire.ToInt32(r.Port)),
+			ContainerName: wire.ToString(r.ContainerName), ContainerPort: int(wire.ToInt32(r.ContainerPort))})
+	}
+	return out
+}
+
+func registriesToWire(in []control.ServiceRegistry) []w.ServiceRegistry {
+	out := []w.ServiceRegistry{}
+	for _, r := range in {
+		sr := w.ServiceRegistry{RegistryArn: optStr(r.RegistryARN), ContainerName: optStr(r.ContainerName)}
+		if r.Port != 0 {
+			sr.Port = wire.Int32(int32(r.Port))
+		}
+		if r.ContainerPort != 0 {
+			sr.ContainerPort = wire.Int32(int32(r.ContainerPort))
+		}
+		out = append(out, sr)
 	}
 	return out
 }

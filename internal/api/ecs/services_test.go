@@ -144,7 +144,7 @@ func TestServiceFieldsFargoCannotHonour(t *testing.T) {
 		msg  string
 	}{
 		{"loadBalancers", func(in *w.CreateServiceRequest) { in.LoadBalancers = lbs }, "runs without ELBv2, so a service cannot use load balancers"},
-		{"serviceRegistries", func(in *w.CreateServiceRequest) { in.ServiceRegistries = regs }, "(Cloud Map is not implemented)"},
+		{"serviceRegistries", func(in *w.CreateServiceRequest) { in.ServiceRegistries = regs }, "Service discovery is not available on this fargo."},
 		{"enableECSManagedTags", func(in *w.CreateServiceRequest) { in.EnableECSManagedTags = wire.Bool(true) }, "managed tags"},
 		{"placementConstraints on Fargate", func(in *w.CreateServiceRequest) { in.PlacementConstraints = constraints },
 			"Placement constraints are not supported with FARGATE launch type."},
@@ -203,7 +203,7 @@ func TestServiceFieldsFargoCannotHonour(t *testing.T) {
 		msg  string
 	}{
 		{"loadBalancers", func(in *w.UpdateServiceRequest) { in.LoadBalancers = lbs }, "runs without ELBv2, so a service cannot use load balancers"},
-		{"serviceRegistries", func(in *w.UpdateServiceRequest) { in.ServiceRegistries = regs }, "(Cloud Map is not implemented)"},
+		{"serviceRegistries", func(in *w.UpdateServiceRequest) { in.ServiceRegistries = regs }, "Service discovery is not available on this fargo."},
 		{"enableECSManagedTags", func(in *w.UpdateServiceRequest) { in.EnableECSManagedTags = wire.Bool(true) }, "managed tags"},
 		{"placementConstraints", func(in *w.UpdateServiceRequest) { in.PlacementConstraints = constraints },
 			"Placement constraints are not supported with FARGATE launch type."},

@@ -5,6 +5,9 @@
 //	                       /meta proxies the task metadata endpoint's /task,
 //	                       /meta/<path> its <path>; /env prints the environment;
 //	                       /get?url=U fetches U from inside the task;
+//	                       /resolve?name=N[&type=SRV] resolves N with the
+//	                       task's own resolver (its /etc/resolv.conf):
+//	                       addresses, or "target port" lines, one a line;
 //	                       /df?path=P answers statfs(P) as {"size","free"};
 //	                       /fill?path=P&mib=N writes N MiB to P (with
 //	                       alloc=1: fallocates them), 507 and the error
@@ -19,6 +22,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -86,6 +90,28 @@ func serve() {
 		defer resp.Body.Close()
 		w.WriteHeader(resp.StatusCode)
 		io.Copy(w, resp.Body)
+	})
+	http.HandleFunc("/resolve", func(w http.ResponseWriter, r *http.Request) {
+		name := r.URL.Query().Get("name")
+		if r.URL.Query().Get("type") == "SRV" {
+			_, srvs, err := net.DefaultResolver.LookupSRV(r.Context(), "", "", name)
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusBadGateway)
+				return
+			}
+			for _, s := range srvs {
+				fmt.Fprintf(w, "%s %d\n", s.Target, s.Port)
+			}
+			return
+		}
+		addrs, err := net.DefaultResolver.LookupHost(r.Context(), name)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		for _, a := range addrs {
+			fmt.Fprintln(w, a)
+		}
 	})
 	// /env lists the environment, one KEY=value a line.
 	http.HandleFunc("/env", func(w http.ResponseWriter, r *http.Request) {
