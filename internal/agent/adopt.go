@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/fargo-run/fargo/internal/control"
+	"github.com/fargo-run/fargo/internal/node"
 )
 
 // Re-adoption: a runner may find its task half done by an earlier agent
@@ -77,9 +77,9 @@ func (r *runner) recordedDigest(name string) string {
 // state change that reports the pull (digests not recorded yet). It
 // pulls nothing for containers that exist already, nor, when the task is
 // to stop, for those that do not.
-func (r *runner) pullImages(ctx context.Context, existing map[string]ContainerState) (control.TaskStateChange, string, string, error) {
+func (r *runner) pullImages(ctx context.Context, existing map[string]ContainerState) (node.TaskStateChange, string, string, error) {
 	pullStart := time.Now()
-	var digests []control.ContainerStateChange
+	var digests []node.ContainerStateChange
 	for i := range r.td.ContainerDefinitions {
 		cd := &r.td.ContainerDefinitions[i]
 		recorded := r.recordedDigest(cd.Name)
@@ -104,16 +104,16 @@ func (r *runner) pullImages(ctx context.Context, existing map[string]ContainerSt
 		}
 		if err != nil {
 			reason := r.a.publicReason(fmt.Sprintf("CannotPullContainerError: pull image manifest has been retried 1 time(s): failed to resolve ref %s: ", ref), err)
-			r.report(ctx, control.TaskStateChange{PullStarted: pullStart, PullStopped: time.Now(),
-				Containers: []control.ContainerStateChange{{Name: cd.Name, Reason: reason}}})
-			return control.TaskStateChange{}, control.StopTaskFailedToStart, reason, err
+			r.report(ctx, node.TaskStateChange{PullStarted: pullStart, PullStopped: time.Now(),
+				Containers: []node.ContainerStateChange{{Name: cd.Name, Reason: reason}}})
+			return node.TaskStateChange{}, node.StopTaskFailedToStart, reason, err
 		}
 		r.images[cd.Name] = img
 		if recorded == "" {
-			digests = append(digests, control.ContainerStateChange{Name: cd.Name, ImageDigest: img.Digest})
+			digests = append(digests, node.ContainerStateChange{Name: cd.Name, ImageDigest: img.Digest})
 		}
 	}
-	return control.TaskStateChange{PullStarted: pullStart, PullStopped: time.Now(), Containers: digests}, "", "", nil
+	return node.TaskStateChange{PullStarted: pullStart, PullStopped: time.Now(), Containers: digests}, "", "", nil
 }
 
 // pinDigest turns an image reference into one by digest: its tag (or
@@ -156,8 +156,8 @@ func (r *runner) checkFailedStarts(ctx context.Context, existing map[string]Cont
 	for _, cd := range r.td.ContainerDefinitions {
 		if st, ok := existing[cd.Name]; ok && failedStart(st) {
 			reason := "CannotStartContainerError: " + st.Exit.Error
-			r.report(ctx, control.TaskStateChange{Containers: []control.ContainerStateChange{{Name: cd.Name, Reason: reason}}})
-			return control.StopTaskFailedToStart, reason, errors.New(reason)
+			r.report(ctx, node.TaskStateChange{Containers: []node.ContainerStateChange{{Name: cd.Name, Reason: reason}}})
+			return node.StopTaskFailedToStart, reason, errors.New(reason)
 		}
 	}
 	return "", "", nil

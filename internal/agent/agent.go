@@ -29,7 +29,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/fargo-run/fargo/internal/control"
+	"github.com/fargo-run/fargo/internal/node"
 )
 
 // Config configures an agent.
@@ -113,7 +113,7 @@ func New(cfg Config, deps Deps) (*Agent, error) {
 // Run registers the node and runs its tasks until ctx ends. Then it stops
 // every task (unless KeepTasks) and returns once the runners are done.
 func (a *Agent) Run(ctx context.Context) error {
-	if err := a.deps.Control.RegisterNode(ctx, control.Node{ID: a.cfg.Node, CPU: a.cfg.CPU, Memory: a.cfg.Memory,
+	if err := a.deps.Control.RegisterNode(ctx, node.Node{ID: a.cfg.Node, CPU: a.cfg.CPU, Memory: a.cfg.Memory,
 		MaxTaskCPU: a.cfg.MaxTaskCPU, MaxTaskMemory: a.cfg.MaxTaskMemory}); err != nil {
 		return err
 	}
@@ -185,7 +185,7 @@ func (a *Agent) reconcile(ctx context.Context) bool {
 			}()
 			continue
 		}
-		if t.DesiredStatus == control.TaskStopped {
+		if t.DesiredStatus == node.TaskStopped {
 			r.requestStop()
 		}
 	}

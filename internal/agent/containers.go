@@ -6,7 +6,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/fargo-run/fargo/internal/control"
+	"github.com/fargo-run/fargo/internal/node"
 )
 
 // Dependency conditions.
@@ -22,7 +22,7 @@ const (
 // started are attached already (adopt). Each started container gets a
 // waiter, and, as configured, a log shipper and a health checker.
 func (r *runner) startContainers(ctx, hookCtx context.Context) (string, string, error) {
-	pending := make([]*control.ContainerDefinition, 0, len(r.td.ContainerDefinitions))
+	pending := make([]*node.ContainerDefinition, 0, len(r.td.ContainerDefinitions))
 	for i := range r.td.ContainerDefinitions {
 		if cd := &r.td.ContainerDefinitions[i]; !r.started[cd.Name] {
 			pending = append(pending, cd)
@@ -35,7 +35,7 @@ func (r *runner) startContainers(ctx, hookCtx context.Context) (string, string, 
 			ready, failed := r.dependenciesMet(cd)
 			if failed != "" {
 				reason := fmt.Sprintf("DependencyError: container %s dependency %s", cd.Name, failed)
-				return control.StopTaskFailedToStart, reason, fmt.Errorf("%s", reason)
+				return node.StopTaskFailedToStart, reason, fmt.Errorf("%s", reason)
 			}
 			if !ready {
 				continue
@@ -64,10 +64,10 @@ func (r *runner) startContainers(ctx, hookCtx context.Context) (string, string, 
 			r.healthChanged(ctx, h)
 		case <-r.stopCh:
 			timeout.Stop()
-			return control.StopUserInitiated, "", fmt.Errorf("stopped while starting")
+			return node.StopUserInitiated, "", fmt.Errorf("stopped while starting")
 		case <-timeout.C:
 			reason := fmt.Sprintf("ContainerRuntimeTimeoutError: Could not transition to started; timed out waiting for the dependencies of container %s", pending[0].Name)
-			return control.StopTaskFailedToStart, reason, fmt.Errorf("%s", reason)
+			return node.StopTaskFailedToStart, reason, fmt.Errorf("%s", reason)
 		}
 		timeout.Stop()
 	}
@@ -76,7 +76,7 @@ func (r *runner) startContainers(ctx, hookCtx context.Context) (string, string, 
 
 // startTimeout is how long to wait for dependencies: the largest
 // startTimeout of the waiting containers, 3 minutes by default.
-func (r *runner) startTimeout(pending []*control.ContainerDefinition) time.Duration {
+func (r *runner) startTimeout(pending []*node.ContainerDefinition) time.Duration {
 	d := 3 * time.Minute
 	for _, cd := range pending {
 		if cd.StartTimeout != nil {
@@ -88,7 +88,7 @@ func (r *runner) startTimeout(pending []*control.ContainerDefinition) time.Durat
 
 // dependenciesMet reports whether a container may start, or why it never
 // will.
-func (r *runner) dependenciesMet(cd *control.ContainerDefinition) (bool, string) {
+func (r *runner) dependenciesMet(cd *node.ContainerDefinition) (bool, string) {
 	for _, dep := range cd.DependsOn {
 		started := r.started[dep.ContainerName]
 		exit, exited := r.exited[dep.ContainerName]
@@ -126,28 +126,28 @@ func (r *runner) dependenciesMet(cd *control.ContainerDefinition) (bool, string)
 
 // startContainer starts one container: its log stream, root filesystem,
 // volumes, spec, then runc.
-func (r *runner) startContainer(ctx, hookCtx context.Context, cd *control.ContainerDefinition) (string, string, error) {
+func (r *runner) startContainer(ctx, hookCtx context.Context, cd *node.ContainerDefinition) (string, string, error) {
 	id := containerID(r.ref.ID, cd.Name)
 	failed := func(code, reason string, err error) (string, string, error) {
-		r.report(ctx, control.TaskStateChange{Containers: []control.ContainerStateChange{{Name: cd.Name, Reason: reason}}})
+		r.report(ctx, node.TaskStateChange{Containers: []node.ContainerStateChange{{Name: cd.Name, Reason: reason}}})
 		return code, reason, err
 	}
 	if cd.LogConfiguration != nil && cd.LogConfiguration.LogDriver == "awslogs" {
 		if err := r.prepareAwslogs(ctx, cd); err != nil {
-			return failed(control.StopTaskFailedToStart, r.a.publicReason("CannotStartContainerError: failed to initialize logging driver: ", err), err)
+			return failed(node.StopTaskFailedToStart, r.a.publicReason("CannotStartContainerError: failed to initialize logging driver: ", err), err)
 		}
 	}
 	img := r.images[cd.Name]
 	rootfs, err := r.a.deps.Images.Mount(ctx, img, id, r.scratchDir(cd.Name))
 	if err != nil {
-		return control.StopTaskFailedToStart, "ResourceInitializationError: failed to mount the container's filesystem", err
+		return node.StopTaskFailedToStart, "ResourceInitializationError: failed to mount the container's filesystem", err
 	}
 	vols, err := r.containerMounts(cd)
 	if err == nil {
 		err = r.seedVolumes(vols, img.Config, rootfs)
 	}
 	if err != nil {
-		return failed(control.StopTaskFailedToStart, r.a.publicReason("ResourceInitializationError: failed to prepare the container's volumes: ", err), err)
+		return failed(node.StopTaskFailedToStart, r.a.publicReason("ResourceInitializationError: failed to prepare the container's volumes: ", err), err)
 	}
 	mounts := make([]Mount, len(vols))
 	for i, v := range vols {
@@ -156,13 +156,13 @@ func (r *runner) startContainer(ctx, hookCtx context.Context, cd *control.Contai
 	spec, err := buildSpec(specInput{scope: r.ref.Scope, task: r.task, td: r.td, cd: cd, image: img.Config,
 		rootfs: rootfs, att: r.att, cgroup: r.cgroup, metadata: r.metadataURI(cd.Name), hostsDir: r.hostsDir(), mounts: mounts})
 	if err != nil {
-		return failed(control.StopTaskFailedToStart, r.a.publicReason("CannotStartContainerError: ", err), err)
+		return failed(node.StopTaskFailedToStart, r.a.publicReason("CannotStartContainerError: ", err), err)
 	}
 	startStart := time.Now()
 	err = r.a.deps.Runtime.Start(ctx, spec)
 	r.a.observe(StepStart, startStart)
 	if err != nil {
-		return failed(control.StopTaskFailedToStart, r.a.publicReason("CannotStartContainerError: ", err), err)
+		return failed(node.StopTaskFailedToStart, r.a.publicReason("CannotStartContainerError: ", err), err)
 	}
 	r.attach(ctx, hookCtx, cd, true)
 	return "", "", nil
@@ -172,10 +172,10 @@ func (r *runner) startContainer(ctx, hookCtx context.Context, cd *control.Contai
 // the next state change, the task's RUNNING or before waiting on a
 // dependency: one store transaction less per container), a waiter for its
 // exit, its log shipper and, while it runs, its health check.
-func (r *runner) attach(ctx, hookCtx context.Context, cd *control.ContainerDefinition, running bool) {
+func (r *runner) attach(ctx, hookCtx context.Context, cd *node.ContainerDefinition, running bool) {
 	id := containerID(r.ref.ID, cd.Name)
 	r.started[cd.Name] = true
-	r.deferred = append(r.deferred, control.ContainerStateChange{Name: cd.Name, LastStatus: control.ContainerRunning, RuntimeID: id})
+	r.deferred = append(r.deferred, node.ContainerStateChange{Name: cd.Name, LastStatus: node.ContainerRunning, RuntimeID: id})
 	go func() {
 		status, err := retryTransient(ctx, r.log, "wait "+cd.Name, func() (ExitStatus, error) {
 			return r.a.deps.Runtime.Wait(ctx, id)
@@ -218,8 +218,8 @@ func (r *runner) flushDeferred(ctx context.Context) {
 // takePending returns what start held back (the pull's outcome, then the
 // container changes) as one state change, and forgets it: each is
 // reported once.
-func (r *runner) takePending() control.TaskStateChange {
-	var ch control.TaskStateChange
+func (r *runner) takePending() node.TaskStateChange {
+	var ch node.TaskStateChange
 	if r.pulled != nil {
 		ch = *r.pulled
 		r.pulled = nil

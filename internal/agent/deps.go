@@ -6,25 +6,13 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/fargo-run/fargo/internal/control"
+	"github.com/fargo-run/fargo/internal/node"
 	"github.com/fargo-run/fargo/internal/tenant"
 )
 
-// ControlPlane is the node protocol as the agent sees it. In-process it is
-// *control.Control itself; a remote agent gets an HTTP client with the same
-// methods.
-type ControlPlane interface {
-	RegisterNode(ctx context.Context, n control.Node) error
-	NodeTasks(ctx context.Context, node string) ([]*control.Task, []control.TaskRef, error)
-	WatchNode(ctx context.Context, node string) (<-chan struct{}, error)
-	UpdateTaskState(ctx context.Context, ref control.TaskRef, ch control.TaskStateChange) (*control.Task, error)
-	TaskDefinitionOf(ctx context.Context, s tenant.Scope, t *control.Task) (*control.TaskDefinition, error)
-	// ActivateTask registers a service task with its load balancers and
-	// service registries (ACTIVATING); DeactivateTask deregisters it
-	// (DEACTIVATING) and answers how long its traffic drains.
-	ActivateTask(ctx context.Context, ref control.TaskRef) error
-	DeactivateTask(ctx context.Context, ref control.TaskRef) (time.Duration, error)
-}
+// ControlPlane is the node protocol as the agent sees it
+// (node.ControlPlane): in-process it is *control.Control itself.
+type ControlPlane = node.ControlPlane
 
 // ImageConfig is the part of an image's configuration a container uses.
 type ImageConfig struct {
@@ -89,7 +77,7 @@ type Network interface {
 	// PublishPorts publishes a set-up task's container ports on the host
 	// (bridge network mode); publishing what is already published answers
 	// the existing bindings.
-	PublishPorts(ctx context.Context, taskID string, ports []control.NetworkBinding) ([]control.NetworkBinding, error)
+	PublishPorts(ctx context.Context, taskID string, ports []node.NetworkBinding) ([]node.NetworkBinding, error)
 	Teardown(ctx context.Context, taskID string) error
 }
 

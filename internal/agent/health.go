@@ -4,8 +4,8 @@ import (
 	"context"
 	"time"
 
-	"github.com/fargo-run/fargo/internal/control"
 	"github.com/fargo-run/fargo/internal/errdefs"
+	"github.com/fargo-run/fargo/internal/node"
 )
 
 // Health statuses.
@@ -65,7 +65,7 @@ func (r *runner) healthOf(name string) (healthDetail, bool) {
 // it, as Docker does: every interval, each try bounded by timeout; retries
 // consecutive failures make it UNHEALTHY; failures during startPeriod do
 // not count, and the first success ends the start period.
-func (r *runner) checkHealth(ctx context.Context, cd *control.ContainerDefinition) {
+func (r *runner) checkHealth(ctx context.Context, cd *node.ContainerDefinition) {
 	hc := cd.HealthCheck
 	interval := seconds(hc.Interval, 30)
 	timeout := seconds(hc.Timeout, 5)
@@ -164,6 +164,6 @@ func (r *runner) healthChanged(ctx context.Context, h healthReport) {
 	if !checked {
 		task = healthUnknown
 	}
-	r.report(ctx, control.TaskStateChange{HealthStatus: task,
-		Containers: []control.ContainerStateChange{{Name: h.name, HealthStatus: h.status}}})
+	r.report(ctx, node.TaskStateChange{HealthStatus: task,
+		Containers: []node.ContainerStateChange{{Name: h.name, HealthStatus: h.status}}})
 }

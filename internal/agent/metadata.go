@@ -12,7 +12,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/fargo-run/fargo/internal/control"
+	"github.com/fargo-run/fargo/internal/node"
 )
 
 // metadataID is the container's id in ECS_CONTAINER_METADATA_URI_V4, in
@@ -210,9 +210,9 @@ func timePtr(t time.Time) *time.Time {
 	return &t
 }
 
-func (r *runner) containerMetadata(ctx context.Context, task *control.Task, td *control.TaskDefinition, name string) mdContainer {
+func (r *runner) containerMetadata(ctx context.Context, task *node.Task, td *node.TaskDefinition, name string) mdContainer {
 	c := task.Container(name)
-	var cd *control.ContainerDefinition
+	var cd *node.ContainerDefinition
 	for i := range td.ContainerDefinitions {
 		if td.ContainerDefinitions[i].Name == name {
 			cd = &td.ContainerDefinitions[i]
@@ -270,9 +270,9 @@ func (r *runner) containerMetadata(ctx context.Context, task *control.Task, td *
 // metadataPorts lists a container's ports: its port mappings under awsvpc
 // and host (the host port is the container port), its published bindings
 // under bridge. Port ranges are left out, as the ECS agent does.
-func (r *runner) metadataPorts(mode string, cd *control.ContainerDefinition, c *control.Container) []mdPort {
+func (r *runner) metadataPorts(mode string, cd *node.ContainerDefinition, c *node.Container) []mdPort {
 	var out []mdPort
-	if mode == control.NetworkModeBridge {
+	if mode == node.NetworkModeBridge {
 		for _, b := range c.NetworkBindings {
 			if b.ContainerPortRange == "" && b.ContainerPort > 0 {
 				out = append(out, mdPort{ContainerPort: b.ContainerPort, Protocol: b.Protocol, HostPort: b.HostPort, HostIP: b.BindIP})
@@ -288,7 +288,7 @@ func (r *runner) metadataPorts(mode string, cd *control.ContainerDefinition, c *
 		if p.Protocol == "" {
 			p.Protocol = "tcp"
 		}
-		if mode == control.NetworkModeAwsvpc || mode == control.NetworkModeHost {
+		if mode == node.NetworkModeAwsvpc || mode == node.NetworkModeHost {
 			p.HostPort = p.ContainerPort
 		}
 		out = append(out, p)
@@ -296,7 +296,7 @@ func (r *runner) metadataPorts(mode string, cd *control.ContainerDefinition, c *
 	return out
 }
 
-func (r *runner) taskMetadata(ctx context.Context, task *control.Task, td *control.TaskDefinition, tags bool) mdTask {
+func (r *runner) taskMetadata(ctx context.Context, task *node.Task, td *node.TaskDefinition, tags bool) mdTask {
 	md := mdTask{
 		Cluster: task.ClusterARN, TaskARN: task.ARN, Family: td.Family, Revision: strconv.Itoa(td.Revision),
 		DesiredStatus: task.DesiredStatus, KnownStatus: task.LastStatus,
@@ -346,7 +346,7 @@ type ephemeralUsage struct {
 // what its containers wrote to their root filesystems, when the image
 // store can tell (nil otherwise), measured at most once per
 // ephemeralUsageTTL.
-func (r *runner) ephemeralStorage(ctx context.Context, task *control.Task) *mdEphemeralStorage {
+func (r *runner) ephemeralStorage(ctx context.Context, task *node.Task) *mdEphemeralStorage {
 	if task.EphemeralStorageGiB <= 0 {
 		return nil
 	}

@@ -12,7 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/fargo-run/fargo/internal/control"
+	"github.com/fargo-run/fargo/internal/node"
 )
 
 // Stop reasons fargo uses beyond AWS's own.
@@ -27,9 +27,9 @@ const (
 // runner owns one task: the only goroutine that acts on it.
 type runner struct {
 	a    *Agent
-	ref  control.TaskRef
-	task *control.Task
-	td   *control.TaskDefinition
+	ref  node.TaskRef
+	task *node.Task
+	td   *node.TaskDefinition
 	log  *slog.Logger
 
 	stopOnce sync.Once
@@ -43,8 +43,8 @@ type runner struct {
 	// record) not reported yet. Both ride with the next report that
 	// takes them (takePending): a wait on a dependency, ACTIVATING, or
 	// the failure report.
-	deferred   []control.ContainerStateChange
-	pulled     *control.TaskStateChange
+	deferred   []node.ContainerStateChange
+	pulled     *node.TaskStateChange
 	exits      chan containerExit
 	health     chan healthReport
 	exited     map[string]ExitStatus
@@ -68,7 +68,7 @@ type runner struct {
 }
 
 // snapshot returns the task and its definition for other goroutines.
-func (r *runner) snapshot() (*control.Task, *control.TaskDefinition) {
+func (r *runner) snapshot() (*node.Task, *node.TaskDefinition) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.task, r.td
@@ -80,7 +80,7 @@ type containerExit struct {
 	err    error
 }
 
-func newRunner(a *Agent, ref control.TaskRef, t *control.Task) *runner {
+func newRunner(a *Agent, ref node.TaskRef, t *node.Task) *runner {
 	return &runner{
 		a: a, ref: ref, task: t,
 		log:     a.log.With("cluster", ref.Cluster, "task", ref.ID),
@@ -102,12 +102,12 @@ func (r *runner) stopRequested() bool {
 	case <-r.stopCh:
 		return true
 	default:
-		return r.task.DesiredStatus == control.TaskStopped
+		return r.task.DesiredStatus == node.TaskStopped
 	}
 }
 
 // report sends a state change and keeps the task the control plane stored.
-func (r *runner) report(ctx context.Context, ch control.TaskStateChange) {
+func (r *runner) report(ctx context.Context, ch node.TaskStateChange) {
 	t, err := r.a.deps.Control.UpdateTaskState(ctx, r.ref, ch)
 	if err != nil {
 		r.log.Warn("report task state", "err", err)
@@ -121,19 +121,19 @@ func (r *runner) report(ctx context.Context, ch control.TaskStateChange) {
 // run drives the task to its desired status. agentDone closes when the
 // agent shuts down.
 func (r *runner) run(ctx context.Context, agentDone <-chan struct{}) {
-	if r.task.DesiredStatus == control.TaskStopped {
+	if r.task.DesiredStatus == node.TaskStopped {
 		r.requestStop()
 	}
 	td, err := r.a.deps.Control.TaskDefinitionOf(ctx, r.ref.Scope, r.task)
 	if err != nil {
-		r.fail(ctx, control.StopTaskFailedToStart, r.a.publicReason("ResourceInitializationError: ", err), err)
+		r.fail(ctx, node.StopTaskFailedToStart, r.a.publicReason("ResourceInitializationError: ", err), err)
 		return
 	}
 	r.mu.Lock()
 	r.td = td
 	r.mu.Unlock()
 	if err := os.MkdirAll(r.dir, 0o700); err != nil {
-		r.fail(ctx, control.StopTaskFailedToStart, "ResourceInitializationError: failed to create the task's directory", err)
+		r.fail(ctx, node.StopTaskFailedToStart, "ResourceInitializationError: failed to create the task's directory", err)
 		return
 	}
 	hookCtx, cancel := context.WithCancel(ctx)
@@ -181,7 +181,7 @@ func (r *runner) fail(ctx context.Context, code, reason string, err error) {
 func (r *runner) start(ctx, hookCtx context.Context) (string, string, error) {
 	existing, err := r.existingContainers(ctx)
 	if err != nil {
-		return control.StopTaskFailedToStart, r.a.publicReason("ContainerRuntimeError: ", err), err
+		return node.StopTaskFailedToStart, r.a.publicReason("ContainerRuntimeError: ", err), err
 	}
 	r.adopt(ctx, hookCtx, existing)
 	// The task's filesystem is made while its network is (both take
@@ -192,12 +192,12 @@ func (r *runner) start(ctx, hookCtx context.Context) (string, string, error) {
 		return code, reason, err
 	}
 	if r.stopRequested() && len(existing) == 0 {
-		return control.StopUserInitiated, "", errStopRequested
+		return node.StopUserInitiated, "", errStopRequested
 	}
 	if err := r.checkVolumes(); err != nil {
-		return control.StopTaskFailedToStart, r.a.publicReason("ResourceInitializationError: ", err), err
+		return node.StopTaskFailedToStart, r.a.publicReason("ResourceInitializationError: ", err), err
 	}
-	var bindings []control.ContainerStateChange
+	var bindings []node.ContainerStateChange
 	var att *Attachment
 	if hasOwnNetNS(r.td.NetworkMode) {
 		netStart := time.Now()
@@ -205,27 +205,27 @@ func (r *runner) start(ctx, hookCtx context.Context) (string, string, error) {
 		att, err = r.a.deps.Network.Setup(ctx, r.ref.ID, r.ref.Scope)
 		r.a.observe(StepNetwork, netStart)
 		if err != nil {
-			return control.StopTaskFailedToStart, r.a.publicReason("ResourceInitializationError: failed to configure the task's network: ", err), err
+			return node.StopTaskFailedToStart, r.a.publicReason("ResourceInitializationError: failed to configure the task's network: ", err), err
 		}
 		r.att = att
 		r.a.meta.add(r, att.IP)
 	}
 	if err := storage.wait(); err != nil {
-		return control.StopTaskFailedToStart, "ResourceInitializationError: failed to set up the task's ephemeral storage", err
+		return node.StopTaskFailedToStart, "ResourceInitializationError: failed to set up the task's ephemeral storage", err
 	}
 	if att != nil {
 		if err := writeEtcFiles(r.dir, att); err != nil {
-			return control.StopTaskFailedToStart, "ResourceInitializationError: failed to write the task's /etc/hosts and /etc/hostname", err
+			return node.StopTaskFailedToStart, "ResourceInitializationError: failed to write the task's /etc/hosts and /etc/hostname", err
 		}
-		if r.td.NetworkMode == control.NetworkModeBridge {
+		if r.td.NetworkMode == node.NetworkModeBridge {
 			b, err := r.publishPorts(ctx)
 			if err != nil {
-				return control.StopTaskFailedToStart, r.a.publicReason("ResourceInitializationError: failed to publish the task's ports: ", err), err
+				return node.StopTaskFailedToStart, r.a.publicReason("ResourceInitializationError: failed to publish the task's ports: ", err), err
 			}
 			bindings = b
 		}
 	}
-	r.report(ctx, control.TaskStateChange{LastStatus: control.TaskPending, Attachment: r.attachment("ATTACHED"),
+	r.report(ctx, node.TaskStateChange{LastStatus: node.TaskPending, Attachment: r.attachment("ATTACHED"),
 		Containers: append(r.networkInterfaces(), bindings...)})
 
 	// The task stays PENDING while its containers start (AWS: PENDING
@@ -242,18 +242,18 @@ func (r *runner) start(ctx, hookCtx context.Context) (string, string, error) {
 	}
 	r.pulled = &pulled
 	if r.stopRequested() && len(existing) == 0 {
-		return control.StopUserInitiated, "", errStopRequested
+		return node.StopUserInitiated, "", errStopRequested
 	}
 
 	cpu, mem := atoi(r.task.Cpu), atoi(r.task.Memory)
 	cg, err := r.a.deps.Runtime.CreateTaskCgroup(r.ref.ID, cpu, mem)
 	if err != nil {
-		return control.StopTaskFailedToStart, "ResourceInitializationError: failed to create the task cgroup", err
+		return node.StopTaskFailedToStart, "ResourceInitializationError: failed to create the task cgroup", err
 	}
 	r.cgroup = cg
 
 	if r.stopRequested() {
-		return control.StopUserInitiated, "", errStopRequested
+		return node.StopUserInitiated, "", errStopRequested
 	}
 	if code, reason, err := r.startContainers(ctx, hookCtx); err != nil {
 		return code, reason, err
@@ -262,15 +262,15 @@ func (r *runner) start(ctx, hookCtx context.Context) (string, string, error) {
 	// registered with its load balancers and service registries, then
 	// RUNNING.
 	activating := r.takePending()
-	activating.LastStatus = control.TaskActivating
+	activating.LastStatus = node.TaskActivating
 	r.report(ctx, activating)
 	if err := r.a.deps.Control.ActivateTask(ctx, r.ref); err != nil {
-		return control.StopTaskFailedToStart, r.a.publicReason("ResourceInitializationError: failed to register the task: ", err), err
+		return node.StopTaskFailedToStart, r.a.publicReason("ResourceInitializationError: failed to register the task: ", err), err
 	}
 	if r.stopRequested() {
-		return control.StopUserInitiated, "", errStopRequested
+		return node.StopUserInitiated, "", errStopRequested
 	}
-	r.report(ctx, control.TaskStateChange{LastStatus: control.TaskRunning, Connectivity: true})
+	r.report(ctx, node.TaskStateChange{LastStatus: node.TaskRunning, Connectivity: true})
 	r.log.Info("task running")
 	return "", "", nil
 }
@@ -287,7 +287,7 @@ func (r *runner) supervise(ctx context.Context, agentDone <-chan struct{}) bool 
 		case e := <-r.exits:
 			r.containerExited(ctx, e)
 			if r.essentialExited(e.name) {
-				r.report(ctx, control.TaskStateChange{StopCode: control.StopEssentialContainerExited, Reason: reasonEssentialExited})
+				r.report(ctx, node.TaskStateChange{StopCode: node.StopEssentialContainerExited, Reason: reasonEssentialExited})
 				return false
 			}
 		case h := <-r.health:
@@ -299,7 +299,7 @@ func (r *runner) supervise(ctx context.Context, agentDone <-chan struct{}) bool 
 				r.log.Info("leaving task running for the next agent")
 				return true
 			}
-			r.report(ctx, control.TaskStateChange{StopCode: control.StopTerminationNotice, Reason: reasonShutdown})
+			r.report(ctx, node.TaskStateChange{StopCode: node.StopTerminationNotice, Reason: reasonShutdown})
 			return false
 		}
 	}
@@ -329,7 +329,7 @@ func (r *runner) containerExited(ctx context.Context, e containerExit) {
 	}
 	r.exited[e.name] = e.status
 	code := e.status.Code
-	ch := control.ContainerStateChange{Name: e.name, LastStatus: control.ContainerStopped, ExitCode: &code}
+	ch := node.ContainerStateChange{Name: e.name, LastStatus: node.ContainerStopped, ExitCode: &code}
 	if e.status.OOMKilled {
 		ch.Reason = reasonOOM
 	}
@@ -338,7 +338,7 @@ func (r *runner) containerExited(ctx context.Context, e containerExit) {
 		ch.Reason = r.a.publicReason("ContainerRuntimeError: ", e.err)
 		r.log.Warn("waiting for a container", "container", e.name, "err", e.err)
 	}
-	r.report(ctx, control.TaskStateChange{Containers: []control.ContainerStateChange{ch}})
+	r.report(ctx, node.TaskStateChange{Containers: []node.ContainerStateChange{ch}})
 	r.log.Info("container exited", "container", e.name, "exit_code", code, "oom", e.status.OOMKilled)
 }
 
@@ -346,20 +346,20 @@ func (r *runner) containerExited(ctx context.Context, e containerExit) {
 // it made.
 func (r *runner) stop(ctx context.Context) {
 	if r.task.StopCode == "" {
-		r.report(ctx, control.TaskStateChange{StopCode: control.StopTaskFailedToStart, Reason: "Task failed to start"})
+		r.report(ctx, node.TaskStateChange{StopCode: node.StopTaskFailedToStart, Reason: "Task failed to start"})
 	}
 	r.a.meta.remove(r)
-	r.report(ctx, control.TaskStateChange{LastStatus: control.TaskDeactivating})
+	r.report(ctx, node.TaskStateChange{LastStatus: node.TaskDeactivating})
 	r.deactivate(ctx)
-	r.report(ctx, control.TaskStateChange{LastStatus: control.TaskStopping})
+	r.report(ctx, node.TaskStateChange{LastStatus: node.TaskStopping})
 	r.stopContainers(ctx)
 	if r.cancelHook != nil {
 		r.cancelHook()
 	}
 	r.flushLogs(ctx)
-	r.report(ctx, control.TaskStateChange{LastStatus: control.TaskDeprovisioning, ExecStopped: time.Now()})
+	r.report(ctx, node.TaskStateChange{LastStatus: node.TaskDeprovisioning, ExecStopped: time.Now()})
 	r.cleanup(ctx)
-	r.report(ctx, control.TaskStateChange{LastStatus: control.TaskStopped, Attachment: r.attachment("DELETED")})
+	r.report(ctx, node.TaskStateChange{LastStatus: node.TaskStopped, Attachment: r.attachment("DELETED")})
 	r.log.Info("task stopped", "stop_code", r.task.StopCode, "reason", r.task.StoppedReason)
 }
 
@@ -404,7 +404,7 @@ func (r *runner) stopContainers(ctx context.Context) {
 		return !r.started[name] || exited || stopped[name]
 	}
 	for {
-		var wave []*control.ContainerDefinition
+		var wave []*node.ContainerDefinition
 		for i := range defs {
 			if cd := &defs[i]; !done(cd.Name) && !r.hasRunningDependent(cd.Name, done) {
 				wave = append(wave, cd)
@@ -445,14 +445,14 @@ func (r *runner) stopContainers(ctx context.Context) {
 			return
 		}
 	}
-	var pending []control.ContainerStateChange
+	var pending []node.ContainerStateChange
 	for _, c := range r.task.Containers {
-		if c.LastStatus != control.ContainerStopped {
-			pending = append(pending, control.ContainerStateChange{Name: c.Name, LastStatus: control.ContainerStopped})
+		if c.LastStatus != node.ContainerStopped {
+			pending = append(pending, node.ContainerStateChange{Name: c.Name, LastStatus: node.ContainerStopped})
 		}
 	}
 	if len(pending) > 0 {
-		r.report(ctx, control.TaskStateChange{Containers: pending})
+		r.report(ctx, node.TaskStateChange{Containers: pending})
 	}
 }
 
@@ -503,7 +503,7 @@ func (r *runner) cleanup(ctx context.Context) {
 	}
 }
 
-func (r *runner) containerDef(name string) *control.ContainerDefinition {
+func (r *runner) containerDef(name string) *node.ContainerDefinition {
 	for i := range r.td.ContainerDefinitions {
 		if r.td.ContainerDefinitions[i].Name == name {
 			return &r.td.ContainerDefinitions[i]
@@ -513,13 +513,13 @@ func (r *runner) containerDef(name string) *control.ContainerDefinition {
 }
 
 // attachment is the task's ENI attachment as DescribeTasks shows it.
-func (r *runner) attachment(status string) *control.TaskAttachment {
+func (r *runner) attachment(status string) *node.TaskAttachment {
 	if r.att == nil || len(r.task.Attachments) == 0 {
 		return nil
 	}
 	at := r.task.Attachments[0]
 	at.Status = status
-	at.Details = []control.KeyValue{
+	at.Details = []node.KeyValue{
 		{Name: "subnetId", Value: detail(at.Details, "subnetId", r.att.SubnetID)},
 		{Name: "networkInterfaceId", Value: r.att.ENIID},
 		{Name: "macAddress", Value: r.att.MAC},
@@ -529,7 +529,7 @@ func (r *runner) attachment(status string) *control.TaskAttachment {
 	return &at
 }
 
-func detail(kvs []control.KeyValue, name, def string) string {
+func detail(kvs []node.KeyValue, name, def string) string {
 	for _, kv := range kvs {
 		if kv.Name == name && kv.Value != "" {
 			return kv.Value
@@ -539,13 +539,13 @@ func detail(kvs []control.KeyValue, name, def string) string {
 }
 
 // networkInterfaces gives each container the task's ENI address.
-func (r *runner) networkInterfaces() []control.ContainerStateChange {
+func (r *runner) networkInterfaces() []node.ContainerStateChange {
 	if r.att == nil || len(r.task.Attachments) == 0 {
 		return nil
 	}
-	var out []control.ContainerStateChange
+	var out []node.ContainerStateChange
 	for _, c := range r.task.Containers {
-		out = append(out, control.ContainerStateChange{Name: c.Name, NetworkInterfaces: []control.NetworkInterface{
+		out = append(out, node.ContainerStateChange{Name: c.Name, NetworkInterfaces: []node.NetworkInterface{
 			{AttachmentID: r.task.Attachments[0].ID, PrivateIPv4Address: r.att.IP}}})
 	}
 	return out
@@ -576,21 +576,21 @@ func atoi(s string) int {
 // namespace of its own: awsvpc (with an ENI) and bridge (with published
 // ports). host shares the host's; none has only loopback.
 func hasOwnNetNS(mode string) bool {
-	return mode == control.NetworkModeAwsvpc || mode == control.NetworkModeBridge
+	return mode == node.NetworkModeAwsvpc || mode == node.NetworkModeBridge
 }
 
 // publishPorts publishes the bridge-mode task's port mappings on the host
 // (hostPort 0 or absent: an ephemeral port; a containerPortRange: a run of
 // ephemeral ports) and returns each container's networkBindings.
-func (r *runner) publishPorts(ctx context.Context) ([]control.ContainerStateChange, error) {
-	var out []control.ContainerStateChange
+func (r *runner) publishPorts(ctx context.Context) ([]node.ContainerStateChange, error) {
+	var out []node.ContainerStateChange
 	for _, cd := range r.td.ContainerDefinitions {
 		if len(cd.PortMappings) == 0 {
 			continue
 		}
-		want := make([]control.NetworkBinding, 0, len(cd.PortMappings))
+		want := make([]node.NetworkBinding, 0, len(cd.PortMappings))
 		for _, pm := range cd.PortMappings {
-			b := control.NetworkBinding{ContainerPort: derefInt(pm.ContainerPort), HostPort: derefInt(pm.HostPort), Protocol: pm.Protocol,
+			b := node.NetworkBinding{ContainerPort: derefInt(pm.ContainerPort), HostPort: derefInt(pm.HostPort), Protocol: pm.Protocol,
 				ContainerPortRange: pm.ContainerPortRange}
 			if b.Protocol == "" {
 				b.Protocol = "tcp"
@@ -601,7 +601,7 @@ func (r *runner) publishPorts(ctx context.Context) ([]control.ContainerStateChan
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, control.ContainerStateChange{Name: cd.Name, NetworkBindings: got})
+		out = append(out, node.ContainerStateChange{Name: cd.Name, NetworkBindings: got})
 	}
 	return out, nil
 }

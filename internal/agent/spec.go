@@ -7,7 +7,7 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/fargo-run/fargo/internal/control"
+	"github.com/fargo-run/fargo/internal/node"
 	"github.com/fargo-run/fargo/internal/tenant"
 )
 
@@ -27,9 +27,9 @@ func containerID(taskID, name string) string { return taskID + "-" + name }
 // specInput is everything a container's spec is built from.
 type specInput struct {
 	scope    tenant.Scope
-	task     *control.Task
-	td       *control.TaskDefinition
-	cd       *control.ContainerDefinition
+	task     *node.Task
+	td       *node.TaskDefinition
+	cd       *node.ContainerDefinition
 	image    ImageConfig
 	rootfs   string
 	att      *Attachment
@@ -54,7 +54,7 @@ type specInput struct {
 //     definition was validated: Fargate adds SYS_PTRACE at most).
 func buildSpec(in specInput) (ContainerSpec, error) {
 	cd := in.cd
-	var ov *control.ContainerOverride
+	var ov *node.ContainerOverride
 	if in.task.Overrides != nil {
 		for i := range in.task.Overrides.ContainerOverrides {
 			if in.task.Overrides.ContainerOverrides[i].Name == cd.Name {
@@ -92,7 +92,7 @@ func buildSpec(in specInput) (ContainerSpec, error) {
 	}
 	env.set("AWS_REGION", in.scope.Region)
 	env.set("AWS_DEFAULT_REGION", in.scope.Region)
-	if in.task.LaunchType == control.LaunchTypeFargate {
+	if in.task.LaunchType == node.LaunchTypeFargate {
 		env.set("AWS_EXECUTION_ENV", "AWS_ECS_FARGATE")
 	} else {
 		env.set("AWS_EXECUTION_ENV", "AWS_ECS_EC2")
@@ -121,7 +121,7 @@ func buildSpec(in specInput) (ContainerSpec, error) {
 		spec.NetNSPath = in.att.NetNSPath
 		spec.Hostname = "ip-" + strings.ReplaceAll(in.att.IP, ".", "-")
 	}
-	if in.td.NetworkMode == control.NetworkModeHost {
+	if in.td.NetworkMode == node.NetworkModeHost {
 		spec.HostNetwork = true
 	}
 	if cd.Hostname != "" {
@@ -131,10 +131,10 @@ func buildSpec(in specInput) (ContainerSpec, error) {
 	if ov != nil && ov.Cpu != nil {
 		spec.CPUShares = *ov.Cpu
 	}
-	if mem := pick(cd.Memory, ov, func(o *control.ContainerOverride) *int { return o.Memory }); mem > 0 {
+	if mem := pick(cd.Memory, ov, func(o *node.ContainerOverride) *int { return o.Memory }); mem > 0 {
 		spec.MemoryLimit = int64(mem) << 20
 	}
-	if res := pick(cd.MemoryReservation, ov, func(o *control.ContainerOverride) *int { return o.MemoryReservation }); res > 0 {
+	if res := pick(cd.MemoryReservation, ov, func(o *node.ContainerOverride) *int { return o.MemoryReservation }); res > 0 {
 		spec.MemoryReserve = int64(res) << 20
 	}
 	for _, u := range cd.Ulimits {
@@ -166,11 +166,11 @@ func buildSpec(in specInput) (ContainerSpec, error) {
 	}
 	// privileged is refused for Fargate at registration; on EC2 it is
 	// Docker's --privileged.
-	spec.Privileged = cd.Privileged != nil && *cd.Privileged && in.task.LaunchType != control.LaunchTypeFargate
+	spec.Privileged = cd.Privileged != nil && *cd.Privileged && in.task.LaunchType != node.LaunchTypeFargate
 	return spec, nil
 }
 
-func pick(def *int, ov *control.ContainerOverride, f func(*control.ContainerOverride) *int) int {
+func pick(def *int, ov *node.ContainerOverride, f func(*node.ContainerOverride) *int) int {
 	if ov != nil {
 		if v := f(ov); v != nil {
 			return *v

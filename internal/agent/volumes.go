@@ -14,7 +14,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/fargo-run/fargo/internal/control"
+	"github.com/fargo-run/fargo/internal/node"
 )
 
 // The volumes hook: a task's data volumes become bind mounts.
@@ -46,7 +46,7 @@ func (r *runner) checkVolumes() error {
 		if v.Host == nil || v.Host.SourcePath == "" {
 			continue
 		}
-		if r.task.LaunchType == control.LaunchTypeFargate {
+		if r.task.LaunchType == node.LaunchTypeFargate {
 			return fmt.Errorf("volume '%s': host.sourcePath is not supported on the Fargate launch type", v.Name)
 		}
 		if !filepath.IsAbs(v.Host.SourcePath) {
@@ -58,7 +58,7 @@ func (r *runner) checkVolumes() error {
 
 // volumeKind names the configuration of a volume fargo cannot provide, ""
 // for a bind mount.
-func volumeKind(v *control.Volume) string {
+func volumeKind(v *node.Volume) string {
 	switch {
 	case v.DockerVolumeConfiguration != nil:
 		return "dockerVolumeConfiguration"
@@ -74,7 +74,7 @@ func volumeKind(v *control.Volume) string {
 	return ""
 }
 
-func (r *runner) volume(name string) *control.Volume {
+func (r *runner) volume(name string) *node.Volume {
 	for i := range r.td.Volumes {
 		if r.td.Volumes[i].Name == name {
 			return &r.td.Volumes[i]
@@ -116,11 +116,11 @@ type volumeMount struct {
 
 // containerMounts returns the container's volume mounts, parents before
 // the mounts below them.
-func (r *runner) containerMounts(cd *control.ContainerDefinition) ([]volumeMount, error) {
+func (r *runner) containerMounts(cd *node.ContainerDefinition) ([]volumeMount, error) {
 	var out []volumeMount
 	seen := map[string]bool{} // containers already visited (volumesFrom may loop)
-	var add func(c *control.ContainerDefinition, forceRO, own bool) error
-	add = func(c *control.ContainerDefinition, forceRO, own bool) error {
+	var add func(c *node.ContainerDefinition, forceRO, own bool) error
+	add = func(c *node.ContainerDefinition, forceRO, own bool) error {
 		if seen[c.Name] {
 			return nil
 		}
@@ -168,7 +168,7 @@ func (r *runner) seedVolumes(mounts []volumeMount, img ImageConfig, rootfs strin
 		if !m.scoped || !m.own {
 			continue
 		}
-		if r.task.LaunchType == control.LaunchTypeFargate && !slices.ContainsFunc(img.Volumes, func(v string) bool {
+		if r.task.LaunchType == node.LaunchTypeFargate && !slices.ContainsFunc(img.Volumes, func(v string) bool {
 			return filepath.Clean(v) == m.Destination
 		}) {
 			continue
