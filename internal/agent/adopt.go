@@ -7,7 +7,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fargo-run/fargo/internal/image"
+
 	"github.com/fargo-run/fargo/internal/node"
+	"github.com/fargo-run/fargo/internal/runtime"
 )
 
 // Re-adoption: a runner may find its task half done by an earlier agent
@@ -35,7 +38,7 @@ const startSettleTimeout = 30 * time.Second
 func (r *runner) existingContainers(ctx context.Context) (map[string]ContainerState, error) {
 	out := map[string]ContainerState{}
 	for _, cd := range r.td.ContainerDefinitions {
-		id := containerID(r.ref.ID, cd.Name)
+		id := runtime.ContainerID(r.ref.ID, cd.Name)
 		state := func() (ContainerState, error) {
 			return retryTransient(ctx, r.log, "state "+cd.Name, func() (ContainerState, error) {
 				return r.a.deps.Runtime.State(ctx, id)
@@ -87,7 +90,7 @@ func (r *runner) pullImages(ctx context.Context, existing map[string]ContainerSt
 			continue // it will not start: the re-adopted rest is being stopped
 		}
 		if _, ok := existing[cd.Name]; ok && recorded != "" {
-			r.images[cd.Name] = &Image{Ref: cd.Image, Digest: recorded}
+			r.images[cd.Name] = &image.Image{Ref: cd.Image, Digest: recorded}
 			continue
 		}
 		ref := cd.Image
@@ -99,7 +102,7 @@ func (r *runner) pullImages(ctx context.Context, existing map[string]ContainerSt
 			// Its digest was never recorded, and the image is gone: the
 			// container runs all the same.
 			r.log.Warn("image of a re-adopted container", "container", cd.Name, "err", err)
-			r.images[cd.Name] = &Image{Ref: cd.Image}
+			r.images[cd.Name] = &image.Image{Ref: cd.Image}
 			continue
 		}
 		if err != nil {

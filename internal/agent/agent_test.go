@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/fargo-run/fargo/internal/control"
+	"github.com/fargo-run/fargo/internal/image"
+	"github.com/fargo-run/fargo/internal/runtime"
 	"github.com/fargo-run/fargo/internal/store"
 	"github.com/fargo-run/fargo/internal/store/bolt"
 	"github.com/fargo-run/fargo/internal/tenant"
@@ -88,7 +90,7 @@ func newHarnessStopped(t *testing.T) *harness {
 		}
 	})
 	h := &harness{t: t, ctl: control.New(control.Config{AllowHostAccess: true}, st), st: st, rt: newFakeRuntime(), dir: dir,
-		images: &fakeImages{mounted: map[string]bool{}, configs: map[string]ImageConfig{
+		images: &fakeImages{mounted: map[string]bool{}, configs: map[string]image.RunConfig{
 			"app":      {Cmd: []string{"serve"}, Env: []string{"PATH=/bin", "FROM_IMAGE=1"}},
 			"exit3":    {Cmd: []string{"exit", "3"}},
 			"exit0":    {Cmd: []string{"exit", "0"}},
@@ -325,7 +327,7 @@ func TestShutdownStopsTasksUnlessKept(t *testing.T) {
 	h.start()
 	time.Sleep(300 * time.Millisecond)
 	task = h.wait(id, "still RUNNING", status(control.TaskRunning))
-	h.rt.finish(task.Containers[0].RuntimeID, ExitStatus{Code: 7})
+	h.rt.finish(task.Containers[0].RuntimeID, runtime.ExitStatus{Code: 7})
 	task = h.wait(id, "STOPPED", status(control.TaskStopped))
 	if *task.Containers[0].ExitCode != 7 || task.StopCode != control.StopEssentialContainerExited {
 		t.Fatalf("re-adopted exit: %+v", task)

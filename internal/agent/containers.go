@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/fargo-run/fargo/internal/node"
+	"github.com/fargo-run/fargo/internal/runtime"
 )
 
 // Dependency conditions.
@@ -127,7 +128,7 @@ func (r *runner) dependenciesMet(cd *node.ContainerDefinition) (bool, string) {
 // startContainer starts one container: its log stream, root filesystem,
 // volumes, spec, then runc.
 func (r *runner) startContainer(ctx, hookCtx context.Context, cd *node.ContainerDefinition) (string, string, error) {
-	id := containerID(r.ref.ID, cd.Name)
+	id := runtime.ContainerID(r.ref.ID, cd.Name)
 	failed := func(code, reason string, err error) (string, string, error) {
 		r.report(ctx, node.TaskStateChange{Containers: []node.ContainerStateChange{{Name: cd.Name, Reason: reason}}})
 		return code, reason, err
@@ -138,7 +139,7 @@ func (r *runner) startContainer(ctx, hookCtx context.Context, cd *node.Container
 		}
 	}
 	img := r.images[cd.Name]
-	rootfs, err := r.a.deps.Images.Mount(ctx, img, id, r.scratchDir(cd.Name))
+	rootfs, err := r.a.deps.Images.MountScratch(ctx, img, id, r.scratchDir(cd.Name))
 	if err != nil {
 		return node.StopTaskFailedToStart, "ResourceInitializationError: failed to mount the container's filesystem", err
 	}
@@ -173,11 +174,11 @@ func (r *runner) startContainer(ctx, hookCtx context.Context, cd *node.Container
 // dependency: one store transaction less per container), a waiter for its
 // exit, its log shipper and, while it runs, its health check.
 func (r *runner) attach(ctx, hookCtx context.Context, cd *node.ContainerDefinition, running bool) {
-	id := containerID(r.ref.ID, cd.Name)
+	id := runtime.ContainerID(r.ref.ID, cd.Name)
 	r.started[cd.Name] = true
 	r.deferred = append(r.deferred, node.ContainerStateChange{Name: cd.Name, LastStatus: node.ContainerRunning, RuntimeID: id})
 	go func() {
-		status, err := retryTransient(ctx, r.log, "wait "+cd.Name, func() (ExitStatus, error) {
+		status, err := retryTransient(ctx, r.log, "wait "+cd.Name, func() (runtime.ExitStatus, error) {
 			return r.a.deps.Runtime.Wait(ctx, id)
 		})
 		r.exits <- containerExit{name: cd.Name, status: status, err: err}

@@ -6,35 +6,17 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/fargo-run/fargo/internal/ephemeral"
+	"github.com/fargo-run/fargo/internal/image"
+
 	"github.com/fargo-run/fargo/internal/node"
+	"github.com/fargo-run/fargo/internal/runtime"
 	"github.com/fargo-run/fargo/internal/tenant"
 )
 
 // ControlPlane is the node protocol as the agent sees it
 // (node.ControlPlane): in-process it is *control.Control itself.
 type ControlPlane = node.ControlPlane
-
-// ImageConfig is the part of an image's configuration a container uses.
-type ImageConfig struct {
-	Env        []string
-	Entrypoint []string
-	Cmd        []string
-	WorkingDir string
-	User       string
-	StopSignal string
-	// Volumes are the image's VOLUME paths: a task-scoped volume mounted
-	// at one of them starts with the image's content there (Fargate's rule).
-	Volumes []string
-}
-
-// Image is a pulled image.
-type Image struct {
-	Ref    string
-	Digest string
-	Config ImageConfig
-	// Handle is the image store's own record, for its Mount.
-	Handle any
-}
 
 // ErrImageNotFound and ErrImageAuth classify pull failures (both become
 // CannotPullContainerError stop reasons).
@@ -45,10 +27,10 @@ var (
 
 // Images pulls and mounts images.
 type Images interface {
-	Pull(ctx context.Context, s tenant.Scope, ref string) (*Image, error)
-	// Mount mounts the container's root filesystem, with its writable
-	// layer in scratch ("" for the image store's own directory).
-	Mount(ctx context.Context, img *Image, containerID, scratch string) (rootfs string, err error)
+	Pull(ctx context.Context, s tenant.Scope, ref string) (*image.Image, error)
+	// MountScratch mounts the container's root filesystem, with its
+	// writable layer in scratch ("" for the image store's own directory).
+	MountScratch(ctx context.Context, img *image.Image, containerID, scratch string) (rootfs string, err error)
 	// Unmount unmounts it and removes its writable layer (scratch too).
 	Unmount(ctx context.Context, containerID string) error
 }
@@ -68,8 +50,9 @@ type Storage interface {
 }
 
 // ErrNotEnforced is an Attach failure after which the task runs without
-// a bound on its storage (its directory predates enforcement).
-var ErrNotEnforced = errors.New("ephemeral storage is not enforced")
+// a bound on its storage: its directory holds files already (it predates
+// enforcement). It is the ephemeral package's, whose Manager is a Storage.
+var ErrNotEnforced = ephemeral.ErrNotEmpty
 
 // Network gives tasks their network namespace and IP.
 type Network interface {
@@ -140,16 +123,6 @@ type Mount struct {
 	ReadOnly            bool
 }
 
-// ExitStatus is how a container ended.
-type ExitStatus struct {
-	Code       int
-	OOMKilled  bool
-	FinishedAt time.Time
-	// Error is why the container could not start, when it could not
-	// (Code is then -1).
-	Error string
-}
-
 // ContainerState is what the runtime knows of a container. A container
 // whose start a crash cut off before it ran does not exist (the agent
 // starts it again; the runtime redoes the start). Running means a live
@@ -161,7 +134,7 @@ type ContainerState struct {
 	Exists    bool
 	CreatedAt time.Time
 	StartedAt time.Time
-	Exit      *ExitStatus
+	Exit      *runtime.ExitStatus
 }
 
 // Runtime runs containers (runc under a monitor that outlives fargo).
@@ -174,27 +147,13 @@ type Runtime interface {
 	// Stop sends sig (0: the container's own stop signal, from its image's
 	// STOPSIGNAL, else SIGTERM), waits up to timeout, then SIGKILLs.
 	Stop(ctx context.Context, id string, sig syscall.Signal, timeout time.Duration) error
-	Wait(ctx context.Context, id string) (ExitStatus, error)
+	Wait(ctx context.Context, id string) (runtime.ExitStatus, error)
 	State(ctx context.Context, id string) (ContainerState, error)
 	Delete(ctx context.Context, id string) error
 	Exec(ctx context.Context, id string, args []string, timeout time.Duration) (int, []byte, error)
 	// LogPath is the file of the container's output records.
 	LogPath(id string) string
-	Stats(ctx context.Context, id string) (Stats, error)
-}
-
-// Stats are a container's cgroup statistics.
-type Stats struct {
-	Read           time.Time
-	CPUTotalNanos  uint64
-	CPUPerCPUNanos []uint64
-	SystemCPUNanos uint64
-	OnlineCPUs     int
-	MemoryUsage    uint64
-	MemoryMaxUsage uint64
-	MemoryLimit    uint64
-	MemoryStats    map[string]uint64
-	PIDs           uint64
+	Stats(ctx context.Context, id string) (runtime.Stats, error)
 }
 
 // LogSink receives container output (the awslogs driver's destination).

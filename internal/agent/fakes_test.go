@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/fargo-run/fargo/internal/control"
+	"github.com/fargo-run/fargo/internal/image"
+	"github.com/fargo-run/fargo/internal/runtime"
 	"github.com/fargo-run/fargo/internal/tenant"
 )
 
@@ -19,19 +21,19 @@ import (
 // (ref@sha256:...) finds the image of the name before the "@".
 type fakeImages struct {
 	mu      sync.Mutex
-	configs map[string]ImageConfig
+	configs map[string]image.RunConfig
 	digests map[string]string // ref -> digest (default sha256:aaa...)
 	mounted map[string]bool
 	scratch map[string]string // container id -> the scratch dir of its last Mount
 	pulls   []string
 }
 
-func (f *fakeImages) Pull(_ context.Context, _ tenant.Scope, ref string) (*Image, error) {
+func (f *fakeImages) Pull(_ context.Context, _ tenant.Scope, ref string) (*image.Image, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.pulls = append(f.pulls, ref)
 	if name, digest, ok := strings.Cut(ref, "@"); ok {
-		return &Image{Ref: ref, Digest: digest, Config: f.configs[name]}, nil
+		return &image.Image{Ref: ref, Digest: digest, Config: f.configs[name]}, nil
 	}
 	cfg, ok := f.configs[ref]
 	if !ok {
@@ -41,10 +43,10 @@ func (f *fakeImages) Pull(_ context.Context, _ tenant.Scope, ref string) (*Image
 	if digest == "" {
 		digest = "sha256:" + strings.Repeat("a", 64)
 	}
-	return &Image{Ref: ref, Digest: digest, Config: cfg}, nil
+	return &image.Image{Ref: ref, Digest: digest, Config: cfg}, nil
 }
 
-func (f *fakeImages) Mount(_ context.Context, _ *Image, id, scratch string) (string, error) {
+func (f *fakeImages) MountScratch(_ context.Context, _ *image.Image, id, scratch string) (string, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.mounted == nil {
@@ -120,7 +122,7 @@ func (f *fakeNetwork) Teardown(_ context.Context, taskID string) error {
 type fakeContainer struct {
 	spec   ContainerSpec
 	done   chan struct{}
-	status ExitStatus
+	status runtime.ExitStatus
 }
 
 type fakeRuntime struct {
@@ -200,18 +202,18 @@ func (f *fakeRuntime) Start(_ context.Context, spec ContainerSpec) error {
 		fmt.Sscan(spec.Args[1], &code)
 		go func() {
 			time.Sleep(50 * time.Millisecond)
-			f.finish(spec.ID, ExitStatus{Code: code})
+			f.finish(spec.ID, runtime.ExitStatus{Code: code})
 		}()
 	case "oom":
 		go func() {
 			time.Sleep(50 * time.Millisecond)
-			f.finish(spec.ID, ExitStatus{Code: 137, OOMKilled: true})
+			f.finish(spec.ID, runtime.ExitStatus{Code: 137, OOMKilled: true})
 		}()
 	}
 	return nil
 }
 
-func (f *fakeRuntime) finish(id string, st ExitStatus) {
+func (f *fakeRuntime) finish(id string, st runtime.ExitStatus) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	c := f.containers[id]
@@ -243,14 +245,14 @@ func (f *fakeRuntime) Stop(_ context.Context, id string, sig syscall.Signal, tim
 	f.mu.Unlock()
 	if c.spec.Args[0] == "ignore" { // as the runtime: SIGKILL after timeout, then return
 		time.Sleep(timeout)
-		f.finish(id, ExitStatus{Code: 137})
+		f.finish(id, runtime.ExitStatus{Code: 137})
 		return nil
 	}
-	f.finish(id, ExitStatus{Code: 128 + int(sig)})
+	f.finish(id, runtime.ExitStatus{Code: 128 + int(sig)})
 	return nil
 }
 
-func (f *fakeRuntime) Wait(ctx context.Context, id string) (ExitStatus, error) {
+func (f *fakeRuntime) Wait(ctx context.Context, id string) (runtime.ExitStatus, error) {
 	f.mu.Lock()
 	if _, ok := f.firstWait[id]; !ok {
 		f.firstWait[id] = time.Now()
@@ -258,19 +260,19 @@ func (f *fakeRuntime) Wait(ctx context.Context, id string) (ExitStatus, error) {
 	c := f.containers[id]
 	f.mu.Unlock()
 	if c == nil {
-		return ExitStatus{}, fmt.Errorf("no container %s", id)
+		return runtime.ExitStatus{}, fmt.Errorf("no container %s", id)
 	}
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
 	for {
 		if err := f.outOfFiles(); err != nil {
-			return ExitStatus{}, err
+			return runtime.ExitStatus{}, err
 		}
 		select {
 		case <-c.done:
 			return c.status, nil
 		case <-ctx.Done():
-			return ExitStatus{}, ctx.Err()
+			return runtime.ExitStatus{}, ctx.Err()
 		case <-tick.C:
 		}
 	}
@@ -321,8 +323,8 @@ func (f *fakeRuntime) LogPath(id string) string {
 	return f.logs.file
 }
 
-func (f *fakeRuntime) Stats(context.Context, string) (Stats, error) {
-	return Stats{Read: time.Now(), MemoryUsage: 1 << 20}, nil
+func (f *fakeRuntime) Stats(context.Context, string) (runtime.Stats, error) {
+	return runtime.Stats{Read: time.Now(), MemoryUsage: 1 << 20}, nil
 }
 
 func (f *fakeRuntime) running() int {

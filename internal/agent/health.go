@@ -6,6 +6,7 @@ import (
 
 	"github.com/fargo-run/fargo/internal/errdefs"
 	"github.com/fargo-run/fargo/internal/node"
+	"github.com/fargo-run/fargo/internal/runtime"
 )
 
 // Health statuses.
@@ -83,7 +84,7 @@ func (r *runner) checkHealth(ctx context.Context, cd *node.ContainerDefinition) 
 	default:
 		return
 	}
-	id := containerID(r.ref.ID, cd.Name)
+	id := runtime.ContainerID(r.ref.ID, cd.Name)
 	started := time.Now()
 	inStart := true
 	failures := 0

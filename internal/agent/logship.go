@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/fargo-run/fargo/internal/node"
+	"github.com/fargo-run/fargo/internal/runtime"
 	"github.com/fargo-run/fargo/internal/tenant"
 )
 
@@ -69,7 +70,7 @@ func (r *runner) prepareAwslogs(ctx context.Context, cd *node.ContainerDefinitio
 func (r *runner) startShipper(ctx context.Context, cd *node.ContainerDefinition) {
 	scope, group, stream := r.awslogsTarget(cd)
 	s := &logShipper{r: r, scope: scope, group: group, stream: stream,
-		path:       r.a.deps.Runtime.LogPath(containerID(r.ref.ID, cd.Name)),
+		path:       r.a.deps.Runtime.LogPath(runtime.ContainerID(r.ref.ID, cd.Name)),
 		offsetPath: filepath.Join(r.dir, cd.Name+".logoffset"),
 		done:       make(chan struct{})}
 	r.shippers = append(r.shippers, s)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/fargo-run/fargo/internal/node"
+	"github.com/fargo-run/fargo/internal/runtime"
 )
 
 // metadataID is the container's id in ECS_CONTAINER_METADATA_URI_V4, in
@@ -94,7 +95,7 @@ func (a *Agent) MetadataHandler() http.Handler {
 		case "task/stats":
 			stats := map[string]any{}
 			for _, c := range task.Containers {
-				stats[containerID(task.ID, c.Name)] = r.containerStats(ctx, c.Name)
+				stats[runtime.ContainerID(task.ID, c.Name)] = r.containerStats(ctx, c.Name)
 			}
 			body = stats
 		default:
@@ -218,7 +219,7 @@ func (r *runner) containerMetadata(ctx context.Context, task *node.Task, td *nod
 			cd = &td.ContainerDefinitions[i]
 		}
 	}
-	id := containerID(task.ID, name)
+	id := runtime.ContainerID(task.ID, name)
 	md := mdContainer{
 		DockerID: id, Name: name, DockerName: "ecs-" + td.Family + "-" + strconv.Itoa(td.Revision) + "-" + name,
 		Image: c.Image, ImageID: c.ImageDigest, DesiredStatus: task.DesiredStatus, KnownStatus: c.LastStatus,
@@ -369,7 +370,7 @@ func (r *runner) ephemeralStorage(ctx context.Context, task *node.Task) *mdEphem
 	if c.at.IsZero() || time.Since(c.at) >= ephemeralUsageTTL {
 		c.used, c.ok = 0, true
 		for _, ct := range task.Containers {
-			n, err := du.DiskUsage(ctx, containerID(task.ID, ct.Name))
+			n, err := du.DiskUsage(ctx, runtime.ContainerID(task.ID, ct.Name))
 			if err != nil {
 				c.ok = false
 				break

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/fargo-run/fargo/internal/control"
+	"github.com/fargo-run/fargo/internal/network"
+	"github.com/fargo-run/fargo/internal/runtime"
 	"github.com/fargo-run/fargo/internal/store/bolt"
 )
 
@@ -27,18 +29,18 @@ type timedRuntime struct{ *fakeRuntime }
 func (m timedRuntime) State(_ context.Context, id string) (ContainerState, error) {
 	st := ContainerState{Exists: true, Running: true, CreatedAt: mdStarted.Add(-200 * time.Millisecond), StartedAt: mdStarted}
 	if id[len(id)-len("side"):] == "side" {
-		st.Running, st.Exit = false, &ExitStatus{Code: 0, FinishedAt: mdFinished}
+		st.Running, st.Exit = false, &runtime.ExitStatus{Code: 0, FinishedAt: mdFinished}
 	}
 	return st, nil
 }
 
-func (m timedRuntime) Stats(context.Context, string) (Stats, error) {
-	return Stats{Read: time.Now(), MemoryUsage: 5 << 20, MemoryLimit: 512 << 20, PIDs: 3}, nil
+func (m timedRuntime) Stats(context.Context, string) (runtime.Stats, error) {
+	return runtime.Stats{Read: time.Now(), MemoryUsage: 5 << 20, MemoryLimit: 512 << 20, PIDs: 3}, nil
 }
 
-func (m timedRuntime) BlkioStats(context.Context, string) (BlkioStats, error) {
-	return BlkioStats{ServiceBytes: []BlkioEntry{{Major: 8, Op: "Read", Value: 4096}, {Major: 8, Op: "Write", Value: 8192}},
-		Serviced: []BlkioEntry{{Major: 8, Op: "Read", Value: 1}}}, nil
+func (m timedRuntime) BlkioStats(context.Context, string) (runtime.BlkioStats, error) {
+	return runtime.BlkioStats{ServiceBytes: []runtime.BlkioEntry{{Major: 8, Op: "Read", Value: 4096}, {Major: 8, Op: "Write", Value: 8192}},
+		Serviced: []runtime.BlkioEntry{{Major: 8, Op: "Read", Value: 1}}}, nil
 }
 
 // countingNetwork counts 1000 bytes in and 500 out on eth0 between reads.
@@ -48,11 +50,11 @@ type countingNetwork struct {
 	reads uint64
 }
 
-func (m *countingNetwork) LinkStats(_ context.Context, netnsPath string) (map[string]NetworkCounts, error) {
+func (m *countingNetwork) LinkStats(_ context.Context, netnsPath string) (map[string]network.LinkCounts, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.reads++
-	return map[string]NetworkCounts{"eth0": {RxBytes: 1000 * m.reads, RxPackets: 10 * m.reads, TxBytes: 500 * m.reads, TxPackets: 5 * m.reads}}, nil
+	return map[string]network.LinkCounts{"eth0": {RxBytes: 1000 * m.reads, RxPackets: 10 * m.reads, TxBytes: 500 * m.reads, TxPackets: 5 * m.reads}}, nil
 }
 
 // sizedImages says each container wrote 3 MiB, counting the asks in
@@ -236,7 +238,7 @@ func TestMetadataStats(t *testing.T) {
 	// /task/stats: one entry per container, keyed by container id.
 	var all map[string]any
 	getMetadata(t, a, base+"/task/stats", &all)
-	if len(all) != 2 || jsonAt(all, containerID(task.ID, "side"), "networks", "eth0") == nil {
+	if len(all) != 2 || jsonAt(all, runtime.ContainerID(task.ID, "side"), "networks", "eth0") == nil {
 		t.Errorf("task stats %v", all)
 	}
 }

@@ -12,7 +12,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/fargo-run/fargo/internal/image"
+
 	"github.com/fargo-run/fargo/internal/node"
+	"github.com/fargo-run/fargo/internal/runtime"
 )
 
 // Stop reasons fargo uses beyond AWS's own.
@@ -36,7 +39,7 @@ type runner struct {
 	stopCh   chan struct{} // closed when the control plane wants the task stopped
 
 	att     *Attachment
-	images  map[string]*Image // by container name
+	images  map[string]*image.Image // by container name
 	started map[string]bool
 	// deferred are container changes not reported yet (startContainer);
 	// pulled is the image pull's outcome (its times, the digests to
@@ -47,7 +50,7 @@ type runner struct {
 	pulled     *node.TaskStateChange
 	exits      chan containerExit
 	health     chan healthReport
-	exited     map[string]ExitStatus
+	exited     map[string]runtime.ExitStatus
 	healthy    map[string]string
 	cgroup     string
 	shippers   []*logShipper
@@ -76,7 +79,7 @@ func (r *runner) snapshot() (*node.Task, *node.TaskDefinition) {
 
 type containerExit struct {
 	name   string
-	status ExitStatus
+	status runtime.ExitStatus
 	err    error
 }
 
@@ -85,11 +88,11 @@ func newRunner(a *Agent, ref node.TaskRef, t *node.Task) *runner {
 		a: a, ref: ref, task: t,
 		log:     a.log.With("cluster", ref.Cluster, "task", ref.ID),
 		stopCh:  make(chan struct{}),
-		images:  map[string]*Image{},
+		images:  map[string]*image.Image{},
 		started: map[string]bool{},
 		exits:   make(chan containerExit, 16),
 		health:  make(chan healthReport, 16),
-		exited:  map[string]ExitStatus{},
+		exited:  map[string]runtime.ExitStatus{},
 		healthy: map[string]string{},
 		dir:     filepath.Join(a.cfg.StateDir, "tasks", ref.ID),
 	}
@@ -424,7 +427,7 @@ func (r *runner) stopContainers(ctx context.Context) {
 				// STOPSIGNAL, kept by the runtime: a re-adopted container's
 				// image may not be at hand).
 				stopStart := time.Now()
-				if err := r.a.deps.Runtime.Stop(ctx, containerID(r.ref.ID, cd.Name), 0, timeout); err != nil {
+				if err := r.a.deps.Runtime.Stop(ctx, runtime.ContainerID(r.ref.ID, cd.Name), 0, timeout); err != nil {
 					r.log.Warn("stop container", "container", cd.Name, "err", err)
 				}
 				r.a.observe(StepStop, stopStart)
@@ -476,7 +479,7 @@ func (r *runner) hasRunningDependent(name string, done func(string) bool) bool {
 // cleanup deletes the containers, mounts, cgroup, network and files.
 func (r *runner) cleanup(ctx context.Context) {
 	for _, cd := range r.td.ContainerDefinitions {
-		id := containerID(r.ref.ID, cd.Name)
+		id := runtime.ContainerID(r.ref.ID, cd.Name)
 		if err := r.a.deps.Runtime.Delete(ctx, id); err != nil {
 			r.log.Warn("delete container", "container", cd.Name, "err", err)
 		}

@@ -7,7 +7,9 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/fargo-run/fargo/internal/image"
 	"github.com/fargo-run/fargo/internal/node"
+	"github.com/fargo-run/fargo/internal/runtime"
 	"github.com/fargo-run/fargo/internal/tenant"
 )
 
@@ -21,16 +23,13 @@ const (
 	fargateNofileHard = 65535
 )
 
-// containerID is the runtime id of a task's container.
-func containerID(taskID, name string) string { return taskID + "-" + name }
-
 // specInput is everything a container's spec is built from.
 type specInput struct {
 	scope    tenant.Scope
 	task     *node.Task
 	td       *node.TaskDefinition
 	cd       *node.ContainerDefinition
-	image    ImageConfig
+	image    image.RunConfig
 	rootfs   string
 	att      *Attachment
 	cgroup   string
@@ -99,7 +98,7 @@ func buildSpec(in specInput) (ContainerSpec, error) {
 	}
 
 	spec := ContainerSpec{
-		ID:             containerID(in.task.ID, cd.Name),
+		ID:             runtime.ContainerID(in.task.ID, cd.Name),
 		TaskID:         in.task.ID,
 		Rootfs:         in.rootfs,
 		Args:           args,

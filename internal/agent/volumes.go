@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/fargo-run/fargo/internal/image"
 	"github.com/fargo-run/fargo/internal/node"
 )
 
@@ -163,7 +164,7 @@ func (r *runner) containerMounts(cd *node.ContainerDefinition) ([]volumeMount, e
 // seedVolumes fills the container's empty task-scoped volumes from its
 // image (see the rules above), or finishes a fill a crash cut off
 // (seedVolume). rootfs is the container's mounted root.
-func (r *runner) seedVolumes(mounts []volumeMount, img ImageConfig, rootfs string) error {
+func (r *runner) seedVolumes(mounts []volumeMount, img image.RunConfig, rootfs string) error {
 	for _, m := range mounts {
 		if !m.scoped || !m.own {
 			continue

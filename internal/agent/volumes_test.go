@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/fargo-run/fargo/internal/control"
+	"github.com/fargo-run/fargo/internal/image"
 )
 
 func mountAt(spec ContainerSpec, dest string) (Mount, bool) {
@@ -205,7 +206,7 @@ func TestVolumeMountsBeforeEtcFiles(t *testing.T) {
 	td := &control.TaskDefinition{Family: "f", NetworkMode: control.NetworkModeAwsvpc}
 	cd := &control.ContainerDefinition{Name: "web", Image: "app"}
 	for _, dest := range []string{"/etc", "/"} {
-		spec, err := buildSpec(specInput{scope: scope, task: task, td: td, cd: cd, image: ImageConfig{Cmd: []string{"serve"}},
+		spec, err := buildSpec(specInput{scope: scope, task: task, td: td, cd: cd, image: image.RunConfig{Cmd: []string{"serve"}},
 			hostsDir: "/state/tasks/t1", mounts: []Mount{{Source: "/state/tasks/t1/volumes/v", Destination: dest}}})
 		if err != nil {
 			t.Fatal(err)
@@ -251,7 +252,7 @@ func TestSeedVolumeInterrupted(t *testing.T) {
 	dst := filepath.Join(state, "volumes", "data")
 	must(os.MkdirAll(dst, 0o755))
 	mounts := []volumeMount{{Mount: Mount{Source: dst, Destination: "/seed"}, scoped: true, own: true}}
-	img := ImageConfig{Volumes: []string{"/seed"}}
+	img := image.RunConfig{Volumes: []string{"/seed"}}
 	if err := r.seedVolumes(mounts, img, rootfs); err == nil {
 		t.Fatal("a fill of 1 MiB into 256 KiB did not fail")
 	}

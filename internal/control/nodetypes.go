@@ -92,3 +92,6 @@ const (
 
 // TaskStatusIndex orders task statuses (-1 for unknown ones).
 func TaskStatusIndex(s string) int { return node.TaskStatusIndex(s) }
+
+// ParsePortRange parses "8000-8010" (lo < hi, both in 1-65535).
+func ParsePortRange(s string) (lo, hi int, ok bool) { return node.ParsePortRange(s) }
