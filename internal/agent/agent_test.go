@@ -15,6 +15,7 @@ import (
 
 	"github.com/fargo-run/fargo/internal/control"
 	"github.com/fargo-run/fargo/internal/image"
+	"github.com/fargo-run/fargo/internal/network"
 	"github.com/fargo-run/fargo/internal/runtime"
 	"github.com/fargo-run/fargo/internal/store"
 	"github.com/fargo-run/fargo/internal/store/bolt"
@@ -99,7 +100,7 @@ func newHarnessStopped(t *testing.T) *harness {
 			"hostpath": {Cmd: []string{"hostpath"}},
 			"stubby":   {Cmd: []string{"ignore"}},
 		}},
-		net:  &fakeNetwork{up: map[string]*Attachment{}},
+		net:  &fakeNetwork{up: map[string]*network.Attachment{}},
 		logs: &fakeLogs{groups: map[string]bool{}, streams: map[string][]LogEvent{}}}
 	h.states = &stateLog{Control: h.ctl, tasks: map[string][]control.Task{}}
 	t.Cleanup(h.stop)
@@ -224,7 +225,7 @@ func TestTaskRunsAndStopsOnRequest(t *testing.T) {
 	}
 }
 
-func containsUlimit(us []Ulimit, name string, soft, hard uint64) bool {
+func containsUlimit(us []runtime.Ulimit, name string, soft, hard uint64) bool {
 	for _, u := range us {
 		if u.Name == name && u.Soft == soft && u.Hard == hard {
 			return true

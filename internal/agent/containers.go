@@ -150,7 +150,7 @@ func (r *runner) startContainer(ctx, hookCtx context.Context, cd *node.Container
 	if err != nil {
 		return failed(node.StopTaskFailedToStart, r.a.publicReason("ResourceInitializationError: failed to prepare the container's volumes: ", err), err)
 	}
-	mounts := make([]Mount, len(vols))
+	mounts := make([]runtime.Mount, len(vols))
 	for i, v := range vols {
 		mounts[i] = v.Mount
 	}

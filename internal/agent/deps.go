@@ -7,7 +7,9 @@ import (
 	"time"
 
 	"github.com/fargo-run/fargo/internal/ephemeral"
+	"github.com/fargo-run/fargo/internal/errdefs"
 	"github.com/fargo-run/fargo/internal/image"
+	"github.com/fargo-run/fargo/internal/network"
 
 	"github.com/fargo-run/fargo/internal/node"
 	"github.com/fargo-run/fargo/internal/runtime"
@@ -54,73 +56,14 @@ type Storage interface {
 // enforcement). It is the ephemeral package's, whose Manager is a Storage.
 var ErrNotEnforced = ephemeral.ErrNotEmpty
 
-// Network gives tasks their network namespace and IP.
+// Network gives tasks their network namespace and IP (*network.Manager).
 type Network interface {
-	Setup(ctx context.Context, taskID string, s tenant.Scope) (*Attachment, error)
+	Setup(ctx context.Context, req network.Request) (*network.Attachment, error)
 	// PublishPorts publishes a set-up task's container ports on the host
-	// (bridge network mode); publishing what is already published answers
-	// the existing bindings.
-	PublishPorts(ctx context.Context, taskID string, ports []node.NetworkBinding) ([]node.NetworkBinding, error)
+	// (bridge network mode), one binding per port; publishing what is
+	// already published answers the existing bindings.
+	PublishPorts(ctx context.Context, taskID string, ports []network.PortMapping) ([]network.Binding, error)
 	Teardown(ctx context.Context, taskID string) error
-}
-
-// Attachment is a task's network: its namespace and ENI.
-type Attachment struct {
-	NetNSPath  string
-	IP         string
-	PrefixLen  int
-	Gateway    string
-	MAC        string
-	SubnetCIDR string
-	SubnetID   string
-	ENIID      string
-	DNSName    string
-}
-
-// ContainerSpec is one container as the runtime runs it.
-type ContainerSpec struct {
-	ID             string
-	TaskID         string
-	Rootfs         string
-	Args           []string
-	Env            []string
-	Cwd            string
-	User           string
-	Hostname       string
-	ReadonlyRootfs bool
-	NetNSPath      string
-	HostNetwork    bool // networkMode host: the host's network namespace
-	Ulimits        []Ulimit
-	Sysctls        map[string]string // systemControls
-	CgroupParent   string
-	CPUShares      int
-	MemoryLimit    int64 // bytes, 0 = none
-	MemoryReserve  int64 // bytes, 0 = none
-	StopSignal     syscall.Signal
-	Labels         map[string]string
-	Mounts         []Mount
-	// CapAdd and CapDrop change Docker's default capability set
-	// (linuxParameters.capabilities); Init runs an init as PID 1
-	// (linuxParameters.initProcessEnabled).
-	CapAdd, CapDrop []string
-	Init            bool
-	// Privileged is ECS's privileged (EC2 launch type only).
-	Privileged bool
-}
-
-// Ulimit is a resource limit.
-type Ulimit struct {
-	Name       string
-	Soft, Hard uint64
-	// Default marks fargo's default (not the task definition's): the
-	// runtime may lower it to what the host allows.
-	Default bool
-}
-
-// Mount is a bind mount into a container.
-type Mount struct {
-	Source, Destination string
-	ReadOnly            bool
 }
 
 // ContainerState is what the runtime knows of a container. A container
@@ -137,23 +80,45 @@ type ContainerState struct {
 	Exit      *runtime.ExitStatus
 }
 
-// Runtime runs containers (runc under a monitor that outlives fargo).
+// Runtime runs containers (runc under a monitor that outlives fargo):
+// *runtime.Runtime.
 type Runtime interface {
-	// CreateTaskCgroup makes the task-level cgroup (cpu units, MiB) and
-	// returns the parent path for its containers.
-	CreateTaskCgroup(taskID string, cpu, memoryMiB int) (string, error)
-	RemoveTaskCgroup(taskID string) error
-	Start(ctx context.Context, spec ContainerSpec) error
+	// CreateTaskCgroupFor makes the task-level cgroup (cpu units, MiB)
+	// and returns the parent path for its containers.
+	CreateTaskCgroupFor(taskID string, cpu, memoryMiB int) (string, error)
+	RemoveTaskCgroupFor(taskID string) error
+	Start(ctx context.Context, spec runtime.ContainerSpec) error
 	// Stop sends sig (0: the container's own stop signal, from its image's
 	// STOPSIGNAL, else SIGTERM), waits up to timeout, then SIGKILLs.
 	Stop(ctx context.Context, id string, sig syscall.Signal, timeout time.Duration) error
 	Wait(ctx context.Context, id string) (runtime.ExitStatus, error)
-	State(ctx context.Context, id string) (ContainerState, error)
+	// State is what the runtime knows of a container (an errdefs not
+	// found error when it has none).
+	State(ctx context.Context, id string) (runtime.State, error)
 	Delete(ctx context.Context, id string) error
 	Exec(ctx context.Context, id string, args []string, timeout time.Duration) (int, []byte, error)
 	// LogPath is the file of the container's output records.
 	LogPath(id string) string
 	Stats(ctx context.Context, id string) (runtime.Stats, error)
+}
+
+// containerState is the runtime's state of a container as the agent uses
+// it: a container the runtime has no record of, or whose start a crash
+// cut off, does not exist (the runtime's Start redoes such a start).
+func containerState(rt Runtime, ctx context.Context, id string) (ContainerState, error) {
+	st, err := rt.State(ctx, id)
+	if errors.Is(err, errdefs.ErrNotFound) || err == nil && st.Status == runtime.StatusNotStarted {
+		return ContainerState{}, nil
+	}
+	if err != nil {
+		return ContainerState{}, err
+	}
+	cs := ContainerState{Exists: true, Running: st.Status == runtime.StatusRunning, Starting: st.Status == runtime.StatusCreated,
+		CreatedAt: st.CreatedAt, StartedAt: st.StartedAt}
+	if st.Status == runtime.StatusStopped {
+		cs.Exit = &runtime.ExitStatus{Code: st.ExitCode, OOMKilled: st.OOMKilled, FinishedAt: st.FinishedAt, Error: st.Error}
+	}
+	return cs, nil
 }
 
 // LogSink receives container output (the awslogs driver's destination).

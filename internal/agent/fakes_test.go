@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"os"
 	"strings"
 	"sync"
@@ -10,8 +11,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/fargo-run/fargo/internal/control"
+	"github.com/fargo-run/fargo/internal/errdefs"
 	"github.com/fargo-run/fargo/internal/image"
+	"github.com/fargo-run/fargo/internal/network"
 	"github.com/fargo-run/fargo/internal/runtime"
 	"github.com/fargo-run/fargo/internal/tenant"
 )
@@ -72,39 +74,45 @@ func (f *fakeImages) Unmount(_ context.Context, id string) error {
 type fakeNetwork struct {
 	mu   sync.Mutex
 	next int
-	up   map[string]*Attachment
+	up   map[string]*network.Attachment
 	err  error
 }
 
-func (f *fakeNetwork) Setup(_ context.Context, taskID string, _ tenant.Scope) (*Attachment, error) {
+func (f *fakeNetwork) Setup(_ context.Context, req network.Request) (*network.Attachment, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.err != nil {
 		return nil, f.err
 	}
-	if a, ok := f.up[taskID]; ok {
+	if a, ok := f.up[req.TaskID]; ok {
 		return a, nil
 	}
 	f.next++
-	a := &Attachment{NetNSPath: "/run/netns/" + taskID, IP: fmt.Sprintf("10.0.0.%d", f.next+1), PrefixLen: 24, Gateway: "10.0.0.1",
-		MAC: "0a:00:00:00:00:01", SubnetCIDR: "10.0.0.0/24", SubnetID: "subnet-1", ENIID: "eni-1", DNSName: "ip-10-0-0-2.ec2.internal"}
-	f.up[taskID] = a
+	a := &network.Attachment{TaskID: req.TaskID, NetNSPath: "/run/netns/" + req.TaskID, IP: netip.AddrFrom4([4]byte{10, 0, 0, byte(f.next + 1)}),
+		Prefix: netip.MustParsePrefix("10.0.0.0/24"), Gateway: netip.MustParseAddr("10.0.0.1"),
+		MAC: "0a:00:00:00:00:01", SubnetID: "subnet-1", ENIID: "eni-1", PrivateDNSName: "ip-10-0-0-2.ec2.internal"}
+	f.up[req.TaskID] = a
 	return a, nil
 }
 
-func (f *fakeNetwork) PublishPorts(_ context.Context, taskID string, ports []control.NetworkBinding) ([]control.NetworkBinding, error) {
+// PublishPorts answers a binding per port, on all addresses: a host port
+// 0 becomes 49152 + the container port modulo 1000.
+func (f *fakeNetwork) PublishPorts(_ context.Context, taskID string, ports []network.PortMapping) ([]network.Binding, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if _, ok := f.up[taskID]; !ok {
 		return nil, fmt.Errorf("no network for task %s", taskID)
 	}
-	out := make([]control.NetworkBinding, len(ports))
-	for i, p := range ports {
-		p.BindIP = "0.0.0.0"
-		if p.HostPort == 0 {
-			p.HostPort = 49152 + p.ContainerPort%1000
+	var out []network.Binding
+	for _, p := range ports {
+		for i := range max(p.Count, 1) {
+			b := network.Binding{HostPort: p.HostPort, ContainerPort: p.ContainerPort + i, Protocol: p.Protocol}
+			if p.HostPort == 0 {
+				b.HostPort = 49152 + p.ContainerPort%1000
+			}
+			b.HostPort += i
+			out = append(out, b)
 		}
-		out[i] = p
 	}
 	return out, nil
 }
@@ -120,7 +128,7 @@ func (f *fakeNetwork) Teardown(_ context.Context, taskID string) error {
 // moment; "serve" runs until signalled (exit 143 on SIGTERM, 137 on
 // SIGKILL); "ignore" ignores SIGTERM; "oom" is killed with 137 + OOM.
 type fakeContainer struct {
-	spec   ContainerSpec
+	spec   runtime.ContainerSpec
 	done   chan struct{}
 	status runtime.ExitStatus
 }
@@ -171,21 +179,21 @@ func newFakeRuntime() *fakeRuntime {
 		startingUntil: map[string]time.Time{}, firstWait: map[string]time.Time{}}
 }
 
-func (f *fakeRuntime) CreateTaskCgroup(taskID string, _, _ int) (string, error) {
+func (f *fakeRuntime) CreateTaskCgroupFor(taskID string, _, _ int) (string, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.cgroups[taskID] = true
 	return "/fargo/" + taskID, nil
 }
 
-func (f *fakeRuntime) RemoveTaskCgroup(taskID string) error {
+func (f *fakeRuntime) RemoveTaskCgroupFor(taskID string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	delete(f.cgroups, taskID)
 	return nil
 }
 
-func (f *fakeRuntime) Start(_ context.Context, spec ContainerSpec) error {
+func (f *fakeRuntime) Start(_ context.Context, spec runtime.ContainerSpec) error {
 	if spec.Args[0] == "missing" {
 		return fmt.Errorf(`exec: "missing": executable file not found in $PATH`)
 	}
@@ -278,25 +286,26 @@ func (f *fakeRuntime) Wait(ctx context.Context, id string) (runtime.ExitStatus, 
 	}
 }
 
-func (f *fakeRuntime) State(_ context.Context, id string) (ContainerState, error) {
+func (f *fakeRuntime) State(_ context.Context, id string) (runtime.State, error) {
 	if err := f.outOfFiles(); err != nil {
-		return ContainerState{}, err
+		return runtime.State{}, err
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	c := f.containers[id]
 	if c == nil {
-		return ContainerState{}, nil
+		return runtime.State{}, errdefs.NotFoundf("container %s not found", id)
 	}
 	if time.Now().Before(f.startingUntil[id]) {
-		return ContainerState{Exists: true, Starting: true}, nil
+		return runtime.State{ID: id, Status: runtime.StatusCreated}, nil
 	}
 	select {
 	case <-c.done:
 		st := c.status
-		return ContainerState{Exists: true, Exit: &st}, nil
+		return runtime.State{ID: id, Status: runtime.StatusStopped, ExitCode: st.Code, OOMKilled: st.OOMKilled,
+			FinishedAt: st.FinishedAt, Error: st.Error}, nil
 	default:
-		return ContainerState{Exists: true, Running: true}, nil
+		return runtime.State{ID: id, Status: runtime.StatusRunning}, nil
 	}
 }
 

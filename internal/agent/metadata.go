@@ -66,7 +66,7 @@ func (a *Agent) MetadataHandler() http.Handler {
 		r := a.meta.byID[taskID]
 		a.meta.mu.RUnlock()
 		host, _, _ := net.SplitHostPort(req.RemoteAddr)
-		if r == nil || r.att == nil || host != r.att.IP {
+		if r == nil || r.att == nil || host != r.att.IP.String() {
 			http.Error(w, "no task metadata for this address", http.StatusNotFound)
 			return
 		}
@@ -234,7 +234,7 @@ func (r *runner) containerMetadata(ctx context.Context, task *node.Task, td *nod
 	}
 	// The runtime's own record of when the container's process started
 	// and ended.
-	if st, err := r.a.deps.Runtime.State(ctx, id); err == nil && st.Exists {
+	if st, err := containerState(r.a.deps.Runtime, ctx, id); err == nil && st.Exists {
 		md.CreatedAt, md.StartedAt = timePtr(st.CreatedAt), timePtr(st.StartedAt)
 		if st.Exit != nil {
 			md.FinishedAt = timePtr(st.Exit.FinishedAt)
@@ -262,8 +262,9 @@ func (r *runner) containerMetadata(ctx context.Context, task *node.Task, td *nod
 		}
 	}
 	if att := r.att; att != nil {
-		md.Networks = []mdNetwork{{NetworkMode: td.NetworkMode, IPv4Addresses: []string{att.IP}, MACAddress: att.MAC,
-			IPv4SubnetCIDRBlock: att.SubnetCIDR, PrivateDNSName: att.DNSName, SubnetGatewayIpv4Address: att.Gateway + "/" + strconv.Itoa(att.PrefixLen)}}
+		md.Networks = []mdNetwork{{NetworkMode: td.NetworkMode, IPv4Addresses: []string{att.IP.String()}, MACAddress: att.MAC,
+			IPv4SubnetCIDRBlock: att.Prefix.String(), PrivateDNSName: att.PrivateDNSName,
+			SubnetGatewayIpv4Address: att.Gateway.String() + "/" + strconv.Itoa(att.Prefix.Bits())}}
 	}
 	return md
 }

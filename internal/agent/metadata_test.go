@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -26,10 +27,10 @@ var (
 // container times, cgroup statistics and block I/O.
 type timedRuntime struct{ *fakeRuntime }
 
-func (m timedRuntime) State(_ context.Context, id string) (ContainerState, error) {
-	st := ContainerState{Exists: true, Running: true, CreatedAt: mdStarted.Add(-200 * time.Millisecond), StartedAt: mdStarted}
+func (m timedRuntime) State(_ context.Context, id string) (runtime.State, error) {
+	st := runtime.State{ID: id, Status: runtime.StatusRunning, CreatedAt: mdStarted.Add(-200 * time.Millisecond), StartedAt: mdStarted}
 	if id[len(id)-len("side"):] == "side" {
-		st.Running, st.Exit = false, &runtime.ExitStatus{Code: 0, FinishedAt: mdFinished}
+		st.Status, st.ExitCode, st.FinishedAt = runtime.StatusStopped, 0, mdFinished
 	}
 	return st, nil
 }
@@ -106,7 +107,7 @@ func metadataRunner(t *testing.T) (*Agent, *runner, *control.Task) {
 	task.LastStatus, task.PullStartedAt, task.PullStoppedAt = control.TaskRunning, mdStarted.Add(-time.Second), mdStarted
 	task.ExecutionStoppedAt = mdFinished
 	a, err := New(Config{Node: "local", StateDir: t.TempDir(), MetadataEndpoint: "http://169.254.170.2/v4"},
-		Deps{Control: ctl, Runtime: timedRuntime{newFakeRuntime()}, Network: &countingNetwork{fakeNetwork: &fakeNetwork{up: map[string]*Attachment{}}},
+		Deps{Control: ctl, Runtime: timedRuntime{newFakeRuntime()}, Network: &countingNetwork{fakeNetwork: &fakeNetwork{up: map[string]*network.Attachment{}}},
 			Images: sizedImages{fakeImages: &fakeImages{}}, Storage: &fakeStorage{used: 6 << 20}})
 	if err != nil {
 		t.Fatal(err)
@@ -114,9 +115,9 @@ func metadataRunner(t *testing.T) (*Agent, *runner, *control.Task) {
 	r := newRunner(a, control.TaskRef{Scope: scope, Cluster: task.Cluster, ID: task.ID}, task)
 	r.bounded.Store(true) // the task has its filesystem (6 MiB used)
 	r.td = td
-	r.att = &Attachment{NetNSPath: "/run/netns/x", IP: "10.0.0.7", PrefixLen: 24, Gateway: "10.0.0.1", MAC: "0a:00:00:00:00:07",
-		SubnetCIDR: "10.0.0.0/24", SubnetID: "subnet-1", DNSName: "ip-10-0-0-7.ec2.internal"}
-	a.meta.add(r, r.att.IP)
+	r.att = &network.Attachment{NetNSPath: "/run/netns/x", IP: netip.MustParseAddr("10.0.0.7"), Prefix: netip.MustParsePrefix("10.0.0.0/24"),
+		Gateway: netip.MustParseAddr("10.0.0.1"), MAC: "0a:00:00:00:00:07", SubnetID: "subnet-1", PrivateDNSName: "ip-10-0-0-7.ec2.internal"}
+	a.meta.add(r, r.att.IP.String())
 	return a, r, task
 }
 

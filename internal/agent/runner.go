@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -12,7 +13,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/fargo-run/fargo/internal/errdefs"
 	"github.com/fargo-run/fargo/internal/image"
+	"github.com/fargo-run/fargo/internal/network"
 
 	"github.com/fargo-run/fargo/internal/node"
 	"github.com/fargo-run/fargo/internal/runtime"
@@ -38,7 +41,7 @@ type runner struct {
 	stopOnce sync.Once
 	stopCh   chan struct{} // closed when the control plane wants the task stopped
 
-	att     *Attachment
+	att     *network.Attachment
 	images  map[string]*image.Image // by container name
 	started map[string]bool
 	// deferred are container changes not reported yet (startContainer);
@@ -201,17 +204,17 @@ func (r *runner) start(ctx, hookCtx context.Context) (string, string, error) {
 		return node.StopTaskFailedToStart, r.a.publicReason("ResourceInitializationError: ", err), err
 	}
 	var bindings []node.ContainerStateChange
-	var att *Attachment
+	var att *network.Attachment
 	if hasOwnNetNS(r.td.NetworkMode) {
 		netStart := time.Now()
 		var err error
-		att, err = r.a.deps.Network.Setup(ctx, r.ref.ID, r.ref.Scope)
+		att, err = r.a.deps.Network.Setup(ctx, network.Request{TaskID: r.ref.ID, Account: r.ref.Scope.Account, Region: r.ref.Scope.Region})
 		r.a.observe(StepNetwork, netStart)
 		if err != nil {
 			return node.StopTaskFailedToStart, r.a.publicReason("ResourceInitializationError: failed to configure the task's network: ", err), err
 		}
 		r.att = att
-		r.a.meta.add(r, att.IP)
+		r.a.meta.add(r, att.IP.String())
 	}
 	if err := storage.wait(); err != nil {
 		return node.StopTaskFailedToStart, "ResourceInitializationError: failed to set up the task's ephemeral storage", err
@@ -249,7 +252,7 @@ func (r *runner) start(ctx, hookCtx context.Context) (string, string, error) {
 	}
 
 	cpu, mem := atoi(r.task.Cpu), atoi(r.task.Memory)
-	cg, err := r.a.deps.Runtime.CreateTaskCgroup(r.ref.ID, cpu, mem)
+	cg, err := r.a.deps.Runtime.CreateTaskCgroupFor(r.ref.ID, cpu, mem)
 	if err != nil {
 		return node.StopTaskFailedToStart, "ResourceInitializationError: failed to create the task cgroup", err
 	}
@@ -480,14 +483,14 @@ func (r *runner) hasRunningDependent(name string, done func(string) bool) bool {
 func (r *runner) cleanup(ctx context.Context) {
 	for _, cd := range r.td.ContainerDefinitions {
 		id := runtime.ContainerID(r.ref.ID, cd.Name)
-		if err := r.a.deps.Runtime.Delete(ctx, id); err != nil {
+		if err := r.a.deps.Runtime.Delete(ctx, id); err != nil && !errors.Is(err, errdefs.ErrNotFound) {
 			r.log.Warn("delete container", "container", cd.Name, "err", err)
 		}
 		if err := r.a.deps.Images.Unmount(ctx, id); err != nil {
 			r.log.Warn("unmount rootfs", "container", cd.Name, "err", err)
 		}
 	}
-	if err := r.a.deps.Runtime.RemoveTaskCgroup(r.ref.ID); err != nil {
+	if err := r.a.deps.Runtime.RemoveTaskCgroupFor(r.ref.ID); err != nil {
 		r.log.Warn("remove task cgroup", "err", err)
 	}
 	if hasOwnNetNS(r.td.NetworkMode) {
@@ -526,8 +529,8 @@ func (r *runner) attachment(status string) *node.TaskAttachment {
 		{Name: "subnetId", Value: detail(at.Details, "subnetId", r.att.SubnetID)},
 		{Name: "networkInterfaceId", Value: r.att.ENIID},
 		{Name: "macAddress", Value: r.att.MAC},
-		{Name: "privateDnsName", Value: r.att.DNSName},
-		{Name: "privateIPv4Address", Value: r.att.IP},
+		{Name: "privateDnsName", Value: r.att.PrivateDNSName},
+		{Name: "privateIPv4Address", Value: r.att.IP.String()},
 	}
 	return &at
 }
@@ -549,15 +552,15 @@ func (r *runner) networkInterfaces() []node.ContainerStateChange {
 	var out []node.ContainerStateChange
 	for _, c := range r.task.Containers {
 		out = append(out, node.ContainerStateChange{Name: c.Name, NetworkInterfaces: []node.NetworkInterface{
-			{AttachmentID: r.task.Attachments[0].ID, PrivateIPv4Address: r.att.IP}}})
+			{AttachmentID: r.task.Attachments[0].ID, PrivateIPv4Address: r.att.IP.String()}}})
 	}
 	return out
 }
 
 // writeEtcFiles writes the task's /etc/hosts and /etc/hostname.
-func writeEtcFiles(dir string, att *Attachment) error {
-	host := "ip-" + strings.ReplaceAll(att.IP, ".", "-")
-	hosts := fmt.Sprintf("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n%s\t%s %s\n", att.IP, att.DNSName, host)
+func writeEtcFiles(dir string, att *network.Attachment) error {
+	host := "ip-" + strings.ReplaceAll(att.IP.String(), ".", "-")
+	hosts := fmt.Sprintf("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n%s\t%s %s\n", att.IP, att.PrivateDNSName, host)
 	if err := os.WriteFile(filepath.Join(dir, "hosts"), []byte(hosts), 0o644); err != nil {
 		return err
 	}
@@ -591,22 +594,62 @@ func (r *runner) publishPorts(ctx context.Context) ([]node.ContainerStateChange,
 		if len(cd.PortMappings) == 0 {
 			continue
 		}
-		want := make([]node.NetworkBinding, 0, len(cd.PortMappings))
+		want := make([]network.PortMapping, 0, len(cd.PortMappings))
 		for _, pm := range cd.PortMappings {
-			b := node.NetworkBinding{ContainerPort: derefInt(pm.ContainerPort), HostPort: derefInt(pm.HostPort), Protocol: pm.Protocol,
-				ContainerPortRange: pm.ContainerPortRange}
-			if b.Protocol == "" {
-				b.Protocol = "tcp"
+			m, err := hostPortMapping(pm)
+			if err != nil {
+				return nil, err
 			}
-			want = append(want, b)
+			want = append(want, m)
 		}
 		got, err := r.a.deps.Network.PublishPorts(ctx, r.ref.ID, want)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, node.ContainerStateChange{Name: cd.Name, NetworkBindings: got})
+		published, err := network.FoldBindings(want, got)
+		if err != nil {
+			return nil, err
+		}
+		bindings := make([]node.NetworkBinding, len(published))
+		for i, p := range published {
+			bindings[i] = networkBinding(p, cd.PortMappings[i].ContainerPortRange != "")
+		}
+		out = append(out, node.ContainerStateChange{Name: cd.Name, NetworkBindings: bindings})
 	}
 	return out, nil
+}
+
+// hostPortMapping is a port mapping as the network publishes it.
+func hostPortMapping(pm node.PortMapping) (network.PortMapping, error) {
+	hostPort, containerPort := derefInt(pm.HostPort), derefInt(pm.ContainerPort)
+	m := network.PortMapping{HostPort: uint16(hostPort), ContainerPort: uint16(containerPort), Protocol: cmp.Or(pm.Protocol, "tcp"), Count: 1}
+	if pm.ContainerPortRange != "" {
+		lo, hi, ok := node.ParsePortRange(pm.ContainerPortRange)
+		if !ok || hostPort != 0 {
+			return network.PortMapping{}, errdefs.Invalidf("port range %q is invalid", pm.ContainerPortRange)
+		}
+		m.ContainerPort, m.Count = uint16(lo), uint16(hi-lo+1)
+	} else if containerPort <= 0 || containerPort > 65535 || hostPort < 0 || hostPort > 65535 {
+		return network.PortMapping{}, errdefs.Invalidf("port mapping %d:%d is out of range", hostPort, containerPort)
+	}
+	return m, nil
+}
+
+// networkBinding is a published port mapping as DescribeTasks shows it: a
+// range's first and last ports as its containerPortRange and hostPortRange.
+func networkBinding(p network.PublishedRange, isRange bool) node.NetworkBinding {
+	first, last := p.First, p.Last
+	ip := "0.0.0.0"
+	if first.HostIP.IsValid() && !first.HostIP.IsUnspecified() {
+		ip = first.HostIP.String()
+	}
+	b := node.NetworkBinding{BindIP: ip, ContainerPort: int(first.ContainerPort), HostPort: int(first.HostPort), Protocol: first.Protocol}
+	if isRange {
+		b.ContainerPort, b.HostPort = 0, 0
+		b.ContainerPortRange = fmt.Sprintf("%d-%d", first.ContainerPort, last.ContainerPort)
+		b.HostPortRange = fmt.Sprintf("%d-%d", first.HostPort, last.HostPort)
+	}
+	return b
 }
 
 func derefInt(p *int) int {

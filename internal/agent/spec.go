@@ -8,6 +8,7 @@ import (
 	"syscall"
 
 	"github.com/fargo-run/fargo/internal/image"
+	"github.com/fargo-run/fargo/internal/network"
 	"github.com/fargo-run/fargo/internal/node"
 	"github.com/fargo-run/fargo/internal/runtime"
 	"github.com/fargo-run/fargo/internal/tenant"
@@ -31,11 +32,11 @@ type specInput struct {
 	cd       *node.ContainerDefinition
 	image    image.RunConfig
 	rootfs   string
-	att      *Attachment
+	att      *network.Attachment
 	cgroup   string
-	metadata string  // ECS_CONTAINER_METADATA_URI_V4 base, "" for none
-	hostsDir string  // the task's generated /etc files
-	mounts   []Mount // the container's volumes (containerMounts)
+	metadata string          // ECS_CONTAINER_METADATA_URI_V4 base, "" for none
+	hostsDir string          // the task's generated /etc files
+	mounts   []runtime.Mount // the container's volumes (containerMounts)
 }
 
 // buildSpec applies ECS's rules to turn a container definition, its image
@@ -51,7 +52,7 @@ type specInput struct {
 //     registration: namespaced ones only);
 //   - linuxParameters: capabilities add/drop and initProcessEnabled (the
 //     definition was validated: Fargate adds SYS_PTRACE at most).
-func buildSpec(in specInput) (ContainerSpec, error) {
+func buildSpec(in specInput) (runtime.ContainerSpec, error) {
 	cd := in.cd
 	var ov *node.ContainerOverride
 	if in.task.Overrides != nil {
@@ -73,7 +74,7 @@ func buildSpec(in specInput) (ContainerSpec, error) {
 	}
 	args := append(slices.Clone(entry), cmd...)
 	if len(args) == 0 {
-		return ContainerSpec{}, fmt.Errorf("no command specified for container %s", cd.Name)
+		return runtime.ContainerSpec{}, fmt.Errorf("no command specified for container %s", cd.Name)
 	}
 
 	env := newEnv(in.image.Env)
@@ -97,9 +98,8 @@ func buildSpec(in specInput) (ContainerSpec, error) {
 		env.set("AWS_EXECUTION_ENV", "AWS_ECS_EC2")
 	}
 
-	spec := ContainerSpec{
+	spec := runtime.ContainerSpec{
 		ID:             runtime.ContainerID(in.task.ID, cd.Name),
-		TaskID:         in.task.ID,
 		Rootfs:         in.rootfs,
 		Args:           args,
 		Env:            env.list(),
@@ -118,7 +118,7 @@ func buildSpec(in specInput) (ContainerSpec, error) {
 	}
 	if in.att != nil {
 		spec.NetNSPath = in.att.NetNSPath
-		spec.Hostname = "ip-" + strings.ReplaceAll(in.att.IP, ".", "-")
+		spec.Hostname = "ip-" + strings.ReplaceAll(in.att.IP.String(), ".", "-")
 	}
 	if in.td.NetworkMode == node.NetworkModeHost {
 		spec.HostNetwork = true
@@ -126,21 +126,24 @@ func buildSpec(in specInput) (ContainerSpec, error) {
 	if cd.Hostname != "" {
 		spec.Hostname = cd.Hostname
 	}
-	spec.CPUShares = cd.Cpu
+	cpuShares := cd.Cpu
 	if ov != nil && ov.Cpu != nil {
-		spec.CPUShares = *ov.Cpu
+		cpuShares = *ov.Cpu
+	}
+	if cpuShares > 0 {
+		spec.CPUShares = uint64(cpuShares)
 	}
 	if mem := pick(cd.Memory, ov, func(o *node.ContainerOverride) *int { return o.Memory }); mem > 0 {
-		spec.MemoryLimit = int64(mem) << 20
+		spec.MemoryLimitBytes = int64(mem) << 20
 	}
 	if res := pick(cd.MemoryReservation, ov, func(o *node.ContainerOverride) *int { return o.MemoryReservation }); res > 0 {
-		spec.MemoryReserve = int64(res) << 20
+		spec.MemoryReservationBytes = int64(res) << 20
 	}
 	for _, u := range cd.Ulimits {
-		spec.Ulimits = append(spec.Ulimits, Ulimit{Name: u.Name, Soft: uint64(u.SoftLimit), Hard: uint64(u.HardLimit)})
+		spec.Ulimits = append(spec.Ulimits, runtime.Ulimit{Name: u.Name, Soft: uint64(u.SoftLimit), Hard: uint64(u.HardLimit)})
 	}
-	if !slices.ContainsFunc(spec.Ulimits, func(u Ulimit) bool { return u.Name == "nofile" }) {
-		spec.Ulimits = append(spec.Ulimits, Ulimit{Name: "nofile", Soft: fargateNofileSoft, Hard: fargateNofileHard, Default: true})
+	if !slices.ContainsFunc(spec.Ulimits, func(u runtime.Ulimit) bool { return u.Name == "nofile" }) {
+		spec.Ulimits = append(spec.Ulimits, runtime.Ulimit{Name: "nofile", Soft: fargateNofileSoft, Hard: fargateNofileHard, Clamp: true})
 	}
 	for _, sc := range cd.SystemControls {
 		if spec.Sysctls == nil {
@@ -153,8 +156,8 @@ func buildSpec(in specInput) (ContainerSpec, error) {
 	spec.Mounts = append(spec.Mounts, in.mounts...)
 	if in.hostsDir != "" {
 		spec.Mounts = append(spec.Mounts,
-			Mount{Source: in.hostsDir + "/hosts", Destination: "/etc/hosts"},
-			Mount{Source: in.hostsDir + "/hostname", Destination: "/etc/hostname"})
+			runtime.Mount{Source: in.hostsDir + "/hosts", Destination: "/etc/hosts"},
+			runtime.Mount{Source: in.hostsDir + "/hostname", Destination: "/etc/hostname"})
 	}
 	if lp := cd.LinuxParameters; lp != nil {
 		if lp.Capabilities != nil {

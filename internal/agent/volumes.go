@@ -16,6 +16,7 @@ import (
 
 	"github.com/fargo-run/fargo/internal/image"
 	"github.com/fargo-run/fargo/internal/node"
+	"github.com/fargo-run/fargo/internal/runtime"
 )
 
 // The volumes hook: a task's data volumes become bind mounts.
@@ -110,10 +111,22 @@ func (r *runner) volumeSource(name string) (string, bool, error) {
 
 // volumeMount is one of a container's mounts and the volume behind it.
 type volumeMount struct {
-	Mount
+	runtime.Mount
 	scoped bool // a task-scoped directory (may be filled from the image)
 	own    bool // from the container's own mountPoints
 }
+
+// bindMount is a bind mount of src at dest, read-only when ro.
+func bindMount(src, dest string, ro bool) runtime.Mount {
+	m := runtime.Mount{Source: src, Destination: dest}
+	if ro {
+		m.Options = []string{"ro"}
+	}
+	return m
+}
+
+// readOnly reports whether a mount is read-only.
+func readOnly(m runtime.Mount) bool { return slices.Contains(m.Options, "ro") }
 
 // containerMounts returns the container's volume mounts, parents before
 // the mounts below them.
@@ -139,7 +152,7 @@ func (r *runner) containerMounts(cd *node.ContainerDefinition) ([]volumeMount, e
 				return err
 			}
 			ro := forceRO || (mp.ReadOnly != nil && *mp.ReadOnly)
-			out = append(out, volumeMount{Mount: Mount{Source: src, Destination: dest, ReadOnly: ro}, scoped: scoped, own: own})
+			out = append(out, volumeMount{Mount: bindMount(src, dest, ro), scoped: scoped, own: own})
 		}
 		for _, vf := range c.VolumesFrom {
 			from := r.containerDef(vf.SourceContainer)

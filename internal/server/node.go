@@ -127,8 +127,8 @@ func (s *Server) buildNode(ctx context.Context, d nodeDeps) (*node, error) {
 		Control: d.control,
 		Images: imagesAdapter{Store: imgs, registryHost: d.registryHost, policy: policy, log: log.With("component", "images"),
 			creds: func(s tenant.Scope) image.Credentials { return registryCredentials(d.tokens, isOwn, s) }},
-		Network: networkAdapter{m: netm},
-		Runtime: runtimeAdapter{rt},
+		Network: netm,
+		Runtime: rt,
 		Logs:    logSink{svc: d.logs},
 		Sweeper: sweeper{rt: rt, images: imgs, net: netm, log: log},
 	}

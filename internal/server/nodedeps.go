@@ -3,10 +3,8 @@ package server
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net"
-	"net/netip"
 	"regexp"
 	"strings"
 	"syscall"
@@ -21,13 +19,16 @@ import (
 	"github.com/fargo-run/fargo/internal/image"
 	"github.com/fargo-run/fargo/internal/logs"
 	"github.com/fargo-run/fargo/internal/network"
-	proto "github.com/fargo-run/fargo/internal/node"
 	"github.com/fargo-run/fargo/internal/runtime"
 	"github.com/fargo-run/fargo/internal/tenant"
 )
 
-// This file adapts the host's packages (image, network, runtime, logs) to
-// the agent's consumer-side interfaces. The agent knows none of them.
+// This file wires the agent to the host: the runtime, the network manager
+// and the ephemeral storage manager are the agent's dependencies as they
+// are; the image store gets the tenant's side of a pull (which registries,
+// ECR references, the account's registry token, the errors a tenant may
+// see), the Logs service the agent's log events, and the sweep the three
+// host packages together.
 
 // agentPullIdentity is the access key id the agent's registry tokens carry
 // (the ECS agent pulls with the task execution role; fargo has no IAM).
@@ -160,139 +161,6 @@ func keychainAuth(kc authn.Keychain, host string) authn.Authenticator {
 func isLocalhostName(host string) bool {
 	host = strings.ToLower(strings.TrimSuffix(host, "."))
 	return host == "localhost" || strings.HasSuffix(host, ".localhost")
-}
-
-// networkAdapter is agent.Network over the awsvpc network manager.
-type networkAdapter struct{ m *network.Manager }
-
-func (n networkAdapter) Setup(ctx context.Context, taskID string, s tenant.Scope) (*agent.Attachment, error) {
-	a, err := n.m.Setup(ctx, network.Request{TaskID: taskID, Account: s.Account, Region: s.Region})
-	if err != nil {
-		return nil, err
-	}
-	return &agent.Attachment{
-		NetNSPath: a.NetNSPath, IP: a.IP.String(), PrefixLen: a.Prefix.Bits(), Gateway: a.Gateway.String(),
-		MAC: a.MAC, SubnetCIDR: a.Prefix.String(), SubnetID: a.SubnetID, ENIID: a.ENIID, DNSName: a.PrivateDNSName,
-	}, nil
-}
-
-func (n networkAdapter) PublishPorts(ctx context.Context, taskID string, ports []proto.NetworkBinding) ([]proto.NetworkBinding, error) {
-	want := make([]network.PortMapping, 0, len(ports))
-	for _, p := range ports {
-		pm := network.PortMapping{HostPort: uint16(p.HostPort), ContainerPort: uint16(p.ContainerPort), Protocol: p.Protocol, Count: 1}
-		if p.ContainerPortRange != "" {
-			lo, hi, ok := proto.ParsePortRange(p.ContainerPortRange)
-			if !ok || p.HostPort != 0 {
-				return nil, errdefs.Invalidf("port range %q is invalid", p.ContainerPortRange)
-			}
-			pm.ContainerPort, pm.Count = uint16(lo), uint16(hi-lo+1)
-		} else if p.ContainerPort <= 0 || p.ContainerPort > 65535 || p.HostPort < 0 || p.HostPort > 65535 {
-			return nil, errdefs.Invalidf("port mapping %d:%d is out of range", p.HostPort, p.ContainerPort)
-		}
-		if p.BindIP != "" {
-			ip, err := netip.ParseAddr(p.BindIP)
-			if err != nil {
-				return nil, errdefs.Invalidf("bind address %q: %v", p.BindIP, err)
-			}
-			pm.HostIP = ip
-		}
-		want = append(want, pm)
-	}
-	got, err := n.m.PublishPorts(ctx, taskID, want)
-	if err != nil {
-		return nil, err
-	}
-	published, err := network.FoldBindings(want, got)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]proto.NetworkBinding, 0, len(published))
-	for i, p := range published {
-		first, last := p.First, p.Last
-		ip := "0.0.0.0"
-		if first.HostIP.IsValid() && !first.HostIP.IsUnspecified() {
-			ip = first.HostIP.String()
-		}
-		b := proto.NetworkBinding{BindIP: ip, ContainerPort: int(first.ContainerPort), HostPort: int(first.HostPort), Protocol: first.Protocol}
-		if ports[i].ContainerPortRange != "" {
-			b.ContainerPort, b.HostPort = 0, 0
-			b.ContainerPortRange = fmt.Sprintf("%d-%d", first.ContainerPort, last.ContainerPort)
-			b.HostPortRange = fmt.Sprintf("%d-%d", first.HostPort, last.HostPort)
-		}
-		out = append(out, b)
-	}
-	return out, nil
-}
-
-func (n networkAdapter) Teardown(ctx context.Context, taskID string) error {
-	return n.m.Teardown(ctx, taskID)
-}
-
-// LinkStats is the network manager's.
-func (n networkAdapter) LinkStats(ctx context.Context, netnsPath string) (map[string]network.LinkCounts, error) {
-	return n.m.LinkStats(ctx, netnsPath)
-}
-
-// runtimeAdapter is agent.Runtime over the runc runtime: its own
-// methods but for the task cgroup's (by task id), the container spec, and
-// the state of containers not (or no longer) there.
-type runtimeAdapter struct{ *runtime.Runtime }
-
-func (a runtimeAdapter) CreateTaskCgroup(taskID string, cpu, memoryMiB int) (string, error) {
-	return a.CreateTaskCgroupFor(taskID, cpu, memoryMiB)
-}
-
-func (a runtimeAdapter) RemoveTaskCgroup(taskID string) error {
-	return a.RemoveTaskCgroupFor(taskID)
-}
-
-func (a runtimeAdapter) Start(ctx context.Context, s agent.ContainerSpec) error {
-	rs := runtime.ContainerSpec{
-		ID: s.ID, Rootfs: s.Rootfs, Args: s.Args, Env: s.Env, Cwd: s.Cwd, User: s.User, Hostname: s.Hostname,
-		ReadonlyRootfs: s.ReadonlyRootfs, NetNSPath: s.NetNSPath, HostNetwork: s.HostNetwork, CgroupParent: s.CgroupParent,
-		MemoryLimitBytes: s.MemoryLimit, MemoryReservationBytes: s.MemoryReserve, StopSignal: s.StopSignal, Labels: s.Labels,
-		CapAdd: s.CapAdd, CapDrop: s.CapDrop, Init: s.Init, Privileged: s.Privileged, Sysctls: s.Sysctls,
-	}
-	if s.CPUShares > 0 {
-		rs.CPUShares = uint64(s.CPUShares)
-	}
-	for _, u := range s.Ulimits {
-		rs.Ulimits = append(rs.Ulimits, runtime.Ulimit{Name: u.Name, Soft: u.Soft, Hard: u.Hard, Clamp: u.Default})
-	}
-	for _, m := range s.Mounts {
-		rm := runtime.Mount{Source: m.Source, Destination: m.Destination}
-		if m.ReadOnly {
-			rm.Options = []string{"ro"}
-		}
-		rs.Mounts = append(rs.Mounts, rm)
-	}
-	return a.Runtime.Start(ctx, rs)
-}
-
-func (a runtimeAdapter) State(ctx context.Context, id string) (agent.ContainerState, error) {
-	st, err := a.Runtime.State(ctx, id)
-	// A start a crash cut off is, for the agent, a container to start:
-	// the runtime's Start redoes it.
-	if errors.Is(err, errdefs.ErrNotFound) || err == nil && st.Status == runtime.StatusNotStarted {
-		return agent.ContainerState{}, nil
-	}
-	if err != nil {
-		return agent.ContainerState{}, err
-	}
-	cs := agent.ContainerState{Exists: true, Running: st.Status == runtime.StatusRunning, Starting: st.Status == runtime.StatusCreated,
-		CreatedAt: st.CreatedAt, StartedAt: st.StartedAt}
-	if st.Status == runtime.StatusStopped {
-		cs.Exit = &runtime.ExitStatus{Code: st.ExitCode, OOMKilled: st.OOMKilled, FinishedAt: st.FinishedAt, Error: st.Error}
-	}
-	return cs, nil
-}
-
-func (a runtimeAdapter) Delete(ctx context.Context, id string) error {
-	err := a.Runtime.Delete(ctx, id)
-	if errors.Is(err, errdefs.ErrNotFound) {
-		return nil
-	}
-	return err
 }
 
 // logSink is agent.LogSink over the Logs service.

@@ -21,10 +21,10 @@ import (
 var (
 	_ interface {
 		BlkioStats(context.Context, string) (runtime.BlkioStats, error)
-	} = runtimeAdapter{}
+	} = (*runtime.Runtime)(nil)
 	_ interface {
 		LinkStats(context.Context, string) (map[string]network.LinkCounts, error)
-	} = networkAdapter{}
+	} = (*network.Manager)(nil)
 	_ interface {
 		DiskUsage(context.Context, string) (int64, error)
 	} = imagesAdapter{}
