@@ -1,23 +1,28 @@
 // Package agent runs the tasks the control plane places on this host. It
-// is the composition root of a node: one goroutine owns each task and moves
-// it from its known status towards its desired status, with the concerns
-// split into hooks (network, images, volumes, containers, logs, health,
-// metadata).
+// is the composition root of a node: one goroutine (a runner) owns each
+// task and moves it from its known status towards its desired status, as
+// a state machine whose steps call an ordered list of hooks (hooks.go):
+// storage, logs, image, volumes, network, metadata, cgroup, health and
+// registration, each in a file of its own.
 //
 //	control plane ──WatchNode──► reconcile ──► runner (one per task)
-//	      ▲                                      │ network.Setup  (PROVISIONING→PENDING)
-//	      │                                      │ images.Pull    (pullStartedAt/StoppedAt; none to re-adopt)
-//	      │                                      │ volumes        (task dirs, bind mounts)
-//	      │                                      │ runtime.Start  (ACTIVATING→RUNNING)
-//	      └──── UpdateTaskState ◄────────────────┤ wait / health / logs
-//	                                             │ runtime.Stop   (DEACTIVATING→STOPPING; dependents first)
-//	                                             └ teardown       (DEPROVISIONING→STOPPED)
+//	      ▲                                      │ provision   storage, volumes, network, metadata
+//	      │                                      │ PENDING     prestart: image pull, cgroup
+//	      │                                      │ containers  dependsOn order; prestartContainer, runtime.Start,
+//	      │                                      │             poststartContainer (logs, health)
+//	      │                                      │ ACTIVATING  poststart: registration
+//	      └──── UpdateTaskState ◄────────────────┤ RUNNING     wait / health / exits
+//	                                             │ DEACTIVATING stop: metadata, registration (drain)
+//	                                             │ STOPPING    runtime.Stop (dependents first); exited: logs
+//	                                             └ DEPROVISIONING cleanup, last hook first → STOPPED
 //
-// The agent talks to the control plane only through ControlPlane (the node
-// protocol), so the same code runs in-process or on another host. State it
-// must remember lives in the control plane's store (the task records) and
-// in the runtime's monitor files, so a restarted agent re-adopts running
-// containers and learns the real exit codes of those that ended meanwhile.
+// The agent talks to the control plane only through node.ControlPlane
+// (the node protocol, internal/node), so the same code can run in-process
+// or on another host; it imports neither the control plane nor a store.
+// State it must remember lives in the control plane's store (the task
+// records) and in the runtime's monitor files, so a restarted agent
+// re-adopts running containers and learns the real exit codes of those
+// that ended meanwhile.
 package agent
 
 import (

@@ -37,28 +37,34 @@ const maxHealthOutput = 4096
 
 // recordHealth keeps a check's result for the metadata endpoint.
 func (r *runner) recordHealth(name, status string, code int, out []byte, changed bool) {
+	r.h.health.record(name, status, code, out, changed)
+}
+
+// healthOf returns a container's last health check, if one ran.
+func (r *runner) healthOf(name string) (healthDetail, bool) { return r.h.health.detail(name) }
+
+func (h *healthHook) record(name, status string, code int, out []byte, changed bool) {
 	if len(out) > maxHealthOutput {
 		out = out[:maxHealthOutput]
 	}
-	r.healthMu.Lock()
-	defer r.healthMu.Unlock()
-	if r.healthDetails == nil {
-		r.healthDetails = map[string]healthDetail{}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.details == nil {
+		h.details = map[string]healthDetail{}
 	}
-	d := r.healthDetails[name]
+	d := h.details[name]
 	if changed || d.Since == nil {
 		now := time.Now().UTC()
 		d.Since = &now
 	}
 	d.Status, d.ExitCode, d.Output = status, &code, string(out)
-	r.healthDetails[name] = d
+	h.details[name] = d
 }
 
-// healthOf returns a container's last health check, if one ran.
-func (r *runner) healthOf(name string) (healthDetail, bool) {
-	r.healthMu.Lock()
-	defer r.healthMu.Unlock()
-	d, ok := r.healthDetails[name]
+func (h *healthHook) detail(name string) (healthDetail, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	d, ok := h.details[name]
 	return d, ok
 }
 

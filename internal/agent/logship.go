@@ -67,22 +67,14 @@ func (r *runner) prepareAwslogs(ctx context.Context, cd *node.ContainerDefinitio
 	return r.a.deps.Logs.EnsureStream(ctx, scope, group, stream)
 }
 
-func (r *runner) startShipper(ctx context.Context, cd *node.ContainerDefinition) {
+func (r *runner) startShipper(ctx context.Context, cd *node.ContainerDefinition) *logShipper {
 	scope, group, stream := r.awslogsTarget(cd)
 	s := &logShipper{r: r, scope: scope, group: group, stream: stream,
 		path:       r.a.deps.Runtime.LogPath(runtime.ContainerID(r.ref.ID, cd.Name)),
 		offsetPath: filepath.Join(r.dir, cd.Name+".logoffset"),
 		done:       make(chan struct{})}
-	r.shippers = append(r.shippers, s)
 	go s.loop(ctx)
-}
-
-// flushLogs ships what is left once the containers have stopped.
-func (r *runner) flushLogs(ctx context.Context) {
-	for _, s := range r.shippers {
-		<-s.done
-		s.ship(ctx)
-	}
+	return s
 }
 
 func (s *logShipper) loop(ctx context.Context) {

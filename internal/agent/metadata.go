@@ -66,7 +66,7 @@ func (a *Agent) MetadataHandler() http.Handler {
 		r := a.meta.byID[taskID]
 		a.meta.mu.RUnlock()
 		host, _, _ := net.SplitHostPort(req.RemoteAddr)
-		if r == nil || r.att == nil || host != r.att.IP.String() {
+		if r == nil || r.h.network.att == nil || host != r.h.network.att.IP.String() {
 			http.Error(w, "no task metadata for this address", http.StatusNotFound)
 			return
 		}
@@ -261,7 +261,7 @@ func (r *runner) containerMetadata(ctx context.Context, task *node.Task, td *nod
 			md.Health = &d
 		}
 	}
-	if att := r.att; att != nil {
+	if att := r.h.network.att; att != nil {
 		md.Networks = []mdNetwork{{NetworkMode: td.NetworkMode, IPv4Addresses: []string{att.IP.String()}, MACAddress: att.MAC,
 			IPv4SubnetCIDRBlock: att.Prefix.String(), PrivateDNSName: att.PrivateDNSName,
 			SubnetGatewayIpv4Address: att.Gateway.String() + "/" + strconv.Itoa(att.Prefix.Bits())}}
@@ -315,7 +315,7 @@ func (r *runner) taskMetadata(ctx context.Context, task *node.Task, td *node.Tas
 		md.Containers = append(md.Containers, r.containerMetadata(ctx, task, td, c.Name))
 	}
 	md.EphemeralStorageMetrics = r.ephemeralStorage(ctx, task)
-	if task.EphemeralStorageGiB > 0 && !r.bounded.Load() {
+	if task.EphemeralStorageGiB > 0 && !r.h.storage.bounded.Load() {
 		md.Errors = append(md.Errors, mdError{ErrorField: "EphemeralStorageMetrics", ErrorCode: "EphemeralStorageNotEnforced",
 			ErrorMessage: "this host does not bound the task's ephemeral storage: the task writes to the host's disk"})
 	}
@@ -353,7 +353,7 @@ func (r *runner) ephemeralStorage(ctx context.Context, task *node.Task) *mdEphem
 		return nil
 	}
 	reserved := int64(task.EphemeralStorageGiB) << 10
-	if r.bounded.Load() {
+	if r.h.storage.bounded.Load() {
 		used, _, err := r.a.deps.Storage.Usage(r.dir)
 		if err != nil {
 			r.log.Warn("ephemeral storage use", "err", err)
@@ -365,7 +365,7 @@ func (r *runner) ephemeralStorage(ctx context.Context, task *node.Task) *mdEphem
 	if !ok {
 		return nil
 	}
-	c := &r.ephemeral
+	c := &r.h.metadata.ephemeral
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.at.IsZero() || time.Since(c.at) >= ephemeralUsageTTL {

@@ -113,11 +113,11 @@ func metadataRunner(t *testing.T) (*Agent, *runner, *control.Task) {
 		t.Fatal(err)
 	}
 	r := newRunner(a, control.TaskRef{Scope: scope, Cluster: task.Cluster, ID: task.ID}, task)
-	r.bounded.Store(true) // the task has its filesystem (6 MiB used)
+	r.h.storage.bounded.Store(true) // the task has its filesystem (6 MiB used)
 	r.td = td
-	r.att = &network.Attachment{NetNSPath: "/run/netns/x", IP: netip.MustParseAddr("10.0.0.7"), Prefix: netip.MustParsePrefix("10.0.0.0/24"),
+	r.h.network.att = &network.Attachment{NetNSPath: "/run/netns/x", IP: netip.MustParseAddr("10.0.0.7"), Prefix: netip.MustParsePrefix("10.0.0.0/24"),
 		Gateway: netip.MustParseAddr("10.0.0.1"), MAC: "0a:00:00:00:00:07", SubnetID: "subnet-1", PrivateDNSName: "ip-10-0-0-7.ec2.internal"}
-	a.meta.add(r, r.att.IP.String())
+	a.meta.add(r, r.h.network.att.IP.String())
 	return a, r, task
 }
 
@@ -307,7 +307,7 @@ func TestMetadataEphemeralStorageCached(t *testing.T) {
 	var walks atomic.Int32 // DiskUsage calls: one per container per measurement
 	a.deps.Images = sizedImages{fakeImages: &fakeImages{}, walks: &walks}
 	a.deps.Storage = nil
-	r.bounded.Store(false)
+	r.h.storage.bounded.Store(false)
 	path := "/v4/" + metadataID(task.ID, "app") + "/task"
 	ask := func(n int) {
 		t.Helper()
@@ -336,9 +336,9 @@ func TestMetadataEphemeralStorageCached(t *testing.T) {
 	}
 	// Once the measurement is old, the next requests measure once again,
 	// together.
-	r.ephemeral.mu.Lock()
-	r.ephemeral.at = r.ephemeral.at.Add(-ephemeralUsageTTL)
-	r.ephemeral.mu.Unlock()
+	r.h.metadata.ephemeral.mu.Lock()
+	r.h.metadata.ephemeral.at = r.h.metadata.ephemeral.at.Add(-ephemeralUsageTTL)
+	r.h.metadata.ephemeral.mu.Unlock()
 	ask(8)
 	if n := walks.Load(); n != 4 {
 		t.Errorf("8 concurrent requests after %s measured %d containers in all, want 4", ephemeralUsageTTL, n)

@@ -1,21 +1,15 @@
 package agent
 
 import (
-	"cmp"
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/fargo-run/fargo/internal/errdefs"
-	"github.com/fargo-run/fargo/internal/image"
-	"github.com/fargo-run/fargo/internal/network"
 
 	"github.com/fargo-run/fargo/internal/node"
 	"github.com/fargo-run/fargo/internal/runtime"
@@ -30,47 +24,36 @@ const (
 	maxStopTimeout        = 120 * time.Second
 )
 
-// runner owns one task: the only goroutine that acts on it.
+// runner owns one task: the only goroutine that acts on it. It is the
+// task's state machine (see hooks.go for the steps its hooks take part
+// in); what a concern of the task owns lives in its hook.
 type runner struct {
 	a    *Agent
 	ref  node.TaskRef
 	task *node.Task
 	td   *node.TaskDefinition
 	log  *slog.Logger
+	dir  string // the task's state directory
+	h    hooks
 
 	stopOnce sync.Once
 	stopCh   chan struct{} // closed when the control plane wants the task stopped
 
-	att     *network.Attachment
-	images  map[string]*image.Image // by container name
 	started map[string]bool
-	// deferred are container changes not reported yet (startContainer);
-	// pulled is the image pull's outcome (its times, the digests to
-	// record) not reported yet. Both ride with the next report that
-	// takes them (takePending): a wait on a dependency, ACTIVATING, or
-	// the failure report.
-	deferred   []node.ContainerStateChange
-	pulled     *node.TaskStateChange
+	exited  map[string]runtime.ExitStatus
+	healthy map[string]string
+	// pending are state changes not reported yet (the image pull's
+	// outcome, containers started or re-adopted). They ride with the
+	// next report that takes them (takePending): a wait on a dependency,
+	// ACTIVATING, or the failure report.
+	pending    node.TaskStateChange
 	exits      chan containerExit
 	health     chan healthReport
-	exited     map[string]runtime.ExitStatus
-	healthy    map[string]string
-	cgroup     string
-	shippers   []*logShipper
-	dir        string
-	cancelHook context.CancelFunc // ends health checks and log shippers
+	cancelHook context.CancelFunc // ends what poststartContainer started
 
 	// mu guards task and td for readers outside the runner goroutine
 	// (the metadata endpoint).
-	mu            sync.Mutex
-	healthMu      sync.Mutex
-	healthDetails map[string]healthDetail // guarded by healthMu
-	statsMu       sync.Mutex
-	prevStats     map[string]*dockerStats
-	ephemeral     ephemeralUsage // the metadata endpoint's measurement
-	// bounded: the task's directory is a filesystem of the task's
-	// ephemeral storage size (see storage.go).
-	bounded atomic.Bool
+	mu sync.Mutex
 }
 
 // snapshot returns the task and its definition for other goroutines.
@@ -90,14 +73,14 @@ func newRunner(a *Agent, ref node.TaskRef, t *node.Task) *runner {
 	return &runner{
 		a: a, ref: ref, task: t,
 		log:     a.log.With("cluster", ref.Cluster, "task", ref.ID),
+		dir:     filepath.Join(a.cfg.StateDir, "tasks", ref.ID),
+		h:       newHooks(),
 		stopCh:  make(chan struct{}),
-		images:  map[string]*image.Image{},
 		started: map[string]bool{},
 		exits:   make(chan containerExit, 16),
 		health:  make(chan healthReport, 16),
 		exited:  map[string]runtime.ExitStatus{},
 		healthy: map[string]string{},
-		dir:     filepath.Join(a.cfg.StateDir, "tasks", ref.ID),
 	}
 }
 
@@ -124,6 +107,17 @@ func (r *runner) report(ctx context.Context, ch node.TaskStateChange) {
 	r.mu.Unlock()
 }
 
+// reportStatus reports a task status with what the hooks add to it.
+func (r *runner) reportStatus(ctx context.Context, status string, ch node.TaskStateChange) {
+	ch.LastStatus = status
+	for _, h := range r.h.list {
+		if sr, ok := h.(statusReporter); ok {
+			sr.addToReport(r, status, &ch)
+		}
+	}
+	r.report(ctx, ch)
+}
+
 // run drives the task to its desired status. agentDone closes when the
 // agent shuts down.
 func (r *runner) run(ctx context.Context, agentDone <-chan struct{}) {
@@ -132,23 +126,22 @@ func (r *runner) run(ctx context.Context, agentDone <-chan struct{}) {
 	}
 	td, err := r.a.deps.Control.TaskDefinitionOf(ctx, r.ref.Scope, r.task)
 	if err != nil {
-		r.fail(ctx, node.StopTaskFailedToStart, r.a.publicReason("ResourceInitializationError: ", err), err)
+		r.fail(ctx, r.a.failedToStartWith("ResourceInitializationError: ", err))
 		return
 	}
 	r.mu.Lock()
 	r.td = td
 	r.mu.Unlock()
 	if err := os.MkdirAll(r.dir, 0o700); err != nil {
-		r.fail(ctx, node.StopTaskFailedToStart, "ResourceInitializationError: failed to create the task's directory", err)
+		r.fail(ctx, failedToStart("ResourceInitializationError: failed to create the task's directory", err))
 		return
 	}
 	hookCtx, cancel := context.WithCancel(ctx)
 	r.cancelHook = cancel
 	defer cancel()
 
-	code, reason, err := r.start(ctx, hookCtx)
-	if err != nil {
-		r.fail(ctx, code, reason, err)
+	if err := r.start(ctx, hookCtx); err != nil {
+		r.fail(ctx, asStopError(err))
 		return
 	}
 	if kept := r.supervise(ctx, agentDone); kept {
@@ -157,21 +150,18 @@ func (r *runner) run(ctx context.Context, agentDone <-chan struct{}) {
 	r.stop(ctx)
 }
 
-// errStopRequested ends a start that a stop request overtook.
-var errStopRequested = errors.New("stop requested before the task was running")
-
 // fail stops a task that could not start, keeping what it learned.
-func (r *runner) fail(ctx context.Context, code, reason string, err error) {
+func (r *runner) fail(ctx context.Context, se *StopError) {
 	switch {
-	case errors.Is(err, errStopRequested):
+	case errors.Is(se, errStopRequested):
 		r.log.Info("stop requested before the task was running")
-	case err != nil:
-		r.log.Warn("task failed to start", "reason", reason, "err", err)
+	case se.Err != nil:
+		r.log.Warn("task failed to start", "reason", se.Reason, "err", se.Err)
 	}
 	// What was held back (the pull's digests, the containers started)
 	// goes with the stop code: it must not be lost.
 	ch := r.takePending()
-	ch.StopCode, ch.Reason = code, reason
+	ch.StopCode, ch.Reason = se.Code, se.Reason
 	r.report(ctx, ch)
 	r.stop(ctx)
 }
@@ -182,103 +172,91 @@ func (r *runner) fail(ctx context.Context, code, reason string, err error) {
 // asked for meanwhile, or a failure of any step after (network, pull,
 // cgroup), stops them as any other (stop signal, stopTimeout, exit codes,
 // the last log lines). Attaching needs neither the network nor the
-// cgroup: the containers run in theirs already. It returns a stop code
-// and reason on failure.
-func (r *runner) start(ctx, hookCtx context.Context) (string, string, error) {
+// cgroup: the containers run in theirs already. A failure is a
+// *StopError.
+func (r *runner) start(ctx, hookCtx context.Context) error {
 	existing, err := r.existingContainers(ctx)
 	if err != nil {
-		return node.StopTaskFailedToStart, r.a.publicReason("ContainerRuntimeError: ", err), err
+		return r.a.failedToStartWith("ContainerRuntimeError: ", err)
 	}
 	r.adopt(ctx, hookCtx, existing)
-	// The task's filesystem is made while its network is (both take
-	// milliseconds); nothing is written to the task's directory before.
-	storage := r.attachStorage(ctx)
-	defer storage.wait()
-	if code, reason, err := r.checkFailedStarts(ctx, existing); err != nil {
-		return code, reason, err
+	if err := r.checkFailedStarts(ctx, existing); err != nil {
+		return err
 	}
-	if r.stopRequested() && len(existing) == 0 {
-		return node.StopUserInitiated, "", errStopRequested
+	adopted := len(existing) > 0
+	if r.stopRequested() && !adopted {
+		return stopRequestedError(errStopRequested)
 	}
-	if err := r.checkVolumes(); err != nil {
-		return node.StopTaskFailedToStart, r.a.publicReason("ResourceInitializationError: ", err), err
-	}
-	var bindings []node.ContainerStateChange
-	var att *network.Attachment
-	if hasOwnNetNS(r.td.NetworkMode) {
-		netStart := time.Now()
-		var err error
-		att, err = r.a.deps.Network.Setup(ctx, network.Request{TaskID: r.ref.ID, Account: r.ref.Scope.Account, Region: r.ref.Scope.Region})
-		r.a.observe(StepNetwork, netStart)
-		if err != nil {
-			return node.StopTaskFailedToStart, r.a.publicReason("ResourceInitializationError: failed to configure the task's network: ", err), err
-		}
-		r.att = att
-		r.a.meta.add(r, att.IP.String())
-	}
-	if err := storage.wait(); err != nil {
-		return node.StopTaskFailedToStart, "ResourceInitializationError: failed to set up the task's ephemeral storage", err
-	}
-	if att != nil {
-		if err := writeEtcFiles(r.dir, att); err != nil {
-			return node.StopTaskFailedToStart, "ResourceInitializationError: failed to write the task's /etc/hosts and /etc/hostname", err
-		}
-		if r.td.NetworkMode == node.NetworkModeBridge {
-			b, err := r.publishPorts(ctx)
-			if err != nil {
-				return node.StopTaskFailedToStart, r.a.publicReason("ResourceInitializationError: failed to publish the task's ports: ", err), err
+
+	// PROVISIONING: the task's resources (its filesystem is made while its
+	// network is: both take milliseconds).
+	var waits []func() error
+	var failed error
+	for _, h := range r.h.list {
+		if p, ok := h.(provisioner); ok {
+			wait, err := p.provision(ctx, r)
+			if wait != nil {
+				waits = append(waits, wait)
 			}
-			bindings = b
+			if err != nil {
+				failed = err
+				break
+			}
 		}
 	}
-	r.report(ctx, node.TaskStateChange{LastStatus: node.TaskPending, Attachment: r.attachment("ATTACHED"),
-		Containers: append(r.networkInterfaces(), bindings...)})
-
-	// The task stays PENDING while its containers start (AWS: PENDING
-	// covers the pull and the container starts; ACTIVATING the steps
-	// after them). The pull's outcome rides with the next report (a wait
-	// on a dependency, ACTIVATING, or the failure report: see
-	// takePending), to save a store write on the way to RUNNING; its
-	// times are its own.
-	pullStart := time.Now()
-	pulled, code, reason, err := r.pullImages(ctx, existing)
-	r.a.observe(StepPull, pullStart)
-	if err != nil {
-		return code, reason, err
+	for _, wait := range waits { // every one: none is left running
+		if err := wait(); err != nil && failed == nil {
+			failed = err
+		}
 	}
-	r.pulled = &pulled
-	if r.stopRequested() && len(existing) == 0 {
-		return node.StopUserInitiated, "", errStopRequested
+	if failed != nil {
+		return failed
 	}
-
-	cpu, mem := atoi(r.task.Cpu), atoi(r.task.Memory)
-	cg, err := r.a.deps.Runtime.CreateTaskCgroupFor(r.ref.ID, cpu, mem)
-	if err != nil {
-		return node.StopTaskFailedToStart, "ResourceInitializationError: failed to create the task cgroup", err
+	for _, h := range r.h.list {
+		if p, ok := h.(provisionedHook); ok {
+			if err := p.provisioned(ctx, r); err != nil {
+				return err
+			}
+		}
 	}
-	r.cgroup = cg
+	r.reportStatus(ctx, node.TaskPending, node.TaskStateChange{})
 
+	// PENDING covers the pull and the container starts (AWS); ACTIVATING
+	// the steps after them.
+	for _, h := range r.h.list {
+		if p, ok := h.(prestarter); ok {
+			if err := p.prestart(ctx, r); err != nil {
+				return err
+			}
+			if r.stopRequested() && !adopted {
+				return stopRequestedError(errStopRequested)
+			}
+		}
+	}
 	if r.stopRequested() {
-		return node.StopUserInitiated, "", errStopRequested
+		return stopRequestedError(errStopRequested)
 	}
-	if code, reason, err := r.startContainers(ctx, hookCtx); err != nil {
-		return code, reason, err
+	if err := r.startContainers(ctx, hookCtx); err != nil {
+		return err
 	}
+
 	// Containers started: ACTIVATING, where a service's task is
 	// registered with its load balancers and service registries, then
 	// RUNNING.
-	activating := r.takePending()
-	activating.LastStatus = node.TaskActivating
-	r.report(ctx, activating)
-	if err := r.a.deps.Control.ActivateTask(ctx, r.ref); err != nil {
-		return node.StopTaskFailedToStart, r.a.publicReason("ResourceInitializationError: failed to register the task: ", err), err
+	r.reportStatus(ctx, node.TaskActivating, r.takePending())
+	for _, h := range r.h.list {
+		if p, ok := h.(poststarter); ok {
+			if err := p.poststart(ctx, r); err != nil {
+				return err
+			}
+		}
 	}
 	if r.stopRequested() {
-		return node.StopUserInitiated, "", errStopRequested
+		return stopRequestedError(errStopRequested)
 	}
 	r.report(ctx, node.TaskStateChange{LastStatus: node.TaskRunning, Connectivity: true})
 	r.log.Info("task running")
-	return "", "", nil
+	return nil
 }
 
 // supervise waits for container exits, health changes and stop requests.
@@ -354,35 +332,37 @@ func (r *runner) stop(ctx context.Context) {
 	if r.task.StopCode == "" {
 		r.report(ctx, node.TaskStateChange{StopCode: node.StopTaskFailedToStart, Reason: "Task failed to start"})
 	}
-	r.a.meta.remove(r)
-	r.report(ctx, node.TaskStateChange{LastStatus: node.TaskDeactivating})
-	r.deactivate(ctx)
+	r.reportStatus(ctx, node.TaskDeactivating, node.TaskStateChange{})
+	for _, h := range r.h.list {
+		if s, ok := h.(stopper); ok {
+			s.stop(ctx, r)
+		}
+	}
 	r.report(ctx, node.TaskStateChange{LastStatus: node.TaskStopping})
 	r.stopContainers(ctx)
 	if r.cancelHook != nil {
 		r.cancelHook()
 	}
-	r.flushLogs(ctx)
+	for _, h := range r.h.list {
+		if e, ok := h.(exiter); ok {
+			e.exited(ctx, r)
+		}
+	}
 	r.report(ctx, node.TaskStateChange{LastStatus: node.TaskDeprovisioning, ExecStopped: time.Now()})
-	r.cleanup(ctx)
-	r.report(ctx, node.TaskStateChange{LastStatus: node.TaskStopped, Attachment: r.attachment("DELETED")})
+	r.deleteContainers(ctx)
+	for i := len(r.h.list) - 1; i >= 0; i-- {
+		if c, ok := r.h.list[i].(cleaner); ok && !c.cleanup(ctx, r) {
+			break
+		}
+	}
+	r.reportStatus(ctx, node.TaskStopped, node.TaskStateChange{})
 	r.log.Info("task stopped", "stop_code", r.task.StopCode, "reason", r.task.StoppedReason)
 }
 
-// deactivate deregisters the task from its service's load balancers and
-// service registries and waits while its traffic drains (the target
-// group's deregistration delay), before any container gets its stop
-// signal. Containers that exit meanwhile are recorded as they exit.
-func (r *runner) deactivate(ctx context.Context) {
-	drain, err := r.a.deps.Control.DeactivateTask(ctx, r.ref)
-	if err != nil {
-		r.log.Warn("deregister task", "err", err)
-	}
-	if drain <= 0 {
-		return
-	}
-	r.log.Info("draining", "for", drain)
-	t := time.NewTimer(drain)
+// drainExits records the container exits that come until d has passed or
+// ctx ends (a task whose traffic drains before its containers stop).
+func (r *runner) drainExits(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
 	defer t.Stop()
 	for {
 		select {
@@ -479,33 +459,13 @@ func (r *runner) hasRunningDependent(name string, done func(string) bool) bool {
 	return false
 }
 
-// cleanup deletes the containers, mounts, cgroup, network and files.
-func (r *runner) cleanup(ctx context.Context) {
+// deleteContainers deletes the task's containers (their root filesystems
+// go with the image hook's cleanup).
+func (r *runner) deleteContainers(ctx context.Context) {
 	for _, cd := range r.td.ContainerDefinitions {
-		id := runtime.ContainerID(r.ref.ID, cd.Name)
-		if err := r.a.deps.Runtime.Delete(ctx, id); err != nil && !errors.Is(err, errdefs.ErrNotFound) {
+		if err := r.a.deps.Runtime.Delete(ctx, runtime.ContainerID(r.ref.ID, cd.Name)); err != nil && !errors.Is(err, errdefs.ErrNotFound) {
 			r.log.Warn("delete container", "container", cd.Name, "err", err)
 		}
-		if err := r.a.deps.Images.Unmount(ctx, id); err != nil {
-			r.log.Warn("unmount rootfs", "container", cd.Name, "err", err)
-		}
-	}
-	if err := r.a.deps.Runtime.RemoveTaskCgroupFor(r.ref.ID); err != nil {
-		r.log.Warn("remove task cgroup", "err", err)
-	}
-	if hasOwnNetNS(r.td.NetworkMode) {
-		if err := r.a.deps.Network.Teardown(ctx, r.ref.ID); err != nil {
-			r.log.Warn("network teardown", "err", err)
-		}
-	}
-	if st := r.a.deps.Storage; st != nil {
-		if err := st.Detach(ctx, r.ref.ID, r.dir); err != nil {
-			r.log.Warn("remove the task's ephemeral storage", "err", err)
-			return // never remove through a mount
-		}
-	}
-	if err := os.RemoveAll(r.dir); err != nil {
-		r.log.Warn("remove task dir", "err", err)
 	}
 }
 
@@ -518,55 +478,6 @@ func (r *runner) containerDef(name string) *node.ContainerDefinition {
 	return nil
 }
 
-// attachment is the task's ENI attachment as DescribeTasks shows it.
-func (r *runner) attachment(status string) *node.TaskAttachment {
-	if r.att == nil || len(r.task.Attachments) == 0 {
-		return nil
-	}
-	at := r.task.Attachments[0]
-	at.Status = status
-	at.Details = []node.KeyValue{
-		{Name: "subnetId", Value: detail(at.Details, "subnetId", r.att.SubnetID)},
-		{Name: "networkInterfaceId", Value: r.att.ENIID},
-		{Name: "macAddress", Value: r.att.MAC},
-		{Name: "privateDnsName", Value: r.att.PrivateDNSName},
-		{Name: "privateIPv4Address", Value: r.att.IP.String()},
-	}
-	return &at
-}
-
-func detail(kvs []node.KeyValue, name, def string) string {
-	for _, kv := range kvs {
-		if kv.Name == name && kv.Value != "" {
-			return kv.Value
-		}
-	}
-	return def
-}
-
-// networkInterfaces gives each container the task's ENI address.
-func (r *runner) networkInterfaces() []node.ContainerStateChange {
-	if r.att == nil || len(r.task.Attachments) == 0 {
-		return nil
-	}
-	var out []node.ContainerStateChange
-	for _, c := range r.task.Containers {
-		out = append(out, node.ContainerStateChange{Name: c.Name, NetworkInterfaces: []node.NetworkInterface{
-			{AttachmentID: r.task.Attachments[0].ID, PrivateIPv4Address: r.att.IP.String()}}})
-	}
-	return out
-}
-
-// writeEtcFiles writes the task's /etc/hosts and /etc/hostname.
-func writeEtcFiles(dir string, att *network.Attachment) error {
-	host := "ip-" + strings.ReplaceAll(att.IP.String(), ".", "-")
-	hosts := fmt.Sprintf("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n%s\t%s %s\n", att.IP, att.PrivateDNSName, host)
-	if err := os.WriteFile(filepath.Join(dir, "hosts"), []byte(hosts), 0o644); err != nil {
-		return err
-	}
-	return os.WriteFile(filepath.Join(dir, "hostname"), []byte(host+"\n"), 0o644)
-}
-
 func atoi(s string) int {
 	n := 0
 	for _, c := range s {
@@ -576,85 +487,4 @@ func atoi(s string) int {
 		n = n*10 + int(c-'0')
 	}
 	return n
-}
-
-// hasOwnNetNS reports whether a network mode gives the task a network
-// namespace of its own: awsvpc (with an ENI) and bridge (with published
-// ports). host shares the host's; none has only loopback.
-func hasOwnNetNS(mode string) bool {
-	return mode == node.NetworkModeAwsvpc || mode == node.NetworkModeBridge
-}
-
-// publishPorts publishes the bridge-mode task's port mappings on the host
-// (hostPort 0 or absent: an ephemeral port; a containerPortRange: a run of
-// ephemeral ports) and returns each container's networkBindings.
-func (r *runner) publishPorts(ctx context.Context) ([]node.ContainerStateChange, error) {
-	var out []node.ContainerStateChange
-	for _, cd := range r.td.ContainerDefinitions {
-		if len(cd.PortMappings) == 0 {
-			continue
-		}
-		want := make([]network.PortMapping, 0, len(cd.PortMappings))
-		for _, pm := range cd.PortMappings {
-			m, err := hostPortMapping(pm)
-			if err != nil {
-				return nil, err
-			}
-			want = append(want, m)
-		}
-		got, err := r.a.deps.Network.PublishPorts(ctx, r.ref.ID, want)
-		if err != nil {
-			return nil, err
-		}
-		published, err := network.FoldBindings(want, got)
-		if err != nil {
-			return nil, err
-		}
-		bindings := make([]node.NetworkBinding, len(published))
-		for i, p := range published {
-			bindings[i] = networkBinding(p, cd.PortMappings[i].ContainerPortRange != "")
-		}
-		out = append(out, node.ContainerStateChange{Name: cd.Name, NetworkBindings: bindings})
-	}
-	return out, nil
-}
-
-// hostPortMapping is a port mapping as the network publishes it.
-func hostPortMapping(pm node.PortMapping) (network.PortMapping, error) {
-	hostPort, containerPort := derefInt(pm.HostPort), derefInt(pm.ContainerPort)
-	m := network.PortMapping{HostPort: uint16(hostPort), ContainerPort: uint16(containerPort), Protocol: cmp.Or(pm.Protocol, "tcp"), Count: 1}
-	if pm.ContainerPortRange != "" {
-		lo, hi, ok := node.ParsePortRange(pm.ContainerPortRange)
-		if !ok || hostPort != 0 {
-			return network.PortMapping{}, errdefs.Invalidf("port range %q is invalid", pm.ContainerPortRange)
-		}
-		m.ContainerPort, m.Count = uint16(lo), uint16(hi-lo+1)
-	} else if containerPort <= 0 || containerPort > 65535 || hostPort < 0 || hostPort > 65535 {
-		return network.PortMapping{}, errdefs.Invalidf("port mapping %d:%d is out of range", hostPort, containerPort)
-	}
-	return m, nil
-}
-
-// networkBinding is a published port mapping as DescribeTasks shows it: a
-// range's first and last ports as its containerPortRange and hostPortRange.
-func networkBinding(p network.PublishedRange, isRange bool) node.NetworkBinding {
-	first, last := p.First, p.Last
-	ip := "0.0.0.0"
-	if first.HostIP.IsValid() && !first.HostIP.IsUnspecified() {
-		ip = first.HostIP.String()
-	}
-	b := node.NetworkBinding{BindIP: ip, ContainerPort: int(first.ContainerPort), HostPort: int(first.HostPort), Protocol: first.Protocol}
-	if isRange {
-		b.ContainerPort, b.HostPort = 0, 0
-		b.ContainerPortRange = fmt.Sprintf("%d-%d", first.ContainerPort, last.ContainerPort)
-		b.HostPortRange = fmt.Sprintf("%d-%d", first.HostPort, last.HostPort)
-	}
-	return b
-}
-
-func derefInt(p *int) int {
-	if p == nil {
-		return 0
-	}
-	return *p
 }

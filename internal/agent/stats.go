@@ -92,17 +92,17 @@ func (r *runner) containerStats(ctx context.Context, name string) *dockerStats {
 	out.BlkioStats = r.blkio(ctx, id)
 	out.Networks = r.networkCounts(ctx)
 
-	r.statsMu.Lock()
-	if prev, ok := r.prevStats[name]; ok {
+	r.h.metadata.statsMu.Lock()
+	if prev, ok := r.h.metadata.prevStats[name]; ok {
 		out.PreRead = prev.Read
 		out.PreCPUStats = prev.CPUStats
 		out.NetworkRateStats = rate(prev, out)
 	}
-	if r.prevStats == nil {
-		r.prevStats = map[string]*dockerStats{}
+	if r.h.metadata.prevStats == nil {
+		r.h.metadata.prevStats = map[string]*dockerStats{}
 	}
-	r.prevStats[name] = out
-	r.statsMu.Unlock()
+	r.h.metadata.prevStats[name] = out
+	r.h.metadata.statsMu.Unlock()
 	return out
 }
 
@@ -132,7 +132,7 @@ func (r *runner) blkio(ctx context.Context, id string) dockerBlkio {
 // no interfaces of their own, as Docker shows them.
 func (r *runner) networkCounts(ctx context.Context) map[string]network.LinkCounts {
 	nr, ok := r.a.deps.Network.(linkStatsReader)
-	att := r.att
+	att := r.h.network.att
 	if !ok || att == nil || att.NetNSPath == "" {
 		return nil
 	}
