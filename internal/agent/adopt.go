@@ -38,7 +38,7 @@ func (r *runner) existingContainers(ctx context.Context) (map[string]ContainerSt
 		id := runtime.ContainerID(r.ref.ID, cd.Name)
 		state := func() (ContainerState, error) {
 			return retryTransient(ctx, r.log, "state "+cd.Name, func() (ContainerState, error) {
-				return containerState(r.a.deps.Runtime, ctx, id)
+				return containerState(ctx, r.a.deps.Runtime, id)
 			})
 		}
 		deadline := time.Now().Add(startSettleTimeout)

@@ -10,7 +10,6 @@ import (
 	"github.com/fargo-run/fargo/internal/errdefs"
 	"github.com/fargo-run/fargo/internal/image"
 	"github.com/fargo-run/fargo/internal/network"
-
 	"github.com/fargo-run/fargo/internal/node"
 	"github.com/fargo-run/fargo/internal/runtime"
 	"github.com/fargo-run/fargo/internal/tenant"
@@ -105,7 +104,7 @@ type Runtime interface {
 // containerState is the runtime's state of a container as the agent uses
 // it: a container the runtime has no record of, or whose start a crash
 // cut off, does not exist (the runtime's Start redoes such a start).
-func containerState(rt Runtime, ctx context.Context, id string) (ContainerState, error) {
+func containerState(ctx context.Context, rt Runtime, id string) (ContainerState, error) {
 	st, err := rt.State(ctx, id)
 	if errors.Is(err, errdefs.ErrNotFound) || err == nil && st.Status == runtime.StatusNotStarted {
 		return ContainerState{}, nil

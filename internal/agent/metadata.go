@@ -234,7 +234,7 @@ func (r *runner) containerMetadata(ctx context.Context, task *node.Task, td *nod
 	}
 	// The runtime's own record of when the container's process started
 	// and ended.
-	if st, err := containerState(r.a.deps.Runtime, ctx, id); err == nil && st.Exists {
+	if st, err := containerState(ctx, r.a.deps.Runtime, id); err == nil && st.Exists {
 		md.CreatedAt, md.StartedAt = timePtr(st.CreatedAt), timePtr(st.StartedAt)
 		if st.Exit != nil {
 			md.FinishedAt = timePtr(st.Exit.FinishedAt)

@@ -6,7 +6,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-
 	"path/filepath"
 	"slices"
 	"strings"
@@ -19,7 +18,7 @@ import (
 	"github.com/fargo-run/fargo/internal/runtime"
 )
 
-// The volumes hook: a task's data volumes become bind mounts.
+// A task's data volumes become bind mounts (the volumes hook, hook_volumes.go).
 //
 //	task definition volume              host directory                        lives
 //	{name} or {name, host: {}}          <state>/tasks/<task>/volumes/<name>   as long as the task

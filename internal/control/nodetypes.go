@@ -95,3 +95,6 @@ func TaskStatusIndex(s string) int { return node.TaskStatusIndex(s) }
 
 // ParsePortRange parses "8000-8010" (lo < hi, both in 1-65535).
 func ParsePortRange(s string) (lo, hi int, ok bool) { return node.ParsePortRange(s) }
+
+// Control is the node protocol's control plane, in-process.
+var _ node.ControlPlane = (*Control)(nil)
