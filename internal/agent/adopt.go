@@ -4,10 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
-	"github.com/fargo-run/fargo/internal/control"
+	"github.com/fargo-run/fargo/internal/node"
+	"github.com/fargo-run/fargo/internal/runtime"
 )
 
 // Re-adoption: a runner may find its task half done by an earlier agent
@@ -35,10 +35,10 @@ const startSettleTimeout = 30 * time.Second
 func (r *runner) existingContainers(ctx context.Context) (map[string]ContainerState, error) {
 	out := map[string]ContainerState{}
 	for _, cd := range r.td.ContainerDefinitions {
-		id := containerID(r.ref.ID, cd.Name)
+		id := runtime.ContainerID(r.ref.ID, cd.Name)
 		state := func() (ContainerState, error) {
 			return retryTransient(ctx, r.log, "state "+cd.Name, func() (ContainerState, error) {
-				return r.a.deps.Runtime.State(ctx, id)
+				return containerState(ctx, r.a.deps.Runtime, id)
 			})
 		}
 		deadline := time.Now().Add(startSettleTimeout)
@@ -62,70 +62,6 @@ func (r *runner) existingContainers(ctx context.Context) (map[string]ContainerSt
 		}
 	}
 	return out, nil
-}
-
-// recordedDigest is the image digest the task's record holds for a
-// container, "" before its first pull.
-func (r *runner) recordedDigest(name string) string {
-	if c := r.task.Container(name); c != nil {
-		return c.ImageDigest
-	}
-	return ""
-}
-
-// pullImages makes every container's image available and returns the
-// state change that reports the pull (digests not recorded yet). It
-// pulls nothing for containers that exist already, nor, when the task is
-// to stop, for those that do not.
-func (r *runner) pullImages(ctx context.Context, existing map[string]ContainerState) (control.TaskStateChange, string, string, error) {
-	pullStart := time.Now()
-	var digests []control.ContainerStateChange
-	for i := range r.td.ContainerDefinitions {
-		cd := &r.td.ContainerDefinitions[i]
-		recorded := r.recordedDigest(cd.Name)
-		if _, ok := existing[cd.Name]; !ok && r.stopRequested() {
-			continue // it will not start: the re-adopted rest is being stopped
-		}
-		if _, ok := existing[cd.Name]; ok && recorded != "" {
-			r.images[cd.Name] = &Image{Ref: cd.Image, Digest: recorded}
-			continue
-		}
-		ref := cd.Image
-		if recorded != "" {
-			ref = pinDigest(cd.Image, recorded)
-		}
-		img, err := r.a.deps.Images.Pull(ctx, r.ref.Scope, ref)
-		if _, ok := existing[cd.Name]; ok && err != nil {
-			// Its digest was never recorded, and the image is gone: the
-			// container runs all the same.
-			r.log.Warn("image of a re-adopted container", "container", cd.Name, "err", err)
-			r.images[cd.Name] = &Image{Ref: cd.Image}
-			continue
-		}
-		if err != nil {
-			reason := r.a.publicReason(fmt.Sprintf("CannotPullContainerError: pull image manifest has been retried 1 time(s): failed to resolve ref %s: ", ref), err)
-			r.report(ctx, control.TaskStateChange{PullStarted: pullStart, PullStopped: time.Now(),
-				Containers: []control.ContainerStateChange{{Name: cd.Name, Reason: reason}}})
-			return control.TaskStateChange{}, control.StopTaskFailedToStart, reason, err
-		}
-		r.images[cd.Name] = img
-		if recorded == "" {
-			digests = append(digests, control.ContainerStateChange{Name: cd.Name, ImageDigest: img.Digest})
-		}
-	}
-	return control.TaskStateChange{PullStarted: pullStart, PullStopped: time.Now(), Containers: digests}, "", "", nil
-}
-
-// pinDigest turns an image reference into one by digest: its tag (or
-// digest) replaced by digest.
-func pinDigest(ref, digest string) string {
-	if i := strings.IndexByte(ref, '@'); i >= 0 {
-		ref = ref[:i]
-	}
-	if i := strings.LastIndexByte(ref, ':'); i > strings.LastIndexByte(ref, '/') {
-		ref = ref[:i] // a tag, not a registry's port
-	}
-	return ref + "@" + digest
 }
 
 // adopt attaches to the containers an earlier agent started, in
@@ -152,13 +88,13 @@ func failedStart(st ContainerState) bool {
 
 // checkFailedStarts returns the failure of the first container whose start
 // failed while no agent ran, with the runtime's reason.
-func (r *runner) checkFailedStarts(ctx context.Context, existing map[string]ContainerState) (string, string, error) {
+func (r *runner) checkFailedStarts(ctx context.Context, existing map[string]ContainerState) error {
 	for _, cd := range r.td.ContainerDefinitions {
 		if st, ok := existing[cd.Name]; ok && failedStart(st) {
 			reason := "CannotStartContainerError: " + st.Exit.Error
-			r.report(ctx, control.TaskStateChange{Containers: []control.ContainerStateChange{{Name: cd.Name, Reason: reason}}})
-			return control.StopTaskFailedToStart, reason, errors.New(reason)
+			r.report(ctx, node.TaskStateChange{Containers: []node.ContainerStateChange{{Name: cd.Name, Reason: reason}}})
+			return failedToStart(reason, errors.New(reason))
 		}
 	}
-	return "", "", nil
+	return nil
 }

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/fargo-run/fargo/internal/control"
+	"github.com/fargo-run/fargo/internal/image"
+	"github.com/fargo-run/fargo/internal/runtime"
 )
 
 // TestReadoptKeepsImage: a restarted agent re-adopts running containers
@@ -22,7 +24,7 @@ func TestReadoptKeepsImage(t *testing.T) {
 	h.stop()
 	h.keep = true
 	h.start()
-	h.images.configs["gone"] = ImageConfig{Cmd: []string{"serve"}}
+	h.images.configs["gone"] = image.RunConfig{Cmd: []string{"serve"}}
 	h.register("moved", control.ContainerDefinition{Name: "web", Image: "app"})
 	h.register("gone", control.ContainerDefinition{Name: "web", Image: "gone"})
 	moved := h.wait(h.run("moved").ID, "RUNNING", status(control.TaskRunning))
@@ -132,7 +134,7 @@ func TestStopFollowsDependsOn(t *testing.T) {
 	h.rt.mu.Lock()
 	stops := h.rt.stops
 	h.rt.mu.Unlock()
-	if len(stops) != 2 || stops[0].id != containerID(task.ID, "side") || stops[1].id != containerID(task.ID, "web") {
+	if len(stops) != 2 || stops[0].id != runtime.ContainerID(task.ID, "side") || stops[1].id != runtime.ContainerID(task.ID, "web") {
 		t.Fatalf("stops %+v, want side then web", stops)
 	}
 	if gap := stops[1].at.Sub(stops[0].at); gap < 2*time.Second {
@@ -254,7 +256,7 @@ func TestReadoptThenSetupFails(t *testing.T) {
 	h.rt.mu.Lock()
 	stops := slices.Clone(h.rt.stops)
 	h.rt.mu.Unlock()
-	if id := containerID(task.ID, "web"); !slices.ContainsFunc(stops, func(s stopEvent) bool { return s.id == id }) {
+	if id := runtime.ContainerID(task.ID, "web"); !slices.ContainsFunc(stops, func(s stopEvent) bool { return s.id == id }) {
 		t.Errorf("the re-adopted container got no stop signal (stops %+v)", stops)
 	}
 	c := task.Containers[0]
@@ -278,7 +280,7 @@ func TestReadoptWaitsForStart(t *testing.T) {
 	task := h.wait(h.run("web").ID, "RUNNING", status(control.TaskRunning))
 	h.stop()
 
-	id := containerID(task.ID, "web")
+	id := runtime.ContainerID(task.ID, "web")
 	until := time.Now().Add(700 * time.Millisecond)
 	h.rt.mu.Lock()
 	h.rt.startingUntil[id] = until
@@ -317,7 +319,7 @@ func TestReadoptFailedStart(t *testing.T) {
 	task := h.wait(h.run("web").ID, "RUNNING", status(control.TaskRunning))
 	h.stop()
 
-	h.rt.finish(containerID(task.ID, "web"), ExitStatus{Code: -1, Error: `runc run: exec: "serve": executable file not found in $PATH`})
+	h.rt.finish(runtime.ContainerID(task.ID, "web"), runtime.ExitStatus{Code: -1, Error: `runc run: exec: "serve": executable file not found in $PATH`})
 	h.start()
 	task = h.wait(task.ID, "STOPPED", status(control.TaskStopped))
 	if task.StopCode != control.StopTaskFailedToStart || !strings.Contains(task.StoppedReason, "CannotStartContainerError") ||

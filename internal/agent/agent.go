@@ -1,23 +1,28 @@
 // Package agent runs the tasks the control plane places on this host. It
-// is the composition root of a node: one goroutine owns each task and moves
-// it from its known status towards its desired status, with the concerns
-// split into hooks (network, images, volumes, containers, logs, health,
-// metadata).
+// is the composition root of a node: one goroutine (a runner) owns each
+// task and moves it from its known status towards its desired status, as
+// a state machine whose steps call an ordered list of hooks (hooks.go):
+// storage, logs, image, volumes, network, metadata, cgroup, health and
+// registration, each in a file of its own.
 //
 //	control plane ──WatchNode──► reconcile ──► runner (one per task)
-//	      ▲                                      │ network.Setup  (PROVISIONING→PENDING)
-//	      │                                      │ images.Pull    (pullStartedAt/StoppedAt; none to re-adopt)
-//	      │                                      │ volumes        (task dirs, bind mounts)
-//	      │                                      │ runtime.Start  (ACTIVATING→RUNNING)
-//	      └──── UpdateTaskState ◄────────────────┤ wait / health / logs
-//	                                             │ runtime.Stop   (DEACTIVATING→STOPPING; dependents first)
-//	                                             └ teardown       (DEPROVISIONING→STOPPED)
+//	      ▲                                      │ provision   storage, volumes, network, metadata
+//	      │                                      │ PENDING     prestart: image pull, cgroup
+//	      │                                      │ containers  dependsOn order; prestartContainer, runtime.Start,
+//	      │                                      │             poststartContainer (logs, health)
+//	      │                                      │ ACTIVATING  poststart: registration
+//	      └──── UpdateTaskState ◄────────────────┤ RUNNING     wait / health / exits
+//	                                             │ DEACTIVATING stop: metadata, registration (drain)
+//	                                             │ STOPPING    runtime.Stop (dependents first); exited: logs
+//	                                             └ DEPROVISIONING cleanup, last hook first → STOPPED
 //
-// The agent talks to the control plane only through ControlPlane (the node
-// protocol), so the same code runs in-process or on another host. State it
-// must remember lives in the control plane's store (the task records) and
-// in the runtime's monitor files, so a restarted agent re-adopts running
-// containers and learns the real exit codes of those that ended meanwhile.
+// The agent talks to the control plane only through node.ControlPlane
+// (the node protocol, internal/node), so the same code can run in-process
+// or on another host; it imports neither the control plane nor a store.
+// State it must remember lives in the control plane's store (the task
+// records) and in the runtime's monitor files, so a restarted agent
+// re-adopts running containers and learns the real exit codes of those
+// that ended meanwhile.
 package agent
 
 import (
@@ -29,7 +34,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/fargo-run/fargo/internal/control"
+	"github.com/fargo-run/fargo/internal/node"
 )
 
 // Config configures an agent.
@@ -46,6 +51,10 @@ type Config struct {
 	// MetadataEndpoint is the base of ECS_CONTAINER_METADATA_URI_V4
 	// ("http://169.254.170.2/v4"), "" when the endpoint is not served.
 	MetadataEndpoint string
+	// Nameservers are the resolvers of tasks with a network of their own
+	// (fargo's DNS server), written to their /etc/resolv.conf; none keeps
+	// the image's own.
+	Nameservers []string
 	// Resync is how often the agent reconciles without a signal.
 	Resync time.Duration
 	Logger *slog.Logger
@@ -113,7 +122,7 @@ func New(cfg Config, deps Deps) (*Agent, error) {
 // Run registers the node and runs its tasks until ctx ends. Then it stops
 // every task (unless KeepTasks) and returns once the runners are done.
 func (a *Agent) Run(ctx context.Context) error {
-	if err := a.deps.Control.RegisterNode(ctx, control.Node{ID: a.cfg.Node, CPU: a.cfg.CPU, Memory: a.cfg.Memory,
+	if err := a.deps.Control.RegisterNode(ctx, node.Node{ID: a.cfg.Node, CPU: a.cfg.CPU, Memory: a.cfg.Memory,
 		MaxTaskCPU: a.cfg.MaxTaskCPU, MaxTaskMemory: a.cfg.MaxTaskMemory}); err != nil {
 		return err
 	}
@@ -185,7 +194,7 @@ func (a *Agent) reconcile(ctx context.Context) bool {
 			}()
 			continue
 		}
-		if t.DesiredStatus == control.TaskStopped {
+		if t.DesiredStatus == node.TaskStopped {
 			r.requestStop()
 		}
 	}

@@ -14,6 +14,9 @@ import (
 	"time"
 
 	"github.com/fargo-run/fargo/internal/control"
+	"github.com/fargo-run/fargo/internal/image"
+	"github.com/fargo-run/fargo/internal/network"
+	"github.com/fargo-run/fargo/internal/runtime"
 	"github.com/fargo-run/fargo/internal/store"
 	"github.com/fargo-run/fargo/internal/store/bolt"
 	"github.com/fargo-run/fargo/internal/tenant"
@@ -88,7 +91,7 @@ func newHarnessStopped(t *testing.T) *harness {
 		}
 	})
 	h := &harness{t: t, ctl: control.New(control.Config{AllowHostAccess: true}, st), st: st, rt: newFakeRuntime(), dir: dir,
-		images: &fakeImages{mounted: map[string]bool{}, configs: map[string]ImageConfig{
+		images: &fakeImages{mounted: map[string]bool{}, configs: map[string]image.RunConfig{
 			"app":      {Cmd: []string{"serve"}, Env: []string{"PATH=/bin", "FROM_IMAGE=1"}},
 			"exit3":    {Cmd: []string{"exit", "3"}},
 			"exit0":    {Cmd: []string{"exit", "0"}},
@@ -97,7 +100,7 @@ func newHarnessStopped(t *testing.T) *harness {
 			"hostpath": {Cmd: []string{"hostpath"}},
 			"stubby":   {Cmd: []string{"ignore"}},
 		}},
-		net:  &fakeNetwork{up: map[string]*Attachment{}},
+		net:  &fakeNetwork{up: map[string]*network.Attachment{}},
 		logs: &fakeLogs{groups: map[string]bool{}, streams: map[string][]LogEvent{}}}
 	h.states = &stateLog{Control: h.ctl, tasks: map[string][]control.Task{}}
 	t.Cleanup(h.stop)
@@ -222,7 +225,7 @@ func TestTaskRunsAndStopsOnRequest(t *testing.T) {
 	}
 }
 
-func containsUlimit(us []Ulimit, name string, soft, hard uint64) bool {
+func containsUlimit(us []runtime.Ulimit, name string, soft, hard uint64) bool {
 	for _, u := range us {
 		if u.Name == name && u.Soft == soft && u.Hard == hard {
 			return true
@@ -325,7 +328,7 @@ func TestShutdownStopsTasksUnlessKept(t *testing.T) {
 	h.start()
 	time.Sleep(300 * time.Millisecond)
 	task = h.wait(id, "still RUNNING", status(control.TaskRunning))
-	h.rt.finish(task.Containers[0].RuntimeID, ExitStatus{Code: 7})
+	h.rt.finish(task.Containers[0].RuntimeID, runtime.ExitStatus{Code: 7})
 	task = h.wait(id, "STOPPED", status(control.TaskStopped))
 	if *task.Containers[0].ExitCode != 7 || task.StopCode != control.StopEssentialContainerExited {
 		t.Fatalf("re-adopted exit: %+v", task)

@@ -3,10 +3,10 @@ package agent
 import (
 	"context"
 	"fmt"
-	"slices"
 	"time"
 
-	"github.com/fargo-run/fargo/internal/control"
+	"github.com/fargo-run/fargo/internal/node"
+	"github.com/fargo-run/fargo/internal/runtime"
 )
 
 // Dependency conditions.
@@ -21,8 +21,8 @@ const (
 // task definition was validated to be acyclic); those a previous agent
 // started are attached already (adopt). Each started container gets a
 // waiter, and, as configured, a log shipper and a health checker.
-func (r *runner) startContainers(ctx, hookCtx context.Context) (string, string, error) {
-	pending := make([]*control.ContainerDefinition, 0, len(r.td.ContainerDefinitions))
+func (r *runner) startContainers(ctx, hookCtx context.Context) error {
+	pending := make([]*node.ContainerDefinition, 0, len(r.td.ContainerDefinitions))
 	for i := range r.td.ContainerDefinitions {
 		if cd := &r.td.ContainerDefinitions[i]; !r.started[cd.Name] {
 			pending = append(pending, cd)
@@ -35,13 +35,13 @@ func (r *runner) startContainers(ctx, hookCtx context.Context) (string, string, 
 			ready, failed := r.dependenciesMet(cd)
 			if failed != "" {
 				reason := fmt.Sprintf("DependencyError: container %s dependency %s", cd.Name, failed)
-				return control.StopTaskFailedToStart, reason, fmt.Errorf("%s", reason)
+				return failedToStart(reason, fmt.Errorf("%s", reason))
 			}
 			if !ready {
 				continue
 			}
-			if code, reason, err := r.startContainer(ctx, hookCtx, cd); err != nil {
-				return code, reason, err
+			if err := r.startContainer(ctx, hookCtx, cd); err != nil {
+				return err
 			}
 			pending = append(pending[:i], pending[i+1:]...)
 			i--
@@ -64,19 +64,19 @@ func (r *runner) startContainers(ctx, hookCtx context.Context) (string, string, 
 			r.healthChanged(ctx, h)
 		case <-r.stopCh:
 			timeout.Stop()
-			return control.StopUserInitiated, "", fmt.Errorf("stopped while starting")
+			return stopRequestedError(fmt.Errorf("stopped while starting"))
 		case <-timeout.C:
 			reason := fmt.Sprintf("ContainerRuntimeTimeoutError: Could not transition to started; timed out waiting for the dependencies of container %s", pending[0].Name)
-			return control.StopTaskFailedToStart, reason, fmt.Errorf("%s", reason)
+			return failedToStart(reason, fmt.Errorf("%s", reason))
 		}
 		timeout.Stop()
 	}
-	return "", "", nil
+	return nil
 }
 
 // startTimeout is how long to wait for dependencies: the largest
 // startTimeout of the waiting containers, 3 minutes by default.
-func (r *runner) startTimeout(pending []*control.ContainerDefinition) time.Duration {
+func (r *runner) startTimeout(pending []*node.ContainerDefinition) time.Duration {
 	d := 3 * time.Minute
 	for _, cd := range pending {
 		if cd.StartTimeout != nil {
@@ -88,7 +88,7 @@ func (r *runner) startTimeout(pending []*control.ContainerDefinition) time.Durat
 
 // dependenciesMet reports whether a container may start, or why it never
 // will.
-func (r *runner) dependenciesMet(cd *control.ContainerDefinition) (bool, string) {
+func (r *runner) dependenciesMet(cd *node.ContainerDefinition) (bool, string) {
 	for _, dep := range cd.DependsOn {
 		started := r.started[dep.ContainerName]
 		exit, exited := r.exited[dep.ContainerName]
@@ -124,85 +124,67 @@ func (r *runner) dependenciesMet(cd *control.ContainerDefinition) (bool, string)
 	return true, ""
 }
 
-// startContainer starts one container: its log stream, root filesystem,
-// volumes, spec, then runc.
-func (r *runner) startContainer(ctx, hookCtx context.Context, cd *control.ContainerDefinition) (string, string, error) {
-	id := containerID(r.ref.ID, cd.Name)
-	failed := func(code, reason string, err error) (string, string, error) {
-		r.report(ctx, control.TaskStateChange{Containers: []control.ContainerStateChange{{Name: cd.Name, Reason: reason}}})
-		return code, reason, err
-	}
-	if cd.LogConfiguration != nil && cd.LogConfiguration.LogDriver == "awslogs" {
-		if err := r.prepareAwslogs(ctx, cd); err != nil {
-			return failed(control.StopTaskFailedToStart, r.a.publicReason("CannotStartContainerError: failed to initialize logging driver: ", err), err)
+// startContainer starts one container: what the hooks prepare (its log
+// stream, root filesystem, volumes) and its spec, then runc. A failure the
+// container's own (not the host's) is reported on the container too.
+func (r *runner) startContainer(ctx, hookCtx context.Context, cd *node.ContainerDefinition) error {
+	in := specInput{scope: r.ref.Scope, task: r.task, td: r.td, cd: cd}
+	for _, h := range r.h.list {
+		if p, ok := h.(containerPrestarter); ok {
+			if err := p.prestartContainer(ctx, r, &in); err != nil {
+				return r.containerFailed(ctx, cd, asStopError(err))
+			}
 		}
 	}
-	img := r.images[cd.Name]
-	rootfs, err := r.a.deps.Images.Mount(ctx, img, id, r.scratchDir(cd.Name))
+	spec, err := buildSpec(in)
 	if err != nil {
-		return control.StopTaskFailedToStart, "ResourceInitializationError: failed to mount the container's filesystem", err
+		return r.containerFailed(ctx, cd, containerError(cd, r.a.failedToStartWith("CannotStartContainerError: ", err)))
 	}
-	vols, err := r.containerMounts(cd)
-	if err == nil {
-		err = r.seedVolumes(vols, img.Config, rootfs)
-	}
-	if err != nil {
-		return failed(control.StopTaskFailedToStart, r.a.publicReason("ResourceInitializationError: failed to prepare the container's volumes: ", err), err)
-	}
-	mounts := make([]Mount, len(vols))
-	for i, v := range vols {
-		mounts[i] = v.Mount
-	}
-	spec, err := buildSpec(specInput{scope: r.ref.Scope, task: r.task, td: r.td, cd: cd, image: img.Config,
-		rootfs: rootfs, att: r.att, cgroup: r.cgroup, metadata: r.metadataURI(cd.Name), hostsDir: r.hostsDir(), mounts: mounts})
-	if err != nil {
-		return failed(control.StopTaskFailedToStart, r.a.publicReason("CannotStartContainerError: ", err), err)
-	}
-	startStart := time.Now()
+	start := time.Now()
 	err = r.a.deps.Runtime.Start(ctx, spec)
-	r.a.observe(StepStart, startStart)
+	r.a.observe(StepStart, start)
 	if err != nil {
-		return failed(control.StopTaskFailedToStart, r.a.publicReason("CannotStartContainerError: ", err), err)
+		return r.containerFailed(ctx, cd, containerError(cd, r.a.failedToStartWith("CannotStartContainerError: ", err)))
 	}
 	r.attach(ctx, hookCtx, cd, true)
-	return "", "", nil
+	return nil
+}
+
+// containerFailed reports a failed start's reason on the container, when
+// it is the container's (StopError.Container), and returns the failure.
+func (r *runner) containerFailed(ctx context.Context, cd *node.ContainerDefinition, se *StopError) error {
+	if se.Container != "" {
+		r.report(ctx, node.TaskStateChange{Containers: []node.ContainerStateChange{{Name: cd.Name, Reason: se.Reason}}})
+	}
+	return se
+}
+
+// containerError is a failed start reported on the container as well.
+func containerError(cd *node.ContainerDefinition, se *StopError) *StopError {
+	se.Container = cd.Name
+	return se
 }
 
 // attach follows a started container: its RUNNING state (reported with
 // the next state change, the task's RUNNING or before waiting on a
 // dependency: one store transaction less per container), a waiter for its
-// exit, its log shipper and, while it runs, its health check.
-func (r *runner) attach(ctx, hookCtx context.Context, cd *control.ContainerDefinition, running bool) {
-	id := containerID(r.ref.ID, cd.Name)
+// exit, and what the hooks follow (its log shipper and, while it runs, its
+// health check).
+func (r *runner) attach(ctx, hookCtx context.Context, cd *node.ContainerDefinition, running bool) {
+	id := runtime.ContainerID(r.ref.ID, cd.Name)
 	r.started[cd.Name] = true
-	r.deferred = append(r.deferred, control.ContainerStateChange{Name: cd.Name, LastStatus: control.ContainerRunning, RuntimeID: id})
+	r.pending.Containers = append(r.pending.Containers, node.ContainerStateChange{Name: cd.Name, LastStatus: node.ContainerRunning, RuntimeID: id})
 	go func() {
-		status, err := retryTransient(ctx, r.log, "wait "+cd.Name, func() (ExitStatus, error) {
+		status, err := retryTransient(ctx, r.log, "wait "+cd.Name, func() (runtime.ExitStatus, error) {
 			return r.a.deps.Runtime.Wait(ctx, id)
 		})
 		r.exits <- containerExit{name: cd.Name, status: status, err: err}
 	}()
-	if cd.LogConfiguration != nil && cd.LogConfiguration.LogDriver == "awslogs" {
-		r.startShipper(hookCtx, cd)
+	for _, h := range r.h.list {
+		if p, ok := h.(containerPoststarter); ok {
+			p.poststartContainer(hookCtx, r, cd, running)
+		}
 	}
-	if cd.HealthCheck != nil && running {
-		go r.checkHealth(hookCtx, cd)
-	}
-}
-
-func (r *runner) hostsDir() string {
-	if r.att == nil {
-		return ""
-	}
-	return r.dir
-}
-
-// metadataURI is ECS_CONTAINER_METADATA_URI_V4 for a container.
-func (r *runner) metadataURI(name string) string {
-	if r.a.cfg.MetadataEndpoint == "" || r.att == nil {
-		return ""
-	}
-	return r.a.cfg.MetadataEndpoint + "/" + metadataID(r.ref.ID, name)
 }
 
 // flushDeferred reports what start held back: the pull's outcome and the
@@ -210,21 +192,24 @@ func (r *runner) metadataURI(name string) string {
 // any wait on a dependency, which may be long: an agent killed then keeps
 // the recorded digests (its successor pulls by them, not by tag).
 func (r *runner) flushDeferred(ctx context.Context) {
-	if r.pulled != nil || len(r.deferred) > 0 {
+	if !r.pending.PullStarted.IsZero() || len(r.pending.Containers) > 0 {
 		r.report(ctx, r.takePending())
 	}
 }
 
-// takePending returns what start held back (the pull's outcome, then the
+// hold keeps a state change for the next report (takePending).
+func (r *runner) hold(ch node.TaskStateChange) {
+	if r.pending.PullStarted.IsZero() {
+		r.pending.PullStarted, r.pending.PullStopped = ch.PullStarted, ch.PullStopped
+	}
+	r.pending.Containers = append(r.pending.Containers, ch.Containers...)
+}
+
+// takePending returns what start held back (the pull's outcome, the
 // container changes) as one state change, and forgets it: each is
 // reported once.
-func (r *runner) takePending() control.TaskStateChange {
-	var ch control.TaskStateChange
-	if r.pulled != nil {
-		ch = *r.pulled
-		r.pulled = nil
-	}
-	ch.Containers = append(slices.Clip(ch.Containers), r.deferred...)
-	r.deferred = nil
+func (r *runner) takePending() node.TaskStateChange {
+	ch := r.pending
+	r.pending = node.TaskStateChange{}
 	return ch
 }

@@ -6,47 +6,18 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/fargo-run/fargo/internal/control"
+	"github.com/fargo-run/fargo/internal/ephemeral"
+	"github.com/fargo-run/fargo/internal/errdefs"
+	"github.com/fargo-run/fargo/internal/image"
+	"github.com/fargo-run/fargo/internal/network"
+	"github.com/fargo-run/fargo/internal/node"
+	"github.com/fargo-run/fargo/internal/runtime"
 	"github.com/fargo-run/fargo/internal/tenant"
 )
 
-// ControlPlane is the node protocol as the agent sees it. In-process it is
-// *control.Control itself; a remote agent gets an HTTP client with the same
-// methods.
-type ControlPlane interface {
-	RegisterNode(ctx context.Context, n control.Node) error
-	NodeTasks(ctx context.Context, node string) ([]*control.Task, []control.TaskRef, error)
-	WatchNode(ctx context.Context, node string) (<-chan struct{}, error)
-	UpdateTaskState(ctx context.Context, ref control.TaskRef, ch control.TaskStateChange) (*control.Task, error)
-	TaskDefinitionOf(ctx context.Context, s tenant.Scope, t *control.Task) (*control.TaskDefinition, error)
-	// ActivateTask registers a service task with its load balancers and
-	// service registries (ACTIVATING); DeactivateTask deregisters it
-	// (DEACTIVATING) and answers how long its traffic drains.
-	ActivateTask(ctx context.Context, ref control.TaskRef) error
-	DeactivateTask(ctx context.Context, ref control.TaskRef) (time.Duration, error)
-}
-
-// ImageConfig is the part of an image's configuration a container uses.
-type ImageConfig struct {
-	Env        []string
-	Entrypoint []string
-	Cmd        []string
-	WorkingDir string
-	User       string
-	StopSignal string
-	// Volumes are the image's VOLUME paths: a task-scoped volume mounted
-	// at one of them starts with the image's content there (Fargate's rule).
-	Volumes []string
-}
-
-// Image is a pulled image.
-type Image struct {
-	Ref    string
-	Digest string
-	Config ImageConfig
-	// Handle is the image store's own record, for its Mount.
-	Handle any
-}
+// ControlPlane is the node protocol as the agent sees it
+// (node.ControlPlane): in-process it is *control.Control itself.
+type ControlPlane = node.ControlPlane
 
 // ErrImageNotFound and ErrImageAuth classify pull failures (both become
 // CannotPullContainerError stop reasons).
@@ -57,10 +28,10 @@ var (
 
 // Images pulls and mounts images.
 type Images interface {
-	Pull(ctx context.Context, s tenant.Scope, ref string) (*Image, error)
-	// Mount mounts the container's root filesystem, with its writable
-	// layer in scratch ("" for the image store's own directory).
-	Mount(ctx context.Context, img *Image, containerID, scratch string) (rootfs string, err error)
+	Pull(ctx context.Context, s tenant.Scope, ref string) (*image.Image, error)
+	// MountScratch mounts the container's root filesystem, with its
+	// writable layer in scratch ("" for the image store's own directory).
+	MountScratch(ctx context.Context, img *image.Image, containerID, scratch string) (rootfs string, err error)
 	// Unmount unmounts it and removes its writable layer (scratch too).
 	Unmount(ctx context.Context, containerID string) error
 }
@@ -80,89 +51,18 @@ type Storage interface {
 }
 
 // ErrNotEnforced is an Attach failure after which the task runs without
-// a bound on its storage (its directory predates enforcement).
-var ErrNotEnforced = errors.New("ephemeral storage is not enforced")
+// a bound on its storage: its directory holds files already (it predates
+// enforcement). It is the ephemeral package's, whose Manager is a Storage.
+var ErrNotEnforced = ephemeral.ErrNotEmpty
 
-// Network gives tasks their network namespace and IP.
+// Network gives tasks their network namespace and IP (*network.Manager).
 type Network interface {
-	Setup(ctx context.Context, taskID string, s tenant.Scope) (*Attachment, error)
+	Setup(ctx context.Context, req network.Request) (*network.Attachment, error)
 	// PublishPorts publishes a set-up task's container ports on the host
-	// (bridge network mode); publishing what is already published answers
-	// the existing bindings.
-	PublishPorts(ctx context.Context, taskID string, ports []control.NetworkBinding) ([]control.NetworkBinding, error)
+	// (bridge network mode), one binding per port; publishing what is
+	// already published answers the existing bindings.
+	PublishPorts(ctx context.Context, taskID string, ports []network.PortMapping) ([]network.Binding, error)
 	Teardown(ctx context.Context, taskID string) error
-}
-
-// Attachment is a task's network: its namespace and ENI.
-type Attachment struct {
-	NetNSPath  string
-	IP         string
-	PrefixLen  int
-	Gateway    string
-	MAC        string
-	SubnetCIDR string
-	SubnetID   string
-	ENIID      string
-	DNSName    string
-	// Nameservers are the resolvers of the task's /etc/resolv.conf
-	// (fargo's DNS server); nil keeps the image's own.
-	Nameservers []string
-}
-
-// ContainerSpec is one container as the runtime runs it.
-type ContainerSpec struct {
-	ID             string
-	TaskID         string
-	Rootfs         string
-	Args           []string
-	Env            []string
-	Cwd            string
-	User           string
-	Hostname       string
-	ReadonlyRootfs bool
-	NetNSPath      string
-	HostNetwork    bool // networkMode host: the host's network namespace
-	Ulimits        []Ulimit
-	Sysctls        map[string]string // systemControls
-	CgroupParent   string
-	CPUShares      int
-	MemoryLimit    int64 // bytes, 0 = none
-	MemoryReserve  int64 // bytes, 0 = none
-	StopSignal     syscall.Signal
-	Labels         map[string]string
-	Mounts         []Mount
-	// CapAdd and CapDrop change Docker's default capability set
-	// (linuxParameters.capabilities); Init runs an init as PID 1
-	// (linuxParameters.initProcessEnabled).
-	CapAdd, CapDrop []string
-	Init            bool
-	// Privileged is ECS's privileged (EC2 launch type only).
-	Privileged bool
-}
-
-// Ulimit is a resource limit.
-type Ulimit struct {
-	Name       string
-	Soft, Hard uint64
-	// Default marks fargo's default (not the task definition's): the
-	// runtime may lower it to what the host allows.
-	Default bool
-}
-
-// Mount is a bind mount into a container.
-type Mount struct {
-	Source, Destination string
-	ReadOnly            bool
-}
-
-// ExitStatus is how a container ended.
-type ExitStatus struct {
-	Code       int
-	OOMKilled  bool
-	FinishedAt time.Time
-	// Error is why the container could not start, when it could not
-	// (Code is then -1).
-	Error string
 }
 
 // ContainerState is what the runtime knows of a container. A container
@@ -176,40 +76,48 @@ type ContainerState struct {
 	Exists    bool
 	CreatedAt time.Time
 	StartedAt time.Time
-	Exit      *ExitStatus
+	Exit      *runtime.ExitStatus
 }
 
-// Runtime runs containers (runc under a monitor that outlives fargo).
+// Runtime runs containers (runc under a monitor that outlives fargo):
+// *runtime.Runtime.
 type Runtime interface {
-	// CreateTaskCgroup makes the task-level cgroup (cpu units, MiB) and
-	// returns the parent path for its containers.
-	CreateTaskCgroup(taskID string, cpu, memoryMiB int) (string, error)
-	RemoveTaskCgroup(taskID string) error
-	Start(ctx context.Context, spec ContainerSpec) error
+	// CreateTaskCgroupFor makes the task-level cgroup (cpu units, MiB)
+	// and returns the parent path for its containers.
+	CreateTaskCgroupFor(taskID string, cpu, memoryMiB int) (string, error)
+	RemoveTaskCgroupFor(taskID string) error
+	Start(ctx context.Context, spec runtime.ContainerSpec) error
 	// Stop sends sig (0: the container's own stop signal, from its image's
 	// STOPSIGNAL, else SIGTERM), waits up to timeout, then SIGKILLs.
 	Stop(ctx context.Context, id string, sig syscall.Signal, timeout time.Duration) error
-	Wait(ctx context.Context, id string) (ExitStatus, error)
-	State(ctx context.Context, id string) (ContainerState, error)
+	Wait(ctx context.Context, id string) (runtime.ExitStatus, error)
+	// State is what the runtime knows of a container (an errdefs not
+	// found error when it has none).
+	State(ctx context.Context, id string) (runtime.State, error)
 	Delete(ctx context.Context, id string) error
 	Exec(ctx context.Context, id string, args []string, timeout time.Duration) (int, []byte, error)
 	// LogPath is the file of the container's output records.
 	LogPath(id string) string
-	Stats(ctx context.Context, id string) (Stats, error)
+	Stats(ctx context.Context, id string) (runtime.Stats, error)
 }
 
-// Stats are a container's cgroup statistics.
-type Stats struct {
-	Read           time.Time
-	CPUTotalNanos  uint64
-	CPUPerCPUNanos []uint64
-	SystemCPUNanos uint64
-	OnlineCPUs     int
-	MemoryUsage    uint64
-	MemoryMaxUsage uint64
-	MemoryLimit    uint64
-	MemoryStats    map[string]uint64
-	PIDs           uint64
+// containerState is the runtime's state of a container as the agent uses
+// it: a container the runtime has no record of, or whose start a crash
+// cut off, does not exist (the runtime's Start redoes such a start).
+func containerState(ctx context.Context, rt Runtime, id string) (ContainerState, error) {
+	st, err := rt.State(ctx, id)
+	if errors.Is(err, errdefs.ErrNotFound) || err == nil && st.Status == runtime.StatusNotStarted {
+		return ContainerState{}, nil
+	}
+	if err != nil {
+		return ContainerState{}, err
+	}
+	cs := ContainerState{Exists: true, Running: st.Status == runtime.StatusRunning, Starting: st.Status == runtime.StatusCreated,
+		CreatedAt: st.CreatedAt, StartedAt: st.StartedAt}
+	if st.Status == runtime.StatusStopped {
+		cs.Exit = &runtime.ExitStatus{Code: st.ExitCode, OOMKilled: st.OOMKilled, FinishedAt: st.FinishedAt, Error: st.Error}
+	}
+	return cs, nil
 }
 
 // LogSink receives container output (the awslogs driver's destination).

@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"os"
 	"strings"
 	"sync"
@@ -10,7 +11,10 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/fargo-run/fargo/internal/control"
+	"github.com/fargo-run/fargo/internal/errdefs"
+	"github.com/fargo-run/fargo/internal/image"
+	"github.com/fargo-run/fargo/internal/network"
+	"github.com/fargo-run/fargo/internal/runtime"
 	"github.com/fargo-run/fargo/internal/tenant"
 )
 
@@ -19,19 +23,19 @@ import (
 // (ref@sha256:...) finds the image of the name before the "@".
 type fakeImages struct {
 	mu      sync.Mutex
-	configs map[string]ImageConfig
+	configs map[string]image.RunConfig
 	digests map[string]string // ref -> digest (default sha256:aaa...)
 	mounted map[string]bool
 	scratch map[string]string // container id -> the scratch dir of its last Mount
 	pulls   []string
 }
 
-func (f *fakeImages) Pull(_ context.Context, _ tenant.Scope, ref string) (*Image, error) {
+func (f *fakeImages) Pull(_ context.Context, _ tenant.Scope, ref string) (*image.Image, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.pulls = append(f.pulls, ref)
 	if name, digest, ok := strings.Cut(ref, "@"); ok {
-		return &Image{Ref: ref, Digest: digest, Config: f.configs[name]}, nil
+		return &image.Image{Ref: ref, Digest: digest, Config: f.configs[name]}, nil
 	}
 	cfg, ok := f.configs[ref]
 	if !ok {
@@ -41,10 +45,10 @@ func (f *fakeImages) Pull(_ context.Context, _ tenant.Scope, ref string) (*Image
 	if digest == "" {
 		digest = "sha256:" + strings.Repeat("a", 64)
 	}
-	return &Image{Ref: ref, Digest: digest, Config: cfg}, nil
+	return &image.Image{Ref: ref, Digest: digest, Config: cfg}, nil
 }
 
-func (f *fakeImages) Mount(_ context.Context, _ *Image, id, scratch string) (string, error) {
+func (f *fakeImages) MountScratch(_ context.Context, _ *image.Image, id, scratch string) (string, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.mounted == nil {
@@ -70,39 +74,45 @@ func (f *fakeImages) Unmount(_ context.Context, id string) error {
 type fakeNetwork struct {
 	mu   sync.Mutex
 	next int
-	up   map[string]*Attachment
+	up   map[string]*network.Attachment
 	err  error
 }
 
-func (f *fakeNetwork) Setup(_ context.Context, taskID string, _ tenant.Scope) (*Attachment, error) {
+func (f *fakeNetwork) Setup(_ context.Context, req network.Request) (*network.Attachment, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.err != nil {
 		return nil, f.err
 	}
-	if a, ok := f.up[taskID]; ok {
+	if a, ok := f.up[req.TaskID]; ok {
 		return a, nil
 	}
 	f.next++
-	a := &Attachment{NetNSPath: "/run/netns/" + taskID, IP: fmt.Sprintf("10.0.0.%d", f.next+1), PrefixLen: 24, Gateway: "10.0.0.1",
-		MAC: "0a:00:00:00:00:01", SubnetCIDR: "10.0.0.0/24", SubnetID: "subnet-1", ENIID: "eni-1", DNSName: "ip-10-0-0-2.ec2.internal"}
-	f.up[taskID] = a
+	a := &network.Attachment{TaskID: req.TaskID, NetNSPath: "/run/netns/" + req.TaskID, IP: netip.AddrFrom4([4]byte{10, 0, 0, byte(f.next + 1)}),
+		Prefix: netip.MustParsePrefix("10.0.0.0/24"), Gateway: netip.MustParseAddr("10.0.0.1"),
+		MAC: "0a:00:00:00:00:01", SubnetID: "subnet-1", ENIID: "eni-1", PrivateDNSName: "ip-10-0-0-2.ec2.internal"}
+	f.up[req.TaskID] = a
 	return a, nil
 }
 
-func (f *fakeNetwork) PublishPorts(_ context.Context, taskID string, ports []control.NetworkBinding) ([]control.NetworkBinding, error) {
+// PublishPorts answers a binding per port, on all addresses: a host port
+// 0 becomes 49152 + the container port modulo 1000.
+func (f *fakeNetwork) PublishPorts(_ context.Context, taskID string, ports []network.PortMapping) ([]network.Binding, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if _, ok := f.up[taskID]; !ok {
 		return nil, fmt.Errorf("no network for task %s", taskID)
 	}
-	out := make([]control.NetworkBinding, len(ports))
-	for i, p := range ports {
-		p.BindIP = "0.0.0.0"
-		if p.HostPort == 0 {
-			p.HostPort = 49152 + p.ContainerPort%1000
+	var out []network.Binding
+	for _, p := range ports {
+		for i := range max(p.Count, 1) {
+			b := network.Binding{HostPort: p.HostPort, ContainerPort: p.ContainerPort + i, Protocol: p.Protocol}
+			if p.HostPort == 0 {
+				b.HostPort = 49152 + p.ContainerPort%1000
+			}
+			b.HostPort += i
+			out = append(out, b)
 		}
-		out[i] = p
 	}
 	return out, nil
 }
@@ -118,9 +128,9 @@ func (f *fakeNetwork) Teardown(_ context.Context, taskID string) error {
 // moment; "serve" runs until signalled (exit 143 on SIGTERM, 137 on
 // SIGKILL); "ignore" ignores SIGTERM; "oom" is killed with 137 + OOM.
 type fakeContainer struct {
-	spec   ContainerSpec
+	spec   runtime.ContainerSpec
 	done   chan struct{}
-	status ExitStatus
+	status runtime.ExitStatus
 }
 
 type fakeRuntime struct {
@@ -169,21 +179,21 @@ func newFakeRuntime() *fakeRuntime {
 		startingUntil: map[string]time.Time{}, firstWait: map[string]time.Time{}}
 }
 
-func (f *fakeRuntime) CreateTaskCgroup(taskID string, _, _ int) (string, error) {
+func (f *fakeRuntime) CreateTaskCgroupFor(taskID string, _, _ int) (string, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.cgroups[taskID] = true
 	return "/fargo/" + taskID, nil
 }
 
-func (f *fakeRuntime) RemoveTaskCgroup(taskID string) error {
+func (f *fakeRuntime) RemoveTaskCgroupFor(taskID string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	delete(f.cgroups, taskID)
 	return nil
 }
 
-func (f *fakeRuntime) Start(_ context.Context, spec ContainerSpec) error {
+func (f *fakeRuntime) Start(_ context.Context, spec runtime.ContainerSpec) error {
 	if spec.Args[0] == "missing" {
 		return fmt.Errorf(`exec: "missing": executable file not found in $PATH`)
 	}
@@ -200,18 +210,18 @@ func (f *fakeRuntime) Start(_ context.Context, spec ContainerSpec) error {
 		fmt.Sscan(spec.Args[1], &code)
 		go func() {
 			time.Sleep(50 * time.Millisecond)
-			f.finish(spec.ID, ExitStatus{Code: code})
+			f.finish(spec.ID, runtime.ExitStatus{Code: code})
 		}()
 	case "oom":
 		go func() {
 			time.Sleep(50 * time.Millisecond)
-			f.finish(spec.ID, ExitStatus{Code: 137, OOMKilled: true})
+			f.finish(spec.ID, runtime.ExitStatus{Code: 137, OOMKilled: true})
 		}()
 	}
 	return nil
 }
 
-func (f *fakeRuntime) finish(id string, st ExitStatus) {
+func (f *fakeRuntime) finish(id string, st runtime.ExitStatus) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	c := f.containers[id]
@@ -243,14 +253,14 @@ func (f *fakeRuntime) Stop(_ context.Context, id string, sig syscall.Signal, tim
 	f.mu.Unlock()
 	if c.spec.Args[0] == "ignore" { // as the runtime: SIGKILL after timeout, then return
 		time.Sleep(timeout)
-		f.finish(id, ExitStatus{Code: 137})
+		f.finish(id, runtime.ExitStatus{Code: 137})
 		return nil
 	}
-	f.finish(id, ExitStatus{Code: 128 + int(sig)})
+	f.finish(id, runtime.ExitStatus{Code: 128 + int(sig)})
 	return nil
 }
 
-func (f *fakeRuntime) Wait(ctx context.Context, id string) (ExitStatus, error) {
+func (f *fakeRuntime) Wait(ctx context.Context, id string) (runtime.ExitStatus, error) {
 	f.mu.Lock()
 	if _, ok := f.firstWait[id]; !ok {
 		f.firstWait[id] = time.Now()
@@ -258,43 +268,44 @@ func (f *fakeRuntime) Wait(ctx context.Context, id string) (ExitStatus, error) {
 	c := f.containers[id]
 	f.mu.Unlock()
 	if c == nil {
-		return ExitStatus{}, fmt.Errorf("no container %s", id)
+		return runtime.ExitStatus{}, fmt.Errorf("no container %s", id)
 	}
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
 	for {
 		if err := f.outOfFiles(); err != nil {
-			return ExitStatus{}, err
+			return runtime.ExitStatus{}, err
 		}
 		select {
 		case <-c.done:
 			return c.status, nil
 		case <-ctx.Done():
-			return ExitStatus{}, ctx.Err()
+			return runtime.ExitStatus{}, ctx.Err()
 		case <-tick.C:
 		}
 	}
 }
 
-func (f *fakeRuntime) State(_ context.Context, id string) (ContainerState, error) {
+func (f *fakeRuntime) State(_ context.Context, id string) (runtime.State, error) {
 	if err := f.outOfFiles(); err != nil {
-		return ContainerState{}, err
+		return runtime.State{}, err
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	c := f.containers[id]
 	if c == nil {
-		return ContainerState{}, nil
+		return runtime.State{}, errdefs.NotFoundf("container %s not found", id)
 	}
 	if time.Now().Before(f.startingUntil[id]) {
-		return ContainerState{Exists: true, Starting: true}, nil
+		return runtime.State{ID: id, Status: runtime.StatusCreated}, nil
 	}
 	select {
 	case <-c.done:
 		st := c.status
-		return ContainerState{Exists: true, Exit: &st}, nil
+		return runtime.State{ID: id, Status: runtime.StatusStopped, ExitCode: st.Code, OOMKilled: st.OOMKilled,
+			FinishedAt: st.FinishedAt, Error: st.Error}, nil
 	default:
-		return ContainerState{Exists: true, Running: true}, nil
+		return runtime.State{ID: id, Status: runtime.StatusRunning}, nil
 	}
 }
 
@@ -321,8 +332,8 @@ func (f *fakeRuntime) LogPath(id string) string {
 	return f.logs.file
 }
 
-func (f *fakeRuntime) Stats(context.Context, string) (Stats, error) {
-	return Stats{Read: time.Now(), MemoryUsage: 1 << 20}, nil
+func (f *fakeRuntime) Stats(context.Context, string) (runtime.Stats, error) {
+	return runtime.Stats{Read: time.Now(), MemoryUsage: 1 << 20}, nil
 }
 
 func (f *fakeRuntime) running() int {

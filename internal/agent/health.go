@@ -4,8 +4,9 @@ import (
 	"context"
 	"time"
 
-	"github.com/fargo-run/fargo/internal/control"
 	"github.com/fargo-run/fargo/internal/errdefs"
+	"github.com/fargo-run/fargo/internal/node"
+	"github.com/fargo-run/fargo/internal/runtime"
 )
 
 // Health statuses.
@@ -36,28 +37,34 @@ const maxHealthOutput = 4096
 
 // recordHealth keeps a check's result for the metadata endpoint.
 func (r *runner) recordHealth(name, status string, code int, out []byte, changed bool) {
+	r.h.health.record(name, status, code, out, changed)
+}
+
+// healthOf returns a container's last health check, if one ran.
+func (r *runner) healthOf(name string) (healthDetail, bool) { return r.h.health.detail(name) }
+
+func (h *healthHook) record(name, status string, code int, out []byte, changed bool) {
 	if len(out) > maxHealthOutput {
 		out = out[:maxHealthOutput]
 	}
-	r.healthMu.Lock()
-	defer r.healthMu.Unlock()
-	if r.healthDetails == nil {
-		r.healthDetails = map[string]healthDetail{}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.details == nil {
+		h.details = map[string]healthDetail{}
 	}
-	d := r.healthDetails[name]
+	d := h.details[name]
 	if changed || d.Since == nil {
 		now := time.Now().UTC()
 		d.Since = &now
 	}
 	d.Status, d.ExitCode, d.Output = status, &code, string(out)
-	r.healthDetails[name] = d
+	h.details[name] = d
 }
 
-// healthOf returns a container's last health check, if one ran.
-func (r *runner) healthOf(name string) (healthDetail, bool) {
-	r.healthMu.Lock()
-	defer r.healthMu.Unlock()
-	d, ok := r.healthDetails[name]
+func (h *healthHook) detail(name string) (healthDetail, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	d, ok := h.details[name]
 	return d, ok
 }
 
@@ -65,7 +72,7 @@ func (r *runner) healthOf(name string) (healthDetail, bool) {
 // it, as Docker does: every interval, each try bounded by timeout; retries
 // consecutive failures make it UNHEALTHY; failures during startPeriod do
 // not count, and the first success ends the start period.
-func (r *runner) checkHealth(ctx context.Context, cd *control.ContainerDefinition) {
+func (r *runner) checkHealth(ctx context.Context, cd *node.ContainerDefinition) {
 	hc := cd.HealthCheck
 	interval := seconds(hc.Interval, 30)
 	timeout := seconds(hc.Timeout, 5)
@@ -83,7 +90,7 @@ func (r *runner) checkHealth(ctx context.Context, cd *control.ContainerDefinitio
 	default:
 		return
 	}
-	id := containerID(r.ref.ID, cd.Name)
+	id := runtime.ContainerID(r.ref.ID, cd.Name)
 	started := time.Now()
 	inStart := true
 	failures := 0
@@ -164,6 +171,6 @@ func (r *runner) healthChanged(ctx context.Context, h healthReport) {
 	if !checked {
 		task = healthUnknown
 	}
-	r.report(ctx, control.TaskStateChange{HealthStatus: task,
-		Containers: []control.ContainerStateChange{{Name: h.name, HealthStatus: h.status}}})
+	r.report(ctx, node.TaskStateChange{HealthStatus: task,
+		Containers: []node.ContainerStateChange{{Name: h.name, HealthStatus: h.status}}})
 }

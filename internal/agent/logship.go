@@ -12,7 +12,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/fargo-run/fargo/internal/control"
+	"github.com/fargo-run/fargo/internal/node"
+	"github.com/fargo-run/fargo/internal/runtime"
 	"github.com/fargo-run/fargo/internal/tenant"
 )
 
@@ -45,7 +46,7 @@ func awslogsStream(prefix, container, taskID string) string {
 	return prefix + "/" + container + "/" + taskID
 }
 
-func (r *runner) awslogsTarget(cd *control.ContainerDefinition) (tenant.Scope, string, string) {
+func (r *runner) awslogsTarget(cd *node.ContainerDefinition) (tenant.Scope, string, string) {
 	opts := cd.LogConfiguration.Options
 	scope := r.ref.Scope
 	if reg := opts["awslogs-region"]; reg != "" {
@@ -56,7 +57,7 @@ func (r *runner) awslogsTarget(cd *control.ContainerDefinition) (tenant.Scope, s
 
 // prepareAwslogs creates the group (with awslogs-create-group) and the
 // stream, as the driver does before the container starts.
-func (r *runner) prepareAwslogs(ctx context.Context, cd *control.ContainerDefinition) error {
+func (r *runner) prepareAwslogs(ctx context.Context, cd *node.ContainerDefinition) error {
 	scope, group, stream := r.awslogsTarget(cd)
 	if cd.LogConfiguration.Options["awslogs-create-group"] == "true" {
 		if err := r.a.deps.Logs.EnsureGroup(ctx, scope, group); err != nil {
@@ -66,22 +67,14 @@ func (r *runner) prepareAwslogs(ctx context.Context, cd *control.ContainerDefini
 	return r.a.deps.Logs.EnsureStream(ctx, scope, group, stream)
 }
 
-func (r *runner) startShipper(ctx context.Context, cd *control.ContainerDefinition) {
+func (r *runner) startShipper(ctx context.Context, cd *node.ContainerDefinition) *logShipper {
 	scope, group, stream := r.awslogsTarget(cd)
 	s := &logShipper{r: r, scope: scope, group: group, stream: stream,
-		path:       r.a.deps.Runtime.LogPath(containerID(r.ref.ID, cd.Name)),
+		path:       r.a.deps.Runtime.LogPath(runtime.ContainerID(r.ref.ID, cd.Name)),
 		offsetPath: filepath.Join(r.dir, cd.Name+".logoffset"),
 		done:       make(chan struct{})}
-	r.shippers = append(r.shippers, s)
 	go s.loop(ctx)
-}
-
-// flushLogs ships what is left once the containers have stopped.
-func (r *runner) flushLogs(ctx context.Context) {
-	for _, s := range r.shippers {
-		<-s.done
-		s.ship(ctx)
-	}
+	return s
 }
 
 func (s *logShipper) loop(ctx context.Context) {

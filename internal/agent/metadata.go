@@ -12,7 +12,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/fargo-run/fargo/internal/control"
+	"github.com/fargo-run/fargo/internal/node"
+	"github.com/fargo-run/fargo/internal/runtime"
 )
 
 // metadataID is the container's id in ECS_CONTAINER_METADATA_URI_V4, in
@@ -65,7 +66,7 @@ func (a *Agent) MetadataHandler() http.Handler {
 		r := a.meta.byID[taskID]
 		a.meta.mu.RUnlock()
 		host, _, _ := net.SplitHostPort(req.RemoteAddr)
-		if r == nil || r.att == nil || host != r.att.IP {
+		if r == nil || r.h.network.att == nil || host != r.h.network.att.IP.String() {
 			http.Error(w, "no task metadata for this address", http.StatusNotFound)
 			return
 		}
@@ -94,7 +95,7 @@ func (a *Agent) MetadataHandler() http.Handler {
 		case "task/stats":
 			stats := map[string]any{}
 			for _, c := range task.Containers {
-				stats[containerID(task.ID, c.Name)] = r.containerStats(ctx, c.Name)
+				stats[runtime.ContainerID(task.ID, c.Name)] = r.containerStats(ctx, c.Name)
 			}
 			body = stats
 		default:
@@ -210,15 +211,15 @@ func timePtr(t time.Time) *time.Time {
 	return &t
 }
 
-func (r *runner) containerMetadata(ctx context.Context, task *control.Task, td *control.TaskDefinition, name string) mdContainer {
+func (r *runner) containerMetadata(ctx context.Context, task *node.Task, td *node.TaskDefinition, name string) mdContainer {
 	c := task.Container(name)
-	var cd *control.ContainerDefinition
+	var cd *node.ContainerDefinition
 	for i := range td.ContainerDefinitions {
 		if td.ContainerDefinitions[i].Name == name {
 			cd = &td.ContainerDefinitions[i]
 		}
 	}
-	id := containerID(task.ID, name)
+	id := runtime.ContainerID(task.ID, name)
 	md := mdContainer{
 		DockerID: id, Name: name, DockerName: "ecs-" + td.Family + "-" + strconv.Itoa(td.Revision) + "-" + name,
 		Image: c.Image, ImageID: c.ImageDigest, DesiredStatus: task.DesiredStatus, KnownStatus: c.LastStatus,
@@ -233,7 +234,7 @@ func (r *runner) containerMetadata(ctx context.Context, task *control.Task, td *
 	}
 	// The runtime's own record of when the container's process started
 	// and ended.
-	if st, err := r.a.deps.Runtime.State(ctx, id); err == nil && st.Exists {
+	if st, err := containerState(ctx, r.a.deps.Runtime, id); err == nil && st.Exists {
 		md.CreatedAt, md.StartedAt = timePtr(st.CreatedAt), timePtr(st.StartedAt)
 		if st.Exit != nil {
 			md.FinishedAt = timePtr(st.Exit.FinishedAt)
@@ -260,9 +261,10 @@ func (r *runner) containerMetadata(ctx context.Context, task *control.Task, td *
 			md.Health = &d
 		}
 	}
-	if att := r.att; att != nil {
-		md.Networks = []mdNetwork{{NetworkMode: td.NetworkMode, IPv4Addresses: []string{att.IP}, MACAddress: att.MAC,
-			IPv4SubnetCIDRBlock: att.SubnetCIDR, PrivateDNSName: att.DNSName, SubnetGatewayIpv4Address: att.Gateway + "/" + strconv.Itoa(att.PrefixLen)}}
+	if att := r.h.network.att; att != nil {
+		md.Networks = []mdNetwork{{NetworkMode: td.NetworkMode, IPv4Addresses: []string{att.IP.String()}, MACAddress: att.MAC,
+			IPv4SubnetCIDRBlock: att.Prefix.String(), PrivateDNSName: att.PrivateDNSName,
+			SubnetGatewayIpv4Address: att.Gateway.String() + "/" + strconv.Itoa(att.Prefix.Bits())}}
 	}
 	return md
 }
@@ -270,9 +272,9 @@ func (r *runner) containerMetadata(ctx context.Context, task *control.Task, td *
 // metadataPorts lists a container's ports: its port mappings under awsvpc
 // and host (the host port is the container port), its published bindings
 // under bridge. Port ranges are left out, as the ECS agent does.
-func (r *runner) metadataPorts(mode string, cd *control.ContainerDefinition, c *control.Container) []mdPort {
+func (r *runner) metadataPorts(mode string, cd *node.ContainerDefinition, c *node.Container) []mdPort {
 	var out []mdPort
-	if mode == control.NetworkModeBridge {
+	if mode == node.NetworkModeBridge {
 		for _, b := range c.NetworkBindings {
 			if b.ContainerPortRange == "" && b.ContainerPort > 0 {
 				out = append(out, mdPort{ContainerPort: b.ContainerPort, Protocol: b.Protocol, HostPort: b.HostPort, HostIP: b.BindIP})
@@ -288,7 +290,7 @@ func (r *runner) metadataPorts(mode string, cd *control.ContainerDefinition, c *
 		if p.Protocol == "" {
 			p.Protocol = "tcp"
 		}
-		if mode == control.NetworkModeAwsvpc || mode == control.NetworkModeHost {
+		if mode == node.NetworkModeAwsvpc || mode == node.NetworkModeHost {
 			p.HostPort = p.ContainerPort
 		}
 		out = append(out, p)
@@ -296,7 +298,7 @@ func (r *runner) metadataPorts(mode string, cd *control.ContainerDefinition, c *
 	return out
 }
 
-func (r *runner) taskMetadata(ctx context.Context, task *control.Task, td *control.TaskDefinition, tags bool) mdTask {
+func (r *runner) taskMetadata(ctx context.Context, task *node.Task, td *node.TaskDefinition, tags bool) mdTask {
 	md := mdTask{
 		Cluster: task.ClusterARN, TaskARN: task.ARN, Family: td.Family, Revision: strconv.Itoa(td.Revision),
 		DesiredStatus: task.DesiredStatus, KnownStatus: task.LastStatus,
@@ -313,7 +315,7 @@ func (r *runner) taskMetadata(ctx context.Context, task *control.Task, td *contr
 		md.Containers = append(md.Containers, r.containerMetadata(ctx, task, td, c.Name))
 	}
 	md.EphemeralStorageMetrics = r.ephemeralStorage(ctx, task)
-	if task.EphemeralStorageGiB > 0 && !r.bounded.Load() {
+	if task.EphemeralStorageGiB > 0 && !r.h.storage.bounded.Load() {
 		md.Errors = append(md.Errors, mdError{ErrorField: "EphemeralStorageMetrics", ErrorCode: "EphemeralStorageNotEnforced",
 			ErrorMessage: "this host does not bound the task's ephemeral storage: the task writes to the host's disk"})
 	}
@@ -346,12 +348,12 @@ type ephemeralUsage struct {
 // what its containers wrote to their root filesystems, when the image
 // store can tell (nil otherwise), measured at most once per
 // ephemeralUsageTTL.
-func (r *runner) ephemeralStorage(ctx context.Context, task *control.Task) *mdEphemeralStorage {
+func (r *runner) ephemeralStorage(ctx context.Context, task *node.Task) *mdEphemeralStorage {
 	if task.EphemeralStorageGiB <= 0 {
 		return nil
 	}
 	reserved := int64(task.EphemeralStorageGiB) << 10
-	if r.bounded.Load() {
+	if r.h.storage.bounded.Load() {
 		used, _, err := r.a.deps.Storage.Usage(r.dir)
 		if err != nil {
 			r.log.Warn("ephemeral storage use", "err", err)
@@ -363,13 +365,13 @@ func (r *runner) ephemeralStorage(ctx context.Context, task *control.Task) *mdEp
 	if !ok {
 		return nil
 	}
-	c := &r.ephemeral
+	c := &r.h.metadata.ephemeral
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.at.IsZero() || time.Since(c.at) >= ephemeralUsageTTL {
 		c.used, c.ok = 0, true
 		for _, ct := range task.Containers {
-			n, err := du.DiskUsage(ctx, containerID(task.ID, ct.Name))
+			n, err := du.DiskUsage(ctx, runtime.ContainerID(task.ID, ct.Name))
 			if err != nil {
 				c.ok = false
 				break

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -12,6 +13,8 @@ import (
 	"time"
 
 	"github.com/fargo-run/fargo/internal/control"
+	"github.com/fargo-run/fargo/internal/network"
+	"github.com/fargo-run/fargo/internal/runtime"
 	"github.com/fargo-run/fargo/internal/store/bolt"
 )
 
@@ -24,21 +27,21 @@ var (
 // container times, cgroup statistics and block I/O.
 type timedRuntime struct{ *fakeRuntime }
 
-func (m timedRuntime) State(_ context.Context, id string) (ContainerState, error) {
-	st := ContainerState{Exists: true, Running: true, CreatedAt: mdStarted.Add(-200 * time.Millisecond), StartedAt: mdStarted}
+func (m timedRuntime) State(_ context.Context, id string) (runtime.State, error) {
+	st := runtime.State{ID: id, Status: runtime.StatusRunning, CreatedAt: mdStarted.Add(-200 * time.Millisecond), StartedAt: mdStarted}
 	if id[len(id)-len("side"):] == "side" {
-		st.Running, st.Exit = false, &ExitStatus{Code: 0, FinishedAt: mdFinished}
+		st.Status, st.ExitCode, st.FinishedAt = runtime.StatusStopped, 0, mdFinished
 	}
 	return st, nil
 }
 
-func (m timedRuntime) Stats(context.Context, string) (Stats, error) {
-	return Stats{Read: time.Now(), MemoryUsage: 5 << 20, MemoryLimit: 512 << 20, PIDs: 3}, nil
+func (m timedRuntime) Stats(context.Context, string) (runtime.Stats, error) {
+	return runtime.Stats{Read: time.Now(), MemoryUsage: 5 << 20, MemoryLimit: 512 << 20, PIDs: 3}, nil
 }
 
-func (m timedRuntime) BlkioStats(context.Context, string) (BlkioStats, error) {
-	return BlkioStats{ServiceBytes: []BlkioEntry{{Major: 8, Op: "Read", Value: 4096}, {Major: 8, Op: "Write", Value: 8192}},
-		Serviced: []BlkioEntry{{Major: 8, Op: "Read", Value: 1}}}, nil
+func (m timedRuntime) BlkioStats(context.Context, string) (runtime.BlkioStats, error) {
+	return runtime.BlkioStats{ServiceBytes: []runtime.BlkioEntry{{Major: 8, Op: "Read", Value: 4096}, {Major: 8, Op: "Write", Value: 8192}},
+		Serviced: []runtime.BlkioEntry{{Major: 8, Op: "Read", Value: 1}}}, nil
 }
 
 // countingNetwork counts 1000 bytes in and 500 out on eth0 between reads.
@@ -48,11 +51,11 @@ type countingNetwork struct {
 	reads uint64
 }
 
-func (m *countingNetwork) LinkStats(_ context.Context, netnsPath string) (map[string]NetworkCounts, error) {
+func (m *countingNetwork) LinkStats(_ context.Context, netnsPath string) (map[string]network.LinkCounts, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.reads++
-	return map[string]NetworkCounts{"eth0": {RxBytes: 1000 * m.reads, RxPackets: 10 * m.reads, TxBytes: 500 * m.reads, TxPackets: 5 * m.reads}}, nil
+	return map[string]network.LinkCounts{"eth0": {RxBytes: 1000 * m.reads, RxPackets: 10 * m.reads, TxBytes: 500 * m.reads, TxPackets: 5 * m.reads}}, nil
 }
 
 // sizedImages says each container wrote 3 MiB, counting the asks in
@@ -104,17 +107,17 @@ func metadataRunner(t *testing.T) (*Agent, *runner, *control.Task) {
 	task.LastStatus, task.PullStartedAt, task.PullStoppedAt = control.TaskRunning, mdStarted.Add(-time.Second), mdStarted
 	task.ExecutionStoppedAt = mdFinished
 	a, err := New(Config{Node: "local", StateDir: t.TempDir(), MetadataEndpoint: "http://169.254.170.2/v4"},
-		Deps{Control: ctl, Runtime: timedRuntime{newFakeRuntime()}, Network: &countingNetwork{fakeNetwork: &fakeNetwork{up: map[string]*Attachment{}}},
+		Deps{Control: ctl, Runtime: timedRuntime{newFakeRuntime()}, Network: &countingNetwork{fakeNetwork: &fakeNetwork{up: map[string]*network.Attachment{}}},
 			Images: sizedImages{fakeImages: &fakeImages{}}, Storage: &fakeStorage{used: 6 << 20}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	r := newRunner(a, control.TaskRef{Scope: scope, Cluster: task.Cluster, ID: task.ID}, task)
-	r.bounded.Store(true) // the task has its filesystem (6 MiB used)
+	r.h.storage.bounded.Store(true) // the task has its filesystem (6 MiB used)
 	r.td = td
-	r.att = &Attachment{NetNSPath: "/run/netns/x", IP: "10.0.0.7", PrefixLen: 24, Gateway: "10.0.0.1", MAC: "0a:00:00:00:00:07",
-		SubnetCIDR: "10.0.0.0/24", SubnetID: "subnet-1", DNSName: "ip-10-0-0-7.ec2.internal"}
-	a.meta.add(r, r.att.IP)
+	r.h.network.att = &network.Attachment{NetNSPath: "/run/netns/x", IP: netip.MustParseAddr("10.0.0.7"), Prefix: netip.MustParsePrefix("10.0.0.0/24"),
+		Gateway: netip.MustParseAddr("10.0.0.1"), MAC: "0a:00:00:00:00:07", SubnetID: "subnet-1", PrivateDNSName: "ip-10-0-0-7.ec2.internal"}
+	a.meta.add(r, r.h.network.att.IP.String())
 	return a, r, task
 }
 
@@ -236,7 +239,7 @@ func TestMetadataStats(t *testing.T) {
 	// /task/stats: one entry per container, keyed by container id.
 	var all map[string]any
 	getMetadata(t, a, base+"/task/stats", &all)
-	if len(all) != 2 || jsonAt(all, containerID(task.ID, "side"), "networks", "eth0") == nil {
+	if len(all) != 2 || jsonAt(all, runtime.ContainerID(task.ID, "side"), "networks", "eth0") == nil {
 		t.Errorf("task stats %v", all)
 	}
 }
@@ -304,7 +307,7 @@ func TestMetadataEphemeralStorageCached(t *testing.T) {
 	var walks atomic.Int32 // DiskUsage calls: one per container per measurement
 	a.deps.Images = sizedImages{fakeImages: &fakeImages{}, walks: &walks}
 	a.deps.Storage = nil
-	r.bounded.Store(false)
+	r.h.storage.bounded.Store(false)
 	path := "/v4/" + metadataID(task.ID, "app") + "/task"
 	ask := func(n int) {
 		t.Helper()
@@ -333,9 +336,9 @@ func TestMetadataEphemeralStorageCached(t *testing.T) {
 	}
 	// Once the measurement is old, the next requests measure once again,
 	// together.
-	r.ephemeral.mu.Lock()
-	r.ephemeral.at = r.ephemeral.at.Add(-ephemeralUsageTTL)
-	r.ephemeral.mu.Unlock()
+	r.h.metadata.ephemeral.mu.Lock()
+	r.h.metadata.ephemeral.at = r.h.metadata.ephemeral.at.Add(-ephemeralUsageTTL)
+	r.h.metadata.ephemeral.mu.Unlock()
 	ask(8)
 	if n := walks.Load(); n != 4 {
 		t.Errorf("8 concurrent requests after %s measured %d containers in all, want 4", ephemeralUsageTTL, n)

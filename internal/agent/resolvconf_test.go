@@ -1,33 +1,38 @@
 package agent
 
 import (
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
 	"testing"
 
-	"github.com/fargo-run/fargo/internal/control"
+	"github.com/fargo-run/fargo/internal/image"
+	"github.com/fargo-run/fargo/internal/network"
+	"github.com/fargo-run/fargo/internal/node"
+	"github.com/fargo-run/fargo/internal/runtime"
 )
 
-// TestResolvConf: an attachment that names resolvers (fargo's DNS server)
-// gives the task an /etc/resolv.conf with them, mounted over the image's;
-// one that names none leaves the image's alone.
+// TestResolvConf: an agent configured with resolvers (fargo's DNS server)
+// gives each task an /etc/resolv.conf with them, mounted over the image's;
+// one configured with none leaves the image's alone.
 func TestResolvConf(t *testing.T) {
-	task := &control.Task{ID: "t1", LaunchType: control.LaunchTypeFargate}
-	td := &control.TaskDefinition{Family: "f", NetworkMode: control.NetworkModeAwsvpc}
-	cd := &control.ContainerDefinition{Name: "web", Image: "app"}
+	task := &node.Task{ID: "t1", LaunchType: node.LaunchTypeFargate}
+	td := &node.TaskDefinition{Family: "f", NetworkMode: node.NetworkModeAwsvpc}
+	cd := &node.ContainerDefinition{Name: "web", Image: "app"}
+	att := &network.Attachment{TaskID: "t1", IP: netip.MustParseAddr("10.0.0.2"), PrivateDNSName: "ip-10-0-0-2.ec2.internal"}
 	for _, ns := range [][]string{{"169.254.170.2"}, nil} {
 		dir := t.TempDir()
-		att := &Attachment{IP: "10.0.0.2", DNSName: "ip-10-0-0-2.ec2.internal", Nameservers: ns}
-		if err := writeEtcFiles(dir, att); err != nil {
+		if err := writeEtcFiles(dir, att, ns); err != nil {
 			t.Fatal(err)
 		}
 		b, err := os.ReadFile(filepath.Join(dir, "resolv.conf"))
-		spec, serr := buildSpec(specInput{scope: scope, task: task, td: td, cd: cd, image: ImageConfig{Cmd: []string{"serve"}}, att: att, hostsDir: dir})
+		spec, serr := buildSpec(specInput{scope: scope, task: task, td: td, cd: cd, image: image.RunConfig{Cmd: []string{"serve"}},
+			att: att, hostsDir: dir, resolvConf: len(ns) > 0})
 		if serr != nil {
 			t.Fatal(serr)
 		}
-		mounted := slices.ContainsFunc(spec.Mounts, func(m Mount) bool {
+		mounted := slices.ContainsFunc(spec.Mounts, func(m runtime.Mount) bool {
 			return m.Destination == "/etc/resolv.conf" && m.Source == dir+"/resolv.conf"
 		})
 		if ns == nil {

@@ -3,16 +3,16 @@ package agent
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
-	"github.com/fargo-run/fargo/internal/control"
+	"github.com/fargo-run/fargo/internal/errdefs"
+
+	"github.com/fargo-run/fargo/internal/node"
+	"github.com/fargo-run/fargo/internal/runtime"
 )
 
 // Stop reasons fargo uses beyond AWS's own.
@@ -24,51 +24,40 @@ const (
 	maxStopTimeout        = 120 * time.Second
 )
 
-// runner owns one task: the only goroutine that acts on it.
+// runner owns one task: the only goroutine that acts on it. It is the
+// task's state machine (see hooks.go for the steps its hooks take part
+// in); what a concern of the task owns lives in its hook.
 type runner struct {
 	a    *Agent
-	ref  control.TaskRef
-	task *control.Task
-	td   *control.TaskDefinition
+	ref  node.TaskRef
+	task *node.Task
+	td   *node.TaskDefinition
 	log  *slog.Logger
+	dir  string // the task's state directory
+	h    hooks
 
 	stopOnce sync.Once
 	stopCh   chan struct{} // closed when the control plane wants the task stopped
 
-	att     *Attachment
-	images  map[string]*Image // by container name
 	started map[string]bool
-	// deferred are container changes not reported yet (startContainer);
-	// pulled is the image pull's outcome (its times, the digests to
-	// record) not reported yet. Both ride with the next report that
-	// takes them (takePending): a wait on a dependency, ACTIVATING, or
-	// the failure report.
-	deferred   []control.ContainerStateChange
-	pulled     *control.TaskStateChange
+	exited  map[string]runtime.ExitStatus
+	healthy map[string]string
+	// pending are state changes not reported yet (the image pull's
+	// outcome, containers started or re-adopted). They ride with the
+	// next report that takes them (takePending): a wait on a dependency,
+	// ACTIVATING, or the failure report.
+	pending    node.TaskStateChange
 	exits      chan containerExit
 	health     chan healthReport
-	exited     map[string]ExitStatus
-	healthy    map[string]string
-	cgroup     string
-	shippers   []*logShipper
-	dir        string
-	cancelHook context.CancelFunc // ends health checks and log shippers
+	cancelHook context.CancelFunc // ends what poststartContainer started
 
 	// mu guards task and td for readers outside the runner goroutine
 	// (the metadata endpoint).
-	mu            sync.Mutex
-	healthMu      sync.Mutex
-	healthDetails map[string]healthDetail // guarded by healthMu
-	statsMu       sync.Mutex
-	prevStats     map[string]*dockerStats
-	ephemeral     ephemeralUsage // the metadata endpoint's measurement
-	// bounded: the task's directory is a filesystem of the task's
-	// ephemeral storage size (see storage.go).
-	bounded atomic.Bool
+	mu sync.Mutex
 }
 
 // snapshot returns the task and its definition for other goroutines.
-func (r *runner) snapshot() (*control.Task, *control.TaskDefinition) {
+func (r *runner) snapshot() (*node.Task, *node.TaskDefinition) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.task, r.td
@@ -76,22 +65,22 @@ func (r *runner) snapshot() (*control.Task, *control.TaskDefinition) {
 
 type containerExit struct {
 	name   string
-	status ExitStatus
+	status runtime.ExitStatus
 	err    error
 }
 
-func newRunner(a *Agent, ref control.TaskRef, t *control.Task) *runner {
+func newRunner(a *Agent, ref node.TaskRef, t *node.Task) *runner {
 	return &runner{
 		a: a, ref: ref, task: t,
 		log:     a.log.With("cluster", ref.Cluster, "task", ref.ID),
+		dir:     filepath.Join(a.cfg.StateDir, "tasks", ref.ID),
+		h:       newHooks(),
 		stopCh:  make(chan struct{}),
-		images:  map[string]*Image{},
 		started: map[string]bool{},
 		exits:   make(chan containerExit, 16),
 		health:  make(chan healthReport, 16),
-		exited:  map[string]ExitStatus{},
+		exited:  map[string]runtime.ExitStatus{},
 		healthy: map[string]string{},
-		dir:     filepath.Join(a.cfg.StateDir, "tasks", ref.ID),
 	}
 }
 
@@ -102,12 +91,12 @@ func (r *runner) stopRequested() bool {
 	case <-r.stopCh:
 		return true
 	default:
-		return r.task.DesiredStatus == control.TaskStopped
+		return r.task.DesiredStatus == node.TaskStopped
 	}
 }
 
 // report sends a state change and keeps the task the control plane stored.
-func (r *runner) report(ctx context.Context, ch control.TaskStateChange) {
+func (r *runner) report(ctx context.Context, ch node.TaskStateChange) {
 	t, err := r.a.deps.Control.UpdateTaskState(ctx, r.ref, ch)
 	if err != nil {
 		r.log.Warn("report task state", "err", err)
@@ -118,31 +107,41 @@ func (r *runner) report(ctx context.Context, ch control.TaskStateChange) {
 	r.mu.Unlock()
 }
 
+// reportStatus reports a task status with what the hooks add to it.
+func (r *runner) reportStatus(ctx context.Context, status string, ch node.TaskStateChange) {
+	ch.LastStatus = status
+	for _, h := range r.h.list {
+		if sr, ok := h.(statusReporter); ok {
+			sr.addToReport(r, status, &ch)
+		}
+	}
+	r.report(ctx, ch)
+}
+
 // run drives the task to its desired status. agentDone closes when the
 // agent shuts down.
 func (r *runner) run(ctx context.Context, agentDone <-chan struct{}) {
-	if r.task.DesiredStatus == control.TaskStopped {
+	if r.task.DesiredStatus == node.TaskStopped {
 		r.requestStop()
 	}
 	td, err := r.a.deps.Control.TaskDefinitionOf(ctx, r.ref.Scope, r.task)
 	if err != nil {
-		r.fail(ctx, control.StopTaskFailedToStart, r.a.publicReason("ResourceInitializationError: ", err), err)
+		r.fail(ctx, r.a.failedToStartWith("ResourceInitializationError: ", err))
 		return
 	}
 	r.mu.Lock()
 	r.td = td
 	r.mu.Unlock()
 	if err := os.MkdirAll(r.dir, 0o700); err != nil {
-		r.fail(ctx, control.StopTaskFailedToStart, "ResourceInitializationError: failed to create the task's directory", err)
+		r.fail(ctx, failedToStart("ResourceInitializationError: failed to create the task's directory", err))
 		return
 	}
 	hookCtx, cancel := context.WithCancel(ctx)
 	r.cancelHook = cancel
 	defer cancel()
 
-	code, reason, err := r.start(ctx, hookCtx)
-	if err != nil {
-		r.fail(ctx, code, reason, err)
+	if err := r.start(ctx, hookCtx); err != nil {
+		r.fail(ctx, asStopError(err))
 		return
 	}
 	if kept := r.supervise(ctx, agentDone); kept {
@@ -151,21 +150,18 @@ func (r *runner) run(ctx context.Context, agentDone <-chan struct{}) {
 	r.stop(ctx)
 }
 
-// errStopRequested ends a start that a stop request overtook.
-var errStopRequested = errors.New("stop requested before the task was running")
-
 // fail stops a task that could not start, keeping what it learned.
-func (r *runner) fail(ctx context.Context, code, reason string, err error) {
+func (r *runner) fail(ctx context.Context, se *StopError) {
 	switch {
-	case errors.Is(err, errStopRequested):
+	case errors.Is(se, errStopRequested):
 		r.log.Info("stop requested before the task was running")
-	case err != nil:
-		r.log.Warn("task failed to start", "reason", reason, "err", err)
+	case se.Err != nil:
+		r.log.Warn("task failed to start", "reason", se.Reason, "err", se.Err)
 	}
 	// What was held back (the pull's digests, the containers started)
 	// goes with the stop code: it must not be lost.
 	ch := r.takePending()
-	ch.StopCode, ch.Reason = code, reason
+	ch.StopCode, ch.Reason = se.Code, se.Reason
 	r.report(ctx, ch)
 	r.stop(ctx)
 }
@@ -176,103 +172,91 @@ func (r *runner) fail(ctx context.Context, code, reason string, err error) {
 // asked for meanwhile, or a failure of any step after (network, pull,
 // cgroup), stops them as any other (stop signal, stopTimeout, exit codes,
 // the last log lines). Attaching needs neither the network nor the
-// cgroup: the containers run in theirs already. It returns a stop code
-// and reason on failure.
-func (r *runner) start(ctx, hookCtx context.Context) (string, string, error) {
+// cgroup: the containers run in theirs already. A failure is a
+// *StopError.
+func (r *runner) start(ctx, hookCtx context.Context) error {
 	existing, err := r.existingContainers(ctx)
 	if err != nil {
-		return control.StopTaskFailedToStart, r.a.publicReason("ContainerRuntimeError: ", err), err
+		return r.a.failedToStartWith("ContainerRuntimeError: ", err)
 	}
 	r.adopt(ctx, hookCtx, existing)
-	// The task's filesystem is made while its network is (both take
-	// milliseconds); nothing is written to the task's directory before.
-	storage := r.attachStorage(ctx)
-	defer storage.wait()
-	if code, reason, err := r.checkFailedStarts(ctx, existing); err != nil {
-		return code, reason, err
+	if err := r.checkFailedStarts(ctx, existing); err != nil {
+		return err
 	}
-	if r.stopRequested() && len(existing) == 0 {
-		return control.StopUserInitiated, "", errStopRequested
+	adopted := len(existing) > 0
+	if r.stopRequested() && !adopted {
+		return stopRequestedError(errStopRequested)
 	}
-	if err := r.checkVolumes(); err != nil {
-		return control.StopTaskFailedToStart, r.a.publicReason("ResourceInitializationError: ", err), err
-	}
-	var bindings []control.ContainerStateChange
-	var att *Attachment
-	if hasOwnNetNS(r.td.NetworkMode) {
-		netStart := time.Now()
-		var err error
-		att, err = r.a.deps.Network.Setup(ctx, r.ref.ID, r.ref.Scope)
-		r.a.observe(StepNetwork, netStart)
-		if err != nil {
-			return control.StopTaskFailedToStart, r.a.publicReason("ResourceInitializationError: failed to configure the task's network: ", err), err
-		}
-		r.att = att
-		r.a.meta.add(r, att.IP)
-	}
-	if err := storage.wait(); err != nil {
-		return control.StopTaskFailedToStart, "ResourceInitializationError: failed to set up the task's ephemeral storage", err
-	}
-	if att != nil {
-		if err := writeEtcFiles(r.dir, att); err != nil {
-			return control.StopTaskFailedToStart, "ResourceInitializationError: failed to write the task's /etc/hosts and /etc/hostname", err
-		}
-		if r.td.NetworkMode == control.NetworkModeBridge {
-			b, err := r.publishPorts(ctx)
-			if err != nil {
-				return control.StopTaskFailedToStart, r.a.publicReason("ResourceInitializationError: failed to publish the task's ports: ", err), err
+
+	// PROVISIONING: the task's resources (its filesystem is made while its
+	// network is: both take milliseconds).
+	var waits []func() error
+	var failed error
+	for _, h := range r.h.list {
+		if p, ok := h.(provisioner); ok {
+			wait, err := p.provision(ctx, r)
+			if wait != nil {
+				waits = append(waits, wait)
 			}
-			bindings = b
+			if err != nil {
+				failed = err
+				break
+			}
 		}
 	}
-	r.report(ctx, control.TaskStateChange{LastStatus: control.TaskPending, Attachment: r.attachment("ATTACHED"),
-		Containers: append(r.networkInterfaces(), bindings...)})
-
-	// The task stays PENDING while its containers start (AWS: PENDING
-	// covers the pull and the container starts; ACTIVATING the steps
-	// after them). The pull's outcome rides with the next report (a wait
-	// on a dependency, ACTIVATING, or the failure report: see
-	// takePending), to save a store write on the way to RUNNING; its
-	// times are its own.
-	pullStart := time.Now()
-	pulled, code, reason, err := r.pullImages(ctx, existing)
-	r.a.observe(StepPull, pullStart)
-	if err != nil {
-		return code, reason, err
+	for _, wait := range waits { // every one: none is left running
+		if err := wait(); err != nil && failed == nil {
+			failed = err
+		}
 	}
-	r.pulled = &pulled
-	if r.stopRequested() && len(existing) == 0 {
-		return control.StopUserInitiated, "", errStopRequested
+	if failed != nil {
+		return failed
 	}
-
-	cpu, mem := atoi(r.task.Cpu), atoi(r.task.Memory)
-	cg, err := r.a.deps.Runtime.CreateTaskCgroup(r.ref.ID, cpu, mem)
-	if err != nil {
-		return control.StopTaskFailedToStart, "ResourceInitializationError: failed to create the task cgroup", err
+	for _, h := range r.h.list {
+		if p, ok := h.(provisionedHook); ok {
+			if err := p.provisioned(ctx, r); err != nil {
+				return err
+			}
+		}
 	}
-	r.cgroup = cg
+	r.reportStatus(ctx, node.TaskPending, node.TaskStateChange{})
 
+	// PENDING covers the pull and the container starts (AWS); ACTIVATING
+	// the steps after them.
+	for _, h := range r.h.list {
+		if p, ok := h.(prestarter); ok {
+			if err := p.prestart(ctx, r); err != nil {
+				return err
+			}
+			if r.stopRequested() && !adopted {
+				return stopRequestedError(errStopRequested)
+			}
+		}
+	}
 	if r.stopRequested() {
-		return control.StopUserInitiated, "", errStopRequested
+		return stopRequestedError(errStopRequested)
 	}
-	if code, reason, err := r.startContainers(ctx, hookCtx); err != nil {
-		return code, reason, err
+	if err := r.startContainers(ctx, hookCtx); err != nil {
+		return err
 	}
+
 	// Containers started: ACTIVATING, where a service's task is
 	// registered with its load balancers and service registries, then
 	// RUNNING.
-	activating := r.takePending()
-	activating.LastStatus = control.TaskActivating
-	r.report(ctx, activating)
-	if err := r.a.deps.Control.ActivateTask(ctx, r.ref); err != nil {
-		return control.StopTaskFailedToStart, r.a.publicReason("ResourceInitializationError: failed to register the task: ", err), err
+	r.reportStatus(ctx, node.TaskActivating, r.takePending())
+	for _, h := range r.h.list {
+		if p, ok := h.(poststarter); ok {
+			if err := p.poststart(ctx, r); err != nil {
+				return err
+			}
+		}
 	}
 	if r.stopRequested() {
-		return control.StopUserInitiated, "", errStopRequested
+		return stopRequestedError(errStopRequested)
 	}
-	r.report(ctx, control.TaskStateChange{LastStatus: control.TaskRunning, Connectivity: true})
+	r.report(ctx, node.TaskStateChange{LastStatus: node.TaskRunning, Connectivity: true})
 	r.log.Info("task running")
-	return "", "", nil
+	return nil
 }
 
 // supervise waits for container exits, health changes and stop requests.
@@ -287,7 +271,7 @@ func (r *runner) supervise(ctx context.Context, agentDone <-chan struct{}) bool 
 		case e := <-r.exits:
 			r.containerExited(ctx, e)
 			if r.essentialExited(e.name) {
-				r.report(ctx, control.TaskStateChange{StopCode: control.StopEssentialContainerExited, Reason: reasonEssentialExited})
+				r.report(ctx, node.TaskStateChange{StopCode: node.StopEssentialContainerExited, Reason: reasonEssentialExited})
 				return false
 			}
 		case h := <-r.health:
@@ -299,7 +283,7 @@ func (r *runner) supervise(ctx context.Context, agentDone <-chan struct{}) bool 
 				r.log.Info("leaving task running for the next agent")
 				return true
 			}
-			r.report(ctx, control.TaskStateChange{StopCode: control.StopTerminationNotice, Reason: reasonShutdown})
+			r.report(ctx, node.TaskStateChange{StopCode: node.StopTerminationNotice, Reason: reasonShutdown})
 			return false
 		}
 	}
@@ -329,7 +313,7 @@ func (r *runner) containerExited(ctx context.Context, e containerExit) {
 	}
 	r.exited[e.name] = e.status
 	code := e.status.Code
-	ch := control.ContainerStateChange{Name: e.name, LastStatus: control.ContainerStopped, ExitCode: &code}
+	ch := node.ContainerStateChange{Name: e.name, LastStatus: node.ContainerStopped, ExitCode: &code}
 	if e.status.OOMKilled {
 		ch.Reason = reasonOOM
 	}
@@ -338,7 +322,7 @@ func (r *runner) containerExited(ctx context.Context, e containerExit) {
 		ch.Reason = r.a.publicReason("ContainerRuntimeError: ", e.err)
 		r.log.Warn("waiting for a container", "container", e.name, "err", e.err)
 	}
-	r.report(ctx, control.TaskStateChange{Containers: []control.ContainerStateChange{ch}})
+	r.report(ctx, node.TaskStateChange{Containers: []node.ContainerStateChange{ch}})
 	r.log.Info("container exited", "container", e.name, "exit_code", code, "oom", e.status.OOMKilled)
 }
 
@@ -346,37 +330,39 @@ func (r *runner) containerExited(ctx context.Context, e containerExit) {
 // it made.
 func (r *runner) stop(ctx context.Context) {
 	if r.task.StopCode == "" {
-		r.report(ctx, control.TaskStateChange{StopCode: control.StopTaskFailedToStart, Reason: "Task failed to start"})
+		r.report(ctx, node.TaskStateChange{StopCode: node.StopTaskFailedToStart, Reason: "Task failed to start"})
 	}
-	r.a.meta.remove(r)
-	r.report(ctx, control.TaskStateChange{LastStatus: control.TaskDeactivating})
-	r.deactivate(ctx)
-	r.report(ctx, control.TaskStateChange{LastStatus: control.TaskStopping})
+	r.reportStatus(ctx, node.TaskDeactivating, node.TaskStateChange{})
+	for _, h := range r.h.list {
+		if s, ok := h.(stopper); ok {
+			s.stop(ctx, r)
+		}
+	}
+	r.report(ctx, node.TaskStateChange{LastStatus: node.TaskStopping})
 	r.stopContainers(ctx)
 	if r.cancelHook != nil {
 		r.cancelHook()
 	}
-	r.flushLogs(ctx)
-	r.report(ctx, control.TaskStateChange{LastStatus: control.TaskDeprovisioning, ExecStopped: time.Now()})
-	r.cleanup(ctx)
-	r.report(ctx, control.TaskStateChange{LastStatus: control.TaskStopped, Attachment: r.attachment("DELETED")})
+	for _, h := range r.h.list {
+		if e, ok := h.(exiter); ok {
+			e.exited(ctx, r)
+		}
+	}
+	r.report(ctx, node.TaskStateChange{LastStatus: node.TaskDeprovisioning, ExecStopped: time.Now()})
+	r.deleteContainers(ctx)
+	for i := len(r.h.list) - 1; i >= 0; i-- {
+		if c, ok := r.h.list[i].(cleaner); ok && !c.cleanup(ctx, r) {
+			break
+		}
+	}
+	r.reportStatus(ctx, node.TaskStopped, node.TaskStateChange{})
 	r.log.Info("task stopped", "stop_code", r.task.StopCode, "reason", r.task.StoppedReason)
 }
 
-// deactivate deregisters the task from its service's load balancers and
-// service registries and waits while its traffic drains (the target
-// group's deregistration delay), before any container gets its stop
-// signal. Containers that exit meanwhile are recorded as they exit.
-func (r *runner) deactivate(ctx context.Context) {
-	drain, err := r.a.deps.Control.DeactivateTask(ctx, r.ref)
-	if err != nil {
-		r.log.Warn("deregister task", "err", err)
-	}
-	if drain <= 0 {
-		return
-	}
-	r.log.Info("draining", "for", drain)
-	t := time.NewTimer(drain)
+// drainExits records the container exits that come until d has passed or
+// ctx ends (a task whose traffic drains before its containers stop).
+func (r *runner) drainExits(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
 	defer t.Stop()
 	for {
 		select {
@@ -404,7 +390,7 @@ func (r *runner) stopContainers(ctx context.Context) {
 		return !r.started[name] || exited || stopped[name]
 	}
 	for {
-		var wave []*control.ContainerDefinition
+		var wave []*node.ContainerDefinition
 		for i := range defs {
 			if cd := &defs[i]; !done(cd.Name) && !r.hasRunningDependent(cd.Name, done) {
 				wave = append(wave, cd)
@@ -424,7 +410,7 @@ func (r *runner) stopContainers(ctx context.Context) {
 				// STOPSIGNAL, kept by the runtime: a re-adopted container's
 				// image may not be at hand).
 				stopStart := time.Now()
-				if err := r.a.deps.Runtime.Stop(ctx, containerID(r.ref.ID, cd.Name), 0, timeout); err != nil {
+				if err := r.a.deps.Runtime.Stop(ctx, runtime.ContainerID(r.ref.ID, cd.Name), 0, timeout); err != nil {
 					r.log.Warn("stop container", "container", cd.Name, "err", err)
 				}
 				r.a.observe(StepStop, stopStart)
@@ -445,14 +431,14 @@ func (r *runner) stopContainers(ctx context.Context) {
 			return
 		}
 	}
-	var pending []control.ContainerStateChange
+	var pending []node.ContainerStateChange
 	for _, c := range r.task.Containers {
-		if c.LastStatus != control.ContainerStopped {
-			pending = append(pending, control.ContainerStateChange{Name: c.Name, LastStatus: control.ContainerStopped})
+		if c.LastStatus != node.ContainerStopped {
+			pending = append(pending, node.ContainerStateChange{Name: c.Name, LastStatus: node.ContainerStopped})
 		}
 	}
 	if len(pending) > 0 {
-		r.report(ctx, control.TaskStateChange{Containers: pending})
+		r.report(ctx, node.TaskStateChange{Containers: pending})
 	}
 }
 
@@ -473,102 +459,23 @@ func (r *runner) hasRunningDependent(name string, done func(string) bool) bool {
 	return false
 }
 
-// cleanup deletes the containers, mounts, cgroup, network and files.
-func (r *runner) cleanup(ctx context.Context) {
+// deleteContainers deletes the task's containers (their root filesystems
+// go with the image hook's cleanup).
+func (r *runner) deleteContainers(ctx context.Context) {
 	for _, cd := range r.td.ContainerDefinitions {
-		id := containerID(r.ref.ID, cd.Name)
-		if err := r.a.deps.Runtime.Delete(ctx, id); err != nil {
+		if err := r.a.deps.Runtime.Delete(ctx, runtime.ContainerID(r.ref.ID, cd.Name)); err != nil && !errors.Is(err, errdefs.ErrNotFound) {
 			r.log.Warn("delete container", "container", cd.Name, "err", err)
 		}
-		if err := r.a.deps.Images.Unmount(ctx, id); err != nil {
-			r.log.Warn("unmount rootfs", "container", cd.Name, "err", err)
-		}
-	}
-	if err := r.a.deps.Runtime.RemoveTaskCgroup(r.ref.ID); err != nil {
-		r.log.Warn("remove task cgroup", "err", err)
-	}
-	if hasOwnNetNS(r.td.NetworkMode) {
-		if err := r.a.deps.Network.Teardown(ctx, r.ref.ID); err != nil {
-			r.log.Warn("network teardown", "err", err)
-		}
-	}
-	if st := r.a.deps.Storage; st != nil {
-		if err := st.Detach(ctx, r.ref.ID, r.dir); err != nil {
-			r.log.Warn("remove the task's ephemeral storage", "err", err)
-			return // never remove through a mount
-		}
-	}
-	if err := os.RemoveAll(r.dir); err != nil {
-		r.log.Warn("remove task dir", "err", err)
 	}
 }
 
-func (r *runner) containerDef(name string) *control.ContainerDefinition {
+func (r *runner) containerDef(name string) *node.ContainerDefinition {
 	for i := range r.td.ContainerDefinitions {
 		if r.td.ContainerDefinitions[i].Name == name {
 			return &r.td.ContainerDefinitions[i]
 		}
 	}
 	return nil
-}
-
-// attachment is the task's ENI attachment as DescribeTasks shows it.
-func (r *runner) attachment(status string) *control.TaskAttachment {
-	if r.att == nil || len(r.task.Attachments) == 0 {
-		return nil
-	}
-	at := r.task.Attachments[0]
-	at.Status = status
-	at.Details = []control.KeyValue{
-		{Name: "subnetId", Value: detail(at.Details, "subnetId", r.att.SubnetID)},
-		{Name: "networkInterfaceId", Value: r.att.ENIID},
-		{Name: "macAddress", Value: r.att.MAC},
-		{Name: "privateDnsName", Value: r.att.DNSName},
-		{Name: "privateIPv4Address", Value: r.att.IP},
-	}
-	return &at
-}
-
-func detail(kvs []control.KeyValue, name, def string) string {
-	for _, kv := range kvs {
-		if kv.Name == name && kv.Value != "" {
-			return kv.Value
-		}
-	}
-	return def
-}
-
-// networkInterfaces gives each container the task's ENI address.
-func (r *runner) networkInterfaces() []control.ContainerStateChange {
-	if r.att == nil || len(r.task.Attachments) == 0 {
-		return nil
-	}
-	var out []control.ContainerStateChange
-	for _, c := range r.task.Containers {
-		out = append(out, control.ContainerStateChange{Name: c.Name, NetworkInterfaces: []control.NetworkInterface{
-			{AttachmentID: r.task.Attachments[0].ID, PrivateIPv4Address: r.att.IP}}})
-	}
-	return out
-}
-
-// writeEtcFiles writes the task's /etc/hosts and /etc/hostname, and its
-// /etc/resolv.conf when the attachment names resolvers.
-func writeEtcFiles(dir string, att *Attachment) error {
-	if len(att.Nameservers) > 0 {
-		var b strings.Builder
-		for _, ns := range att.Nameservers {
-			fmt.Fprintf(&b, "nameserver %s\n", ns)
-		}
-		if err := os.WriteFile(filepath.Join(dir, "resolv.conf"), []byte(b.String()), 0o644); err != nil {
-			return err
-		}
-	}
-	host := "ip-" + strings.ReplaceAll(att.IP, ".", "-")
-	hosts := fmt.Sprintf("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n%s\t%s %s\n", att.IP, att.DNSName, host)
-	if err := os.WriteFile(filepath.Join(dir, "hosts"), []byte(hosts), 0o644); err != nil {
-		return err
-	}
-	return os.WriteFile(filepath.Join(dir, "hostname"), []byte(host+"\n"), 0o644)
 }
 
 func atoi(s string) int {
@@ -580,45 +487,4 @@ func atoi(s string) int {
 		n = n*10 + int(c-'0')
 	}
 	return n
-}
-
-// hasOwnNetNS reports whether a network mode gives the task a network
-// namespace of its own: awsvpc (with an ENI) and bridge (with published
-// ports). host shares the host's; none has only loopback.
-func hasOwnNetNS(mode string) bool {
-	return mode == control.NetworkModeAwsvpc || mode == control.NetworkModeBridge
-}
-
-// publishPorts publishes the bridge-mode task's port mappings on the host
-// (hostPort 0 or absent: an ephemeral port; a containerPortRange: a run of
-// ephemeral ports) and returns each container's networkBindings.
-func (r *runner) publishPorts(ctx context.Context) ([]control.ContainerStateChange, error) {
-	var out []control.ContainerStateChange
-	for _, cd := range r.td.ContainerDefinitions {
-		if len(cd.PortMappings) == 0 {
-			continue
-		}
-		want := make([]control.NetworkBinding, 0, len(cd.PortMappings))
-		for _, pm := range cd.PortMappings {
-			b := control.NetworkBinding{ContainerPort: derefInt(pm.ContainerPort), HostPort: derefInt(pm.HostPort), Protocol: pm.Protocol,
-				ContainerPortRange: pm.ContainerPortRange}
-			if b.Protocol == "" {
-				b.Protocol = "tcp"
-			}
-			want = append(want, b)
-		}
-		got, err := r.a.deps.Network.PublishPorts(ctx, r.ref.ID, want)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, control.ContainerStateChange{Name: cd.Name, NetworkBindings: got})
-	}
-	return out, nil
-}
-
-func derefInt(p *int) int {
-	if p == nil {
-		return 0
-	}
-	return *p
 }

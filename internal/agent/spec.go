@@ -7,7 +7,10 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/fargo-run/fargo/internal/control"
+	"github.com/fargo-run/fargo/internal/image"
+	"github.com/fargo-run/fargo/internal/network"
+	"github.com/fargo-run/fargo/internal/node"
+	"github.com/fargo-run/fargo/internal/runtime"
 	"github.com/fargo-run/fargo/internal/tenant"
 )
 
@@ -21,22 +24,22 @@ const (
 	fargateNofileHard = 65535
 )
 
-// containerID is the runtime id of a task's container.
-func containerID(taskID, name string) string { return taskID + "-" + name }
-
 // specInput is everything a container's spec is built from.
 type specInput struct {
 	scope    tenant.Scope
-	task     *control.Task
-	td       *control.TaskDefinition
-	cd       *control.ContainerDefinition
-	image    ImageConfig
+	task     *node.Task
+	td       *node.TaskDefinition
+	cd       *node.ContainerDefinition
+	image    image.RunConfig
 	rootfs   string
-	att      *Attachment
+	att      *network.Attachment
 	cgroup   string
-	metadata string  // ECS_CONTAINER_METADATA_URI_V4 base, "" for none
-	hostsDir string  // the task's generated /etc files
-	mounts   []Mount // the container's volumes (containerMounts)
+	metadata string // ECS_CONTAINER_METADATA_URI_V4 base, "" for none
+	hostsDir string // the task's generated /etc files
+	// resolvConf: hostsDir has a resolv.conf (fargo's DNS server) to
+	// mount over the image's.
+	resolvConf bool
+	mounts     []runtime.Mount // the container's volumes (containerMounts)
 }
 
 // buildSpec applies ECS's rules to turn a container definition, its image
@@ -52,9 +55,9 @@ type specInput struct {
 //     registration: namespaced ones only);
 //   - linuxParameters: capabilities add/drop and initProcessEnabled (the
 //     definition was validated: Fargate adds SYS_PTRACE at most).
-func buildSpec(in specInput) (ContainerSpec, error) {
+func buildSpec(in specInput) (runtime.ContainerSpec, error) {
 	cd := in.cd
-	var ov *control.ContainerOverride
+	var ov *node.ContainerOverride
 	if in.task.Overrides != nil {
 		for i := range in.task.Overrides.ContainerOverrides {
 			if in.task.Overrides.ContainerOverrides[i].Name == cd.Name {
@@ -74,7 +77,7 @@ func buildSpec(in specInput) (ContainerSpec, error) {
 	}
 	args := append(slices.Clone(entry), cmd...)
 	if len(args) == 0 {
-		return ContainerSpec{}, fmt.Errorf("no command specified for container %s", cd.Name)
+		return runtime.ContainerSpec{}, fmt.Errorf("no command specified for container %s", cd.Name)
 	}
 
 	env := newEnv(in.image.Env)
@@ -92,15 +95,14 @@ func buildSpec(in specInput) (ContainerSpec, error) {
 	}
 	env.set("AWS_REGION", in.scope.Region)
 	env.set("AWS_DEFAULT_REGION", in.scope.Region)
-	if in.task.LaunchType == control.LaunchTypeFargate {
+	if in.task.LaunchType == node.LaunchTypeFargate {
 		env.set("AWS_EXECUTION_ENV", "AWS_ECS_FARGATE")
 	} else {
 		env.set("AWS_EXECUTION_ENV", "AWS_ECS_EC2")
 	}
 
-	spec := ContainerSpec{
-		ID:             containerID(in.task.ID, cd.Name),
-		TaskID:         in.task.ID,
+	spec := runtime.ContainerSpec{
+		ID:             runtime.ContainerID(in.task.ID, cd.Name),
 		Rootfs:         in.rootfs,
 		Args:           args,
 		Env:            env.list(),
@@ -119,29 +121,32 @@ func buildSpec(in specInput) (ContainerSpec, error) {
 	}
 	if in.att != nil {
 		spec.NetNSPath = in.att.NetNSPath
-		spec.Hostname = "ip-" + strings.ReplaceAll(in.att.IP, ".", "-")
+		spec.Hostname = "ip-" + strings.ReplaceAll(in.att.IP.String(), ".", "-")
 	}
-	if in.td.NetworkMode == control.NetworkModeHost {
+	if in.td.NetworkMode == node.NetworkModeHost {
 		spec.HostNetwork = true
 	}
 	if cd.Hostname != "" {
 		spec.Hostname = cd.Hostname
 	}
-	spec.CPUShares = cd.Cpu
+	cpuShares := cd.Cpu
 	if ov != nil && ov.Cpu != nil {
-		spec.CPUShares = *ov.Cpu
+		cpuShares = *ov.Cpu
 	}
-	if mem := pick(cd.Memory, ov, func(o *control.ContainerOverride) *int { return o.Memory }); mem > 0 {
-		spec.MemoryLimit = int64(mem) << 20
+	if cpuShares > 0 {
+		spec.CPUShares = uint64(cpuShares)
 	}
-	if res := pick(cd.MemoryReservation, ov, func(o *control.ContainerOverride) *int { return o.MemoryReservation }); res > 0 {
-		spec.MemoryReserve = int64(res) << 20
+	if mem := pick(cd.Memory, ov, func(o *node.ContainerOverride) *int { return o.Memory }); mem > 0 {
+		spec.MemoryLimitBytes = int64(mem) << 20
+	}
+	if res := pick(cd.MemoryReservation, ov, func(o *node.ContainerOverride) *int { return o.MemoryReservation }); res > 0 {
+		spec.MemoryReservationBytes = int64(res) << 20
 	}
 	for _, u := range cd.Ulimits {
-		spec.Ulimits = append(spec.Ulimits, Ulimit{Name: u.Name, Soft: uint64(u.SoftLimit), Hard: uint64(u.HardLimit)})
+		spec.Ulimits = append(spec.Ulimits, runtime.Ulimit{Name: u.Name, Soft: uint64(u.SoftLimit), Hard: uint64(u.HardLimit)})
 	}
-	if !slices.ContainsFunc(spec.Ulimits, func(u Ulimit) bool { return u.Name == "nofile" }) {
-		spec.Ulimits = append(spec.Ulimits, Ulimit{Name: "nofile", Soft: fargateNofileSoft, Hard: fargateNofileHard, Default: true})
+	if !slices.ContainsFunc(spec.Ulimits, func(u runtime.Ulimit) bool { return u.Name == "nofile" }) {
+		spec.Ulimits = append(spec.Ulimits, runtime.Ulimit{Name: "nofile", Soft: fargateNofileSoft, Hard: fargateNofileHard, Clamp: true})
 	}
 	for _, sc := range cd.SystemControls {
 		if spec.Sysctls == nil {
@@ -154,10 +159,10 @@ func buildSpec(in specInput) (ContainerSpec, error) {
 	spec.Mounts = append(spec.Mounts, in.mounts...)
 	if in.hostsDir != "" {
 		spec.Mounts = append(spec.Mounts,
-			Mount{Source: in.hostsDir + "/hosts", Destination: "/etc/hosts"},
-			Mount{Source: in.hostsDir + "/hostname", Destination: "/etc/hostname"})
-		if in.att != nil && len(in.att.Nameservers) > 0 {
-			spec.Mounts = append(spec.Mounts, Mount{Source: in.hostsDir + "/resolv.conf", Destination: "/etc/resolv.conf"})
+			runtime.Mount{Source: in.hostsDir + "/hosts", Destination: "/etc/hosts"},
+			runtime.Mount{Source: in.hostsDir + "/hostname", Destination: "/etc/hostname"})
+		if in.resolvConf {
+			spec.Mounts = append(spec.Mounts, runtime.Mount{Source: in.hostsDir + "/resolv.conf", Destination: "/etc/resolv.conf"})
 		}
 	}
 	if lp := cd.LinuxParameters; lp != nil {
@@ -169,11 +174,11 @@ func buildSpec(in specInput) (ContainerSpec, error) {
 	}
 	// privileged is refused for Fargate at registration; on EC2 it is
 	// Docker's --privileged.
-	spec.Privileged = cd.Privileged != nil && *cd.Privileged && in.task.LaunchType != control.LaunchTypeFargate
+	spec.Privileged = cd.Privileged != nil && *cd.Privileged && in.task.LaunchType != node.LaunchTypeFargate
 	return spec, nil
 }
 
-func pick(def *int, ov *control.ContainerOverride, f func(*control.ContainerOverride) *int) int {
+func pick(def *int, ov *node.ContainerOverride, f func(*node.ContainerOverride) *int) int {
 	if ov != nil {
 		if v := f(ov); v != nil {
 			return *v

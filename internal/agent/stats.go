@@ -3,23 +3,26 @@ package agent
 import (
 	"context"
 	"time"
+
+	"github.com/fargo-run/fargo/internal/network"
+	"github.com/fargo-run/fargo/internal/runtime"
 )
 
 // dockerStats is the Docker ContainerStats JSON the metadata endpoint's
 // /stats answers with, filled from the container's cgroup and its task's
 // network namespace.
 type dockerStats struct {
-	Read        time.Time                `json:"read"`
-	PreRead     time.Time                `json:"preread"`
-	Name        string                   `json:"name"`
-	ID          string                   `json:"id"`
-	NumProcs    int                      `json:"num_procs"`
-	PidsStats   map[string]uint64        `json:"pids_stats"`
-	CPUStats    dockerCPU                `json:"cpu_stats"`
-	PreCPUStats dockerCPU                `json:"precpu_stats"`
-	MemoryStats dockerMemory             `json:"memory_stats"`
-	BlkioStats  dockerBlkio              `json:"blkio_stats"`
-	Networks    map[string]NetworkCounts `json:"networks,omitempty"`
+	Read        time.Time                     `json:"read"`
+	PreRead     time.Time                     `json:"preread"`
+	Name        string                        `json:"name"`
+	ID          string                        `json:"id"`
+	NumProcs    int                           `json:"num_procs"`
+	PidsStats   map[string]uint64             `json:"pids_stats"`
+	CPUStats    dockerCPU                     `json:"cpu_stats"`
+	PreCPUStats dockerCPU                     `json:"precpu_stats"`
+	MemoryStats dockerMemory                  `json:"memory_stats"`
+	BlkioStats  dockerBlkio                   `json:"blkio_stats"`
+	Networks    map[string]network.LinkCounts `json:"networks,omitempty"`
 	// NetworkRateStats is the ECS agent's addition: bytes a second since
 	// the previous read.
 	NetworkRateStats *networkRate `json:"network_rate_stats,omitempty"`
@@ -44,55 +47,26 @@ type dockerMemory struct {
 // dockerBlkio is Docker's blkio_stats: every list present, the ones the
 // cgroup answers filled.
 type dockerBlkio struct {
-	IOServiceBytesRecursive []BlkioEntry `json:"io_service_bytes_recursive"`
-	IOServicedRecursive     []BlkioEntry `json:"io_serviced_recursive"`
-	IOQueueRecursive        []BlkioEntry `json:"io_queue_recursive"`
-	IOServiceTimeRecursive  []BlkioEntry `json:"io_service_time_recursive"`
-	IOWaitTimeRecursive     []BlkioEntry `json:"io_wait_time_recursive"`
-	IOMergedRecursive       []BlkioEntry `json:"io_merged_recursive"`
-	IOTimeRecursive         []BlkioEntry `json:"io_time_recursive"`
-	SectorsRecursive        []BlkioEntry `json:"sectors_recursive"`
-}
-
-// BlkioEntry is one line of a blkio statistic: a device, an operation
-// (Read, Write, Sync, Async, Discard, Total) and a count.
-type BlkioEntry struct {
-	Major uint64 `json:"major"`
-	Minor uint64 `json:"minor"`
-	Op    string `json:"op"`
-	Value uint64 `json:"value"`
-}
-
-// BlkioStats are a container's block I/O counters: bytes and operations,
-// each device and operation a line.
-type BlkioStats struct {
-	ServiceBytes []BlkioEntry
-	Serviced     []BlkioEntry
+	IOServiceBytesRecursive []runtime.BlkioEntry `json:"io_service_bytes_recursive"`
+	IOServicedRecursive     []runtime.BlkioEntry `json:"io_serviced_recursive"`
+	IOQueueRecursive        []runtime.BlkioEntry `json:"io_queue_recursive"`
+	IOServiceTimeRecursive  []runtime.BlkioEntry `json:"io_service_time_recursive"`
+	IOWaitTimeRecursive     []runtime.BlkioEntry `json:"io_wait_time_recursive"`
+	IOMergedRecursive       []runtime.BlkioEntry `json:"io_merged_recursive"`
+	IOTimeRecursive         []runtime.BlkioEntry `json:"io_time_recursive"`
+	SectorsRecursive        []runtime.BlkioEntry `json:"sectors_recursive"`
 }
 
 // blkioReader is a Runtime that reads a container's block I/O counters
 // from its cgroup. Optional.
 type blkioReader interface {
-	BlkioStats(ctx context.Context, id string) (BlkioStats, error)
-}
-
-// NetworkCounts are an interface's counters, as Docker's networks stats
-// name them.
-type NetworkCounts struct {
-	RxBytes   uint64 `json:"rx_bytes"`
-	RxPackets uint64 `json:"rx_packets"`
-	RxErrors  uint64 `json:"rx_errors"`
-	RxDropped uint64 `json:"rx_dropped"`
-	TxBytes   uint64 `json:"tx_bytes"`
-	TxPackets uint64 `json:"tx_packets"`
-	TxErrors  uint64 `json:"tx_errors"`
-	TxDropped uint64 `json:"tx_dropped"`
+	BlkioStats(ctx context.Context, id string) (runtime.BlkioStats, error)
 }
 
 // linkStatsReader is a Network that reads the interface counters inside a
 // network namespace (loopback left out). Optional.
 type linkStatsReader interface {
-	LinkStats(ctx context.Context, netnsPath string) (map[string]NetworkCounts, error)
+	LinkStats(ctx context.Context, netnsPath string) (map[string]network.LinkCounts, error)
 }
 
 type networkRate struct {
@@ -104,7 +78,7 @@ type networkRate struct {
 // interface counters; precpu_stats is the previous read, as Docker
 // reports it.
 func (r *runner) containerStats(ctx context.Context, name string) *dockerStats {
-	id := containerID(r.ref.ID, name)
+	id := runtime.ContainerID(r.ref.ID, name)
 	st, err := r.a.deps.Runtime.Stats(ctx, id)
 	if err != nil {
 		return nil
@@ -118,22 +92,22 @@ func (r *runner) containerStats(ctx context.Context, name string) *dockerStats {
 	out.BlkioStats = r.blkio(ctx, id)
 	out.Networks = r.networkCounts(ctx)
 
-	r.statsMu.Lock()
-	if prev, ok := r.prevStats[name]; ok {
+	r.h.metadata.statsMu.Lock()
+	if prev, ok := r.h.metadata.prevStats[name]; ok {
 		out.PreRead = prev.Read
 		out.PreCPUStats = prev.CPUStats
 		out.NetworkRateStats = rate(prev, out)
 	}
-	if r.prevStats == nil {
-		r.prevStats = map[string]*dockerStats{}
+	if r.h.metadata.prevStats == nil {
+		r.h.metadata.prevStats = map[string]*dockerStats{}
 	}
-	r.prevStats[name] = out
-	r.statsMu.Unlock()
+	r.h.metadata.prevStats[name] = out
+	r.h.metadata.statsMu.Unlock()
 	return out
 }
 
 func (r *runner) blkio(ctx context.Context, id string) dockerBlkio {
-	empty := []BlkioEntry{}
+	empty := []runtime.BlkioEntry{}
 	b := dockerBlkio{IOServiceBytesRecursive: empty, IOServicedRecursive: empty, IOQueueRecursive: empty,
 		IOServiceTimeRecursive: empty, IOWaitTimeRecursive: empty, IOMergedRecursive: empty, IOTimeRecursive: empty, SectorsRecursive: empty}
 	br, ok := r.a.deps.Runtime.(blkioReader)
@@ -156,9 +130,9 @@ func (r *runner) blkio(ctx context.Context, id string) dockerBlkio {
 // networkCounts reads the counters of the task's own network namespace
 // (awsvpc, bridge); nil for host and none modes, whose containers have
 // no interfaces of their own, as Docker shows them.
-func (r *runner) networkCounts(ctx context.Context) map[string]NetworkCounts {
+func (r *runner) networkCounts(ctx context.Context) map[string]network.LinkCounts {
 	nr, ok := r.a.deps.Network.(linkStatsReader)
-	att := r.att
+	att := r.h.network.att
 	if !ok || att == nil || att.NetNSPath == "" {
 		return nil
 	}

@@ -3,12 +3,13 @@ package agent
 import (
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
-	"sync"
+	"sync/atomic"
 )
 
-// A task's ephemeral storage (Deps.Storage): its state directory is a
-// filesystem of the task's size, holding
+// The storage hook: a task's ephemeral storage (Deps.Storage). Its state
+// directory is a filesystem of the task's size, holding
 //
 //	<task dir>/containers/<name>/{upper,work}   each container's writable layer
 //	<task dir>/volumes/<name>                   its task-scoped volumes
@@ -20,10 +21,19 @@ import (
 // and `df` in the task shows that size. Without Storage, or when Attach
 // says ErrNotEnforced, the task writes to the host's disk unbounded: the
 // metadata endpoint then says so in its Errors.
+//
+//	provision   Attach, while the other hooks provision
+//	cleanup     Detach, then the task's directory goes (last of all)
 
 // defaultEphemeralGiB is Fargate's ephemeral storage of a task that does
 // not ask for more, and fargo's for tasks of the EC2 launch type.
 const defaultEphemeralGiB = 20
+
+type storageHook struct {
+	// bounded: the task's directory is a filesystem of the task's
+	// ephemeral storage size. Read by the metadata endpoint.
+	bounded atomic.Bool
+}
 
 // ephemeralBytes is the size of the task's ephemeral storage.
 func (r *runner) ephemeralBytes() int64 {
@@ -34,48 +44,53 @@ func (r *runner) ephemeralBytes() int64 {
 	return int64(gib) << 30
 }
 
-// storageAttach is an Attach under way: wait returns its outcome (the
-// same on every call).
-type storageAttach struct {
-	once sync.Once
-	done chan error
-	err  error
-}
-
-func (s *storageAttach) wait() error {
-	s.once.Do(func() { s.err = <-s.done })
-	return s.err
-}
-
-// attachStorage starts giving the task its filesystem.
-func (r *runner) attachStorage(ctx context.Context) *storageAttach {
-	s := &storageAttach{done: make(chan error, 1)}
+// provision starts giving the task its filesystem; nothing is written to
+// the task's directory before it is awaited.
+func (h *storageHook) provision(ctx context.Context, r *runner) (func() error, error) {
 	st := r.a.deps.Storage
 	if st == nil {
-		s.done <- nil
-		return s
+		return nil, nil
 	}
 	size := r.ephemeralBytes()
+	done := make(chan error, 1)
 	go func() {
 		err := st.Attach(ctx, r.ref.ID, r.dir, size)
 		switch {
 		case err == nil:
-			r.bounded.Store(true)
+			h.bounded.Store(true)
 		case errors.Is(err, ErrNotEnforced):
 			r.log.Warn("the task's ephemeral storage is not bounded", "err", err)
 			err = nil
 		default:
 			r.log.Warn("ephemeral storage", "err", err)
 		}
-		s.done <- err
+		done <- err
 	}()
-	return s
+	return func() error {
+		if err := <-done; err != nil {
+			return failedToStart("ResourceInitializationError: failed to set up the task's ephemeral storage", err)
+		}
+		return nil
+	}, nil
+}
+
+func (h *storageHook) cleanup(ctx context.Context, r *runner) bool {
+	if st := r.a.deps.Storage; st != nil {
+		if err := st.Detach(ctx, r.ref.ID, r.dir); err != nil {
+			r.log.Warn("remove the task's ephemeral storage", "err", err)
+			return false // never remove through a mount
+		}
+	}
+	if err := os.RemoveAll(r.dir); err != nil {
+		r.log.Warn("remove task dir", "err", err)
+	}
+	return true
 }
 
 // scratchDir is where the container's writable layer goes: on the task's
 // filesystem when it has one, else ("") in the image store.
 func (r *runner) scratchDir(container string) string {
-	if !r.bounded.Load() {
+	if !r.h.storage.bounded.Load() {
 		return ""
 	}
 	return filepath.Join(r.dir, "containers", container)

@@ -159,7 +159,7 @@ func (h *harness) wait0(cond func() bool) {
 func TestMetadataSaysNotEnforced(t *testing.T) {
 	a, r, task := metadataRunner(t)
 	a.deps.Storage = nil
-	r.bounded.Store(false)
+	r.h.storage.bounded.Store(false)
 	var md map[string]any
 	getMetadata(t, a, "/v4/"+metadataID(task.ID, "app")+"/task", &md)
 	if es := jsonAt(md, "EphemeralStorageMetrics"); jsonAt(es, "Utilized") != 6.0 || jsonAt(es, "Reserved") != 20480.0 {

@@ -6,7 +6,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-
 	"path/filepath"
 	"slices"
 	"strings"
@@ -14,10 +13,12 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/fargo-run/fargo/internal/control"
+	"github.com/fargo-run/fargo/internal/image"
+	"github.com/fargo-run/fargo/internal/node"
+	"github.com/fargo-run/fargo/internal/runtime"
 )
 
-// The volumes hook: a task's data volumes become bind mounts.
+// A task's data volumes become bind mounts (the volumes hook, hook_volumes.go).
 //
 //	task definition volume              host directory                        lives
 //	{name} or {name, host: {}}          <state>/tasks/<task>/volumes/<name>   as long as the task
@@ -46,7 +47,7 @@ func (r *runner) checkVolumes() error {
 		if v.Host == nil || v.Host.SourcePath == "" {
 			continue
 		}
-		if r.task.LaunchType == control.LaunchTypeFargate {
+		if r.task.LaunchType == node.LaunchTypeFargate {
 			return fmt.Errorf("volume '%s': host.sourcePath is not supported on the Fargate launch type", v.Name)
 		}
 		if !filepath.IsAbs(v.Host.SourcePath) {
@@ -58,7 +59,7 @@ func (r *runner) checkVolumes() error {
 
 // volumeKind names the configuration of a volume fargo cannot provide, ""
 // for a bind mount.
-func volumeKind(v *control.Volume) string {
+func volumeKind(v *node.Volume) string {
 	switch {
 	case v.DockerVolumeConfiguration != nil:
 		return "dockerVolumeConfiguration"
@@ -74,7 +75,7 @@ func volumeKind(v *control.Volume) string {
 	return ""
 }
 
-func (r *runner) volume(name string) *control.Volume {
+func (r *runner) volume(name string) *node.Volume {
 	for i := range r.td.Volumes {
 		if r.td.Volumes[i].Name == name {
 			return &r.td.Volumes[i]
@@ -109,18 +110,30 @@ func (r *runner) volumeSource(name string) (string, bool, error) {
 
 // volumeMount is one of a container's mounts and the volume behind it.
 type volumeMount struct {
-	Mount
+	runtime.Mount
 	scoped bool // a task-scoped directory (may be filled from the image)
 	own    bool // from the container's own mountPoints
 }
 
+// bindMount is a bind mount of src at dest, read-only when ro.
+func bindMount(src, dest string, ro bool) runtime.Mount {
+	m := runtime.Mount{Source: src, Destination: dest}
+	if ro {
+		m.Options = []string{"ro"}
+	}
+	return m
+}
+
+// readOnly reports whether a mount is read-only.
+func readOnly(m runtime.Mount) bool { return slices.Contains(m.Options, "ro") }
+
 // containerMounts returns the container's volume mounts, parents before
 // the mounts below them.
-func (r *runner) containerMounts(cd *control.ContainerDefinition) ([]volumeMount, error) {
+func (r *runner) containerMounts(cd *node.ContainerDefinition) ([]volumeMount, error) {
 	var out []volumeMount
 	seen := map[string]bool{} // containers already visited (volumesFrom may loop)
-	var add func(c *control.ContainerDefinition, forceRO, own bool) error
-	add = func(c *control.ContainerDefinition, forceRO, own bool) error {
+	var add func(c *node.ContainerDefinition, forceRO, own bool) error
+	add = func(c *node.ContainerDefinition, forceRO, own bool) error {
 		if seen[c.Name] {
 			return nil
 		}
@@ -138,7 +151,7 @@ func (r *runner) containerMounts(cd *control.ContainerDefinition) ([]volumeMount
 				return err
 			}
 			ro := forceRO || (mp.ReadOnly != nil && *mp.ReadOnly)
-			out = append(out, volumeMount{Mount: Mount{Source: src, Destination: dest, ReadOnly: ro}, scoped: scoped, own: own})
+			out = append(out, volumeMount{Mount: bindMount(src, dest, ro), scoped: scoped, own: own})
 		}
 		for _, vf := range c.VolumesFrom {
 			from := r.containerDef(vf.SourceContainer)
@@ -163,12 +176,12 @@ func (r *runner) containerMounts(cd *control.ContainerDefinition) ([]volumeMount
 // seedVolumes fills the container's empty task-scoped volumes from its
 // image (see the rules above), or finishes a fill a crash cut off
 // (seedVolume). rootfs is the container's mounted root.
-func (r *runner) seedVolumes(mounts []volumeMount, img ImageConfig, rootfs string) error {
+func (r *runner) seedVolumes(mounts []volumeMount, img image.RunConfig, rootfs string) error {
 	for _, m := range mounts {
 		if !m.scoped || !m.own {
 			continue
 		}
-		if r.task.LaunchType == control.LaunchTypeFargate && !slices.ContainsFunc(img.Volumes, func(v string) bool {
+		if r.task.LaunchType == node.LaunchTypeFargate && !slices.ContainsFunc(img.Volumes, func(v string) bool {
 			return filepath.Clean(v) == m.Destination
 		}) {
 			continue

@@ -10,15 +10,17 @@ import (
 	"testing"
 
 	"github.com/fargo-run/fargo/internal/control"
+	"github.com/fargo-run/fargo/internal/image"
+	"github.com/fargo-run/fargo/internal/runtime"
 )
 
-func mountAt(spec ContainerSpec, dest string) (Mount, bool) {
+func mountAt(spec runtime.ContainerSpec, dest string) (runtime.Mount, bool) {
 	for _, m := range spec.Mounts {
 		if m.Destination == dest {
 			return m, true
 		}
 	}
-	return Mount{}, false
+	return runtime.Mount{}, false
 }
 
 // TestVolumes: a task-scoped volume is one directory shared by the
@@ -41,7 +43,7 @@ func TestVolumes(t *testing.T) {
 		t.Fatal(err)
 	}
 	task := h.wait(h.run("vols").ID, "RUNNING", status(control.TaskRunning))
-	spec := func(name string) ContainerSpec {
+	spec := func(name string) runtime.ContainerSpec {
 		h.rt.mu.Lock()
 		defer h.rt.mu.Unlock()
 		return h.rt.containers[task.Container(name).RuntimeID].spec
@@ -59,7 +61,7 @@ func TestVolumes(t *testing.T) {
 		{"ro", "/data", dir, true},
 	} {
 		m, ok := mountAt(spec(tc.container), tc.dest)
-		if !ok || m.Source != tc.source || m.ReadOnly != tc.ro {
+		if !ok || m.Source != tc.source || readOnly(m) != tc.ro {
 			t.Errorf("%s at %s: %+v (found %v), want %s read-only %v", tc.container, tc.dest, m, ok, tc.source, tc.ro)
 		}
 	}
@@ -129,7 +131,7 @@ func TestHostVolume(t *testing.T) {
 	h.rt.mu.Lock()
 	spec := h.rt.containers[task.Containers[0].RuntimeID].spec
 	h.rt.mu.Unlock()
-	if m, ok := mountAt(spec, "/h"); !ok || m.Source != src || m.ReadOnly {
+	if m, ok := mountAt(spec, "/h"); !ok || m.Source != src || readOnly(m) {
 		t.Errorf("host mount %+v %v", m, ok)
 	}
 	if _, err := h.ctl.StopTask(context.Background(), scope, "", task.ID, ""); err != nil {
@@ -205,13 +207,13 @@ func TestVolumeMountsBeforeEtcFiles(t *testing.T) {
 	td := &control.TaskDefinition{Family: "f", NetworkMode: control.NetworkModeAwsvpc}
 	cd := &control.ContainerDefinition{Name: "web", Image: "app"}
 	for _, dest := range []string{"/etc", "/"} {
-		spec, err := buildSpec(specInput{scope: scope, task: task, td: td, cd: cd, image: ImageConfig{Cmd: []string{"serve"}},
-			hostsDir: "/state/tasks/t1", mounts: []Mount{{Source: "/state/tasks/t1/volumes/v", Destination: dest}}})
+		spec, err := buildSpec(specInput{scope: scope, task: task, td: td, cd: cd, image: image.RunConfig{Cmd: []string{"serve"}},
+			hostsDir: "/state/tasks/t1", mounts: []runtime.Mount{{Source: "/state/tasks/t1/volumes/v", Destination: dest}}})
 		if err != nil {
 			t.Fatal(err)
 		}
 		at := func(d string) int {
-			return slices.IndexFunc(spec.Mounts, func(m Mount) bool { return m.Destination == d })
+			return slices.IndexFunc(spec.Mounts, func(m runtime.Mount) bool { return m.Destination == d })
 		}
 		vol, hosts, hostname := at(dest), at("/etc/hosts"), at("/etc/hostname")
 		if vol < 0 || hosts < 0 || hostname < 0 || vol > hosts || vol > hostname {
@@ -250,8 +252,8 @@ func TestSeedVolumeInterrupted(t *testing.T) {
 	r := &runner{task: &control.Task{LaunchType: control.LaunchTypeFargate}}
 	dst := filepath.Join(state, "volumes", "data")
 	must(os.MkdirAll(dst, 0o755))
-	mounts := []volumeMount{{Mount: Mount{Source: dst, Destination: "/seed"}, scoped: true, own: true}}
-	img := ImageConfig{Volumes: []string{"/seed"}}
+	mounts := []volumeMount{{Mount: runtime.Mount{Source: dst, Destination: "/seed"}, scoped: true, own: true}}
+	img := image.RunConfig{Volumes: []string{"/seed"}}
 	if err := r.seedVolumes(mounts, img, rootfs); err == nil {
 		t.Fatal("a fill of 1 MiB into 256 KiB did not fail")
 	}

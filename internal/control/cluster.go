@@ -57,12 +57,6 @@ type ClusterCounts struct {
 	Statistics []KeyValue
 }
 
-// KeyValue is a name/value pair.
-type KeyValue struct {
-	Name  string `json:"name"`
-	Value string `json:"value"`
-}
-
 // CapacityProviderStrategyItem is one entry of a capacity provider strategy.
 type CapacityProviderStrategyItem struct {
 	CapacityProvider string `json:"capacityProvider"`

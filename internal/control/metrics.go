@@ -4,12 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"slices"
 	"strings"
+
+	"github.com/fargo-run/fargo/internal/node"
 )
 
 // TaskStatuses are the tasks' lastStatus values, in lifecycle order.
-func TaskStatuses() []string { return slices.Clone(taskOrder) }
+func TaskStatuses() []string { return node.TaskStatuses() }
 
 // CountTasks counts every account's tasks by lastStatus: figures for
 // /metrics, with nothing of a tenant in them.

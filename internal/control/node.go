@@ -6,24 +6,11 @@ import (
 	"errors"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/fargo-run/fargo/internal/scheduler"
 	"github.com/fargo-run/fargo/internal/store"
 	"github.com/fargo-run/fargo/internal/tenant"
 )
-
-// Node is a host that runs tasks (its agent registers it).
-type Node struct {
-	ID string `json:"id"`
-	// CPU (units) and Memory (MiB) are what the scheduler may place,
-	// overcommit included; MaxTaskCPU and MaxTaskMemory bound one task.
-	CPU           int       `json:"cpu"`
-	Memory        int       `json:"memory"`
-	MaxTaskCPU    int       `json:"maxTaskCpu"`
-	MaxTaskMemory int       `json:"maxTaskMemory"`
-	RegisteredAt  time.Time `json:"registeredAt"`
-}
 
 // nodeTask is the index entry of an active task on a node: what the agent
 // watches, and what the scheduler counts as used.
@@ -44,13 +31,6 @@ type nodeTask struct {
 type nodeUse struct {
 	CPU, Memory int
 	Ports       map[string]bool
-}
-
-// TaskRef names a task anywhere in the control plane.
-type TaskRef struct {
-	Scope   tenant.Scope
-	Cluster string
-	ID      string
 }
 
 const nodesPrefix = "nodes/"

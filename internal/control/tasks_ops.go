@@ -268,7 +268,7 @@ func (c *Control) UpdateTaskState(ctx context.Context, ref TaskRef, ch TaskState
 			return err
 		}
 		out = t
-		if !t.apply(ch, now) {
+		if !applyChange(t, ch, now) {
 			return nil
 		}
 		if err := put(tx, taskKey(ref.Scope, ref.Cluster, ref.ID), t); err != nil {

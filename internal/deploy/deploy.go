@@ -71,10 +71,20 @@ const (
 	steadyRepeat          = 6 * time.Hour
 )
 
+// ControlPlane is what the controller needs of the control plane
+// (*control.Control): the services to reconcile, a consistent view of one,
+// and one transaction that applies a plan.
+type ControlPlane interface {
+	WatchServices(ctx context.Context) (<-chan control.ServiceRef, error)
+	ActiveServiceRefs(ctx context.Context) ([]control.ServiceRef, error)
+	ServiceSnapshot(ctx context.Context, ref control.ServiceRef) (*control.ServiceState, error)
+	ApplyServicePlan(ctx context.Context, ref control.ServiceRef, plan control.ServicePlan) (*control.ServicePlanResult, error)
+}
+
 // Controller reconciles services.
 type Controller struct {
 	cfg Config
-	ctl *control.Control
+	ctl ControlPlane
 	log *slog.Logger
 
 	mu     sync.Mutex
@@ -84,7 +94,7 @@ type Controller struct {
 }
 
 // New returns a controller over a control plane.
-func New(cfg Config, ctl *control.Control) *Controller {
+func New(cfg Config, ctl ControlPlane) *Controller {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}

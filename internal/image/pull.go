@@ -25,15 +25,35 @@ import (
 // the caller's credentials before the cache is consulted: the registry
 // authorises each pull, and a cached image costs nothing more. Errors
 // unwrap to an errdefs class (see the package doc).
-func (s *Store) Pull(ctx context.Context, ref string) (*Image, error) {
-	img, err := s.pull(ctx, ref)
+func (s *Store) Pull(ctx context.Context, ref string, opts ...PullOption) (*Image, error) {
+	var po pullOptions
+	for _, o := range opts {
+		o(&po)
+	}
+	if po.creds == nil {
+		po.creds = s.creds
+	}
+	img, err := s.pull(ctx, ref, po)
 	if err != nil {
 		return nil, fmt.Errorf("pull %s: %w", ref, classify(err))
 	}
 	return img, nil
 }
 
-func (s *Store) pull(ctx context.Context, ref string) (*Image, error) {
+// PullOption changes one pull.
+type PullOption func(*pullOptions)
+
+type pullOptions struct {
+	creds Credentials
+}
+
+// WithCredentials pulls with creds instead of the store's Credentials
+// (e.g. those of the account the image is pulled for).
+func WithCredentials(creds Credentials) PullOption {
+	return func(o *pullOptions) { o.creds = creds }
+}
+
+func (s *Store) pull(ctx context.Context, ref string, po pullOptions) (*Image, error) {
 	start := time.Now()
 	r, err := s.parseRef(ref)
 	if err != nil {
@@ -49,7 +69,7 @@ func (s *Store) pull(ctx context.Context, ref string) (*Image, error) {
 	// by tag, and only then looks in the cache: the registry decides
 	// whether this caller may read this repository and whether the digest
 	// is in it (ECR's BatchGetImage). The cache shares bytes, never access.
-	opts, err := s.remoteOptions(ctx, r)
+	opts, err := s.remoteOptions(ctx, r, po.creds)
 	if err != nil {
 		return nil, err
 	}
@@ -125,11 +145,11 @@ func (s *Store) parseRef(ref string) (name.Reference, error) {
 	return r, nil
 }
 
-func (s *Store) remoteOptions(ctx context.Context, r name.Reference) ([]remote.Option, error) {
+func (s *Store) remoteOptions(ctx context.Context, r name.Reference, creds Credentials) ([]remote.Option, error) {
 	var auth authn.Authenticator = authn.Anonymous
-	if s.creds != nil {
+	if creds != nil {
 		host := r.Context().RegistryStr()
-		a, err := s.creds.Resolve(ctx, host)
+		a, err := creds.Resolve(ctx, host)
 		if err != nil {
 			return nil, fmt.Errorf("credentials for %s: %w", host, err)
 		}

@@ -350,6 +350,19 @@ func TestPullBasicAuth(t *testing.T) {
 	if _, err := s.Pull(t.Context(), ref); !errors.Is(err, hookErr) {
 		t.Errorf("Pull with failing hook = %v", err)
 	}
+	// A pull's own credentials (the account it pulls for) replace the
+	// store's, for that pull only.
+	var storeAsked, pullAsked []string
+	s = newStore(t, "", func(c *Config) { c.Credentials = creds("", "", &storeAsked) })
+	if _, err := s.Pull(t.Context(), ref, WithCredentials(creds(user, pass, &pullAsked))); err != nil {
+		t.Fatalf("Pull WithCredentials = %v", err)
+	}
+	if len(storeAsked) != 0 || len(pullAsked) != 1 {
+		t.Errorf("credentials asked: store's %v, the pull's %v; want only the pull's, once", storeAsked, pullAsked)
+	}
+	if _, err := s.Pull(t.Context(), ref); !errors.Is(err, errdefs.ErrPermissionDenied) {
+		t.Errorf("Pull with the store's anonymous credentials after one WithCredentials = %v, want access denied", err)
+	}
 }
 
 func TestPullErrors(t *testing.T) {

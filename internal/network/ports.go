@@ -409,3 +409,23 @@ func (p *proxy) serveUDP() {
 		up.Write(buf[:n]) //nolint:errcheck // datagrams may be lost
 	}
 }
+
+// PublishedRange is what one PortMapping was published as: the binding of
+// its first port and of its last (the same binding for a single port).
+type PublishedRange struct{ First, Last Binding }
+
+// FoldBindings groups the bindings PublishPorts answered (one per port, in
+// the order asked) by the mappings asked for: a range of Count ports
+// folds into one.
+func FoldBindings(want []PortMapping, got []Binding) ([]PublishedRange, error) {
+	out := make([]PublishedRange, 0, len(want))
+	for _, pm := range want {
+		n := int(max(pm.Count, 1))
+		if len(got) < n {
+			return nil, fmt.Errorf("network: %d bindings for %d ports", len(got), n)
+		}
+		out = append(out, PublishedRange{First: got[0], Last: got[n-1]})
+		got = got[n:]
+	}
+	return out, nil
+}

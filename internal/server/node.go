@@ -29,6 +29,7 @@ import (
 	"github.com/fargo-run/fargo/internal/logs"
 	"github.com/fargo-run/fargo/internal/network"
 	"github.com/fargo-run/fargo/internal/runtime"
+	"github.com/fargo-run/fargo/internal/tenant"
 )
 
 // node is this host's share of the work: the agent that runs the tasks the
@@ -109,7 +110,7 @@ func (s *Server) buildNode(ctx context.Context, d nodeDeps) (*node, error) {
 	imgs, err := image.New(image.Config{
 		Root:        filepath.Join(dir, "images"),
 		Logger:      s.log.With("component", "images"),
-		Credentials: registryCredentials(d.tokens, isOwn),
+		Credentials: registryCredentials(d.tokens, isOwn, tenant.Scope{}),
 		Transport:   policy.transport(),
 	})
 	if err != nil {
@@ -127,14 +128,15 @@ func (s *Server) buildNode(ctx context.Context, d nodeDeps) (*node, error) {
 	metaIP := netm.MetadataIP()
 	deps := agent.Deps{
 		Control: d.control,
-		Images:  imagesAdapter{store: imgs, registryHost: d.registryHost, policy: policy, log: log.With("component", "images")},
-		Network: networkAdapter{m: netm, nameservers: s.dnsNameservers(netm)},
-		Runtime: runtimeAdapter{r: rt},
+		Images: imagesAdapter{Store: imgs, registryHost: d.registryHost, policy: policy, log: log.With("component", "images"),
+			creds: func(s tenant.Scope) image.Credentials { return registryCredentials(d.tokens, isOwn, s) }},
+		Network: netm,
+		Runtime: rt,
 		Logs:    logSink{svc: d.logs},
 		Sweeper: sweeper{rt: rt, images: imgs, net: netm, log: log},
 	}
 	if storage != nil {
-		deps.Storage = storageAdapter{m: storage}
+		deps.Storage = storage
 	}
 	ag, err := agent.New(agent.Config{
 		Node:             id,
@@ -145,6 +147,7 @@ func (s *Server) buildNode(ctx context.Context, d nodeDeps) (*node, error) {
 		MaxTaskMemory:    memMiB,
 		KeepTasks:        s.cfg.KeepTasks,
 		MetadataEndpoint: "http://" + metaIP.String() + "/v4",
+		Nameservers:      s.dnsNameservers(netm),
 		Logger:           log,
 		ObserveStep:      s.fm.observeStep,
 	}, deps)
