@@ -94,7 +94,7 @@ func (r *runner) pullImages(ctx context.Context, existing map[string]ContainerSt
 		if recorded != "" {
 			ref = pinDigest(cd.Image, recorded)
 		}
-		img, err := r.a.deps.Images.Pull(ctx, r.ref.Scope, ref)
+		img, err := r.pullImage(ctx, ref)
 		if _, ok := existing[cd.Name]; ok && err != nil {
 			// Its digest was never recorded, and the image is gone: the
 			// container runs all the same.

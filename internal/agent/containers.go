@@ -153,6 +153,7 @@ func (r *runner) startContainer(ctx, hookCtx context.Context, cd *control.Contai
 	for i, v := range vols {
 		mounts[i] = v.Mount
 	}
+	r.awaitReport() // the container starts with the task as stored
 	spec, err := buildSpec(specInput{scope: r.ref.Scope, task: r.task, td: r.td, cd: cd, image: img.Config,
 		rootfs: rootfs, att: r.att, cgroup: r.cgroup, metadata: r.metadataURI(cd.Name), hostsDir: r.hostsDir(), mounts: mounts})
 	if err != nil {

@@ -53,6 +53,8 @@ type runner struct {
 	shippers   []*logShipper
 	dir        string
 	cancelHook context.CancelFunc // ends health checks and log shippers
+	prefetch   *prefetch          // image pulls started early (overlap.go)
+	inflight   *asyncReport       // a report sent in the background (overlap.go)
 
 	// mu guards task and td for readers outside the runner goroutine
 	// (the metadata endpoint).
@@ -108,14 +110,23 @@ func (r *runner) stopRequested() bool {
 
 // report sends a state change and keeps the task the control plane stored.
 func (r *runner) report(ctx context.Context, ch control.TaskStateChange) {
+	r.awaitReport()
+	if t := r.send(ctx, ch); t != nil {
+		r.mu.Lock()
+		r.task = t
+		r.mu.Unlock()
+	}
+}
+
+// send sends a state change and returns the task as stored (nil when the
+// report failed).
+func (r *runner) send(ctx context.Context, ch control.TaskStateChange) *control.Task {
 	t, err := r.a.deps.Control.UpdateTaskState(ctx, r.ref, ch)
 	if err != nil {
 		r.log.Warn("report task state", "err", err)
-		return
+		return nil
 	}
-	r.mu.Lock()
-	r.task = t
-	r.mu.Unlock()
+	return t
 }
 
 // run drives the task to its desired status. agentDone closes when the
@@ -197,6 +208,8 @@ func (r *runner) start(ctx, hookCtx context.Context) (string, string, error) {
 	if err := r.checkVolumes(); err != nil {
 		return control.StopTaskFailedToStart, r.a.publicReason("ResourceInitializationError: ", err), err
 	}
+	r.prefetchImages(ctx, existing)
+	defer r.endPrefetch()
 	var bindings []control.ContainerStateChange
 	var att *Attachment
 	if hasOwnNetNS(r.td.NetworkMode) {
@@ -225,7 +238,7 @@ func (r *runner) start(ctx, hookCtx context.Context) (string, string, error) {
 			bindings = b
 		}
 	}
-	r.report(ctx, control.TaskStateChange{LastStatus: control.TaskPending, Attachment: r.attachment("ATTACHED"),
+	r.reportAsync(ctx, control.TaskStateChange{LastStatus: control.TaskPending, Attachment: r.attachment("ATTACHED"),
 		Containers: append(r.networkInterfaces(), bindings...)})
 
 	// The task stays PENDING while its containers start (AWS: PENDING
