@@ -15,8 +15,9 @@
 //
 // Formatting costs tens of milliseconds, too much for a task's start:
 // Spares images of the common size (Fargate's 20 GiB default) are kept
-// formatted ahead, and a task of that size takes one by a rename; other
-// sizes are formatted when the task starts.
+// formatted, and mounted, ahead (a detached mount held by this process:
+// premount.go), and a task of that size takes one by a rename and a
+// move_mount; other sizes are formatted when the task starts.
 //
 // The mounts outlive fargo (a restarted fargo adopts its tasks with their
 // storage); an image without its mount (after a reboot) is mounted again.
