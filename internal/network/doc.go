@@ -70,8 +70,9 @@
 // # Persistence
 //
 // IPAM state (subnets, tasks, published ports) lives in one JSON file,
-// StateDir/network.json, rewritten atomically (temp file, fsync, rename,
-// fsync of the directory) on every change. A file rather than the store: the
+// StateDir/network.json, rewritten atomically (temp file, fsync, rename;
+// the directory fsync'd too when the subnets changed: tasks' records
+// describe kernel objects that a host crash ends anyway) on every change. A file rather than the store: the
 // kernel objects it describes are per host, as the file is, and it must be
 // readable before the agent can talk to anything. Setup writes the
 // allocation once its kernel objects are made (the address is reserved in
