@@ -15,8 +15,9 @@
 //
 // Formatting costs tens of milliseconds, too much for a task's start:
 // Spares images of the common size (Fargate's 20 GiB default) are kept
-// formatted ahead, and a task of that size takes one by a rename; other
-// sizes are formatted when the task starts.
+// formatted, and mounted, ahead (a detached mount held by this process:
+// premount.go), and a task of that size takes one by a rename and a
+// move_mount; other sizes are formatted when the task starts.
 //
 // The mounts outlive fargo (a restarted fargo adopts its tasks with their
 // storage); an image without its mount (after a reboot) is mounted again.
@@ -35,6 +36,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -70,6 +72,12 @@ type Manager struct {
 	cancel context.CancelFunc
 	kick   chan chan struct{}
 	wg     sync.WaitGroup
+	// premount: spares are mounted ahead, detached, and attached to a
+	// task's directory (premount.go). Set by Open's probe, cleared by the
+	// first failed attach.
+	premount atomic.Bool
+	mu       sync.Mutex
+	mounted  map[string]int // spare image -> its detached mount's fd
 }
 
 const ext4Magic = 0xEF53
@@ -103,13 +111,13 @@ func Open(cfg Config) (*Manager, error) {
 	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("ephemeral storage: %w", err)
 	}
+	ctx, cancel := context.WithCancel(context.Background())
+	m := &Manager{cfg: cfg, log: cfg.Logger, ctx: ctx, cancel: cancel, kick: make(chan chan struct{}, 1)}
 	// Half-made images of an earlier process.
 	tmps, _ := filepath.Glob(filepath.Join(cfg.Dir, "*.tmp"))
 	for _, p := range tmps {
 		_ = os.Remove(p)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	m := &Manager{cfg: cfg, log: cfg.Logger, ctx: ctx, cancel: cancel, kick: make(chan chan struct{}, 1)}
 	if err := m.probe(ctx); err != nil {
 		cancel()
 		return nil, fmt.Errorf("ephemeral storage: %w", err)
@@ -133,16 +141,22 @@ func (m *Manager) probe(ctx context.Context) error {
 	if err := os.MkdirAll(target, 0o700); err != nil {
 		return err
 	}
+	if probeDetached(img, target) {
+		m.premount.Store(true)
+		return mounts.UnmountAll(ctx, target)
+	}
 	if err := mountImage(img, target); err != nil {
 		return err
 	}
 	return mounts.UnmountAll(ctx, target)
 }
 
-// Close stops making spares. Mounts and images stay.
+// Close stops making spares and drops those mounted ahead. Tasks' mounts
+// and all images stay.
 func (m *Manager) Close() {
 	m.cancel()
 	m.wg.Wait()
+	m.closeMounted()
 }
 
 func (m *Manager) image(id string) string { return filepath.Join(m.cfg.Dir, id+".img") }
@@ -180,6 +194,12 @@ func (m *Manager) Attach(ctx context.Context, id, target string, size int64) err
 	img := m.image(id)
 	fresh := false
 	if _, err := os.Stat(img); errors.Is(err, os.ErrNotExist) {
+		if ok, err := m.takeMountedSpare(img, target, size); err != nil {
+			return fmt.Errorf("ephemeral storage of task %s: %w", id, err)
+		} else if ok {
+			m.log.Debug("task filesystem attached (a spare mounted ahead)", "task", id, "took", time.Since(start))
+			return os.Chmod(target, 0o700)
+		}
 		if err := m.create(ctx, img, size); err != nil {
 			return fmt.Errorf("ephemeral storage of task %s: %w", id, err)
 		}
@@ -209,7 +229,7 @@ func (m *Manager) create(ctx context.Context, img string, size int64) error {
 	if size == m.cfg.SpareSize && m.cfg.Spares > 0 {
 		spares, _ := filepath.Glob(filepath.Join(m.cfg.Dir, "spare-*.img"))
 		for _, s := range spares {
-			if err := os.Rename(s, img); err == nil {
+			if m.takeSpare(s, img) {
 				m.kickSpares()
 				return nil
 			}
@@ -315,6 +335,7 @@ func (m *Manager) fillSpares() {
 	if m.cfg.Spares <= 0 || m.cfg.SpareSize <= 0 {
 		return
 	}
+	m.premountSpares()
 	for m.ctx.Err() == nil {
 		spares, _ := filepath.Glob(filepath.Join(m.cfg.Dir, "spare-*.img"))
 		if len(spares) >= m.cfg.Spares {
@@ -331,7 +352,14 @@ func (m *Manager) fillSpares() {
 			}
 			return
 		}
-		if err := os.Rename(name+".tmp", name+".img"); err != nil {
+		mfd := -1
+		if m.premount.Load() {
+			var err error
+			if mfd, err = premount(name + ".tmp"); err != nil {
+				m.log.Warn("mounting a spare task filesystem ahead", "err", err)
+			}
+		}
+		if err := m.publishSpare(name+".tmp", name+".img", mfd); err != nil {
 			m.log.Warn("formatting a spare task filesystem", "err", err)
 			return
 		}

@@ -70,13 +70,15 @@
 // # Persistence
 //
 // IPAM state (subnets, tasks, published ports) lives in one JSON file,
-// StateDir/network.json, rewritten atomically (temp file, fsync, rename,
-// fsync of the directory) on every change. A file rather than the store: the
+// StateDir/network.json, rewritten atomically (temp file, fsync, rename;
+// the directory fsync'd too when the subnets changed: tasks' records
+// describe kernel objects that a host crash ends anyway) on every change. A file rather than the store: the
 // kernel objects it describes are per host, as the file is, and it must be
 // readable before the agent can talk to anything. Setup writes the
-// allocation before it creates kernel objects and Teardown forgets it after
-// removing them, so after a crash Recover sees at worst a record without its
-// objects (released) or objects without a record (removed).
+// allocation once its kernel objects are made (the address is reserved in
+// memory meanwhile) and Teardown forgets it after removing them, so after a
+// crash Recover sees at worst a record without its objects (released) or
+// objects without a record (removed, by their names).
 //
 // # Lifecycle
 //

@@ -111,8 +111,10 @@ func (m *Manager) Setup(ctx context.Context, req Request) (*Attachment, error) {
 	}
 	log := m.log.With("task", req.TaskID, "account", req.Account, "region", req.Region)
 
-	// Phase 1, locked: allocate, persist, make sure the bridge exists. The
-	// pending record keeps the bridge alive while phase 2 runs unlocked.
+	// Phase 1, locked: allocate, make sure the bridge exists. The pending
+	// record (in memory: it reserves the address and keeps the bridge alive
+	// while phase 2 runs unlocked) is written with the commit, once: objects
+	// a crash leaves without a record are removed by Recover, by name.
 	m.mu.Lock()
 	if m.closed {
 		m.mu.Unlock()
@@ -150,11 +152,6 @@ func (m *Manager) Setup(ctx context.Context, req Request) (*Attachment, error) {
 	}
 	t := &taskInfo{TaskID: req.TaskID, Account: req.Account, Region: req.Region, IP: ip, ENIID: eni, Hostname: req.Hostname, busy: true}
 	m.st.Tasks[req.TaskID] = t
-	if err := m.st.save(m.cfg.StateDir); err != nil {
-		delete(m.st.Tasks, req.TaskID)
-		m.mu.Unlock()
-		return nil, err
-	}
 	bridge, err := m.ensureBridgeLocked(sub)
 	m.mu.Unlock()
 	if err != nil {
@@ -174,7 +171,7 @@ func (m *Manager) Setup(ctx context.Context, req Request) (*Attachment, error) {
 		return nil, m.abortSetup(t, err)
 	}
 
-	// Phase 3, locked: commit.
+	// Phase 3, locked: commit (the state file's one write).
 	m.mu.Lock()
 	t.Ready, t.busy = true, false
 	if err := m.st.save(m.cfg.StateDir); err != nil {

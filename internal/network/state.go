@@ -1,6 +1,7 @@
 package network
 
 import (
+	"bytes"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
@@ -37,6 +38,9 @@ type state struct {
 	Tasks   map[string]*taskInfo   `json:"tasks"`
 	// Addresses are the load balancers' addresses, by owner (addresses.go).
 	Addresses map[string]*addressInfo `json:"addresses,omitempty"`
+	// durableSubnets are the subnets and addresses as the last save that
+	// made its rename durable wrote them (JSON; in memory only).
+	durableSubnets []byte
 }
 
 type subnetInfo struct {
@@ -95,16 +99,39 @@ func loadState(dir string) (*state, error) {
 }
 
 // save writes the state atomically: a crash leaves either the old or the new
-// file, never a torn one.
+// file, never a torn one (the new file's data is fsync'd before the rename).
+// The rename itself is made durable (the directory fsync'd) only when the
+// subnets or the load balancers' addresses changed: they outlive the
+// host's restarts (an account keeps its subnet, a load balancer its
+// address), whereas the tasks' records describe netns and veths, which a
+// host crash ends anyway; a record lost with them is what Recover would
+// release. A crash of fargo, the case that matters for the tasks, loses
+// nothing either way: the rename is in the page cache.
 func (st *state) save(dir string) error {
 	b, err := json.MarshalIndent(st, "", "  ")
 	if err != nil {
 		return fmt.Errorf("network: encode state: %w", err)
 	}
-	return writeFileAtomic(filepath.Join(dir, stateFile), b)
+	subnets, err := json.Marshal(struct {
+		Subnets   map[string]*subnetInfo
+		Addresses map[string]*addressInfo
+	}{st.Subnets, st.Addresses})
+	if err != nil {
+		return fmt.Errorf("network: encode state: %w", err)
+	}
+	durable := !bytes.Equal(subnets, st.durableSubnets)
+	if err := writeFileAtomic(filepath.Join(dir, stateFile), b, durable); err != nil {
+		return err
+	}
+	if durable {
+		st.durableSubnets = subnets
+	}
+	return nil
 }
 
-func writeFileAtomic(path string, data []byte) error {
+// writeFileAtomic writes path by a rename of a temporary file whose data
+// is fsync'd first; syncDir makes the rename durable too.
+func writeFileAtomic(path string, data []byte, syncDir bool) error {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, ".tmp-"+filepath.Base(path)+"-*")
 	if err != nil {
@@ -125,6 +152,9 @@ func writeFileAtomic(path string, data []byte) error {
 	}
 	if err := os.Rename(tmp, path); err != nil {
 		return fmt.Errorf("network: replace state: %w", err)
+	}
+	if !syncDir {
+		return nil
 	}
 	d, err := os.Open(dir)
 	if err != nil {

@@ -28,12 +28,6 @@ const (
 	DefaultTimeout           = time.Second
 )
 
-// batchDelay is how long the first writer of a batch waits for others to
-// join it (bbolt's default is 10ms). A lone writer pays it on every write,
-// so it is kept near one fsync: writers that arrive while a commit is being
-// fsync'd queue up for the next batch anyway.
-const batchDelay = 2 * time.Millisecond
-
 // schemaVersion is the on-disk layout this code reads and writes. Bump it
 // with an ordered migration in migrate.
 const schemaVersion = 1
@@ -71,10 +65,11 @@ type Options struct {
 
 // Store is a store.Store backed by one bbolt file.
 type Store struct {
-	db   *bbolt.DB
-	log  *slog.Logger
-	path string
-	hub  *hub
+	db    *bbolt.DB
+	batch *batcher
+	log   *slog.Logger
+	path  string
+	hub   *hub
 
 	observeWrite func(time.Duration)
 
@@ -109,7 +104,6 @@ func Open(path string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bolt: open %s: %w", path, err)
 	}
-	db.MaxBatchDelay = batchDelay
 	var rev int64
 	err = db.Update(func(tx *bbolt.Tx) error {
 		if err := migrate(tx); err != nil {
@@ -123,7 +117,7 @@ func Open(path string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("bolt: open %s: %w", path, err)
 	}
 	log := opts.Logger.With("store", path)
-	return &Store{db: db, log: log, path: path, hub: newHub(log, opts.WatchHistory, opts.WatchHistoryBytes, rev), observeWrite: opts.ObserveWrite}, nil
+	return &Store{db: db, batch: &batcher{db: db}, log: log, path: path, hub: newHub(log, opts.WatchHistory, opts.WatchHistoryBytes, rev), observeWrite: opts.ObserveWrite}, nil
 }
 
 // migrate creates the buckets of a new file and brings an older layout up
@@ -252,7 +246,7 @@ func (s *Store) Update(ctx context.Context, fn func(tx store.Tx) error) (int64, 
 		rev   int64
 		fnErr error
 	)
-	err = s.db.Batch(func(btx *bbolt.Tx) error {
+	err = s.batch.do(func(btx *bbolt.Tx) error {
 		rev, fnErr = 0, nil
 		cur, err := readRev(btx)
 		if err != nil {

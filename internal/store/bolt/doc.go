@@ -43,22 +43,24 @@
 //
 // # Writes and batching
 //
-// Put, Delete, CompareAndSwap and Update go through bbolt's DB.Batch, so
-// concurrent writers share one bbolt transaction and one fsync. Each caller's
-// function is still its own logical transaction with its own revision:
+// Put, Delete, CompareAndSwap and Update go through a group commit (batch.go),
+// so concurrent writers share one bbolt transaction and one fsync. Each
+// caller's function is still its own logical transaction with its own
+// revision:
 //
 //	caller A ─┐                      ┌─ A: rev 41 (reads see A's writes)
 //	caller B ─┼─> one bbolt tx ──────┼─ B: fn error -> nothing written, rev unchanged
 //	caller C ─┘   one fsync          └─ C: rev 42
 //
-// A batch starts when its first writer has waited 2ms (bbolt's default is
-// 10ms, which a lone writer would pay on every write) or when it is full;
-// writers arriving while a batch is being fsync'd queue up for the next one.
+// A writer that finds no commit under way commits at once (bbolt's DB.Batch
+// would make it wait 10ms, or whatever MaxBatchDelay is, for company);
+// writers arriving while a batch is being fsync'd queue up and share the
+// next one (at most 1,000 to a batch).
 //
 // The caller's function runs against an in-memory overlay (reads see its own
 // writes); only when it returns nil are its writes applied to bbolt. So a
 // caller's error never rolls back the shared bbolt transaction, and the other
-// callers in the batch are unaffected. bbolt re-runs functions when a batch
+// callers in the batch are unaffected. Functions are run again when a batch
 // is rolled back (a panic or a storage error in one of them), which is why
 // store.Update's fn must be free of side effects outside its Tx.
 //
