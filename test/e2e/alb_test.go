@@ -64,10 +64,9 @@ func (in *instance) albWaitHealthy(tgARN, service string, timeout time.Duration)
 		health := in.albHealth(tgARN)
 		ok := len(tasks) > 0
 		live := 0
-		for ip, h := range health {
+		for _, h := range health {
 			if h["State"] != "draining" {
 				live++
-				_ = ip
 			}
 		}
 		for _, task := range tasks {
@@ -153,6 +152,13 @@ func TestALBService(t *testing.T) {
 	}
 	if len(health) != 2 {
 		t.Fatalf("after services-stable: targets %v", health)
+	}
+	// Tasks reach the ALB too (through their gateway).
+	if body, err := httpGet("http://" + taskIP(t, tasks[0]) + ":8080/get?url=" + url); err != nil || !strings.HasPrefix(body, "hello from ") {
+		t.Fatalf("the ALB from inside a task: %q, %v", body, err)
+	}
+	if !in.serviceEvent("albweb", "registered 1 targets in (target-group "+tgARN+")") {
+		t.Errorf("no registration event: %v", in.describeService("albweb")["events"])
 	}
 	seen := albSpread(t, url, 100)
 	t.Logf("100 GETs through the ALB: %v", seen)
@@ -251,6 +257,9 @@ func TestALBService(t *testing.T) {
 	wantReason := "Task failed ELB health checks in (target-group " + tgARN + ")"
 	if stopped["stoppedReason"] != wantReason {
 		t.Fatalf("replaced task stoppedReason %q, want %q", stopped["stoppedReason"], wantReason)
+	}
+	if want := "is unhealthy in (target-group " + tgARN + ") due to (reason Health checks failed with these codes: [500])"; !in.serviceEvent("albweb", want) {
+		t.Errorf("no event %q: %v", want, in.describeService("albweb")["events"])
 	}
 	tasks = in.albWaitHealthy(tgARN, "albweb", 120*time.Second)
 	if len(tasks) != 2 {
