@@ -141,12 +141,29 @@ func TestALBService(t *testing.T) {
 	if len(tasks) != 2 {
 		t.Fatalf("%d running tasks after services-stable", len(tasks))
 	}
+	// services-stable looks at running counts only (as on AWS), so the
+	// targets may still be in their initial checks; a COMPLETED rollout
+	// means they are healthy (ECS gates the deployment on them).
+	completed := path(in.describeService("albweb"), "deployments", 0, "rolloutState") == "COMPLETED"
 	health := in.albHealth(tgARN)
+	waitArgs := []string{"elbv2", "wait", "target-in-service", "--target-group-arn", tgARN, "--targets"}
+	for _, task := range tasks {
+		ip := taskIP(t, task)
+		if h := health[ip]; h == nil || (completed && h["State"] != "healthy") {
+			t.Fatalf("after services-stable (rollout completed %v), target %s: %v (all: %v)", completed, ip, h, health)
+		}
+		waitArgs = append(waitArgs, "Id="+ip+",Port=8080")
+	}
+	in.mustAWS(waitArgs...)
+	in.waitService("albweb", 60*time.Second, func(s map[string]any) bool {
+		return path(s, "deployments", 0, "rolloutState") == "COMPLETED"
+	})
+	health = in.albHealth(tgARN)
 	hosts := map[string]string{} // hostname answer -> task IP
 	for _, task := range tasks {
 		ip := taskIP(t, task)
 		if h := health[ip]; h == nil || h["State"] != "healthy" {
-			t.Fatalf("after services-stable, target %s: %v (all: %v)", ip, h, health)
+			t.Fatalf("after target-in-service, target %s: %v (all: %v)", ip, h, health)
 		}
 		hosts[albHostOf(t, task)] = ip
 	}
@@ -178,11 +195,13 @@ func TestALBService(t *testing.T) {
 	var failures sync.Map
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
-	for range 4 {
+	for i := range 4 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c := &http.Client{Timeout: 10 * time.Second}
+			// Two clients keep their connections alive, two connect anew
+			// for every request.
+			c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: i%2 == 1}}
 			for {
 				select {
 				case <-stop:
@@ -277,6 +296,9 @@ func TestALBService(t *testing.T) {
 		t.Fatalf("target group after kill -9: %q", got)
 	}
 	after := in.albHealth(tgARN)
+	if len(after) != len(tasks) {
+		t.Fatalf("after kill -9, targets %v, want the %d tasks'", after, len(tasks))
+	}
 	for _, task := range tasks {
 		if after[taskIP(t, task)] == nil {
 			t.Fatalf("target %s not registered after kill -9: %v", taskIP(t, task), after)
