@@ -4,6 +4,8 @@
 //	taskapp serve [port]   HTTP server: / answers "hello from <hostname>",
 //	                       /meta proxies the task metadata endpoint's /task,
 //	                       /meta/<path> its <path>; /env prints the environment;
+//	                       /health answers 200, or 500 once the file
+//	                       /unhealthy exists (/fill can create it);
 //	                       /get?url=U fetches U from inside the task;
 //	                       /resolve?name=N[&type=SRV] resolves N with the
 //	                       task's own resolver (its /etc/resolv.conf):
@@ -79,6 +81,15 @@ func serve() {
 	http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Printf("request %s %s from %s\n", r.Method, r.URL.Path, r.RemoteAddr)
 		fmt.Fprintf(w, "hello from %s\n", host)
+	})
+	// /health fails once /unhealthy exists: a load balancer's health
+	// check that one task can fail on purpose.
+	http.HandleFunc("/health", func(w http.ResponseWriter, r *http.Request) {
+		if _, err := os.Stat("/unhealthy"); err == nil {
+			http.Error(w, "unhealthy", http.StatusInternalServerError)
+			return
+		}
+		fmt.Fprintf(w, "healthy %s\n", host)
 	})
 	// /get?url=U fetches U from inside the task and answers its body.
 	http.HandleFunc("/get", func(w http.ResponseWriter, r *http.Request) {
