@@ -556,3 +556,29 @@ func TestCheckFindsDanglingRecords(t *testing.T) {
 	f.sv.Close()
 	f.sv = nil
 }
+
+// TestLookupName: a load balancer's DNSName resolves to its address, in
+// its own scope only, whatever the case and the trailing dot.
+func TestLookupName(t *testing.T) {
+	sv := newFixture(t).sv
+	ctx := context.Background()
+	lb, err := sv.CreateLoadBalancer(ctx, scope, LoadBalancerSpec{Name: "web", Subnets: []string{"subnet-1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !lb.Addr.IsValid() {
+		t.Fatalf("load balancer without an address: %+v", lb)
+	}
+	for _, name := range []string{lb.DNSName, strings.ToUpper(lb.DNSName) + "."} {
+		if got := sv.LookupName(scope, name); len(got) != 1 || got[0] != lb.Addr {
+			t.Fatalf("LookupName(%q) = %v, want [%v]", name, got, lb.Addr)
+		}
+	}
+	other := tenant.Scope{Account: "210987654321", Region: scope.Region}
+	if got := sv.LookupName(other, lb.DNSName); len(got) != 0 {
+		t.Fatalf("another account resolved %s: %v", lb.DNSName, got)
+	}
+	if got := sv.LookupName(scope, "orders.internal.local"); len(got) != 0 {
+		t.Fatalf("a name that is no load balancer's resolved: %v", got)
+	}
+}

@@ -203,6 +203,7 @@ func (s *Server) build(ctx context.Context) error {
 	if err := s.startELBv2(ctx); err != nil {
 		return err
 	}
+	s.SetDNSExtraNames(s.elb) // load balancers' DNS names resolve beside Cloud Map's
 	return s.fm.register(reg, s)
 }
 

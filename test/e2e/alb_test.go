@@ -118,6 +118,11 @@ func TestALBService(t *testing.T) {
 	}
 	url := "http://" + addr + ":80/"
 	t.Logf("ALB %s at %s (%s)", lbARN, addr, lb["DNSName"])
+	// Its DNS name resolves to that address through fargo's DNS server
+	// (asked from the host, which speaks for the administrator's account).
+	if ips, rcode, err := cloudMapA(elbStr(lb["DNSName"])); err != nil || len(ips) != 1 || ips[0] != addr {
+		t.Fatalf("%s resolves to %v (rcode %d, %v), want [%s]", lb["DNSName"], ips, rcode, err, addr)
+	}
 
 	tg := path(in.mustAWS("elbv2", "create-target-group", "--name", "alb-e2e-tg", "--protocol", "HTTP", "--port", "8080",
 		"--vpc-id", elbStr(lb["VpcId"]), "--target-type", "ip", "--health-check-path", "/health",
