@@ -105,6 +105,10 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rt.serveJSON(w, r, target, reqID, start)
 		return
 	}
+	if strings.HasPrefix(r.URL.Path, "/service/") {
+		rt.serveRPCv2(w, r, reqID, start)
+		return
+	}
 	rt.serveQuery(w, r, reqID, start)
 }
 
@@ -207,7 +211,7 @@ func (rt *Router) serveJSON(w http.ResponseWriter, r *http.Request, target, reqI
 	}
 	fail := func(e *Error) {
 		rt.metrics.observe(svcName, opLabel, e.Code, start)
-		writeJSONError(w, contentType, msgKey, e)
+		writeJSONError(w, svc, contentType, msgKey, e)
 	}
 	if r.Method != http.MethodPost {
 		fail(&Error{Code: "UnknownOperationException", Status: http.StatusMethodNotAllowed, Message: "awsJson requests must use POST."})
@@ -295,16 +299,20 @@ func (rt *Router) mapError(ctx context.Context, service, op string, mapFn func(e
 	return &Error{Code: code, Message: "An internal error occurred.", Status: http.StatusInternalServerError}
 }
 
-func writeJSONError(w http.ResponseWriter, contentType, msgKey string, e *Error) {
+func writeJSONError(w http.ResponseWriter, svc *JSONService, contentType, msgKey string, e *Error) {
+	typ := e.Code
+	if svc != nil {
+		typ = svc.errorType(w, e)
+	}
 	body := make(map[string]any, 2+len(e.Fields))
 	for k, v := range e.Fields {
 		body[k] = v
 	}
-	body["__type"] = e.Code
+	body["__type"] = typ
 	body[msgKey] = e.Message
 	buf, _ := json.Marshal(body)
 	w.Header().Set("Content-Type", contentType)
-	w.Header().Set("X-Amzn-ErrorType", e.Code)
+	w.Header().Set("X-Amzn-ErrorType", typ)
 	w.WriteHeader(e.status())
 	_, _ = w.Write(buf)
 }
