@@ -250,7 +250,9 @@ func (d *Data) Query(scope tenant.Scope, m Metric, unit string, start, end time.
 		return nil, nil
 	}
 	tier := pickTier(start, period, now)
-	start = start.Truncate(tier.step)
+	// Periods are aligned to multiples of the period (tier steps divide
+	// it), as CloudWatch's datapoints are.
+	start = start.Truncate(period)
 	nBuckets := int((end.Sub(start) + period - 1) / period)
 	if nBuckets > 100800*4 {
 		return nil, fmt.Errorf("query spans too many periods")

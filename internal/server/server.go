@@ -30,6 +30,7 @@ import (
 	"github.com/fargo-run/fargo/internal/deploy"
 	"github.com/fargo-run/fargo/internal/hostlock"
 	"github.com/fargo-run/fargo/internal/logs"
+	cwmetrics "github.com/fargo-run/fargo/internal/metrics"
 	"github.com/fargo-run/fargo/internal/registry"
 	"github.com/fargo-run/fargo/internal/store/bolt"
 	"github.com/fargo-run/fargo/internal/tenant"
@@ -62,7 +63,10 @@ type Server struct {
 	ctl    *control.Control
 	// logsStore holds the Logs service's groups, streams and events.
 	logsStore *bolt.Store
-	node      *node // nil with NoAgent
+	// metricData holds CloudWatch's metric data; metrics is CloudWatch.
+	metricData *cwmetrics.Data
+	metrics    *cwmetrics.Service
+	node       *node // nil with NoAgent
 	// locks are the data directory's and the network prefix's (see
 	// lockInstance), held until Close.
 	locks []*hostlock.Lock
@@ -149,8 +153,19 @@ func (s *Server) build(ctx context.Context) error {
 	}
 	s.logsStore = logsStore
 	logsSvc := logs.New(logs.Config{Logger: s.log.With("component", "logs")}, logsStore)
+	period := s.cfg.MetricsPeriod
+	if period == 0 {
+		period = time.Minute
+	}
+	// Metric data lives in a file of its own (see internal/metrics).
+	metricData, err := cwmetrics.OpenData(filepath.Join(s.cfg.DataDir, "metrics.db"), period < time.Minute)
+	if err != nil {
+		return err
+	}
+	s.metricData = metricData
+	s.metrics = cwmetrics.New(cwmetrics.Config{Period: period, Logger: s.log.With("component", "cloudwatch")}, metricData, s.st)
 	jsonSvcs, querySvcs := services(deps{
-		control: ctl, registry: images, tokens: tokens, store: s.st, logs: logsSvc, log: s.log, cfg: s.cfg,
+		control: ctl, registry: images, tokens: tokens, store: s.st, logs: logsSvc, metrics: s.metrics, log: s.log, cfg: s.cfg,
 		registryHost: s.registryHost,
 	})
 	s.router = api.NewRouter(api.Config{
@@ -248,6 +263,7 @@ func (s *Server) Run(ctx context.Context) error {
 			s.log.Error("service controller stopped", "err", err)
 		}
 	})
+	wg.Go(func() { s.metrics.Run(bg) })
 	if s.node != nil {
 		wg.Go(func() {
 			if err := s.node.run(bg); err != nil {
@@ -288,6 +304,9 @@ func (s *Server) Close() error {
 	}
 	if s.logsStore != nil {
 		_ = s.logsStore.Close()
+	}
+	if s.metricData != nil {
+		_ = s.metricData.Close()
 	}
 	err := s.st.Close()
 	releaseAll(s.locks)

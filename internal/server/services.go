@@ -6,7 +6,7 @@ import (
 
 	"github.com/fargo-run/fargo/internal/api"
 	"github.com/fargo-run/fargo/internal/api/autoscalingwire"
-	"github.com/fargo-run/fargo/internal/api/cloudwatchwire"
+	"github.com/fargo-run/fargo/internal/api/cloudwatch"
 	"github.com/fargo-run/fargo/internal/api/ecr"
 	"github.com/fargo-run/fargo/internal/api/ecs"
 	"github.com/fargo-run/fargo/internal/api/elbv2wire"
@@ -18,6 +18,7 @@ import (
 	"github.com/fargo-run/fargo/internal/config"
 	"github.com/fargo-run/fargo/internal/control"
 	"github.com/fargo-run/fargo/internal/logs"
+	"github.com/fargo-run/fargo/internal/metrics"
 	"github.com/fargo-run/fargo/internal/registry"
 	"github.com/fargo-run/fargo/internal/store"
 )
@@ -29,6 +30,7 @@ type deps struct {
 	tokens   *auth.TokenIssuer
 	store    store.Store
 	logs     *logs.Service
+	metrics  *metrics.Service
 	log      *slog.Logger
 	// registryHost returns the host:port clients reach the registry at
 	// (known once the listener is bound).
@@ -48,13 +50,13 @@ func services(d deps) ([]*api.JSONService, []*api.QueryService) {
 		apilogs.New(d.logs),
 		modelService(autoscalingwire.SigningName, autoscalingwire.TargetPrefix, autoscalingwire.JSONVersion, "Message", autoscalingwire.Operations),
 		modelService(servicediscoverywire.SigningName, servicediscoverywire.TargetPrefix, servicediscoverywire.JSONVersion, "Message", servicediscoverywire.Operations),
-		// CloudWatch's awsJson1_0 form; its query form is below.
-		modelService(cloudwatchwire.SigningName, "GraniteServiceVersion20100801", "1.0", "message", cloudwatchwire.Operations),
 	}
+	cwJSON, cwQuery := cloudwatch.New(d.metrics)
+	jsonSvcs = append(jsonSvcs, cwJSON)
 	querySvcs := []*api.QueryService{
 		sts.New(),
 		{Name: elbv2wire.SigningName, Version: elbv2wire.APIVersion, XMLNS: "http://elasticloadbalancing.amazonaws.com/doc/" + elbv2wire.APIVersion + "/"},
-		{Name: cloudwatchwire.SigningName, Version: cloudwatchwire.APIVersion, XMLNS: "http://monitoring.amazonaws.com/doc/" + cloudwatchwire.APIVersion + "/"},
+		cwQuery,
 	}
 	return jsonSvcs, querySvcs
 }
