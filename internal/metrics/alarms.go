@@ -162,7 +162,7 @@ func transition(tx store.Tx, a *Alarm, o Outcome, now time.Time) error {
 		return err
 	}
 	data, _ := json.Marshal(map[string]any{
-		"version": "1.0",
+		"version":  "1.0",
 		"oldState": map[string]any{"stateValue": prev}, "newState": map[string]any{"stateValue": o.State, "stateReason": o.Reason},
 	})
 	item := HistoryItem{AlarmName: a.Name, Type: "StateUpdate", Time: now, Data: string(data),

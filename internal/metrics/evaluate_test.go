@@ -31,7 +31,7 @@ func samplesOf(s string, t0 time.Time) []Sample {
 // current state".
 func TestEvaluateMissingDataTable(t *testing.T) {
 	rows := []struct {
-		points                                 string
+		points                                   string
 		missing, ignore, breaching, notBreaching string
 	}{
 		{"0 X X", StateOK, StateOK, StateOK, StateOK},

@@ -84,7 +84,9 @@ func (s *Service) Statistics(scope tenant.Scope, m Metric, unit string, start, e
 }
 
 // List lists metrics.
-func (s *Service) List(scope tenant.Scope, f ListFilter) []Metric { return s.data.List(scope, f, s.Now()) }
+func (s *Service) List(scope tenant.Scope, f ListFilter) []Metric {
+	return s.data.List(scope, f, s.Now())
+}
 
 // scaled is the wall-clock length of an alarm period of p seconds.
 func (s *Service) scaled(p int32) time.Duration {

@@ -20,7 +20,7 @@ const (
 	maxValues     = 150
 	// Values must be within 2^-360 .. 2^360 in magnitude (or 0).
 	maxMagnitude = 1.2676506002282294e+108 // 2^360
-	minMagnitude = 8.515920e-109          // 2^-360
+	minMagnitude = 8.515920e-109           // 2^-360
 )
 
 func checkValue(name string, v float64) error {
