@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 // cwModelDir writes a copy of botocore's CloudWatch model that lists only
@@ -141,5 +142,96 @@ func TestCloudWatchAlarmEvaluation(t *testing.T) {
 	reason := states[1].([]any)[1].(string)
 	if !strings.HasPrefix(reason, "Threshold Crossed: ") || !strings.Contains(reason, "[90.0 (") || !strings.Contains(reason, " greater than the threshold (50.0)") {
 		t.Errorf("ALARM reason %q", reason)
+	}
+}
+
+// TestCloudWatchECSServiceCPU runs a service whose task burns CPU: under
+// the short metric period, fargo's AWS/ECS CPUUtilization of the service
+// (from the task's cgroup) rises past 50% of its reservation, an alarm on
+// it goes to ALARM, and GetMetricData and GetMetricStatistics show the
+// service's and the cluster's CPU and memory utilization.
+func TestCloudWatchECSServiceCPU(t *testing.T) {
+	awsCLI(t)
+	in := newAgentInstanceEnv(t, "FARGO_METRICS_PERIOD=3s")
+	image := in.pushTaskImage("cpu")
+	in.registerTaskDef("cpu", image, nil, nil)
+	in.mustAWS("ecs", "create-service", "--service-name", "cpu", "--task-definition", "cpu:1",
+		"--desired-count", "1", "--launch-type", "FARGATE", "--network-configuration", awsvpcConfig)
+	t.Cleanup(func() {
+		_, _ = in.aws("ecs", "delete-service", "--service", "cpu", "--force")
+		_, _ = in.aws("ecs", "wait", "services-inactive", "--services", "cpu")
+	})
+	in.mustAWS("ecs", "wait", "services-stable", "--services", "cpu")
+	tasks := in.serviceTasks("cpu", "RUNNING")
+	if len(tasks) != 1 {
+		t.Fatalf("%d tasks", len(tasks))
+	}
+	cluster := path(tasks[0], "clusterArn").(string)
+	cluster = cluster[strings.LastIndex(cluster, "/")+1:]
+	dims := "Name=ClusterName,Value=" + cluster + " Name=ServiceName,Value=cpu"
+	in.mustAWS(append([]string{"cloudwatch", "put-metric-alarm", "--alarm-name", "cpu-high", "--namespace", "AWS/ECS",
+		"--metric-name", "CPUUtilization", "--statistic", "Average", "--period", "60", "--evaluation-periods", "2",
+		"--threshold", "50", "--comparison-operator", "GreaterThanThreshold", "--dimensions"}, strings.Fields(dims)...)...)
+	base := "http://" + taskIP(t, tasks[0]) + ":8080"
+	waitHTTP(t, base+"/", 10*time.Second)
+	waitHTTP(t, base+"/burn?secs=120&workers=2", 10*time.Second)
+
+	var alarm map[string]any
+	deadline := time.Now().Add(90 * time.Second)
+	for time.Now().Before(deadline) {
+		alarm = path(in.mustAWS("cloudwatch", "describe-alarms", "--alarm-names", "cpu-high"), "MetricAlarms", 0).(map[string]any)
+		if alarm["StateValue"] == "ALARM" {
+			break
+		}
+		time.Sleep(2 * time.Second)
+	}
+	if alarm["StateValue"] != "ALARM" {
+		t.Logf("list-metrics: %v", in.mustAWS("cloudwatch", "list-metrics"))
+		for _, l := range strings.Split(in.out.String(), "\n") {
+			if strings.Contains(l, "cloudwatch") || strings.Contains(l, "AWS/ECS") {
+				t.Log(l)
+			}
+		}
+		t.Fatalf("alarm on the service's CPU: %v (%v)", alarm["StateValue"], alarm["StateReason"])
+	}
+	t.Logf("alarm: %v", alarm["StateReason"])
+
+	now := time.Now().UTC()
+	start, end := now.Add(-10*time.Minute).Format(time.RFC3339), now.Add(time.Minute).Format(time.RFC3339)
+	q := func(id, metric, dims string) map[string]any {
+		var d []map[string]string
+		for _, f := range strings.Fields(dims) {
+			kv := strings.SplitN(strings.TrimPrefix(f, "Name="), ",Value=", 2)
+			d = append(d, map[string]string{"Name": kv[0], "Value": kv[1]})
+		}
+		return map[string]any{"Id": id, "MetricStat": map[string]any{"Metric": map[string]any{"Namespace": "AWS/ECS", "MetricName": metric, "Dimensions": d}, "Period": 600, "Stat": "Maximum"}}
+	}
+	queries, _ := json.Marshal([]any{q("svccpu", "CPUUtilization", dims), q("clcpu", "CPUUtilization", "Name=ClusterName,Value="+cluster),
+		q("svcmem", "MemoryUtilization", dims)})
+	out := in.mustAWS("cloudwatch", "get-metric-data", "--start-time", start, "--end-time", end, "--metric-data-queries", string(queries))
+	vals := map[string]float64{}
+	for _, r := range out["MetricDataResults"].([]any) {
+		r := r.(map[string]any)
+		if v, _ := r["Values"].([]any); len(v) > 0 {
+			vals[r["Id"].(string)] = v[0].(float64)
+		}
+	}
+	t.Logf("GetMetricData maxima: %v", vals)
+	// 2 busy threads on a task of 0.25 vCPU: capped by its CPU quota near
+	// 100% of the reservation, and well above 50 in any case.
+	if vals["svccpu"] <= 50 || vals["clcpu"] <= 50 {
+		t.Errorf("CPUUtilization maxima %v, want > 50", vals)
+	}
+	if vals["svcmem"] <= 0 || vals["svcmem"] > 100 {
+		t.Errorf("MemoryUtilization %v, want within (0, 100]", vals["svcmem"])
+	}
+	st := in.mustAWS(append([]string{"cloudwatch", "get-metric-statistics", "--namespace", "AWS/ECS", "--metric-name", "CPUUtilization",
+		"--start-time", start, "--end-time", end, "--period", "60", "--statistics", "Average", "Maximum", "--dimensions"}, strings.Fields(dims)...)...)
+	if dps, _ := st["Datapoints"].([]any); len(dps) == 0 || path(dps[0], "Unit") != "Percent" {
+		t.Errorf("get-metric-statistics: %v", st)
+	}
+	lm := in.mustAWS("cloudwatch", "list-metrics", "--namespace", "AWS/ECS")
+	if n := len(lm["Metrics"].([]any)); n != 4 {
+		t.Errorf("list-metrics AWS/ECS: %d metrics, want 4 (CPU and memory, per cluster and per service): %v", n, lm)
 	}
 }
