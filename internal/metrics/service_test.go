@@ -70,7 +70,7 @@ func TestAlarmFiresOncePerTransitionAcrossRestart(t *testing.T) {
 	m := Metric{Namespace: "AWS/ECS", Name: "CPUUtilization", Dimensions: []Dimension{{"ServiceName", "s"}, {"ClusterName", "c"}}}
 	policy := "arn:aws:autoscaling:us-east-1:000000000000:scalingPolicy:u:resource/ecs/service/c/s:policyName/p"
 	if err := svc.PutAlarm(ctx, Alarm{Scope: testScope, Name: "high", ActionsEnabled: true, AlarmActions: []string{policy},
-		Metric: Metric{Namespace: "AWS/ECS", Name: "CPUUtilization", Dimensions: []Dimension{{"ClusterName", "c"}, {"ServiceName", "s"}}},
+		Metric:    Metric{Namespace: "AWS/ECS", Name: "CPUUtilization", Dimensions: []Dimension{{"ClusterName", "c"}, {"ServiceName", "s"}}},
 		Statistic: "Average", Period: 60, EvaluationPeriods: 2, Threshold: 50, Comparison: "GreaterThanThreshold"}); err != nil {
 		t.Fatal(err)
 	}
