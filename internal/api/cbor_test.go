@@ -54,7 +54,9 @@ func cborRouter(t testing.TB) *Router {
 				return nil, errdefs.NotFoundf("no such thing")
 			}),
 		},
-		MapError: func(err error) *Error { return &Error{Code: "ResourceNotFound", Message: errdefs.Message(err), Status: 404} },
+		MapError: func(err error) *Error {
+			return &Error{Code: "ResourceNotFound", Message: errdefs.Message(err), Status: 404}
+		},
 	}
 	return NewRouter(Config{MaxBodyBytes: 1 << 12, Verifier: okVerifier{"monitoring"}}, m, []*JSONService{svc}, nil)
 }
