@@ -66,7 +66,9 @@ type Server struct {
 	// metricData holds CloudWatch's metric data; metrics is CloudWatch.
 	metricData *cwmetrics.Data
 	metrics    *cwmetrics.Service
-	node       *node // nil with NoAgent
+	// logsMetrics publishes AWS/Logs from what the Logs service stores.
+	logsMetrics *cwmetrics.LogsPublisher
+	node        *node // nil with NoAgent
 	// locks are the data directory's and the network prefix's (see
 	// lockInstance), held until Close.
 	locks []*hostlock.Lock
@@ -152,7 +154,6 @@ func (s *Server) build(ctx context.Context) error {
 		return fmt.Errorf("open the logs store in %s: %w", s.cfg.DataDir, err)
 	}
 	s.logsStore = logsStore
-	logsSvc := logs.New(logs.Config{Logger: s.log.With("component", "logs")}, logsStore)
 	period := s.cfg.MetricsPeriod
 	if period == 0 {
 		period = time.Minute
@@ -164,6 +165,8 @@ func (s *Server) build(ctx context.Context) error {
 	}
 	s.metricData = metricData
 	s.metrics = cwmetrics.New(cwmetrics.Config{Period: period, Logger: s.log.With("component", "cloudwatch")}, metricData, s.st)
+	s.logsMetrics = cwmetrics.NewLogsPublisher(s.metrics)
+	logsSvc := logs.New(logs.Config{Logger: s.log.With("component", "logs"), Observe: s.logsMetrics.Observe}, logsStore)
 	jsonSvcs, querySvcs := services(deps{
 		control: ctl, registry: images, tokens: tokens, store: s.st, logs: logsSvc, metrics: s.metrics, log: s.log, cfg: s.cfg,
 		registryHost: s.registryHost,
@@ -264,6 +267,7 @@ func (s *Server) Run(ctx context.Context) error {
 		}
 	})
 	wg.Go(func() { s.metrics.Run(bg) })
+	wg.Go(func() { s.logsMetrics.Run(bg) })
 	if s.node != nil {
 		pub := cwmetrics.NewECSPublisher(s.metrics, agentUsage{s.node.agent})
 		wg.Go(func() { pub.Run(bg) })

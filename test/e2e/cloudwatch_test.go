@@ -119,9 +119,39 @@ func TestCloudWatchProtocols(t *testing.T) {
 		}
 	}
 	check("before restart")
+
+	// AWS/Logs: what PutLogEvents stored, per log group.
+	in.mustAWS("logs", "create-log-group", "--log-group-name", "/cw/app")
+	in.mustAWS("logs", "create-log-stream", "--log-group-name", "/cw/app", "--log-stream-name", "s")
+	ms := time.Now().UnixMilli()
+	events, _ := json.Marshal([]map[string]any{{"timestamp": ms, "message": "hello"}, {"timestamp": ms, "message": "world!"}})
+	in.mustAWS("logs", "put-log-events", "--log-group-name", "/cw/app", "--log-stream-name", "s", "--log-events", string(events))
+	logStats := func() (float64, float64) {
+		get := func(name string) float64 {
+			out := in.mustAWS("cloudwatch", "get-metric-statistics", "--namespace", "AWS/Logs", "--metric-name", name,
+				"--dimensions", "Name=LogGroupName,Value=/cw/app", "--statistics", "Sum", "--period", "3600",
+				"--start-time", time.Now().Add(-time.Hour).UTC().Format(time.RFC3339), "--end-time", time.Now().Add(time.Minute).UTC().Format(time.RFC3339))
+			if dps, _ := out["Datapoints"].([]any); len(dps) == 1 {
+				v, _ := path(dps[0], "Sum").(float64)
+				return v
+			}
+			return 0
+		}
+		return get("IncomingLogEvents"), get("IncomingBytes")
+	}
+	var nEvents, nBytes float64
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline) && nEvents == 0; time.Sleep(time.Second) {
+		nEvents, nBytes = logStats()
+	}
+	if nEvents != 2 || nBytes != 11 {
+		t.Errorf("AWS/Logs IncomingLogEvents %v IncomingBytes %v, want 2 and 11", nEvents, nBytes)
+	}
 	in.kill()
 	in.start()
 	check("after kill -9")
+	if e, b := logStats(); e != 2 || b != 11 {
+		t.Errorf("after kill -9: AWS/Logs %v events, %v bytes", e, b)
+	}
 }
 
 // TestCloudWatchAlarmEvaluation drives an alarm by its metric under the
