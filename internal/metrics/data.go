@@ -290,14 +290,16 @@ func (d *Data) Query(scope tenant.Scope, m Metric, unit string, start, end time.
 	return out, nil
 }
 
-// pickTier returns the finest tier that still holds start and is no finer
-// than the period asks.
+// pickTier returns the tier a query reads: per second only for periods
+// that are not whole minutes (only high-resolution data is kept per
+// second, or all data in fine mode), else the finest tier of whole
+// minutes that still holds start and divides the period.
 func pickTier(start time.Time, period time.Duration, now time.Time) resolution {
-	for _, t := range tiers {
-		if period < t.step || period%t.step != 0 {
-			continue
-		}
-		if now.Sub(start) <= t.keep {
+	if period%time.Minute != 0 {
+		return tiers[0]
+	}
+	for _, t := range tiers[1:] {
+		if period%t.step == 0 && now.Sub(start) <= t.keep {
 			return t
 		}
 	}
@@ -454,3 +456,6 @@ func (d *Data) Expire(now time.Time) error {
 	}
 	return nil
 }
+
+// boltTx names bbolt's transaction for the package's tests.
+type boltTx = bolt.Tx

@@ -54,7 +54,7 @@ func main() {
 	clients := flag.Int("clients", 32, "concurrent clients")
 	duration := flag.Duration("duration", 5*time.Second, "measurement time per operation and target")
 	fargoBin := flag.String("fargo", "bin/fargo", "fargo binary (API benchmark; the task benchmarks build their own)")
-	which := flag.String("bench", envOr("BENCH", "all"), "benchmarks to run: all, api, tasks, start (task start only), fds (open files under idle connections) or registry (env BENCH)")
+	which := flag.String("bench", envOr("BENCH", "all"), "benchmarks to run: all, api, tasks, start (task start only), fds (open files under idle connections), registry or metrics (env BENCH)")
 	var tc taskConfig
 	flag.IntVar(&tc.runs, "task-runs", 50, "sequential task starts (fargo and runc each; issue 4: p50 and p99 over 50)")
 	defTasks, err := strconv.Atoi(envOr("BENCH_SERVICE_TASKS", "100"))
@@ -69,7 +69,8 @@ func main() {
 	tc.fdsOnly = *which == "fds"
 	api, tasks := *which == "all" || *which == "api", *which == "all" || *which == "tasks" || tc.startOnly || tc.fdsOnly
 	reg := *which == "all" || *which == "registry"
-	if !api && !tasks && !reg || tc.runs < 1 || tc.serviceTasks < 1 {
+	cw := *which == "all" || *which == "metrics"
+	if !api && !tasks && !reg && !cw || tc.runs < 1 || tc.serviceTasks < 1 {
 		flag.Usage()
 		os.Exit(2)
 	}
@@ -87,6 +88,12 @@ func main() {
 		if err := runTaskBenchmarks(ctx, tc); err != nil {
 			fmt.Fprintln(os.Stderr, "bench:", err)
 			stop()
+			os.Exit(1)
+		}
+	}
+	if cw {
+		if err := runMetricsBenchmark(*fargoBin, *clients, *duration); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
 			os.Exit(1)
 		}
 	}
