@@ -6,6 +6,8 @@
 //	request ──► route ──► read body (bounded) ──► SigV4 ──► decode ──► service op
 //	   │          │                                                     │
 //	   │          ├─ X-Amz-Target: Prefix.Op   → awsJson1_x service     │
+//	   │          ├─ /service/Prefix/operation/Op → the same service,   │
+//	   │          │     smithy-rpc-v2-cbor (RPCv2 set; cbor.go)          │
 //	   │          ├─ form Action=Op            → awsQuery service       │
 //	   │          ├─ /v2/...                   → OCI registry           │
 //	   │          └─ /healthz, /metrics                                 │

@@ -486,9 +486,6 @@ func (s *Service) deliver(ctx context.Context) {
 			if err := tx.Delete(kv.Key); err != nil {
 				return err
 			}
-			if _, err := getAlarmOrNil(tx, p.Scope, p.Event.AlarmName); err != nil {
-				return err
-			}
 			return putJSON(tx, historyKey(p.Scope, p.Event.AlarmName, now, 2), HistoryItem{
 				AlarmName: p.Event.AlarmName, Type: "Action", Time: now, Summary: summary})
 		})
@@ -496,10 +493,6 @@ func (s *Service) deliver(ctx context.Context) {
 			s.log.Warn("alarm action outbox", "err", err)
 		}
 	}
-}
-
-func getAlarmOrNil(tx store.ReadTx, scope tenant.Scope, name string) (*Alarm, error) {
-	return getAlarm(tx, scope, name)
 }
 
 // pruneHistory drops history older than 30 days (CloudWatch's).

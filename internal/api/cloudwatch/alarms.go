@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"time"
 
 	"github.com/fargo-run/fargo/internal/api"
 	cw "github.com/fargo-run/fargo/internal/api/cloudwatchwire"
@@ -386,5 +385,3 @@ func (h *Handler) listTagsForResource(ctx context.Context, req *api.Request, in 
 	}
 	return out, nil
 }
-
-var _ = time.Second
