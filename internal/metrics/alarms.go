@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 	"time"
 
@@ -121,10 +122,16 @@ const (
 
 func scopePath(s tenant.Scope) string { return s.Account + "/" + s.Region + "/" }
 
-func alarmKey(s tenant.Scope, name string) string { return alarmsPrefix + scopePath(s) + name }
+// keyName is an alarm name as one key segment: names may hold '/'
+// (Application Auto Scaling's "TargetTracking-service/c/s-AlarmHigh-...").
+func keyName(name string) string { return url.PathEscape(name) }
 
-func historyKey(s tenant.Scope, name string, t time.Time, seq int) string {
-	return fmt.Sprintf("%s%s%s/%020d%02d", historyPrefix, scopePath(s), name, t.UnixNano(), seq)
+func alarmKey(s tenant.Scope, name string) string { return alarmsPrefix + scopePath(s) + keyName(name) }
+
+// historyKey orders an alarm's history by time; tag tells apart the items
+// of one instant (a transition and each of its actions).
+func historyKey(s tenant.Scope, name string, t time.Time, tag string) string {
+	return fmt.Sprintf("%s%s%s/%020d-%s", historyPrefix, scopePath(s), keyName(name), t.UnixNano(), tag)
 }
 
 func putJSON(tx store.Tx, key string, v any) error {
@@ -167,7 +174,7 @@ func transition(tx store.Tx, a *Alarm, o Outcome, now time.Time) error {
 	})
 	item := HistoryItem{AlarmName: a.Name, Type: "StateUpdate", Time: now, Data: string(data),
 		Summary: fmt.Sprintf("Alarm updated from %s to %s", prev, o.State)}
-	if err := putJSON(tx, historyKey(a.Scope, a.Name, now, 0), item); err != nil {
+	if err := putJSON(tx, historyKey(a.Scope, a.Name, now, "state"), item); err != nil {
 		return err
 	}
 	if !a.ActionsEnabled {
@@ -185,7 +192,7 @@ func transition(tx store.Tx, a *Alarm, o Outcome, now time.Time) error {
 	ev := ActionEvent{AlarmName: a.Name, AlarmARN: a.ARN(), State: o.State, PreviousState: prev, Reason: o.Reason,
 		Time: now, TransitionID: fmt.Sprintf("%s/%d", a.ARN(), a.Transitions)}
 	for i, arn := range arns {
-		key := fmt.Sprintf("%s%s%s/%020d/%03d", actionsPrefix, scopePath(a.Scope), a.Name, a.Transitions, i)
+		key := fmt.Sprintf("%s%s%s/%020d/%03d", actionsPrefix, scopePath(a.Scope), keyName(a.Name), a.Transitions, i)
 		if err := putJSON(tx, key, pendingAction{Scope: a.Scope, ARN: arn, Event: ev, Posted: now}); err != nil {
 			return err
 		}

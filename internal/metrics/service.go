@@ -39,6 +39,9 @@ type Service struct {
 	sink ActionSink
 	// evalMu serializes evaluations and state changes of alarms.
 	evalMu sync.Mutex
+	// deliverMu makes one deliverer at a time (the ticker, SetAlarmState),
+	// so that no pending action is handed to the sink twice.
+	deliverMu sync.Mutex
 }
 
 // New returns the service over its data file and the control plane's
@@ -121,7 +124,7 @@ func (s *Service) PutAlarm(ctx context.Context, a Alarm) error {
 		if err := putJSON(tx, alarmKey(a.Scope, a.Name), &a); err != nil {
 			return err
 		}
-		return putJSON(tx, historyKey(a.Scope, a.Name, now, 1), HistoryItem{AlarmName: a.Name, Type: "ConfigurationUpdate", Time: now, Summary: summary})
+		return putJSON(tx, historyKey(a.Scope, a.Name, now, "config"), HistoryItem{AlarmName: a.Name, Type: "ConfigurationUpdate", Time: now, Summary: summary})
 	})
 	return err
 }
@@ -163,7 +166,7 @@ func (s *Service) Alarms(ctx context.Context, scope tenant.Scope, f AlarmFilter)
 func (s *Service) History(ctx context.Context, scope tenant.Scope, name, typ string, start, end time.Time) ([]HistoryItem, error) {
 	prefix := historyPrefix + scopePath(scope)
 	if name != "" {
-		prefix += name + "/"
+		prefix += keyName(name) + "/"
 	}
 	kvs, err := s.st.List(ctx, prefix)
 	if err != nil {
@@ -234,7 +237,7 @@ func (s *Service) DeleteAlarms(ctx context.Context, scope tenant.Scope, names []
 				return err
 			}
 			for _, p := range []string{historyPrefix, actionsPrefix} {
-				kvs, err := tx.List(p + scopePath(scope) + n + "/")
+				kvs, err := tx.List(p + scopePath(scope) + keyName(n) + "/")
 				if err != nil {
 					return err
 				}
@@ -455,6 +458,8 @@ func (s *Service) evaluate(ctx context.Context, a *Alarm) error {
 // deliver hands pending actions to the sink, oldest first, and deletes
 // each once delivered.
 func (s *Service) deliver(ctx context.Context) {
+	s.deliverMu.Lock()
+	defer s.deliverMu.Unlock()
 	kvs, err := s.st.List(ctx, actionsPrefix)
 	if err != nil || len(kvs) == 0 {
 		return
@@ -486,7 +491,8 @@ func (s *Service) deliver(ctx context.Context) {
 			if err := tx.Delete(kv.Key); err != nil {
 				return err
 			}
-			return putJSON(tx, historyKey(p.Scope, p.Event.AlarmName, now, 2), HistoryItem{
+			tag := "action-" + strings.ReplaceAll(strings.TrimPrefix(kv.Key, actionsPrefix+scopePath(p.Scope)+keyName(p.Event.AlarmName)+"/"), "/", "-")
+			return putJSON(tx, historyKey(p.Scope, p.Event.AlarmName, now, tag), HistoryItem{
 				AlarmName: p.Event.AlarmName, Type: "Action", Time: now, Summary: summary})
 		})
 		if err != nil {

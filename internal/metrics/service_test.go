@@ -125,3 +125,49 @@ func TestScaledPeriod(t *testing.T) {
 		}
 	}
 }
+
+// TestSetStateDeliversOnce: SetAlarmState's transition reaches the sink
+// once, however many deliverers run at the same time; a repeat of the
+// same state is no transition.
+func TestSetStateDeliversOnce(t *testing.T) {
+	ctx := context.Background()
+	clk := &clock{t: time.Now().UTC()}
+	svc, closeAll := newTestService(t, t.TempDir(), clk, time.Minute)
+	defer closeAll()
+	policy := "arn:aws:autoscaling:us-east-1:000000000000:scalingPolicy:u:resource/ecs/service/c/s:policyName/p"
+	// A sibling whose name extends this one's with '/' must not mix in.
+	if err := svc.PutAlarm(ctx, Alarm{Scope: testScope, Name: "a/b", Metric: Metric{Namespace: "N", Name: "m"}, Statistic: "Average",
+		Period: 60, EvaluationPeriods: 1, Comparison: "GreaterThanThreshold"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.PutAlarm(ctx, Alarm{Scope: testScope, Name: "a", ActionsEnabled: true, AlarmActions: []string{policy, "arn:aws:sns:us-east-1:000000000000:topic"},
+		Metric: Metric{Namespace: "N", Name: "m"}, Statistic: "Average", Period: 60, EvaluationPeriods: 1, Comparison: "GreaterThanThreshold"}); err != nil {
+		t.Fatal(err)
+	}
+	sink := &recordingSink{}
+	svc.SetActionSink(sink)
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() { svc.deliver(ctx) })
+	}
+	if err := svc.SetState(ctx, testScope, "a", StateAlarm, "by hand", ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.SetState(ctx, testScope, "a", StateAlarm, "again", ""); err != nil {
+		t.Fatal(err)
+	}
+	for range 4 {
+		wg.Go(func() { svc.deliver(ctx) })
+	}
+	wg.Wait()
+	if len(sink.got) != 1 || sink.got[0].Reason != "by hand" {
+		t.Fatalf("delivered %+v", sink.got)
+	}
+	hist, _ := svc.History(ctx, testScope, "a", "Action", time.Time{}, time.Time{})
+	if len(hist) != 2 {
+		t.Errorf("action history %+v, want a success and a failure (SNS)", hist)
+	}
+	if err := svc.SetState(ctx, testScope, "missing", StateOK, "x", ""); err == nil {
+		t.Error("SetState on a missing alarm succeeded")
+	}
+}
