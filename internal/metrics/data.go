@@ -153,7 +153,7 @@ func (d *Data) Put(ctx context.Context, scope tenant.Scope, data []Datum) error 
 			if m == nil {
 				if v := tx.Bucket(bucketStreams).Get([]byte(sk)); len(v) == 8 {
 					// Created by another call of this same batch.
-					m = &streamMeta{ID: binary.BigEndian.Uint64(v), Scope: scope, Metric: dm.Metric, Unit: dm.Unit}
+					m = &streamMeta{ID: binary.BigEndian.Uint64(v), Scope: tenant.Scope{Account: strings.Clone(scope.Account), Region: strings.Clone(scope.Region)}, Metric: dm.Metric.clone(), Unit: strings.Clone(dm.Unit)}
 				}
 			}
 			if m == nil {
@@ -163,7 +163,7 @@ func (d *Data) Put(ctx context.Context, scope tenant.Scope, data []Datum) error 
 				if err != nil {
 					return err
 				}
-				m = &streamMeta{ID: id, Scope: scope, Metric: dm.Metric, Unit: dm.Unit}
+				m = &streamMeta{ID: id, Scope: tenant.Scope{Account: strings.Clone(scope.Account), Region: strings.Clone(scope.Region)}, Metric: dm.Metric.clone(), Unit: strings.Clone(dm.Unit)}
 				if err := tx.Bucket(bucketStreams).Put([]byte(sk), binary.BigEndian.AppendUint64(nil, id)); err != nil {
 					return err
 				}

@@ -28,6 +28,20 @@ func (m *Metric) Normalize() {
 	slices.SortFunc(m.Dimensions, func(a, b Dimension) int { return strings.Compare(a.Name, b.Name) })
 }
 
+// clone copies the metric's strings: the index keeps them for as long as
+// the stream lives, and a decoder's strings may be slices of a whole
+// request body (url.ParseQuery's are), which they would pin in memory.
+func (m Metric) clone() Metric {
+	c := Metric{Namespace: strings.Clone(m.Namespace), Name: strings.Clone(m.Name)}
+	if len(m.Dimensions) > 0 {
+		c.Dimensions = make([]Dimension, len(m.Dimensions))
+		for i, d := range m.Dimensions {
+			c.Dimensions[i] = Dimension{Name: strings.Clone(d.Name), Value: strings.Clone(d.Value)}
+		}
+	}
+	return c
+}
+
 // key is the metric's canonical key within a scope.
 func (m Metric) key(scope tenant.Scope) string {
 	var b strings.Builder
