@@ -6,6 +6,8 @@
 //	request ──► route ──► read body (bounded) ──► SigV4 ──► decode ──► service op
 //	   │          │                                                     │
 //	   │          ├─ X-Amz-Target: Prefix.Op   → awsJson1_x service     │
+//	   │          ├─ /service/Prefix/operation/Op → the same service,   │
+//	   │          │     smithy-rpc-v2-cbor (RPCv2 set; cbor.go)          │
 //	   │          ├─ form Action=Op            → awsQuery service       │
 //	   │          ├─ /v2/...                   → OCI registry           │
 //	   │          └─ /healthz, /metrics                                 │
@@ -69,6 +71,9 @@ type Request struct {
 	Body []byte
 	// Form holds the parameters of query-protocol calls.
 	Form map[string][]string
+	// Protocol is the codec of Body for JSON-family services: awsJson, or
+	// smithy-rpc-v2-cbor for services with RPCv2 set.
+	Protocol Protocol
 }
 
 // Handler serves one operation. It returns the output value to encode, or
@@ -82,12 +87,13 @@ type Handler func(ctx context.Context, req *Request) (any, error)
 type RawJSON []byte
 
 // JSON adapts a typed operation to a Handler: it decodes the body into a
-// fresh In, and answers SerializationException for bodies that are not the
-// JSON object the operation expects.
+// fresh In (JSON, or CBOR for smithy-rpc-v2-cbor requests), and answers
+// SerializationException for bodies that are not the object the operation
+// expects.
 func JSON[In, Out any](f func(ctx context.Context, req *Request, in *In) (*Out, error)) Handler {
 	return func(ctx context.Context, req *Request) (any, error) {
 		in := new(In)
-		if err := DecodeJSON(req.Body, in); err != nil {
+		if err := req.decodeInput(in); err != nil {
 			return nil, err
 		}
 		out, err := f(ctx, req, in)
@@ -158,6 +164,15 @@ type JSONService struct {
 	// DefaultBodyBytes, with their limit (still capped by
 	// Config.MaxBodyBytes): ECR's layer parts, Logs' event batches.
 	BodyLimits map[string]int64
+	// RPCv2 serves the service on smithy-rpc-v2-cbor too, at
+	// /service/<TargetPrefix>/operation/<Op> (CloudWatch).
+	RPCv2 bool
+	// QueryErrors, for a service whose model is awsQueryCompatible
+	// (CloudWatch), maps the query error codes its handlers answer to the
+	// error shape names JSON and CBOR answers carry in __type; those
+	// answers also carry x-amzn-query-error: Code;Sender, from which SDKs
+	// take the query code.
+	QueryErrors map[string]string
 }
 
 // QueryService is an awsQuery service: ELBv2, STS, CloudWatch.

@@ -1,6 +1,8 @@
 package api
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
@@ -105,6 +107,10 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rt.serveJSON(w, r, target, reqID, start)
 		return
 	}
+	if strings.HasPrefix(r.URL.Path, "/service/") {
+		rt.serveRPCv2(w, r, reqID, start)
+		return
+	}
 	rt.serveQuery(w, r, reqID, start)
 }
 
@@ -158,6 +164,33 @@ func (rt *Router) readBody(w http.ResponseWriter, r *http.Request, limit int64) 
 	}
 }
 
+// inflate returns the body a handler decodes: body itself, or, for
+// Content-Encoding gzip (botocore compresses PutMetricData bodies of 10 KiB
+// and more: the model's requestcompression trait), its decompressed bytes,
+// bounded by limit too. SigV4 covers the bytes as sent, so the caller
+// verifies body and decodes what inflate returns.
+func inflate(r *http.Request, body []byte, limit int64) ([]byte, *Error) {
+	switch enc := r.Header.Get("Content-Encoding"); enc {
+	case "", "identity":
+		return body, nil
+	case "gzip":
+		zr, err := gzip.NewReader(bytes.NewReader(body))
+		if err != nil {
+			return nil, Errorf("SerializationException", "The request body is not valid gzip.")
+		}
+		out, err := io.ReadAll(io.LimitReader(zr, limit+1))
+		if err != nil {
+			return nil, Errorf("SerializationException", "The request body is not valid gzip.")
+		}
+		if int64(len(out)) > limit {
+			return nil, tooLarge(limit)
+		}
+		return out, nil
+	default:
+		return nil, Errorf("SerializationException", "Unsupported Content-Encoding %s.", sanitizeTarget(enc))
+	}
+}
+
 // tooLarge is the answer to a body over its limit. AWS documents no error
 // for it on these APIs; its front ends answer 413, and the awsJson shape
 // (__type RequestEntityTooLargeException) lets SDKs surface it as an API
@@ -207,7 +240,7 @@ func (rt *Router) serveJSON(w http.ResponseWriter, r *http.Request, target, reqI
 	}
 	fail := func(e *Error) {
 		rt.metrics.observe(svcName, opLabel, e.Code, start)
-		writeJSONError(w, contentType, msgKey, e)
+		writeJSONError(w, svc, contentType, msgKey, e)
 	}
 	if r.Method != http.MethodPost {
 		fail(&Error{Code: "UnknownOperationException", Status: http.StatusMethodNotAllowed, Message: "awsJson requests must use POST."})
@@ -225,6 +258,10 @@ func (rt *Router) serveJSON(w http.ResponseWriter, r *http.Request, target, reqI
 	}
 	id, e := rt.authenticate(r, body, signing, false)
 	if e != nil {
+		fail(e)
+		return
+	}
+	if body, e = inflate(r, body, rt.bodyLimit(svc, op)); e != nil {
 		fail(e)
 		return
 	}
@@ -295,16 +332,20 @@ func (rt *Router) mapError(ctx context.Context, service, op string, mapFn func(e
 	return &Error{Code: code, Message: "An internal error occurred.", Status: http.StatusInternalServerError}
 }
 
-func writeJSONError(w http.ResponseWriter, contentType, msgKey string, e *Error) {
+func writeJSONError(w http.ResponseWriter, svc *JSONService, contentType, msgKey string, e *Error) {
+	typ := e.Code
+	if svc != nil {
+		typ = svc.errorType(w, e)
+	}
 	body := make(map[string]any, 2+len(e.Fields))
 	for k, v := range e.Fields {
 		body[k] = v
 	}
-	body["__type"] = e.Code
+	body["__type"] = typ
 	body[msgKey] = e.Message
 	buf, _ := json.Marshal(body)
 	w.Header().Set("Content-Type", contentType)
-	w.Header().Set("X-Amzn-ErrorType", e.Code)
+	w.Header().Set("X-Amzn-ErrorType", typ)
 	w.WriteHeader(e.status())
 	_, _ = w.Write(buf)
 }

@@ -89,6 +89,8 @@ func runServer(ctx context.Context, args []string, env Env, stdout, stderr io.Wr
 	boolean(fs, env, &cfg.NoAgent, "no-agent", "FARGO_NO_AGENT", false, "do not run tasks on this host")
 	envErr := duration(fs, env, &cfg.HealthyAfter, "healthy-after", "FARGO_HEALTHY_AFTER", cfg.HealthyAfter,
 		"how long a service task without health checks must run to count as healthy (AWS: 40s)")
+	metricsEnvErr := duration(fs, env, &cfg.MetricsPeriod, "metrics-period", "FARGO_METRICS_PERIOD", cfg.MetricsPeriod,
+		"CloudWatch's minute: fargo's own metrics are published and alarm periods of 60s last this long (AWS: 1m; shorter for demos)")
 	fs.Float64Var(&cfg.CPUOvercommit, "cpu-overcommit", cfg.CPUOvercommit, "host CPUs x this = CPU capacity offered to tasks")
 	fs.Float64Var(&cfg.MemoryOvercommit, "memory-overcommit", cfg.MemoryOvercommit, "host memory x this = memory capacity offered to tasks")
 	str(fs, env, &cfg.TaskPool, "task-pool", "FARGO_TASK_POOL", "", "IPv4 range of task subnets (default 10.218.0.0/16)")
@@ -112,6 +114,9 @@ func runServer(ctx context.Context, args []string, env Env, stdout, stderr io.Wr
 		if u = strings.TrimSpace(u); u != "" {
 			cfg.DNSUpstreams = append(cfg.DNSUpstreams, u)
 		}
+	}
+	if metricsEnvErr != nil && !flagSet(fs, "metrics-period") {
+		return fmt.Errorf("%w: %v", ErrUsage, metricsEnvErr)
 	}
 	if envErr != nil && !flagSet(fs, "healthy-after") {
 		return fmt.Errorf("%w: %v", ErrUsage, envErr)

@@ -73,6 +73,12 @@ type Server struct {
 	// checks must have been RUNNING to count as healthy (default 5s so
 	// that local deployments are quick; AWS waits 40s; 0: at once).
 	HealthyAfter time.Duration
+	// MetricsPeriod is CloudWatch's minute: the period fargo publishes
+	// AWS/ECS and AWS/Logs metrics at, and what an alarm period of 60 s
+	// lasts (alarm periods scale by MetricsPeriod/1m). Default 1m, AWS's;
+	// shorter for demos and tests (below 1m every datapoint is also kept
+	// per second, for 3 hours). 0 means 1m.
+	MetricsPeriod time.Duration
 	// NoAgent runs the control plane without this host's agent: tasks
 	// are placed only on agents that register from elsewhere.
 	NoAgent bool
@@ -156,6 +162,7 @@ func DefaultServer() Server {
 		CPUOvercommit:    4,
 		MemoryOvercommit: 2,
 		HealthyAfter:     5 * time.Second,
+		MetricsPeriod:    time.Minute,
 
 		APIMaxConns:             DefaultAPIMaxConns,
 		APIMaxConnsPerClient:    DefaultAPIMaxConnsPerClient,
@@ -194,6 +201,9 @@ func (c Server) Validate() error {
 	}
 	if !regionRe.MatchString(c.Region) {
 		errs = append(errs, fmt.Errorf("region %q: not a region name such as us-east-1", c.Region))
+	}
+	if c.MetricsPeriod != 0 && (c.MetricsPeriod < time.Second || c.MetricsPeriod > time.Minute || c.MetricsPeriod%time.Second != 0) {
+		errs = append(errs, fmt.Errorf("metrics-period %v: must be whole seconds from 1s to 1m", c.MetricsPeriod))
 	}
 	if c.HealthyAfter < 0 {
 		errs = append(errs, fmt.Errorf("healthy-after %v: must not be negative", c.HealthyAfter))

@@ -117,7 +117,10 @@ func (s *Service) PutEvents(ctx context.Context, sc tenant.Scope, group, stream 
 // in one transaction. The result's indexes describe the last chunk.
 func (s *Service) put(ctx context.Context, sc tenant.Scope, group, stream string, chunks [][]record) (*PutResult, error) {
 	var res *PutResult
+	var stored int
+	var bytes int64
 	_, err := s.st.Update(ctx, func(tx store.Tx) error {
+		stored, bytes = 0, 0 // fn may run again
 		now := s.now()
 		g, err := getGroup(tx, sc, group)
 		if err != nil {
@@ -150,7 +153,9 @@ func (s *Service) put(ctx context.Context, sc tenant.Scope, group, stream string
 			st.LastIngestionTime = ingestion
 			for _, r := range keep {
 				st.StoredBytes += int64(len(r.Msg))
+				bytes += int64(len(r.Msg))
 			}
+			stored += len(keep)
 		}
 		if g.RetentionInDays > 0 && st.HasEvents() && st.FirstEventTimestamp < g.retentionCutoff(now) {
 			if err := expireStreamBatches(tx, sc, g, st, now); err != nil {
@@ -162,6 +167,9 @@ func (s *Service) put(ctx context.Context, sc tenant.Scope, group, stream string
 	})
 	if err != nil {
 		return nil, err
+	}
+	if s.observe != nil && stored > 0 {
+		s.observe(sc, group, stored, bytes)
 	}
 	return res, nil
 }

@@ -95,13 +95,18 @@ type Config struct {
 	Now func() time.Time
 	// Logger (nil: discard).
 	Logger *slog.Logger
+	// Observe, when set, is told of every stored batch of events (its
+	// count and message bytes) once it is committed: CloudWatch's AWS/Logs
+	// IncomingLogEvents and IncomingBytes.
+	Observe func(sc tenant.Scope, group string, events int, bytes int64)
 }
 
 // Service is the Logs domain over a store.
 type Service struct {
-	st  store.Store
-	now func() time.Time
-	log *slog.Logger
+	st      store.Store
+	now     func() time.Time
+	log     *slog.Logger
+	observe func(sc tenant.Scope, group string, events int, bytes int64)
 }
 
 // New returns a Service keeping its state in st.
@@ -112,7 +117,7 @@ func New(cfg Config, st store.Store) *Service {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Service{st: st, now: cfg.Now, log: cfg.Logger}
+	return &Service{st: st, now: cfg.Now, log: cfg.Logger, observe: cfg.Observe}
 }
 
 // ---- keys ----

@@ -33,6 +33,7 @@ import (
 	"github.com/fargo-run/fargo/internal/hostlock"
 	"github.com/fargo-run/fargo/internal/lb"
 	"github.com/fargo-run/fargo/internal/logs"
+	cwmetrics "github.com/fargo-run/fargo/internal/metrics"
 	"github.com/fargo-run/fargo/internal/registry"
 	"github.com/fargo-run/fargo/internal/registry/distribution"
 	"github.com/fargo-run/fargo/internal/store/bolt"
@@ -71,8 +72,13 @@ type Server struct {
 	// elb is the ELBv2 control plane (elbv2.go).
 	elb *elbv2.Service
 	// lbs is the load balancers' data plane (nil without a node).
-	lbs  *lb.Manager
-	node *node // nil with NoAgent
+	lbs *lb.Manager
+	// metricData holds CloudWatch's metric data; metrics is CloudWatch.
+	metricData *cwmetrics.Data
+	metrics    *cwmetrics.Service
+	// logsMetrics publishes AWS/Logs from what the Logs service stores.
+	logsMetrics *cwmetrics.LogsPublisher
+	node        *node // nil with NoAgent
 	// locks are the data directory's and the network prefix's (see
 	// lockInstance), held until Close.
 	locks []*hostlock.Lock
@@ -161,7 +167,19 @@ func (s *Server) build(ctx context.Context) error {
 		return fmt.Errorf("open the logs store in %s: %w", s.cfg.DataDir, err)
 	}
 	s.logsStore = logsStore
-	logsSvc := logs.New(logs.Config{Logger: s.log.With("component", "logs")}, logsStore)
+	period := s.cfg.MetricsPeriod
+	if period == 0 {
+		period = time.Minute
+	}
+	// Metric data lives in a file of its own (see internal/metrics).
+	metricData, err := cwmetrics.OpenData(filepath.Join(s.cfg.DataDir, "metrics.db"), period < time.Minute)
+	if err != nil {
+		return err
+	}
+	s.metricData = metricData
+	s.metrics = cwmetrics.New(cwmetrics.Config{Period: period, Logger: s.log.With("component", "cloudwatch")}, metricData, s.st)
+	s.logsMetrics = cwmetrics.NewLogsPublisher(s.metrics)
+	logsSvc := logs.New(logs.Config{Logger: s.log.With("component", "logs"), Observe: s.logsMetrics.Observe}, logsStore)
 	dir := discovery.New(discovery.Config{Logger: s.log.With("component", "discovery")}, s.st)
 	if err := dir.Load(ctx); err != nil {
 		return fmt.Errorf("service discovery: %w", err)
@@ -172,7 +190,8 @@ func (s *Server) build(ctx context.Context) error {
 		return err
 	}
 	jsonSvcs, querySvcs := services(deps{
-		control: ctl, registry: images, tokens: tokens, store: s.st, logs: logsSvc, elbv2: elb, discovery: dir, log: s.log, cfg: s.cfg,
+		control: ctl, registry: images, tokens: tokens, store: s.st, logs: logsSvc, elbv2: elb, discovery: dir, metrics: s.metrics,
+		log: s.log, cfg: s.cfg,
 		registryHost: s.registryHost,
 	})
 	s.router = api.NewRouter(api.Config{
@@ -282,7 +301,11 @@ func (s *Server) Run(ctx context.Context) error {
 			s.log.Error("service controller stopped", "err", err)
 		}
 	})
+	wg.Go(func() { s.metrics.Run(bg) })
+	wg.Go(func() { s.logsMetrics.Run(bg) })
 	if s.node != nil {
+		pub := cwmetrics.NewECSPublisher(s.metrics, agentUsage{s.node.agent})
+		wg.Go(func() { pub.Run(bg) })
 		wg.Go(func() {
 			if err := s.node.run(bg); err != nil {
 				s.log.Error("agent stopped", "err", err)
@@ -330,6 +353,9 @@ func (s *Server) Close() error {
 	}
 	if s.logsStore != nil {
 		_ = s.logsStore.Close()
+	}
+	if s.metricData != nil {
+		_ = s.metricData.Close()
 	}
 	err := s.st.Close()
 	releaseAll(s.locks)

@@ -5,7 +5,7 @@ import (
 
 	"github.com/fargo-run/fargo/internal/api"
 	"github.com/fargo-run/fargo/internal/api/autoscalingwire"
-	"github.com/fargo-run/fargo/internal/api/cloudwatchwire"
+	"github.com/fargo-run/fargo/internal/api/cloudwatch"
 	"github.com/fargo-run/fargo/internal/api/ecr"
 	"github.com/fargo-run/fargo/internal/api/ecs"
 	apielbv2 "github.com/fargo-run/fargo/internal/api/elbv2"
@@ -19,6 +19,7 @@ import (
 	"github.com/fargo-run/fargo/internal/discovery"
 	"github.com/fargo-run/fargo/internal/elbv2"
 	"github.com/fargo-run/fargo/internal/logs"
+	"github.com/fargo-run/fargo/internal/metrics"
 	"github.com/fargo-run/fargo/internal/registry"
 	"github.com/fargo-run/fargo/internal/store"
 )
@@ -33,6 +34,7 @@ type deps struct {
 	elbv2    *elbv2.Service
 	// discovery is Cloud Map (namespaces, services, instances).
 	discovery *discovery.Directory
+	metrics   *metrics.Service
 	log       *slog.Logger
 	// registryHost returns the host:port clients reach the registry at
 	// (known once the listener is bound).
@@ -52,13 +54,13 @@ func services(d deps) ([]*api.JSONService, []*api.QueryService) {
 		apilogs.New(d.logs),
 		modelService(autoscalingwire.SigningName, autoscalingwire.TargetPrefix, autoscalingwire.JSONVersion, "Message", autoscalingwire.Operations),
 		servicediscovery.New(d.discovery),
-		// CloudWatch's awsJson1_0 form; its query form is below.
-		modelService(cloudwatchwire.SigningName, "GraniteServiceVersion20100801", "1.0", "message", cloudwatchwire.Operations),
 	}
+	cwJSON, cwQuery := cloudwatch.New(d.metrics)
+	jsonSvcs = append(jsonSvcs, cwJSON)
 	querySvcs := []*api.QueryService{
 		sts.New(),
 		apielbv2.New(d.elbv2),
-		{Name: cloudwatchwire.SigningName, Version: cloudwatchwire.APIVersion, XMLNS: "http://monitoring.amazonaws.com/doc/" + cloudwatchwire.APIVersion + "/"},
+		cwQuery,
 	}
 	return jsonSvcs, querySvcs
 }

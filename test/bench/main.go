@@ -61,7 +61,7 @@ func main() {
 	clients := flag.Int("clients", 32, "concurrent clients")
 	duration := flag.Duration("duration", 5*time.Second, "measurement time per operation and target")
 	fargoBin := flag.String("fargo", "bin/fargo", "fargo binary (API benchmark; the task benchmarks build their own)")
-	which := flag.String("bench", envOr("BENCH", "all"), "benchmarks to run: all, api, tasks, start (task start only), fds (open files under idle connections), registry, lb (load balancer) or dns (env BENCH)")
+	which := flag.String("bench", envOr("BENCH", "all"), "benchmarks to run: all, api, tasks, start (task start only), fds (open files under idle connections), registry, lb (load balancer), dns or metrics (env BENCH)")
 	var tc taskConfig
 	flag.IntVar(&tc.runs, "task-runs", 50, "sequential task starts (fargo and runc each; issue 4: p50 and p99 over 50)")
 	defTasks, err := strconv.Atoi(envOr("BENCH_SERVICE_TASKS", "100"))
@@ -78,7 +78,8 @@ func main() {
 	reg := *which == "all" || *which == "registry"
 	lbBench := *which == "all" || *which == "lb"
 	dnsBench := *which == "all" || *which == "dns"
-	if !api && !tasks && !reg && !lbBench && !dnsBench || tc.runs < 1 || tc.serviceTasks < 1 {
+	cw := *which == "all" || *which == "metrics"
+	if !api && !tasks && !reg && !lbBench && !dnsBench && !cw || tc.runs < 1 || tc.serviceTasks < 1 {
 		flag.Usage()
 		os.Exit(2)
 	}
@@ -101,6 +102,12 @@ func main() {
 	}
 	if dnsBench {
 		if err := runDNSBenchmark(context.Background(), *duration, *clients); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+	}
+	if cw {
+		if err := runMetricsBenchmark(*fargoBin, *clients, *duration); err != nil {
 			fmt.Fprintln(os.Stderr, "bench:", err)
 			os.Exit(1)
 		}
