@@ -24,6 +24,7 @@ import (
 	"github.com/fargo-run/fargo/internal/api"
 	"github.com/fargo-run/fargo/internal/api/sigv4"
 	"github.com/fargo-run/fargo/internal/auth"
+	"github.com/fargo-run/fargo/internal/autoscaling"
 	"github.com/fargo-run/fargo/internal/config"
 	"github.com/fargo-run/fargo/internal/connlimit"
 	"github.com/fargo-run/fargo/internal/control"
@@ -66,6 +67,7 @@ type Server struct {
 	// metricData holds CloudWatch's metric data; metrics is CloudWatch.
 	metricData *cwmetrics.Data
 	metrics    *cwmetrics.Service
+	scaling    *autoscaling.Service
 	node       *node // nil with NoAgent
 	// locks are the data directory's and the network prefix's (see
 	// lockInstance), held until Close.
@@ -164,8 +166,13 @@ func (s *Server) build(ctx context.Context) error {
 	}
 	s.metricData = metricData
 	s.metrics = cwmetrics.New(cwmetrics.Config{Period: period, Logger: s.log.With("component", "cloudwatch")}, metricData, s.st)
+	// Application Auto Scaling acts on services through control and on
+	// alarms through CloudWatch, whose alarm actions it carries out.
+	s.scaling = autoscaling.New(autoscaling.Config{Period: period, Logger: s.log.With("component", "autoscaling")},
+		s.st, autoscaling.ControlECS{Control: ctl}, s.metrics)
+	s.metrics.SetActionSink(s.scaling)
 	jsonSvcs, querySvcs := services(deps{
-		control: ctl, registry: images, tokens: tokens, store: s.st, logs: logsSvc, metrics: s.metrics, log: s.log, cfg: s.cfg,
+		control: ctl, registry: images, tokens: tokens, store: s.st, logs: logsSvc, metrics: s.metrics, scaling: s.scaling, log: s.log, cfg: s.cfg,
 		registryHost: s.registryHost,
 	})
 	s.router = api.NewRouter(api.Config{
@@ -264,6 +271,7 @@ func (s *Server) Run(ctx context.Context) error {
 		}
 	})
 	wg.Go(func() { s.metrics.Run(bg) })
+	wg.Go(func() { s.scaling.Run(bg) })
 	if s.node != nil {
 		wg.Go(func() {
 			if err := s.node.run(bg); err != nil {

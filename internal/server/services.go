@@ -5,7 +5,7 @@ import (
 	"maps"
 
 	"github.com/fargo-run/fargo/internal/api"
-	"github.com/fargo-run/fargo/internal/api/autoscalingwire"
+	apiautoscaling "github.com/fargo-run/fargo/internal/api/autoscaling"
 	"github.com/fargo-run/fargo/internal/api/cloudwatch"
 	"github.com/fargo-run/fargo/internal/api/ecr"
 	"github.com/fargo-run/fargo/internal/api/ecs"
@@ -15,6 +15,7 @@ import (
 	"github.com/fargo-run/fargo/internal/api/sts"
 	"github.com/fargo-run/fargo/internal/api/wire"
 	"github.com/fargo-run/fargo/internal/auth"
+	"github.com/fargo-run/fargo/internal/autoscaling"
 	"github.com/fargo-run/fargo/internal/config"
 	"github.com/fargo-run/fargo/internal/control"
 	"github.com/fargo-run/fargo/internal/logs"
@@ -31,6 +32,7 @@ type deps struct {
 	store    store.Store
 	logs     *logs.Service
 	metrics  *metrics.Service
+	scaling  *autoscaling.Service
 	log      *slog.Logger
 	// registryHost returns the host:port clients reach the registry at
 	// (known once the listener is bound).
@@ -48,7 +50,7 @@ func services(d deps) ([]*api.JSONService, []*api.QueryService) {
 		ecr.New(ecr.Config{Registry: d.registry, Tokens: d.tokens, RegistryHost: d.registryHost, DefaultRegion: d.cfg.Region,
 			Logger: d.log.With("component", "ecr")}),
 		apilogs.New(d.logs),
-		modelService(autoscalingwire.SigningName, autoscalingwire.TargetPrefix, autoscalingwire.JSONVersion, "Message", autoscalingwire.Operations),
+		apiautoscaling.New(d.scaling),
 		modelService(servicediscoverywire.SigningName, servicediscoverywire.TargetPrefix, servicediscoverywire.JSONVersion, "Message", servicediscoverywire.Operations),
 	}
 	cwJSON, cwQuery := cloudwatch.New(d.metrics)
