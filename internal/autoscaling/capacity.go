@@ -16,8 +16,11 @@ type decision struct {
 type alarmInput struct {
 	high      bool    // the alarm fires above its threshold
 	threshold float64 // the alarm's threshold
-	value     float64 // the metric value (aggregated)
+	value     float64 // the metric's latest value
 	hasValue  bool
+	// values are the datapoints of the evaluation that moved the alarm
+	// (step policies aggregate them by MetricAggregationType).
+	values []float64
 }
 
 // ratioCapacity is target tracking's approximation:
@@ -35,9 +38,8 @@ func ratioCapacity(current int, value, target float64) int {
 
 // decideTargetTracking applies a target-tracking policy. Scale-out: the
 // ratio from the current capacity (from the capacity before the last
-// scale-out while its cooldown lasts, so that capacity counts), at least
-// one more; scale-in: the ratio, at least one less, not during the
-// scale-in cooldown.
+// scale-out while its cooldown lasts, so that capacity counts); scale-in:
+// the ratio, at least one less, not during the scale-in cooldown.
 func decideTargetTracking(p *Policy, t *Target, in alarmInput, current int, now time.Time, scale func(time.Duration) time.Duration) decision {
 	tt := p.TargetTracking
 	if in.high {
@@ -48,9 +50,11 @@ func decideTargetTracking(p *Policy, t *Target, in alarmInput, current int, now 
 		if !p.LastOut.IsZero() && now.Before(p.LastOut.Add(scale(time.Duration(tt.ScaleOutCool)*time.Second))) {
 			base = p.LastOutFrom
 		}
+		// Without a metric value (an alarm set by hand with no data),
+		// one more.
 		want := base + 1
 		if in.hasValue {
-			want = max(want, ratioCapacity(base, in.value, tt.TargetValue))
+			want = ratioCapacity(base, in.value, tt.TargetValue)
 		}
 		want = min(want, t.Max)
 		if want <= current {
@@ -143,7 +147,9 @@ func abs(n int) int {
 func decideStep(p *Policy, t *Target, in alarmInput, current int, now time.Time, scale func(time.Duration) time.Duration) decision {
 	st := p.Step
 	diff := 0.0
-	if in.hasValue {
+	if v, ok := aggregate(st.MetricAggregationType, in.values); ok {
+		diff = v - in.threshold
+	} else if in.hasValue {
 		diff = in.value - in.threshold
 	}
 	step, ok := selectStep(st.Steps, diff, diff > 0 || (diff == 0 && in.high))

@@ -65,6 +65,7 @@ func (s *Service) alarmValue(a *metrics.Alarm, fromReason bool) alarmInput {
 		}
 		if json.Unmarshal([]byte(a.StateReasonData), &d) == nil && len(d.RecentDatapoints) > 0 {
 			in.value, in.hasValue = d.RecentDatapoints[len(d.RecentDatapoints)-1], true
+			in.values = d.RecentDatapoints
 			return in
 		}
 	}
@@ -221,10 +222,12 @@ func (s *Service) apply(ctx context.Context, scope tenant.Scope, actID string) e
 		switch {
 		case err == nil:
 			msg = fmt.Sprintf("Successfully set desired count to %d. Change successfully fulfilled by ecs.", act.Desired)
-		case errdefs.IsTransient(err) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
-			return err // still pending: retried by Run
-		default:
+		case errors.Is(err, errdefs.ErrInvalidArgument), errors.Is(err, errdefs.ErrNotFound),
+			errors.Is(err, errdefs.ErrConflict), errors.Is(err, errdefs.ErrUnsupported):
+			// ECS refused it (the service is gone or not ACTIVE, ...).
 			status, msg = StatusFailed, fmt.Sprintf("Failed to set desired count to %d. Reason: %s", act.Desired, errdefs.Message(err))
+		default:
+			return err // still pending: Run retries it
 		}
 	}
 	_, err = s.st.Update(ctx, func(tx store.Tx) error {

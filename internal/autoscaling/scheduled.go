@@ -2,6 +2,7 @@ package autoscaling
 
 import (
 	"context"
+	"errors"
 	"maps"
 	"slices"
 	"strings"
@@ -158,7 +159,7 @@ func (s *Service) DeleteScheduledAction(ctx context.Context, scope tenant.Scope,
 	}
 	_, err := s.st.Update(ctx, func(tx store.Tx) error {
 		if _, err := tx.Get(scheduledKey(scope, rid, name)); err != nil {
-			if err == store.ErrNotFound {
+			if errors.Is(err, store.ErrNotFound) {
 				return errdefs.NotFoundf("No scheduled action found for service namespace: ecs, resource ID: %s, scalable dimension: %s, scheduled action name: %s", rid, DimensionDesired, name)
 			}
 			return err

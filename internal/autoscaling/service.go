@@ -62,7 +62,8 @@ func (s *Service) now() time.Time { return s.cfg.Now().UTC() }
 
 // scaled is the wall-clock length of AWS's d.
 func (s *Service) scaled(d time.Duration) time.Duration {
-	return d * s.cfg.Period / time.Minute
+	// In floating point: d × Period overflows int64 nanoseconds.
+	return time.Duration(float64(d) * (float64(s.cfg.Period) / float64(time.Minute)))
 }
 
 func targetNotFound(rid string) error {
