@@ -153,6 +153,10 @@ func (rt *Router) serveRPCv2(w http.ResponseWriter, r *http.Request, reqID strin
 		fail(e)
 		return
 	}
+	if body, e = inflate(r, body, rt.bodyLimit(svc, op)); e != nil {
+		fail(e)
+		return
+	}
 	if !known {
 		fail(Errorf("UnknownOperationException", "Unknown operation %s", sanitizeTarget(rest)))
 		return

@@ -29,6 +29,11 @@ func (rt *Router) serveQuery(w http.ResponseWriter, r *http.Request, reqID strin
 		fail(e)
 		return
 	}
+	raw := body
+	if body, e = inflate(r, body, rt.bodyLimit(nil, "")); e != nil {
+		fail(e)
+		return
+	}
 	form := r.URL.Query()
 	if r.Method == http.MethodPost && len(body) > 0 {
 		bodyForm, err := url.ParseQuery(string(body))
@@ -45,7 +50,7 @@ func (rt *Router) serveQuery(w http.ResponseWriter, r *http.Request, reqID strin
 		fail(Errorf("MissingAction", "Missing Action"))
 		return
 	}
-	id, e := rt.authenticate(r, body, "", true)
+	id, e := rt.authenticate(r, raw, "", true)
 	if e != nil {
 		fail(e)
 		return

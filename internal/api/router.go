@@ -1,6 +1,8 @@
 package api
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
@@ -162,6 +164,33 @@ func (rt *Router) readBody(w http.ResponseWriter, r *http.Request, limit int64) 
 	}
 }
 
+// inflate returns the body a handler decodes: body itself, or, for
+// Content-Encoding gzip (botocore compresses PutMetricData bodies of 10 KiB
+// and more: the model's requestcompression trait), its decompressed bytes,
+// bounded by limit too. SigV4 covers the bytes as sent, so the caller
+// verifies body and decodes what inflate returns.
+func inflate(r *http.Request, body []byte, limit int64) ([]byte, *Error) {
+	switch enc := r.Header.Get("Content-Encoding"); enc {
+	case "", "identity":
+		return body, nil
+	case "gzip":
+		zr, err := gzip.NewReader(bytes.NewReader(body))
+		if err != nil {
+			return nil, Errorf("SerializationException", "The request body is not valid gzip.")
+		}
+		out, err := io.ReadAll(io.LimitReader(zr, limit+1))
+		if err != nil {
+			return nil, Errorf("SerializationException", "The request body is not valid gzip.")
+		}
+		if int64(len(out)) > limit {
+			return nil, tooLarge(limit)
+		}
+		return out, nil
+	default:
+		return nil, Errorf("SerializationException", "Unsupported Content-Encoding %s.", sanitizeTarget(enc))
+	}
+}
+
 // tooLarge is the answer to a body over its limit. AWS documents no error
 // for it on these APIs; its front ends answer 413, and the awsJson shape
 // (__type RequestEntityTooLargeException) lets SDKs surface it as an API
@@ -229,6 +258,10 @@ func (rt *Router) serveJSON(w http.ResponseWriter, r *http.Request, target, reqI
 	}
 	id, e := rt.authenticate(r, body, signing, false)
 	if e != nil {
+		fail(e)
+		return
+	}
+	if body, e = inflate(r, body, rt.bodyLimit(svc, op)); e != nil {
 		fail(e)
 		return
 	}

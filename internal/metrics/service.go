@@ -90,7 +90,7 @@ func (s *Service) List(scope tenant.Scope, f ListFilter) []Metric {
 
 // scaled is the wall-clock length of an alarm period of p seconds.
 func (s *Service) scaled(p int32) time.Duration {
-	d := time.Duration(p) * time.Second * s.cfg.Period / time.Minute
+	d := time.Duration(p) * s.cfg.Period / 60 // p seconds of Period-long minutes
 	return max(d.Truncate(time.Second), time.Second)
 }
 

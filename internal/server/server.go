@@ -273,6 +273,8 @@ func (s *Server) Run(ctx context.Context) error {
 	wg.Go(func() { s.metrics.Run(bg) })
 	wg.Go(func() { s.scaling.Run(bg) })
 	if s.node != nil {
+		pub := cwmetrics.NewECSPublisher(s.metrics, agentUsage{s.node.agent})
+		wg.Go(func() { pub.Run(bg) })
 		wg.Go(func() {
 			if err := s.node.run(bg); err != nil {
 				s.log.Error("agent stopped", "err", err)

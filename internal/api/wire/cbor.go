@@ -37,6 +37,12 @@ func (t *Timestamp) UnmarshalCBOR(b []byte) error {
 	switch v := raw.(type) {
 	case nil:
 		return nil
+	case time.Time: // the decoder's own reading of tag 1
+		if v.IsZero() {
+			return nil
+		}
+		t.Time = v.UTC().Truncate(time.Millisecond)
+		return nil
 	case uint64:
 		f = float64(v)
 	case int64:
