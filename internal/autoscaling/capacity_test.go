@@ -57,7 +57,7 @@ func TestDecideTargetTracking(t *testing.T) {
 		{"already at max", pol(nil), tgt, high(90), 6, 0},
 		{"out cooldown: baseline is the capacity before", pol(func(p *Policy) { p.LastOut, p.LastOutFrom = now.Add(-time.Minute), 2 }), tgt, high(90), 4, 0},
 		{"out cooldown: more than the last scale-out", pol(func(p *Policy) { p.LastOut, p.LastOutFrom = now.Add(-time.Minute), 2 }), tgt, high(140), 4, 6},
-		{"out cooldown over", pol(func(p *Policy) { p.LastOut, p.LastOutFrom = now.Add(-301 * time.Second), 2 }), tgt, high(90), 4, 6},
+		{"out cooldown over", pol(func(p *Policy) { p.LastOut, p.LastOutFrom = now.Add(-301*time.Second), 2 }), tgt, high(90), 4, 6},
 		{"scale-out suspended", pol(nil), &Target{Min: 1, Max: 6, Suspended: SuspendedState{DynamicScalingOutSuspended: true}}, high(90), 2, 0},
 		{"scale in by the ratio", pol(nil), tgt, low(10), 4, 1},
 		{"scale in: at least one less", pol(nil), tgt, low(44), 4, 3},

@@ -40,8 +40,8 @@ func TestScheduleNext(t *testing.T) {
 		want  string // "" : never
 	}{
 		{"cron(0 9 ? * MON-FRI *)", time.UTC, "2026-12-05T10:00:00Z", "2026-12-07T09:00:00Z"}, // Saturday -> Monday
-		{"cron(0 9 ? * MON-FRI *)", paris, "2026-12-07T07:00:00Z", "2026-12-07T08:00:00Z"},   // 9:00 in Paris (UTC+1)
-		{"cron(0 9 ? * MON-FRI *)", paris, "2026-07-06T06:30:00Z", "2026-07-06T07:00:00Z"},   // summer time (UTC+2)
+		{"cron(0 9 ? * MON-FRI *)", paris, "2026-12-07T07:00:00Z", "2026-12-07T08:00:00Z"},    // 9:00 in Paris (UTC+1)
+		{"cron(0 9 ? * MON-FRI *)", paris, "2026-07-06T06:30:00Z", "2026-07-06T07:00:00Z"},    // summer time (UTC+2)
 		{"cron(*/15 * * * ? *)", time.UTC, "2026-12-07T10:07:00Z", "2026-12-07T10:15:00Z"},
 		{"cron(0 0 L * ? *)", time.UTC, "2026-02-01T00:00:00Z", "2026-02-28T00:00:00Z"},
 		{"cron(0 0 15W * ? *)", time.UTC, "2026-08-01T00:00:00Z", "2026-08-14T00:00:00Z"}, // the 15th is a Saturday
