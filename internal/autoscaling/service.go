@@ -219,23 +219,29 @@ func (s *Service) DeregisterTarget(ctx context.Context, scope tenant.Scope, rid 
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	// The alarms go first: a crash in between leaves the target and its
+	// policies, which a repeated call removes (an alarm already gone is
+	// fine), never alarms whose policy is gone.
 	var alarms []string
-	_, err := s.st.Update(ctx, func(tx store.Tx) error {
-		alarms = nil
-		if _, err := tx.Get(targetKey(scope, rid)); errors.Is(err, store.ErrNotFound) {
-			return targetNotFound(rid)
-		} else if err != nil {
+	err := s.st.View(ctx, func(tx store.ReadTx) error {
+		if t, err := getJSON[Target](tx, targetKey(scope, rid)); err != nil {
 			return err
+		} else if t == nil {
+			return targetNotFound(rid)
 		}
 		pols, err := listJSON[Policy](tx, policiesPrefix+sp(scope)+rid+"/")
-		if err != nil {
-			return err
-		}
 		for _, p := range pols {
-			for _, a := range p.Alarms {
-				alarms = append(alarms, a.Name)
-			}
+			alarms = append(alarms, alarmNames(p.Alarms)...)
 		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if err := s.deleteAlarms(ctx, scope, alarms); err != nil {
+		return err
+	}
+	_, err = s.st.Update(ctx, func(tx store.Tx) error {
 		for _, prefix := range []string{policiesPrefix + sp(scope) + rid + "/", scheduledPrefix + sp(scope) + rid + "/"} {
 			kvs, err := tx.List(prefix)
 			if err != nil {
@@ -249,10 +255,7 @@ func (s *Service) DeregisterTarget(ctx context.Context, scope tenant.Scope, rid 
 		}
 		return tx.Delete(targetKey(scope, rid))
 	})
-	if err != nil {
-		return err
-	}
-	return s.deleteAlarms(ctx, scope, alarms)
+	return err
 }
 
 // deleteAlarms deletes a policy's alarms, each on its own (one already gone
@@ -601,19 +604,22 @@ func (s *Service) DeletePolicy(ctx context.Context, scope tenant.Scope, rid, nam
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	// The alarms first, as in DeregisterTarget.
 	var p *Policy
-	_, err := s.st.Update(ctx, func(tx store.Tx) error {
+	err := s.st.View(ctx, func(tx store.ReadTx) error {
 		var err error
-		if p, err = getJSON[Policy](tx, policyKey(scope, rid, name)); err != nil {
-			return err
-		}
-		if p == nil {
-			return errdefs.NotFoundf("No scaling policy found for service namespace: ecs, resource ID: %s, scalable dimension: %s, policy name: %s", rid, DimensionDesired, name)
-		}
-		return tx.Delete(policyKey(scope, rid, name))
+		p, err = getJSON[Policy](tx, policyKey(scope, rid, name))
+		return err
 	})
 	if err != nil {
 		return err
 	}
-	return s.deleteAlarms(ctx, scope, alarmNames(p.Alarms))
+	if p == nil {
+		return errdefs.NotFoundf("No scaling policy found for service namespace: ecs, resource ID: %s, scalable dimension: %s, policy name: %s", rid, DimensionDesired, name)
+	}
+	if err := s.deleteAlarms(ctx, scope, alarmNames(p.Alarms)); err != nil {
+		return err
+	}
+	_, err = s.st.Delete(ctx, policyKey(scope, rid, name))
+	return err
 }

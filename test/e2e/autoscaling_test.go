@@ -245,3 +245,68 @@ print("boto3 autoscaling ok")
 	}
 	in.scalingExpectErr("ObjectNotFoundException", append([]string{"application-autoscaling", "deregister-scalable-target"}, append(target, rid)...)...)
 }
+
+// TestAutoScalingCPUScalesOutAndIn is the Fargate course's last lesson on
+// real tasks under the short metric period: a service of one task with a
+// target-tracking policy on ECSServiceAverageCPUUtilization (target 50,
+// min 1, max 3). The task burns CPU: fargo's AWS/ECS CPUUtilization from
+// its cgroup rises, AlarmHigh goes to ALARM by itself, the policy sets the
+// desired count to 3 and the service runs 3 tasks. The burn ends, AlarmLow
+// holds for its 15 datapoints and the service scales back in to min.
+func TestAutoScalingCPUScalesOutAndIn(t *testing.T) {
+	awsCLI(t)
+	in := newAgentInstanceEnv(t, "FARGO_METRICS_PERIOD=3s")
+	image := in.pushTaskImage("burn")
+	in.registerTaskDef("burn", image, nil, nil)
+	in.mustAWS("ecs", "create-service", "--service-name", "burn", "--task-definition", "burn:1",
+		"--desired-count", "1", "--launch-type", "FARGATE", "--network-configuration", awsvpcConfig)
+	t.Cleanup(func() {
+		_, _ = in.aws("ecs", "delete-service", "--service", "burn", "--force")
+		_, _ = in.aws("ecs", "wait", "services-inactive", "--services", "burn")
+	})
+	in.mustAWS("ecs", "wait", "services-stable", "--services", "burn")
+	tasks := in.serviceTasks("burn", "RUNNING")
+	if len(tasks) != 1 {
+		t.Fatalf("%d tasks", len(tasks))
+	}
+	cluster := path(tasks[0], "clusterArn").(string)
+	rid := "service/" + cluster[strings.LastIndex(cluster, "/")+1:] + "/burn"
+	target := []string{"--service-namespace", "ecs", "--scalable-dimension", "ecs:service:DesiredCount", "--resource-id", rid}
+	in.mustAWS(append([]string{"application-autoscaling", "register-scalable-target", "--min-capacity", "1", "--max-capacity", "3"}, target...)...)
+	pol := in.mustAWS(append([]string{"application-autoscaling", "put-scaling-policy", "--policy-name", "cpu50", "--policy-type", "TargetTrackingScaling",
+		"--target-tracking-scaling-policy-configuration", `{"TargetValue":50,"PredefinedMetricSpecification":{"PredefinedMetricType":"ECSServiceAverageCPUUtilization"}}`}, target...)...)
+	high, _ := path(pol, "Alarms", 0, "AlarmName").(string)
+	low, _ := path(pol, "Alarms", 1, "AlarmName").(string)
+
+	base := "http://" + taskIP(t, tasks[0]) + ":8080"
+	waitHTTP(t, base+"/", 10*time.Second)
+	waitHTTP(t, base+"/burn?secs=45&workers=2", 10*time.Second)
+
+	activity := func(desc string) map[string]any {
+		for _, a := range in.scalingActivities(rid) {
+			if path(a, "Description") == desc && path(a, "StatusCode") == "Successful" {
+				return a.(map[string]any)
+			}
+		}
+		return nil
+	}
+	scalingWait(t, 150*time.Second, "the scale-out to 3", func() bool { return activity("Setting desired count to 3.") != nil })
+	out := activity("Setting desired count to 3.")
+	if cause, _ := out["Cause"].(string); cause != fmt.Sprintf("monitor alarm %s in state ALARM triggered policy cpu50", high) {
+		t.Errorf("scale-out cause %q", cause)
+	}
+	if st := path(in.mustAWS("cloudwatch", "describe-alarms", "--alarm-names", high), "MetricAlarms", 0, "StateReason"); !strings.HasPrefix(fmt.Sprint(st), "Threshold Crossed") {
+		t.Errorf("AlarmHigh reason %v", st)
+	}
+	in.waitService("burn", 180*time.Second, func(s map[string]any) bool { return s["desiredCount"] == 3.0 && s["runningCount"] == 3.0 })
+
+	// The burn ends: AlarmLow after 15 datapoints below 45%, back to min.
+	scalingWait(t, 240*time.Second, "the scale-in to 1", func() bool { return activity("Setting desired count to 1.") != nil })
+	in.waitService("burn", 180*time.Second, func(s map[string]any) bool { return s["desiredCount"] == 1.0 && s["runningCount"] == 1.0 })
+	if st := path(in.mustAWS("cloudwatch", "describe-alarms", "--alarm-names", low), "MetricAlarms", 0, "StateValue"); st != "ALARM" {
+		t.Logf("AlarmLow is %v after the scale-in", st)
+	}
+	if !in.serviceEvent("burn", "has stopped") && !in.serviceEvent("burn", "has started 2 tasks") {
+		t.Logf("service events: %v", in.describeService("burn")["events"])
+	}
+}
