@@ -24,6 +24,7 @@ import (
 	"github.com/fargo-run/fargo/internal/api"
 	"github.com/fargo-run/fargo/internal/api/sigv4"
 	"github.com/fargo-run/fargo/internal/auth"
+	"github.com/fargo-run/fargo/internal/autoscaling"
 	"github.com/fargo-run/fargo/internal/config"
 	"github.com/fargo-run/fargo/internal/connlimit"
 	"github.com/fargo-run/fargo/internal/control"
@@ -78,7 +79,9 @@ type Server struct {
 	metrics    *cwmetrics.Service
 	// logsMetrics publishes AWS/Logs from what the Logs service stores.
 	logsMetrics *cwmetrics.LogsPublisher
-	node        *node // nil with NoAgent
+	// scaling is Application Auto Scaling.
+	scaling *autoscaling.Service
+	node    *node // nil with NoAgent
 	// locks are the data directory's and the network prefix's (see
 	// lockInstance), held until Close.
 	locks []*hostlock.Lock
@@ -189,9 +192,14 @@ func (s *Server) build(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// Application Auto Scaling acts on services through control and on
+	// alarms through CloudWatch, whose alarm actions it carries out.
+	s.scaling = autoscaling.New(autoscaling.Config{Period: period, Logger: s.log.With("component", "autoscaling")},
+		s.st, autoscaling.ControlECS{Control: ctl}, s.metrics)
+	s.metrics.SetActionSink(s.scaling)
 	jsonSvcs, querySvcs := services(deps{
 		control: ctl, registry: images, tokens: tokens, store: s.st, logs: logsSvc, elbv2: elb, discovery: dir, metrics: s.metrics,
-		log: s.log, cfg: s.cfg,
+		scaling: s.scaling, log: s.log, cfg: s.cfg,
 		registryHost: s.registryHost,
 	})
 	s.router = api.NewRouter(api.Config{
@@ -303,6 +311,7 @@ func (s *Server) Run(ctx context.Context) error {
 	})
 	wg.Go(func() { s.metrics.Run(bg) })
 	wg.Go(func() { s.logsMetrics.Run(bg) })
+	wg.Go(func() { s.scaling.Run(bg) })
 	if s.node != nil {
 		pub := cwmetrics.NewECSPublisher(s.metrics, agentUsage{s.node.agent})
 		wg.Go(func() { pub.Run(bg) })

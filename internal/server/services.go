@@ -4,7 +4,7 @@ import (
 	"log/slog"
 
 	"github.com/fargo-run/fargo/internal/api"
-	"github.com/fargo-run/fargo/internal/api/autoscalingwire"
+	apiautoscaling "github.com/fargo-run/fargo/internal/api/autoscaling"
 	"github.com/fargo-run/fargo/internal/api/cloudwatch"
 	"github.com/fargo-run/fargo/internal/api/ecr"
 	"github.com/fargo-run/fargo/internal/api/ecs"
@@ -12,8 +12,8 @@ import (
 	apilogs "github.com/fargo-run/fargo/internal/api/logs"
 	"github.com/fargo-run/fargo/internal/api/servicediscovery"
 	"github.com/fargo-run/fargo/internal/api/sts"
-	"github.com/fargo-run/fargo/internal/api/wire"
 	"github.com/fargo-run/fargo/internal/auth"
+	"github.com/fargo-run/fargo/internal/autoscaling"
 	"github.com/fargo-run/fargo/internal/config"
 	"github.com/fargo-run/fargo/internal/control"
 	"github.com/fargo-run/fargo/internal/discovery"
@@ -35,6 +35,7 @@ type deps struct {
 	// discovery is Cloud Map (namespaces, services, instances).
 	discovery *discovery.Directory
 	metrics   *metrics.Service
+	scaling   *autoscaling.Service
 	log       *slog.Logger
 	// registryHost returns the host:port clients reach the registry at
 	// (known once the listener is bound).
@@ -52,7 +53,7 @@ func services(d deps) ([]*api.JSONService, []*api.QueryService) {
 		ecr.New(ecr.Config{Registry: d.registry, Tokens: d.tokens, RegistryHost: d.registryHost, DefaultRegion: d.cfg.Region,
 			Logger: d.log.With("component", "ecr")}),
 		apilogs.New(d.logs),
-		modelService(autoscalingwire.SigningName, autoscalingwire.TargetPrefix, autoscalingwire.JSONVersion, "Message", autoscalingwire.Operations),
+		apiautoscaling.New(d.scaling),
 		servicediscovery.New(d.discovery),
 	}
 	cwJSON, cwQuery := cloudwatch.New(d.metrics)
@@ -63,16 +64,4 @@ func services(d deps) ([]*api.JSONService, []*api.QueryService) {
 		cwQuery,
 	}
 	return jsonSvcs, querySvcs
-}
-
-// modelService is a JSON service known from its model, with no operation
-// implemented yet.
-func modelService(name, prefix, version, msgKey string, ops map[string]wire.OperationInfo) *api.JSONService {
-	return &api.JSONService{
-		Name: name, TargetPrefix: prefix, JSONVersion: version, MessageKey: msgKey,
-		Known: func(op string) bool {
-			_, ok := ops[op]
-			return ok
-		},
-	}
 }
