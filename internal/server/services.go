@@ -43,10 +43,8 @@ type deps struct {
 	cfg          config.Server
 }
 
-// services lists every AWS service on the listener. Services fargo does not
-// implement yet are still routed, so that their operations answer
-// UnknownOperationException (JSON) or InvalidAction (query) in the
-// service's own error shape.
+// services lists every AWS service on the listener (CloudWatch twice: its
+// JSON and CBOR forms, and its query form).
 func services(d deps) ([]*api.JSONService, []*api.QueryService) {
 	jsonSvcs := []*api.JSONService{
 		ecs.New(d.control),
