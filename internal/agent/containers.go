@@ -136,6 +136,8 @@ func (r *runner) startContainer(ctx, hookCtx context.Context, cd *node.Container
 			}
 		}
 	}
+	r.awaitReport() // the container starts with the task as stored (PENDING)
+	in.task = r.task
 	spec, err := buildSpec(in)
 	if err != nil {
 		return r.containerFailed(ctx, cd, containerError(cd, r.a.failedToStartWith("CannotStartContainerError: ", err)))

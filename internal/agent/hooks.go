@@ -16,10 +16,14 @@ import (
 //
 //	PROVISIONING   provision           task-level resources, in list order; a
 //	                                   hook may go on working meanwhile (its
-//	                                   wait is awaited once all provisioned)
+//	                                   wait is awaited once all provisioned,
+//	                                   or, like the image pulls, by its own
+//	                                   later step)
 //	               provisioned         what needs them all (files on the
 //	                                   task's filesystem, published ports)
-//	PENDING        prestart            before any container starts (pull, cgroup)
+//	PENDING        prestart            before any container starts (pull, cgroup);
+//	                                   the PENDING report goes on meanwhile,
+//	                                   until the first container's spec
 //	               prestartContainer   each container, before runtime.Start:
 //	                                   what it needs made, its part of the spec
 //	               poststartContainer  each container started or re-adopted

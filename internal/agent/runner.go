@@ -50,6 +50,7 @@ type runner struct {
 	exits      chan containerExit
 	health     chan healthReport
 	cancelHook context.CancelFunc // ends what poststartContainer started
+	inflight   *asyncReport       // a report sent in the background (reportAsync)
 
 	// mu guards task and td for readers outside the runner goroutine
 	// (the metadata endpoint).
@@ -97,9 +98,24 @@ func (r *runner) stopRequested() bool {
 
 // report sends a state change and keeps the task the control plane stored.
 func (r *runner) report(ctx context.Context, ch node.TaskStateChange) {
+	r.awaitReport()
+	r.keep(r.send(ctx, ch))
+}
+
+// send sends a state change and returns the task as stored (nil when the
+// report failed).
+func (r *runner) send(ctx context.Context, ch node.TaskStateChange) *node.Task {
 	t, err := r.a.deps.Control.UpdateTaskState(ctx, r.ref, ch)
 	if err != nil {
 		r.log.Warn("report task state", "err", err)
+		return nil
+	}
+	return t
+}
+
+// keep keeps the task the control plane stored (nil: none).
+func (r *runner) keep(t *node.Task) {
+	if t == nil {
 		return
 	}
 	r.mu.Lock()
@@ -107,15 +123,54 @@ func (r *runner) report(ctx context.Context, ch node.TaskStateChange) {
 	r.mu.Unlock()
 }
 
-// reportStatus reports a task status with what the hooks add to it.
-func (r *runner) reportStatus(ctx context.Context, status string, ch node.TaskStateChange) {
+// asyncReport is a report under way in the background.
+type asyncReport struct {
+	done chan struct{}
+	task *node.Task
+}
+
+// reportAsync sends a state change in the background (PENDING: a store
+// write and its fsync, while the images are taken and the cgroup and
+// root filesystems are made). Every later report, and the first
+// container's spec, wait for it (awaitReport): the reports stay in order
+// and none is lost.
+func (r *runner) reportAsync(ctx context.Context, ch node.TaskStateChange) {
+	r.awaitReport()
+	a := &asyncReport{done: make(chan struct{})}
+	r.inflight = a
+	go func() {
+		defer close(a.done)
+		a.task = r.send(ctx, ch)
+	}()
+}
+
+// awaitReport waits for the report under way, if any, and keeps the task
+// it stored.
+func (r *runner) awaitReport() {
+	a := r.inflight
+	if a == nil {
+		return
+	}
+	r.inflight = nil
+	<-a.done
+	r.keep(a.task)
+}
+
+// statusChange is a task status's state change with what the hooks add
+// to it.
+func (r *runner) statusChange(status string, ch node.TaskStateChange) node.TaskStateChange {
 	ch.LastStatus = status
 	for _, h := range r.h.list {
 		if sr, ok := h.(statusReporter); ok {
 			sr.addToReport(r, status, &ch)
 		}
 	}
-	r.report(ctx, ch)
+	return ch
+}
+
+// reportStatus reports a task status with what the hooks add to it.
+func (r *runner) reportStatus(ctx context.Context, status string, ch node.TaskStateChange) {
+	r.report(ctx, r.statusChange(status, ch))
 }
 
 // run drives the task to its desired status. agentDone closes when the
@@ -219,10 +274,11 @@ func (r *runner) start(ctx, hookCtx context.Context) error {
 			}
 		}
 	}
-	r.reportStatus(ctx, node.TaskPending, node.TaskStateChange{})
+	r.reportAsync(ctx, r.statusChange(node.TaskPending, node.TaskStateChange{}))
 
 	// PENDING covers the pull and the container starts (AWS); ACTIVATING
-	// the steps after them.
+	// the steps after them. Its report goes on meanwhile, until the first
+	// container's spec (startContainer) or the next report.
 	for _, h := range r.h.list {
 		if p, ok := h.(prestarter); ok {
 			if err := p.prestart(ctx, r); err != nil {
