@@ -60,7 +60,7 @@ vet:
 	$(GO) vet $(PKGS)
 
 test: deps vet build
-	$(GO) test -count=1 -timeout 30m $(PKGS)
+	$(GO) test -count=1 -timeout 75m $(PKGS)
 
 # fuzz runs each fuzz target for FUZZTIME (the seed corpora run in `make test`).
 FUZZTIME ?= 30s
