@@ -9,8 +9,6 @@ import (
 	"time"
 
 	"github.com/fxamacker/cbor/v2"
-
-	"github.com/fargo-run/fargo/internal/tenant"
 )
 
 // Smithy RPC v2 CBOR (smithy-rpc-v2-cbor), the protocol the newest SDKs
@@ -123,13 +121,7 @@ func (rt *Router) serveRPCv2(w http.ResponseWriter, r *http.Request, reqID strin
 	if svc != nil && !svc.RPCv2 {
 		svc = nil
 	}
-	svcName, opLabel := "unknown", "unknown"
-	if svc != nil {
-		svcName = svc.Name
-		if svc.Known(op) {
-			opLabel = op
-		}
-	}
+	svcName, opLabel := svc.metricLabels(op)
 	fail := func(e *Error) {
 		rt.metrics.observe(svcName, opLabel, e.Code, start)
 		writeCBORError(w, svc, e)
@@ -139,48 +131,9 @@ func (rt *Router) serveRPCv2(w http.ResponseWriter, r *http.Request, reqID strin
 		return
 	}
 	known := ok && svc != nil && !strings.Contains(op, "/") && svc.Known(op)
-	body, e := rt.readBody(w, r, rt.bodyLimit(svc, op))
-	if e != nil {
-		fail(e)
+	out, ok := rt.invoke(w, r, svc, op, known, rest, ProtocolCBOR, reqID, fail)
+	if !ok {
 		return
-	}
-	signing := ""
-	if svc != nil {
-		signing = svc.Name
-	}
-	id, e := rt.authenticate(r, body, signing, false)
-	if e != nil {
-		fail(e)
-		return
-	}
-	if body, e = inflate(r, body, rt.bodyLimit(svc, op)); e != nil {
-		fail(e)
-		return
-	}
-	if !known {
-		fail(Errorf("UnknownOperationException", "Unknown operation %s", sanitizeTarget(rest)))
-		return
-	}
-	h := svc.Handlers[op]
-	if h == nil {
-		fail(Errorf("UnknownOperationException", "Operation %s is not implemented by fargo yet.", op))
-		return
-	}
-	req := &Request{
-		Scope:     tenant.Scope{Account: id.Account, Region: id.Region},
-		Identity:  id,
-		Operation: op,
-		RequestID: reqID,
-		Body:      body,
-		Protocol:  ProtocolCBOR,
-	}
-	out, err := h(r.Context(), req)
-	if err != nil {
-		fail(rt.mapError(r.Context(), svc.Name, op, svc.MapError, err))
-		return
-	}
-	if l, ok := out.(emptyLists); ok {
-		l.SetEmptyLists()
 	}
 	if _, raw := out.(*RawJSON); raw {
 		fail(rt.mapError(r.Context(), svc.Name, op, nil, errors.New("handler answered raw JSON to a CBOR request")))

@@ -223,13 +223,7 @@ func (rt *Router) authenticate(r *http.Request, body []byte, signingName string,
 func (rt *Router) serveJSON(w http.ResponseWriter, r *http.Request, target, reqID string, start time.Time) {
 	prefix, op, _ := strings.Cut(target, ".")
 	svc := rt.json[prefix]
-	svcName, opLabel := "unknown", "unknown"
-	if svc != nil {
-		svcName = svc.Name
-		if svc.Known(op) {
-			opLabel = op
-		}
-	}
+	svcName, opLabel := svc.metricLabels(op)
 	contentType := "application/x-amz-json-1.1"
 	if svc != nil && svc.JSONVersion == "1.0" {
 		contentType = "application/x-amz-json-1.0"
@@ -246,50 +240,12 @@ func (rt *Router) serveJSON(w http.ResponseWriter, r *http.Request, target, reqI
 		fail(&Error{Code: "UnknownOperationException", Status: http.StatusMethodNotAllowed, Message: "awsJson requests must use POST."})
 		return
 	}
-	known := svc != nil && svc.Known(op)
-	body, e := rt.readBody(w, r, rt.bodyLimit(svc, op))
-	if e != nil {
-		fail(e)
+	out, ok := rt.invoke(w, r, svc, op, svc != nil && svc.Known(op), target, ProtocolJSON, reqID, fail)
+	if !ok {
 		return
-	}
-	signing := ""
-	if svc != nil {
-		signing = svc.Name
-	}
-	id, e := rt.authenticate(r, body, signing, false)
-	if e != nil {
-		fail(e)
-		return
-	}
-	if body, e = inflate(r, body, rt.bodyLimit(svc, op)); e != nil {
-		fail(e)
-		return
-	}
-	if !known {
-		fail(Errorf("UnknownOperationException", "Unknown operation %s", sanitizeTarget(target)))
-		return
-	}
-	h := svc.Handlers[op]
-	if h == nil {
-		fail(Errorf("UnknownOperationException", "Operation %s is not implemented by fargo yet.", op))
-		return
-	}
-	req := &Request{
-		Scope:     tenant.Scope{Account: id.Account, Region: id.Region},
-		Identity:  id,
-		Operation: op,
-		RequestID: reqID,
-		Body:      body,
-	}
-	out, err := h(r.Context(), req)
-	if err != nil {
-		fail(rt.mapError(r.Context(), svc.Name, op, svc.MapError, err))
-		return
-	}
-	if l, ok := out.(emptyLists); ok {
-		l.SetEmptyLists()
 	}
 	var buf []byte
+	var err error
 	if raw, ok := out.(*RawJSON); ok {
 		buf = *raw
 	} else if buf, err = json.Marshal(out); err != nil {
@@ -300,6 +256,72 @@ func (rt *Router) serveJSON(w http.ResponseWriter, r *http.Request, target, reqI
 	w.Header().Set("Content-Type", contentType)
 	w.Header().Set("Content-Length", strconv.Itoa(len(buf)))
 	_, _ = w.Write(buf)
+}
+
+// metricLabels are the service and operation labels of a request's
+// metrics: "unknown" for what svc (which may be nil) does not serve.
+func (svc *JSONService) metricLabels(op string) (service, operation string) {
+	service, operation = "unknown", "unknown"
+	if svc != nil {
+		service = svc.Name
+		if svc.Known(op) {
+			operation = op
+		}
+	}
+	return service, operation
+}
+
+// invoke runs what the awsJson and rpc-v2-cbor front ends share: it reads,
+// authenticates and inflates the body, then calls op's handler. known says
+// whether svc (which may be nil) serves op; target is what the
+// unknown-operation error names. A failure is reported through fail and
+// gives ok false.
+func (rt *Router) invoke(w http.ResponseWriter, r *http.Request, svc *JSONService, op string, known bool,
+	target string, proto Protocol, reqID string, fail func(*Error)) (out any, ok bool) {
+	body, e := rt.readBody(w, r, rt.bodyLimit(svc, op))
+	if e != nil {
+		fail(e)
+		return nil, false
+	}
+	signing := ""
+	if svc != nil {
+		signing = svc.Name
+	}
+	id, e := rt.authenticate(r, body, signing, false)
+	if e != nil {
+		fail(e)
+		return nil, false
+	}
+	if body, e = inflate(r, body, rt.bodyLimit(svc, op)); e != nil {
+		fail(e)
+		return nil, false
+	}
+	if !known {
+		fail(Errorf("UnknownOperationException", "Unknown operation %s", sanitizeTarget(target)))
+		return nil, false
+	}
+	h := svc.Handlers[op]
+	if h == nil {
+		fail(Errorf("UnknownOperationException", "Operation %s is not implemented by fargo yet.", op))
+		return nil, false
+	}
+	req := &Request{
+		Scope:     tenant.Scope{Account: id.Account, Region: id.Region},
+		Identity:  id,
+		Operation: op,
+		RequestID: reqID,
+		Body:      body,
+		Protocol:  proto,
+	}
+	out, err := h(r.Context(), req)
+	if err != nil {
+		fail(rt.mapError(r.Context(), svc.Name, op, svc.MapError, err))
+		return nil, false
+	}
+	if l, ok := out.(emptyLists); ok {
+		l.SetEmptyLists()
+	}
+	return out, true
 }
 
 // emptyLists is implemented by the generated output shapes that have
