@@ -33,8 +33,6 @@ package discovery
 
 import (
 	"crypto/rand"
-	"encoding/json"
-	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -245,44 +243,6 @@ func operationKey(s tenant.Scope, id string) string     { return prefix(s) + "op
 func requestKey(s tenant.Scope, id string) string       { return prefix(s) + "requests/" + id }
 func svcNameKey(s tenant.Scope, ns, name string) string {
 	return prefix(s) + "svcnames/" + ns + "/" + strings.ToLower(name)
-}
-
-// get reads and decodes one JSON record; store.ErrNotFound passes through.
-func get[T any](tx store.ReadTx, key string) (*T, error) {
-	kv, err := tx.Get(key)
-	if err != nil {
-		return nil, err
-	}
-	v := new(T)
-	if err := json.Unmarshal(kv.Value, v); err != nil {
-		return nil, fmt.Errorf("decode %s: %w", key, err)
-	}
-	return v, nil
-}
-
-// list decodes every record under a prefix.
-func list[T any](tx store.ReadTx, p string) ([]*T, error) {
-	kvs, err := tx.List(p)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]*T, 0, len(kvs))
-	for _, kv := range kvs {
-		v := new(T)
-		if err := json.Unmarshal(kv.Value, v); err != nil {
-			return nil, fmt.Errorf("decode %s: %w", kv.Key, err)
-		}
-		out = append(out, v)
-	}
-	return out, nil
-}
-
-func put(tx store.Tx, key string, v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	return tx.Put(key, b)
 }
 
 const idAlphabet = "abcdefghijklmnopqrstuvwxyz0123456789"

@@ -38,7 +38,7 @@ func (d *Directory) RegisterInstance(ctx context.Context, s tenant.Scope, servic
 		}
 		now := d.now().UTC()
 		inst := &Instance{ID: id, ServiceID: svc.ID, Attributes: maps.Clone(attrs), CreatorRequestID: creatorRequestID, CreatedAt: now, UpdatedAt: now}
-		if cur, err := get[Instance](tx, instanceKey(s, svc.ID, id)); err == nil {
+		if cur, err := store.GetJSON[Instance](tx, instanceKey(s, svc.ID, id)); err == nil {
 			inst.CreatedAt, inst.Health = cur.CreatedAt, cur.Health
 		} else if !errors.Is(err, store.ErrNotFound) {
 			return err
@@ -49,11 +49,11 @@ func (d *Directory) RegisterInstance(ctx context.Context, s tenant.Scope, servic
 				inst.Health = v
 			}
 		}
-		if err := put(tx, instanceKey(s, svc.ID, id), inst); err != nil {
+		if err := store.PutJSON(tx, instanceKey(s, svc.ID, id), inst); err != nil {
 			return err
 		}
 		svc.Revision++
-		if err := put(tx, serviceKey(s, svc.ID), svc); err != nil {
+		if err := store.PutJSON(tx, serviceKey(s, svc.ID), svc); err != nil {
 			return err
 		}
 		opID, err = d.newOperation(tx, s, OpRegisterInstance, map[string]string{"SERVICE": svc.ID, "INSTANCE": id})
@@ -81,7 +81,7 @@ func (d *Directory) DeregisterInstance(ctx context.Context, s tenant.Scope, serv
 			return err
 		}
 		svc.Revision++
-		if err := put(tx, serviceKey(s, svc.ID), svc); err != nil {
+		if err := store.PutJSON(tx, serviceKey(s, svc.ID), svc); err != nil {
 			return err
 		}
 		opID, err = d.newOperation(tx, s, OpDeregisterInstance, map[string]string{"SERVICE": svc.ID, "INSTANCE": id})
@@ -94,7 +94,7 @@ func getInstance(tx store.ReadTx, s tenant.Scope, srv, id string) (*Instance, er
 	if !validInstanceID(id) {
 		return nil, errInstanceNotFound(truncate(id))
 	}
-	inst, err := get[Instance](tx, instanceKey(s, srv, id))
+	inst, err := store.GetJSON[Instance](tx, instanceKey(s, srv, id))
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, errInstanceNotFound(id)
 	}
@@ -123,7 +123,7 @@ func (d *Directory) ListInstances(ctx context.Context, s tenant.Scope, serviceID
 		if err != nil {
 			return err
 		}
-		all, err = list[Instance](tx, instancesPrefix(s, svc.ID))
+		all, err = store.ListJSON[Instance](tx, instancesPrefix(s, svc.ID))
 		return err
 	})
 	if err != nil {
@@ -148,7 +148,7 @@ func (d *Directory) GetInstancesHealthStatus(ctx context.Context, s tenant.Scope
 			return err
 		}
 		if len(ids) == 0 {
-			all, err = list[Instance](tx, instancesPrefix(s, svc.ID))
+			all, err = store.ListJSON[Instance](tx, instancesPrefix(s, svc.ID))
 			return err
 		}
 		for _, id := range ids {
@@ -193,11 +193,11 @@ func (d *Directory) UpdateInstanceCustomHealthStatus(ctx context.Context, s tena
 			return nil
 		}
 		inst.Health, inst.UpdatedAt = status, d.now().UTC()
-		if err := put(tx, instanceKey(s, svc.ID, id), inst); err != nil {
+		if err := store.PutJSON(tx, instanceKey(s, svc.ID, id), inst); err != nil {
 			return err
 		}
 		svc.Revision++
-		return put(tx, serviceKey(s, svc.ID), svc)
+		return store.PutJSON(tx, serviceKey(s, svc.ID), svc)
 	})
 }
 
@@ -269,7 +269,7 @@ func (d *Directory) DiscoverInstances(ctx context.Context, s tenant.Scope, q Dis
 			return err
 		}
 		out.Namespace, out.Service, out.Revision = ns.Name, svc.Name, svc.Revision
-		all, err = list[Instance](tx, instancesPrefix(s, svc.ID))
+		all, err = store.ListJSON[Instance](tx, instancesPrefix(s, svc.ID))
 		return err
 	})
 	if err != nil {

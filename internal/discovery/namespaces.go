@@ -61,7 +61,7 @@ func checkRequest(tx store.ReadTx, s tenant.Scope, id, hash string) (*request, e
 	if len(id) > 64 {
 		return nil, invalidf("CreatorRequestId must be at most 64 characters.")
 	}
-	r, err := get[request](tx, requestKey(s, id))
+	r, err := store.GetJSON[request](tx, requestKey(s, id))
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil
 	}
@@ -78,14 +78,14 @@ func putRequest(tx store.Tx, s tenant.Scope, id string, r request) error {
 	if id == "" {
 		return nil
 	}
-	return put(tx, requestKey(s, id), r)
+	return store.PutJSON(tx, requestKey(s, id), r)
 }
 
 // newOperation records a finished operation in tx.
 func (d *Directory) newOperation(tx store.Tx, s tenant.Scope, typ string, targets map[string]string) (string, error) {
 	now := d.now().UTC()
 	op := Operation{ID: newOperationID(), Type: typ, Status: OpSuccess, Targets: targets, CreatedAt: now, UpdatedAt: now}
-	return op.ID, put(tx, operationKey(s, op.ID), op)
+	return op.ID, store.PutJSON(tx, operationKey(s, op.ID), op)
 }
 
 // checkNamespaceInput validates a namespace and normalizes its name.
@@ -153,7 +153,7 @@ func (d *Directory) CreateNamespace(ctx context.Context, s tenant.Scope, in Name
 		}
 		nameKey := nsNameKey(s, strings.ToLower(in.Name))
 		if kv, err := tx.Get(nameKey); err == nil {
-			other, _ := get[Namespace](tx, namespaceKey(s, string(kv.Value)))
+			other, _ := store.GetJSON[Namespace](tx, namespaceKey(s, string(kv.Value)))
 			e := &Error{Kind: KindNamespaceAlreadyExists, Message: fmt.Sprintf("Namespace %s already exists.", in.Name), NamespaceID: string(kv.Value)}
 			if other != nil {
 				e.CreatorRequestID = other.CreatorRequestID
@@ -162,7 +162,7 @@ func (d *Directory) CreateNamespace(ctx context.Context, s tenant.Scope, in Name
 		} else if !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
-		if err := put(tx, namespaceKey(s, ns.ID), ns); err != nil {
+		if err := store.PutJSON(tx, namespaceKey(s, ns.ID), ns); err != nil {
 			return err
 		}
 		if err := tx.Put(nameKey, []byte(ns.ID)); err != nil {
@@ -211,7 +211,7 @@ func (d *Directory) UpdateNamespace(ctx context.Context, s tenant.Scope, id stri
 		if u.SOATTL != nil {
 			ns.SOATTL = *u.SOATTL
 		}
-		if err := put(tx, namespaceKey(s, ns.ID), ns); err != nil {
+		if err := store.PutJSON(tx, namespaceKey(s, ns.ID), ns); err != nil {
 			return err
 		}
 		opID, err = d.newOperation(tx, s, OpUpdateNamespace, map[string]string{"NAMESPACE": ns.ID})
@@ -224,7 +224,7 @@ func getNamespace(tx store.ReadTx, s tenant.Scope, id string) (*Namespace, error
 	if !strings.HasPrefix(id, "ns-") || len(id) > 64 || strings.Contains(id, "/") {
 		return nil, errNamespaceNotFound(truncate(id))
 	}
-	ns, err := get[Namespace](tx, namespaceKey(s, id))
+	ns, err := store.GetJSON[Namespace](tx, namespaceKey(s, id))
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, errNamespaceNotFound(id)
 	}
@@ -289,7 +289,7 @@ func (d *Directory) ListNamespaces(ctx context.Context, s tenant.Scope, filters 
 	var all []*Namespace
 	err := d.st.View(ctx, func(tx store.ReadTx) error {
 		var err error
-		all, err = list[Namespace](tx, prefix(s)+"namespaces/")
+		all, err = store.ListJSON[Namespace](tx, prefix(s)+"namespaces/")
 		for _, ns := range all {
 			if err == nil {
 				err = countServices(tx, s, ns)

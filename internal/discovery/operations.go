@@ -21,7 +21,7 @@ func (d *Directory) GetOperation(ctx context.Context, s tenant.Scope, id string)
 	var op *Operation
 	err := d.st.View(ctx, func(tx store.ReadTx) error {
 		var err error
-		op, err = get[Operation](tx, operationKey(s, id))
+		op, err = store.GetJSON[Operation](tx, operationKey(s, id))
 		return err
 	})
 	if errors.Is(err, store.ErrNotFound) {
@@ -41,7 +41,7 @@ func (d *Directory) ListOperations(ctx context.Context, s tenant.Scope, filters 
 	var all []*Operation
 	err := d.st.View(ctx, func(tx store.ReadTx) error {
 		var err error
-		all, err = list[Operation](tx, prefix(s)+"operations/")
+		all, err = store.ListJSON[Operation](tx, prefix(s)+"operations/")
 		return err
 	})
 	if err != nil {

@@ -123,7 +123,7 @@ func (d *Directory) CreateService(ctx context.Context, s tenant.Scope, in Servic
 		}
 		nameKey := svcNameKey(s, ns.ID, in.Name)
 		if kv, err := tx.Get(nameKey); err == nil {
-			other, _ := get[Service](tx, serviceKey(s, string(kv.Value)))
+			other, _ := store.GetJSON[Service](tx, serviceKey(s, string(kv.Value)))
 			e := &Error{Kind: KindServiceAlreadyExists, Message: fmt.Sprintf("Service already exists: %s", in.Name), ServiceID: string(kv.Value)}
 			if other != nil {
 				e.ServiceARN, e.CreatorRequestID = other.ARN, other.CreatorRequestID
@@ -144,7 +144,7 @@ func (d *Directory) CreateService(ctx context.Context, s tenant.Scope, in Servic
 		if svc.CustomHealth && svc.FailureThreshold == 0 {
 			svc.FailureThreshold = 1
 		}
-		if err := put(tx, serviceKey(s, svc.ID), svc); err != nil {
+		if err := store.PutJSON(tx, serviceKey(s, svc.ID), svc); err != nil {
 			return err
 		}
 		if err := tx.Put(nameKey, []byte(svc.ID)); err != nil {
@@ -164,7 +164,7 @@ func getService(tx store.ReadTx, s tenant.Scope, id string) (*Service, error) {
 	if !strings.HasPrefix(id, "srv-") || len(id) > 64 || strings.Contains(id, "/") {
 		return nil, errServiceNotFound(truncate(id))
 	}
-	svc, err := get[Service](tx, serviceKey(s, id))
+	svc, err := store.GetJSON[Service](tx, serviceKey(s, id))
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, errServiceNotFound(id)
 	}
@@ -233,7 +233,7 @@ func (d *Directory) UpdateService(ctx context.Context, s tenant.Scope, id string
 			svc.Records = u.Records
 			svc.Revision++
 		}
-		if err := put(tx, serviceKey(s, svc.ID), svc); err != nil {
+		if err := store.PutJSON(tx, serviceKey(s, svc.ID), svc); err != nil {
 			return err
 		}
 		opID, err = d.newOperation(tx, s, OpUpdateService, map[string]string{"SERVICE": svc.ID})
@@ -270,7 +270,7 @@ func (d *Directory) ListServices(ctx context.Context, s tenant.Scope, filters []
 	var all []*Service
 	err := d.st.View(ctx, func(tx store.ReadTx) error {
 		var err error
-		all, err = list[Service](tx, prefix(s)+"services/")
+		all, err = store.ListJSON[Service](tx, prefix(s)+"services/")
 		if err != nil {
 			return err
 		}
@@ -322,7 +322,7 @@ func (d *Directory) UpdateServiceAttributes(ctx context.Context, s tenant.Scope,
 			return &Error{Kind: KindResourceLimitExceeded, Message: "A service can have at most 30 attributes."}
 		}
 		svc.Attributes = merged
-		return put(tx, serviceKey(s, svc.ID), svc)
+		return store.PutJSON(tx, serviceKey(s, svc.ID), svc)
 	})
 }
 
@@ -339,6 +339,6 @@ func (d *Directory) DeleteServiceAttributes(ctx context.Context, s tenant.Scope,
 		for _, k := range keys {
 			delete(svc.Attributes, k)
 		}
-		return put(tx, serviceKey(s, svc.ID), svc)
+		return store.PutJSON(tx, serviceKey(s, svc.ID), svc)
 	})
 }

@@ -44,7 +44,7 @@ func (d *Directory) ListTags(ctx context.Context, s tenant.Scope, arn string) ([
 		if err != nil {
 			return err
 		}
-		t, err := get[tagged](tx, key)
+		t, err := store.GetJSON[tagged](tx, key)
 		if err == nil {
 			tags = t.Tags
 		}
@@ -82,23 +82,23 @@ func (d *Directory) retag(ctx context.Context, s tenant.Scope, arn string, fn fu
 		}
 		switch {
 		case strings.Contains(key, "/namespaces/"):
-			ns, err := get[Namespace](tx, key)
+			ns, err := store.GetJSON[Namespace](tx, key)
 			if err != nil {
 				return err
 			}
 			if ns.Tags, err = fn(ns.Tags); err != nil {
 				return err
 			}
-			return put(tx, key, ns)
+			return store.PutJSON(tx, key, ns)
 		default:
-			svc, err := get[Service](tx, key)
+			svc, err := store.GetJSON[Service](tx, key)
 			if err != nil {
 				return err
 			}
 			if svc.Tags, err = fn(svc.Tags); err != nil {
 				return err
 			}
-			return put(tx, key, svc)
+			return store.PutJSON(tx, key, svc)
 		}
 	})
 }

@@ -76,7 +76,7 @@ func (d *Directory) refresh(ctx context.Context, s tenant.Scope) error {
 	defer d.mu.Unlock()
 	v := &View{Zones: map[string]*Zone{}}
 	err := d.st.View(ctx, func(tx store.ReadTx) error {
-		nss, err := list[Namespace](tx, prefix(s)+"namespaces/")
+		nss, err := store.ListJSON[Namespace](tx, prefix(s)+"namespaces/")
 		if err != nil {
 			return err
 		}
@@ -89,7 +89,7 @@ func (d *Directory) refresh(ctx context.Context, s tenant.Scope) error {
 			v.Zones[strings.ToLower(ns.Name)] = z
 			byID[ns.ID] = z
 		}
-		svcs, err := list[Service](tx, prefix(s)+"services/")
+		svcs, err := store.ListJSON[Service](tx, prefix(s)+"services/")
 		if err != nil {
 			return err
 		}
@@ -98,7 +98,7 @@ func (d *Directory) refresh(ctx context.Context, s tenant.Scope) error {
 			if z == nil || len(svc.Records) == 0 {
 				continue
 			}
-			insts, err := list[Instance](tx, instancesPrefix(s, svc.ID))
+			insts, err := store.ListJSON[Instance](tx, instancesPrefix(s, svc.ID))
 			if err != nil {
 				return err
 			}

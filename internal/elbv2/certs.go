@@ -80,7 +80,7 @@ func ensureCerts(tx store.Tx, s tenant.Scope, lb *LoadBalancer, arns []string) e
 		if err != nil {
 			return err
 		}
-		if err := put(tx, certKey(s, id), c); err != nil {
+		if err := store.PutJSON(tx, certKey(s, id), c); err != nil {
 			return err
 		}
 	}

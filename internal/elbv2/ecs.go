@@ -133,7 +133,7 @@ func (sv *Service) taskRegistrations(ctx context.Context, s tenant.Scope, tgARN,
 		if tg, err = getTG(tx, s, tgARN); err != nil {
 			return err
 		}
-		regs, err := list[Registration](tx, targetsPrefix(s, tg.Name))
+		regs, err := store.ListJSON[Registration](tx, targetsPrefix(s, tg.Name))
 		if err != nil {
 			return err
 		}

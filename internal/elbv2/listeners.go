@@ -105,7 +105,7 @@ func (sv *Service) CreateListener(ctx context.Context, s tenant.Scope, spec List
 		if err != nil {
 			return err
 		}
-		lss, err := list[Listener](tx, listenersPrefix(s, lb.Name))
+		lss, err := store.ListJSON[Listener](tx, listenersPrefix(s, lb.Name))
 		if err != nil {
 			return err
 		}
@@ -139,7 +139,7 @@ func (sv *Service) CreateListener(ctx context.Context, s tenant.Scope, spec List
 		}
 		l.DefaultRuleARN = ruleARN(l, newID())
 		key = listenerKey(s, lb.Name, id)
-		return put(tx, key, l)
+		return store.PutJSON(tx, key, l)
 	})
 	if err != nil {
 		return nil, err
@@ -166,7 +166,7 @@ func getListener(tx store.ReadTx, s tenant.Scope, arn string) (*Listener, arnPar
 	if err != nil {
 		return nil, p, err
 	}
-	l, err := get[Listener](tx, listenerKey(s, p.lb, p.lsID))
+	l, err := store.GetJSON[Listener](tx, listenerKey(s, p.lb, p.lsID))
 	if err != nil {
 		return nil, p, notFound(err, listenerNotFound(arn))
 	}
@@ -192,7 +192,7 @@ func (sv *Service) DescribeListeners(ctx context.Context, s tenant.Scope, lbARN 
 			if err != nil {
 				return err
 			}
-			out, err = list[Listener](tx, listenersPrefix(s, lb.Name))
+			out, err = store.ListJSON[Listener](tx, listenersPrefix(s, lb.Name))
 			slices.SortFunc(out, func(a, b *Listener) int { return a.Port - b.Port })
 			return err
 		}
@@ -224,7 +224,7 @@ func (sv *Service) ModifyListener(ctx context.Context, s tenant.Scope, arn strin
 		}
 		prev := *l
 		old, key = &prev, listenerKey(s, p.lb, p.lsID)
-		lb, err := get[LoadBalancer](tx, lbKey(s, p.lb))
+		lb, err := store.GetJSON[LoadBalancer](tx, lbKey(s, p.lb))
 		if err != nil {
 			return err
 		}
@@ -248,7 +248,7 @@ func (sv *Service) ModifyListener(ctx context.Context, s tenant.Scope, arn strin
 			return err
 		}
 		if next.Port != l.Port {
-			lss, err := list[Listener](tx, listenersPrefix(s, p.lb))
+			lss, err := store.ListJSON[Listener](tx, listenersPrefix(s, p.lb))
 			if err != nil {
 				return err
 			}
@@ -268,14 +268,14 @@ func (sv *Service) ModifyListener(ctx context.Context, s tenant.Scope, arn strin
 			return err
 		}
 		l.Protocol, l.Port, l.SslPolicy, l.Certificates = next.Protocol, next.Port, next.SslPolicy, next.Certificates
-		return put(tx, listenerKey(s, p.lb, p.lsID), l)
+		return store.PutJSON(tx, listenerKey(s, p.lb, p.lsID), l)
 	})
 	if err != nil {
 		return nil, err
 	}
 	if err := sv.syncLocked(ctx); err != nil {
 		// The data plane cannot serve the change (a port taken): undo it.
-		if _, uerr := sv.st.Update(ctx, func(tx store.Tx) error { return put(tx, key, old) }); uerr != nil {
+		if _, uerr := sv.st.Update(ctx, func(tx store.Tx) error { return store.PutJSON(tx, key, old) }); uerr != nil {
 			sv.log.Error("elbv2: restore a listener the data plane refused", "arn", arn, "err", uerr)
 		}
 		if serr := sv.syncLocked(ctx); serr != nil {
@@ -347,7 +347,7 @@ func (sv *Service) ModifyListenerAttributes(ctx context.Context, s tenant.Scope,
 		}
 		l.Attributes = setAttrs(l.Attributes, attrs)
 		out = l.Attributes
-		return put(tx, listenerKey(s, p.lb, p.lsID), l)
+		return store.PutJSON(tx, listenerKey(s, p.lb, p.lsID), l)
 	})
 	return out, err
 }

@@ -105,7 +105,7 @@ func (sv *Service) CreateLoadBalancer(ctx context.Context, s tenant.Scope, spec 
 	var existing *LoadBalancer
 	var count int
 	err := sv.view(ctx, func(tx store.ReadTx) error {
-		lb, err := get[LoadBalancer](tx, lbKey(s, spec.Name))
+		lb, err := store.GetJSON[LoadBalancer](tx, lbKey(s, spec.Name))
 		if err == nil {
 			existing = lb
 			return nil
@@ -148,7 +148,7 @@ func (sv *Service) CreateLoadBalancer(ctx context.Context, s tenant.Scope, spec 
 		if _, err := tx.Get(lbKey(s, spec.Name)); err == nil {
 			return newErr(errdefs.ErrAlreadyExists, CodeDuplicateLoadBalancerName, "A load balancer with the same name '%s' exists, but with different settings", spec.Name)
 		}
-		return put(tx, lbKey(s, spec.Name), lb)
+		return store.PutJSON(tx, lbKey(s, spec.Name), lb)
 	})
 	if err != nil {
 		sv.releaseAddress(ctx, lb)
@@ -173,7 +173,7 @@ func getLB(tx store.ReadTx, s tenant.Scope, arn string) (*LoadBalancer, error) {
 	if err != nil {
 		return nil, err
 	}
-	lb, err := get[LoadBalancer](tx, lbKey(s, p.lb))
+	lb, err := store.GetJSON[LoadBalancer](tx, lbKey(s, p.lb))
 	if err != nil {
 		return nil, notFound(err, lbNotFound(arn))
 	}
@@ -202,7 +202,7 @@ func (sv *Service) DescribeLoadBalancers(ctx context.Context, s tenant.Scope, ar
 			}
 		case len(names) > 0:
 			for _, n := range names {
-				lb, err := get[LoadBalancer](tx, lbKey(s, n))
+				lb, err := store.GetJSON[LoadBalancer](tx, lbKey(s, n))
 				if err != nil {
 					return notFound(err, newErr(errdefs.ErrNotFound, CodeLoadBalancerNotFound, "Load balancers '[%s]' not found", n))
 				}
@@ -210,7 +210,7 @@ func (sv *Service) DescribeLoadBalancers(ctx context.Context, s tenant.Scope, ar
 			}
 		default:
 			var err error
-			out, err = list[LoadBalancer](tx, lbsPrefix(s))
+			out, err = store.ListJSON[LoadBalancer](tx, lbsPrefix(s))
 			return err
 		}
 		return nil
@@ -234,7 +234,7 @@ func (sv *Service) DeleteLoadBalancer(ctx context.Context, s tenant.Scope, arn s
 	var deleted *LoadBalancer
 	err = sv.updateLocked(ctx, func(tx store.Tx) error {
 		deleted = nil
-		lb, err := get[LoadBalancer](tx, lbKey(s, p.lb))
+		lb, err := store.GetJSON[LoadBalancer](tx, lbKey(s, p.lb))
 		if errors.Is(err, store.ErrNotFound) {
 			return nil
 		}
@@ -302,7 +302,7 @@ func (sv *Service) ModifyLoadBalancerAttributes(ctx context.Context, s tenant.Sc
 		}
 		lb.Attributes = setAttrs(lb.Attributes, attrs)
 		out = lb.Attributes
-		return put(tx, lbKey(s, lb.Name), lb)
+		return store.PutJSON(tx, lbKey(s, lb.Name), lb)
 	})
 	return out, err
 }

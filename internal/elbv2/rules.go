@@ -45,11 +45,11 @@ func (sv *Service) CreateRule(ctx context.Context, s tenant.Scope, listenerARN s
 		if err != nil {
 			return err
 		}
-		lb, err := get[LoadBalancer](tx, lbKey(s, p.lb))
+		lb, err := store.GetJSON[LoadBalancer](tx, lbKey(s, p.lb))
 		if err != nil {
 			return err
 		}
-		rules, err := list[Rule](tx, rulesPrefix(s, p.lb, p.lsID))
+		rules, err := store.ListJSON[Rule](tx, rulesPrefix(s, p.lb, p.lsID))
 		if err != nil {
 			return err
 		}
@@ -70,7 +70,7 @@ func (sv *Service) CreateRule(ctx context.Context, s tenant.Scope, listenerARN s
 		}
 		id := newID()
 		r = &Rule{ARN: ruleARN(l, id), ListenerARN: l.ARN, Priority: priority, Conditions: conds, Actions: actions, Tags: tags}
-		return put(tx, ruleKey(s, p.lb, p.lsID, id), r)
+		return store.PutJSON(tx, ruleKey(s, p.lb, p.lsID, id), r)
 	})
 	return r, err
 }
@@ -88,7 +88,7 @@ func getRule(tx store.ReadTx, s tenant.Scope, arn string) (ruleRef, error) {
 	if err != nil {
 		return ruleRef{}, err
 	}
-	l, err := get[Listener](tx, listenerKey(s, p.lb, p.lsID))
+	l, err := store.GetJSON[Listener](tx, listenerKey(s, p.lb, p.lsID))
 	if err != nil {
 		return ruleRef{}, notFound(err, ruleNotFound(arn))
 	}
@@ -98,7 +98,7 @@ func getRule(tx store.ReadTx, s tenant.Scope, arn string) (ruleRef, error) {
 	if l.DefaultRuleARN == arn {
 		return ruleRef{listener: l, p: p}, nil
 	}
-	r, err := get[Rule](tx, ruleKey(s, p.lb, p.lsID, p.ruleI))
+	r, err := store.GetJSON[Rule](tx, ruleKey(s, p.lb, p.lsID, p.ruleI))
 	if err != nil {
 		return ruleRef{}, notFound(err, ruleNotFound(arn))
 	}
@@ -125,7 +125,7 @@ func (sv *Service) DescribeRules(ctx context.Context, s tenant.Scope, listenerAR
 			if err != nil {
 				return err
 			}
-			rules, err := list[Rule](tx, rulesPrefix(s, p.lb, p.lsID))
+			rules, err := store.ListJSON[Rule](tx, rulesPrefix(s, p.lb, p.lsID))
 			if err != nil {
 				return err
 			}
@@ -166,7 +166,7 @@ func (sv *Service) ModifyRule(ctx context.Context, s tenant.Scope, arn string, c
 		if err != nil {
 			return err
 		}
-		lb, err := get[LoadBalancer](tx, lbKey(s, ref.p.lb))
+		lb, err := store.GetJSON[LoadBalancer](tx, lbKey(s, ref.p.lb))
 		if err != nil {
 			return err
 		}
@@ -184,7 +184,7 @@ func (sv *Service) ModifyRule(ctx context.Context, s tenant.Scope, arn string, c
 			}
 			v := defaultRule(ref.listener)
 			out = &v
-			return put(tx, listenerKey(s, ref.p.lb, ref.p.lsID), ref.listener)
+			return store.PutJSON(tx, listenerKey(s, ref.p.lb, ref.p.lsID), ref.listener)
 		}
 		if conds != nil {
 			ref.rule.Conditions = conds
@@ -193,7 +193,7 @@ func (sv *Service) ModifyRule(ctx context.Context, s tenant.Scope, arn string, c
 			ref.rule.Actions = actions
 		}
 		out = &RuleView{Rule: *ref.rule}
-		return put(tx, ruleKey(s, ref.p.lb, ref.p.lsID, ref.p.ruleI), ref.rule)
+		return store.PutJSON(tx, ruleKey(s, ref.p.lb, ref.p.lsID, ref.p.ruleI), ref.rule)
 	})
 	return out, err
 }
@@ -250,7 +250,7 @@ func (sv *Service) SetRulePriorities(ctx context.Context, s tenant.Scope, pairs 
 			listener, p = ref.listener.ARN, ref.p
 			changed[pr.ARN] = pr.Priority
 		}
-		rules, err := list[Rule](tx, rulesPrefix(s, p.lb, p.lsID))
+		rules, err := store.ListJSON[Rule](tx, rulesPrefix(s, p.lb, p.lsID))
 		if err != nil {
 			return err
 		}
@@ -272,7 +272,7 @@ func (sv *Service) SetRulePriorities(ctx context.Context, s tenant.Scope, pairs 
 			if err != nil {
 				return err
 			}
-			if err := put(tx, ruleKey(s, rp.lb, rp.lsID, rp.ruleI), r); err != nil {
+			if err := store.PutJSON(tx, ruleKey(s, rp.lb, rp.lsID, rp.ruleI), r); err != nil {
 				return err
 			}
 			out = append(out, RuleView{Rule: *r})

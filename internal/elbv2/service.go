@@ -246,42 +246,6 @@ func defaultVPC(s tenant.Scope) string {
 // DefaultVPC is the VPC id of the scope's load balancers.
 func DefaultVPC(s tenant.Scope) string { return defaultVPC(s) }
 
-func get[T any](tx store.ReadTx, key string) (*T, error) {
-	kv, err := tx.Get(key)
-	if err != nil {
-		return nil, err
-	}
-	v := new(T)
-	if err := json.Unmarshal(kv.Value, v); err != nil {
-		return nil, fmt.Errorf("decode %s: %w", key, err)
-	}
-	return v, nil
-}
-
-func list[T any](tx store.ReadTx, pfx string) ([]*T, error) {
-	kvs, err := tx.List(pfx)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]*T, 0, len(kvs))
-	for _, kv := range kvs {
-		v := new(T)
-		if err := json.Unmarshal(kv.Value, v); err != nil {
-			return nil, fmt.Errorf("decode %s: %w", kv.Key, err)
-		}
-		out = append(out, v)
-	}
-	return out, nil
-}
-
-func put(tx store.Tx, key string, v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return fmt.Errorf("encode %s: %w", key, err)
-	}
-	return tx.Put(key, b)
-}
-
 // notFound turns store.ErrNotFound into e.
 func notFound(err error, e error) error {
 	if errors.Is(err, store.ErrNotFound) {

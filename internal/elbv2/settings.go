@@ -22,7 +22,7 @@ func (sv *Service) modifyLB(ctx context.Context, s tenant.Scope, arn string, fn 
 			return err
 		}
 		out = lb
-		return put(tx, lbKey(s, lb.Name), lb)
+		return store.PutJSON(tx, lbKey(s, lb.Name), lb)
 	})
 	return out, err
 }
@@ -90,7 +90,7 @@ func (sv *Service) AddListenerCertificates(ctx context.Context, s tenant.Scope, 
 		if l.Protocol != "HTTPS" {
 			return invalidConfigf("Certificates can only be added to HTTPS listeners")
 		}
-		lb, err := get[LoadBalancer](tx, lbKey(s, p.lb))
+		lb, err := store.GetJSON[LoadBalancer](tx, lbKey(s, p.lb))
 		if err != nil {
 			return err
 		}
@@ -107,7 +107,7 @@ func (sv *Service) AddListenerCertificates(ctx context.Context, s tenant.Scope, 
 			return err
 		}
 		l.Certificates, out = next, certs
-		return put(tx, listenerKey(s, p.lb, p.lsID), l)
+		return store.PutJSON(tx, listenerKey(s, p.lb, p.lsID), l)
 	})
 	return out, err
 }
@@ -126,6 +126,6 @@ func (sv *Service) RemoveListenerCertificates(ctx context.Context, s tenant.Scop
 			return newErr(errdefs.ErrInvalidArgument, CodeOperationNotPermitted, "The default certificate '%s' cannot be removed; use ModifyListener to change it", l.Certificates[0])
 		}
 		l.Certificates = slices.DeleteFunc(slices.Clone(l.Certificates), func(c string) bool { return slices.Contains(certs, c) })
-		return put(tx, listenerKey(s, p.lb, p.lsID), l)
+		return store.PutJSON(tx, listenerKey(s, p.lb, p.lsID), l)
 	})
 }

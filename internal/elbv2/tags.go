@@ -28,13 +28,16 @@ func taggable(tx store.ReadTx, s tenant.Scope, arn string) ([]Tag, func(tx store
 		if err != nil {
 			return nil, nil, err
 		}
-		return tg.Tags, func(tx store.Tx, tags []Tag) error { tg.Tags = tags; return put(tx, tgKey(s, tg.Name), tg) }, nil
+		return tg.Tags, func(tx store.Tx, tags []Tag) error { tg.Tags = tags; return store.PutJSON(tx, tgKey(s, tg.Name), tg) }, nil
 	case "listener":
 		l, p, err := getListener(tx, s, arn)
 		if err != nil {
 			return nil, nil, err
 		}
-		return l.Tags, func(tx store.Tx, tags []Tag) error { l.Tags = tags; return put(tx, listenerKey(s, p.lb, p.lsID), l) }, nil
+		return l.Tags, func(tx store.Tx, tags []Tag) error {
+			l.Tags = tags
+			return store.PutJSON(tx, listenerKey(s, p.lb, p.lsID), l)
+		}, nil
 	case "listener-rule":
 		ref, err := getRule(tx, s, arn)
 		if err != nil {
@@ -47,14 +50,14 @@ func taggable(tx store.ReadTx, s tenant.Scope, arn string) ([]Tag, func(tx store
 		}
 		return ref.rule.Tags, func(tx store.Tx, tags []Tag) error {
 			ref.rule.Tags = tags
-			return put(tx, ruleKey(s, ref.p.lb, ref.p.lsID, ref.p.ruleI), ref.rule)
+			return store.PutJSON(tx, ruleKey(s, ref.p.lb, ref.p.lsID, ref.p.ruleI), ref.rule)
 		}, nil
 	default:
 		lb, err := getLB(tx, s, arn)
 		if err != nil {
 			return nil, nil, err
 		}
-		return lb.Tags, func(tx store.Tx, tags []Tag) error { lb.Tags = tags; return put(tx, lbKey(s, lb.Name), lb) }, nil
+		return lb.Tags, func(tx store.Tx, tags []Tag) error { lb.Tags = tags; return store.PutJSON(tx, lbKey(s, lb.Name), lb) }, nil
 	}
 }
 

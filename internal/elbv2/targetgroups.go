@@ -233,7 +233,7 @@ func (sv *Service) CreateTargetGroup(ctx context.Context, s tenant.Scope, spec T
 	}
 	var out *TargetGroup
 	err = sv.update(ctx, func(tx store.Tx) error {
-		old, err := get[TargetGroup](tx, tgKey(s, tg.Name))
+		old, err := store.GetJSON[TargetGroup](tx, tgKey(s, tg.Name))
 		if err == nil {
 			if old.Protocol == tg.Protocol && old.Port == tg.Port && old.VpcID == tg.VpcID && old.TargetType == tg.TargetType && old.HealthCheck == tg.HealthCheck {
 				out = old
@@ -254,7 +254,7 @@ func (sv *Service) CreateTargetGroup(ctx context.Context, s tenant.Scope, spec T
 		fresh := *tg
 		fresh.ARN, fresh.CreatedAt = tgARN(s, tg.Name, newID()), sv.now().UTC()
 		out = &fresh
-		return put(tx, tgKey(s, tg.Name), &fresh)
+		return store.PutJSON(tx, tgKey(s, tg.Name), &fresh)
 	})
 	return out, err
 }
@@ -265,7 +265,7 @@ func getTG(tx store.ReadTx, s tenant.Scope, arn string) (*TargetGroup, error) {
 	if err != nil {
 		return nil, err
 	}
-	tg, err := get[TargetGroup](tx, tgKey(s, p.tg))
+	tg, err := store.GetJSON[TargetGroup](tx, tgKey(s, p.tg))
 	if err != nil {
 		return nil, notFound(err, tgNotFound(arn))
 	}
@@ -314,7 +314,7 @@ func (sv *Service) DescribeTargetGroups(ctx context.Context, s tenant.Scope, lbA
 			}
 		case len(names) > 0:
 			for _, nm := range names {
-				tg, err := get[TargetGroup](tx, tgKey(s, nm))
+				tg, err := store.GetJSON[TargetGroup](tx, tgKey(s, nm))
 				if err != nil {
 					return notFound(err, newErr(errdefs.ErrNotFound, CodeTargetGroupNotFound, "One or more target groups not found"))
 				}
@@ -326,7 +326,7 @@ func (sv *Service) DescribeTargetGroups(ctx context.Context, s tenant.Scope, lbA
 					return err
 				}
 			}
-			tgs, err := list[TargetGroup](tx, tgsPrefix(s))
+			tgs, err := store.ListJSON[TargetGroup](tx, tgsPrefix(s))
 			if err != nil {
 				return err
 			}
@@ -355,7 +355,7 @@ func usage(tx store.ReadTx, s tenant.Scope) (map[string][]string, error) {
 			}
 		}
 	}
-	lss, err := list[Listener](tx, prefix(s)+"listeners/")
+	lss, err := store.ListJSON[Listener](tx, prefix(s)+"listeners/")
 	if err != nil {
 		return nil, err
 	}
@@ -364,7 +364,7 @@ func usage(tx store.ReadTx, s tenant.Scope) (map[string][]string, error) {
 		lbOf[l.ARN] = l.LoadBalancerARN
 		addAll(l.LoadBalancerARN, l.DefaultActions)
 	}
-	rules, err := list[Rule](tx, prefix(s)+"rules/")
+	rules, err := store.ListJSON[Rule](tx, prefix(s)+"rules/")
 	if err != nil {
 		return nil, err
 	}
@@ -425,7 +425,7 @@ func (sv *Service) ModifyTargetGroup(ctx context.Context, s tenant.Scope, arn st
 			return err
 		}
 		out = &TargetGroupView{TargetGroup: tg, LoadBalancerARNs: use[arn]}
-		return put(tx, tgKey(s, tg.Name), tg)
+		return store.PutJSON(tx, tgKey(s, tg.Name), tg)
 	})
 	return out, err
 }
@@ -461,7 +461,7 @@ func (sv *Service) ModifyTargetGroupAttributes(ctx context.Context, s tenant.Sco
 		}
 		tg.Attributes = setAttrs(tg.Attributes, attrs)
 		out = tg.Attributes
-		return put(tx, tgKey(s, tg.Name), tg)
+		return store.PutJSON(tx, tgKey(s, tg.Name), tg)
 	})
 	return out, err
 }

@@ -91,7 +91,7 @@ func (sv *Service) register(ctx context.Context, s tenant.Scope, tgARN string, t
 				return err
 			}
 			key := targetKey(s, tg.Name, t.ID, port)
-			r, err := get[Registration](tx, key)
+			r, err := store.GetJSON[Registration](tx, key)
 			switch {
 			case errors.Is(err, store.ErrNotFound):
 				count++
@@ -109,7 +109,7 @@ func (sv *Service) register(ctx context.Context, s tenant.Scope, tgARN string, t
 			if task != "" {
 				r.Task = task
 			}
-			if err := put(tx, key, r); err != nil {
+			if err := store.PutJSON(tx, key, r); err != nil {
 				return err
 			}
 		}
@@ -152,7 +152,7 @@ func (sv *Service) deregister(ctx context.Context, s tenant.Scope, tgARN string,
 				port = tg.Port
 			}
 			key := targetKey(s, tg.Name, t.ID, port)
-			r, err := get[Registration](tx, key)
+			r, err := store.GetJSON[Registration](tx, key)
 			if errors.Is(err, store.ErrNotFound) {
 				if strict {
 					return invalidTarget("The target '%s' on port %d is not registered in target group '%s'", t.ID, port, tgARN)
@@ -174,7 +174,7 @@ func (sv *Service) deregister(ctx context.Context, s tenant.Scope, tgARN string,
 			}
 			r.DrainUntil = now.Add(delay)
 			arm[key] = r.DrainUntil
-			if err := put(tx, key, r); err != nil {
+			if err := store.PutJSON(tx, key, r); err != nil {
 				return err
 			}
 		}
@@ -220,7 +220,7 @@ func (sv *Service) drained(key string) {
 	var later time.Time
 	err := sv.updateLocked(ctx, func(tx store.Tx) error {
 		later = time.Time{}
-		r, err := get[Registration](tx, key)
+		r, err := store.GetJSON[Registration](tx, key)
 		if errors.Is(err, store.ErrNotFound) {
 			return nil
 		}
@@ -262,7 +262,7 @@ func (sv *Service) DescribeTargetHealth(ctx context.Context, s tenant.Scope, tgA
 		if tg, err = getTG(tx, s, tgARN); err != nil {
 			return err
 		}
-		if regs, err = list[Registration](tx, targetsPrefix(s, tg.Name)); err != nil {
+		if regs, err = store.ListJSON[Registration](tx, targetsPrefix(s, tg.Name)); err != nil {
 			return err
 		}
 		use, err := usage(tx, s)
