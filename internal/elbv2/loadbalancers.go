@@ -286,13 +286,8 @@ func (sv *Service) LoadBalancerAttributes(ctx context.Context, s tenant.Scope, a
 
 // ModifyLoadBalancerAttributes changes attributes and answers them all.
 func (sv *Service) ModifyLoadBalancerAttributes(ctx context.Context, s tenant.Scope, arn string, attrs []Attribute) ([]Attribute, error) {
-	if len(attrs) == 0 {
-		return nil, validationf("Attributes must contain at least one attribute")
-	}
-	for _, a := range attrs {
-		if err := validLBAttribute(a); err != nil {
-			return nil, err
-		}
+	if err := checkAttrs(attrs, validLBAttribute); err != nil {
+		return nil, err
 	}
 	var out []Attribute
 	err := sv.update(ctx, func(tx store.Tx) error {
@@ -349,6 +344,20 @@ func attr(attrs []Attribute, key string) string {
 		}
 	}
 	return ""
+}
+
+// checkAttrs validates an attribute change: at least one attribute, each
+// one valid.
+func checkAttrs(attrs []Attribute, valid func(Attribute) error) error {
+	if len(attrs) == 0 {
+		return validationf("Attributes must contain at least one attribute")
+	}
+	for _, a := range attrs {
+		if err := valid(a); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // setAttrs overwrites or appends attrs in base (a fresh slice).

@@ -445,13 +445,8 @@ func (sv *Service) TargetGroupAttributes(ctx context.Context, s tenant.Scope, ar
 
 // ModifyTargetGroupAttributes changes attributes and answers them all.
 func (sv *Service) ModifyTargetGroupAttributes(ctx context.Context, s tenant.Scope, arn string, attrs []Attribute) ([]Attribute, error) {
-	if len(attrs) == 0 {
-		return nil, validationf("Attributes must contain at least one attribute")
-	}
-	for _, a := range attrs {
-		if err := validTGAttribute(a); err != nil {
-			return nil, err
-		}
+	if err := checkAttrs(attrs, validTGAttribute); err != nil {
+		return nil, err
 	}
 	var out []Attribute
 	err := sv.update(ctx, func(tx store.Tx) error {
