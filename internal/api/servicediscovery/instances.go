@@ -9,12 +9,19 @@ import (
 	"github.com/fargo-run/fargo/internal/discovery"
 )
 
-func (a *Adapter) registerInstance(ctx context.Context, req *api.Request, in *w.RegisterInstanceRequest) (*w.RegisterInstanceResponse, error) {
-	svc, err := required(in.ServiceId, "serviceId")
-	if err != nil {
-		return nil, err
+// instanceRef checks the serviceId and instanceId members, in that order.
+func instanceRef(serviceID, instanceID *string) (svc, id string, err error) {
+	if svc, err = required(serviceID, "serviceId"); err != nil {
+		return "", "", err
 	}
-	id, err := required(in.InstanceId, "instanceId")
+	if id, err = required(instanceID, "instanceId"); err != nil {
+		return "", "", err
+	}
+	return svc, id, nil
+}
+
+func (a *Adapter) registerInstance(ctx context.Context, req *api.Request, in *w.RegisterInstanceRequest) (*w.RegisterInstanceResponse, error) {
+	svc, id, err := instanceRef(in.ServiceId, in.InstanceId)
 	if err != nil {
 		return nil, err
 	}
@@ -29,11 +36,7 @@ func (a *Adapter) registerInstance(ctx context.Context, req *api.Request, in *w.
 }
 
 func (a *Adapter) deregisterInstance(ctx context.Context, req *api.Request, in *w.DeregisterInstanceRequest) (*w.DeregisterInstanceResponse, error) {
-	svc, err := required(in.ServiceId, "serviceId")
-	if err != nil {
-		return nil, err
-	}
-	id, err := required(in.InstanceId, "instanceId")
+	svc, id, err := instanceRef(in.ServiceId, in.InstanceId)
 	if err != nil {
 		return nil, err
 	}
@@ -45,11 +48,7 @@ func (a *Adapter) deregisterInstance(ctx context.Context, req *api.Request, in *
 }
 
 func (a *Adapter) getInstance(ctx context.Context, req *api.Request, in *w.GetInstanceRequest) (*w.GetInstanceResponse, error) {
-	svc, err := required(in.ServiceId, "serviceId")
-	if err != nil {
-		return nil, err
-	}
-	id, err := required(in.InstanceId, "instanceId")
+	svc, id, err := instanceRef(in.ServiceId, in.InstanceId)
 	if err != nil {
 		return nil, err
 	}
@@ -109,11 +108,7 @@ func (a *Adapter) getInstancesHealthStatus(ctx context.Context, req *api.Request
 type updateInstanceCustomHealthStatusResponse struct{}
 
 func (a *Adapter) updateInstanceCustomHealthStatus(ctx context.Context, req *api.Request, in *w.UpdateInstanceCustomHealthStatusRequest) (*updateInstanceCustomHealthStatusResponse, error) {
-	svc, err := required(in.ServiceId, "serviceId")
-	if err != nil {
-		return nil, err
-	}
-	id, err := required(in.InstanceId, "instanceId")
+	svc, id, err := instanceRef(in.ServiceId, in.InstanceId)
 	if err != nil {
 		return nil, err
 	}
