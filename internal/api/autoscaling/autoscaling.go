@@ -138,6 +138,22 @@ func deref[T any](p *T) T {
 }
 
 // page reads MaxResults (1-50, default 50).
+// describeFilter checks the filter members the Describe operations share:
+// namespace and dimension, an optional resource id, and the page.
+func describeFilter(list string, ns, dim, resourceID *string, maxResults *int32, token *string) (string, paging.Page, error) {
+	if err := namespace(ns, dim); err != nil {
+		return "", paging.Page{}, err
+	}
+	rid := deref(resourceID)
+	if rid != "" {
+		if err := autoscaling.CheckResourceID(rid); err != nil {
+			return "", paging.Page{}, err
+		}
+	}
+	p, err := page(list, maxResults, token)
+	return rid, p, err
+}
+
 func page(list string, maxResults *int32, token *string) (paging.Page, error) {
 	limit := 50
 	if maxResults != nil {
@@ -219,16 +235,7 @@ func (a *Adapter) deregisterScalableTarget(ctx context.Context, req *api.Request
 }
 
 func (a *Adapter) describeScalingActivities(ctx context.Context, req *api.Request, in *autoscalingwire.DescribeScalingActivitiesRequest) (*autoscalingwire.DescribeScalingActivitiesResponse, error) {
-	if err := namespace(in.ServiceNamespace, in.ScalableDimension); err != nil {
-		return nil, err
-	}
-	rid := deref(in.ResourceId)
-	if rid != "" {
-		if err := autoscaling.CheckResourceID(rid); err != nil {
-			return nil, err
-		}
-	}
-	p, err := page("DescribeScalingActivities", in.MaxResults, in.NextToken)
+	rid, p, err := describeFilter("DescribeScalingActivities", in.ServiceNamespace, in.ScalableDimension, in.ResourceId, in.MaxResults, in.NextToken)
 	if err != nil {
 		return nil, err
 	}

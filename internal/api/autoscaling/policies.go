@@ -90,16 +90,7 @@ func alarmsOut(p *autoscaling.Policy) []autoscalingwire.Alarm {
 }
 
 func (a *Adapter) describeScalingPolicies(ctx context.Context, req *api.Request, in *autoscalingwire.DescribeScalingPoliciesRequest) (*autoscalingwire.DescribeScalingPoliciesResponse, error) {
-	if err := namespace(in.ServiceNamespace, in.ScalableDimension); err != nil {
-		return nil, err
-	}
-	rid := deref(in.ResourceId)
-	if rid != "" {
-		if err := autoscaling.CheckResourceID(rid); err != nil {
-			return nil, err
-		}
-	}
-	p, err := page("DescribeScalingPolicies", in.MaxResults, in.NextToken)
+	rid, p, err := describeFilter("DescribeScalingPolicies", in.ServiceNamespace, in.ScalableDimension, in.ResourceId, in.MaxResults, in.NextToken)
 	if err != nil {
 		return nil, err
 	}
@@ -210,16 +201,7 @@ func (a *Adapter) putScheduledAction(ctx context.Context, req *api.Request, in *
 }
 
 func (a *Adapter) describeScheduledActions(ctx context.Context, req *api.Request, in *autoscalingwire.DescribeScheduledActionsRequest) (*autoscalingwire.DescribeScheduledActionsResponse, error) {
-	if err := namespace(in.ServiceNamespace, in.ScalableDimension); err != nil {
-		return nil, err
-	}
-	rid := deref(in.ResourceId)
-	if rid != "" {
-		if err := autoscaling.CheckResourceID(rid); err != nil {
-			return nil, err
-		}
-	}
-	p, err := page("DescribeScheduledActions", in.MaxResults, in.NextToken)
+	rid, p, err := describeFilter("DescribeScheduledActions", in.ServiceNamespace, in.ScalableDimension, in.ResourceId, in.MaxResults, in.NextToken)
 	if err != nil {
 		return nil, err
 	}
