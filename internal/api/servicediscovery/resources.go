@@ -113,11 +113,7 @@ func (a *Adapter) listNamespaces(ctx context.Context, req *api.Request, in *w.Li
 	if err != nil {
 		return nil, err
 	}
-	var fs []discovery.Filter
-	for _, f := range in.Filters {
-		fs = append(fs, discovery.Filter{Name: str(f.Name), Condition: str(f.Condition), Values: f.Values})
-	}
-	nss, tok, err := a.d.ListNamespaces(ctx, req.Scope, fs, p)
+	nss, tok, err := a.d.ListNamespaces(ctx, req.Scope, filters(in.Filters), p)
 	if err != nil {
 		return nil, err
 	}
@@ -277,11 +273,7 @@ func (a *Adapter) listServices(ctx context.Context, req *api.Request, in *w.List
 	if err != nil {
 		return nil, err
 	}
-	var fs []discovery.Filter
-	for _, f := range in.Filters {
-		fs = append(fs, discovery.Filter{Name: str(f.Name), Condition: str(f.Condition), Values: f.Values})
-	}
-	svcs, tok, err := a.d.ListServices(ctx, req.Scope, fs, p)
+	svcs, tok, err := a.d.ListServices(ctx, req.Scope, filters(in.Filters), p)
 	if err != nil {
 		return nil, err
 	}

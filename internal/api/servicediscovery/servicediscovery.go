@@ -141,6 +141,16 @@ func required(p *string, member string) (string, error) {
 	return *p, nil
 }
 
+// filters converts the List operations' filters, which share one shape.
+func filters[F w.NamespaceFilter | w.ServiceFilter | w.OperationFilter](in []F) []discovery.Filter {
+	var out []discovery.Filter
+	for _, f := range in {
+		g := w.NamespaceFilter(f)
+		out = append(out, discovery.Filter{Name: str(g.Name), Condition: str(g.Condition), Values: g.Values})
+	}
+	return out
+}
+
 func page(max *int32, token *string, upper int32) (discovery.Page, error) {
 	p := discovery.Page{Token: str(token)}
 	if max != nil {
@@ -199,11 +209,7 @@ func (a *Adapter) listOperations(ctx context.Context, req *api.Request, in *w.Li
 	if err != nil {
 		return nil, err
 	}
-	var fs []discovery.Filter
-	for _, f := range in.Filters {
-		fs = append(fs, discovery.Filter{Name: str(f.Name), Condition: str(f.Condition), Values: f.Values})
-	}
-	ops, tok, err := a.d.ListOperations(ctx, req.Scope, fs, p)
+	ops, tok, err := a.d.ListOperations(ctx, req.Scope, filters(in.Filters), p)
 	if err != nil {
 		return nil, err
 	}
