@@ -116,6 +116,19 @@ func lowerFirst(s string) string {
 	return string(s[0]|0x20) + s[1:]
 }
 
+// pageOut pages items like page and converts the page's items with conv.
+func pageOut[T, O any](items []T, marker *string, size *int32, conv func(T) O) ([]O, *string, error) {
+	items, next, err := page(items, marker, size)
+	if err != nil {
+		return nil, nil, err
+	}
+	var out []O
+	for _, it := range items {
+		out = append(out, conv(it))
+	}
+	return out, next, nil
+}
+
 // page cuts items to one page: marker is the opaque offset a previous
 // page answered, size 1-400 (default 400).
 func page[T any](items []T, marker *string, size *int32) ([]T, *string, error) {

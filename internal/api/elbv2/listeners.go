@@ -36,15 +36,11 @@ func (h *handlers) describeListeners(ctx context.Context, req *api.Request, in *
 	if err != nil {
 		return nil, err
 	}
-	ls, next, err := page(ls, in.Marker, in.PageSize)
+	out, next, err := pageOut(ls, in.Marker, in.PageSize, listenerOut)
 	if err != nil {
 		return nil, err
 	}
-	out := &w.DescribeListenersOutput{NextMarker: next}
-	for _, l := range ls {
-		out.Listeners = append(out.Listeners, listenerOut(l))
-	}
-	return out, nil
+	return &w.DescribeListenersOutput{Listeners: out, NextMarker: next}, nil
 }
 
 func (h *handlers) modifyListener(ctx context.Context, req *api.Request, in *w.ModifyListenerInput) (*w.ModifyListenerOutput, error) {
@@ -161,15 +157,11 @@ func (h *handlers) describeRules(ctx context.Context, req *api.Request, in *w.De
 	if err != nil {
 		return nil, err
 	}
-	rs, next, err := page(rs, in.Marker, in.PageSize)
+	out, next, err := pageOut(rs, in.Marker, in.PageSize, ruleOut)
 	if err != nil {
 		return nil, err
 	}
-	out := &w.DescribeRulesOutput{NextMarker: next}
-	for _, r := range rs {
-		out.Rules = append(out.Rules, ruleOut(r))
-	}
-	return out, nil
+	return &w.DescribeRulesOutput{Rules: out, NextMarker: next}, nil
 }
 
 func (h *handlers) modifyRule(ctx context.Context, req *api.Request, in *w.ModifyRuleInput) (*w.ModifyRuleOutput, error) {

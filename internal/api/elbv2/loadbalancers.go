@@ -36,16 +36,12 @@ func (h *handlers) describeLoadBalancers(ctx context.Context, req *api.Request, 
 	if err != nil {
 		return nil, err
 	}
-	lbs, next, err := page(lbs, in.Marker, in.PageSize)
+	now := h.sv.Now()
+	out, next, err := pageOut(lbs, in.Marker, in.PageSize, func(lb *elbv2.LoadBalancer) w.LoadBalancer { return lbOut(lb, now) })
 	if err != nil {
 		return nil, err
 	}
-	out := &w.DescribeLoadBalancersOutput{NextMarker: next}
-	now := h.sv.Now()
-	for _, lb := range lbs {
-		out.LoadBalancers = append(out.LoadBalancers, lbOut(lb, now))
-	}
-	return out, nil
+	return &w.DescribeLoadBalancersOutput{LoadBalancers: out, NextMarker: next}, nil
 }
 
 func (h *handlers) deleteLoadBalancer(ctx context.Context, req *api.Request, in *w.DeleteLoadBalancerInput) (*w.DeleteLoadBalancerOutput, error) {

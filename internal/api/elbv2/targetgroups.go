@@ -37,15 +37,11 @@ func (h *handlers) describeTargetGroups(ctx context.Context, req *api.Request, i
 	if err != nil {
 		return nil, err
 	}
-	tgs, next, err := page(tgs, in.Marker, in.PageSize)
+	out, next, err := pageOut(tgs, in.Marker, in.PageSize, tgOut)
 	if err != nil {
 		return nil, err
 	}
-	out := &w.DescribeTargetGroupsOutput{NextMarker: next}
-	for _, tg := range tgs {
-		out.TargetGroups = append(out.TargetGroups, tgOut(tg))
-	}
-	return out, nil
+	return &w.DescribeTargetGroupsOutput{TargetGroups: out, NextMarker: next}, nil
 }
 
 func (h *handlers) modifyTargetGroup(ctx context.Context, req *api.Request, in *w.ModifyTargetGroupInput) (*w.ModifyTargetGroupOutput, error) {
