@@ -107,8 +107,13 @@ func (s *Service) trigger(ctx context.Context, scope tenant.Scope, rid, name, po
 		}
 		return err
 	})
-	if err != nil || p == nil || t == nil || seen || p.ARN() != policyARN {
+	if err != nil || seen {
 		return err
+	}
+	if p == nil || t == nil || p.ARN() != policyARN {
+		// AWS's words for an alarm whose policy is gone.
+		return fmt.Errorf("%w: No scaling policy found for service namespace: ecs, resource ID: %s, scalable dimension: ecs:service:DesiredCount, policy name: %s",
+			metrics.ErrActionFailed, rid, name)
 	}
 	current, err := s.ecs.DesiredCount(ctx, scope, t.Cluster(), t.Service())
 	if serviceMissing(err) {

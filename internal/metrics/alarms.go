@@ -16,6 +16,11 @@ import (
 
 // Errors of CloudWatch that are not one of errdefs' classes alone: each
 // wraps its class, and the API maps them to their own codes.
+// ErrActionFailed marks an alarm action its sink cannot carry out at all
+// (its policy does not exist): the attempt is recorded as failed in the
+// alarm's history and not retried, as CloudWatch does.
+var ErrActionFailed = errors.New("alarm action failed")
+
 var (
 	ErrMissingParameter     = fmt.Errorf("missing parameter: %w", errdefs.ErrInvalidArgument)
 	ErrParameterCombination = fmt.Errorf("invalid parameter combination: %w", errdefs.ErrInvalidArgument)

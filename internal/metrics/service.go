@@ -480,11 +480,16 @@ func (s *Service) deliver(ctx context.Context) {
 		case sink == nil:
 			continue // waits for the sink
 		default:
-			if err := sink.AlarmFired(ctx, p.Scope, p.ARN, p.Event); err != nil {
+			err := sink.AlarmFired(ctx, p.Scope, p.ARN, p.Event)
+			switch {
+			case errors.Is(err, ErrActionFailed):
+				summary = fmt.Sprintf("Failed to execute action %s. Received error: %q", p.ARN, strings.TrimPrefix(err.Error(), ErrActionFailed.Error()+": "))
+			case err != nil:
 				s.log.Warn("alarm action failed", "alarm", p.Event.AlarmName, "action", p.ARN, "err", err)
 				continue // retried next tick
+			default:
+				summary = "Successfully executed action " + p.ARN
 			}
-			summary = "Successfully executed action " + p.ARN
 		}
 		now := s.Now()
 		_, err := s.st.Update(ctx, func(tx store.Tx) error {

@@ -113,7 +113,9 @@ func TestCloudWatchProtocols(t *testing.T) {
 			if !reflect.DeepEqual(res["tags"], []any{map[string]any{"Key": "team", "Value": "a"}}) {
 				t.Errorf("%s %s: tags %v", when, proto, res["tags"])
 			}
-			if !reflect.DeepEqual(res["history"], []any{"ConfigurationUpdate", "StateUpdate"}) {
+			// Action: the alarm's action names an Application Auto Scaling
+			// policy that does not exist, and its failure is recorded.
+			if !reflect.DeepEqual(res["history"], []any{"Action", "ConfigurationUpdate", "StateUpdate"}) {
 				t.Errorf("%s %s: history types %v", when, proto, res["history"])
 			}
 		}

@@ -373,7 +373,7 @@ func TestServiceSDK(t *testing.T) {
 	withLB := fargate("bad", web1, 1)
 	withLB.LoadBalancers = []types.LoadBalancer{{TargetGroupArn: aws.String("arn:aws:elasticloadbalancing:us-east-1:000000000000:targetgroup/web/0123456789abcdef"),
 		ContainerName: aws.String("app"), ContainerPort: aws.Int32(8080)}}
-	bad("loadBalancers", "bad", withLB, "ELBv2 is not implemented")
+	bad("loadBalancers naming no target group", "bad", withLB, "validate the specified targetGroupArn")
 	withSD := fargate("bad", web1, 1)
 	withSD.ServiceRegistries = []types.ServiceRegistry{{RegistryArn: aws.String("arn:aws:servicediscovery:us-east-1:000000000000:service/srv-0123456789")}}
 	bad("serviceRegistries naming no Cloud Map service", "bad", withSD, "does not exist")
@@ -385,7 +385,7 @@ func TestServiceSDK(t *testing.T) {
 		t.Errorf("the refused second web changed the first: %v %+v", err, out)
 	}
 	_, err = c.UpdateService(ctx, &ecs.UpdateServiceInput{Service: aws.String("web"), LoadBalancers: withLB.LoadBalancers})
-	sdkErr[*types.InvalidParameterException](t, "UpdateService loadBalancers", err, "ELBv2 is not implemented")
+	sdkErr[*types.InvalidParameterException](t, "UpdateService loadBalancers naming no target group", err, "validate the specified targetGroupArn")
 	_, err = c.UpdateService(ctx, &ecs.UpdateServiceInput{Service: aws.String("no-such-service"), DesiredCount: aws.Int32(1)})
 	sdkErr[*types.ServiceNotFoundException](t, "UpdateService of a missing service", err, "")
 
